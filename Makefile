@@ -1,0 +1,36 @@
+# Nova's set-up and everyday targets. The README names two: `make start` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install start test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first, pinned to the CPU build: an unpinned torch pulls gigabytes of CUDA packages.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## Install everything, seed the sample data once, and serve Nova (embedded stores) for Studio/SDK.
+start: install
+	$(BIN)/nova setup
+	$(BIN)/nova serve --dev
+
+## Install everything and run the whole test suite.
+test: install
+	LANGSMITH_TRACING=false LANGSMITH_TEST_TRACKING=false HF_HUB_OFFLINE=1 \
+		$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check nova graphs nodes tools memory evals tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .nova .langgraph_api .pytest_cache .mypy_cache .ruff_cache

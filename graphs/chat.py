@@ -1,0 +1,20 @@
+"""The chat subgraph: General chat, project briefings and the 'other' agents (memory curator, web lookup, …)."""
+
+from __future__ import annotations
+
+from langgraph.graph import StateGraph
+
+from graphs.common import build_agent_subgraph
+from nova.catalog import AgentSpec, Catalog
+from nova.models import ModelFactory
+from nova.state import NovaContext, NovaState
+
+
+def build_chat_graph(
+    *, catalog: Catalog[AgentSpec] | None = None, model_factory: ModelFactory | None = None
+) -> StateGraph[NovaState, NovaContext, NovaState, NovaState]:
+    """Build (not compile) the chat subgraph: entry check, then the agent ⇄ tools loop."""
+    return build_agent_subgraph("chat", catalog=catalog, model_factory=model_factory)
+
+
+graph = build_chat_graph().compile(name="chat")

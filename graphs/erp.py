@@ -1,0 +1,20 @@
+"""The erp subgraph: ERP specialists answering from the ERP database (invoices, stock, orders, …)."""
+
+from __future__ import annotations
+
+from langgraph.graph import StateGraph
+
+from graphs.common import build_agent_subgraph
+from nova.catalog import AgentSpec, Catalog
+from nova.models import ModelFactory
+from nova.state import NovaContext, NovaState
+
+
+def build_erp_graph(
+    *, catalog: Catalog[AgentSpec] | None = None, model_factory: ModelFactory | None = None
+) -> StateGraph[NovaState, NovaContext, NovaState, NovaState]:
+    """Build (not compile) the erp subgraph: entry check, then the agent ⇄ tools loop."""
+    return build_agent_subgraph("erp", catalog=catalog, model_factory=model_factory)
+
+
+graph = build_erp_graph().compile(name="erp")

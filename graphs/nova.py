@@ -1,0 +1,77 @@
+"""The supervisor graph served as ``nova``: intake → recall → route → dispatch → subgraph → respond.
+
+Every request takes this one explicit path; the four subgraphs are compiled once and added
+as nodes, so ``get_graph(xray=True)`` (and Studio) show the whole system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from langgraph.graph import END, START, StateGraph
+
+from graphs.chat import build_chat_graph
+from graphs.erp import build_erp_graph
+from graphs.pipeline import build_pipeline_graph
+from graphs.translation import build_translation_graph
+from memory.store import MemoryStore
+from nodes.recall import make_recall_node
+from nodes.router import Router, make_route_node
+from nodes.supervisor import dispatch, intake, respond
+from nova.catalog import AgentSpec, Catalog, default_catalog
+from nova.ledger.routing import RoutingLedger
+from nova.models import ModelFactory, default_model_factory
+from nova.state import NovaContext, NovaInput, NovaOutput, NovaState
+
+
+def build_nova_graph(
+    *,
+    catalog: Catalog[AgentSpec] | None = None,
+    model_factory: ModelFactory | None = None,
+    router: Callable[[], Router] | None = None,
+    ledger: RoutingLedger | None = None,
+    memory: Callable[[], MemoryStore] | None = None,
+) -> StateGraph[NovaState, NovaContext, NovaInput, NovaOutput]:
+    """Build (not compile) the supervisor graph.
+
+    Args:
+        catalog: Agents to run; the configured catalog by default.
+        model_factory: How agents get models; settings-driven by default. Tests pass
+            ``nova.testing.ScriptedModels``.
+        router: Returns the router to use (built lazily); Nova's cached router by default.
+        ledger: Routing ledger; the configured one by default.
+        memory: Returns the memory store for recall; the configured one by default.
+    """
+    catalog = catalog or default_catalog()
+    model_factory = model_factory or default_model_factory
+    builder = StateGraph(
+        NovaState, context_schema=NovaContext, input_schema=NovaInput, output_schema=NovaOutput
+    )
+    builder.add_node("intake", intake)
+    builder.add_node("recall", make_recall_node(memory))
+    builder.add_node(
+        "route",
+        make_route_node(router=router, ledger=ledger, model_factory=model_factory, catalog=catalog),
+    )
+    builder.add_node("dispatch", dispatch)
+    subgraphs = {
+        "chat": build_chat_graph,
+        "erp": build_erp_graph,
+        "translation": build_translation_graph,
+        "pipeline": build_pipeline_graph,
+    }
+    for name, build in subgraphs.items():
+        compiled = build(catalog=catalog, model_factory=model_factory).compile(name=name)
+        builder.add_node(name, compiled)
+        builder.add_edge(name, "respond")
+    builder.add_node("respond", respond)
+
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", "recall")
+    builder.add_edge("recall", "route")
+    builder.add_edge("route", "dispatch")
+    builder.add_edge("respond", END)
+    return builder
+
+
+graph = build_nova_graph().compile(name="nova")

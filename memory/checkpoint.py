@@ -1,0 +1,46 @@
+"""Checkpointer factory: SQLite under the data directory by default, Postgres by URL."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from sqlalchemy.engine import make_url
+
+from nova.settings import get_settings
+
+
+@contextlib.contextmanager
+def open_checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
+    """Open the checkpointer at ``url`` (default: ``NOVA_CHECKPOINT_URL`` or the SQLite file).
+
+    Threads persist across processes: a second ``nova ask --thread T`` sees the first turn.
+    """
+    url = url or get_settings().resolved_checkpoint_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        path = Path(parsed.database or ":memory:")
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: LangGraph runs sync nodes in worker threads.
+        connection = sqlite3.connect(str(path), check_same_thread=False)
+        try:
+            saver = SqliteSaver(connection)
+            saver.setup()
+            yield saver
+        finally:
+            connection.close()
+    elif parsed.get_backend_name() == "postgresql":
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        with PostgresSaver.from_conn_string(plain) as saver:
+            saver.setup()
+            yield saver
+    else:
+        raise ValueError(f"Unsupported checkpoint URL {url!r}: use sqlite:///… or postgresql://…")

@@ -1,0 +1,78 @@
+"""The supervisor's own nodes: intake (scope the turn), dispatch (go to a subgraph), respond."""
+
+from __future__ import annotations
+
+from typing import Literal, assert_never
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from nova.settings import get_settings
+from nova.state import NovaContext, NovaState
+
+SUBGRAPHS = ("chat", "erp", "translation", "pipeline")
+
+
+class EmptyRequestError(ValueError):
+    """The run has no human message to answer."""
+
+
+def message_text(message: object) -> str:
+    """Return the plain text of a message (joining text blocks of multi-part content)."""
+    content = getattr(message, "content", message)
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            block if isinstance(block, str) else str(block.get("text", ""))
+            for block in content
+            if isinstance(block, str) or block.get("type") == "text"
+        )
+    return str(content)
+
+
+def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]:
+    """Scope the turn: the latest human request and the project from the run context."""
+    humans = [m for m in state.get("messages", []) if isinstance(m, HumanMessage)]
+    request = message_text(humans[-1]).strip() if humans else ""
+    if not request:
+        raise EmptyRequestError(
+            "Nova needs a request: send input like "
+            '{"messages": [{"role": "user", "content": "Which invoices are overdue?"}]}'
+        )
+    context = runtime.context or NovaContext()
+    project = context.project or get_settings().default_project
+    return {
+        "request": request,
+        "project": project,
+        "route": None,
+        "agent_run": None,
+        "agent_steps": 0,
+        "memories": [],
+    }
+
+
+def dispatch(
+    state: NovaState,
+) -> Command[Literal["chat", "erp", "translation", "pipeline", "respond"]]:
+    """Hand the turn to the routed agent's subgraph, or answer a clarifying question."""
+    route = state.get("route")
+    if route is None:
+        raise ValueError("dispatch ran before route")
+    subgraph = route.get("subgraph")
+    if route.get("agent") is None or subgraph is None:
+        question = route.get("question") or "Could you say a little more about what you need?"
+        return Command(goto="respond", update={"messages": [AIMessage(question, name="nova")]})
+    match subgraph:
+        case "chat" | "erp" | "translation" | "pipeline":
+            return Command(goto=subgraph)
+        case _:
+            assert_never(subgraph)
+
+
+def respond(state: NovaState) -> dict[str, object]:
+    """Set ``answer`` to the final message's text."""
+    messages = state.get("messages", [])
+    last = messages[-1] if messages else None
+    return {"answer": message_text(last) if isinstance(last, AIMessage) else ""}

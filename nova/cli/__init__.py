@@ -1,0 +1,14 @@
+"""Nova's command line: ``nova ask``, ``nova chat``, ``nova agents``, ``nova route``, ``nova serve``, …"""
+
+from __future__ import annotations
+
+# Each module registers its commands on ``app`` when imported.
+from nova.cli import core  # noqa: F401
+from nova.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Run the ``nova`` command."""
+    app()

@@ -1,0 +1,29 @@
+"""The Typer applications every ``nova`` command hangs from.
+
+Command modules (``nova/cli/<area>.py``) register on these objects; heavy modules
+(graphs, torch, Chroma) are imported inside commands, so ``nova --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="nova",
+    help="Nova: a personal multi-agent system on LangGraph.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+)
+eval_app = typer.Typer(help="Evaluate Nova (routing, ERP, memory, attribution).", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``message`` as an error and return the ``typer.Exit`` to raise."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)

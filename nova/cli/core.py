@@ -1,0 +1,283 @@
+"""Everyday commands: ask, chat, resume, agents, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.prompt import Confirm, Prompt
+from rich.table import Table
+
+from nova.cli.app import app, console, err_console, fail
+
+agents_app = typer.Typer(help="Inspect the agent catalog.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+
+ThreadOption = Annotated[
+    str | None, typer.Option("--thread", "-t", help="Conversation id; reuse it to continue a thread.")
+]
+ProjectOption = Annotated[
+    str | None, typer.Option("--project", "-p", help="Project scope (default NOVA_DEFAULT_PROJECT).")
+]
+AgentOption = Annotated[
+    str | None, typer.Option("--agent", "-a", help="Skip routing: send the request to this agent.")
+]
+
+
+def _settings_or_exit() -> Any:
+    from nova.settings import SettingsError, get_settings
+
+    try:
+        return get_settings()
+    except SettingsError as error:
+        raise fail(str(error)) from None
+
+
+def _route_line(route: dict[str, Any] | None, agent_run: dict[str, Any] | None) -> str:
+    if not route:
+        return ""
+    agent = route.get("agent") or "—"
+    line = f"→ [bold]{agent}[/] ({route.get('subgraph') or 'clarify'}) · {route['method']} · confidence {route['confidence']:.2f}"
+    if agent_run:
+        line += f" · {agent_run['agent']}@{agent_run['version']}+{agent_run['content_version']} · {agent_run['outcome']}"
+    return line
+
+
+def _show_result(values: dict[str, Any]) -> None:
+    from langchain_core.messages import AIMessage
+
+    messages = values.get("messages") or []
+    last = messages[-1] if messages else None
+    renderable: Any = Markdown(values.get("answer") or "")
+    if isinstance(last, AIMessage) and last.additional_kwargs.get("nova_rows") is not None:
+        from nodes.erp_fast_path import render_erp_answer
+
+        renderable = render_erp_answer(last)
+    console.print(Panel(renderable, title="Nova", border_style="cyan", expand=False))
+    if line := _route_line(values.get("route"), values.get("agent_run")):
+        console.print(line, style="dim")
+
+
+def _approval(payload: Any, *, interactive: bool) -> dict[str, Any] | None:
+    console.print(Panel(json.dumps(payload, indent=2, default=str), title="Approval needed", border_style="yellow"))
+    if not interactive:
+        return None
+    if Confirm.ask("Apply this change?", default=False):
+        return {"approved": True, "approver": os.environ.get("USER") or "cli-user"}
+    reason = Prompt.ask("Reason for rejecting", default="rejected in the CLI")
+    return {"approved": False, "reason": reason, "approver": os.environ.get("USER") or "cli-user"}
+
+
+def run_turn(
+    graph: Any,
+    payload: Any,
+    *,
+    thread: str,
+    project: str | None,
+    agent: str | None,
+    interactive: bool,
+) -> dict[str, Any]:
+    """Run one turn with a progress spinner, handling approval interrupts; return final values."""
+    from langgraph.types import Command
+
+    from nova.state import NovaContext
+
+    config = {"configurable": {"thread_id": thread}}
+    context = NovaContext(project=project, agent=agent)
+    while True:
+        with console.status("[cyan]Nova is working…[/]") as status:
+            for update in graph.stream(payload, config=config, context=context, stream_mode="updates", subgraphs=True):
+                namespace, chunk = update
+                step = ".".join([part.split(":")[0] for part in namespace] + list(chunk))
+                status.update(f"[cyan]{step}[/]")
+        state = graph.get_state(config)
+        interrupts = [i for task in state.tasks for i in task.interrupts]
+        if not interrupts:
+            return dict(state.values)
+        decision = _approval(interrupts[0].value, interactive=interactive)
+        if decision is None:
+            console.print(
+                f"Paused for approval. Resume with: [bold]nova resume --thread {thread} --approve[/] "
+                "(or --reject)"
+            )
+            raise typer.Exit(3)
+        payload = Command(resume=decision)
+
+
+def _open_graph(stack: Any) -> Any:
+    from graphs.nova import build_nova_graph
+    from memory.checkpoint import open_checkpointer
+
+    checkpointer = stack.enter_context(open_checkpointer())
+    return build_nova_graph().compile(checkpointer=checkpointer, name="nova")
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="Your request.")],
+    thread: ThreadOption = None,
+    project: ProjectOption = None,
+    agent: AgentOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
+) -> None:
+    """Ask Nova one thing (continue a conversation with --thread)."""
+    import contextlib
+
+    from langchain_core.messages import HumanMessage
+
+    _settings_or_exit()
+    thread = thread or uuid.uuid4().hex[:12]
+    with contextlib.ExitStack() as stack:
+        graph = _open_graph(stack)
+        values = run_turn(
+            graph,
+            {"messages": [HumanMessage(text)]},
+            thread=thread,
+            project=project,
+            agent=agent,
+            interactive=sys.stdin.isatty() and not as_json,
+        )
+    if as_json:
+        out = {k: v for k, v in values.items() if k != "messages"}
+        out["thread"] = thread
+        console.print_json(json.dumps(out, default=str))
+        return
+    _show_result(values)
+    console.print(f"thread {thread} (continue with --thread {thread})", style="dim")
+
+
+@app.command()
+def resume(
+    thread: Annotated[str, typer.Option("--thread", "-t", help="Thread paused for approval.")],
+    approve: Annotated[bool, typer.Option("--approve/--reject", help="Apply or reject the change.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded with a rejection).")] = "",
+    approver: Annotated[str | None, typer.Option(help="Who approves (default $USER).")] = None,
+) -> None:
+    """Approve or reject the change a paused thread is waiting on."""
+    import contextlib
+
+    from langgraph.types import Command
+
+    _settings_or_exit()
+    who = approver or os.environ.get("USER") or "cli-user"
+    with contextlib.ExitStack() as stack:
+        graph = _open_graph(stack)
+        state = graph.get_state({"configurable": {"thread_id": thread}})
+        if not any(task.interrupts for task in state.tasks):
+            raise fail(f"Thread {thread!r} is not waiting for an approval")
+        decision = {"approved": approve, "approver": who, "reason": reason}
+        values = run_turn(graph, Command(resume=decision), thread=thread, project=None, agent=None, interactive=False)
+    _show_result(values)
+
+
+@app.command()
+def chat(thread: ThreadOption = None, project: ProjectOption = None) -> None:
+    """Talk to Nova interactively (Ctrl-D or 'exit' to leave)."""
+    import contextlib
+
+    from langchain_core.messages import HumanMessage
+
+    _settings_or_exit()
+    thread = thread or uuid.uuid4().hex[:12]
+    console.print(f"[bold cyan]Nova[/] · thread {thread} · project {project or _settings_or_exit().default_project}")
+    with contextlib.ExitStack() as stack:
+        graph = _open_graph(stack)
+        while True:
+            try:
+                text = Prompt.ask("[bold]you[/]").strip()
+            except (EOFError, KeyboardInterrupt):
+                console.print()
+                return
+            if text.lower() in {"exit", "quit", ":q"}:
+                return
+            if not text:
+                continue
+            values = run_turn(
+                graph, {"messages": [HumanMessage(text)]}, thread=thread, project=project, agent=None, interactive=True
+            )
+            _show_result(values)
+
+
+@agents_app.command("list")
+def agents_list(
+    group: Annotated[str | None, typer.Option(help="Only this group (chat, erp, translation, pipeline, other).")] = None,
+) -> None:
+    """List the agents with their group, versions and tools."""
+    from nova.catalog import load_catalog
+
+    catalog = load_catalog()
+    table = Table(title=f"{len(catalog)} agents · catalog {catalog.version}")
+    for column in ("name", "group", "version", "content", "tools", "description"):
+        table.add_column(column, overflow="fold")
+    for spec in catalog.agents.values():
+        if group and spec.group != group:
+            continue
+        table.add_row(spec.name, spec.group, spec.version, spec.content_version, str(len(spec.tools)), spec.description)
+    console.print(table)
+
+
+@agents_app.command("show")
+def agents_show(name: Annotated[str, typer.Argument(help="Agent name.")]) -> None:
+    """Show one agent: prompt, tools, model, examples, versions."""
+    from nova.catalog import load_catalog
+
+    catalog = load_catalog()
+    if name not in catalog:
+        from rapidfuzz import process
+
+        close = [match for match, _, _ in process.extract(name, catalog.names, limit=3)]
+        raise fail(f"No agent named {name!r}. Did you mean: {', '.join(close)}?")
+    spec = catalog[name]
+    console.print(Panel(spec.description, title=f"{spec.version_label} · {spec.group}", expand=False))
+    console.print(f"[bold]file[/] {catalog.sources[name]}")
+    console.print(f"[bold]model[/] {spec.model.model_dump(exclude_none=True)}  [bold]max steps[/] {spec.max_steps}")
+    console.print(f"[bold]tools[/] {', '.join(spec.tools) or '—'}   [bold]checks[/] {', '.join(spec.checks) or '—'}")
+    console.print(Panel(spec.prompt.strip(), title="prompt", expand=False))
+    console.print("[bold]examples[/]")
+    for example in spec.examples:
+        console.print(f"  • {example}")
+
+
+@agents_app.command("schema")
+def agents_schema() -> None:
+    """Print the JSON Schema for agent files (generated from AgentSpec)."""
+    from nova.catalog import catalog_json_schema
+
+    print(json.dumps(catalog_json_schema(), indent=2))
+
+
+def find_langgraph_config() -> Path:
+    """Locate langgraph.json: the current directory, else the checkout Nova runs from."""
+    for candidate in (Path.cwd() / "langgraph.json", Path(__file__).resolve().parents[2] / "langgraph.json"):
+        if candidate.is_file():
+            return candidate
+    raise fail("No langgraph.json found: run `nova serve` from the Nova checkout")
+
+
+@app.command()
+def serve(
+    dev: Annotated[bool, typer.Option("--dev", help="In-memory dev server for Studio (langgraph dev).")] = True,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 2024,
+) -> None:
+    """Start the graph server for Studio and the langgraph-sdk client."""
+    config = find_langgraph_config()
+    langgraph = shutil.which("langgraph") or str(Path(sys.executable).with_name("langgraph"))
+    env = {
+        **os.environ,
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGGRAPH_NO_VERSION_CHECK": "true",
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [langgraph, "dev", "--config", str(config), "--host", host, "--port", str(port), "--no-browser", "--no-reload"]
+    console.print(f"Serving {config.parent.name}/langgraph.json on http://{host}:{port} (Studio: https://smith.langchain.com/studio/?baseUrl=http://{host}:{port})")
+    raise typer.Exit(subprocess.call(command, cwd=config.parent, env=env))

@@ -1,0 +1,189 @@
+"""Nova's settings: one pydantic-settings model read from ``NOVA_*`` variables and ``.env``.
+
+Every embedded store lives under ``data_dir`` unless its own URL is set, so a fresh
+machine runs on SQLite files and a persistent Chroma folder with no set-up at all.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_DB_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+class SettingsError(ValueError):
+    """An environment variable or ``.env`` entry holds a value Nova cannot use."""
+
+
+def _check_db_url(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme not in _DB_SCHEMES:
+        raise ValueError(
+            "expected a SQLAlchemy URL such as sqlite:///path/nova.db or "
+            "postgresql://user@host:5432/dbname"
+        )
+    return value
+
+
+DatabaseUrl = Annotated[str | None, Field(default=None)]
+"""A SQLAlchemy URL (SQLite or PostgreSQL), or ``None`` for the embedded default."""
+
+
+class NovaSettings(BaseSettings):
+    """Everything Nova reads from its environment; defaults run fully embedded and offline."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NOVA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- models (any OpenAI-compatible endpoint) ---
+    model_base_url: AnyHttpUrl | None = None
+    """Base URL of an OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, LM Studio).
+    Leave unset for api.openai.com when ``model_api_key`` is set."""
+    model_name: str | None = None
+    """Default chat model for agents whose catalog entry names none (e.g. ``gpt-4o-mini``)."""
+    model_api_key: SecretStr | None = None
+    """API key for the endpoint; local servers usually accept any non-empty string."""
+    model_override: str | None = None
+    """Force every agent onto this model, whatever the catalog says."""
+    model_timeout_s: float = Field(default=60.0, gt=0)
+    """Seconds before a model call is abandoned."""
+    model_max_retries: int = Field(default=2, ge=0, le=10)
+    """Retries on transient model errors (rate limits, 5xx, timeouts)."""
+    tool_timeout_s: float = Field(default=30.0, gt=0)
+    """Seconds before a tool call is abandoned."""
+
+    # --- storage ---
+    data_dir: Path = Path(".nova")
+    """Folder holding every embedded store (SQLite files, Chroma) unless its own URL is set."""
+    checkpoint_url: DatabaseUrl
+    """Checkpointer database; default ``sqlite:///<data_dir>/checkpoints.sqlite``."""
+    ledger_url: DatabaseUrl
+    """Routing and failure ledgers; default ``sqlite:///<data_dir>/ledger.sqlite``."""
+    erp_database_url: DatabaseUrl
+    """ERP database; default ``sqlite:///<data_dir>/erp.sqlite``."""
+    chroma_url: AnyHttpUrl | None = None
+    """A Chroma server for scale-out; default is a persistent Chroma under ``data_dir``."""
+
+    # --- projects, memory ---
+    default_project: str = Field(default="personal", min_length=1)
+    """Project used when a request names none."""
+    projects_file: Path | None = None
+    """YAML file defining projects; default is the sample projects shipped with Nova."""
+    recall_top_k: int = Field(default=5, ge=0, le=50)
+    """Memories retrieved per request."""
+    recall_token_budget: int = Field(default=800, ge=0)
+    """Most tokens of recalled memory injected into an agent's context."""
+
+    # --- agents ---
+    catalog_dir: Path | None = None
+    """Folder of agent YAML files; default is the catalog shipped with Nova."""
+    agent_max_steps: int = Field(default=8, ge=1, le=100)
+    """Upper bound on model turns in one agent's tool loop (the catalog may set fewer)."""
+
+    # --- LangSmith (optional; local traces never need it) ---
+    langsmith_api_key: SecretStr | None = None
+    """LangSmith API key; tracing to LangSmith is off without it."""
+    langsmith_project: str = "nova"
+    """LangSmith project name for Nova's runs."""
+    langsmith_endpoint: AnyHttpUrl | None = None
+    """LangSmith endpoint for self-hosted installs."""
+
+    # --- tools ---
+    web_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
+    """Hosts ``web_fetch`` may read, comma-separated (``docs.python.org,example.com``);
+    subdomains of a listed host are allowed. Empty: web fetching is off."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Log level for Nova's own loggers."""
+
+    @field_validator("checkpoint_url", "ledger_url", "erp_database_url", mode="before")
+    @classmethod
+    def _db_url(cls, value: str | None) -> str | None:
+        return _check_db_url(value)
+
+    @field_validator("web_allowlist", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper() if isinstance(value, str) else value
+
+    # --- derived locations ---
+    def sqlite_url(self, filename: str) -> str:
+        """Return a SQLite URL for ``filename`` inside the data directory (created on demand)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / filename).resolve()}"
+
+    @property
+    def resolved_checkpoint_url(self) -> str:
+        """Checkpointer URL, falling back to a SQLite file in the data directory."""
+        return self.checkpoint_url or self.sqlite_url("checkpoints.sqlite")
+
+    @property
+    def resolved_ledger_url(self) -> str:
+        """Ledger URL, falling back to a SQLite file in the data directory."""
+        return self.ledger_url or self.sqlite_url("ledger.sqlite")
+
+    @property
+    def resolved_erp_url(self) -> str:
+        """ERP database URL, falling back to a SQLite file in the data directory."""
+        return self.erp_database_url or self.sqlite_url("erp.sqlite")
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Folder of the embedded persistent Chroma."""
+        return self.data_dir / "chroma"
+
+    @property
+    def model_configured(self) -> bool:
+        """Whether any generative model endpoint is configured."""
+        return bool(self.model_base_url or self.model_api_key)
+
+
+def _describe(error: ValidationError) -> str:
+    """Turn pydantic's report into one line per bad variable, naming it as the user typed it."""
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        variable = f"NOVA_{field.upper()}"
+        info = NovaSettings.model_fields.get(field)
+        hint = f" ({info.description.splitlines()[0]})" if info and info.description else ""
+        lines.append(f"{variable}: {item['msg']}; got {item.get('input')!r}{hint}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> NovaSettings:
+    """Read settings from the environment and ``.env``; raise ``SettingsError`` naming bad ones."""
+    try:
+        return NovaSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(f"Invalid Nova setting: {_describe(error)}") from None
+
+
+@functools.cache
+def get_settings() -> NovaSettings:
+    """Return the process-wide settings, read once (``get_settings.cache_clear()`` re-reads)."""
+    return load_settings()

@@ -1,0 +1,118 @@
+"""Graph state, input/output schemas and the run context: one module, reducers spelled out.
+
+State values are TypedDicts (plain JSON once checkpointed), so the SDK, Studio and the
+checkpointer all see the same shape without custom serialisers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal, NotRequired, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+RouteMethod = Literal["semantic", "llm", "clarify", "fallback", "explicit"]
+"""How a route was chosen: the classifier was sure (semantic), a model broke a tie (llm),
+Nova asked the user (clarify), abstained to the fallback agent (fallback), or the caller
+named the agent (explicit)."""
+
+Subgraph = Literal["chat", "erp", "translation", "pipeline"]
+
+AgentOutcome = Literal["answered", "fast_path", "needs_model", "step_limit", "clarify", "error"]
+
+
+class RouteCandidate(TypedDict):
+    """One agent the router considered, with its calibrated probability."""
+
+    agent: str
+    score: float
+
+
+class RouteDecision(TypedDict):
+    """Why a request went where it went; also appended to the routing ledger."""
+
+    id: str
+    agent: str | None
+    """Chosen agent, or ``None`` when Nova asks the user to clarify."""
+    subgraph: Subgraph | None
+    confidence: float
+    margin: float
+    """Score of the best candidate minus the second best."""
+    candidates: list[RouteCandidate]
+    method: RouteMethod
+    reason: str
+    question: NotRequired[str | None]
+    """Clarifying question shown to the user when ``method == "clarify"``."""
+    catalog_version: str
+    router_version: str
+    latency_ms: float
+
+
+class MemoryHit(TypedDict):
+    """A recalled memory injected into the agent's context, cited by id."""
+
+    id: str
+    text: str
+    kind: str
+    score: float
+    source: NotRequired[str]
+
+
+class AgentRun(TypedDict):
+    """Which agent (and exactly which version of it) answered, and how it ended."""
+
+    agent: str
+    version: str
+    content_version: str
+    model: str | None
+    steps: int
+    outcome: AgentOutcome
+    detail: NotRequired[str]
+
+
+class NovaInput(TypedDict):
+    """What a caller sends: new messages (Studio shows just this form)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class NovaOutput(TypedDict):
+    """What a run returns: the conversation, the route taken and the agent that answered."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    route: RouteDecision | None
+    agent_run: AgentRun | None
+    answer: str
+
+
+class NovaState(TypedDict, total=False):
+    """Full supervisor state, shared by the subgraphs."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    request: str
+    """Text of the latest human message (set by intake)."""
+    project: str
+    """Project scope of this turn (from the run context, never from model output)."""
+    memories: list[MemoryHit]
+    route: RouteDecision | None
+    agent_run: AgentRun | None
+    agent_steps: int
+    """Model turns taken by the current agent in this turn (reset by intake)."""
+    answer: str
+    summary: str
+    """Running summary of older turns (kept when long threads are compacted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NovaContext:
+    """Run-scoped settings, passed as ``context=`` (never read from globals or model output)."""
+
+    project: str | None = None
+    """Project scope; ``None`` uses ``NOVA_DEFAULT_PROJECT``."""
+    user_id: str | None = None
+    """Authenticated user (set by the server's auth on the hosted graph)."""
+    model: str | None = None
+    """Model override for this run, e.g. ``gpt-4o-mini``."""
+    agent: str | None = None
+    """Skip routing and send the request straight to this agent."""

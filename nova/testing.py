@@ -1,0 +1,132 @@
+"""Scripted chat models: tests, evals and benchmarks run Nova with these, never a real model.
+
+A ``ScriptedChatModel`` replays a transcript of ``AIMessage``s (tool calls included) and
+records every prompt that reached it and every tool it was bound to, so a test can assert
+on exactly what the model saw.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ToolCall
+from langchain_core.outputs import ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field, PrivateAttr
+
+from nova.catalog import AgentSpec
+from nova.models import ModelResult, ModelUnavailable
+
+
+def tool_call(name: str, /, **args: Any) -> ToolCall:
+    """Build one tool call for a scripted ``AIMessage``."""
+    return ToolCall(name=name, args=args, id=f"call_{uuid.uuid4().hex[:12]}", type="tool_call")
+
+
+def calls(*tool_calls: ToolCall, text: str = "") -> AIMessage:
+    """A scripted model turn that calls tools."""
+    return AIMessage(content=text, tool_calls=list(tool_calls))
+
+
+def says(text: str) -> AIMessage:
+    """A scripted model turn that answers in plain text."""
+    return AIMessage(content=text)
+
+
+class ScriptExhausted(RuntimeError):
+    """The model was called more often than its script has turns."""
+
+
+class ScriptedChatModel(GenericFakeChatModel):
+    """A tool-calling fake chat model that replays a script and records what it received."""
+
+    messages: Iterator[AIMessage | str] = Field(default_factory=lambda: iter(()))
+    latency_s: float = 0.0
+    """Seconds each call sleeps, to model a slow endpoint in benchmarks."""
+    model_name: str = "scripted"
+    disable_streaming: bool = True  # tool calls must arrive whole, also under stream_mode="messages"
+
+    _received: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _bound_tools: list[list[str]] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def from_script(cls, turns: Iterable[AIMessage | str], **kwargs: Any) -> ScriptedChatModel:
+        """Build a model that answers with ``turns`` in order."""
+        return cls(messages=iter(list(turns)), **kwargs)
+
+    @classmethod
+    def repeating(cls, turn: AIMessage | str, **kwargs: Any) -> ScriptedChatModel:
+        """Build a model that answers every call with the same turn (for benchmarks)."""
+        return cls(messages=itertools.repeat(turn), **kwargs)
+
+    @property
+    def received(self) -> list[list[BaseMessage]]:
+        """Every prompt (list of messages) that reached the model, in call order."""
+        return self._received
+
+    @property
+    def bound_tools(self) -> list[list[str]]:
+        """Tool names passed to each ``bind_tools`` call."""
+        return self._bound_tools
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Record the tools (by name) and return the model itself; the script decides calls."""
+        names = [convert_to_openai_tool(tool)["function"]["name"] for tool in tools]
+        self._bound_tools.append(names)
+        return self
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self._received.append(list(messages))
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        try:
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        except StopIteration:
+            raise ScriptExhausted(
+                f"Scripted model called {len(self._received)} times; its script ran out"
+            ) from None
+
+    @property
+    def _llm_type(self) -> str:
+        return "nova-scripted"
+
+
+class ScriptedModels:
+    """A model factory mapping agent names to scripted models; others have no model.
+
+    Pass it as ``model_factory=`` to a graph builder. Unscripted agents get
+    ``ModelUnavailable``, exactly like a deployment with no model configured.
+    """
+
+    def __init__(self, scripts: Mapping[str, ScriptedChatModel] | None = None) -> None:
+        self.models: dict[str, ScriptedChatModel] = dict(scripts or {})
+        self.requests: list[tuple[str, str | None]] = []
+
+    def __call__(self, spec: AgentSpec, run_override: str | None) -> ModelResult:
+        """Return the scripted model for ``spec`` (recording the request)."""
+        self.requests.append((spec.name, run_override))
+        model = self.models.get(spec.name)
+        if model is None:
+            return ModelUnavailable(spec.name, "no model is configured (scripted test)")
+        return model

@@ -1,0 +1,42 @@
+import pytest
+
+from nova.catalog import load_catalog
+from nova.models import HOW_TO_CONFIGURE, ModelUnavailable, build_chat_model
+from nova.settings import load_settings
+
+
+def test_no_model_configured_is_a_typed_state() -> None:
+    spec = load_catalog()["general_chat"]
+    result = build_chat_model(spec, settings=load_settings())
+    assert isinstance(result, ModelUnavailable)
+    assert "no model endpoint is configured" in result.message
+    assert HOW_TO_CONFIGURE in result.message
+
+
+def test_endpoint_without_model_name_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOVA_MODEL_BASE_URL", "http://127.0.0.1:8080/v1")
+    result = build_chat_model(load_catalog()["general_chat"], settings=load_settings())
+    assert isinstance(result, ModelUnavailable)
+    assert "NOVA_MODEL_NAME" in result.message
+
+
+@pytest.mark.allow_model_client
+def test_openai_compatible_endpoint_and_override_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_openai import ChatOpenAI
+
+    monkeypatch.setenv("NOVA_MODEL_BASE_URL", "http://127.0.0.1:8080/v1")
+    monkeypatch.setenv("NOVA_MODEL_NAME", "qwen2.5")
+    spec = load_catalog()["translator"]
+    settings = load_settings()
+    model = build_chat_model(spec, settings=settings)
+    assert isinstance(model, ChatOpenAI)
+    assert model.model_name == "qwen2.5"
+    assert str(model.openai_api_base).startswith("http://127.0.0.1:8080/v1")
+    assert model.temperature == spec.model.temperature
+
+    catalog_choice = spec.model_copy(update={"model": spec.model.model_copy(update={"name": "m-cat"})})
+    assert build_chat_model(catalog_choice, settings=settings).model_name == "m-cat"  # type: ignore[union-attr]
+    assert build_chat_model(catalog_choice, "m-run", settings=settings).model_name == "m-run"  # type: ignore[union-attr]
+    monkeypatch.setenv("NOVA_MODEL_OVERRIDE", "m-forced")
+    forced = load_settings()
+    assert build_chat_model(catalog_choice, settings=forced).model_name == "m-forced"  # type: ignore[union-attr]

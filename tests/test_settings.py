@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pytest
+
+from nova.settings import SettingsError, load_settings
+
+
+def test_defaults_are_embedded(_isolated_settings: Path) -> None:
+    settings = load_settings()
+    assert settings.data_dir == _isolated_settings
+    assert settings.resolved_checkpoint_url.startswith("sqlite:///")
+    assert settings.resolved_ledger_url.endswith("ledger.sqlite")
+    assert settings.resolved_erp_url.endswith("erp.sqlite")
+    assert not settings.model_configured
+
+
+def test_env_and_dotenv_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("NOVA_MODEL_NAME=llama3.1\nNOVA_RECALL_TOP_K=7\n")
+    monkeypatch.setenv("NOVA_MODEL_BASE_URL", "http://127.0.0.1:11434/v1")
+    settings = load_settings()
+    assert settings.model_name == "llama3.1"
+    assert settings.recall_top_k == 7
+    assert settings.model_configured
+
+
+def test_postgres_url_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOVA_LEDGER_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    assert load_settings().resolved_ledger_url.startswith("postgresql://")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("NOVA_LEDGER_URL", "mysql://root@db/nova", "expected a SQLAlchemy URL"),
+        ("NOVA_RECALL_TOP_K", "lots", "valid integer"),
+        ("NOVA_MODEL_BASE_URL", "not a url", "URL"),
+        ("NOVA_LOG_LEVEL", "chatty", "DEBUG"),
+    ],
+)
+def test_invalid_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert variable in message
+    assert expected in message
