@@ -14,6 +14,8 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# The durable server's runtime pins older langgraph-api packages: it lives in an overlay.
+	$(BIN)/nova serve --install-runtime
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)

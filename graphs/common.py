@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from nodes.agent import ToolResolver, make_agent_node, make_tool_node, tools_condition
+from nodes.check_node import make_check_node
+from nodes.checks import CheckOutcome, CheckRegistry
+from nodes.resilience import model_retry_policy, tool_retry_policy
 from nova.catalog import AgentSpec, Catalog, default_catalog
+from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, default_model_factory
 from nova.state import NovaContext, NovaState, Subgraph
-from nodes.agent import make_agent_node, make_tool_node, tools_condition
+from tools.registry import get_tools
+
+
+class AgentLoopState(NovaState, total=False):
+    """Nova's state plus the verdicts of the turn's assumption checks (private to a subgraph)."""
+
+    checks: list[CheckOutcome]
 
 
 def agents_of(catalog: Catalog[AgentSpec], subgraph: Subgraph) -> list[AgentSpec]:
@@ -36,7 +48,7 @@ def make_entry_check(
             raise ValueError(
                 f"Agent {agent!r} belongs to the {catalog[agent].subgraph} graph, not {subgraph}"
             )
-        return {"agent_steps": 0}
+        return {"agent_steps": 0, "agent_run": None}
 
     return enter
 
@@ -48,12 +60,41 @@ def add_agent_loop(
     model_factory: ModelFactory,
     subgraph: Subgraph,
     then: str,
+    tool_resolver: ToolResolver = get_tools,
+    checks: CheckRegistry | None = None,
+    ledger: FailureLedger | None = None,
 ) -> None:
-    """Add ``agent`` and ``tools`` nodes: the agent calls tools until it answers, then ``then``."""
-    builder.add_node("agent", make_agent_node(catalog, model_factory))
-    builder.add_node("tools", make_tool_node(catalog, agents_of(catalog, subgraph)))
-    builder.add_conditional_edges("agent", tools_condition, {"tools": "tools", "done": then})
+    """Add ``agent``, ``tools`` and ``check``: the agent calls tools until it answers, the
+    answer is checked, then ``then``.
+
+    ``agent`` and ``tools`` get retry policies from settings (only errors another attempt
+    can fix are retried) and per-call timeouts; ``check`` runs the assumption checks and
+    records failures (``nodes.check_node``).
+    """
+    builder.add_node(
+        "agent",
+        make_agent_node(catalog, model_factory, tool_resolver=tool_resolver, ledger=ledger),
+        retry_policy=model_retry_policy(),
+    )
+    builder.add_node(
+        "tools",
+        make_tool_node(
+            catalog, agents_of(catalog, subgraph), tool_resolver=tool_resolver, ledger=ledger
+        ),
+        retry_policy=tool_retry_policy(),
+    )
+    builder.add_node("check", make_check_node(catalog, registry=checks, ledger=ledger))
+    builder.add_conditional_edges("agent", tools_condition, {"tools": "tools", "done": "check"})
     builder.add_edge("tools", "agent")
+    builder.add_edge("check", then)
+
+
+Node = Callable[[NovaState, Runtime[NovaContext]], dict[str, object]]
+
+
+def answered_without_model(state: NovaState) -> Literal["answered", "agent"]:
+    """After a model-free step: skip the agent when that step already answered the turn."""
+    return "answered" if state.get("agent_run") else "agent"
 
 
 def build_agent_subgraph(
@@ -61,10 +102,25 @@ def build_agent_subgraph(
     *,
     catalog: Catalog[AgentSpec] | None = None,
     model_factory: ModelFactory | None = None,
-) -> StateGraph[NovaState, NovaContext, NovaState, NovaState]:
-    """Build (not compile) a subgraph that runs its routed agent: entry check, agent ⇄ tools."""
+    fast_path: Node | None = None,
+    tool_resolver: ToolResolver = get_tools,
+    checks: CheckRegistry | None = None,
+    ledger: FailureLedger | None = None,
+) -> StateGraph[AgentLoopState, NovaContext, AgentLoopState, AgentLoopState]:
+    """Build (not compile) a subgraph that runs its routed agent: entry check, agent ⇄ tools.
+
+    Args:
+        subgraph: Which agents it runs.
+        catalog: Agents; the configured catalog by default.
+        model_factory: How agents get models; settings-driven by default.
+        fast_path: Optional model-free node run before the agent; when it sets
+            ``agent_run`` the turn is answered (and checked) without the agent.
+        tool_resolver: Tools by name; the registry by default.
+        checks: Assumption checks by name; ``nodes.checks.CHECKS`` by default.
+        ledger: Failure ledger; the configured one by default.
+    """
     catalog = catalog or default_catalog()
-    builder = StateGraph(NovaState, context_schema=NovaContext)
+    builder = StateGraph(AgentLoopState, context_schema=NovaContext)
     builder.add_node("enter", make_entry_check(catalog, subgraph))
     add_agent_loop(
         builder,
@@ -72,7 +128,17 @@ def build_agent_subgraph(
         model_factory=model_factory or default_model_factory,
         subgraph=subgraph,
         then=END,
+        tool_resolver=tool_resolver,
+        checks=checks,
+        ledger=ledger,
     )
     builder.add_edge(START, "enter")
-    builder.add_edge("enter", "agent")
+    if fast_path is None:
+        builder.add_edge("enter", "agent")
+    else:
+        builder.add_node("fast_path", fast_path)
+        builder.add_edge("enter", "fast_path")
+        builder.add_conditional_edges(
+            "fast_path", answered_without_model, {"answered": "check", "agent": "agent"}
+        )
     return builder

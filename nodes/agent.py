@@ -7,20 +7,37 @@ The agent's system prompt, tools and model all come from its ``AgentSpec``; the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from nodes.recall import format_memories
+from nodes.resilience import CallTimeout, call_with_timeout
 from nova.catalog import AgentSpec, Catalog
+from nova.ledger.failures import FailureLedger, FailureRecord
 from nova.models import ModelFactory, ModelUnavailable
 from nova.settings import get_settings
-from nova.state import AgentRun, MemoryHit, NovaContext, NovaState
+from nova.state import AgentRun, NovaContext, NovaState
+from nova.tracing.failures import mark_progress, record_failure
 from tools.registry import get_tools
+
+
+class FailureNote(TypedDict):
+    """A failure the run survived (fallback, tool error), as noted on a message for the user."""
+
+    id: str | None
+    """Failure ledger id (``None`` when the ledger could not be written)."""
+    kind: str
+    text: str
+
 
 def current_agent(state: NovaState, catalog: Catalog[AgentSpec]) -> AgentSpec:
     """Return the spec of the agent the route chose (a clear error if there is none)."""
@@ -30,22 +47,19 @@ def current_agent(state: NovaState, catalog: Catalog[AgentSpec]) -> AgentSpec:
     return catalog[route["agent"]]
 
 
-def _memory_block(memories: Iterable[MemoryHit]) -> str:
-    lines = [f"- [mem:{hit['id']}] ({hit['kind']}) {hit['text']}" for hit in memories]
-    return "" if not lines else "Relevant project memory (cite ids you rely on):\n" + "\n".join(lines)
-
-
 def system_prompt(spec: AgentSpec, state: NovaState) -> str:
     """Compose the agent's system prompt: its catalog prompt plus project context and memory."""
     parts = [spec.prompt.strip(), f"Current project: {state.get('project', 'unknown')}."]
     if summary := state.get("summary"):
         parts.append(f"Summary of the earlier conversation:\n{summary}")
-    if memory := _memory_block(state.get("memories") or []):
+    if memory := format_memories(state.get("memories") or []):
         parts.append(memory)
     return "\n\n".join(parts)
 
 
-def _run_record(spec: AgentSpec, model: str | None, steps: int, outcome: str, **extra: str) -> AgentRun:
+def _run_record(
+    spec: AgentSpec, model: str | None, steps: int, outcome: str, **extra: str
+) -> AgentRun:
     record = AgentRun(
         agent=spec.name,
         version=spec.version,
@@ -58,12 +72,54 @@ def _run_record(spec: AgentSpec, model: str | None, steps: int, outcome: str, **
     return record
 
 
-def make_agent_node(
-    catalog: Catalog[AgentSpec], model_factory: ModelFactory
-) -> Callable[[NovaState, Runtime[NovaContext]], dict[str, object]]:
-    """Build the node that runs one model turn of the routed agent."""
+ToolResolver = Callable[[Iterable[str]], list[BaseTool]]
+"""``resolver(names) -> tools``: how agent nodes find their tools (the registry by default)."""
 
-    def agent(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]:
+
+def _failure_note(record: FailureRecord | None, text: str) -> FailureNote:
+    return FailureNote(
+        id=record.id if record else None, kind=record.kind if record else "", text=text
+    )
+
+
+def _invoke_model(
+    model: BaseChatModel, tools: list[BaseTool], prompt: list[AnyMessage], what: str
+) -> AIMessage:
+    runnable = model.bind_tools(tools) if tools else model
+    response = call_with_timeout(
+        lambda: runnable.invoke(prompt), get_settings().model_timeout_s, what
+    )
+    if not isinstance(response, AIMessage):
+        raise TypeError(f"{what} returned {type(response).__name__}, not AIMessage")
+    return response
+
+
+def make_agent_node(
+    catalog: Catalog[AgentSpec],
+    model_factory: ModelFactory,
+    *,
+    tool_resolver: ToolResolver = get_tools,
+    ledger: FailureLedger | None = None,
+) -> Callable[[NovaState, Runtime[NovaContext], RunnableConfig], dict[str, object]]:
+    """Build the node that runs one model turn of the routed agent.
+
+    Each model call ends within ``NOVA_MODEL_TIMEOUT_S`` (``CallTimeout`` otherwise; the
+    node's ``RetryPolicy`` retries it). When the model fails and the agent's catalog entry
+    names ``model.fallback``, the fallback answers instead; its use is recorded in the
+    failure ledger and noted on the message (``additional_kwargs["nova_failures"]``), so
+    the check node can tell the user.
+
+    Args:
+        catalog: The agents.
+        model_factory: How agents get models; the fallback is ``model_factory(spec, fallback)``.
+        tool_resolver: Tools by name (the registry by default).
+        ledger: Failure ledger (the configured one by default).
+    """
+
+    def agent(
+        state: NovaState, runtime: Runtime[NovaContext], config: RunnableConfig
+    ) -> dict[str, object]:
+        mark_progress(config)
         spec = current_agent(state, catalog)
         steps = state.get("agent_steps", 0)
         limit = min(spec.max_steps, get_settings().agent_max_steps)
@@ -87,13 +143,47 @@ def make_agent_node(
                 "agent_run": _run_record(spec, model_name, steps, "step_limit"),
             }
 
-        tools = get_tools(spec.tools)
-        runnable = model.bind_tools(tools) if tools else model
+        tools = tool_resolver(spec.tools)
         prompt: list[AnyMessage] = [SystemMessage(system_prompt(spec, state)), *state["messages"]]
-        response = runnable.invoke(prompt)
-        if not isinstance(response, AIMessage):
-            raise TypeError(f"{spec.name}: model returned {type(response).__name__}, not AIMessage")
+        notes: list[FailureNote] = []
+        try:
+            response = _invoke_model(model, tools, prompt, f"model {model_name} ({spec.name})")
+        except Exception as error:
+            fallback = (
+                model_factory(spec, spec.model.fallback)
+                if spec.model.fallback and not isinstance(error, GraphBubbleUp)
+                else None
+            )
+            if fallback is None or isinstance(fallback, ModelUnavailable):
+                raise
+            fallback_name = getattr(fallback, "model_name", None) or spec.model.fallback
+            text = (
+                f"model {model_name} failed ({type(error).__name__}: {error}); "
+                f"answered by the fallback model {fallback_name}"
+            )
+            record = record_failure(
+                "model_fallback",
+                ledger=ledger,
+                config=config,
+                error=error,
+                message=text,
+                node="agent",
+                agent=spec.name,
+                agent_version=spec.version_label,
+                project=state.get("project"),
+                details={"model": model_name, "fallback": fallback_name},
+            )
+            notes.append(_failure_note(record, text))
+            response = _invoke_model(
+                fallback, tools, prompt, f"fallback model {fallback_name} ({spec.name})"
+            )
+            model_name = fallback_name
         response.name = spec.name
+        if notes:
+            response.additional_kwargs["nova_failures"] = [
+                *response.additional_kwargs.get("nova_failures", []),
+                *notes,
+            ]
         return {
             "messages": [response],
             "agent_steps": steps + 1,
@@ -109,14 +199,50 @@ def tools_condition(state: NovaState) -> Literal["tools", "done"]:
     return "tools" if isinstance(last, AIMessage) and last.tool_calls else "done"
 
 
-def make_tool_node(catalog: Catalog[AgentSpec], agents: Iterable[AgentSpec]) -> ToolNode:
+def make_tool_node(
+    catalog: Catalog[AgentSpec],
+    agents: Iterable[AgentSpec],
+    *,
+    tool_resolver: ToolResolver = get_tools,
+    ledger: FailureLedger | None = None,
+) -> ToolNode:
     """Build a tool node holding every tool these agents use, run only for the agent allowed it.
 
     A model can name a tool it was not given; the gate answers such a call with an error
-    message the model can read instead of running it.
+    message the model can read instead of running it. Each tool call ends within
+    ``NOVA_TOOL_TIMEOUT_S``. A refused call, a tool error and a timeout are each recorded
+    in the failure ledger and noted on the error message
+    (``additional_kwargs["nova_failure"]``); a failed call is not repeated, since a tool
+    may have side effects.
     """
     names = sorted({name for spec in agents for name in spec.tools})
-    tools: list[BaseTool] = get_tools(names)
+    tools: list[BaseTool] = tool_resolver(names)
+
+    def refuse(request: ToolCallRequest, text: str) -> ToolMessage:
+        return ToolMessage(
+            content=f"Error: {text}",
+            name=request.tool_call["name"],
+            tool_call_id=request.tool_call["id"] or "",
+            status="error",
+        )
+
+    def note(
+        request: ToolCallRequest, spec: AgentSpec, message: ToolMessage, **record: Any
+    ) -> None:
+        name = request.tool_call["name"]
+        text = message.content if isinstance(message.content, str) else str(message.content)
+        failure = record_failure(
+            record.pop("kind", "tool_error"),
+            ledger=ledger,
+            error_type=record.pop("error_type", "ToolError"),
+            message=f"tool {name}: {text}",
+            node="tools",
+            agent=spec.name,
+            agent_version=spec.version_label,
+            project=request.state.get("project") if isinstance(request.state, dict) else None,
+            details={"tool": name, "args": request.tool_call.get("args", {}), **record},
+        )
+        message.additional_kwargs["nova_failure"] = _failure_note(failure, f"tool {name}: {text}")
 
     def gate(
         request: ToolCallRequest, execute: Callable[[ToolCallRequest], ToolMessage | Command]
@@ -124,15 +250,22 @@ def make_tool_node(catalog: Catalog[AgentSpec], agents: Iterable[AgentSpec]) -> 
         spec = current_agent(request.state, catalog)
         name = request.tool_call["name"]
         if name not in spec.tools:
-            return ToolMessage(
-                content=(
-                    f"Error: tool {name!r} is not available to the {spec.name} agent; "
-                    f"use one of: {', '.join(spec.tools) or 'no tools'}"
-                ),
-                name=name,
-                tool_call_id=request.tool_call["id"] or "",
-                status="error",
+            refused = refuse(
+                request,
+                f"tool {name!r} is not available to the {spec.name} agent; "
+                f"use one of: {', '.join(spec.tools) or 'no tools'}",
             )
-        return execute(request)
+            note(request, spec, refused, error_type="ToolNotAllowed")
+            return refused
+        timeout_s = get_settings().tool_timeout_s
+        try:
+            result = call_with_timeout(lambda: execute(request), timeout_s, f"tool {name}")
+        except CallTimeout as error:
+            timed_out = refuse(request, f"{error}; the call was abandoned")
+            note(request, spec, timed_out, kind="timeout", error_type="CallTimeout")
+            return timed_out
+        if isinstance(result, ToolMessage) and result.status == "error":
+            note(request, spec, result)
+        return result
 
     return ToolNode(tools, handle_tool_errors=True, wrap_tool_call=gate)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from langchain_core.language_models import BaseChatModel
 
 from nova.catalog import AgentSpec
+from nova.concurrency import limit_concurrency
 from nova.settings import NovaSettings, get_settings
 
 HOW_TO_CONFIGURE = (
@@ -78,7 +79,7 @@ def build_chat_model(
         # llama.cpp and some local servers ignore max_completion_tokens; send both spellings.
         extra["extra_body"] = {"max_tokens": spec.model.max_tokens}
     api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else "not-needed"
-    return ChatOpenAI(
+    client = ChatOpenAI(
         model=name,
         base_url=str(settings.model_base_url) if settings.model_base_url else None,
         api_key=api_key,  # type: ignore[arg-type]
@@ -88,6 +89,8 @@ def build_chat_model(
         max_retries=settings.model_max_retries,
         **extra,  # type: ignore[arg-type]
     )
+    # Per-model slots with backpressure: a slow or rate-limited model cannot starve the others.
+    return limit_concurrency(client, name)
 
 
 def default_model_factory(spec: AgentSpec, run_override: str | None) -> ModelResult:

@@ -69,6 +69,13 @@ class NovaSettings(BaseSettings):
     """Retries on transient model errors (rate limits, 5xx, timeouts)."""
     tool_timeout_s: float = Field(default=30.0, gt=0)
     """Seconds before a tool call is abandoned."""
+    model_concurrency: int = Field(default=8, ge=1, le=1024)
+    """Calls in flight to one model name at once, per process; further calls wait their turn."""
+    model_concurrency_limits: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    """Per-model limits overriding ``model_concurrency``, as ``name=limit`` pairs,
+    comma-separated (``gpt-4o-mini=16,llama3.1=1``)."""
+    model_queue_timeout_s: float = Field(default=120.0, gt=0)
+    """Seconds a call waits for a free slot on its model before failing with ``ModelBusyError``."""
 
     # --- storage ---
     data_dir: Path = Path(".nova")
@@ -91,6 +98,10 @@ class NovaSettings(BaseSettings):
     """Memories retrieved per request."""
     recall_token_budget: int = Field(default=800, ge=0)
     """Most tokens of recalled memory injected into an agent's context."""
+    summary_trigger_tokens: int = Field(default=3000, ge=100)
+    """When a thread's messages pass this many tokens, older ones are summarised and removed."""
+    summary_keep_messages: int = Field(default=6, ge=1, le=200)
+    """Most recent messages kept verbatim when a thread is summarised."""
 
     # --- agents ---
     catalog_dir: Path | None = None
@@ -111,6 +122,30 @@ class NovaSettings(BaseSettings):
     """Hosts ``web_fetch`` may read, comma-separated (``docs.python.org,example.com``);
     subdomains of a listed host are allowed. Empty: web fetching is off."""
 
+    # --- hosted graph server (`nova serve`, see nova/server/) ---
+    server_database_url: str = "postgresql://postgres@127.0.0.1:5432/nova_server"
+    """PostgreSQL database of the durable server: assistants, threads, runs, checkpoints, store."""
+    server_redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis the durable server uses to wake workers, stream output and track live runs."""
+    server_jobs: int = Field(default=64, ge=1, le=2000)
+    """Runs the durable server executes at once; further runs wait in the Postgres queue."""
+    server_threads: int = Field(default=64, ge=4, le=2000)
+    """Threads the server gives synchronous graph nodes (models, SQLite, Chroma calls)."""
+    server_heartbeat_s: float = Field(default=30.0, ge=1)
+    """Seconds between a worker's proofs of life; a run silent for 2x this is taken over."""
+    server_max_attempts: int = Field(default=3, ge=1, le=20)
+    """Attempts of a run whose server died under it before the run is marked failed."""
+    server_api_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    """API keys the durable server accepts, as ``user:key`` pairs, comma-separated
+    (``alice:3f9c...,bob:81d2...``); clients send ``x-api-key: <key>``. Keys need 16+ characters."""
+    server_jwt_secret: SecretStr | None = None
+    """Secret for HS256 bearer tokens (``Authorization: Bearer <jwt>``, user in ``sub``)."""
+    server_jwt_audience: str | None = None
+    """Required ``aud`` claim of bearer tokens, if set."""
+    server_studio_without_auth: bool = False
+    """Let LangGraph Studio (requests marked ``x-auth-scheme: langsmith``) in without credentials.
+    Off by default: anyone who can reach the port could then read every thread."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Log level for Nova's own loggers."""
 
@@ -124,6 +159,30 @@ class NovaSettings(BaseSettings):
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
+
+    @field_validator("model_concurrency_limits", mode="before")
+    @classmethod
+    def _split_limits(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [item.strip() for item in value.split(",") if item.strip()]
+            if any(item.count("=") != 1 for item in pairs):
+                raise ValueError("expected name=limit pairs, e.g. gpt-4o-mini=16,llama3.1=1")
+            return {name.strip(): limit.strip() for name, limit in (p.split("=") for p in pairs)}
+        return value
+
+    @field_validator("server_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [item.strip() for item in value.split(",") if item.strip()]
+            keys: dict[str, str] = {}
+            for item in pairs:
+                user, _, key = item.partition(":")
+                if not user.strip() or len(key.strip()) < 16:
+                    raise ValueError("expected user:key pairs with keys of 16+ characters")
+                keys[user.strip()] = key.strip()
+            return keys
         return value
 
     @field_validator("log_level", mode="before")
@@ -171,7 +230,10 @@ def _describe(error: ValidationError) -> str:
         variable = f"NOVA_{field.upper()}"
         info = NovaSettings.model_fields.get(field)
         hint = f" ({info.description.splitlines()[0]})" if info and info.description else ""
-        lines.append(f"{variable}: {item['msg']}; got {item.get('input')!r}{hint}")
+        # Never echo a credential back into logs or a terminal, even a malformed one.
+        secret = any(word in field for word in ("key", "secret", "password", "token"))
+        got = "<hidden>" if secret else repr(item.get("input"))
+        lines.append(f"{variable}: {item['msg']}; got {got}{hint}")
     return "; ".join(lines)
 
 

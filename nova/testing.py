@@ -53,7 +53,9 @@ class ScriptedChatModel(GenericFakeChatModel):
     latency_s: float = 0.0
     """Seconds each call sleeps, to model a slow endpoint in benchmarks."""
     model_name: str = "scripted"
-    disable_streaming: bool = True  # tool calls must arrive whole, also under stream_mode="messages"
+    disable_streaming: bool = (
+        True  # tool calls must arrive whole, also under stream_mode="messages"
+    )
 
     _received: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _bound_tools: list[list[str]] = PrivateAttr(default_factory=list)

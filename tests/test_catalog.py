@@ -77,12 +77,18 @@ def test_duplicate_names_name_both_files(tmp_path: Path) -> None:
     good = yaml.safe_load((DEFAULT_CATALOG_DIR / "erp_invoices.yaml").read_text())
     _write(tmp_path, "invoices.yaml", good)
     _write(tmp_path, "billing.yaml", good)
-    with pytest.raises(CatalogError, match="'erp_invoices' is defined in billing.yaml and invoices.yaml"):
+    with pytest.raises(
+        CatalogError, match="'erp_invoices' is defined in billing.yaml and invoices.yaml"
+    ):
         load_specs(tmp_path, AgentSpec)
 
 
 def test_minimal_files_are_routable(tmp_path: Path) -> None:
-    _write(tmp_path, "a.yaml", {"name": "alpha", "description": "Handles alpha things", "examples": ["x"]})
+    _write(
+        tmp_path,
+        "a.yaml",
+        {"name": "alpha", "description": "Handles alpha things", "examples": ["x"]},
+    )
     catalog = load_specs(tmp_path, RoutableAgent)
     assert catalog.names == ["alpha"]
     with pytest.raises(CatalogError):
@@ -93,4 +99,6 @@ def test_json_schema_is_generated_and_committed() -> None:
     generated = catalog_json_schema()
     assert set(generated["required"]) >= {"name", "version", "group", "examples", "prompt"}  # type: ignore[arg-type]
     committed = json.loads((DEFAULT_CATALOG_DIR.parent / "agent.schema.json").read_text())
-    assert committed == generated, "regenerate with: nova agents schema > nova/catalog/agent.schema.json"
+    assert committed == generated, (
+        "regenerate with: nova agents schema > nova/catalog/agent.schema.json"
+    )

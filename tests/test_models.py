@@ -1,6 +1,7 @@
 import pytest
 
 from nova.catalog import load_catalog
+from nova.concurrency import LimitedChatModel
 from nova.models import HOW_TO_CONFIGURE, ModelUnavailable, build_chat_model
 from nova.settings import load_settings
 
@@ -20,6 +21,11 @@ def test_endpoint_without_model_name_says_so(monkeypatch: pytest.MonkeyPatch) ->
     assert "NOVA_MODEL_NAME" in result.message
 
 
+def _client(result: object) -> object:
+    assert isinstance(result, LimitedChatModel), result
+    return result.inner
+
+
 @pytest.mark.allow_model_client
 def test_openai_compatible_endpoint_and_override_order(monkeypatch: pytest.MonkeyPatch) -> None:
     from langchain_openai import ChatOpenAI
@@ -28,15 +34,20 @@ def test_openai_compatible_endpoint_and_override_order(monkeypatch: pytest.Monke
     monkeypatch.setenv("NOVA_MODEL_NAME", "qwen2.5")
     spec = load_catalog()["translator"]
     settings = load_settings()
-    model = build_chat_model(spec, settings=settings)
+    limited = build_chat_model(spec, settings=settings)
+    model = _client(limited)
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "qwen2.5"
+    assert limited.limit_key == "qwen2.5"  # type: ignore[union-attr]
     assert str(model.openai_api_base).startswith("http://127.0.0.1:8080/v1")
     assert model.temperature == spec.model.temperature
 
-    catalog_choice = spec.model_copy(update={"model": spec.model.model_copy(update={"name": "m-cat"})})
-    assert build_chat_model(catalog_choice, settings=settings).model_name == "m-cat"  # type: ignore[union-attr]
-    assert build_chat_model(catalog_choice, "m-run", settings=settings).model_name == "m-run"  # type: ignore[union-attr]
+    catalog_choice = spec.model_copy(
+        update={"model": spec.model.model_copy(update={"name": "m-cat"})}
+    )
+    assert _client(build_chat_model(catalog_choice, settings=settings)).model_name == "m-cat"  # type: ignore[attr-defined]
+    run_choice = build_chat_model(catalog_choice, "m-run", settings=settings)
+    assert _client(run_choice).model_name == "m-run"  # type: ignore[attr-defined]
     monkeypatch.setenv("NOVA_MODEL_OVERRIDE", "m-forced")
     forced = load_settings()
-    assert build_chat_model(catalog_choice, settings=forced).model_name == "m-forced"  # type: ignore[union-attr]
+    assert _client(build_chat_model(catalog_choice, settings=forced)).model_name == "m-forced"  # type: ignore[attr-defined]

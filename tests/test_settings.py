@@ -47,3 +47,11 @@ def test_invalid_setting_is_one_line_naming_the_variable(
     assert "\n" not in message
     assert variable in message
     assert expected in message
+
+
+def test_a_malformed_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOVA_SERVER_API_KEYS", "sk-very-secret-value")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "sk-very-secret-value" not in str(caught.value)
+    assert "NOVA_SERVER_API_KEYS" in str(caught.value)

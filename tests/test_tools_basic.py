@@ -28,25 +28,33 @@ def test_calculator(expression: str, result: str) -> None:
 
 @pytest.mark.parametrize(
     ("expression", "message"),
-    [("1 / 0", "Division by zero"), ("__import__('os').system('ls')", "Cannot evaluate"), ("'a' * 3", "not an arithmetic")],
+    [
+        ("1 / 0", "Division by zero"),
+        ("__import__('os').system('ls')", "Cannot evaluate"),
+        ("'a' * 3", "not an arithmetic"),
+    ],
 )
 def test_calculator_refuses_with_a_reason(expression: str, message: str) -> None:
     assert message in calculator.invoke({"expression": expression})
 
 
 def test_current_datetime_in_a_zone_and_a_bad_zone() -> None:
-    assert "+01:00" in current_datetime.invoke({"timezone": "Europe/Berlin"}) or "+02:00" in current_datetime.invoke({"timezone": "Europe/Berlin"})
+    assert "+01:00" in current_datetime.invoke(
+        {"timezone": "Europe/Berlin"}
+    ) or "+02:00" in current_datetime.invoke({"timezone": "Europe/Berlin"})
     assert "Unknown time zone 'Mars/Base'" in current_datetime.invoke({"timezone": "Mars/Base"})
 
 
 def test_detect_language() -> None:
-    found = json.loads(detect_language.invoke({"text": "Bitte liefern Sie die Bremsscheiben bis Freitag."}))
+    found = json.loads(
+        detect_language.invoke({"text": "Bitte liefern Sie die Bremsscheiben bis Freitag."})
+    )
     assert found["code"] == "de"
     assert found["confidence"] > 0.5
 
 
 class _Pages(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path == "/away":
             self.send_response(302)
             self.send_header("Location", "http://example.org/secret")
@@ -71,7 +79,9 @@ def site() -> Iterator[str]:
     server.shutdown()
 
 
-def test_web_fetch_reads_allowlisted_pages_as_text(site: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_web_fetch_reads_allowlisted_pages_as_text(
+    site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NOVA_WEB_ALLOWLIST", "127.0.0.1")
     get_settings.cache_clear()
     text = web_fetch.invoke({"url": f"{site}/docs"})
@@ -80,7 +90,9 @@ def test_web_fetch_reads_allowlisted_pages_as_text(site: str, monkeypatch: pytes
     assert "x()" not in text
 
 
-def test_web_fetch_refuses_hosts_and_redirects_off_the_allowlist(site: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_web_fetch_refuses_hosts_and_redirects_off_the_allowlist(
+    site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert "NOVA_WEB_ALLOWLIST" in web_fetch.invoke({"url": f"{site}/docs"})
     monkeypatch.setenv("NOVA_WEB_ALLOWLIST", "127.0.0.1")
     get_settings.cache_clear()

@@ -47,7 +47,9 @@ class CalculatorArgs(BaseModel):
 def calculator(expression: str) -> str:
     """Evaluate an arithmetic expression exactly as written and return the result."""
     # simpleeval: no attribute access, no imports, bounded powers; never Python's eval.
-    evaluator = EvalWithCompoundTypes(functions=dict(_MATH_FUNCTIONS), names={"pi": math.pi, "e": math.e})
+    evaluator = EvalWithCompoundTypes(
+        functions=dict(_MATH_FUNCTIONS), names={"pi": math.pi, "e": math.e}
+    )
     try:
         result = evaluator.eval(expression)
     except ZeroDivisionError:

@@ -15,7 +15,11 @@ from langchain_core.tools import BaseTool
 TOOL_MODULES: tuple[str, ...] = (
     "tools.general",
     "tools.language",
+    "tools.glossary",
+    "tools.pipelines",
     "tools.web",
+    "tools.memory_tools",
+    "tools.erp",
 )
 """Modules whose ``TOOLS`` make up the registry."""
 
@@ -50,6 +54,7 @@ def get_tools(names: Iterable[str]) -> list[BaseTool]:
 
     Raises:
         UnknownToolError: naming every unknown tool and listing the known ones.
+
     """
     registry = tool_registry()
     names = list(names)

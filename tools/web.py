@@ -20,7 +20,9 @@ class WebFetchArgs(BaseModel):
     """Arguments of ``web_fetch``."""
 
     url: str = Field(max_length=2_000, description="http(s) URL on an allowlisted host")
-    max_chars: int = Field(default=4_000, ge=200, le=MAX_CHARS, description="Most characters returned")
+    max_chars: int = Field(
+        default=4_000, ge=200, le=MAX_CHARS, description="Most characters returned"
+    )
 
 
 def host_allowed(url: str, allowlist: tuple[str, ...]) -> bool:
@@ -81,7 +83,9 @@ def web_fetch(url: str, max_chars: int = 4_000) -> str:
                     text = body.decode(response.encoding or "utf-8", errors="replace")
                     break
             except httpx.HTTPError as error:
-                raise ToolException(f"Could not fetch {url}: {type(error).__name__}: {error}") from None
+                raise ToolException(
+                    f"Could not fetch {url}: {type(error).__name__}: {error}"
+                ) from None
         else:
             raise ToolException(f"{url}: more than {MAX_REDIRECTS} redirects")
     title, content = page_text(text) if "html" in kind else ("", text)

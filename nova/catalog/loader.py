@@ -61,9 +61,7 @@ class Catalog(Generic[SpecT]):
     @property
     def version(self) -> str:
         """Hash over every agent's routable content: changes when any agent changes."""
-        payload = [
-            spec.model_dump(mode="json") for _, spec in sorted(self.agents.items())
-        ]
+        payload = [spec.model_dump(mode="json") for _, spec in sorted(self.agents.items())]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -77,6 +75,7 @@ def load_specs(directory: Path | str, model: type[SpecT]) -> Catalog[SpecT]:
     Raises:
         CatalogError: listing every invalid file with its path and field, and every
             name defined twice with both file names.
+
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -131,8 +130,6 @@ def catalog_json_schema() -> dict[str, object]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Nova agent"
     return schema
-
-
 
 
 @functools.cache

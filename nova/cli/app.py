@@ -16,7 +16,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
 )
-eval_app = typer.Typer(help="Evaluate Nova (routing, ERP, memory, attribution).", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Evaluate Nova (routing, ERP, memory, attribution).", no_args_is_help=True
+)
 app.add_typer(eval_app, name="eval")
 
 console = Console()

@@ -17,16 +17,18 @@ from rich.panel import Panel
 from rich.prompt import Confirm, Prompt
 from rich.table import Table
 
-from nova.cli.app import app, console, err_console, fail
+from nova.cli.app import app, console, fail
 
 agents_app = typer.Typer(help="Inspect the agent catalog.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
 
 ThreadOption = Annotated[
-    str | None, typer.Option("--thread", "-t", help="Conversation id; reuse it to continue a thread.")
+    str | None,
+    typer.Option("--thread", "-t", help="Conversation id; reuse it to continue a thread."),
 ]
 ProjectOption = Annotated[
-    str | None, typer.Option("--project", "-p", help="Project scope (default NOVA_DEFAULT_PROJECT).")
+    str | None,
+    typer.Option("--project", "-p", help="Project scope (default NOVA_DEFAULT_PROJECT)."),
 ]
 AgentOption = Annotated[
     str | None, typer.Option("--agent", "-a", help="Skip routing: send the request to this agent.")
@@ -68,7 +70,13 @@ def _show_result(values: dict[str, Any]) -> None:
 
 
 def _approval(payload: Any, *, interactive: bool) -> dict[str, Any] | None:
-    console.print(Panel(json.dumps(payload, indent=2, default=str), title="Approval needed", border_style="yellow"))
+    console.print(
+        Panel(
+            json.dumps(payload, indent=2, default=str),
+            title="Approval needed",
+            border_style="yellow",
+        )
+    )
     if not interactive:
         return None
     if Confirm.ask("Apply this change?", default=False):
@@ -95,7 +103,9 @@ def run_turn(
     context = NovaContext(project=project, agent=agent)
     while True:
         with console.status("[cyan]Nova is working…[/]") as status:
-            for update in graph.stream(payload, config=config, context=context, stream_mode="updates", subgraphs=True):
+            for update in graph.stream(
+                payload, config=config, context=context, stream_mode="updates", subgraphs=True
+            ):
                 namespace, chunk = update
                 step = ".".join([part.split(":")[0] for part in namespace] + list(chunk))
                 status.update(f"[cyan]{step}[/]")
@@ -158,7 +168,9 @@ def ask(
 @app.command()
 def resume(
     thread: Annotated[str, typer.Option("--thread", "-t", help="Thread paused for approval.")],
-    approve: Annotated[bool, typer.Option("--approve/--reject", help="Apply or reject the change.")],
+    approve: Annotated[
+        bool, typer.Option("--approve/--reject", help="Apply or reject the change.")
+    ],
     reason: Annotated[str, typer.Option(help="Why (recorded with a rejection).")] = "",
     approver: Annotated[str | None, typer.Option(help="Who approves (default $USER).")] = None,
 ) -> None:
@@ -175,7 +187,14 @@ def resume(
         if not any(task.interrupts for task in state.tasks):
             raise fail(f"Thread {thread!r} is not waiting for an approval")
         decision = {"approved": approve, "approver": who, "reason": reason}
-        values = run_turn(graph, Command(resume=decision), thread=thread, project=None, agent=None, interactive=False)
+        values = run_turn(
+            graph,
+            Command(resume=decision),
+            thread=thread,
+            project=None,
+            agent=None,
+            interactive=False,
+        )
     _show_result(values)
 
 
@@ -188,7 +207,9 @@ def chat(thread: ThreadOption = None, project: ProjectOption = None) -> None:
 
     _settings_or_exit()
     thread = thread or uuid.uuid4().hex[:12]
-    console.print(f"[bold cyan]Nova[/] · thread {thread} · project {project or _settings_or_exit().default_project}")
+    console.print(
+        f"[bold cyan]Nova[/] · thread {thread} · project {project or _settings_or_exit().default_project}"
+    )
     with contextlib.ExitStack() as stack:
         graph = _open_graph(stack)
         while True:
@@ -202,14 +223,21 @@ def chat(thread: ThreadOption = None, project: ProjectOption = None) -> None:
             if not text:
                 continue
             values = run_turn(
-                graph, {"messages": [HumanMessage(text)]}, thread=thread, project=project, agent=None, interactive=True
+                graph,
+                {"messages": [HumanMessage(text)]},
+                thread=thread,
+                project=project,
+                agent=None,
+                interactive=True,
             )
             _show_result(values)
 
 
 @agents_app.command("list")
 def agents_list(
-    group: Annotated[str | None, typer.Option(help="Only this group (chat, erp, translation, pipeline, other).")] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Only this group (chat, erp, translation, pipeline, other).")
+    ] = None,
 ) -> None:
     """List the agents with their group, versions and tools."""
     from nova.catalog import load_catalog
@@ -221,7 +249,14 @@ def agents_list(
     for spec in catalog.agents.values():
         if group and spec.group != group:
             continue
-        table.add_row(spec.name, spec.group, spec.version, spec.content_version, str(len(spec.tools)), spec.description)
+        table.add_row(
+            spec.name,
+            spec.group,
+            spec.version,
+            spec.content_version,
+            str(len(spec.tools)),
+            spec.description,
+        )
     console.print(table)
 
 
@@ -237,10 +272,16 @@ def agents_show(name: Annotated[str, typer.Argument(help="Agent name.")]) -> Non
         close = [match for match, _, _ in process.extract(name, catalog.names, limit=3)]
         raise fail(f"No agent named {name!r}. Did you mean: {', '.join(close)}?")
     spec = catalog[name]
-    console.print(Panel(spec.description, title=f"{spec.version_label} · {spec.group}", expand=False))
+    console.print(
+        Panel(spec.description, title=f"{spec.version_label} · {spec.group}", expand=False)
+    )
     console.print(f"[bold]file[/] {catalog.sources[name]}")
-    console.print(f"[bold]model[/] {spec.model.model_dump(exclude_none=True)}  [bold]max steps[/] {spec.max_steps}")
-    console.print(f"[bold]tools[/] {', '.join(spec.tools) or '—'}   [bold]checks[/] {', '.join(spec.checks) or '—'}")
+    console.print(
+        f"[bold]model[/] {spec.model.model_dump(exclude_none=True)}  [bold]max steps[/] {spec.max_steps}"
+    )
+    console.print(
+        f"[bold]tools[/] {', '.join(spec.tools) or '—'}   [bold]checks[/] {', '.join(spec.checks) or '—'}"
+    )
     console.print(Panel(spec.prompt.strip(), title="prompt", expand=False))
     console.print("[bold]examples[/]")
     for example in spec.examples:
@@ -257,7 +298,10 @@ def agents_schema() -> None:
 
 def find_langgraph_config() -> Path:
     """Locate langgraph.json: the current directory, else the checkout Nova runs from."""
-    for candidate in (Path.cwd() / "langgraph.json", Path(__file__).resolve().parents[2] / "langgraph.json"):
+    for candidate in (
+        Path.cwd() / "langgraph.json",
+        Path(__file__).resolve().parents[2] / "langgraph.json",
+    ):
         if candidate.is_file():
             return candidate
     raise fail("No langgraph.json found: run `nova serve` from the Nova checkout")
@@ -265,19 +309,71 @@ def find_langgraph_config() -> Path:
 
 @app.command()
 def serve(
-    dev: Annotated[bool, typer.Option("--dev", help="In-memory dev server for Studio (langgraph dev).")] = True,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="In-memory dev server for Studio (langgraph dev); loses threads on a crash.",
+        ),
+    ] = False,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 2024,
+    config: Annotated[
+        Path | None, typer.Option(help="langgraph.json to serve (default: Nova's).")
+    ] = None,
+    install_runtime: Annotated[
+        bool,
+        typer.Option(
+            "--install-runtime",
+            help="Install the durable server's runtime (langgraph-runtime-pg) and exit.",
+        ),
+    ] = False,
 ) -> None:
-    """Start the graph server for Studio and the langgraph-sdk client."""
-    config = find_langgraph_config()
-    langgraph = shutil.which("langgraph") or str(Path(sys.executable).with_name("langgraph"))
-    env = {
-        **os.environ,
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        "LANGGRAPH_NO_VERSION_CHECK": "true",
-        "HF_HUB_OFFLINE": "1",
-    }
-    command = [langgraph, "dev", "--config", str(config), "--host", host, "--port", str(port), "--no-browser", "--no-reload"]
-    console.print(f"Serving {config.parent.name}/langgraph.json on http://{host}:{port} (Studio: https://smith.langchain.com/studio/?baseUrl=http://{host}:{port})")
-    raise typer.Exit(subprocess.call(command, cwd=config.parent, env=env))
+    """Serve the graphs: durable (Postgres + Redis, authenticated) or --dev (in memory)."""
+    if install_runtime:
+        from nova.server.runtime import install_runtime as install
+
+        console.print("Installing the durable server runtime (langgraph-runtime-pg)…")
+        console.print(f"Installed: {install()}")
+        return
+    config_path = (config or find_langgraph_config()).resolve()
+    studio = f"https://smith.langchain.com/studio/?baseUrl=http://{host}:{port}"
+    if dev:
+        langgraph = shutil.which("langgraph") or str(Path(sys.executable).with_name("langgraph"))
+        env = {
+            **os.environ,
+            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+            "LANGGRAPH_NO_VERSION_CHECK": "true",
+            "HF_HUB_OFFLINE": "1",
+        }
+        command = [
+            langgraph, "dev", "--config", str(config_path), "--host", host, "--port", str(port),
+            "--no-browser", "--no-reload",
+        ]  # fmt: skip
+        console.print(
+            f"Serving {config_path.parent.name}/langgraph.json in memory on "
+            f"http://{host}:{port} (Studio: {studio})"
+        )
+        raise typer.Exit(subprocess.call(command, cwd=config_path.parent, env=env))
+
+    from nova.server.launch import ServerConfigError, durable_server
+    from nova.server.runtime import RuntimeMissingError, check_runtime
+
+    settings = _settings_or_exit()
+    try:
+        server = durable_server(
+            config_path,
+            settings,
+            python=check_runtime(),
+            host=host,
+            port=port,
+            base_env=os.environ,
+        )
+    except (RuntimeMissingError, ServerConfigError) as error:
+        raise fail(str(error)) from None
+    console.print(
+        f"Serving {config_path.parent.name}/langgraph.json durably on {server.url} "
+        f"(Postgres {settings.server_database_url}, {settings.server_jobs} concurrent runs; "
+        f"Studio: {studio})"
+    )
+    raise typer.Exit(subprocess.call(server.command, cwd=server.cwd, env=server.env))

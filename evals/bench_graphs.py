@@ -1,0 +1,99 @@
+"""Benchmark-only graphs: Nova's own nodes around a scripted model with a fixed latency.
+
+Served by ``evals/bench_server.py`` and the server tests through a generated
+``langgraph.json``; never part of Nova's served graphs. ``echo`` runs intake → agent →
+respond with the real catalog-driven agent node (``nodes.agent``) for the ``calculator``
+agent, whose model is an ``EchoModel``: it sleeps ``NOVA_BENCH_MODEL_LATENCY_MS``
+(benchmark hook, default 100) and answers ``echo: <request>``, so a client can check that
+each run got its own answer back. The model goes through ``nova.concurrency``'s per-model
+limit like every model ``build_chat_model`` builds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langgraph.graph import END, START, StateGraph
+
+from nodes.agent import make_agent_node
+from nodes.supervisor import intake, message_text, respond
+from nova.catalog import AgentSpec, default_catalog
+from nova.concurrency import limit_concurrency
+from nova.models import ModelResult
+from nova.state import NovaContext, NovaInput, NovaOutput, NovaState, RouteDecision
+from nova.testing import ScriptedChatModel
+
+LATENCY_ENV = "NOVA_BENCH_MODEL_LATENCY_MS"
+"""Benchmark/testing hook: milliseconds each ``EchoModel`` call takes."""
+
+AGENT = "calculator"
+
+
+class EchoModel(ScriptedChatModel):
+    """A scripted model that answers ``echo: <latest human text>`` after ``latency_s``."""
+
+    model_name: str = "echo"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self._received.append(list(messages))
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        humans = [m for m in messages if isinstance(m, HumanMessage)]
+        text = message_text(humans[-1]) if humans else ""
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=f"echo: {text}"))])
+
+
+def echo_model_factory(spec: AgentSpec, run_override: str | None) -> ModelResult:
+    """Give every agent an ``EchoModel`` (latency from ``NOVA_BENCH_MODEL_LATENCY_MS``)."""
+    latency_ms = float(os.environ.get(LATENCY_ENV, "100"))
+    return limit_concurrency(EchoModel(latency_s=latency_ms / 1000))
+
+
+def route_to_agent(state: NovaState) -> dict[str, object]:
+    """Route every request to the benchmark agent (an explicit route, like ``context.agent``)."""
+    catalog = default_catalog()
+    decision = RouteDecision(
+        id=f"bench-{state.get('request', '')[:32]}",
+        agent=AGENT,
+        subgraph=catalog[AGENT].subgraph,
+        confidence=1.0,
+        margin=1.0,
+        candidates=[{"agent": AGENT, "score": 1.0}],
+        method="explicit",
+        reason="benchmark graph",
+        catalog_version=catalog.version,
+        router_version="bench",
+        latency_ms=0.0,
+    )
+    return {"route": decision}
+
+
+def build_echo_graph() -> StateGraph[NovaState, NovaContext, NovaInput, NovaOutput]:
+    """Build intake → route (fixed) → agent (EchoModel) → respond."""
+    builder = StateGraph(
+        NovaState, context_schema=NovaContext, input_schema=NovaInput, output_schema=NovaOutput
+    )
+    builder.add_node("intake", intake)
+    builder.add_node("route", route_to_agent)
+    builder.add_node("agent", make_agent_node(default_catalog(), echo_model_factory))
+    builder.add_node("respond", respond)
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", "route")
+    builder.add_edge("route", "agent")
+    builder.add_edge("agent", "respond")
+    builder.add_edge("respond", END)
+    return builder
+
+
+echo = build_echo_graph().compile(name="echo")

@@ -1,0 +1,210 @@
+"""The ``check`` node: assumption checks on every routed turn, after the agent has answered.
+
+It runs the always-on checks (``route_fits_entities``) and the checks the routed agent
+declares in the catalog, keeps verdicts that an earlier node of the subgraph already
+computed (``state["checks"]``, e.g. the translation subgraph's), records every failure in
+the failure ledger, and tells the user: the final answer gets a short note listing failed
+checks and the failures the turn survived (model fallbacks, tool errors, timeouts), each
+with its ledger id. The verdicts are also attached to the answer as
+``additional_kwargs["nova_checks"]`` and written to ``state["checks"]``.
+
+Contract: reads ``messages``, ``route``, ``request``, ``project``, ``agent_run`` and
+``checks``; writes ``checks`` and replaces the turn's final ``AIMessage`` (same id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+
+from nodes.checks import (
+    CHECKS,
+    CheckContext,
+    CheckOutcome,
+    CheckRegistry,
+    final_answer,
+    fitting_agents,
+    message_text,
+    turn_messages,
+)
+from nova.catalog import AgentSpec, Catalog
+from nova.ledger.failures import FailureLedger
+from nova.state import NovaState
+from nova.tracing.blame import Correction
+from nova.tracing.failures import mark_progress, record_failure
+
+ANSWERED_OUTCOMES = frozenset({"answered", "fast_path"})
+"""Agent outcomes whose answer is checked; other outcomes (no model, step limit, a
+clarifying question) only get the route checks."""
+
+
+def _outcome(check: Mapping[str, Any]) -> CheckOutcome:
+    passed = bool(check.get("passed"))
+    outcome = CheckOutcome(
+        name=str(check.get("name", "?")),
+        passed=passed,
+        detail=str(check.get("detail", "")),
+        status=check.get("status") or ("passed" if passed else "failed"),
+        judges=check.get("judges") or "agent",
+    )
+    for key in ("target", "failure_id"):
+        if check.get(key):
+            outcome[key] = str(check[key])  # type: ignore[literal-required]
+    return outcome
+
+
+def survived_failures(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    """Return the failure notes this turn's messages carry (fallbacks, tool errors, timeouts)."""
+    notes: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, AIMessage):
+            notes.extend(message.additional_kwargs.get("nova_failures") or [])
+        elif isinstance(message, ToolMessage) and message.additional_kwargs.get("nova_failure"):
+            notes.append(message.additional_kwargs["nova_failure"])
+    return notes
+
+
+def _note_lines(failed: list[CheckOutcome], survived: list[dict[str, Any]]) -> str:
+    lines = []
+    for check in failed:
+        ref = f" [failure {check['failure_id'][:12]}]" if check.get("failure_id") else ""
+        lines.append(f"- check {check['name']} failed: {check['detail']}{ref}")
+    for note in survived:
+        ref = f" [failure {str(note['id'])[:12]}]" if note.get("id") else ""
+        lines.append(f"- {note.get('text', 'a step failed')}{ref}")
+    return "⚠ Nova flagged this answer:\n" + "\n".join(lines)
+
+
+def make_check_node(
+    catalog: Catalog[AgentSpec],
+    *,
+    registry: CheckRegistry | None = None,
+    ledger: FailureLedger | None = None,
+) -> Callable[[NovaState, RunnableConfig], dict[str, object]]:
+    """Build the ``check`` node (see the module docstring for its contract).
+
+    Args:
+        catalog: The agents (their ``checks:`` and tools).
+        registry: Checks by name; Nova's ``CHECKS`` by default.
+        ledger: Failure ledger; the configured one by default.
+    """
+    checks = registry or CHECKS
+
+    def check(state: NovaState, config: RunnableConfig) -> dict[str, object]:
+        mark_progress(config)
+        route = state.get("route") or None
+        name = route.get("agent") if route else None
+        spec = catalog[name] if name and name in catalog else None
+        messages = list(state.get("messages") or [])
+        turn = turn_messages(messages)
+        answer = final_answer(messages)
+        context = CheckContext(
+            request=state.get("request") or (message_text(turn[0]) if turn else ""),
+            answer=message_text(answer),
+            agent=spec,
+            route=route,
+            project=state.get("project"),
+            messages=turn,
+            catalog=catalog,
+        )
+        upstream = [
+            _outcome(c)
+            for c in (state.get("checks") or [])  # type: ignore[attr-defined]
+            if isinstance(c, Mapping)
+        ]
+        names = checks.for_agent(spec.checks if spec else ())
+        outcome = (state.get("agent_run") or {}).get("outcome")
+        if outcome is not None and outcome not in ANSWERED_OUTCOMES:
+            names = [n for n in names if n in checks and checks[n].judges == "route"]
+        done = {c["name"] for c in upstream}
+        results = upstream + checks.run([n for n in names if n not in done], context)
+
+        reported = {
+            c.get("name")
+            for c in (answer.additional_kwargs.get("nova_checks") or [] if answer else [])
+            if isinstance(c, Mapping) and not c.get("passed")
+        }
+        new_failures: list[CheckOutcome] = []
+        for result in results:
+            if result["passed"]:
+                continue
+            record = record_failure(
+                "check_failed",
+                ledger=ledger,
+                config=config,
+                error_type="CheckFailed",
+                message=f"{result['name']}: {result['detail']}",
+                node=result["judges"],
+                agent=spec.name if spec else None,
+                agent_version=spec.version_label if spec else None,
+                project=state.get("project"),
+                details={
+                    "check": result["name"],
+                    "status": result["status"],
+                    "checked_by": "check",
+                },
+            )
+            if record is not None:
+                result["failure_id"] = record.id
+            if result["name"] not in reported:
+                new_failures.append(result)
+
+        update: dict[str, object] = {"checks": results}
+        if answer is not None:
+            survived = survived_failures(turn)
+            if route and route.get("method") == "fallback":
+                survived.insert(
+                    0,
+                    {
+                        "id": None,
+                        "kind": "route_fallback",
+                        "text": f"the router was not sure where this belongs ({route.get('reason')}); "
+                        f"the fallback agent {name} answered",
+                    },
+                )
+            content = answer.content
+            if (new_failures or survived) and isinstance(content, str):
+                content = f"{content}\n\n{_note_lines(new_failures, survived)}"
+            kwargs = {**answer.additional_kwargs, "nova_checks": results}
+            if survived:
+                kwargs["nova_failures"] = survived
+            update["messages"] = [
+                answer.model_copy(update={"content": content, "additional_kwargs": kwargs})
+            ]
+        return update
+
+    return check
+
+
+class RouteCorrector:
+    """Blame corrections from ``route_fits_entities``: the route the request's documents call for.
+
+    For a ``route`` step whose agent has no tool for the documents the request names, it
+    proposes the best fitting agent (``nodes.checks.fitting_agents``) as the corrected
+    route, for ``nova.tracing.blame.blame``.
+    """
+
+    def __init__(self, catalog: Catalog[AgentSpec]) -> None:
+        self.catalog = catalog
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield a corrected route when the step is a route that does not fit the request."""
+        route = step.writes.get("route") if step.node == "route" else None
+        if not isinstance(route, Mapping) or not route.get("agent"):
+            return
+        request = str(step.before.values.get("request") or "")
+        candidates = [c["agent"] for c in route.get("candidates") or []]
+        fits = fitting_agents(request, self.catalog, candidates)
+        if not fits or route["agent"] in fits:
+            return
+        agent = self.catalog[fits[0]]
+        corrected = {
+            **route,
+            "agent": agent.name,
+            "subgraph": agent.subgraph,
+            "reason": f"corrected by route_fits_entities (was {route['agent']})",
+        }
+        yield Correction("check", {"route": corrected}, f"route_fits_entities: {agent.name}")

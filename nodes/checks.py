@@ -1,0 +1,583 @@
+"""Assumption checks: small, deterministic verdicts on what an agent produced.
+
+Each check returns a ``CheckResult``; the agent catalog names the checks an agent's output
+must pass (``checks:`` in its YAML file).
+"""
+
+from __future__ import annotations
+
+import logging
+import re as _re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, TypedDict
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from nova.glossary import Glossary, TermLike, numbers_in, protected_spans, strip_protected
+
+_log = logging.getLogger("nova.checks")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The verdict of one assumption check."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+# --- translation checks -------------------------------------------------------------------
+
+
+def _count(haystack: str, needle: str, *, fold: bool) -> int:
+    if fold:
+        return haystack.casefold().count(needle.casefold())
+    return haystack.count(needle)
+
+
+def glossary_preserved(
+    source: str,
+    translation: str,
+    glossary: Glossary | Iterable[TermLike] | None = None,
+    *,
+    target: str | None = None,
+    source_language: str | None = None,
+) -> CheckResult:
+    """Check that every protected span of ``source`` reached ``translation`` intact.
+
+    Product codes, numbers, placeholders, tags, URLs, e-mail addresses and protected
+    glossary terms must appear unchanged, as often as in the source; glossary terms with an
+    approved translation into ``target`` must appear as that translation.
+
+    Args:
+        source: The text that was translated.
+        translation: The translation to verify.
+        glossary: The project's glossary.
+        target: Target language code; without it, approved translations are not checked
+            (protected spans still are).
+        source_language: Source language code, for terms approved in both languages.
+    """
+    spans = protected_spans(source, glossary, target=target, source=source_language)
+    problems: list[str] = []
+    source_numbers = Counter(span.text for span in spans if span.kind == "number")
+    translated_numbers = Counter(numbers_in(translation))
+    for number, needed in source_numbers.items():
+        if translated_numbers[number] < needed:
+            problems.append(f"number {number!r} ({translated_numbers[number]}/{needed})")
+    needed_text = Counter((span.expected, span.kind) for span in spans if span.kind != "number")
+    for (expected, kind), needed in needed_text.items():
+        # Approved translations may be re-cased at a sentence start; everything else is exact.
+        have = _count(translation, expected, fold=kind == "glossary_term")
+        if have < needed:
+            label = kind.replace("_", " ")
+            problems.append(f"{label} {expected!r} ({have}/{needed})")
+    if problems:
+        return CheckResult(
+            "glossary_preserved", False, "missing or altered: " + "; ".join(problems)
+        )
+    return CheckResult("glossary_preserved", True, f"{len(spans)} protected span(s) preserved")
+
+
+def target_language(
+    text: str, code: str, glossary: Glossary | Iterable[TermLike] | None = None
+) -> CheckResult:
+    """Check that ``text`` is written in language ``code`` (ISO 639-1), detected by lingua.
+
+    Codes, numbers, placeholders and protected terms are ignored for detection. A text too
+    short or too mixed to tell passes with a note rather than failing on a guess.
+    """
+    from tools.language import detect
+
+    prose = strip_protected(text, glossary)
+    found = detect(prose) if prose else None
+    if found is None:
+        return CheckResult(
+            "target_language", True, f"too short or mixed to verify (expected {code})"
+        )
+    if found.code != code.lower():
+        return CheckResult(
+            "target_language",
+            False,
+            f"expected {code}, but the text reads as {found.language} ({found.code}, "
+            f"confidence {found.confidence:.2f})",
+        )
+    return CheckResult("target_language", True, f"{found.language} ({found.confidence:.2f})")
+
+
+# --- registry and runner (the failure-ledger engineer) -------------------------------------
+# Everything below runs the checks an agent declares (catalog ``checks:``) plus the checks
+# that apply to every routed run, records failures in the ledger and tells the user.
+
+
+CheckStatus = Literal["passed", "failed", "skipped", "error"]
+JudgedStep = Literal["agent", "route", "tools"]
+"""Which step's output a check judges: the agent's answer, the route, or a tool result."""
+
+
+class CheckOutcome(TypedDict):
+    """One check's verdict as kept in state, traces and the answer's ``nova_checks``."""
+
+    name: str
+    passed: bool
+    detail: str
+    status: CheckStatus
+    judges: JudgedStep
+    failure_id: NotRequired[str]
+    target: NotRequired[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultView:
+    """One tool call of the turn with what it returned."""
+
+    name: str
+    args: Mapping[str, Any]
+    content: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What a check may look at: the turn's request, route, messages and the answer."""
+
+    request: str
+    answer: str
+    agent: Any | None
+    """The routed agent's ``AgentSpec`` (``None`` when nothing was routed)."""
+    route: Mapping[str, Any] | None
+    project: str | None
+    messages: Sequence[BaseMessage]
+    """This turn's messages, from the latest human message on."""
+    catalog: Any | None = None
+    """The agent ``Catalog`` (route checks compare agents)."""
+
+    @property
+    def tool_results(self) -> list[ToolResultView]:
+        """Tool calls of this turn, paired with their results, in order."""
+        calls = {
+            call["id"]: call
+            for message in self.messages
+            if isinstance(message, AIMessage)
+            for call in message.tool_calls
+        }
+        results = []
+        for message in self.messages:
+            if isinstance(message, ToolMessage):
+                call = calls.get(message.tool_call_id, {})
+                content = message_text(message)
+                results.append(
+                    ToolResultView(
+                        name=message.name or call.get("name", "?"),
+                        args=call.get("args", {}),
+                        content=content,
+                        status=message.status,
+                    )
+                )
+        return results
+
+
+CheckFunction = Callable[[CheckContext], CheckResult | None]
+"""A check: a verdict on the context, or ``None`` when it does not apply to this turn."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredCheck:
+    """A check known by name to the runner."""
+
+    name: str
+    run: CheckFunction
+    judges: JudgedStep
+    always: bool
+    """Run on every routed turn, whether or not the agent declares it."""
+    description: str
+
+
+class UnknownCheckError(KeyError):
+    """A check name that no one registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class CheckRegistry:
+    """Checks by name; the catalog's ``checks:`` field refers to these names."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, RegisteredCheck] = {}
+
+    def register(
+        self, name: str, *, judges: JudgedStep = "agent", always: bool = False
+    ) -> Callable[[CheckFunction], CheckFunction]:
+        """Register the decorated function as check ``name``.
+
+        Raises:
+            ValueError: ``name`` is already registered.
+
+        """
+
+        def decorate(function: CheckFunction) -> CheckFunction:
+            if name in self._checks:
+                raise ValueError(f"Check names must be unique: {name!r} is registered twice")
+            doc = (function.__doc__ or "").strip().split("\n", 1)[0]
+            self._checks[name] = RegisteredCheck(name, function, judges, always, doc)
+            return function
+
+        return decorate
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._checks
+
+    def __getitem__(self, name: str) -> RegisteredCheck:
+        try:
+            return self._checks[name]
+        except KeyError:
+            raise UnknownCheckError(
+                f"No check named {name!r}; registered checks: {', '.join(self.names)}. "
+                "Register one with @CHECKS.register(...) in nodes/checks.py"
+            ) from None
+
+    @property
+    def names(self) -> list[str]:
+        """Registered check names, sorted."""
+        return sorted(self._checks)
+
+    def for_agent(self, declared: Sequence[str]) -> list[str]:
+        """Names to run for an agent declaring ``declared``: the always-on checks, then its own."""
+        names = [c.name for c in self._checks.values() if c.always]
+        return names + [n for n in declared if n not in names]
+
+    def run(self, names: Sequence[str], context: CheckContext) -> list[CheckOutcome]:
+        """Run the checks ``names`` on ``context``; a check that crashes counts as failed.
+
+        An unknown name fails too (a declared assumption nobody can verify is not a pass).
+        """
+        outcomes: list[CheckOutcome] = []
+        for name in names:
+            check = self._checks.get(name)
+            if check is None:
+                outcomes.append(
+                    CheckOutcome(
+                        name=name,
+                        passed=False,
+                        status="error",
+                        judges="agent",
+                        detail=f"no check named {name!r} is registered (agents declare it; "
+                        f"register it in nodes/checks.py)",
+                    )
+                )
+                continue
+            try:
+                result = check.run(context)
+            except Exception as error:
+                _log.warning("check %s crashed", name, exc_info=True)
+                outcomes.append(
+                    CheckOutcome(
+                        name=name,
+                        passed=False,
+                        status="error",
+                        judges=check.judges,
+                        detail=f"the check itself failed: {type(error).__name__}: {error}",
+                    )
+                )
+                continue
+            if result is None:
+                outcomes.append(
+                    CheckOutcome(
+                        name=name,
+                        passed=True,
+                        status="skipped",
+                        judges=check.judges,
+                        detail="not applicable to this turn",
+                    )
+                )
+            else:
+                outcomes.append(
+                    CheckOutcome(
+                        name=name,
+                        passed=result.passed,
+                        detail=result.detail,
+                        status="passed" if result.passed else "failed",
+                        judges=check.judges,
+                    )
+                )
+        return outcomes
+
+
+CHECKS = CheckRegistry()
+"""Nova's check registry."""
+
+
+def message_text(message: BaseMessage | None) -> str:
+    """Return the text of a message (text blocks of multi-part content joined)."""
+    if message is None:
+        return ""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        block if isinstance(block, str) else str(block.get("text", ""))
+        for block in content
+        if isinstance(block, str) or block.get("type") == "text"
+    )
+
+
+def turn_messages(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """Return the messages of the current turn: from the latest human message on."""
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return list(messages[index:])
+    return list(messages)
+
+
+def final_answer(messages: Sequence[BaseMessage]) -> AIMessage | None:
+    """Return the turn's final answer: its last AI message without tool calls."""
+    for message in reversed(turn_messages(messages)):
+        if isinstance(message, AIMessage) and not message.tool_calls:
+            return message
+    return None
+
+
+# --- output_schema ---------------------------------------------------------------------------
+
+_FENCE = _re.compile(r"```(?:json)?\s*(.*?)```", _re.DOTALL)
+
+
+def parse_json_answer(text: str) -> Any:
+    """Parse the JSON in an answer: the whole text, a fenced block, or the outermost object.
+
+    Raises:
+        ValueError: no JSON value can be read from ``text``.
+
+    """
+    import json
+
+    candidates = [text.strip(), *(m.group(1).strip() for m in _FENCE.finditer(text))]
+    for opener, closer in (("{", "}"), ("[", "]")):
+        start, end = text.find(opener), text.rfind(closer)
+        if 0 <= start < end:
+            candidates.append(text[start : end + 1])
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            continue
+    raise ValueError("the answer holds no JSON value")
+
+
+def output_schema(
+    value: Any, schema: Mapping[str, Any], *, name: str = "output_schema"
+) -> CheckResult:
+    """Check ``value`` against JSON Schema ``schema`` (any draft ``jsonschema`` knows).
+
+    Use it on an agent's answer or on one pipeline step's output. Every violation is listed
+    with its JSON path, e.g. ``$.items[2].qty: 'x' is not of type 'integer'``.
+    """
+    from jsonschema import validators
+
+    validator_class = validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    errors = sorted(validator_class(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return CheckResult(name, True, "matches the schema")
+    listed = "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5])
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    return CheckResult(name, False, f"{len(errors)} schema violation(s): {listed}{more}")
+
+
+@CHECKS.register("output_schema")
+def _output_schema_check(context: CheckContext) -> CheckResult | None:
+    """Check that the agent's answer is JSON matching its catalog ``output_schema``."""
+    schema = getattr(context.agent, "output_schema", None)
+    if not schema:
+        return None
+    try:
+        value = parse_json_answer(context.answer)
+    except ValueError:
+        return CheckResult("output_schema", False, "the answer holds no JSON value to validate")
+    return output_schema(value, schema)
+
+
+# --- route_fits_entities ---------------------------------------------------------------------
+
+ENTITY_TOOLS: Mapping[str, tuple[str, ...]] = {
+    "invoice": ("erp_invoice_lookup", "erp_overdue_invoices", "erp_send_invoice_reminder",
+                "erp_record_payment", "erp_payment_history", "erp_returns"),
+    "order": ("erp_order_status", "erp_customer_orders", "erp_shipment_status"),
+    "po": ("erp_purchase_orders", "erp_create_purchase_order"),
+    "rma": ("erp_returns",),
+    "credit_note": ("erp_returns",),
+    "shipment": ("erp_shipment_status",),
+    "payment": ("erp_payment_history", "erp_record_payment"),
+}  # fmt: skip
+"""Document kinds a request can name, and the tools that can look such a document up."""
+
+
+def entities_in(text: str) -> dict[str, list[str]]:
+    """Return the ERP document numbers in ``text`` by kind (invoice, order, po, …)."""
+    from nova.erp import resolve
+
+    patterns = {
+        "invoice": resolve.INVOICE_RE,
+        "order": resolve.ORDER_RE,
+        "po": resolve.PO_RE,
+        "rma": resolve.RMA_RE,
+        "credit_note": resolve.CREDIT_NOTE_RE,
+        "shipment": resolve.SHIPMENT_RE,
+        "payment": resolve.PAYMENT_RE,
+    }
+    found = {kind: [m.group(0) for m in rx.finditer(text)] for kind, rx in patterns.items()}
+    return {kind: numbers for kind, numbers in found.items() if numbers}
+
+
+def _instruction_part(request: str, group: str | None) -> str:
+    # Language agents work on a quoted or pasted text; numbers inside it are content, not a query.
+    if group != "translation":
+        return request
+    from tools.language import split_request
+
+    return split_request(request).instruction
+
+
+def fitting_agents(request: str, catalog: Any, candidates: Sequence[str] = ()) -> list[str]:
+    """Return the agents whose tools can look up the documents ``request`` names, best first.
+
+    Ranked by how many of the named document kinds they cover, then by the router's
+    candidate order; empty when the request names no document.
+    """
+    kinds = entities_in(request)
+    if not kinds:
+        return []
+    order = {name: index for index, name in enumerate(candidates)}
+    scored = []
+    for spec in catalog:
+        covered = sum(1 for kind in kinds if set(ENTITY_TOOLS[kind]) & set(spec.tools))
+        if covered:
+            preferred = sum(1 for kind in kinds if ENTITY_TOOLS[kind][0] in spec.tools)
+            scored.append((-covered, -preferred, order.get(spec.name, len(order)), spec.name))
+    return [name for *_, name in sorted(scored)]
+
+
+@CHECKS.register("route_fits_entities", judges="route", always=True)
+def route_fits_entities(context: CheckContext) -> CheckResult | None:
+    """Check that the routed agent has tools for the documents the request names."""
+    agent = context.agent
+    if agent is None:
+        return None
+    kinds = entities_in(_instruction_part(context.request, getattr(agent, "group", None)))
+    if not kinds:
+        return None
+    missing = {
+        kind: numbers
+        for kind, numbers in kinds.items()
+        if not set(ENTITY_TOOLS[kind]) & set(agent.tools)
+    }
+    if not missing:
+        names = ", ".join(n for numbers in kinds.values() for n in numbers)
+        return CheckResult("route_fits_entities", True, f"{agent.name} can look up {names}")
+    named = "; ".join(f"{kind} {', '.join(numbers)}" for kind, numbers in missing.items())
+    better = ""
+    if context.catalog is not None:
+        candidates = [c["agent"] for c in (context.route or {}).get("candidates") or []]
+        fits = fitting_agents(context.request, context.catalog, candidates)[:3]
+        better = f"; agents that fit: {', '.join(fits)}" if fits else ""
+    return CheckResult(
+        "route_fits_entities",
+        False,
+        f"the request names {named}, but it was routed to {agent.name}, which has no tool "
+        f"for it{better}",
+    )
+
+
+# --- adapters for the translation checks above ----------------------------------------------
+
+
+def _translation_inputs(context: CheckContext) -> tuple[str | None, list[str]]:
+    from tools.language import parse_target_languages, split_request
+
+    split = split_request(context.request)
+    return split.text, parse_target_languages(split.instruction)
+
+
+def _project_glossary(project: str | None) -> Any:
+    if not project:
+        return None
+    try:
+        from memory.glossary import project_glossary
+
+        return project_glossary(project)
+    except Exception:
+        _log.warning("could not load the glossary of project %s", project, exc_info=True)
+        return None
+
+
+@CHECKS.register("target_language")
+def _target_language_check(context: CheckContext) -> CheckResult | None:
+    """Check that the answer is in the language the request asked for."""
+    _, targets = _translation_inputs(context)
+    if len(targets) != 1 or not context.answer.strip():
+        return None
+    return target_language(context.answer, targets[0], _project_glossary(context.project))
+
+
+@CHECKS.register("glossary_preserved")
+def _glossary_preserved_check(context: CheckContext) -> CheckResult | None:
+    """Check that protected terms, codes and numbers of the given text survive in the answer."""
+    text, targets = _translation_inputs(context)
+    if not text or not context.answer.strip():
+        return None
+    return glossary_preserved(
+        text,
+        context.answer,
+        _project_glossary(context.project),
+        target=targets[0] if len(targets) == 1 else None,
+    )
+
+
+# --- numbers_grounded (ERP engineer) ---------------------------------------------------------
+
+
+def numbers_grounded(answer: str, tool_results: list[str], *, request: str = "") -> CheckResult:
+    """Check that every number, date and document id in ``answer`` appears in ``tool_results``.
+
+    Numbers are compared by value whatever their format (``1,234.50``, ``1234.5`` and
+    ``€1.234,50`` are equal); a value rounded to whole units or one decimal from a tool value
+    (for values of 10 and more) counts as grounded. Numbers in the user's ``request`` and
+    list indices ("1. ", "2) ") are ignored.
+    """
+    from nova.erp.grounding import mentions, ungrounded
+
+    missing = ungrounded(answer, tool_results, request)
+    if missing:
+        listed = ", ".join(dict.fromkeys(m.text for m in missing))
+        return CheckResult(
+            "numbers_grounded",
+            False,
+            f"{len(missing)} value(s) in the answer appear in no tool result: {listed}",
+        )
+    count = len(mentions(answer, skip_list_indices=True))
+    return CheckResult(
+        "numbers_grounded", True, f"all {count} number(s), date(s) and id(s) come from tool results"
+    )
+
+
+@CHECKS.register("numbers_grounded")
+def _numbers_grounded_check(context: CheckContext) -> CheckResult | None:
+    """Check that the numbers in the answer come from this turn's tool results."""
+    import json
+
+    sources = [result.content for result in context.tool_results]
+    answer = final_answer(context.messages)
+    if answer is not None and "erp_clarify" in answer.additional_kwargs:
+        return None  # a question back to the user states no data
+    # A fast-path answer carries its query result on the message instead of a tool message.
+    for message in context.messages:
+        if isinstance(message, AIMessage):
+            for key in ("erp", "erp_write"):
+                if key in message.additional_kwargs:
+                    sources.append(json.dumps(message.additional_kwargs[key], ensure_ascii=False))
+    if not context.answer.strip():
+        return None
+    return numbers_grounded(context.answer, sources, request=context.request)

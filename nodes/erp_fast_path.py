@@ -1,0 +1,186 @@
+"""The ERP fast path: answer a well-defined ERP request from the database, without a model.
+
+Contract of the node built by ``make_erp_fast_path_node`` (wire it before the ERP agent,
+e.g. ``build_agent_subgraph("erp", fast_path=make_erp_fast_path_node(catalog=catalog))``):
+
+* Reads ``state["route"]`` (a ``RouteDecision``) and ``state["request"]``.
+* Runs only when the route is confident (``method`` is ``semantic`` or ``explicit``, and
+  ``confidence >= min_confidence``) and names an agent whose catalog tools include ERP
+  skills; only those skills are considered.
+* Declines with ``{}`` (the model agent runs next) unless exactly one skill fits and every
+  argument resolves without a model (``nova.erp.intents``): names via rapidfuzz, numbers via
+  regex, periods via dateparser and the documented period rules.
+* Answers with ``{"messages": [AIMessage(answer, name=agent)], "answer": answer,
+  "agent_run": AgentRun(outcome="fast_path", ...)}``. The message's
+  ``additional_kwargs["erp"]`` holds the structured result (columns, rows, row ids, facts;
+  ``nova.erp.results.ErpPayload``) and ``additional_kwargs["erp_fast_path"]`` the skill and
+  arguments used; ``render_erp_answer(message)`` draws it as a Rich table.
+* Asks instead of guessing: a name matching two customers, an unreadable date or an
+  invalid value gives a question and ``outcome="clarify"``.
+* Writes (record a payment, create a PO, send a reminder, adjust stock) are taken only
+  when every parameter is explicit, and still pause for human approval
+  (``nova.erp.approval``); the answer then reports the outcome (``additional_kwargs
+  ["erp_write"]``).
+* Never calls a model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+
+from nova.catalog import AgentSpec, Catalog, default_catalog
+from nova.erp.approval import approve_and_apply
+from nova.erp.db import ErpDatabase, get_erp_database
+from nova.erp.intents import Clarify, Decline, Plan, plan_request
+from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
+from nova.erp.skills import READ_SKILLS, SkillError
+from nova.erp.writes import WRITE_SKILLS
+from nova.state import AgentOutcome, AgentRun, NovaContext, NovaState
+
+log = logging.getLogger(__name__)
+
+FAST_PATH_KEY = "erp_fast_path"
+"""``additional_kwargs`` key holding ``{"skill", "args", "rule"}`` of a fast-path answer."""
+
+CLARIFY_KEY = "erp_clarify"
+"""``additional_kwargs`` key marking a fast-path question back to the user (it states no data,
+so ``numbers_grounded`` does not apply to it)."""
+
+CONFIDENT_METHODS = frozenset({"semantic", "explicit"})
+ERP_SKILLS = frozenset(READ_SKILLS) | frozenset(WRITE_SKILLS)
+
+FastPathNode = Callable[[NovaState, Runtime[NovaContext]], dict[str, Any]]
+
+__all__ = ["FAST_PATH_KEY", "make_erp_fast_path_node", "render_erp_answer"]
+
+
+def _request_of(state: NovaState) -> tuple[str, str | None]:
+    humans = [m for m in state.get("messages", []) if isinstance(m, HumanMessage)]
+    message_id = humans[-1].id if humans else None
+    text = state.get("request") or (humans[-1].text if humans else "")
+    return text.strip(), message_id
+
+
+def _run(spec: AgentSpec, outcome: AgentOutcome, detail: str) -> AgentRun:
+    return AgentRun(
+        agent=spec.name,
+        version=spec.version,
+        content_version=spec.content_version,
+        model=None,
+        steps=0,
+        outcome=outcome,
+        detail=detail,
+    )
+
+
+def _reply(
+    spec: AgentSpec, text: str, outcome: AgentOutcome, detail: str, **extra: Any
+) -> dict[str, Any]:
+    message = AIMessage(content=text, name=spec.name, additional_kwargs=extra)
+    return {"messages": [message], "answer": text, "agent_run": _run(spec, outcome, detail)}
+
+
+def make_erp_fast_path_node(
+    *,
+    database: ErpDatabase | Callable[[], ErpDatabase] | None = None,
+    catalog: Catalog[AgentSpec] | None = None,
+    min_confidence: float = 0.0,
+    allow_writes: bool = True,
+) -> FastPathNode:
+    """Build the fast-path node (see the module docstring for its contract).
+
+    Args:
+        database: The ERP database, or a function returning it; default: the settings' one.
+        catalog: Agents (their tools decide which skills may answer); default: the
+            configured catalog.
+        min_confidence: Extra floor on the router's confidence; the router's own
+            thresholds already decide ``method``, so the default trusts them.
+        allow_writes: Take fully explicit write requests (always through approval).
+
+    """
+
+    def get_database() -> ErpDatabase:
+        if database is None:
+            return get_erp_database()
+        return database if isinstance(database, ErpDatabase) else database()
+
+    def fast_path(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, Any]:
+        route = state.get("route")
+        if not route or route.get("method") not in CONFIDENT_METHODS or not route.get("agent"):
+            return {}
+        if route.get("confidence", 0.0) < min_confidence:
+            return {}
+        agents = catalog or default_catalog()
+        spec = agents.agents.get(str(route["agent"]))
+        if spec is None:
+            return {}
+        skills = [tool for tool in spec.tools if tool in ERP_SKILLS]
+        if not allow_writes:
+            skills = [tool for tool in skills if tool not in WRITE_SKILLS]
+        if not skills:
+            return {}
+        text, message_id = _request_of(state)
+        if not text:
+            return {}
+        db = get_database()
+        with db.read_session() as session:
+            decision = plan_request(text, session, skills)
+        if isinstance(decision, Decline):
+            log.debug("fast path declined %r: %s", text, decision.reason)
+            return {}
+        if isinstance(decision, Clarify):
+            return _reply(
+                spec,
+                decision.question,
+                "clarify",
+                f"clarify: {decision.skill or 'request'}",
+                **{CLARIFY_KEY: {"skill": decision.skill}},
+            )
+        assert isinstance(decision, Plan)
+        used = {
+            "skill": decision.skill,
+            "args": decision.args.model_dump(mode="json"),
+            "rule": decision.rule,
+        }
+        detail = f"{decision.skill} {json.dumps(used['args'], sort_keys=True)}"
+        if decision.writes:
+            outcome = approve_and_apply(
+                db,
+                WRITE_SKILLS[decision.skill],
+                decision.args,
+                call_id=f"fast_path:{message_id or text}",
+            )
+            return _reply(
+                spec,
+                outcome.message,
+                "clarify" if outcome.status == "refused" else "fast_path",
+                f"{detail} -> {outcome.status}",
+                **{WRITE_KEY: outcome.model_dump(mode="json"), FAST_PATH_KEY: used},
+            )
+        skill = READ_SKILLS[decision.skill]
+        try:
+            with db.read_session() as session:
+                result = skill.run(session, decision.args)
+        except SkillError as error:
+            return _reply(
+                spec,
+                str(error),
+                "clarify",
+                f"{detail} -> {type(error).__name__}",
+                **{FAST_PATH_KEY: used, CLARIFY_KEY: {"skill": decision.skill}},
+            )
+        return _reply(
+            spec,
+            render_text(result),
+            "fast_path",
+            detail,
+            **{PAYLOAD_KEY: result.payload(), FAST_PATH_KEY: used},
+        )
+
+    return fast_path

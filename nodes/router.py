@@ -1,0 +1,586 @@
+"""Nova's router: a calibrated hybrid classifier that abstains rather than guesses.
+
+``Router`` turns a request into a ``RouteDecision`` from the catalog alone (no model, no
+ledger): the top-k agents with calibrated probabilities, and either a confident choice
+(method ``semantic``) or an abstention, handled as the catalog's ``router.yaml`` says:
+ask the user (``clarify``) or hand over to the fallback agent (``fallback``).
+
+``make_route_node`` wraps it for the supervisor graph: it honours an explicit agent from
+the run context, asks a model to break ties when one is configured (method ``llm``),
+fills the subgraph and appends every decision to the routing ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field, create_model
+
+from memory.embeddings import encode
+from nodes.routing_model import (
+    ROUTER_ALGORITHM,
+    FittedRouter,
+    LexicalScorer,
+    RouterConfig,
+    RouterScores,
+    Thresholds,
+    config_path_for,
+    decide_abstain,
+    instruction_text,
+    load_or_fit,
+    load_router_config,
+)
+from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
+from nova.ledger.routing import RoutingLedger
+from nova.models import ModelFactory, ModelUnavailable
+from nova.state import NovaContext, NovaState, RouteCandidate, RouteDecision, Subgraph
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Router",
+    "RouterConfig",
+    "UnknownAgentError",
+    "make_route_node",
+    "nova_router",
+]
+
+
+class UnknownAgentError(ValueError):
+    """A caller named an agent that is not in the catalog."""
+
+
+def _plain_name(name: str) -> str:
+    words = name.replace("_", " ").split()
+    return " ".join(w.upper() if w in {"erp", "vat", "sku"} else w for w in words)
+
+
+def _gist(description: str, limit: int = 90) -> str:
+    first = description.strip().split(". ")[0].split(": ")[0].rstrip(".")
+    if len(first) > limit:
+        first = first[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return first[:1].lower() + first[1:]
+
+
+class Router:
+    """Routes requests to a catalog's agents; pure: no model, no ledger, no side effects.
+
+    Build one with ``Router.from_catalog(path_or_catalog)``; the fitted classifier is
+    cached on disk and refitted automatically when the catalog or router config changes.
+
+    Attributes:
+        catalog: The agents routed to.
+        config: Router settings from the catalog's ``router.yaml``.
+        fitted: The fitted classifier, calibration and thresholds.
+        catalog_version: Hash of the catalog's content.
+        version: Router algorithm plus the fitted state's key (changes on any refit).
+
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog[Any],
+        config: RouterConfig,
+        fitted: FittedRouter,
+    ) -> None:
+        """Wrap a fitted classifier (use ``from_catalog`` rather than calling this).
+
+        Raises:
+            UnknownAgentError: ``config.fallback_agent`` is not in the catalog while the
+                abstain action is ``fallback``.
+
+        """
+        if config.abstain_action == "fallback" and config.fallback_agent not in catalog:
+            raise UnknownAgentError(
+                f"router.yaml sets abstain_action: fallback, but the catalog in "
+                f"{catalog.directory} has no agent {config.fallback_agent!r}; add that agent "
+                "or set fallback_agent to one of: " + ", ".join(catalog.names)
+            )
+        self.catalog = catalog
+        self.config = config
+        self.fitted = fitted
+        self.catalog_version: str = catalog.version
+        self.version: str = f"{ROUTER_ALGORITHM}+{fitted.key[:10]}"
+        self._agents = fitted.agents
+        self._n_agents = len(fitted.agents)
+        self._lexical = LexicalScorer(fitted)
+
+    @classmethod
+    def from_catalog(
+        cls,
+        path_or_catalog: Path | str | Catalog[Any],
+        *,
+        cache_dir: Path | None = None,
+        progress: bool = False,
+        config: RouterConfig | Path | str | None = None,
+    ) -> Router:
+        """Fit (or load from cache) a router for a catalog folder or a loaded catalog.
+
+        Args:
+            path_or_catalog: A folder of agent YAML files (only ``name``, ``description``
+                and ``examples`` are needed) or a loaded ``Catalog``.
+            cache_dir: Where fitted routers are cached; default ``<data_dir>/router``.
+            progress: Show a progress bar while fitting.
+            config: Router settings, or the path of a ``router.yaml``; default is the
+                ``router.yaml`` beside the catalog folder, if there is one.
+
+        Raises:
+            nova.catalog.CatalogError: the catalog folder has invalid files.
+            nodes.routing_model.RouterConfigError: the router config is invalid.
+
+        """
+        if isinstance(path_or_catalog, Catalog):
+            catalog = path_or_catalog
+        else:
+            catalog = load_specs(Path(path_or_catalog), RoutableAgent)
+        if not isinstance(config, RouterConfig):
+            config = load_router_config(
+                Path(config) if config is not None else config_path_for(catalog.directory)
+            )
+        agents: list[RoutableAgent] = [catalog[name] for name in catalog.names]
+        fitted, _ = load_or_fit(agents, config, cache_dir=cache_dir, progress=progress)
+        return cls(catalog, config, fitted)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The abstain thresholds fitted on the catalog's validation split."""
+        return self.fitted.thresholds
+
+    @property
+    def agents(self) -> list[str]:
+        """The agents this router chooses among, sorted."""
+        return list(self._agents)
+
+    def route(self, text: str) -> RouteDecision:
+        """Decide which agent should handle ``text``.
+
+        Raises:
+            ValueError: ``text`` is empty.
+
+        """
+        return self.route_batch([text])[0]
+
+    def route_batch(self, texts: Sequence[str]) -> list[RouteDecision]:
+        """Decide for many requests at once (one batched encoder pass).
+
+        Raises:
+            ValueError: a text is empty (its position is named).
+
+        """
+        started = time.perf_counter()
+        blank = [i for i, text in enumerate(texts) if not text or not text.strip()]
+        if blank:
+            raise ValueError(
+                f"Cannot route an empty request (position {blank[0]}); send the request text"
+            )
+        if not texts:
+            return []
+        masked = [instruction_text(text) for text in texts]
+        embeddings = encode(masked, batch_size=128)
+        scores = self.fitted.score(embeddings, texts, self._lexical)
+        elapsed_ms = (time.perf_counter() - started) * 1000 / len(texts)
+        return self._decisions(scores, elapsed_ms)
+
+    def clarifying_question(self, candidates: Sequence[str], *, out_of_scope: bool) -> str:
+        """Return a question naming the top candidates in plain words."""
+        options = [
+            f"{_plain_name(name)} ({_gist(self.catalog[name].description)})"
+            for name in candidates[:3]
+        ]
+        listing = (
+            options[0] if len(options) == 1 else ", ".join(options[:-1]) + f" or {options[-1]}"
+        )
+        if out_of_scope:
+            return (
+                "I'm not sure any of my agents can help with that. The closest are "
+                f"{listing}. Did you mean one of those? If so, say which, or rephrase."
+            )
+        return f"I'm not sure what you need: {listing}? Tell me which, or rephrase."
+
+    def subgraph_of(self, agent: str) -> Subgraph | None:
+        """Return the subgraph that runs ``agent`` (``None`` for catalogs without groups)."""
+        spec = self.catalog[agent]
+        return spec.subgraph if isinstance(spec, AgentSpec) else None
+
+    def _decisions(self, scores: RouterScores, latency_ms: float) -> list[RouteDecision]:
+        thresholds = self.fitted.thresholds
+        top, out_of_scope, ambiguous = decide_abstain(
+            scores.probabilities, scores.similarity, self._n_agents, thresholds
+        )
+        agent_p = scores.probabilities[:, : self._n_agents]
+        order = np.argsort(-agent_p, axis=1)[:, : self.config.top_k]
+        decisions = []
+        for row in range(len(top)):
+            candidates = [
+                RouteCandidate(agent=self._agents[j], score=round(float(agent_p[row, j]), 4))
+                for j in order[row]
+            ]
+            p1 = float(agent_p[row, order[row, 0]])
+            p2 = float(agent_p[row, order[row, 1]]) if order.shape[1] > 1 else 0.0
+            oos_p = (
+                float(scores.probabilities[row, self._n_agents])
+                if self.fitted.has_out_of_scope
+                else 0.0
+            )
+            similarity = float(scores.similarity[row])
+            nearest = int(scores.nearest[row])
+            nearest_note = (
+                f"nearest example {similarity:.2f}: {self.fitted.example_texts[nearest]!r} "
+                f"({self.fitted.example_agents[nearest]})"
+            )
+            best = self._agents[int(top[row])]
+            decision = RouteDecision(
+                id=uuid.uuid4().hex,
+                agent=best,
+                subgraph=None,
+                confidence=round(p1, 4),
+                margin=round(p1 - p2, 4),
+                candidates=candidates,
+                method="semantic",
+                reason="",
+                catalog_version=self.catalog_version,
+                router_version=self.version,
+                latency_ms=round(latency_ms, 3),
+            )
+            if not (out_of_scope[row] or ambiguous[row]):
+                decision["subgraph"] = self.subgraph_of(best)
+                decision["reason"] = (
+                    f"{best}: confidence {p1:.2f} ≥ {thresholds.min_confidence:.2f}, "
+                    f"margin {p1 - p2:.2f} ≥ {thresholds.min_margin:.2f}, "
+                    f"similarity {similarity:.2f} ≥ {thresholds.min_similarity:.2f}; "
+                    + nearest_note
+                )
+            else:
+                why = self._abstain_reason(
+                    p1, p2, oos_p, similarity, thresholds, candidates, bool(out_of_scope[row])
+                )
+                self._abstain(decision, why + "; " + nearest_note, bool(out_of_scope[row]))
+            decisions.append(decision)
+        return decisions
+
+    @staticmethod
+    def _abstain_reason(
+        p1: float,
+        p2: float,
+        oos_p: float,
+        similarity: float,
+        thresholds: Thresholds,
+        candidates: Sequence[RouteCandidate],
+        out_of_scope: bool,
+    ) -> str:
+        if not out_of_scope:
+            return (
+                f"ambiguous: margin {p1 - p2:.2f} < {thresholds.min_margin:.2f} between "
+                f"{candidates[0]['agent']} ({p1:.2f}) and {candidates[1]['agent']} ({p2:.2f})"
+            )
+        causes = []
+        if oos_p > p1:
+            causes.append(f"out-of-scope probability {oos_p:.2f} > best agent {p1:.2f}")
+        if p1 < thresholds.min_confidence:
+            causes.append(f"confidence {p1:.2f} < {thresholds.min_confidence:.2f}")
+        if similarity < thresholds.min_similarity:
+            causes.append(f"similarity {similarity:.2f} < {thresholds.min_similarity:.2f}")
+        return "out of scope: " + ", ".join(causes)
+
+    def _abstain(self, decision: RouteDecision, why: str, out_of_scope: bool) -> None:
+        """Apply the configured abstain action to ``decision`` in place."""
+        if self.config.abstain_action == "fallback":
+            fallback = self.config.fallback_agent
+            decision["agent"] = fallback
+            decision["subgraph"] = self.subgraph_of(fallback)
+            decision["method"] = "fallback"
+            decision["reason"] = f"{why}; handed to {fallback}"
+        else:
+            decision["agent"] = None
+            decision["subgraph"] = None
+            decision["method"] = "clarify"
+            decision["question"] = self.clarifying_question(
+                [c["agent"] for c in decision["candidates"]], out_of_scope=out_of_scope
+            )
+            decision["reason"] = f"{why}; asking the user"
+
+
+# --- the default router --------------------------------------------------------------------
+
+_router_lock = threading.Lock()
+_routers: dict[tuple[Path, str], Router] = {}
+
+
+def nova_router(*, progress: bool = False) -> Router:
+    """Return the router for Nova's configured catalog, fitted or loaded once per process.
+
+    Args:
+        progress: Show a progress bar if the catalog has to be fitted (first use after
+            a catalog change).
+
+    """
+    from nova.catalog import default_catalog
+
+    catalog = default_catalog()
+    key = (catalog.directory, catalog.version)
+    # One fit at a time: graph threads asking at once must not all fit the same catalog.
+    with _router_lock:
+        if key not in _routers:
+            _routers[key] = Router.from_catalog(catalog, progress=progress)
+        return _routers[key]
+
+
+# --- the graph node ------------------------------------------------------------------------
+
+
+def _choice_schema(candidates: Sequence[str]) -> type[BaseModel]:
+    options = (*candidates, "none")
+    return create_model(
+        "RouteChoice",
+        __doc__="The agent that should handle the user's request.",
+        agent=(
+            Literal[options],  # type: ignore[valid-type]
+            Field(description="Name of the best-fitting agent, or 'none' if none fits."),
+        ),
+        reason=(str, Field(default="", description="One short sentence saying why.")),
+    )
+
+
+def _tie_break_prompt(
+    request: str, candidates: Sequence[str], catalog: Catalog[AgentSpec]
+) -> list[SystemMessage | HumanMessage]:
+    listing = "\n".join(f"- {name}: {catalog[name].description.strip()}" for name in candidates)
+    return [
+        SystemMessage(
+            "You route a user's request to one of Nova's agents. Choose the single agent "
+            "that should handle the request, from these candidates only:\n"
+            f"{listing}\n"
+            "If none of them can handle it, choose 'none'. Call the RouteChoice tool."
+        ),
+        HumanMessage(request),
+    ]
+
+
+def _thread_id() -> str | None:
+    from langgraph.config import get_config
+
+    try:
+        configurable = get_config().get("configurable") or {}
+    except RuntimeError:  # called outside a graph run (tests, CLI)
+        return None
+    thread = configurable.get("thread_id")
+    return str(thread) if thread is not None else None
+
+
+def decide(
+    request: str,
+    *,
+    router: Router | None,
+    catalog: Catalog[AgentSpec],
+    model_factory: ModelFactory | None = None,
+    run_model: str | None = None,
+    agent: str | None = None,
+) -> RouteDecision:
+    """Make the full routing decision for one request (explicit agent, classifier, model).
+
+    Args:
+        request: The request text.
+        router: The classifier (not needed, and not fitted, when ``agent`` is given).
+        catalog: The agents the graph can run (subgraphs come from here).
+        model_factory: How to get the tie-break model; ``None`` never asks one.
+        run_model: Model override from the run context, passed to the factory.
+        agent: An agent named by the caller: skips the classifier (method ``explicit``).
+
+    Raises:
+        UnknownAgentError: ``agent`` (or the router's choice) is not in ``catalog``.
+
+    """
+    started = time.perf_counter()
+    if agent is not None:
+        if agent not in catalog:
+            raise UnknownAgentError(
+                f"The run context names agent {agent!r}, which is not in the catalog; "
+                f"use one of: {', '.join(catalog.names)} (see `nova agents list`)"
+            )
+        return RouteDecision(
+            id=uuid.uuid4().hex,
+            agent=agent,
+            subgraph=catalog[agent].subgraph,
+            confidence=1.0,
+            margin=1.0,
+            candidates=[RouteCandidate(agent=agent, score=1.0)],
+            method="explicit",
+            reason=f"the caller named {agent}; routing skipped",
+            catalog_version=catalog.version,
+            router_version=router.version if router is not None else ROUTER_ALGORITHM,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+    if router is None:
+        raise ValueError("decide() needs a router unless the caller names the agent")
+    decision = router.route(request)
+    abstained = decision["method"] in ("clarify", "fallback")
+    if abstained and model_factory is not None and router.config.use_model:
+        _tie_break(decision, request, router, catalog, model_factory, run_model)
+    chosen = decision["agent"]
+    if chosen is not None:
+        if chosen not in catalog:
+            raise UnknownAgentError(
+                f"The router chose {chosen!r}, which the graph's catalog ({catalog.directory}) "
+                "does not have; build the router and the graph from the same catalog"
+            )
+        decision["subgraph"] = catalog[chosen].subgraph
+    else:
+        decision["subgraph"] = None
+    decision["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return decision
+
+
+def _tie_break(
+    decision: RouteDecision,
+    request: str,
+    router: Router,
+    catalog: Catalog[AgentSpec],
+    model_factory: ModelFactory,
+    run_model: str | None,
+) -> None:
+    fallback = router.config.fallback_agent
+    if fallback not in catalog:
+        log.warning("No tie-break model: fallback agent %r is not in the catalog", fallback)
+        return
+    model = model_factory(catalog[fallback], run_model)
+    if isinstance(model, ModelUnavailable):
+        return  # no model configured: the classifier's abstention stands
+    candidates = [c["agent"] for c in decision["candidates"] if c["agent"] in catalog]
+    schema = _choice_schema(candidates)
+    try:
+        structured = model.with_structured_output(schema, method="function_calling")
+        choice = structured.invoke(_tie_break_prompt(request, candidates, catalog))
+    except Exception as error:
+        # A failing model must not stop routing: the abstention stands, and says why.
+        log.warning("Router tie-break model failed (%s: %s)", type(error).__name__, error)
+        decision["reason"] += f"; tie-break model failed ({type(error).__name__}: {error})"
+        return
+    picked = getattr(choice, "agent", None)
+    why = getattr(choice, "reason", "") or ""
+    decision["method"] = "llm"
+    if picked in candidates:
+        decision["agent"] = picked
+        decision.pop("question", None)
+        decision["reason"] += f"; the model chose {picked}" + (f": {why}" if why else "")
+        return
+    decision["reason"] += "; the model found no fitting candidate" + (f": {why}" if why else "")
+    if router.config.abstain_action == "fallback":
+        decision["agent"] = fallback
+    else:
+        decision["agent"] = None
+        decision["question"] = decision.get("question") or router.clarifying_question(
+            candidates, out_of_scope=True
+        )
+
+
+def make_route_node(
+    *,
+    router: Callable[[], Router] | None = None,
+    ledger: RoutingLedger | None = None,
+    model_factory: ModelFactory | None = None,
+    catalog: Catalog[AgentSpec] | None = None,
+) -> Callable[[NovaState, Runtime[NovaContext]], dict[str, RouteDecision]]:
+    """Build the supervisor's ``route`` node.
+
+    The node routes ``state["request"]`` (or takes ``runtime.context.agent`` as given,
+    method ``explicit``), asks the tie-break model when the classifier abstains and a
+    model is available, fills ``subgraph`` from the chosen agent's catalog entry (``None``
+    for clarify, with ``decision["question"]`` set), appends the decision to the routing
+    ledger with the thread id and project, and returns ``{"route": decision}``.
+
+    Args:
+        router: Returns the router to use (called on first use); default is the router
+            fitted on ``catalog`` (or on Nova's configured catalog).
+        ledger: The routing ledger; default is ``RoutingLedger()`` on the settings' URL.
+        model_factory: How to get the tie-break model (the fallback agent's model, with
+            the run's model override); ``ModelUnavailable`` means "no model".
+        catalog: The agents the graph runs; default is Nova's configured catalog.
+
+    Raises:
+        UnknownAgentError: (from the node) the run context names an unknown agent.
+        sqlalchemy.exc.SQLAlchemyError: (from the node) the ledger write failed; it is
+            logged and re-raised, never swallowed.
+
+    """
+    state_lock = threading.Lock()
+    resolved: dict[str, Any] = {}
+
+    def get_catalog() -> Catalog[AgentSpec]:
+        if catalog is not None:
+            return catalog
+        from nova.catalog import default_catalog
+
+        return default_catalog()
+
+    def get_router() -> Router:
+        if router is not None:
+            return router()
+        if catalog is None:
+            return nova_router()
+        with state_lock:
+            if "router" not in resolved:
+                resolved["router"] = Router.from_catalog(catalog)
+            return resolved["router"]  # type: ignore[no-any-return]
+
+    def get_ledger() -> RoutingLedger:
+        if ledger is not None:
+            return ledger
+        with state_lock:
+            if "ledger" not in resolved:
+                resolved["ledger"] = RoutingLedger()
+            return resolved["ledger"]  # type: ignore[no-any-return]
+
+    def route(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, RouteDecision]:
+        context = runtime.context or NovaContext()
+        request = state.get("request") or ""
+        # An explicit agent needs no classifier: do not fit one just to skip it.
+        active_router = get_router() if context.agent is None else None
+        decision = decide(
+            request,
+            router=active_router,
+            catalog=get_catalog(),
+            model_factory=model_factory,
+            run_model=context.model,
+            agent=context.agent,
+        )
+        try:
+            get_ledger().append(
+                decision,
+                request=request,
+                thread_id=_thread_id(),
+                project=state.get("project"),
+                thresholds=active_router.thresholds.as_dict() if active_router else None,
+            )
+        except Exception:
+            log.exception("Could not append routing decision %s to the ledger", decision["id"])
+            raise
+        if decision["method"] in ("clarify", "fallback"):
+            # An abstention is a failure to route: it goes to the failure ledger too.
+            from nova.tracing.failures import record_failure
+
+            record_failure(
+                "route_abstain" if decision["method"] == "clarify" else "route_fallback",
+                error_type="RouterAbstained",
+                message=f"{decision['method']}: {decision['reason']}",
+                node="route",
+                agent=decision["agent"],
+                project=state.get("project"),
+                details={
+                    "route_id": decision["id"],
+                    "confidence": decision["confidence"],
+                    "margin": decision["margin"],
+                    "candidates": decision["candidates"],
+                },
+            )
+        return {"route": decision}
+
+    return route

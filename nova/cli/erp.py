@@ -1,0 +1,298 @@
+"""``nova erp``: migrate and seed the ERP database, ask it directly; ``nova eval erp``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nova.cli.app import app, console, eval_app, fail
+
+erp_app = typer.Typer(help="The ERP database: migrate, seed, inspect, ask.", no_args_is_help=True)
+app.add_typer(erp_app, name="erp")
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url", help="ERP database URL (default NOVA_ERP_DATABASE_URL or <data_dir>/erp.sqlite)."
+    ),
+]
+
+
+def _url(url: str | None) -> str:
+    from nova.settings import SettingsError, get_settings
+
+    try:
+        return url or get_settings().resolved_erp_url
+    except SettingsError as error:
+        raise fail(str(error)) from None
+
+
+def _open(url: str | None, *, migrate: bool = True) -> Any:
+    from nova.erp.db import ErpConfigError, ErpDatabase
+
+    try:
+        return ErpDatabase(_url(url), migrate=migrate)
+    except ErpConfigError as error:
+        raise fail(str(error)) from None
+    except Exception as error:  # a database that is down or refuses us: say which and why
+        raise fail(f"Cannot open the ERP database {_url(url)!r}: {error}") from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@erp_app.command()
+def migrate(
+    url: UrlOption = None, revision: str = typer.Option("head", help="Target revision.")
+) -> None:
+    """Create or upgrade the ERP schema with its Alembic migrations."""
+    from nova.erp.migrate import current_revision, upgrade
+
+    database = _open(url, migrate=False)
+    before = current_revision(database.engine)
+    after = upgrade(database.engine, revision)
+    console.print(f"{database.display_url}: revision {before or '(empty)'} → [bold]{after}[/]")
+
+
+@erp_app.command()
+def seed(
+    url: UrlOption = None,
+    customers: int = typer.Option(300, min=5, help="Customer accounts."),
+    products: int = typer.Option(400, min=10, help="Products in the catalogue."),
+    suppliers: int = typer.Option(30, min=2, help="Suppliers."),
+    orders: int = typer.Option(4000, min=10, help="Sales orders over the whole history."),
+    years: int = typer.Option(2, min=1, max=10, help="Years of history."),
+    anchor: str = typer.Option(
+        "2025-06-30", help="Last day of the history (the sample's 'today'), YYYY-MM-DD or 'today'."
+    ),
+    seed_value: int = typer.Option(42, "--seed", help="Random seed (same seed, same business)."),
+    reset: bool = typer.Option(False, "--reset", help="Replace data already in the database."),
+) -> None:
+    """Create the sample parts shop: customers, parts, two years of orders, invoices, stock."""
+    from datetime import date
+
+    from pydantic import ValidationError
+
+    from nova.erp.seed import SeedConfig, SeedError, seed_database
+
+    try:
+        day = date.today() if anchor == "today" else date.fromisoformat(anchor)  # noqa: DTZ011
+    except ValueError:
+        raise fail(f"--anchor {anchor!r} is not a date; use YYYY-MM-DD or 'today'") from None
+    try:
+        config = SeedConfig(
+            customers=customers,
+            products=products,
+            suppliers=suppliers,
+            orders=orders,
+            years=years,
+            anchor=day,
+            seed=seed_value,
+        )
+    except ValidationError as error:
+        raise fail("; ".join(e["msg"] for e in error.errors())) from None
+    database = _open(url)
+    tasks: dict[str, Any] = {}
+    with _progress() as progress:
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            result = seed_database(database, config, reset=reset, progress=report)
+        except SeedError as error:
+            raise fail(str(error)) from None
+    table = Table(
+        title=f"Seeded {database.display_url} (as of {result.as_of})", title_justify="left"
+    )
+    table.add_column("Table")
+    table.add_column("Rows", justify="right")
+    for name, count in result.counts.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    console.print(f"fingerprint {result.fingerprint}")
+
+
+@erp_app.command()
+def status(url: UrlOption = None) -> None:
+    """Show the ERP database's revision, business date and row counts."""
+    from sqlalchemy import func, select
+
+    from nova.erp import models
+    from nova.erp.db import business_date
+    from nova.erp.migrate import current_revision, head_revision
+
+    database = _open(url)
+    table = Table(title=database.display_url, title_justify="left")
+    table.add_column("Table")
+    table.add_column("Rows", justify="right")
+    with database.read_session() as session:
+        for mapper in models.Base.registry.mappers:
+            model = mapper.class_
+            table.add_row(
+                model.__tablename__, f"{session.scalar(select(func.count()).select_from(model)):,}"
+            )
+        today = business_date(session)
+    console.print(table)
+    console.print(
+        f"revision {current_revision(database.engine)} (head {head_revision()}), business date "
+        f"{today}"
+    )
+
+
+@erp_app.command()
+def ask(
+    text: Annotated[
+        str, typer.Argument(help="The request, e.g. 'Which invoices are overdue for Nordwind?'")
+    ],
+    agent: str = typer.Option(
+        ..., "--agent", "-a", help="ERP agent whose skills may answer, e.g. erp_invoices."
+    ),
+    url: UrlOption = None,
+) -> None:
+    """Answer a request with the model-free fast path (no routing, no writes)."""
+    from nova.catalog import default_catalog
+    from nova.erp.intents import Clarify, Decline, plan_request
+    from nova.erp.render import render_table, render_text
+    from nova.erp.skills import READ_SKILLS, SkillError
+
+    catalog = default_catalog()
+    if agent not in catalog:
+        raise fail(
+            f"No agent {agent!r}; ERP agents: "
+            f"{', '.join(n for n in catalog.names if n.startswith('erp_'))}"
+        )
+    database = _open(url)
+    with database.read_session() as session:
+        decision = plan_request(
+            text, session, [t for t in catalog[agent].tools if t in READ_SKILLS]
+        )
+        if isinstance(decision, Decline):
+            console.print(
+                f"[yellow]The fast path declines:[/] {decision.reason}. A model agent would take "
+                "it."
+            )
+            raise typer.Exit(1)
+        if isinstance(decision, Clarify):
+            console.print(decision.question)
+            raise typer.Exit(1)
+        try:
+            result = READ_SKILLS[decision.skill].run(session, decision.args)
+        except SkillError as error:
+            console.print(str(error))
+            raise typer.Exit(1) from None
+    console.print(
+        f"[dim]{decision.skill} {decision.args.model_dump(mode='json', exclude_defaults=True)}[/]"
+    )
+    console.print(render_text(result).split("\n", 1)[0])
+    console.print(render_table(result.payload()))
+
+
+DatasetOption = Annotated[
+    Path | None, typer.Option(help="Dataset JSONL (default evals/datasets/erp.jsonl).")
+]
+ReportOption = Annotated[Path, typer.Option(help="Where to write the JSON report.")]
+ModelOption = Annotated[
+    bool, typer.Option("--model/--no-model", help="Also evaluate the configured model.")
+]
+
+
+@eval_app.command("erp")
+def eval_erp(
+    dataset: DatasetOption = None,
+    url: UrlOption = None,
+    report: ReportOption = Path("reports/erp_eval.json"),
+    model: ModelOption = True,
+    show: Annotated[int, typer.Option(help="Failures to list.")] = 10,
+) -> None:
+    """Evaluate the ERP fast path (and a configured model): skills, arguments, answers, coverage."""
+    from evals import erp_eval
+    from nova.catalog import default_catalog
+    from nova.settings import get_settings
+
+    path = dataset or erp_eval.DEFAULT_DATASET
+    try:
+        cases = erp_eval.load_dataset(path)
+    except (OSError, erp_eval.DatasetError) as error:
+        raise fail(str(error)) from None
+    tasks: dict[str, Any] = {}
+    with _progress() as progress:
+
+        def seeding(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        database, note = erp_eval.evaluation_database(url, path, progress=seeding)
+        task = progress.add_task("Fast path", total=len(cases))
+        fast, _ = erp_eval.run_fast_path(
+            cases,
+            database,
+            default_catalog(),
+            progress=lambda done, total: progress.update(task, completed=done),
+        )
+        reports = [fast]
+        settings = get_settings()
+        if model and settings.model_configured:
+            from nova.models import default_model_factory
+
+            task = progress.add_task("Model", total=len(cases))
+            model_report, _ = erp_eval.run_model(
+                cases,
+                default_catalog(),
+                default_model_factory,
+                progress=lambda done, total: progress.update(task, completed=done),
+            )
+            reports.append(model_report)
+    console.print(f"[dim]{note}[/]")
+    table = Table(
+        title=f"ERP evaluation — {len(cases)} requests ({path.name})", title_justify="left"
+    )
+    table.add_column("Figure")
+    for item in reports:
+        table.add_column(item.runner, justify="right")
+    rows = [
+        ("coverage (answered or proposed)", "coverage", "pct"),
+        ("skill accuracy", "skill_accuracy", "pct"),
+        ("argument accuracy", "argument_accuracy", "pct"),
+        ("answer correctness (of resolved)", "answer_correctness", "pct"),
+        ("clarify handled", "clarify_correct", "pct"),
+        ("declines respected", "decline_correct", "pct"),
+        ("latency p50 (ms)", "latency_p50_ms", "ms"),
+        ("latency p95 (ms)", "latency_p95_ms", "ms"),
+    ]
+    for label, key, kind in rows:
+        values = [getattr(item, key) for item in reports]
+        table.add_row(label, *(f"{v:.1%}" if kind == "pct" else f"{v:.1f}" for v in values))
+    table.add_row(
+        "outcomes", *(", ".join(f"{k} {v}" for k, v in sorted(i.outcomes.items())) for i in reports)
+    )
+    console.print(table)
+    if not (model and get_settings().model_configured):
+        console.print(
+            "[dim]model: not evaluated (no model configured; set NOVA_MODEL_BASE_URL or "
+            "NOVA_MODEL_API_KEY)[/]"
+        )
+    for item in reports:
+        for failure in item.failures[:show]:
+            console.print(
+                f"[red]✗[/] {item.runner} {failure['id']} expected {failure['expect']}, got "
+                f"{failure['outcome']}"
+                f" ({failure['skill']}): {failure['text']}  [dim]{failure['detail'][:200]}[/]"
+            )
+    erp_eval.write_report(report, reports, {"dataset": str(path), "note": note})
+    console.print(f"report written to {report}")

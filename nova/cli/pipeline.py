@@ -1,0 +1,512 @@
+"""Pipeline commands: ``nova pipeline list|show|run|resume|schedule``, and two evals.
+
+``nova pipeline run NAME`` runs a pipeline locally with a live table of its steps; with
+``--every CRON`` it runs on that schedule (croniter) until stopped. Runs are checkpointed
+in Nova's checkpoint database, so a failed or paused run resumes with ``--thread``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+
+from nova.cli.app import app, console, eval_app, fail
+
+if TYPE_CHECKING:
+    from graphs.pipeline import PipelineRun, PipelineRunner
+    from nova.pipelines import PipelineSpec
+
+pipeline_app = typer.Typer(help="List, run and schedule pipelines.", no_args_is_help=True)
+app.add_typer(pipeline_app, name="pipeline")
+
+_STATUS_STYLE = {
+    "pending": "dim",
+    "mapping": "cyan",
+    "ok": "green",
+    "skipped": "yellow",
+    "cancelled": "yellow",
+    "failed": "bold red",
+}
+
+
+def _runner(checkpointer: Any = None) -> PipelineRunner:
+    from graphs.pipeline import PipelineRunner
+    from nova.pipelines import PipelineError
+
+    try:
+        return PipelineRunner(checkpointer=checkpointer)
+    except PipelineError as error:
+        raise fail(str(error)) from None
+
+
+def _spec_or_exit(runner: PipelineRunner, name: str) -> PipelineSpec:
+    if name in runner.pipelines:
+        return runner.pipelines[name]
+    from rapidfuzz import process
+
+    close = [match for match, _, _ in process.extract(name, runner.pipelines.names, limit=3)]
+    raise fail(f"No pipeline named {name!r}. Did you mean: {', '.join(close)}?")
+
+
+def parse_params(values: list[str]) -> dict[str, Any]:
+    """Turn ``key=value`` options into parameters (JSON where it parses: ``n=3``, ``l=["de"]``).
+
+    A comma-separated value for a list parameter is split by ``nova pipeline run``.
+
+    Raises:
+        typer.BadParameter: an option is not ``key=value``.
+
+    """
+    params: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{value!r}: use key=value, e.g. --param min_days_overdue=30")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except ValueError:
+            params[key.strip()] = raw
+    return params
+
+
+def _list_values(spec: PipelineSpec, params: dict[str, Any]) -> dict[str, Any]:
+    for name, value in params.items():
+        param = spec.params.get(name)
+        if param is not None and param.type == "list" and isinstance(value, str):
+            params[name] = [part.strip() for part in value.split(",") if part.strip()]
+        elif param is not None and param.type == "string" and not isinstance(value, str):
+            params[name] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return params
+
+
+@pipeline_app.command("list")
+def pipeline_list() -> None:
+    """List the pipelines with their agents, parameters and steps."""
+    runner = _runner()
+    table = Table(title=f"{len(runner.pipelines)} pipelines")
+    for column in ("name", "version", "agent", "steps", "params", "description"):
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
+    for spec in runner.pipelines:
+        params = ", ".join(
+            f"{n}={p.default!r}" if p.default is not None else n for n, p in spec.params.items()
+        )
+        table.add_row(
+            spec.name,
+            spec.version,
+            spec.agent or "—",
+            str(len(spec.steps)),
+            params or "—",
+            spec.description,
+        )
+    console.print(table)
+
+
+@pipeline_app.command("show")
+def pipeline_show(name: Annotated[str, typer.Argument(help="Pipeline name.")]) -> None:
+    """Show one pipeline: parameters and steps with their targets, inputs and policies."""
+    runner = _runner()
+    spec = _spec_or_exit(runner, name)
+    console.print(
+        Panel(
+            spec.description,
+            title=f"{spec.version_label} · agent {spec.agent or '—'}",
+            expand=False,
+        )
+    )
+    console.print(f"[bold]file[/] {runner.pipelines.sources[name]}")
+    if spec.params:
+        params = Table(title="parameters")
+        for column in ("name", "type", "default", "from request", "description"):
+            params.add_column(column, overflow="fold")
+        for pname, param in spec.params.items():
+            params.add_row(
+                pname, param.type, repr(param.default), param.from_request or "—", param.description
+            )
+        console.print(params)
+    steps = Table(title="steps")
+    for column in (
+        "step",
+        "target",
+        "inputs",
+        "when / for_each",
+        "retry",
+        "deadline",
+        "on failure",
+    ):
+        steps.add_column(column, overflow="fold")
+    for step in spec.steps:
+        inputs = ", ".join(
+            f"{n}←{r.step}{'?' if r.optional else ''}" for n, r in step.input_refs.items()
+        )
+        flow = " / ".join(part for part in (step.when or "", step.for_each or "") if part)
+        steps.add_row(
+            step.id,
+            step.target,
+            inputs or "—",
+            flow or "—",
+            str(step.retry.attempts),
+            f"{step.deadline_s:g} s",
+            step.on_failure,
+        )
+    console.print(steps)
+
+
+class StepBoard:
+    """A live table of a pipeline's steps, updated from the run's stream of node updates."""
+
+    def __init__(self, spec: PipelineSpec) -> None:
+        self.spec = spec
+        self.rows: dict[str, dict[str, Any]] = {
+            step.id: {"status": "pending", "detail": step.target, "done": 0, "items": None}
+            for step in spec.steps
+        }
+        self.started = time.monotonic()
+
+    def update(self, node: str, update: Mapping[str, Any]) -> None:
+        """Record what a finished node wrote (step records and element records)."""
+        for step_id, record in (update.get("steps") or {}).items():
+            if record is None or step_id not in self.rows:
+                continue
+            row = self.rows[step_id]
+            row["status"] = record["status"]
+            row["items"] = record.get("items", row["items"])
+            note = record.get("note") or ""
+            timing = f"{record['duration_ms']:.0f} ms" if record.get("duration_ms") else ""
+            tries = f"{record['attempts']} tries" if record.get("attempts", 0) > 1 else ""
+            row["detail"] = (
+                " · ".join(part for part in (timing, tries, note[:120]) if part) or row["detail"]
+            )
+        for key, record in (update.get("items") or {}).items():
+            step_id = key.split("#", 1)[0]
+            if record is not None and step_id in self.rows:
+                self.rows[step_id]["done"] += 1
+
+    def render(self) -> Table:
+        """Return the table as it stands."""
+        elapsed = time.monotonic() - self.started
+        table = Table(title=f"{self.spec.name} {self.spec.version} · {elapsed:.1f} s", expand=False)
+        for column in ("step", "status", "progress", "detail"):
+            table.add_column(column, overflow="fold")
+        for step_id, row in self.rows.items():
+            status = row["status"]
+            progress = f"{row['done']}/{row['items']}" if row["items"] is not None else ""
+            table.add_row(
+                step_id, f"[{_STATUS_STYLE.get(status, '')}]{status}[/]", progress, row["detail"]
+            )
+        return table
+
+
+def _approval_decision(payload: Any, *, interactive: bool) -> dict[str, Any] | None:
+    from rich.prompt import Confirm, Prompt
+
+    console.print(
+        Panel(
+            json.dumps(payload, indent=2, default=str),
+            title="Approval needed",
+            border_style="yellow",
+        )
+    )
+    if not interactive:
+        return None
+    approver = os.environ.get("USER") or "cli-user"
+    if Confirm.ask("Apply this change?", default=False):
+        return {"approved": True, "approver": approver}
+    reason = Prompt.ask("Reason for rejecting", default="rejected in the CLI")
+    return {"approved": False, "reason": reason, "approver": approver}
+
+
+def run_with_board(
+    runner: PipelineRunner,
+    spec: PipelineSpec,
+    *,
+    params: dict[str, Any],
+    project: str | None,
+    thread: str | None,
+    decision: dict[str, Any] | None = None,
+    interactive: bool,
+    live: bool,
+) -> PipelineRun:
+    """Run (or resume) a pipeline with a live step table, asking for approvals when interactive."""
+    board = StepBoard(spec)
+    while True:
+        if live:
+            with Live(
+                board.render(), console=console, refresh_per_second=8, transient=False
+            ) as view:
+
+                def on_event(node: str, update: Mapping[str, Any]) -> None:
+                    board.update(node, update)
+                    view.update(board.render())
+
+                run = runner.run(
+                    spec.name,
+                    params=params,
+                    project=project,
+                    thread_id=thread,
+                    decision=decision,
+                    on_event=on_event,
+                )
+        else:
+            run = runner.run(
+                spec.name,
+                params=params,
+                project=project,
+                thread_id=thread,
+                decision=decision,
+                on_event=board.update,
+            )
+        thread = run.thread_id
+        if not run.waiting:
+            return run
+        decision = _approval_decision(run.interrupts[0], interactive=interactive)
+        if decision is None:
+            return run
+
+
+def _show(run: PipelineRun, *, as_json: bool) -> int:
+    if run.waiting:
+        console.print(
+            "Paused for approval. Resume with: "
+            f"[bold]nova pipeline resume {run.pipeline} --thread {run.thread_id} --approve[/] "
+            "(or --reject)"
+        )
+        return 3
+    result = run.result
+    if result is None:
+        console.print(f"[red]The run ended without a result[/] (thread {run.thread_id})")
+        return 1
+    if as_json:
+        print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+    else:
+        console.print(
+            Panel(
+                Markdown(result["text"]),
+                title=f"{result['pipeline']} · {result['status']}",
+                expand=False,
+            )
+        )
+        console.print(
+            f"thread {run.thread_id} · run {result['run_id']} · {result['duration_ms']:.0f} ms",
+            style="dim",
+        )
+    return 1 if result["status"] == "failed" else 0
+
+
+def schedule_loop(
+    schedule: str,
+    run_once: Callable[[], int],
+    *,
+    times: int | None = None,
+    now: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    announce: Callable[[datetime], None] | None = None,
+) -> int:
+    """Run ``run_once`` at each firing of cron ``schedule`` (local time), ``times`` times or ever.
+
+    Returns the exit code of the last run.
+    """
+    from croniter import croniter
+
+    clock = now or (lambda: datetime.now().astimezone())
+    iterator = croniter(schedule, clock())
+    code, runs = 0, 0
+    while times is None or runs < times:
+        fire_at: datetime = iterator.get_next(datetime)
+        if announce is not None:
+            announce(fire_at)
+        while (wait := (fire_at - clock()).total_seconds()) > 0:
+            sleep(min(wait, 60.0))  # re-check the clock: a suspended laptop wakes up late
+        code = run_once()
+        runs += 1
+    return code
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    name: Annotated[str, typer.Argument(help="Pipeline name (see nova pipeline list).")],
+    project: Annotated[str | None, typer.Option("--project", "-p", help="Project scope.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Parameter key=value (repeatable).")
+    ] = None,
+    request: Annotated[str, typer.Option(help="Request text, for parameters read from it.")] = "",
+    every: Annotated[
+        str | None, typer.Option("--every", help="Run on this cron schedule, e.g. '0 7 * * 1-5'.")
+    ] = None,
+    times: Annotated[
+        int | None, typer.Option(help="With --every: stop after this many runs.")
+    ] = None,
+    thread: Annotated[
+        str | None,
+        typer.Option("--thread", "-t", help="Resume this thread (a failed or paused run)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run a pipeline now, or on a schedule with --every."""
+    import contextlib
+
+    from graphs.pipeline import check_schedule
+    from memory.checkpoint import open_checkpointer
+    from nova.pipelines import ParamsError, validate_params
+
+    params = parse_params(param or [])
+    interactive = sys.stdin.isatty() and not as_json
+    with contextlib.ExitStack() as stack:
+        runner = _runner(stack.enter_context(open_checkpointer()))
+        spec = _spec_or_exit(runner, name)
+        params = _list_values(spec, params)
+        try:
+            validate_params(spec, params)
+        except ParamsError as error:
+            raise fail(str(error)) from None
+
+        def once(thread_id: str | None = thread) -> int:
+            run = run_with_board(
+                runner,
+                spec,
+                params=params,
+                project=project,
+                thread=thread_id,
+                interactive=interactive,
+                live=console.is_terminal and not as_json,
+            )
+            return _show(run, as_json=as_json)
+
+        if every is None:
+            raise typer.Exit(once())
+        try:
+            check_schedule(every)
+        except ValueError as error:
+            raise fail(str(error)) from None
+        console.print(f"Running {name} on schedule '{every}' (Ctrl-C to stop)")
+        try:
+            code = schedule_loop(
+                every,
+                lambda: once(None),
+                times=times,
+                announce=lambda at: console.print(f"next run at {at:%Y-%m-%d %H:%M}", style="dim"),
+            )
+        except KeyboardInterrupt:
+            console.print("stopped")
+            code = 0
+        raise typer.Exit(code)
+
+
+@pipeline_app.command("resume")
+def pipeline_resume(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    thread: Annotated[
+        str, typer.Option("--thread", "-t", help="Thread of the paused or failed run.")
+    ],
+    approve: Annotated[
+        bool | None, typer.Option("--approve/--reject", help="Answer the pending approval.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded with a rejection).")] = "",
+    approver: Annotated[str | None, typer.Option(help="Who approves (default $USER).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Resume a run: answer its pending approval, or retry it after a failure."""
+    import contextlib
+
+    from memory.checkpoint import open_checkpointer
+
+    with contextlib.ExitStack() as stack:
+        runner = _runner(stack.enter_context(open_checkpointer()))
+        spec = _spec_or_exit(runner, name)
+        graph = runner.graph(name)
+        state = graph.get_state({"configurable": {"thread_id": thread}})
+        if not state.values:
+            raise fail(f"Thread {thread!r} has no run of pipeline {name!r}")
+        waiting = any(task.interrupts for task in state.tasks)
+        decision = None
+        if waiting:
+            if approve is None:
+                raise fail("This run waits for an approval: pass --approve or --reject")
+            decision = {
+                "approved": approve,
+                "approver": approver or os.environ.get("USER") or "cli-user",
+                "reason": reason,
+            }
+        params = dict((state.values.get("run") or {}).get("params") or {})
+        run = run_with_board(
+            runner,
+            spec,
+            params=params,
+            project=None,
+            thread=thread,
+            decision=decision,
+            interactive=sys.stdin.isatty() and not as_json,
+            live=console.is_terminal and not as_json,
+        )
+        raise typer.Exit(_show(run, as_json=as_json))
+
+
+@pipeline_app.command("schedule")
+def pipeline_schedule(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    cron: Annotated[str, typer.Argument(help="Cron schedule, e.g. '0 7 * * 1-5'.")],
+    url: Annotated[str, typer.Option(help="LangGraph server URL.")] = "http://127.0.0.1:2024",
+    project: Annotated[
+        str | None, typer.Option("--project", "-p", help="Project scope of the runs.")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the schedule.")] = None,
+) -> None:
+    """Schedule a pipeline on a LangGraph server (a server cron on the nova graph)."""
+    import asyncio
+
+    from langgraph_sdk import get_client
+
+    from graphs.pipeline import create_pipeline_cron
+
+    runner = _runner()
+    spec = _spec_or_exit(runner, name)
+    try:
+        cron_run = asyncio.run(
+            create_pipeline_cron(
+                get_client(url=url), spec, cron, project=project, timezone=timezone
+            )
+        )
+    except ValueError as error:
+        raise fail(str(error)) from None
+    console.print_json(json.dumps(cron_run, default=str))
+
+
+@eval_app.command("translation")
+def eval_translation(
+    limit: Annotated[int | None, typer.Option(help="Only the first N segments.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Score term/placeholder/number preservation with a faithful and a careless scripted model."""
+    from evals.translation_eval import print_report, run_translation_eval
+
+    report = run_translation_eval(limit=limit)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print_report(report, console)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@eval_app.command("pipelines")
+def eval_pipelines(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Run the pipeline scenarios (statuses, failures, outputs, resumption) and report each."""
+    from evals.pipeline_eval import print_report, run_pipeline_eval
+
+    report = run_pipeline_eval()
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print_report(report, console)
+    raise typer.Exit(0 if report.ok else 1)

@@ -1,0 +1,180 @@
+"""``nova trace``: list, show (terminal or HTML) and attribute traced runs; ``nova eval blame``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from nova.cli.app import app, console, eval_app, fail
+
+trace_app = typer.Typer(help="Inspect traced runs and attribute failures.", no_args_is_help=True)
+app.add_typer(trace_app, name="trace")
+
+RunArgument = Annotated[str, typer.Argument(help="Run id or trace id (a unique prefix is enough).")]
+
+
+def _store() -> Any:
+    from nova.tracing import TraceStore
+
+    return TraceStore()
+
+
+def _trace(run: str) -> Any:
+    from nova.tracing import TraceNotFound
+
+    try:
+        return _store().get(run)
+    except TraceNotFound as error:
+        raise fail(str(error)) from None
+
+
+def _failures(trace: Any) -> list[Any]:
+    from nova.ledger.failures import FailureLedger
+
+    ledger = FailureLedger()
+    found = {r.id: r for r in ledger.list(run_id=trace.run_id, limit=200)}
+    if trace.trace_id != trace.run_id:
+        found.update({r.id: r for r in ledger.list(run_id=trace.trace_id, limit=200)})
+    return sorted(found.values(), key=lambda r: r.created_at)
+
+
+@trace_app.command("list")
+def trace_list(
+    thread: Annotated[str | None, typer.Option("--thread", "-t", help="Only this thread.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Newest N.")] = 20,
+) -> None:
+    """List traced runs, newest first."""
+    traces = _store().list(thread_id=thread, limit=limit)
+    if not traces:
+        console.print("No traced runs yet.", style="dim")
+        return
+    table = Table(title=f"{len(traces)} run(s)")
+    for column in ("run", "started", "status", "ms", "thread", "agent", "request"):
+        table.add_column(column, overflow="fold")
+    for trace in traces:
+        table.add_row(
+            trace.run_id[:13],
+            trace.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            trace.status,
+            f"{trace.duration_ms:.0f}" if trace.duration_ms is not None else "-",
+            trace.thread_id or "-",
+            trace.agent or "-",
+            (trace.request or "")[:60],
+        )
+    console.print(table)
+
+
+@trace_app.command("show")
+def trace_show(
+    run: RunArgument,
+    html: Annotated[Path | None, typer.Option("--html", help="Write an HTML page of the run to FILE.")] = None,
+) -> None:
+    """Show a run as a tree (steps, timings, route, checks, failures, blamed step)."""
+    from nova.tracing.report import render_html, render_tree
+
+    trace = _trace(run)
+    failures = _failures(trace)
+    blame = _store().latest_blame(trace.trace_id)
+    if html is not None:
+        html.write_text(render_html(trace, failures, blame), encoding="utf-8")
+        console.print(f"Wrote {html}")
+        return
+    console.print(render_tree(trace, failures, blame))
+
+
+@trace_app.command("blame")
+def trace_blame(
+    run: RunArgument,
+    reference: Annotated[
+        str | None, typer.Option(help="A run of the same request that went right, for corrections.")
+    ] = None,
+    resample: Annotated[int, typer.Option(min=0, max=5, help="Re-samples per step (uses the model).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Name the earliest step whose output was wrong, and the steps that consumed it.
+
+    Replays the run from its checkpoints with one step's output corrected (the route that
+    fits the request's documents, a reference run's output, or a re-sample) and bisects
+    for the earliest correction that makes the run pass its checks. Replays run on a
+    scratch thread: your conversation is not changed.
+    """
+    import contextlib
+
+    from graphs.nova import build_nova_graph
+    from memory.checkpoint import open_checkpointer
+    from nodes.check_node import RouteCorrector
+    from nova.catalog import default_catalog
+    from nova.state import NovaContext
+    from nova.tracing.blame import (
+        Corrector,
+        ReferenceCorrector,
+        ResampleCorrector,
+        blame,
+        checks_evaluator,
+        load_run,
+    )
+
+    trace = _trace(run)
+    if not trace.thread_id:
+        raise fail(f"Run {trace.run_id} kept no thread (no checkpointer), so it cannot be replayed")
+    with contextlib.ExitStack() as stack:
+        checkpointer = stack.enter_context(open_checkpointer())
+        graph = build_nova_graph().compile(checkpointer=checkpointer, name="nova")
+        try:
+            steps = load_run(graph, trace.thread_id, after=trace.started_at.isoformat())
+        except LookupError as error:
+            raise fail(str(error)) from None
+        context = NovaContext(project=trace.project)
+        correctors: list[Corrector] = [RouteCorrector(default_catalog())]
+        if reference is not None:
+            ref = _trace(reference)
+            if not ref.thread_id:
+                raise fail(f"Reference run {ref.run_id} kept no thread")
+            correctors.append(
+                ReferenceCorrector(load_run(graph, ref.thread_id, after=ref.started_at.isoformat()))
+            )
+        if resample:
+            correctors.append(ResampleCorrector(context=context, samples=resample))
+        with console.status("[cyan]Replaying…[/]"):
+            result = blame(steps, evaluator=checks_evaluator, correctors=correctors, context=context)
+    data = result.to_dict()
+    _store().save_blame(trace.trace_id, data)
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    if result.passed:
+        console.print(f"Run {trace.run_id} passes its checks; nothing to blame.")
+        return
+    if result.blamed is None:
+        console.print(f"[yellow]No step could be attributed.[/] {result.explanation}")
+        return
+    console.print(
+        f"[bold magenta]blamed[/] {result.blamed.key} (agent {result.blamed.agent}, {result.method})"
+    )
+    console.print(f"  {result.explanation}")
+    consumers = ", ".join(c.key for c in result.consumers) or "none"
+    console.print(f"[magenta]consumed by[/] {consumers}")
+    console.print(f"{len(result.trials)} replay(s); see it with: nova trace show {trace.run_id[:13]}", style="dim")
+
+
+@eval_app.command("blame")
+def eval_blame(
+    family: Annotated[str | None, typer.Option(help="Only scenarios of this family.")] = None,
+) -> None:
+    """Attribution accuracy on the fault-injection suite (step- and agent-level)."""
+    from evals.blame.scenarios import load_scenarios
+    from evals.blame_eval import print_report, run_blame_eval
+
+    scenarios = load_scenarios()
+    if family is not None:
+        known = sorted({s.family for s in scenarios})
+        scenarios = [s for s in scenarios if s.family == family]
+        if not scenarios:
+            raise fail(f"No scenarios of family {family!r}; families: {', '.join(known)}")
+    with console.status(f"[cyan]Attributing {len(scenarios)} scenarios…[/]"):
+        report = run_blame_eval(scenarios)
+    print_report(report)

@@ -1,0 +1,7 @@
+"""Nova's ERP: the parts shop's database, skills, model-free resolvers and approved writes.
+
+Modules: ``models`` (SQLAlchemy schema), ``db`` (engines, read-only access),
+``migrate`` (Alembic), ``seed`` (the sample business), ``skills`` (one function per
+question or write), ``resolve`` (names, numbers and periods without a model),
+``approval`` (human approval and exactly-once writes), ``render`` (answers and tables).
+"""

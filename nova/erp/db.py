@@ -1,0 +1,176 @@
+"""Engines for the ERP database: read-write for approved writes, read-only for skills.
+
+SQLite (the default, ``settings.resolved_erp_url``) is opened read-only through a
+``mode=ro`` URI, so the file itself refuses writes; Postgres connections of the read-only
+engine start every transaction ``READ ONLY``. Either way a read skill cannot write, even
+by mistake. The schema is brought to the newest Alembic revision when a database is
+first opened (see ``nova.erp.migrate``).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from nova.erp.models import ErpMeta
+
+AS_OF_KEY = "as_of"
+"""``erp_meta`` key holding the business date of a sample database (see ``business_date``)."""
+
+
+class ErpConfigError(ValueError):
+    """The ERP database URL cannot be used; the message says how to fix it."""
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Return a SQLAlchemy URL with an installed driver (psycopg 3 for Postgres).
+
+    Raises:
+        ErpConfigError: for an unsupported scheme or an in-memory SQLite database.
+
+    """
+    parsed = make_url(url) if isinstance(url, str) else url
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ErpConfigError(
+                "The ERP database must be a file: an in-memory SQLite database cannot be "
+                "opened read-only by a second connection. Use sqlite:///path/erp.sqlite."
+            )
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise ErpConfigError(
+        f"Unsupported ERP database {parsed.render_as_string(hide_password=True)!r}: "
+        "use sqlite:///path/erp.sqlite or postgresql://user@host:5432/dbname "
+        "(NOVA_ERP_DATABASE_URL)."
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_erp_engine(url: str | URL, *, read_only: bool = False) -> Engine:
+    """Create an engine for the ERP database at ``url``.
+
+    Args:
+        url: SQLAlchemy URL of a SQLite file or a Postgres database.
+        read_only: Open connections that cannot write: SQLite through a ``mode=ro`` URI,
+            Postgres with ``default_transaction_read_only`` on.
+
+    Returns:
+        A new engine (callers own it and should ``dispose()`` it when done).
+
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").expanduser().resolve()
+        if read_only:
+            # uri=true makes pysqlite pass the file: URI through; mode=ro is enforced by SQLite.
+            parsed = parsed.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            parsed = parsed.set(database=str(path))
+        engine = create_engine(parsed, connect_args={"timeout": 15, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+class ErpDatabase:
+    """One ERP database: a read-write engine, a read-only engine and their sessions."""
+
+    def __init__(self, url: str | URL, *, migrate: bool = True) -> None:
+        """Open the database at ``url``, bringing its schema up to date unless ``migrate=False``."""
+        self.url = normalise_url(url)
+        self.engine = create_erp_engine(self.url)
+        if migrate:
+            from nova.erp.migrate import upgrade
+
+            upgrade(self.engine)
+        self.read_engine = create_erp_engine(self.url, read_only=True)
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = sessionmaker(self.read_engine)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.url.get_backend_name()
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """Yield a session on the read-only engine; objects stay readable after it closes."""
+        # close() (not rollback) ends the transaction without expiring loaded objects, so a
+        # write plan can keep using the rows it read; the pool rolls the connection back.
+        with self._reader() as session:
+            yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """Yield a session in one transaction: committed on success, rolled back on error."""
+        with self._writer.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection of both engines."""
+        self.engine.dispose()
+        self.read_engine.dispose()
+
+
+def business_date(session: Session) -> date:
+    """Return the ERP's "today": the sample's frozen date if it has one, else the real date.
+
+    A seeded sample business ends at its anchor date and stores it as ``erp_meta.as_of``,
+    so "overdue" and "last month" mean the same thing whenever the sample is queried.
+    A real database has no ``as_of`` and runs on the calendar.
+    """
+    value = session.scalar(select(ErpMeta.value).where(ErpMeta.key == AS_OF_KEY))
+    return date.fromisoformat(value) if value else date.today()  # noqa: DTZ011 - local business day
+
+
+_databases: dict[str, ErpDatabase] = {}
+_lock = threading.Lock()
+
+
+def get_erp_database(url: str | None = None) -> ErpDatabase:
+    """Return the process-wide database for ``url`` (default: settings), migrated on first use."""
+    if url is None:
+        from nova.settings import get_settings
+
+        url = get_settings().resolved_erp_url
+    with _lock:
+        database = _databases.get(url)
+        if database is None:
+            database = _databases[url] = ErpDatabase(url)
+        return database
+
+
+def close_erp_databases() -> None:
+    """Dispose of every database opened by ``get_erp_database`` (tests, shutdown)."""
+    with _lock:
+        for database in _databases.values():
+            database.dispose()
+        _databases.clear()
+
+
+@functools.cache
+def migrations_dir() -> Path:
+    """Folder of the Alembic migration scripts shipped in the package."""
+    return Path(__file__).parent / "migrations"

@@ -1,0 +1,147 @@
+"""Find the numbers in a text and check them against source texts (``numbers_grounded``).
+
+A number is read however it is written: ``1,234.50``, ``1234.5``, ``€1.234,50`` and
+``1 234,50`` are all 1234.5. A separator followed by exactly three digits is ambiguous
+(``1,234`` is 1234 in English and 1.234 in German), so both readings are kept and either
+may match. ISO dates (``2025-03-01``) and document ids (``INV-2025-00412``, ``BRK-2210``)
+are compared as whole tokens, not as loose digits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Literal
+
+DATE_RE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+ID_RE = re.compile(r"\b[A-Z]{1,4}-(?:[0-9A-Z]+-)*\d[0-9A-Z]*(?:@[A-Z]+)?(?:/\d+)?\b")
+NUMBER_RE = re.compile(
+    r"(?<![\w.,])(?P<n>\d{1,3}(?:[,.\u202f\u00a0 "
+    r"]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)(?![\w]|[.,]\d)"
+)
+LIST_INDEX_RE = re.compile(r"(?m)^\s*(?:[-*•]\s*)?#?(?P<n>\d{1,3})[.)]\s")
+
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One number, date or id as written in a text, with every value it can mean."""
+
+    text: str
+    kind: Literal["number", "date", "id"]
+    values: frozenset[Decimal]
+    start: int
+
+
+def readings(token: str) -> frozenset[Decimal]:
+    """Return the values ``token`` may mean: ``1,234`` → {1234, 1.234}; ``1.234,50`` → {1234.5}."""
+    raw = token.replace("\u202f", " ").replace("\u00a0", " ")
+    if " " in raw:
+        raw = raw.replace(" ", "")
+    values: set[str] = set()
+    if "," in raw and "." in raw:
+        decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        values.add(raw.replace(thousands, "").replace(decimal_sep, "."))
+    elif "," in raw or "." in raw:
+        sep = "," if "," in raw else "."
+        parts = raw.split(sep)
+        if len(parts) > 2:
+            values.add(raw.replace(sep, ""))
+        else:
+            head, tail = parts
+            values.add(f"{head}.{tail}")
+            if len(tail) == 3:
+                values.add(head + tail)
+    else:
+        values.add(raw)
+    result = set()
+    for value in values:
+        try:
+            result.add(Decimal(value).normalize())
+        except InvalidOperation:
+            continue
+    return frozenset(result)
+
+
+def mentions(text: str, *, skip_list_indices: bool = False) -> list[Mention]:
+    """Return the dates, ids and numbers in ``text``, in order.
+
+    Digits inside an id or a date are part of it, not numbers of their own.
+    """
+    found: list[Mention] = []
+    taken: list[tuple[int, int]] = []
+    for match in DATE_RE.finditer(text):
+        found.append(Mention(match.group(0), "date", frozenset(), match.start()))
+        taken.append(match.span())
+    for match in ID_RE.finditer(text):
+        if any(a < match.end() and match.start() < b for a, b in taken):
+            continue
+        found.append(Mention(match.group(0), "id", frozenset(), match.start()))
+        taken.append(match.span())
+    indices = {m.start("n") for m in LIST_INDEX_RE.finditer(text)} if skip_list_indices else set()
+    for match in NUMBER_RE.finditer(text):
+        start, end = match.span("n")
+        if start in indices or any(a < end and start < b for a, b in taken):
+            continue
+        found.append(Mention(match.group("n"), "number", readings(match.group("n")), start))
+    return sorted(found, key=lambda mention: mention.start)
+
+
+@dataclass(frozen=True, slots=True)
+class Grounds:
+    """Everything the sources state: numeric values, dates and ids."""
+
+    numbers: frozenset[Decimal]
+    dates: frozenset[str]
+    ids: frozenset[str]
+
+    @classmethod
+    def of(cls, texts: list[str]) -> Grounds:
+        """Collect the grounds of ``texts``; a date also grounds its year, month and day."""
+        numbers: set[Decimal] = set()
+        dates: set[str] = set()
+        ids: set[str] = set()
+        for text in texts:
+            for mention in mentions(text):
+                if mention.kind == "number":
+                    numbers |= mention.values
+                elif mention.kind == "date":
+                    dates.add(mention.text)
+                    numbers |= {Decimal(part).normalize() for part in mention.text.split("-")}
+                else:
+                    ids.add(mention.text)
+                    # "SO-4410" grounds "order 4410"; "BRK-2210@MAIN" grounds "BRK-2210".
+                    ids.add(mention.text.split("@", 1)[0].split("/", 1)[0])
+                    for part in re.findall(r"\d+", mention.text):
+                        numbers.add(Decimal(part).normalize())
+        return cls(frozenset(numbers), frozenset(dates), frozenset(ids))
+
+    def supports(self, mention: Mention) -> bool:
+        """Whether ``mention`` is stated by the sources (a number may be rounded from one)."""
+        if mention.kind == "date":
+            return mention.text in self.dates
+        if mention.kind == "id":
+            return mention.text in self.ids or mention.text.split("@", 1)[0] in self.ids
+        for value in mention.values:
+            if value in self.numbers or -value in self.numbers:
+                return True
+            # "about €1,235" for 1234.50 is a rounding, an invented 1,300 is not. Small
+            # numbers must match exactly: almost anything rounds to 3.
+            places = max(0, -int(value.as_tuple().exponent))
+            if places <= 1 and abs(value) >= 10:
+                step = ONE.scaleb(-places)
+                if any(n.quantize(step, rounding=ROUND_HALF_UP) == value for n in self.numbers):
+                    return True
+        return False
+
+
+def ungrounded(answer: str, sources: list[str], request: str = "") -> list[Mention]:
+    """Return what ``answer`` states (numbers, dates, ids) that no source nor the request states.
+
+    List indices ("1. ", "2) ") at the start of a line are not claims and are skipped.
+    """
+    grounds = Grounds.of([*sources, request])
+    return [m for m in mentions(answer, skip_list_indices=True) if not grounds.supports(m)]

@@ -1,0 +1,538 @@
+"""Resolve what people type into ERP values, without a model: names, document numbers, periods.
+
+* Names of customers and suppliers are linked to database rows with rapidfuzz, either
+  from an argument (``NameIndex.lookup("Nordwind")``) or found inside a sentence
+  (``NameIndex.find_in_text``). Two equally good candidates are reported as ambiguous,
+  never guessed.
+* Invoice, order, PO, RMA, shipment and tracking numbers and SKUs are matched by regex.
+* Dates are parsed by dateparser; the periods it has no notion of are the small rules of
+  ``find_period`` (documented there): "last month", "in March 2025", "Q3", "since
+  2025-01-01", "between X and Y", "last 30 days", "this year", …
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import dateparser
+from dateutil.relativedelta import relativedelta
+from rapidfuzz import fuzz, process
+
+# --- document numbers -------------------------------------------------------------------
+
+INVOICE_RE = re.compile(r"\bINV[-\s]?(\d{4})[-\s]?(\d{1,5})\b", re.IGNORECASE)
+ORDER_RE = re.compile(r"\bSO[-\s]?(\d{4,6})\b", re.IGNORECASE)
+PO_RE = re.compile(r"\bPO[-\s]?(\d{4})[-\s]?(\d{1,4})\b", re.IGNORECASE)
+RMA_RE = re.compile(r"\bRMA[-\s]?(\d{4})[-\s]?(\d{1,4})\b", re.IGNORECASE)
+CREDIT_NOTE_RE = re.compile(r"\bCN[-\s]?(\d{4})[-\s]?(\d{1,4})\b", re.IGNORECASE)
+SHIPMENT_RE = re.compile(r"\bSH[-\s]?(\d{6})\b", re.IGNORECASE)
+PAYMENT_RE = re.compile(r"\bPAY[-\s]?(\d{4})[-\s]?(\d{1,5})\b", re.IGNORECASE)
+SKU_RE = re.compile(r"\b(?!(?:INV|RMA|PAY|SO|PO|SH|CN)-)([A-Z]{3})-(\d{4})\b", re.IGNORECASE)
+TRACKING_RE = re.compile(r"\b(1Z[0-9A-Z]{16}|SCH\d{10}|\d{11,20})\b")
+CUSTOMER_NUMBER_RE = re.compile(
+    r"\b(?:customer|account|cust\.?|client)\s*(?:no\.?|number|#|nr\.?)?\s*(\d{5})\b",
+    re.IGNORECASE,
+)
+
+
+def canonical_invoice(match: re.Match[str]) -> str:
+    """Spell an ``INVOICE_RE`` match as stored: ``INV-2025-00412``."""
+    return f"INV-{match.group(1)}-{int(match.group(2)):05d}"
+
+
+def canonical_order(match: re.Match[str]) -> str:
+    """Spell an ``ORDER_RE`` match as stored: ``SO-4410``."""
+    return f"SO-{int(match.group(1))}"
+
+
+def canonical_po(match: re.Match[str]) -> str:
+    """Spell a ``PO_RE`` match as stored: ``PO-2025-0193``."""
+    return f"PO-{match.group(1)}-{int(match.group(2)):04d}"
+
+
+def canonical_rma(match: re.Match[str]) -> str:
+    """Spell an ``RMA_RE`` match as stored: ``RMA-2025-0031``."""
+    return f"RMA-{match.group(1)}-{int(match.group(2)):04d}"
+
+
+def canonical_sku(match: re.Match[str]) -> str:
+    """Spell a ``SKU_RE`` match as stored: ``BRK-2210``."""
+    return f"{match.group(1).upper()}-{match.group(2)}"
+
+
+def canonical_number(kind: str, text: str) -> str | None:
+    """Return ``text`` as the stored spelling of a document number of ``kind``, or ``None``.
+
+    ``kind`` is one of ``invoice``, ``order``, ``po``, ``rma``, ``sku``, ``shipment``.
+    """
+    patterns = {
+        "invoice": (INVOICE_RE, canonical_invoice),
+        "order": (ORDER_RE, canonical_order),
+        "po": (PO_RE, canonical_po),
+        "rma": (RMA_RE, canonical_rma),
+        "sku": (SKU_RE, canonical_sku),
+        "shipment": (SHIPMENT_RE, lambda m: f"SH-{m.group(1)}"),
+        "credit_note": (CREDIT_NOTE_RE, lambda m: f"CN-{m.group(1)}-{int(m.group(2)):04d}"),
+        "payment": (PAYMENT_RE, lambda m: f"PAY-{m.group(1)}-{int(m.group(2)):05d}"),
+    }
+    pattern, spell = patterns[kind]
+    match = pattern.fullmatch(text.strip())
+    return spell(match) if match else None
+
+
+# --- names ------------------------------------------------------------------------------
+
+LEGAL_FORMS = frozenset(
+    "gmbh co kg ag ek e k ltd bv b v sarl sas plc inc llc gbr ohg kgaa se sa nv and".split()
+)
+"""Words of legal forms, dropped from the "core" name people actually say."""
+
+_POSSESSIVE = re.compile(r"(\w)['’]s\b")
+
+
+def normalise(text: str) -> str:
+    """Fold case and accents, drop punctuation and possessives: ``Müller's`` → ``muller``."""
+    text = _POSSESSIVE.sub(r"\1", text)
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", stripped).split())
+
+
+def core_name(name: str) -> str:
+    """Normalise a name, dropping legal forms: ``Müller Metallbau GmbH`` → ``muller metallbau``."""
+    words = [word for word in normalise(name).split() if word not in LEGAL_FORMS]
+    return " ".join(words) or normalise(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A customer or supplier as the resolver sees it."""
+
+    id: int
+    number: str
+    name: str
+    core: str
+    head: str
+    """First word of the core name: the surname or place people use on its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A name found in a sentence and the rows it may mean (one: resolved; more: ambiguous)."""
+
+    text: str
+    start: int
+    end: int
+    """Token positions ``[start, end)`` in ``tokens(sentence)``."""
+    candidates: tuple[Named, ...]
+    consumed: frozenset[int]
+    """Token positions the mention explains (the span and adjacent words of the name)."""
+
+    @property
+    def resolved(self) -> Named | None:
+        """The one row meant, or ``None`` when ambiguous."""
+        return self.candidates[0] if len(self.candidates) == 1 else None
+
+
+def tokens(text: str) -> list[str]:
+    """Split ``text`` into normalised word tokens (the positions ``Mention`` refers to)."""
+    return normalise(text).split()
+
+
+class NameIndex:
+    """Customers or suppliers by name and number, for fuzzy lookups."""
+
+    # A typo or a dropped legal form still scores above these; a different name does not.
+    LOOKUP_CUTOFF = 86.0
+    TIE_MARGIN = 4.0
+    SPAN_CUTOFF = 90.0
+
+    def __init__(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        """Index ``rows`` of ``(id, number, name)``."""
+        self.entities = tuple(
+            Named(id=i, number=n, name=name, core=(c := core_name(name)), head=c.split()[0])
+            for i, n, name in rows
+        )
+        self.by_number = {entity.number: entity for entity in self.entities}
+        self._cores = [entity.core for entity in self.entities]
+        self._heads = [entity.head for entity in self.entities]
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    def lookup(self, query: str) -> list[Named]:
+        """Return the rows ``query`` (a name, part of one, or a number) means, best first.
+
+        One row: resolved. Several: ambiguous (their scores tie). None: nothing close.
+        """
+        query = query.strip()
+        if query in self.by_number:
+            return [self.by_number[query]]
+        wanted = core_name(query)
+        if not wanted:
+            return []
+        exact = [e for e in self.entities if e.core == wanted or normalise(e.name) == wanted]
+        if exact:
+            return exact
+        heads = [e for e in self.entities if e.head == wanted]
+        if heads:
+            return heads
+        scored = process.extract(
+            wanted, self._cores, scorer=fuzz.WRatio, limit=10, score_cutoff=self.LOOKUP_CUTOFF
+        )
+        if not scored:
+            return []
+        best = scored[0][1]
+        return [
+            self.entities[index] for _, score, index in scored if best - score < self.TIE_MARGIN
+        ]
+
+    def find_in_text(self, text: str, *, ignore: frozenset[str] = frozenset()) -> list[Mention]:
+        """Find every name of this index mentioned in ``text``.
+
+        A span of 1-5 words matches a core name closely (typos allowed), or a single
+        distinctive word matches the first word of one or more names (``Kessler`` for
+        ``Kessler Automotive GmbH``; two Kesslers make the mention ambiguous). Words in
+        ``ignore`` (the ERP vocabulary: "price", "stock", …) never match on their own.
+        """
+        words = tokens(text)
+        mentions: list[Mention] = []
+        taken: set[int] = set()
+        spans = [
+            (start, start + size)
+            for size in range(min(5, len(words)), 0, -1)
+            for start in range(len(words) - size + 1)
+        ]
+        if not spans or not self.entities:
+            return []
+        span_texts = [" ".join(words[a:b]) for a, b in spans]
+        scores = process.cdist(span_texts, self._cores, scorer=fuzz.ratio, workers=1)
+        for (start, end), span_text, row in zip(spans, span_texts, scores, strict=True):
+            if taken.intersection(range(start, end)):
+                continue
+            if words[start] in ignore or words[end - 1] in ignore:
+                continue  # "for Nordwind" is the name Nordwind; "stock" is never a name
+            if end - start == 1 and span_text in LEGAL_FORMS:
+                continue
+            best = float(row.max())
+            candidates: list[Named] = []
+            if best >= self.SPAN_CUTOFF:
+                candidates = [
+                    self.entities[i]
+                    for i in row.nonzero()[0]
+                    if best - float(row[i]) < self.TIE_MARGIN and row[i] >= self.SPAN_CUTOFF
+                ]
+            elif end - start == 1 and len(span_text) >= 4 and not span_text.isdigit():
+                candidates = [
+                    e for e in self.entities if fuzz.ratio(span_text, e.head) >= self.SPAN_CUTOFF
+                ]
+                # "Hoffmann Kfz": the next words narrow several Hoffmanns down.
+                following = end
+                while len(candidates) > 1 and following < len(words):
+                    narrowed = [c for c in candidates if words[following] in c.core.split()]
+                    if not narrowed:
+                        break
+                    candidates = narrowed
+                    following += 1
+            if not candidates:
+                continue
+            consumed = set(range(start, end))
+            name_words = {w for c in candidates for w in normalise(c.name).split()}
+            # Words right after the span that belong to the name ("Hoffmann Kfz") are explained too.
+            position = end
+            while position < len(words) and words[position] in name_words:
+                consumed.add(position)
+                position += 1
+            taken.update(consumed)
+            mentions.append(Mention(span_text, start, end, tuple(candidates), frozenset(consumed)))
+        return sorted(mentions, key=lambda mention: mention.start)
+
+
+# --- periods ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """An inclusive date range; ``start`` or ``end`` is ``None`` when open."""
+
+    start: date | None
+    end: date | None
+    text: str
+    """The words of the request it was read from."""
+    span: tuple[int, int]
+    """Character positions of those words in the request."""
+
+
+class PeriodError(ValueError):
+    """A date in the request cannot be read; the message quotes it and shows a valid form."""
+
+
+class ManyPeriods(PeriodError):
+    """The request compares or lists several periods (a model can split that; rules cannot)."""
+
+
+_MONTHS = {name.lower(): index for index, name in enumerate(calendar.month_name) if name} | {
+    name.lower(): index for index, name in enumerate(calendar.month_abbr) if name
+}
+_MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)"  # noqa: E501
+_MONTH_NOT_MAY = _MONTH.replace("|may|", "|")
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+DATE_TEXT = (
+    r"(?:\d{4}-\d{1,2}-\d{1,2}"
+    r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}"
+    rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"
+    rf"|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?"
+    r"|today|yesterday)"
+)
+_LOOKS_LIKE_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b")
+
+_UNIT_DAYS = {"day": 1, "week": 7}
+
+
+def parse_date(text: str, today: date) -> date:
+    """Parse one date (``2025-03-01``, ``3 March``, ``March 3rd 2025``, ``yesterday``).
+
+    Raises:
+        PeriodError: when dateparser cannot read it.
+
+    """
+    parsed = dateparser.parse(
+        text,
+        languages=["en"],
+        settings={
+            "RELATIVE_BASE": datetime(today.year, today.month, today.day),  # noqa: DTZ001
+            "PREFER_DATES_FROM": "past",
+            "DATE_ORDER": "DMY",
+        },
+    )
+    if parsed is None:
+        raise PeriodError(
+            f"I couldn't read the date {text!r}; write it as YYYY-MM-DD, e.g. "
+            f"{today.replace(day=1).isoformat()}"
+        )
+    return parsed.date()
+
+
+def _quarter(year: int, quarter: int) -> tuple[date, date]:
+    first = date(year, 3 * quarter - 2, 1)
+    return first, first + relativedelta(months=3) - timedelta(days=1)
+
+
+def _month(year: int, month: int) -> tuple[date, date]:
+    first = date(year, month, 1)
+    return first, first + relativedelta(months=1) - timedelta(days=1)
+
+
+def _clamp(start: date, end: date, today: date) -> tuple[date, date]:
+    return start, min(end, today)
+
+
+def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
+    """Return the period rules, most specific first (see ``find_period``)."""
+
+    def fixed(start: date, end: date) -> object:
+        return lambda _m: (start, end)
+
+    monday = today - timedelta(days=today.weekday())
+    this_quarter = (today.month - 1) // 3 + 1
+    last_quarter_year, last_quarter = (
+        (today.year, this_quarter - 1) if this_quarter > 1 else (today.year - 1, 4)
+    )
+    last_month_start = today.replace(day=1) - relativedelta(months=1)
+
+    def between(m: re.Match[str]) -> tuple[date, date]:
+        return parse_date(m.group("a"), today), parse_date(m.group("b"), today)
+
+    def since(m: re.Match[str]) -> tuple[date, date]:
+        return parse_date(m.group("a"), today), today
+
+    def before(m: re.Match[str]) -> tuple[None, date]:
+        return None, parse_date(m.group("a"), today) - timedelta(days=1)
+
+    def after(m: re.Match[str]) -> tuple[date, date]:
+        return parse_date(m.group("a"), today) + timedelta(days=1), today
+
+    def on_day(m: re.Match[str]) -> tuple[date, date]:
+        day = parse_date(m.group("a"), today)
+        return day, day
+
+    def last_n(m: re.Match[str]) -> tuple[date, date]:
+        count = int(m.group("n") or 1)
+        unit = m.group("unit").lower().rstrip("s")
+        if unit in _UNIT_DAYS:
+            return today - timedelta(days=count * _UNIT_DAYS[unit] - 1), today
+        months = count * (12 if unit == "year" else 1)
+        return today - relativedelta(months=months) + timedelta(days=1), today
+
+    def quarter(m: re.Match[str]) -> tuple[date, date]:
+        number = int(m.group("q"))
+        year = int(m.group("y")) if m.group("y") else today.year
+        start, end = _quarter(year, number)
+        if not m.group("y") and start > today:
+            start, end = _quarter(year - 1, number)
+        return _clamp(start, end, today)
+
+    def month(m: re.Match[str]) -> tuple[date, date]:
+        name = m.group("m").lower()
+        number = _MONTHS.get(name) or _MONTHS[name[:3]]
+        given = m.groupdict().get("y")
+        year = int(given) if given else today.year
+        start, end = _month(year, number)
+        if not given and start > today:
+            start, end = _month(year - 1, number)
+        return _clamp(start, end, today)
+
+    def year(m: re.Match[str]) -> tuple[date, date]:
+        value = int(m.group("y"))
+        return _clamp(date(value, 1, 1), date(value, 12, 31), today)
+
+    flags = re.IGNORECASE
+    return [
+        (
+            re.compile(
+                rf"\b(?:between|from)\s+(?P<a>{DATE_TEXT})\s+(?:and|to|until|-)\s+(?P<b>{DATE_TEXT})\b",
+                flags,
+            ),
+            between,
+        ),
+        (re.compile(rf"\b(?:since|starting|from)\s+(?P<a>{DATE_TEXT})\b", flags), since),
+        (re.compile(rf"\bbefore\s+(?P<a>{DATE_TEXT})\b", flags), before),
+        (re.compile(rf"\bafter\s+(?P<a>{DATE_TEXT})\b", flags), after),
+        (
+            re.compile(
+                r"\b(?:in\s+the\s+|over\s+the\s+|during\s+the\s+|for\s+the\s+)?(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<unit>days?|weeks?|months?|years?)\b",
+                flags,
+            ),
+            last_n,
+        ),
+        (
+            re.compile(r"\b(?:year[-\s]to[-\s]date|ytd|so\s+far\s+this\s+year)\b", flags),
+            fixed(date(today.year, 1, 1), today),
+        ),
+        (re.compile(r"\bthis\s+year\b", flags), fixed(date(today.year, 1, 1), today)),
+        (
+            re.compile(r"\b(?:last|previous)\s+year\b", flags),
+            fixed(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+        ),
+        (
+            re.compile(r"\bthis\s+quarter\b", flags),
+            fixed(*_clamp(*_quarter(today.year, this_quarter), today)),
+        ),
+        (
+            re.compile(r"\b(?:last|previous)\s+quarter\b", flags),
+            fixed(*_quarter(last_quarter_year, last_quarter)),
+        ),
+        (
+            re.compile(
+                r"\b(?:in\s+|for\s+|during\s+)?Q(?P<q>[1-4])(?:[\s/-]+(?P<y>20\d{2}))?\b", flags
+            ),
+            quarter,
+        ),
+        (re.compile(r"\bthis\s+month\b", flags), fixed(today.replace(day=1), today)),
+        (
+            re.compile(r"\b(?:last|previous)\s+month\b", flags),
+            fixed(*_month(last_month_start.year, last_month_start.month)),
+        ),
+        (re.compile(r"\bthis\s+week\b", flags), fixed(monday, today)),
+        (
+            re.compile(r"\b(?:last|previous)\s+week\b", flags),
+            fixed(monday - timedelta(days=7), monday - timedelta(days=1)),
+        ),
+        (re.compile(rf"\b(?:on\s+)?(?P<a>{DATE_TEXT})\b", flags), on_day),
+        # "May" alone is too often the verb: it needs "in/for/during" or a year.
+        (
+            re.compile(
+                rf"\b(?:in|for|during|of)\s+(?P<m>{_MONTH})(?:\s+(?P<y>20\d{{2}}))?\b", flags
+            ),
+            month,
+        ),
+        (re.compile(rf"\b(?P<m>{_MONTH})\s+(?P<y>20\d{{2}})\b", flags), month),
+        (re.compile(rf"\b(?P<m>{_MONTH_NOT_MAY})\b", flags), month),
+        (re.compile(r"\b(?:in\s+|for\s+|during\s+)(?P<y>20\d{2})\b", flags), year),
+    ]
+
+
+def find_period(text: str, today: date) -> Period | None:
+    """Find the one period ``text`` talks about, relative to ``today``.
+
+    Rules (dateparser reads the single dates inside them):
+
+    * ``between X and Y`` / ``from X to Y``: X to Y; ``since X``: X to today;
+      ``before X``: up to the day before X; ``after X``: the day after X to today.
+    * ``last|past N days|weeks|months|years``: the N units ending today.
+    * ``this year``, ``year to date``, ``YTD``: 1 January to today;
+      ``last year``: the previous calendar year; ``in 2024``: that year.
+    * ``this quarter``, ``last quarter``, ``Q3``, ``Q3 2024``: calendar quarters; a
+      quarter without a year is the latest one that has begun.
+    * ``this month``, ``last month``; ``March``, ``in March 2025``: calendar months; a
+      month without a year is the latest one that has begun.
+    * ``this week`` (Monday to today), ``last week`` (Monday to Sunday before it).
+    * a single date (``2025-03-03``, ``3 March``, ``yesterday``, ``today``): that day.
+
+    Ranges are clipped to ``today``. Returns ``None`` when no period is mentioned.
+
+    Raises:
+        PeriodError: a date is malformed (``2025-13-45``), or two different periods
+            are mentioned (the request is then ambiguous).
+
+    """
+    found: list[Period] = []
+    covered: list[tuple[int, int]] = []
+    for pattern, rule in _rules(today):
+        for match in pattern.finditer(text):
+            span = match.span()
+            if any(span[0] < b and a < span[1] for a, b in covered):
+                continue
+            start, end = rule(match)  # type: ignore[operator]
+            if start and end and start > end:
+                raise PeriodError(
+                    f"The period {match.group(0)!r} ends before it starts; give the earlier "
+                    "date first, e.g. 'between 2025-01-01 and 2025-03-31'"
+                )
+            covered.append(span)
+            found.append(Period(start, end, match.group(0), span))
+    for match in _LOOKS_LIKE_DATE.finditer(text):
+        if not any(a <= match.start() and match.end() <= b for a, b in covered):
+            raise PeriodError(
+                f"I couldn't read the date {match.group(0)!r}; write it as YYYY-MM-DD, "
+                f"e.g. {today.replace(day=1).isoformat()}"
+            )
+    if not found:
+        return None
+    distinct = {(p.start, p.end) for p in found}
+    if len(distinct) > 1:
+        raise ManyPeriods(
+            "The request mentions more than one period ("
+            + ", ".join(repr(p.text) for p in found)
+            + "); ask about one period at a time"
+        )
+    return found[0]
+
+
+__all__ = [
+    "CUSTOMER_NUMBER_RE",
+    "INVOICE_RE",
+    "ORDER_RE",
+    "PO_RE",
+    "RMA_RE",
+    "SHIPMENT_RE",
+    "SKU_RE",
+    "TRACKING_RE",
+    "ManyPeriods",
+    "Mention",
+    "NameIndex",
+    "Named",
+    "Period",
+    "PeriodError",
+    "canonical_number",
+    "core_name",
+    "find_period",
+    "normalise",
+    "parse_date",
+    "tokens",
+]

@@ -1,0 +1,1 @@
+"""Nova's durable ledgers: routing decisions and failures, on SQLAlchemy Core (SQLite or Postgres)."""

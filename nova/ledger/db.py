@@ -1,0 +1,83 @@
+"""Engines and tables shared by Nova's ledgers (SQLAlchemy Core; SQLite or PostgreSQL).
+
+Each ledger module declares its tables on its own ``MetaData`` and asks ``ledger_engine``
+for an engine with those tables created; one engine per URL serves every ledger.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+
+_engines: dict[str, Engine] = {}
+_created: set[tuple[str, int]] = set()
+_lock = threading.Lock()
+
+
+def normalise_url(url: str) -> str:
+    """Return ``url`` with PostgreSQL pointed at psycopg 3 (Nova ships no psycopg2).
+
+    Raises:
+        ValueError: ``url`` is not a SQLAlchemy URL, with an example of one.
+
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as error:
+        raise ValueError(
+            f"Not a database URL: {url!r} ({error}); use e.g. sqlite:///path/ledger.sqlite "
+            "or postgresql://postgres@127.0.0.1:5432/nova"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the CLI read while a run writes; busy_timeout rides out short write locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def ledger_engine(url: str, *tables_of: MetaData) -> Engine:
+    """Return the process-wide engine for ``url``, creating the tables in ``tables_of``.
+
+    Args:
+        url: A SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``).
+        tables_of: Metadata collections whose tables must exist (created once per engine).
+
+    Returns:
+        A cached engine: the same URL always gives the same engine.
+
+    """
+    key = normalise_url(url)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            if key.startswith("sqlite"):
+                database = make_url(key).database
+                if database and database != ":memory:":
+                    from pathlib import Path
+
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(key, connect_args={"check_same_thread": False})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(key, pool_pre_ping=True)
+            _engines[key] = engine
+        for metadata in tables_of:
+            if (key, id(metadata)) not in _created:
+                metadata.create_all(engine, checkfirst=True)
+                _created.add((key, id(metadata)))
+    return engine
+
+
+def as_utc(stamp: datetime) -> datetime:
+    """Return ``stamp`` as an aware UTC datetime (SQLite hands back naive ones)."""
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)

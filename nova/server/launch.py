@@ -1,0 +1,162 @@
+"""Start the durable server: ``langgraph.json`` plus Nova's settings become langgraph-api's env.
+
+langgraph-api reads its whole configuration from environment variables at import time
+(``LANGSERVE_GRAPHS``, ``LANGGRAPH_AUTH``, ``DATABASE_URI``, ...), the way ``langgraph dev``
+and the official images set them from ``langgraph.json``. ``durable_env`` does the same for
+the Postgres runtime and adds Nova's auth; uvicorn then serves ``nova.server.app:app``
+(langgraph-api's app with Nova's lifespan). Both server modes serve one ``langgraph.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nova.settings import NovaSettings
+
+AUTH_PATH = "nova.server.auth:auth"
+APP_PATH = "nova.server.app:app"
+"""What uvicorn serves: langgraph-api's app wrapped with Nova's lifespan."""
+
+
+class ServerConfigError(ValueError):
+    """``langgraph.json`` or the server settings cannot start a durable server."""
+
+
+@dataclass(frozen=True, slots=True)
+class DurableServer:
+    """Everything needed to start one durable server process."""
+
+    command: list[str]
+    """Argument vector (the overlay's Python running uvicorn on langgraph-api's app)."""
+    env: dict[str, str]
+    """Complete environment of the server process."""
+    cwd: Path
+    """Working directory: the folder of ``langgraph.json`` (relative graph paths resolve there)."""
+    url: str
+    """Base URL clients use."""
+
+
+def load_langgraph_config(path: Path) -> dict[str, Any]:
+    """Read ``langgraph.json`` and check the parts the durable server uses.
+
+    Raises:
+        ServerConfigError: The file is missing, is not JSON, or names no graphs.
+
+    """
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ServerConfigError(f"{path} does not exist; run from Nova's checkout") from None
+    except json.JSONDecodeError as error:
+        raise ServerConfigError(f"{path} is not valid JSON: {error}") from None
+    graphs = config.get("graphs") if isinstance(config, dict) else None
+    if not isinstance(graphs, dict) or not graphs:
+        raise ServerConfigError(
+            f'{path} names no graphs; add e.g. "graphs": {{"nova": "graphs.nova:graph"}}'
+        )
+    return config
+
+
+def _env_from_config(config: Mapping[str, Any], root: Path) -> dict[str, str]:
+    env = config.get("env")
+    if isinstance(env, dict):
+        return {str(k): str(v) for k, v in env.items()}
+    if isinstance(env, str) and (root / env).is_file():
+        from dotenv import dotenv_values
+
+        return {k: v for k, v in dotenv_values(root / env).items() if v is not None}
+    return {}
+
+
+def check_auth_configured(settings: NovaSettings) -> None:
+    """Refuse to serve without credentials: the durable server always authenticates.
+
+    Raises:
+        ServerConfigError: Neither API keys nor a JWT secret is set.
+
+    """
+    if not settings.server_api_keys and settings.server_jwt_secret is None:
+        raise ServerConfigError(
+            "The durable server requires authentication: set NOVA_SERVER_API_KEYS "
+            "(user:key pairs, e.g. alice:$(openssl rand -hex 16)) or NOVA_SERVER_JWT_SECRET. "
+            "For a local server without auth use `nova serve --dev`."
+        )
+
+
+def durable_env(
+    config_path: Path,
+    settings: NovaSettings,
+    *,
+    base_env: Mapping[str, str],
+) -> dict[str, str]:
+    """Return the environment of a durable server for ``config_path`` under ``settings``.
+
+    Args:
+        config_path: The ``langgraph.json`` to serve.
+        settings: Nova settings (database, Redis, workers, auth, Studio access).
+        base_env: The environment to extend (usually ``os.environ``).
+
+    Raises:
+        ServerConfigError: The config is unusable or no credentials are configured.
+
+    """
+    config = load_langgraph_config(config_path)
+    check_auth_configured(settings)
+    root = config_path.parent.resolve()
+    env = {
+        **_env_from_config(config, root),
+        **base_env,
+        "LANGGRAPH_RUNTIME_EDITION": "pg",
+        "DATABASE_URI": settings.server_database_url,
+        "REDIS_URI": settings.server_redis_url,
+        "LANGSERVE_GRAPHS": json.dumps(config["graphs"]),
+        "LANGGRAPH_AUTH": json.dumps(
+            {"path": AUTH_PATH, "disable_studio_auth": not settings.server_studio_without_auth}
+        ),
+        "N_JOBS_PER_WORKER": str(settings.server_jobs),
+        # The runtime re-queues a run whose heartbeat is older than 2x this, and sweeps as often.
+        "LG_BG_JOB_HEARTBEAT": str(settings.server_heartbeat_s),
+        "BG_JOB_MAX_RETRIES": str(settings.server_max_attempts),
+        "LANGGRAPH_NO_VERSION_CHECK": "true",
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGGRAPH_UI_BUNDLER": "false",
+        "HF_HUB_OFFLINE": "1",
+    }
+    if http := config.get("http"):
+        env["LANGGRAPH_HTTP"] = json.dumps(http)
+    if store := config.get("store"):
+        env["LANGGRAPH_STORE"] = json.dumps(store)
+    if checkpointer := config.get("checkpointer"):
+        env["LANGGRAPH_CHECKPOINTER"] = json.dumps(checkpointer)
+    if settings.server_studio_without_auth:
+        # langgraph-api admits requests marked `x-auth-scheme: langsmith` as the Studio user
+        # only in this variant; without it Studio must send credentials like any client.
+        env["LANGSMITH_LANGGRAPH_API_VARIANT"] = "local_dev"
+    else:
+        env.pop("LANGSMITH_LANGGRAPH_API_VARIANT", None)
+    return env
+
+
+def durable_server(
+    config_path: Path,
+    settings: NovaSettings,
+    *,
+    python: Path,
+    host: str,
+    port: int,
+    base_env: Mapping[str, str],
+) -> DurableServer:
+    """Describe the durable server process for ``config_path`` (see ``durable_env``)."""
+    env = durable_env(config_path, settings, base_env=base_env)
+    command = [
+        str(python), "-m", "uvicorn", APP_PATH,
+        "--host", host, "--port", str(port), "--no-access-log", "--lifespan", "on",
+        "--log-level", settings.log_level.lower(),
+    ]  # fmt: skip
+    return DurableServer(
+        command=command, env=env, cwd=config_path.parent.resolve(), url=f"http://{host}:{port}"
+    )

@@ -1,0 +1,133 @@
+"""Helpers for the failure-ledger, tracing and attribution tests (issue 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.pregel import Pregel
+
+from graphs.common import build_agent_subgraph
+from nodes.supervisor import dispatch, intake, respond
+from nova.catalog import AgentSpec, Catalog, load_catalog
+from nova.ledger.failures import FailureLedger
+from nova.models import ModelFactory
+from nova.state import NovaContext, NovaInput, NovaOutput, NovaState, RouteDecision, Subgraph
+from tools.registry import tool_registry
+
+
+def route_to(agent: str, subgraph: str, *, method: str = "semantic") -> RouteDecision:
+    """A route decision for ``agent``."""
+    return RouteDecision(
+        id="r-test", agent=agent, subgraph=subgraph, confidence=0.95, margin=0.9,  # type: ignore[typeddict-item]
+        candidates=[{"agent": agent, "score": 0.95}], method=method, reason="test",  # type: ignore[typeddict-item]
+        catalog_version="t", router_version="t", latency_ms=0.1,
+    )  # fmt: skip
+
+
+def with_fallback(catalog: Catalog[AgentSpec], agent: str, fallback: str) -> Catalog[AgentSpec]:
+    """Return ``catalog`` where ``agent`` names ``fallback`` as its fallback model."""
+    spec = catalog[agent]
+    changed = spec.model_copy(update={"model": spec.model.model_copy(update={"fallback": fallback})})
+    return dataclasses.replace(catalog, agents={**catalog.agents, agent: changed})
+
+
+def resolver(overrides: Mapping[str, Callable[..., str]] | None = None) -> Callable[[Iterable[str]], list[BaseTool]]:
+    """Tools by name: ``overrides`` first, then the registry, else a tool that is not here."""
+    overrides = dict(overrides or {})
+
+    def resolve(names: Iterable[str]) -> list[BaseTool]:
+        tools: list[BaseTool] = []
+        registry = tool_registry()
+        for name in names:
+            if name in overrides:
+                tools.append(
+                    StructuredTool.from_function(
+                        overrides[name], name=name, description=f"{name} (test)", handle_tool_error=True
+                    )
+                )
+            elif name in registry:
+                tools.append(registry[name])
+            else:
+
+                def missing(**kwargs: Any) -> str:
+                    raise ToolException("not available in this test")
+
+                tools.append(StructuredTool.from_function(missing, name=name, description=name))
+        return tools
+
+    return resolve
+
+
+def subgraph_run(
+    subgraph: Subgraph,
+    agent: str,
+    text: str,
+    models: ModelFactory,
+    *,
+    catalog: Catalog[AgentSpec] | None = None,
+    tools: Mapping[str, Callable[..., str]] | None = None,
+    ledger: FailureLedger | None = None,
+    callbacks: list[Any] | None = None,
+    thread: str = "t",
+    project: str = "parts-shop",
+) -> dict[str, Any]:
+    """Run one agent subgraph on ``text`` with a checkpointer; return its final state."""
+    graph = build_agent_subgraph(
+        subgraph,
+        catalog=catalog or load_catalog(),
+        model_factory=models,
+        tool_resolver=resolver(tools),
+        ledger=ledger,
+    ).compile(checkpointer=InMemorySaver())
+    state = {
+        "messages": [HumanMessage(text)],
+        "route": route_to(agent, subgraph),
+        "request": text,
+        "project": project,
+    }
+    config: dict[str, Any] = {"configurable": {"thread_id": thread}}
+    if callbacks is not None:
+        config["callbacks"] = callbacks
+    return graph.invoke(state, config, context=NovaContext(project=project))
+
+
+def supervisor_graph(
+    route_node: Callable[..., Any],
+    models: ModelFactory,
+    *,
+    catalog: Catalog[AgentSpec] | None = None,
+    tools: Mapping[str, Callable[..., str]] | None = None,
+    ledger: FailureLedger | None = None,
+) -> Pregel:
+    """A supervisor-shaped graph (intake → route → dispatch → subgraph → respond), checkpointed."""
+    catalog = catalog or load_catalog()
+    builder = StateGraph(
+        NovaState, context_schema=NovaContext, input_schema=NovaInput, output_schema=NovaOutput
+    )
+    builder.add_node("intake", intake)
+    builder.add_node("route", route_node)
+    builder.add_node("dispatch", dispatch)
+    for name in ("chat", "erp", "translation", "pipeline"):
+        builder.add_node(
+            name,
+            build_agent_subgraph(
+                name,  # type: ignore[arg-type]
+                catalog=catalog,
+                model_factory=models,
+                tool_resolver=resolver(tools),
+                ledger=ledger,
+            ).compile(name=name),
+        )
+        builder.add_edge(name, "respond")
+    builder.add_node("respond", respond)
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", "route")
+    builder.add_edge("route", "dispatch")
+    builder.add_edge("respond", END)
+    return builder.compile(checkpointer=InMemorySaver(), name="nova-test")

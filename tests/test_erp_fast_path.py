@@ -1,0 +1,190 @@
+"""The model-free ERP fast path: when it answers, asks or declines; it never calls a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import START, StateGraph
+from langgraph.types import Command
+from rich.console import Console
+from sqlalchemy import func, select
+
+from nodes.erp_fast_path import FAST_PATH_KEY, make_erp_fast_path_node, render_erp_answer
+from nova.erp import models as m
+from nova.erp.db import ErpDatabase
+from nova.state import NovaContext, NovaState, RouteDecision
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+
+def route(agent: str | None, method: str = "semantic", confidence: float = 0.93) -> RouteDecision:
+    return RouteDecision(
+        id="r1",
+        agent=agent,
+        subgraph="erp",
+        confidence=confidence,
+        margin=0.5,
+        candidates=[{"agent": agent or "", "score": confidence}],
+        method=method,  # type: ignore[typeddict-item]
+        reason="test",
+        catalog_version="c",
+        router_version="r",
+        latency_ms=1.0,
+    )
+
+
+def graph_with(database: ErpDatabase, **options: Any) -> Any:
+    builder = StateGraph(NovaState, context_schema=NovaContext)
+    builder.add_node("fast_path", make_erp_fast_path_node(database=database, **options))
+    builder.add_edge(START, "fast_path")
+    return builder.compile(checkpointer=InMemorySaver())
+
+
+def ask(
+    graph: Any, text: str, agent: str | None, method: str = "semantic", thread: str = "t"
+) -> dict[str, Any]:
+    state = {"messages": [HumanMessage(text)], "request": text, "route": route(agent, method)}
+    return graph.invoke(state, {"configurable": {"thread_id": thread}})
+
+
+@pytest.fixture(autouse=True)
+def _no_model_ever(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path must not build a model, scripted or real."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the fast path asked for a model")
+
+    monkeypatch.setattr("nova.models.build_chat_model", refuse)
+    monkeypatch.setattr("nova.models.default_model_factory", refuse)
+
+
+def test_answers_from_the_rows_with_structured_result(erp_db: ErpDatabase) -> None:
+    values = ask(
+        graph_with(erp_db), "Which invoices are overdue for Nordwind GmbH?", "erp_invoices"
+    )
+    message = values["messages"][-1]
+    assert isinstance(message, AIMessage) and message.name == "erp_invoices"
+    run = values["agent_run"]
+    assert run["outcome"] == "fast_path" and run["model"] is None and run["steps"] == 0
+    assert values["answer"] == message.content
+    payload = message.additional_kwargs["erp"]
+    assert message.additional_kwargs[FAST_PATH_KEY] == {
+        "skill": "erp_overdue_invoices",
+        "args": {"customer": "20001", "min_days_overdue": 1, "limit": 25},
+        "rule": "overdue invoices",
+    }
+    for row_id in payload["row_ids"]:
+        assert row_id in message.content
+    with erp_db.read_session() as session:
+        expected = session.scalar(
+            select(func.count()).where(
+                m.Invoice.customer_id == 1,
+                m.Invoice.status == "open",
+                m.Invoice.due_date < "2025-06-30",
+                m.Invoice.paid_cents < m.Invoice.total_cents,
+            )
+        )
+    assert payload["total_rows"] == expected
+
+
+@pytest.mark.parametrize("method", ["llm", "clarify", "fallback"])
+def test_declines_unless_the_router_was_confident(erp_db: ErpDatabase, method: str) -> None:
+    assert (
+        ask(graph_with(erp_db), "Show me invoice INV-2025-00001", "erp_invoices", method).get(
+            "agent_run"
+        )
+        is None
+    )
+
+
+def test_declines_for_agents_without_erp_skills_and_below_the_floor(erp_db: ErpDatabase) -> None:
+    assert (
+        ask(graph_with(erp_db), "Show me invoice INV-2025-00001", "general_chat").get("agent_run")
+        is None
+    )
+    strict = graph_with(erp_db, min_confidence=0.99)
+    assert ask(strict, "Show me invoice INV-2025-00001", "erp_invoices").get("agent_run") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How are we doing this month?",
+        "Give me the overdue invoices grouped by customer",
+        "Show overdue invoices for Nordwind and the stock of BRK-2210",
+        "What is the status of invoice 10482?",
+        "Compare invoices issued in January and February",
+        "Which invoices are not overdue for Nordwind?",
+        "Show invoices for '; DROP TABLE invoices; --",
+    ],
+)
+def test_declines_vague_multi_part_and_unreadable_requests(erp_db: ErpDatabase, text: str) -> None:
+    assert ask(graph_with(erp_db), text, "erp_invoices").get("agent_run") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "agent", "needle"),
+    [
+        ("What does Müller owe us?", "erp_customers", "Müller Metallbau GmbH (20005)"),
+        ("Show open invoices for Kessler", "erp_invoices", "Keßler Autoteile e.K."),
+        ("Show the balance of Zyxel Motors", "erp_customers", "'Zyxel Motors'"),
+        ("Payments since 2025-13-45", "erp_payments", "'2025-13-45'"),
+        ("Show me invoice INV-2025-99999", "erp_invoices", "No invoice INV-2025-99999"),
+        (
+            "Create a purchase order for 0 x BRK-2210 from Rheintal Bearings",
+            "erp_purchasing",
+            "at least 1 piece",
+        ),
+        (
+            "Please order 5000000 pieces BRK-2210 at Rheintal Bearings",
+            "erp_purchasing",
+            "implausible",
+        ),
+    ],
+)
+def test_asks_instead_of_guessing(erp_db: ErpDatabase, text: str, agent: str, needle: str) -> None:
+    values = ask(graph_with(erp_db), text, agent)
+    assert values["agent_run"]["outcome"] == "clarify"
+    assert needle in values["answer"]
+
+
+def test_a_fully_specified_write_still_needs_approval(erp_db: ErpDatabase) -> None:
+    graph = graph_with(erp_db)
+    config = {"configurable": {"thread_id": "fp-write"}}
+    with erp_db.read_session() as session:
+        before = session.scalar(select(func.count()).select_from(m.PurchaseOrder))
+    text = "Create a purchase order for 40 x BRK-2210 from Rheintal Bearings"
+    paused = graph.invoke(
+        {"messages": [HumanMessage(text)], "request": text, "route": route("erp_purchasing")},
+        config,
+    )
+    change = paused["__interrupt__"][0].value["change"]
+    assert change["action"] == "create_purchase_order" and "BRK-2210" in change["target_ids"]
+    done = graph.invoke(Command(resume={"approved": True, "approver": "Jo"}), config)
+    assert done["agent_run"]["outcome"] == "fast_path"
+    assert done["messages"][-1].additional_kwargs["erp_write"]["status"] == "applied"
+    with erp_db.read_session() as session:
+        assert session.scalar(select(func.count()).select_from(m.PurchaseOrder)) == before + 1
+
+
+def test_writes_can_be_kept_off_the_fast_path(erp_db: ErpDatabase) -> None:
+    graph = graph_with(erp_db, allow_writes=False)
+    text = "Create a purchase order for 40 x BRK-2210 from Rheintal Bearings"
+    assert ask(graph, text, "erp_purchasing").get("agent_run") is None
+
+
+def test_cli_renderer_draws_the_rows_as_a_table(erp_db: ErpDatabase) -> None:
+    values = ask(
+        graph_with(erp_db), "Which products are below their reorder point?", "erp_inventory"
+    )
+    console = Console(record=True, width=160)
+    console.print(render_erp_answer(values["messages"][-1]))
+    output = console.export_text()
+    assert "Reorder candidates" in output and "Reorder point" in output
+    for row_id in values["messages"][-1].additional_kwargs["erp"]["row_ids"][:3]:
+        assert row_id in output
+    console.print(render_erp_answer(AIMessage("plain text answer")))
+    assert "plain text answer" in console.export_text()

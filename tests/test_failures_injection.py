@@ -1,0 +1,244 @@
+"""Every injected failure, one per node type, lands in the ledger and in what the user sees.
+
+Run-ending failures (a node's exception after its retries, a timeout, the recursion limit)
+reach the caller as the exception, annotated with the ledger id. Failures the run
+survives (model fallback, tool error or timeout, a refused tool, a failed check, a route
+abstention) are noted in the final answer, each with its ledger id.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.errors import GraphRecursionError
+
+from nodes.resilience import CallTimeout
+from nodes.router import make_route_node
+from nova.catalog import load_catalog
+from nova.ledger.failures import FailureLedger, FailureRecord
+from nova.state import NovaContext, RouteDecision
+from nova.testing import ScriptedChatModel, ScriptedModels, calls, says, tool_call
+from nova.tracing import FailureRecorder, tracing_callbacks
+from tests.failures_fixtures import subgraph_run, supervisor_graph, with_fallback
+
+
+@pytest.fixture(autouse=True)
+def _fast_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tight timeouts and one retry keep the hanging cases short; CI stays fast.
+    monkeypatch.setenv("NOVA_MODEL_TIMEOUT_S", "0.5")
+    monkeypatch.setenv("NOVA_TOOL_TIMEOUT_S", "0.5")
+    monkeypatch.setenv("NOVA_MODEL_MAX_RETRIES", "1")
+    from nova.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+def _only(kind: str, thread: str | None = None) -> FailureRecord:
+    records = [r for r in FailureLedger().list(limit=100) if r.kind == kind]
+    if thread is not None:
+        records = [r for r in records if r.thread_id == thread]
+    assert len(records) == 1, [r.model_dump() for r in FailureLedger().list(limit=100)]
+    return records[0]
+
+
+class Broken(ScriptedChatModel):
+    """A model whose every call raises ``error`` (counting the calls)."""
+
+    error: Any = None
+    attempts: int = 0
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        self.attempts += 1
+        raise self.error
+
+
+def test_agent_node_error_after_retries_is_recorded_and_named_in_the_exception() -> None:
+    model = Broken(error=ConnectionError("endpoint reset"))
+    recorder = FailureRecorder()
+    with pytest.raises(ConnectionError) as raised:
+        subgraph_run("chat", "calculator", "2+2?", ScriptedModels({"calculator": model}),
+                     callbacks=[recorder], thread="t-agent")  # fmt: skip
+    assert model.attempts == 2  # retryable: first attempt + NOVA_MODEL_MAX_RETRIES=1
+    record = _only("node_error", "t-agent")
+    assert (record.node, record.agent, record.error_type) == ("agent", "calculator", "ConnectionError")
+    assert record.agent_version == load_catalog()["calculator"].version_label
+    assert record.checkpoint_id and record.run_id and record.message == "endpoint reset"
+    assert any(record.id[:12] in note for note in raised.value.__notes__)
+
+
+def test_errors_that_cannot_succeed_are_not_retried() -> None:
+    model = Broken(error=ValueError("bad request body"))
+    with pytest.raises(ValueError):
+        subgraph_run("chat", "calculator", "2+2?", ScriptedModels({"calculator": model}),
+                     callbacks=[FailureRecorder()], thread="t-noretry")  # fmt: skip
+    assert model.attempts == 1
+    assert _only("node_error", "t-noretry").error_type == "ValueError"
+
+
+def test_a_hanging_model_ends_within_its_timeout_and_is_recorded() -> None:
+    model = ScriptedChatModel.repeating(says("late"), latency_s=30)
+    started = time.monotonic()
+    with pytest.raises(CallTimeout):
+        subgraph_run("chat", "calculator", "2+2?", ScriptedModels({"calculator": model}),
+                     callbacks=[FailureRecorder()], thread="t-hang")  # fmt: skip
+    assert time.monotonic() - started < 5  # two attempts of 0.5 s plus backoff, not 30 s
+    record = _only("timeout", "t-hang")
+    assert record.node == "agent" and "did not answer within 0.5 s" in record.message
+
+
+def test_model_fallback_answers_and_is_recorded_and_noted() -> None:
+    primary = Broken(error=ConnectionError("primary down"))
+    backup = ScriptedChatModel.from_script([says("4")], model_name="backup-model")
+
+    def factory(spec: Any, override: str | None) -> Any:
+        return backup if override == "backup-model" else primary
+
+    catalog = with_fallback(load_catalog(), "calculator", "backup-model")
+    result = subgraph_run("chat", "calculator", "2+2?", factory, catalog=catalog, thread="t-fallback")
+    record = _only("model_fallback", "t-fallback")
+    assert record.details["fallback"] == "backup-model" and record.agent == "calculator"
+    answer = result["messages"][-1]
+    assert answer.content.startswith("4")
+    assert "fallback model backup-model" in answer.content and record.id[:12] in answer.content
+    assert result["agent_run"]["model"] == "backup-model"
+
+
+def test_tool_error_is_recorded_and_noted() -> None:
+    def calculator(expression: str) -> str:
+        raise RuntimeError("calculator backend crashed")
+
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("calculator", expression="1/0")), says("I could not compute that.")]
+    )
+    result = subgraph_run("chat", "calculator", "1/0?", ScriptedModels({"calculator": model}),
+                          tools={"calculator": calculator}, thread="t-tool")  # fmt: skip
+    record = _only("tool_error", "t-tool")
+    assert record.node == "tools" and record.details["tool"] == "calculator"
+    assert "calculator backend crashed" in record.message
+    assert record.id[:12] in result["messages"][-1].content
+
+
+def test_a_hanging_tool_ends_within_its_timeout_and_is_noted() -> None:
+    def calculator(expression: str) -> str:
+        time.sleep(30)
+        return "never"
+
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("calculator", expression="1+1")), says("The calculator did not answer.")]
+    )
+    started = time.monotonic()
+    result = subgraph_run("chat", "calculator", "1+1?", ScriptedModels({"calculator": model}),
+                          tools={"calculator": calculator}, thread="t-tool-hang")  # fmt: skip
+    assert time.monotonic() - started < 5
+    record = _only("timeout", "t-tool-hang")
+    tool_message = [m for m in result["messages"] if isinstance(m, ToolMessage)][0]
+    assert tool_message.status == "error" and "did not answer within 0.5 s" in tool_message.content
+    assert record.id[:12] in result["messages"][-1].content
+
+
+def test_refused_tool_is_recorded_and_noted() -> None:
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("web_fetch", url="https://example.org")), says("I cannot fetch pages.")]
+    )
+    result = subgraph_run("chat", "calculator", "fetch", ScriptedModels({"calculator": model}),
+                          thread="t-refused")  # fmt: skip
+    record = _only("tool_error", "t-refused")
+    assert record.error_type == "ToolNotAllowed"
+    assert record.id[:12] in result["messages"][-1].content
+
+
+def test_failed_check_is_recorded_and_noted() -> None:
+    model = ScriptedChatModel.from_script([says("Invoice INV-2025-00412 is 19 days overdue.")])
+    result = subgraph_run("chat", "calculator", "Is invoice INV-2025-00412 overdue?",
+                          ScriptedModels({"calculator": model}), thread="t-check")  # fmt: skip
+    record = _only("check_failed", "t-check")
+    assert record.node == "route" and record.details["check"] == "route_fits_entities"
+    answer = result["messages"][-1]
+    assert "check route_fits_entities failed" in answer.content and record.id[:12] in answer.content
+    assert [c["name"] for c in answer.additional_kwargs["nova_checks"]] == ["route_fits_entities"]
+    assert result["checks"][0]["failure_id"] == record.id
+
+
+def test_recursion_limit_is_recorded() -> None:
+    model = ScriptedChatModel.repeating(calls(tool_call("calculator", expression="1+1")))
+    with pytest.raises(GraphRecursionError) as raised:
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        from graphs.common import build_agent_subgraph
+        from tests.failures_fixtures import resolver, route_to
+
+        graph = build_agent_subgraph(
+            "chat", model_factory=ScriptedModels({"calculator": model}), tool_resolver=resolver()
+        ).compile(checkpointer=InMemorySaver())
+        graph.invoke(
+            {"messages": [HumanMessage("loop")], "route": route_to("calculator", "chat"), "request": "loop"},
+            {"configurable": {"thread_id": "t-recursion"}, "recursion_limit": 4,
+             "callbacks": tracing_callbacks(exporters=False)},
+            context=NovaContext(),
+        )  # fmt: skip
+    record = _only("recursion_limit", "t-recursion")
+    assert record.error_type == "GraphRecursionError"
+    assert any(record.id[:12] in note for note in raised.value.__notes__)
+
+
+def test_supervisor_node_error_is_recorded_with_the_failing_node() -> None:
+    def route(state: Any) -> dict[str, Any]:
+        raise RuntimeError("router index is corrupt")
+
+    graph = supervisor_graph(route, ScriptedModels())
+    with pytest.raises(RuntimeError):
+        graph.invoke(
+            {"messages": [HumanMessage("hello")]},
+            {"configurable": {"thread_id": "t-route-crash"}, "callbacks": [FailureRecorder(checkpointer=graph.checkpointer)]},
+            context=NovaContext(),
+        )
+    record = _only("node_error", "t-route-crash")
+    assert record.node == "route" and record.checkpoint_id is not None
+    # The recorded checkpoint is the one a retry resumes: its next step is the failed node.
+    state = graph.get_state({"configurable": {"thread_id": "t-route-crash", "checkpoint_id": record.checkpoint_id}})
+    assert state.next == ("route",)
+
+
+class StubRouter:
+    """A router that abstains as told (the real one needs a fitted classifier)."""
+
+    version = "stub"
+
+    class config:  # noqa: N801 - mirrors Router.config
+        use_model = False
+
+    class thresholds:  # noqa: N801 - mirrors Router.thresholds
+        @staticmethod
+        def as_dict() -> dict[str, float]:
+            return {}
+
+    def __init__(self, method: str, agent: str | None) -> None:
+        self.method, self.agent = method, agent
+
+    def route(self, text: str) -> RouteDecision:
+        return RouteDecision(
+            id="abstain", agent=self.agent, subgraph=None, confidence=0.31, margin=0.02,
+            candidates=[{"agent": "erp_invoices", "score": 0.31}, {"agent": "erp_payments", "score": 0.29}],
+            method=self.method, reason="two agents are equally likely", question="Invoices or payments?",  # type: ignore[typeddict-item]
+            catalog_version="x", router_version="stub", latency_ms=0.1,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "agent", "kind"), [("clarify", None, "route_abstain"), ("fallback", "general_chat", "route_fallback")])
+def test_router_abstain_and_fallback_are_recorded_and_told(method: str, agent: str | None, kind: str) -> None:
+    catalog = load_catalog()
+    route = make_route_node(router=lambda: StubRouter(method, agent), catalog=catalog)  # type: ignore[arg-type, return-value]
+    chat = ScriptedChatModel.from_script([says("Happy to help.")])
+    graph = supervisor_graph(route, ScriptedModels({"general_chat": chat}), catalog=catalog)
+    out = graph.invoke({"messages": [HumanMessage("the thing from last week")]},
+                       {"configurable": {"thread_id": f"t-{method}"}}, context=NovaContext())  # fmt: skip
+    record = _only(kind, f"t-{method}")
+    assert record.node == "route" and record.details["confidence"] == 0.31
+    if method == "clarify":
+        assert out["answer"] == "Invoices or payments?"
+    else:
+        assert out["answer"].startswith("Happy to help.") and "the router was not sure" in out["answer"]
+    assert isinstance(out["messages"][-1], AIMessage)

@@ -1,0 +1,61 @@
+"""Snapshots of the graph's topology and schemas: a change of shape is a reviewed diff.
+
+Regenerate after an intended change with ``NOVA_UPDATE_SNAPSHOTS=1 pytest tests/test_graph_shape.py``.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from graphs.nova import build_nova_graph
+from nova.testing import ScriptedModels
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def _check(name: str, actual: str) -> None:
+    path = SNAPSHOTS / name
+    if os.environ.get("NOVA_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        if os.environ.get("CI") and not path.exists():
+            pytest.fail(f"snapshot {name} is missing; generate it locally and commit it")
+        path.write_text(actual)
+    assert actual == path.read_text(), f"{name} changed; review and regenerate the snapshot"
+
+
+@pytest.fixture(scope="module")
+def graph():  # type: ignore[no-untyped-def]
+    return build_nova_graph(model_factory=ScriptedModels()).compile(
+        checkpointer=InMemorySaver(), name="nova"
+    )
+
+
+def test_topology_with_subgraphs(graph) -> None:  # type: ignore[no-untyped-def]
+    mermaid = graph.get_graph(xray=True).draw_mermaid()
+    for node in (
+        "intake",
+        "recall",
+        "route",
+        "dispatch",
+        "respond",
+        "chat",
+        "erp",
+        "translation",
+        "pipeline",
+    ):
+        assert node in mermaid
+    _check("nova_topology.mmd", mermaid)
+
+
+def test_input_output_and_context_schemas(graph) -> None:  # type: ignore[no-untyped-def]
+    schemas = {
+        "input": graph.get_input_jsonschema(),
+        "output": graph.get_output_jsonschema(),
+        "context": graph.get_context_jsonschema(),
+    }
+    assert list(schemas["input"]["properties"]) == ["messages"]
+    assert set(schemas["output"]["properties"]) == {"messages", "route", "agent_run", "answer"}
+    assert {"project", "user_id", "model", "agent"} <= set(schemas["context"]["properties"])
+    _check("nova_schemas.json", json.dumps(schemas, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,63 @@
+"""What Studio asks of both server modes: the supervisor with its subgraphs, and the schemas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from langgraph_sdk import get_client
+from server_fixtures import API_KEYS, ROOT, dev_server, durable_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NOVA_GRAPHS: dict[str, str] = json.loads((ROOT / "langgraph.json").read_text())["graphs"]
+
+
+@pytest.fixture(scope="module", params=["dev", "durable"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str | None]]:
+    """Yield (URL, API key) of a server of each mode serving Nova's langgraph.json graphs."""
+    data_dir = tmp_path_factory.mktemp(f"studio-{request.param}")
+    if request.param == "dev":
+        with dev_server(data_dir) as url:
+            yield url, None
+    else:
+        with durable_server(data_dir, NOVA_GRAPHS) as server:
+            yield server.url, API_KEYS["alice"]
+
+
+def client_of(served: tuple[str, str | None]) -> Any:
+    url, key = served
+    return get_client(url=url, api_key=key)
+
+
+async def test_graph_endpoint_shows_the_supervisor_with_its_subgraphs(
+    served: tuple[str, str | None],
+) -> None:
+    client = client_of(served)
+    [nova] = await client.assistants.search(graph_id="nova")
+    graph = await client.assistants.get_graph(nova["assistant_id"], xray=True)
+    nodes = {node["id"] for node in graph["nodes"]}
+    assert {"intake", "recall", "route", "dispatch", "respond"} <= nodes
+    for subgraph in ("chat", "erp", "translation", "pipeline"):
+        assert {f"{subgraph}:enter", f"{subgraph}:agent", f"{subgraph}:tools"} <= nodes, subgraph
+    edges = {(edge["source"], edge["target"]) for edge in graph["edges"]}
+    assert ("intake", "recall") in edges and ("recall", "route") in edges
+    flat = await client.assistants.get_graph(nova["assistant_id"])
+    assert {node["id"] for node in flat["nodes"]} >= {"chat", "erp", "translation", "pipeline"}
+
+
+async def test_schemas_endpoint_returns_input_output_and_context(
+    served: tuple[str, str | None],
+) -> None:
+    client = client_of(served)
+    [nova] = await client.assistants.search(graph_id="nova")
+    schemas = await client.assistants.get_schemas(nova["assistant_id"])
+    assert set(schemas["input_schema"]["properties"]) == {"messages"}
+    assert {"messages", "route", "agent_run", "answer"} <= set(
+        schemas["output_schema"]["properties"]
+    )
+    assert {"project", "user_id", "model", "agent"} <= set(schemas["context_schema"]["properties"])

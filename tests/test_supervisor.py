@@ -1,0 +1,150 @@
+"""A request flows from the supervisor into the right subgraph, and the agent's tools run for real."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from sqlalchemy import select
+
+from graphs.nova import build_nova_graph
+from nova.erp import models as erp
+from nova.erp.db import ErpDatabase
+from nova.erp.seed import SeedConfig, seed_database
+from nova.settings import get_settings
+from nova.state import NovaContext
+from nova.testing import ScriptedChatModel, ScriptedModels, calls, says, tool_call
+
+
+@pytest.fixture(scope="module")
+def erp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    path = tmp_path_factory.mktemp("erp") / "erp.sqlite"
+    url = f"sqlite:///{path}"
+    database = ErpDatabase(url)
+    seed_database(database, SeedConfig(customers=40, products=60, suppliers=6, orders=300))
+    database.dispose()
+    yield url
+
+
+@pytest.fixture
+def erp_database(erp_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("NOVA_ERP_DATABASE_URL", erp_url)
+    get_settings.cache_clear()
+    return erp_url
+
+
+def _ask(models: ScriptedModels, text: str, *, project: str = "parts-shop", thread: str = "t1") -> dict[str, Any]:
+    graph = build_nova_graph(model_factory=models).compile(checkpointer=InMemorySaver())
+    return graph.invoke(
+        {"messages": [HumanMessage(text)]},
+        {"configurable": {"thread_id": thread}},
+        context=NovaContext(project=project),
+    )
+
+
+def _tool_results(result: dict[str, Any]) -> list[ToolMessage]:
+    return [m for m in result["messages"] if isinstance(m, ToolMessage)]
+
+
+def test_chat_subgraph_calculator_tool_executes() -> None:
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("calculator", expression="2340 * 17.5 / 100")), says("17.5% of 2340 is 409.5.")]
+    )
+    result = _ask(ScriptedModels({"calculator": model}), "What is 17.5 percent of 2340?")
+    assert result["route"]["agent"] == "calculator"
+    assert result["route"]["subgraph"] == "chat"
+    assert [m.content for m in _tool_results(result)] == ["409.5"]
+    assert result["answer"] == "17.5% of 2340 is 409.5."
+    assert result["agent_run"]["agent"] == "calculator"
+
+
+def test_erp_subgraph_agent_queries_the_real_database(erp_database: str) -> None:
+    database = ErpDatabase(erp_database, migrate=False)
+    with database.read_session() as session:
+        customer = session.scalars(select(erp.Customer).order_by(erp.Customer.id)).first()
+        assert customer is not None
+        name = customer.name
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("erp_find_customer", query=name)), says(f"I found {name}.")]
+    )
+    result = _ask(
+        ScriptedModels({"erp_customers": model}),
+        f"Can you look into why {name}'s account looks so bad lately?",
+    )
+    assert result["route"]["subgraph"] == "erp"
+    assert result["route"]["agent"] == "erp_customers"
+    found = _tool_results(result)
+    assert len(found) == 1
+    assert name in found[0].content
+    assert found[0].status != "error"
+
+
+def test_translation_subgraph_glossary_tool_executes() -> None:
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("glossary_add", term="Schild", protected=True)), says("Added 'Schild' as a protected term.")]
+    )
+    result = _ask(
+        ScriptedModels({"glossary_manager": model}),
+        "Please add the term Schild to our project glossary, keep it untranslated",
+        project="sign-marketplace",
+    )
+    assert result["route"]["agent"] == "glossary_manager"
+    assert result["route"]["subgraph"] == "translation"
+    saved = _tool_results(result)
+    assert len(saved) == 1 and saved[0].status != "error"
+    assert "Schild" in saved[0].content
+    # The term really is in the project's glossary now.
+    lookup = ScriptedChatModel.from_script(
+        [calls(tool_call("glossary_lookup", term="Schild")), says("Schild is protected.")]
+    )
+    again = _ask(
+        ScriptedModels({"glossary_manager": lookup}),
+        "Look up the term Schild in our glossary",
+        project="sign-marketplace",
+        thread="t2",
+    )
+    assert again["route"]["agent"] == "glossary_manager"
+    assert "Schild" in _tool_results(again)[0].content
+
+
+def test_pipeline_subgraph_runs_the_daily_briefing_skills(erp_database: str) -> None:
+    result = _ask(ScriptedModels({}), "Run the daily briefing")
+    assert result["route"]["agent"] == "daily_briefing"
+    assert result["route"]["subgraph"] == "pipeline"
+    final = result["messages"][-1]
+    assert isinstance(final, AIMessage)
+    assert "Briefing" in result["answer"]
+    assert result["agent_run"]["agent"] == "daily_briefing"
+
+
+def test_unclear_request_is_answered_with_a_question_not_a_guess() -> None:
+    result = _ask(ScriptedModels({}), "book me a flight to Rome on Friday")
+    assert result["route"]["agent"] is None
+    assert result["route"]["method"] == "clarify"
+    assert result["answer"] == result["route"]["question"]
+    assert result["agent_run"] is None
+
+
+def test_threads_persist_across_invocations_with_the_sqlite_checkpointer(tmp_path: Path) -> None:
+    from memory.checkpoint import open_checkpointer
+
+    url = f"sqlite:///{tmp_path / 'checkpoints.sqlite'}"
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("calculator", expression="2 + 2")), says("4"),
+         calls(tool_call("calculator", expression="4 * 10")), says("40")]
+    )
+    models = ScriptedModels({"calculator": model})
+    config = {"configurable": {"thread_id": "persist"}}
+    for text in ("Calculate 2 + 2", "Calculate 4 * 10"):
+        with open_checkpointer(url) as saver:  # a new process would open it the same way
+            graph = build_nova_graph(model_factory=models).compile(checkpointer=saver)
+            graph.invoke({"messages": [HumanMessage(text)]}, config, context=NovaContext())
+    with open_checkpointer(url) as saver:
+        state = build_nova_graph(model_factory=models).compile(checkpointer=saver).get_state(config)
+    humans = [m.content for m in state.values["messages"] if isinstance(m, HumanMessage)]
+    assert humans == ["Calculate 2 + 2", "Calculate 4 * 10"]
+    # The second turn's model call saw the first turn.
+    second_prompt = model.received[2]
+    assert any(isinstance(m, HumanMessage) and m.content == "Calculate 2 + 2" for m in second_prompt)

@@ -1,0 +1,95 @@
+"""ERP tools: one LangChain tool per skill, named as the catalog refers to them.
+
+Read tools run their skill on a read-only connection and return the answer text (with
+every row, for the model to quote) plus the structured result as the tool message's
+artifact. Write tools run ``nova.erp.approval.approve_and_apply``: the graph pauses with
+the exact proposed change until a person approves or rejects it, and an approved change
+is applied exactly once. Bad arguments and unknown names come back as a message saying
+what was wrong and how to fix it, never as a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, ToolException
+from pydantic import ValidationError, create_model
+
+from nova.erp.db import ErpDatabase, get_erp_database
+from nova.erp.render import render_tool_text
+from nova.erp.results import ErpPayload
+from nova.erp.skills import READ_SKILLS, Skill, SkillError
+from nova.erp.writes import WRITE_SKILLS, WriteSkill
+
+DatabaseProvider = Callable[[], ErpDatabase]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Say which arguments were wrong and why, one per line, for the model or the user."""
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "arguments"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}")
+    return "Invalid arguments: " + "; ".join(problems) + ". Fix them and call the tool again."
+
+
+def read_tool(skill: Skill[Any, Any], database: DatabaseProvider = get_erp_database) -> BaseTool:
+    """Wrap a read skill as a tool that returns ``(answer text, result payload)``."""
+
+    def run(**kwargs: Any) -> tuple[str, ErpPayload]:
+        args = skill.args.model_validate(kwargs)
+        try:
+            with database().read_session() as session:
+                result = skill.run(session, args)
+        except SkillError as error:
+            raise ToolException(str(error)) from None
+        return render_tool_text(result), result.payload()
+
+    return StructuredTool.from_function(
+        func=run,
+        name=skill.name,
+        description=skill.description,
+        args_schema=skill.args,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=describe_validation_error,
+    )
+
+
+def write_tool(skill: WriteSkill, database: DatabaseProvider = get_erp_database) -> BaseTool:
+    """Wrap a write skill as a tool that asks for approval and applies the change once."""
+    from nova.erp.approval import approve_and_apply
+
+    schema = create_model(  # the call id is injected by LangChain, never chosen by the model
+        f"{skill.args.__name__}WithCallId",
+        __base__=skill.args,
+        tool_call_id=(Annotated[str, InjectedToolCallId], ...),
+    )
+
+    def run(tool_call_id: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+        args = skill.args.model_validate(kwargs)
+        outcome = approve_and_apply(database(), skill, args, call_id=tool_call_id)
+        return outcome.message, outcome.model_dump(mode="json")
+
+    return StructuredTool.from_function(
+        func=run,
+        name=skill.name,
+        description=skill.description,
+        args_schema=schema,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=describe_validation_error,
+    )
+
+
+def build_tools(database: DatabaseProvider = get_erp_database) -> list[BaseTool]:
+    """Build every ERP tool on ``database`` (default: the settings' ERP database)."""
+    reads = [read_tool(skill, database) for skill in READ_SKILLS.values()]
+    writes = [write_tool(skill, database) for skill in WRITE_SKILLS.values()]
+    return [*reads, *writes]
+
+
+TOOLS: list[BaseTool] = build_tools()
+"""The registry's ERP tools; each opens the settings' ERP database on first use."""
