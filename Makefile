@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install start test lint bench clean
+.PHONY: install chromium start test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/nova serve --install-runtime
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+# The HTML trace report is checked in headless Chromium (tests/test_trace_cli_report.py fails
+# without it). Debian's package installs in ~20 s from the distribution's own registry.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
+	  echo "Chromium not installed: the report test needs it (Debian: apt-get install -y chromium)"
+
+install: $(STAMP) chromium
 
 ## Install everything, seed the sample data once, and serve Nova (embedded stores) for Studio/SDK.
 start: install

@@ -70,12 +70,12 @@ def time_node(url: str, cases: list[ErpCase], repeat: int) -> list[float]:
 
     from nodes.erp_fast_path import make_erp_fast_path_node
     from nova.erp.db import get_erp_database
-    from nova.state import NovaContext
+    from nova.state import NovaContext, NovaState
 
     node = make_erp_fast_path_node(database=get_erp_database(url))
     runtime = Runtime(context=NovaContext())
     states = [
-        {"messages": [HumanMessage(c.text)], "request": c.text, "route": route_for(c.agent)}
+        NovaState(messages=[HumanMessage(c.text)], request=c.text, route=route_for(c.agent))
         for c in cases
     ]
     for state in states[:5]:
@@ -94,12 +94,13 @@ def time_graph(
     url: str, cases: list[ErpCase], repeat: int, routed: bool
 ) -> tuple[list[float], int]:
     """Run every case through the supervisor graph; return milliseconds and fast-path answers."""
+    from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.memory import InMemorySaver
 
     from graphs.nova import build_nova_graph
     from nova.erp.db import close_erp_databases
     from nova.settings import get_settings
-    from nova.state import NovaContext
+    from nova.state import NovaContext, NovaInput
     from nova.testing import ScriptedModels
 
     os.environ["NOVA_ERP_DATABASE_URL"] = url
@@ -109,8 +110,8 @@ def time_graph(
 
     def invoke(case: ErpCase) -> dict[str, Any]:
         context = NovaContext() if routed else NovaContext(agent=case.agent)
-        config = {"configurable": {"thread_id": uuid.uuid4().hex}}
-        return graph.invoke({"messages": [HumanMessage(case.text)]}, config, context=context)
+        config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
+        return graph.invoke(NovaInput(messages=[HumanMessage(case.text)]), config, context=context)
 
     for case in cases[:5]:
         invoke(case)  # warm-up: router fit or cache load, encoder, memory store

@@ -82,12 +82,12 @@ def pipelines() -> Pipelines:
     """Return the benchmark pipelines: parallel (sync/async), diamond, chain."""
     parallel = [{"id": f"s{i}", "skill": "slow", "args": {"step": f"s{i}"}} for i in range(8)]
     aparallel = [{"id": f"s{i}", "skill": "aslow", "args": {"step": f"a{i}"}} for i in range(8)]
-    gather = {
+    gather: dict[str, Any] = {
         "id": "done",
         "template": "{{ inputs | length }} steps",
         "inputs": [f"s{i}" for i in range(8)],
     }
-    diamond = [
+    diamond: list[dict[str, Any]] = [
         {"id": "upstream", "skill": "slow", "args": {"step": "upstream"}},
         *[
             {

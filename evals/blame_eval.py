@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 
 from evals.blame.chain import compile_chain
 from evals.blame.scenarios import Scenario, load_scenarios
@@ -109,9 +110,10 @@ def run_request(scenario: Scenario, *, faulty: bool) -> tuple[RunSteps, dict[str
     clean, broken = scenario.envs()
     graph = compile_chain(broken if faulty else clean)
     thread = f"{scenario.id}-{'faulty' if faulty else 'reference'}"
+    config: RunnableConfig = {"configurable": {"thread_id": thread}}
     output = graph.invoke(
         {"messages": [HumanMessage(scenario.request)]},
-        {"configurable": {"thread_id": thread}},
+        config,
         context=NovaContext(project=scenario.project),
     )
     return load_run(graph, thread), dict(output)

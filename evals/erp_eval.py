@@ -31,6 +31,7 @@ from nova.erp.grounding import mentions
 from nova.erp.seed import FINGERPRINT_KEY, SeedConfig, seed_database, seed_info
 from nova.erp.skills import READ_SKILLS, SkillArgs
 from nova.erp.writes import WRITE_SKILLS
+from nova.state import RouteDecision
 
 DEFAULT_DATASET = Path(__file__).parent / "datasets" / "erp.jsonl"
 DEFAULT_REPORT = Path("reports") / "erp_eval.json"
@@ -231,21 +232,21 @@ def summarise(runner: str, results: list[CaseResult]) -> ErpReport:
 # --- the fast path ----------------------------------------------------------------------------
 
 
-def route_for(agent: str) -> dict[str, Any]:
+def route_for(agent: str) -> RouteDecision:
     """Return a confident route to ``agent``, as the router hands it over (method explicit)."""
-    return {
-        "id": f"eval-{uuid.uuid4().hex[:8]}",
-        "agent": agent,
-        "subgraph": "erp",
-        "confidence": 1.0,
-        "margin": 1.0,
-        "candidates": [{"agent": agent, "score": 1.0}],
-        "method": "explicit",
-        "reason": "evaluation: the dataset names the agent",
-        "catalog_version": "eval",
-        "router_version": "eval",
-        "latency_ms": 0.0,
-    }
+    return RouteDecision(
+        id=f"eval-{uuid.uuid4().hex[:8]}",
+        agent=agent,
+        subgraph="erp",
+        confidence=1.0,
+        margin=1.0,
+        candidates=[{"agent": agent, "score": 1.0}],
+        method="explicit",
+        reason="evaluation: the dataset names the agent",
+        catalog_version="eval",
+        router_version="eval",
+        latency_ms=0.0,
+    )
 
 
 def fast_path_graph(database: ErpDatabase, catalog: Any = None) -> Any:
@@ -257,7 +258,8 @@ def fast_path_graph(database: ErpDatabase, catalog: Any = None) -> Any:
     from nova.state import NovaContext, NovaState
 
     builder = StateGraph(NovaState, context_schema=NovaContext)
-    builder.add_node("fast_path", make_erp_fast_path_node(database=database, catalog=catalog))
+    node = make_erp_fast_path_node(database=database, catalog=catalog)
+    builder.add_node("fast_path", node)  # type: ignore[call-overload]
     builder.add_edge(START, "fast_path")
     return builder.compile(checkpointer=InMemorySaver())
 

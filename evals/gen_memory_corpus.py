@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the templates below are data; one template per line reads best)
 """Generate the memory retrieval dataset: a project corpus and paraphrased queries.
 
 Deterministic (``random.Random(seed)`` over fixed word lists): the same seed always writes
@@ -289,6 +290,7 @@ def _erp_product(p: _Pools, n: int) -> Iterator[Record]:
         version = f"4.{rng.randint(0, 3)}.{rng.randint(1, 9)}"
         yield Record("erp-product", "fact", f"Ticket RE-{ticket}: {bug} for {c}; fixed in version {version}.", (
             f"Which release fixed ticket RE-{ticket}?", f"What was the problem in RE-{ticket}?",
+            f"Which version solved the {short} reported by {c} (RE-{ticket})?",
         ), f"RE-{ticket}")  # fmt: skip
     versions = [f"{major}.{minor}" for major in (3, 4) for minor in range(10)] + [
         f"{major}.{minor}.{patch}"
@@ -515,7 +517,7 @@ def write(records: list[Record], queries: list[dict[str, object]], out: Path) ->
     corpus_path, queries_path = out / CORPUS_FILE.name, out / QUERIES_FILE.name
     with corpus_path.open("w", encoding="utf-8") as handle:
         for i, record in enumerate(records):
-            row = {
+            row: dict[str, object] = {
                 "key": f"{record.project}/{i:05d}",
                 "project": record.project,
                 "kind": record.kind,

@@ -344,9 +344,10 @@ class _Builder:
                     [num(len(rows)), num(money(sum(d.outstanding(i) for i in rows)))],
                 )
             )
-        # Due this week (Monday 2025-06-30 is "today": this week is that one day).
+        # Due this week: Monday to Sunday, days still ahead included.
         monday = self.today - timedelta(days=self.today.weekday())
-        rows = [i for i in d.invoices if monday <= i.due_date <= self.today]
+        sunday = monday + timedelta(days=6)
+        rows = [i for i in d.invoices if monday <= i.due_date <= sunday]
         self.add(
             Item(
                 "List invoices due this week",
@@ -354,8 +355,21 @@ class _Builder:
                 "answer",
                 "invoices_due",
                 "erp_invoice_lookup",
-                {"due_from": monday.isoformat(), "due_to": self.today.isoformat()},
+                {"due_from": monday.isoformat(), "due_to": sunday.isoformat()},
                 [num(len(rows))],
+            )
+        )
+        start, end = date(2025, 7, 1), date(2025, 7, 31)
+        rows = [i for i in d.invoices if start <= i.due_date <= end and d.is_open(i)]
+        self.add(
+            Item(
+                "open invoices due next month",
+                "erp_invoices",
+                "answer",
+                "invoices_due",
+                "erp_invoice_lookup",
+                {"status": "open", "due_from": start.isoformat(), "due_to": end.isoformat()},
+                [num(len(rows)), num(money(sum(d.outstanding(i) for i in rows)))],
             )
         )
 

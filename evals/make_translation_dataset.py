@@ -270,7 +270,7 @@ def generate() -> list[dict[str, Any]]:
                 slot: options[(variant * 3 + t_index) % len(options)]
                 for slot, options in SLOTS.items()
             }
-            row = {
+            row: dict[str, Any] = {
                 "id": f"tr-{t_index:02d}-{variant}",
                 "project": project,
                 "source_language": source_lang,

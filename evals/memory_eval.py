@@ -287,7 +287,7 @@ def _seed_dataset(client: object, k: int, floor: float) -> DatasetScores:
         matches = [item.id for item in current[query.project] if query.match in item.text]
         if len(matches) != 1:
             raise DatasetError(
-                f"{SEED_QUERIES_FILE}: {query.match!r} matches {len(matches)} current seed memories "
+                f"{SEED_QUERIES_FILE}: {query.match!r} matches {len(matches)} current seeds "
                 f"of {query.project}; it must match exactly one"
             )
         rows.append((query.project, query.query, set(matches)))

@@ -161,6 +161,7 @@ def main() -> None:
         started = time.perf_counter()
         decisions = router.route_batch([text for text, _ in cases])
         batch_seconds = time.perf_counter() - started
+    abstained = sum(d["method"] != "semantic" for d in decisions)
     top1 = sum(
         d["candidates"][0]["agent"] == agent for d, (_, agent) in zip(decisions, cases, strict=True)
     )
@@ -173,7 +174,10 @@ def main() -> None:
         f"validation accuracy {report.accuracy:.3f}, in-scope abstain {report.in_scope_abstain:.3f}"
     )
     print(f"thresholds: {router.thresholds.as_dict()}")
-    print(f"held-out requests: {len(cases)}, top-1 accuracy {top1 / len(cases):.3f}")
+    print(
+        f"held-out requests: {len(cases)}, top-1 accuracy {top1 / len(cases):.3f}, "
+        f"abstained {abstained / len(cases):.3f}"
+    )
     print(f"batch routing: {batch_seconds:.2f} s ({len(cases) / batch_seconds:.0f} requests/s)")
 
 

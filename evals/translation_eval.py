@@ -159,7 +159,7 @@ def altered(span: ProtectedSpan) -> str:
             return value.replace(" ", "-", 1) if " " in value else value[:4] + " " + value[4:]
         case "number":
             if "," in value or "." in value:
-                return value.translate(str.maketrans({",": ".", ".": ","}))
+                return value.translate(str.maketrans(",.", ".,"))
             return str(int(value) + 1) if value.isdigit() else value + "0"
         case "placeholder":
             return re.sub(r"[{}%$()]", "", value) or "x"

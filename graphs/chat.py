@@ -1,4 +1,4 @@
-"""The chat subgraph: General chat, project briefings and the 'other' agents (memory curator, web lookup, …)."""
+"""The chat subgraph: general chat, project briefings and the 'other' agents (memory, web, …)."""
 
 from __future__ import annotations
 

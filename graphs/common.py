@@ -10,19 +10,13 @@ from langgraph.runtime import Runtime
 
 from nodes.agent import ToolResolver, make_agent_node, make_tool_node, tools_condition
 from nodes.check_node import make_check_node
-from nodes.checks import CheckOutcome, CheckRegistry
+from nodes.checks import CheckRegistry
 from nodes.resilience import model_retry_policy, tool_retry_policy
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, default_model_factory
-from nova.state import NovaContext, NovaState, Subgraph
+from nova.state import AgentLoopState, NovaContext, NovaState, Subgraph
 from tools.registry import get_tools
-
-
-class AgentLoopState(NovaState, total=False):
-    """Nova's state plus the verdicts of the turn's assumption checks (private to a subgraph)."""
-
-    checks: list[CheckOutcome]
 
 
 def agents_of(catalog: Catalog[AgentSpec], subgraph: Subgraph) -> list[AgentSpec]:
@@ -64,8 +58,7 @@ def add_agent_loop(
     checks: CheckRegistry | None = None,
     ledger: FailureLedger | None = None,
 ) -> None:
-    """Add ``agent``, ``tools`` and ``check``: the agent calls tools until it answers, the
-    answer is checked, then ``then``.
+    """Add ``agent``, ``tools`` and ``check``: tools until the agent answers, checks, ``then``.
 
     ``agent`` and ``tools`` get retry policies from settings (only errors another attempt
     can fix are retried) and per-call timeouts; ``check`` runs the assumption checks and
@@ -118,6 +111,7 @@ def build_agent_subgraph(
         tool_resolver: Tools by name; the registry by default.
         checks: Assumption checks by name; ``nodes.checks.CHECKS`` by default.
         ledger: Failure ledger; the configured one by default.
+
     """
     catalog = catalog or default_catalog()
     builder = StateGraph(AgentLoopState, context_schema=NovaContext)

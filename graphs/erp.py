@@ -32,6 +32,7 @@ def build_erp_graph(
         model_factory: How agents get models; settings-driven by default.
         database: ERP database for the fast path; the configured one by default.
         fast_path: Answer well-defined requests without a model (on by default).
+
     """
     node = make_erp_fast_path_node(database=database, catalog=catalog) if fast_path else None
     return build_agent_subgraph("erp", catalog=catalog, model_factory=model_factory, fast_path=node)

@@ -22,6 +22,7 @@ from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.ledger.routing import RoutingLedger
 from nova.models import ModelFactory, default_model_factory
 from nova.state import NovaContext, NovaInput, NovaOutput, NovaState
+from nova.tracing import traced
 
 
 def build_nova_graph(
@@ -78,4 +79,6 @@ def build_nova_graph(
     return builder
 
 
-graph = build_nova_graph().compile(name="nova")
+# Served graph: traced locally (and to LangSmith / OpenTelemetry when configured); the
+# server supplies the checkpointer and store.
+graph = traced(build_nova_graph().compile(name="nova"))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
@@ -35,7 +35,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from graphs.common import AgentLoopState, add_agent_loop, make_entry_check
+from graphs.common import add_agent_loop, make_entry_check
 from nodes.agent import current_agent
 from nodes.checks import CheckRegistry
 from nodes.pipeline_steps import (
@@ -57,7 +57,7 @@ from nova.glossary import Glossary
 from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, default_model_factory
 from nova.pipelines import Pipelines, PipelineSpec, StepSpec, load_pipelines
-from nova.state import NovaContext
+from nova.state import AgentLoopState, NovaContext
 
 PipelineBuilder = StateGraph[PipelineState, NovaContext, PipelineInput, PipelineOutput]
 
@@ -126,7 +126,7 @@ def compile_pipeline(spec: PipelineSpec, deps: StepDeps) -> PipelineBuilder:
         input_schema=PipelineInput,
         output_schema=PipelineOutput,
     )
-    builder.add_node("start", make_start_node(spec))
+    builder.add_node("start", cast(Any, make_start_node(spec)))
     for step in spec.steps:
         if step.for_each is not None and step.parallel:
             fan_out, route = make_fan_out(spec, step)
@@ -136,7 +136,7 @@ def compile_pipeline(spec: PipelineSpec, deps: StepDeps) -> PipelineBuilder:
                 f"{step.id}__item",
                 RunnableLambda(run_item, afunc=arun_item, name=f"{step.id}__item"),
             )
-            builder.add_node(f"{step.id}__join", make_join_node(spec, step))
+            builder.add_node(f"{step.id}__join", cast(Any, make_join_node(spec, step)))
             builder.add_conditional_edges(step.id, route, [f"{step.id}__item", f"{step.id}__join"])
             builder.add_edge(f"{step.id}__item", f"{step.id}__join")
         else:
@@ -154,7 +154,7 @@ def compile_pipeline(spec: PipelineSpec, deps: StepDeps) -> PipelineBuilder:
         else:
             builder.add_edge(upstream, step.id)  # waits for all of them
     sinks = [_done_node(step) for step in spec.steps if step.id not in needed]
-    builder.add_node("finish", make_finish_node(spec, deps.catalog))
+    builder.add_node("finish", cast(Any, make_finish_node(spec, deps.catalog)))
     builder.add_edge(sinks if len(sinks) > 1 else sinks[0], "finish")
     builder.add_edge(START, "start")
     builder.add_edge("finish", END)
@@ -202,7 +202,7 @@ def build_pipeline_graph(
     pipelines = pipelines if pipelines is not None else shipped_pipelines(catalog)
     deps = step_deps(catalog=catalog, model_factory=model_factory, skills=skills)
     builder = StateGraph(PipelineGraphState, context_schema=NovaContext)
-    builder.add_node("enter", make_entry_check(catalog, "pipeline"))
+    builder.add_node("enter", cast(Any, make_entry_check(catalog, "pipeline")))
     served: dict[str, str] = {}
     for spec in pipelines:
         if (

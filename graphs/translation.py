@@ -17,14 +17,15 @@ glossary_manager) runs the generic agent ⇄ tools loop.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, cast
 
 from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
+from typing_extensions import TypedDict
 
-from graphs.common import AgentLoopState, add_agent_loop, make_entry_check
+from graphs.common import add_agent_loop, make_entry_check
 from nodes.agent import current_agent
 from nodes.checks import CheckOutcome, CheckRegistry
 from nodes.translation import (
@@ -41,7 +42,7 @@ from nova.glossary import Glossary, GlossaryEntry, MaskedText, ProtectedSpan
 from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, ModelUnavailable, default_model_factory
 from nova.settings import get_settings
-from nova.state import AgentOutcome, AgentRun, NovaContext
+from nova.state import AgentLoopState, AgentOutcome, AgentRun, NovaContext
 from tools.language import (
     DetectedLanguage,
     default_target,
@@ -386,7 +387,7 @@ def build_translation_graph(
     catalog = catalog or default_catalog()
     model_factory = model_factory or default_model_factory
     builder = StateGraph(TranslationState, context_schema=NovaContext)
-    builder.add_node("enter", make_entry_check(catalog, "translation"))
+    builder.add_node("enter", cast(Any, make_entry_check(catalog, "translation")))
     builder.add_node(
         "prepare", make_prepare_node(catalog, model_factory, max_chars=max_chunk_chars)
     )

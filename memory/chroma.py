@@ -32,7 +32,7 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
     def __init__(self) -> None:
         """Create the function; the model itself loads on first use."""
 
-    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 (Chroma's signature)
+    def __call__(self, input: Documents) -> Embeddings:
         """Embed ``input`` documents."""
         return list(encode(list(input)))
 
@@ -69,7 +69,9 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
                 f"{ENCODER_NAME!r}; re-import its memories into a new data directory"
             )
 
-    def validate_config_update(self, old_config: dict[str, Any], new_config: dict[str, Any]) -> None:
+    def validate_config_update(
+        self, old_config: dict[str, Any], new_config: dict[str, Any]
+    ) -> None:
         """Refuse switching a collection to another encoder."""
         self.validate_config(new_config)
 

@@ -131,6 +131,7 @@ def chunk_file(path: Path, *, max_tokens: int = MAX_CHUNK_TOKENS) -> list[Chunk]
 
     Raises:
         ImportFileError: the file type is unsupported or the file is not UTF-8 text.
+
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -152,6 +153,7 @@ def files_to_import(path: Path) -> Iterator[Path]:
 
     Raises:
         ImportFileError: ``path`` does not exist, or is a file of an unsupported type.
+
     """
     if path.is_file():
         chunk_suffix = path.suffix.lower()
@@ -197,7 +199,9 @@ class ImportReport:
 
 def plan_import(path: Path, *, max_tokens: int = MAX_CHUNK_TOKENS) -> ImportPlan:
     """Chunk every importable file at ``path`` (see ``files_to_import``)."""
-    return ImportPlan({file.resolve(): chunk_file(file, max_tokens=max_tokens) for file in files_to_import(path)})
+    return ImportPlan(
+        {file.resolve(): chunk_file(file, max_tokens=max_tokens) for file in files_to_import(path)}
+    )
 
 
 def import_documents(
@@ -221,5 +225,9 @@ def import_documents(
         existing += sum(r.status == "existing" for r in results)
         removed += store.forget_source(project, source, keep={r.item.id for r in results})
     return ImportReport(
-        files=len(plan.files), chunks=plan.total, created=created, existing=existing, removed=removed
+        files=len(plan.files),
+        chunks=plan.total,
+        created=created,
+        existing=existing,
+        removed=removed,
     )

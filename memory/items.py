@@ -23,8 +23,8 @@ __all__ = [
     "MemoryKind",
     "NewMemory",
     "SaveResult",
-    "memory_id",
     "content_words",
+    "memory_id",
     "normalise_text",
     "restates",
 ]
@@ -118,7 +118,9 @@ class NewMemory:
                 "import long documents with `nova memory import`, which chunks them"
             )
         if self.kind not in MEMORY_KINDS:
-            raise ValueError(f"Unknown memory kind {self.kind!r}; use one of: {', '.join(MEMORY_KINDS)}")
+            raise ValueError(
+                f"Unknown memory kind {self.kind!r}; use one of: {', '.join(MEMORY_KINDS)}"
+            )
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "topic", (self.topic or "").strip().lower() or None)
 
@@ -168,7 +170,7 @@ class MemoryItem:
             id=item_id,
             project=project,
             text=text,
-            kind=kind if kind in MEMORY_KINDS else "fact",  # type: ignore[arg-type]
+            kind=kind if kind in MEMORY_KINDS else "fact",
             source=str(metadata.get("source", "")),
             created_at=_timestamp(float(metadata.get("created_ts", 0.0))),  # type: ignore[arg-type]
             updated_at=_timestamp(float(metadata.get("updated_ts", 0.0))),  # type: ignore[arg-type]
@@ -179,7 +181,9 @@ class MemoryItem:
 
     def hit(self, score: float) -> MemoryHit:
         """Return this item as a recalled ``MemoryHit`` with ``score``."""
-        return MemoryHit(id=self.id, text=self.text, kind=self.kind, score=round(score, 4), source=self.source)
+        return MemoryHit(
+            id=self.id, text=self.text, kind=self.kind, score=round(score, 4), source=self.source
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,11 @@ sentence encoder is weakest and keyword scoring strongest. ``MemoryStore`` fuses
 rankings by score (see ``HYBRID_WEIGHT`` there); ``nova eval memory`` prints vector-only
 against hybrid on both retrieval datasets.
 
-bm25s indexes are immutable, so an index is rebuilt after its project changes: at once
-for collections up to ``sync_limit`` items (0.3 s at 20,000), in a background thread for
-larger ones, which keep answering from the previous index meanwhile (new items are still
-found by the vector half; deleted ones are filtered out by the caller).
+bm25s indexes are immutable, so an index is rebuilt after its project changes (a write
+through this store, or a changed item count, which also catches other processes' writes):
+at once for collections up to ``sync_limit`` items (0.3 s at 20,000), in a background
+thread for larger ones, which keep answering from the previous index meanwhile (new items
+are still found by the vector half; deleted ones are filtered out by the caller).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ class LexicalIndex:
         tokens = bm25s.tokenize([query], stopwords="en", return_ids=False, show_progress=False)
         if not tokens[0]:
             return []
-        docs, scores = self._retriever.retrieve(tokens, k=min(k, len(self.ids)), show_progress=False)
+        docs, scores = self._retriever.retrieve(
+            tokens, k=min(k, len(self.ids)), show_progress=False
+        )
         return [
             (self.ids[int(doc)], float(score))
             for doc, score in zip(docs[0], scores[0], strict=True)
@@ -86,12 +89,16 @@ class LexicalIndexes:
         with self._lock:
             version = self._versions.get(project, 0)
             built = self._built.get(project)
-            fresh = built is not None and built.version == version
+            # The size check catches writes by other processes (the CLI beside a server).
+            fresh = built is not None and built.version == version and len(built.index) == size
             background = built is not None and size > self.sync_limit
             if not fresh and background and project not in self._building:
                 self._building.add(project)
                 threading.Thread(
-                    target=self._rebuild, args=(project, version, load), name=f"bm25-{project}", daemon=True
+                    target=self._rebuild,
+                    args=(project, version, load),
+                    name=f"bm25-{project}",
+                    daemon=True,
                 ).start()
         if fresh or background:
             return built.index  # type: ignore[union-attr]

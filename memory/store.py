@@ -33,11 +33,12 @@ one records ``supersedes``. ``history`` walks the chain; recall skips superseded
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +50,6 @@ from memory.chroma import (
     open_chroma_client,
 )
 from memory.embeddings import encode, encode_one
-from memory.lexical import LexicalIndex, LexicalIndexes
 from memory.items import (
     SUPERSEDABLE_KINDS,
     MemoryItem,
@@ -59,12 +59,14 @@ from memory.items import (
     memory_id,
     restates,
 )
+from memory.lexical import LexicalIndex, LexicalIndexes
 from nova.projects import PROJECT_ID_PATTERN, Project, ProjectError, Projects, load_projects
 from nova.state import MemoryHit
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Embeddable, EmbeddingFunction
 
     from nova.settings import NovaSettings
 
@@ -84,6 +86,7 @@ semantic one. Weights of 0.5–0.7 win on the entity set and lose on the paraphr
 
 _EMBED_BATCH = 128
 _OVERFETCH = 3
+_PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
 
 ProgressCallback = Callable[[int], None]
 """``progress(n)``: ``n`` more items were processed."""
@@ -139,6 +142,7 @@ class MemoryStore:
             seed: Whether to save seed memories into newly created collections.
             hybrid: Fuse BM25 with the vector ranking (see ``memory.lexical``); ``False``
                 ranks by vector similarity alone.
+
         """
         if not 0.0 < supersede_similarity <= 1.0:
             raise ValueError(f"supersede_similarity must be in (0, 1]; got {supersede_similarity}")
@@ -148,7 +152,8 @@ class MemoryStore:
         self._seed_new = seed
         self.hybrid = hybrid
         self._lexical = LexicalIndexes()
-        self._function = MiniLMEmbeddingFunction()
+        # Chroma types the parameter as EmbeddingFunction[Embeddable]; ours embeds Documents.
+        self._function = cast("EmbeddingFunction[Embeddable]", MiniLMEmbeddingFunction())
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()
 
@@ -165,10 +170,9 @@ class MemoryStore:
 
         Raises:
             ProjectError: the id is malformed, or unknown to the configured projects.
-        """
-        import re
 
-        if not isinstance(project, str) or not re.match(PROJECT_ID_PATTERN, project):
+        """
+        if not isinstance(project, str) or not _PROJECT_ID.match(project):
             raise ProjectError(
                 f"Invalid project id {project!r}: use 3-50 lower-case letters, digits and "
                 "dashes, starting and ending with a letter or digit (e.g. parts-shop)"
@@ -209,7 +213,9 @@ class MemoryStore:
     def stored_projects(self) -> list[str]:
         """Return the ids of projects that have a memory collection."""
         names = [c.name for c in self.client.list_collections()]
-        return sorted(n.removeprefix(COLLECTION_PREFIX) for n in names if n.startswith(COLLECTION_PREFIX))
+        return sorted(
+            n.removeprefix(COLLECTION_PREFIX) for n in names if n.startswith(COLLECTION_PREFIX)
+        )
 
     def count(self, project: str) -> int:
         """Return how many items (current and superseded) ``project`` holds."""
@@ -234,7 +240,9 @@ class MemoryStore:
         topic: str | None = None,
     ) -> SaveResult:
         """Save one memory in ``project`` (see ``save_many``)."""
-        return self.save_many(project, [NewMemory(text=text, kind=kind, source=source, topic=topic)])[0]
+        return self.save_many(
+            project, [NewMemory(text=text, kind=kind, source=source, topic=topic)]
+        )[0]
 
     def save_many(
         self,
@@ -252,6 +260,7 @@ class MemoryStore:
 
         Returns:
             One ``SaveResult`` per input, in input order.
+
         """
         collection = self._collection(project)
         results: list[SaveResult] = []
@@ -289,7 +298,9 @@ class MemoryStore:
                 )
         order = list(fresh)
         vectors = encode([item.text for item in fresh.values()], batch_size=_EMBED_BATCH)
-        superseded_by, superseded_in_store = self._supersessions(collection, list(fresh.values()), vectors)
+        superseded_by, superseded_in_store = self._supersessions(
+            collection, list(fresh.values()), vectors
+        )
         for new_id, old_id in superseded_by.items():
             fresh[new_id] = replace(fresh[new_id], supersedes=old_id)
         for old_id, new_id in superseded_in_store.items():
@@ -306,11 +317,15 @@ class MemoryStore:
         if older:
             collection.update(
                 ids=older,
-                metadatas=[{"superseded_by": superseded_in_store[old], "active": False} for old in older],
+                metadatas=[
+                    {"superseded_by": superseded_in_store[old], "active": False} for old in older
+                ],
             )
         touched = [item_id for item_id in dict.fromkeys(ids) if item_id in known]
         if touched:
-            collection.update(ids=touched, metadatas=[{"updated_ts": now.timestamp()}] * len(touched))
+            collection.update(
+                ids=touched, metadatas=[{"updated_ts": now.timestamp()}] * len(touched)
+            )
         if fresh or older:
             self._lexical.invalidate(project)
 
@@ -322,7 +337,9 @@ class MemoryStore:
         for item_id in ids:
             if item_id in fresh and item_id not in reported:
                 reported.add(item_id)
-                results.append(SaveResult(fresh[item_id], "created", tuple(replaced.get(item_id, ()))))
+                results.append(
+                    SaveResult(fresh[item_id], "created", tuple(replaced.get(item_id, ())))
+                )
             elif item_id in fresh:  # the same text twice in one batch
                 results.append(SaveResult(fresh[item_id], "existing"))
             else:
@@ -337,10 +354,13 @@ class MemoryStore:
         Returns:
             ``(new id -> the older id it supersedes, older id -> the new id superseding it)``;
             an older id may be stored already or be an earlier item of this batch.
+
         """
         topic_items = [i for i, item in enumerate(items) if item.topic is not None]
         similar_items = [
-            i for i, item in enumerate(items) if item.topic is None and item.kind in SUPERSEDABLE_KINDS
+            i
+            for i, item in enumerate(items)
+            if item.topic is None and item.kind in SUPERSEDABLE_KINDS
         ]
         if not topic_items and not similar_items:
             return {}, {}
@@ -361,7 +381,7 @@ class MemoryStore:
         neighbours: dict[int, list[tuple[float, str, str, dict[str, object]]]] = {}
         if similar_items and collection.count():
             result = collection.query(
-                query_embeddings=vectors[similar_items],
+                query_embeddings=vectors[similar_items].tolist(),
                 n_results=10,
                 include=["documents", "metadatas", "distances"],
             )
@@ -418,6 +438,7 @@ class MemoryStore:
 
         Raises:
             MemoryNotFoundError: ``item_id`` is not in ``project``.
+
         """
         item = self.get(project, item_id)
         if item is None:
@@ -428,17 +449,23 @@ class MemoryStore:
         collection = self._collection(project)
         if item.supersedes and self.get(project, item.supersedes) is not None:
             if item.superseded_by:
-                collection.update(ids=[item.supersedes], metadatas=[{"superseded_by": item.superseded_by}])
+                collection.update(
+                    ids=[item.supersedes], metadatas=[{"superseded_by": item.superseded_by}]
+                )
             else:
-                collection.update(ids=[item.supersedes], metadatas=[{"superseded_by": "", "active": True}])
+                collection.update(
+                    ids=[item.supersedes], metadatas=[{"superseded_by": "", "active": True}]
+                )
         if item.superseded_by and self.get(project, item.superseded_by) is not None:
-            collection.update(ids=[item.superseded_by], metadatas=[{"supersedes": item.supersedes or ""}])
+            collection.update(
+                ids=[item.superseded_by], metadatas=[{"supersedes": item.supersedes or ""}]
+            )
         collection.delete(ids=[item_id])
         self._lexical.invalidate(project)
         return item
 
     def forget_source(self, project: str, source: str, *, keep: Iterable[str] = ()) -> int:
-        """Delete ``project``'s items from ``source`` except the ids in ``keep``; return how many."""
+        """Delete ``project``'s items from ``source``, except ids in ``keep``; return how many."""
         collection = self._collection(project)
         found = collection.get(where={"source": source}, include=[])
         stale = sorted(set(found["ids"]) - set(keep))
@@ -455,7 +482,10 @@ class MemoryStore:
         if not found["ids"]:
             return None
         return MemoryItem.from_record(
-            project, item_id, (found["documents"] or [""])[0] or "", dict((found["metadatas"] or [{}])[0] or {})
+            project,
+            item_id,
+            (found["documents"] or [""])[0] or "",
+            dict((found["metadatas"] or [{}])[0] or {}),
         )
 
     def locate(self, item_id: str) -> MemoryItem | None:
@@ -473,6 +503,7 @@ class MemoryStore:
 
         Raises:
             MemoryNotFoundError: ``item_id`` is not in ``project``.
+
         """
         item = self.get(project, item_id)
         if item is None:
@@ -522,6 +553,7 @@ class MemoryStore:
             Hits, best first; ``score`` is the relevance used for ranking: the cosine
             similarity, or with ``hybrid`` the fused value (0–1, equal to
             ``HYBRID_WEIGHT`` × cosine when no query term matches).
+
         """
         if k <= 0 or not query.strip():
             return []
@@ -546,7 +578,9 @@ class MemoryStore:
             # Ids BM25 still knows but Chroma no longer has (a stale index) are dropped here.
             lexical = [(item_id, score) for item_id, score in lexical if item_id in rows]
             relevance = fuse({item_id: row[2] for item_id, row in rows.items()}, lexical)
-        ranking = [i for i in sorted(relevance, key=lambda i: -relevance[i]) if keep(rows[i][1])][:k]
+        ranking = [i for i in sorted(relevance, key=lambda i: -relevance[i]) if keep(rows[i][1])][
+            :k
+        ]
         if len(ranking) < k and returned >= n:
             # Most neighbours were filtered out: let Chroma filter (slower, but complete).
             clauses: list[dict[str, object]] = []
@@ -554,7 +588,7 @@ class MemoryStore:
                 clauses.append({"active": True})
             if wanted is not None:
                 clauses.append({"kind": {"$in": sorted(wanted)}})
-            where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+            where: dict[str, Any] = clauses[0] if len(clauses) == 1 else {"$and": clauses}
             extra = self._query(collection, vector, k, where)
             for item_id, row in extra.items():
                 if item_id not in rows:
@@ -563,7 +597,8 @@ class MemoryStore:
                     ranking.append(item_id)
             ranking = ranking[:k]
         return [
-            MemoryItem.from_record(project, i, rows[i][0], rows[i][1]).hit(relevance[i]) for i in ranking
+            MemoryItem.from_record(project, i, rows[i][0], rows[i][1]).hit(relevance[i])
+            for i in ranking
         ]
 
     @staticmethod
@@ -571,13 +606,13 @@ class MemoryStore:
         collection: Collection,
         vector: npt.NDArray[np.float32],
         n: int,
-        where: dict[str, object] | None,
+        where: dict[str, Any] | None,
     ) -> dict[str, tuple[str, dict[str, object], float]]:
-        """Return ``id -> (text, metadata, cosine similarity)`` of the ``n`` nearest items, nearest first."""
+        """Return ``id -> (text, metadata, cosine)`` of the ``n`` nearest items, nearest first."""
         result = collection.query(
-            query_embeddings=[vector],
+            query_embeddings=[vector.tolist()],
             n_results=n,
-            where=where,  # type: ignore[arg-type]
+            where=where,
             include=["documents", "metadatas", "distances"],
         )
         return {
@@ -595,13 +630,21 @@ class MemoryStore:
     def _fetch(
         collection: Collection, ids: list[str], vector: npt.NDArray[np.float32]
     ) -> dict[str, tuple[str, dict[str, object], float]]:
-        """Return ``id -> (text, metadata, cosine similarity)`` of stored ``ids`` (missing ones skipped)."""
+        """Return ``id -> (text, metadata, cosine)`` of the stored ones of ``ids``."""
         found = collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         embeddings = found["embeddings"] if found["embeddings"] is not None else []
         return {
-            item_id: (text or "", dict(meta or {}), float(np.asarray(embedding, dtype=np.float32) @ vector))
+            item_id: (
+                text or "",
+                dict(meta or {}),
+                float(np.asarray(embedding, dtype=np.float32) @ vector),
+            )
             for item_id, text, meta, embedding in zip(
-                found["ids"], found["documents"] or [], found["metadatas"] or [], embeddings, strict=True
+                found["ids"],
+                found["documents"] or [],
+                found["metadatas"] or [],
+                embeddings,
+                strict=True,
             )
         }
 
@@ -617,7 +660,9 @@ class MemoryStore:
         found = self._collection(project).get(include=["documents", "metadatas"])
         items = [
             MemoryItem.from_record(project, i, text or "", dict(meta or {}))
-            for i, text, meta in zip(found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True)
+            for i, text, meta in zip(
+                found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True
+            )
         ]
         if not include_superseded:
             items = [item for item in items if item.active]
@@ -643,4 +688,3 @@ def default_memory_store() -> MemoryStore:
         str(settings.chroma_url) if settings.chroma_url else None,
         str(settings.projects_file or ""),
     )
-

@@ -7,17 +7,18 @@ The agent's system prompt, tools and model all come from its ``AgentSpec``; the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
+from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.runtime import Runtime
 from langgraph.types import Command
+from typing_extensions import TypedDict
 
 from nodes.recall import format_memories
 from nodes.resilience import CallTimeout, call_with_timeout
@@ -100,7 +101,7 @@ def make_agent_node(
     *,
     tool_resolver: ToolResolver = get_tools,
     ledger: FailureLedger | None = None,
-) -> Callable[[NovaState, Runtime[NovaContext], RunnableConfig], dict[str, object]]:
+) -> Callable[[NovaState, Runtime[NovaContext]], dict[str, object]]:
     """Build the node that runs one model turn of the routed agent.
 
     Each model call ends within ``NOVA_MODEL_TIMEOUT_S`` (``CallTimeout`` otherwise; the
@@ -114,11 +115,11 @@ def make_agent_node(
         model_factory: How agents get models; the fallback is ``model_factory(spec, fallback)``.
         tool_resolver: Tools by name (the registry by default).
         ledger: Failure ledger (the configured one by default).
+
     """
 
-    def agent(
-        state: NovaState, runtime: Runtime[NovaContext], config: RunnableConfig
-    ) -> dict[str, object]:
+    def agent(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]:
+        config = get_config()
         mark_progress(config)
         spec = current_agent(state, catalog)
         steps = state.get("agent_steps", 0)
@@ -178,7 +179,16 @@ def make_agent_node(
                 fallback, tools, prompt, f"fallback model {fallback_name} ({spec.name})"
             )
             model_name = fallback_name
-        response.name = spec.name
+        # A copy: the model may hand out a shared object (a cached or replayed turn), and an
+        # id already in the thread would make add_messages replace that earlier message.
+        seen = {message.id for message in state["messages"]}
+        response = response.model_copy(
+            update={
+                "name": spec.name,
+                "id": None if response.id in seen else response.id,
+                "additional_kwargs": dict(response.additional_kwargs),
+            }
+        )
         if notes:
             response.additional_kwargs["nova_failures"] = [
                 *response.additional_kwargs.get("nova_failures", []),

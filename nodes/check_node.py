@@ -32,7 +32,7 @@ from nodes.checks import (
 )
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger
-from nova.state import NovaState
+from nova.state import AgentLoopState, NovaState
 from nova.tracing.blame import Correction
 from nova.tracing.failures import mark_progress, record_failure
 
@@ -52,7 +52,7 @@ def _outcome(check: Mapping[str, Any]) -> CheckOutcome:
     )
     for key in ("target", "failure_id"):
         if check.get(key):
-            outcome[key] = str(check[key])  # type: ignore[literal-required]
+            outcome[key] = str(check[key])  # type: ignore[literal-required,unused-ignore]
     return outcome
 
 
@@ -90,10 +90,13 @@ def make_check_node(
         catalog: The agents (their ``checks:`` and tools).
         registry: Checks by name; Nova's ``CHECKS`` by default.
         ledger: Failure ledger; the configured one by default.
+
     """
     checks = registry or CHECKS
 
-    def check(state: NovaState, config: RunnableConfig) -> dict[str, object]:
+    # Annotated with the subgraph state: LangGraph reads a node's input schema from this
+    # annotation, and with NovaState the node would never see the upstream ``checks``.
+    def check(state: AgentLoopState, config: RunnableConfig) -> dict[str, object]:
         mark_progress(config)
         route = state.get("route") or None
         name = route.get("agent") if route else None
@@ -116,7 +119,8 @@ def make_check_node(
             if isinstance(c, Mapping)
         ]
         names = checks.for_agent(spec.checks if spec else ())
-        outcome = (state.get("agent_run") or {}).get("outcome")
+        agent_run: Mapping[str, Any] = state.get("agent_run") or {}
+        outcome = agent_run.get("outcome")
         if outcome is not None and outcome not in ANSWERED_OUTCOMES:
             names = [n for n in names if n in checks and checks[n].judges == "route"]
         done = {c["name"] for c in upstream}
@@ -161,8 +165,8 @@ def make_check_node(
                     {
                         "id": None,
                         "kind": "route_fallback",
-                        "text": f"the router was not sure where this belongs ({route.get('reason')}); "
-                        f"the fallback agent {name} answered",
+                        "text": "the router was not sure where this belongs "
+                        f"({route.get('reason')}); the fallback agent {name} answered",
                     },
                 )
             content = answer.content

@@ -11,11 +11,12 @@ import re as _re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from nova.glossary import Glossary, TermLike, numbers_in, protected_spans, strip_protected
+from nova.state import CheckOutcome, JudgedStep
 
 _log = logging.getLogger("nova.checks")
 
@@ -59,6 +60,7 @@ def glossary_preserved(
         target: Target language code; without it, approved translations are not checked
             (protected spans still are).
         source_language: Source language code, for terms approved in both languages.
+
     """
     spans = protected_spans(source, glossary, target=target, source=source_language)
     problems: list[str] = []
@@ -110,23 +112,6 @@ def target_language(
 # --- registry and runner (the failure-ledger engineer) -------------------------------------
 # Everything below runs the checks an agent declares (catalog ``checks:``) plus the checks
 # that apply to every routed run, records failures in the ledger and tells the user.
-
-
-CheckStatus = Literal["passed", "failed", "skipped", "error"]
-JudgedStep = Literal["agent", "route", "tools"]
-"""Which step's output a check judges: the agent's answer, the route, or a tool result."""
-
-
-class CheckOutcome(TypedDict):
-    """One check's verdict as kept in state, traces and the answer's ``nova_checks``."""
-
-    name: str
-    passed: bool
-    detail: str
-    status: CheckStatus
-    judges: JudgedStep
-    failure_id: NotRequired[str]
-    target: NotRequired[str]
 
 
 @dataclass(frozen=True, slots=True)

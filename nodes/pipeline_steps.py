@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired
 
 from jinja2 import TemplateError
 from langchain_core.language_models import BaseChatModel
@@ -51,6 +51,7 @@ from tenacity import (
     stop_before_delay,
     wait_exponential,
 )
+from typing_extensions import TypedDict
 
 from nodes.checks import CheckOutcome, CheckResult
 from nova.catalog import AgentSpec, Catalog
@@ -854,7 +855,7 @@ def _gather(
     failed = [r for r in ordered if r["status"] == "failed"]
     attempts = sum(r["attempts"] for r in ordered)
     duration = max((r["duration_ms"] for r in ordered), default=0.0)
-    models = sorted({r["model"] for r in ordered if r.get("model")})  # type: ignore[misc]
+    models = sorted({model for r in ordered if (model := r.get("model"))})
     extra: dict[str, Any] = {"items": count}
     if models:
         extra["models"] = models
@@ -944,11 +945,16 @@ def make_fan_out(
                 ItemTask(index=i, item=item, context=payload["context"], run=state["run"]),
             )
             for i, item in enumerate(payload["items"])
-            if (done.get(_item_key(step, i)) or {}).get("status") != "ok"
+            if _item_status(done, _item_key(step, i)) != "ok"
         ]
         return sends or f"{step.id}__join"
 
     return fan_out, route
+
+
+def _item_status(done: Mapping[str, ItemRecord], key: str) -> str | None:
+    record = done.get(key)
+    return record["status"] if record is not None else None
 
 
 def _portable(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -1124,7 +1130,7 @@ def make_start_node(
                     "attempt": previous["attempt"] + 1,
                     "status": "running",
                     "started_at": started_at,
-                }  # type: ignore[typeddict-item]
+                }
             )
             run.pop("error", None)
         else:
@@ -1202,8 +1208,8 @@ def make_finish_node(
                 status=r["status"],
                 attempts=r["attempts"],
                 duration_ms=r["duration_ms"],
-                **({"note": r["note"]} if "note" in r else {}),
-            )  # type: ignore[typeddict-item]
+                **({"note": r["note"]} if "note" in r else {}),  # type: ignore[typeddict-item]
+            )
             for r in ordered
         ]
         result = PipelineResult(
@@ -1287,7 +1293,7 @@ def pipeline_checks(
         item
         for r in ordered
         if r["status"] == "ok" and r["target"] == "agent:translator"
-        for item in (r.get("output") if isinstance(r.get("output"), list) else [r.get("output")])
+        for item in _as_list(r.get("output"))
         if isinstance(item, dict)
     ]
     for name in ("glossary_preserved", "target_language"):
@@ -1307,9 +1313,14 @@ def pipeline_checks(
     return checks
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def _agent_name(spec: PipelineSpec, state: PipelineState) -> str:
     route = state.get("route")
-    return (route or {}).get("agent") or spec.agent or spec.name
+    agent = route.get("agent") if route else None
+    return agent or spec.agent or spec.name
 
 
 def _status_line(

@@ -40,6 +40,7 @@ def format_memories(hits: Sequence[MemoryHit]) -> str:
 
     Returns:
         ``""`` when there are no hits, else a header and one ``[mem:<id>]`` line per hit.
+
     """
     if not hits:
         return ""
@@ -75,6 +76,7 @@ def make_recall_node(
             server can import the graph without opening Chroma); the store configured
             by settings by default.
         min_score: Drop hits with a lower cosine similarity than this.
+
     """
     open_store = store or default_memory_store
 

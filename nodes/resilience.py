@@ -138,6 +138,7 @@ def call_with_timeout(fn: Callable[[], T], timeout_s: float, what: str) -> T:
     Raises:
         CallTimeout: ``fn`` did not return in time.
         BaseException: whatever ``fn`` raised.
+
     """
     context = contextvars.copy_context()
     done = threading.Event()

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -343,7 +343,7 @@ def _choice_schema(candidates: Sequence[str]) -> type[BaseModel]:
         "RouteChoice",
         __doc__="The agent that should handle the user's request.",
         agent=(
-            Literal[options],  # type: ignore[valid-type]
+            cast(Any, Literal)[options],  # the candidates are only known at run time
             Field(description="Name of the best-fitting agent, or 'none' if none fits."),
         ),
         reason=(str, Field(default="", description="One short sentence saying why.")),
@@ -529,7 +529,7 @@ def make_route_node(
         with state_lock:
             if "router" not in resolved:
                 resolved["router"] = Router.from_catalog(catalog)
-            return resolved["router"]  # type: ignore[no-any-return]
+            return cast(Router, resolved["router"])
 
     def get_ledger() -> RoutingLedger:
         if ledger is not None:
@@ -537,7 +537,7 @@ def make_route_node(
         with state_lock:
             if "ledger" not in resolved:
                 resolved["ledger"] = RoutingLedger()
-            return resolved["ledger"]  # type: ignore[no-any-return]
+            return cast(RoutingLedger, resolved["ledger"])
 
     def route(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, RouteDecision]:
         context = runtime.context or NovaContext()

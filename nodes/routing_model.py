@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +44,7 @@ from nova.catalog import RoutableAgent
 
 log = logging.getLogger(__name__)
 
-ROUTER_ALGORITHM = "nova-hybrid-svm/2"
+ROUTER_ALGORITHM = "nova-hybrid-svm/3"
 """Bumped whenever fitting or scoring changes, so cached fits are refitted."""
 
 ROUTER_CONFIG_FILE = "router.yaml"
@@ -314,7 +314,7 @@ class LexicalScorer:
 
     def __init__(self, fitted: FittedRouter) -> None:
         """Prepare the analyzers and weights of ``fitted``'s vectorizers."""
-        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], FloatArray, int]] = []
+        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], Any, int]] = []
         offset = 0
         for _, vectorizer in fitted.vectorizer.transformer_list:  # type: ignore[attr-defined]
             vocabulary: dict[str, int] = vectorizer.vocabulary_
@@ -597,8 +597,15 @@ def _fit_thresholds(
         return Thresholds(0.0, 0.0, -1.0), {}
 
     def grid(values: FloatArray, upper: float, steps: int, off: float) -> FloatArray:
-        points = np.quantile(values[inside], np.linspace(0.0, upper, steps))
-        return np.unique(np.concatenate([[off], points]).astype(np.float32))
+        # Candidates sit midway between observed in-scope values, never on one: a threshold
+        # equal to a validation score (e.g. saturated probabilities of 1.0) would abstain
+        # on every new request that scores a hair lower.
+        data = values[inside]
+        distinct = np.unique(data[data <= np.quantile(data, upper)])
+        mids = (distinct[:-1] + distinct[1:]) / 2 if distinct.size > 1 else distinct[:0]
+        if mids.size > steps:
+            mids = mids[np.linspace(0, mids.size - 1, steps).round().astype(int)]
+        return np.unique(np.concatenate([[off], mids]).astype(np.float32))
 
     confidences = grid(p1, 0.25, 26, 0.0)
     margins = grid(margin, 0.15, 16, 0.0)
@@ -606,7 +613,7 @@ def _fit_thresholds(
     top = agent_p.argmax(axis=1)
     wrong = inside & (top != validation.labels)
     groups = [g for g in (_OOS, _PSEUDO) if (validation.kind == g).any()]
-    best: tuple[tuple[float, int, float], Thresholds] | None = None
+    best: tuple[tuple[float, int, float, float], Thresholds] | None = None
     for c, m, s in itertools.product(confidences, margins, similarities):
         thresholds = Thresholds(float(c), float(m), float(s))
         _, oos, ambiguous = decide_abstain(
@@ -621,7 +628,9 @@ def _fit_thresholds(
             if groups
             else 0.0
         )
-        key = (recall, int((abstain & wrong).sum()), -in_abstain)
+        # Ties go to the least strict thresholds: they generalise to new requests best.
+        strictness = float(c) + float(m) + float(s) + 1.0
+        key = (recall, int((abstain & wrong).sum()), -in_abstain, -strictness)
         if best is None or key > best[0]:
             best = (key, thresholds)
     chosen = best[1] if best is not None else Thresholds(0.0, 0.0, -1.0)
@@ -781,10 +790,11 @@ def fit_router(
 
 
 def default_cache_dir() -> Path:
-    """Return the folder fitted routers are cached in (``<data_dir>/router``)."""
+    """Return the router cache folder: ``NOVA_ROUTER_CACHE_DIR``, else ``<data_dir>/router``."""
     from nova.settings import get_settings
 
-    return get_settings().data_dir / "router"
+    settings = get_settings()
+    return settings.router_cache_dir or settings.data_dir / "router"
 
 
 def load_or_fit(

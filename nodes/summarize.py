@@ -144,9 +144,8 @@ def _transcript(messages: Sequence[AnyMessage]) -> str:
             if text := message_text(message):
                 lines.append(f"{message.name or 'Nova'}: {text}")
         elif isinstance(message, ToolMessage):
-            lines.append(
-                f"Tool {message.name or ''} returned: {truncate_to_tokens(message_text(message), 120)}"
-            )
+            result = truncate_to_tokens(message_text(message), 120)
+            lines.append(f"Tool {message.name or ''} returned: {result}")
     return "\n".join(lines)
 
 
@@ -156,6 +155,7 @@ def make_summarize_node(
     catalog: Catalog[AgentSpec] | None = None,
     store: Callable[[], MemoryStore] | None = None,
     save_to_memory: bool = True,
+    max_summary_tokens: int | None = None,
 ) -> Callable[[NovaState, RunnableConfig, Runtime[NovaContext]], dict[str, object]]:
     """Build the summarize node.
 
@@ -166,6 +166,10 @@ def make_summarize_node(
             that agent the summary is extractive.
         store: Returns the memory store the summary is saved in; the configured one by default.
         save_to_memory: Whether to save each new summary as a ``conversation_summary`` memory.
+        max_summary_tokens: Longest running summary (it is part of every prompt); a third
+            of ``NOVA_SUMMARY_TRIGGER_TOKENS`` by default. The extractive summary drops its
+            oldest lines to fit; a model's summary is cut.
+
     """
     factory = model_factory or default_model_factory
     open_store = store or default_memory_store
@@ -178,7 +182,10 @@ def make_summarize_node(
         if model is None or isinstance(model, ModelUnavailable):
             previous_lines = [line for line in previous.splitlines() if line.strip()]
             return _cap([*previous_lines, *extractive_summary(older)], max_tokens)
-        request = f"Earlier summary:\n{previous or '(none)'}\n\nNew part of the conversation:\n{_transcript(older)}"
+        request = (
+            f"Earlier summary:\n{previous or '(none)'}\n\n"
+            f"New part of the conversation:\n{_transcript(older)}"
+        )
         prompt = SUMMARY_PROMPT.format(max_words=max(50, max_tokens * 2 // 3))
         response = model.invoke([SystemMessage(prompt), HumanMessage(request)])
         text = message_text(response).strip() if isinstance(response, AIMessage) else ""
@@ -203,7 +210,7 @@ def make_summarize_node(
             return {}
         older = messages[:cut]
         context = runtime.context or NovaContext()
-        max_tokens = max(settings.summary_trigger_tokens // 3, 60)
+        max_tokens = max_summary_tokens or max(settings.summary_trigger_tokens // 3, 100)
         summary = write_summary(state.get("summary") or "", older, context, max_tokens)
         if save_to_memory and summary:
             project = state.get("project") or context.project or settings.default_project

@@ -32,7 +32,9 @@ class ModelUnavailable:
     @property
     def message(self) -> str:
         """A user-facing explanation with the fix."""
-        return f"The {self.agent} agent needs a language model, but {self.reason}. {HOW_TO_CONFIGURE}"
+        return (
+            f"The {self.agent} agent needs a language model, but {self.reason}. {HOW_TO_CONFIGURE}"
+        )
 
 
 ModelResult = BaseChatModel | ModelUnavailable
@@ -64,6 +66,7 @@ def build_chat_model(
 
     Returns:
         A ``ChatOpenAI`` client, or ``ModelUnavailable`` saying what is missing.
+
     """
     settings = settings or get_settings()
     if not settings.model_configured:
@@ -86,7 +89,9 @@ def build_chat_model(
         temperature=spec.model.temperature,
         max_completion_tokens=spec.model.max_tokens,
         timeout=settings.model_timeout_s,
-        max_retries=settings.model_max_retries,
+        # Retries belong to the node's RetryPolicy (NOVA_MODEL_MAX_RETRIES, transient errors
+        # only); a client retrying too would multiply the attempts.
+        max_retries=0,
         **extra,  # type: ignore[arg-type]
     )
     # Per-model slots with backpressure: a slow or rate-limited model cannot starve the others.
@@ -94,5 +99,5 @@ def build_chat_model(
 
 
 def default_model_factory(spec: AgentSpec, run_override: str | None) -> ModelResult:
-    """The factory the served graphs use: settings-driven ``build_chat_model``."""
+    """Build an agent's model from settings (the factory the served graphs use)."""
     return build_chat_model(spec, run_override)

@@ -101,15 +101,20 @@ class Project(BaseModel):
 
         Raises:
             ProjectError: the seed file is missing or invalid, naming the file and field.
+
         """
         if self.seeds is None:
             return ()
         try:
             raw = yaml.safe_load(self.seeds.read_text(encoding="utf-8"))
         except OSError as error:
-            raise ProjectError(f"Project {self.id!r}: cannot read seed file {self.seeds}: {error}")
+            raise ProjectError(
+                f"Project {self.id!r}: cannot read seed file {self.seeds}: {error}"
+            ) from None
         except yaml.YAMLError as error:
-            raise ProjectError(f"{self.seeds}: not valid YAML ({error})".replace("\n", " ")) from None
+            raise ProjectError(
+                f"{self.seeds}: not valid YAML ({error})".replace("\n", " ")
+            ) from None
         try:
             return SeedFile.model_validate(raw).memories
         except ValidationError as error:
@@ -137,6 +142,7 @@ class Projects:
 
         Raises:
             ProjectError: naming the known projects and the file that defines them.
+
         """
         try:
             return self.projects[project_id]
@@ -167,6 +173,7 @@ def load_projects(path: Path | str | None = None) -> Projects:
 
     Raises:
         ProjectError: listing every problem with the file and field concerned.
+
     """
     if path is None:
         from nova.settings import get_settings
@@ -181,7 +188,9 @@ def load_projects(path: Path | str | None = None) -> Projects:
 def _load_projects(path: Path, mtime: int) -> Projects:
     # ``mtime`` is part of the cache key so an edited file is re-read.
     if mtime < 0:
-        raise ProjectError(f"{path}: projects file not found (set NOVA_PROJECTS_FILE to a YAML file)")
+        raise ProjectError(
+            f"{path}: projects file not found (set NOVA_PROJECTS_FILE to a YAML file)"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
@@ -193,7 +202,12 @@ def _load_projects(path: Path, mtime: int) -> Projects:
         for item in error.errors():
             loc = list(item["loc"])
             # Name the project by its id rather than its list index where possible.
-            if len(loc) >= 2 and loc[0] == "projects" and isinstance(loc[1], int) and isinstance(raw, dict):
+            if (
+                len(loc) >= 2
+                and loc[0] == "projects"
+                and isinstance(loc[1], int)
+                and isinstance(raw, dict)
+            ):
                 entry = raw["projects"][loc[1]]
                 if isinstance(entry, dict) and "id" in entry:
                     loc[1] = entry["id"]
@@ -207,14 +221,15 @@ def _load_projects(path: Path, mtime: int) -> Projects:
         if project.seeds is not None and not project.seeds.is_absolute():
             project = project.model_copy(update={"seeds": path.parent / project.seeds})
         if project.seeds is not None and not project.seeds.is_file():
-            raise ProjectError(f"{path}: project {project.id!r} names seed file {project.seeds}, which does not exist")
+            raise ProjectError(
+                f"{path}: project {project.id!r} names seed file {project.seeds}, "
+                "which does not exist"
+            )
         projects[project.id] = project
     return Projects(projects=projects, source=path)
 
 
-def check_projects(
-    projects: Projects, agent_names: set[str], tool_names: set[str]
-) -> list[str]:
+def check_projects(projects: Projects, agent_names: set[str], tool_names: set[str]) -> list[str]:
     """Return problems with agent and tool names the projects allow but nobody defines."""
     problems = []
     for project in projects:

@@ -103,6 +103,10 @@ class NovaSettings(BaseSettings):
     summary_keep_messages: int = Field(default=6, ge=1, le=200)
     """Most recent messages kept verbatim when a thread is summarised."""
 
+    router_cache_dir: Path | None = None
+    """Where fitted routers are cached (keyed by catalog and encoder); default
+    ``<data_dir>/router``."""
+
     # --- agents ---
     catalog_dir: Path | None = None
     """Folder of agent YAML files; default is the catalog shipped with Nova."""
@@ -131,6 +135,10 @@ class NovaSettings(BaseSettings):
     """Runs the durable server executes at once; further runs wait in the Postgres queue."""
     server_threads: int = Field(default=64, ge=4, le=2000)
     """Threads the server gives synchronous graph nodes (models, SQLite, Chroma calls)."""
+    server_workers: int = Field(default=1, ge=1, le=64)
+    """Processes (uvicorn workers) of the durable server; one per core uses every core.
+    ``server_jobs`` and ``server_threads`` are split among them. Each opens up to 60
+    Postgres connections under load: keep workers x 60 below Postgres' max_connections."""
     server_heartbeat_s: float = Field(default=30.0, ge=1)
     """Seconds between a worker's proofs of life; a run silent for 2x this is taken over."""
     server_max_attempts: int = Field(default=3, ge=1, le=20)

@@ -7,12 +7,11 @@ checkpointer all see the same shape without custom serialisers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
-
-from typing_extensions import NotRequired, TypedDict
+from typing import Annotated, Literal, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 RouteMethod = Literal["semantic", "llm", "clarify", "fallback", "explicit"]
 """How a route was chosen: the classifier was sure (semantic), a model broke a tie (llm),
@@ -73,6 +72,23 @@ class AgentRun(TypedDict):
     detail: NotRequired[str]
 
 
+CheckStatus = Literal["passed", "failed", "skipped", "error"]
+JudgedStep = Literal["agent", "route", "tools"]
+"""Which step's output a check judges: the agent's answer, the route, or a tool result."""
+
+
+class CheckOutcome(TypedDict):
+    """One check's verdict as kept in state, traces and the answer's ``nova_checks``."""
+
+    name: str
+    passed: bool
+    detail: str
+    status: CheckStatus
+    judges: JudgedStep
+    failure_id: NotRequired[str]
+    target: NotRequired[str]
+
+
 class NovaInput(TypedDict):
     """What a caller sends: new messages (Studio shows just this form)."""
 
@@ -118,3 +134,9 @@ class NovaContext:
     """Model override for this run, e.g. ``gpt-4o-mini``."""
     agent: str | None = None
     """Skip routing and send the request straight to this agent."""
+
+
+class AgentLoopState(NovaState, total=False):
+    """Nova's state plus the verdicts of the turn's assumption checks (private to a subgraph)."""
+
+    checks: list[CheckOutcome]

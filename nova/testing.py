@@ -33,12 +33,12 @@ def tool_call(name: str, /, **args: Any) -> ToolCall:
 
 
 def calls(*tool_calls: ToolCall, text: str = "") -> AIMessage:
-    """A scripted model turn that calls tools."""
+    """Build a scripted model turn that calls tools."""
     return AIMessage(content=text, tool_calls=list(tool_calls))
 
 
 def says(text: str) -> AIMessage:
-    """A scripted model turn that answers in plain text."""
+    """Build a scripted model turn that answers in plain text."""
     return AIMessage(content=text)
 
 
@@ -67,8 +67,13 @@ class ScriptedChatModel(GenericFakeChatModel):
 
     @classmethod
     def repeating(cls, turn: AIMessage | str, **kwargs: Any) -> ScriptedChatModel:
-        """Build a model that answers every call with the same turn (for benchmarks)."""
-        return cls(messages=itertools.repeat(turn), **kwargs)
+        """Build a model that answers every call with a fresh copy of the same turn."""
+        # Copies: LangChain stamps an id on the message it returns, and one shared object
+        # would make every turn replace the previous one in a thread's messages.
+        copies = (
+            turn if isinstance(turn, str) else turn.model_copy(deep=True) for _ in itertools.count()
+        )
+        return cls(messages=copies, **kwargs)
 
     @property
     def received(self) -> list[list[BaseMessage]]:

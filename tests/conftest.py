@@ -66,14 +66,23 @@ def _no_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(ChatOpenAI, "__init__", refuse)
 
 
+@pytest.fixture(scope="session")
+def router_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One router cache for the whole session: the fit is keyed by catalog and encoder anyway."""
+    return tmp_path_factory.mktemp("router-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, router_cache_dir: Path
+) -> Iterator[Path]:
     """Point every store at a fresh data dir; no model, no LangSmith, no hub look-ups."""
     for name in list(__import__("os").environ):
         if name.startswith("NOVA_"):
             monkeypatch.delenv(name)
     data_dir = tmp_path / "nova-data"
     monkeypatch.setenv("NOVA_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("NOVA_ROUTER_CACHE_DIR", str(router_cache_dir))
     monkeypatch.setenv("LANGSMITH_TRACING", "false")
     monkeypatch.setenv("LANGSMITH_TEST_TRACKING", "false")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

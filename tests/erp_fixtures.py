@@ -1,6 +1,6 @@
-"""Fixtures of the ERP tests: small seeded databases (SQLite and Postgres) and a write graph.
+"""Fixtures of the ERP tests: seeded sample databases on SQLite, a fresh Postgres database.
 
-Import the fixtures you use into a test module (``from tests.erp_fixtures import ...``).
+Test modules load them with ``pytest_plugins = ("tests.erp_fixtures",)``.
 The Postgres fixtures connect to the server at 127.0.0.1:5432 (trust auth, user
 ``postgres``) and fail loudly when it is not there; each run gets its own database.
 """
@@ -11,22 +11,13 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
 
 import pytest
-from langchain_core.messages import AnyMessage
-from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import START, StateGraph
-from langgraph.graph.message import add_messages
-from langgraph.prebuilt import ToolNode, tools_condition
 
 from nova.erp.db import ErpDatabase, close_erp_databases
 from nova.erp.seed import SeedConfig, seed_database
 from nova.settings import get_settings
-from nova.testing import ScriptedChatModel
-
-SMALL = SeedConfig(customers=40, products=60, suppliers=6, orders=600, years=1)
-"""A small business: enough rows for every skill, fast to seed (well under a second)."""
+from tests.erp_helpers import SMALL
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -102,24 +93,3 @@ def postgres_url() -> Iterator[str]:
         close_erp_databases()
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class ToolState(TypedDict):
-    """State of the minimal agent graph the write tests drive."""
-
-    messages: Annotated[list[AnyMessage], add_messages]
-
-
-def agent_graph(model: ScriptedChatModel, tools: list[Any], checkpointer: Any = None) -> Any:
-    """Compile model ⇄ tools (a real ``ToolNode``) with a checkpointer, as the agent loop does."""
-
-    def agent(state: ToolState) -> dict[str, Any]:
-        return {"messages": [model.bind_tools(tools).invoke(state["messages"])]}
-
-    builder = StateGraph(ToolState)
-    builder.add_node("agent", agent)
-    builder.add_node("tools", ToolNode(tools))
-    builder.add_edge(START, "agent")
-    builder.add_conditional_edges("agent", tools_condition)
-    builder.add_edge("tools", "agent")
-    return builder.compile(checkpointer=checkpointer or InMemorySaver())

@@ -24,20 +24,32 @@ from tools.registry import tool_registry
 def route_to(agent: str, subgraph: str, *, method: str = "semantic") -> RouteDecision:
     """A route decision for ``agent``."""
     return RouteDecision(
-        id="r-test", agent=agent, subgraph=subgraph, confidence=0.95, margin=0.9,  # type: ignore[typeddict-item]
-        candidates=[{"agent": agent, "score": 0.95}], method=method, reason="test",  # type: ignore[typeddict-item]
-        catalog_version="t", router_version="t", latency_ms=0.1,
-    )  # fmt: skip
+        id="r-test",
+        agent=agent,
+        subgraph=subgraph,
+        confidence=0.95,
+        margin=0.9,  # type: ignore[typeddict-item]
+        candidates=[{"agent": agent, "score": 0.95}],
+        method=method,
+        reason="test",  # type: ignore[typeddict-item]
+        catalog_version="t",
+        router_version="t",
+        latency_ms=0.1,
+    )
 
 
 def with_fallback(catalog: Catalog[AgentSpec], agent: str, fallback: str) -> Catalog[AgentSpec]:
     """Return ``catalog`` where ``agent`` names ``fallback`` as its fallback model."""
     spec = catalog[agent]
-    changed = spec.model_copy(update={"model": spec.model.model_copy(update={"fallback": fallback})})
+    changed = spec.model_copy(
+        update={"model": spec.model.model_copy(update={"fallback": fallback})}
+    )
     return dataclasses.replace(catalog, agents={**catalog.agents, agent: changed})
 
 
-def resolver(overrides: Mapping[str, Callable[..., str]] | None = None) -> Callable[[Iterable[str]], list[BaseTool]]:
+def resolver(
+    overrides: Mapping[str, Callable[..., str]] | None = None,
+) -> Callable[[Iterable[str]], list[BaseTool]]:
     """Tools by name: ``overrides`` first, then the registry, else a tool that is not here."""
     overrides = dict(overrides or {})
 
@@ -48,7 +60,10 @@ def resolver(overrides: Mapping[str, Callable[..., str]] | None = None) -> Calla
             if name in overrides:
                 tools.append(
                     StructuredTool.from_function(
-                        overrides[name], name=name, description=f"{name} (test)", handle_tool_error=True
+                        overrides[name],
+                        name=name,
+                        description=f"{name} (test)",
+                        handle_tool_error=True,
                     )
                 )
             elif name in registry:

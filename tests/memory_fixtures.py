@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import pytest
+from chromadb.api.types import DefaultEmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
+from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -53,6 +56,24 @@ memories:
 """
 
 
+@pytest.fixture(autouse=True)
+def refuse_chroma_default_embedding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if Chroma's default (model-downloading) embedding function is ever used.
+
+    Import it into a test module to make it autouse there.
+    """
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("chromadb's default (downloading) embedding function was used")
+
+    def refuse_call(self: object, input: object) -> None:  # Chroma checks this signature
+        refuse()
+
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "__init__", refuse)
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "__call__", refuse_call)
+    monkeypatch.setattr(DefaultEmbeddingFunction, "__call__", refuse_call)
+
+
 def write_projects(folder: Path) -> Path:
     """Write the two-project test file (and its seed files) into ``folder``; return its path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -65,7 +86,9 @@ def write_projects(folder: Path) -> Path:
 
 def chroma_client(folder: Path) -> chromadb.ClientAPI:
     """Open a persistent Chroma in ``folder`` (telemetry off)."""
-    return chromadb.PersistentClient(path=str(folder), settings=ChromaSettings(anonymized_telemetry=False))
+    return chromadb.PersistentClient(
+        path=str(folder), settings=ChromaSettings(anonymized_telemetry=False)
+    )
 
 
 def open_store(folder: Path, projects: Projects | None = None, **kwargs: Any) -> MemoryStore:

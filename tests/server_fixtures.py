@@ -24,6 +24,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _nova_settings_from(env: dict[str, str]) -> dict[str, str]:
+    """Return the ``NOVA_*`` variables of ``env`` as ``load_settings`` keyword arguments."""
+    return {k.removeprefix("NOVA_").lower(): v for k, v in env.items() if k.startswith("NOVA_")}
+
+
 def wait_until_ok(url: str, process: subprocess.Popen[bytes], log: Path, deadline_s: float) -> None:
     """Poll ``url``/ok until it answers, the process dies, or the deadline passes."""
     deadline = time.monotonic() + deadline_s
@@ -42,8 +47,22 @@ def wait_until_ok(url: str, process: subprocess.Popen[bytes], log: Path, deadlin
 
 
 @contextmanager
-def dev_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``langgraph dev`` on Nova's langgraph.json; yield its base URL; stop it after."""
+def dev_server(
+    data_dir: Path, extra_env: dict[str, str] | None = None, *, config: Path | None = None
+) -> Iterator[str]:
+    """Run ``langgraph dev`` on ``config`` (Nova's langgraph.json); yield its URL; stop it after."""
+    with dev_server_process(data_dir, extra_env, config=config) as (url, _process):
+        yield url
+
+
+@contextmanager
+def dev_server_process(
+    data_dir: Path, extra_env: dict[str, str] | None = None, *, config: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like ``dev_server``, yielding the server process too (benchmarks measure its CPU)."""
+    from nova.server.launch import dev_command
+    from nova.settings import load_settings
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = data_dir / "dev-server.log"
@@ -57,19 +76,14 @@ def dev_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Itera
         "HF_HUB_OFFLINE": "1",
         **(extra_env or {}),
     }
-    langgraph = str(Path(sys.executable).with_name("langgraph"))
-    command = [
-        langgraph,
-        "dev",
-        "--config",
-        str(ROOT / "langgraph.json"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-browser",
-        "--no-reload",
-    ]
+    settings = load_settings(**_nova_settings_from(env))
+    command = dev_command(
+        config or ROOT / "langgraph.json",
+        settings,
+        langgraph=str(Path(sys.executable).with_name("langgraph")),
+        host="127.0.0.1",
+        port=port,
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
@@ -81,7 +95,7 @@ def dev_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Itera
         )
     try:
         wait_until_ok(url, process, log, deadline_s=180)
-        yield url
+        yield url, process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -143,12 +157,20 @@ def postgres_database(prefix: str) -> Iterator[str]:
 
 
 def write_langgraph_json(folder: Path, graphs: dict[str, str]) -> Path:
-    """Write a langgraph.json serving ``graphs`` (module or absolute file paths)."""
+    """Write a langgraph.json serving ``graphs`` (module or absolute file paths).
+
+    Like Nova's own, it names ``nova.server.dev_app`` as the ``http.app`` (the node thread
+    pool in dev mode; the durable server leaves it out).
+    """
     import json
+
+    from nova.server.launch import DEV_APP_PATH
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "langgraph.json"
-    path.write_text(json.dumps({"dependencies": ["."], "graphs": graphs}))
+    path.write_text(
+        json.dumps({"dependencies": ["."], "graphs": graphs, "http": {"app": DEV_APP_PATH}})
+    )
     return path
 
 
@@ -178,9 +200,7 @@ class DurableServer:
             "HF_HUB_OFFLINE": "1",
             **nova_env,
         }
-        settings = load_settings(
-            **{k.removeprefix("NOVA_").lower(): v for k, v in env.items() if k.startswith("NOVA_")}
-        )
+        settings = load_settings(**_nova_settings_from(env))
         spec = durable_server(
             config, settings, python=check_runtime(), host="127.0.0.1", port=self.port, base_env=env
         )
@@ -191,7 +211,11 @@ class DurableServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                self.command, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                self.command,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         wait_until_ok(self.url, self.process, self.log, deadline_s=deadline_s)
@@ -217,7 +241,7 @@ class DurableServer:
 def durable_server(
     data_dir: Path, graphs: dict[str, str], extra_env: dict[str, str] | None = None
 ) -> Iterator[DurableServer]:
-    """Run a durable server on its own Postgres database; yield it (started); stop and drop after."""
+    """Run a durable server on its own Postgres database; yield it started; stop, drop after."""
     with postgres_database("nova_server_test") as database_url:
         config = write_langgraph_json(data_dir / "config", graphs)
         nova_env = {

@@ -78,7 +78,7 @@ def test_tool_not_given_to_the_agent_is_refused_not_run() -> None:
         [calls(tool_call("web_fetch", url="https://example.org")), says("I cannot fetch pages.")]
     )
     result = _run(ScriptedModels({"calculator": model}), "calculator", "fetch example.org")
-    refused = [m for m in result["messages"] if isinstance(m, ToolMessage)][0]
+    refused = next(m for m in result["messages"] if isinstance(m, ToolMessage))
     assert refused.status == "error"
     assert "not available to the calculator agent" in refused.content
 

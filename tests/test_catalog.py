@@ -78,7 +78,7 @@ def test_duplicate_names_name_both_files(tmp_path: Path) -> None:
     _write(tmp_path, "invoices.yaml", good)
     _write(tmp_path, "billing.yaml", good)
     with pytest.raises(
-        CatalogError, match="'erp_invoices' is defined in billing.yaml and invoices.yaml"
+        CatalogError, match=r"'erp_invoices' is defined in billing\.yaml and invoices\.yaml"
     ):
         load_specs(tmp_path, AgentSpec)
 

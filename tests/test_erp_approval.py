@@ -19,7 +19,7 @@ from nova.erp.approval import InvalidApproval
 from nova.erp.db import ErpDatabase
 from nova.erp.writes import WRITE_SKILLS
 from nova.testing import ScriptedChatModel, calls, says, tool_call
-from tests.erp_fixtures import agent_graph
+from tests.erp_helpers import agent_graph
 from tools.erp import build_tools, write_tool
 
 pytest_plugins = ("tests.erp_fixtures",)
@@ -358,4 +358,22 @@ def test_a_write_outside_a_graph_is_refused(erp_db: ErpDatabase) -> None:
         }
     )
     assert "need a person's approval" in reply.content
+    assert snapshot(erp_db) == before
+
+
+def test_two_writes_in_one_turn_are_refused(erp_db: ErpDatabase) -> None:
+    invoice = open_invoice(erp_db)
+    both = calls(
+        tool_call("erp_record_payment", invoice_number=invoice.number, amount="1.00"),
+        tool_call("erp_send_invoice_reminder", invoice_number=invoice.number),
+    )
+    model = ScriptedChatModel.from_script([both, says("Understood.")])
+    graph = agent_graph(model, build_tools(lambda: erp_db))
+    before = snapshot(erp_db)
+    values = graph.invoke(
+        {"messages": [HumanMessage("pay and remind")]}, {"configurable": {"thread_id": "two"}}
+    )
+    assert "__interrupt__" not in values
+    replies = tool_messages(values)
+    assert len(replies) == 2 and all("one write tool per turn" in r.content for r in replies)
     assert snapshot(erp_db) == before

@@ -17,7 +17,7 @@ from nova.erp.db import ErpConfigError, ErpDatabase, business_date, normalise_ur
 from nova.erp.migrate import current_revision, head_revision
 from nova.erp.seed import SeedConfig, SeedError, seed_database, seed_info
 from nova.erp.skills import READ_SKILLS
-from tests.erp_fixtures import SMALL
+from tests.erp_helpers import SMALL
 
 pytest_plugins = ("tests.erp_fixtures",)
 

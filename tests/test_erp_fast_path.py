@@ -119,6 +119,10 @@ def test_declines_for_agents_without_erp_skills_and_below_the_floor(erp_db: ErpD
         "Compare invoices issued in January and February",
         "Which invoices are not overdue for Nordwind?",
         "Show invoices for '; DROP TABLE invoices; --",
+        "Show me invoice INV-2025-00412 and INV-2025-00413",
+        "Show invoices for Nordwind GmbH and Baker & Sons",
+        "Which invoices are due?",
+        "invoices due in July",
     ],
 )
 def test_declines_vague_multi_part_and_unreadable_requests(erp_db: ErpDatabase, text: str) -> None:
@@ -168,6 +172,24 @@ def test_a_fully_specified_write_still_needs_approval(erp_db: ErpDatabase) -> No
     assert done["messages"][-1].additional_kwargs["erp_write"]["status"] == "applied"
     with erp_db.read_session() as session:
         assert session.scalar(select(func.count()).select_from(m.PurchaseOrder)) == before + 1
+
+
+def test_write_parameters_must_be_explicit_and_possible(erp_db: ErpDatabase) -> None:
+    graph = graph_with(erp_db)
+    no_reason = "Adjust the stock of BRK-2210 in the main warehouse to 40"
+    assert ask(graph, no_reason, "erp_inventory").get("agent_run") is None
+    negative = ask(
+        graph, "Record a payment of -50 EUR for INV-2025-00001", "erp_payments", thread="neg"
+    )
+    assert negative["agent_run"]["outcome"] == "clarify"
+    assert "more than 0 EUR" in negative["answer"] and "Nothing was changed" in negative["answer"]
+    below_zero = ask(
+        graph,
+        "Adjust the stock of BRK-2210 in MAIN to -5, reason: count",
+        "erp_inventory",
+        thread="z",
+    )
+    assert "new_quantity must be between 0" in below_zero["answer"]
 
 
 def test_writes_can_be_kept_off_the_fast_path(erp_db: ErpDatabase) -> None:

@@ -40,6 +40,15 @@ def test_periods(text: str, start: date, end: date) -> None:
     assert period is not None and (period.start, period.end) == (start, end)
 
 
+def test_due_dates_look_ahead_when_not_clamped() -> None:
+    week = find_period("due this week", TODAY, clamp=False)
+    assert week is not None and (week.start, week.end) == (date(2025, 6, 30), date(2025, 7, 6))
+    clamped = find_period("paid this week", TODAY)
+    assert clamped is not None and clamped.end == TODAY
+    july = find_period("due in July", TODAY, clamp=False)
+    assert july is not None and not july.anchored
+
+
 def test_no_period_and_may_the_verb() -> None:
     assert find_period("which invoices may be overdue", TODAY) is None
     assert find_period("show stock of BRK-2210", TODAY) is None

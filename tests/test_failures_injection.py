@@ -50,7 +50,9 @@ class Broken(ScriptedChatModel):
     error: Any = None
     attempts: int = 0
 
-    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+    def _generate(
+        self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> Any:
         self.attempts += 1
         raise self.error
 
@@ -59,11 +61,21 @@ def test_agent_node_error_after_retries_is_recorded_and_named_in_the_exception()
     model = Broken(error=ConnectionError("endpoint reset"))
     recorder = FailureRecorder()
     with pytest.raises(ConnectionError) as raised:
-        subgraph_run("chat", "calculator", "2+2?", ScriptedModels({"calculator": model}),
-                     callbacks=[recorder], thread="t-agent")  # fmt: skip
+        subgraph_run(
+            "chat",
+            "calculator",
+            "2+2?",
+            ScriptedModels({"calculator": model}),
+            callbacks=[recorder],
+            thread="t-agent",
+        )
     assert model.attempts == 2  # retryable: first attempt + NOVA_MODEL_MAX_RETRIES=1
     record = _only("node_error", "t-agent")
-    assert (record.node, record.agent, record.error_type) == ("agent", "calculator", "ConnectionError")
+    assert (record.node, record.agent, record.error_type) == (
+        "agent",
+        "calculator",
+        "ConnectionError",
+    )
     assert record.agent_version == load_catalog()["calculator"].version_label
     assert record.checkpoint_id and record.run_id and record.message == "endpoint reset"
     assert any(record.id[:12] in note for note in raised.value.__notes__)
@@ -72,8 +84,14 @@ def test_agent_node_error_after_retries_is_recorded_and_named_in_the_exception()
 def test_errors_that_cannot_succeed_are_not_retried() -> None:
     model = Broken(error=ValueError("bad request body"))
     with pytest.raises(ValueError):
-        subgraph_run("chat", "calculator", "2+2?", ScriptedModels({"calculator": model}),
-                     callbacks=[FailureRecorder()], thread="t-noretry")  # fmt: skip
+        subgraph_run(
+            "chat",
+            "calculator",
+            "2+2?",
+            ScriptedModels({"calculator": model}),
+            callbacks=[FailureRecorder()],
+            thread="t-noretry",
+        )
     assert model.attempts == 1
     assert _only("node_error", "t-noretry").error_type == "ValueError"
 
@@ -82,8 +100,14 @@ def test_a_hanging_model_ends_within_its_timeout_and_is_recorded() -> None:
     model = ScriptedChatModel.repeating(says("late"), latency_s=30)
     started = time.monotonic()
     with pytest.raises(CallTimeout):
-        subgraph_run("chat", "calculator", "2+2?", ScriptedModels({"calculator": model}),
-                     callbacks=[FailureRecorder()], thread="t-hang")  # fmt: skip
+        subgraph_run(
+            "chat",
+            "calculator",
+            "2+2?",
+            ScriptedModels({"calculator": model}),
+            callbacks=[FailureRecorder()],
+            thread="t-hang",
+        )
     assert time.monotonic() - started < 5  # two attempts of 0.5 s plus backoff, not 30 s
     record = _only("timeout", "t-hang")
     assert record.node == "agent" and "did not answer within 0.5 s" in record.message
@@ -97,7 +121,9 @@ def test_model_fallback_answers_and_is_recorded_and_noted() -> None:
         return backup if override == "backup-model" else primary
 
     catalog = with_fallback(load_catalog(), "calculator", "backup-model")
-    result = subgraph_run("chat", "calculator", "2+2?", factory, catalog=catalog, thread="t-fallback")
+    result = subgraph_run(
+        "chat", "calculator", "2+2?", factory, catalog=catalog, thread="t-fallback"
+    )
     record = _only("model_fallback", "t-fallback")
     assert record.details["fallback"] == "backup-model" and record.agent == "calculator"
     answer = result["messages"][-1]
@@ -113,8 +139,14 @@ def test_tool_error_is_recorded_and_noted() -> None:
     model = ScriptedChatModel.from_script(
         [calls(tool_call("calculator", expression="1/0")), says("I could not compute that.")]
     )
-    result = subgraph_run("chat", "calculator", "1/0?", ScriptedModels({"calculator": model}),
-                          tools={"calculator": calculator}, thread="t-tool")  # fmt: skip
+    result = subgraph_run(
+        "chat",
+        "calculator",
+        "1/0?",
+        ScriptedModels({"calculator": model}),
+        tools={"calculator": calculator},
+        thread="t-tool",
+    )
     record = _only("tool_error", "t-tool")
     assert record.node == "tools" and record.details["tool"] == "calculator"
     assert "calculator backend crashed" in record.message
@@ -130,11 +162,17 @@ def test_a_hanging_tool_ends_within_its_timeout_and_is_noted() -> None:
         [calls(tool_call("calculator", expression="1+1")), says("The calculator did not answer.")]
     )
     started = time.monotonic()
-    result = subgraph_run("chat", "calculator", "1+1?", ScriptedModels({"calculator": model}),
-                          tools={"calculator": calculator}, thread="t-tool-hang")  # fmt: skip
+    result = subgraph_run(
+        "chat",
+        "calculator",
+        "1+1?",
+        ScriptedModels({"calculator": model}),
+        tools={"calculator": calculator},
+        thread="t-tool-hang",
+    )
     assert time.monotonic() - started < 5
     record = _only("timeout", "t-tool-hang")
-    tool_message = [m for m in result["messages"] if isinstance(m, ToolMessage)][0]
+    tool_message = next(m for m in result["messages"] if isinstance(m, ToolMessage))
     assert tool_message.status == "error" and "did not answer within 0.5 s" in tool_message.content
     assert record.id[:12] in result["messages"][-1].content
 
@@ -143,8 +181,9 @@ def test_refused_tool_is_recorded_and_noted() -> None:
     model = ScriptedChatModel.from_script(
         [calls(tool_call("web_fetch", url="https://example.org")), says("I cannot fetch pages.")]
     )
-    result = subgraph_run("chat", "calculator", "fetch", ScriptedModels({"calculator": model}),
-                          thread="t-refused")  # fmt: skip
+    result = subgraph_run(
+        "chat", "calculator", "fetch", ScriptedModels({"calculator": model}), thread="t-refused"
+    )
     record = _only("tool_error", "t-refused")
     assert record.error_type == "ToolNotAllowed"
     assert record.id[:12] in result["messages"][-1].content
@@ -152,8 +191,13 @@ def test_refused_tool_is_recorded_and_noted() -> None:
 
 def test_failed_check_is_recorded_and_noted() -> None:
     model = ScriptedChatModel.from_script([says("Invoice INV-2025-00412 is 19 days overdue.")])
-    result = subgraph_run("chat", "calculator", "Is invoice INV-2025-00412 overdue?",
-                          ScriptedModels({"calculator": model}), thread="t-check")  # fmt: skip
+    result = subgraph_run(
+        "chat",
+        "calculator",
+        "Is invoice INV-2025-00412 overdue?",
+        ScriptedModels({"calculator": model}),
+        thread="t-check",
+    )
     record = _only("check_failed", "t-check")
     assert record.node == "route" and record.details["check"] == "route_fits_entities"
     answer = result["messages"][-1]
@@ -174,11 +218,18 @@ def test_recursion_limit_is_recorded() -> None:
             "chat", model_factory=ScriptedModels({"calculator": model}), tool_resolver=resolver()
         ).compile(checkpointer=InMemorySaver())
         graph.invoke(
-            {"messages": [HumanMessage("loop")], "route": route_to("calculator", "chat"), "request": "loop"},
-            {"configurable": {"thread_id": "t-recursion"}, "recursion_limit": 4,
-             "callbacks": tracing_callbacks(exporters=False)},
+            {
+                "messages": [HumanMessage("loop")],
+                "route": route_to("calculator", "chat"),
+                "request": "loop",
+            },
+            {
+                "configurable": {"thread_id": "t-recursion"},
+                "recursion_limit": 4,
+                "callbacks": tracing_callbacks(exporters=False),
+            },
             context=NovaContext(),
-        )  # fmt: skip
+        )
     record = _only("recursion_limit", "t-recursion")
     assert record.error_type == "GraphRecursionError"
     assert any(record.id[:12] in note for note in raised.value.__notes__)
@@ -192,13 +243,18 @@ def test_supervisor_node_error_is_recorded_with_the_failing_node() -> None:
     with pytest.raises(RuntimeError):
         graph.invoke(
             {"messages": [HumanMessage("hello")]},
-            {"configurable": {"thread_id": "t-route-crash"}, "callbacks": [FailureRecorder(checkpointer=graph.checkpointer)]},
+            {
+                "configurable": {"thread_id": "t-route-crash"},
+                "callbacks": [FailureRecorder(checkpointer=graph.checkpointer)],
+            },
             context=NovaContext(),
         )
     record = _only("node_error", "t-route-crash")
     assert record.node == "route" and record.checkpoint_id is not None
     # The recorded checkpoint is the one a retry resumes: its next step is the failed node.
-    state = graph.get_state({"configurable": {"thread_id": "t-route-crash", "checkpoint_id": record.checkpoint_id}})
+    state = graph.get_state(
+        {"configurable": {"thread_id": "t-route-crash", "checkpoint_id": record.checkpoint_id}}
+    )
     assert state.next == ("route",)
 
 
@@ -207,10 +263,10 @@ class StubRouter:
 
     version = "stub"
 
-    class config:  # noqa: N801 - mirrors Router.config
+    class config:
         use_model = False
 
-    class thresholds:  # noqa: N801 - mirrors Router.thresholds
+    class thresholds:
         @staticmethod
         def as_dict() -> dict[str, float]:
             return {}
@@ -220,25 +276,79 @@ class StubRouter:
 
     def route(self, text: str) -> RouteDecision:
         return RouteDecision(
-            id="abstain", agent=self.agent, subgraph=None, confidence=0.31, margin=0.02,
-            candidates=[{"agent": "erp_invoices", "score": 0.31}, {"agent": "erp_payments", "score": 0.29}],
-            method=self.method, reason="two agents are equally likely", question="Invoices or payments?",  # type: ignore[typeddict-item]
-            catalog_version="x", router_version="stub", latency_ms=0.1,
-        )  # fmt: skip
+            id="abstain",
+            agent=self.agent,
+            subgraph=None,
+            confidence=0.31,
+            margin=0.02,
+            candidates=[
+                {"agent": "erp_invoices", "score": 0.31},
+                {"agent": "erp_payments", "score": 0.29},
+            ],
+            method=self.method,
+            reason="two agents are equally likely",
+            question="Invoices or payments?",  # type: ignore[typeddict-item]
+            catalog_version="x",
+            router_version="stub",
+            latency_ms=0.1,
+        )
 
 
-@pytest.mark.parametrize(("method", "agent", "kind"), [("clarify", None, "route_abstain"), ("fallback", "general_chat", "route_fallback")])
-def test_router_abstain_and_fallback_are_recorded_and_told(method: str, agent: str | None, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "agent", "kind"),
+    [("clarify", None, "route_abstain"), ("fallback", "general_chat", "route_fallback")],
+)
+def test_router_abstain_and_fallback_are_recorded_and_told(
+    method: str, agent: str | None, kind: str
+) -> None:
     catalog = load_catalog()
     route = make_route_node(router=lambda: StubRouter(method, agent), catalog=catalog)  # type: ignore[arg-type, return-value]
     chat = ScriptedChatModel.from_script([says("Happy to help.")])
     graph = supervisor_graph(route, ScriptedModels({"general_chat": chat}), catalog=catalog)
-    out = graph.invoke({"messages": [HumanMessage("the thing from last week")]},
-                       {"configurable": {"thread_id": f"t-{method}"}}, context=NovaContext())  # fmt: skip
+    out = graph.invoke(
+        {"messages": [HumanMessage("the thing from last week")]},
+        {"configurable": {"thread_id": f"t-{method}"}},
+        context=NovaContext(),
+    )
     record = _only(kind, f"t-{method}")
     assert record.node == "route" and record.details["confidence"] == 0.31
     if method == "clarify":
         assert out["answer"] == "Invoices or payments?"
     else:
-        assert out["answer"].startswith("Happy to help.") and "the router was not sure" in out["answer"]
+        assert (
+            out["answer"].startswith("Happy to help.")
+            and "the router was not sure" in out["answer"]
+        )
     assert isinstance(out["messages"][-1], AIMessage)
+
+
+async def test_async_runs_record_failures_and_traces_off_the_event_loop() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graphs.common import build_agent_subgraph
+    from nova.tracing import TraceStore, flush_traces
+    from tests.failures_fixtures import resolver, route_to
+
+    model = Broken(error=PermissionError("401 invalid key"))
+    graph = build_agent_subgraph(
+        "chat", model_factory=ScriptedModels({"calculator": model}), tool_resolver=resolver()
+    ).compile(checkpointer=InMemorySaver())
+    with pytest.raises(PermissionError) as raised:
+        await graph.ainvoke(
+            {
+                "messages": [HumanMessage("2+2")],
+                "route": route_to("calculator", "chat"),
+                "request": "2+2",
+            },
+            {
+                "configurable": {"thread_id": "t-async"},
+                "callbacks": tracing_callbacks(exporters=False),
+            },
+            context=NovaContext(),
+        )
+    assert flush_traces(10)
+    record = _only("node_error", "t-async")
+    assert record.node == "agent" and model.attempts == 1
+    assert any(record.id[:12] in note for note in raised.value.__notes__)
+    [trace] = TraceStore().list(thread_id="t-async")
+    assert trace.status == "error" and trace.error_type == "PermissionError"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,17 +12,27 @@ import sqlalchemy
 from nova.ledger.failures import FAILURE_KINDS, FailureLedger, FailureNotFound
 from nova.settings import get_settings
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# Read at import: the autouse settings fixture clears NOVA_* variables for each test.
+POSTGRES_URL = os.environ.get("NOVA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _exercise(ledger: FailureLedger) -> None:
     thread = f"t-{uuid.uuid4().hex[:8]}"
     first = ledger.record(
-        "node_error", error=ValueError("boom"), thread_id=thread, run_id="r1",
-        checkpoint_id="c1", node="agent", agent="erp_invoices", agent_version="erp_invoices@1.0.0+abc",
-        project="parts-shop", details={"attempts": 3, "when": datetime.now(UTC)},
-    )  # fmt: skip
-    second = ledger.record("check_failed", error_type="CheckFailed", message="numbers_grounded: 4711", thread_id=thread)
+        "node_error",
+        error=ValueError("boom"),
+        thread_id=thread,
+        run_id="r1",
+        checkpoint_id="c1",
+        node="agent",
+        agent="erp_invoices",
+        agent_version="erp_invoices@1.0.0+abc",
+        project="parts-shop",
+        details={"attempts": 3, "when": datetime.now(UTC)},
+    )
+    second = ledger.record(
+        "check_failed", error_type="CheckFailed", message="numbers_grounded: 4711", thread_id=thread
+    )
 
     assert (first.error_type, first.message, first.kind) == ("ValueError", "boom", "node_error")
     assert isinstance(first.details["when"], str)  # stored as JSON, whatever was passed
@@ -30,7 +41,11 @@ def _exercise(ledger: FailureLedger) -> None:
     assert [r.id for r in ledger.list(thread_id=thread, kind="node_error")] == [first.id]
     assert ledger.list(thread_id=thread, since=datetime.now(UTC) + timedelta(minutes=1)) == []
     got = ledger.get(first.id)
-    assert got is not None and got.checkpoint_id == "c1" and got.agent_version == "erp_invoices@1.0.0+abc"
+    assert (
+        got is not None
+        and got.checkpoint_id == "c1"
+        and got.agent_version == "erp_invoices@1.0.0+abc"
+    )
     assert got.created_at.tzinfo is not None
     assert ledger.find(first.id[:10]).id == first.id
     ledger.mark_retried(first.id, "r2")
@@ -46,7 +61,9 @@ def test_records_are_durable_and_queryable_on_sqlite() -> None:
 
 @pytest.mark.integration
 def test_records_are_durable_and_queryable_on_postgres() -> None:
-    engine = sqlalchemy.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    engine = sqlalchemy.create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://")
+    )
     try:
         with engine.connect() as conn:
             conn.execute(sqlalchemy.text("select 1"))

@@ -1,6 +1,7 @@
 """Snapshots of the graph's topology and schemas: a change of shape is a reviewed diff.
 
-Regenerate after an intended change with ``NOVA_UPDATE_SNAPSHOTS=1 pytest tests/test_graph_shape.py``.
+Regenerate after an intended change:
+``UPDATE_SNAPSHOTS=1 pytest tests/test_graph_shape.py``.
 """
 
 import json
@@ -18,7 +19,7 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 def _check(name: str, actual: str) -> None:
     path = SNAPSHOTS / name
-    if os.environ.get("NOVA_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
         if os.environ.get("CI") and not path.exists():
             pytest.fail(f"snapshot {name} is missing; generate it locally and commit it")
         path.write_text(actual)
@@ -59,3 +60,21 @@ def test_input_output_and_context_schemas(graph) -> None:  # type: ignore[no-unt
     assert set(schemas["output"]["properties"]) == {"messages", "route", "agent_run", "answer"}
     assert {"project", "user_id", "model", "agent"} <= set(schemas["context"]["properties"])
     _check("nova_schemas.json", json.dumps(schemas, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize(
+    "graph_id",
+    sorted(json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())["graphs"]),
+)
+def test_every_served_graph_has_studio_schemas(graph_id: str) -> None:
+    import importlib
+
+    spec = json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())["graphs"][
+        graph_id
+    ]
+    module, attribute = spec.split(":")
+    served = getattr(importlib.import_module(module), attribute)
+    assert served.name == graph_id
+    assert "messages" in served.get_input_jsonschema()["properties"]
+    assert served.get_output_jsonschema()["properties"]
+    assert "project" in served.get_context_jsonschema()["properties"]

@@ -344,6 +344,12 @@ def test_cli_lists_shows_and_runs_pipelines(erp_url: str, monkeypatch: pytest.Mo
     assert ran.exit_code == 0, ran.output
     result = json.loads(ran.output)
     assert result["status"] == "completed" and result["pipeline"] == "weekly_sales_report"
+    status = cli.invoke(
+        app, ["pipeline", "status", "weekly_sales_report", "--thread", result["thread"]]
+    )
+    assert (
+        status.exit_code == 0 and "top_customers" in status.output and "completed" in status.output
+    )
     bad = cli.invoke(app, ["pipeline", "run", "weekly_sales_report", "--param", "top=lots"])
     assert bad.exit_code == 2 and "top" in bad.output
 

@@ -1,4 +1,4 @@
-"""A request flows from the supervisor into the right subgraph, and the agent's tools run for real."""
+"""Requests flow from the supervisor into the right subgraph; the agent's tools run for real."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +35,9 @@ def erp_database(erp_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return erp_url
 
 
-def _ask(models: ScriptedModels, text: str, *, project: str = "parts-shop", thread: str = "t1") -> dict[str, Any]:
+def _ask(
+    models: ScriptedModels, text: str, *, project: str = "parts-shop", thread: str = "t1"
+) -> dict[str, Any]:
     graph = build_nova_graph(model_factory=models).compile(checkpointer=InMemorySaver())
     return graph.invoke(
         {"messages": [HumanMessage(text)]},
@@ -50,7 +52,10 @@ def _tool_results(result: dict[str, Any]) -> list[ToolMessage]:
 
 def test_chat_subgraph_calculator_tool_executes() -> None:
     model = ScriptedChatModel.from_script(
-        [calls(tool_call("calculator", expression="2340 * 17.5 / 100")), says("17.5% of 2340 is 409.5.")]
+        [
+            calls(tool_call("calculator", expression="2340 * 17.5 / 100")),
+            says("17.5% of 2340 is 409.5."),
+        ]
     )
     result = _ask(ScriptedModels({"calculator": model}), "What is 17.5 percent of 2340?")
     assert result["route"]["agent"] == "calculator"
@@ -83,7 +88,10 @@ def test_erp_subgraph_agent_queries_the_real_database(erp_database: str) -> None
 
 def test_translation_subgraph_glossary_tool_executes() -> None:
     model = ScriptedChatModel.from_script(
-        [calls(tool_call("glossary_add", term="Schild", protected=True)), says("Added 'Schild' as a protected term.")]
+        [
+            calls(tool_call("glossary_add", term="Schild", protected=True)),
+            says("Added 'Schild' as a protected term."),
+        ]
     )
     result = _ask(
         ScriptedModels({"glossary_manager": model}),
@@ -132,8 +140,12 @@ def test_threads_persist_across_invocations_with_the_sqlite_checkpointer(tmp_pat
 
     url = f"sqlite:///{tmp_path / 'checkpoints.sqlite'}"
     model = ScriptedChatModel.from_script(
-        [calls(tool_call("calculator", expression="2 + 2")), says("4"),
-         calls(tool_call("calculator", expression="4 * 10")), says("40")]
+        [
+            calls(tool_call("calculator", expression="2 + 2")),
+            says("4"),
+            calls(tool_call("calculator", expression="4 * 10")),
+            says("40"),
+        ]
     )
     models = ScriptedModels({"calculator": model})
     config = {"configurable": {"thread_id": "persist"}}
@@ -147,4 +159,6 @@ def test_threads_persist_across_invocations_with_the_sqlite_checkpointer(tmp_pat
     assert humans == ["Calculate 2 + 2", "Calculate 4 * 10"]
     # The second turn's model call saw the first turn.
     second_prompt = model.received[2]
-    assert any(isinstance(m, HumanMessage) and m.content == "Calculate 2 + 2" for m in second_prompt)
+    assert any(
+        isinstance(m, HumanMessage) and m.content == "Calculate 2 + 2" for m in second_prompt
+    )

@@ -1,4 +1,6 @@
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,9 +41,8 @@ def test_calculator_refuses_with_a_reason(expression: str, message: str) -> None
 
 
 def test_current_datetime_in_a_zone_and_a_bad_zone() -> None:
-    assert "+01:00" in current_datetime.invoke(
-        {"timezone": "Europe/Berlin"}
-    ) or "+02:00" in current_datetime.invoke({"timezone": "Europe/Berlin"})
+    offset = datetime.now(ZoneInfo("Europe/Berlin")).strftime("%z")
+    assert f"{offset[:3]}:{offset[3:]}" in current_datetime.invoke({"timezone": "Europe/Berlin"})
     assert "Unknown time zone 'Mars/Base'" in current_datetime.invoke({"timezone": "Mars/Base"})
 
 
@@ -60,7 +61,10 @@ class _Pages(BaseHTTPRequestHandler):
             self.send_header("Location", "http://example.org/secret")
             self.end_headers()
             return
-        body = b"<html><head><title>Docs</title><script>x()</script></head><body><h1>Brake discs</h1><p>Fit BRK-2210.</p></body></html>"
+        body = (
+            b"<html><head><title>Docs</title><script>x()</script></head>"
+            b"<body><h1>Brake discs</h1><p>Fit BRK-2210.</p></body></html>"
+        )
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.end_headers()

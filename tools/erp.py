@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, ToolException
+from langgraph.prebuilt import InjectedState
 from pydantic import ValidationError, create_model
 
 from nova.erp.db import ErpDatabase, get_erp_database
@@ -23,6 +24,8 @@ from nova.erp.skills import READ_SKILLS, Skill, SkillError
 from nova.erp.writes import WRITE_SKILLS, WriteSkill
 
 DatabaseProvider = Callable[[], ErpDatabase]
+CallId = Annotated[str, InjectedToolCallId]
+TurnMessages = Annotated[list[Any] | None, InjectedState("messages")]
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -62,13 +65,24 @@ def write_tool(skill: WriteSkill, database: DatabaseProvider = get_erp_database)
     """Wrap a write skill as a tool that asks for approval and applies the change once."""
     from nova.erp.approval import approve_and_apply
 
-    schema = create_model(  # the call id is injected by LangChain, never chosen by the model
+    schema = create_model(  # injected by LangChain and LangGraph, never chosen by the model
         f"{skill.args.__name__}WithCallId",
         __base__=skill.args,
-        tool_call_id=(Annotated[str, InjectedToolCallId], ...),
+        tool_call_id=(CallId, ...),
+        messages=(TurnMessages, None),
     )
 
-    def run(tool_call_id: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    def run(
+        tool_call_id: str, messages: list[Any] | None = None, **kwargs: Any
+    ) -> tuple[str, dict[str, Any]]:
+        siblings = _calls_beside(tool_call_id, messages or [])
+        if any(name in WRITE_SKILLS for name in siblings):
+            # Pauses are matched to answers by position within one node run; two writes
+            # running side by side could swap their approvals. One change per turn.
+            raise ToolException(
+                f"{skill.name} was called together with another write ({', '.join(siblings)}). "
+                "Propose one change at a time: call one write tool per turn."
+            )
         args = skill.args.model_validate(kwargs)
         outcome = approve_and_apply(database(), skill, args, call_id=tool_call_id)
         return outcome.message, outcome.model_dump(mode="json")
@@ -82,6 +96,15 @@ def write_tool(skill: WriteSkill, database: DatabaseProvider = get_erp_database)
         handle_tool_error=True,
         handle_validation_error=describe_validation_error,
     )
+
+
+def _calls_beside(call_id: str, messages: list[Any]) -> list[str]:
+    """Return the names of the other tool calls made in the same model turn as ``call_id``."""
+    for message in reversed(messages):
+        calls = getattr(message, "tool_calls", None) or []
+        if any(call.get("id") == call_id for call in calls):
+            return [call["name"] for call in calls if call.get("id") != call_id]
+    return []
 
 
 def build_tools(database: DatabaseProvider = get_erp_database) -> list[BaseTool]:

@@ -26,7 +26,9 @@ _open_store = default_memory_store
 """How the tools reach the store (tests may replace it; settings decide where it lives)."""
 
 Runtime = ToolRuntime[Any, Any]
-MemoryIdStr = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(mem:)?[0-9a-f]{16}$")]
+MemoryIdStr = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^(mem:)?[0-9a-f]{16}$")
+]
 
 
 def _field(source: object, name: str) -> object:
@@ -91,7 +93,9 @@ class MemorySaveArgs(_Args):
 class MemoryForgetArgs(_Args):
     """Arguments of ``memory_forget``."""
 
-    memory_id: MemoryIdStr = Field(description="Id of the memory to delete, e.g. 'mem:3f2a9c01b4d5e6f7'")
+    memory_id: MemoryIdStr = Field(
+        description="Id of the memory to delete, e.g. 'mem:3f2a9c01b4d5e6f7'"
+    )
 
 
 class ProjectInfoArgs(_Args):
@@ -103,9 +107,7 @@ def _store() -> MemoryStore:
 
 
 @tool("memory_search", args_schema=MemorySearchArgs)
-def memory_search(
-    query: str, runtime: Runtime, k: int = 5, kind: MemoryKind | None = None
-) -> str:
+def memory_search(query: str, runtime: Runtime, k: int = 5, kind: MemoryKind | None = None) -> str:
     """Search the current project's long-term memory; returns matching memories with their ids."""
     project = current_project(runtime)
     hits = _store().search(project, query, k=k, kinds=[kind] if kind else None)
@@ -137,7 +139,9 @@ def memory_save(
     message = f"Saved [mem:{item.id}] ({item.kind}) in project {project}."
     if result.superseded:
         replaced = ", ".join(f"[mem:{old}]" for old in result.superseded)
-        message += f" It supersedes {replaced}, which stays in the history but is no longer recalled."
+        message += (
+            f" It supersedes {replaced}, which stays in the history but is no longer recalled."
+        )
     return message
 
 
@@ -175,7 +179,9 @@ def describe_project(project: Project) -> str:
             if term.protected:
                 details.insert(0, "protected, never translate")
             note = f" — {term.note}" if term.note else ""
-            lines.append(f"- {term.term} ({'; '.join(details) or 'no approved translations'}){note}")
+            lines.append(
+                f"- {term.term} ({'; '.join(details) or 'no approved translations'}){note}"
+            )
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.pregel import Pregel
+from langgraph.graph.state import CompiledStateGraph
 
 from evals.blame import world
 from evals.blame.policies import AgentFault, PolicyModels, Preamble
@@ -79,7 +79,9 @@ def _recall_node(env: Env) -> Any:
     return recall
 
 
-def build_chain(env: Env, *, catalog: Catalog[AgentSpec] | None = None) -> StateGraph[Any, Any, Any, Any]:
+def build_chain(
+    env: Env, *, catalog: Catalog[AgentSpec] | None = None
+) -> StateGraph[Any, NovaContext, Any, Any]:
     """Build (not compile) the scenario graph for ``env``."""
     catalog = catalog or default_catalog()
     models = PolicyModels(faults=env.agent_faults, decoys=env.decoys)
@@ -110,6 +112,10 @@ def build_chain(env: Env, *, catalog: Catalog[AgentSpec] | None = None) -> State
     return builder
 
 
-def compile_chain(env: Env, *, catalog: Catalog[AgentSpec] | None = None) -> Pregel:
+def compile_chain(
+    env: Env, *, catalog: Catalog[AgentSpec] | None = None
+) -> CompiledStateGraph[Any, NovaContext, Any, Any]:
     """Compile the scenario graph with an in-memory checkpointer."""
-    return build_chain(env, catalog=catalog).compile(checkpointer=InMemorySaver(), name="blame-suite")
+    return build_chain(env, catalog=catalog).compile(
+        checkpointer=InMemorySaver(), name="blame-suite"
+    )

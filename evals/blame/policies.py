@@ -91,7 +91,10 @@ def customer_named(text: str, memory: str) -> str | None:
         if alias.lower() in text.lower():
             return real.strip()
     for customer in world.CUSTOMERS:
-        if customer.name.lower() in text.lower() or customer.name.split()[0].lower() in text.lower().split():
+        if (
+            customer.name.lower() in text.lower()
+            or customer.name.split()[0].lower() in text.lower().split()
+        ):
             return customer.name
     return None
 
@@ -140,7 +143,8 @@ def erp_sales_orders(messages: Sequence[BaseMessage]) -> AIMessage:
     if "error" in data:
         return says(f"I could not find that order: {data['error']}")
     return says(
-        f"Order {data['number']} is {data['status']} (carrier {data['carrier']}, shipped {data['shipped']})."
+        f"Order {data['number']} is {data['status']} "
+        f"(carrier {data['carrier']}, shipped {data['shipped']})."
     )
 
 
@@ -153,12 +157,18 @@ def erp_pricing(messages: Sequence[BaseMessage]) -> AIMessage:
         vat = VAT.search(system(messages))
         rate = int(vat.group(1)) if vat else 0
         return calls(
-            tool_call("calculator", expression=f"round({found[0]['net_price']} * {1 + rate / 100}, 2)")
+            tool_call(
+                "calculator", expression=f"round({found[0]['net_price']} * {1 + rate / 100}, 2)"
+            )
         )
     price = found[0]
     vat = VAT.search(system(messages))
     rate = int(vat.group(1)) if vat else 0
-    gross = float(found[-1]) if isinstance(found[-1], int | float) else float(found[-1].get("error", 0) or 0)
+    gross = (
+        float(found[-1])
+        if isinstance(found[-1], int | float)
+        else float(found[-1].get("error", 0) or 0)
+    )
     return says(
         f"{price['sku']} ({price['name']}) costs {world.money(price['net_price'])} EUR net, "
         f"{world.money(gross)} EUR with {rate}% VAT."
@@ -169,7 +179,9 @@ PHRASES = {
     "de": {
         "Your {x} has shipped.": "Ihre {x} wurde versandt.",
         "The {x} is back in stock.": "Die {x} ist wieder auf Lager.",
-        "Thank you for ordering from Nova Parts.": "Vielen Dank für Ihre Bestellung bei Nova Parts.",
+        "Thank you for ordering from Nova Parts.": (
+            "Vielen Dank für Ihre Bestellung bei Nova Parts."
+        ),
     },
     "fr": {
         "Your {x} has shipped.": "Votre {x} a été expédié.",
@@ -239,7 +251,11 @@ def weekly_sales_report(messages: Sequence[BaseMessage]) -> AIMessage:
     if not found:
         week = re.search(r"\d{4}-W\d{2}", request(messages))
         return calls(
-            tool_call("pipeline_run", name="weekly_sales_report", params={"week": week.group(0) if week else "2025-W14"})
+            tool_call(
+                "pipeline_run",
+                name="weekly_sales_report",
+                params={"week": week.group(0) if week else "2025-W14"},
+            )
         )
     output = found[-1].get("output", {})
     return says(
@@ -300,6 +316,7 @@ class PolicyModels:
     requests: list[tuple[str, str | None]] = field(default_factory=list)
 
     def policy_for(self, agent: str) -> Policy | None:
+        """Return ``agent``'s policy with its faults and decoys applied (``None``: unscripted)."""
         base = POLICIES.get(agent)
         if base is None:
             return None
@@ -320,6 +337,7 @@ class PolicyModels:
         return policy
 
     def __call__(self, spec: AgentSpec, run_override: str | None) -> ModelResult:
+        """Return a policy model for ``spec``, or ``ModelUnavailable`` for an unscripted agent."""
         self.requests.append((spec.name, run_override))
         policy = self.policy_for(spec.name)
         if policy is None:

@@ -24,7 +24,9 @@ from nova.testing import tool_call
 
 DATASET = Path(__file__).resolve().parent.parent / "datasets" / "blame_scenarios.yaml"
 
-Family = Literal["router", "recall", "erp_args", "erp_tool", "erp_answer", "translation", "pipeline"]
+Family = Literal[
+    "router", "recall", "erp_args", "erp_tool", "erp_answer", "translation", "pipeline"
+]
 
 
 class Fault(BaseModel):
@@ -93,7 +95,9 @@ class Scenario(BaseModel):
                 overwrite = dict(fault.set or {})
                 tool_faults.append(
                     world.ToolFault(
-                        fault.tool or "", lambda payload: {**payload, **overwrite}, dict(fault.args or {})
+                        fault.tool or "",
+                        lambda payload: {**payload, **overwrite},
+                        dict(fault.args or {}),
                     )
                 )
             case "answer_text":
@@ -144,11 +148,14 @@ def load_scenarios(path: Path | str = DATASET) -> list[Scenario]:
 
     Raises:
         ValueError: an entry is invalid or two entries share an id.
+
     """
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(raw, list):
         raise ValueError(f"{path}: expected a list of scenarios")
-    scenarios, problems, seen = [], [], set()
+    scenarios: list[Scenario] = []
+    problems: list[str] = []
+    seen: set[str] = set()
     for position, item in enumerate(raw):
         label = item.get("id", f"#{position}") if isinstance(item, dict) else f"#{position}"
         try:
@@ -161,5 +168,7 @@ def load_scenarios(path: Path | str = DATASET) -> list[Scenario]:
         seen.add(scenario.id)
         scenarios.append(scenario)
     if problems:
-        raise ValueError(f"{path}: {len(problems)} invalid scenario(s):\n  " + "\n  ".join(problems))
+        raise ValueError(
+            f"{path}: {len(problems)} invalid scenario(s):\n  " + "\n  ".join(problems)
+        )
     return scenarios

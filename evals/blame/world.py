@@ -1,5 +1,6 @@
-"""A small, fixed world for the attribution suite: customers, invoices, orders, prices,
-a glossary, memories and pipelines, served by tools named as in Nova's catalog.
+"""A small, fixed world for the attribution suite, served by tools named as in Nova's catalog.
+
+Customers, invoices, orders, prices, a glossary, memories and pipelines.
 
 Faults in tools are injected with ``ToolFault``: a tool answers one call (matched by its
 arguments) with a corrupted payload, the same way every time, so a replay that makes the
@@ -20,6 +21,8 @@ from tools.registry import tool_registry
 
 @dataclass(frozen=True, slots=True)
 class Customer:
+    """A customer of the world's ERP."""
+
     number: str
     name: str
     city: str
@@ -27,6 +30,8 @@ class Customer:
 
 @dataclass(frozen=True, slots=True)
 class Invoice:
+    """An invoice of the world's ERP."""
+
     number: str
     customer: str
     total: float
@@ -36,6 +41,8 @@ class Invoice:
 
 @dataclass(frozen=True, slots=True)
 class Order:
+    """A sales order of the world's ERP."""
+
     number: str
     customer: str
     status: str
@@ -82,12 +89,27 @@ VAT_PERCENT = 19
 
 MEMORIES: dict[str, tuple[dict[str, Any], ...]] = {
     "parts-shop": (
-        {"id": "m-vat", "text": f"VAT rate for Germany is {VAT_PERCENT}%.", "kind": "fact", "score": 0.81},
-        {"id": "m-pay", "text": "Baker & Sons pay by bank transfer.", "kind": "fact", "score": 0.64},
+        {
+            "id": "m-vat",
+            "text": f"VAT rate for Germany is {VAT_PERCENT}%.",
+            "kind": "fact",
+            "score": 0.81,
+        },
+        {
+            "id": "m-pay",
+            "text": "Baker & Sons pay by bank transfer.",
+            "kind": "fact",
+            "score": 0.64,
+        },
     ),
 }
 
-DECOY_MEMORY = {"id": "m-meet", "text": "The team meets on Mondays at 9.", "kind": "note", "score": 0.31}
+DECOY_MEMORY = {
+    "id": "m-meet",
+    "text": "The team meets on Mondays at 9.",
+    "kind": "note",
+    "score": 0.31,
+}
 
 GLOSSARY = {
     # term: {target: translation} — an empty mapping means "protected: never translate".
@@ -106,7 +128,9 @@ def customer_by_number(number: str) -> Customer | None:
 
 def customer_by_name(name: str) -> Customer | None:
     key = name.strip().lower()
-    return next((c for c in CUSTOMERS if c.name.lower() == key or c.name.lower().startswith(key)), None)
+    return next(
+        (c for c in CUSTOMERS if c.name.lower() == key or c.name.lower().startswith(key)), None
+    )
 
 
 def invoice(number: str) -> Invoice | None:
@@ -119,7 +143,11 @@ def balance(customer: str) -> tuple[float, int]:
 
 
 def overdue(customer: str | None = None) -> list[Invoice]:
-    return [i for i in INVOICES if i.status == "overdue" and (customer is None or i.customer == customer)]
+    return [
+        i
+        for i in INVOICES
+        if i.status == "overdue" and (customer is None or i.customer == customer)
+    ]
 
 
 def money(value: float) -> str:
@@ -138,6 +166,7 @@ class ToolFault:
     when: Mapping[str, Any] = ()  # type: ignore[assignment]
 
     def applies(self, name: str, args: Mapping[str, Any]) -> bool:
+        """Return whether this fault corrupts a call of ``name`` with ``args``."""
         return name == self.tool and all(args.get(k) == v for k, v in dict(self.when).items())
 
 
@@ -178,7 +207,12 @@ def _order_status(number: str) -> dict[str, Any]:
     found = next((o for o in ORDERS if o.number == number.upper()), None)
     if found is None:
         raise ToolException(f"No order {number!r}")
-    return {"number": found.number, "status": found.status, "carrier": found.carrier, "shipped": found.shipped}
+    return {
+        "number": found.number,
+        "status": found.status,
+        "carrier": found.carrier,
+        "shipped": found.shipped,
+    }
 
 
 def _price_list(sku: str) -> dict[str, Any]:
@@ -195,7 +229,7 @@ def _overdue_invoices(customer: str = "") -> dict[str, Any]:
 
 
 def _glossary_lookup(text: str, target: str = "de") -> dict[str, Any]:
-    terms = []
+    terms: list[dict[str, Any]] = []
     for term, translations in GLOSSARY.items():
         if term.lower() in text.lower():
             if translations:
@@ -208,21 +242,35 @@ def _glossary_lookup(text: str, target: str = "de") -> dict[str, Any]:
 def _pipeline_run(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     params = params or {}
     if name == "invoice_reminders":
-        customer = customer_by_name(str(params.get("customer", ""))) if params.get("customer") else None
+        customer = (
+            customer_by_name(str(params.get("customer", ""))) if params.get("customer") else None
+        )
         rows = overdue(customer.number if customer else None)
         return {
             "pipeline": name,
             "status": "completed",
-            "output": {"reminders": [i.number for i in rows], "total": round(sum(i.total for i in rows), 2)},
+            "output": {
+                "reminders": [i.number for i in rows],
+                "total": round(sum(i.total for i in rows), 2),
+            },
         }
     if name == "weekly_sales_report":
         return {
             "pipeline": name,
             "status": "completed",
-            "output": {"week": params.get("week", "2025-W14"), "revenue": 18240.5, "orders": 37, "top_customer": "Atlas Parts"},
+            "output": {
+                "week": params.get("week", "2025-W14"),
+                "revenue": 18240.5,
+                "orders": 37,
+                "top_customer": "Atlas Parts",
+            },
         }
     if name == "daily_briefing":
-        return {"pipeline": name, "status": "completed", "output": {"overdue": len(overdue()), "orders_today": 4}}
+        return {
+            "pipeline": name,
+            "status": "completed",
+            "output": {"overdue": len(overdue()), "orders_today": 4},
+        }
     raise ToolException(f"No pipeline {name!r}; pipelines: {', '.join(PIPELINES)}")
 
 
@@ -249,7 +297,10 @@ def _make_tool(name: str, faults: Sequence[ToolFault]) -> BaseTool:
             raise ToolException(f"tool {name} is not part of the attribution world")
 
         return StructuredTool.from_function(
-            unavailable, name=name, description=f"{name} (not available here)", handle_tool_error=True
+            unavailable,
+            name=name,
+            description=f"{name} (not available here)",
+            handle_tool_error=True,
         )
 
     def run(**kwargs: Any) -> str:
@@ -275,7 +326,9 @@ def tool_resolver(faults: Iterable[ToolFault] = ()) -> Callable[[Iterable[str]],
         tools = []
         for name in names:
             if name not in cache:
-                cache[name] = tool_registry()[name] if name in _REAL else _make_tool(name, fault_list)
+                cache[name] = (
+                    tool_registry()[name] if name in _REAL else _make_tool(name, fault_list)
+                )
             tools.append(cache[name])
         return tools
 

@@ -65,7 +65,7 @@ class AgentSpec(RoutableAgent):
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     """Human version (semver), bumped by whoever edits the prompt or tools."""
     group: AgentGroup
-    """Which subgraph runs the agent: chat, erp, translation or pipeline (``other`` runs in chat)."""
+    """Subgraph that runs the agent: chat, erp, translation, pipeline (``other`` runs in chat)."""
     examples: tuple[str, ...] = Field(min_length=15)
     """At least 15 requests this agent should receive; the router learns from them."""
     prompt: str = Field(min_length=40)

@@ -1,15 +1,19 @@
-"""Nova's command line: ``nova ask``, ``nova chat``, ``nova agents``, ``nova route``, ``nova serve``, …"""
+"""Nova's command line: ``nova ask``, ``chat``, ``agents``, ``route``, ``serve`` and more."""
 
 from __future__ import annotations
 
 # Each module registers its commands on ``app`` when imported.
-from nova.cli import core  # noqa: F401
-from nova.cli import memory, projects  # noqa: F401
-from nova.cli import erp  # noqa: F401
-from nova.cli import pipeline  # noqa: F401
-from nova.cli import route  # noqa: F401
-from nova.cli import failures, trace  # noqa: F401
-from nova.cli import setup  # noqa: F401
+from nova.cli import (  # noqa: F401  # noqa: F401
+    core,
+    erp,
+    failures,
+    memory,
+    pipeline,
+    projects,
+    route,
+    setup,
+    trace,
+)
 from nova.cli.app import app
 
 __all__ = ["app", "main"]

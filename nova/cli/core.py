@@ -48,9 +48,12 @@ def _route_line(route: dict[str, Any] | None, agent_run: dict[str, Any] | None) 
     if not route:
         return ""
     agent = route.get("agent") or "—"
-    line = f"→ [bold]{agent}[/] ({route.get('subgraph') or 'clarify'}) · {route['method']} · confidence {route['confidence']:.2f}"
+    where = route.get("subgraph") or "clarify"
+    confidence = f"confidence {route['confidence']:.2f}"
+    line = f"→ [bold]{agent}[/] ({where}) · {route['method']} · {confidence}"
     if agent_run:
-        line += f" · {agent_run['agent']}@{agent_run['version']}+{agent_run['content_version']} · {agent_run['outcome']}"
+        version = f"{agent_run['agent']}@{agent_run['version']}+{agent_run['content_version']}"
+        line += f" · {version} · {agent_run['outcome']}"
     return line
 
 
@@ -60,9 +63,10 @@ def _show_result(values: dict[str, Any]) -> None:
     messages = values.get("messages") or []
     last = messages[-1] if messages else None
     renderable: Any = Markdown(values.get("answer") or "")
-    if isinstance(last, AIMessage) and last.additional_kwargs.get("nova_rows") is not None:
-        from nodes.erp_fast_path import render_erp_answer
+    from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer
 
+    if isinstance(last, AIMessage) and {PAYLOAD_KEY, WRITE_KEY} & set(last.additional_kwargs):
+        # ERP answers carry their rows: show them as a table, not as text.
         renderable = render_erp_answer(last)
     console.print(Panel(renderable, title="Nova", border_style="cyan", expand=False))
     if line := _route_line(values.get("route"), values.get("agent_run")):
@@ -98,26 +102,40 @@ def run_turn(
     from langgraph.types import Command
 
     from nova.state import NovaContext
+    from nova.tracing import flush_traces, tracing_callbacks
 
-    config = {"configurable": {"thread_id": thread}}
+    callbacks = tracing_callbacks(checkpointer=graph.checkpointer)
     context = NovaContext(project=project, agent=agent)
     while True:
-        with console.status("[cyan]Nova is working…[/]") as status:
-            for update in graph.stream(
-                payload, config=config, context=context, stream_mode="updates", subgraphs=True
-            ):
-                namespace, chunk = update
-                step = ".".join([part.split(":")[0] for part in namespace] + list(chunk))
-                status.update(f"[cyan]{step}[/]")
-        state = graph.get_state(config)
+        # Every step (a turn or a resume) is its own traced run, recorded under its run id.
+        config = {
+            "configurable": {"thread_id": thread},
+            "callbacks": callbacks,
+            "run_id": uuid.uuid4(),
+        }
+        try:
+            with console.status("[cyan]Nova is working…[/]") as status:
+                for update in graph.stream(
+                    payload, config=config, context=context, stream_mode="updates", subgraphs=True
+                ):
+                    namespace, chunk = update
+                    step = ".".join([part.split(":")[0] for part in namespace] + list(chunk))
+                    status.update(f"[cyan]{step}[/]")
+        except Exception as error:
+            # The failure recorder has already written it to the ledger and noted its id.
+            notes = " ".join(getattr(error, "__notes__", []))
+            raise fail(f"{type(error).__name__}: {error}. {notes}".strip(), code=1) from error
+        finally:
+            flush_traces()
+        state = graph.get_state({"configurable": {"thread_id": thread}})
         interrupts = [i for task in state.tasks for i in task.interrupts]
         if not interrupts:
             return dict(state.values)
         decision = _approval(interrupts[0].value, interactive=interactive)
         if decision is None:
             console.print(
-                f"Paused for approval. Resume with: [bold]nova resume --thread {thread} --approve[/] "
-                "(or --reject)"
+                "Paused for approval. Resume with: "
+                f"[bold]nova resume --thread {thread} --approve[/] (or --reject)"
             )
             raise typer.Exit(3)
         payload = Command(resume=decision)
@@ -208,7 +226,8 @@ def chat(thread: ThreadOption = None, project: ProjectOption = None) -> None:
     _settings_or_exit()
     thread = thread or uuid.uuid4().hex[:12]
     console.print(
-        f"[bold cyan]Nova[/] · thread {thread} · project {project or _settings_or_exit().default_project}"
+        f"[bold cyan]Nova[/] · thread {thread} · "
+        f"project {project or _settings_or_exit().default_project}"
     )
     with contextlib.ExitStack() as stack:
         graph = _open_graph(stack)
@@ -277,10 +296,12 @@ def agents_show(name: Annotated[str, typer.Argument(help="Agent name.")]) -> Non
     )
     console.print(f"[bold]file[/] {catalog.sources[name]}")
     console.print(
-        f"[bold]model[/] {spec.model.model_dump(exclude_none=True)}  [bold]max steps[/] {spec.max_steps}"
+        f"[bold]model[/] {spec.model.model_dump(exclude_none=True)}  "
+        f"[bold]max steps[/] {spec.max_steps}"
     )
     console.print(
-        f"[bold]tools[/] {', '.join(spec.tools) or '—'}   [bold]checks[/] {', '.join(spec.checks) or '—'}"
+        f"[bold]tools[/] {', '.join(spec.tools) or '—'}   "
+        f"[bold]checks[/] {', '.join(spec.checks) or '—'}"
     )
     console.print(Panel(spec.prompt.strip(), title="prompt", expand=False))
     console.print("[bold]examples[/]")
@@ -346,13 +367,13 @@ def serve(
             "LANGGRAPH_NO_VERSION_CHECK": "true",
             "HF_HUB_OFFLINE": "1",
         }
-        command = [
-            langgraph, "dev", "--config", str(config_path), "--host", host, "--port", str(port),
-            "--no-browser", "--no-reload",
-        ]  # fmt: skip
+        from nova.server.launch import dev_command
+
+        settings = _settings_or_exit()
+        command = dev_command(config_path, settings, langgraph=langgraph, host=host, port=port)
         console.print(
             f"Serving {config_path.parent.name}/langgraph.json in memory on "
-            f"http://{host}:{port} (Studio: {studio})"
+            f"http://{host}:{port} ({settings.server_jobs} concurrent runs; Studio: {studio})"
         )
         raise typer.Exit(subprocess.call(command, cwd=config_path.parent, env=env))
 
@@ -373,7 +394,8 @@ def serve(
         raise fail(str(error)) from None
     console.print(
         f"Serving {config_path.parent.name}/langgraph.json durably on {server.url} "
-        f"(Postgres {settings.server_database_url}, {settings.server_jobs} concurrent runs; "
+        f"(Postgres {settings.server_database_url}, {settings.server_jobs} concurrent runs in "
+        f"{settings.server_workers} process{'es' if settings.server_workers > 1 else ''}; "
         f"Studio: {studio})"
     )
     raise typer.Exit(subprocess.call(server.command, cwd=server.cwd, env=server.env))

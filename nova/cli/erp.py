@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nova.cli.app import app, console, eval_app, fail
+from nova.erp import DEFAULT_ANCHOR
 
 erp_app = typer.Typer(help="The ERP database: migrate, seed, inspect, ask.", no_args_is_help=True)
 app.add_typer(erp_app, name="erp")
@@ -75,7 +76,8 @@ def seed(
     orders: int = typer.Option(4000, min=10, help="Sales orders over the whole history."),
     years: int = typer.Option(2, min=1, max=10, help="Years of history."),
     anchor: str = typer.Option(
-        "2025-06-30", help="Last day of the history (the sample's 'today'), YYYY-MM-DD or 'today'."
+        DEFAULT_ANCHOR.isoformat(),
+        help="Last day of the history (the sample's 'today'), YYYY-MM-DD or 'today'.",
     ),
     seed_value: int = typer.Option(42, "--seed", help="Random seed (same seed, same business)."),
     reset: bool = typer.Option(False, "--reset", help="Replace data already in the database."),

@@ -39,7 +39,9 @@ def _find(failure_id: str) -> Any:
 def failures_list(
     thread: Annotated[str | None, typer.Option("--thread", "-t", help="Only this thread.")] = None,
     run: Annotated[str | None, typer.Option("--run", help="Only this run id.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Only this kind (node_error, timeout, check_failed, …).")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind (node_error, timeout, check_failed, …).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Newest N.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -48,7 +50,7 @@ def failures_list(
 
     if kind is not None and kind not in FAILURE_KINDS:
         raise fail(f"Unknown kind {kind!r}; use one of: {', '.join(FAILURE_KINDS)}")
-    records = _ledger().list(thread_id=thread, run_id=run, kind=kind, limit=limit)  # type: ignore[arg-type]
+    records = _ledger().list(thread_id=thread, run_id=run, kind=kind, limit=limit)
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
         return
@@ -72,7 +74,9 @@ def failures_list(
 
 
 @failures_app.command("show")
-def failures_show(failure_id: Annotated[str, typer.Argument(help="Failure id (a unique prefix is enough).")]) -> None:
+def failures_show(
+    failure_id: Annotated[str, typer.Argument(help="Failure id (a unique prefix is enough).")],
+) -> None:
     """Show one failure with everything recorded about it."""
     record = _find(failure_id)
     lines = [
@@ -80,7 +84,8 @@ def failures_show(failure_id: Annotated[str, typer.Argument(help="Failure id (a 
         f"[bold]when[/] {record.created_at.isoformat(timespec='seconds')}",
         f"[bold]thread[/] {record.thread_id or '-'}   [bold]run[/] {record.run_id or '-'}",
         f"[bold]checkpoint[/] {record.checkpoint_id or '-'}  {record.checkpoint_ns or ''}",
-        f"[bold]node[/] {record.node or '-'}   [bold]agent[/] {record.agent or '-'} {record.agent_version or ''}",
+        f"[bold]node[/] {record.node or '-'}   "
+        f"[bold]agent[/] {record.agent or '-'} {record.agent_version or ''}",
         f"[bold]project[/] {record.project or '-'}",
     ]
     if record.details:
@@ -106,8 +111,8 @@ def failures_retry(
             f"Failure {record.id[:12]} has no thread: its run kept no checkpoints, so it cannot "
             "be resumed; send the request again"
         )
-    from graphs.nova import build_nova_graph
     from memory.checkpoint import open_checkpointer
+    from nova.cli import trace
     from nova.state import NovaContext
     from nova.tracing import flush_traces, tracing_callbacks
 
@@ -117,8 +122,11 @@ def failures_retry(
         configurable["checkpoint_id"] = record.checkpoint_id
     with contextlib.ExitStack() as stack:
         checkpointer = stack.enter_context(open_checkpointer())
-        graph = build_nova_graph().compile(checkpointer=checkpointer, name="nova")
-        if record.checkpoint_id and graph.get_state({"configurable": configurable}).created_at is None:
+        graph = trace.nova_graph(checkpointer)
+        if (
+            record.checkpoint_id
+            and graph.get_state({"configurable": configurable}).created_at is None
+        ):
             raise fail(
                 f"Checkpoint {record.checkpoint_id} of thread {record.thread_id} is gone "
                 "(another checkpoint database?); NOVA_CHECKPOINT_URL must be the one the run used"
@@ -135,4 +143,8 @@ def failures_retry(
             finally:
                 flush_traces()
     answer = values.get("answer") if isinstance(values, dict) else None
-    console.print(Panel(answer or "(no answer)", title=f"retry of {record.id[:12]} · run {run_id}", expand=False))
+    console.print(
+        Panel(
+            answer or "(no answer)", title=f"retry of {record.id[:12]} · run {run_id}", expand=False
+        )
+    )

@@ -1,4 +1,4 @@
-"""``nova memory …``: add, search, forget, import and trace project memories; ``nova eval memory``."""
+"""``nova memory …``: add, search, forget, import, trace memories; and ``nova eval memory``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from memory.items import MemoryItem
     from memory.store import MemoryStore
 
-memory_app = typer.Typer(help="Project memory: add, search, forget, import, history.", no_args_is_help=True)
+memory_app = typer.Typer(
+    help="Project memory: add, search, forget, import, history.", no_args_is_help=True
+)
 app.add_typer(memory_app, name="memory")
 
 KINDS = ("fact", "decision", "preference", "document_chunk", "conversation_summary")
@@ -58,12 +60,16 @@ def _find(store: MemoryStore, item_id: str, project: str | None) -> MemoryItem:
 @memory_app.command("add")
 def add(
     text: Annotated[str, typer.Argument(help="The fact, decision or preference to remember.")],
-    kind: Annotated[str, typer.Option("--kind", "-k", help=f"One of: {', '.join(KINDS)}.")] = "fact",
+    kind: Annotated[
+        str, typer.Option("--kind", "-k", help=f"One of: {', '.join(KINDS)}.")
+    ] = "fact",
     project: ProjectOption = None,
     source: Annotated[str, typer.Option("--source", "-s", help="Where this came from.")] = "cli",
     topic: Annotated[
         str | None,
-        typer.Option("--topic", "-t", help="Subject key: a later item with this topic supersedes it."),
+        typer.Option(
+            "--topic", "-t", help="Subject key: a later item with this topic supersedes it."
+        ),
     ] = None,
 ) -> None:
     """Remember TEXT in a project (the same text twice is stored once)."""
@@ -105,7 +111,10 @@ def search(
     table.add_column("text", overflow="fold")
     table.add_column("source", style="dim", overflow="fold")
     for hit in hits:
-        table.add_row(hit["id"], f"{hit['score']:.3f}", hit["kind"], hit["text"], hit.get("source", ""))
+        kind = hit["kind"]
+        if include_superseded and not getattr(store.get(project, hit["id"]), "active", True):
+            kind += " [dim](superseded)[/]"
+        table.add_row(hit["id"], f"{hit['score']:.3f}", kind, hit["text"], hit.get("source", ""))
     console.print(table)
 
 
@@ -113,7 +122,9 @@ def search(
 def list_items(
     project: ProjectOption = None,
     kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
-    include_superseded: Annotated[bool, typer.Option("--all", help="Include superseded items.")] = False,
+    include_superseded: Annotated[
+        bool, typer.Option("--all", help="Include superseded items.")
+    ] = False,
 ) -> None:
     """List a project's memories, oldest first."""
     store, project = _open(project)
@@ -162,7 +173,14 @@ def history(
     for number, entry in enumerate(chain, start=1):
         status = "[green]current[/]" if entry.active else f"superseded by {entry.superseded_by}"
         marker = " ←" if entry.id == item.id else ""
-        table.add_row(str(number), entry.id + marker, status, entry.kind, f"{entry.created_at:%Y-%m-%d %H:%M}", entry.text)
+        table.add_row(
+            str(number),
+            entry.id + marker,
+            status,
+            entry.kind,
+            f"{entry.created_at:%Y-%m-%d %H:%M}",
+            entry.text,
+        )
     console.print(table)
     if len(chain) == 1:
         console.print("[dim]No older or newer versions: nothing superseded this memory.[/]")
@@ -170,11 +188,19 @@ def history(
 
 @memory_app.command("import")
 def import_(
-    path: Annotated[Path, typer.Argument(metavar="FILE|DIR", help="A Markdown/text file or a folder of them.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="FILE|DIR", help="A Markdown/text file or a folder of them.")
+    ],
     project: ProjectOption = None,
 ) -> None:
     """Import Markdown and text files as document chunks (re-importing stores nothing twice)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from memory.ingest import ImportFileError, import_documents, plan_import
 
@@ -185,10 +211,19 @@ def import_(
         raise fail(str(error)) from None
     if not plan.files:
         raise fail(f"{path}: holds no Markdown or text files (.md, .markdown, .txt)")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"Importing {len(plan.files)} file(s) into {project}", total=plan.total)
-        report = import_documents(store, project, plan, progress=lambda n: progress.advance(task, n))
+        task = progress.add_task(
+            f"Importing {len(plan.files)} file(s) into {project}", total=plan.total
+        )
+        report = import_documents(
+            store, project, plan, progress=lambda n: progress.advance(task, n)
+        )
     console.print(
         f"{report.files} file(s), {report.chunks} chunks: {report.created} new, "
         f"{report.existing} already stored, {report.removed} stale removed."
@@ -212,7 +247,9 @@ def eval_memory(
     dataset: Annotated[
         Path | None, typer.Option("--dataset", help="Queries JSONL (default: the shipped one).")
     ] = None,
-    corpus: Annotated[Path | None, typer.Option("--corpus", help="Corpus JSONL (default: the shipped one).")] = None,
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Corpus JSONL (default: the shipped one).")
+    ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=50, help="Cut-off for recall@k.")] = 5,
 ) -> None:
     """Evaluate memory recall (recall@k, MRR; vector-only vs hybrid) and supersession."""

@@ -287,7 +287,11 @@ def _show(run: PipelineRun, *, as_json: bool) -> int:
         console.print(f"[red]The run ended without a result[/] (thread {run.thread_id})")
         return 1
     if as_json:
-        print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"thread": run.thread_id, **result}, indent=2, default=str, ensure_ascii=False
+            )
+        )
     else:
         console.print(
             Panel(
@@ -351,8 +355,14 @@ def pipeline_run(
         typer.Option("--thread", "-t", help="Resume this thread (a failed or paused run)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background", help="Detach: run (or keep the schedule) in a background process."
+        ),
+    ] = False,
 ) -> None:
-    """Run a pipeline now, or on a schedule with --every."""
+    """Run a pipeline now, or on a schedule with --every; --background detaches it."""
     import contextlib
 
     from graphs.pipeline import check_schedule
@@ -360,7 +370,7 @@ def pipeline_run(
     from nova.pipelines import ParamsError, validate_params
 
     params = parse_params(param or [])
-    interactive = sys.stdin.isatty() and not as_json
+    interactive = sys.stdin.isatty() and not as_json and not background
     with contextlib.ExitStack() as stack:
         runner = _runner(stack.enter_context(open_checkpointer()))
         spec = _spec_or_exit(runner, name)
@@ -369,6 +379,13 @@ def pipeline_run(
             validate_params(spec, params)
         except ParamsError as error:
             raise fail(str(error)) from None
+        if every is not None:
+            try:
+                check_schedule(every)
+            except ValueError as error:
+                raise fail(str(error)) from None
+        if background:
+            raise typer.Exit(_detach(name, thread, every))
 
         def once(thread_id: str | None = thread) -> int:
             run = run_with_board(
@@ -384,10 +401,6 @@ def pipeline_run(
 
         if every is None:
             raise typer.Exit(once())
-        try:
-            check_schedule(every)
-        except ValueError as error:
-            raise fail(str(error)) from None
         console.print(f"Running {name} on schedule '{every}' (Ctrl-C to stop)")
         try:
             code = schedule_loop(
@@ -400,6 +413,72 @@ def pipeline_run(
             console.print("stopped")
             code = 0
         raise typer.Exit(code)
+
+
+def _detach(name: str, thread: str | None, every: str | None) -> int:
+    """Start this same command again as a detached process; print how to follow it."""
+    import subprocess
+    import uuid
+
+    from nova.settings import get_settings
+
+    thread = thread or (None if every else f"pipeline-{name}-{uuid.uuid4().hex[:12]}")
+    args = [a for a in sys.argv[1:] if a != "--background"]
+    if thread and "--thread" not in args and "-t" not in args:
+        args += ["--thread", thread]
+    logs = get_settings().data_dir / "pipeline-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{name}-{datetime.now().astimezone():%Y%m%d-%H%M%S}.log"
+    with log.open("ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "from nova.cli import main; main()", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the terminal closing
+        )
+    console.print(f"Started {name} in the background: pid {child.pid}, log {log}")
+    if thread:
+        console.print(f"Follow it with: nova pipeline status {name} --thread {thread}")
+    return 0
+
+
+@pipeline_app.command("status")
+def pipeline_status(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    thread: Annotated[str, typer.Option("--thread", "-t", help="Thread of the run.")],
+) -> None:
+    """Show where a run stands: each step's status, pending approvals, the result."""
+    import contextlib
+
+    from memory.checkpoint import open_checkpointer
+
+    with contextlib.ExitStack() as stack:
+        runner = _runner(stack.enter_context(open_checkpointer()))
+        spec = _spec_or_exit(runner, name)
+        state = runner.graph(name).get_state({"configurable": {"thread_id": thread}})
+        if not state.values:
+            raise fail(f"Thread {thread!r} has no run of pipeline {name!r} (yet)")
+        board = StepBoard(spec)
+        board.update(
+            "status",
+            {"steps": state.values.get("steps") or {}, "items": state.values.get("items") or {}},
+        )
+        console.print(board.render())
+        run = state.values.get("run") or {}
+        waiting = [item.value for task in state.tasks for item in task.interrupts]
+        if waiting:
+            console.print(
+                f"waiting for {len(waiting)} approval(s): "
+                f"nova pipeline resume {name} --thread {thread} --approve"
+            )
+        elif state.next:
+            console.print(f"running (or stopped before): next {list(state.next)}")
+        console.print(
+            f"run {run.get('run_id', '?')} · attempt {run.get('attempt', '?')} · "
+            f"{run.get('status', '?')}",
+            style="dim",
+        )
 
 
 @pipeline_app.command("resume")

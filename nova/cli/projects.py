@@ -11,7 +11,9 @@ from rich.table import Table
 from nova.cli.app import app, console, err_console, fail
 from nova.projects import Project, ProjectError, Projects, check_projects, load_projects
 
-projects_app = typer.Typer(help="Inspect projects (scope of memory, agents and tools).", no_args_is_help=True)
+projects_app = typer.Typer(
+    help="Inspect projects (scope of memory, agents and tools).", no_args_is_help=True
+)
 app.add_typer(projects_app, name="projects")
 
 
@@ -76,12 +78,16 @@ def list_projects() -> None:
         )
     console.print(table)
     if default not in projects:
-        err_console.print(f"[yellow]warning:[/] NOVA_DEFAULT_PROJECT={default!r} is not defined here")
+        err_console.print(
+            f"[yellow]warning:[/] NOVA_DEFAULT_PROJECT={default!r} is not defined here"
+        )
     _warn_unknown_names(projects)
 
 
 @projects_app.command("show")
-def show(project_id: Annotated[str, typer.Argument(metavar="ID", help="Project id, e.g. parts-shop.")]) -> None:
+def show(
+    project_id: Annotated[str, typer.Argument(metavar="ID", help="Project id, e.g. parts-shop.")],
+) -> None:
     """Show one project: description, allowed agents and tools, glossary, seed file."""
     projects = _load()
     try:
@@ -92,9 +98,12 @@ def show(project_id: Annotated[str, typer.Argument(metavar="ID", help="Project i
         f"{project.description}\n\n"
         f"[bold]Allowed agents:[/] {_allowed(project.allowed_agents)}\n"
         f"[bold]Allowed tools:[/] {_allowed(project.allowed_tools)}\n"
-        f"[bold]Seed memories:[/] {project.seeds or 'none'} ({_seed_count(project) if project.seeds else 0})"
+        f"[bold]Seed memories:[/] {project.seeds or 'none'} "
+        f"({_seed_count(project) if project.seeds else 0})"
     )
-    console.print(Panel(body, title=f"{project.name} · {project.id}", border_style="cyan", expand=False))
+    console.print(
+        Panel(body, title=f"{project.name} · {project.id}", border_style="cyan", expand=False)
+    )
     if project.glossary:
         table = Table(title="Glossary")
         table.add_column("term", style="bold")
@@ -102,7 +111,9 @@ def show(project_id: Annotated[str, typer.Argument(metavar="ID", help="Project i
         table.add_column("approved translations", overflow="fold")
         table.add_column("note", style="dim", overflow="fold")
         for term in project.glossary:
-            translations = ", ".join(f"{lang}: {text}" for lang, text in sorted(term.translations.items()))
+            translations = ", ".join(
+                f"{lang}: {text}" for lang, text in sorted(term.translations.items())
+            )
             table.add_row(term.term, "yes" if term.protected else "", translations, term.note or "")
         console.print(table)
     _warn_unknown_names(Projects({project.id: project}, projects.source))

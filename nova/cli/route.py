@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.panel import Panel
 from rich.table import Table
@@ -33,7 +32,7 @@ class RouteGroup(TyperGroup):
     "show my invoices" (quoting is optional; ``--`` forces the rest to be text).
     """
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Typer vendors click
         """Move the request words into the hidden ``--text`` option, then parse as usual."""
         takes_value = {
             name

@@ -27,14 +27,21 @@ def setup() -> None:
     summary = Table(title=f"Nova data in {settings.data_dir.resolve()}")
     for column in ("store", "state", "seconds"):
         summary.add_column(column)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         started = time.perf_counter()
         database = get_erp_database()
         with database.read_session() as session:
             customers = session.scalar(select(func.count()).select_from(models.Customer)) or 0
         if customers:
-            summary.add_row("ERP", f"kept ({customers} customers)", f"{time.perf_counter() - started:.1f}")
+            summary.add_row(
+                "ERP", f"kept ({customers} customers)", f"{time.perf_counter() - started:.1f}"
+            )
         else:
             tasks: dict[str, int] = {}
 
@@ -64,6 +71,8 @@ def setup() -> None:
         progress.add_task("Fitting the router", total=None)
         router = nova_router()
         summary.add_row(
-            "router", f"fitted on {len(router.agents)} agents ({router.version})", f"{time.perf_counter() - started:.1f}"
+            "router",
+            f"fitted on {len(router.agents)} agents ({router.version})",
+            f"{time.perf_counter() - started:.1f}",
         )
     console.print(summary)

@@ -17,6 +17,13 @@ app.add_typer(trace_app, name="trace")
 RunArgument = Annotated[str, typer.Argument(help="Run id or trace id (a unique prefix is enough).")]
 
 
+def nova_graph(checkpointer: Any) -> Any:
+    """Compile the graph whose runs ``trace blame`` and ``failures retry`` replay."""
+    from graphs.nova import build_nova_graph
+
+    return build_nova_graph().compile(checkpointer=checkpointer, name="nova")
+
+
 def _store() -> Any:
     from nova.tracing import TraceStore
 
@@ -71,7 +78,9 @@ def trace_list(
 @trace_app.command("show")
 def trace_show(
     run: RunArgument,
-    html: Annotated[Path | None, typer.Option("--html", help="Write an HTML page of the run to FILE.")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write an HTML page of the run to FILE.")
+    ] = None,
 ) -> None:
     """Show a run as a tree (steps, timings, route, checks, failures, blamed step)."""
     from nova.tracing.report import render_html, render_tree
@@ -92,7 +101,9 @@ def trace_blame(
     reference: Annotated[
         str | None, typer.Option(help="A run of the same request that went right, for corrections.")
     ] = None,
-    resample: Annotated[int, typer.Option(min=0, max=5, help="Re-samples per step (uses the model).")] = 0,
+    resample: Annotated[
+        int, typer.Option(min=0, max=5, help="Re-samples per step (uses the model).")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Name the earliest step whose output was wrong, and the steps that consumed it.
@@ -104,7 +115,6 @@ def trace_blame(
     """
     import contextlib
 
-    from graphs.nova import build_nova_graph
     from memory.checkpoint import open_checkpointer
     from nodes.check_node import RouteCorrector
     from nova.catalog import default_catalog
@@ -123,7 +133,7 @@ def trace_blame(
         raise fail(f"Run {trace.run_id} kept no thread (no checkpointer), so it cannot be replayed")
     with contextlib.ExitStack() as stack:
         checkpointer = stack.enter_context(open_checkpointer())
-        graph = build_nova_graph().compile(checkpointer=checkpointer, name="nova")
+        graph = nova_graph(checkpointer)
         try:
             steps = load_run(graph, trace.thread_id, after=trace.started_at.isoformat())
         except LookupError as error:
@@ -140,7 +150,9 @@ def trace_blame(
         if resample:
             correctors.append(ResampleCorrector(context=context, samples=resample))
         with console.status("[cyan]Replaying…[/]"):
-            result = blame(steps, evaluator=checks_evaluator, correctors=correctors, context=context)
+            result = blame(
+                steps, evaluator=checks_evaluator, correctors=correctors, context=context
+            )
     data = result.to_dict()
     _store().save_blame(trace.trace_id, data)
     if as_json:
@@ -153,12 +165,16 @@ def trace_blame(
         console.print(f"[yellow]No step could be attributed.[/] {result.explanation}")
         return
     console.print(
-        f"[bold magenta]blamed[/] {result.blamed.key} (agent {result.blamed.agent}, {result.method})"
+        f"[bold magenta]blamed[/] {result.blamed.key} "
+        f"(agent {result.blamed.agent}, {result.method})"
     )
     console.print(f"  {result.explanation}")
     consumers = ", ".join(c.key for c in result.consumers) or "none"
     console.print(f"[magenta]consumed by[/] {consumers}")
-    console.print(f"{len(result.trials)} replay(s); see it with: nova trace show {trace.run_id[:13]}", style="dim")
+    console.print(
+        f"{len(result.trials)} replay(s); see it with: nova trace show {trace.run_id[:13]}",
+        style="dim",
+    )
 
 
 @eval_app.command("blame")

@@ -5,3 +5,8 @@ Modules: ``models`` (SQLAlchemy schema), ``db`` (engines, read-only access),
 question or write), ``resolve`` (names, numbers and periods without a model),
 ``approval`` (human approval and exactly-once writes), ``render`` (answers and tables).
 """
+
+from datetime import date
+
+DEFAULT_ANCHOR = date(2025, 6, 30)
+"""Last day of the default sample: fixed, so every install (and the eval) sees the same shop."""

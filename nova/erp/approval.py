@@ -22,11 +22,12 @@ the version shown.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
@@ -34,6 +35,7 @@ from langgraph.types import interrupt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from typing_extensions import TypedDict
 
 from nova.erp import models as m
 from nova.erp.db import ErpDatabase
@@ -42,7 +44,7 @@ from nova.erp.writes import ProposedChange, WriteSkill
 
 log = logging.getLogger(__name__)
 
-APPROVAL_KIND = "erp_write_approval"
+APPROVAL_KIND: Literal["erp_write_approval"] = "erp_write_approval"
 """``type`` of the interrupt payload, so clients can recognise an ERP approval request."""
 
 
@@ -120,6 +122,42 @@ def _recorded(database: ErpDatabase, key: str) -> WriteOutcome | None:
     )
 
 
+class _NoGraph(RuntimeError):
+    """There is a thread id but no running graph to pause."""
+
+
+def _request(change: ProposedChange, key: str) -> ApprovalRequest:
+    return ApprovalRequest(
+        type=APPROVAL_KIND,
+        change=change.model_dump(mode="json"),
+        proposal_id=change.proposal_id,
+        idempotency_key=key,
+        how_to_answer=(
+            'Resume with Command(resume={"approved": true, "approver": "<your name>"}) to apply, '
+            'or Command(resume={"approved": false, "reason": "..."}) to reject.'
+        ),
+    )
+
+
+def _ask(request: ApprovalRequest) -> ApprovalDecision:
+    """Pause the graph with ``request``; on resume, return the validated decision."""
+    try:
+        # LangGraph validates the answer before recording it: a bad one leaves the pause in
+        # place. It is re-raised as InvalidApproval so the tool does not turn it into a message.
+        decision = interrupt(request, response_schema=ApprovalDecision)
+    except GraphBubbleUp:
+        raise
+    except ValidationError as error:
+        problems = "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())
+        raise InvalidApproval(
+            f"Not an approval decision ({problems}). Resume again with "
+            '{"approved": true, "approver": "<name>"} or {"approved": false, "reason": "..."}.'
+        ) from None
+    except (KeyError, RuntimeError):
+        raise _NoGraph from None
+    return decision
+
+
 def approve_and_apply(
     database: ErpDatabase, skill: WriteSkill, args: SkillArgs, *, call_id: str
 ) -> WriteOutcome:
@@ -152,6 +190,11 @@ def approve_and_apply(
     key = idempotency_key(str(thread_id), call_id, skill.name, args)
     recorded = _recorded(database, key)
     if recorded is not None:
+        # Re-executed after the write (a resume, a replay, a restart): pass the pause again so
+        # any later pause in this node keeps its position, and report what was done.
+        if recorded.change is not None:
+            with contextlib.suppress(_NoGraph):
+                _ask(_request(recorded.change, key))
         return recorded
     try:
         with database.read_session() as session:
@@ -161,30 +204,9 @@ def approve_and_apply(
             status="refused", action=skill.name, message=f"{error} Nothing was written."
         )
     change = plan.change
-    request = ApprovalRequest(
-        type=APPROVAL_KIND,
-        change=change.model_dump(mode="json"),
-        proposal_id=change.proposal_id,
-        idempotency_key=key,
-        how_to_answer=(
-            'Resume with Command(resume={"approved": true, "approver": "<your name>"}) to apply, '
-            'or Command(resume={"approved": false, "reason": "..."}) to reject.'
-        ),
-    )
     try:
-        # LangGraph validates the answer before recording it: a bad one leaves the pause in
-        # place. It is re-raised as InvalidApproval so the tool does not turn it into a message.
-        decision = interrupt(request, response_schema=ApprovalDecision)
-    except GraphBubbleUp:
-        raise
-    except ValidationError as error:
-        problems = "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())
-        raise InvalidApproval(
-            f"Not an approval decision ({problems}). Resume again with "
-            '{"approved": true, "approver": "<name>"} or {"approved": false, "reason": "..."}.'
-        ) from None
-    except (KeyError, RuntimeError):
-        # A config with a thread id but no running graph: nobody can be asked.
+        decision = _ask(_request(change, key))
+    except _NoGraph:
         return WriteOutcome(
             status="refused",
             action=skill.name,

@@ -42,6 +42,8 @@ class Request:
     today: date
     norm: str = ""
     period: r.Period | None = None
+    due_period: r.Period | None = None
+    """The period unclipped, for due dates (set when the request says "due")."""
     invoices: list[str] = field(default_factory=list)
     orders: list[str] = field(default_factory=list)
     pos: list[str] = field(default_factory=list)
@@ -67,6 +69,15 @@ class Request:
     """Words no entity explains; a rule's vocabulary must cover them."""
     unknown_name: str | None = None
     """A capitalised phrase after for/from/of that names no customer or supplier."""
+
+    def count(self, kind: str) -> int:
+        """How many entities of ``kind`` were found (scalars count once)."""
+        if kind == "customer":
+            return len(self.customers) + len(self.customer_numbers)
+        if kind == "supplier":
+            return len(self.suppliers)
+        value = getattr(self, kind)
+        return len(value) if isinstance(value, list) else int(value is not None)
 
     def kinds(self) -> set[str]:
         """Kinds of entity present (what a rule must use)."""
@@ -110,7 +121,8 @@ class Unclear(ValueError):
 _NUMBER = r"\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
 _CURRENCY = r"(?:€|eur\b|euros?\b)"
 MONEY_RE = re.compile(
-    rf"(?:{_CURRENCY}\s*(?P<a>{_NUMBER})\s*(?P<ka>k\b)?|(?P<b>{_NUMBER})\s*(?P<kb>k\b)?\s*{_CURRENCY})",
+    rf"(?P<sign>[-−]\s*|minus\s+)?(?:{_CURRENCY}\s*(?P<sign2>[-−]\s*)?(?P<a>{_NUMBER})\s*(?P<ka>k\b)?"
+    rf"|(?P<b>{_NUMBER})\s*(?P<kb>k\b)?\s*{_CURRENCY})",
     re.IGNORECASE,
 )
 MIN_AMOUNT_RE = re.compile(
@@ -131,12 +143,15 @@ LIMIT_RE = re.compile(
 )
 PERCENT_RE = re.compile(r"(?P<n>\d{1,3}(?:\.\d)?)\s*%")
 QUANTITY_RE = re.compile(
-    rf"(?P<q>-?\d[\d,]*)\s*(?:x|×|pcs\.?|pieces|units|pc)?\s*(?:of\s+)?(?:pieces\s+)?(?P<sku>{r.SKU_RE.pattern[2:-2]})\b",
+    r"(?P<q>-?\d[\d,]*)\s*(?:x|×|pcs\.?|pieces|units|pc)?\s*(?:of\s+)?(?:pieces\s+)?"
+    rf"(?P<sku>{r.SKU_BODY})\b",
     re.IGNORECASE,
 )
 DELTA_RE = re.compile(r"(?<![\w-])(?P<d>[+-]\d{1,6})\b")
 REASON_RE = re.compile(r"\b(?:reason|because|due to)\b\s*:?\s*(?P<why>[^.;]{3,120})", re.IGNORECASE)
-TARGET_RE = re.compile(r"\b(?:to|=)\s*(?P<n>\d{1,7})\b(?:\s*(?:pieces|pcs|units))?", re.IGNORECASE)
+TARGET_RE = re.compile(
+    r"\b(?:to|=)\s*(?P<n>[-+]?\d{1,7})\b(?:\s*(?:pieces|pcs|units))?", re.IGNORECASE
+)
 QUOTED_RE = re.compile(r"[\"“](?P<q>[^\"”]{2,80})[\"”]")
 WAREHOUSE_RE = re.compile(
     r"\b(?:(?P<a>main|ulm)\s+warehouse|warehouse\s+(?P<b>main|ulm)|in\s+(?P<c>ulm)|(?P<d>MAIN|ULM))\b",
@@ -243,10 +258,9 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     take(r.RMA_RE, r.canonical_rma, request.rmas)
     take(r.SHIPMENT_RE, lambda mt: f"SH-{mt.group(1)}", request.shipments)
     for match in QUANTITY_RE.finditer(text):
-        quantity = int(match.group("q").replace(",", ""))
-        request.quantities.append((quantity, r.canonical_sku(r.SKU_RE.search(match.group(0)))))  # type: ignore[arg-type]
-        sku_match = r.SKU_RE.search(text, match.start())
-        assert sku_match is not None
+        sku = match.group("sku").upper()  # letters, a dash, digits: upper case is canonical
+        request.quantities.append((int(match.group("q").replace(",", "")), sku))
+        # Only the quantity is taken here; the SKU itself is found with the others below.
         spans.append((match.start(), match.start("sku")))
     take(r.SKU_RE, r.canonical_sku, request.skus)
     take(r.ORDER_RE, r.canonical_order, request.orders)
@@ -260,6 +274,9 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         raise Unclear(str(error)) from None
     if request.period is not None:
         spans.append(request.period.span)
+        if re.search(r"\bdue\b", request.norm):
+            # Due dates lie ahead too: "due this week" runs to Sunday, not to today.
+            request.due_period = r.find_period(_mask(text, spans[:-1]), today, clamp=False)
     for pattern, setter in (
         (DAYS_RE, "days"),
         (LIMIT_RE, "limit"),
@@ -281,11 +298,17 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
             continue
         number = match.group("a") or match.group("b")
         thousand = match.group("ka") or match.group("kb")
-        request.amounts.append(parse_number(number) * (1000 if thousand else 1))
+        sign = -1 if match.group("sign") or match.group("sign2") else 1
+        request.amounts.append(sign * parse_number(number) * (1000 if thousand else 1))
         spans.append(match.span())
     for match in PERCENT_RE.finditer(text):
         request.percent = Decimal(match.group("n"))
         spans.append(match.span())
+    if re.search(r"\b(adjust|correct|set|count|counted)\b", request.norm):
+        # "to 42" / "to -5" sets a quantity (a negative one is refused); "+5" / "-3" changes it.
+        for match in TARGET_RE.finditer(_mask(text, spans)):
+            request.quantities.append((int(match.group("n")), ""))
+            spans.append(match.span())
     for match in DELTA_RE.finditer(_mask(text, spans)):
         request.delta = int(match.group("d"))
         spans.append(match.span())
@@ -302,10 +325,6 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         # The reason of a stock correction is free text, not words a rule must understand.
         for match in REASON_RE.finditer(_mask(text, spans)):
             request.reason = match.group("why").strip()
-            spans.append(match.span())
-    if request.delta is None and re.search(r"\b(adjust|correct|set|count|counted)\b", request.norm):
-        for match in TARGET_RE.finditer(_mask(text, spans)):
-            request.quantities.append((int(match.group("n")), ""))
             spans.append(match.span())
     masked = _mask(text, spans)
     norm_masked = r.normalise(masked)
@@ -385,6 +404,8 @@ class Rule:
     vocabulary: frozenset[str]
     build: Callable[[Request, Session], dict[str, Any]]
     priority: int = 0
+    multi: frozenset[str] = frozenset()
+    """Entity kinds the rule takes several of (PO lines); of any other, one at most."""
 
 
 def _t(pattern: str) -> re.Pattern[str]:
@@ -578,11 +599,14 @@ def _b_invoices(rq: Request, s: Session) -> dict[str, Any]:
         args["order_number"] = rq.orders[0]
     if rq.min_amount is not None:
         args["min_amount"] = rq.min_amount
-    if rq.period is not None:
-        if re.search(r"\bdue\b", rq.norm):
-            args |= _dates(rq, "due_from", "due_to")
-        else:
-            args |= _dates(rq, "issued_from", "issued_to")
+    if rq.due_period is not None:
+        if not rq.due_period.anchored:
+            raise NotForFastPath(
+                f"{rq.due_period.text!r} without a year is ambiguous for due dates"
+            )
+        args |= {"due_from": rq.due_period.start, "due_to": rq.due_period.end}
+    elif rq.period is not None:
+        args |= _dates(rq, "issued_from", "issued_to")
     return args
 
 
@@ -831,7 +855,9 @@ def _b_adjust(rq: Request, s: Session) -> dict[str, Any]:
     else:
         quantity = next((q for q, qsku in rq.quantities if qsku in (sku, "")), None)
         args["new_quantity"] = quantity
-    args["reason"] = rq.reason or "stock correction"
+    if not rq.reason:
+        raise NotForFastPath("a stock correction needs its reason ('reason: ...' / 'because ...')")
+    args["reason"] = rq.reason
     return args
 
 
@@ -1166,8 +1192,6 @@ def plan_request(
         unreadable date, invalid value) or ``Decline`` (anything else).
 
     """
-    from tools.erp import describe_validation_error
-
     allowed = {tool for tool in tools if tool in READ_SKILLS or tool in WRITE_SKILLS}
     if not allowed:
         return Decline("the agent has no ERP skills")
@@ -1188,6 +1212,8 @@ def plan_request(
             continue
         if not set(request.residual) <= GLOBAL_WORDS | rule.vocabulary:
             continue
+        if any(request.count(kind) > 1 for kind in present - rule.multi):
+            continue  # "INV-1 and INV-2": the skill takes one, answering one would drop the other
         fits.append(rule)
     if not fits:
         if request.unknown_name and any(
@@ -1222,5 +1248,12 @@ def plan_request(
     try:
         args = _args_model(rule.skill).model_validate(raw)
     except ValidationError as error:
-        return Clarify(describe_validation_error(error), rule.skill)
+        if rule.skill in WRITE_SKILLS:  # an impossible quantity or amount: say what is wrong
+            problems = "; ".join(
+                item["msg"].removeprefix("Value error, ") for item in error.errors()
+            )
+            return Clarify(
+                f"I can't do that as asked: {problems}. Nothing was changed.", rule.skill
+            )
+        return Decline(f"arguments incomplete for {rule.skill}: {error.errors()[0]['msg']}")
     return Plan(rule.skill, args, rule.name)

@@ -32,7 +32,9 @@ RMA_RE = re.compile(r"\bRMA[-\s]?(\d{4})[-\s]?(\d{1,4})\b", re.IGNORECASE)
 CREDIT_NOTE_RE = re.compile(r"\bCN[-\s]?(\d{4})[-\s]?(\d{1,4})\b", re.IGNORECASE)
 SHIPMENT_RE = re.compile(r"\bSH[-\s]?(\d{6})\b", re.IGNORECASE)
 PAYMENT_RE = re.compile(r"\bPAY[-\s]?(\d{4})[-\s]?(\d{1,5})\b", re.IGNORECASE)
-SKU_RE = re.compile(r"\b(?!(?:INV|RMA|PAY|SO|PO|SH|CN)-)([A-Z]{3})-(\d{4})\b", re.IGNORECASE)
+SKU_BODY = r"(?!(?:INV|RMA|PAY|SO|PO|SH|CN)-)([A-Z]{3})-(\d{4})"
+"""Three letters, a dash, four digits, and not a document prefix (``RMA-0087`` is no SKU)."""
+SKU_RE = re.compile(rf"\b{SKU_BODY}\b", re.IGNORECASE)
 TRACKING_RE = re.compile(r"\b(1Z[0-9A-Z]{16}|SCH\d{10}|\d{11,20})\b")
 CUSTOMER_NUMBER_RE = re.compile(
     r"\b(?:customer|account|cust\.?|client)\s*(?:no\.?|number|#|nr\.?)?\s*(\d{5})\b",
@@ -266,6 +268,8 @@ class Period:
     """The words of the request it was read from."""
     span: tuple[int, int]
     """Character positions of those words in the request."""
+    anchored: bool = True
+    """False for a month or quarter named without a year (taken as the latest one begun)."""
 
 
 class PeriodError(ValueError):
@@ -287,7 +291,7 @@ DATE_TEXT = (
     r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}"
     rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"
     rf"|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?"
-    r"|today|yesterday)"
+    r"|today|yesterday|tomorrow)"
 )
 _LOOKS_LIKE_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b")
 
@@ -328,10 +332,6 @@ def _month(year: int, month: int) -> tuple[date, date]:
     return first, first + relativedelta(months=1) - timedelta(days=1)
 
 
-def _clamp(start: date, end: date, today: date) -> tuple[date, date]:
-    return start, min(end, today)
-
-
 def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
     """Return the period rules, most specific first (see ``find_period``)."""
 
@@ -344,6 +344,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         (today.year, this_quarter - 1) if this_quarter > 1 else (today.year - 1, 4)
     )
     last_month_start = today.replace(day=1) - relativedelta(months=1)
+    next_month = today.replace(day=1) + relativedelta(months=1)
 
     def between(m: re.Match[str]) -> tuple[date, date]:
         return parse_date(m.group("a"), today), parse_date(m.group("b"), today)
@@ -375,7 +376,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         start, end = _quarter(year, number)
         if not m.group("y") and start > today:
             start, end = _quarter(year - 1, number)
-        return _clamp(start, end, today)
+        return start, end
 
     def month(m: re.Match[str]) -> tuple[date, date]:
         name = m.group("m").lower()
@@ -385,11 +386,11 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         start, end = _month(year, number)
         if not given and start > today:
             start, end = _month(year - 1, number)
-        return _clamp(start, end, today)
+        return start, end
 
     def year(m: re.Match[str]) -> tuple[date, date]:
         value = int(m.group("y"))
-        return _clamp(date(value, 1, 1), date(value, 12, 31), today)
+        return date(value, 1, 1), date(value, 12, 31)
 
     flags = re.IGNORECASE
     return [
@@ -414,14 +415,17 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
             re.compile(r"\b(?:year[-\s]to[-\s]date|ytd|so\s+far\s+this\s+year)\b", flags),
             fixed(date(today.year, 1, 1), today),
         ),
-        (re.compile(r"\bthis\s+year\b", flags), fixed(date(today.year, 1, 1), today)),
+        (
+            re.compile(r"\bthis\s+year\b", flags),
+            fixed(date(today.year, 1, 1), date(today.year, 12, 31)),
+        ),
         (
             re.compile(r"\b(?:last|previous)\s+year\b", flags),
             fixed(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
         ),
         (
             re.compile(r"\bthis\s+quarter\b", flags),
-            fixed(*_clamp(*_quarter(today.year, this_quarter), today)),
+            fixed(*_quarter(today.year, this_quarter)),
         ),
         (
             re.compile(r"\b(?:last|previous)\s+quarter\b", flags),
@@ -433,12 +437,17 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
             ),
             quarter,
         ),
-        (re.compile(r"\bthis\s+month\b", flags), fixed(today.replace(day=1), today)),
+        (re.compile(r"\bthis\s+month\b", flags), fixed(*_month(today.year, today.month))),
+        (re.compile(r"\bnext\s+month\b", flags), fixed(*_month(next_month.year, next_month.month))),
         (
             re.compile(r"\b(?:last|previous)\s+month\b", flags),
             fixed(*_month(last_month_start.year, last_month_start.month)),
         ),
-        (re.compile(r"\bthis\s+week\b", flags), fixed(monday, today)),
+        (re.compile(r"\bthis\s+week\b", flags), fixed(monday, monday + timedelta(days=6))),
+        (
+            re.compile(r"\bnext\s+week\b", flags),
+            fixed(monday + timedelta(days=7), monday + timedelta(days=13)),
+        ),
         (
             re.compile(r"\b(?:last|previous)\s+week\b", flags),
             fixed(monday - timedelta(days=7), monday - timedelta(days=1)),
@@ -457,7 +466,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
     ]
 
 
-def find_period(text: str, today: date) -> Period | None:
+def find_period(text: str, today: date, *, clamp: bool = True) -> Period | None:
     """Find the one period ``text`` talks about, relative to ``today``.
 
     Rules (dateparser reads the single dates inside them):
@@ -471,10 +480,14 @@ def find_period(text: str, today: date) -> Period | None:
       quarter without a year is the latest one that has begun.
     * ``this month``, ``last month``; ``March``, ``in March 2025``: calendar months; a
       month without a year is the latest one that has begun.
-    * ``this week`` (Monday to today), ``last week`` (Monday to Sunday before it).
+    * ``this week`` (Monday to today), ``last week`` (the Monday to Sunday before it).
     * a single date (``2025-03-03``, ``3 March``, ``yesterday``, ``today``): that day.
 
-    Ranges are clipped to ``today``. Returns ``None`` when no period is mentioned.
+    * ``this week`` / ``next week`` (Monday to Sunday), ``this month`` / ``next month``,
+      ``tomorrow``: for due dates, which lie ahead.
+
+    With ``clamp`` (the default, for what has happened) a range ends today at the latest:
+    "this month" is the 1st to today. Returns ``None`` when no period is mentioned.
 
     Raises:
         PeriodError: a date is malformed (``2025-13-45``), or two different periods
@@ -489,13 +502,17 @@ def find_period(text: str, today: date) -> Period | None:
             if any(span[0] < b and a < span[1] for a, b in covered):
                 continue
             start, end = rule(match)  # type: ignore[operator]
+            if clamp and end is not None and (start is None or start <= today):
+                end = min(end, today)
+            groups = match.groupdict()
+            anchored = not (("m" in groups or "q" in groups) and not groups.get("y"))
             if start and end and start > end:
                 raise PeriodError(
                     f"The period {match.group(0)!r} ends before it starts; give the earlier "
                     "date first, e.g. 'between 2025-01-01 and 2025-03-31'"
                 )
             covered.append(span)
-            found.append(Period(start, end, match.group(0), span))
+            found.append(Period(start, end, match.group(0), span, anchored))
     for match in _LOOKS_LIKE_DATE.finditer(text):
         if not any(a <= match.start() and match.end() <= b for a, b in covered):
             raise PeriodError(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Generic, Literal, TypedDict, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 Kind = Literal["text", "int", "qty", "money", "pct", "days", "date", "bool"]
 """How a value is shown: money as ``€1,234.50``, pct as ``12.5%``, dates as ISO, …"""

@@ -30,11 +30,9 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from nova.erp import DEFAULT_ANCHOR
 from nova.erp import models as m
 from nova.erp.db import AS_OF_KEY, ErpDatabase
-
-DEFAULT_ANCHOR = date(2025, 6, 30)
-"""Last day of the default sample: fixed, so every install (and the eval) sees the same shop."""
 
 SEED_CONFIG_KEY = "seed_config"
 FINGERPRINT_KEY = "seed_fingerprint"
@@ -469,11 +467,11 @@ class _Generator:
             own = rng.sample(CATEGORIES, k=min(3, len(CATEGORIES)))
             if index < len(CATEGORIES):
                 own[0] = CATEGORIES[index]
-            for name, category in FEATURED_SUPPLIERS:
+            for name, featured in FEATURED_SUPPLIERS:
                 if supplier["name"] == name:
-                    own[0] = next(c for c in CATEGORIES if c.name == category)
-            for category in own:
-                by_category[category.name].append(supplier["id"])
+                    own[0] = next(c for c in CATEGORIES if c.name == featured)
+            for speciality in own:
+                by_category[speciality.name].append(supplier["id"])
         names: set[str] = set()
         skus: set[str] = set()
         self.popularity: list[float] = []
@@ -1054,13 +1052,13 @@ class _Generator:
         for ret in sorted(self.t.rows[m.Return], key=lambda row: (row["_decided"], row["id"])):
             if ret["status"] != "refunded":
                 continue
-            invoice = invoice_of_order.get(ret["order_id"])
+            credited = invoice_of_order.get(ret["order_id"])
             issue = ret["_decided"]
             self.t.add(
                 m.CreditNote,
                 number=number("CN", issue, 4),
                 return_id=ret["id"],
-                invoice_id=invoice["id"] if invoice else None,
+                invoice_id=credited["id"] if credited else None,
                 customer_id=ret["customer_id"],
                 issue_date=issue,
                 amount_cents=ret["_amount"],
@@ -1209,20 +1207,12 @@ def seed_info(database: ErpDatabase) -> dict[str, str]:
         return {row.key: row.value for row in session.scalars(select(m.ErpMeta))}
 
 
-def config_as_dict(config: SeedConfig) -> dict[str, Any]:
-    """Return ``config`` as JSON-ready values (for reports)."""
-    values = config.model_dump()
-    values["anchor"] = config.anchor.isoformat()
-    return values
-
-
 __all__ = [
     "DEFAULT_ANCHOR",
     "SeedConfig",
     "SeedError",
     "SeedReport",
     "clear_database",
-    "config_as_dict",
     "seed_database",
     "seed_info",
 ]

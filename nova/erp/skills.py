@@ -138,7 +138,8 @@ def name_index(session: Session, model: _Indexed) -> NameIndex:
     """Return the name index of customers, suppliers or products (rebuilt when rows change)."""
     number = m.Product.sku if model is m.Product else model.number  # type: ignore[union-attr]
     count, highest = session.execute(select(func.count(), func.max(model.id))).one()
-    key = (str(session.get_bind().url.database), model.__tablename__)
+    bind = session.get_bind()
+    key = (str(bind.engine.url.database), model.__tablename__)
     signature = (count, highest or 0)
     with _index_lock:
         cached = _indexes.get(key)
@@ -361,7 +362,7 @@ def find_customer(session: Session, args: FindCustomerArgs) -> SkillResult[Custo
 
     Returns contact details, address, VAT ID, payment terms, credit limit and discount.
     """
-    conditions = []
+    conditions: list[Any] = []
     if args.query:
         matches = name_index(session, m.Customer).lookup(args.query)
         if not matches:
@@ -484,7 +485,7 @@ class InvoiceRow(Row):
 _OUTSTANDING = m.Invoice.total_cents - m.Invoice.paid_cents
 
 
-def _invoice_query() -> Select[Any]:
+def _invoice_query() -> Select[m.Invoice, str, str, str]:
     return (
         select(m.Invoice, m.Customer.number, m.Customer.name, m.SalesOrder.number)
         .join(m.Customer, m.Invoice.customer_id == m.Customer.id)
@@ -1444,18 +1445,20 @@ def sales_summary(session: Session, args: SalesSummaryArgs) -> SkillResult[Sales
             "customer": (m.Customer.number, m.Customer.name),
             "product": (m.Product.sku, m.Product.name),
         }[args.group_by]
-        stmt = base.with_only_columns(*key_columns, orders, units, revenue).group_by(*key_columns)
+        grouped = base.with_only_columns(*key_columns, orders, units, revenue).group_by(
+            *key_columns
+        )
         if args.group_by == "customer":
-            stmt = stmt.join(m.Customer, m.SalesOrder.customer_id == m.Customer.id)
-        for key, label, n_orders, n_units, cents in session.execute(stmt):
+            grouped = grouped.join(m.Customer, m.SalesOrder.customer_id == m.Customer.id)
+        for key, label, n_orders, n_units, cents in session.execute(grouped):
             groups[str(key)] = [str(label), n_orders, int(n_units), int(cents)]
         ordered = sorted(groups.items(), key=lambda item: (-item[1][3], item[0]))
     else:
         # Per day in SQL, then calendar groups in Python: the same on SQLite and Postgres.
-        stmt = base.with_only_columns(m.SalesOrder.order_date, orders, units, revenue).group_by(
+        daily = base.with_only_columns(m.SalesOrder.order_date, orders, units, revenue).group_by(
             m.SalesOrder.order_date
         )
-        for day, n_orders, n_units, cents in session.execute(stmt):
+        for day, n_orders, n_units, cents in session.execute(daily):
             if args.group_by == "month":
                 key, label = f"{day:%Y-%m}", f"{day:%B %Y}"
             elif args.group_by == "week":
@@ -1692,7 +1695,8 @@ def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillR
     ).all()
     stats: dict[int, list[tuple[int, bool]]] = defaultdict(list)
     for supplier_id, ordered, expected, arrived in received:
-        stats[supplier_id].append(((arrived - ordered).days, arrived > expected))
+        if arrived is not None:  # received POs always have a date; the column allows none
+            stats[supplier_id].append(((arrived - ordered).days, arrived > expected))
     rows = []
     for supplier in suppliers:
         own = stats.get(supplier.id, [])

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
@@ -299,7 +299,7 @@ def plan_record_payment(session: Session, args: RecordPaymentArgs) -> WritePlan:
     )
 
     def apply(write: Session, approver: str) -> list[str]:
-        updated = write.execute(
+        updated: CursorResult[Any] = write.execute(  # type: ignore[assignment]
             update(m.Invoice)
             .where(m.Invoice.id == invoice.id, m.Invoice.paid_cents == invoice.paid_cents)
             .values(paid_cents=paid_after, status=status_after)
@@ -481,7 +481,7 @@ def plan_adjust_stock(session: Session, args: AdjustStockArgs) -> WritePlan:
                 )
             )
         else:
-            updated = write.execute(
+            updated: CursorResult[Any] = write.execute(  # type: ignore[assignment]
                 update(m.StockLevel)
                 .where(
                     m.StockLevel.product_id == product.id,

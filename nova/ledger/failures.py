@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import builtins
 import json
-import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -30,13 +29,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
+
+from nova.ledger.db import as_utc, ledger_engine
 
 FailureKind = Literal[
     "node_error",
@@ -122,63 +120,6 @@ failures_table = Table(
     Index("ix_nova_failures_run_id", "run_id"),
 )
 
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
-
-
-def _normalise_url(url: str) -> str:
-    # Bare postgresql:// would select psycopg2, which Nova does not ship; psycopg 3 it is.
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
-def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
-    def apply(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        # WAL lets the CLI read while a run writes; busy_timeout rides out short write locks.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.close()
-
-    return apply
-
-
-def engine_for_url(url: str, *, durable: bool = True) -> Engine:
-    """Return the process-wide engine for ``url`` (SQLite in WAL mode; PostgreSQL via psycopg 3).
-
-    Args:
-        url: A SQLAlchemy URL (``sqlite:///…`` or ``postgresql://…``).
-        durable: SQLite only: sync every commit to disk (``synchronous=FULL``). Stores
-            that can lose their last writes in a power cut, such as traces, pass
-            ``False`` (``synchronous=NORMAL``, still crash-safe, much cheaper).
-
-    Returns:
-        A cached engine; the same URL and durability always give the same engine.
-    """
-    key = _normalise_url(url)
-    sqlite = key.startswith("sqlite")
-    cache_key = f"{key}#{'full' if durable or not sqlite else 'normal'}"
-    with _engines_lock:
-        engine = _engines.get(cache_key)
-        if engine is None:
-            if sqlite:
-                engine = create_engine(key, connect_args={"check_same_thread": False})
-                event.listen(engine, "connect", _sqlite_pragmas("FULL" if durable else "NORMAL"))
-            else:
-                engine = create_engine(key, pool_pre_ping=True)
-            _engines[cache_key] = engine
-    return engine
-
-
-def ledger_engine(url: str) -> Engine:
-    """Return the engine for ``url`` with the failure table created."""
-    engine = engine_for_url(url)
-    _metadata.create_all(engine)
-    return engine
-
 
 def _jsonable(details: Mapping[str, Any] | None) -> dict[str, JsonValue]:
     # Round-trip through json so a stray datetime or Path is stored as text, not rejected.
@@ -187,14 +128,58 @@ def _jsonable(details: Mapping[str, Any] | None) -> dict[str, JsonValue]:
     return json.loads(json.dumps(dict(details), default=str))
 
 
-def _row_to_record(row: Mapping[str, Any]) -> FailureRecord:
+def _row_to_record(row: Mapping[Any, Any]) -> FailureRecord:
     values = dict(row)
     for key in ("created_at", "retried_at"):
-        stamp = values.get(key)
-        if isinstance(stamp, datetime) and stamp.tzinfo is None:
-            # SQLite hands back naive datetimes; everything is stored in UTC.
-            values[key] = stamp.replace(tzinfo=UTC)
+        if isinstance(values.get(key), datetime):
+            values[key] = as_utc(values[key])
     return FailureRecord.model_validate(values)
+
+
+def new_failure(
+    kind: FailureKind,
+    *,
+    error: BaseException | None = None,
+    error_type: str | None = None,
+    message: str | None = None,
+    thread_id: str | None = None,
+    run_id: str | None = None,
+    checkpoint_id: str | None = None,
+    checkpoint_ns: str = "",
+    node: str | None = None,
+    agent: str | None = None,
+    agent_version: str | None = None,
+    project: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> FailureRecord:
+    """Make (not store) a failure record; ``FailureLedger.record`` documents the arguments.
+
+    Raises:
+        ValueError: ``kind`` is unknown, or neither ``error`` nor ``error_type`` is given.
+
+    """
+    if kind not in FAILURE_KINDS:
+        raise ValueError(f"Unknown failure kind {kind!r}; use one of: {', '.join(FAILURE_KINDS)}")
+    if error is None and not error_type:
+        raise ValueError("FailureLedger.record needs an exception (error=) or an error_type=")
+    resolved_type = error_type or type(error).__name__
+    resolved_message = message if message is not None else (str(error) or resolved_type)
+    return FailureRecord(
+        id=uuid.uuid4().hex,
+        kind=kind,
+        created_at=datetime.now(UTC),
+        error_type=resolved_type[:200],
+        message=resolved_message[:_MESSAGE_LIMIT],
+        thread_id=thread_id,
+        run_id=run_id,
+        checkpoint_id=checkpoint_id,
+        checkpoint_ns=checkpoint_ns or "",
+        node=node,
+        agent=agent,
+        agent_version=agent_version,
+        project=project,
+        details=_jsonable(details),
+    )
 
 
 class FailureNotFound(LookupError):
@@ -209,19 +194,21 @@ class FailureLedger:
         >>> rec = ledger.record("node_error", error=err, thread_id="t1", node="erp")
         >>> ledger.list(thread_id="t1")[0].id == rec.id
         True
+
     """
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
         """Open the ledger at ``url`` (default: the settings' ledger URL)."""
         if engine is not None:
-            _metadata.create_all(engine)
+            _metadata.create_all(engine, checkfirst=True)
             self.engine = engine
         else:
             if url is None:
                 from nova.settings import get_settings
 
                 url = get_settings().resolved_ledger_url
-            self.engine = ledger_engine(url)
+            # One engine per URL serves every ledger (nova.ledger.db).
+            self.engine = ledger_engine(url, _metadata)
 
     def record(
         self,
@@ -262,34 +249,30 @@ class FailureLedger:
 
         Raises:
             ValueError: ``kind`` is unknown, or neither ``error`` nor ``error_type`` is given.
+
         """
-        if kind not in FAILURE_KINDS:
-            raise ValueError(
-                f"Unknown failure kind {kind!r}; use one of: {', '.join(FAILURE_KINDS)}"
-            )
-        if error is None and not error_type:
-            raise ValueError("FailureLedger.record needs an exception (error=) or an error_type=")
-        resolved_type = error_type or type(error).__name__
-        resolved_message = message if message is not None else (str(error) or resolved_type)
-        record = FailureRecord(
-            id=uuid.uuid4().hex,
-            kind=kind,
-            created_at=datetime.now(UTC),
-            error_type=resolved_type[:200],
-            message=resolved_message[:_MESSAGE_LIMIT],
+        record = new_failure(
+            kind,
+            error=error,
+            error_type=error_type,
+            message=message,
             thread_id=thread_id,
             run_id=run_id,
             checkpoint_id=checkpoint_id,
-            checkpoint_ns=checkpoint_ns or "",
+            checkpoint_ns=checkpoint_ns,
             node=node,
             agent=agent,
             agent_version=agent_version,
             project=project,
-            details=_jsonable(details),
+            details=details,
         )
+        self.save(record)
+        return record
+
+    def save(self, record: FailureRecord) -> None:
+        """Store a record made by ``new_failure`` (``record`` does both)."""
         with self.engine.begin() as conn:
             conn.execute(insert(failures_table).values(**record.model_dump()))
-        return record
 
     def list(
         self,
@@ -315,6 +298,7 @@ class FailureLedger:
 
         Returns:
             The matching records.
+
         """
         query = select(failures_table).order_by(failures_table.c.created_at.desc()).limit(limit)
         filters = {
@@ -345,6 +329,7 @@ class FailureLedger:
 
         Raises:
             FailureNotFound: None matches, or the prefix is ambiguous.
+
         """
         exact = self.get(id_or_prefix)
         if exact is not None:

@@ -13,7 +13,6 @@ import builtins
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -25,6 +24,7 @@ from sqlalchemy import (
     Float,
     Index,
     MetaData,
+    RowMapping,
     String,
     Table,
     Text,
@@ -125,7 +125,7 @@ class RouteNotFound(LookupError):
     """No routing decision, or more than one, matches the id given."""
 
 
-def _row_to_record(row: Mapping[str, Any]) -> RoutingRecord:
+def _row_to_record(row: RowMapping) -> RoutingRecord:
     values = dict(row)
     values["created_at"] = as_utc(values["created_at"])
     return RoutingRecord.model_validate(values)
@@ -194,8 +194,7 @@ class RoutingLedger:
             confidence=float(decision["confidence"]),
             margin=float(decision["margin"]),
             candidates=[
-                Candidate(agent=c["agent"], score=float(c["score"]))
-                for c in decision["candidates"]
+                Candidate(agent=c["agent"], score=float(c["score"])) for c in decision["candidates"]
             ],
             reason=decision["reason"],
             question=decision.get("question"),

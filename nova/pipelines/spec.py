@@ -133,7 +133,7 @@ class StepSpec(BaseModel):
         """Which kind of target the step names."""
         for kind in ("skill", "agent", "template", "compute"):
             if getattr(self, kind) is not None:
-                return kind  # type: ignore[return-value]
+                return kind
         raise AssertionError("validated: one target")
 
     @property

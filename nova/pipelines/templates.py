@@ -174,6 +174,7 @@ def referenced(source: str, *, expression: bool = False) -> tuple[set[str], set[
     # ``inputs.items()`` is a method call on the mapping, not an input called "items".
     called = {id(call.node) for call in tree.find_all(nodes.Call)}
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
         base = node.node
         if (
             not isinstance(base, nodes.Name)

@@ -9,11 +9,13 @@ runtime's pool exists, and start-up fails.)
 * Synchronous graph nodes (Nova's agent, router, SQLite and Chroma calls) run in the event
   loop's default executor, which Python sizes at ``cpu_count + 4`` threads: on a 2-core
   machine six runs could be inside a node at once, however many jobs the queue admits.
-  Nova installs a pool of ``NOVA_SERVER_THREADS``.
+  Nova installs a pool of ``NOVA_SERVER_THREADS`` (``nova.server.executor``).
 * It wraps ``langgraph_runtime_pg.ops.Runs.sweep`` (the periodic take-over of runs whose
   worker died) so that every run it takes over is written to the failure ledger
   (``nova.server.recovery``). The runtime has no hook for this; the wrap is checked at
   start-up against the pinned version and fails loudly if the method moved.
+* It makes clients waiting on runs poll the run's status with back-off, and not return
+  before a finished run's last output arrived (``nova.server.joins``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from uuid import UUID
 
@@ -87,21 +88,20 @@ def install_sweep_recorder() -> Callable[[], None]:
 
 @asynccontextmanager
 async def nova_lifespan() -> AsyncIterator[None]:
-    """Size the node thread pool; on the Postgres runtime, record abandoned runs."""
-    settings = get_settings()
-    executor = ThreadPoolExecutor(
-        max_workers=settings.server_threads, thread_name_prefix="nova-node"
-    )
-    asyncio.get_running_loop().set_default_executor(executor)
-    restore = (
-        install_sweep_recorder() if os.environ.get("LANGGRAPH_RUNTIME_EDITION") == "pg" else None
-    )
-    try:
-        yield
-    finally:
-        if restore is not None:
-            restore()
-        executor.shutdown(wait=False, cancel_futures=True)
+    """Size the node thread pool; on the Postgres runtime, record abandoned runs, back off joins."""
+    from nova.server.executor import node_executor
+
+    restores: list[Callable[[], None]] = []
+    async with node_executor():
+        if os.environ.get("LANGGRAPH_RUNTIME_EDITION") == "pg":
+            from nova.server.joins import install_join_backoff
+
+            restores += [install_sweep_recorder(), install_join_backoff()]
+        try:
+            yield
+        finally:
+            for restore in reversed(restores):
+                restore()
 
 
 class WithNovaLifespan:

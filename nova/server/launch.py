@@ -18,8 +18,16 @@ from typing import Any
 from nova.settings import NovaSettings
 
 AUTH_PATH = "nova.server.auth:auth"
+KEEP_ALIVE_S = 75
+"""How long the server keeps an idle client connection open. uvicorn's default, 5 s, equals
+httpx's (the SDK's) idle expiry: a client then reuses a connection the server is closing at
+that moment and the request fails with ``ReadError`` (1-6 of 200 requests in
+``evals/bench_server.py``). Longer than the client's expiry, the client always closes first."""
 APP_PATH = "nova.server.app:app"
 """What uvicorn serves: langgraph-api's app wrapped with Nova's lifespan."""
+DEV_APP_PATH = "nova.server.dev_app:app"
+"""``langgraph.json``'s ``http.app`` for ``langgraph dev``: Nova's node thread pool there.
+The durable server leaves it out: ``APP_PATH`` does the same, and the hook breaks start-up."""
 
 
 class ServerConfigError(ValueError):
@@ -31,7 +39,7 @@ class DurableServer:
     """Everything needed to start one durable server process."""
 
     command: list[str]
-    """Argument vector (the overlay's Python running uvicorn on langgraph-api's app)."""
+    """Argument vector (the overlay's Python running ``nova.server.serve``: uvicorn on the app)."""
     env: dict[str, str]
     """Complete environment of the server process."""
     cwd: Path
@@ -87,6 +95,11 @@ def check_auth_configured(settings: NovaSettings) -> None:
         )
 
 
+def jobs_per_worker(settings: NovaSettings) -> int:
+    """Return the runs one worker process executes at once (``server_jobs`` split evenly)."""
+    return -(-settings.server_jobs // settings.server_workers)
+
+
 def durable_env(
     config_path: Path,
     settings: NovaSettings,
@@ -117,7 +130,8 @@ def durable_env(
         "LANGGRAPH_AUTH": json.dumps(
             {"path": AUTH_PATH, "disable_studio_auth": not settings.server_studio_without_auth}
         ),
-        "N_JOBS_PER_WORKER": str(settings.server_jobs),
+        # server_jobs counts runs across all workers; each worker claims at most its share.
+        "N_JOBS_PER_WORKER": str(jobs_per_worker(settings)),
         # The runtime re-queues a run whose heartbeat is older than 2x this, and sweeps as often.
         "LG_BG_JOB_HEARTBEAT": str(settings.server_heartbeat_s),
         "BG_JOB_MAX_RETRIES": str(settings.server_max_attempts),
@@ -126,7 +140,10 @@ def durable_env(
         "LANGGRAPH_UI_BUNDLER": "false",
         "HF_HUB_OFFLINE": "1",
     }
-    if http := config.get("http"):
+    http = config.get("http")
+    if isinstance(http, dict) and http.get("app") == DEV_APP_PATH:
+        http = {k: v for k, v in http.items() if k != "app"}
+    if http:
         env["LANGGRAPH_HTTP"] = json.dumps(http)
     if store := config.get("store"):
         env["LANGGRAPH_STORE"] = json.dumps(store)
@@ -141,6 +158,21 @@ def durable_env(
     return env
 
 
+def dev_command(
+    config_path: Path, settings: NovaSettings, *, langgraph: str, host: str, port: int
+) -> list[str]:
+    """Return the ``langgraph dev`` command serving ``config_path`` (``nova serve --dev``).
+
+    ``langgraph dev`` executes one run at a time unless ``--n-jobs-per-worker`` says
+    otherwise (it sets ``N_JOBS_PER_WORKER=1`` over the environment's value): 200
+    concurrent runs then took 200 runs' time. It gets ``server_jobs`` like the durable server.
+    """
+    return [
+        langgraph, "dev", "--config", str(config_path), "--host", host, "--port", str(port),
+        "--no-browser", "--no-reload", "--n-jobs-per-worker", str(settings.server_jobs),
+    ]  # fmt: skip
+
+
 def durable_server(
     config_path: Path,
     settings: NovaSettings,
@@ -153,10 +185,14 @@ def durable_server(
     """Describe the durable server process for ``config_path`` (see ``durable_env``)."""
     env = durable_env(config_path, settings, base_env=base_env)
     command = [
-        str(python), "-m", "uvicorn", APP_PATH,
+        str(python), "-m", "nova.server.serve", APP_PATH,
         "--host", host, "--port", str(port), "--no-access-log", "--lifespan", "on",
-        "--log-level", settings.log_level.lower(),
+        "--log-level", settings.log_level.lower(), "--timeout-keep-alive", str(KEEP_ALIVE_S),
     ]  # fmt: skip
+    if settings.server_workers > 1:
+        # Runs are claimed from Postgres (SKIP LOCKED) and their output fanned out through
+        # Redis, so each worker process serves any request and executes any queued run.
+        command += ["--workers", str(settings.server_workers)]
     return DurableServer(
         command=command, env=env, cwd=config_path.parent.resolve(), url=f"http://{host}:{port}"
     )

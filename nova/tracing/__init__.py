@@ -73,6 +73,7 @@ def tracing_callbacks(
 
     Returns:
         Handlers to pass as ``config["callbacks"]`` (they are safe to share between runs).
+
     """
     from nova.tracing.config import get_tracing_settings
 
@@ -88,7 +89,9 @@ def tracing_callbacks(
                 exporter = factory()
             except Exception:
                 # A broken exporter configuration must not stop Nova from answering.
-                logger.warning("trace exporter %s is misconfigured", factory.__name__, exc_info=True)
+                logger.warning(
+                    "trace exporter %s is misconfigured", factory.__name__, exc_info=True
+                )
                 continue
             if exporter is not None:
                 handlers.append(exporter)

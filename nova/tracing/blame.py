@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.channels.base import BaseChannel
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.pregel import Pregel
@@ -34,6 +35,9 @@ from langgraph.types import StateSnapshot
 
 from nova.tracing.failures import ledger_muted
 from nova.tracing.serialize import to_jsonable
+
+Graph = Pregel[Any, Any, Any, Any]
+"""A compiled graph (any state, context, input and output types)."""
 
 ALL_KEYS: frozenset[str] = frozenset({"*"})
 """Marks a step that may read any state key."""
@@ -71,7 +75,7 @@ _VOLATILE_KEYS = frozenset(
 class Level:
     """A graph in the run: the root, or a subgraph run as one node of its parent."""
 
-    graph: Pregel
+    graph: Graph
     node: str | None = None
     """Name of the subgraph's node in the parent (``None`` for the root)."""
     before: StateSnapshot | None = None
@@ -147,7 +151,7 @@ class StepRef:
 class RunSteps:
     """The steps of one run, the graph they ran in, and its final state."""
 
-    graph: Pregel
+    graph: Graph
     thread_id: str
     steps: tuple[Step, ...]
     final: Mapping[str, Any]
@@ -158,7 +162,9 @@ class RunSteps:
         return {step.key: step for step in self.steps}
 
 
-def _reads(node: str, before: Mapping[str, Any], reads: Mapping[str, frozenset[str]]) -> frozenset[str]:
+def _reads(
+    node: str, before: Mapping[str, Any], reads: Mapping[str, frozenset[str]]
+) -> frozenset[str]:
     declared = reads.get(node)
     return declared if declared is not None else frozenset(before) | ALL_KEYS
 
@@ -174,21 +180,21 @@ def _owner(level: Level, node: str, before: Mapping[str, Any]) -> str:
 def _segments(history: Sequence[StateSnapshot]) -> list[list[StateSnapshot]]:
     runs: list[list[StateSnapshot]] = []
     for snapshot in history:
-        if snapshot.metadata and snapshot.metadata.get("source") == "input" or not runs:
+        if (snapshot.metadata and snapshot.metadata.get("source") == "input") or not runs:
             runs.append([])
         runs[-1].append(snapshot)
     return runs
 
 
-def _subgraph(graph: Pregel, node: str) -> Pregel | None:
+def _subgraph(graph: Graph, node: str) -> Graph | None:
     for name, subgraph in graph.get_subgraphs():
-        if name == node:
+        if name == node and isinstance(subgraph, Pregel):
             return subgraph
     return None
 
 
 def load_run(
-    graph: Pregel,
+    graph: Graph,
     thread_id: str,
     *,
     after: str | None = None,
@@ -205,9 +211,10 @@ def load_run(
 
     Raises:
         LookupError: the thread has no checkpoints (it ran without a checkpointer).
+
     """
     reads = {**NODE_READS, **(reads or {})}
-    config = {"configurable": {"thread_id": thread_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     history = list(graph.get_state_history(config))[::-1]
     if not history:
         raise LookupError(
@@ -232,15 +239,19 @@ def load_run(
                     error.append(f"{task.name}: {task.error!r}")
                 if task.state:
                     sub = _subgraph(level.graph, task.name)
-                    namespace = task.state["configurable"]["checkpoint_ns"]
+                    task_config = task.state if isinstance(task.state, dict) else task.state.config
+                    namespace = task_config.get("configurable", {}).get("checkpoint_ns", "")
                     if sub is not None:
-                        sub_history = list(
-                            graph.get_state_history(
-                                {"configurable": {"thread_id": thread_id, "checkpoint_ns": namespace}}
-                            )
-                        )[::-1]
+                        sub_config: RunnableConfig = {
+                            "configurable": {"thread_id": thread_id, "checkpoint_ns": namespace}
+                        }
+                        sub_history = list(graph.get_state_history(sub_config))[::-1]
                         child = Level(
-                            graph=sub, node=task.name, before=snapshot, superstep=plain, parent=level
+                            graph=sub,
+                            node=task.name,
+                            before=snapshot,
+                            superstep=plain,
+                            parent=level,
                         )
                         walk(child, sub_history)
                         continue
@@ -279,12 +290,12 @@ def load_run(
 # --- replay ----------------------------------------------------------------------------------
 
 
-def _merge(graph: Pregel, values: Mapping[str, Any], *writes: Mapping[str, Any]) -> dict[str, Any]:
+def _merge(graph: Graph, values: Mapping[str, Any], *writes: Mapping[str, Any]) -> dict[str, Any]:
     merged = {key: value for key, value in values.items() if key in graph.channels}
     for update in writes:
         for key, value in update.items():
-            channel: BaseChannel | None = graph.channels.get(key)
-            if channel is None:
+            channel = graph.channels.get(key)
+            if not isinstance(channel, BaseChannel):
                 continue
             current = channel.from_checkpoint(merged[key]) if key in merged else channel.copy()
             current.update([value])
@@ -292,14 +303,16 @@ def _merge(graph: Pregel, values: Mapping[str, Any], *writes: Mapping[str, Any])
     return merged
 
 
-def _fresh(graph: Pregel) -> Pregel:
+def _fresh(graph: Graph) -> Graph:
     config = {k: v for k, v in (graph.config or {}).items() if k != "callbacks"}
     return graph.copy(update={"checkpointer": InMemorySaver(), "config": config})
 
 
-def _continue(graph: Pregel, values: Mapping[str, Any], as_node: str, context: Any) -> dict[str, Any]:
+def _continue(
+    graph: Graph, values: Mapping[str, Any], as_node: str, context: Any
+) -> dict[str, Any]:
     forked = _fresh(graph)
-    config = {"configurable": {"thread_id": f"blame-{uuid.uuid4().hex}"}}
+    config: RunnableConfig = {"configurable": {"thread_id": f"blame-{uuid.uuid4().hex}"}}
     start = forked.update_state(config, dict(values), as_node=as_node)
     forked.invoke(None, start, context=context)
     state = forked.get_state(config)
@@ -327,7 +340,7 @@ def replay(step: Step, writes: Mapping[str, Any], *, context: Any = None) -> dic
         return out
 
 
-def _root_graph(level: Level) -> Pregel:
+def _root_graph(level: Level) -> Graph:
     while level.parent is not None:
         level = level.parent
     return level.graph
@@ -352,7 +365,7 @@ def resample(step: Step, *, context: Any = None) -> dict[str, Any] | None:
         return None
     with ledger_muted():
         graph = _fresh(step.level.graph)
-        config = {"configurable": {"thread_id": f"resample-{uuid.uuid4().hex}"}}
+        config: RunnableConfig = {"configurable": {"thread_id": f"resample-{uuid.uuid4().hex}"}}
         values = _merge(step.level.graph, step.before.values)
         start = graph.update_state(config, values, as_node=_predecessor(step))
         graph.invoke(None, start, context=context, interrupt_after=[step.node])
@@ -521,7 +534,8 @@ def consumers_of(run: RunSteps, blamed: Step) -> list[Step]:
 def _check_blame(run: RunSteps) -> Step | None:
     answer = final_message(run.final)
     failed = [
-        c for c in (answer.additional_kwargs.get("nova_checks") or [] if answer else [])
+        c
+        for c in (answer.additional_kwargs.get("nova_checks") or [] if answer else [])
         if isinstance(c, Mapping) and not c.get("passed")
     ]
     judged = {str(c.get("judges") or "agent") for c in failed}
@@ -557,6 +571,7 @@ def blame(
     Returns:
         The blamed step (``None`` if the run passed or nothing could be attributed), the
         steps that consumed its output, and every replay tried.
+
     """
     all_refs = tuple(step.ref() for step in run.steps)
     verdict = evaluator(run.final) if not run.error else Verdict(False, f"run failed: {run.error}")
@@ -618,8 +633,13 @@ def blame(
             all_refs,
         )
     return BlameResult(
-        False, None, (), "none", f"no step could be attributed ({verdict.reason})",
-        tuple(trials), all_refs,
+        False,
+        None,
+        (),
+        "none",
+        f"no step could be attributed ({verdict.reason})",
+        tuple(trials),
+        all_refs,
     )
 
 

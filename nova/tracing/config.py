@@ -43,5 +43,5 @@ class TracingSettings(BaseSettings):
 
 @functools.cache
 def get_tracing_settings() -> TracingSettings:
-    """Return the process-wide tracing settings (``get_tracing_settings.cache_clear()`` re-reads)."""
+    """Return the process-wide tracing settings (``cache_clear()`` re-reads them)."""
     return TracingSettings()

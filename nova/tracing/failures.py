@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import threading
-from collections.abc import Iterator
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -29,7 +29,8 @@ from langchain_core.tracers.base import BaseTracer
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphBubbleUp, GraphRecursionError
 
-from nova.ledger.failures import FailureKind, FailureLedger, FailureRecord
+from nova.ledger.failures import FailureKind, FailureLedger, FailureRecord, new_failure
+from nova.tracing.background import BackgroundWorker
 from nova.tracing.local import LocalTracer
 
 logger = logging.getLogger("nova.failures")
@@ -116,6 +117,7 @@ class FailureRecorder(BaseCallbackHandler):
             checkpointer: The run's checkpointer, to look up the checkpoint to resume from.
             agent_versions: ``agent -> version`` for agents whose failures should carry it
                 (default: read from the catalog when a failure happens).
+
         """
         self._ledger = ledger
         self.checkpointer = checkpointer
@@ -179,18 +181,39 @@ class FailureRecorder(BaseCallbackHandler):
                 project=project,
             )
 
-    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: UUID,
-                     parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_llm_start(
+        self,
+        serialized: Any,
+        prompts: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Remember the model call's root."""
         self._start(run_id, parent_run_id)
 
-    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID,
-                            parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_chat_model_start(
+        self,
+        serialized: Any,
+        messages: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Remember the model call's root."""
         self._start(run_id, parent_run_id)
 
-    def on_tool_start(self, serialized: Any, input_str: Any, *, run_id: UUID,
-                      parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_tool_start(
+        self,
+        serialized: Any,
+        input_str: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Remember the tool call's root."""
         self._start(run_id, parent_run_id)
 
@@ -251,7 +274,7 @@ class FailureRecorder(BaseCallbackHandler):
     def _latest_checkpoint(self, thread_id: str | None, root: UUID) -> str | None:
         if root in self._checkpoints:
             return self._checkpoints[root]
-        if self.checkpointer is None or not thread_id:
+        if self.checkpointer is None or not thread_id or _in_event_loop():
             return None
         try:
             saved = self.checkpointer.get_tuple(
@@ -281,7 +304,7 @@ class FailureRecorder(BaseCallbackHandler):
         info = self._failed_node.get(run_id)
         thread_id = metadata.get("thread_id")
         try:
-            record = self.ledger.record(
+            record = new_failure(
                 failure_kind(error),
                 error=error,
                 thread_id=str(thread_id) if thread_id else None,
@@ -290,10 +313,17 @@ class FailureRecorder(BaseCallbackHandler):
                 checkpoint_ns=info.checkpoint_ns if info else "",
                 node=info.node if info else None,
                 agent=info.agent if info else None,
-                agent_version=(info.agent_version or self._version_of(info.agent)) if info else None,
+                agent_version=(info.agent_version or self._version_of(info.agent))
+                if info
+                else None,
                 project=info.project if info else None,
                 details={"where": "run", "graph": metadata.get("graph_id")},
             )
+            if _in_event_loop():
+                # An async run calls us on its event loop: no blocking database write there.
+                _ledger_worker().submit(lambda: self.ledger.save(record))
+            else:
+                self.ledger.save(record)
         except Exception:
             logger.warning("could not record a failure in the ledger", exc_info=True)
             return
@@ -301,10 +331,24 @@ class FailureRecorder(BaseCallbackHandler):
         try:
             error.add_note(
                 f"Nova recorded this failure as {record.id[:12]} "
-                f"(`nova failures show {record.id[:12]}`; retry: `nova failures retry {record.id[:12]}`)"
+                f"(`nova failures show {record.id[:12]}`; "
+                f"retry: `nova failures retry {record.id[:12]}`)"
             )
         except Exception:
             logger.debug("could not annotate the exception", exc_info=True)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@functools.cache
+def _ledger_worker() -> BackgroundWorker:
+    return BackgroundWorker("nova-failure-ledger")
 
 
 def _handlers(config: RunnableConfig) -> list[BaseCallbackHandler]:
@@ -324,8 +368,8 @@ def _root_run_id(config: RunnableConfig) -> str | None:
     for handler in _handlers(config):
         if isinstance(handler, FailureRecorder) and (root := handler.root_of(parent)):
             return root
-        if isinstance(handler, LocalTracer) and (root := handler.root_of(parent)):
-            return str(root)
+        if isinstance(handler, LocalTracer) and (event_root := handler.root_of(parent)):
+            return str(event_root)
         if isinstance(handler, BaseTracer):
             order = handler.order_map.get(parent)
             if order is not None:
@@ -354,6 +398,7 @@ def current_run(config: RunnableConfig | None = None) -> RunPointer:
 
     Args:
         config: The node's config; default: LangGraph's config for the current task.
+
     """
     if config is None:
         try:
@@ -368,7 +413,8 @@ def current_run(config: RunnableConfig | None = None) -> RunPointer:
     thread_id = configurable.get("thread_id") or metadata.get("thread_id")
     return RunPointer(
         thread_id=str(thread_id) if thread_id else None,
-        run_id=_root_run_id(config) or (str(metadata["run_id"]) if metadata.get("run_id") else None),
+        run_id=_root_run_id(config)
+        or (str(metadata["run_id"]) if metadata.get("run_id") else None),
         checkpoint_id=checkpoint_map.get("") or configurable.get("checkpoint_id"),
         checkpoint_ns=str(configurable.get("checkpoint_ns") or ""),
         node=metadata.get("langgraph_node"),
@@ -393,6 +439,7 @@ def record_failure(
 
     Returns:
         The record, or ``None`` when the ledger could not be written (logged as a warning).
+
     """
     if _muted.get():
         return None

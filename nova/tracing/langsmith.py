@@ -35,12 +35,42 @@ def _runs(run: Run) -> Iterator[Run]:
         yield from _runs(child)
 
 
+def run_summary(root: Run) -> dict[str, Any]:
+    """Return what Nova knows about a run from its nodes' outputs: route, agent, project.
+
+    Keys: ``nova_route_agent``, ``nova_route_method``, ``nova_route_confidence``,
+    ``nova_agent``, ``nova_agent_version``, ``nova_project`` (those the run produced).
+    """
+    found: dict[str, Any] = {}
+    for run in _runs(root):
+        outputs = run.outputs if isinstance(run.outputs, dict) else {}
+        route, agent_run, project = (outputs.get(k) for k in ("route", "agent_run", "project"))
+        if isinstance(route, dict) and route.get("agent") is not None:
+            found["nova_route_agent"] = route.get("agent")
+            found["nova_route_method"] = route.get("method")
+            found["nova_route_confidence"] = route.get("confidence")
+        if isinstance(agent_run, dict) and agent_run.get("agent"):
+            found["nova_agent"] = agent_run["agent"]
+            found["nova_agent_version"] = (
+                f"{agent_run['agent']}@{agent_run.get('version')}+{agent_run.get('content_version')}"
+            )
+        if isinstance(project, str):
+            found["nova_project"] = project
+    return found
+
+
 def langsmith_run_dicts(root: Run, *, redactor: Redactor, project: str) -> list[dict[str, Any]]:
-    """Return LangSmith run-create payloads for every run in ``root``'s tree, redacted."""
+    """Return LangSmith run-create payloads for every run in ``root``'s tree, redacted.
+
+    The root run's metadata also carries ``run_summary``: route, agent version, project.
+    """
     payloads = []
+    summary = run_summary(root)
     for run in _runs(root):
         metadata = redactor(to_jsonable(dict(run.metadata or {})))
         metadata.setdefault("nova_graph", root.name)
+        if run is root:
+            metadata.update(redactor(to_jsonable(summary)))
         payloads.append(
             {
                 "id": str(run.id),

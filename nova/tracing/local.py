@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,9 @@ from nova.tracing.serialize import (
     to_jsonable,
 )
 from nova.tracing.store import StepStatus, TraceStore
+
+COALESCE_S = 0.05
+"""Seconds the writer waits for more finished runs before a transaction."""
 
 _HIDDEN_TAG = "langsmith:hidden"
 _SUMMARY_KEYS = ("request", "project", "route", "agent_run", "answer", "checks")
@@ -99,7 +103,9 @@ class TraceEvent:
     def is_node(self) -> bool:
         """Whether this run is a LangGraph node (not a model call or a nested runnable in it)."""
         node = self.metadata.get("langgraph_node")
-        return bool(node) and self.name == node and any(t.startswith("graph:step:") for t in self.tags)
+        return (
+            bool(node) and self.name == node and any(t.startswith("graph:step:") for t in self.tags)
+        )
 
     @property
     def status(self) -> StepStatus:
@@ -121,12 +127,13 @@ def _error_text(error: BaseException) -> str:
 def trace_rows(
     events: Sequence[TraceEvent], *, redactor: Redactor, payload_chars: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Flatten one finished run's events into a ``nova_traces`` row and ``nova_trace_steps`` rows."""
+    """Flatten one finished run's events into its ``nova_traces`` and ``nova_trace_steps`` rows."""
     root = events[0]
     trace_id = str(root.run_id)
     steps: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
     table = MessageTable()
+    by_id = {event.run_id: event for event in events}
     for position, event in enumerate(events):
         metadata = event.metadata
         namespace = metadata.get("langgraph_checkpoint_ns")
@@ -165,10 +172,10 @@ def trace_rows(
                 "duration_ms": _ms(event.start, event.end),
                 "status": event.status,
                 "error": redactor.text(event.error) if event.error else None,
-                "inputs": dumps_bounded(event.inputs, payload_chars, redactor, table),
+                "inputs": _payload(event, "inputs", by_id, payload_chars, redactor, table),
                 "outputs": None
                 if event.outputs is None
-                else dumps_bounded(event.outputs, payload_chars, redactor, table),
+                else _payload(event, "outputs", by_id, payload_chars, redactor, table),
                 "meta": orjson.dumps(meta, default=str).decode(),
             }
         )
@@ -200,6 +207,26 @@ def trace_rows(
         "messages": dumps_bounded(table.messages, max(payload_chars * 20, 100_000), redactor),
     }
     return trace, steps
+
+
+SAME_AS_PARENT = '{"$same_as_parent":true}'
+"""Stored for a payload that is the very object its parent run received or returned (a
+subgraph node and the subgraph it runs); ``TraceStore`` resolves it on read."""
+
+
+def _payload(
+    event: TraceEvent,
+    field: str,
+    by_id: Mapping[UUID, TraceEvent],
+    limit: int,
+    redactor: Redactor,
+    table: MessageTable,
+) -> str:
+    value = getattr(event, field)
+    parent = by_id.get(event.parent) if event.parent else None
+    if parent is not None and value is getattr(parent, field) and value is not None:
+        return SAME_AS_PARENT
+    return dumps_bounded(value, limit, redactor, table)
 
 
 def _clip(value: Any, redactor: Redactor, limit: int = 4000) -> str | None:
@@ -278,7 +305,9 @@ class LocalTracer(BaseCallbackHandler):
             return
         parent = self._open.get(parent_run_id) if parent_run_id is not None else None
         if parent is None:
-            event = TraceEvent(run_id, None, run_id, 0, name, run_type, tags or [], metadata or {}, inputs)
+            event = TraceEvent(
+                run_id, None, run_id, 0, name, run_type, tags or [], metadata or {}, inputs
+            )
             self._traces[run_id] = [event]
         else:
             event = TraceEvent(
@@ -381,7 +410,9 @@ class LocalTracer(BaseCallbackHandler):
     ) -> None:
         """Note a tool call starting, with its arguments."""
         name = kwargs.get("name") or (serialized or {}).get("name") or "tool"
-        self._start(run_id, parent_run_id, name, "tool", tags, metadata, inputs or {"input": input_str})
+        self._start(
+            run_id, parent_run_id, name, "tool", tags, metadata, inputs or {"input": input_str}
+        )
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Note what the tool returned."""
@@ -393,7 +424,7 @@ class LocalTracer(BaseCallbackHandler):
 
     # --- writing -----------------------------------------------------------------------------
     def _persist(self, events: list[TraceEvent]) -> None:
-        # Runs finished while a write is under way are written together, in one transaction.
+        # Runs finished while a write is pending are written together, in one transaction.
         with self._lock:
             self._finished.append(events)
             if self._draining:
@@ -402,13 +433,19 @@ class LocalTracer(BaseCallbackHandler):
         self.worker.submit(self._drain)
 
     def _drain(self) -> None:
+        # A short pause gathers back-to-back runs into one transaction: one commit for many
+        # traces costs far less than one each (a flush waits for the pause too).
+        time.sleep(COALESCE_S)
         with self._lock:
             batch, self._finished = self._finished, []
             self._draining = False
         if not batch:
             return
         redactor = self._redactor or default_redactor()
-        rows = [trace_rows(events, redactor=redactor, payload_chars=self._payload_chars) for events in batch]
+        rows = [
+            trace_rows(events, redactor=redactor, payload_chars=self._payload_chars)
+            for events in batch
+        ]
         self.store.write_many(rows)
 
     def flush(self, timeout_s: float = 5.0) -> bool:

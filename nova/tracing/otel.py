@@ -18,6 +18,7 @@ from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 
 from nova.tracing.background import BackgroundWorker
+from nova.tracing.langsmith import run_summary
 from nova.tracing.local import parse_namespace
 from nova.tracing.serialize import Redactor, bounded_json, default_redactor, to_jsonable
 
@@ -109,14 +110,22 @@ class OpenTelemetryExporter(BaseTracer):
         from opentelemetry.trace import Status, StatusCode
 
         redactor = self._redactor or default_redactor()
+        summary = {
+            f"nova.{key.removeprefix('nova_')}": value
+            for key, value in run_summary(root).items()
+            if isinstance(value, str | int | float)
+        }
 
         def emit(run: Run, parent: Any) -> None:
             context = trace.set_span_in_context(parent) if parent is not None else None
+            attributes = _attributes(run, redactor, self._payload_chars)
+            if run is root:
+                attributes.update(summary)
             span = self._tracer.start_span(
                 run.name or run.run_type,
                 context=context,
                 start_time=_ns(run.start_time),
-                attributes=_attributes(run, redactor, self._payload_chars),
+                attributes=attributes,
             )
             if run.error:
                 span.set_status(Status(StatusCode.ERROR, redactor(run.error.split("\n", 1)[0])))

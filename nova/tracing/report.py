@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.text import Text
 from rich.tree import Tree
 
@@ -43,7 +43,9 @@ def blame_marks(trace: TraceRecord, blame: Mapping[str, Any] | None) -> Marks:
             by_task.setdefault(step.task_id, []).append(step.step_id)
     blamed = frozenset(by_task.get(blame["blamed"].get("task_id", ""), []))
     consumers = frozenset(
-        step_id for ref in blame.get("consumers") or [] for step_id in by_task.get(ref.get("task_id", ""), [])
+        step_id
+        for ref in blame.get("consumers") or []
+        for step_id in by_task.get(ref.get("task_id", ""), [])
     )
     return Marks(
         blamed,
@@ -70,7 +72,9 @@ def _route_line(route: Mapping[str, Any] | None) -> str:
 
 
 def render_tree(
-    trace: TraceRecord, failures: Sequence[FailureRecord] = (), blame: Mapping[str, Any] | None = None
+    trace: TraceRecord,
+    failures: Sequence[FailureRecord] = (),
+    blame: Mapping[str, Any] | None = None,
 ) -> Tree:
     """Return a Rich tree of the run: summary, route, checks, failures, then the steps."""
     marks = blame_marks(trace, blame)
@@ -100,7 +104,9 @@ def render_tree(
     if failures:
         branch = root.add(Text(f"failures ({len(failures)})", style="bold red"))
         for record in failures:
-            branch.add(f"{record.id[:12]} {record.kind} at {record.node or '-'}: {record.message[:160]}")
+            branch.add(
+                f"{record.id[:12]} {record.kind} at {record.node or '-'}: {record.message[:160]}"
+            )
     if marks.blamed_key:
         root.add(
             Text.assemble(("blamed ", "bold magenta"), f"{marks.blamed_key} — {marks.explanation}")
@@ -114,8 +120,10 @@ def render_tree(
             parents[step.step_id] = steps
             continue
         timing = f"{step.duration_ms:.1f} ms" if step.duration_ms is not None else "…"
-        style = "bold magenta reverse" if step.step_id in marks.blamed else (
-            "magenta" if step.step_id in marks.consumers else ""
+        style = (
+            "bold magenta reverse"
+            if step.step_id in marks.blamed
+            else ("magenta" if step.step_id in marks.consumers else "")
         )
         label = Text.assemble(
             (_label(step), style or ("bold" if step.meta.get("is_node") else "")),
@@ -133,68 +141,10 @@ def render_tree(
     return root
 
 
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Nova run {{ trace.run_id }}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d2330; }
-h1 { font-size: 18px; margin: 0 0 8px; }
-.meta, .box { margin: 6px 0 14px; }
-.box { border: 1px solid #d5dae3; border-radius: 6px; padding: 8px 12px; }
-.status-ok { color: #17803d; } .status-error { color: #c0262d; } .status-interrupted { color: #a16207; }
-table.steps { border-collapse: collapse; width: 100%; }
-table.steps td { padding: 3px 6px; border-bottom: 1px solid #eef0f4; vertical-align: middle; }
-td.name { white-space: nowrap; }
-td.timeline { width: 45%; }
-.track { position: relative; height: 12px; background: #f3f5f9; }
-.bar { position: absolute; top: 0; height: 12px; background: #5b7cfa; min-width: 2px; }
-tr.step-error .bar { background: #c0262d; }
-tr.blamed { background: rgb(255, 221, 0); font-weight: bold; }
-tr.blamed .bar { background: rgb(200, 0, 120); }
-tr.consumer { background: rgb(255, 244, 200); }
-.check-failed { color: #c0262d; } .check-passed { color: #17803d; }
-.tag { font-size: 12px; color: #5b6475; }
-</style></head>
-<body data-run="{{ trace.run_id }}" data-steps="{{ steps|length }}">
-<h1>Nova run <code>{{ trace.run_id }}</code></h1>
-<div class="meta">graph <b>{{ trace.graph }}</b> · thread <code>{{ trace.thread_id or "-" }}</code>
- · project <b>{{ trace.project or "-" }}</b> · {{ "%.1f"|format(trace.duration_ms or 0) }} ms
- · <span class="status-{{ trace.status }}" id="run-status">{{ trace.status }}</span></div>
-{% if trace.request %}<div class="box" id="request"><b>Request</b> {{ trace.request }}</div>{% endif %}
-<div class="box" id="route" data-agent="{{ (trace.route or {}).get('agent') or '' }}"><b>Route decision</b>
-{{ route_line }}{% if trace.route and trace.route.get('candidates') %}<div class="tag">candidates:
-{% for c in trace.route['candidates'] %}{{ c.agent }} {{ "%.2f"|format(c.score) }}{% if not loop.last %}, {% endif %}{% endfor %}</div>{% endif %}
-{% if trace.route and trace.route.get('reason') %}<div class="tag">{{ trace.route['reason'] }}</div>{% endif %}</div>
-{% if trace.agent %}<div class="box" id="agent"><b>Agent</b> {{ trace.agent }} <code>{{ trace.agent_version or "" }}</code></div>{% endif %}
-{% if marks.blamed_key %}<div class="box" id="blame" data-blamed="{{ marks.blamed_key }}"><b>Blamed step</b>
-<code>{{ marks.blamed_key }}</code> ({{ marks.method }}) — {{ marks.explanation }}</div>{% endif %}
-{% if trace.checks %}<div class="box" id="checks"><b>Checks</b><ul>{% for c in trace.checks %}
-<li class="check-{{ 'passed' if c.get('passed') else 'failed' }}">{{ c.get('name') }}: {{ c.get('detail', '') }}</li>{% endfor %}</ul></div>{% endif %}
-{% if failures %}<div class="box" id="failures"><b>Failures</b><ul>{% for f in failures %}
-<li data-failure="{{ f.id }}"><code>{{ f.id[:12] }}</code> {{ f.kind }} at {{ f.node or "-" }}: {{ f.message }}</li>{% endfor %}</ul></div>{% endif %}
-<table class="steps" id="steps">
-{% for row in steps %}<tr class="step step-{{ row.status }}{% if row.blamed %} blamed{% endif %}{% if row.consumer %} consumer{% endif %}"
- data-key="{{ row.key }}" data-node="{{ row.node or '' }}" data-position="{{ row.position }}">
-<td class="name" style="padding-left: {{ 6 + row.depth * 14 }}px">{{ row.label }}{% if row.blamed %} ← blamed{% endif %}{% if row.consumer %} ← consumed it{% endif %}</td>
-<td class="tag">{{ row.run_type }}</td><td class="tag">{{ "%.1f"|format(row.duration_ms) }} ms</td>
-<td class="timeline"><div class="track"><div class="bar" style="left: {{ row.left }}%; width: {{ row.width }}%"></div></div></td></tr>
-{% endfor %}</table>
-{% if trace.answer %}<div class="box" id="answer"><b>Answer</b><pre>{{ trace.answer }}</pre></div>{% endif %}
-<script>
-// Measured by the browser, so a headless check sees the page as laid out, not as written.
-for (const row of document.querySelectorAll("tr.step")) {
-  const bar = row.querySelector(".bar");
-  row.dataset.barPx = Math.round(bar.getBoundingClientRect().width);
-  row.dataset.background = getComputedStyle(row).backgroundColor;
-}
-document.body.dataset.rendered = "yes";
-</script>
-</body></html>
-"""
-
-
 def render_html(
-    trace: TraceRecord, failures: Sequence[FailureRecord] = (), blame: Mapping[str, Any] | None = None
+    trace: TraceRecord,
+    failures: Sequence[FailureRecord] = (),
+    blame: Mapping[str, Any] | None = None,
 ) -> str:
     """Return a self-contained HTML page of the run (no external assets, no network)."""
     marks = blame_marks(trace, blame)
@@ -221,8 +171,11 @@ def render_html(
                 "consumer": step.step_id in marks.consumers,
             }
         )
-    environment = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    return environment.from_string(_TEMPLATE).render(
+    environment = Environment(
+        loader=PackageLoader("nova.tracing", "."),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    return environment.get_template("report.html.j2").render(
         trace=trace, failures=failures, marks=marks, steps=rows, route_line=_route_line(trace.route)
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -72,8 +72,11 @@ def to_jsonable(value: Any, *, _depth: int = 0) -> Any:
 
 
 class Redactor:
-    """Replace secrets in JSON data: values under secret-looking keys, known secret strings,
-    and strings shaped like API keys."""
+    """Replace secrets in JSON data.
+
+    Values under secret-looking keys, known secret strings, and strings shaped like API
+    keys are replaced with ``[redacted]``.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
@@ -135,7 +138,7 @@ def _orjson_default(value: Any) -> Any:
 
 
 class MessageTable:
-    """Messages of one trace, each serialised once; step payloads refer to them as ``{"$msg": key}``.
+    """Messages of one trace, each serialised once; steps refer to them as ``{"$msg": key}``.
 
     A run's state is handed to every step, so the same messages appear in most step
     inputs; storing each once keeps tracing cheap and the store small.
@@ -177,11 +180,13 @@ def dumps_bounded(
     """
     import orjson
 
-    default = _orjson_default
+    default: Callable[[Any], Any] = _orjson_default
     if table is not None:
 
-        def default(item: Any) -> Any:
+        def with_refs(item: Any) -> Any:
             return table.ref(item) if isinstance(item, BaseMessage) else _orjson_default(item)
+
+        default = with_refs
 
     try:
         text = orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS).decode()

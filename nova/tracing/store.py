@@ -9,6 +9,7 @@ the latest attribution computed for a run, so reports can highlight the blamed s
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,12 +27,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    create_engine,
     delete,
+    event,
     insert,
     select,
 )
 
-from nova.ledger.failures import engine_for_url
+from nova.ledger.db import normalise_url
 from nova.tracing.serialize import hydrate
 
 StepStatus = Literal["ok", "error", "interrupted", "running"]
@@ -155,6 +158,9 @@ class TraceRecord:
     steps: tuple[TraceStep, ...] = ()
 
 
+_SAME = {"$same_as_parent": True}
+
+
 class TraceNotFound(LookupError):
     """No trace, or more than one, matches the id given."""
 
@@ -179,8 +185,9 @@ class TraceStore:
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
         """Open the store at ``url`` (default: ``resolve_traces_url()``)."""
-        self.engine = engine or engine_for_url(url or resolve_traces_url(), durable=False)
-        _metadata.create_all(self.engine)
+        self.engine = engine or traces_engine(url or resolve_traces_url())
+        if engine is not None:
+            _metadata.create_all(engine, checkfirst=True)
 
     # --- writing ---------------------------------------------------------------------------
     def write(self, trace: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]) -> None:
@@ -235,6 +242,7 @@ class TraceStore:
 
         Raises:
             TraceNotFound: none matches, or the prefix is ambiguous.
+
         """
         if not id_or_prefix:
             raise TraceNotFound("Give a run id (see `nova trace list`).")
@@ -242,7 +250,11 @@ class TraceStore:
         with self.engine.connect() as conn:
             row = None
             for column in columns:
-                row = conn.execute(select(traces_table).where(column == id_or_prefix)).mappings().first()
+                row = (
+                    conn.execute(select(traces_table).where(column == id_or_prefix))
+                    .mappings()
+                    .first()
+                )
                 if row is not None:
                     break
             if row is None:
@@ -286,9 +298,19 @@ class TraceStore:
         return dict(row[0]) if row is not None else None
 
     @staticmethod
-    def _record(row: Mapping[str, Any], step_rows: Sequence[Mapping[str, Any]] = ()) -> TraceRecord:
+    def _record(row: Mapping[Any, Any], step_rows: Sequence[Mapping[Any, Any]] = ()) -> TraceRecord:
         messages = _load_json(row.get("messages")) if step_rows else None
         messages = messages if isinstance(messages, dict) else {}
+        payloads: dict[str, tuple[Any, Any]] = {}
+        for s in step_rows:
+            parent = payloads.get(s["parent_id"] or "", (None, None))
+            inputs = hydrate(_load_json(s["inputs"]), messages)
+            outputs = hydrate(_load_json(s["outputs"]), messages)
+            # A subgraph's run shares its node's payloads; they are stored once, on the node.
+            payloads[s["step_id"]] = (
+                parent[0] if inputs == _SAME else inputs,
+                parent[1] if outputs == _SAME else outputs,
+            )
         steps = tuple(
             TraceStep(
                 step_id=s["step_id"],
@@ -309,8 +331,8 @@ class TraceStore:
                 duration_ms=s["duration_ms"],
                 status=s["status"],
                 error=s["error"],
-                inputs=hydrate(_load_json(s["inputs"]), messages),
-                outputs=hydrate(_load_json(s["outputs"]), messages),
+                inputs=payloads[s["step_id"]][0],
+                outputs=payloads[s["step_id"]][1],
                 meta=dict(_load_json(s["meta"]) or {}),
             )
             for s in step_rows
@@ -336,6 +358,36 @@ class TraceStore:
             step_count=row["step_count"],
             steps=steps,
         )
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    # Traces may lose their last writes in a power cut, never their integrity; skipping the
+    # fsync per commit is what keeps tracing cheap next to a fast run.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def traces_engine(url: str) -> Engine:
+    """Return the process-wide engine for a trace store URL (SQLite or PostgreSQL)."""
+    key = normalise_url(url)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            if key.startswith("sqlite"):
+                engine = create_engine(key, connect_args={"check_same_thread": False})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(key, pool_pre_ping=True)
+            _metadata.create_all(engine, checkfirst=True)
+            _engines[key] = engine
+    return engine
 
 
 def resolve_traces_url() -> str:
