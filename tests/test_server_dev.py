@@ -1,10 +1,11 @@
 """`langgraph dev` serves Nova's langgraph.json offline; the langgraph-sdk drives it over HTTP."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from langgraph_sdk import get_client
-from server_fixtures import dev_server
+from server_fixtures import TEST_GRAPHS, dev_server, write_langgraph_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,3 +55,24 @@ async def test_sdk_creates_thread_streams_a_run_and_reads_state(tmp_path: Path) 
             "What is 17.5 percent of 2340?",
             "And 20 percent of it?",
         ]
+
+
+async def test_dev_server_runs_many_synchronous_runs_at_once(tmp_path: Path) -> None:
+    # langgraph dev alone runs one run at a time, and synchronous nodes on six threads (on
+    # two cores); nova serve --dev passes NOVA_SERVER_JOBS and installs NOVA_SERVER_THREADS.
+    config = write_langgraph_json(tmp_path / "config", {"sleepy": TEST_GRAPHS["sleepy"]})
+    env = {"NOVA_SERVER_JOBS": "16", "NOVA_SERVER_THREADS": "16"}
+    with dev_server(tmp_path / "server-data", env, config=config) as url:
+        client = get_client(url=url)
+        threads = await asyncio.gather(*(client.threads.create() for _ in range(10)))
+        finals = await asyncio.gather(
+            *(
+                client.runs.wait(
+                    t["thread_id"], "sleepy", input={"label": f"s{i}", "seconds": 1.0, "log": []}
+                )
+                for i, t in enumerate(threads)
+            )
+        )
+    spans = [final["spans"][0] for final in finals]
+    most_at_once = max(sum(start <= moment < end for start, end in spans) for moment, _ in spans)
+    assert most_at_once >= 8, f"at most {most_at_once} of 10 one-second steps overlapped: {spans}"

@@ -27,7 +27,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DurableServer]:
     data_dir = tmp_path_factory.mktemp("durable")
     seed_erp(data_dir / "erp.sqlite")
-    env = {"NOVA_SERVER_JOBS": "64", "NOVA_MODEL_CONCURRENCY": "64"}
+    # Two worker processes, as `nova serve` runs on a 2-core machine: a run's output often
+    # reaches its waiting client from the other process, through Redis.
+    env = {"NOVA_SERVER_JOBS": "64", "NOVA_MODEL_CONCURRENCY": "64", "NOVA_SERVER_WORKERS": "2"}
     with durable_server(data_dir, TEST_GRAPHS, env) as running:
         yield running
 

@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 
 from nova.glossary import GlossaryEntry
 from nova.settings import get_settings
+from nova.state import NovaContext
 from tools.language import LANGUAGE_NAMES
 
 
@@ -41,7 +42,7 @@ def _entry_json(entry: GlossaryEntry) -> dict[str, object]:
 
 @tool("glossary_lookup")
 def glossary_lookup(
-    runtime: ToolRuntime,
+    runtime: ToolRuntime[NovaContext, Any],
     term: Annotated[
         str,
         Field(
@@ -79,7 +80,7 @@ def glossary_lookup(
 
 @tool("glossary_add")
 def glossary_add(
-    runtime: ToolRuntime,
+    runtime: ToolRuntime[NovaContext, Any],
     term: Annotated[
         str,
         Field(

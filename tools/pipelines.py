@@ -19,6 +19,7 @@ from langchain_core.tools import BaseTool, ToolException, tool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import Field
 
+from nova.state import NovaContext
 from tools.glossary import run_project
 
 
@@ -51,7 +52,7 @@ def pipeline_list() -> str:
 
 @tool("pipeline_run", response_format="content_and_artifact")
 def pipeline_run(
-    runtime: ToolRuntime,
+    runtime: ToolRuntime[NovaContext, Any],
     name: Annotated[
         str, Field(min_length=2, max_length=63, description="Pipeline name from pipeline_list")
     ],
