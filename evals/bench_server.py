@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,7 +180,7 @@ def sdk_clients(url: str, api_key: str | None, connections: int) -> list[LangGra
     ]
 
 
-def ask(i: int) -> dict[str, object]:
+def ask(i: int) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": f"request {i}"}]}
 
 
@@ -308,20 +308,20 @@ async def measure(url: str, api_key: str | None, runs: int, server_pid: int, sus
 def run_mode(mode: str, data_dir: Path, args: argparse.Namespace) -> None:
     """Start the server of ``mode`` on its own data (and database), measure it, stop it."""
 
-    def go(url: str, api_key: str | None, pid: int) -> Awaitable[None]:
-        return measure(url, api_key, args.runs, pid, args.sustain_concurrency)
+    def go(url: str, api_key: str | None, pid: int) -> None:
+        asyncio.run(measure(url, api_key, args.runs, pid, args.sustain_concurrency))
 
     if mode == "dev":
         config = write_langgraph_json(data_dir / "config", GRAPHS)
         print("dev server (langgraph dev, fake model 100 ms):")
         with dev_server_process(data_dir, dict(ENV), config=config) as (url, process):
-            asyncio.run(go(url, None, process.pid))
+            go(url, None, process.pid)
     elif mode == "durable":
         env = {**ENV, "NOVA_SERVER_WORKERS": str(args.workers)}
         print(f"durable server ({args.workers} worker processes, fake model 100 ms):")
         with durable_server(data_dir, GRAPHS, env) as server:
             assert server.process is not None
-            asyncio.run(go(server.url, API_KEYS["alice"], server.process.pid))
+            go(server.url, API_KEYS["alice"], server.process.pid)
     else:
         raise SystemExit(f"Unknown mode {mode!r}: use dev and/or durable, e.g. --modes dev,durable")
 

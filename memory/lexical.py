@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
 SYNC_REBUILD_LIMIT = 20_000
+SIZE_CHECK_S = 1.0
 
 Loader = Callable[[], tuple[list[str], list[str]]]
 """Returns ``(ids, texts)`` of every item in a project."""
@@ -77,6 +79,7 @@ class LexicalIndexes:
         self._built: dict[str, _Built] = {}
         self._versions: dict[str, int] = {}
         self._building: set[str] = set()
+        self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def invalidate(self, project: str) -> None:
@@ -84,14 +87,33 @@ class LexicalIndexes:
         with self._lock:
             self._versions[project] = self._versions.get(project, 0) + 1
 
-    def get(self, project: str, size: int, load: Loader) -> LexicalIndex:
-        """Return ``project``'s index, rebuilding it first or in the background when stale."""
+    def get(self, project: str, size: Callable[[], int], load: Loader) -> LexicalIndex:
+        """Return ``project``'s index, rebuilding it first or in the background when stale.
+
+        Args:
+            project: Whose index.
+            size: Returns the project's current item count; compared with the index at most
+                every ``SIZE_CHECK_S`` seconds (it costs ~5 ms at 100,000 items), to notice
+                writes by other processes, such as the CLI beside a server.
+            load: Returns every ``(ids, texts)`` of the project, for a rebuild.
+
+        """
+        now = time.monotonic()
         with self._lock:
+            checked = now - self._checked.get(project, float("-inf")) < SIZE_CHECK_S
+        items = None if checked else size()
+        with self._lock:
+            if items is not None:
+                self._checked[project] = now
             version = self._versions.get(project, 0)
             built = self._built.get(project)
-            # The size check catches writes by other processes (the CLI beside a server).
-            fresh = built is not None and built.version == version and len(built.index) == size
-            background = built is not None and size > self.sync_limit
+            fresh = (
+                built is not None
+                and built.version == version
+                and (items is None or len(built.index) == items)
+            )
+            size_now = len(built.index) if items is None and built is not None else items or 0
+            background = built is not None and size_now > self.sync_limit
             if not fresh and background and project not in self._building:
                 self._building.add(project)
                 threading.Thread(

@@ -86,6 +86,7 @@ semantic one. Weights of 0.5–0.7 win on the entity set and lose on the paraphr
 
 _EMBED_BATCH = 128
 _OVERFETCH = 3
+_PAGE = 5000
 _PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
 
 ProgressCallback = Callable[[int], None]
@@ -101,6 +102,28 @@ class MemoryNotFoundError(KeyError):
 
 def _now() -> datetime:
     return datetime.now(tz=UTC)
+
+
+def get_all(
+    collection: Collection, include: list[str], where: dict[str, Any] | None = None
+) -> tuple[list[str], list[str], list[dict[str, object]]]:
+    """Return ``(ids, documents, metadatas)`` of every matching item, read in pages.
+
+    One unpaged ``get`` of a large collection fails inside Chroma ("too many SQL
+    variables", seen at 100,000 items); documents and metadatas are ``[]`` unless included.
+    """
+    ids: list[str] = []
+    documents: list[str] = []
+    metadatas: list[dict[str, object]] = []
+    offset = 0
+    while True:
+        page = collection.get(where=where, include=include, limit=_PAGE, offset=offset)  # type: ignore[arg-type]
+        ids.extend(page["ids"])
+        documents.extend(text or "" for text in page["documents"] or [])
+        metadatas.extend(dict(meta or {}) for meta in page["metadatas"] or [])
+        if len(page["ids"]) < _PAGE:
+            return ids, documents, metadatas
+        offset += _PAGE
 
 
 def fuse(
@@ -467,8 +490,8 @@ class MemoryStore:
     def forget_source(self, project: str, source: str, *, keep: Iterable[str] = ()) -> int:
         """Delete ``project``'s items from ``source``, except ids in ``keep``; return how many."""
         collection = self._collection(project)
-        found = collection.get(where={"source": source}, include=[])
-        stale = sorted(set(found["ids"]) - set(keep))
+        ids, _, _ = get_all(collection, [], where={"source": source})
+        stale = sorted(set(ids) - set(keep))
         if stale:
             collection.delete(ids=stale)
             self._lexical.invalidate(project)
@@ -572,12 +595,22 @@ class MemoryStore:
         relevance = {item_id: row[2] for item_id, row in rows.items()}
         if self.hybrid:
             lexical = self._lexical_index(project, collection).search(query, n)
-            missing = [item_id for item_id, _ in lexical if item_id not in rows]
-            if missing:
-                rows.update(self._fetch(collection, missing, vector))
-            # Ids BM25 still knows but Chroma no longer has (a stale index) are dropped here.
-            lexical = [(item_id, score) for item_id, score in lexical if item_id in rows]
             relevance = fuse({item_id: row[2] for item_id, row in rows.items()}, lexical)
+            missing: list[str] = []
+            if returned >= n:
+                # A BM25 match outside the n nearest is at most as close as the farthest of
+                # them: fetch it only if that could still lift it into the top k.
+                farthest = min(row[2] for row in rows.values())
+                kept = sorted((relevance[i] for i in rows if keep(rows[i][1])), reverse=True)
+                bar = kept[k - 1] if len(kept) >= k else float("-inf")
+                reachable = fuse(dict.fromkeys((i for i, _ in lexical), farthest), lexical)
+                missing = [i for i, score in reachable.items() if i not in rows and score > bar]
+            # (With fewer than n items stored, every item is in rows already; BM25 ids that
+            # are not were deleted since the index was built.)
+            if missing:
+                fetched = self._fetch(collection, missing, vector)
+                rows.update(fetched)
+                relevance.update(fuse({i: row[2] for i, row in fetched.items()}, lexical))
         ranking = [i for i in sorted(relevance, key=lambda i: -relevance[i]) if keep(rows[i][1])][
             :k
         ]
@@ -650,19 +683,17 @@ class MemoryStore:
 
     def _lexical_index(self, project: str, collection: Collection) -> LexicalIndex:
         def load() -> tuple[list[str], list[str]]:
-            found = collection.get(include=["documents"])
-            return list(found["ids"]), [text or "" for text in found["documents"] or []]
+            ids, texts, _ = get_all(collection, ["documents"])
+            return ids, texts
 
-        return self._lexical.get(project, collection.count(), load)
+        return self._lexical.get(project, collection.count, load)
 
     def items(self, project: str, *, include_superseded: bool = True) -> list[MemoryItem]:
         """Return every item of ``project``, oldest first (for listings and exports)."""
-        found = self._collection(project).get(include=["documents", "metadatas"])
+        ids, texts, metadatas = get_all(self._collection(project), ["documents", "metadatas"])
         items = [
-            MemoryItem.from_record(project, i, text or "", dict(meta or {}))
-            for i, text, meta in zip(
-                found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True
-            )
+            MemoryItem.from_record(project, i, text, meta)
+            for i, text, meta in zip(ids, texts, metadatas, strict=True)
         ]
         if not include_superseded:
             items = [item for item in items if item.active]

@@ -138,7 +138,8 @@ class NovaSettings(BaseSettings):
     server_workers: int = Field(default=1, ge=1, le=64)
     """Processes (uvicorn workers) of the durable server; one per core uses every core.
     ``server_jobs`` and ``server_threads`` are split among them. Each opens up to 60
-    Postgres connections under load: keep workers x 60 below Postgres' max_connections."""
+    Postgres connections under load (the runtime's ``PG_POOL_SIZE`` 20 + ``PG_MAX_OVERFLOW``
+    20, plus 10 each for checkpoints and the store): keep that below max_connections."""
     server_heartbeat_s: float = Field(default=30.0, ge=1)
     """Seconds between a worker's proofs of life; a run silent for 2x this is taken over."""
     server_max_attempts: int = Field(default=3, ge=1, le=20)

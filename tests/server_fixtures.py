@@ -159,8 +159,8 @@ def postgres_database(prefix: str) -> Iterator[str]:
 def write_langgraph_json(folder: Path, graphs: dict[str, str]) -> Path:
     """Write a langgraph.json serving ``graphs`` (module or absolute file paths).
 
-    Like Nova's own, it names ``nova.server.dev_app`` as the ``http.app`` (the node thread
-    pool in dev mode; the durable server leaves it out).
+    It names ``nova.server.dev_app`` as the ``http.app``: Nova's node thread pool under
+    ``langgraph dev`` (the durable server leaves that entry out).
     """
     import json
 

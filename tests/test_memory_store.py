@@ -13,6 +13,7 @@ from pathlib import Path
 import chromadb
 import pytest
 
+from memory import lexical
 from memory.chroma import MiniLMEmbeddingFunction, collection_name, open_chroma_client
 from memory.items import NewMemory, content_words, memory_id, normalise_text, restates
 from memory.lexical import LexicalIndexes
@@ -247,7 +248,10 @@ def test_lexical_index_follows_writes_and_deletes(store: MemoryStore) -> None:
     assert all(h["id"] != added.item.id for h in store.search("alpha-co", "Q-7781", k=5))
 
 
-def test_writes_by_another_store_reach_the_lexical_index(store: MemoryStore) -> None:
+def test_writes_by_another_store_reach_the_lexical_index(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lexical, "SIZE_CHECK_S", 0.0)  # compare item counts on every search
     store.save("alpha-co", "Quote Q-1001 went to Hansen Service.")
     assert store.search("alpha-co", "Q-1001", k=1)[0]["text"].startswith("Quote Q-1001")
     other = MemoryStore(store.client, projects=None, seed=False)  # e.g. the CLI beside a server
@@ -259,14 +263,14 @@ def test_large_indexes_rebuild_in_the_background_and_serve_the_old_one_meanwhile
     indexes = LexicalIndexes(sync_limit=0)
     corpus = {"a": "brake discs", "b": "oil filters"}
     load = lambda: (list(corpus), list(corpus.values()))  # noqa: E731
-    first = indexes.get("p", 2, load)
+    first = indexes.get("p", lambda: len(corpus), load)
     assert [i for i, _ in first.search("oil", 5)] == ["b"]
 
     corpus["c"] = "oil pumps"
     indexes.invalidate("p")
-    assert indexes.get("p", 3, load) is first  # stale but immediate
+    assert indexes.get("p", lambda: len(corpus), load) is first  # stale but immediate
     deadline = time.monotonic() + 30
-    while (current := indexes.get("p", 3, load)) is first and time.monotonic() < deadline:
+    while (current := indexes.get("p", lambda: 3, load)) is first and time.monotonic() < deadline:
         time.sleep(0.01)
     assert sorted(i for i, _ in current.search("oil", 5)) == ["b", "c"]
 

@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 _engines: dict[str, Engine] = {}
@@ -73,9 +73,23 @@ def ledger_engine(url: str, *tables_of: MetaData) -> Engine:
             _engines[key] = engine
         for metadata in tables_of:
             if (key, id(metadata)) not in _created:
-                metadata.create_all(engine, checkfirst=True)
+                _create_tables(engine, metadata)
                 _created.add((key, id(metadata)))
     return engine
+
+
+_DDL_LOCK = 0x4E4F5641  # "NOVA": one advisory lock id for every ledger's CREATE TABLE
+
+
+def _create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create missing tables, on Postgres under an advisory lock.
+
+    Server workers starting together would otherwise race on the same CREATE TABLE.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
+        metadata.create_all(connection, checkfirst=True)
 
 
 def as_utc(stamp: datetime) -> datetime:

@@ -17,7 +17,12 @@ Modules:
     runtime: install and locate the overlay environment.
     launch: build the durable server's environment from ``langgraph.json`` and settings.
     auth: API-key / JWT authentication and per-user resource filters (``langgraph_sdk.Auth``).
-    app: the custom Starlette app whose lifespan sizes the node thread pool and records
-        abandoned runs in the failure ledger.
+    serve: the durable server process: prepare the databases once, then run uvicorn's
+        workers (``NOVA_SERVER_WORKERS``).
+    app: the custom Starlette app whose lifespan sizes the node thread pool, records
+        abandoned runs in the failure ledger and backs off joins' status polls.
+    executor: the thread pool of synchronous graph nodes (``NOVA_SERVER_THREADS``).
+    dev_app: the ``http.app`` that installs that pool under ``langgraph dev``.
+    joins: clients waiting on runs poll Postgres with back-off and get the final output.
     recovery: turn runs the runtime took over from a dead worker into failure records.
 """
