@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from evals.gen_memory_corpus import Record, generate
+from evals.memory_eval import forget_query_embeddings
 from memory.embeddings import encode, encode_one, warm_up
 from memory.items import NewMemory, memory_id
 from memory.store import MemoryStore
@@ -95,15 +96,6 @@ def ingest(store: MemoryStore, records: list[Record], batch: int) -> None:
     )
 
 
-def _forget_query_embeddings() -> None:
-    """Empty ``encode_one``'s cache: every timed query must pay for its embedding."""
-    from memory import embeddings
-
-    cached = getattr(embeddings, "_encode_cached", None)
-    if cached is not None:
-        cached.cache_clear()
-
-
 def time_recall(store: MemoryStore, queries: list[str]) -> None:
     """Time ``search`` end to end as the recall node calls it, hybrid and vector-only."""
     stored = store.count(BENCH_PROJECT)
@@ -115,7 +107,7 @@ def time_recall(store: MemoryStore, queries: list[str]) -> None:
     vector_store = MemoryStore(store.client, projects=None, seed=False, hybrid=False)
     vector_store.search(BENCH_PROJECT, "warm up the collection handle", k=5)
     for name, target in (("hybrid (shipped)", store), ("vector only", vector_store)):
-        _forget_query_embeddings()
+        forget_query_embeddings()
         timings = []
         for query in queries:
             started = time.perf_counter()
@@ -127,7 +119,7 @@ def time_recall(store: MemoryStore, queries: list[str]) -> None:
             f"p95 {percentile(timings, 0.95):.1f} ms · {_load()}"
         )
 
-    _forget_query_embeddings()
+    forget_query_embeddings()
     embed = []
     for query in queries:
         started = time.perf_counter()

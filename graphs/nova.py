@@ -17,6 +17,7 @@ from graphs.translation import build_translation_graph
 from memory.store import MemoryStore
 from nodes.recall import make_recall_node
 from nodes.router import Router, make_route_node
+from nodes.summarize import make_summarize_node
 from nodes.supervisor import dispatch, intake, respond
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.ledger.routing import RoutingLedger
@@ -70,12 +71,15 @@ def build_nova_graph(
         builder.add_node(name, compiled)
         builder.add_edge(name, "respond")
     builder.add_node("respond", respond)
+    # Long threads are compacted after the answer: the summary stays in state and memory.
+    builder.add_node("summarize", make_summarize_node(model_factory, catalog=catalog, store=memory))
 
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "recall")
     builder.add_edge("recall", "route")
     builder.add_edge("route", "dispatch")
-    builder.add_edge("respond", END)
+    builder.add_edge("respond", "summarize")
+    builder.add_edge("summarize", END)
     return builder
 
 

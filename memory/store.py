@@ -3,18 +3,21 @@
 Scope. Each project has its own Chroma collection (``nova-memory-<project>``), and every
 method takes the project explicitly, so no query can reach another project's items. The
 alternative, one collection with a mandatory ``where={"project": …}`` filter, was measured
-and rejected: at 100,000 items a filtered query took 72 ms p50 against 2 ms unfiltered
-(``evals/bench_memory.py --layout shared``), and a forgotten filter would leak.
+and rejected (``python -m evals.bench_memory --layout shared``, 100,000 items, five
+projects): the filtered Chroma query took 79.7 ms p50 against 2.2 ms for a per-project
+collection of the same 100,000 items, and a single forgotten filter would leak.
 
-Recall path. Chroma's metadata filters are slow on large collections, so the hot path sends
-no ``where``: it asks for a few more neighbours than needed and drops superseded items (and
-other kinds, when asked) in Python; only when that leaves too few does it repeat the query
-with a filter.
+Recall path. ``search`` embeds the query (MiniLM), asks Chroma for a few more neighbours
+than needed, fuses their cosine with BM25 over the project (``memory.lexical``; see
+``HYBRID_WEIGHT``) and drops superseded items (and other kinds, when asked) in Python:
+Chroma's metadata filters are slow on large collections, so the hot path sends no
+``where`` and repeats the query with one only when filtering left too few hits.
 
-Supersession. A newer ``decision`` or ``preference`` replaces an older one when
+Supersession. A newer item replaces the older active item of the same kind when
 
-* both carry the same ``topic`` (any kind; explicit, always wins), or
-* the newer item has no topic, and an older active item of the same kind is at least
+* both carry the same ``topic`` (any kind; the explicit rule, and how each thread's
+  newest conversation summary replaces the previous one), or
+* the newer one is a decision or preference without a topic, and the older one is at least
   ``supersede_similarity`` cosine-similar (0.85 by default) and *restated* by it: every
   content word of the older one (names, codes, ordinary words; not numbers, days, months
   or function words) appears in the newer one (``memory.items.restates``). Embeddings
@@ -78,11 +81,13 @@ FUSION_CANDIDATES = 20
 HYBRID_WEIGHT = 0.85
 """Hybrid relevance = ``HYBRID_WEIGHT`` × cosine + the rest × BM25 / best BM25 of the query.
 
-Chosen on both retrieval datasets (``nova eval memory``). Recall@5 / MRR@20, vector only →
-this fusion: generated entity-heavy set 0.847 / 0.784 → 0.956 / 0.900; hand-written
-paraphrases of the seeds 0.967 / 0.880 → 0.984 / 0.911. Reciprocal rank fusion (k=60)
-scored 0.945 / 0.899 and 0.967 / 0.795: it lets a weak keyword match outrank a strong
-semantic one. Weights of 0.5–0.7 win on the entity set and lose on the paraphrase set."""
+Measured with ``nova eval memory`` (recall@5 / MRR@20, vector only → hybrid): generated
+entity-heavy set (2,187 items, 274 queries) 0.856 / 0.794 → 0.964 / 0.911; hand-written
+paraphrases of the seeds (61 queries) 0.984 / 0.893 → 1.000 / 0.914. While choosing,
+reciprocal rank fusion (k=60) did worse (0.945 / 0.899 on the generated set; on the
+paraphrases it kept recall but fell to MRR 0.795, letting weak keyword matches outrank
+strong semantic ones), and weights of 0.5–0.7 won on the generated set but lost on the
+paraphrases. The weight was chosen on these same sets: treat it as tuned, not held out."""
 
 _EMBED_BATCH = 128
 _OVERFETCH = 3

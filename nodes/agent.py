@@ -25,6 +25,7 @@ from nodes.resilience import CallTimeout, call_with_timeout
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger, FailureRecord
 from nova.models import ModelFactory, ModelUnavailable
+from nova.projects import load_projects
 from nova.settings import get_settings
 from nova.state import AgentRun, NovaContext, NovaState
 from nova.tracing.failures import mark_progress, record_failure
@@ -265,6 +266,13 @@ def make_tool_node(
                 f"tool {name!r} is not available to the {spec.name} agent; "
                 f"use one of: {', '.join(spec.tools) or 'no tools'}",
             )
+            note(request, spec, refused, error_type="ToolNotAllowed")
+            return refused
+        project = load_projects().get(
+            request.state.get("project") or get_settings().default_project
+        )
+        if not project.allows_tool(name):
+            refused = refuse(request, f"tool {name!r} is not enabled in project {project.id}")
             note(request, spec, refused, error_type="ToolNotAllowed")
             return refused
         timeout_s = get_settings().tool_timeout_s

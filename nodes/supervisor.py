@@ -8,6 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from nova.projects import load_projects
 from nova.settings import get_settings
 from nova.state import NovaContext, NovaState
 
@@ -43,6 +44,7 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
         )
     context = runtime.context or NovaContext()
     project = context.project or get_settings().default_project
+    load_projects().get(project)  # an unknown project fails here, naming the known ones
     return {
         "request": request,
         "project": project,
@@ -64,6 +66,15 @@ def dispatch(
     if route.get("agent") is None or subgraph is None:
         question = route.get("question") or "Could you say a little more about what you need?"
         return Command(goto="respond", update={"messages": [AIMessage(question, name="nova")]})
+    project = load_projects().get(state.get("project") or get_settings().default_project)
+    if not project.allows_agent(route["agent"]):
+        allowed = ", ".join(project.allowed_agents)
+        text = (
+            f"The {route['agent']} agent is not enabled in project {project.id}. "
+            f"Agents enabled there: {allowed}. Ask in another project, or add it to "
+            f"allowed_agents in {load_projects().source.name}."
+        )
+        return Command(goto="respond", update={"messages": [AIMessage(text, name="nova")]})
     match subgraph:
         case "chat" | "erp" | "translation" | "pipeline":
             return Command(goto=subgraph)

@@ -162,3 +162,44 @@ def test_threads_persist_across_invocations_with_the_sqlite_checkpointer(tmp_pat
     assert any(
         isinstance(m, HumanMessage) and m.content == "Calculate 2 + 2" for m in second_prompt
     )
+
+
+def test_an_agent_not_enabled_in_the_project_is_not_run() -> None:
+    result = _ask(ScriptedModels({}), "Which invoices are overdue?", project="client-work")
+    assert result["route"]["agent"] == "erp_invoices"
+    assert "not enabled in project client-work" in result["answer"]
+    assert result["agent_run"] is None
+
+
+def test_an_unknown_project_is_refused_naming_the_known_ones() -> None:
+    from nova.projects import ProjectError
+
+    with pytest.raises(ProjectError, match="Unknown project 'no-such-project'.*parts-shop"):
+        _ask(ScriptedModels({}), "Calculate 2 + 2", project="no-such-project")
+
+
+def test_a_tool_not_enabled_in_the_project_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from nova.projects import DEFAULT_PROJECTS_FILE
+
+    config = yaml.safe_load(DEFAULT_PROJECTS_FILE.read_text())
+    for project in config["projects"]:
+        if project["id"] == "parts-shop":
+            project["allowed_tools"] = ["current_datetime"]
+        if project.get("seeds"):
+            project["seeds"] = str(DEFAULT_PROJECTS_FILE.parent / project["seeds"])
+    projects_file = tmp_path / "projects.yaml"
+    projects_file.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("NOVA_PROJECTS_FILE", str(projects_file))
+    get_settings.cache_clear()
+
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("calculator", expression="2 + 2")), says("I could not calculate.")]
+    )
+    result = _ask(ScriptedModels({"calculator": model}), "Calculate 2 + 2")
+    refused = _tool_results(result)[0]
+    assert refused.status == "error"
+    assert "not enabled in project parts-shop" in refused.content
