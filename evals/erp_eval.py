@@ -259,7 +259,7 @@ def fast_path_graph(database: ErpDatabase, catalog: Any = None) -> Any:
 
     builder = StateGraph(NovaState, context_schema=NovaContext)
     node = make_erp_fast_path_node(database=database, catalog=catalog)
-    builder.add_node("fast_path", node)  # type: ignore[call-overload]
+    builder.add_node("fast_path", node)
     builder.add_edge(START, "fast_path")
     return builder.compile(checkpointer=InMemorySaver())
 

@@ -7,12 +7,12 @@ from langgraph.graph import StateGraph
 from graphs.common import build_agent_subgraph
 from nova.catalog import AgentSpec, Catalog
 from nova.models import ModelFactory
-from nova.state import NovaContext, NovaState
+from nova.state import AgentLoopState, NovaContext
 
 
 def build_chat_graph(
     *, catalog: Catalog[AgentSpec] | None = None, model_factory: ModelFactory | None = None
-) -> StateGraph[NovaState, NovaContext, NovaState, NovaState]:
+) -> StateGraph[AgentLoopState, NovaContext, AgentLoopState, AgentLoopState]:
     """Build (not compile) the chat subgraph: entry check, then the agent ⇄ tools loop."""
     return build_agent_subgraph("chat", catalog=catalog, model_factory=model_factory)
 

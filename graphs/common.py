@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -15,7 +14,7 @@ from nodes.resilience import model_retry_policy, tool_retry_policy
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, default_model_factory
-from nova.state import AgentLoopState, NovaContext, NovaState, Subgraph
+from nova.state import AgentLoopState, NovaContext, NovaState, RuntimeNode, Subgraph
 from tools.registry import get_tools
 
 
@@ -26,7 +25,7 @@ def agents_of(catalog: Catalog[AgentSpec], subgraph: Subgraph) -> list[AgentSpec
 
 def make_entry_check(
     catalog: Catalog[AgentSpec], subgraph: Subgraph
-) -> Callable[[NovaState, Runtime[NovaContext]], dict[str, object]]:
+) -> RuntimeNode[NovaState, dict[str, object]]:
     """Build the subgraph's first node: refuse a route that belongs to another subgraph."""
 
     def enter(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]:
@@ -48,7 +47,7 @@ def make_entry_check(
 
 
 def add_agent_loop(
-    builder: StateGraph[NovaState, NovaContext, NovaState, NovaState],
+    builder: StateGraph[AgentLoopState, NovaContext, AgentLoopState, AgentLoopState],
     *,
     catalog: Catalog[AgentSpec],
     model_factory: ModelFactory,
@@ -82,7 +81,7 @@ def add_agent_loop(
     builder.add_edge("check", then)
 
 
-Node = Callable[[NovaState, Runtime[NovaContext]], dict[str, object]]
+Node = RuntimeNode[NovaState, dict[str, object]]
 
 
 def answered_without_model(state: NovaState) -> Literal["answered", "agent"]:

@@ -15,7 +15,7 @@ from nodes.erp_fast_path import make_erp_fast_path_node
 from nova.catalog import AgentSpec, Catalog
 from nova.erp.db import ErpDatabase
 from nova.models import ModelFactory
-from nova.state import NovaContext, NovaState
+from nova.state import AgentLoopState, NovaContext
 
 
 def build_erp_graph(
@@ -24,7 +24,7 @@ def build_erp_graph(
     model_factory: ModelFactory | None = None,
     database: ErpDatabase | Callable[[], ErpDatabase] | None = None,
     fast_path: bool = True,
-) -> StateGraph[NovaState, NovaContext, NovaState, NovaState]:
+) -> StateGraph[AgentLoopState, NovaContext, AgentLoopState, AgentLoopState]:
     """Build (not compile) the erp subgraph: entry check, fast path, then agent ⇄ tools.
 
     Args:

@@ -7,6 +7,7 @@ as nodes, so ``get_graph(xray=True)`` (and Studio) show the whole system.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
@@ -60,7 +61,7 @@ def build_nova_graph(
         ),
     )
     builder.add_node("dispatch", dispatch)
-    subgraphs = {
+    subgraphs: dict[str, Callable[..., StateGraph[Any, NovaContext, Any, Any]]] = {
         "chat": build_chat_graph,
         "erp": build_erp_graph,
         "translation": build_translation_graph,
@@ -72,7 +73,10 @@ def build_nova_graph(
         builder.add_edge(name, "respond")
     builder.add_node("respond", respond)
     # Long threads are compacted after the answer: the summary stays in state and memory.
-    builder.add_node("summarize", make_summarize_node(model_factory, catalog=catalog, store=memory))
+    builder.add_node(
+        "summarize",
+        make_summarize_node(model_factory, catalog=catalog, store=memory),  # type: ignore[arg-type]  # LangGraph types no (state, config, runtime) node
+    )
 
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "recall")

@@ -39,8 +39,8 @@ def open_checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[st
         from langgraph.checkpoint.postgres import PostgresSaver
 
         plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-        with PostgresSaver.from_conn_string(plain) as saver:
-            saver.setup()
-            yield saver
+        with PostgresSaver.from_conn_string(plain) as postgres_saver:
+            postgres_saver.setup()
+            yield postgres_saver
     else:
         raise ValueError(f"Unsupported checkpoint URL {url!r}: use sqlite:///… or postgresql://…")

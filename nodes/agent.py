@@ -27,7 +27,7 @@ from nova.ledger.failures import FailureLedger, FailureRecord
 from nova.models import ModelFactory, ModelUnavailable
 from nova.projects import load_projects
 from nova.settings import get_settings
-from nova.state import AgentRun, NovaContext, NovaState
+from nova.state import AgentRun, NovaContext, NovaState, RuntimeNode
 from nova.tracing.failures import mark_progress, record_failure
 from tools.registry import get_tools
 
@@ -44,9 +44,10 @@ class FailureNote(TypedDict):
 def current_agent(state: NovaState, catalog: Catalog[AgentSpec]) -> AgentSpec:
     """Return the spec of the agent the route chose (a clear error if there is none)."""
     route = state.get("route")
-    if not route or not route.get("agent"):
+    agent = route.get("agent") if route else None
+    if not agent:
         raise ValueError("The agent node ran without a routed agent; route must run first")
-    return catalog[route["agent"]]
+    return catalog[agent]
 
 
 def system_prompt(spec: AgentSpec, state: NovaState) -> str:
@@ -102,7 +103,7 @@ def make_agent_node(
     *,
     tool_resolver: ToolResolver = get_tools,
     ledger: FailureLedger | None = None,
-) -> Callable[[NovaState, Runtime[NovaContext]], dict[str, object]]:
+) -> RuntimeNode[NovaState, dict[str, object]]:
     """Build the node that runs one model turn of the routed agent.
 
     Each model call ends within ``NOVA_MODEL_TIMEOUT_S`` (``CallTimeout`` otherwise; the

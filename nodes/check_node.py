@@ -14,7 +14,7 @@ Contract: reads ``messages``, ``route``, ``request``, ``project``, ``agent_run``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -32,7 +32,7 @@ from nodes.checks import (
 )
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger
-from nova.state import AgentLoopState, NovaState
+from nova.state import AgentLoopState, ConfigNode
 from nova.tracing.blame import Correction
 from nova.tracing.failures import mark_progress, record_failure
 
@@ -83,7 +83,7 @@ def make_check_node(
     *,
     registry: CheckRegistry | None = None,
     ledger: FailureLedger | None = None,
-) -> Callable[[NovaState, RunnableConfig], dict[str, object]]:
+) -> ConfigNode[AgentLoopState, dict[str, object]]:
     """Build the ``check`` node (see the module docstring for its contract).
 
     Args:
@@ -113,11 +113,7 @@ def make_check_node(
             messages=turn,
             catalog=catalog,
         )
-        upstream = [
-            _outcome(c)
-            for c in (state.get("checks") or [])  # type: ignore[attr-defined]
-            if isinstance(c, Mapping)
-        ]
+        upstream = [_outcome(c) for c in (state.get("checks") or []) if isinstance(c, Mapping)]
         names = checks.for_agent(spec.checks if spec else ())
         agent_run: Mapping[str, Any] = state.get("agent_run") or {}
         outcome = agent_run.get("outcome")

@@ -151,7 +151,7 @@ class CheckContext:
         results = []
         for message in self.messages:
             if isinstance(message, ToolMessage):
-                call = calls.get(message.tool_call_id, {})
+                call: Mapping[str, Any] = calls.get(message.tool_call_id, {})
                 content = message_text(message)
                 results.append(
                     ToolResultView(

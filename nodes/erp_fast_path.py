@@ -41,7 +41,7 @@ from nova.erp.intents import Clarify, Decline, Plan, plan_request
 from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
 from nova.erp.skills import READ_SKILLS, SkillError
 from nova.erp.writes import WRITE_SKILLS
-from nova.state import AgentOutcome, AgentRun, NovaContext, NovaState
+from nova.state import AgentOutcome, AgentRun, NovaContext, NovaState, RuntimeNode
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ so ``numbers_grounded`` does not apply to it)."""
 CONFIDENT_METHODS = frozenset({"semantic", "explicit"})
 ERP_SKILLS = frozenset(READ_SKILLS) | frozenset(WRITE_SKILLS)
 
-FastPathNode = Callable[[NovaState, Runtime[NovaContext]], dict[str, Any]]
+FastPathNode = RuntimeNode[NovaState, dict[str, Any]]
 
 __all__ = ["FAST_PATH_KEY", "make_erp_fast_path_node", "render_erp_answer"]
 

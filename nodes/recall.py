@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 from memory.store import MemoryStore, default_memory_store
 from memory.tokens import count_tokens, count_tokens_many
 from nova.settings import get_settings
-from nova.state import MemoryHit, NovaContext, NovaState
+from nova.state import MemoryHit, NovaContext, NovaState, RuntimeNode
 
 MEMORY_HEADER = (
     "Relevant project memory (cite the [mem:<id>] of every memory you rely on; "
@@ -71,7 +71,7 @@ def make_recall_node(
     store: Callable[[], MemoryStore] | None = None,
     *,
     min_score: float = MIN_RECALL_SCORE,
-) -> Callable[[NovaState, Runtime[NovaContext]], dict[str, list[MemoryHit]]]:
+) -> RuntimeNode[NovaState, dict[str, list[MemoryHit]]]:
     """Build the recall node.
 
     Args:

@@ -42,7 +42,14 @@ from nodes.routing_model import (
 from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.ledger.routing import RoutingLedger
 from nova.models import ModelFactory, ModelUnavailable
-from nova.state import NovaContext, NovaState, RouteCandidate, RouteDecision, Subgraph
+from nova.state import (
+    NovaContext,
+    NovaState,
+    RouteCandidate,
+    RouteDecision,
+    RuntimeNode,
+    Subgraph,
+)
 
 log = logging.getLogger(__name__)
 
@@ -488,7 +495,7 @@ def make_route_node(
     ledger: RoutingLedger | None = None,
     model_factory: ModelFactory | None = None,
     catalog: Catalog[AgentSpec] | None = None,
-) -> Callable[[NovaState, Runtime[NovaContext]], dict[str, RouteDecision]]:
+) -> RuntimeNode[NovaState, dict[str, RouteDecision]]:
     """Build the supervisor's ``route`` node.
 
     The node routes ``state["request"]`` (or takes ``runtime.context.agent`` as given,

@@ -62,12 +62,13 @@ def dispatch(
     route = state.get("route")
     if route is None:
         raise ValueError("dispatch ran before route")
+    agent = route.get("agent")
     subgraph = route.get("subgraph")
-    if route.get("agent") is None or subgraph is None:
+    if agent is None or subgraph is None:
         question = route.get("question") or "Could you say a little more about what you need?"
         return Command(goto="respond", update={"messages": [AIMessage(question, name="nova")]})
     project = load_projects().get(state.get("project") or get_settings().default_project)
-    if not project.allows_agent(route["agent"]):
+    if not project.allows_agent(agent):
         allowed = ", ".join(project.allowed_agents)
         text = (
             f"The {route['agent']} agent is not enabled in project {project.id}. "

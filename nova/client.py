@@ -63,7 +63,7 @@ class RunOutcome:
 
 
 async def arun_many(
-    graph: Pregel,
+    graph: Pregel[Any, Any, Any, Any],
     requests: Sequence[RunRequest],
     *,
     max_concurrency: int = 8,
@@ -111,7 +111,7 @@ async def arun_many(
 
 
 def run_many(
-    graph: Pregel,
+    graph: Pregel[Any, Any, Any, Any],
     requests: Sequence[RunRequest],
     *,
     max_concurrency: int = 8,

@@ -129,7 +129,9 @@ class ModelLimiter:
                 acquired = await asyncio.shield(waiter)
             except asyncio.CancelledError:
                 # The thread may still win the slot after we gave up: hand it straight back.
-                waiter.add_done_callback(lambda done: done.result() and semaphore.release())
+                waiter.add_done_callback(
+                    lambda done: semaphore.release() if done.result() else None
+                )
                 raise
             if not acquired:
                 raise self._busy(model, time.monotonic() - started)
@@ -215,7 +217,7 @@ class LimitedChatModel(BaseChatModel):
             return await self.inner._agenerate(
                 messages,
                 stop=stop,
-                run_manager=run_manager,  # type: ignore[arg-type]
+                run_manager=run_manager,
                 **kwargs,
             )
 
@@ -240,7 +242,7 @@ class LimitedChatModel(BaseChatModel):
             async for chunk in self.inner._astream(
                 messages,
                 stop=stop,
-                run_manager=run_manager,  # type: ignore[arg-type]
+                run_manager=run_manager,
                 **kwargs,
             ):
                 yield chunk
@@ -259,7 +261,7 @@ class LimitedChatModel(BaseChatModel):
             # Models that bind by remembering the tools (scripted models) need no kwargs.
             return self
         if isinstance(bound, RunnableBinding) and bound.bound is self.inner:
-            return self.bind(**bound.kwargs)  # type: ignore[return-value]
+            return self.bind(**bound.kwargs)
         raise TypeError(
             f"{type(self.inner).__name__}.bind_tools returned {type(bound).__name__}; "
             "LimitedChatModel supports models whose bind_tools returns self.bind(...)"

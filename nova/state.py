@@ -7,11 +7,15 @@ checkpointer all see the same shape without custom serialisers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal, NotRequired
+from typing import TYPE_CHECKING, Annotated, Literal, NotRequired, Protocol, TypeVar
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.runtime import Runtime
 
 RouteMethod = Literal["semantic", "llm", "clarify", "fallback", "explicit"]
 """How a route was chosen: the classifier was sure (semantic), a model broke a tie (llm),
@@ -140,3 +144,27 @@ class AgentLoopState(NovaState, total=False):
     """Nova's state plus the verdicts of the turn's assumption checks (private to a subgraph)."""
 
     checks: list[CheckOutcome]
+
+
+_StateT_contra = TypeVar("_StateT_contra", contravariant=True)
+_UpdateT_co = TypeVar("_UpdateT_co", covariant=True)
+
+
+class RuntimeNode(Protocol[_StateT_contra, _UpdateT_co]):
+    """A node called as ``node(state, runtime=...)``: what ``StateGraph.add_node`` accepts.
+
+    (A ``Callable[[S, Runtime], U]`` is positional-only, so it does not match LangGraph's
+    node protocols, which pass ``runtime`` by keyword.)
+    """
+
+    def __call__(self, state: _StateT_contra, runtime: Runtime[NovaContext]) -> _UpdateT_co:
+        """Return the node's state update."""
+        ...
+
+
+class ConfigNode(Protocol[_StateT_contra, _UpdateT_co]):
+    """A node called as ``node(state, config)``: what ``StateGraph.add_node`` accepts."""
+
+    def __call__(self, state: _StateT_contra, config: RunnableConfig) -> _UpdateT_co:
+        """Return the node's state update."""
+        ...

@@ -174,7 +174,7 @@ def test_an_agent_not_enabled_in_the_project_is_not_run() -> None:
 def test_an_unknown_project_is_refused_naming_the_known_ones() -> None:
     from nova.projects import ProjectError
 
-    with pytest.raises(ProjectError, match="Unknown project 'no-such-project'.*parts-shop"):
+    with pytest.raises(ProjectError, match=r"Unknown project 'no-such-project'.*parts-shop"):
         _ask(ScriptedModels({}), "Calculate 2 + 2", project="no-such-project")
 
 

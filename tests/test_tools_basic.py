@@ -1,9 +1,9 @@
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 import pytest
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import time
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from nova.cli.app import app, console
@@ -43,7 +50,7 @@ def setup() -> None:
                 "ERP", f"kept ({customers} customers)", f"{time.perf_counter() - started:.1f}"
             )
         else:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def seeding(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:

@@ -1,1 +1,1 @@
-"""Nova's durable ledgers: routing decisions and failures, on SQLAlchemy Core (SQLite or Postgres)."""
+"""Nova's durable ledgers: routing decisions and failures, on SQLAlchemy Core."""

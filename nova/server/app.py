@@ -77,10 +77,10 @@ def install_sweep_recorder() -> Callable[[], None]:
                 log.exception("Could not record abandoned runs %s in the failure ledger", swept)
         return swept
 
-    ops.Runs.sweep = staticmethod(sweep_and_record)  # type: ignore[method-assign]
+    ops.Runs.sweep = staticmethod(sweep_and_record)  # type: ignore[method-assign, unused-ignore]  # typed only in the runtime overlay
 
     def restore() -> None:
-        ops.Runs.sweep = staticmethod(original)  # type: ignore[method-assign]
+        ops.Runs.sweep = staticmethod(original)  # type: ignore[method-assign, unused-ignore]  # typed only in the runtime overlay
         engine.dispose()
 
     return restore

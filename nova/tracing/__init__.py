@@ -35,7 +35,7 @@ from nova.tracing.store import TraceNotFound, TraceRecord, TraceStep, TraceStore
 
 logger = logging.getLogger("nova.tracing")
 
-GraphT = TypeVar("GraphT", bound=Pregel)
+GraphT = TypeVar("GraphT", bound=Pregel[Any, Any, Any, Any])
 
 __all__ = [
     "FailureRecorder",
