@@ -203,3 +203,49 @@ def test_a_tool_not_enabled_in_the_project_is_refused(
     refused = _tool_results(result)[0]
     assert refused.status == "error"
     assert "not enabled in project parts-shop" in refused.content
+
+
+def test_a_long_thread_is_summarised_into_state_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memory.store import default_memory_store
+
+    monkeypatch.setenv("NOVA_SUMMARY_TRIGGER_TOKENS", "100")
+    monkeypatch.setenv("NOVA_SUMMARY_KEEP_MESSAGES", "2")
+    get_settings.cache_clear()
+    factors = (3, 5, 7, 9)
+    model = ScriptedChatModel.from_script(
+        [
+            turn
+            for n in factors
+            for turn in (
+                calls(tool_call("calculator", expression=f"{n} * 1234567 + 89")),
+                says(f"The forecast figure is {n * 1234567 + 89}."),
+            )
+        ]
+    )
+    graph = build_nova_graph(model_factory=ScriptedModels({"calculator": model})).compile(
+        checkpointer=InMemorySaver()
+    )
+    config = {"configurable": {"thread_id": "long"}}
+    summary_before_last_turn = ""
+    for n in factors:
+        summary_before_last_turn = (
+            graph.get_state(config).values.get("summary", "") if n == 9 else ""
+        )
+        text = f"Calculate {n} * 1234567 + 89 for the quarterly parts forecast"
+        graph.invoke(
+            {"messages": [HumanMessage(text)]}, config, context=NovaContext(project="parts-shop")
+        )
+
+    state = graph.get_state(config).values
+    assert "Calculate 3 * 1234567 + 89" in state["summary"]
+    assert len(state["messages"]) < len(factors) * 4  # older turns were folded into the summary
+    assert state["messages"][-1].content == f"The forecast figure is {9 * 1234567 + 89}."
+    summaries = [
+        item
+        for item in default_memory_store().items("parts-shop")
+        if item.kind == "conversation_summary"
+    ]
+    assert summaries, "the summary is kept as a memory item"
+    # A turn after compaction shows the summary to the agent's model.
+    assert summary_before_last_turn
+    assert "Summary of the earlier conversation" in model.received[-1][0].content
