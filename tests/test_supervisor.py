@@ -226,15 +226,17 @@ def test_a_long_thread_is_summarised_into_state_and_memory(monkeypatch: pytest.M
         checkpointer=InMemorySaver()
     )
     config = {"configurable": {"thread_id": "long"}}
-    summary_before_last_turn = ""
-    for n in factors:
-        summary_before_last_turn = (
-            graph.get_state(config).values.get("summary", "") if n == 9 else ""
-        )
+
+    def turn(n: int) -> None:
         text = f"Calculate {n} * 1234567 + 89 for the quarterly parts forecast"
         graph.invoke(
             {"messages": [HumanMessage(text)]}, config, context=NovaContext(project="parts-shop")
         )
+
+    for n in factors[:-1]:
+        turn(n)
+    summary_before_last_turn = graph.get_state(config).values.get("summary", "")
+    turn(factors[-1])
 
     state = graph.get_state(config).values
     assert "Calculate 3 * 1234567 + 89" in state["summary"]
