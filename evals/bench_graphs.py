@@ -21,9 +21,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.graph import END, START, StateGraph
 
 from nodes.agent import make_agent_node
-from nodes.supervisor import intake, message_text, respond
+from nodes.supervisor import intake, respond
 from nova.catalog import AgentSpec, default_catalog
 from nova.concurrency import limit_concurrency
+from nova.messages import message_text
 from nova.models import ModelResult
 from nova.state import NovaContext, NovaInput, NovaOutput, NovaState, RouteDecision
 from nova.testing import ScriptedChatModel

@@ -27,11 +27,11 @@ from nodes.checks import (
     CheckRegistry,
     final_answer,
     fitting_agents,
-    message_text,
     turn_messages,
 )
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger
+from nova.messages import message_text
 from nova.state import AgentLoopState, ConfigNode
 from nova.tracing.blame import Correction
 from nova.tracing.failures import mark_progress, record_failure

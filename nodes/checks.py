@@ -16,6 +16,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from nova.glossary import Glossary, TermLike, numbers_in, protected_spans, strip_protected
+from nova.messages import message_text
 from nova.state import CheckOutcome, JudgedStep
 
 _log = logging.getLogger("nova.checks")
@@ -293,20 +294,6 @@ class CheckRegistry:
 
 CHECKS = CheckRegistry()
 """Nova's check registry."""
-
-
-def message_text(message: BaseMessage | None) -> str:
-    """Return the text of a message (text blocks of multi-part content joined)."""
-    if message is None:
-        return ""
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return " ".join(
-        block if isinstance(block, str) else str(block.get("text", ""))
-        for block in content
-        if isinstance(block, str) or block.get("type") == "text"
-    )
 
 
 def turn_messages(messages: Sequence[BaseMessage]) -> list[BaseMessage]:

@@ -34,6 +34,7 @@ from langgraph.runtime import Runtime
 from memory.store import MemoryStore, default_memory_store
 from memory.tokens import count_tokens_many, truncate_to_tokens
 from nova.catalog import AgentSpec, Catalog, default_catalog
+from nova.messages import message_text
 from nova.models import ModelFactory, ModelUnavailable, default_model_factory
 from nova.settings import get_settings
 from nova.state import NovaContext, NovaState
@@ -52,19 +53,6 @@ Write short bullet points in the language of the conversation, oldest first, at 
 
 _USER_TOKENS = 60
 _ANSWER_TOKENS = 90
-
-
-def message_text(message: AnyMessage) -> str:
-    """Return a message's text (text blocks of multi-part content joined)."""
-    content = message.content
-    if isinstance(content, str):
-        return content
-    parts = [
-        block if isinstance(block, str) else str(block.get("text", ""))
-        for block in content
-        if isinstance(block, str) or block.get("type") == "text"
-    ]
-    return " ".join(part for part in parts if part)
 
 
 def _counted_text(message: AnyMessage) -> str:

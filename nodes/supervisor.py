@@ -8,6 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from nova.messages import message_text
 from nova.projects import load_projects
 from nova.settings import get_settings
 from nova.state import NovaContext, NovaState
@@ -17,20 +18,6 @@ SUBGRAPHS = ("chat", "erp", "translation", "pipeline")
 
 class EmptyRequestError(ValueError):
     """The run has no human message to answer."""
-
-
-def message_text(message: object) -> str:
-    """Return the plain text of a message (joining text blocks of multi-part content)."""
-    content = getattr(message, "content", message)
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            block if isinstance(block, str) else str(block.get("text", ""))
-            for block in content
-            if isinstance(block, str) or block.get("type") == "text"
-        )
-    return str(content)
 
 
 def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]:

@@ -16,18 +16,9 @@ from pydantic import Field
 from rapidfuzz import fuzz, process
 
 from nova.glossary import GlossaryEntry
-from nova.settings import get_settings
 from nova.state import NovaContext
 from tools.language import LANGUAGE_NAMES
-
-
-def run_project(runtime: ToolRuntime[Any, Any] | None) -> str:
-    """Return the project of the run a tool is called in (context, then state, then default)."""
-    context = getattr(runtime, "context", None) if runtime is not None else None
-    project = getattr(context, "project", None)
-    if not project and runtime is not None and isinstance(runtime.state, dict):
-        project = runtime.state.get("project")
-    return project or get_settings().default_project
+from tools.scope import current_project
 
 
 def _entry_json(entry: GlossaryEntry) -> dict[str, object]:
@@ -55,7 +46,7 @@ def glossary_lookup(
     """Look up approved translations and protected terms in the current project's glossary."""
     from memory.glossary import project_glossary
 
-    project = run_project(runtime)
+    project = current_project(runtime)
     glossary = project_glossary(project)
     if not term.strip():
         entries = list(glossary.entries)
@@ -109,7 +100,7 @@ def glossary_add(
         raise ToolException(
             f"Unknown language code(s) {unknown}; use ISO 639-1 codes: {', '.join(LANGUAGE_NAMES)}"
         )
-    project = run_project(runtime)
+    project = current_project(runtime)
     context = getattr(runtime, "context", None)
     try:
         entry = GlossaryStore().add(

@@ -10,7 +10,6 @@ instead of being answered from another project. ``runtime`` is injected by LangG
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from langchain_core.tools import BaseTool, ToolException, tool
@@ -20,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from memory.items import MemoryKind
 from memory.store import MemoryNotFoundError, MemoryStore, default_memory_store
 from nova.projects import Project, load_projects
-from nova.settings import get_settings
+from tools.scope import current_project, runtime_field
 
 _open_store = default_memory_store
 """How the tools reach the store (tests may replace it; settings decide where it lives)."""
@@ -31,23 +30,9 @@ MemoryIdStr = Annotated[
 ]
 
 
-def _field(source: object, name: str) -> object:
-    if source is None:
-        return None
-    if isinstance(source, Mapping):
-        return source.get(name)
-    return getattr(source, name, None)
-
-
-def current_project(runtime: Runtime) -> str:
-    """Return the run's project: the context's, then the state's, then the default."""
-    project = _field(runtime.context, "project") or _field(runtime.state, "project")
-    return str(project) if project else get_settings().default_project
-
-
 def _agent(runtime: Runtime) -> str | None:
-    route = _field(runtime.state, "route")
-    agent = _field(route, "agent")
+    route = runtime_field(runtime.state, "route")
+    agent = runtime_field(route, "agent")
     return str(agent) if agent else None
 
 

@@ -20,7 +20,7 @@ from langgraph.prebuilt import ToolRuntime
 from pydantic import Field
 
 from nova.state import NovaContext
-from tools.glossary import run_project
+from tools.scope import current_project
 
 
 @tool("pipeline_list")
@@ -79,7 +79,7 @@ def pipeline_run(
     run = PipelineRunner(pipelines=pipelines).run(
         name,
         params=params,
-        project=run_project(runtime),
+        project=current_project(runtime),
         request=request,
         model=getattr(context, "model", None),
         nested=True,
