@@ -57,15 +57,16 @@ from nova.glossary import Glossary
 from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, default_model_factory
 from nova.pipelines import Pipelines, PipelineSpec, StepSpec, load_pipelines
-from nova.state import AgentLoopState, NovaContext
+from nova.state import AgentLoopState, NovaContext, current_run_user
 
 PipelineBuilder = StateGraph[PipelineState, NovaContext, PipelineInput, PipelineOutput]
 
 
 def _project_glossary(project: str) -> Glossary:
+    """Return ``project``'s glossary as the run's user sees it (for translator steps)."""
     from memory.glossary import project_glossary
 
-    return project_glossary(project)
+    return project_glossary(project, owner=current_run_user())
 
 
 def step_deps(

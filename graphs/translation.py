@@ -157,10 +157,10 @@ def _record(
     )
 
 
-def _load_glossary(project: str) -> Glossary:
+def _load_glossary(project: str, owner: str | None) -> Glossary:
     from memory.glossary import project_glossary
 
-    return project_glossary(project)
+    return project_glossary(project, owner=owner)
 
 
 def _analysis(source: DetectedLanguage | None, jobs: list[TranslationJob]) -> str:
@@ -213,7 +213,9 @@ def make_prepare_node(
                     spec, None, 0, "clarify", "no text to translate in the request"
                 ),
             }
-        glossary = _load_glossary(state.get("project") or get_settings().default_project)
+        context = runtime.context or NovaContext()
+        project = state.get("project") or context.project or get_settings().default_project
+        glossary = _load_glossary(project, context.user_id)
         source = detect_source(split.text, glossary)
         targets = parse_target_languages(split.instruction) or [
             default_target(source.code if source else None)
@@ -222,7 +224,6 @@ def make_prepare_node(
             prepare_translation(split.text, target, glossary, source=source, max_chars=max_chars)
             for target in targets
         ]
-        context = runtime.context or NovaContext()
         model = model_factory(spec, context.model)
         if isinstance(model, ModelUnavailable):
             text = f"{model.message}\n\n{_analysis(source, jobs)}"

@@ -9,6 +9,7 @@ query it by text.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
     from nova.settings import NovaSettings
 
 COLLECTION_PREFIX = "nova-memory-"
-"""Every project's collection is ``nova-memory-<project id>``."""
+"""Every collection Nova owns starts with this (see ``collection_name``)."""
+OWNER_SEPARATOR = ".u-"
+"""Between the project and the owner key. Project ids have no dots, so no project's
+collection name can be mistaken for another owner's."""
 
 
 @register_embedding_function
@@ -76,9 +80,51 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         self.validate_config(new_config)
 
 
-def collection_name(project: str) -> str:
-    """Return the Chroma collection holding ``project``'s memories."""
-    return f"{COLLECTION_PREFIX}{project}"
+def check_owner(owner: str | None) -> str | None:
+    """Return ``owner`` if it is ``None`` (the local owner) or a usable user id.
+
+    Raises:
+        ValueError: ``owner`` is blank (an unset identity must never share a scope).
+
+    """
+    if owner is not None and (not isinstance(owner, str) or not owner.strip()):
+        raise ValueError(
+            f"A memory owner must be a non-blank user id, or None for the local owner; "
+            f"got {owner!r}"
+        )
+    return owner
+
+
+def owner_key(owner: str | None) -> str | None:
+    """Return the collection-name-safe key of ``owner`` (``None`` for the local owner).
+
+    User ids come from API keys or JWT ``sub`` claims (``auth0|123``, e-mail addresses) and
+    may hold characters Chroma refuses in names, so the key is a hash of the id.
+    """
+    if check_owner(owner) is None:
+        return None
+    return hashlib.sha256(owner.encode()).hexdigest()[:24]  # type: ignore[union-attr]
+
+
+def collection_name(project: str, owner: str | None = None) -> str:
+    """Return the Chroma collection holding ``owner``'s memories of ``project``.
+
+    The local owner (CLI, ``nova serve --dev``, scripts: ``owner`` ``None``) has
+    ``nova-memory-<project>``; an authenticated user of the durable server has
+    ``nova-memory-<project>.u-<hash of the user id>``, so no query of one user's run can
+    reach another user's memories, nor the local owner's.
+    """
+    key = owner_key(owner)
+    suffix = f"{OWNER_SEPARATOR}{key}" if key is not None else ""
+    return f"{COLLECTION_PREFIX}{project}{suffix}"
+
+
+def parse_collection_name(name: str) -> tuple[str, str | None] | None:
+    """Return ``(project, owner key)`` of a Nova collection name, or ``None`` for others."""
+    if not name.startswith(COLLECTION_PREFIX):
+        return None
+    project, _, key = name.removeprefix(COLLECTION_PREFIX).partition(OWNER_SEPARATOR)
+    return project, key or None
 
 
 def open_chroma_client(settings: NovaSettings | None = None) -> ClientAPI:

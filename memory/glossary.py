@@ -1,8 +1,14 @@
 """Project glossaries: the terms in the projects file plus the terms added at run time.
 
 Terms added with ``glossary_add`` live in a small SQL table (SQLite ``glossary.sqlite`` in
-the data directory by default), one row per project and term; adding a term again
+the data directory by default), one row per project, owner and term; adding a term again
 updates it. ``project_glossary`` merges both sources, added terms winning.
+
+Owners: like memories, what a user teaches Nova at run time is theirs. The projects file's
+terms are every user's; a term added in an authenticated user's run (``NovaContext.user_id``
+on the durable server) is that user's only; the local owner (CLI, scripts, ``nova serve
+--dev``) is stored as ``""``. Tables written before owners existed (``glossary_terms``) are
+copied into the local owner's rows on first open.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    inspect,
     select,
 )
 
@@ -28,11 +35,15 @@ from nova.glossary import Glossary, GlossaryEntry
 from nova.projects import load_projects
 from nova.settings import get_settings
 
+LOCAL_OWNER = ""
+"""The ``owner`` value of the local owner's terms (a primary key column cannot be NULL)."""
+
 _metadata = MetaData()
-glossary_terms = Table(
-    "glossary_terms",
+glossary_entries = Table(
+    "glossary_entries",
     _metadata,
     Column("project", String(64), primary_key=True),
+    Column("owner", String(200), primary_key=True),
     Column("term_key", String(200), primary_key=True),
     Column("term", String(200), nullable=False),
     Column("translations", Text, nullable=False, default="{}"),
@@ -41,10 +52,47 @@ glossary_terms = Table(
     Column("added_by", String(100), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+_LEGACY_TABLE = "glossary_terms"
+"""The table before owners: (project, term_key) keys, every row the local owner's."""
+_COPIED = (
+    "project",
+    "term_key",
+    "term",
+    "translations",
+    "protected",
+    "note",
+    "added_by",
+    "updated_at",
+)
 
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+
+
+def _adopt_legacy_terms(engine: Engine) -> None:
+    """Copy a pre-owner ``glossary_terms`` table into the local owner's rows, then drop it."""
+    if not inspect(engine).has_table(_LEGACY_TABLE):
+        return
+    legacy = Table(_LEGACY_TABLE, MetaData(), autoload_with=engine)
+    with engine.begin() as connection:
+        rows = connection.execute(select(*(legacy.c[name] for name in _COPIED))).mappings()
+        known = {
+            (row.project, row.term_key)
+            for row in connection.execute(
+                select(glossary_entries.c.project, glossary_entries.c.term_key).where(
+                    glossary_entries.c.owner == LOCAL_OWNER
+                )
+            )
+        }
+        fresh = [
+            {**row, "owner": LOCAL_OWNER}
+            for row in rows
+            if (row["project"], row["term_key"]) not in known
+        ]
+        if fresh:
+            connection.execute(glossary_entries.insert(), fresh)
+        legacy.drop(connection)
 
 
 def _engine(url: str) -> Engine:
@@ -53,6 +101,7 @@ def _engine(url: str) -> Engine:
         if url not in _engines:
             engine = create_engine(url)
             _metadata.create_all(engine)
+            _adopt_legacy_terms(engine)
             _engines[url] = engine
         return _engines[url]
 
@@ -72,9 +121,12 @@ class GlossaryStore:
         translations: dict[str, str] | None = None,
         protected: bool = False,
         note: str | None = None,
+        owner: str | None = None,
         added_by: str | None = None,
     ) -> GlossaryEntry:
-        """Add ``term`` to ``project``'s glossary, replacing an earlier entry for the same term.
+        """Add ``term`` to ``owner``'s glossary of ``project``, replacing their earlier entry.
+
+        ``owner`` is the run's user (``None``: the local owner); other users never see it.
 
         Raises:
             ValueError: the entry is neither protected nor has a translation.
@@ -89,8 +141,10 @@ class GlossaryStore:
                 f"Glossary entry {term!r} needs approved translations (e.g. {{'en': '...'}}) "
                 "or protected=true for a term that is never translated"
             )
+        owner_value = _owner_value(owner)
         row = {
             "project": project,
+            "owner": owner_value,
             "term_key": term.casefold(),
             "term": term,
             "translations": json.dumps(translations, ensure_ascii=False, sort_keys=True),
@@ -101,20 +155,24 @@ class GlossaryStore:
         }
         with self.engine.begin() as connection:
             connection.execute(
-                glossary_terms.delete().where(
-                    glossary_terms.c.project == project,
-                    glossary_terms.c.term_key == row["term_key"],
+                glossary_entries.delete().where(
+                    glossary_entries.c.project == project,
+                    glossary_entries.c.owner == owner_value,
+                    glossary_entries.c.term_key == row["term_key"],
                 )
             )
-            connection.execute(glossary_terms.insert().values(**row))
+            connection.execute(glossary_entries.insert().values(**row))
         return GlossaryEntry(term, translations, protected, note, origin="added")
 
-    def entries(self, project: str) -> list[GlossaryEntry]:
-        """Return the terms added to ``project``, oldest first."""
+    def entries(self, project: str, owner: str | None = None) -> list[GlossaryEntry]:
+        """Return the terms ``owner`` added to ``project``, oldest first."""
         query = (
-            select(glossary_terms)
-            .where(glossary_terms.c.project == project)
-            .order_by(glossary_terms.c.updated_at)
+            select(glossary_entries)
+            .where(
+                glossary_entries.c.project == project,
+                glossary_entries.c.owner == _owner_value(owner),
+            )
+            .order_by(glossary_entries.c.updated_at)
         )
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
@@ -130,12 +188,22 @@ class GlossaryStore:
         ]
 
 
-def project_glossary(project: str, store: GlossaryStore | None = None) -> Glossary:
-    """Return ``project``'s glossary: the projects file's terms, then added terms (which win).
+def _owner_value(owner: str | None) -> str:
+    from memory.chroma import check_owner
 
-    A project the projects file does not define has only its added terms.
+    return check_owner(owner) or LOCAL_OWNER
+
+
+def project_glossary(
+    project: str, store: GlossaryStore | None = None, *, owner: str | None = None
+) -> Glossary:
+    """Return ``project``'s glossary as ``owner`` sees it: shared terms, then their own.
+
+    The projects file's terms come first, then the terms ``owner`` added (which win).
+    ``owner`` is the run's user; ``None`` is the local owner. A project the projects file
+    does not define has only its added terms.
     """
     projects = load_projects()
     defined = list(projects.get(project).glossary) if project in projects else []
-    added = (store or GlossaryStore()).entries(project)
+    added = (store or GlossaryStore()).entries(project, owner)
     return Glossary.of([*(GlossaryEntry.of(term) for term in defined), *added])

@@ -1,11 +1,17 @@
 """Nova's project-scoped long-term memory on Chroma.
 
-Scope. Each project has its own Chroma collection (``nova-memory-<project>``), and every
-method takes the project explicitly, so no query can reach another project's items. The
-alternative, one collection with a mandatory ``where={"project": …}`` filter, was measured
-and rejected (``python -m evals.bench_memory --layout shared``, 100,000 items, five
-projects): the filtered Chroma query took 79.7 ms p50 against 2.2 ms for a per-project
-collection of the same 100,000 items, and a single forgotten filter would leak.
+Scope. Memories belong to an owner and a project. Each (owner, project) pair has its own
+Chroma collection (``memory.chroma.collection_name``): the local owner (CLI, scripts,
+``nova serve --dev``) has ``nova-memory-<project>``, each authenticated user of the durable
+server ``nova-memory-<project>.u-<hash of the user id>``. A store is bound to one owner
+(``for_owner`` gives another owner's view of the same client and caches), and every
+method takes the project explicitly, so no query can reach another user's or another
+project's items. The alternative, one collection with a mandatory ``where={"project": …}``
+filter, was measured and rejected (``python -m evals.bench_memory --layout shared``,
+100,000 items, five projects): the filtered Chroma query took 79.7 ms p50 against 2.2 ms
+for a per-project collection of the same 100,000 items, and a single forgotten filter
+would leak. Project seeds are project context, not anyone's memory: every owner's
+collection of a project starts with them.
 
 Recall path. ``search`` embeds the query (MiniLM), asks Chroma for a few more neighbours
 than needed, fuses their cosine with BM25 over the project (``memory.lexical``; see
@@ -35,6 +41,7 @@ one records ``supersedes``. ``history`` walks the chain; recall skips superseded
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 import threading
@@ -47,10 +54,12 @@ import numpy as np
 import numpy.typing as npt
 
 from memory.chroma import (
-    COLLECTION_PREFIX,
     MiniLMEmbeddingFunction,
+    check_owner,
     collection_name,
     open_chroma_client,
+    owner_key,
+    parse_collection_name,
 )
 from memory.embeddings import encode, encode_one
 from memory.items import (
@@ -144,7 +153,7 @@ def fuse(
 
 
 class MemoryStore:
-    """Project-scoped memory: save, recall, forget and trace the history of memory items.
+    """One owner's project-scoped memory: save, recall, forget and trace memory items.
 
     Thread-safe for Nova's use: graph nodes call it from worker threads. The encoder
     serialises forward passes itself; collection handles are created under a lock.
@@ -158,6 +167,7 @@ class MemoryStore:
         supersede_similarity: float = SUPERSEDE_SIMILARITY,
         seed: bool = True,
         hybrid: bool = True,
+        owner: str | None = None,
     ) -> None:
         """Wrap a Chroma client.
 
@@ -170,6 +180,8 @@ class MemoryStore:
             seed: Whether to save seed memories into newly created collections.
             hybrid: Fuse BM25 with the vector ranking (see ``memory.lexical``); ``False``
                 ranks by vector similarity alone.
+            owner: Whose memories this store reads and writes: ``None`` for the local
+                owner, else the authenticated user id (see ``for_owner``).
 
         """
         if not 0.0 < supersede_similarity <= 1.0:
@@ -179,6 +191,8 @@ class MemoryStore:
         self.supersede_similarity = supersede_similarity
         self._seed_new = seed
         self.hybrid = hybrid
+        self.owner = check_owner(owner)
+        # Shared by every owner's view (``for_owner``), so all caches key on collection names.
         self._lexical = LexicalIndexes()
         # Chroma types the parameter as EmbeddingFunction[Embeddable]; ours embeds Documents.
         self._function = cast("EmbeddingFunction[Embeddable]", MiniLMEmbeddingFunction())
@@ -191,7 +205,26 @@ class MemoryStore:
         kwargs.setdefault("projects", load_projects())
         return cls(open_chroma_client(settings), **kwargs)  # type: ignore[arg-type]
 
+    def for_owner(self, owner: str | None) -> MemoryStore:
+        """Return this store as seen by ``owner``: the same client and caches, their memories.
+
+        ``owner`` is the run's authenticated user (``NovaContext.user_id``) or ``None`` for
+        the local owner. Views are cheap (no Chroma call); build one per run.
+
+        Raises:
+            ValueError: ``owner`` is blank.
+
+        """
+        if check_owner(owner) == self.owner:
+            return self
+        view = copy.copy(self)
+        view.owner = owner
+        return view
+
     # --- collections -----------------------------------------------------------------
+
+    def _name(self, project: str) -> str:
+        return collection_name(project, self.owner)
 
     def check_project(self, project: str) -> Project | None:
         """Validate ``project``; return its definition when the store knows the projects.
@@ -208,7 +241,8 @@ class MemoryStore:
         return self.projects.get(project) if self.projects is not None else None
 
     def _collection(self, project: str) -> Collection:
-        collection = self._collections.get(project)
+        name = self._name(project)
+        collection = self._collections.get(name)
         if collection is not None:
             return collection
         definition = self.check_project(project)
@@ -216,10 +250,12 @@ class MemoryStore:
 
         created = False
         with self._lock:
-            collection = self._collections.get(project)
+            collection = self._collections.get(name)
             if collection is not None:
                 return collection
-            name = collection_name(project)
+            metadata = {"nova_project": project}
+            if self.owner is not None:
+                metadata["nova_owner"] = self.owner
             try:
                 collection = self.client.get_collection(name, embedding_function=self._function)
             except NotFoundError:
@@ -228,22 +264,21 @@ class MemoryStore:
                         name,
                         embedding_function=self._function,
                         configuration={"hnsw": {"space": "cosine"}},
-                        metadata={"nova_project": project},
+                        metadata=metadata,
                     )
                     created = True
                 except ChromaError:  # another process created it in between
                     collection = self.client.get_collection(name, embedding_function=self._function)
-            self._collections[project] = collection
+            self._collections[name] = collection
         if created and self._seed_new and definition is not None:
             self.seed(definition)
         return collection
 
     def stored_projects(self) -> list[str]:
-        """Return the ids of projects that have a memory collection."""
-        names = [c.name for c in self.client.list_collections()]
-        return sorted(
-            n.removeprefix(COLLECTION_PREFIX) for n in names if n.startswith(COLLECTION_PREFIX)
-        )
+        """Return the ids of projects in which this store's owner has a memory collection."""
+        key = owner_key(self.owner)
+        parsed = (parse_collection_name(c.name) for c in self.client.list_collections())
+        return sorted(found[0] for found in parsed if found is not None and found[1] == key)
 
     def count(self, project: str) -> int:
         """Return how many items (current and superseded) ``project`` holds."""
@@ -355,7 +390,7 @@ class MemoryStore:
                 ids=touched, metadatas=[{"updated_ts": now.timestamp()}] * len(touched)
             )
         if fresh or older:
-            self._lexical.invalidate(project)
+            self._lexical.invalidate(self._name(project))
 
         replaced: dict[str, list[str]] = {}
         for old_id, new_id in superseded_in_store.items():
@@ -489,7 +524,7 @@ class MemoryStore:
                 ids=[item.superseded_by], metadatas=[{"supersedes": item.supersedes or ""}]
             )
         collection.delete(ids=[item_id])
-        self._lexical.invalidate(project)
+        self._lexical.invalidate(self._name(project))
         return item
 
     def forget_source(self, project: str, source: str, *, keep: Iterable[str] = ()) -> int:
@@ -499,7 +534,7 @@ class MemoryStore:
         stale = sorted(set(ids) - set(keep))
         if stale:
             collection.delete(ids=stale)
-            self._lexical.invalidate(project)
+            self._lexical.invalidate(self._name(project))
         return len(stale)
 
     # --- reading ---------------------------------------------------------------------
@@ -691,7 +726,7 @@ class MemoryStore:
             ids, texts, _ = get_all(collection, ["documents"])
             return ids, texts
 
-        return self._lexical.get(project, collection.count, load)
+        return self._lexical.get(self._name(project), collection.count, load)
 
     def items(self, project: str, *, include_superseded: bool = True) -> list[MemoryItem]:
         """Return every item of ``project``, oldest first (for listings and exports)."""
@@ -713,6 +748,7 @@ def _store_for(chroma_dir: str, chroma_url: str | None, projects_source: str) ->
 def default_memory_store() -> MemoryStore:
     """Return the process's store for the current settings (opened on first use, then reused).
 
+    It is the local owner's; runs take their user's view with ``for_owner(user_id)``.
     Keyed on the Chroma location and projects file, so tests that point ``NOVA_DATA_DIR``
     elsewhere (and clear ``get_settings``) get a fresh store.
     """

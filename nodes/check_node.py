@@ -32,7 +32,7 @@ from nodes.checks import (
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger
 from nova.messages import message_text
-from nova.state import AgentLoopState, ConfigNode
+from nova.state import AgentLoopState, ConfigNode, current_run_user
 from nova.tracing.blame import Correction
 from nova.tracing.failures import mark_progress, record_failure
 
@@ -112,6 +112,7 @@ def make_check_node(
             project=state.get("project"),
             messages=turn,
             catalog=catalog,
+            user=current_run_user(),
         )
         upstream = [_outcome(c) for c in (state.get("checks") or []) if isinstance(c, Mapping)]
         names = checks.for_agent(spec.checks if spec else ())

@@ -139,6 +139,8 @@ class CheckContext:
     """This turn's messages, from the latest human message on."""
     catalog: Any | None = None
     """The agent ``Catalog`` (route checks compare agents)."""
+    user: str | None = None
+    """The run's user (``NovaContext.user_id``): glossary checks use their glossary."""
 
     @property
     def tool_results(self) -> list[ToolResultView]:
@@ -473,15 +475,15 @@ def _translation_inputs(context: CheckContext) -> tuple[str | None, list[str]]:
     return split.text, parse_target_languages(split.instruction)
 
 
-def _project_glossary(project: str | None) -> Any:
-    if not project:
+def _project_glossary(context: CheckContext) -> Any:
+    if not context.project:
         return None
     try:
         from memory.glossary import project_glossary
 
-        return project_glossary(project)
+        return project_glossary(context.project, owner=context.user)
     except Exception:
-        _log.warning("could not load the glossary of project %s", project, exc_info=True)
+        _log.warning("could not load the glossary of project %s", context.project, exc_info=True)
         return None
 
 
@@ -491,7 +493,7 @@ def _target_language_check(context: CheckContext) -> CheckResult | None:
     _, targets = _translation_inputs(context)
     if len(targets) != 1 or not context.answer.strip():
         return None
-    return target_language(context.answer, targets[0], _project_glossary(context.project))
+    return target_language(context.answer, targets[0], _project_glossary(context))
 
 
 @CHECKS.register("glossary_preserved")
@@ -503,7 +505,7 @@ def _glossary_preserved_check(context: CheckContext) -> CheckResult | None:
     return glossary_preserved(
         text,
         context.answer,
-        _project_glossary(context.project),
+        _project_glossary(context),
         target=targets[0] if len(targets) == 1 else None,
     )
 

@@ -2,9 +2,11 @@
 
 Contract (for ``graphs/nova.py``): runs after ``intake``; reads ``state["request"]`` and
 ``state["project"]`` (falling back to ``runtime.context.project``, then
-``NOVA_DEFAULT_PROJECT``); returns ``{"memories": list[MemoryHit]}``, best first, at most
-``NOVA_RECALL_TOP_K`` hits whose rendered lines fit ``NOVA_RECALL_TOKEN_BUDGET`` MiniLM
-tokens. The agent node renders them with ``format_memories`` into its system prompt.
+``NOVA_DEFAULT_PROJECT``), and searches the memories of ``runtime.context.user_id`` (the
+authenticated user on the durable server; the local owner when unset); returns
+``{"memories": list[MemoryHit]}``, best first, at most ``NOVA_RECALL_TOP_K`` hits whose
+rendered lines fit ``NOVA_RECALL_TOKEN_BUDGET`` MiniLM tokens. The agent node renders them
+with ``format_memories`` into its system prompt.
 
 The node is synchronous on purpose: embedding and Chroma block, and a blocking call inside
 an ``async`` node fails on the dev server; LangGraph runs sync nodes in worker threads.
@@ -91,7 +93,9 @@ def make_recall_node(
         request = (state.get("request") or "").strip()
         if not request or settings.recall_top_k == 0 or settings.recall_token_budget == 0:
             return {"memories": []}
-        hits = open_store().search(project, request, k=settings.recall_top_k)
+        # The run's user (set by the server's auth, never by the client): their memories only.
+        memory = open_store().for_owner(context.user_id)
+        hits = memory.search(project, request, k=settings.recall_top_k)
         hits = [hit for hit in hits if hit["score"] >= min_score]
         return {"memories": fit_to_budget(hits, settings.recall_token_budget)}
 

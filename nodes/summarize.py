@@ -203,7 +203,7 @@ def make_summarize_node(
         if save_to_memory and summary:
             project = state.get("project") or context.project or settings.default_project
             thread = (config.get("configurable") or {}).get("thread_id")
-            open_store().save(
+            open_store().for_owner(context.user_id).save(
                 project,
                 summary,
                 kind="conversation_summary",

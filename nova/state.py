@@ -140,6 +140,26 @@ class NovaContext:
     """Skip routing and send the request straight to this agent."""
 
 
+def current_run_user() -> str | None:
+    """Return ``context.user_id`` of the graph run this code executes in (``None`` outside one).
+
+    For code that has no ``Runtime`` at hand (pipeline steps, check nodes typed on config);
+    nodes and tools that receive one read ``runtime.context.user_id`` directly.
+    """
+    from langgraph.runtime import get_runtime
+
+    try:
+        runtime = get_runtime()
+    except (RuntimeError, KeyError):  # not inside a graph run: no run, no user
+        return None
+    context = getattr(runtime, "context", None)
+    if isinstance(context, dict):
+        user = context.get("user_id")
+    else:
+        user = getattr(context, "user_id", None)
+    return str(user) if user else None
+
+
 class AgentLoopState(NovaState, total=False):
     """Nova's state plus the verdicts of the turn's assumption checks (private to a subgraph)."""
 

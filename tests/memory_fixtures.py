@@ -101,6 +101,23 @@ def make_projects(folder: Path) -> Projects:
     return load_projects(write_projects(folder))
 
 
+def store_for_memory_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
+    """Open the local owner's store over the two seeded test projects and give it to the tools.
+
+    The projects file becomes ``NOVA_PROJECTS_FILE`` (``project_info`` reads it) and the
+    memory tools open this store instead of the configured one.
+    """
+    import tools.memory_tools as memory_tools
+    from nova.settings import get_settings
+
+    projects_file = write_projects(tmp_path / "projects")
+    monkeypatch.setenv("NOVA_PROJECTS_FILE", str(projects_file))
+    get_settings.cache_clear()
+    opened = open_store(tmp_path / "chroma", make_projects(tmp_path / "projects"))
+    monkeypatch.setattr(memory_tools, "_open_store", lambda: opened)
+    return opened
+
+
 def run_tool_loop(
     model: ScriptedChatModel,
     tools: Sequence[BaseTool],

@@ -178,6 +178,7 @@ TEST_GRAPHS = {
     "echo": f"{ROOT / 'evals' / 'bench_graphs.py'}:echo",
     "durable": f"{ROOT / 'tests' / 'server_graphs.py'}:durable",
     "sleepy": f"{ROOT / 'tests' / 'server_graphs.py'}:sleepy",
+    "memory": f"{ROOT / 'tests' / 'server_graphs.py'}:memory",
 }
 
 

@@ -10,6 +10,11 @@ kill the server:
   runtime gives up and marks it failed.
 
 The ERP database URL comes from the server's ``NOVA_ERP_DATABASE_URL``.
+
+``memory``: Nova's whole supervisor graph, where the ``memory_curator`` agent's model is a
+``MemoryCommandModel``: ``remember: <text>`` saves the text with ``memory_save``,
+``recall: <query>`` searches with ``memory_search``, and the agent answers with the tool's
+result, so a client sees exactly what the tool read or wrote in whose memory.
 """
 
 from __future__ import annotations
@@ -19,14 +24,20 @@ import os
 import time
 from typing import Annotated, NotRequired, TypedDict
 
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from graphs.nova import build_nova_graph
 from nova.erp.approval import approve_and_apply
 from nova.erp.db import get_erp_database
 from nova.erp.writes import WRITE_SKILLS, AdjustStockArgs
+from nova.messages import message_text
 from nova.state import NovaContext
+from nova.testing import ScriptedChatModel, ScriptedModels, calls, says, tool_call
 
 
 class DurableState(TypedDict):
@@ -107,3 +118,35 @@ def build_sleepy_graph() -> StateGraph[SleepyState, NovaContext, SleepyState, Sl
 
 
 sleepy = build_sleepy_graph().compile(name="sleepy")
+
+
+class MemoryCommandModel(ScriptedChatModel):
+    """Turn ``remember: X`` / ``recall: X`` into memory tool calls; answer with the tool result."""
+
+    model_name: str = "memory-commands"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: object,
+    ) -> ChatResult:
+        last = messages[-1]
+        if isinstance(last, ToolMessage):
+            turn = says(message_text(last))
+        else:
+            human = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
+            verb, _, text = message_text(human).partition(":")
+            if verb.strip() == "remember":
+                turn = calls(tool_call("memory_save", text=text.strip()))
+            elif verb.strip() == "recall":
+                turn = calls(tool_call("memory_search", query=text.strip(), k=10))
+            else:
+                turn = says("Say 'remember: <text>' or 'recall: <query>'.")
+        return ChatResult(generations=[ChatGeneration(message=turn)])
+
+
+memory = build_nova_graph(
+    model_factory=ScriptedModels({"memory_curator": MemoryCommandModel.from_script([])})
+).compile(name="memory")

@@ -17,11 +17,9 @@ from memory.store import MemoryStore
 from nova.state import NovaContext, RouteDecision
 from nova.testing import ScriptedChatModel, ScriptedModels, calls, says, tool_call
 from tests.memory_fixtures import (
-    make_projects,
-    open_store,
     refuse_chroma_default_embedding,  # noqa: F401 (autouse)
     run_tool_loop,
-    write_projects,
+    store_for_memory_tools,
 )
 
 BETA_SECRET = "Beta Co secret: the parts-shop supplier discount code is BETA-7781."
@@ -30,14 +28,7 @@ BETA_SECRET = "Beta Co secret: the parts-shop supplier discount code is BETA-778
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
     """A store over two seeded projects (alpha-co, beta-co), used by the memory tools."""
-    projects_file = write_projects(tmp_path / "projects")
-    monkeypatch.setenv("NOVA_PROJECTS_FILE", str(projects_file))
-    from nova.settings import get_settings
-
-    get_settings.cache_clear()
-    opened = open_store(tmp_path / "chroma", make_projects(tmp_path / "projects"))
-    monkeypatch.setattr(memory_tools, "_open_store", lambda: opened)
-    return opened
+    return store_for_memory_tools(tmp_path, monkeypatch)
 
 
 def _tool_results(messages: list) -> list[ToolMessage]:  # type: ignore[type-arg]

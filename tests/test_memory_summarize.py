@@ -102,6 +102,23 @@ def test_extractive_summary_folds_old_turns_removes_them_and_saves_a_memory(
     assert saved[0].source == "thread:thread-1" and saved[0].topic == "thread:thread-1"
 
 
+def test_a_users_thread_summary_is_saved_in_that_users_memory_only(store: MemoryStore) -> None:
+    graph = _graph(
+        make_summarize_node(ScriptedModels({}), store=lambda: store, max_summary_tokens=500)
+    )
+    config = {"configurable": {"thread_id": "alice-thread"}}
+    result = graph.invoke(  # type: ignore[attr-defined]
+        {"messages": _turns(4), "project": "alpha-co"}, config, context=NovaContext(user_id="alice")
+    )
+
+    def summaries(owner: str | None) -> list[str]:
+        items = store.for_owner(owner).items("alpha-co")
+        return [item.text for item in items if item.kind == "conversation_summary"]
+
+    assert summaries("alice") == [result["summary"]]
+    assert summaries("bob") == [] and summaries(None) == []
+
+
 def test_a_later_summary_of_the_same_thread_supersedes_the_earlier_one(store: MemoryStore) -> None:
     graph = _graph(
         make_summarize_node(ScriptedModels({}), store=lambda: store, max_summary_tokens=500)

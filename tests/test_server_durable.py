@@ -161,6 +161,35 @@ async def test_store_items_are_per_user(server: DurableServer) -> None:
     await alice.store.delete_item(["alice", "notes"], "n1")
 
 
+async def test_memory_is_per_user(server: DurableServer) -> None:
+    """Nova's supervisor saves and recalls project memory as the authenticated user only."""
+    alice, bob = client_for(server, "alice"), client_for(server, "bob")
+    context = {"project": "parts-shop", "agent": "memory_curator"}
+    secret = "Ferrotec gives us a 12 percent rebate on spindles, code FT-5531."
+
+    async def ask_memory(client: LangGraphClient, text: str, **extra: Any) -> dict[str, Any]:
+        thread = await client.threads.create()
+        output = await client.runs.wait(
+            thread["thread_id"], "memory", input=ask(text), context={**context, **extra}
+        )
+        state = await client.threads.get_state(thread["thread_id"])
+        return {"answer": output["answer"], "recalled": state["values"].get("memories", [])}
+
+    saved = await ask_memory(alice, f"remember: {secret}")
+    assert "Saved [mem:" in saved["answer"] and "project parts-shop" in saved["answer"]
+
+    # Bob asks for it by every route: the tool, recall, and a context claiming to be alice.
+    for extra in ({}, {"user_id": "alice"}):
+        found = await ask_memory(bob, "recall: Ferrotec spindle rebate code FT-5531", **extra)
+        assert "FT-5531" not in found["answer"]
+        assert all("FT-5531" not in hit["text"] for hit in found["recalled"])
+        assert found["recalled"], "bob's recall ran (on the project's seed memories)"
+
+    mine = await ask_memory(alice, "recall: Ferrotec spindle rebate code")
+    assert "FT-5531" in mine["answer"]
+    assert any(hit["text"] == secret for hit in mine["recalled"])
+
+
 async def start_sleepy(
     client: LangGraphClient, tid: str, label: str, seconds: float, **kw: Any
 ) -> dict[str, Any]:

@@ -70,7 +70,12 @@ def _route(agent: str) -> RouteDecision:
 
 
 def _translate(
-    models: ScriptedModels, request: str, *, chunk_chars: int = 1200, agent: str = "translator"
+    models: ScriptedModels,
+    request: str,
+    *,
+    chunk_chars: int = 1200,
+    agent: str = "translator",
+    user: str | None = None,
 ) -> dict[str, Any]:
     graph = build_translation_graph(model_factory=models, max_chunk_chars=chunk_chars).compile(
         checkpointer=InMemorySaver()
@@ -83,7 +88,7 @@ def _translate(
             "project": "parts-shop",
         },
         {"configurable": {"thread_id": "t"}},
-        context=NovaContext(project="parts-shop"),
+        context=NovaContext(project="parts-shop", user_id=user),
     )
 
 
@@ -161,7 +166,9 @@ class _S(NovaState, total=False):
     out: list[Any]
 
 
-def _call_tools(calls: list[dict[str, Any]], project: str) -> list[ToolMessage]:
+def _call_tools(
+    calls: list[dict[str, Any]], project: str, user: str | None = None
+) -> list[ToolMessage]:
     from tools.glossary import TOOLS
 
     def node(state: _S) -> dict[str, Any]:
@@ -173,7 +180,8 @@ def _call_tools(calls: list[dict[str, Any]], project: str) -> list[ToolMessage]:
     builder = StateGraph(_S, context_schema=NovaContext)
     builder.add_node("n", node)
     builder.add_edge(START, "n")
-    return builder.compile().invoke({"messages": []}, context=NovaContext(project=project))["out"]
+    context = NovaContext(project=project, user_id=user)
+    return builder.compile().invoke({"messages": []}, context=context)["out"]
 
 
 def test_glossary_tools_use_the_runs_project_never_an_argument() -> None:
@@ -217,6 +225,70 @@ def test_glossary_tools_use_the_runs_project_never_an_argument() -> None:
     assert "No glossary entry matches 'Bremssattel' in project 'client-work'" in elsewhere.content
     # The added term now drives masking for the project.
     assert project_glossary("parts-shop").approved("Bremssattel", "en") == "brake caliper"
+
+
+def test_glossary_terms_a_user_adds_are_that_users_only() -> None:
+    lookup = {"name": "glossary_lookup", "id": "2", "type": "tool_call"}
+    [added] = _call_tools(
+        [
+            {
+                "name": "glossary_add",
+                "id": "1",
+                "type": "tool_call",
+                "args": {"term": "Werkzeugwagen", "protected": True},
+            }
+        ],
+        "parts-shop",
+        user="alice",
+    )
+    assert added.status != "error", added.content
+
+    def found(user: str | None) -> list[str]:
+        [answer] = _call_tools([{**lookup, "args": {"term": "Werkzeugwagen"}}], "parts-shop", user)
+        return [m["term"] for m in json.loads(answer.content)["matches"]]
+
+    assert found("alice") == ["Werkzeugwagen"]
+    assert found("bob") == [] and found(None) == []
+    # The projects file's terms stay everyone's.
+    shared = project_glossary("parts-shop").entries
+    assert shared and project_glossary("parts-shop", owner="bob").entries == shared
+
+    # Alice's translations mask her protected term; Bob's send it to the model as text.
+    request = 'Translate into English: "Bitte liefern 2 Werkzeugwagen bis Freitag."'
+    for user, masked in (("alice", True), ("bob", False)):
+        model = WordModel()
+        state = _translate(ScriptedModels({"translator": model}), request, user=user)
+        assert ("Werkzeugwagen" not in model.received[0][-1].content) is masked
+        assert "Werkzeugwagen" in state["messages"][-1].content
+
+
+def test_a_glossary_table_from_before_owners_becomes_the_local_owners(tmp_path: Any) -> None:
+    from sqlalchemy import create_engine, inspect, text
+
+    url = f"sqlite:///{tmp_path / 'glossary.sqlite'}"
+    legacy = create_engine(url)
+    with legacy.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE glossary_terms (project VARCHAR(64), term_key VARCHAR(200), "
+                "term VARCHAR(200) NOT NULL, translations TEXT NOT NULL, protected BOOLEAN "
+                "NOT NULL, note TEXT, added_by VARCHAR(100), updated_at DATETIME NOT NULL, "
+                "PRIMARY KEY (project, term_key))"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO glossary_terms VALUES ('parts-shop', 'achse', 'Achse', "
+                "'{\"en\": \"axle\"}', 0, 'old note', NULL, '2026-01-02 03:04:05')"
+            )
+        )
+    legacy.dispose()
+
+    store = GlossaryStore(url)
+    [entry] = store.entries("parts-shop")
+    assert (entry.term, entry.translations, entry.note) == ("Achse", {"en": "axle"}, "old note")
+    assert store.entries("parts-shop", owner="alice") == []
+    assert not inspect(store.engine).has_table("glossary_terms")
 
 
 def test_glossary_add_refuses_incomplete_entries() -> None:

@@ -2,7 +2,8 @@
 
 The project always comes from the run (``NovaContext.project``, else the state's project,
 else ``NOVA_DEFAULT_PROJECT``), never from tool arguments: a model cannot read or write
-another project's glossary by naming it.
+another project's glossary by naming it. Terms added in an authenticated user's run are
+that user's (``NovaContext.user_id``; see ``memory.glossary``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rapidfuzz import fuzz, process
 from nova.glossary import GlossaryEntry
 from nova.state import NovaContext
 from tools.language import LANGUAGE_NAMES
-from tools.scope import current_project
+from tools.scope import current_project, current_user
 
 
 def _entry_json(entry: GlossaryEntry) -> dict[str, object]:
@@ -47,7 +48,7 @@ def glossary_lookup(
     from memory.glossary import project_glossary
 
     project = current_project(runtime)
-    glossary = project_glossary(project)
+    glossary = project_glossary(project, owner=current_user(runtime))
     if not term.strip():
         entries = list(glossary.entries)
     else:
@@ -101,7 +102,7 @@ def glossary_add(
             f"Unknown language code(s) {unknown}; use ISO 639-1 codes: {', '.join(LANGUAGE_NAMES)}"
         )
     project = current_project(runtime)
-    context = getattr(runtime, "context", None)
+    user = current_user(runtime)
     try:
         entry = GlossaryStore().add(
             project,
@@ -109,7 +110,8 @@ def glossary_add(
             translations=translations,
             protected=protected,
             note=note,
-            added_by=getattr(context, "user_id", None),
+            owner=user,
+            added_by=user,
         )
     except ValueError as error:
         raise ToolException(str(error)) from None

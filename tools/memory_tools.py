@@ -1,11 +1,12 @@
 """Memory tools: search, save and forget project memories, and describe the current project.
 
-The project always comes from the run (``NovaContext.project``, then the state's
-``project``, then ``NOVA_DEFAULT_PROJECT``), never from the model: no args schema here has
-a project field, and each forbids extra fields, so a call such as
-``memory_search(query=..., project="parts-shop")`` is refused with a validation error
-instead of being answered from another project. ``runtime`` is injected by LangGraph's
-``ToolNode`` and is invisible to the model.
+The scope always comes from the run, never from the model: the project from
+``NovaContext.project``, then the state's ``project``, then ``NOVA_DEFAULT_PROJECT``; the
+owner from ``NovaContext.user_id`` (the authenticated user on the durable server, the local
+owner when unset). No args schema here has a project or user field, and each forbids extra
+fields, so a call such as ``memory_search(query=..., project="parts-shop")`` is refused
+with a validation error instead of being answered from another scope. ``runtime`` is
+injected by LangGraph's ``ToolNode`` and is invisible to the model.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from memory.items import MemoryKind
 from memory.store import MemoryNotFoundError, MemoryStore, default_memory_store
 from nova.projects import Project, load_projects
-from tools.scope import current_project, runtime_field
+from tools.scope import current_project, current_user, runtime_field
 
 _open_store = default_memory_store
 """How the tools reach the store (tests may replace it; settings decide where it lives)."""
@@ -87,15 +88,16 @@ class ProjectInfoArgs(_Args):
     """``project_info`` takes no arguments: it describes the run's own project."""
 
 
-def _store() -> MemoryStore:
-    return _open_store()
+def _store(runtime: Runtime) -> MemoryStore:
+    """Return the store of the run's user (the local owner's when the run has none)."""
+    return _open_store().for_owner(current_user(runtime))
 
 
 @tool("memory_search", args_schema=MemorySearchArgs)
 def memory_search(query: str, runtime: Runtime, k: int = 5, kind: MemoryKind | None = None) -> str:
     """Search the current project's long-term memory; returns matching memories with their ids."""
     project = current_project(runtime)
-    hits = _store().search(project, query, k=k, kinds=[kind] if kind else None)
+    hits = _store(runtime).search(project, query, k=k, kinds=[kind] if kind else None)
     if not hits:
         return f"No memories in project {project} match {query!r}."
     lines = [f"{len(hits)} memories from project {project} (best first):"]
@@ -115,7 +117,7 @@ def memory_save(
         )
     project = current_project(runtime)
     agent = _agent(runtime)
-    result = _store().save(
+    result = _store(runtime).save(
         project, text, kind=kind, topic=topic, source=f"agent:{agent}" if agent else "agent"
     )
     item = result.item
@@ -136,7 +138,7 @@ def memory_forget(memory_id: str, runtime: Runtime) -> str:
     project = current_project(runtime)
     item_id = memory_id.removeprefix("mem:")
     try:
-        item = _store().forget(project, item_id)
+        item = _store(runtime).forget(project, item_id)
     except MemoryNotFoundError:
         raise ToolException(
             f"No memory [mem:{item_id}] in project {project}; search with memory_search to find "

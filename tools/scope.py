@@ -23,3 +23,13 @@ def current_project(runtime: ToolRuntime[Any, Any]) -> str:
     """Return the run's project: the context's, then the state's, then the default."""
     project = runtime_field(runtime.context, "project") or runtime_field(runtime.state, "project")
     return str(project) if project else get_settings().default_project
+
+
+def current_user(runtime: ToolRuntime[Any, Any]) -> str | None:
+    """Return the run's user: the context's ``user_id`` only, ``None`` for the local owner.
+
+    Never the state's: a client writes the state (input, ``update_state``), while the
+    durable server's auth overwrites ``context.user_id`` with the authenticated caller.
+    """
+    user = runtime_field(runtime.context, "user_id")
+    return str(user) if user else None

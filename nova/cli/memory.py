@@ -26,20 +26,35 @@ ProjectOption = Annotated[
     typer.Option("--project", "-p", help="Project scope (default NOVA_DEFAULT_PROJECT)."),
 ]
 
+UserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        "-u",
+        help="Whose memories: an authenticated user of the durable server "
+        "(default: the local owner, as the CLI and `nova serve --dev` use).",
+    ),
+]
 
-def _open(project: str | None) -> tuple[MemoryStore, str]:
-    """Open the store and resolve ``project``, turning configuration errors into CLI errors."""
+
+def _open(project: str | None, user: str | None = None) -> tuple[MemoryStore, str]:
+    """Open ``user``'s store and resolve ``project``; configuration errors become CLI errors."""
     from memory.store import MemoryStore
     from nova.projects import ProjectError
     from nova.settings import SettingsError, get_settings
 
     try:
-        store = MemoryStore.open()
+        store = MemoryStore.open(owner=user)
         project = project or get_settings().default_project
         store.check_project(project)
-    except (ProjectError, SettingsError) as error:
+    except (ProjectError, SettingsError, ValueError) as error:
         raise fail(str(error)) from None
     return store, project
+
+
+def _scope(store: MemoryStore, project: str) -> str:
+    """Name the scope in messages: the project, and the user unless it is the local owner."""
+    return project if store.owner is None else f"{project} (user {store.owner})"
 
 
 def _check_kind(kind: str) -> str:
@@ -53,6 +68,8 @@ def _find(store: MemoryStore, item_id: str, project: str | None) -> MemoryItem:
     item = store.get(project, item_id) if project else store.locate(item_id)
     if item is None:
         where = f"project {project!r}" if project else "any project"
+        if store.owner is not None:
+            where += f" of user {store.owner!r}"
         raise fail(f"No memory {item_id!r} in {where}; find ids with `nova memory search QUERY`")
     return item
 
@@ -64,6 +81,7 @@ def add(
         str, typer.Option("--kind", "-k", help=f"One of: {', '.join(KINDS)}.")
     ] = "fact",
     project: ProjectOption = None,
+    user: UserOption = None,
     source: Annotated[str, typer.Option("--source", "-s", help="Where this came from.")] = "cli",
     topic: Annotated[
         str | None,
@@ -73,16 +91,19 @@ def add(
     ] = None,
 ) -> None:
     """Remember TEXT in a project (the same text twice is stored once)."""
-    store, project = _open(project)
+    store, project = _open(project, user)
     try:
         result = store.save(project, text, kind=_check_kind(kind), source=source, topic=topic)  # type: ignore[arg-type]
     except ValueError as error:
         raise fail(str(error)) from None
     item = result.item
     if result.status == "existing":
-        console.print(f"Already stored as [bold]{item.id}[/] in {project} (updated its timestamp).")
+        console.print(
+            f"Already stored as [bold]{item.id}[/] in {_scope(store, project)} "
+            "(updated its timestamp)."
+        )
         return
-    console.print(f"Saved [bold]{item.id}[/] ({item.kind}) in {project}.")
+    console.print(f"Saved [bold]{item.id}[/] ({item.kind}) in {_scope(store, project)}.")
     for old in result.superseded:
         console.print(f"  supersedes [bold]{old}[/] (kept in `nova memory history {item.id}`)")
 
@@ -91,6 +112,7 @@ def add(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     project: ProjectOption = None,
+    user: UserOption = None,
     k: Annotated[int, typer.Option("-k", "--top", min=1, max=100, help="How many hits.")] = 5,
     kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
     include_superseded: Annotated[
@@ -98,13 +120,13 @@ def search(
     ] = False,
 ) -> None:
     """Search a project's memory; shows ids, scores and kinds."""
-    store, project = _open(project)
+    store, project = _open(project, user)
     kinds = [_check_kind(kind)] if kind else None
     hits = store.search(project, query, k=k, kinds=kinds, include_superseded=include_superseded)  # type: ignore[arg-type]
     if not hits:
-        console.print(f"No memories in {project} match {query!r}.")
+        console.print(f"No memories in {_scope(store, project)} match {query!r}.")
         return
-    table = Table(title=f"Memory · {project} · {query!r}", show_lines=False)
+    table = Table(title=f"Memory · {_scope(store, project)} · {query!r}", show_lines=False)
     table.add_column("id", style="bold", no_wrap=True)
     table.add_column("score", justify="right")
     table.add_column("kind")
@@ -121,17 +143,18 @@ def search(
 @memory_app.command("list")
 def list_items(
     project: ProjectOption = None,
+    user: UserOption = None,
     kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
     include_superseded: Annotated[
         bool, typer.Option("--all", help="Include superseded items.")
     ] = False,
 ) -> None:
     """List a project's memories, oldest first."""
-    store, project = _open(project)
+    store, project = _open(project, user)
     items = store.items(project, include_superseded=include_superseded)
     if kind:
         items = [item for item in items if item.kind == _check_kind(kind)]
-    table = Table(title=f"Memory · {project} · {len(items)} items")
+    table = Table(title=f"Memory · {_scope(store, project)} · {len(items)} items")
     table.add_column("id", style="bold", no_wrap=True)
     table.add_column("kind")
     table.add_column("created", no_wrap=True)
@@ -146,21 +169,23 @@ def list_items(
 def forget(
     item_id: Annotated[str, typer.Argument(metavar="ID", help="Id of the memory to delete.")],
     project: ProjectOption = None,
+    user: UserOption = None,
 ) -> None:
     """Delete one memory by id (from any project unless --project is given)."""
-    store, _ = _open(project)
+    store, _ = _open(project, user)
     item = _find(store, item_id, project)
     store.forget(item.project, item.id)
-    console.print(f"Forgot [bold]{item.id}[/] from {item.project}: {item.text}")
+    console.print(f"Forgot [bold]{item.id}[/] from {_scope(store, item.project)}: {item.text}")
 
 
 @memory_app.command("history")
 def history(
     item_id: Annotated[str, typer.Argument(metavar="ID", help="Id of any item in the chain.")],
     project: ProjectOption = None,
+    user: UserOption = None,
 ) -> None:
     """Show the supersession chain of a memory, oldest first."""
-    store, _ = _open(project)
+    store, _ = _open(project, user)
     item = _find(store, item_id, project)
     chain = store.history(item.project, item.id)
     table = Table(title=f"History of {item.id} · {item.project}")
@@ -192,6 +217,7 @@ def import_(
         Path, typer.Argument(metavar="FILE|DIR", help="A Markdown/text file or a folder of them.")
     ],
     project: ProjectOption = None,
+    user: UserOption = None,
 ) -> None:
     """Import Markdown and text files as document chunks (re-importing stores nothing twice)."""
     from rich.progress import (
@@ -204,7 +230,7 @@ def import_(
 
     from memory.ingest import ImportFileError, import_documents, plan_import
 
-    store, project = _open(project)
+    store, project = _open(project, user)
     try:
         plan = plan_import(path)
     except ImportFileError as error:
@@ -219,7 +245,7 @@ def import_(
     )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(
-            f"Importing {len(plan.files)} file(s) into {project}", total=plan.total
+            f"Importing {len(plan.files)} file(s) into {_scope(store, project)}", total=plan.total
         )
         report = import_documents(
             store, project, plan, progress=lambda n: progress.advance(task, n)
@@ -231,15 +257,15 @@ def import_(
 
 
 @memory_app.command("seed")
-def seed(project: ProjectOption = None) -> None:
+def seed(project: ProjectOption = None, user: UserOption = None) -> None:
     """Save a project's seed memories again (after editing its seed file; idempotent)."""
-    store, project = _open(project)
+    store, project = _open(project, user)
     definition = store.check_project(project)
     if definition is None or definition.seeds is None:
         raise fail(f"Project {project!r} has no seed file")
     results = store.seed(definition)
     created = sum(result.status == "created" for result in results)
-    console.print(f"{len(results)} seed memories for {project}: {created} new.")
+    console.print(f"{len(results)} seed memories for {_scope(store, project)}: {created} new.")
 
 
 @eval_app.command("memory")

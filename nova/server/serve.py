@@ -10,6 +10,10 @@ the runtime's own start-up, and tells the workers to skip Alembic
 pre-deploy job); the checkpointer's and store's set-up then find their tables current.
 Nova's failure ledger, which each worker opens at start-up (``nova.server.app``), is
 created here too: two workers creating its tables at once fail the same way.
+
+Memory: several workers cannot share the embedded Chroma folder, so without
+``NOVA_CHROMA_URL`` this process also runs one Chroma server on it for the workers
+(``nova.server.chroma_server``) and stops it when uvicorn exits.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nova.server.chroma_server import ChromaServer
 
 
 def workers_requested(argv: list[str]) -> int:
@@ -55,16 +63,35 @@ def prepare_ledger() -> None:
     FailureLedger().engine.dispose()
 
 
+def start_shared_chroma() -> ChromaServer:
+    """Run a Chroma server on the data dir's Chroma folder and point the workers at it."""
+    from nova.server.chroma_server import start_chroma_server
+    from nova.settings import get_settings
+
+    settings = get_settings()
+    log = settings.data_dir / "chroma-server.log"
+    server = start_chroma_server(settings.chroma_dir, log)
+    os.environ["NOVA_CHROMA_URL"] = server.url
+    print(f"Memory: Chroma server for the workers on {server.url} (log: {log})", flush=True)
+    return server
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Prepare the databases when several workers will start, then hand over to uvicorn."""
+    """Prepare the databases and memory when several workers will start; run uvicorn."""
     argv = sys.argv[1:] if argv is None else argv
-    if os.environ.get("LANGGRAPH_RUNTIME_EDITION") == "pg" and workers_requested(argv) > 1:
+    several = workers_requested(argv) > 1
+    if os.environ.get("LANGGRAPH_RUNTIME_EDITION") == "pg" and several:
         asyncio.run(prepare_database())
         os.environ["LG_RUNTIME_PG_AUTO_MIGRATE"] = "false"
         prepare_ledger()
+    chroma = start_shared_chroma() if several and not os.environ.get("NOVA_CHROMA_URL") else None
     import uvicorn
 
-    uvicorn.main(argv, prog_name="nova-server")
+    try:
+        uvicorn.main(argv, prog_name="nova-server")
+    finally:
+        if chroma is not None:
+            chroma.stop()
 
 
 if __name__ == "__main__":
