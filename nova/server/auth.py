@@ -12,6 +12,8 @@ namespace listing without a prefix is narrowed to yours.
 
 Runs: ``context.user_id`` is overwritten with the authenticated user, so a graph reads the
 caller from ``Runtime[NovaContext].context.user_id`` and no client can act as someone else.
+Memory (recall, memory tools, thread summaries, added glossary terms) is kept per user on
+that id, so each user also sees only their own memories (``memory.store``).
 
 Studio: langgraph-api lets requests marked ``x-auth-scheme: langsmith`` in as the Studio
 user only when ``NOVA_SERVER_STUDIO_WITHOUT_AUTH=true`` (see ``nova.server.launch``).
