@@ -6,6 +6,7 @@ checkpointer all see the same shape without custom serialisers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal, NotRequired, Protocol, TypeVar
 
@@ -140,11 +141,20 @@ class NovaContext:
     """Skip routing and send the request straight to this agent."""
 
 
+def context_user(context: object) -> str | None:
+    """Return the ``user_id`` of a run context (a ``NovaContext`` or a mapping), else ``None``."""
+    if isinstance(context, Mapping):
+        user = context.get("user_id")
+    else:
+        user = getattr(context, "user_id", None)
+    return str(user) if user else None
+
+
 def current_run_user() -> str | None:
     """Return ``context.user_id`` of the graph run this code executes in (``None`` outside one).
 
     For code that has no ``Runtime`` at hand (pipeline steps, check nodes typed on config);
-    nodes and tools that receive one read ``runtime.context.user_id`` directly.
+    nodes and tools that receive one read the user from ``runtime.context``.
     """
     from langgraph.runtime import get_runtime
 
@@ -152,12 +162,7 @@ def current_run_user() -> str | None:
         runtime = get_runtime()
     except (RuntimeError, KeyError):  # not inside a graph run: no run, no user
         return None
-    context = getattr(runtime, "context", None)
-    if isinstance(context, dict):
-        user = context.get("user_id")
-    else:
-        user = getattr(context, "user_id", None)
-    return str(user) if user else None
+    return context_user(getattr(runtime, "context", None))
 
 
 class AgentLoopState(NovaState, total=False):

@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 
 from nova.settings import get_settings
+from nova.state import context_user
 
 
 def runtime_field(source: object, name: str) -> object:
@@ -31,5 +32,4 @@ def current_user(runtime: ToolRuntime[Any, Any]) -> str | None:
     Never the state's: a client writes the state (input, ``update_state``), while the
     durable server's auth overwrites ``context.user_id`` with the authenticated caller.
     """
-    user = runtime_field(runtime.context, "user_id")
-    return str(user) if user else None
+    return context_user(runtime.context)
