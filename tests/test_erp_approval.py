@@ -377,3 +377,27 @@ def test_two_writes_in_one_turn_are_refused(erp_db: ErpDatabase) -> None:
     replies = tool_messages(values)
     assert len(replies) == 2 and all("one write tool per turn" in r.content for r in replies)
     assert snapshot(erp_db) == before
+
+
+def test_the_cli_shows_the_change_and_asks_before_resuming(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``nova ask`` and ``nova pipeline run`` resume a paused write with this answer."""
+    from rich.prompt import Confirm, Prompt
+
+    from nova.cli.app import ask_approval
+
+    monkeypatch.setenv("USER", "marta")
+    change = {"type": "erp_write_approval", "skill": "erp_adjust_stock", "change": 5}
+    assert ask_approval(change, interactive=False) is None
+    assert '"erp_adjust_stock"' in capsys.readouterr().out
+
+    monkeypatch.setattr(Confirm, "ask", classmethod(lambda cls, *a, **k: True))
+    assert ask_approval(change, interactive=True) == {"approved": True, "approver": "marta"}
+    monkeypatch.setattr(Confirm, "ask", classmethod(lambda cls, *a, **k: False))
+    monkeypatch.setattr(Prompt, "ask", classmethod(lambda cls, *a, **k: "wrong warehouse"))
+    assert ask_approval(change, interactive=True) == {
+        "approved": False,
+        "reason": "wrong warehouse",
+        "approver": "marta",
+    }

@@ -6,6 +6,10 @@ Command modules (``nova/cli/<area>.py``) register on these objects; heavy module
 
 from __future__ import annotations
 
+import json
+import os
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -29,3 +33,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` as an error and return the ``typer.Exit`` to raise."""
     err_console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+def ask_approval(payload: Any, *, interactive: bool) -> dict[str, Any] | None:
+    """Show a pending write's exact change and ask whether to apply it (``nova ask``, pipelines).
+
+    Returns:
+        The resume value for the paused run (approved, or rejected with a reason; the
+        approver is the login user), or ``None`` when not ``interactive``.
+
+    """
+    from rich.panel import Panel
+    from rich.prompt import Confirm, Prompt
+
+    console.print(
+        Panel(
+            json.dumps(payload, indent=2, default=str),
+            title="Approval needed",
+            border_style="yellow",
+        )
+    )
+    if not interactive:
+        return None
+    approver = os.environ.get("USER") or "cli-user"
+    if Confirm.ask("Apply this change?", default=False):
+        return {"approved": True, "approver": approver}
+    reason = Prompt.ask("Reason for rejecting", default="rejected in the CLI")
+    return {"approved": False, "reason": reason, "approver": approver}

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.markdown import Markdown
 from rich.panel import Panel
-from rich.prompt import Confirm, Prompt
+from rich.prompt import Prompt
 from rich.table import Table
 
-from nova.cli.app import app, console, fail
+from nova.cli.app import app, ask_approval, console, fail
 
 agents_app = typer.Typer(help="Inspect the agent catalog.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
@@ -73,22 +73,6 @@ def _show_result(values: dict[str, Any]) -> None:
         console.print(line, style="dim")
 
 
-def _approval(payload: Any, *, interactive: bool) -> dict[str, Any] | None:
-    console.print(
-        Panel(
-            json.dumps(payload, indent=2, default=str),
-            title="Approval needed",
-            border_style="yellow",
-        )
-    )
-    if not interactive:
-        return None
-    if Confirm.ask("Apply this change?", default=False):
-        return {"approved": True, "approver": os.environ.get("USER") or "cli-user"}
-    reason = Prompt.ask("Reason for rejecting", default="rejected in the CLI")
-    return {"approved": False, "reason": reason, "approver": os.environ.get("USER") or "cli-user"}
-
-
 def run_turn(
     graph: Any,
     payload: Any,
@@ -131,7 +115,7 @@ def run_turn(
         interrupts = [i for task in state.tasks for i in task.interrupts]
         if not interrupts:
             return dict(state.values)
-        decision = _approval(interrupts[0].value, interactive=interactive)
+        decision = ask_approval(interrupts[0].value, interactive=interactive)
         if decision is None:
             console.print(
                 "Paused for approval. Resume with: "

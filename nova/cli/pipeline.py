@@ -21,7 +21,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 
-from nova.cli.app import app, console, eval_app, fail
+from nova.cli.app import app, ask_approval, console, eval_app, fail
 
 if TYPE_CHECKING:
     from graphs.pipeline import PipelineRun, PipelineRunner
@@ -207,25 +207,6 @@ class StepBoard:
         return table
 
 
-def _approval_decision(payload: Any, *, interactive: bool) -> dict[str, Any] | None:
-    from rich.prompt import Confirm, Prompt
-
-    console.print(
-        Panel(
-            json.dumps(payload, indent=2, default=str),
-            title="Approval needed",
-            border_style="yellow",
-        )
-    )
-    if not interactive:
-        return None
-    approver = os.environ.get("USER") or "cli-user"
-    if Confirm.ask("Apply this change?", default=False):
-        return {"approved": True, "approver": approver}
-    reason = Prompt.ask("Reason for rejecting", default="rejected in the CLI")
-    return {"approved": False, "reason": reason, "approver": approver}
-
-
 def run_with_board(
     runner: PipelineRunner,
     spec: PipelineSpec,
@@ -269,7 +250,7 @@ def run_with_board(
         thread = run.thread_id
         if not run.waiting:
             return run
-        decision = _approval_decision(run.interrupts[0], interactive=interactive)
+        decision = ask_approval(run.interrupts[0], interactive=interactive)
         if decision is None:
             return run
 
