@@ -25,6 +25,31 @@ from pydantic import Field, PrivateAttr
 
 from nova.catalog import AgentSpec
 from nova.models import ModelResult, ModelUnavailable
+from nova.state import RouteDecision, RouteMethod, Subgraph
+
+
+def route_to(
+    agent: str | None,
+    subgraph: Subgraph | None,
+    *,
+    method: RouteMethod = "semantic",
+    confidence: float = 0.95,
+    margin: float = 0.9,
+) -> RouteDecision:
+    """Build the route decision a test hands a subgraph: ``agent`` chosen with ``confidence``."""
+    return RouteDecision(
+        id="r-test",
+        agent=agent,
+        subgraph=subgraph,
+        confidence=confidence,
+        margin=margin,
+        candidates=[{"agent": agent or "", "score": confidence}],
+        method=method,
+        reason="test",
+        catalog_version="test",
+        router_version="test",
+        latency_ms=0.1,
+    )
 
 
 def tool_call(name: str, /, **args: Any) -> ToolCall:

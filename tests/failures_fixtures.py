@@ -17,25 +17,9 @@ from nodes.supervisor import dispatch, intake, respond
 from nova.catalog import AgentSpec, Catalog, load_catalog
 from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory
-from nova.state import NovaContext, NovaInput, NovaOutput, NovaState, RouteDecision, Subgraph
+from nova.state import NovaContext, NovaInput, NovaOutput, NovaState, Subgraph
+from nova.testing import route_to
 from tools.registry import tool_registry
-
-
-def route_to(agent: str, subgraph: str, *, method: str = "semantic") -> RouteDecision:
-    """A route decision for ``agent``."""
-    return RouteDecision(
-        id="r-test",
-        agent=agent,
-        subgraph=subgraph,
-        confidence=0.95,
-        margin=0.9,  # type: ignore[typeddict-item]
-        candidates=[{"agent": agent, "score": 0.95}],
-        method=method,
-        reason="test",  # type: ignore[typeddict-item]
-        catalog_version="t",
-        router_version="t",
-        latency_ms=0.1,
-    )
 
 
 def with_fallback(catalog: Catalog[AgentSpec], agent: str, fallback: str) -> Catalog[AgentSpec]:

@@ -7,24 +7,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from graphs.chat import build_chat_graph
 from nova.catalog import load_catalog
-from nova.state import NovaContext, RouteDecision
-from nova.testing import ScriptedChatModel, ScriptedModels, calls, says, tool_call
+from nova.state import NovaContext, RouteDecision, Subgraph
+from nova.testing import ScriptedChatModel, ScriptedModels, calls, route_to, says, tool_call
 
 
-def _route(agent: str, subgraph: str = "chat") -> RouteDecision:
-    return RouteDecision(
-        id="r1",
-        agent=agent,
-        subgraph=subgraph,
-        confidence=0.97,
-        margin=0.9,  # type: ignore[typeddict-item]
-        candidates=[{"agent": agent, "score": 0.97}],
-        method="explicit",
-        reason="test",
-        catalog_version="x",
-        router_version="x",
-        latency_ms=0.1,
-    )
+def _route(agent: str, subgraph: Subgraph = "chat") -> RouteDecision:
+    return route_to(agent, subgraph, method="explicit", confidence=0.97)
 
 
 def _run(models: ScriptedModels, agent: str, text: str) -> dict[str, Any]:

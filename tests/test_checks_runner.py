@@ -15,8 +15,8 @@ from nodes.checks import (
     parse_json_answer,
 )
 from nova.catalog import load_catalog
-from nova.testing import ScriptedChatModel, ScriptedModels, says
-from tests.failures_fixtures import route_to, subgraph_run
+from nova.testing import ScriptedChatModel, ScriptedModels, route_to, says
+from tests.failures_fixtures import subgraph_run
 
 SCHEMA = {
     "type": "object",

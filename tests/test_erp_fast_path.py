@@ -15,25 +15,16 @@ from sqlalchemy import func, select
 from nodes.erp_fast_path import FAST_PATH_KEY, make_erp_fast_path_node, render_erp_answer
 from nova.erp import models as m
 from nova.erp.db import ErpDatabase
-from nova.state import NovaContext, NovaState, RouteDecision
+from nova.state import NovaContext, NovaState, RouteDecision, RouteMethod
+from nova.testing import route_to
 
 pytest_plugins = ("tests.erp_fixtures",)
 
 
-def route(agent: str | None, method: str = "semantic", confidence: float = 0.93) -> RouteDecision:
-    return RouteDecision(
-        id="r1",
-        agent=agent,
-        subgraph="erp",
-        confidence=confidence,
-        margin=0.5,
-        candidates=[{"agent": agent or "", "score": confidence}],
-        method=method,  # type: ignore[typeddict-item]
-        reason="test",
-        catalog_version="c",
-        router_version="r",
-        latency_ms=1.0,
-    )
+def route(
+    agent: str | None, method: RouteMethod = "semantic", confidence: float = 0.93
+) -> RouteDecision:
+    return route_to(agent, "erp", method=method, confidence=confidence, margin=0.5)
 
 
 def graph_with(database: ErpDatabase, **options: Any) -> Any:

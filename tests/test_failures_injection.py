@@ -212,7 +212,8 @@ def test_recursion_limit_is_recorded() -> None:
         from langgraph.checkpoint.memory import InMemorySaver
 
         from graphs.common import build_agent_subgraph
-        from tests.failures_fixtures import resolver, route_to
+        from nova.testing import route_to
+        from tests.failures_fixtures import resolver
 
         graph = build_agent_subgraph(
             "chat", model_factory=ScriptedModels({"calculator": model}), tool_resolver=resolver()
@@ -326,8 +327,9 @@ async def test_async_runs_record_failures_and_traces_off_the_event_loop() -> Non
     from langgraph.checkpoint.memory import InMemorySaver
 
     from graphs.common import build_agent_subgraph
+    from nova.testing import route_to
     from nova.tracing import TraceStore, flush_traces
-    from tests.failures_fixtures import resolver, route_to
+    from tests.failures_fixtures import resolver
 
     model = Broken(error=PermissionError("401 invalid key"))
     graph = build_agent_subgraph(

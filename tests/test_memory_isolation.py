@@ -14,8 +14,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 import tools.memory_tools as memory_tools
 from memory.store import MemoryStore
-from nova.state import NovaContext, RouteDecision
-from nova.testing import ScriptedChatModel, ScriptedModels, calls, says, tool_call
+from nova.state import NovaContext
+from nova.testing import ScriptedChatModel, ScriptedModels, calls, route_to, says, tool_call
 from tests.memory_fixtures import (
     refuse_chroma_default_embedding,  # noqa: F401 (autouse)
     run_tool_loop,
@@ -199,10 +199,7 @@ def test_an_agent_in_the_chat_graph_cannot_reach_another_project(store: MemorySt
     graph = build_chat_graph(model_factory=ScriptedModels({"memory_curator": model})).compile(
         checkpointer=InMemorySaver()
     )
-    route = RouteDecision(
-        id="r1", agent="memory_curator", subgraph="chat", confidence=1.0, margin=1.0, candidates=[],
-        method="explicit", reason="test", catalog_version="x", router_version="x", latency_ms=0.0,
-    )  # fmt: skip
+    route = route_to("memory_curator", "chat", method="explicit", confidence=1.0, margin=1.0)
     result = graph.invoke(
         {
             "messages": [HumanMessage("What is Beta's discount code?")],

@@ -30,25 +30,13 @@ from nova.catalog import default_catalog
 from nova.pipelines import Pipelines, load_pipelines
 from nova.pipelines.templates import period
 from nova.state import NovaContext, NovaState, RouteDecision
-from nova.testing import ScriptedModels
+from nova.testing import ScriptedModels, route_to
 from tests.erp_fixtures import erp_db, erp_url, small_erp_file  # noqa: F401 - fixtures
 from tests.pipeline_fixtures import Skills
 
 
 def _route(agent: str) -> RouteDecision:
-    return RouteDecision(
-        id="r1",
-        agent=agent,
-        subgraph="pipeline",
-        confidence=0.95,
-        margin=0.5,
-        candidates=[{"agent": agent, "score": 0.95}],
-        method="explicit",
-        reason="test",
-        catalog_version="x",
-        router_version="x",
-        latency_ms=0.1,
-    )
+    return route_to(agent, "pipeline", method="explicit", margin=0.5)
 
 
 def _sales(revenue: str, orders: int) -> dict[str, Any]:

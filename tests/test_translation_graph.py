@@ -15,7 +15,7 @@ from langgraph.prebuilt import ToolNode
 from graphs.translation import build_translation_graph
 from memory.glossary import GlossaryStore, project_glossary
 from nova.state import NovaContext, NovaState, RouteDecision
-from nova.testing import ScriptedChatModel, ScriptedModels
+from nova.testing import ScriptedChatModel, ScriptedModels, route_to
 
 WORDS = {
     "Bitte": "Please",
@@ -54,19 +54,7 @@ class DroppingModel(WordModel):
 
 
 def _route(agent: str) -> RouteDecision:
-    return RouteDecision(
-        id="r1",
-        agent=agent,
-        subgraph="translation",
-        confidence=0.95,
-        margin=0.5,
-        candidates=[{"agent": agent, "score": 0.95}],
-        method="explicit",
-        reason="test",
-        catalog_version="x",
-        router_version="x",
-        latency_ms=0.1,
-    )
+    return route_to(agent, "translation", method="explicit", margin=0.5)
 
 
 def _translate(
