@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langgraph.graph import StateGraph
 
-from graphs.common import build_agent_subgraph
+from graphs.common import build_agent_subgraph, shared_subgraph
 from nova.catalog import AgentSpec, Catalog
 from nova.models import ModelFactory
 from nova.state import AgentLoopState, NovaContext
@@ -17,4 +17,5 @@ def build_chat_graph(
     return build_agent_subgraph("chat", catalog=catalog, model_factory=model_factory)
 
 
-graph = build_chat_graph().compile(name="chat")
+# Compiled once per process and shared with the supervisor (graphs.common.shared_subgraph).
+graph = shared_subgraph("chat")

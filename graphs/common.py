@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import importlib
+import threading
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from nodes.agent import ToolResolver, make_agent_node, make_tool_node, tools_condition
@@ -135,3 +138,25 @@ def build_agent_subgraph(
             "fast_path", answered_without_model, {"answered": "check", "agent": "agent"}
         )
     return builder
+
+
+_compile_lock = threading.RLock()
+_compiled: dict[tuple[Subgraph, str], CompiledStateGraph[Any, Any, Any, Any]] = {}
+
+
+def shared_subgraph(subgraph: Subgraph) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Return the default build of ``subgraph``, compiled once per process and catalog version.
+
+    The served ``chat``/``erp``/``translation``/``pipeline`` graphs and the supervisor's
+    subgraph nodes are the same objects: a server, the CLI and Studio compile each once.
+    A changed catalog (a new version hash) gets a fresh build on its next use.
+    """
+    # Importing graphs.<name> first lets its module-level ``graph`` (which calls this
+    # function while the module is half-initialised) do the one build.
+    module = importlib.import_module(f"graphs.{subgraph}")
+    key = (subgraph, default_catalog().version)
+    with _compile_lock:  # two threads must not build the same graph twice
+        if key not in _compiled:
+            builder = getattr(module, f"build_{subgraph}_graph")()
+            _compiled[key] = builder.compile(name=subgraph)
+        return _compiled[key]

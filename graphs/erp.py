@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from langgraph.graph import StateGraph
 
-from graphs.common import build_agent_subgraph
+from graphs.common import build_agent_subgraph, shared_subgraph
 from nodes.erp_fast_path import make_erp_fast_path_node
 from nova.catalog import AgentSpec, Catalog
 from nova.erp.db import ErpDatabase
@@ -38,4 +38,5 @@ def build_erp_graph(
     return build_agent_subgraph("erp", catalog=catalog, model_factory=model_factory, fast_path=node)
 
 
-graph = build_erp_graph().compile(name="erp")
+# Compiled once per process and shared with the supervisor (graphs.common.shared_subgraph).
+graph = shared_subgraph("erp")

@@ -6,12 +6,15 @@ as nodes, so ``get_graph(xray=True)`` (and Studio) show the whole system.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from graphs.chat import build_chat_graph
+from graphs.common import shared_subgraph
 from graphs.erp import build_erp_graph
 from graphs.pipeline import build_pipeline_graph
 from graphs.translation import build_translation_graph
@@ -67,8 +70,14 @@ def build_nova_graph(
         "translation": build_translation_graph,
         "pipeline": build_pipeline_graph,
     }
+    shared = routing_catalog is None and model_factory is default_model_factory
     for name, build in subgraphs.items():
-        compiled = build(catalog=catalog, model_factory=model_factory).compile(name=name)
+        # The default build is shared with the served subgraphs: compiled once per process.
+        compiled = (
+            shared_subgraph(name)  # type: ignore[arg-type]  # the keys are Subgraph names
+            if shared
+            else build(catalog=catalog, model_factory=model_factory).compile(name=name)
+        )
         builder.add_node(name, compiled)
         builder.add_edge(name, "respond")
     builder.add_node("respond", respond)
@@ -87,6 +96,23 @@ def build_nova_graph(
     return builder
 
 
+_default_lock = threading.Lock()
+_default: dict[str, CompiledStateGraph[NovaState, NovaContext, NovaInput, NovaOutput]] = {}
+
+
+def default_nova_graph() -> CompiledStateGraph[NovaState, NovaContext, NovaInput, NovaOutput]:
+    """Return the default supervisor, compiled once per process and catalog version (untraced).
+
+    The CLI and scripts attach their checkpointer with ``.copy(update={"checkpointer": ...})``
+    instead of building the graph again; the served ``graph`` below is this one, traced.
+    """
+    version = default_catalog().version
+    with _default_lock:
+        if version not in _default:
+            _default[version] = build_nova_graph().compile(name="nova")
+        return _default[version]
+
+
 # Served graph: traced locally (and to LangSmith / OpenTelemetry when configured); the
 # server supplies the checkpointer and store.
-graph = traced(build_nova_graph().compile(name="nova"))
+graph = traced(default_nova_graph())

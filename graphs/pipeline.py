@@ -35,7 +35,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from graphs.common import add_agent_loop, make_entry_check
+from graphs.common import add_agent_loop, make_entry_check, shared_subgraph
 from nodes.agent import current_agent
 from nodes.checks import CheckRegistry
 from nodes.pipeline_steps import (
@@ -237,7 +237,8 @@ def build_pipeline_graph(
     return builder
 
 
-graph = build_pipeline_graph().compile(name="pipeline")
+# Compiled once per process and shared with the supervisor (graphs.common.shared_subgraph).
+graph = shared_subgraph("pipeline")
 
 
 # --- running a pipeline outside the supervisor -------------------------------------------

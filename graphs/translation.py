@@ -25,7 +25,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 from typing_extensions import TypedDict
 
-from graphs.common import add_agent_loop, make_entry_check
+from graphs.common import add_agent_loop, make_entry_check, shared_subgraph
 from nodes.agent import current_agent
 from nodes.checks import CheckOutcome, CheckRegistry
 from nodes.translation import (
@@ -411,4 +411,5 @@ def build_translation_graph(
     return builder
 
 
-graph = build_translation_graph().compile(name="translation")
+# Compiled once per process and shared with the supervisor (graphs.common.shared_subgraph).
+graph = shared_subgraph("translation")

@@ -54,7 +54,6 @@ import numpy as np
 import numpy.typing as npt
 
 from memory.chroma import (
-    MiniLMEmbeddingFunction,
     check_owner,
     collection_name,
     open_chroma_client,
@@ -195,6 +194,8 @@ class MemoryStore:
         # Shared by every owner's view (``for_owner``), so all caches key on collection names.
         self._lexical = LexicalIndexes()
         # Chroma types the parameter as EmbeddingFunction[Embeddable]; ours embeds Documents.
+        from memory.chroma_embedding import MiniLMEmbeddingFunction
+
         self._function = cast("EmbeddingFunction[Embeddable]", MiniLMEmbeddingFunction())
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()

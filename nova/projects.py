@@ -16,6 +16,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from nova.yamlio import load_yaml
+
 DEFAULT_PROJECTS_FILE = Path(__file__).parent / "projects.yaml"
 
 PROJECT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$"
@@ -106,7 +108,7 @@ class Project(BaseModel):
         if self.seeds is None:
             return ()
         try:
-            raw = yaml.safe_load(self.seeds.read_text(encoding="utf-8"))
+            raw = load_yaml(self.seeds.read_text(encoding="utf-8"))
         except OSError as error:
             raise ProjectError(
                 f"Project {self.id!r}: cannot read seed file {self.seeds}: {error}"
@@ -192,7 +194,7 @@ def _load_projects(path: Path, mtime: int) -> Projects:
             f"{path}: projects file not found (set NOVA_PROJECTS_FILE to a YAML file)"
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ProjectError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
     try:

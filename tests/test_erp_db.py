@@ -188,3 +188,10 @@ def test_postgres_read_only_connection_refuses_writes(postgres_url: str) -> None
     ):
         session.execute(insert(m.ErpMeta).values(key="x", value="y"))
     database.dispose()
+
+
+def test_shipped_head_constant_matches_alembic() -> None:
+    """The fast up-to-date check trusts SHIPPED_HEAD: it must be the migrations' real head."""
+    from nova.erp.migrate import SHIPPED_HEAD
+
+    assert SHIPPED_HEAD == head_revision()

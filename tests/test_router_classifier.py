@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
 from router_fixtures import write_routable_catalog, write_router_config
@@ -12,7 +12,6 @@ from router_fixtures import write_routable_catalog, write_router_config
 from evals.synthetic_catalog import held_out_requests, synthetic_agents, write_catalog
 from nodes.router import Router, UnknownAgentError
 from nodes.routing_model import (
-    LexicalScorer,
     RouterConfigError,
     instruction_text,
     load_or_fit,
@@ -86,7 +85,7 @@ def test_thresholds_are_fitted_on_validation_and_cached(router: Router, cache_di
     assert report.pseudo_out_of_scope == 40  # every agent held out once
     assert report.in_scope_abstain <= router.config.max_in_scope_abstain + 1e-9
     assert report.temperature > 0
-    cached = joblib.load(cache_dir / f"router-{router.fitted.key}.joblib")
+    cached = pickle.loads((cache_dir / f"router-{router.fitted.key}.pkl").read_bytes())
     assert cached.thresholds == router.thresholds
     assert cached.validation == report
 
@@ -106,12 +105,47 @@ def test_empty_request_is_refused(router: Router) -> None:
         router.route("   ")
 
 
-def test_lexical_fast_path_equals_sklearn_transform(router: Router) -> None:
-    fitted = router.fitted
-    scorer = LexicalScorer(fitted)
-    for text in ["Show me invoice INV-77!", "Übersetze 'Guten Tag' ins Französische", "zzz qqq"]:
-        expected = np.asarray(fitted.vectorizer.transform([text]) @ fitted.coef_text_t)[0]
-        np.testing.assert_allclose(scorer.scores(text), expected, atol=1e-5)
+def test_tfidf_features_equal_sklearn_transform() -> None:
+    """The cached router scores TF-IDF without scikit-learn: same numbers as its transform."""
+    import json
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+
+    from nodes.tfidf import TfidfFeatures
+
+    requests = [
+        json.loads(line)["text"]
+        for line in (Path(__file__).parents[1] / "evals/datasets/routing.jsonl")
+        .read_text()
+        .splitlines()
+        if line.strip()
+    ]
+    union = make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+    ).fit(requests[::2])
+    features = TfidfFeatures.from_sklearn(union)
+    coef_t = np.random.default_rng(0).normal(size=(features.size, 7))
+    texts = [*requests[1::2], "Show me invoice INV-77!", "Übersetze  ins\tFranzösische", "a", ""]
+    expected = np.asarray(union.transform(texts) @ coef_t)
+    np.testing.assert_allclose(features.project(texts, coef_t), expected, atol=1e-4)
+
+
+def test_cached_router_loads_without_sklearn(router: Router, cache_dir: Path) -> None:
+    """Loading a fitted router from its cache and routing imports no scikit-learn or SciPy."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, pickle\n"
+        f"fitted = pickle.load(open({str(next(cache_dir.glob('router-*.pkl')))!r}, 'rb'))\n"
+        "from nodes.routing_model import LexicalScorer\n"
+        "LexicalScorer(fitted).scores('show me invoice INV-1')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_cache_is_reused_and_a_catalog_change_refits(tmp_path: Path) -> None:
@@ -135,7 +169,7 @@ def test_cache_is_reused_and_a_catalog_change_refits(tmp_path: Path) -> None:
     assert fitted_now
     assert refit.key != first.key
     assert "Render this menu in Portuguese" in refit.example_texts
-    assert len(list(cache.glob("router-*.joblib"))) == 2
+    assert len(list(cache.glob("router-*.pkl"))) == 2
     # The Router's version follows the fitted state.
     assert Router.from_catalog(folder, cache_dir=cache).version.endswith(refit.key[:10])
 
@@ -145,7 +179,7 @@ def test_unreadable_cache_is_refitted(tmp_path: Path) -> None:
     agents = list(load_specs(folder, RoutableAgent))
     config = load_router_config(None)
     fitted, _ = load_or_fit(agents, config, cache_dir=tmp_path)
-    (tmp_path / f"router-{fitted.key}.joblib").write_bytes(b"not a pickle")
+    (tmp_path / f"router-{fitted.key}.pkl").write_bytes(b"not a pickle")
     again, fitted_now = load_or_fit(agents, config, cache_dir=tmp_path)
     assert fitted_now and again.key == fitted.key
 

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from nova.catalog.spec import AgentSpec, RoutableAgent
+from nova.yamlio import load_yaml
 
 DEFAULT_CATALOG_DIR = Path(__file__).parent / "agents"
 
@@ -89,7 +90,7 @@ def load_specs(directory: Path | str, model: type[SpecT]) -> Catalog[SpecT]:
     sources: dict[str, Path] = {}
     for path in files:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = load_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
             problems.append(f"{path}: not valid YAML ({error})".replace("\n", " "))
             continue

@@ -126,11 +126,12 @@ def run_turn(
 
 
 def _open_graph(stack: Any) -> Any:
-    from graphs.nova import build_nova_graph
+    from graphs.nova import default_nova_graph
     from memory.checkpoint import open_checkpointer
 
     checkpointer = stack.enter_context(open_checkpointer())
-    return build_nova_graph().compile(checkpointer=checkpointer, name="nova")
+    # The process's one compiled supervisor, with this command's checkpointer attached.
+    return default_nova_graph().copy(update={"checkpointer": checkpointer})
 
 
 @app.command()

@@ -19,9 +19,9 @@ RunArgument = Annotated[str, typer.Argument(help="Run id or trace id (a unique p
 
 def nova_graph(checkpointer: Any) -> Any:
     """Compile the graph whose runs ``trace blame`` and ``failures retry`` replay."""
-    from graphs.nova import build_nova_graph
+    from graphs.nova import default_nova_graph
 
-    return build_nova_graph().compile(checkpointer=checkpointer, name="nova")
+    return default_nova_graph().copy(update={"checkpointer": checkpointer})
 
 
 def _store() -> Any:

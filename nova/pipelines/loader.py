@@ -26,6 +26,7 @@ from nova.pipelines.spec import (
     validate_params,
 )
 from nova.pipelines.templates import CONTEXT_NAMES, compile_check, is_template, referenced
+from nova.yamlio import load_yaml
 
 DEFAULT_PIPELINES_DIR = Path(__file__).resolve().parents[1] / "catalog" / "pipelines"
 
@@ -245,7 +246,7 @@ def load_pipelines(
     served: dict[str, str] = {}
     for path in files:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = load_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
             problems.append(f"{path}: not valid YAML ({error})".replace("\n", " "))
             continue
