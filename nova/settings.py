@@ -126,6 +126,17 @@ class NovaSettings(BaseSettings):
     """Hosts ``web_fetch`` may read, comma-separated (``docs.python.org,example.com``);
     subdomains of a listed host are allowed. Empty: web fetching is off."""
 
+    # --- the CLI as a client of a running server (see nova/cli/remote.py) ---
+    client_mode: Literal["auto", "local", "server"] = "auto"
+    """Where ``nova ask``/``chat``/``resume`` run a turn: ``auto`` sends it to a running Nova
+    server (``NOVA_SERVER_URL``, or the one ``nova serve`` announced in the data dir) and
+    runs in-process when there is none; ``local`` always runs in-process; ``server``
+    requires a server."""
+    server_url: AnyHttpUrl | None = None
+    """A Nova server the CLI sends its requests to (``http://127.0.0.1:2024``)."""
+    client_api_key: SecretStr | None = None
+    """API key the CLI presents to a durable server (one of its ``NOVA_SERVER_API_KEYS``)."""
+
     # --- hosted graph server (`nova serve`, see nova/server/) ---
     server_database_url: str = "postgresql://postgres@127.0.0.1:5432/nova_server"
     """PostgreSQL database of the durable server: assistants, threads, runs, checkpoints, store."""

@@ -150,3 +150,22 @@ class MemoryCommandModel(ScriptedChatModel):
 memory = build_nova_graph(
     model_factory=ScriptedModels({"memory_curator": MemoryCommandModel.from_script([])})
 ).compile(name="memory")
+
+
+def build_approving_nova_graph() -> StateGraph:  # type: ignore[type-arg]
+    """Nova's supervisor whose erp_inventory agent asks to adjust stock (test product)."""
+    sku = os.environ.get("NOVA_TEST_SKU", "")
+    script = [
+        calls(
+            tool_call(
+                "erp_adjust_stock", product=sku, warehouse="MAIN", change=5, reason="cycle count"
+            )
+        ),
+        says("Stock adjusted."),
+    ]
+    return build_nova_graph(
+        model_factory=ScriptedModels({"erp_inventory": ScriptedChatModel.from_script(script)})
+    )
+
+
+approving = build_approving_nova_graph().compile(name="nova")

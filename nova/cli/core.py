@@ -33,6 +33,18 @@ ProjectOption = Annotated[
 AgentOption = Annotated[
     str | None, typer.Option("--agent", "-a", help="Skip routing: send the request to this agent.")
 ]
+LocalOption = Annotated[
+    bool,
+    typer.Option("--local", help="Run in this process even when a Nova server is running."),
+]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Send the request to this Nova server (default: NOVA_SERVER_URL, or the server "
+        "`nova serve` announced; else in-process).",
+    ),
+]
 
 
 def _settings_or_exit() -> Any:
@@ -62,6 +74,11 @@ def _show_result(values: dict[str, Any]) -> None:
 
     messages = values.get("messages") or []
     last = messages[-1] if messages else None
+    if isinstance(last, dict) and last.get("type") == "ai":
+        # A server's answer arrives as JSON: rebuild the message to render it the same way.
+        last = AIMessage(
+            content=last.get("content") or "", additional_kwargs=last.get("additional_kwargs") or {}
+        )
     renderable: Any = Markdown(values.get("answer") or "")
     from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer
 
@@ -134,6 +151,67 @@ def _open_graph(stack: Any) -> Any:
     return default_nova_graph().copy(update={"checkpointer": checkpointer})
 
 
+def _remote_target(settings: Any, *, server: str | None, local: bool, thread: str | None) -> Any:
+    """Return the server to use for this turn, or ``None`` to run in-process."""
+    from nova.cli.remote import ServerUnavailable, choose_target, thread_exists
+
+    target = choose_target(settings, server=server, local=local)
+    if target is None or thread is None or target.required:
+        return target
+    try:
+        # A conversation started in-process lives in the local checkpointer, not on the
+        # server: continue it where it is.
+        return target if thread_exists(target, thread) else None
+    except ServerUnavailable:
+        return None
+
+
+def _turn(
+    *,
+    text: str | None,
+    resume: dict[str, Any] | None,
+    thread: str,
+    project: str | None,
+    agent: str | None,
+    interactive: bool,
+    target: Any,
+) -> dict[str, Any]:
+    """Run one turn on the server ``target`` (or in-process when ``None``): final values."""
+    import contextlib
+
+    if target is not None:
+        from nova.cli.remote import ServerUnavailable, remote_turn
+
+        try:
+            return remote_turn(
+                target,
+                text=text,
+                resume=resume,
+                thread=thread,
+                project=project,
+                agent=agent,
+                interactive=interactive,
+            )
+        except ServerUnavailable as error:
+            if target.required:
+                raise fail(
+                    f"No Nova server answers at {error}; start one with `nova serve --dev`, "
+                    "or run in-process with --local"
+                ) from None
+            console.print(f"[dim]no server at {target.url}; running in-process[/]")
+    from langchain_core.messages import HumanMessage
+    from langgraph.types import Command
+
+    payload: Any = (
+        Command(resume=resume) if resume is not None else {"messages": [HumanMessage(text or "")]}
+    )
+    with contextlib.ExitStack() as stack:
+        graph = _open_graph(stack)
+        return run_turn(
+            graph, payload, thread=thread, project=project, agent=agent, interactive=interactive
+        )
+
+
 @app.command()
 def ask(
     text: Annotated[str, typer.Argument(help="Your request.")],
@@ -141,24 +219,22 @@ def ask(
     project: ProjectOption = None,
     agent: AgentOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
+    local: LocalOption = False,
+    server: ServerOption = None,
 ) -> None:
     """Ask Nova one thing (continue a conversation with --thread)."""
-    import contextlib
-
-    from langchain_core.messages import HumanMessage
-
-    _settings_or_exit()
+    settings = _settings_or_exit()
+    target = _remote_target(settings, server=server, local=local, thread=thread)
     thread = thread or uuid.uuid4().hex[:12]
-    with contextlib.ExitStack() as stack:
-        graph = _open_graph(stack)
-        values = run_turn(
-            graph,
-            {"messages": [HumanMessage(text)]},
-            thread=thread,
-            project=project,
-            agent=agent,
-            interactive=sys.stdin.isatty() and not as_json,
-        )
+    values = _turn(
+        text=text,
+        resume=None,
+        thread=thread,
+        project=project,
+        agent=agent,
+        interactive=sys.stdin.isatty() and not as_json,
+        target=target,
+    )
     if as_json:
         out = {k: v for k, v in values.items() if k != "messages"}
         out["thread"] = thread
@@ -176,65 +252,74 @@ def resume(
     ],
     reason: Annotated[str, typer.Option(help="Why (recorded with a rejection).")] = "",
     approver: Annotated[str | None, typer.Option(help="Who approves (default $USER).")] = None,
+    local: LocalOption = False,
+    server: ServerOption = None,
 ) -> None:
     """Approve or reject the change a paused thread is waiting on."""
     import contextlib
 
-    from langgraph.types import Command
-
-    _settings_or_exit()
+    settings = _settings_or_exit()
     who = approver or os.environ.get("USER") or "cli-user"
-    with contextlib.ExitStack() as stack:
-        graph = _open_graph(stack)
-        state = graph.get_state({"configurable": {"thread_id": thread}})
-        if not any(task.interrupts for task in state.tasks):
-            raise fail(f"Thread {thread!r} is not waiting for an approval")
-        decision = {"approved": approve, "approver": who, "reason": reason}
-        values = run_turn(
-            graph,
-            Command(resume=decision),
-            thread=thread,
-            project=None,
-            agent=None,
-            interactive=False,
-        )
+    decision = {"approved": approve, "approver": who, "reason": reason}
+    target = _remote_target(settings, server=server, local=local, thread=thread)
+    if target is None:
+        with contextlib.ExitStack() as stack:
+            state = _open_graph(stack).get_state({"configurable": {"thread_id": thread}})
+            waiting = any(task.interrupts for task in state.tasks)
+    else:
+        from nova.cli.remote import is_waiting_for_approval
+
+        waiting = is_waiting_for_approval(target, thread)
+    if not waiting:
+        raise fail(f"Thread {thread!r} is not waiting for an approval")
+    values = _turn(
+        text=None,
+        resume=decision,
+        thread=thread,
+        project=None,
+        agent=None,
+        interactive=False,
+        target=target,
+    )
     _show_result(values)
 
 
 @app.command()
-def chat(thread: ThreadOption = None, project: ProjectOption = None) -> None:
+def chat(
+    thread: ThreadOption = None,
+    project: ProjectOption = None,
+    local: LocalOption = False,
+    server: ServerOption = None,
+) -> None:
     """Talk to Nova interactively (Ctrl-D or 'exit' to leave)."""
-    import contextlib
-
-    from langchain_core.messages import HumanMessage
-
-    _settings_or_exit()
+    settings = _settings_or_exit()
+    target = _remote_target(settings, server=server, local=local, thread=thread)
     thread = thread or uuid.uuid4().hex[:12]
+    where = f" · server {target.url}" if target is not None else ""
     console.print(
-        f"[bold cyan]Nova[/] · thread {thread} · "
-        f"project {project or _settings_or_exit().default_project}"
+        f"[bold cyan]Nova[/] · thread {thread} · project {project or settings.default_project}"
+        f"{where}"
     )
-    with contextlib.ExitStack() as stack:
-        graph = _open_graph(stack)
-        while True:
-            try:
-                text = Prompt.ask("[bold]you[/]").strip()
-            except (EOFError, KeyboardInterrupt):
-                console.print()
-                return
-            if text.lower() in {"exit", "quit", ":q"}:
-                return
-            if not text:
-                continue
-            values = run_turn(
-                graph,
-                {"messages": [HumanMessage(text)]},
-                thread=thread,
-                project=project,
-                agent=None,
-                interactive=True,
-            )
-            _show_result(values)
+    while True:
+        try:
+            text = Prompt.ask("[bold]you[/]").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if text.lower() in {"exit", "quit", ":q"}:
+            return
+        if not text:
+            continue
+        values = _turn(
+            text=text,
+            resume=None,
+            thread=thread,
+            project=project,
+            agent=None,
+            interactive=True,
+            target=target,
+        )
+        _show_result(values)
 
 
 @agents_app.command("list")
@@ -360,7 +445,12 @@ def serve(
             f"Serving {config_path.parent.name}/langgraph.json in memory on "
             f"http://{host}:{port} ({settings.server_jobs} concurrent runs; Studio: {studio})"
         )
-        raise typer.Exit(subprocess.call(command, cwd=config_path.parent, env=env))
+        from nova.server.announce import announced
+
+        # The CLI finds the warm server through this announcement (nova/cli/remote.py).
+        with announced(settings.data_dir, f"http://{host}:{port}", "dev"):
+            code = subprocess.call(command, cwd=config_path.parent, env=env)
+        raise typer.Exit(code)
 
     from nova.server.launch import ServerConfigError, durable_server
     from nova.server.runtime import RuntimeMissingError, check_runtime
@@ -383,4 +473,8 @@ def serve(
         f"{settings.server_workers} process{'es' if settings.server_workers > 1 else ''}; "
         f"Studio: {studio})"
     )
-    raise typer.Exit(subprocess.call(server.command, cwd=server.cwd, env=server.env))
+    from nova.server.announce import announced
+
+    with announced(settings.data_dir, server.url, "durable"):
+        code = subprocess.call(server.command, cwd=server.cwd, env=server.env)
+    raise typer.Exit(code)

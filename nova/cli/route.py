@@ -118,6 +118,7 @@ def _show_decision(decision: RouteDecision, *, logged: bool) -> None:
 def _route_text(
     text: str, project: str | None, catalog_dir: Path | None, config: Path | None, dry_run: bool
 ) -> None:
+    from memory.embeddings import warm_up
     from nodes.router import Router, UnknownAgentError, decide, nova_router
     from nova.catalog import CatalogError, default_catalog
     from nova.ledger.routing import RoutingLedger
@@ -128,10 +129,13 @@ def _route_text(
         if catalog_dir is not None:
             # Any catalog: the pure classifier decision, not logged (it is not Nova's).
             router = Router.from_catalog(catalog_dir, progress=True, config=config)
+            warm_up()
             _show_decision(router.route(text), logged=False)
             return
         settings = get_settings()
         router = nova_router(progress=True)
+        # Load the encoder first: the decision's latency is the routing, not the model load.
+        warm_up()
         decision = decide(
             text,
             router=router,
