@@ -1,0 +1,57 @@
+"""The calculator's fast path: arithmetic the request states exactly, answered without a model.
+
+Runs before the agent in the chat subgraph, for a confidently routed agent that has the
+``calculator`` tool. ``nova.calc.calculate`` reads the request (VAT, discounts, percentages,
+margin and markup, growth, hours at a rate, unit conversions, plain arithmetic) and either
+answers — with the reading it used, so the owner can check the interpretation — or declines
+with ``{}``, and the agent (with a model) takes over. It never guesses: a request with a word
+the reader cannot place goes to the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage
+from langgraph.runtime import Runtime
+
+from nodes.erp_fast_path import CONFIDENT_METHODS
+from nova.calc import calculate
+from nova.catalog import AgentSpec, Catalog, default_catalog
+from nova.state import AgentRun, NovaContext, NovaState, RuntimeNode
+
+CALCULATOR_TOOL = "calculator"
+CALC_KEY = "calc_fast_path"
+"""``additional_kwargs`` key holding the reading a fast-path calculation used."""
+
+
+def make_calculator_fast_path_node(
+    catalog: Catalog[AgentSpec] | None = None,
+) -> RuntimeNode[NovaState, dict[str, Any]]:
+    """Build the node; ``catalog`` defaults to the configured one."""
+
+    def calculator_fast_path(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, Any]:
+        route = state.get("route")
+        if not route or route.get("method") not in CONFIDENT_METHODS or not route.get("agent"):
+            return {}
+        spec = (catalog or default_catalog()).agents.get(str(route["agent"]))
+        if spec is None or CALCULATOR_TOOL not in spec.tools:
+            return {}
+        result = calculate(state.get("request") or "")
+        if result is None:
+            return {}
+        message = AIMessage(
+            content=result.text, name=spec.name, additional_kwargs={CALC_KEY: result.reading}
+        )
+        run = AgentRun(
+            agent=spec.name,
+            version=spec.version,
+            content_version=spec.content_version,
+            model=None,
+            steps=0,
+            outcome="fast_path",
+            detail=f"calculator: {result.reading}",
+        )
+        return {"messages": [message], "answer": result.text, "agent_run": run}
+
+    return calculator_fast_path
