@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -217,6 +217,8 @@ def fields_from_schema(model: type[BaseModel]) -> list[ParamField]:
         annotation = info.annotation
         if get_origin(annotation) is not None and type(None) in get_args(annotation):
             annotation = next(a for a in get_args(annotation) if a is not type(None))
+        if get_origin(annotation) is Annotated:  # IsoDate, Name: the type is the first argument
+            annotation = get_args(annotation)[0]
         kind: ParamKind
         if name == "date_from" and "date_to" in names:
             name, kind = "date_from..date_to", "period"
