@@ -169,6 +169,8 @@ class Extraction:
 def _describe_kind(stated: Stated) -> str:
     if stated.kind == "period":
         value = stated.value
+        if value["start"] is None or value["end"] is None:
+            return "an open-ended period"
         if value["start"] == value["end"]:
             return f"the date {value['start']}"
         return f"the period {value['start']} to {value['end']}"
@@ -329,9 +331,19 @@ def scan_request(
         period = r.find_period(_mask(text, spans), today)
     except r.PeriodError as error:
         return [s for _, s in sorted(found, key=lambda pair: pair[0])], str(error)
-    if period is not None and period.start is not None and period.end is not None:
-        value = _range(period.start, period.end)
-        add(*period.span, Stated("period", period.text, value, _context(text, *period.span)))
+    if period is not None:
+        # An open range ("before March") is still stated: a period parameter that takes it
+        # fails validation with a message, none taking it reports it; neither drops it.
+        span_value = (
+            _range(period.start, period.end)
+            if period.start is not None and period.end is not None
+            else {
+                "start": period.start and period.start.isoformat(),
+                "end": period.end and period.end.isoformat(),
+                "label": period.text,
+            }
+        )
+        add(*period.span, Stated("period", period.text, span_value, _context(text, *period.span)))
     for match in MONEY_RE.finditer(text):
         if not _overlaps(match.span(), spans):
             number = match.group("a") or match.group("b")
@@ -345,8 +357,8 @@ def scan_request(
     for match in _NUMBER_RE.finditer(text):
         if _overlaps(match.span(), spans):
             continue
-        number = parse_number(match.group("n"))
-        value: int | float = int(number) if number == number.to_integral_value() else float(number)
+        parsed = parse_number(match.group("n"))
+        value: int | float = int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
         add(
             *match.span(),
             Stated("number", match.group("n"), value, _context(text, *match.span())),
