@@ -53,6 +53,14 @@ def _base_today(spec: PipelineSpec, session: Any | None) -> date:
     return date.today()  # noqa: DTZ011 - the owner's local calendar day
 
 
+def _anchor(given: Mapping[str, Any], base: date) -> date:
+    """Return the day relative dates in the request count from: the caller's ``date``, if valid."""
+    try:
+        return date.fromisoformat(str(given["date"])) if given.get("date") else base
+    except ValueError:
+        return base  # validation reports the malformed date
+
+
 def _today(params: Mapping[str, Any], base: date) -> date:
     given = params.get("date")
     if isinstance(given, str) and given:
@@ -114,7 +122,7 @@ def read_params(
             extraction = extract_params(
                 request,
                 fields,
-                today=base,
+                today=_anchor(given, base),
                 given=given,
                 thread=_previous_values(previous),
                 session=session,
@@ -126,7 +134,7 @@ def read_params(
         extraction = extract_params(
             request,
             fields,
-            today=base,
+            today=_anchor(given, base),
             given=given,
             thread=_previous_values(previous),
             model=model,
