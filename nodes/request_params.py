@@ -140,6 +140,8 @@ class Extraction:
     """The request's words each request- or model-read value came from."""
     unplaced: list[Stated] = field(default_factory=list)
     """Stated values no parameter takes (the run must say so, not use a default)."""
+    conflicts: list[str] = field(default_factory=list)
+    """Stated values that contradict what the caller gave for the same parameter."""
     question: str | None = None
     """Something stated cannot be resolved (two customers fit a name); ask this."""
     notes: list[str] = field(default_factory=list)
@@ -154,6 +156,12 @@ class Extraction:
         """Return why the request cannot run as stated (a question or unplaced values), or None."""
         if self.question:
             return self.question
+        if self.conflicts:
+            return (
+                "The request and the given parameters disagree: "
+                + "; ".join(self.conflicts)
+                + f". The {owner} did not run; give one value."
+            )
         if not self.unplaced:
             return None
         listed = "; ".join(f"{f.name} ({f.kind}): {f.description}" for f in fields) or "none"
@@ -419,18 +427,20 @@ def affinity(context: Iterable[str], item: ParamField) -> int:
     )
 
 
-def place(stated: Iterable[Stated], fields: Iterable[ParamField], taken: set[str]) -> Extraction:
+def place(
+    stated: Iterable[Stated], fields: Iterable[ParamField], given: Mapping[str, Any]
+) -> Extraction:
     """Give each stated value to the one parameter it belongs to; keep the rest as unplaced.
 
-    A value goes to a free parameter whose kind accepts it. A bare number needs words in
-    common with the parameter (its meaning is in them); for other values a single candidate
-    is enough, and among several the one with most words in common wins, if it is the only
-    one with that many.
+    A value goes to a parameter whose kind accepts it. A bare number needs words in common
+    with the parameter (its meaning is in them); for other values a single candidate is
+    enough, and among several the one with most words in common wins, if it is the only
+    one with that many. A value that belongs to a parameter the caller gave (``given``)
+    is explained by it when the two agree, and a conflict when they do not.
     """
-    free = [f for f in fields if f.name not in taken]
     out = Extraction()
     for value in stated:
-        candidates = [f for f in free if f.kind in value.accepts and f.name not in out.values]
+        candidates = [f for f in fields if f.kind in value.accepts and f.name not in out.values]
         scored = sorted(
             ((affinity(value.context, f), f) for f in candidates),
             key=lambda pair: -pair[0],
@@ -443,11 +453,38 @@ def place(stated: Iterable[Stated], fields: Iterable[ParamField], taken: set[str
                 chosen = scored[0][1]
         if chosen is None:
             out.unplaced.append(value)
-            continue
-        out.values[chosen.name] = _convert(value, chosen)
-        out.sources[chosen.name] = "request"
-        out.evidence[chosen.name] = value.text
+        elif chosen.name in given:
+            if not _agrees(given[chosen.name], value, chosen):
+                out.conflicts.append(
+                    f"the request states {value.text!r} for {chosen.name}, but it was given "
+                    f"as {json.dumps(given[chosen.name], default=str)}"
+                )
+        else:
+            out.values[chosen.name] = _convert(value, chosen)
+            out.sources[chosen.name] = "request"
+            out.evidence[chosen.name] = value.text
     return out
+
+
+def _agrees(given: Any, value: Stated, item: ParamField) -> bool:
+    """Whether a caller's value says the same as a stated one (a name may be spelt apart)."""
+    stated = _convert(value, item)
+    if item.kind in ("customer", "product"):
+        return str(given) == str(stated) or fuzz.WRatio(str(given), value.text) >= _WORD_MATCH
+    if item.kind == "languages":
+        return isinstance(given, list) and set(stated) <= set(given)
+    if item.kind == "period":
+        if isinstance(given, str):
+            start, _, end = given.partition("..")
+            given = {"start": start.strip(), "end": (end or start).strip()}
+        return isinstance(given, Mapping) and (
+            str(given.get("start")),
+            str(given.get("end")),
+        ) == (str(stated["start"]), str(stated["end"]))
+    try:
+        return float(given) == float(stated)
+    except (TypeError, ValueError):
+        return str(given) == str(stated)
 
 
 def _convert(value: Stated, item: ParamField) -> Any:
@@ -581,11 +618,14 @@ def extract_params(
     if instruction.strip():
         words = ignore | frozenset(w for f in fields for w in _field_words(f))
         stated, question = scan_request(instruction, today=today, session=session, ignore=words)
-        placed = place(stated, fields, set(out.values))
+        placed = place(
+            stated, [f for f in fields if f.name not in out.values or f.name in given], given
+        )
         out.values |= placed.values
         out.sources |= placed.sources
         out.evidence |= placed.evidence
         out.unplaced = placed.unplaced
+        out.conflicts = placed.conflicts
         out.question = question
     open_fields = [f for f in fields if f.name not in out.values and not f.typed]
     if model is not None and open_fields and request.strip() and out.question is None:

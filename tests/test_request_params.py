@@ -242,6 +242,22 @@ def test_a_stated_value_no_parameter_takes_stops_the_run_with_a_message(
     assert weekly["status"] == "failed" and "'26' (a number)" in weekly["text"]
 
 
+def test_a_callers_value_explains_the_same_stated_value_and_refuses_a_different_one(
+    as_of: date,
+) -> None:
+    spec = shipped_pipelines()["invoice_reminders"]
+    fields = fields_from_pipeline(spec)
+    request = "Send payment reminders for customers more than 30 days overdue"
+    # An agent calling pipeline_run passes the request and the value it read from it.
+    same = extract_params(request, fields, today=as_of, given={"min_days_overdue": 30})
+    assert same.problem("invoice_reminders", fields) is None
+    assert same.sources == {"min_days_overdue": "caller"}
+    runner = _runner()
+    other = runner.run("invoice_reminders", request=request, params={"min_days_overdue": 14})
+    assert other.result["status"] == "failed"
+    assert "'30' for min_days_overdue, but it was given as 14" in other.result["text"]
+
+
 def test_a_number_goes_to_the_parameter_its_words_name() -> None:
     fields = [
         ParamField("top", "integer", "How many top customers to list", 5),
@@ -254,7 +270,7 @@ def test_a_number_goes_to_the_parameter_its_words_name() -> None:
         ParamField("a_days", "integer", "Days before"),
         ParamField("b_days", "integer", "Days after"),
     ]
-    placed = place([Stated("number", "7", 7, ("days",))], twins, set())
+    placed = place([Stated("number", "7", 7, ("days",))], twins, {})
     assert placed.values == {} and [s.text for s in placed.unplaced] == ["7"]
 
 
