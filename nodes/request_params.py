@@ -32,7 +32,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
@@ -74,7 +74,9 @@ TYPED_KINDS: frozenset[str] = frozenset(
 """Kinds read from a request without a model; the others need one."""
 
 ParamSource = Literal["caller", "request", "model", "thread", "default"]
-StatedKind = Literal["number", "amount", "period", "language", "customer", "product", "reference"]
+StatedKind = Literal[
+    "number", "amount", "period", "language", "customer", "product", "reference", "name"
+]
 
 _ACCEPTS: dict[str, frozenset[str]] = {
     "number": frozenset({"integer", "number"}),
@@ -85,6 +87,7 @@ _ACCEPTS: dict[str, frozenset[str]] = {
     "customer": frozenset({"customer"}),
     "product": frozenset({"product"}),
     "reference": frozenset(),
+    "name": frozenset(),
 }
 """Parameter kinds that can take each kind of stated value (a single day is a ``day``)."""
 
@@ -92,6 +95,9 @@ _WORD_MATCH = 85.0
 """rapidfuzz ratio at which two words count as the same (plural, small typo)."""
 _CONTEXT_WORDS = 3
 """Content words on each side of a value that say what it is ("30 days overdue")."""
+_NEGATIONS = frozenset({"except", "excluding", "exclude", "without", "not", "besides", "but"})
+"""Words that turn a value into its opposite ("all customers except Nordwind"): a scan
+cannot tell which parameter takes an exclusion, so such a value is never placed by it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,8 @@ class Stated:
     value: Any
     context: tuple[str, ...] = ()
     """Normalised content words around the value (what the value is about)."""
+    negated: bool = False
+    """An exclusion word comes right before it ("except Nordwind")."""
 
     @property
     def accepts(self) -> frozenset[str]:
@@ -182,8 +190,12 @@ def _describe_kind(stated: Stated) -> str:
         if value["start"] == value["end"]:
             return f"the date {value['start']}"
         return f"the period {value['start']} to {value['end']}"
+    if stated.negated:
+        return "an exclusion"
     if stated.kind == "customer":
         return f"customer {stated.value}"
+    if stated.kind == "name":
+        return "a name that matches no customer"
     if stated.kind == "language":
         return "language " + ", ".join(stated.value)
     return {"number": "a number", "amount": "an amount", "product": "a product"}.get(
@@ -289,6 +301,10 @@ def _context(text: str, start: int, end: int) -> tuple[str, ...]:
     return (*before, *after)
 
 
+def _negated(words_before: list[str]) -> bool:
+    return bool(_NEGATIONS.intersection(words_before[-2:]))
+
+
 def _range(start: date, end: date) -> dict[str, str]:
     from nova.pipelines.templates import range_label
 
@@ -323,6 +339,8 @@ def scan_request(
     spans: list[tuple[int, int]] = []
 
     def add(start: int, end: int, stated: Stated) -> None:
+        if _negated(r.tokens(text[:start])):
+            stated = replace(stated, negated=True)
         found.append((start, stated))
         spans.append((start, end))
 
@@ -384,24 +402,38 @@ def _customers(
     text: str, session: Session, ignore: frozenset[str], found: list[tuple[int, Stated]]
 ) -> str | None:
     from nova.erp import models as m
-    from nova.erp.intents import ERP_WORDS, GLOBAL_WORDS
+    from nova.erp.intents import _NAME_AFTER, ALL_RULE_WORDS, ERP_WORDS, GLOBAL_WORDS
     from nova.erp.skills import name_index
-
-    # Language names ("French") and the ERP's own vocabulary are never customer names.
     from tools.language import LANGUAGE_NAMES
 
+    # Language names ("French") and the ERP's own vocabulary are never customer names.
     language_words = frozenset(
         r.normalise(name) for names in LANGUAGE_NAMES.values() for name in names
     )
     skip = ERP_WORDS | GLOBAL_WORDS | ignore | language_words
+    words = r.tokens(text)
+    explained: set[str] = set()
     for mention in name_index(session, m.Customer).find_in_text(text, ignore=skip):
         if mention.resolved is None:
             options = " or ".join(f"{c.name} ({c.number})" for c in mention.candidates)
             return f"Which customer do you mean by {mention.text!r}: {options}?"
-        found.append(
-            # After every value found by position (mention positions count words, not characters).
-            (len(text) + mention.start, Stated("customer", mention.text, mention.resolved.number))
+        explained |= {words[i] for i in mention.consumed}
+        before = words[max(0, mention.start - _CONTEXT_WORDS) : mention.start]
+        stated = Stated(
+            "customer",
+            mention.text,
+            mention.resolved.number,
+            tuple(w for w in before if w not in GLOBAL_WORDS),
+            negated=_negated(before),
         )
+        # After every value found by position (mention positions count words, not characters).
+        found.append((len(text) + mention.start, stated))
+    # "for Zyxel Motors": a name-shaped phrase that names no customer is stated all the same.
+    known = skip | ALL_RULE_WORDS | explained
+    for match in _NAME_AFTER.finditer(text):
+        phrase = match.group("name").strip()
+        if set(r.tokens(phrase)) - known:
+            found.append((match.start(), Stated("name", phrase, phrase)))
     return None
 
 
@@ -447,6 +479,8 @@ def place(
         )
         needs_words = value.kind in ("number", "amount")
         chosen: ParamField | None = None
+        if value.negated:
+            scored = []  # an exclusion is not the value of the parameter it looks like
         if scored and (scored[0][0] > 0 or not needs_words):
             best = scored[0][0]
             if len(scored) == 1 or scored[1][0] < best:
@@ -638,6 +672,12 @@ def extract_params(
             out.values |= read.values
             out.sources |= read.sources
             out.evidence |= read.evidence
+            # A value the scan could not place ("except Nordwind") is explained when the
+            # model gave it to a parameter, quoting it.
+            quotes = [q.casefold() for q in read.evidence.values()]
+            out.unplaced = [
+                u for u in out.unplaced if not any(u.text.casefold() in q for q in quotes)
+            ]
             out.unplaced += read.unplaced
             out.notes += read.notes
     for name, (value, source) in (thread or {}).items():

@@ -242,6 +242,37 @@ def test_a_stated_value_no_parameter_takes_stops_the_run_with_a_message(
     assert weekly["status"] == "failed" and "'26' (a number)" in weekly["text"]
 
 
+def test_an_exclusion_or_an_unknown_name_is_reported_not_read_as_the_customer(
+    as_of: date,
+) -> None:
+    runner = _runner()
+    excluded = runner.run(
+        "invoice_reminders", request="Payment reminders for all customers except Nordwind"
+    ).result
+    # Without a model nothing can take an exclusion: the run stops rather than remind Nordwind.
+    assert excluded["status"] == "failed" and "'nordwind' (an exclusion)" in excluded["text"]
+    unknown = runner.run("invoice_reminders", request="Payment reminders for Zyxel Motors").result
+    assert unknown["status"] == "failed"
+    assert "'Zyxel Motors' (a name that matches no customer)" in unknown["text"]
+    # A model that gives the exclusion to a parameter, quoting it, explains it.
+    reader = ScriptedChatModel.repeating(
+        calls(
+            tool_call(
+                "FillParameters",
+                assignments=[{"name": "exclude", "value": ["20001"], "quote": "except Nordwind"}],
+            )
+        )
+    )
+    with_model = (
+        _runner(ScriptedModels({"invoice_reminders": reader}))
+        .run("invoice_reminders", request="Payment reminders for all customers except Nordwind")
+        .result
+    )
+    assert with_model["status"] in ("completed", "completed_with_skips"), with_model["text"]
+    assert with_model["params"]["exclude"] == ["20001"] and with_model["params"]["customer"] is None
+    assert with_model["param_sources"]["exclude"] == "model"
+
+
 def test_a_callers_value_explains_the_same_stated_value_and_refuses_a_different_one(
     as_of: date,
 ) -> None:
