@@ -427,3 +427,31 @@ def test_period_helpers_name_and_step_back_weeks_and_months() -> None:
         "end": "2025-06-09",
         "label": "2025-06-07 – 2025-06-09",
     }
+
+
+def test_cli_run_reads_the_request_and_shows_each_parameters_source(
+    erp_url: str,  # noqa: F811 - the fixture
+    as_of: date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from nova.cli import app
+    from nova.cli.app import console
+
+    monkeypatch.setattr(console, "_width", 200)  # a wide terminal: the status line stays whole
+    request = "Payment reminders for customers more than 30 days overdue"
+    shown = CliRunner().invoke(app, ["pipeline", "run", "invoice_reminders", "--request", request])
+    assert shown.exit_code == 0, shown.output
+    assert "min_days_overdue=30 (request)" in shown.output
+    assert "send=false (default)" in shown.output
+    as_json = CliRunner().invoke(
+        app, ["pipeline", "run", "invoice_reminders", "--request", request, "--json"]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    result = json.loads(as_json.output)
+    assert result["params"]["min_days_overdue"] == 30
+    assert result["param_sources"]["min_days_overdue"] == "request"
+    assert _drafted(result["text"]) == _overdue_customers(erp_url, more_than=30)
