@@ -126,13 +126,15 @@ def pipeline_show(name: Annotated[str, typer.Argument(help="Pipeline name.")]) -
     )
     console.print(f"[bold]file[/] {runner.pipelines.sources[name]}")
     if spec.params:
+        from nodes.request_params import fields_from_pipeline
+
         params = Table(title="parameters")
-        for column in ("name", "type", "default", "from request", "description"):
+        for column in ("name", "type", "default", "from a request", "description"):
             params.add_column(column, overflow="fold")
-        for pname, param in spec.params.items():
-            params.add_row(
-                pname, param.type, repr(param.default), param.from_request or "—", param.description
-            )
+        for item in fields_from_pipeline(spec):
+            param = spec.params[item.name]
+            read = param.from_request or ("typed (no model)" if item.typed else "by the model")
+            params.add_row(item.name, param.type, repr(param.default), read, param.description)
         console.print(params)
     steps = Table(title="steps")
     for column in (
