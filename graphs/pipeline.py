@@ -127,7 +127,7 @@ def compile_pipeline(spec: PipelineSpec, deps: StepDeps) -> PipelineBuilder:
         input_schema=PipelineInput,
         output_schema=PipelineOutput,
     )
-    builder.add_node("start", cast(Any, make_start_node(spec)))
+    builder.add_node("start", cast(Any, make_start_node(spec, deps)))
     for step in spec.steps:
         if step.for_each is not None and step.parallel:
             fan_out, route = make_fan_out(spec, step)

@@ -54,10 +54,12 @@ from tenacity import (
 from typing_extensions import TypedDict
 
 from nodes.checks import CheckOutcome, CheckResult
+from nodes.pipeline_params import confirm_params, describe_params, read_params
+from nodes.request_params import ParamSource
 from nova.catalog import AgentSpec, Catalog
 from nova.glossary import Glossary
 from nova.models import ModelFactory, ModelUnavailable
-from nova.pipelines.spec import ParamsError, PipelineSpec, StepSpec, validate_params
+from nova.pipelines.spec import ParamsError, PipelineSpec, StepSpec
 from nova.pipelines.templates import evaluate, render_text, render_value, template_context
 from nova.settings import get_settings
 from nova.state import AgentOutcome, AgentRun, NovaContext, RouteDecision
@@ -142,6 +144,10 @@ class RunInfo(TypedDict):
     """1 for a new run, 2+ when an unfinished run is resumed."""
     project: str
     params: dict[str, Any]
+    param_sources: NotRequired[dict[str, ParamSource]]
+    """Where each parameter's value came from: caller, request, model, thread or default."""
+    param_evidence: NotRequired[dict[str, str]]
+    """The request's words each value read from the request came from."""
     today: str
     started_at: str
     status: RunStatus
@@ -176,6 +182,10 @@ class PipelineResult(TypedDict):
     started_at: str
     finished_at: str
     duration_ms: float
+    params: NotRequired[dict[str, Any]]
+    """The parameters the run used."""
+    param_sources: NotRequired[dict[str, ParamSource]]
+    """Where each parameter's value came from (see ``RunInfo.param_sources``)."""
 
 
 def merge_records(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
@@ -1020,44 +1030,15 @@ def make_join_node(spec: PipelineSpec, step: StepSpec) -> Callable[[PipelineStat
 # --- start and finish ------------------------------------------------------------------------
 
 
-def _params_from_request(
-    spec: PipelineSpec, request: str, given: Mapping[str, Any]
-) -> dict[str, Any]:
-    from tools.language import parse_target_languages, split_request
-
-    values = dict(given)
-    split = split_request(request) if request else None
-    for name, param in spec.params.items():
-        if name in values or param.from_request is None or split is None:
-            continue
-        if param.from_request == "text" and split.text:
-            values[name] = split.text
-        elif param.from_request == "languages":
-            languages = parse_target_languages(split.instruction)
-            if languages:
-                values[name] = languages
-    return values
-
-
-def _today(spec: PipelineSpec, params: Mapping[str, Any]) -> date:
-    given = params.get("date")
-    if isinstance(given, str) and given:
-        try:
-            return date.fromisoformat(given)
-        except ValueError:
-            raise ParamsError(f"date must be YYYY-MM-DD, got {given!r}") from None
-    if spec.today == "erp":
-        from nova.erp.db import business_date, get_erp_database
-
-        with get_erp_database().read_session() as session:
-            return business_date(session)
-    return date.today()  # noqa: DTZ011 - the owner's local calendar day
-
-
 def make_start_node(
-    spec: PipelineSpec,
+    spec: PipelineSpec, deps: StepDeps | None = None
 ) -> Callable[[PipelineState, Runtime[NovaContext]], dict[str, Any]]:
     """Build ``start``: parameters, project, run id and "today"; resume or start afresh.
+
+    Parameters come from the caller, the request (``nodes.request_params``; a stated value
+    that fits no parameter stops the run with a message), the serving agent's model (for
+    ``deps``' catalog and models), the previous run on the thread, then the defaults. A
+    pipeline that will write with values it inferred first shows them for approval.
 
     A run that did not complete (a step failed the pipeline, or the process died) is
     resumed when the same thread is invoked again with the same parameters: steps that
@@ -1076,11 +1057,11 @@ def make_start_node(
         base: dict[str, Any] = {"pipeline_result": None, "failures": []}
         started_at = _now().isoformat(timespec="milliseconds")
         try:
-            params = validate_params(
-                spec,
-                _params_from_request(spec, state.get("request") or "", state.get("params") or {}),
+            params, extraction, today_date = read_params(
+                spec, state.get("request") or "", state.get("params") or {}, previous, deps
             )
-            today = _today(spec, params).isoformat()
+            confirm_params(spec, params, extraction, today_date)
+            today = today_date.isoformat()
         except ParamsError as error:
             run = RunInfo(
                 pipeline=spec.name,
@@ -1143,6 +1124,8 @@ def make_start_node(
                 attempt=1,
                 project=project,
                 params=params,
+                param_sources=dict(extraction.sources),
+                param_evidence=dict(extraction.evidence),
                 today=today,
                 started_at=started_at,
                 status="running",
@@ -1227,6 +1210,8 @@ def make_finish_node(
             started_at=run["started_at"],
             finished_at=finished.isoformat(timespec="milliseconds"),
             duration_ms=round((finished - started).total_seconds() * 1000, 1),
+            params=run["params"],
+            param_sources=run.get("param_sources") or {},
         )
         models = sorted({m for r in ordered for m in r.get("models", [])})
         agent_name = _agent_name(spec, state)
@@ -1335,6 +1320,8 @@ def _status_line(
         f"— pipeline {spec.name} {spec.version} · {status.replace('_', ' ')} · {tally} · "
         f"run {run['run_id']}{resumed}"
     ]
+    if sources := run.get("param_sources"):
+        lines.append("  parameters: " + describe_params(run["params"], sources))
     for record in ordered:
         if "note" in record:
             lines.append(f"  • {record['step']} {record['note']}")

@@ -56,7 +56,11 @@ def ask_approval(payload: Any, *, interactive: bool) -> dict[str, Any] | None:
     if not interactive:
         return None
     approver = os.environ.get("USER") or "cli-user"
-    if Confirm.ask("Apply this change?", default=False):
+    # A pipeline's parameter check comes before any change: the question says what is approved.
+    parameters = isinstance(payload, dict) and payload.get("type") == "pipeline_params_approval"
+    if Confirm.ask(
+        "Run with these parameters?" if parameters else "Apply this change?", default=False
+    ):
         return {"approved": True, "approver": approver}
     reason = Prompt.ask("Reason for rejecting", default="rejected in the CLI")
     return {"approved": False, "reason": reason, "approver": approver}

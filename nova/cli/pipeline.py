@@ -126,13 +126,15 @@ def pipeline_show(name: Annotated[str, typer.Argument(help="Pipeline name.")]) -
     )
     console.print(f"[bold]file[/] {runner.pipelines.sources[name]}")
     if spec.params:
+        from nodes.request_params import fields_from_pipeline
+
         params = Table(title="parameters")
-        for column in ("name", "type", "default", "from request", "description"):
+        for column in ("name", "type", "default", "from a request", "description"):
             params.add_column(column, overflow="fold")
-        for pname, param in spec.params.items():
-            params.add_row(
-                pname, param.type, repr(param.default), param.from_request or "—", param.description
-            )
+        for item in fields_from_pipeline(spec):
+            param = spec.params[item.name]
+            read = param.from_request or ("typed (no model)" if item.typed else "by the model")
+            params.add_row(item.name, param.type, repr(param.default), read, param.description)
         console.print(params)
     steps = Table(title="steps")
     for column in (
@@ -172,9 +174,16 @@ class StepBoard:
             for step in spec.steps
         }
         self.started = time.monotonic()
+        self.params = ""
+        """``name=value (source)`` of the run's parameters, once ``start`` has fixed them."""
 
     def update(self, node: str, update: Mapping[str, Any]) -> None:
-        """Record what a finished node wrote (step records and element records)."""
+        """Record what a finished node wrote (parameters, step records and element records)."""
+        from nodes.pipeline_params import describe_params
+
+        run = update.get("run")
+        if isinstance(run, Mapping) and run.get("param_sources"):
+            self.params = describe_params(run["params"], run["param_sources"])
         for step_id, record in (update.get("steps") or {}).items():
             if record is None or step_id not in self.rows:
                 continue
@@ -195,7 +204,11 @@ class StepBoard:
     def render(self) -> Table:
         """Return the table as it stands."""
         elapsed = time.monotonic() - self.started
-        table = Table(title=f"{self.spec.name} {self.spec.version} · {elapsed:.1f} s", expand=False)
+        table = Table(
+            title=f"{self.spec.name} {self.spec.version} · {elapsed:.1f} s",
+            caption=f"parameters: {self.params}" if self.params else None,
+            expand=False,
+        )
         for column in ("step", "status", "progress", "detail"):
             table.add_column(column, overflow="fold")
         for step_id, row in self.rows.items():
@@ -217,8 +230,13 @@ def run_with_board(
     decision: dict[str, Any] | None = None,
     interactive: bool,
     live: bool,
+    request: str = "",
 ) -> PipelineRun:
-    """Run (or resume) a pipeline with a live step table, asking for approvals when interactive."""
+    """Run (or resume) a pipeline with a live step table, asking for approvals when interactive.
+
+    The table's caption shows the parameters (with their sources) as soon as they are fixed,
+    before any step runs.
+    """
     board = StepBoard(spec)
     while True:
         if live:
@@ -234,6 +252,7 @@ def run_with_board(
                     spec.name,
                     params=params,
                     project=project,
+                    request=request,
                     thread_id=thread,
                     decision=decision,
                     on_event=on_event,
@@ -243,6 +262,7 @@ def run_with_board(
                 spec.name,
                 params=params,
                 project=project,
+                request=request,
                 thread_id=thread,
                 decision=decision,
                 on_event=board.update,
@@ -377,6 +397,7 @@ def pipeline_run(
                 thread=thread_id,
                 interactive=interactive,
                 live=console.is_terminal and not as_json,
+                request=request,
             )
             return _show(run, as_json=as_json)
 
@@ -447,6 +468,10 @@ def pipeline_status(
         )
         console.print(board.render())
         run = state.values.get("run") or {}
+        if run.get("param_sources"):
+            from nodes.pipeline_params import describe_params
+
+            console.print(f"parameters: {describe_params(run['params'], run['param_sources'])}")
         waiting = [item.value for task in state.tasks for item in task.interrupts]
         if waiting:
             console.print(

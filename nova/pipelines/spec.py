@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -30,6 +31,18 @@ RESERVED_STEP_IDS = frozenset({"start", "finish", "enter", "agent", "tools"})
 """Node names the compiled graph uses itself."""
 
 StepKind = Literal["skill", "agent", "template", "compute"]
+ParamType = Literal[
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "list",
+    "date",
+    "period",
+    "language",
+    "customer",
+    "product",
+]
 FailurePolicy = Literal["fail", "skip"]
 
 
@@ -169,8 +182,11 @@ class ParamSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["string", "integer", "number", "boolean", "list"] = "string"
-    """Value type (``list`` is a list of strings)."""
+    type: ParamType = "string"
+    """Value type (``list`` is a list of strings). The typed kinds are read from a request
+    without a model: ``date`` (YYYY-MM-DD), ``period`` (a date range ``{start, end, label}``,
+    given as ``2025-06-23..2025-06-29`` on the command line), ``language`` (an ISO 639-1
+    code), ``customer`` (a customer number or name) and ``product`` (a SKU)."""
     description: str = Field(min_length=3)
     """What the parameter does (shown by ``pipeline_list`` and ``nova pipeline show``)."""
     default: Any = None
@@ -237,12 +253,48 @@ class ParamsError(ValueError):
     """Parameters given to a pipeline are unknown, missing or of the wrong type."""
 
 
+class PeriodParam(BaseModel):
+    """The value of a ``period`` parameter: an inclusive date range and how to call it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: date
+    end: date
+    label: str | None = None
+    """Words for the range ("week 26/2025 (…)", "May 2025"); derived when not given."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if isinstance(value, str):  # the command line's "2025-06-23..2025-06-29"
+            start, separator, end = value.partition("..")
+            if not separator:
+                start = end = value
+            return {"start": start.strip(), "end": end.strip()}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeriodParam:
+        if self.end < self.start:
+            raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+        if self.label is None:
+            from nova.pipelines.templates import range_label
+
+            self.label = range_label(self.start, self.end)
+        return self
+
+
 _PARAM_TYPES: dict[str, Any] = {
     "string": str,
     "integer": int,
     "number": float,
     "boolean": bool,
     "list": list[str],
+    "date": date,
+    "period": PeriodParam,
+    "language": Annotated[str, Field(pattern=r"^[a-z]{2}$")],
+    "customer": Annotated[str, Field(min_length=1, max_length=120)],
+    "product": Annotated[str, Field(min_length=1, max_length=120)],
 }
 
 
@@ -278,4 +330,4 @@ def validate_params(spec: PipelineSpec, values: dict[str, Any]) -> dict[str, Any
     ]
     if missing:
         raise ParamsError(f"Pipeline {spec.name!r} needs parameter(s) {missing}; known: {known}")
-    return validated.model_dump()
+    return validated.model_dump(mode="json")

@@ -9,7 +9,9 @@ rendering steps (``template``, ``compute``) are Jinja2, evaluated in a sandbox w
 - ``params``: the pipeline's validated parameters;
 - ``item``: the current element, in a ``for_each`` step;
 - ``request``, ``project``, ``today`` (a ``date``), ``now`` (an aware ``datetime``);
-- ``period(name)``: a date range relative to ``today`` (see ``PERIODS``).
+- ``period(name)``: a date range relative to ``today`` (see ``PERIODS``);
+- ``before(range)``: the range of the same length just before ``range`` (the week or
+  month before a week or month).
 
 Filters beyond Jinja's own: ``money``, ``table``, ``group_rows``, ``facts``, ``language_name``.
 """
@@ -26,7 +28,7 @@ from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 CONTEXT_NAMES = frozenset(
-    {"inputs", "params", "item", "request", "project", "today", "now", "period"}
+    {"inputs", "params", "item", "request", "project", "today", "now", "period", "before"}
 )
 """Top-level names a pipeline template may use."""
 
@@ -85,6 +87,35 @@ def period(name: str, today: date) -> dict[str, str]:
     else:
         label = str(start) if start == end else f"{start} – {end}"
     return {"start": start.isoformat(), "end": end.isoformat(), "label": label}
+
+
+def range_label(start: date, end: date) -> str:
+    """Name a date range the way ``period`` does: an ISO week, a calendar month, or its dates."""
+    if start.weekday() == 0 and end == start + timedelta(days=6):
+        return f"week {start.isocalendar().week}/{start.isocalendar().year} ({start} – {end})"
+    if start.day == 1 and end == _month_start(start, -1) - timedelta(days=1):
+        return start.strftime("%B %Y")
+    return str(start) if start == end else f"{start} – {end}"
+
+
+def before(span: Mapping[str, Any]) -> dict[str, str]:
+    """Return the range as long as ``span`` that ends the day before it starts.
+
+    A week gives the week before, a calendar month the month before (whatever its length),
+    any other range the same number of days just before it.
+    """
+    start = date.fromisoformat(str(span["start"]))
+    end = date.fromisoformat(str(span["end"]))
+    if start.day == 1 and end == _month_start(start, -1) - timedelta(days=1):
+        new_start, new_end = _month_start(start, 1), start - timedelta(days=1)
+    else:
+        new_end = start - timedelta(days=1)
+        new_start = new_end - (end - start)
+    return {
+        "start": new_start.isoformat(),
+        "end": new_end.isoformat(),
+        "label": range_label(new_start, new_end),
+    }
 
 
 def money(value: object, currency: str = "EUR") -> str:
@@ -251,6 +282,7 @@ def template_context(
         "today": today,
         "now": now,
         "period": bound_period,
+        "before": before,
     }
 
 
