@@ -18,6 +18,8 @@ from langgraph.runtime import Runtime
 from nodes.erp_fast_path import CONFIDENT_METHODS
 from nova.calc import calculate
 from nova.catalog import AgentSpec, Catalog, default_catalog
+from nova.projects import load_projects
+from nova.settings import get_settings
 from nova.state import AgentRun, NovaContext, NovaState, RuntimeNode
 
 CALCULATOR_TOOL = "calculator"
@@ -36,6 +38,9 @@ def make_calculator_fast_path_node(
             return {}
         spec = (catalog or default_catalog()).agents.get(str(route["agent"]))
         if spec is None or CALCULATOR_TOOL not in spec.tools:
+            return {}
+        project = load_projects().get(state.get("project") or get_settings().default_project)
+        if not project.allows_tool(CALCULATOR_TOOL):  # the fast path is that tool, run early
             return {}
         result = calculate(state.get("request") or "")
         if result is None:

@@ -57,7 +57,10 @@ def test_chat_subgraph_calculator_tool_executes() -> None:
             says("17.5% of 2340 is 409.5."),
         ]
     )
-    result = _ask(ScriptedModels({"calculator": model}), "What is 17.5 percent of 2340?")
+    # Worded so the model-free calculator declines ("for the report"): the agent runs.
+    result = _ask(
+        ScriptedModels({"calculator": model}), "What is 17.5 percent of 2340 for the report?"
+    )
     assert result["route"]["agent"] == "calculator"
     assert result["route"]["subgraph"] == "chat"
     assert [m.content for m in _tool_results(result)] == ["409.5"]
@@ -149,18 +152,19 @@ def test_threads_persist_across_invocations_with_the_sqlite_checkpointer(tmp_pat
     )
     models = ScriptedModels({"calculator": model})
     config = {"configurable": {"thread_id": "persist"}}
-    for text in ("Calculate 2 + 2", "Calculate 4 * 10"):
+    for text in ("Calculate 2 + 2 in my notes", "Calculate 4 * 10 in my notes"):
         with open_checkpointer(url) as saver:  # a new process would open it the same way
             graph = build_nova_graph(model_factory=models).compile(checkpointer=saver)
             graph.invoke({"messages": [HumanMessage(text)]}, config, context=NovaContext())
     with open_checkpointer(url) as saver:
         state = build_nova_graph(model_factory=models).compile(checkpointer=saver).get_state(config)
     humans = [m.content for m in state.values["messages"] if isinstance(m, HumanMessage)]
-    assert humans == ["Calculate 2 + 2", "Calculate 4 * 10"]
+    assert humans == ["Calculate 2 + 2 in my notes", "Calculate 4 * 10 in my notes"]
     # The second turn's model call saw the first turn.
     second_prompt = model.received[2]
     assert any(
-        isinstance(m, HumanMessage) and m.content == "Calculate 2 + 2" for m in second_prompt
+        isinstance(m, HumanMessage) and m.content == "Calculate 2 + 2 in my notes"
+        for m in second_prompt
     )
 
 
