@@ -12,7 +12,7 @@ file that defines it, that fills its memory on first use.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -323,15 +323,20 @@ def _resolve(path: Path, entries: list[Project], seed_dirs: tuple[Path, ...]) ->
     return projects
 
 
-def check_projects(projects: Projects, agent_names: set[str], tool_names: set[str]) -> list[str]:
-    """Return problems with agent and tool names the projects allow but nobody defines."""
+def check_projects(
+    projects: Projects, agent_names: set[str] | None, tool_names: set[str] | None
+) -> list[str]:
+    """Return problems with agent and tool names the projects allow but nobody defines.
+
+    A ``None`` set of names is not checked.
+    """
     problems = []
     for project in projects:
-        if project.allowed_agents != "all":
+        if project.allowed_agents != "all" and agent_names is not None:
             unknown = sorted(set(project.allowed_agents) - agent_names)
             if unknown:
                 problems.append(f"project {project.id!r} allows unknown agent(s) {unknown}")
-        if project.allowed_tools != "all":
+        if project.allowed_tools != "all" and tool_names is not None:
             unknown = sorted(set(project.allowed_tools) - tool_names)
             if unknown:
                 problems.append(f"project {project.id!r} allows unknown tool(s) {unknown}")
@@ -366,7 +371,17 @@ def _read_own() -> dict[str, Any]:
     return dict(raw)
 
 
-def _save_own(raw: dict[str, Any]) -> Projects:
+@dataclass(frozen=True, slots=True)
+class KnownNames:
+    """Agent and tool names a saved project may allow (``None``: not checked)."""
+
+    agents: Collection[str] | None = None
+    tools: Collection[str] | None = None
+
+
+def _save_own(
+    raw: dict[str, Any], *, changed: str | None = None, known: KnownNames | None = None
+) -> Projects:
     """Validate the owner's file as it would be, together with the built-in one, then write it."""
     from nova.userdata import atomic_write_text, dump_yaml
 
@@ -375,8 +390,35 @@ def _save_own(raw: dict[str, Any]) -> Projects:
         raw.pop("removed", None)
     text = _USER_FILE_HEADER + dump_yaml(raw)
     projects = merge_projects(base.resolve(), user.resolve(), text)
+    if changed is not None and known is not None:
+        project = projects.get(changed)
+        problems = check_projects(
+            Projects({changed: project}, base),
+            set(known.agents) if known.agents is not None else None,
+            set(known.tools) if known.tools is not None else None,
+        )
+        if problems:
+            raise ProjectError(f"{user}: " + "; ".join(problems))
     atomic_write_text(user, text)
     return projects
+
+
+def parse_entry(path: Path, text: str) -> dict[str, Any]:
+    """Read one project (a YAML mapping of its fields) from ``text``, as edited or imported.
+
+    Raises:
+        ProjectError: the text is not YAML or not a mapping, naming ``path``.
+
+    """
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ProjectError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
+    if not isinstance(raw, dict):
+        raise ProjectError(
+            f"{path}: expected a mapping of project fields, got {type(raw).__name__}"
+        )
+    return raw
 
 
 def _index(entries: list[Any], project_id: str) -> int | None:
@@ -408,10 +450,14 @@ def project_entry(project_id: str) -> dict[str, Any]:
     return dict(entries[index])
 
 
-def add_project(entry: Mapping[str, Any]) -> Project:
+def add_project(entry: Mapping[str, Any], *, known: KnownNames | None = None) -> Project:
     """Add one of the owner's projects (validated like the built-in ones) and save it.
 
     A built-in id the owner had removed may be added again: the new entry replaces it.
+
+    Args:
+        entry: The project's fields, as in a projects file.
+        known: Agent and tool names the project may allow; others are refused.
 
     Raises:
         ProjectError: the id is taken, or the entry (or the owner's file) is invalid;
@@ -428,12 +474,18 @@ def add_project(entry: Mapping[str, Any]) -> Project:
     raw = _read_own()
     raw["removed"] = [removed for removed in raw["removed"] if removed != project_id]
     raw["projects"].append(dict(entry))
-    saved = _save_own(raw)
-    return saved.get(str(project_id))
+    return _save_own(raw, changed=str(project_id), known=known).get(str(project_id))
 
 
-def replace_project(project_id: str, entry: Mapping[str, Any]) -> Project:
+def replace_project(
+    project_id: str, entry: Mapping[str, Any], *, known: KnownNames | None = None
+) -> Project:
     """Save ``entry`` as the owner's version of project ``project_id`` (copy-on-write).
+
+    Args:
+        project_id: The project edited; a built-in one gets the owner's copy.
+        entry: Its new fields, as in a projects file.
+        known: Agent and tool names the project may allow; others are refused.
 
     Raises:
         ProjectError: the project is unknown, ``entry`` renames it or is invalid; nothing
@@ -453,7 +505,7 @@ def replace_project(project_id: str, entry: Mapping[str, Any]) -> Project:
         entries.append(dict(entry))
     else:
         entries[index] = dict(entry)
-    return _save_own(raw).get(project_id)
+    return _save_own(raw, changed=project_id, known=known).get(project_id)
 
 
 def remove_project(project_id: str) -> Literal["removed", "override removed", "tombstoned"]:

@@ -142,8 +142,25 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise UserDataError(f"Cannot write {path}: {error}") from None
 
 
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML with multi-line text (prompts) as literal blocks, as people write it."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value.strip() else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
 def dump_yaml(data: Any) -> str:
     """Return ``data`` as block-style YAML, keys in the given order, text kept readable."""
-    return yaml.safe_dump(
-        data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=92
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=92,
     )
