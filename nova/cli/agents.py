@@ -26,6 +26,7 @@ from nova.cli.editing import (
     read_from,
     report,
 )
+from nova.userdata import UserDataError
 
 NameArgument = Annotated[str, typer.Argument(help="Agent name (snake_case).")]
 FromOption = Annotated[
@@ -106,6 +107,8 @@ def agents_new(
         spec, path = save_agent(text, name=name, new=True, known_tools=tools, known_checks=checks)
     except CatalogError as error:
         raise report(error.problems) from None
+    except UserDataError as error:
+        raise report([str(error)]) from None
     _saved(spec, path, "Created")
 
 
@@ -147,6 +150,8 @@ def agents_edit(
         if not (from_file or set_ or add_):
             keep_draft(draft, text)
         raise report(error.problems, unchanged=current.path) from None
+    except UserDataError as error:
+        raise report([str(error)], unchanged=current.path) from None
     _saved(spec, path, "Saved")
 
 

@@ -37,6 +37,7 @@ from nova.projects import (
     replace_project,
     restore_project,
 )
+from nova.userdata import UserDataError
 
 projects_app = typer.Typer(
     help="Inspect and change projects (scope of memory, agents and tools). Yours are kept in "
@@ -217,8 +218,8 @@ def add(
     if from_file is not None:
         try:
             entry = parse_entry(from_file, read_from(from_file))
-        except ProjectError as error:
-            raise report([str(error)]) from None
+        except (ProjectError, UserDataError) as error:
+            raise report([str(error)], unchanged=_user_file()) from None
     entry.setdefault("id", project_id)
     if entry["id"] != project_id:
         raise fail(f"--from {from_file} defines project {entry['id']!r}, not {project_id!r}")
@@ -232,7 +233,7 @@ def add(
     entry.update({key: value for key, value in flags.items() if value is not None})
     try:
         project = add_project(entry, known=_known_names())
-    except ProjectError as error:
+    except (ProjectError, UserDataError) as error:
         raise report([str(error)], unchanged=_user_file()) from None
     console.print(f"Added project [bold]{project.id}[/] ({project.name}) to {_user_file()}")
 
@@ -251,7 +252,7 @@ def edit(
     """
     try:
         current = project_entry(project_id)
-    except ProjectError as error:
+    except (ProjectError, UserDataError) as error:
         raise fail(str(error)) from None
     from nova.userdata import drafts_dir, dump_yaml
 
@@ -273,7 +274,7 @@ def edit(
             # Problems with the YAML itself name the draft, whose line numbers they give.
             entry = parse_entry(draft, text)
         project = replace_project(project_id, entry, known=_known_names())
-    except ProjectError as error:
+    except (ProjectError, UserDataError) as error:
         if edited_in_editor:
             keep_draft(draft, text)
         raise report([str(error)], unchanged=_user_file()) from None
@@ -290,7 +291,7 @@ def remove(project_id: IdArgument) -> None:
 
     try:
         change = remove_project(project_id)
-    except ProjectError as error:
+    except (ProjectError, UserDataError) as error:
         raise report([str(error)], unchanged=_user_file()) from None
     match change:
         case "removed":
@@ -315,6 +316,6 @@ def restore(project_id: IdArgument) -> None:
     """Bring back a built-in project as shipped: drop your version of it, or its removal."""
     try:
         project = restore_project(project_id)
-    except ProjectError as error:
+    except (ProjectError, UserDataError) as error:
         raise report([str(error)], unchanged=_user_file()) from None
     console.print(f"Restored built-in project [bold]{project.id}[/] ({project.name})")
