@@ -431,3 +431,15 @@ def test_the_router_refits_and_routes_to_a_new_user_agent(
     assert decision["agent"] == "plant_care", decision
     assert decision["subgraph"] == "chat"
     assert after.route("What is 19% VAT on 1,299.90?")["agent"] == "calculator"
+
+
+def test_an_open_memory_store_knows_a_project_added_later() -> None:
+    from memory.store import MemoryStore
+
+    store = MemoryStore.open()  # as a server opens it once, before the owner adds a project
+    with pytest.raises(ProjectError, match="Unknown project 'garden-club'"):
+        store.check_project("garden-club")
+    nova("projects", "add", "garden-club", "--name", "G", "--description", "A garden club here.")
+    project = store.check_project("garden-club")
+    assert project is not None and project.name == "G"
+    assert store.for_owner("alice").check_project("garden-club") == project
