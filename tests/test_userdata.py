@@ -16,6 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from graphs.nova import _router_while_configured
 from nova.catalog import DEFAULT_CATALOG_DIR, CatalogError, default_catalog, load_catalog
 from nova.cli import app
 from nova.projects import DEFAULT_PROJECTS_FILE, ProjectError, load_projects
@@ -406,12 +407,9 @@ def test_the_process_wide_catalog_notices_a_changed_file(_isolated_settings: Pat
     assert default_catalog().version == before.version
 
 
-def test_the_router_refits_and_routes_to_a_new_user_agent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from nodes.router import nova_router
-
-    # A small built-in catalog (with the shipped router.yaml beside it) keeps the fits quick.
+@pytest.fixture
+def small_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Four built-in agents and the shipped router.yaml beside them: quick to fit."""
     built_in = tmp_path / "catalog" / "agents"
     built_in.mkdir(parents=True)
     for name in ("general_chat", "calculator", "translator", "daily_planner"):
@@ -419,6 +417,13 @@ def test_the_router_refits_and_routes_to_a_new_user_agent(
     shutil.copy(DEFAULT_CATALOG_DIR.parent / "router.yaml", built_in.parent)
     monkeypatch.setenv("NOVA_CATALOG_DIR", str(built_in))
     get_settings.cache_clear()
+    return built_in
+
+
+@pytest.mark.usefixtures("small_catalog")
+def test_the_router_refits_and_routes_to_a_new_user_agent() -> None:
+    from nodes.router import nova_router
+
     request = "The leaves of my monstera turn yellow, am I watering it too much?"
 
     before = nova_router()
@@ -431,6 +436,20 @@ def test_the_router_refits_and_routes_to_a_new_user_agent(
     assert decision["agent"] == "plant_care", decision
     assert decision["subgraph"] == "chat"
     assert after.route("What is 19% VAT on 1,299.90?")["agent"] == "calculator"
+
+
+@pytest.mark.usefixtures("small_catalog")
+def test_a_built_graph_routes_among_the_agents_it_was_built_with() -> None:
+    from nodes.router import nova_router
+
+    running = _router_while_configured(default_catalog())  # what a running server holds
+    assert running() is nova_router()
+    nova(*_plant_args())
+    # Its subgraphs cannot run plant_care, so it keeps routing among its own agents...
+    assert "plant_care" not in running().agents
+    assert running().catalog_version != nova_router().catalog_version
+    # ...while a graph built now (the next process, or a restart) routes to it.
+    assert "plant_care" in _router_while_configured(default_catalog())().agents
 
 
 def test_an_open_memory_store_knows_a_project_added_later() -> None:
