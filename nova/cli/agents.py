@@ -15,7 +15,7 @@ import yaml
 
 from nova.catalog import AgentSpec, CatalogError, load_catalog, validate_spec_file
 from nova.catalog.user import agent_file, save_agent, scaffold_agent, unknown_references
-from nova.cli.app import console, err_console, fail
+from nova.cli.app import console, err_console
 from nova.cli.core import agents_app
 from nova.cli.editing import (
     AddOption,
@@ -51,7 +51,7 @@ def _no_such_agent(name: str) -> typer.Exit:
         names = []
     close = [match for match, _, _ in process.extract(name, names, limit=3)]
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return fail(f"No agent named {name!r}.{hint} (`nova agents new {name}` adds one)")
+    return report([f"No agent named {name!r}.{hint} (`nova agents new {name}` adds one)"])
 
 
 def _saved(spec: AgentSpec, path: Path, verb: str) -> None:
@@ -206,9 +206,11 @@ def agents_remove(name: NameArgument) -> None:
     except CatalogError as error:
         raise report(error.problems) from None
     if current.origin == "built-in":
-        raise fail(
-            f"{name!r} is a built-in agent ({current.path}); it cannot be removed, only "
-            f"overridden with `nova agents edit {name}`"
+        raise report(
+            [
+                f"{name!r} is a built-in agent ({current.path}); it cannot be removed, only "
+                f"overridden with `nova agents edit {name}`"
+            ]
         )
     current.path.unlink()
     if current.origin == "user override":

@@ -16,7 +16,7 @@ import click
 import typer
 import yaml
 
-from nova.cli.app import err_console, fail
+from nova.cli.app import err_console
 
 SetOption = typer.Option(
     "--set",
@@ -31,7 +31,7 @@ AddOption = typer.Option(
 def _split(assignment: str, option: str) -> tuple[list[str], str]:
     field, sep, value = assignment.partition("=")
     if not sep or not field.strip():
-        raise fail(f"{option} {assignment!r}: expected FIELD=VALUE")
+        raise report([f"{option} {assignment!r}: expected FIELD=VALUE"])
     return field.strip().split("."), value
 
 
@@ -64,7 +64,7 @@ def apply_changes(data: dict[str, Any], sets: Sequence[str], adds: Sequence[str]
             for key in path[:-1]:
                 child = parent.setdefault(key, {})
                 if not isinstance(child, dict):
-                    raise fail(f"{option} {assignment!r}: {key} is not a mapping of fields")
+                    raise report([f"{option} {assignment!r}: {key} is not a mapping of fields"])
                 parent = child
             key = path[-1]
             current = parent.get(key)
@@ -73,9 +73,11 @@ def apply_changes(data: dict[str, Any], sets: Sequence[str], adds: Sequence[str]
                 continue
             items = [] if current is None else current
             if not isinstance(items, list):
-                raise fail(
-                    f"--add {assignment!r}: {'.'.join(path)} is {current!r}, not a list; "
-                    f"use --set {'.'.join(path)}=[...]"
+                raise report(
+                    [
+                        f"--add {assignment!r}: {'.'.join(path)} is {current!r}, not a list; "
+                        f"use --set {'.'.join(path)}=[...]"
+                    ]
                 )
             parent[key] = [*items, _coerce(text, items[0] if items else "")]
     return result
@@ -91,7 +93,7 @@ def open_editor(text: str) -> str:
     try:
         edited = click.edit(text, extension=".yaml", require_save=False)
     except click.ClickException as error:
-        raise fail(f"{error.format_message()} (set EDITOR, or use --set/--from)") from None
+        raise report([f"{error.format_message()} (set EDITOR, or use --set/--from)"]) from None
     return text if edited is None else edited
 
 
@@ -126,4 +128,4 @@ def read_from(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as error:
-        raise fail(f"--from {path}: {error.strerror or error}") from None
+        raise report([f"--from {path}: {error.strerror or error}"]) from None

@@ -222,7 +222,7 @@ def add(
             raise report([str(error)], unchanged=_user_file()) from None
     entry.setdefault("id", project_id)
     if entry["id"] != project_id:
-        raise fail(f"--from {from_file} defines project {entry['id']!r}, not {project_id!r}")
+        raise report([f"--from {from_file} defines project {entry['id']!r}, not {project_id!r}"])
     flags = {
         "name": name,
         "description": description,
@@ -253,7 +253,7 @@ def edit(
     try:
         current = project_entry(project_id)
     except (ProjectError, UserDataError) as error:
-        raise fail(str(error)) from None
+        raise report([str(error)]) from None
     from nova.userdata import drafts_dir, dump_yaml
 
     edited_in_editor = not (set_ or add_ or from_file)
