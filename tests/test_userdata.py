@@ -314,8 +314,9 @@ def test_bad_agent_input_is_one_line_each_and_nothing_is_written(
     assert "error: Agent names must be unique: 'calculator' already exists (built-in, " in taken
     wrong_group = _plant_args()
     wrong_group[wrong_group.index("--group") + 1] = "garden"
-    out = nova_fails(*wrong_group)
+    out = nova_fails(*wrong_group, "--tool", "teleport")
     assert f"error: {agents_dir}/plant_care.yaml: group: Input should be 'chat', 'erp'" in out
+    assert f"error: {agents_dir}/plant_care.yaml: tools: unknown tool(s) ['teleport']" in out
     out = nova_fails(*_plant_args(), "--tool", "water_plants")
     assert "tools: unknown tool(s) ['water_plants']; registered: calculator," in out
     out = nova_fails("agents", "new", "plant_care", "--group", "chat", "--example", "Water it?")

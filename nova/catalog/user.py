@@ -12,6 +12,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from nova.catalog.loader import (
     DEFAULT_CATALOG_DIR,
     AgentOrigin,
@@ -126,7 +128,7 @@ def save_agent(
             path = catalog.sources[name]  # the owner's file keeps its own file name
     spec, problems = validate_spec_file(path, text, AgentSpec)
     if spec is None:
-        raise CatalogError(problems)
+        raise CatalogError(problems + unknown_references(text, path, known_tools, known_checks))
     if spec.name != name:
         problems.append(
             f"{path}: name: the file defines {spec.name!r}, not {name!r} (agent names "
@@ -140,26 +142,44 @@ def save_agent(
 
 
 def unknown_references(
-    spec: AgentSpec,
+    spec: AgentSpec | str,
     path: Path,
     known_tools: Collection[str] | None,
     known_checks: Collection[str] | None,
 ) -> list[str]:
-    """Return one problem per tool or check ``spec`` names that is not registered."""
-    problems = []
-    if known_tools is not None:
-        unknown = [tool for tool in spec.tools if tool not in known_tools]
-        if unknown:
-            problems.append(
-                f"{path}: tools: unknown tool(s) {unknown}; registered: "
-                f"{', '.join(sorted(known_tools))}"
+    """Return one problem per tool or check an agent names that is not registered.
+
+    Args:
+        spec: The agent, or its file's text when it does not validate (so a bad tool is
+            reported together with the file's other problems).
+        path: The agent's file, named in each problem.
+        known_tools: Registered tool names (unchecked if ``None``).
+        known_checks: Registered check names (unchecked if ``None``).
+
+    """
+    if isinstance(spec, AgentSpec):
+        named = {"tools": list(spec.tools), "checks": list(spec.checks)}
+    else:
+        try:
+            raw = yaml.safe_load(spec)
+        except yaml.YAMLError:
+            return []  # the YAML problem itself is reported by validation
+        raw = raw if isinstance(raw, dict) else {}
+        named = {}
+        for field in ("tools", "checks"):
+            value = raw.get(field)
+            named[field] = (
+                [n for n in value if isinstance(n, str)] if isinstance(value, list) else []
             )
-    if known_checks is not None:
-        unknown = [check for check in spec.checks if check not in known_checks]
+    problems = []
+    for field, known in (("tools", known_tools), ("checks", known_checks)):
+        if known is None:
+            continue
+        unknown = [name for name in named[field] if name not in known]
         if unknown:
             problems.append(
-                f"{path}: checks: unknown check(s) {unknown}; registered: "
-                f"{', '.join(sorted(known_checks))}"
+                f"{path}: {field}: unknown {field.removesuffix('s')}(s) {unknown}; registered: "
+                f"{', '.join(sorted(known))}"
             )
     return problems
 

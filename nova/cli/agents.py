@@ -173,10 +173,9 @@ def agents_validate(
     problems: list[str] = []
     if files:
         for path in files:
-            spec, found = validate_spec_file(path, read_from(path), AgentSpec)
-            problems += found
-            if spec is not None:
-                problems += unknown_references(spec, path, tools, checks)
+            text = read_from(path)
+            spec, found = validate_spec_file(path, text, AgentSpec)
+            problems += found + unknown_references(spec or text, path, tools, checks)
         if problems:
             raise report(problems)
         console.print(f"{len(files)} file(s) valid.")
