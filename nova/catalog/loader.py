@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from nova.catalog.spec import AgentSpec, RoutableAgent
-from nova.userdata import Fingerprint, folder_fingerprint, yaml_files
+from nova.userdata import Fingerprint, folder_fingerprint, user_agents_dir, yaml_files
 
 DEFAULT_CATALOG_DIR = Path(__file__).parent / "agents"
 
@@ -181,7 +181,6 @@ def load_specs(
 
 def _configured_folders() -> tuple[Path, Path]:
     from nova.settings import get_settings
-    from nova.userdata import user_agents_dir
 
     return Path(get_settings().catalog_dir or DEFAULT_CATALOG_DIR), user_agents_dir()
 
