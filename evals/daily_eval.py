@@ -169,6 +169,7 @@ def run_in_process(cases: Sequence[Case]) -> list[TurnResult]:
     import contextlib
 
     from langchain_core.messages import HumanMessage
+    from langchain_core.runnables import RunnableConfig
 
     from graphs.nova import default_nova_graph
     from memory.checkpoint import open_checkpointer
@@ -182,7 +183,7 @@ def run_in_process(cases: Sequence[Case]) -> list[TurnResult]:
         )
         for case in cases:
             thread = threads.setdefault(case.conversation, uuid.uuid4().hex[:12])
-            config = {"configurable": {"thread_id": thread}}
+            config: RunnableConfig = {"configurable": {"thread_id": thread}}
             started = time.perf_counter()
             try:
                 graph.invoke(
@@ -217,15 +218,17 @@ def run_through_sdk(cases: Sequence[Case], url: str) -> list[TurnResult]:
         started = time.perf_counter()
         try:
             context = {"project": case.project} if case.project else None
+            payload: Any = {"messages": [{"role": "user", "content": case.text}]}
             client.runs.wait(
                 thread,
                 "nova",
-                input={"messages": [{"role": "user", "content": case.text}]},
+                input=payload,
                 context=context,
                 raise_error=True,
             )
-            state = client.threads.get_state(thread)
-            result = _result_from_values(case, dict(state["values"]), time.perf_counter() - started)
+            state: dict[str, Any] = dict(client.threads.get_state(thread))
+            values = state["values"] if isinstance(state["values"], dict) else {}
+            result = _result_from_values(case, values, time.perf_counter() - started)
             result.paused = any(task.get("interrupts") for task in state.get("tasks") or [])
         except Exception as error:  # reported per case
             result = TurnResult(

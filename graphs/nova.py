@@ -20,14 +20,39 @@ from graphs.pipeline import build_pipeline_graph
 from graphs.translation import build_translation_graph
 from memory.store import MemoryStore
 from nodes.recall import make_recall_node
-from nodes.router import Router, make_route_node
+from nodes.router import Router, make_route_node, nova_router
 from nodes.summarize import make_summarize_node
 from nodes.supervisor import dispatch, intake, respond
-from nova.catalog import AgentSpec, Catalog, default_catalog
+from nova.catalog import AgentSpec, Catalog, CatalogError, default_catalog
 from nova.ledger.routing import RoutingLedger
 from nova.models import ModelFactory, default_model_factory
 from nova.state import NovaContext, NovaInput, NovaOutput, NovaState
 from nova.tracing import traced
+
+
+def _router_while_configured(catalog: Catalog[AgentSpec]) -> Callable[[], Router]:
+    """Return Nova's shared router while the configured catalog is ``catalog``, else its own.
+
+    The configured catalog follows its files (``nova agents new`` takes effect in the next
+    process), but a built graph can only run the agents it was built with: once the files
+    change, a running graph routes among its own agents until it is rebuilt (a restart).
+    """
+    own: list[Router] = []
+    lock = threading.Lock()
+
+    def get() -> Router:
+        try:
+            current = default_catalog().version == catalog.version
+        except CatalogError:  # files broken while running: keep serving what was built
+            current = False
+        if current:
+            return nova_router()
+        with lock:
+            if not own:
+                own.append(Router.from_catalog(catalog))
+            return own[0]
+
+    return get
 
 
 def build_nova_graph(
@@ -44,12 +69,16 @@ def build_nova_graph(
         catalog: Agents to run; the configured catalog by default.
         model_factory: How agents get models; settings-driven by default. Tests pass
             ``nova.testing.ScriptedModels``.
-        router: Returns the router to use (built lazily); Nova's cached router by default.
+        router: Returns the router to use (built lazily); by default Nova's shared router
+            while the configured catalog is unchanged since the build.
         ledger: Routing ledger; the configured one by default.
         memory: Returns the memory store for recall; the configured one by default.
 
     """
-    routing_catalog = catalog  # None: the route node uses Nova's process-wide cached router
+    # The default build shares its compiled subgraphs with the served ones (once per process).
+    shared = catalog is None and model_factory in (None, default_model_factory)
+    if router is None and catalog is None:
+        router = _router_while_configured(default_catalog())
     catalog = catalog or default_catalog()
     model_factory = model_factory or default_model_factory
     builder = StateGraph(
@@ -59,9 +88,7 @@ def build_nova_graph(
     builder.add_node("recall", make_recall_node(memory))
     builder.add_node(
         "route",
-        make_route_node(
-            router=router, ledger=ledger, model_factory=model_factory, catalog=routing_catalog
-        ),
+        make_route_node(router=router, ledger=ledger, model_factory=model_factory, catalog=catalog),
     )
     builder.add_node("dispatch", dispatch)
     subgraphs: dict[str, Callable[..., StateGraph[Any, NovaContext, Any, Any]]] = {
@@ -70,7 +97,6 @@ def build_nova_graph(
         "translation": build_translation_graph,
         "pipeline": build_pipeline_graph,
     }
-    shared = routing_catalog is None and model_factory is default_model_factory
     for name, build in subgraphs.items():
         # The default build is shared with the served subgraphs: compiled once per process.
         compiled = (

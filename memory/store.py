@@ -186,7 +186,8 @@ class MemoryStore:
         if not 0.0 < supersede_similarity <= 1.0:
             raise ValueError(f"supersede_similarity must be in (0, 1]; got {supersede_similarity}")
         self.client = client
-        self.projects = projects
+        self._projects = projects
+        self._follow_configured_projects = False
         self.supersede_similarity = supersede_similarity
         self._seed_new = seed
         self.hybrid = hybrid
@@ -203,8 +204,20 @@ class MemoryStore:
     @classmethod
     def open(cls, settings: NovaSettings | None = None, **kwargs: object) -> MemoryStore:
         """Open the configured store: Chroma from settings, projects from the projects file."""
+        follow = "projects" not in kwargs
         kwargs.setdefault("projects", load_projects())
-        return cls(open_chroma_client(settings), **kwargs)  # type: ignore[arg-type]
+        store = cls(open_chroma_client(settings), **kwargs)  # type: ignore[arg-type]
+        # The configured projects change while a server runs (`nova projects add`); the
+        # store, opened once per process, asks the loader (cached by file stamp) each time.
+        store._follow_configured_projects = follow
+        return store
+
+    @property
+    def projects(self) -> Projects | None:
+        """Known projects (the configured ones, re-read when their files change), or ``None``."""
+        if self._follow_configured_projects:
+            return load_projects()
+        return self._projects
 
     def for_owner(self, owner: str | None) -> MemoryStore:
         """Return this store as seen by ``owner``: the same client and caches, their memories.

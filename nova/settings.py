@@ -93,7 +93,11 @@ class NovaSettings(BaseSettings):
     default_project: str = Field(default="personal", min_length=1)
     """Project used when a request names none."""
     projects_file: Path | None = None
-    """YAML file defining projects; default is the sample projects shipped with Nova."""
+    """YAML file defining the built-in projects; default is the samples shipped with Nova.
+    The owner's own projects (``nova projects add``) are merged over it from ``config_dir``."""
+    config_dir: Path | None = None
+    """Folder of the owner's own projects and agents (``projects.yaml``, ``agents/*.yaml``),
+    merged over the built-in ones; default ``<data_dir>/config``. Never inside the package."""
     recall_top_k: int = Field(default=5, ge=0, le=50)
     """Memories retrieved per request."""
     recall_token_budget: int = Field(default=800, ge=0)
@@ -109,7 +113,8 @@ class NovaSettings(BaseSettings):
 
     # --- agents ---
     catalog_dir: Path | None = None
-    """Folder of agent YAML files; default is the catalog shipped with Nova."""
+    """Folder of the built-in agent YAML files; default is the catalog shipped with Nova.
+    The owner's own agents (``nova agents new``) are merged over it from ``config_dir``."""
     agent_max_steps: int = Field(default=8, ge=1, le=100)
     """Upper bound on model turns in one agent's tool loop (the catalog may set fewer)."""
 
@@ -230,6 +235,11 @@ class NovaSettings(BaseSettings):
     def resolved_erp_url(self) -> str:
         """ERP database URL, falling back to a SQLite file in the data directory."""
         return self.erp_database_url or self.sqlite_url("erp.sqlite")
+
+    @property
+    def resolved_config_dir(self) -> Path:
+        """Folder of the owner's projects and agents, falling back to ``<data_dir>/config``."""
+        return self.config_dir or self.data_dir / "config"
 
     @property
     def chroma_dir(self) -> Path:

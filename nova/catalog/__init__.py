@@ -2,18 +2,21 @@
 
 from nova.catalog.loader import (
     DEFAULT_CATALOG_DIR,
+    AgentOrigin,
     Catalog,
     CatalogError,
     catalog_json_schema,
     default_catalog,
     load_catalog,
     load_specs,
+    validate_spec_file,
 )
 from nova.catalog.spec import AgentGroup, AgentSpec, ModelChoice, RoutableAgent
 
 __all__ = [
     "DEFAULT_CATALOG_DIR",
     "AgentGroup",
+    "AgentOrigin",
     "AgentSpec",
     "Catalog",
     "CatalogError",
@@ -23,4 +26,5 @@ __all__ = [
     "default_catalog",
     "load_catalog",
     "load_specs",
+    "validate_spec_file",
 ]

@@ -1,4 +1,9 @@
-"""Load a directory of agent YAML files, reporting every problem at once."""
+"""Load a directory of agent YAML files, reporting every problem at once.
+
+Nova's catalog is the built-in folder (``nova/catalog/agents`` or ``NOVA_CATALOG_DIR``)
+with the owner's own agents (``<config dir>/agents``, see ``nova.userdata``) merged over
+it: an owner's file with a built-in agent's name replaces that agent.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,23 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import yaml
 from pydantic import ValidationError
 
 from nova.catalog.spec import AgentSpec, RoutableAgent
+from nova.userdata import Fingerprint, folder_fingerprint, user_agents_dir, yaml_files
 from nova.yamlio import load_yaml
 
 DEFAULT_CATALOG_DIR = Path(__file__).parent / "agents"
 
 SpecT = TypeVar("SpecT", bound=RoutableAgent)
+
+AgentOrigin = Literal["built-in", "user", "user override"]
+"""Where an agent comes from: the built-in folder, the owner's, or both (owner's wins)."""
 
 
 class CatalogError(ValueError):
@@ -37,13 +46,23 @@ class Catalog(Generic[SpecT]):
     agents: Mapping[str, SpecT]
     sources: Mapping[str, Path]
     directory: Path
+    """The built-in folder (its parent holds ``router.yaml``)."""
+    user_dir: Path | None = None
+    """The owner's agent folder merged over ``directory`` (``None``: not merged)."""
+    origins: Mapping[str, AgentOrigin] = field(default_factory=dict)
+    """Where each agent comes from; missing names are built-in."""
 
     def __getitem__(self, name: str) -> SpecT:
         try:
             return self.agents[name]
         except KeyError:
             known = ", ".join(sorted(self.agents))
-            raise KeyError(f"No agent named {name!r} in {self.directory}; known: {known}") from None
+            where = f"{self.directory}" + (f" or {self.user_dir}" if self.user_dir else "")
+            raise KeyError(f"No agent named {name!r} in {where}; known: {known}") from None
+
+    def origin(self, name: str) -> AgentOrigin:
+        """Return where agent ``name`` comes from."""
+        return self.origins.get(name, "built-in")
 
     def __contains__(self, name: object) -> bool:
         return name in self.agents
@@ -70,38 +89,41 @@ def _field_path(loc: tuple[object, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(file)"
 
 
-def load_specs(directory: Path | str, model: type[SpecT]) -> Catalog[SpecT]:
-    """Validate every ``*.yaml``/``*.yml`` file in ``directory`` against ``model``.
+def validate_spec_file(path: Path, text: str, model: type[SpecT]) -> tuple[SpecT | None, list[str]]:
+    """Validate one agent file's ``text`` against ``model``, as the catalog loader does.
 
-    Raises:
-        CatalogError: listing every invalid file with its path and field, and every
-            name defined twice with both file names.
+    Args:
+        path: The file the text is (or will be) saved as; every problem names it.
+        text: The file's YAML.
+        model: ``AgentSpec`` for Nova's agents, ``RoutableAgent`` for routing only.
+
+    Returns:
+        The spec, or ``None`` and one line per problem (``<file>: <field>: <message>``).
 
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise CatalogError([f"{directory}: not a directory of agent YAML files"])
-    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
-    if not files:
-        raise CatalogError([f"{directory}: holds no *.yaml agent files"])
+    try:
+        raw = load_yaml(text)
+    except yaml.YAMLError as error:
+        return None, [f"{path}: not valid YAML ({error})".replace("\n", " ")]
+    if not isinstance(raw, dict):
+        return None, [f"{path}: expected a mapping of fields, got {type(raw).__name__}"]
+    try:
+        return model.model_validate(raw), []
+    except ValidationError as error:
+        return None, [
+            f"{path}: {_field_path(item['loc'])}: {item['msg']}" for item in error.errors()
+        ]
 
-    problems: list[str] = []
+
+def _read_folder(
+    files: list[Path], model: type[SpecT], problems: list[str]
+) -> tuple[dict[str, SpecT], dict[str, Path]]:
     agents: dict[str, SpecT] = {}
     sources: dict[str, Path] = {}
     for path in files:
-        try:
-            raw = load_yaml(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            problems.append(f"{path}: not valid YAML ({error})".replace("\n", " "))
-            continue
-        if not isinstance(raw, dict):
-            problems.append(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
-            continue
-        try:
-            spec = model.model_validate(raw)
-        except ValidationError as error:
-            for item in error.errors():
-                problems.append(f"{path}: {_field_path(item['loc'])}: {item['msg']}")
+        spec, found = validate_spec_file(path, path.read_text(encoding="utf-8"), model)
+        problems.extend(found)
+        if spec is None:
             continue
         if spec.name in agents:
             problems.append(
@@ -111,18 +133,74 @@ def load_specs(directory: Path | str, model: type[SpecT]) -> Catalog[SpecT]:
             continue
         agents[spec.name] = spec
         sources[spec.name] = path
+    return agents, sources
+
+
+def load_specs(
+    directory: Path | str, model: type[SpecT], *, overlay: Path | None = None
+) -> Catalog[SpecT]:
+    """Validate every ``*.yaml``/``*.yml`` file in ``directory`` against ``model``.
+
+    Args:
+        directory: The folder of agent files.
+        model: The spec every file must satisfy.
+        overlay: A folder of the owner's agent files, validated the same way and merged
+            over ``directory`` (an agent there with a built-in name replaces it); it may
+            be missing or empty.
+
+    Raises:
+        CatalogError: listing every invalid file with its path and field, and every
+            name defined twice in one folder with both file names.
+
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CatalogError([f"{directory}: not a directory of agent YAML files"])
+    files = yaml_files(directory)
+    if not files:
+        raise CatalogError([f"{directory}: holds no *.yaml agent files"])
+
+    problems: list[str] = []
+    agents, sources = _read_folder(files, model, problems)
+    origins: dict[str, AgentOrigin] = {}
+    if overlay is not None:
+        own, own_sources = _read_folder(yaml_files(overlay), model, problems)
+        for name in own:
+            origins[name] = "user override" if name in agents else "user"
+        agents.update(own)
+        sources.update(own_sources)
     if problems:
         raise CatalogError(problems)
-    return Catalog(agents=dict(sorted(agents.items())), sources=sources, directory=directory)
+    return Catalog(
+        agents=dict(sorted(agents.items())),
+        sources=sources,
+        directory=directory,
+        user_dir=overlay,
+        origins=origins,
+    )
+
+
+def _configured_folders() -> tuple[Path, Path]:
+    from nova.settings import get_settings
+
+    return Path(get_settings().catalog_dir or DEFAULT_CATALOG_DIR), user_agents_dir()
 
 
 def load_catalog(directory: Path | str | None = None) -> Catalog[AgentSpec]:
-    """Load Nova's agent catalog (the shipped one unless ``directory`` or settings name another)."""
-    if directory is None:
-        from nova.settings import get_settings
+    """Load Nova's agent catalog: the built-in agents with the owner's merged over them.
 
-        directory = get_settings().catalog_dir or DEFAULT_CATALOG_DIR
-    return load_specs(directory, AgentSpec)
+    Args:
+        directory: Load only this folder (no owner's agents); default is the configured
+            built-in folder plus the owner's ``<config dir>/agents``.
+
+    Raises:
+        CatalogError: listing every problem, each with its file name.
+
+    """
+    if directory is not None:
+        return load_specs(directory, AgentSpec)
+    built_in, own = _configured_folders()
+    return load_specs(built_in, AgentSpec, overlay=own)
 
 
 def catalog_json_schema() -> dict[str, object]:
@@ -133,13 +211,14 @@ def catalog_json_schema() -> dict[str, object]:
     return schema
 
 
-@functools.cache
-def _cached_catalog(directory: Path) -> Catalog[AgentSpec]:
-    return load_specs(directory, AgentSpec)
+@functools.lru_cache(maxsize=4)
+def _cached_catalog(directory: Path, overlay: Path, stamp: Fingerprint) -> Catalog[AgentSpec]:
+    # ``stamp`` (every file's mtime, size and inode) is part of the key: a changed, added or
+    # removed agent file is read again, and the router, keyed by the catalog's version, refits.
+    return load_specs(directory, AgentSpec, overlay=overlay)
 
 
 def default_catalog() -> Catalog[AgentSpec]:
-    """Return the configured catalog, loaded once per process per directory."""
-    from nova.settings import get_settings
-
-    return _cached_catalog(Path(get_settings().catalog_dir or DEFAULT_CATALOG_DIR).resolve())
+    """Return the configured catalog (built-in plus the owner's), re-read when a file changes."""
+    built_in, own = _configured_folders()
+    return _cached_catalog(built_in, own, folder_fingerprint(built_in, own))

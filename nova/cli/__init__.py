@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Each module registers its commands on ``app`` when imported.
 from nova.cli import (  # noqa: F401  # noqa: F401
+    agents,
     core,
     daily,
     erp,

@@ -19,7 +19,10 @@ from rich.table import Table
 
 from nova.cli.app import app, ask_approval, console, fail
 
-agents_app = typer.Typer(help="Inspect the agent catalog.", no_args_is_help=True)
+agents_app = typer.Typer(
+    help="Inspect the agent catalog and add or change your own agents.",
+    no_args_is_help=True,
+)
 app.add_typer(agents_app, name="agents")
 
 ThreadOption = Annotated[
