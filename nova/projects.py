@@ -16,6 +16,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from nova.errors import InvalidRequest
+
 DEFAULT_PROJECTS_FILE = Path(__file__).parent / "projects.yaml"
 
 PROJECT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$"
@@ -27,6 +29,10 @@ MemoryKind = Literal["fact", "decision", "preference", "document_chunk", "conver
 
 class ProjectError(ValueError):
     """A projects file is invalid, or a project id names no project."""
+
+
+class UnknownProjectError(ProjectError, InvalidRequest):
+    """A request or command names a project the projects file does not define."""
 
 
 class GlossaryTerm(BaseModel):
@@ -148,7 +154,7 @@ class Projects:
             return self.projects[project_id]
         except KeyError:
             known = ", ".join(self.projects)
-            raise ProjectError(
+            raise UnknownProjectError(
                 f"Unknown project {project_id!r}; defined projects: {known} (in {self.source}). "
                 "Add it there or point NOVA_PROJECTS_FILE at your own projects file."
             ) from None

@@ -18,6 +18,7 @@ from rich.prompt import Prompt
 from rich.table import Table
 
 from nova.cli.app import app, ask_approval, console, fail
+from nova.errors import InvalidRequest
 
 agents_app = typer.Typer(help="Inspect the agent catalog.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
@@ -105,6 +106,9 @@ def run_turn(
                     namespace, chunk = update
                     step = ".".join([part.split(":")[0] for part in namespace] + list(chunk))
                     status.update(f"[cyan]{step}[/]")
+        except InvalidRequest as error:
+            # Not a failure (nothing recorded, nothing to retry): say what to change.
+            raise fail(str(error)) from None
         except Exception as error:
             # The failure recorder has already written it to the ledger and noted its id.
             notes = " ".join(getattr(error, "__notes__", []))
@@ -147,6 +151,8 @@ def ask(
     from langchain_core.messages import HumanMessage
 
     _settings_or_exit()
+    if not text.strip():
+        raise fail('Nova needs a request, e.g. nova ask "Which invoices are overdue?"')
     thread = thread or uuid.uuid4().hex[:12]
     with contextlib.ExitStack() as stack:
         graph = _open_graph(stack)
