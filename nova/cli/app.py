@@ -12,9 +12,39 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+_ASKS_HELP = "nova.asks_help"
+
+
+class NovaGroup(TyperGroup):
+    """The ``nova`` command group: an invalid setting ends every command with one line.
+
+    Settings are read (and checked) before any command runs, so a bad environment variable
+    or ``.env`` entry fails at start, not halfway through; a ``SettingsError`` raised later
+    inside a command (settings re-read) gets the same line. Help needs no settings.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        """Note whether help was asked for anywhere on the line, then parse as usual."""
+        ctx.meta[_ASKS_HELP] = bool(set(args) & set(ctx.help_option_names))
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        """Check the settings, then run the command; a ``SettingsError`` becomes one line."""
+        from nova.settings import SettingsError, get_settings
+
+        try:
+            if not ctx.meta.get(_ASKS_HELP):
+                get_settings()
+            return super().invoke(ctx)
+        except SettingsError as error:
+            raise fail(str(error)) from None
+
 
 app = typer.Typer(
     name="nova",
+    cls=NovaGroup,
     help="Nova: a personal multi-agent system on LangGraph.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
