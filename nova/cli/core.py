@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -357,21 +356,36 @@ def serve(
             "LANGGRAPH_NO_VERSION_CHECK": "true",
             "HF_HUB_OFFLINE": "1",
         }
-        from nova.server.launch import dev_command
+        from nova.server.launch import (
+            ServerConfigError,
+            check_port_free,
+            dev_command,
+            replace_process,
+        )
 
         settings = _settings_or_exit()
+        try:
+            check_port_free(host, port, dev=True)
+        except ServerConfigError as error:
+            raise fail(str(error)) from None
         command = dev_command(config_path, settings, langgraph=langgraph, host=host, port=port)
         console.print(
             f"Serving {config_path.parent.name}/langgraph.json in memory on "
             f"http://{host}:{port} ({settings.server_jobs} concurrent runs; Studio: {studio})"
         )
-        raise typer.Exit(subprocess.call(command, cwd=config_path.parent, env=env))
+        replace_process(command, cwd=config_path.parent, env=env)
 
-    from nova.server.launch import ServerConfigError, durable_server
+    from nova.server.launch import (
+        ServerConfigError,
+        check_port_free,
+        durable_server,
+        replace_process,
+    )
     from nova.server.runtime import RuntimeMissingError, check_runtime
 
     settings = _settings_or_exit()
     try:
+        check_port_free(host, port, dev=False)
         server = durable_server(
             config_path,
             settings,
@@ -388,4 +402,4 @@ def serve(
         f"{settings.server_workers} process{'es' if settings.server_workers > 1 else ''}; "
         f"Studio: {studio})"
     )
-    raise typer.Exit(subprocess.call(server.command, cwd=server.cwd, env=server.env))
+    replace_process(server.command, cwd=server.cwd, env=server.env)
