@@ -620,7 +620,8 @@ def _now() -> datetime:
 def _halted(state: PipelineState) -> str | None:
     run = state.get("run")
     if run and run["status"] == "failed":
-        return run.get("error") or "the pipeline could not start"
+        # Not the error itself: every cancelled step's note repeats this reason.
+        return "the pipeline could not start"
     for record in (state.get("steps") or {}).values():
         if record.get("fatal"):
             return f"step {record['step']!r} failed"
@@ -1199,16 +1200,16 @@ def make_finish_node(
         lines = []
         if halted:
             lines.append(f"The {spec.name} pipeline failed: {halted}.")
-            if ids := [f["failure_id"][:12] for f in failures if "failure_id" in f]:
-                lines.append(f"Recorded as failure {', '.join(ids)} (nova failures show {ids[0]}).")
             if run.get("error"):
-                lines.append(run["error"])
+                lines.append(run["error"].rstrip(".") + ".")
             elif thread := thread_id():
                 lines.append(
                     f"Steps that succeeded are kept: run it again on thread {thread} "
                     f"(nova pipeline run {spec.name} --thread {thread}) to resume from the "
                     "failed step."
                 )
+            if ids := [f["failure_id"][:12] for f in failures if "failure_id" in f]:
+                lines.append(f"Recorded as failure {', '.join(ids)} (nova failures show {ids[0]}).")
         body = _answer_text(output)
         status_line = _status_line(spec, run, ordered, status)
         text = "\n\n".join(part for part in ("\n".join(lines), body, status_line) if part)
