@@ -541,3 +541,16 @@ def test_the_cli_tells_an_invalid_request_in_one_line_without_a_retry(
     assert text.startswith(message) and text.count("error:") == 1
     assert "retry" not in result.output and "{" not in result.output
     assert FailureLedger().list() == []
+
+
+def test_invalid_tool_arguments_inside_a_subgraph_are_recorded() -> None:
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("calculator", expressionz="1+1")), says("I could not compute that.")]
+    )
+    result = subgraph_run(
+        "chat", "calculator", "1+1?", ScriptedModels({"calculator": model}), thread="t-args"
+    )
+    record = _only("tool_error", "t-args")
+    assert record.node == "tools" and "expression" in record.message
+    assert "Field required" in record.message or "field required" in record.message.lower()
+    assert record.id[:12] in result["messages"][-1].content
