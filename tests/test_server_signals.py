@@ -25,9 +25,11 @@ from server_fixtures import (
     API_KEYS,
     REDIS_URL,
     ROOT,
+    TEST_GRAPHS,
     free_port,
     postgres_database,
     wait_until_ok,
+    write_langgraph_json,
 )
 
 from nova.server.executor import node_executor
@@ -123,7 +125,11 @@ def stop_and_check(
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_dev_server_stops_with_everything_it_started(tmp_path: Path, sig: signal.Signals) -> None:
     port = free_port()
-    with nova_serve(["--dev", "--port", str(port)], tmp_path) as (process, out, err):
+    # A langgraph.json in tmp_path (with Nova's dev app): the dev server keeps its data in
+    # .langgraph_api/ beside it, not in the checkout.
+    config = write_langgraph_json(tmp_path / "config", {"echo": TEST_GRAPHS["echo"]})
+    args = ["--dev", "--port", str(port), "--config", str(config)]
+    with nova_serve(args, tmp_path) as (process, out, err):
         url = f"http://127.0.0.1:{port}"
         wait_until_ok(url, process, err, deadline_s=180)
         # The store and a thread are in use, so shutdown has something to close and flush.
