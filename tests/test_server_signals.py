@@ -107,10 +107,19 @@ def nova_serve(
 
 
 def stop_and_check(
-    process: subprocess.Popen[bytes], port: int, err: Path, sig: signal.Signals
+    process: subprocess.Popen[bytes],
+    port: int,
+    err: Path,
+    sig: signal.Signals,
+    *,
+    group: bool = False,
 ) -> None:
-    """Send ``sig`` to the command; assert it and all it started end cleanly, port freed."""
-    process.send_signal(sig)
+    """Send ``sig`` to the command (or its whole group, as a terminal's Ctrl-C does); assert
+    it and all it started end cleanly and the port is free again."""
+    if group:
+        os.killpg(process.pid, sig)
+    else:
+        process.send_signal(sig)
     # uvicorn shuts down gracefully, then re-raises the signal it stopped for: a SIGTERM'd
     # single uvicorn process reports "killed by SIGTERM" (systemd counts that as success).
     assert process.wait(timeout=60) in (0, -sig), err.read_text()[-4000:]
@@ -158,7 +167,14 @@ def test_serve_refuses_a_taken_port_naming_it(tmp_path: Path, mode: list[str]) -
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_durable_server_stops_its_workers_and_chroma_server_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [(signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["SIGTERM to nova serve", "Ctrl-C in its terminal"],
+)
+def test_durable_server_stops_its_workers_and_chroma_server(
+    tmp_path: Path, sig: signal.Signals, group: bool
+) -> None:
     port = free_port()
     with postgres_database("nova_serve_signals") as database_url:
         env = {
@@ -173,7 +189,7 @@ def test_durable_server_stops_its_workers_and_chroma_server_on_sigterm(tmp_path:
             wait_until_ok(f"http://127.0.0.1:{port}", process, err, deadline_s=240)
             assert "Chroma server for the workers" in out.read_text() + err.read_text()
             assert len(group_members(process.pid)) >= 4, group_members(process.pid)
-            stop_and_check(process, port, err, signal.SIGTERM)
+            stop_and_check(process, port, err, sig, group=group)
 
 
 async def test_blocking_calls_after_the_node_pool_closes_still_run() -> None:
