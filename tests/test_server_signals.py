@@ -200,3 +200,11 @@ async def test_blocking_calls_after_the_node_pool_closes_still_run() -> None:
         assert await asyncio.to_thread(lambda: "in the pool") == "in the pool"
     assert pool._shutdown  # Nova's threads are released...
     assert await asyncio.to_thread(lambda: "after") == "after"  # ...and the loop still works
+
+
+def test_a_server_program_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
+    from nova.server.launch import ServerConfigError, replace_process
+
+    missing = tmp_path / "bin" / "langgraph"
+    with pytest.raises(ServerConfigError, match=r"Cannot start .*langgraph \(No such file"):
+        replace_process([str(missing), "dev"], cwd=tmp_path, env={})

@@ -373,7 +373,10 @@ def serve(
             f"Serving {config_path.parent.name}/langgraph.json in memory on "
             f"http://{host}:{port} ({settings.server_jobs} concurrent runs; Studio: {studio})"
         )
-        replace_process(command, cwd=config_path.parent, env=env)
+        try:
+            replace_process(command, cwd=config_path.parent, env=env)
+        except ServerConfigError as error:
+            raise fail(str(error)) from None
 
     from nova.server.launch import (
         ServerConfigError,
@@ -402,4 +405,7 @@ def serve(
         f"{settings.server_workers} process{'es' if settings.server_workers > 1 else ''}; "
         f"Studio: {studio})"
     )
-    replace_process(server.command, cwd=server.cwd, env=server.env)
+    try:
+        replace_process(server.command, cwd=server.cwd, env=server.env)
+    except ServerConfigError as error:
+        raise fail(str(error)) from None

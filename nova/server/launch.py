@@ -192,12 +192,22 @@ def replace_process(command: list[str], *, cwd: Path, env: Mapping[str, str]) ->
     Run as a child, the server outlived a SIGTERM sent to ``nova serve`` (what systemd and
     ``kill`` send): the launcher died and the server kept serving, orphaned. As the same
     process, Ctrl-C and SIGTERM go to the server, which shuts down its workers and its
-    Chroma server itself. Never returns.
+    Chroma server itself. Returns only by raising.
+
+    Raises:
+        ServerConfigError: the program cannot be started (missing, not executable).
+
     """
     sys.stdout.flush()
     sys.stderr.flush()
-    os.chdir(cwd)
-    os.execve(command[0], command, dict(env))
+    try:
+        os.chdir(cwd)
+        os.execve(command[0], command, dict(env))
+    except OSError as error:
+        raise ServerConfigError(
+            f"Cannot start {command[0]} ({error.strerror or error}): "
+            "reinstall Nova's environment with `make install`"
+        ) from None
 
 
 def dev_command(
