@@ -206,5 +206,8 @@ def test_a_server_program_that_cannot_start_is_one_clear_error(tmp_path: Path) -
     from nova.server.launch import ServerConfigError, replace_process
 
     missing = tmp_path / "bin" / "langgraph"
+    missing.parent.mkdir()
+    here = Path.cwd()
     with pytest.raises(ServerConfigError, match=r"Cannot start .*langgraph \(No such file"):
-        replace_process([str(missing), "dev"], cwd=tmp_path, env={})
+        replace_process([str(missing), "dev"], cwd=tmp_path / "bin", env={})
+    assert Path.cwd() == here

@@ -200,10 +200,12 @@ def replace_process(command: list[str], *, cwd: Path, env: Mapping[str, str]) ->
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    previous = os.getcwd()
     try:
         os.chdir(cwd)
         os.execve(command[0], command, dict(env))
     except OSError as error:
+        os.chdir(previous)
         raise ServerConfigError(
             f"Cannot start {command[0]} ({error.strerror or error}): "
             "reinstall Nova's environment with `make install`"
