@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from nova.settings import NovaSettings
 
@@ -186,7 +186,7 @@ def check_port_free(host: str, port: int, *, dev: bool) -> None:
             ) from None
 
 
-def replace_process(command: list[str], *, cwd: Path, env: Mapping[str, str]) -> None:
+def replace_process(command: list[str], *, cwd: Path, env: Mapping[str, str]) -> NoReturn:
     """Become the server process (``exec``): signals then reach the server itself.
 
     Run as a child, the server outlived a SIGTERM sent to ``nova serve`` (what systemd and
