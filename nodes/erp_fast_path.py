@@ -15,6 +15,9 @@ e.g. ``build_agent_subgraph("erp", fast_path=make_erp_fast_path_node(catalog=cat
   ``additional_kwargs["erp"]`` holds the structured result (columns, rows, row ids, facts;
   ``nova.erp.results.ErpPayload``) and ``additional_kwargs["erp_fast_path"]`` the skill and
   arguments used; ``render_erp_answer(message)`` draws it as a Rich table.
+* An ERP database with no tables or no data (never migrated or seeded) is named as the
+  cause with the command that fixes it (``outcome="error"``, recorded in the failure
+  ledger), instead of "not found" for every number.
 * Asks instead of guessing: a name matching two customers, an unreadable date or an
   invalid value gives a question and ``outcome="clarify"``.
 * Writes (record a payment, create a PO, send a reminder, adjust stock) are taken only
@@ -39,9 +42,10 @@ from nova.erp.approval import approve_and_apply
 from nova.erp.db import ErpDatabase, get_erp_database
 from nova.erp.intents import Clarify, Decline, Plan, plan_request
 from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
-from nova.erp.skills import READ_SKILLS, SkillError
+from nova.erp.skills import READ_SKILLS, ErpNotReady, SkillError, require_data
 from nova.erp.writes import WRITE_SKILLS
 from nova.state import AgentOutcome, AgentRun, NovaContext, NovaState, RuntimeNode
+from nova.tracing.failures import record_failure
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +133,17 @@ def make_erp_fast_path_node(
         if not text:
             return {}
         db = get_database()
+        try:
+            require_data(db)
+        except ErpNotReady as error:
+            # Nothing (model or not) can answer from this database: say why and how to fix it.
+            failure = record_failure(
+                "tool_error", error=error, node="fast_path", agent=spec.name,
+                agent_version=spec.version_label, project=state.get("project"),
+                details={"database": db.display_url},
+            )  # fmt: skip
+            ref = f" [failure {failure.id[:12]}]" if failure else ""
+            return _reply(spec, f"{error}{ref}", "error", f"ErpNotReady: {db.display_url}")
         with db.read_session() as session:
             decision = plan_request(text, session, skills)
         if isinstance(decision, Decline):

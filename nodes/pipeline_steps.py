@@ -35,6 +35,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from jinja2 import TemplateError
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
@@ -132,6 +133,8 @@ class StepFailure(TypedDict):
     attempt: int
     """Which attempt of the run (1, or 2+ after resuming) the failure happened in."""
     at: str
+    failure_id: NotRequired[str]
+    """Its record in the failure ledger, once ``finish`` has written it."""
 
 
 class RunInfo(TypedDict):
@@ -627,7 +630,8 @@ def _now() -> datetime:
 def _halted(state: PipelineState) -> str | None:
     run = state.get("run")
     if run and run["status"] == "failed":
-        return run.get("error") or "the pipeline could not start"
+        # Not the error itself: every cancelled step's note repeats this reason.
+        return "the pipeline could not start"
     for record in (state.get("steps") or {}).values():
         if record.get("fatal"):
             return f"step {record['step']!r} failed"
@@ -1145,18 +1149,24 @@ def _answer_text(output: Any) -> str:
 
 def make_finish_node(
     spec: PipelineSpec, catalog: Catalog[AgentSpec]
-) -> Callable[[PipelineState], dict[str, Any]]:
-    """Build ``finish``: the pipeline result, the answer message and the agent-run record."""
+) -> Callable[[PipelineState, RunnableConfig], dict[str, Any]]:
+    """Build ``finish``: the result, the answer, the agent-run record; ledger the failures."""
 
-    def finish(state: PipelineState) -> dict[str, Any]:
+    def finish(state: PipelineState, config: RunnableConfig) -> dict[str, Any]:
         run = state["run"]
         records = state.get("steps") or {}
         ordered = [records[s.id] for s in spec.steps if s.id in records]
-        failures = [
-            f
-            for f in state.get("failure_log") or []
-            if f["run_id"] == run["run_id"] and f["attempt"] == run["attempt"]
-        ]
+        agent_name = _agent_name(spec, state)
+        failures = record_step_failures(
+            spec,
+            [
+                f
+                for f in state.get("failure_log") or []
+                if f["run_id"] == run["run_id"] and f["attempt"] == run["attempt"]
+            ],
+            agent=catalog.agents.get(agent_name),
+            config=config,
+        )
         halted = _halted(state)
         skipped = [r for r in ordered if r["status"] in ("skipped", "cancelled")]
         status: RunStatus = (
@@ -1174,13 +1184,15 @@ def make_finish_node(
         if halted:
             lines.append(f"The {spec.name} pipeline failed: {halted}.")
             if run.get("error"):
-                lines.append(run["error"])
+                lines.append(run["error"].rstrip(".") + ".")
             elif thread := thread_id():
                 lines.append(
                     f"Steps that succeeded are kept: run it again on thread {thread} "
                     f"(nova pipeline run {spec.name} --thread {thread}) to resume from the "
                     "failed step."
                 )
+            if ids := [f["failure_id"][:12] for f in failures if "failure_id" in f]:
+                lines.append(f"Recorded as failure {', '.join(ids)} (nova failures show {ids[0]}).")
         body = _answer_text(output)
         status_line = _status_line(spec, run, ordered, status)
         text = "\n\n".join(part for part in ("\n".join(lines), body, status_line) if part)
@@ -1214,7 +1226,6 @@ def make_finish_node(
             param_sources=run.get("param_sources") or {},
         )
         models = sorted({m for r in ordered for m in r.get("models", [])})
-        agent_name = _agent_name(spec, state)
         agent = catalog.agents.get(agent_name)
         checks = pipeline_checks(
             spec, agent.checks if agent else (), ordered, body, state.get("request") or ""
@@ -1234,6 +1245,62 @@ def make_finish_node(
         }
 
     return finish
+
+
+def record_step_failures(
+    spec: PipelineSpec,
+    failures: list[StepFailure],
+    *,
+    agent: AgentSpec | None,
+    config: RunnableConfig,
+) -> list[StepFailure]:
+    """Write each failed step of this run to the failure ledger; return them with their ids.
+
+    Step failures end inside the pipeline (the policy skips the step or halts the run with
+    an answer saying so), so no exception reaches the run's ``FailureRecorder``: without
+    this they never reached ``nova failures list``. Records that could not be written keep
+    no id (``record_failure`` logs why and never raises).
+    """
+    from nova.tracing.failures import current_run, record_failure
+
+    where = current_run(config)
+    # The pipeline as the root graph (`nova pipeline run`, the runner) resumes through its
+    # own command; `nova failures retry` resumes the supervisor's graph.
+    resume = (
+        {"resume": f"nova pipeline run {spec.name} --thread {where.thread_id}"}
+        if where.thread_id and "|" not in where.checkpoint_ns
+        else {}
+    )
+    recorded: list[StepFailure] = []
+    for failure in failures:
+        if "failure_id" in failure:
+            recorded.append(failure)
+            continue
+        item = "" if failure["item"] is None else f" (element {failure['item']})"
+        record = record_failure(
+            "step_failed",
+            config=config,
+            error_type=failure["error_type"],
+            message=f"pipeline {spec.name}, step {failure['step']}{item}: {failure['message']}",
+            node=failure["step"],
+            agent=agent.name if agent else spec.agent,
+            agent_version=agent.version_label if agent else spec.version,
+            project=failure["project"],
+            details={
+                "pipeline": spec.name,
+                "pipeline_version": spec.version,
+                "pipeline_run": failure["run_id"],
+                "step": failure["step"],
+                "target": failure["target"],
+                "item": failure["item"],
+                "step_kind": failure["kind"],
+                "attempts": failure["attempts"],
+                "policy": failure["policy"],
+                **resume,
+            },
+        )
+        recorded.append(failure if record is None else {**failure, "failure_id": record.id})
+    return recorded
 
 
 def _outcome(result: CheckResult) -> CheckOutcome:

@@ -8,6 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from nova.errors import InvalidRequest
 from nova.messages import message_text
 from nova.projects import load_projects
 from nova.settings import get_settings
@@ -16,7 +17,7 @@ from nova.state import NovaContext, NovaState
 SUBGRAPHS = ("chat", "erp", "translation", "pipeline")
 
 
-class EmptyRequestError(ValueError):
+class EmptyRequestError(InvalidRequest):
     """The run has no human message to answer."""
 
 

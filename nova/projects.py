@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from nova.errors import InvalidRequest
 from nova.yamlio import load_yaml
 
 DEFAULT_PROJECTS_FILE = Path(__file__).parent / "projects.yaml"
@@ -36,6 +37,10 @@ MemoryKind = Literal["fact", "decision", "preference", "document_chunk", "conver
 
 class ProjectError(ValueError):
     """A projects file is invalid, or a project id names no project."""
+
+
+class UnknownProjectError(ProjectError, InvalidRequest):
+    """A request or command names a project the projects file does not define."""
 
 
 class GlossaryTerm(BaseModel):
@@ -182,7 +187,7 @@ class Projects:
                 if project_id in self.removed
                 else ""
             )
-            raise ProjectError(
+            raise UnknownProjectError(
                 f"Unknown project {project_id!r}; defined projects: {known} (in {files}).{hint} "
                 "Add one with `nova projects add ID`, or point NOVA_PROJECTS_FILE at your own "
                 "projects file."

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableBinding, RunnableLambda
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
@@ -130,3 +132,38 @@ def supervisor_graph(
     builder.add_edge("route", "dispatch")
     builder.add_edge("respond", END)
     return builder.compile(checkpointer=InMemorySaver(), name="nova-test")
+
+
+class InjectedError(ValueError):
+    """The error ``with_broken_node`` injects (a ValueError: no retry policy retries it)."""
+
+
+def with_broken_node(
+    builder: StateGraph[Any, Any, Any, Any], path: str, *, label: str | None = None
+) -> StateGraph[Any, Any, Any, Any]:
+    """Return a copy of ``builder`` whose node at ``path`` raises ``InjectedError(label)``.
+
+    ``path`` names a node through the subgraphs that hold it: ``"route"``, ``"erp/fast_path"``,
+    ``"pipeline/run_listing_sync/finish"``. Compiled subgraphs on the way are rebuilt from
+    their builders (keeping a binding's config, e.g. a pipeline's ``max_concurrency``); the
+    original builders are left untouched.
+    """
+    name, _, rest = path.partition("/")
+    spec = builder.nodes[name]
+    if rest:
+        runnable = spec.runnable
+        binding = runnable if isinstance(runnable, RunnableBinding) else None
+        compiled: Any = binding.bound if binding is not None else runnable
+        inner = with_broken_node(compiled.builder, rest, label=label or path).compile(
+            name=compiled.name
+        )
+        replacement: Any = inner.with_config(binding.config) if binding is not None else inner
+    else:
+
+        def broken(state: Any) -> Any:
+            raise InjectedError(f"injected into {label or path}")
+
+        replacement = RunnableLambda(broken, name=name)
+    clone = copy.copy(builder)
+    clone.nodes = {**builder.nodes, name: dataclasses.replace(spec, runnable=replacement)}
+    return clone

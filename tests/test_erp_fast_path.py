@@ -201,3 +201,63 @@ def test_cli_renderer_draws_the_rows_as_a_table(erp_db: ErpDatabase) -> None:
         assert row_id in output
     console.print(render_erp_answer(AIMessage("plain text answer")))
     assert "plain text answer" in console.export_text()
+
+
+@pytest.mark.parametrize(
+    ("migrate", "cause", "fix"),
+    [
+        (True, "is empty (never seeded)", "`nova erp seed`"),
+        (False, "has no ERP tables (never migrated)", "`nova erp migrate` then `nova erp seed`"),
+        (None, "has no ERP tables (never migrated)", "`nova erp migrate` then `nova erp seed`"),
+    ],
+    ids=["unseeded", "unmigrated", "no-file"],
+)
+def test_an_unready_database_is_named_with_the_fix_by_fast_path_and_tools(
+    tmp_path: Any, migrate: bool | None, cause: str, fix: str
+) -> None:
+    import sqlite3
+
+    from nova.ledger.failures import FailureLedger
+    from tools.erp import build_tools
+
+    if migrate is False:
+        sqlite3.connect(tmp_path / "erp.sqlite").close()  # a database file without the schema
+    database = ErpDatabase(f"sqlite:///{tmp_path / 'erp.sqlite'}", migrate=bool(migrate))
+    try:
+        # The user's report: "No invoice INV-2025-00412; check the number", on a server
+        # whose ERP database was never seeded.
+        values = ask(graph_with(database), "Show me invoice INV-2025-00412", "erp_invoices")
+        answer = values["messages"][-1].content
+        assert f"The ERP database {database.display_url} {cause}" in answer and fix in answer
+        assert "No invoice" not in answer and values["agent_run"]["outcome"] == "error"
+        [record] = FailureLedger().list(thread_id="t")
+        assert record.error_type == "ErpNotReady" and record.id[:12] in answer
+
+        tools = {tool.name: tool for tool in build_tools(lambda: database)}
+        for name, args in (
+            ("erp_invoice_lookup", {"invoice_number": "INV-2025-00412"}),
+            ("erp_record_payment", {"invoice_number": "INV-2025-00412", "amount": 10}),
+        ):
+            call = {"name": name, "args": args, "id": f"c-{name}", "type": "tool_call"}
+            message = tools[name].invoke(call)
+            assert message.status == "error" and cause in message.content, message.content
+            assert fix in message.content
+    finally:
+        database.dispose()
+
+
+def test_a_database_filled_later_is_answered_at_once(tmp_path: Any) -> None:
+    from datetime import date
+
+    database = ErpDatabase(f"sqlite:///{tmp_path / 'erp.sqlite'}")
+    try:
+        assert "never seeded" in (database.setup_problem() or "")
+        with database.write_session() as session:
+            customer = m.Customer(
+                number="C-1", name="First", country="DE", created_on=date(2025, 1, 2)
+            )
+            session.add(customer)
+        # An empty verdict is not remembered: the first customer makes it ready.
+        assert database.setup_problem() is None
+    finally:
+        database.dispose()

@@ -354,3 +354,203 @@ async def test_async_runs_record_failures_and_traces_off_the_event_loop() -> Non
     assert any(record.id[:12] in note for note in raised.value.__notes__)
     [trace] = TraceStore().list(thread_id="t-async")
     assert trace.status == "error" and trace.error_type == "PermissionError"
+
+
+# --- every node of the served graphs -------------------------------------------------------
+
+LISTING = "Proofread and translate into French: Hand-painted oak sign, SKU SG-1042"
+
+
+class EchoModel(ScriptedChatModel):
+    """A translator that hands back what it was sent (tokens and all)."""
+
+    def _generate(
+        self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> Any:
+        from langchain_core.outputs import ChatGeneration, ChatResult
+
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(messages[-1].content))])
+
+
+# (node path, agent the run goes to, project, request): one case per kind of node in the
+# graph langgraph.json serves, each reached by a run that would otherwise succeed.
+NODE_CASES = [
+    *[(node, "calculator", "parts-shop", "2+2?") for node in
+      ("intake", "recall", "route", "dispatch", "respond", "summarize")],
+    *[(f"chat/{node}", "calculator", "parts-shop", "2+2?") for node in
+      ("enter", "agent", "tools", "check")],
+    ("erp/fast_path", "erp_invoices", "parts-shop", "Show me invoice INV-2025-00412"),
+    *[(f"translation/{node}", "translator", "parts-shop", 'Translate into English: "Guten Tag"')
+      for node in ("prepare", "translate_chunk", "assemble")],
+    *[(f"pipeline/{node}", "listing_sync", "sign-marketplace", LISTING) for node in
+      ("enter", "run_listing_sync/start", "run_listing_sync/source_language",
+       "run_listing_sync/finish")],
+]  # fmt: skip
+
+
+@pytest.fixture
+def nova_builder(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The served supervisor's builder with scripted models (no memory, no fitted router)."""
+    from graphs.nova import build_nova_graph
+    from nova.settings import get_settings
+
+    # Recall off: the recall node still runs, but opens no Chroma and loads no encoder.
+    monkeypatch.setenv("NOVA_RECALL_TOP_K", "0")
+    get_settings.cache_clear()
+
+    def models() -> ScriptedModels:
+        return ScriptedModels(
+            {
+                "calculator": ScriptedChatModel.from_script(
+                    [calls(tool_call("calculator", expression="2+2")), says("4")]
+                ),
+                "translator": EchoModel(),
+            }
+        )
+
+    return lambda: build_nova_graph(model_factory=models())
+
+
+def _run_nova(builder: Any, agent: str, project: str, text: str, thread: str) -> Any:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    graph = builder.compile(checkpointer=InMemorySaver())
+    return graph.invoke(
+        {"messages": [HumanMessage(text)]},
+        {
+            "configurable": {"thread_id": thread},
+            "callbacks": [FailureRecorder(checkpointer=graph.checkpointer)],
+        },
+        context=NovaContext(project=project, agent=agent),
+    )
+
+
+@pytest.mark.parametrize(("path", "agent", "project", "text"), NODE_CASES)
+def test_an_error_in_any_node_of_the_served_graph_is_in_the_ledger(
+    nova_builder: Any, path: str, agent: str, project: str, text: str
+) -> None:
+    from tests.failures_fixtures import InjectedError, with_broken_node
+
+    thread = f"t-{path.replace('/', '-')}"
+    with pytest.raises(InjectedError) as raised:
+        _run_nova(with_broken_node(nova_builder(), path), agent, project, text, thread)
+    record = _only("node_error", thread)
+    node = path.rsplit("/", 1)[-1]
+    assert (record.node, record.error_type) == (node, "InjectedError")
+    assert record.message == f"injected into {path}"
+    # A node inside a subgraph is recorded with its namespace, outermost subgraph first.
+    outer = path.split("/")[:-1]
+    assert [part.split(":")[0] for part in record.checkpoint_ns.split("|") if part][
+        : len(outer)
+    ] == outer
+    assert any(record.id[:12] in note for note in raised.value.__notes__)
+
+
+def test_failed_pipeline_steps_the_pipeline_survives_are_in_the_ledger(
+    nova_builder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.tools import StructuredTool
+
+    import tools.registry
+
+    calls_made: list[dict[str, Any]] = []
+
+    def erp_sales_summary(**kwargs: Any) -> str:
+        calls_made.append(kwargs)
+        raise ConnectionError("ERP database unreachable")
+
+    def memory_search(**kwargs: Any) -> str:
+        return "[]"
+
+    registry = dict(tools.registry.tool_registry())
+    for name, fn in (("erp_sales_summary", erp_sales_summary), ("memory_search", memory_search)):
+        registry[name] = StructuredTool.from_function(
+            fn,
+            name=name,
+            description="test",
+            args_schema={"type": "object", "properties": {}, "additionalProperties": True},
+        )
+    monkeypatch.setattr(tools.registry, "tool_registry", lambda: registry)
+    out = _run_nova(
+        nova_builder(), "daily_briefing", "parts-shop", "Give me my daily briefing", "t-steps"
+    )
+
+    records = {r.node: r for r in FailureLedger().list(thread_id="t-steps", kind="step_failed")}
+    # Both sales steps failed each of their two attempts (retried inside the step, then
+    # skipped by their policy); the planner had no model. All recorded, though the run answered.
+    assert len(calls_made) == 4, calls_made
+    sales = [r for r in records.values() if r.error_type == "ConnectionError"]
+    assert len(sales) == 2 and all(r.details["attempts"] == 2 for r in sales)
+    assert all("ERP database unreachable" in r.message for r in sales)
+    assert all(r.agent == "daily_briefing" and r.details["policy"] == "skip" for r in sales)
+    assert records["priorities"].error_type == "NeedsModel"
+    assert "daily_briefing" in out["answer"]
+
+
+def test_invalid_pipeline_parameters_are_in_the_ledger_and_the_answer(nova_builder: Any) -> None:
+    # The user's report: routed to listing_sync with no listing text, the run answered
+    # "text: Field required" and `nova failures list` said "No failures recorded".
+    out = _run_nova(
+        nova_builder(),
+        "listing_sync",
+        "sign-marketplace",
+        "What did we decide about listing fees?",
+        "t-params",
+    )
+    record = _only("step_failed", "t-params")
+    assert (record.node, record.error_type) == ("start", "ParamsError")
+    assert "text: Field required" in record.message and record.checkpoint_id
+    assert f"Recorded as failure {record.id[:12]}" in out["answer"]
+
+
+@pytest.mark.parametrize(
+    ("text", "project", "message"),
+    [
+        ("   ", "parts-shop", "Nova needs a request"),
+        ("hello", "no-such-project", "Unknown project"),
+    ],
+)
+def test_invalid_requests_are_told_not_recorded(
+    nova_builder: Any, text: str, project: str, message: str
+) -> None:
+    from nova.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match=message) as raised:
+        _run_nova(nova_builder(), "calculator", project, text, "t-invalid")
+    assert FailureLedger().list(thread_id="t-invalid") == []
+    assert not any("retry" in note for note in getattr(raised.value, "__notes__", []))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", " "], 'error: Nova needs a request, e.g. nova ask "Which invoices are overdue?"'),
+        (["ask", "hello", "--project", "no-such-project"], "error: Unknown project 'no-such"),
+    ],
+)
+def test_the_cli_tells_an_invalid_request_in_one_line_without_a_retry(
+    args: list[str], message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from nova.cli import app
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())  # rich wraps at its console width
+    assert text.startswith(message) and text.count("error:") == 1
+    assert "retry" not in result.output and "{" not in result.output
+    assert FailureLedger().list() == []
+
+
+def test_invalid_tool_arguments_inside_a_subgraph_are_recorded() -> None:
+    model = ScriptedChatModel.from_script(
+        [calls(tool_call("calculator", expressionz="1+1")), says("I could not compute that.")]
+    )
+    result = subgraph_run(
+        "chat", "calculator", "1+1?", ScriptedModels({"calculator": model}), thread="t-args"
+    )
+    record = _only("tool_error", "t-args")
+    assert record.node == "tools" and "expression" in record.message
+    assert "Field required" in record.message or "field required" in record.message.lower()
+    assert record.id[:12] in result["messages"][-1].content

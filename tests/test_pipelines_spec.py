@@ -200,6 +200,8 @@ def test_template_helpers() -> None:
     }
     assert period("last_month", date(2025, 1, 15))["start"] == "2024-12-01"
     assert period("last_month", date(2025, 3, 31))["end"] == "2025-02-28"
+    # December's month ends at the next year's January 1st minus a day.
+    assert period("this_month", date(2026, 12, 2))["end"] == "2026-12-31"
     with pytest.raises(ValueError, match="Unknown period 'fortnight'"):
         period("fortnight", monday)
     context = {"inputs": {"n": 3}, "params": {}}

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,36 @@ def test_a_malformed_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> No
         load_settings()
     assert "sk-very-secret-value" not in str(caught.value)
     assert "NOVA_SERVER_API_KEYS" in str(caught.value)
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every leaf command of the click command tree Typer built, as its argument path."""
+    from typer.core import TyperGroup
+
+    if isinstance(command, TyperGroup):
+        return [
+            p for name, sub in command.commands.items() for p in _command_paths(sub, (*path, name))
+        ]
+    return [path]
+
+
+def test_every_cli_command_turns_an_invalid_setting_into_one_line() -> None:
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from nova.cli import app
+
+    paths = _command_paths(get_command(app))
+    assert len(paths) > 30 and ("agents", "list") in paths and ("setup",) in paths
+    runner = CliRunner()
+    for path in paths:
+        # No arguments: the settings are checked before a command parses its own.
+        result = runner.invoke(app, list(path), env={"NOVA_RECALL_TOP_K": "abc"})
+        text = " ".join(result.output.split())  # rich wraps at its console width
+        assert result.exit_code == 2, (path, result.output, result.exception)
+        assert text.startswith("error: Invalid Nova setting: NOVA_RECALL_TOP_K: "), (path, text)
+        assert "'abc'" in text and "Traceback" not in text, (path, text)
+        assert isinstance(result.exception, SystemExit), (path, result.exception)
+        # Help needs no settings.
+        help_result = runner.invoke(app, [*path, "--help"], env={"NOVA_RECALL_TOP_K": "abc"})
+        assert help_result.exit_code == 0 and "Usage" in help_result.output, path

@@ -20,7 +20,7 @@ from pydantic import ValidationError, create_model
 from nova.erp.db import ErpDatabase, get_erp_database
 from nova.erp.render import render_tool_text
 from nova.erp.results import ErpPayload
-from nova.erp.skills import READ_SKILLS, Skill, SkillError
+from nova.erp.skills import READ_SKILLS, Skill, SkillError, require_data
 from nova.erp.writes import WRITE_SKILLS, WriteSkill
 
 DatabaseProvider = Callable[[], ErpDatabase]
@@ -44,7 +44,9 @@ def read_tool(skill: Skill[Any, Any], database: DatabaseProvider = get_erp_datab
     def run(**kwargs: Any) -> tuple[str, ErpPayload]:
         args = skill.args.model_validate(kwargs)
         try:
-            with database().read_session() as session:
+            db = database()
+            require_data(db)
+            with db.read_session() as session:
                 result = skill.run(session, args)
         except SkillError as error:
             raise ToolException(str(error)) from None
@@ -84,7 +86,12 @@ def write_tool(skill: WriteSkill, database: DatabaseProvider = get_erp_database)
                 "Propose one change at a time: call one write tool per turn."
             )
         args = skill.args.model_validate(kwargs)
-        outcome = approve_and_apply(database(), skill, args, call_id=tool_call_id)
+        db = database()
+        try:
+            require_data(db)
+        except SkillError as error:
+            raise ToolException(str(error)) from None
+        outcome = approve_and_apply(db, skill, args, call_id=tool_call_id)
         return outcome.message, outcome.model_dump(mode="json")
 
     return StructuredTool.from_function(

@@ -8,13 +8,48 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    # Typer vendors click and exports only a subclass of its Context, too narrow to override
+    # TyperGroup's methods with.
+    from typer._click.core import Context
+
+_ASKS_HELP = "nova.asks_help"
+
+
+class NovaGroup(TyperGroup):
+    """The ``nova`` command group: an invalid setting ends every command with one line.
+
+    Settings are read (and checked) before any command runs, so a bad environment variable
+    or ``.env`` entry fails at start, not halfway through; a ``SettingsError`` raised later
+    inside a command (settings re-read) gets the same line. Help needs no settings.
+    """
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        """Note whether help was asked for anywhere on the line, then parse as usual."""
+        ctx.meta[_ASKS_HELP] = bool(set(args) & set(ctx.help_option_names))
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Context) -> Any:
+        """Check the settings, then run the command; a ``SettingsError`` becomes one line."""
+        from nova.settings import SettingsError, get_settings
+
+        try:
+            if not ctx.meta.get(_ASKS_HELP):
+                get_settings()
+            return super().invoke(ctx)
+        except SettingsError as error:
+            raise fail(str(error)) from None
+
 
 app = typer.Typer(
     name="nova",
+    cls=NovaGroup,
     help="Nova: a personal multi-agent system on LangGraph.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -18,6 +17,7 @@ from rich.prompt import Prompt
 from rich.table import Table
 
 from nova.cli.app import app, ask_approval, console, fail
+from nova.errors import InvalidRequest
 
 agents_app = typer.Typer(
     help="Inspect the agent catalog and add or change your own agents.",
@@ -125,6 +125,9 @@ def run_turn(
                     namespace, chunk = update
                     step = ".".join([part.split(":")[0] for part in namespace] + list(chunk))
                     status.update(f"[cyan]{step}[/]")
+        except InvalidRequest as error:
+            # Not a failure (nothing recorded, nothing to retry): say what to change.
+            raise fail(str(error)) from None
         except Exception as error:
             # The failure recorder has already written it to the ledger and noted its id.
             notes = " ".join(getattr(error, "__notes__", []))
@@ -227,6 +230,8 @@ def ask(
 ) -> None:
     """Ask Nova one thing (continue a conversation with --thread)."""
     settings = _settings_or_exit()
+    if not text.strip():
+        raise fail('Nova needs a request, e.g. nova ask "Which invoices are overdue?"')
     target = _remote_target(settings, server=server, local=local, thread=thread)
     thread = thread or uuid.uuid4().hex[:12]
     values = _turn(
@@ -440,26 +445,44 @@ def serve(
             "LANGGRAPH_NO_VERSION_CHECK": "true",
             "HF_HUB_OFFLINE": "1",
         }
-        from nova.server.launch import dev_command
+        from nova.server.launch import (
+            ServerConfigError,
+            check_port_free,
+            dev_command,
+            replace_process,
+        )
 
         settings = _settings_or_exit()
+        try:
+            check_port_free(host, port, dev=True)
+        except ServerConfigError as error:
+            raise fail(str(error)) from None
         command = dev_command(config_path, settings, langgraph=langgraph, host=host, port=port)
         console.print(
             f"Serving {config_path.parent.name}/langgraph.json in memory on "
             f"http://{host}:{port} ({settings.server_jobs} concurrent runs; Studio: {studio})"
         )
-        from nova.server.announce import announced
+        from nova.server.announce import announce
 
-        # The CLI finds the warm server through this announcement (nova/cli/remote.py).
-        with announced(settings.data_dir, f"http://{host}:{port}", "dev"):
-            code = subprocess.call(command, cwd=config_path.parent, env=env)
-        raise typer.Exit(code)
+        # The CLI finds the warm server through this (nova/cli/remote.py); the server keeps
+        # this process id, so the announcement lapses when it stops.
+        announce(settings.data_dir, f"http://{host}:{port}", "dev")
+        try:
+            replace_process(command, cwd=config_path.parent, env=env)
+        except ServerConfigError as error:
+            raise fail(str(error)) from None
 
-    from nova.server.launch import ServerConfigError, durable_server
+    from nova.server.launch import (
+        ServerConfigError,
+        check_port_free,
+        durable_server,
+        replace_process,
+    )
     from nova.server.runtime import RuntimeMissingError, check_runtime
 
     settings = _settings_or_exit()
     try:
+        check_port_free(host, port, dev=False)
         server = durable_server(
             config_path,
             settings,
@@ -476,8 +499,10 @@ def serve(
         f"{settings.server_workers} process{'es' if settings.server_workers > 1 else ''}; "
         f"Studio: {studio})"
     )
-    from nova.server.announce import announced
+    from nova.server.announce import announce
 
-    with announced(settings.data_dir, server.url, "durable"):
-        code = subprocess.call(server.command, cwd=server.cwd, env=server.env)
-    raise typer.Exit(code)
+    announce(settings.data_dir, server.url, "durable")
+    try:
+        replace_process(server.command, cwd=server.cwd, env=server.env)
+    except ServerConfigError as error:
+        raise fail(str(error)) from None

@@ -94,7 +94,9 @@ def failures_show(
         lines.append(f"[bold]retried[/] by run {record.retried_run_id} at {record.retried_at}")
     console.print(Panel("\n".join(lines), title=f"failure {record.id}", expand=False))
     console.print(Panel(record.message, title="message", expand=False))
-    if record.thread_id:
+    if resume := record.details.get("resume"):
+        console.print(f"Resume with: {resume}", style="dim")
+    elif record.thread_id:
         console.print(f"Retry with: nova failures retry {record.id[:12]}", style="dim")
 
 
@@ -111,6 +113,9 @@ def failures_retry(
             f"Failure {record.id[:12]} has no thread: its run kept no checkpoints, so it cannot "
             "be resumed; send the request again"
         )
+    if resume := record.details.get("resume"):
+        # A pipeline run on its own thread: the supervisor's graph cannot resume it.
+        raise fail(f"Failure {record.id[:12]} is in a pipeline run; resume it with: {resume}")
     from memory.checkpoint import open_checkpointer
     from nova.cli import trace
     from nova.state import NovaContext

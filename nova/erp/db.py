@@ -16,11 +16,12 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from nova.erp.models import ErpMeta
+from nova.erp.models import Customer, ErpMeta, Product
 
 AS_OF_KEY = "as_of"
 """``erp_meta`` key holding the business date of a sample database (see ``business_date``)."""
@@ -103,6 +104,7 @@ class ErpDatabase:
         self.read_engine = create_erp_engine(self.url, read_only=True)
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine)
+        self._has_data = False
 
     @property
     def dialect(self) -> str:
@@ -127,6 +129,45 @@ class ErpDatabase:
         """Yield a session in one transaction: committed on success, rolled back on error."""
         with self._writer.begin() as session:
             yield session
+
+    def setup_problem(self) -> str | None:
+        """Say why nothing can be answered from this database yet: no tables, or no data.
+
+        A database that was never migrated or never seeded otherwise answers every lookup
+        with "not found", which sends the user checking numbers that are right. ``None``
+        when it holds customers or products (remembered: data does not disappear by itself;
+        an empty database is looked at again, so seeding it takes effect at once).
+        """
+        if self._has_data:
+            return None
+        fix = "or point NOVA_ERP_DATABASE_URL at your ERP database"
+        missing_file = (
+            self.dialect == "sqlite"
+            and self.url.database not in (None, "", ":memory:")
+            and not Path(str(self.url.database)).exists()
+        )
+        try:
+            if missing_file or not inspect(self.read_engine).has_table(Customer.__tablename__):
+                return (
+                    f"The ERP database {self.display_url} has no ERP tables (never migrated): "
+                    f"run `nova erp migrate` then `nova erp seed` (or `nova setup`), {fix}."
+                )
+            with self.read_session() as session:
+                rows = session.scalar(select(func.count()).select_from(Customer)) or 0
+                rows += session.scalar(select(func.count()).select_from(Product)) or 0
+        except SQLAlchemyError as error:
+            return (
+                f"The ERP database {self.display_url} cannot be read "
+                f"({type(error).__name__}: {str(error).splitlines()[0]}): check that it is "
+                f"up, then run `nova erp status`, {fix}."
+            )
+        if rows == 0:
+            return (
+                f"The ERP database {self.display_url} is empty (never seeded): run "
+                f"`nova erp seed` for the sample business (or `nova setup`), {fix}."
+            )
+        self._has_data = True
+        return None
 
     def dispose(self) -> None:
         """Close every pooled connection of both engines."""

@@ -25,7 +25,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
-from nova.erp.db import business_date
+from nova.erp.db import ErpDatabase, business_date
 from nova.erp.resolve import Named, NameIndex, canonical_number, normalise
 from nova.erp.results import (
     Fact,
@@ -42,6 +42,20 @@ from nova.erp.results import (
 
 class SkillError(ValueError):
     """The request cannot be answered as asked; the message says why and what to do."""
+
+
+class ErpNotReady(SkillError):
+    """The ERP database has no tables or no data; the message names the command that fixes it."""
+
+
+def require_data(database: ErpDatabase) -> None:
+    """Raise ``ErpNotReady`` when ``database`` cannot answer anything yet (see ``setup_problem``).
+
+    Skills call sites (the tools and the fast path) check this first, so an unseeded
+    database is named as the cause instead of every lookup reporting "not found".
+    """
+    if problem := database.setup_problem():
+        raise ErpNotReady(problem)
 
 
 class NotFound(SkillError):

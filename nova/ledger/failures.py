@@ -47,6 +47,7 @@ FailureKind = Literal[
     "model_fallback",
     "tool_fallback",
     "tool_error",
+    "step_failed",
 ]
 """What went wrong, as a closed set a person can filter on."""
 

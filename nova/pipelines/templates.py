@@ -51,6 +51,8 @@ def _month_start(day: date, back: int = 0) -> date:
     year, month = day.year, day.month - back
     while month < 1:
         year, month = year - 1, month + 12
+    while month > 12:  # back=-1 (the next month's start, for a month's end) in December
+        year, month = year + 1, month - 12
     return date(year, month, 1)
 
 

@@ -54,9 +54,8 @@ def read_announcement(data_dir: Path) -> Announcement | None:
     return found if _alive(found.pid) else None
 
 
-@contextmanager
-def announced(data_dir: Path, url: str, mode: str) -> Iterator[Announcement]:
-    """Announce this process as the server at ``url`` for as long as the block runs."""
+def announce(data_dir: Path, url: str, mode: str) -> Announcement:
+    """Announce this process as the server at ``url`` (until it exits, or execs a server)."""
     me = Announcement(url=url, mode=mode, pid=os.getpid())
     path = server_file(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +63,14 @@ def announced(data_dir: Path, url: str, mode: str) -> Iterator[Announcement]:
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         json.dump({"url": url, "mode": mode, "pid": me.pid}, file)
     os.replace(tmp, path)
+    return me
+
+
+@contextmanager
+def announced(data_dir: Path, url: str, mode: str) -> Iterator[Announcement]:
+    """Announce this process as the server at ``url`` for as long as the block runs."""
+    me = announce(data_dir, url, mode)
+    path = server_file(data_dir)
     try:
         yield me
     finally:

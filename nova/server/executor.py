@@ -31,8 +31,15 @@ async def node_executor(settings: NovaSettings | None = None) -> AsyncIterator[T
         max_workers=threads_per_process(settings or get_settings()),
         thread_name_prefix="nova-node",
     )
-    asyncio.get_running_loop().set_default_executor(executor)
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(executor)
     try:
         yield executor
     finally:
+        # The runtime's own shutdown still runs blocking calls in the default executor
+        # after this lifespan ends (langgraph dev closes its store that way): with Nova's
+        # pool shut down and still the default, Ctrl-C ended in "Application shutdown
+        # failed ... cannot schedule new futures after shutdown". A fresh default pool
+        # takes those calls; asyncio.run shuts it down when the loop closes.
+        loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="nova-shutdown"))
         executor.shutdown(wait=False, cancel_futures=True)

@@ -10,10 +10,13 @@ the Postgres runtime and adds Nova's auth; uvicorn then serves ``nova.server.app
 from __future__ import annotations
 
 import json
+import os
+import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from nova.settings import NovaSettings
 
@@ -156,6 +159,57 @@ def durable_env(
     else:
         env.pop("LANGSMITH_LANGGRAPH_API_VARIANT", None)
     return env
+
+
+def check_port_free(host: str, port: int, *, dev: bool) -> None:
+    """Refuse a port another process listens on, before starting a server on it.
+
+    ``langgraph dev`` quietly moves to another free port when its port is taken, so the
+    address Nova prints (and the README's SDK snippet) would point at the other process;
+    the durable server's uvicorn would fail with a bare ``[Errno 98]``. The probe binds the
+    way langgraph-api's does (``SO_REUSEADDR``), so it refuses exactly what it would move from.
+
+    Raises:
+        ServerConfigError: naming the port and how to choose another.
+
+    """
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            command = "nova serve --dev" if dev else "nova serve"
+            raise ServerConfigError(
+                f"Port {port} on {host} is taken ({error.strerror or error}): another process "
+                f"serves there (`ss -ltnp 'sport = :{port}'` names it). Stop it, or serve on "
+                f"another port: {command} --port {port + 1}"
+            ) from None
+
+
+def replace_process(command: list[str], *, cwd: Path, env: Mapping[str, str]) -> NoReturn:
+    """Become the server process (``exec``): signals then reach the server itself.
+
+    Run as a child, the server outlived a SIGTERM sent to ``nova serve`` (what systemd and
+    ``kill`` send): the launcher died and the server kept serving, orphaned. As the same
+    process, Ctrl-C and SIGTERM go to the server, which shuts down its workers and its
+    Chroma server itself. Returns only by raising.
+
+    Raises:
+        ServerConfigError: the program cannot be started (missing, not executable).
+
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    previous = os.getcwd()
+    try:
+        os.chdir(cwd)
+        os.execve(command[0], command, dict(env))
+    except OSError as error:
+        os.chdir(previous)
+        raise ServerConfigError(
+            f"Cannot start {command[0]} ({error.strerror or error}): "
+            "reinstall Nova's environment with `make install`"
+        ) from None
 
 
 def dev_command(

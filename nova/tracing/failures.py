@@ -1,7 +1,8 @@
 """Record failures with their run coordinates; resume a failed run from its checkpoint.
 
 * ``FailureRecorder`` is a callback handler: when a run ends in an exception (after the
-  node's retries), it writes a ledger record naming the thread, run, checkpoint, the
+  node's retries) other than an invalid request (``nova.errors.InvalidRequest``), it
+  writes a ledger record naming the thread, run, checkpoint, the
   innermost node that failed, the agent and its version, and adds the record id to the
   exception's notes, so whoever sees the error sees how to inspect and retry it.
 * ``current_run(config)`` tells code inside a node where it is (thread, run, checkpoint,
@@ -29,6 +30,7 @@ from langchain_core.tracers.base import BaseTracer
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphBubbleUp, GraphRecursionError
 
+from nova.errors import InvalidRequest
 from nova.ledger.failures import FailureKind, FailureLedger, FailureRecord, new_failure
 from nova.tracing.background import BackgroundWorker
 from nova.tracing.local import LocalTracer
@@ -260,7 +262,9 @@ class FailureRecorder(BaseCallbackHandler):
         info = self._nodes.get(run_id)
         if info is not None and root not in self._failed_node:
             self._failed_node[root] = info
-        if parent_run_id is None and not isinstance(error, GraphBubbleUp):
+        # An invalid request (empty, unknown project) is the caller's to fix, not a failure
+        # to retry: its message goes back to the caller and the ledger stays for real ones.
+        if parent_run_id is None and not isinstance(error, GraphBubbleUp | InvalidRequest):
             self._record_root_failure(error, run_id, self._root_meta.get(run_id, {}))
         self._end(run_id)
 
