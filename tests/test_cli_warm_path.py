@@ -145,3 +145,46 @@ def test_an_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
     assert "No Nova server answers at http://127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_nova_ask_uses_the_server_nova_serve_announced(tmp_path: Path) -> None:
+    """Without --server, `nova ask` finds a running `nova serve --dev` and runs there."""
+    from langgraph_sdk import get_sync_client
+    from server_fixtures import free_port, wait_until_ok
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    erp = data_dir / "erp.sqlite"
+    seed_erp(erp)
+    env = _env(data_dir, NOVA_ERP_DATABASE_URL=f"sqlite:///{erp}")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "nova.cli", "serve", "--dev", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ok(url, server, log, deadline_s=180)
+        announced_server = read_announcement(data_dir)
+        assert announced_server is not None and announced_server.url == url
+        asked = _nova(["ask", "How many customers do we have?", "--json"], env)
+        assert asked.returncode == 0, asked.stderr
+        thread = json.loads(asked.stdout)["thread"]
+        # The conversation lives on the server, not in the local checkpointer.
+        assert get_sync_client(url=url).threads.get(server_thread_id(thread))
+        local = _nova(["ask", "How many customers do we have?", "--json", "--local"], env)
+        assert local.returncode == 0, local.stderr
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)
+    # The server is gone: its announcement names a dead process, and the CLI runs in-process.
+    assert read_announcement(data_dir) is None
+    after = _nova(["ask", "How many customers do we have?", "--json"], env)
+    assert after.returncode == 0, after.stderr
