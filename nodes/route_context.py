@@ -32,7 +32,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+
 from nova.catalog import AgentSpec, Catalog
+from nova.messages import message_text
 from nova.state import MemoryHit, RouteCandidate, RouteDecision, ThreadRoute
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ __all__ = [
     "followup_decision",
     "memory_decision",
     "next_thread_route",
+    "previous_reply_asks",
 ]
 
 MAX_FOLLOWUP_WORDS = 8
@@ -84,15 +88,24 @@ MEMORY_TOOLS = frozenset({"memory_search"})
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
 
-def elliptical(text: str) -> str | None:
+def elliptical(text: str, *, answers_question: bool = False) -> str | None:
     """Say why ``text`` reads as an elliptical follow-up, or return ``None``.
 
     A follow-up is short (at most ``MAX_FOLLOWUP_WORDS`` words) and opens with a
-    coordinating conjunction or "what/how about", or refers back with a pro-form.
+    coordinating conjunction or "what/how about", refers back with a pro-form, or
+    answers the question Nova's previous reply asked ("Kessler Transport AG" after
+    "Which customer do you mean: …?").
+
+    Args:
+        text: This turn's request.
+        answers_question: Nova's previous reply in the thread was a question.
+
     """
     words = [word.lower() for word in _WORD.findall(text)]
     if not words or len(words) > MAX_FOLLOWUP_WORDS:
         return None
+    if answers_question:
+        return "answers the question Nova asked"
     opening = " ".join(words[:2])
     for opener in _OPENERS:
         if opening == opener or opening.startswith(opener + " "):
@@ -103,12 +116,27 @@ def elliptical(text: str) -> str | None:
     return None
 
 
+def previous_reply_asks(messages: Sequence[AnyMessage]) -> bool:
+    """Whether Nova's last reply before the latest user message ended with a question."""
+    humans = [i for i, message in enumerate(messages) if isinstance(message, HumanMessage)]
+    if not humans:
+        return False
+    earlier = messages[: humans[-1]]
+    reply = next((m for m in reversed(earlier) if isinstance(m, AIMessage)), None)
+    return reply is not None and message_text(reply).rstrip().endswith("?")
+
+
 def _top_agent(decision: RouteDecision) -> str | None:
     return decision["candidates"][0]["agent"] if decision["candidates"] else None
 
 
 def followup_decision(
-    router: Router, request: str, previous: ThreadRoute | None, catalog: Catalog[AgentSpec]
+    router: Router,
+    request: str,
+    previous: ThreadRoute | None,
+    catalog: Catalog[AgentSpec],
+    *,
+    answers_question: bool = False,
 ) -> RouteDecision | None:
     """Route ``request`` as a follow-up of the thread's topic, or return ``None``.
 
@@ -117,6 +145,7 @@ def followup_decision(
         request: This turn's text.
         previous: The thread's topic (``None`` on a new thread).
         catalog: The graph's agents (the previous agent must still be one).
+        answers_question: Nova's previous reply in the thread was a question.
 
     Returns:
         A decision with method ``followup`` for the previous agent when ``request`` is
@@ -126,7 +155,7 @@ def followup_decision(
     """
     if previous is None or previous["agent"] not in catalog:
         return None
-    why = elliptical(request)
+    why = elliptical(request, answers_question=answers_question)
     if why is None:
         return None
     started = time.perf_counter()
@@ -242,12 +271,13 @@ def next_thread_route(
     """Return the thread's topic after this turn's decision.
 
     A follow-up extends the topic; any other routed decision starts a new one with this
-    request as its anchor; a question back to the user (no agent) leaves it as it was,
-    so the answer to the question can follow up on the topic.
+    request as its anchor. When the router asks the user which agent they mean (no
+    agent), the thread has no topic: the answer refers to the unclear request, not to
+    the earlier topic, so it is routed afresh.
     """
     agent = decision["agent"]
     if agent is None:
-        return previous
+        return None
     if decision["method"] == "followup" and previous is not None:
         followups = [*previous["followups"], request][-MAX_TOPIC_FOLLOWUPS:]
         return ThreadRoute(

@@ -26,7 +26,12 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
-from nodes.route_context import followup_decision, memory_decision, next_thread_route
+from nodes.route_context import (
+    followup_decision,
+    memory_decision,
+    next_thread_route,
+    previous_reply_asks,
+)
 from nodes.routing_model import (
     ROUTER_ALGORITHM,
     FittedRouter,
@@ -579,7 +584,13 @@ def make_route_node(
         # An explicit agent needs no classifier: do not fit one just to skip it.
         active_router = get_router() if context.agent is None else None
         decision = (
-            followup_decision(active_router, request, previous, agents)
+            followup_decision(
+                active_router,
+                request,
+                previous,
+                agents,
+                answers_question=previous_reply_asks(state.get("messages") or []),
+            )
             if active_router is not None
             else None
         )

@@ -100,12 +100,12 @@ def test_elliptical_follow_ups_are_recognised_by_their_form(text: str, elided: b
     assert (elliptical(text) is not None) is elided
 
 
-def test_a_question_back_keeps_the_topic_and_a_fresh_route_replaces_it() -> None:
+def test_a_follow_up_extends_the_topic_and_a_fresh_route_replaces_it() -> None:
     first = route_to("erp_invoices", "erp")
     topic = next_thread_route(first, "Which invoices are overdue?", None)
     assert topic is not None and topic["anchor"] == "Which invoices are overdue?"
     asked = route_to(None, None, method="clarify")
-    assert next_thread_route(asked, "hm?", topic) == topic
+    assert next_thread_route(asked, "hm, the thing?", topic) is None
     followup = route_to("erp_invoices", "erp", method="followup")
     extended = next_thread_route(followup, "and the oldest one?", topic)
     assert extended is not None
@@ -183,6 +183,43 @@ def test_a_follow_up_keeps_the_route_and_the_fast_path_inherits_the_customer(
     state = graph.get_state({"configurable": {"thread_id": thread}}).values
     assert state["thread_route"]["agent"] == "calculator"
     assert state["project"] == "parts-shop"
+
+
+def test_naming_the_customer_nova_asked_about_answers_the_earlier_question(
+    erp_db: ErpDatabase,
+) -> None:
+    from nova.erp.db import business_date
+
+    with erp_db.read_session() as session:
+        today = business_date(session)
+        names = sorted(session.scalars(select(m.Customer.name)))
+        heads: dict[str, list[str]] = {}
+        for name in names:
+            heads.setdefault(name.split()[0], []).append(name)
+        head, namesakes = next((h, n) for h, n in heads.items() if len(n) > 1)
+        chosen = namesakes[0]
+        expected = [
+            invoice.number
+            for invoice, _ in session.execute(
+                _overdue(session, today)
+                .where(m.Customer.name == chosen)
+                .order_by(m.Invoice.due_date, m.Invoice.number)
+            ).all()
+        ]
+
+    graph = _graph()
+    thread = "t-which-customer"
+    asked = _turn(graph, f"Which invoices are overdue for {head}?", thread, project="parts-shop")
+    assert asked["agent_run"]["outcome"] == "clarify"
+    assert asked["answer"].endswith("?") and chosen in asked["answer"]
+
+    answered = _turn(graph, chosen, thread)
+    assert answered["route"]["method"] == "followup"
+    assert "answers the question Nova asked" in answered["route"]["reason"]
+    assert answered["agent_run"]["outcome"] == "fast_path"
+    assert answered["agent_run"]["detail"].startswith("erp_overdue_invoices")
+    rows = answered["messages"][-1].additional_kwargs["erp"]["rows"]
+    assert [row["id"] for row in rows] == expected
 
 
 def test_route_log_lists_follow_up_decisions(erp_db: ErpDatabase) -> None:
