@@ -56,10 +56,10 @@ def memory_citation(hit: MemoryHit) -> str:
     return f"- {hit['text']} [mem:{hit['id']}] ({hit['kind']}{saved})"
 
 
-def _language(text: str) -> str | None:
-    from tools.language import detect
+def _language(prose: str) -> str | None:
+    from nodes.translation import detect_source
 
-    found = detect(text)
+    found = detect_source(prose) if prose.strip() else None
     return f"{found.language} ({found.code})" if found else None
 
 
@@ -67,14 +67,15 @@ def _glossary_terms(text: str, project: str, owner: str | None) -> tuple[str, ..
     from memory.glossary import project_glossary
 
     glossary = project_glossary(project, owner=owner)
-    return tuple(
-        entry.term
-        for entry in glossary
-        if re.search(rf"(?<!\w){re.escape(entry.term)}(?!\w)", text, re.IGNORECASE)
-    )
+    return tuple(entry.term for entry in glossary if _term(entry.term).search(text))
 
 
-def _customers(text: str) -> tuple[str, ...]:
+def _term(term: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+
+
+def _customers(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the customers ``text`` names (``Name (number)``), and the words naming them."""
     from nova.erp import models as m
     from nova.erp.db import get_erp_database
     from nova.erp.intents import ERP_WORDS, GLOBAL_WORDS
@@ -86,18 +87,24 @@ def _customers(text: str) -> tuple[str, ...]:
             normalise(text), ignore=ERP_WORDS | GLOBAL_WORDS
         )
     found = []
+    names: list[str] = []
     for mention in mentions:
-        names = [f"{c.name} ({c.number})" for c in mention.candidates]
-        found.append(names[0] if len(names) == 1 else f"{mention.text!r}: " + " or ".join(names))
-    return tuple(found)
+        labels = [f"{c.name} ({c.number})" for c in mention.candidates]
+        found.append(labels[0] if len(labels) == 1 else f"{mention.text!r}: " + " or ".join(labels))
+        # The words as written (normalised) and the full names: either may be in the text.
+        names += [*mention.text.split(), *(c.name for c in mention.candidates)]
+    return tuple(found), tuple(names)
 
 
 def find_context(
     request: str, project: str, *, owner: str | None = None, erp: bool = False
 ) -> Findings:
-    """Read the request's language, glossary terms and (for ERP agents) named customers.
+    """Read the request's glossary terms, (for ERP agents) named customers, and language.
 
-    Each look-up that fails is reported in ``problems`` rather than stopping the answer.
+    The language is read from the prose left when glossary terms and customer names are
+    taken out: "Bremsscheibe" or "Dobes Baumaschinen GmbH" in an English sentence must
+    not make it German. Each look-up that fails is reported in ``problems`` rather than
+    stopping the answer.
     """
     problems: list[str] = []
 
@@ -109,12 +116,18 @@ def find_context(
             problems.append(f"{what}: {type(error).__name__}: {error}")
             return empty
 
+    nothing: tuple[str, ...] = ()
+    terms = attempt("glossary terms", lambda: _glossary_terms(request, project, owner), nothing)
+    customers = (nothing, nothing)
+    if erp:
+        customers = attempt("ERP customers", lambda: _customers(request), customers)
+    prose = request
+    for name in (*terms, *customers[1]):
+        prose = _term(name).sub(" ", prose)
     return Findings(
-        language=attempt("language", lambda: _language(request), None),
-        glossary_terms=attempt(
-            "glossary terms", lambda: _glossary_terms(request, project, owner), ()
-        ),
-        customers=attempt("ERP customers", lambda: _customers(request), ()) if erp else (),
+        language=attempt("language", lambda: _language(prose), None),
+        glossary_terms=terms,
+        customers=customers[0],
         problems=tuple(problems),
     )
 

@@ -327,3 +327,23 @@ def test_without_a_model_the_answer_shows_what_nova_found() -> None:
         "needs a language model",
     ):
         assert part in text
+
+
+def test_find_context_reads_language_glossary_terms_and_the_named_customer(
+    erp_db: ErpDatabase,
+) -> None:
+    from nodes.model_free import find_context
+
+    with erp_db.read_session() as session:
+        customer = session.scalars(select(m.Customer).order_by(m.Customer.id)).first()
+        assert customer is not None
+        name, number = customer.name, customer.number
+    findings = find_context(
+        f"Does {name} still order a Bremsscheibe every month from our Werkstatt?",
+        "parts-shop",
+        erp=True,
+    )
+    assert findings.language == "English (en)"
+    assert set(findings.glossary_terms) == {"Bremsscheibe", "Werkstatt"}
+    assert findings.customers == (f"{name} ({number})",)
+    assert findings.problems == ()
