@@ -603,7 +603,8 @@ def make_route_node(
                 run_model=context.model,
                 agent=context.agent,
             )
-        if active_router is not None:
+        if active_router is not None and decision["method"] == "semantic":
+            # Only the classifier's own confident choice is weighed against memory.
             moved = memory_decision(
                 decision,
                 request,
