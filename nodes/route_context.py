@@ -11,8 +11,9 @@ conjunction or "what/how about", or refers back with a pro-form ("one", "same", 
 anchor request plus the text, and keeps the previous route (method ``followup``) when the
 anchored reading keeps the previous agent and the classifier is at least as sure of it as
 of the bare text. A turn that carries its own topic ("and what's 19% VAT on 200?") is
-read more confidently alone, and is routed afresh. No threshold is involved: the
-classifier's calibrated confidences are compared with each other.
+read more confidently alone, and is routed afresh. No confidence threshold is involved:
+the classifier's calibrated confidences are compared with each other. (The one number,
+``MAX_FOLLOWUP_WORDS``, is a bound on what counts as a fragment, set by hand, not tuned.)
 
 **Memory.** "Who is our accountant?" resembles an ERP customer question, but the answer
 is a stored fact, and the request names nothing an ERP skill could look up.

@@ -115,7 +115,7 @@ def test_a_follow_up_extends_the_topic_and_a_fresh_route_replaces_it() -> None:
     assert fresh is not None and fresh["agent"] == "calculator" and fresh["followups"] == []
 
 
-def _overdue(session: Any, today: Any) -> Any:
+def _overdue(today: Any) -> Any:
     outstanding = m.Invoice.total_cents - m.Invoice.paid_cents
     return (
         select(m.Invoice, m.Customer)
@@ -136,7 +136,7 @@ def test_a_follow_up_keeps_the_route_and_the_fast_path_inherits_the_customer(
     with erp_db.read_session() as session:
         today = business_date(session)
         counts: dict[str, int] = {}
-        for _, customer in session.execute(_overdue(session, today)).all():
+        for _, customer in session.execute(_overdue(today)).all():
             counts[customer.name] = counts.get(customer.name, 0) + 1
         ranked = sorted(counts, key=lambda name: (-counts[name], name))
         first, second = ranked[0], ranked[1]
@@ -144,7 +144,7 @@ def test_a_follow_up_keeps_the_route_and_the_fast_path_inherits_the_customer(
 
         def oldest(name: str) -> str:
             row = session.execute(
-                _overdue(session, today)
+                _overdue(today)
                 .where(m.Customer.name == name)
                 .order_by(m.Invoice.due_date, m.Invoice.number)
                 .limit(1)
@@ -201,7 +201,7 @@ def test_naming_the_customer_nova_asked_about_answers_the_earlier_question(
         expected = [
             invoice.number
             for invoice, _ in session.execute(
-                _overdue(session, today)
+                _overdue(today)
                 .where(m.Customer.name == chosen)
                 .order_by(m.Invoice.due_date, m.Invoice.number)
             ).all()
