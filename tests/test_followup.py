@@ -69,15 +69,16 @@ def test_a_thread_keeps_its_project_unless_a_run_names_another() -> None:
 def test_cli_ask_thread_continues_in_the_threads_project() -> None:
     from nova.cli import app
 
-    runner = CliRunner()
-    base = ["ask", "--agent", "calculator", "--thread", "cli-t1", "--json"]
-    first = runner.invoke(app, [*base[:1], "What is 2 + 2?", *base[1:], "--project", "parts-shop"])
-    assert first.exit_code == 0, first.output
-    second = runner.invoke(app, [base[0], "and 3 + 3?", *base[1:]])
-    assert second.exit_code == 0, second.output
-    assert json.loads(second.output)["project"] == "parts-shop"
-    third = runner.invoke(app, [base[0], "and 4 + 4?", *base[1:], "--project", "client-work"])
-    assert json.loads(third.output)["project"] == "client-work"
+    def ask(text: str, *project: str) -> str | None:
+        args = ["ask", text, "--agent", "calculator", "--thread", "cli-t1", "--json", *project]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["project"]
+
+    assert ask("What is 2 + 2?", "--project", "parts-shop") == "parts-shop"
+    assert ask("and 3 + 3?") == "parts-shop"
+    assert ask("and 4 + 4?", "--project", "client-work") == "client-work"
+    assert ask("and 5 + 5?") == "client-work"
 
 
 # --- follow-ups ----------------------------------------------------------------------------
