@@ -180,10 +180,13 @@ class MemoryItem:
         )
 
     def hit(self, score: float) -> MemoryHit:
-        """Return this item as a recalled ``MemoryHit`` with ``score``."""
-        return MemoryHit(
+        """Return this item as a recalled ``MemoryHit`` with ``score`` and its date."""
+        hit = MemoryHit(
             id=self.id, text=self.text, kind=self.kind, score=round(score, 4), source=self.source
         )
+        if self.created_at.timestamp() > 0:  # records from before dates were stored have none
+            hit["created_at"] = self.created_at.isoformat(timespec="seconds")
+        return hit
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from typing_extensions import TypedDict
 
+from nodes.model_free import answer_without_model, answering_memories, find_context
 from nodes.recall import format_memories
 from nodes.resilience import CallTimeout, call_with_timeout
 from nova.catalog import AgentSpec, Catalog
@@ -130,10 +131,21 @@ def make_agent_node(
 
         model = model_factory(spec, context.model)
         if isinstance(model, ModelUnavailable):
-            message = AIMessage(content=model.message, name=spec.name)
+            # Say what Nova already knows (memories that answer it, route, language, terms,
+            # customer) rather than only that a model is missing.
+            findings = find_context(
+                state.get("request") or "",
+                state.get("project") or get_settings().default_project,
+                owner=context.user_id,
+                erp=spec.subgraph == "erp",
+            )
+            text = answer_without_model(spec, state, model, findings)
+            detail = model.reason
+            if answering_memories(state.get("memories") or []):
+                detail += "; answered with the recalled memories"
             return {
-                "messages": [message],
-                "agent_run": _run_record(spec, None, steps, "needs_model", detail=model.reason),
+                "messages": [AIMessage(content=text, name=spec.name)],
+                "agent_run": _run_record(spec, None, steps, "needs_model", detail=detail),
             }
         model_name = getattr(model, "model_name", None) or type(model).__name__
         if steps >= limit:

@@ -4,9 +4,13 @@ Contract of the node built by ``make_erp_fast_path_node`` (wire it before the ER
 e.g. ``build_agent_subgraph("erp", fast_path=make_erp_fast_path_node(catalog=catalog))``):
 
 * Reads ``state["route"]`` (a ``RouteDecision``) and ``state["request"]``.
-* Runs only when the route is confident (``method`` is ``semantic`` or ``explicit``, and
-  ``confidence >= min_confidence``) and names an agent whose catalog tools include ERP
-  skills; only those skills are considered.
+* Runs only when the route is confident (``method`` is ``semantic``, ``explicit`` or
+  ``followup``, and ``confidence >= min_confidence``) and names an agent whose catalog
+  tools include ERP skills; only those skills are considered.
+* A follow-up (``method == "followup"``) is resolved with the earlier turns of the
+  thread's topic (``state["thread_route"]``, ``nova.erp.followup``): "and the oldest one?"
+  inherits the customer of "Which invoices are overdue for Baker & Sons?", and "same for
+  Nordwind" swaps it.
 * Declines with ``{}`` (the model agent runs next) unless exactly one skill fits and every
   argument resolves without a model (``nova.erp.intents``): names via rapidfuzz, numbers via
   regex, periods via dateparser and the documented period rules.
@@ -40,6 +44,7 @@ from langgraph.runtime import Runtime
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.erp.approval import approve_and_apply
 from nova.erp.db import ErpDatabase, get_erp_database
+from nova.erp.followup import plan_followup
 from nova.erp.intents import Clarify, Decline, Plan, plan_request
 from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
 from nova.erp.skills import READ_SKILLS, ErpNotReady, SkillError, require_data
@@ -56,7 +61,7 @@ CLARIFY_KEY = "erp_clarify"
 """``additional_kwargs`` key marking a fast-path question back to the user (it states no data,
 so ``numbers_grounded`` does not apply to it)."""
 
-CONFIDENT_METHODS = frozenset({"semantic", "explicit"})
+CONFIDENT_METHODS = frozenset({"semantic", "explicit", "followup"})
 ERP_SKILLS = frozenset(READ_SKILLS) | frozenset(WRITE_SKILLS)
 
 FastPathNode = RuntimeNode[NovaState, dict[str, Any]]
@@ -144,8 +149,12 @@ def make_erp_fast_path_node(
             )  # fmt: skip
             ref = f" [failure {failure.id[:12]}]" if failure else ""
             return _reply(spec, f"{error}{ref}", "error", f"ErpNotReady: {db.display_url}")
+        topic = state.get("thread_route")
         with db.read_session() as session:
-            decision = plan_request(text, session, skills)
+            if route.get("method") == "followup" and topic:
+                decision = plan_followup([topic["anchor"], *topic["followups"]], session, skills)
+            else:
+                decision = plan_request(text, session, skills)
         if isinstance(decision, Decline):
             log.debug("fast path declined %r: %s", text, decision.reason)
             return {}

@@ -26,6 +26,12 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
+from nodes.route_context import (
+    followup_decision,
+    memory_decision,
+    next_thread_route,
+    previous_reply_asks,
+)
 from nodes.routing_model import (
     ROUTER_ALGORITHM,
     FittedRouter,
@@ -489,20 +495,41 @@ def _tie_break(
         )
 
 
+def _erp_content(text: str) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nova.erp.db import get_erp_database
+    from nova.erp.followup import names_erp_content
+
+    try:
+        with get_erp_database().read_session() as session:
+            return names_erp_content(text, session)
+    except SQLAlchemyError as error:
+        # Without the ERP database the request cannot be checked: keep the ERP route.
+        log.warning("Could not check %r against the ERP database: %s", text, error)
+        return True
+
+
 def make_route_node(
     *,
     router: Callable[[], Router] | None = None,
     ledger: RoutingLedger | None = None,
     model_factory: ModelFactory | None = None,
     catalog: Catalog[AgentSpec] | None = None,
-) -> RuntimeNode[NovaState, dict[str, RouteDecision]]:
+    erp_content: Callable[[str], bool] | None = None,
+) -> RuntimeNode[NovaState, dict[str, Any]]:
     """Build the supervisor's ``route`` node.
 
     The node routes ``state["request"]`` (or takes ``runtime.context.agent`` as given,
-    method ``explicit``), asks the tie-break model when the classifier abstains and a
-    model is available, fills ``subgraph`` from the chosen agent's catalog entry (``None``
-    for clarify, with ``decision["question"]`` set), appends the decision to the routing
-    ledger with the thread id and project, and returns ``{"route": decision}``.
+    method ``explicit``). An elliptical follow-up keeps the thread's previous route
+    (method ``followup``, ``nodes.route_context``); otherwise the classifier decides, a
+    strong recalled memory can move the request from an ERP agent that has nothing to
+    look up to one that answers from memory (method ``memory``), and the tie-break model
+    is asked when the classifier abstains and a model is available. The node fills
+    ``subgraph`` from the chosen agent's catalog entry (``None`` for clarify, with
+    ``decision["question"]`` set), appends the decision to the routing ledger with the
+    thread id and project, and returns ``{"route": decision, "thread_route": topic}``
+    (the thread's topic, checkpointed with the thread, for the next turn).
 
     Args:
         router: Returns the router to use (called on first use); default is the router
@@ -511,6 +538,9 @@ def make_route_node(
         model_factory: How to get the tie-break model (the fallback agent's model, with
             the run's model override); ``ModelUnavailable`` means "no model".
         catalog: The agents the graph runs; default is Nova's configured catalog.
+        erp_content: Whether a request names an ERP entity or ERP word (asked only when a
+            strong memory competes with an ERP route); default: parsed against the
+            configured ERP database.
 
     Raises:
         UnknownAgentError: (from the node) the run context names an unknown agent.
@@ -546,19 +576,44 @@ def make_route_node(
                 resolved["ledger"] = RoutingLedger()
             return cast(RoutingLedger, resolved["ledger"])
 
-    def route(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, RouteDecision]:
+    def route(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, Any]:
         context = runtime.context or NovaContext()
         request = state.get("request") or ""
+        agents = get_catalog()
+        previous = state.get("thread_route")
         # An explicit agent needs no classifier: do not fit one just to skip it.
         active_router = get_router() if context.agent is None else None
-        decision = decide(
-            request,
-            router=active_router,
-            catalog=get_catalog(),
-            model_factory=model_factory,
-            run_model=context.model,
-            agent=context.agent,
+        decision = (
+            followup_decision(
+                active_router,
+                request,
+                previous,
+                agents,
+                answers_question=previous_reply_asks(state.get("messages") or []),
+            )
+            if active_router is not None
+            else None
         )
+        if decision is None:
+            decision = decide(
+                request,
+                router=active_router,
+                catalog=agents,
+                model_factory=model_factory,
+                run_model=context.model,
+                agent=context.agent,
+            )
+        if active_router is not None and decision["method"] == "semantic":
+            # Only the classifier's own confident choice is weighed against memory.
+            moved = memory_decision(
+                decision,
+                request,
+                state.get("memories") or [],
+                agents,
+                fallback_agent=active_router.config.fallback_agent,
+                names_erp_content=erp_content or _erp_content,
+            )
+            decision = moved or decision
         try:
             get_ledger().append(
                 decision,
@@ -588,6 +643,6 @@ def make_route_node(
                     "candidates": decision["candidates"],
                 },
             )
-        return {"route": decision}
+        return {"route": decision, "thread_route": next_thread_route(decision, request, previous)}
 
     return route

@@ -22,7 +22,12 @@ class EmptyRequestError(InvalidRequest):
 
 
 def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]:
-    """Scope the turn: the latest human request and the project from the run context."""
+    """Scope the turn: the latest human request, and its project.
+
+    The project is the one the run names (``context.project``); a run that names none
+    continues in the thread's project (kept in the checkpointed state from the thread's
+    earlier turns), and a new thread starts in ``NOVA_DEFAULT_PROJECT``.
+    """
     humans = [m for m in state.get("messages", []) if isinstance(m, HumanMessage)]
     request = message_text(humans[-1]).strip() if humans else ""
     if not request:
@@ -31,7 +36,7 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
             '{"messages": [{"role": "user", "content": "Which invoices are overdue?"}]}'
         )
     context = runtime.context or NovaContext()
-    project = context.project or get_settings().default_project
+    project = context.project or state.get("project") or get_settings().default_project
     load_projects().get(project)  # an unknown project fails here, naming the known ones
     return {
         "request": request,

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
     from langgraph.runtime import Runtime
 
-RouteMethod = Literal["semantic", "llm", "clarify", "fallback", "explicit"]
+RouteMethod = Literal["semantic", "llm", "clarify", "fallback", "explicit", "followup", "memory"]
 """How a route was chosen: the classifier was sure (semantic), a model broke a tie (llm),
-Nova asked the user (clarify), abstained to the fallback agent (fallback), or the caller
-named the agent (explicit)."""
+Nova asked the user (clarify), abstained to the fallback agent (fallback), the caller
+named the agent (explicit), an elliptical follow-up kept the thread's previous route
+(followup), or a strong recalled memory moved the request to an agent that answers from
+memory (memory)."""
 
 Subgraph = Literal["chat", "erp", "translation", "pipeline"]
 
@@ -63,6 +65,26 @@ class MemoryHit(TypedDict):
     kind: str
     score: float
     source: NotRequired[str]
+    created_at: NotRequired[str]
+    """When the memory was stored (ISO 8601, UTC), so answers can date what they cite."""
+
+
+class ThreadRoute(TypedDict):
+    """The router's memory of a thread: where its conversation currently is.
+
+    Kept in the graph state (so it is checkpointed with the thread) and read by the next
+    turn's ``route`` node to recognise an elliptical follow-up, and by the ERP fast path
+    to resolve one with the earlier turns' parameters.
+    """
+
+    agent: str
+    subgraph: Subgraph | None
+    route_id: str
+    """The decision that started this conversation topic (method other than followup)."""
+    anchor: str
+    """The request that was routed afresh (the topic's full question)."""
+    followups: list[str]
+    """Follow-ups since ``anchor``, oldest first; the current turn's is last."""
 
 
 class AgentRun(TypedDict):
@@ -116,9 +138,12 @@ class NovaState(TypedDict, total=False):
     request: str
     """Text of the latest human message (set by intake)."""
     project: str
-    """Project scope of this turn (from the run context, never from model output)."""
+    """Project scope of this turn: the run context's, else the thread's, else the default
+    (never from model output)."""
     memories: list[MemoryHit]
     route: RouteDecision | None
+    thread_route: ThreadRoute | None
+    """The thread's current topic, for routing follow-ups (set by ``route``)."""
     agent_run: AgentRun | None
     agent_steps: int
     """Model turns taken by the current agent in this turn (reset by intake)."""

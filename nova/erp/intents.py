@@ -1203,6 +1203,20 @@ def plan_request(
         return Decline(str(error))
     except Unclear as error:
         return Clarify(str(error))
+    return plan_parsed(request, session, allowed)
+
+
+def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> Decision:
+    """Apply the intent ``RULES`` to an already parsed request (see ``plan_request``).
+
+    Args:
+        request: What ``parse_request`` found (or a merge of several turns' findings,
+            ``nova.erp.followup``).
+        session: Database session, for resolving names.
+        allowed: The ERP skills the agent may use.
+
+    """
+    allowed = set(allowed)
     present = request.kinds()
     fits: list[Rule] = []
     for rule in RULES:

@@ -1,0 +1,191 @@
+"""What an agent says when it needs a model and none is configured: what Nova already knows.
+
+Before an agent needs a model, Nova has routed the request, recalled memories, and can
+cheaply read the request's language, the project's glossary terms in it and the ERP
+customer it names. ``answer_without_model`` puts all of that into the answer text, and
+when recall found memories that answer the question (strong facts or decisions), those
+memories, cited with their ids and dates, are the answer, with a note that a model would
+compose a fuller one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from nodes.route_context import MEMORY_ANSWER_KINDS, STRONG_MEMORY_SCORE
+from nova.catalog import AgentSpec
+from nova.models import ModelUnavailable
+from nova.state import MemoryHit, NovaState
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "Findings",
+    "answer_without_model",
+    "answering_memories",
+    "find_context",
+    "memory_citation",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """What Nova read from a request without a model (each ``None``/empty when not found)."""
+
+    language: str | None = None
+    """Detected language, e.g. ``English (en)``."""
+    glossary_terms: tuple[str, ...] = ()
+    """The project's glossary terms that occur in the request."""
+    customers: tuple[str, ...] = ()
+    """ERP customers the request names, as ``Name (number)``."""
+    problems: tuple[str, ...] = ()
+    """Look-ups that failed, with why (shown, never hidden)."""
+
+
+def memory_citation(hit: MemoryHit) -> str:
+    """Render a recalled memory as an answer line: text, citation, kind and date."""
+    saved = f", saved {hit['created_at'][:10]}" if hit.get("created_at") else ""
+    return f"- {hit['text']} [mem:{hit['id']}] ({hit['kind']}{saved})"
+
+
+def _language(prose: str) -> str | None:
+    from nodes.translation import detect_source
+
+    found = detect_source(prose) if prose.strip() else None
+    return f"{found.language} ({found.code})" if found else None
+
+
+def _glossary_terms(text: str, project: str, owner: str | None) -> tuple[str, ...]:
+    from memory.glossary import project_glossary
+
+    glossary = project_glossary(project, owner=owner)
+    return tuple(entry.term for entry in glossary if _term(entry.term).search(text))
+
+
+def _term(term: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+
+
+def _customers(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the customers ``text`` names (``Name (number)``), and the words naming them."""
+    from nova.erp import models as m
+    from nova.erp.db import get_erp_database
+    from nova.erp.intents import ERP_WORDS, GLOBAL_WORDS
+    from nova.erp.resolve import normalise
+    from nova.erp.skills import name_index
+
+    with get_erp_database().read_session() as session:
+        mentions = name_index(session, m.Customer).find_in_text(
+            normalise(text), ignore=ERP_WORDS | GLOBAL_WORDS
+        )
+    found = []
+    names: list[str] = []
+    for mention in mentions:
+        labels = [f"{c.name} ({c.number})" for c in mention.candidates]
+        found.append(labels[0] if len(labels) == 1 else f"{mention.text!r}: " + " or ".join(labels))
+        # The words as written (normalised) and the full names: either may be in the text.
+        names += [*mention.text.split(), *(c.name for c in mention.candidates)]
+    return tuple(found), tuple(names)
+
+
+def find_context(
+    request: str, project: str, *, owner: str | None = None, erp: bool = False
+) -> Findings:
+    """Read the request's glossary terms, (for ERP agents) named customers, and language.
+
+    The language is read from the prose left when glossary terms and customer names are
+    taken out: "Bremsscheibe" or "Dobes Baumaschinen GmbH" in an English sentence must
+    not make it German. Each look-up that fails is reported in ``problems`` rather than
+    stopping the answer.
+    """
+    problems: list[str] = []
+
+    def attempt(what: str, look: Callable[[], _T], empty: _T) -> _T:
+        try:
+            return look()
+        except (SQLAlchemyError, OSError, ValueError, KeyError) as error:
+            log.warning("Could not read the %s of %r: %s", what, request, error)
+            problems.append(f"{what}: {type(error).__name__}: {error}")
+            return empty
+
+    nothing: tuple[str, ...] = ()
+    terms = attempt("glossary terms", lambda: _glossary_terms(request, project, owner), nothing)
+    customers = (nothing, nothing)
+    if erp:
+        customers = attempt("ERP customers", lambda: _customers(request), customers)
+    prose = request
+    for name in (*terms, *customers[1]):
+        prose = _term(name).sub(" ", prose)
+    return Findings(
+        language=attempt("language", lambda: _language(prose), None),
+        glossary_terms=terms,
+        customers=customers[0],
+        problems=tuple(problems),
+    )
+
+
+def answering_memories(memories: Sequence[MemoryHit]) -> list[MemoryHit]:
+    """Return the recalled memories strong enough to answer the request by themselves."""
+    return [
+        hit
+        for hit in memories
+        if hit["score"] >= STRONG_MEMORY_SCORE and hit["kind"] in MEMORY_ANSWER_KINDS
+    ]
+
+
+def answer_without_model(
+    spec: AgentSpec, state: NovaState, unavailable: ModelUnavailable, findings: Findings
+) -> str:
+    """Compose the answer of an agent that needs a model when none is configured.
+
+    Args:
+        spec: The routed agent.
+        state: The turn's state (route, project, recalled memories).
+        unavailable: Why there is no model (its message says how to configure one).
+        findings: What ``find_context`` read from the request.
+
+    Returns:
+        Markdown: the memories that answer the question (if recall found any), what Nova
+        found before it needed a model, and how to configure a model.
+
+    """
+    memories = state.get("memories") or []
+    answering = answering_memories(memories)
+    parts: list[str] = []
+    if answering:
+        parts.append(
+            "From memory (no language model is configured, so these are the stored notes "
+            "as they are; a model would compose a fuller answer):\n"
+            + "\n".join(memory_citation(hit) for hit in answering)
+        )
+    found = [f"- Project: {state.get('project') or 'unknown'}"]
+    route = state.get("route")
+    if route:
+        found.append(
+            f"- Route: {route['agent']} (method {route['method']}, confidence "
+            f"{route['confidence']:.2f})"
+        )
+    if findings.language:
+        found.append(f"- Language: {findings.language}")
+    if findings.glossary_terms:
+        found.append("- Glossary terms: " + ", ".join(findings.glossary_terms))
+    if findings.customers:
+        found.append("- Customer: " + "; ".join(findings.customers))
+    others = [hit for hit in memories if hit not in answering]
+    if others:
+        lines = [f"  {memory_citation(hit)} · relevance {hit['score']:.2f}" for hit in others]
+        found.append("- Recalled memories:\n" + "\n".join(lines))
+    elif not memories:
+        found.append("- Recalled memories: none relevant")
+    found += [f"- Could not check {problem}" for problem in findings.problems]
+    parts.append("What Nova found before it needed a model:\n" + "\n".join(found))
+    parts.append(unavailable.message)
+    return "\n\n".join(parts)

@@ -1,0 +1,198 @@
+"""Resolve an elliptical ERP follow-up ("and the oldest one?") with the earlier turns' parameters.
+
+A follow-up names only what changes. ``plan_followup`` parses every turn of the thread's
+current topic (the request that was routed afresh, then each follow-up) with the same
+parser as the fast path, and merges them in order: an entity kind a later turn names
+replaces that kind from the earlier turns ("same for Nordwind" swaps the customer, "what
+about last month?" swaps the period); kinds it does not name are inherited. The merged
+request then goes through the same intent rules as a single request, so the fast path
+answers a follow-up exactly as it would answer the equivalent full question, or declines.
+
+Two parts of a follow-up carry no entity but must not be ignored:
+
+* Pro-forms and connectives ("and", "same", "one") only point back; they are dropped
+  from the words a rule must explain (``ANAPHORIC_WORDS``).
+* A superlative ("the oldest one") asks for one row of an ordered list. It is answered
+  only when the skill's own ordering puts that row first (``FIRST_ROW``): then the limit
+  is 1. Any other ordering needs a model, so the request is declined.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from nova.erp.intents import (
+    ALL_RULE_WORDS,
+    GLOBAL_WORDS,
+    Clarify,
+    Decision,
+    Decline,
+    NotForFastPath,
+    Plan,
+    Request,
+    Unclear,
+    parse_request,
+    plan_parsed,
+    plan_request,
+)
+
+__all__ = [
+    "ANAPHORIC_WORDS",
+    "FIRST_ROW",
+    "merge_requests",
+    "names_erp_content",
+    "plan_followup",
+]
+
+Order = Literal["oldest", "newest"]
+
+ANAPHORIC_WORDS = frozenset(
+    """and or but also plus then so same one ones it its that those them they their too
+    instead else either another other about how what""".split()
+)
+"""Closed-class words a follow-up uses to point back at the earlier turn (coordinating
+conjunctions, pro-forms, "what/how about"): they carry no parameter of their own."""
+
+SUPERLATIVES: dict[str, Order] = {
+    "oldest": "oldest",
+    "earliest": "oldest",
+    "newest": "newest",
+    "latest": "newest",
+    "most recent": "newest",
+}
+"""Superlatives that pick one end of a date-ordered list."""
+
+FIRST_ROW: dict[str, Order] = {
+    # Each skill's ORDER BY in nova/erp/skills.py decides which row comes first.
+    "erp_overdue_invoices": "oldest",  # due date ascending
+    "erp_invoice_lookup": "newest",  # issue date descending
+    "erp_payment_history": "newest",  # paid on descending
+    "erp_stock_movements": "newest",  # moved on descending
+    "erp_customer_orders": "newest",  # order date descending
+    "erp_purchase_orders": "newest",  # order date descending
+    "erp_shipment_status": "newest",  # shipped on descending
+    "erp_returns": "newest",  # requested on descending
+}
+"""Which end of the date order each list skill returns first."""
+
+# Entity kinds (``Request.kinds()``) and the fields that hold them.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "customer": ("customers", "customer_numbers"),
+    "supplier": ("suppliers",),
+    "period": ("period", "due_period"),
+}
+
+
+def _fields_of(kind: str) -> tuple[str, ...]:
+    return _FIELDS.get(kind, (kind,))
+
+
+def _superlative(norm: str) -> tuple[Order, tuple[str, ...]] | None:
+    for phrase, order in sorted(SUPERLATIVES.items(), key=lambda item: -len(item[0])):
+        if re.search(rf"\b{phrase}\b", norm):
+            return order, tuple(phrase.split())
+    return None
+
+
+def merge_requests(earlier: Request, later: Request) -> Request:
+    """Merge a follow-up's parse into the earlier turns' parse.
+
+    Every entity kind ``later`` names replaces that kind in ``earlier``; the others are
+    inherited. Both turns' words count for the rules' triggers and vocabularies, except
+    the follow-up's anaphoric words, which only point back.
+    """
+    merged = replace(
+        earlier,
+        text=f"{earlier.text} {later.text}",
+        norm=f"{earlier.norm} {later.norm}",
+        residual=[
+            *earlier.residual,
+            *(word for word in later.residual if word not in ANAPHORIC_WORDS),
+        ],
+        unknown_name=later.unknown_name,
+    )
+    for kind in later.kinds():
+        for name in _fields_of(kind):
+            setattr(merged, name, getattr(later, name))
+    if later.customers or later.customer_numbers:
+        # A new customer replaces the old one whether it was named or numbered.
+        merged.customers = later.customers
+        merged.customer_numbers = later.customer_numbers
+    return merged
+
+
+def plan_followup(
+    turns: Sequence[str],
+    session: Session,
+    tools: Iterable[str],
+    *,
+    today: date | None = None,
+) -> Decision:
+    """Plan the last of ``turns`` as a follow-up to the ones before it.
+
+    Args:
+        turns: The topic's requests, oldest first: the request routed afresh, then its
+            follow-ups; the last is the one to answer.
+        session: ERP database session.
+        tools: The ERP skills the agent may use.
+        today: Business date (default: the database's).
+
+    Returns:
+        The follow-up's own plan when it is a complete request by itself; otherwise the
+        plan of the merged turns, a question, or ``Decline``.
+
+    """
+    if not turns:
+        return Decline("no request")
+    allowed = list(tools)
+    alone = plan_request(turns[-1], session, allowed, today=today)
+    if isinstance(alone, Plan | Clarify) or len(turns) == 1:
+        return alone
+    try:
+        parsed = [parse_request(text, session, today=today) for text in turns]
+    except NotForFastPath as error:
+        return Decline(str(error))
+    except Unclear as error:
+        return Clarify(str(error))
+    merged = parsed[0]
+    order: Order | None = None
+    for later in parsed[1:]:
+        superlative = _superlative(later.norm)
+        if superlative is not None:
+            order, words = superlative
+            # The superlative becomes the ordering check below, not a word a rule must know.
+            later = replace(later, residual=[w for w in later.residual if w not in words])
+        merged = merge_requests(merged, later)
+    decision = plan_parsed(merged, session, allowed)
+    if not isinstance(decision, Plan) or order is None:
+        return decision
+    if FIRST_ROW.get(decision.skill) != order or "limit" not in type(decision.args).model_fields:
+        return Decline(f"{decision.skill} does not list the {order} row first")
+    return Plan(
+        decision.skill,
+        decision.args.model_copy(update={"limit": 1}),
+        f"{decision.rule} (follow-up: the {order} one)",
+    )
+
+
+def names_erp_content(text: str, session: Session) -> bool:
+    """Whether ``text`` names anything an ERP skill could look up.
+
+    True when the request holds an ERP entity (a customer, supplier, document number,
+    SKU, period, amount…) or a word of the ERP rules' vocabulary; a request with neither
+    ("Who is our accountant?") gives an ERP skill nothing to query.
+    """
+    try:
+        request = parse_request(text, session)
+    except (NotForFastPath, Unclear):
+        return True  # it has a period or a date, even if an unreadable one
+    if request.kinds():
+        return True
+    content = set(request.residual) - GLOBAL_WORDS
+    return bool(content & ALL_RULE_WORDS)
