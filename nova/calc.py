@@ -29,7 +29,7 @@ FILLER = frozenset(
     """
     what whats what's is are the a an how much many please calculate compute work out tell me
     give i my me do we you can could would should be it its it's that this for of in at to and
-    then so with if there here price prices amount total value number result eur euro euros
+    then with if there here price prices amount total value number result eur euro euros
     usd dollars dollar € $ ? = get gets got need
     """.split()
 )
@@ -418,11 +418,20 @@ READERS: tuple[Callable[[str, list[Token], list[str]], Calculation | None], ...]
 )
 
 
+# Numbers that are not quantities: dates (2025-06-30, 30.06.2025, 6/3/1) and document or
+# product identifiers (INV-2025-00412, SO-4410, FLT-0087).
+_NOT_ARITHMETIC = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}|\b\d{1,2}[./]\d{1,2}[./]\d{1,4}\b|[A-Za-z]+-\d|\d-[A-Za-z]"
+)
+
+
 def calculate(text: str) -> Calculation | None:
     """Return the model-free answer to ``text``, or ``None`` when it cannot be read exactly.
 
     Every reader that accepts the request must agree; two different readings decline.
     """
+    if _NOT_ARITHMETIC.search(text):
+        return None
     tokens = _tokens(text)
     if not tokens:
         return None

@@ -36,7 +36,11 @@ def test_agent_runs_its_prompt_and_tools_and_the_tool_really_executes() -> None:
             says("17.5% of 2,340 is 409.5."),
         ]
     )
-    result = _run(ScriptedModels({"calculator": model}), "calculator", "What is 17.5% of 2340?")
+    result = _run(
+        ScriptedModels({"calculator": model}),
+        "calculator",
+        "What is 17.5% of 2340, show your working?",
+    )
 
     tool_messages = [m for m in result["messages"] if isinstance(m, ToolMessage)]
     assert [m.content for m in tool_messages] == ["409.5"]

@@ -46,6 +46,10 @@ def test_reads_exact_requests(request_text: str, expected: list[str]) -> None:
         "what markup for a 30% margin",  # no cost given
         "split 1200 between the three of us fairly",  # words it cannot place
         "Show me invoice INV-2025-00412",
+        "2025-06-30",  # a date, not 2025 minus 6 minus 30
+        "orders since 30.06.2025",
+        "SO-4410",
+        "6/3/1",
     ],
 )
 def test_declines_what_it_cannot_read_exactly(request_text: str) -> None:

@@ -64,7 +64,7 @@ def test_agent_node_error_after_retries_is_recorded_and_named_in_the_exception()
         subgraph_run(
             "chat",
             "calculator",
-            "2+2?",
+            "2+2? show your working",
             ScriptedModels({"calculator": model}),
             callbacks=[recorder],
             thread="t-agent",
@@ -87,7 +87,7 @@ def test_errors_that_cannot_succeed_are_not_retried() -> None:
         subgraph_run(
             "chat",
             "calculator",
-            "2+2?",
+            "2+2? show your working",
             ScriptedModels({"calculator": model}),
             callbacks=[FailureRecorder()],
             thread="t-noretry",
@@ -103,7 +103,7 @@ def test_a_hanging_model_ends_within_its_timeout_and_is_recorded() -> None:
         subgraph_run(
             "chat",
             "calculator",
-            "2+2?",
+            "2+2? show your working",
             ScriptedModels({"calculator": model}),
             callbacks=[FailureRecorder()],
             thread="t-hang",
@@ -122,7 +122,12 @@ def test_model_fallback_answers_and_is_recorded_and_noted() -> None:
 
     catalog = with_fallback(load_catalog(), "calculator", "backup-model")
     result = subgraph_run(
-        "chat", "calculator", "2+2?", factory, catalog=catalog, thread="t-fallback"
+        "chat",
+        "calculator",
+        "2+2? show your working",
+        factory,
+        catalog=catalog,
+        thread="t-fallback",
     )
     record = _only("model_fallback", "t-fallback")
     assert record.details["fallback"] == "backup-model" and record.agent == "calculator"
@@ -165,7 +170,7 @@ def test_a_hanging_tool_ends_within_its_timeout_and_is_noted() -> None:
     result = subgraph_run(
         "chat",
         "calculator",
-        "1+1?",
+        "1+1? show your working",
         ScriptedModels({"calculator": model}),
         tools={"calculator": calculator},
         thread="t-tool-hang",
@@ -338,9 +343,9 @@ async def test_async_runs_record_failures_and_traces_off_the_event_loop() -> Non
     with pytest.raises(PermissionError) as raised:
         await graph.ainvoke(
             {
-                "messages": [HumanMessage("2+2")],
+                "messages": [HumanMessage("2+2, show your working")],
                 "route": route_to("calculator", "chat"),
-                "request": "2+2",
+                "request": "2+2, show your working",
             },
             {
                 "configurable": {"thread_id": "t-async"},
@@ -375,9 +380,9 @@ class EchoModel(ScriptedChatModel):
 # (node path, agent the run goes to, project, request): one case per kind of node in the
 # graph langgraph.json serves, each reached by a run that would otherwise succeed.
 NODE_CASES = [
-    *[(node, "calculator", "parts-shop", "2+2?") for node in
+    *[(node, "calculator", "parts-shop", "2+2? show your working") for node in
       ("intake", "recall", "route", "dispatch", "respond", "summarize")],
-    *[(f"chat/{node}", "calculator", "parts-shop", "2+2?") for node in
+    *[(f"chat/{node}", "calculator", "parts-shop", "2+2? show your working") for node in
       ("enter", "agent", "tools", "check")],
     ("erp/fast_path", "erp_invoices", "parts-shop", "Show me invoice INV-2025-00412"),
     *[(f"translation/{node}", "translator", "parts-shop", 'Translate into English: "Guten Tag"')
@@ -548,7 +553,11 @@ def test_invalid_tool_arguments_inside_a_subgraph_are_recorded() -> None:
         [calls(tool_call("calculator", expressionz="1+1")), says("I could not compute that.")]
     )
     result = subgraph_run(
-        "chat", "calculator", "1+1?", ScriptedModels({"calculator": model}), thread="t-args"
+        "chat",
+        "calculator",
+        "1+1? show your working",
+        ScriptedModels({"calculator": model}),
+        thread="t-args",
     )
     record = _only("tool_error", "t-args")
     assert record.node == "tools" and "expression" in record.message

@@ -27,7 +27,9 @@ async def test_sdk_creates_thread_streams_a_run_and_reads_state(tmp_path: Path) 
         async for part in client.runs.stream(
             thread["thread_id"],
             "nova",
-            input={"messages": [{"role": "user", "content": "What is 17.5 percent of 2340?"}]},
+            input={
+                "messages": [{"role": "user", "content": "What is 17.5 percent of 2340, roughly?"}]
+            },
             context={"project": "parts-shop"},
             stream_mode=["updates", "values"],
         ):
@@ -52,7 +54,7 @@ async def test_sdk_creates_thread_streams_a_run_and_reads_state(tmp_path: Path) 
         state = await client.threads.get_state(thread["thread_id"])
         humans = [m for m in state["values"]["messages"] if m["type"] == "human"]
         assert [m["content"] for m in humans] == [
-            "What is 17.5 percent of 2340?",
+            "What is 17.5 percent of 2340, roughly?",
             "And 20 percent of it?",
         ]
 

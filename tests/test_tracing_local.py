@@ -160,7 +160,7 @@ def test_failed_runs_are_traced_with_their_error() -> None:
         subgraph_run(
             "chat",
             "calculator",
-            "2+2",
+            "2+2, show your working",
             ScriptedModels({"calculator": Broken()}),
             callbacks=tracing_callbacks(exporters=False),
             thread="t-error",
@@ -185,7 +185,7 @@ def test_opentelemetry_export_carries_nova_attributes() -> None:
     subgraph_run(
         "chat",
         "calculator",
-        "2+2?",
+        "2+2? show your working",
         ScriptedModels({"calculator": model}),
         callbacks=[exporter],
         thread="t-otel",
