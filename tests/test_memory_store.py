@@ -331,7 +331,7 @@ def test_a_new_process_reopens_the_collection_through_the_registered_function(
             print("UNEXPECTED: queried without the registration")
         except ValueError as error:
             assert "nova-minilm not found" in str(error), error
-        import memory.chroma  # registers the embedding function by name, nothing else
+        import memory.chroma_embedding  # registers the embedding function by name, nothing else
         collection = client.get_collection({collection_name("alpha-co")!r})
         result = collection.query(query_texts=["does a reopened collection answer?"], n_results=1)
         print(json.dumps(result["documents"]))
