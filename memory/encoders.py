@@ -102,6 +102,15 @@ def load_backend(name: BackendName, cache_dir: Path) -> EncoderBackend:
     raise ValueError(f"Unknown encoder back-end {name!r}; expected one of {', '.join(BACKENDS)}")
 
 
+def _quiet_hub() -> None:
+    # Set before transformers/huggingface_hub import: no hub look-ups, ever.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # The weight-loading progress bar is noise in a CLI answer and in server logs.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
 def export_onnx(path: Path) -> Path:
     """Export the bundled model's BERT to ONNX at ``path`` (imports torch; ~10 s, once).
 
@@ -109,6 +118,7 @@ def export_onnx(path: Path) -> Path:
     normalisation stay in numpy, shared with the numpy back-end. The file is written
     beside ``path`` and renamed into place, so concurrent processes never read half a file.
     """
+    _quiet_hub()
     import torch
     from transformers import BertModel
 
@@ -379,12 +389,7 @@ class SentenceTransformersBackend:
 
     def __init__(self) -> None:
         """Load the bundled model with sentence-transformers on the CPU (imports torch)."""
-        # Set before sentence-transformers/huggingface_hub import: no hub look-ups, ever.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        # The weight-loading progress bar is noise in a CLI answer and in server logs.
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        _quiet_hub()
         from sentence_transformers import SentenceTransformer
 
         self._model: Any = SentenceTransformer(str(model_dir()), device="cpu")

@@ -16,61 +16,11 @@ from memory.encoders import BACKENDS, BackendName, load_backend
 from nova.settings import SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
+EDGE_CASES = REPO / "evals" / "datasets" / "encoder_texts.json"
 
-# Short and long, empty-ish, accented, non-Latin scripts, emoji, code, numbers, and texts
-# past the 256-token limit (where truncation must match sentence-transformers').
-TEXTS = [
-    "",
-    " ",
-    "\n\t",
-    ".",
-    "a",
-    "?",
-    "hi",
-    "Which invoices are overdue?",
-    "Show me the open purchase orders for ACME Corp from last quarter",
-    "translate this listing into French",
-    "What did we decide about the Berlin offsite budget?",
-    "remind me what Jana said about the supplier contract",
-    "How many units of SKU-4471 are in stock at the Leeds warehouse?",
-    "Ünïcödé façade naïve café crème brûlée",
-    "Привет, как дела? Нужно перевести этот текст.",
-    "日本語のテキストを英語に翻訳してください",
-    "这个月的发票在哪里？",
-    "مرحبا، أين فاتورتي؟",
-    "Γεια σου κόσμε",
-    "नमस्ते, मेरा ऑर्डर कहाँ है?",
-    "😀🎉🚀",
-    "Ship it 🚢 before Friday 🙏",
-    "👨‍👩‍👧‍👦 family emoji with ZWJ",
-    "def f(x): return x ** 2  # python code",
-    "SELECT * FROM invoices WHERE due < now();",
-    "https://example.com/path?query=1&other=two",
-    "user@example.com sent 3 files at 12:45",
-    "1234567890 0987654321 3.14159 2.71828",
-    "ALL CAPS SHOUTING ABOUT LATE DELIVERIES",
-    "mIxEd CaSe TeXt",
-    "word " * 300,
-    "The quick brown fox jumps over the lazy dog. " * 40,
-    "x" * 3000,
-    "supercalifragilisticexpialidocious antidisestablishmentarianism",
-    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.",
-    "   leading and trailing spaces   ",
-    "tabs\tand\nnewlines\r\nmixed",
-    "«quotes» “curly” ‘single’ — dashes – and … ellipses",
-    "Zero\u200bwidth\u200bspaces",
-    "Straße Ärger Öl Übermut",
-    "El niño comió una manzana",
-    "¿Dónde está mi pedido?",
-    "Je voudrais annuler ma commande, s'il vous plaît.",
-    "Ich möchte meine Rechnung als PDF bekommen.",
-    "안녕하세요, 주문 상태를 알려주세요",
-    "Tôi muốn kiểm tra đơn hàng",
-    "שלום, איפה ההזמנה שלי?",
-    "[CLS] [SEP] [PAD] [MASK] [UNK]",
-    "\u0000control\u0007chars",
-    " ".join(f"token{i}" for i in range(600)),
-]
+# Short and long, empty-ish, accented, non-Latin scripts, emoji, code, numbers, control
+# characters, and texts past the 256-token limit (where truncation must match).
+TEXTS: list[str] = json.loads(EDGE_CASES.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
