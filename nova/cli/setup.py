@@ -47,10 +47,11 @@ def setup() -> None:
         # imports torch) happens here rather than in someone's first `nova ask`.
         started = time.perf_counter()
         progress.add_task("Preparing the encoder", total=None)
-        exported = not onnx_path(settings.resolved_encoder_cache_dir).is_file()
+        export = onnx_path(settings.resolved_encoder_cache_dir)
+        existed = export.is_file()
         warm_up()
         state = f"{backend_name()} back-end"
-        if exported and settings.encoder_backend == "onnx":
+        if backend_name() == "onnx" and not existed and export.is_file():
             state += ", exported to ONNX"
         summary.add_row("encoder", state, f"{time.perf_counter() - started:.1f}")
 
