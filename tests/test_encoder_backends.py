@@ -34,7 +34,9 @@ def reference() -> np.ndarray:
 def test_backend_matches_sentence_transformers(
     name: BackendName, batch_size: int, reference: np.ndarray, encoder_cache_dir: Path
 ) -> None:
-    vectors = load_backend(name, encoder_cache_dir).encode(TEXTS, batch_size)
+    backend = load_backend(name, encoder_cache_dir)
+    assert backend.name == name  # not the numpy fallback for a missing onnx package
+    vectors = backend.encode(TEXTS, batch_size)
     assert vectors.shape == (len(TEXTS), 384)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
