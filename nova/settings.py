@@ -107,6 +107,12 @@ class NovaSettings(BaseSettings):
     summary_keep_messages: int = Field(default=6, ge=1, le=200)
     """Most recent messages kept verbatim when a thread is summarised."""
 
+    encoder_backend: Literal["onnx", "numpy", "torch"] = "onnx"
+    """What runs the bundled MiniLM: ``onnx`` (ONNX Runtime, exported once per model
+    version), ``numpy`` (no export, slower) or ``torch`` (sentence-transformers; imports torch)."""
+    encoder_cache_dir: Path | None = None
+    """Where the ONNX export of the encoder is kept; default ``<data_dir>/cache/encoder``."""
+
     router_cache_dir: Path | None = None
     """Where fitted routers are cached (keyed by catalog and encoder); default
     ``<data_dir>/router``."""
@@ -215,6 +221,11 @@ class NovaSettings(BaseSettings):
     def _upper(cls, value: str) -> str:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("encoder_backend", mode="before")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower() if isinstance(value, str) else value
+
     # --- derived locations ---
     def sqlite_url(self, filename: str) -> str:
         """Return a SQLite URL for ``filename`` inside the data directory (created on demand)."""
@@ -240,6 +251,11 @@ class NovaSettings(BaseSettings):
     def resolved_config_dir(self) -> Path:
         """Folder of the owner's projects and agents, falling back to ``<data_dir>/config``."""
         return self.config_dir or self.data_dir / "config"
+
+    @property
+    def resolved_encoder_cache_dir(self) -> Path:
+        """Folder of the encoder's ONNX export: ``encoder_cache_dir`` or one in the data dir."""
+        return self.encoder_cache_dir or self.data_dir / "cache" / "encoder"
 
     @property
     def chroma_dir(self) -> Path:

@@ -72,9 +72,18 @@ def router_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("router-cache")
 
 
+@pytest.fixture(scope="session")
+def encoder_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export of the encoder for the whole session (it is keyed by model version)."""
+    return tmp_path_factory.mktemp("encoder-cache")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, router_cache_dir: Path
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    router_cache_dir: Path,
+    encoder_cache_dir: Path,
 ) -> Iterator[Path]:
     """Point every store at a fresh data dir; no model, no LangSmith, no hub look-ups."""
     for name in list(__import__("os").environ):
@@ -83,6 +92,7 @@ def _isolated_settings(
     data_dir = tmp_path / "nova-data"
     monkeypatch.setenv("NOVA_DATA_DIR", str(data_dir))
     monkeypatch.setenv("NOVA_ROUTER_CACHE_DIR", str(router_cache_dir))
+    monkeypatch.setenv("NOVA_ENCODER_CACHE_DIR", str(encoder_cache_dir))
     monkeypatch.setenv("LANGSMITH_TRACING", "false")
     monkeypatch.setenv("LANGSMITH_TEST_TRACKING", "false")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -22,6 +22,8 @@ def setup() -> None:
     """Seed the sample ERP business and project memories (if empty) and fit the router."""
     from sqlalchemy import func, select
 
+    from memory.embeddings import backend_name, warm_up
+    from memory.encoders import onnx_path
     from memory.store import default_memory_store
     from nodes.router import nova_router
     from nova.erp import models
@@ -41,6 +43,18 @@ def setup() -> None:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
+        # First, so the one-off ONNX export (the only step of the default encoder that
+        # imports torch) happens here rather than in someone's first `nova ask`.
+        started = time.perf_counter()
+        progress.add_task("Preparing the encoder", total=None)
+        export = onnx_path(settings.resolved_encoder_cache_dir)
+        existed = export.is_file()
+        warm_up()
+        state = f"{backend_name()} back-end"
+        if backend_name() == "onnx" and not existed and export.is_file():
+            state += ", exported to ONNX"
+        summary.add_row("encoder", state, f"{time.perf_counter() - started:.1f}")
+
         started = time.perf_counter()
         database = get_erp_database()
         with database.read_session() as session:
