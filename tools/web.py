@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import httpx
-from bs4 import BeautifulSoup
 from langchain_core.tools import BaseTool, ToolException, tool
 from pydantic import BaseModel, Field
 
@@ -49,6 +48,8 @@ def _check(url: str, allowlist: tuple[str, ...]) -> None:
 
 def page_text(html: str) -> tuple[str, str]:
     """Return ``(title, visible text)`` of an HTML page."""
+    from bs4 import BeautifulSoup  # only pages pay for it
+
     soup = BeautifulSoup(html, "html.parser")
     for element in soup(["script", "style", "noscript", "template", "svg"]):
         element.decompose()

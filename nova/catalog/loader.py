@@ -51,6 +51,13 @@ class Catalog(Generic[SpecT]):
     """The owner's agent folder merged over ``directory`` (``None``: not merged)."""
     origins: Mapping[str, AgentOrigin] = field(default_factory=dict)
     """Where each agent comes from; missing names are built-in."""
+    _version: str = field(init=False, repr=False, compare=False, default="")
+
+    def __post_init__(self) -> None:
+        # Computed once: the route node and the shared graphs ask for it on every request.
+        payload = [spec.model_dump(mode="json") for _, spec in sorted(self.agents.items())]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+        object.__setattr__(self, "_version", digest)
 
     def __getitem__(self, name: str) -> SpecT:
         try:
@@ -81,8 +88,7 @@ class Catalog(Generic[SpecT]):
     @property
     def version(self) -> str:
         """Hash over every agent's routable content: changes when any agent changes."""
-        payload = [spec.model_dump(mode="json") for _, spec in sorted(self.agents.items())]
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+        return self._version
 
 
 def _field_path(loc: tuple[object, ...]) -> str:

@@ -205,6 +205,12 @@ def _turn(
                     "or run in-process with --local"
                 ) from None
             console.print(f"[dim]no server at {target.url}; running in-process[/]")
+    import threading
+
+    from memory.embeddings import warm_up
+
+    # Load the encoder (ONNX Runtime, mostly C++ without the GIL) while the graphs import.
+    threading.Thread(target=warm_up, name="nova-encoder-warm-up", daemon=True).start()
     from langchain_core.messages import HumanMessage
     from langgraph.types import Command
 
