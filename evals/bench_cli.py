@@ -34,6 +34,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from evals.daily_eval import free_port, model_free_env
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Show me invoice INV-2025-00412"
 
@@ -83,21 +85,6 @@ print(json.dumps({"first_turn_s": first, "warm_p50_s": statistics.median(times)}
 """
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "NOVA_DATA_DIR": str(data_dir),
-        "LANGSMITH_TRACING": "false",
-        "HF_HUB_OFFLINE": "1",
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        "LANGGRAPH_NO_VERSION_CHECK": "true",
-        "NOVA_CLIENT_MODE": "auto",
-    }
-    for key in ("NOVA_MODEL_BASE_URL", "NOVA_MODEL_API_KEY", "NOVA_MODEL_NAME", "NOVA_SERVER_URL"):
-        env.pop(key, None)
-    return env
-
-
 def _timed(command: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
@@ -125,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if (ROOT / ".nova" / "router").is_dir():
             shutil.copytree(ROOT / ".nova" / "router", data_dir / "router")
-        env = _env(data_dir)
+        env = model_free_env(data_dir)
         with console.status("Seeding a data directory (nova setup)…"):
             subprocess.run(
                 [sys.executable, "-m", "nova.cli", "setup"],
@@ -139,9 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         sdk = [sys.executable, "-c", "import langgraph_sdk"]
         ask_local = [*nova, "ask", QUESTION, "--project", "parts-shop", "--local"]
 
-        from evals.daily_eval import _free_port  # same helper as the daily suite
-
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [*nova, "serve", "--dev", "--port", str(port)],
             env=env,

@@ -244,13 +244,15 @@ def run_through_sdk(cases: Sequence[Case], url: str) -> list[TurnResult]:
 # --- the whole suite --------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """Return a loopback TCP port nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _env(data_dir: Path) -> dict[str, str]:
+def model_free_env(data_dir: Path) -> dict[str, str]:
+    """Return the environment of a Nova process on ``data_dir`` with no model and no server."""
     env = {
         **os.environ,
         "NOVA_DATA_DIR": str(data_dir),
@@ -259,8 +261,8 @@ def _env(data_dir: Path) -> dict[str, str]:
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",
         "LANGGRAPH_NO_VERSION_CHECK": "true",
     }
-    for key in ("NOVA_MODEL_BASE_URL", "NOVA_MODEL_API_KEY", "NOVA_MODEL_NAME"):
-        env.pop(key, None)  # the suite measures the model-free paths
+    for key in ("NOVA_MODEL_BASE_URL", "NOVA_MODEL_API_KEY", "NOVA_MODEL_NAME", "NOVA_SERVER_URL"):
+        env.pop(key, None)  # the model-free paths, and the path each run names
     return env
 
 
@@ -271,7 +273,7 @@ def prepare_data_dir(data_dir: Path, router_cache: Path | None) -> None:
         shutil.copytree(router_cache, data_dir / "router", dirs_exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "nova.cli", "setup"],
-        env=_env(data_dir),
+        env=model_free_env(data_dir),
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -293,19 +295,19 @@ def _run_worker(cases: Sequence[Case], data_dir: Path, url: str | None) -> list[
         command = [sys.executable, "-m", "evals.daily_eval", "--worker", str(cases_file), str(out)]
         if url:
             command += ["--url", url]
-        subprocess.run(command, env=_env(data_dir), cwd=ROOT, check=True, timeout=3600)
+        subprocess.run(command, env=model_free_env(data_dir), cwd=ROOT, check=True, timeout=3600)
         return [TurnResult(**r) for r in json.loads(out.read_text())]
 
 
 def _with_dev_server(data_dir: Path, cases: Sequence[Case]) -> list[TurnResult]:
     import httpx
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (data_dir / "dev-server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "nova.cli", "serve", "--dev", "--port", str(port)],
-        env=_env(data_dir),
+        env=model_free_env(data_dir),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
