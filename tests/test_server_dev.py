@@ -78,3 +78,23 @@ async def test_dev_server_runs_many_synchronous_runs_at_once(tmp_path: Path) -> 
     spans = [final["spans"][0] for final in finals]
     most_at_once = max(sum(start <= moment < end for start, end in spans) for moment, _ in spans)
     assert most_at_once >= 8, f"at most {most_at_once} of 10 one-second steps overlapped: {spans}"
+
+
+async def test_a_new_run_starts_without_waiting_for_the_queue_poll(tmp_path: Path) -> None:
+    # Upstream's idle queue sleeps 0.5 s and then only takes runs older than its sleep, so
+    # every run waited 0.5-1.0 s; nova.server.queue_wakeup starts it when it is stored.
+    import statistics
+    import time
+
+    config = write_langgraph_json(tmp_path / "config", {"echo": TEST_GRAPHS["echo"]})
+    with dev_server(tmp_path / "server-data", config=config) as url:
+        client = get_client(url=url)
+        seconds = []
+        for _ in range(6):
+            thread = await client.threads.create()
+            started = time.perf_counter()
+            hello = {"messages": [{"role": "user", "content": "hi"}]}
+            await client.runs.wait(thread["thread_id"], "echo", input=hello)
+            seconds.append(time.perf_counter() - started)
+        # Below upstream's 0.5 s floor by construction, with room for a busy machine.
+        assert statistics.median(seconds[1:]) < 0.45, seconds

@@ -2,7 +2,8 @@
 
 ``langgraph dev`` serves langgraph-api's own app; a ``langgraph.json`` entry
 ``"http": {"app": "nova.server.dev_app:app"}`` adds this app, which has no routes and whose
-lifespan (merged into the server's) installs ``nova.server.executor.node_executor``. The
+lifespan (merged into the server's) installs ``nova.server.executor.node_executor`` and
+wakes the in-memory run queue when a run is created (``nova.server.queue_wakeup``). The
 durable server does the same in ``nova.server.app`` and ignores this entry
 (``nova.server.launch.durable_env``), because there the ``http.app`` hook breaks start-up.
 """
@@ -15,11 +16,13 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from nova.server.executor import node_executor
+from nova.server.queue_wakeup import install_queue_wakeup
 
 
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-    """Run the server with Nova's node thread pool as the default executor."""
+    """Run the server with Nova's node thread pool and a run queue woken by new runs."""
+    install_queue_wakeup()
     async with node_executor():
         yield
 
