@@ -9,6 +9,7 @@ showing each parameter with its source, until the owner approves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -114,29 +115,20 @@ def read_params(
     model = _extraction_model(spec, deps) if request.strip() and open_untyped else None
     # The pipeline's own words ("reminders", "report") never name a customer.
     vocabulary = frozenset(_words(f"{spec.name} {spec.description}"))
-    if erp:
-        from nova.erp.db import get_erp_database
+    with contextlib.ExitStack() as stack:
+        session = None
+        if erp:
+            from nova.erp.db import get_erp_database
 
-        with get_erp_database().read_session() as session:
-            base = _base_today(spec, session)
-            extraction = extract_params(
-                request,
-                fields,
-                today=_anchor(given, base),
-                given=given,
-                thread=_previous_values(previous),
-                session=session,
-                model=model,
-                ignore=vocabulary,
-            )
-    else:
-        base = _base_today(spec, None)
+            session = stack.enter_context(get_erp_database().read_session())
+        base = _base_today(spec, session)
         extraction = extract_params(
             request,
             fields,
             today=_anchor(given, base),
             given=given,
             thread=_previous_values(previous),
+            session=session,
             model=model,
             ignore=vocabulary,
         )
