@@ -77,8 +77,8 @@ class Calculation:
 
     @property
     def text(self) -> str:
-        """Return the answer as shown to the owner."""
-        return "\n".join([*self.lines, "", f"_Read as: {self.reading}._"])
+        """Return the answer as shown to the owner (Markdown: one result per list item)."""
+        return "\n".join([*(f"- {line}" for line in self.lines), "", f"_Read as: {self.reading}._"])
 
 
 def money(value: Decimal) -> str:
