@@ -8,13 +8,11 @@ changed catalog changes its version, so the router refits on its next use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
 
-from nova.catalog import AgentSpec, CatalogError, load_catalog, validate_spec_file
-from nova.catalog.user import agent_file, save_agent, scaffold_agent, unknown_references
 from nova.cli.app import console, err_console
 from nova.cli.core import agents_app
 from nova.cli.editing import (
@@ -26,7 +24,9 @@ from nova.cli.editing import (
     read_from,
     report,
 )
-from nova.userdata import UserDataError
+
+if TYPE_CHECKING:
+    from nova.catalog import AgentSpec
 
 NameArgument = Annotated[str, typer.Argument(help="Agent name (snake_case).")]
 FromOption = Annotated[
@@ -45,6 +45,8 @@ def _registered() -> tuple[set[str], set[str]]:
 def _no_such_agent(name: str) -> typer.Exit:
     from rapidfuzz import process
 
+    from nova.catalog import CatalogError, load_catalog
+
     try:
         names = load_catalog().names
     except CatalogError:
@@ -55,6 +57,8 @@ def _no_such_agent(name: str) -> typer.Exit:
 
 
 def _saved(spec: AgentSpec, path: Path, verb: str) -> None:
+    from nova.catalog import load_catalog
+
     catalog = load_catalog()
     console.print(
         f"{verb} agent [bold]{spec.name}[/] ({spec.group}, {catalog.origin(spec.name)}) in {path}"
@@ -90,6 +94,10 @@ def agents_new(
     It is validated like the built-in agents (and its tools against the registry) before
     anything is saved, and is routable at once: the router refits on its next use.
     """
+    from nova.catalog import CatalogError
+    from nova.catalog.user import save_agent, scaffold_agent
+    from nova.userdata import UserDataError
+
     if from_file is not None:
         text = read_from(from_file)
     else:
@@ -124,7 +132,9 @@ def agents_edit(
     A built-in agent is copied into your agents folder first (the built-in file is never
     changed). An edit that fails validation saves nothing and is kept as a draft.
     """
-    from nova.userdata import drafts_dir
+    from nova.catalog import CatalogError
+    from nova.catalog.user import agent_file, save_agent
+    from nova.userdata import UserDataError, drafts_dir
 
     try:
         current = agent_file(name)
@@ -169,6 +179,9 @@ def agents_validate(
     ] = None,
 ) -> None:
     """Check agent files: every problem, one line each, with its file (exit 2 if any)."""
+    from nova.catalog import AgentSpec, CatalogError, load_catalog, validate_spec_file
+    from nova.catalog.user import unknown_references
+
     tools, checks = _registered()
     problems: list[str] = []
     if files:
@@ -198,6 +211,9 @@ def agents_validate(
 @agents_app.command("remove")
 def agents_remove(name: NameArgument) -> None:
     """Remove one of your agents; for your copy of a built-in agent, the built-in applies again."""
+    from nova.catalog import CatalogError
+    from nova.catalog.user import agent_file
+
     try:
         current = agent_file(name)
     except KeyError:

@@ -308,12 +308,11 @@ def chat(
     """Talk to Nova interactively (Ctrl-D or 'exit' to leave)."""
     settings = _settings_or_exit()
     target = _remote_target(settings, server=server, local=local, thread=thread)
+    # A continued thread keeps its own project unless one is named (nodes.supervisor.intake).
+    scope = project or ("the thread's" if thread else settings.default_project)
     thread = thread or uuid.uuid4().hex[:12]
     where = f" · server {target.url}" if target is not None else ""
-    console.print(
-        f"[bold cyan]Nova[/] · thread {thread} · project {project or settings.default_project}"
-        f"{where}"
-    )
+    console.print(f"[bold cyan]Nova[/] · thread {thread} · project {scope}{where}")
     while True:
         try:
             text = Prompt.ask("[bold]you[/]").strip()
