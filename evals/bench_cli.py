@@ -34,7 +34,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from evals.daily_eval import free_port, model_free_env
+from evals.daily_eval import free_port, model_free_env, wait_for_server
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Show me invoice INV-2025-00412"
@@ -137,15 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         url = f"http://127.0.0.1:{port}"
         ask_server = [*nova, "ask", QUESTION, "--project", "parts-shop", "--server", url]
-        import httpx
-
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        wait_for_server(url, server, Path(os.devnull))
         _timed(ask_server, env)  # the server's first turn loads its encoder and router
 
         samples: dict[str, list[float]] = {"bare": [], "sdk": [], "local": [], "server": []}

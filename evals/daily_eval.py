@@ -299,9 +299,26 @@ def _run_worker(cases: Sequence[Case], data_dir: Path, url: str | None) -> list[
         return [TurnResult(**r) for r in json.loads(out.read_text())]
 
 
-def _with_dev_server(data_dir: Path, cases: Sequence[Case]) -> list[TurnResult]:
+def wait_for_server(
+    url: str, server: subprocess.Popen[bytes], log: Path, deadline_s: float = 180
+) -> None:
+    """Poll ``url``/ok until the server answers; fail if it exits or the deadline passes."""
     import httpx
 
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"nova serve --dev exited: see {log}")
+        try:
+            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"nova serve --dev did not answer in {deadline_s:.0f} s: see {log}")
+
+
+def _with_dev_server(data_dir: Path, cases: Sequence[Case]) -> list[TurnResult]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (data_dir / "dev-server.log").open("wb")
@@ -314,18 +331,7 @@ def _with_dev_server(data_dir: Path, cases: Sequence[Case]) -> list[TurnResult]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError(f"nova serve --dev exited: see {data_dir / 'dev-server.log'}")
-            try:
-                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise TimeoutError(f"nova serve --dev did not answer in 180 s: {data_dir}")
+        wait_for_server(url, server, data_dir / "dev-server.log")
         return _run_worker(cases, data_dir, url)
     finally:
         os.killpg(server.pid, 15)

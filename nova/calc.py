@@ -128,48 +128,55 @@ _SELL = {"sell", "sold", "selling", "sale", "sales", "vk"}
 _GROWTH = {"growth", "grow", "grew", "change", "increase", "decrease", "from", "rise", "fell"}
 
 
-def _vat(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+def _rate_and_amount(tokens: list[Token]) -> tuple[Token, Token] | None:
+    """Return the request's one percentage and one other number, if that is all it has."""
     rates = [t for t in tokens if t.percent]
     amounts = [t for t in tokens if not t.percent]
-    if len(rates) != 1 or len(amounts) != 1 or not _VAT & set(words):
+    return (rates[0], amounts[0]) if len(rates) == 1 and len(amounts) == 1 else None
+
+
+def _vat(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    pair = _rate_and_amount(tokens)
+    if pair is None or not _VAT & set(words):
         return None
+    percent, number = pair
     if not _explained(words, _VAT | _GROSS | _NET | {"add", "plus", "on", "rate"}):
         return None
-    rate, amount = rates[0].value / 100, amounts[0].value
+    rate, amount = percent.value / 100, number.value
     if _GROSS & set(words) and not ({"add", "plus", "on"} & set(words) and not _NET & set(words)):
         net = amount / (1 + rate)
         return Calculation(
-            reading=f"{rates[0].value}% VAT taken out of {money(amount)} gross",
+            reading=f"{percent.value}% VAT taken out of {money(amount)} gross",
             lines=(
                 f"Net: {money(net)}",
-                f"VAT {rates[0].value}%: {money(amount - net)}",
+                f"VAT {percent.value}%: {money(amount - net)}",
                 f"Gross: {money(amount)}",
             ),
         )
     vat = amount * rate
     return Calculation(
-        reading=f"{rates[0].value}% VAT added to {money(amount)} net",
+        reading=f"{percent.value}% VAT added to {money(amount)} net",
         lines=(
             f"Net: {money(amount)}",
-            f"VAT {rates[0].value}%: {money(vat)}",
+            f"VAT {percent.value}%: {money(vat)}",
             f"Gross: {money(amount + vat)}",
         ),
     )
 
 
 def _discount(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
-    rates = [t for t in tokens if t.percent]
-    amounts = [t for t in tokens if not t.percent]
-    if len(rates) != 1 or len(amounts) != 1 or not _DISCOUNT & set(words) - {"by"}:
+    pair = _rate_and_amount(tokens)
+    if pair is None or not _DISCOUNT & set(words) - {"by"}:
         return None
+    percent, number = pair
     if not _explained(words, _DISCOUNT | {"on", "take", "apply", "after"}):
         return None
-    rate, amount = rates[0].value / 100, amounts[0].value
+    rate, amount = percent.value / 100, number.value
     kind = "Skonto" if "skonto" in words else "discount"
     return Calculation(
-        reading=f"{rates[0].value}% {kind} on {money(amount)}",
+        reading=f"{percent.value}% {kind} on {money(amount)}",
         lines=(
-            f"{kind.capitalize()} {rates[0].value}%: {money(amount * rate)}",
+            f"{kind.capitalize()} {percent.value}%: {money(amount * rate)}",
             f"After {kind}: {money(amount * (1 - rate))}",
         ),
     )
@@ -223,16 +230,16 @@ def _margin(text: str, tokens: list[Token], words: list[str]) -> Calculation | N
 
 
 def _price_for_margin(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
-    rates = [t for t in tokens if t.percent]
-    costs = [t for t in tokens if not t.percent]
-    if len(rates) != 1 or len(costs) != 1 or not _BUY & set(words):
+    pair = _rate_and_amount(tokens)
+    if pair is None or not _BUY & set(words):
         return None
+    percent, number = pair
     if not _explained(words, _MARGIN | _BUY | _SELL | {"target", "want", "wanted"}):
         return None
     kind = {"margin"} & set(words) or {"markup", "mark"} & set(words)
     if len(kind) != 1 or ("margin" in words and ({"markup", "mark"} & set(words))):
         return None
-    rate, cost = rates[0].value / 100, costs[0].value
+    rate, cost = percent.value / 100, number.value
     if "margin" in words:
         if rate >= 1:
             return None
@@ -240,7 +247,7 @@ def _price_for_margin(text: str, tokens: list[Token], words: list[str]) -> Calcu
     else:
         price, basis = cost * (1 + rate), "markup on the cost"
     return Calculation(
-        reading=f"cost {money(cost)} with a {rates[0].value}% {basis}",
+        reading=f"cost {money(cost)} with a {percent.value}% {basis}",
         lines=(f"Selling price: {money(price)}", f"Profit: {money(price - cost)}"),
     )
 
