@@ -34,6 +34,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evals.discipline import code_version
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT / "evals" / "daily" / "requests.jsonl"
 Outcome = Literal["answer", "needs_model", "clarify"]
@@ -374,23 +376,6 @@ def summarise(cases: Sequence[Case], results: Sequence[TurnResult]) -> dict[str,
             "failures": {v.id: v.reasons for v in verdicts if not v.passed},
         }
     return summary
-
-
-def code_version() -> str:
-    """Return the git commit of the checkout (with ``+dirty`` for uncommitted changes)."""
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"{rev}{'+dirty' if dirty else ''}" if rev else "unknown"
 
 
 def run_suite(
