@@ -88,7 +88,7 @@ class NearDuplicateIndex:
                 self._postings[word].append(index)
 
     def nearest(self, text: str) -> tuple[Reference | None, float]:
-        """Return the closest reference and its Jaccard score (``(None, 0.0)`` if none shares a word)."""
+        """Return the closest reference and its Jaccard score (``(None, 0.0)`` if none)."""
         words = tokens(text)
         shared: dict[int, int] = defaultdict(int)
         for word in words:
@@ -172,7 +172,7 @@ class SplitCases(Generic[T]):
     leaks: list[Leak] = field(default_factory=list)
 
     def of(self, split: str) -> list[T]:
-        """The cases of ``dev``, ``test`` or ``all`` (dev then test, leaks excluded)."""
+        """Return the cases of ``dev``, ``test`` or ``all`` (dev then test, leaks excluded)."""
         if split == "dev":
             return self.dev
         if split == "test":
@@ -182,7 +182,7 @@ class SplitCases(Generic[T]):
         raise ValueError(f"unknown split {split!r}: use dev, test or all")
 
     def summary(self) -> dict[str, Any]:
-        """The split as recorded in reports: counts, leaks removed and a hash of the test ids."""
+        """Return the split as reports record it: counts and leaks removed, by source."""
         return {
             "salt": SPLIT_SALT,
             "test_share": TEST_SHARE,
@@ -212,11 +212,13 @@ def split_cases(
     """Cut ``cases`` into dev and test, removing test cases that nearly repeat a reference.
 
     Args:
+        cases: The dataset, in file order.
         case_id: The id the split is hashed from.
         text: The request text compared against references (``None``: no leak check).
         index: References to check against (default: :func:`reference_index`).
         threshold: Jaccard at or above which a test case counts as leaked.
         split: A split recorded in the dataset itself, used instead of the hash.
+
     """
     result: SplitCases[T] = SplitCases([], [])
     references = index or (reference_index() if text is not None else None)
@@ -275,7 +277,7 @@ def code_version() -> str:
 
 
 def provenance(datasets: Sequence[Path], split: SplitCases[Any] | None = None) -> dict[str, Any]:
-    """The header of every eval report: dataset hash, code version and the split."""
+    """Return the header of every eval report: dataset hash, code version and the split."""
     header: dict[str, Any] = {
         "datasets": [
             str(Path(p).resolve().relative_to(ROOT)) if _inside(p) else str(p) for p in datasets
@@ -302,7 +304,7 @@ def side_by_side(
     *,
     formats: Mapping[str, Callable[[Any], str]] | None = None,
 ) -> Any:
-    """A rich table with one row per figure and a column per split (dev, test, …).
+    """Build a rich table with one row per figure and a column per split (dev, test, …).
 
     ``figures`` maps a split name to its figures; every split shows the same rows.
     """
