@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from evals.blame.chain import compile_chain
-from evals.blame.scenarios import Scenario, load_scenarios
+from evals.blame.scenarios import DATASET, Scenario, load_scenarios
+from evals.discipline import provenance, side_by_side, split_of
 from nova.state import NovaContext
 from nova.tracing.blame import BlameResult, ReferenceCorrector, RunSteps, Verdict, blame, load_run
 
@@ -74,6 +75,31 @@ class BlameEvalReport:
     def agent_accuracy(self) -> float:
         """Share of scenarios whose injected step's agent was blamed."""
         return sum(o.agent_ok for o in self.outcomes) / max(1, len(self.outcomes))
+
+    def by_split(self) -> dict[str, dict[str, Any]]:
+        """Return step- and agent-level accuracy for each frozen split (dev, test)."""
+        figures: dict[str, dict[str, Any]] = {}
+        for split in ("dev", "test"):
+            chosen = [o for o in self.outcomes if split_of(o.scenario) == split]
+            figures[split] = {
+                "scenarios": len(chosen),
+                "step-level": sum(o.step_ok for o in chosen) / len(chosen) if chosen else None,
+                "agent-level": sum(o.agent_ok for o in chosen) / len(chosen) if chosen else None,
+            }
+        return figures
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data, headed by the dataset hash and code version."""
+        return {
+            **provenance([DATASET]),
+            "step_accuracy": self.step_accuracy,
+            "agent_accuracy": self.agent_accuracy,
+            "by_split": self.by_split(),
+            "outcomes": [
+                {**asdict(o), "split": split_of(o.scenario), "step_ok": o.step_ok}
+                for o in self.outcomes
+            ],
+        }
 
     def by_family(self) -> dict[str, tuple[int, int, int]]:
         """Return ``family -> (scenarios, step-level right, agent-level right)``."""
@@ -192,6 +218,7 @@ def print_report(report: BlameEvalReport) -> None:
             console.print(
                 f"  [yellow]miss[/] {outcome.scenario}: injected {outcome.truth}; {reason}"
             )
+    console.print(side_by_side("Attribution by frozen split", report.by_split()))
     replays = sum(o.replays for o in report.outcomes)
     seconds = sum(o.seconds for o in report.outcomes)
     console.print(

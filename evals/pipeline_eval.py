@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 
+from evals.discipline import provenance, side_by_side, split_of
 from nova.catalog import default_catalog
 from nova.glossary import Glossary
 from nova.pipelines import Pipelines, load_pipelines
@@ -376,21 +377,37 @@ class PipelineReport:
     """Verdicts over all scenarios."""
 
     results: list[ScenarioResult] = field(default_factory=list)
+    dataset: Path = DATASET
 
     @property
     def ok(self) -> bool:
         """Whether every scenario passed."""
         return all(r.passed for r in self.results)
 
+    def by_split(self) -> dict[str, dict[str, Any]]:
+        """Return scenarios and pass rate for each frozen split (dev, test)."""
+        figures: dict[str, dict[str, Any]] = {}
+        for split in ("dev", "test"):
+            chosen = [r for r in self.results if split_of(r.name) == split]
+            figures[split] = {
+                "scenarios": len(chosen),
+                "passed": sum(r.passed for r in chosen),
+                "pass rate": sum(r.passed for r in chosen) / len(chosen) if chosen else None,
+            }
+        return figures
+
     def as_dict(self) -> dict[str, Any]:
-        """Return the report as JSON-ready data."""
+        """Return the report as JSON-ready data, headed by the dataset hash and code version."""
         return {
+            **provenance([self.dataset]),
             "scenarios": len(self.results),
             "passed": sum(r.passed for r in self.results),
+            "by_split": self.by_split(),
             "results": [
                 {
                     "name": r.name,
                     "pipeline": r.pipeline,
+                    "split": split_of(r.name),
                     "passed": r.passed,
                     "status": r.status,
                     "seconds": r.seconds,
@@ -405,7 +422,7 @@ def run_pipeline_eval(
     path: Path = DATASET, select: Callable[[Scenario], bool] | None = None
 ) -> PipelineReport:
     """Run every scenario (or those ``select`` keeps)."""
-    report = PipelineReport()
+    report = PipelineReport(dataset=path)
     for scenario in load_scenarios(path):
         if select is None or select(scenario):
             report.results.append(run_scenario(scenario))
@@ -429,6 +446,7 @@ def print_report(report: PipelineReport, console: Console) -> None:
             "[green]pass[/]" if r.passed else "[red]FAIL[/]",
         )
     console.print(table)
+    console.print(side_by_side("Pass rate by frozen split", report.by_split()))
     for r in report.results:
         for problem in r.problems:
             console.print(f"[red]{r.name}[/]: {problem}")

@@ -180,6 +180,9 @@ def trace_blame(
 @eval_app.command("blame")
 def eval_blame(
     family: Annotated[str | None, typer.Option(help="Only scenarios of this family.")] = None,
+    report_path: Annotated[
+        Path, typer.Option("--report", help="Where to write the JSON report.")
+    ] = Path("reports/blame_eval.json"),
 ) -> None:
     """Attribution accuracy on the fault-injection suite (step- and agent-level)."""
     from evals.blame.scenarios import load_scenarios
@@ -194,3 +197,6 @@ def eval_blame(
     with console.status(f"[cyan]Attributing {len(scenarios)} scenarios…[/]"):
         report = run_blame_eval(scenarios)
     print_report(report)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"[dim]report: {report_path}[/]")
