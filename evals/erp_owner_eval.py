@@ -20,8 +20,9 @@ Outcomes: ``answer``, ``clarify`` (asked back), ``decline`` (handed to the model
 ``approval`` (a write proposed), ``not-erp`` (routed to a non-ERP agent, or the router
 abstained) and ``error``. An answer is *right* when it states every fact of one reading
 (numbers read in any format, dates and ids as whole tokens: ``nova.erp.grounding``) and,
-where the reading gives ``rows``, its result has that many rows. An answer to a request
-marked ``answerable: false`` is wrong whatever it says.
+where the reading gives ``rows``, its result has that many rows (see ``rows_problem`` for
+how one row is read). An answer to a request marked ``answerable: false`` is wrong
+whatever it says.
 
 Figures per frozen split (``evals.discipline``): coverage = answered / answerable,
 precision = right / answered, and right / answerable. Failures are listed for dev only
@@ -146,13 +147,25 @@ def split_owner_cases(cases: Sequence[OwnerCase]) -> SplitCases[OwnerCase]:
 # --- judging ----------------------------------------------------------------------------------
 
 
+def _rounds_to(stated: Decimal, wanted: Decimal) -> bool:
+    """Whether ``stated`` is ``wanted`` written with fewer decimals (39.8% for 39.85)."""
+    places = max(0, -int(stated.as_tuple().exponent))
+    wanted_places = max(0, -int(wanted.as_tuple().exponent))
+    if places >= wanted_places or abs(stated) < 10:
+        return False  # small numbers must match exactly: almost anything rounds to 3
+    # Both are roundings of one true value: they may differ by half a unit of each.
+    slack = Decimal(5).scaleb(-places - 1) + Decimal(5).scaleb(-wanted_places - 1)
+    return abs(stated - wanted) <= slack
+
+
 def fact_mentioned(fact: Fact, text: str) -> bool:
     """Whether ``text`` states ``fact``: numbers by value in any format, dates and ids whole.
 
     A number matches any reading of a number written in the text (``1.234,50``,
-    ``€1,234.50`` and ``1234.5`` all state 1234.50); zero is also stated by "no", "none",
-    "nothing" or "zero". Dates and texts match as written (texts ignoring case and runs of
-    spaces), or as a date or id token of the text.
+    ``€1,234.50`` and ``1234.5`` all state 1234.50), also written with fewer decimals
+    (``39.8%`` states 39.85, ``€1,235`` states 1234.50; not below 10); zero is also stated
+    by "no", "none", "nothing" or "zero". Dates and texts match as written (texts ignoring
+    case and runs of spaces), or as a date or id token of the text.
     """
     if fact.type == "number":
         try:
@@ -162,9 +175,10 @@ def fact_mentioned(fact: Fact, text: str) -> bool:
         if wanted == 0 and _ZERO_WORDS.search(text):
             return True
         return any(
-            wanted in mention.values or -wanted in mention.values
+            wanted == value or -wanted == value or _rounds_to(value, wanted)
             for mention in mentions(text)
             if mention.kind == "number"
+            for value in mention.values
         )
     if fact.type == "date":
         return any(m.kind == "date" and m.text == fact.value for m in mentions(text)) or (
@@ -176,14 +190,38 @@ def fact_mentioned(fact: Fact, text: str) -> bool:
     )
 
 
-def reading_problems(reading: Reading, text: str, rows: int | None) -> list[str]:
-    """Return why an answer does not fit ``reading`` (empty: it fits)."""
+def rows_problem(reading: Reading, served: Served) -> str | None:
+    """Return why the result's rows do not fit ``reading`` (``None``: they fit).
+
+    ``rows`` counts the rows of the reading's SQL, so one row is either one record ("how
+    much was INV-2024-01289") or one aggregate ("how many orders today": ``COUNT(*)``). One
+    row therefore fits a result of one row, or any result whose headline (the answer's first
+    line, where the fast path states its totals) states every fact of the reading: "3 sales
+    orders …, worth €3,897.90" answers the count, a list of six payments does not answer
+    "the last payment". Otherwise the result must have that many rows, counting either the
+    rows shown (a top 5) or all that matched (a list cut at its limit); 0 means none match.
+    """
+    if reading.rows is None:
+        return None
+    counts = {n for n in (served.rows, served.shown_rows) if n is not None}
+    if reading.rows in counts:
+        return None
+    if reading.rows == 1 and served.text:
+        headline = served.text.splitlines()[0]
+        if reading.facts and all(fact_mentioned(f, headline) for f in reading.facts):
+            return None
+    return f"{served.rows if served.rows is not None else 'no'} rows, expected {reading.rows}"
+
+
+def reading_problems(reading: Reading, served: Served) -> list[str]:
+    """Return why the answer in ``served`` does not fit ``reading`` (empty: it fits)."""
     problems = [
-        f"{f.type} {f.value} not stated" for f in reading.facts if not fact_mentioned(f, text)
+        f"{f.type} {f.value} not stated"
+        for f in reading.facts
+        if not fact_mentioned(f, served.text)
     ]
-    if reading.rows is not None and rows != reading.rows:
-        problems.append(f"{rows if rows is not None else 'no'} rows, expected {reading.rows}")
-    return problems
+    rows = rows_problem(reading, served)
+    return [*problems, rows] if rows else problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +238,8 @@ class Served:
     """The answer, question or approval request shown to the owner."""
     rows: int | None = None
     """Rows the result matched (``total_rows`` of the payload), for answers."""
+    shown_rows: int | None = None
+    """Rows the result holds (``row_count``: a top 5 holds 5 of all that matched)."""
     latency_ms: float = 0.0
     detail: str = ""
 
@@ -224,6 +264,7 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     """Why the closest reading did not fit (for wrong answers)."""
     rows: int | None = None
+    shown_rows: int | None = None
     answer: str = ""
     latency_ms: float = 0.0
     detail: str = ""
@@ -242,6 +283,7 @@ def judge(case: OwnerCase, served: Served, split: str = "") -> Verdict:
         method=served.method,
         skill=served.skill,
         rows=served.rows,
+        shown_rows=served.shown_rows,
         answer=served.text,
         latency_ms=served.latency_ms,
         detail=served.detail,
@@ -254,7 +296,7 @@ def judge(case: OwnerCase, served: Served, split: str = "") -> Verdict:
         return verdict
     closest: list[str] | None = None
     for reading in case.readings:
-        problems = reading_problems(reading, served.text, served.rows)
+        problems = reading_problems(reading, served)
         if not problems:
             verdict.right, verdict.reading, verdict.problems = True, reading.reading, []
             return verdict
@@ -428,6 +470,7 @@ def serve(text: str, graph: Any, *, project: str = PROJECT) -> Served:
         used.get("skill"),
         values.get("answer", ""),
         payload.get("total_rows") if payload else None,
+        payload.get("row_count") if payload else None,
         latency,
         run.get("detail", ""),
     )

@@ -35,12 +35,13 @@ FIXTURE = Path(__file__).parent / "fixtures" / "erp_owner_small.jsonl"
 
 SLICE_DATASET = DEFAULT_DATASET if DEFAULT_DATASET.exists() else FIXTURE
 SLICE_SIZE = 30
-# Floors of the slice test, set from the figures measured on the current fast path (the
-# first 30 test-split requests of erp_owner.jsonl, or the whole fixture before it exists):
-# the served path must not answer less, nor less correctly, than it did then.
-COVERAGE_FLOOR = 0.25
-PRECISION_FLOOR = 0.5
-RIGHT_FLOOR = 0.2
+# Floors of the slice test, set from the figures measured on the fast path of 2026-12-03 on
+# the first 30 test-split requests of erp_owner.jsonl (5 answered, 3 of them right: coverage
+# 16.7%, precision 60%, right / answerable 10%); the fixture, used while the dataset is
+# absent, measured 62.5%, 100% and 62.5%. The served path must not do worse than that.
+COVERAGE_FLOOR = 0.16
+PRECISION_FLOOR = 0.6
+RIGHT_FLOOR = 0.1
 
 
 def _case(*readings: Reading, answerable: bool = True) -> OwnerCase:
@@ -50,8 +51,11 @@ def _case(*readings: Reading, answerable: bool = True) -> OwnerCase:
     )  # fmt: skip
 
 
-def _answer(text: str, rows: int | None = 1) -> Served:
-    return Served("answer", agent="erp_customers", method="semantic", text=text, rows=rows)
+def _answer(text: str, rows: int | None = 1, shown: int | None = None) -> Served:
+    return Served(
+        "answer", agent="erp_customers", method="semantic", text=text, rows=rows,
+        shown_rows=rows if shown is None else shown,
+    )  # fmt: skip
 
 
 BALANCE = Reading(reading="open balance", facts=[Fact(type="number", value="1234.50")])
@@ -93,7 +97,32 @@ def test_rows_must_match_when_the_reading_gives_them() -> None:
         rows=1,
     )
     assert judge(_case(listed), _answer("1 overdue: INV-2024-00165", rows=1)).right is True
-    assert judge(_case(listed), _answer("INV-2024-00165, INV-2024-00200", rows=2)).right is False
+    two = "2 invoices overdue\n- INV-2024-00165\n- INV-2024-00200"
+    assert judge(_case(listed), _answer(two, rows=2)).right is False
+
+
+def test_one_row_is_one_record_or_an_aggregate_stated_in_the_headline() -> None:
+    count = Reading(reading="orders today", facts=[Fact(type="number", value="3.00")], rows=1)
+    listed = "3 sales orders on 2025-06-30, worth €3,897.90:\n- SO-5001\n- SO-5002\n- SO-5003"
+    assert judge(_case(count), _answer(listed, rows=3)).right is True
+    last = Reading(reading="last payment", facts=[Fact(type="number", value="812.40")], rows=1)
+    payments = "6 payments, €7,865.65 in total.\n- PAY-2025-00001: €812.40\n- …"
+    assert judge(_case(last), _answer(payments, rows=6)).problems == ["6 rows, expected 1"]
+
+
+def test_a_top_n_counts_the_rows_shown_and_a_cut_list_all_that_matched() -> None:
+    top = Reading(reading="top 5 customers", rows=5)
+    assert judge(_case(top), _answer("Top 5 customers …", rows=236, shown=5)).right is True
+    overdue = Reading(reading="overdue invoices", rows=40)
+    assert judge(_case(overdue), _answer("40 overdue …", rows=40, shown=25)).right is True
+    assert judge(_case(overdue), _answer("38 overdue …", rows=38, shown=25)).right is False
+
+
+def test_a_number_may_be_stated_with_fewer_decimals_but_small_ones_exactly() -> None:
+    assert fact_mentioned(Fact(type="number", value="39.85"), "margin 39.8%")
+    assert fact_mentioned(Fact(type="number", value="1234.50"), "about €1,235")
+    assert not fact_mentioned(Fact(type="number", value="39.85"), "margin 38.8%")
+    assert not fact_mentioned(Fact(type="number", value="2.60"), "about 3 days")
 
 
 def test_zero_is_stated_by_words_too() -> None:
@@ -183,9 +212,9 @@ def test_a_slice_of_the_test_split_meets_the_floors(full_erp: ErpDatabase) -> No
     result = figures(run.verdicts)
     summary = {k: result[k] for k in ("requests", "answered", "right", "coverage", "precision")}
     assert not [v for v in run.verdicts if v.outcome == "error"], run.verdicts
-    assert result["coverage"] >= COVERAGE_FLOOR, summary
-    assert result["precision"] >= PRECISION_FLOOR, summary
-    assert result["right / answerable"] >= RIGHT_FLOOR, summary
+    assert (result["coverage"] or 0.0) >= COVERAGE_FLOOR, summary
+    assert (result["precision"] or 0.0) >= PRECISION_FLOOR, summary
+    assert (result["right / answerable"] or 0.0) >= RIGHT_FLOOR, summary
 
 
 def test_cli_prints_dev_and_test_side_by_side_and_writes_the_report(
