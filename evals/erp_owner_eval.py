@@ -63,6 +63,8 @@ PROJECT = "parts-shop"
 Outcome = Literal["answer", "clarify", "decline", "approval", "not-erp", "error"]
 OUTCOMES: tuple[Outcome, ...] = ("answer", "clarify", "decline", "approval", "not-erp", "error")
 
+_RUN_OUTCOMES: dict[str, Outcome] = {"fast_path": "answer", "clarify": "clarify"}
+"""The fast path's ``AgentRun.outcome`` as an evaluation outcome (anything else: ``error``)."""
 _ZERO_WORDS = re.compile(r"\b(?:no|none|nothing|zero)\b", re.IGNORECASE)
 
 
@@ -460,11 +462,8 @@ def serve(text: str, graph: Any, *, project: str = PROJECT) -> Served:
     extra = message.additional_kwargs if isinstance(message, AIMessage) else {}
     used = extra.get(FAST_PATH_KEY) or {}
     payload = extra.get(PAYLOAD_KEY) or {}
-    outcome: Outcome = {"fast_path": "answer", "clarify": "clarify"}.get(  # type: ignore[assignment]
-        run["outcome"], "error"
-    )
     return Served(
-        outcome,
+        _RUN_OUTCOMES.get(run["outcome"], "error"),
         agent,
         method,
         used.get("skill"),
