@@ -519,7 +519,7 @@ def main() -> None:
 
     from nova.cli import app
 
-    app(["eval", "erp", *sys.argv[1:]], prog_name="python -m evals.erp_eval")
+    app(["eval", "erp", *sys.argv[1:]], prog_name="nova")
 
 
 if __name__ == "__main__":

@@ -652,7 +652,7 @@ def main() -> None:
 
     from nova.cli import app
 
-    app(["eval", "erp-owner", *sys.argv[1:]], prog_name="python -m evals.erp_owner_eval")
+    app(["eval", "erp-owner", *sys.argv[1:]], prog_name="nova")
 
 
 if __name__ == "__main__":
