@@ -7,6 +7,11 @@ the real fast-path node in a small graph (writes pause for approval and are reje
 the evaluation database never changes). With a model configured the same requests also
 go to each ERP agent's model with its tools.
 
+Figures are given for the frozen dev and test splits side by side (``evals.discipline``:
+split by hashed id; test requests that nearly repeat a catalog example or a phrase written
+into the fast path are left out of test, and the count is printed). The JSON report is
+headed by the dataset hash, the code version and the split.
+
 Run it with ``nova eval erp`` (or ``python -m evals.erp_eval``).
 """
 
@@ -105,17 +110,34 @@ def evaluation_database(
     config = SeedConfig.model_validate(meta.get("seed_config") or {})
     database = ErpDatabase(url or get_settings().sqlite_url("erp-eval.sqlite"))
     info = seed_info(database)
-    if meta.get("fingerprint") and info.get(FINGERPRINT_KEY) == meta["fingerprint"]:
+    # erp.meta.json says "fingerprint", the owner set's meta (written blind) "seed_fingerprint".
+    fingerprint = meta.get("fingerprint") or meta.get("seed_fingerprint")
+    if fingerprint and info.get(FINGERPRINT_KEY) == fingerprint:
         return database, f"using the evaluation sample in {database.display_url}"
     report = seed_database(database, config, reset=True, progress=progress)
     note = f"seeded the evaluation sample into {database.display_url}"
-    if meta.get("fingerprint") and report.fingerprint != meta["fingerprint"]:
+    if fingerprint and report.fingerprint != fingerprint:
         note += (
             f"; WARNING: it differs from the one the dataset was generated from "
-            f"({report.fingerprint} != {meta['fingerprint']}, e.g. another Faker version). "
-            "Regenerate it: python -m evals.make_erp_dataset"
+            f"({report.fingerprint} != {fingerprint}, e.g. another Faker version). "
+            f"Regenerate the dataset ({dataset.name}) on this sample"
         )
     return database, note
+
+
+def verbatim_examples(cases: Iterable[ErpCase]) -> list[ErpCase]:
+    """Return the cases whose text is word for word a catalog or ``router.yaml`` example."""
+    from evals.discipline import reference_index
+
+    def plain(text: str) -> str:
+        return " ".join(text.split()).casefold()
+
+    examples = {
+        plain(ref.text)
+        for ref in reference_index().references
+        if not ref.source.startswith("phrases:")
+    }
+    return [case for case in cases if plain(case.text) in examples]
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -472,18 +494,32 @@ def run_model(
     return summarise("model", results), results
 
 
-def write_report(path: Path, reports: list[ErpReport], meta: dict[str, Any]) -> None:
-    """Write the evaluation reports as JSON."""
+def write_report(
+    path: Path, reports: dict[str, dict[str, ErpReport]], header: dict[str, Any]
+) -> None:
+    """Write the evaluation reports (runner → split → report) as JSON under ``header``.
+
+    ``header`` is ``evals.discipline.provenance(...)`` plus a note: dataset hash, code
+    version and the split.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"meta": meta, "reports": [asdict(report) for report in reports]}
+    body = {
+        **header,
+        "reports": {
+            runner: {which: asdict(report) for which, report in by_split.items()}
+            for runner, by_split in reports.items()
+        },
+    }
     path.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def main() -> None:
-    """Run the evaluation from the command line (``nova eval erp`` has the options)."""
-    from nova.cli.erp import eval_erp
+    """Run ``nova eval erp`` with this command line's options."""
+    import sys
 
-    eval_erp()
+    from nova.cli import app
+
+    app(["eval", "erp", *sys.argv[1:]], prog_name="nova")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,13 @@ def test_cli_reports_the_fast_path_figures(full_erp_file: Path, tmp_path: Path) 
     ):
         assert figure in result.output
     assert "using the evaluation sample" in result.output
-    assert report.exists()
+    assert "word-for-word catalog examples: 43 of 205" in result.output
+    assert "near-duplicates removed from test" in result.output
+    assert "fast path · dev" in result.output and "fast path · test" in result.output
+    body = json.loads(report.read_text(encoding="utf-8"))
+    assert body["dataset_hash"] and body["code_version"]
+    assert body["split"]["leaks_removed_from_test"] >= 43 - body["split"]["dev"]
+    assert set(body["reports"]["fast path"]) == {"dev", "test"}
 
 
 def test_model_runner_scores_skill_arguments_and_answer(
@@ -81,6 +88,7 @@ def test_model_runner_scores_skill_arguments_and_answer(
     get_settings.cache_clear()
     case = next(c for c in load_dataset(DEFAULT_DATASET) if c.kind == "invoice_number")
     facts = " ".join(f["value"] for f in case.facts)
+    assert case.args is not None
     good = ScriptedChatModel.from_script(
         [calls(tool_call("erp_invoice_lookup", **case.args)), says(f"Here it is: {facts}")]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -211,6 +212,18 @@ ReportOption = Annotated[Path, typer.Option(help="Where to write the JSON report
 ModelOption = Annotated[
     bool, typer.Option("--model/--no-model", help="Also evaluate the configured model.")
 ]
+ShowOption = Annotated[int, typer.Option(help="Failures to list per split.")]
+ShowTestOption = Annotated[
+    bool,
+    typer.Option(
+        "--show-test",
+        help="Also list the test split's failures (dev only by default: tune on dev, quote test).",
+    ),
+]
+
+
+def _ms(value: Any) -> str:
+    return "–" if value is None else f"{value:.1f}"
 
 
 @eval_app.command("erp")
@@ -219,10 +232,16 @@ def eval_erp(
     url: UrlOption = None,
     report: ReportOption = Path("reports/erp_eval.json"),
     model: ModelOption = True,
-    show: Annotated[int, typer.Option(help="Failures to list.")] = 10,
+    show: ShowOption = 10,
+    show_test: ShowTestOption = False,
 ) -> None:
-    """Evaluate the ERP fast path (and a configured model): skills, arguments, answers, coverage."""
+    """Evaluate the ERP fast path (and a configured model): skills, arguments, answers, coverage.
+
+    The dataset is cut into its frozen dev/test split (``evals.discipline``); test requests
+    that nearly repeat a catalog example or a phrase written into the fast path are left out.
+    """
     from evals import erp_eval
+    from evals.discipline import print_leaks, provenance, side_by_side, split_cases
     from nova.catalog import default_catalog
     from nova.settings import get_settings
 
@@ -231,7 +250,10 @@ def eval_erp(
         cases = erp_eval.load_dataset(path)
     except (OSError, erp_eval.DatasetError) as error:
         raise fail(str(error)) from None
+    split = split_cases(cases, case_id=lambda c: c.id, text=lambda c: c.text)
+    chosen = [*split.dev, *split.test]
     tasks: dict[str, Any] = {}
+    runs: dict[str, list[erp_eval.CaseResult]] = {}
     with _progress() as progress:
 
         def seeding(stage: str, done: int, total: int) -> None:
@@ -240,61 +262,199 @@ def eval_erp(
             progress.update(tasks[stage], completed=done, total=total)
 
         database, note = erp_eval.evaluation_database(url, path, progress=seeding)
-        task = progress.add_task("Fast path", total=len(cases))
-        fast, _ = erp_eval.run_fast_path(
-            cases,
+        task = progress.add_task("Fast path", total=len(chosen))
+        _, runs["fast path"] = erp_eval.run_fast_path(
+            chosen,
             database,
             default_catalog(),
             progress=lambda done, total: progress.update(task, completed=done),
         )
-        reports = [fast]
         settings = get_settings()
         if model and settings.model_configured:
             from nova.models import default_model_factory
 
-            task = progress.add_task("Model", total=len(cases))
-            model_report, _ = erp_eval.run_model(
-                cases,
+            task = progress.add_task("Model", total=len(chosen))
+            _, runs["model"] = erp_eval.run_model(
+                chosen,
                 default_catalog(),
                 default_model_factory,
                 progress=lambda done, total: progress.update(task, completed=done),
             )
-            reports.append(model_report)
     console.print(f"[dim]{note}[/]")
-    table = Table(
-        title=f"ERP evaluation — {len(cases)} requests ({path.name})", title_justify="left"
+    verbatim = erp_eval.verbatim_examples(cases)
+    in_test = [case for case in verbatim if case.id not in {c.id for c in split.dev}]
+    console.print(
+        f"word-for-word catalog examples: {len(verbatim)} of {len(cases)} requests "
+        f"({len(in_test)} in test, removed with the near-duplicates)"
     )
-    table.add_column("Figure")
-    for item in reports:
-        table.add_column(item.runner, justify="right")
-    rows = [
-        ("coverage (answered or proposed)", "coverage", "pct"),
-        ("skill accuracy", "skill_accuracy", "pct"),
-        ("argument accuracy", "argument_accuracy", "pct"),
-        ("answer correctness (of resolved)", "answer_correctness", "pct"),
-        ("clarify handled", "clarify_correct", "pct"),
-        ("declines respected", "decline_correct", "pct"),
-        ("latency p50 (ms)", "latency_p50_ms", "ms"),
-        ("latency p95 (ms)", "latency_p95_ms", "ms"),
-    ]
-    for label, key, kind in rows:
-        values = [getattr(item, key) for item in reports]
-        table.add_row(label, *(f"{v:.1%}" if kind == "pct" else f"{v:.1f}" for v in values))
-    table.add_row(
-        "outcomes", *(", ".join(f"{k} {v}" for k, v in sorted(i.outcomes.items())) for i in reports)
+    print_leaks(split)
+    dev_ids = {case.id for case in split.dev}
+    reports = {
+        runner: {
+            which: erp_eval.summarise(
+                runner, [r for r in results if (r.id in dev_ids) == (which == "dev")]
+            )
+            for which in ("dev", "test")
+        }
+        for runner, results in runs.items()
+    }
+    rows = {
+        "requests": "cases",
+        "coverage (answered or proposed)": "coverage",
+        "skill accuracy": "skill_accuracy",
+        "argument accuracy": "argument_accuracy",
+        "answer correctness (of resolved)": "answer_correctness",
+        "clarify handled": "clarify_correct",
+        "declines respected": "decline_correct",
+        "latency p50 (ms)": "latency_p50_ms",
+        "latency p95 (ms)": "latency_p95_ms",
+    }
+    columns = {
+        f"{runner} · {which}": {
+            **{label: getattr(item, key) for label, key in rows.items()},
+            "outcomes": ", ".join(f"{k} {v}" for k, v in sorted(item.outcomes.items())),
+        }
+        for runner, by_split in reports.items()
+        for which, item in by_split.items()
+    }
+    console.print(
+        side_by_side(
+            f"ERP evaluation — {len(chosen)} requests ({path.name}; dev {len(split.dev)}, "
+            f"test {len(split.test)})",
+            columns,
+            formats={"latency p50 (ms)": _ms, "latency p95 (ms)": _ms},
+        )
     )
-    console.print(table)
     if not (model and get_settings().model_configured):
         console.print(
             "[dim]model: not evaluated (no model configured; set NOVA_MODEL_BASE_URL or "
             "NOVA_MODEL_API_KEY)[/]"
         )
-    for item in reports:
-        for failure in item.failures[:show]:
-            console.print(
-                f"[red]✗[/] {item.runner} {failure['id']} expected {failure['expect']}, got "
-                f"{failure['outcome']}"
-                f" ({failure['skill']}): {failure['text']}  [dim]{failure['detail'][:200]}[/]"
+    for runner, by_split in reports.items():
+        for which, item in by_split.items():
+            if which == "test" and not show_test:
+                continue
+            for failure in item.failures[:show]:
+                console.print(
+                    f"[red]✗[/] {runner} ({which}) {failure['id']} expected {failure['expect']}, "
+                    f"got {failure['outcome']} ({failure['skill']}): {failure['text']}  "
+                    f"[dim]{failure['detail'][:200]}[/]"
+                )
+    if not show_test:
+        console.print("[dim]test failures not listed (--show-test lists them)[/]")
+    erp_eval.write_report(report, reports, {**provenance([path], split), "note": note})
+    console.print(f"report written to {report}")
+
+
+OwnerDatasetOption = Annotated[
+    Path | None, typer.Option(help="Dataset JSONL (default evals/datasets/erp_owner.jsonl).")
+]
+
+
+@eval_app.command("erp-owner")
+def eval_erp_owner(
+    dataset: OwnerDatasetOption = None,
+    url: UrlOption = None,
+    report: ReportOption = Path("reports/erp_owner_eval.json"),
+    routing: Annotated[
+        bool,
+        typer.Option(
+            "--routing/--no-routing",
+            help="Also measure fast-path coverage on the ERP lines of the routing dataset.",
+        ),
+    ] = True,
+    show: ShowOption = 15,
+    show_test: ShowTestOption = False,
+) -> None:
+    """Evaluate the served ERP path on the owner's requests: routed by the real router.
+
+    Each request is routed by Nova's router (project parts-shop) and, when it reaches an
+    ERP agent, answered by the fast path; answers are judged against the dataset's readings.
+    Figures are printed for dev and test side by side; failures for dev only (--show-test).
+    """
+    from evals import erp_owner_eval as owner
+    from evals.discipline import print_leaks, side_by_side
+    from evals.erp_eval import DatasetError, evaluation_database
+    from nodes.router import nova_router
+    from nova.catalog import default_catalog
+
+    path = dataset or owner.DEFAULT_DATASET
+    try:
+        cases = owner.load_dataset(path)
+        lines = owner.erp_routing_lines() if routing else []
+    except (OSError, DatasetError) as error:
+        raise fail(str(error)) from None
+    split = owner.split_owner_cases(cases)
+    tasks: dict[str, Any] = {}
+    with _progress() as progress:
+
+        def seeding(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        database, note = evaluation_database(url, path, progress=seeding)
+        catalog = default_catalog()
+        router = nova_router(progress=True)
+        task = progress.add_task("Owner requests", total=len(split.dev) + len(split.test))
+        run = owner.run_owner_eval(
+            cases,
+            database,
+            catalog=catalog,
+            router=router,
+            split=split,
+            progress=lambda done, total: progress.update(task, completed=done),
+        )
+        routed = None
+        if lines:
+            task = progress.add_task("Routing set, ERP lines", total=len(lines))
+            line_split, results = owner.run_routing_lines(
+                lines,
+                database,
+                catalog=catalog,
+                router=router,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-    erp_eval.write_report(report, reports, {"dataset": str(path), "note": note})
+            routed = (owner.ROUTING_DATASET, line_split, results)
+    console.print(f"[dim]{note}; project {owner.PROJECT}, routed by Nova's router[/]")
+    print_leaks(split)
+    console.print(
+        side_by_side(
+            f"ERP owner requests ({path.name})",
+            run.by_split(),
+        )
+    )
+    if routed is not None:
+        _, line_split, results = routed
+        console.print(
+            f"routing set ERP lines: near-duplicates removed from test: {len(line_split.leaks)}"
+        )
+        console.print(
+            side_by_side(
+                f"Fast path on {owner.ROUTING_DATASET.name} ERP lines",
+                {
+                    which: owner.routing_figures([r for r in results if r.split == which])
+                    for which in ("dev", "test")
+                },
+            )
+        )
+    for which in ("dev", "test") if show_test else ("dev",):
+        missed = owner.failures(v for v in run.verdicts if v.split == which)
+        for verdict in missed[:show]:
+            what = (
+                "; ".join(verdict.problems)
+                if verdict.outcome == "answer"
+                else f"{verdict.outcome} ({verdict.agent or 'no agent'})"
+            )
+            said = verdict.answer.splitlines()[0] if verdict.answer else verdict.detail
+            console.print(
+                f"[red]✗[/] ({which}) {verdict.id} {verdict.text!r}: {what}  [dim]{said[:160]}[/]"
+            )
+        if len(missed) > show:
+            console.print(f"[dim]… {len(missed) - show} more {which} failures in the report[/]")
+    if not show_test:
+        console.print("[dim]test failures not listed (--show-test lists them)[/]")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    body = owner.report_body(path, run, note=note, routing=routed)
+    report.write_text(json.dumps(body, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
     console.print(f"report written to {report}")
