@@ -6,8 +6,9 @@ tag, URL and protected term unchanged and uses the project's approved glossary t
 glossary of the segment's project (from ``nova/projects.yaml`` at generation time) is
 stored with the segment, so the dataset stays self-contained.
 
-Deterministic: ``python -m evals.make_translation_dataset`` always writes the same file,
-and refuses to write a segment whose reference fails the ``glossary_preserved`` check.
+Deterministic: ``python -m evals.make_translation_dataset`` always writes the same file.
+The references are written by hand and not filtered by the ``glossary_preserved`` check:
+the eval measures the check's false alarms on them, which a filter would set to zero.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nodes.checks import glossary_preserved
 from nova.projects import load_projects
 
 DATASET = Path(__file__).parent / "datasets" / "translation.jsonl"
@@ -261,7 +261,7 @@ def _glossaries() -> dict[str, list[dict[str, Any]]]:
 
 
 def generate() -> list[dict[str, Any]]:
-    """Return the segments (deterministic), each checked: its reference preserves everything."""
+    """Return the segments (deterministic)."""
     glossaries = _glossaries()
     segments: list[dict[str, Any]] = []
     for t_index, (project, source_lang, target, source, reference) in enumerate(TEMPLATES):
@@ -279,15 +279,6 @@ def generate() -> list[dict[str, Any]]:
                 "reference": _fill(reference, values),
                 "glossary": glossaries.get(project, []),
             }
-            check = glossary_preserved(
-                row["source"],
-                row["reference"],
-                row["glossary"],
-                target=target,
-                source_language=source_lang,
-            )
-            if not check.passed:
-                raise ValueError(f"{row['id']}: reference fails its own check: {check.detail}")
             segments.append(row)
     return segments
 

@@ -1,18 +1,27 @@
-"""Translation preservation eval: what glossary-safe translation keeps, and what the check catches.
+"""Translation eval: what glossary-safe translation keeps, and what its checks catch.
 
-For every segment of ``evals/datasets/translation.jsonl`` the full translation path runs
-(detect, mask, model, unmask, checks) twice, with scripted models:
+Two datasets, two questions.
 
-- a *faithful* model answers with the reference translation, written the way a model sees
-  the text (protected spans as the mask tokens it was given);
-- a *careless* model answers with the same translation but drops one protected span or
-  writes it altered (``BRK 2210`` for ``BRK-2210``, ``1,234.50`` for ``1.234,50``, a
-  synonym for an approved term, a translated brand name).
+**Careless translations** (``evals/datasets/translation_faults.jsonl``, from
+``make_translation_faults.py``): business sentences with a final translation — the text
+the checks see once the mask tokens are back — that is clean or has exactly one fault: a
+glossary term written as the generic word, a protected name re-cased or translated, a
+number changed, a negation dropped or added. The faults were written by hand, not chosen
+with the checks. Every translation check (``glossary_preserved``, ``negation_preserved``,
+``target_language``) judges every case; the report gives, per fault kind, the share the
+responsible check caught, the share any check caught and the share whose fault sits under
+a mask token (a model that keeps its tokens cannot make it), and per check the false
+alarms on clean translations — dev and test side by side. Split: frozen, hashed from the
+template id, so a sentence's clean and faulty versions share a split. Tune on dev; quote
+test.
 
-The scorer is the ``glossary_preserved`` check (plus ``tokens_restored``). It must pass
-the faithful model on every segment and catch the careless one on every segment. The
-check is also run directly on the references (false alarms) and on references altered
-the same way (detections), without masking; ``target_language`` is reported alongside.
+**Preservation** (``evals/datasets/translation.jsonl``): every segment runs the full path
+(detect, mask, model, unmask, checks) twice with scripted models — a *faithful* one that
+answers with the reference written with the mask tokens it was given, and a *careless*
+one that drops or alters one masked span. This measures masking and ``tokens_restored``:
+a lost token is always caught, which says nothing about the glossary, name, number or
+negation checks (the careless translations above do). The check is also run on the
+hand-written references (false alarms) and on references with one span altered.
 """
 
 from __future__ import annotations
@@ -20,15 +29,18 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from nodes.checks import glossary_preserved, target_language
+from evals.discipline import SplitCases, provenance, side_by_side, split_cases
+from nodes.checks import CheckResult, glossary_preserved, negation_preserved, target_language
 from nodes.translation import prepare_translation, translate_text
 from nova.glossary import Glossary, ProtectedSpan, token
 from nova.testing import ScriptedChatModel
@@ -353,7 +365,7 @@ def print_report(report: TranslationReport, console: Console) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("faithful model: every span preserved", f"{report.preserved:.1%}")
-    table.add_row("careless model: caught by the check", f"{report.caught:.1%}")
+    table.add_row("careless model (loses or alters a mask token): caught", f"{report.caught:.1%}")
     table.add_row("check on references: false alarms", f"{report.false_alarms:.1%}")
     table.add_row("check on altered references: detected", f"{report.detected:.1%}")
     table.add_row("target_language confirmed", f"{report.target_language_ok:.1%}")
@@ -366,3 +378,267 @@ def print_report(report: TranslationReport, console: Console) -> None:
             f"careless: {miss['careless'] or 'not caught'}"
         )
     console.print("[green]PASS[/]" if report.ok else "[red]FAIL[/]")
+
+
+# --- careless translations: one fault each, independent of masking ---------------------------
+
+FAULTS = Path(__file__).parent / "datasets" / "translation_faults.jsonl"
+
+FaultKind = Literal["clean", "glossary_generic", "name_altered", "number_changed", "negation"]
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "glossary_generic",
+    "name_altered",
+    "number_changed",
+    "negation",
+)
+RIGHT_CHECK: dict[FaultKind, str] = {
+    "glossary_generic": "glossary_preserved",
+    "name_altered": "glossary_preserved",
+    "number_changed": "glossary_preserved",
+    "negation": "negation_preserved",
+}
+"""The check whose job it is to catch each fault kind."""
+
+
+class FaultCase(BaseModel):
+    """One row of ``translation_faults.jsonl``: a source and its translation, at most one fault."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    template: str
+    """The hand-written sentence this case comes from; the split is hashed from it."""
+    project: str
+    source_language: str
+    target: str
+    source: str
+    translation: str
+    """The final translation the checks judge (mask tokens already restored)."""
+    fault: FaultKind
+    detail: str
+    """What is wrong (``'delivery note' written as 'packing slip'``), for reading misses."""
+    reference: str
+    """The correct translation (equal to ``translation`` for clean cases)."""
+    glossary: list[dict[str, Any]]
+
+    @property
+    def terms(self) -> Glossary:
+        """The case's glossary as the checks take it."""
+        return Glossary.of(self.glossary)
+
+
+def load_fault_cases(path: Path = FAULTS) -> list[FaultCase]:
+    """Read and validate the careless-translation dataset (every bad row reported at once)."""
+    cases: list[FaultCase] = []
+    problems: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            cases.append(FaultCase.model_validate_json(line))
+        except ValidationError as error:
+            problems.append(f"{path.name}:{number}: {error}")
+    if problems:
+        raise ValueError("\n".join(problems))
+    return cases
+
+
+def _glossary_check(case: FaultCase) -> CheckResult:
+    return glossary_preserved(
+        case.source,
+        case.translation,
+        case.terms,
+        target=case.target,
+        source_language=case.source_language,
+    )
+
+
+def _negation_check(case: FaultCase) -> CheckResult:
+    return negation_preserved(
+        case.source,
+        case.translation,
+        case.terms,
+        source_language=case.source_language,
+        target=case.target,
+    )
+
+
+def _target_language_check(case: FaultCase) -> CheckResult:
+    return target_language(case.translation, case.target, case.terms)
+
+
+TRANSLATION_CHECKS: dict[str, Callable[[FaultCase], CheckResult]] = {
+    "glossary_preserved": _glossary_check,
+    "negation_preserved": _negation_check,
+    "target_language": _target_language_check,
+}
+"""The checks the translation path runs on an unmasked translation (``tokens_restored`` is
+left out: every token came back, so it has nothing to say about these faults)."""
+
+
+def fault_under_mask(case: FaultCase) -> bool:
+    """Whether the fault sits where masking puts a token, so a model that keeps its tokens can't.
+
+    The edit is found by diffing the reference and the faulty translation; it is under a
+    mask when it touches a place where the reference carries a protected span of the source
+    (as ``prepare_translation`` masks it).
+    """
+    if case.fault == "clean":
+        return False
+    spans = prepare_translation(
+        case.source,
+        case.target,
+        case.terms,
+        source=DetectedLanguage(
+            language=language_name(case.source_language), code=case.source_language, confidence=1
+        ),
+    ).masked.spans
+    placed: list[tuple[int, int]] = []
+    for span in spans:
+        cursor = 0
+        while (at := _find(case.reference, span.expected, cursor, fold=True)) >= 0:
+            placed.append((at, at + len(span.expected)))
+            cursor = at + 1
+    edits = [
+        (i1, i2)
+        for op, i1, i2, _, _ in SequenceMatcher(
+            None, case.reference, case.translation, autojunk=False
+        ).get_opcodes()
+        if op != "equal"
+    ]
+    return any(
+        (s < i2 and i1 < e) if i1 < i2 else s < i1 < e for i1, i2 in edits for s, e in placed
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FaultResult:
+    """The verdict of every check on one case."""
+
+    case: FaultCase
+    flagged: dict[str, str]
+    """Checks that failed the translation, with their detail."""
+    under_mask: bool
+    """The fault touches a masked span: the translation path prevents it (see
+    ``fault_under_mask``); the checks still judge it, as they judge any translation."""
+
+    @property
+    def caught(self) -> bool:
+        """Whether the check responsible for this fault kind flagged it."""
+        return self.case.fault != "clean" and RIGHT_CHECK[self.case.fault] in self.flagged
+
+
+def _rate(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+@dataclass(slots=True)
+class FaultReport:
+    """Per check and fault kind: what the checks catch, and their false alarms on clean."""
+
+    split: SplitCases[FaultResult]
+    path: Path = FAULTS
+
+    def figures(self, split: str) -> dict[str, float | int | None]:
+        """Return the figures of ``dev``, ``test`` or ``all``, one row per measure."""
+        results = self.split.of(split)
+        rows: dict[str, float | int | None] = {}
+        for kind in FAULT_KINDS:
+            faulty = [r for r in results if r.case.fault == kind]
+            rows[f"{kind}: cases"] = len(faulty)
+            rows[f"{kind}: under a mask token (masking prevents)"] = _rate(
+                sum(r.under_mask for r in faulty), len(faulty)
+            )
+            rows[f"{kind}: caught by {RIGHT_CHECK[kind]}"] = _rate(
+                sum(r.caught for r in faulty), len(faulty)
+            )
+            rows[f"{kind}: caught by any check"] = _rate(
+                sum(bool(r.flagged) for r in faulty), len(faulty)
+            )
+        clean = [r for r in results if r.case.fault == "clean"]
+        rows["clean: cases"] = len(clean)
+        for name in TRANSLATION_CHECKS:
+            rows[f"clean: false alarms, {name}"] = _rate(
+                sum(name in r.flagged for r in clean), len(clean)
+            )
+        rows["clean: false alarms, any check"] = _rate(
+            sum(bool(r.flagged) for r in clean), len(clean)
+        )
+        return rows
+
+    def matrix(self, split: str) -> dict[str, dict[str, float | None]]:
+        """Share of each fault kind (and clean) that each check flagged."""
+        results = self.split.of(split)
+        kinds: tuple[FaultKind, ...] = (*FAULT_KINDS, "clean")
+        return {
+            name: {
+                kind: _rate(
+                    sum(name in r.flagged for r in results if r.case.fault == kind),
+                    sum(1 for r in results if r.case.fault == kind),
+                )
+                for kind in kinds
+            }
+            for name in TRANSLATION_CHECKS
+        }
+
+    def misses(self, split: str) -> list[dict[str, Any]]:
+        """Faults the responsible check let through, and clean cases some check flagged."""
+        found = []
+        for r in self.split.of(split):
+            if r.case.fault == "clean" and r.flagged:
+                found.append({"id": r.case.id, "kind": "false alarm", "flagged": r.flagged})
+            elif r.case.fault != "clean" and not r.caught:
+                found.append(
+                    {
+                        "id": r.case.id,
+                        "kind": "missed",
+                        "detail": r.case.detail,
+                        "flagged": r.flagged,
+                    }
+                )
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data, headed by the dataset hash and code version."""
+        return {
+            **provenance([self.path], self.split),
+            "split_by": "template (every sentence of a template, clean or faulty, in one split)",
+            "figures": {split: self.figures(split) for split in ("dev", "test")},
+            "flagged_by_check": {split: self.matrix(split) for split in ("dev", "test")},
+            "misses": {split: self.misses(split) for split in ("dev", "test")},
+        }
+
+
+def evaluate_fault_case(case: FaultCase) -> FaultResult:
+    """Run every translation check on one case."""
+    verdicts = {name: check(case) for name, check in TRANSLATION_CHECKS.items()}
+    return FaultResult(
+        case, {n: v.detail for n, v in verdicts.items() if not v.passed}, fault_under_mask(case)
+    )
+
+
+def run_fault_eval(path: Path = FAULTS, *, every: int = 1) -> FaultReport:
+    """Judge the careless translations of ``path`` (every ``every``-th template only, if > 1)."""
+    cases = load_fault_cases(path)
+    templates = list(dict.fromkeys(case.template for case in cases))[::every]
+    kept = set(templates)
+    results = [evaluate_fault_case(case) for case in cases if case.template in kept]
+    # Split by template: a clean case and its faulty twins are one sentence, so they go
+    # together, and what is tuned on dev sentences is measured on unseen ones.
+    split = split_cases(results, case_id=lambda r: r.case.template, text=None)
+    return FaultReport(split, path)
+
+
+def print_fault_report(report: FaultReport, console: Console, *, misses: str = "dev") -> None:
+    """Print dev and test side by side, then the misses of ``misses`` (dev: what tuning sees)."""
+    split = report.split.summary()
+    console.print(
+        side_by_side(
+            f"Careless translations · one fault each · dev {split['dev']} / test "
+            f"{split['test']} cases (split by template)",
+            {name: report.figures(name) for name in ("dev", "test")},
+        )
+    )
+    for miss in report.misses(misses):
+        what = miss.get("detail") or "; ".join(f"{k}: {v}" for k, v in miss["flagged"].items())
+        console.print(f"  [dim]{misses} {miss['kind']} {miss['id']}: {what}[/]")

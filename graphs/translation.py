@@ -8,8 +8,9 @@ A request routed to ``translator`` runs a fixed path that keeps protected terms 
 reads the target(s) from the request ("into German", "auf Deutsch", "to fr"), loads the
 project glossary, masks protected spans and chunks long texts; ``assemble`` puts the
 chunks back in order, restores the protected spans and runs the ``tokens_restored``,
-``glossary_preserved`` and ``target_language`` checks; the shared ``check`` node then keeps
-those verdicts, records failures in the ledger and runs the agent's other catalog checks.
+``glossary_preserved``, ``negation_preserved`` and ``target_language`` checks; the shared
+``check`` node then keeps those verdicts, records failures in the ledger and runs the
+agent's other catalog checks.
 Without a model the answer says so plainly, together with what was detected (no crash).
 Every other translation-group agent (proofreader, summarizer, tone_editor, localizer,
 glossary_manager) runs the generic agent ⇄ tools loop.

@@ -6,6 +6,7 @@ must pass (``checks:`` in its YAML file).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re as _re
 from collections import Counter
@@ -15,7 +16,16 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from nova.glossary import Glossary, TermLike, numbers_in, protected_spans, strip_protected
+from nova.glossary import (
+    Glossary,
+    TermLike,
+    inflected_count,
+    inflected_terms,
+    number_words_in,
+    numbers_in,
+    protected_spans,
+    strip_protected,
+)
 from nova.messages import message_text
 from nova.state import CheckOutcome, JudgedStep
 
@@ -40,6 +50,23 @@ def _count(haystack: str, needle: str, *, fold: bool) -> int:
     return haystack.count(needle)
 
 
+def _number_word_problems(
+    source: str, translation: str, source_language: str | None, target: str | None
+) -> list[str]:
+    # "zwei Wochen" is not a protected span (nothing to mask), so "three weeks" would pass.
+    # The translation may write the number as a word or in digits.
+    need = number_words_in(source, source_language) if source_language else None
+    if not need:
+        return []
+    have = Counter(number_words_in(translation, target) or ()) if target else Counter()
+    have.update(int(n) for n in numbers_in(translation) if n.isdigit() and int(n) <= 12)
+    return [
+        f"number {value} written as a word ({have[value]}/{count})"
+        for value, count in sorted(Counter(need).items())
+        if have[value] < count
+    ]
+
+
 def glossary_preserved(
     source: str,
     translation: str,
@@ -52,7 +79,10 @@ def glossary_preserved(
 
     Product codes, numbers, placeholders, tags, URLs, e-mail addresses and protected
     glossary terms must appear unchanged, as often as in the source; glossary terms with an
-    approved translation into ``target`` must appear as that translation.
+    approved translation into ``target`` must appear as that translation, and an inflected
+    term (``Lieferscheine``, which masking leaves to the model) as an inflected form of it
+    (``delivery notes``). Numbers 2 to 12 written as words (``zwei Wochen``) must come
+    out as the same number, in words or digits, when both languages are known.
 
     Args:
         source: The text that was translated.
@@ -70,18 +100,128 @@ def glossary_preserved(
     for number, needed in source_numbers.items():
         if translated_numbers[number] < needed:
             problems.append(f"number {number!r} ({translated_numbers[number]}/{needed})")
+    problems += _number_word_problems(source, translation, source_language, target)
     needed_text = Counter((span.expected, span.kind) for span in spans if span.kind != "number")
+    inflected: dict[str, list[str]] = {}
+    if target:
+        for form, approved in inflected_terms(
+            source, glossary, target=target, source=source_language
+        ):
+            inflected.setdefault(approved, []).append(form)
     for (expected, kind), needed in needed_text.items():
+        if kind == "glossary_term" and expected in inflected:
+            continue  # counted with its inflected forms below
         # Approved translations may be re-cased at a sentence start; everything else is exact.
         have = _count(translation, expected, fold=kind == "glossary_term")
         if have < needed:
             label = kind.replace("_", " ")
             problems.append(f"{label} {expected!r} ({have}/{needed})")
+    for approved, forms in inflected.items():
+        # "Bremsscheiben" was not masked: any inflected form of "brake disc" will do.
+        needed = len(forms) + needed_text[(approved, "glossary_term")]
+        have = inflected_count(translation, approved)
+        if have < needed:
+            problems.append(
+                f"glossary term {approved!r} for {', '.join(map(repr, forms))} ({have}/{needed})"
+            )
     if problems:
         return CheckResult(
             "glossary_preserved", False, "missing or altered: " + "; ".join(problems)
         )
     return CheckResult("glossary_preserved", True, f"{len(spans)} protected span(s) preserved")
+
+
+# Words that negate a clause, per language (ISO 639-1). French counts ``ne``/``n'`` and
+# the words that stand alone (``sans``, ``non``, ``aucun``); ``pas``, ``jamais`` and ``rien``
+# follow a ``ne`` and would count it twice. Languages that negate by inflection (Czech,
+# Turkish) are left out: a word count cannot see their negations.
+NEGATION_WORDS: Mapping[str, str] = {
+    "en": r"not|no|never|none|nothing|nobody|neither|nor|without|cannot|\w+n't",
+    "de": r"nicht|nichts|kein(?:e|en|em|er|es)?|nie|niemals|niemand|ohne|weder|nirgends",
+    "fr": r"ne|n'|sans|non|aucun(?:e|s|es)?|ni",
+    "es": r"no|nunca|jamás|ningún|ningun[oa]s?|nada|nadie|sin|ni|tampoco",
+    "it": r"non|mai|nessun[oa]?|niente|nulla|senza|né",
+    "pt": r"não|nunca|nenhum(?:a|as)?|nenhuns|nada|ninguém|sem|nem",
+    "nl": r"niet|geen|nooit|niets|niemand|zonder|nergens",
+    "pl": r"nie|nigdy|żad(?:en|na|ne|nych|nego|nej|nym|nymi)|nic|nikt|bez|brak|ani",
+    "da": r"ikke|ingen|intet|aldrig|uden",
+    "sv": r"inte|ej|ingen|inget|inga|aldrig|utan",
+    "ru": r"не|нет|никогда|ничего|никто|ни|без",
+    "uk": r"не|ні|ніколи|нічого|ніхто|немає|без",
+}
+NEGATION_IDIOMS: Mapping[str, str] = {
+    "en": r"\bnot? (?:later|earlier|sooner) than\b|\bno\.",
+}
+"""Phrases with a negation word that negate nothing: a deadline ("no later than") is
+"spätestens" or "au plus tard" in other languages; "No." is "number" ("Invoice No. 12")."""
+NEGATION_SPAN = 3
+"""A negation word this many words or fewer after another belongs to the same negation
+(``ne … pas``, ``nie ma żadnych``, ``no … nada``)."""
+
+_WORD = _re.compile(r"\w+(?:['’]\w*)?")
+_CLAUSE_END = _re.compile(r"[,.;:!?]+(?:\s|$)")
+
+
+@functools.cache
+def _negation_pattern(language: str) -> _re.Pattern[str] | None:
+    words = NEGATION_WORDS.get(language)
+    return _re.compile(rf"(?:{words})", _re.IGNORECASE) if words else None
+
+
+def negations_in(text: str, language: str) -> int | None:
+    """Count the negated clauses of ``text`` in ``language`` (``None``: no word list for it).
+
+    Words within ``NEGATION_SPAN`` of each other in one clause count once, so a split or
+    doubled negation (``n'a pas``, ``nigdy nie``) is one.
+    """
+    pattern = _negation_pattern(language)
+    if pattern is None:
+        return None
+    if language in NEGATION_IDIOMS:
+        text = _re.sub(NEGATION_IDIOMS[language], " ", text, flags=_re.IGNORECASE)
+    count = 0
+    for clause in _CLAUSE_END.split(text):
+        last = -NEGATION_SPAN - 1
+        for index, word in enumerate(_WORD.findall(clause)):
+            if pattern.fullmatch(word.replace("’", "'")) or (
+                language == "fr" and _re.fullmatch(r"n['’]\w+", word, _re.IGNORECASE)
+            ):
+                if index - last > NEGATION_SPAN:
+                    count += 1
+                last = index
+    return count
+
+
+def negation_preserved(
+    source: str,
+    translation: str,
+    glossary: Glossary | Iterable[TermLike] | None = None,
+    *,
+    source_language: str | None,
+    target: str | None,
+) -> CheckResult:
+    """Check that ``translation`` negates as many clauses as ``source`` ("not refundable").
+
+    Negation words are counted per language (``NEGATION_WORDS``) in the prose, protected
+    spans left out; a dropped or added "not" changes the count. A language pair without
+    word lists passes with a note rather than failing on a guess.
+    """
+    if not (source_language and target):
+        return CheckResult("negation_preserved", True, "source or target language unknown")
+    have = negations_in(strip_protected(translation, glossary), target)
+    need = negations_in(strip_protected(source, glossary), source_language)
+    if have is None or need is None:
+        return CheckResult(
+            "negation_preserved", True, f"no negation words known for {source_language}->{target}"
+        )
+    if have != need:
+        return CheckResult(
+            "negation_preserved",
+            False,
+            f"the source negates {need} clause(s), the translation {have}: a 'not' was "
+            f"{'dropped' if have < need else 'added'}",
+        )
+    return CheckResult("negation_preserved", True, f"{need} negation(s) kept")
 
 
 def target_language(
@@ -507,6 +647,25 @@ def _glossary_preserved_check(context: CheckContext) -> CheckResult | None:
         context.answer,
         _project_glossary(context),
         target=targets[0] if len(targets) == 1 else None,
+    )
+
+
+@CHECKS.register("negation_preserved")
+def _negation_preserved_check(context: CheckContext) -> CheckResult | None:
+    """Check that the answer negates as many clauses as the given text."""
+    from tools.language import detect
+
+    text, targets = _translation_inputs(context)
+    if not text or len(targets) != 1 or not context.answer.strip():
+        return None
+    glossary = _project_glossary(context)
+    source = detect(strip_protected(text, glossary))
+    return negation_preserved(
+        text,
+        context.answer,
+        glossary,
+        source_language=source.code if source else None,
+        target=targets[0],
     )
 
 

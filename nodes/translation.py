@@ -6,7 +6,8 @@ agent (``translate_text``, which runs the chunks in a thread pool).
 
 A model only ever sees masked text: protected spans (codes, numbers, placeholders, URLs,
 protected terms, glossary terms) are tokens ``⟦n⟧`` that are restored afterwards, and the
-``glossary_preserved`` and ``target_language`` checks verify the result.
+``glossary_preserved``, ``negation_preserved`` and ``target_language`` checks verify the
+result.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from nodes.checks import CheckResult, glossary_preserved, target_language
+from nodes.checks import CheckResult, glossary_preserved, negation_preserved, target_language
 from nova.glossary import Glossary, MaskedText, Unmasked, mask, strip_protected, unmask
 from tools.language import DetectedLanguage, detect, language_name
 
@@ -33,6 +34,11 @@ TRANSLATION_RULES = (
     "belongs in the translation. Keep line breaks, lists and markdown. "
     "Output only the translation."
 )
+
+ADVISORY_CHECKS = frozenset({"negation_preserved"})
+"""Checks shown to the reader but not enforced where a failure stops work (a pipeline step):
+a negation word count misreads some free translations ("ohne Aufpreis" → "free shipping");
+``nova eval translation`` measures how often."""
 
 _PARAGRAPH_BREAK = re.compile(r"(\n[ \t]*\n\s*)")
 
@@ -208,7 +214,7 @@ class TranslationOutcome:
 
 
 def check_translation(job: TranslationJob, unmasked: Unmasked) -> tuple[CheckResult, ...]:
-    """Run the translation checks: tokens restored, glossary preserved, target language."""
+    """Run the translation checks: tokens restored, glossary and negation preserved, language."""
     restored = CheckResult(
         "tokens_restored",
         unmasked.complete,
@@ -232,6 +238,13 @@ def check_translation(job: TranslationJob, unmasked: Unmasked) -> tuple[CheckRes
             job.glossary,
             target=job.target,
             source_language=job.source_code,
+        ),
+        negation_preserved(
+            job.source_text,
+            unmasked.text,
+            job.glossary,
+            source_language=job.source_code,
+            target=job.target,
         ),
         target_language(unmasked.text, job.target, job.glossary),
     )

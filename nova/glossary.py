@@ -176,6 +176,45 @@ def numbers_in(text: str) -> list[str]:
     return _NUMBER.findall(text)
 
 
+# Numbers 2 to 12 written as words, per language. "One" is left out: it is the article in
+# most of these languages (ein, un, een, uno). So are words with a common second sense:
+# Italian "sei" (you are) and French "neuf" (new).
+NUMBER_WORDS: Mapping[str, tuple[str, ...]] = {
+    "en": ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+           "twelve"),
+    "de": ("zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn", "elf",
+           "zwölf"),
+    "fr": ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "", "dix", "onze",
+           "douze"),
+    "es": ("dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "once",
+           "doce"),
+    "it": ("due", "tre", "quattro", "cinque", "", "sette", "otto", "nove", "dieci", "undici",
+           "dodici"),
+    "pt": ("dois|duas", "três", "quatro", "cinco", "seis", "sete", "oito", "nove", "dez",
+           "onze", "doze"),
+    "nl": ("twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien", "elf",
+           "twaalf"),
+    "pl": ("dwa|dwie|dwóch|dwoma", "trzy|trzech", "cztery|czterech", "pięć|pięciu",
+           "sześć|sześciu", "siedem|siedmiu", "osiem|ośmiu", "dziewięć|dziewięciu",
+           "dziesięć|dziesięciu", "jedenaście|jedenastu", "dwanaście|dwunastu"),
+}  # fmt: skip
+"""Index 0 is the number 2; an empty entry is a number not read in that language."""
+
+
+def number_words_in(text: str, language: str) -> list[int] | None:
+    """Return the numbers 2-12 written as words in ``text`` (``None``: no list for it)."""
+    words = NUMBER_WORDS.get(language)
+    if words is None:
+        return None
+    values = {
+        form: value
+        for value, forms in enumerate(words, start=2)
+        for form in forms.split("|")
+        if form
+    }
+    return [values[w] for w in re.findall(r"[^\W\d_]+", text.lower()) if w in values]
+
+
 def _term_pattern(entry: GlossaryEntry) -> re.Pattern[str]:
     if entry.is_prefix:
         return re.compile(rf"(?<!\w){re.escape(entry.term)}[\w-]+")
@@ -201,6 +240,20 @@ def _cross_terms(glossary: Glossary, target: str | None, source: str | None) -> 
         for entry in glossary.entries
         if source in entry.translations and target in entry.translations and not entry.protected
     ]
+
+
+def _mapped_terms(
+    glossary: Glossary, target: str | None, source: str | None
+) -> list[tuple[GlossaryEntry, str]]:
+    """Terms with an approved ``target`` translation that differs from them, longest first."""
+    mapped = [e for e in glossary.entries if not e.protected and _approved_for(e, target)]
+    mapped += _cross_terms(glossary, target, source)
+    found = []
+    for entry in sorted(mapped, key=lambda e: -len(e.term)):
+        approved = _approved_for(entry, target)
+        if approved is not None and entry.term.casefold() != approved.casefold():
+            found.append((entry, approved))
+    return found
 
 
 def protected_spans(
@@ -257,17 +310,70 @@ def protected_spans(
                 add(match.start(), match.end(), "protected_term")
     for match in _CODE.finditer(text):
         add(match.start(), match.end(), "code")
-    mapped = [e for e in glossary.entries if not e.protected and _approved_for(e, target)]
-    mapped += _cross_terms(glossary, target, source)
-    for entry in sorted(mapped, key=lambda e: -len(e.term)):
-        approved = _approved_for(entry, target)
-        if approved is None or entry.term.casefold() == approved.casefold():
-            continue
+    for entry, approved in _mapped_terms(glossary, target, source):
         for match in _term_pattern(entry).finditer(text):
             add(match.start(), match.end(), "glossary_term", approved)
     for match in _NUMBER.finditer(text):
         add(match.start(), match.end(), "number")
     return sorted(found, key=lambda span: span.start)
+
+
+_UMLAUTS = str.maketrans("äöü", "aou")
+MIN_INFLECTED_TERM = 5
+"""Shorter words are not matched inflected: their stem would match unrelated words."""
+
+
+def _fold(text: str) -> str:
+    # Length-preserving (unlike casefold, which turns ß into ss): match offsets stay valid.
+    return text.lower().translate(_UMLAUTS)
+
+
+def _stem(word: str) -> str:
+    # Keep the part inflection leaves alone: Konto/Konten, klocek/klocków, Bremsbelag/-beläge.
+    word = _fold(word)
+    return word if len(word) < 4 else word[: max(3, len(word) - 2)]
+
+
+def _inflected_pattern(phrase: str) -> re.Pattern[str]:
+    """Every word of ``phrase`` by its stem plus up to five letters of ending, in order."""
+    words = [re.escape(_stem(word)) + r"\w{0,5}" for word in re.findall(r"[^\W\d_]+", phrase)]
+    return re.compile(r"(?<!\w)" + r"[\s'’-]+".join(words) + r"(?!\w)")
+
+
+def inflected_terms(
+    text: str,
+    glossary: Glossary | Iterable[TermLike] | None = None,
+    *,
+    target: str | None = None,
+    source: str | None = None,
+) -> list[tuple[str, str]]:
+    """Glossary terms in ``text`` in a form masking does not match, with their approval.
+
+    ``Bremsscheiben``, ``Lieferscheins`` and ``Kundenkonten`` are not masked (an inflected
+    form is left to the model, which must inflect the approved translation too), so the
+    check looks for them separately. Returns ``(form in text, approved translation)``.
+    """
+    glossary = Glossary.of(glossary)
+    folded = _fold(text)
+    exact = [
+        (s.start, s.end) for s in protected_spans(text, glossary, target=target, source=source)
+    ]
+    found: list[tuple[str, str]] = []
+    taken = list(exact)
+    for entry, approved in _mapped_terms(glossary, target, source):
+        if len(entry.term) < MIN_INFLECTED_TERM:
+            continue
+        for match in _inflected_pattern(entry.term).finditer(folded):
+            if any(match.start() < e and s < match.end() for s, e in taken):
+                continue
+            taken.append(match.span())
+            found.append((text[match.start() : match.end()], approved))
+    return found
+
+
+def inflected_count(text: str, phrase: str) -> int:
+    """How often ``phrase`` occurs in ``text`` in any inflected form (``brake discs``)."""
+    return len(_inflected_pattern(phrase).findall(_fold(text)))
 
 
 def mask(

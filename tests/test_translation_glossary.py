@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from nodes.checks import glossary_preserved, target_language
+from nodes.checks import glossary_preserved, negation_preserved, negations_in, target_language
 from nodes.translation import chunk_text, reassemble
-from nova.glossary import Glossary, GlossaryEntry, mask, protected_spans, unmask
+from nova.glossary import (
+    Glossary,
+    GlossaryEntry,
+    inflected_terms,
+    mask,
+    number_words_in,
+    protected_spans,
+    unmask,
+)
 from nova.projects import load_projects
 from tools.language import parse_target_language, parse_target_languages, split_request
 
@@ -99,6 +107,84 @@ def test_glossary_preserved_catches_a_translated_brand_name() -> None:
         "Rheintal ERP erstellt die Rechnung.", "Rhine Valley ERP creates the invoice.", ERP
     )
     assert not check.passed and "protected term 'Rheintal ERP'" in check.detail
+
+
+def test_glossary_preserved_wants_an_inflected_term_inflected_not_generic() -> None:
+    source = "Rheintal ERP hat heute 4 Lieferscheine gedruckt."
+    # Masking matches whole words only, so "Lieferscheine" reaches the model as prose.
+    assert [s.kind for s in protected_spans(source, ERP, target="en")] == [
+        "protected_term",
+        "number",
+    ]
+    assert inflected_terms(source, ERP, target="en") == [("Lieferscheine", "delivery note")]
+    good = glossary_preserved(
+        source, "Rheintal ERP printed 4 delivery notes today.", ERP, target="en"
+    )
+    assert good.passed, good.detail
+    bad = glossary_preserved(
+        source, "Rheintal ERP printed 4 packing slips today.", ERP, target="en"
+    )
+    assert not bad.passed and "'delivery note' for 'Lieferscheine' (0/1)" in bad.detail
+    polish = glossary_preserved(
+        "Die Werkstätten haben 3 Bremsbeläge bestellt.",
+        "Warsztaty zamówiły 3 klocki hamulcowe.",
+        PARTS,
+        target="pl",
+    )
+    assert polish.passed, polish.detail
+
+
+def test_glossary_preserved_compares_numbers_written_as_words() -> None:
+    assert number_words_in("Die Lieferung verzögert sich um zwei Wochen.", "de") == [2]
+    assert number_words_in("un produit neuf", "fr") == []  # neither "one" nor "new"
+    source = "Die Lieferung verzögert sich um zwei Wochen."
+    for same in ("The delivery is delayed by two weeks.", "The delivery is delayed by 2 weeks."):
+        assert glossary_preserved(source, same, target="en", source_language="de").passed
+    wrong = glossary_preserved(
+        source, "The delivery is delayed by three weeks.", target="en", source_language="de"
+    )
+    assert not wrong.passed and "number 2 written as a word (0/1)" in wrong.detail
+    # Without the source language the words cannot be read: no verdict on them.
+    assert glossary_preserved(source, "The delivery is delayed by three weeks.").passed
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "count"),
+    [
+        ("Custom parts are not refundable.", "en", 1),
+        ("It does not fit, and we can't take it back.", "en", 2),
+        ("Please pay no later than Friday.", "en", 0),  # a deadline, not a negation
+        ("Invoice No. 12 is paid.", "en", 0),
+        ("Die Ware ist nicht erstattungsfähig, keine Rückgabe.", "de", 2),
+        ("Les commandes ne sont pas traitées.", "fr", 1),  # ne … pas is one negation
+        ("Nigdy nie mamy na stanie więcej niż 4 sztuk.", "pl", 1),
+        ("Para Weber no cambia nada.", "es", 1),
+        ("Ürün iade edilemez.", "tr", None),  # negation by inflection: no word list
+    ],
+)
+def test_negations_are_counted_per_clause(text: str, language: str, count: int | None) -> None:
+    assert negations_in(text, language) == count
+
+
+def test_negation_preserved_catches_a_dropped_or_added_not() -> None:
+    source = "Sonderanfertigungen sind nicht erstattungsfähig."
+    kept = negation_preserved(
+        source, "Custom parts are not refundable.", source_language="de", target="en"
+    )
+    assert kept.passed, kept.detail
+    dropped = negation_preserved(
+        source, "Custom parts are refundable.", source_language="de", target="en"
+    )
+    assert not dropped.passed and "dropped" in dropped.detail
+    added = negation_preserved(
+        "Die Ware wurde versandt.",
+        "La marchandise n'a pas été envoyée.",
+        source_language="de",
+        target="fr",
+    )
+    assert not added.passed and "added" in added.detail
+    unknown = negation_preserved(source, "İade edilebilir.", source_language="de", target="tr")
+    assert unknown.passed and "no negation words" in unknown.detail
 
 
 def test_target_language() -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -568,16 +569,37 @@ def pipeline_schedule(
 
 @eval_app.command("translation")
 def eval_translation(
-    limit: Annotated[int | None, typer.Option(help="Only the first N segments.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first N preservation segments.")
+    ] = None,
+    every: Annotated[
+        int, typer.Option(help="Careless translations of every N-th template only.")
+    ] = 1,
+    misses: Annotated[
+        str, typer.Option(help="Which split's misses to list: dev (what tuning sees) or test.")
+    ] = "dev",
+    report_path: Annotated[
+        Path | None, typer.Option("--report", help="Also write the JSON report to this file.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Score term/placeholder/number preservation with a faithful and a careless scripted model."""
-    from evals.translation_eval import print_report, run_translation_eval
+    """Score the translation checks on careless translations (dev/test) and span preservation."""
+    from evals.translation_eval import (
+        print_fault_report,
+        print_report,
+        run_fault_eval,
+        run_translation_eval,
+    )
 
+    faults = run_fault_eval(every=every)
     report = run_translation_eval(limit=limit)
+    data = {"careless_translations": faults.as_dict(), "preservation": report.as_dict()}
+    if report_path is not None:
+        report_path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     if as_json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
+        print_fault_report(faults, console, misses=misses)
         print_report(report, console)
     raise typer.Exit(0 if report.ok else 1)
 
