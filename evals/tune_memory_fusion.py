@@ -33,6 +33,7 @@ from evals.memory_eval import (
     CORPUS_FILE,
     PARAPHRASE_FILE,
     QUERIES_FILE,
+    SEED_QUERIES_FILE,
     MemoryQuery,
     ingest_corpus,
     load_queries,
@@ -132,7 +133,9 @@ def main() -> None:
             {
                 "chosen_on": "dev",
                 "dev_queries": len(dev),
-                "dataset_hash": file_hash(CORPUS_FILE, QUERIES_FILE, PARAPHRASE_FILE),
+                "dataset_hash": file_hash(
+                    CORPUS_FILE, QUERIES_FILE, PARAPHRASE_FILE, SEED_QUERIES_FILE
+                ),
                 "code_version": code_version(),
                 **chosen,
             },
