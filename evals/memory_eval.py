@@ -3,14 +3,18 @@
 Retrieval. The corpus (``datasets/memory_corpus.jsonl``, written by
 ``evals/gen_memory_corpus.py``) is saved project by project into a throw-away Chroma store
 exactly as Nova saves memories; each query is searched within its own project. Two query
-sets ask about it:
+sets ask about it, and a third about the shipped seeds:
 
 * ``datasets/memory_queries.jsonl`` ("generated"): written with the corpus generator, most
   name the customer, part or ticket they ask about;
 * ``datasets/memory_paraphrase_queries.jsonl`` ("paraphrase"): 255 questions written from
   the corpus alone, before any retrieval code was read, the way the owner would ask later
   from memory; each line says whether it shares a capitalised word, a number or a code
-  with its target (``overlap``), and the "no overlap" slice is the ones that do not.
+  with its target (``overlap``, ``evals/mark_memory_overlap.py``), and the "no overlap"
+  slice is the ones that do not. Their ``relevant`` lists every item the question
+  describes (one to five: "which plumbers are cancelling?" has two right answers);
+* ``datasets/memory_seed_queries.yaml`` ("seed paraphrases"): hand-written paraphrases of
+  the shipped seed memories, searched in the shipped projects.
 
 Split (``evals.discipline``): every query's dev/test split is frozen by its hashed id; a
 test query whose tokens nearly repeat one of its own targets (Jaccard ≥ 0.5) is removed
@@ -21,16 +25,16 @@ are tuned on dev only (``python -m evals.tune_memory_fusion``); quote test.
 * hybrid (shipped: the recall node and ``memory_search`` use it): cosine fused with BM25
   (``bm25s``) by score, ``MemoryStore(hybrid=True).search`` (see ``memory.store.fuse``).
 
-A third, smaller set (``datasets/memory_seed_queries.yaml``, "seed paraphrases") asks
-hand-written paraphrases of the shipped seed memories, searched in the shipped projects;
-it is split like the others.
+The paraphrase set is where the encoder is weakest: most of its questions name a
+customer by its trade in English ("the roofers") where the memory has the German company
+name ("… Dachdeckerei"), among near-identical siblings.
 
 Supersession. Each pair of ``datasets/memory_supersede.yaml`` is saved, older first, into
 its own project; the report counts how often the store's no-topic rule superseded the
 older item, against the pair's label. Ingesting the retrieval corpus (which holds no
 updates at all) must supersede nothing.
 
-Run with ``nova eval memory``.
+Run with ``nova eval memory [--json report.json]``.
 """
 
 from __future__ import annotations
