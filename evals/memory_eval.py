@@ -2,24 +2,39 @@
 
 Retrieval. The corpus (``datasets/memory_corpus.jsonl``, written by
 ``evals/gen_memory_corpus.py``) is saved project by project into a throw-away Chroma store
-exactly as Nova saves memories; each query (``datasets/memory_queries.jsonl``) is a
-paraphrase of the item(s) that answer it and is searched within its own project.
+exactly as Nova saves memories; each query is searched within its own project. Two query
+sets ask about it, and a third about the shipped seeds:
+
+* ``datasets/memory_queries.jsonl`` ("generated"): written with the corpus generator, most
+  name the customer, part or ticket they ask about;
+* ``datasets/memory_paraphrase_queries.jsonl`` ("paraphrase"): 255 questions written from
+  the corpus alone, before any retrieval code was read, the way the owner would ask later
+  from memory; each line says whether it shares a capitalised word, a number or a code
+  with its target (``overlap``, ``evals/mark_memory_overlap.py``), and the "no overlap"
+  slice is the ones that do not. Their ``relevant`` lists every item the question
+  describes (one to five: "which plumbers are cancelling?" has two right answers);
+* ``datasets/memory_seed_queries.yaml`` ("seed paraphrases"): hand-written paraphrases of
+  the shipped seed memories, searched in the shipped projects.
+
+Split (``evals.discipline``): every query's dev/test split is frozen by its hashed id; a
+test query whose tokens nearly repeat one of its own targets (Jaccard ≥ 0.5) is removed
+from test, since it measures string matching, not recall. Weights and the recall floor
+are tuned on dev only (``python -m evals.tune_memory_fusion``); quote test.
 
 * vector only: ``MemoryStore(hybrid=False).search``;
 * hybrid (shipped: the recall node and ``memory_search`` use it): cosine fused with BM25
   (``bm25s``) by score, ``MemoryStore(hybrid=True).search`` (see ``memory.store.fuse``).
 
-A second, smaller set (``datasets/memory_seed_queries.yaml``) asks hand-written
-paraphrases, mostly without the target's key words, of the shipped seed memories: the
-generated set rewards keyword matching (its queries name the customer), this one rewards
-meaning, and the fusion weight has to serve both.
+The paraphrase set is where the encoder is weakest: most of its questions name a
+customer by its trade in English ("the roofers") where the memory has the German company
+name ("… Dachdeckerei"), among near-identical siblings.
 
 Supersession. Each pair of ``datasets/memory_supersede.yaml`` is saved, older first, into
 its own project; the report counts how often the store's no-topic rule superseded the
 older item, against the pair's label. Ingesting the retrieval corpus (which holds no
 updates at all) must supersede nothing.
 
-Run with ``nova eval memory``.
+Run with ``nova eval memory [--json report.json]``.
 """
 
 from __future__ import annotations
@@ -28,15 +43,25 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
-from rich.table import Table
 
+from evals.discipline import (
+    Leak,
+    Reference,
+    SplitCases,
+    jaccard,
+    provenance,
+    side_by_side,
+    split_cases,
+    tokens,
+)
 from memory.embeddings import warm_up
 from memory.items import NewMemory
 from memory.store import MemoryStore
@@ -45,6 +70,7 @@ from nova.projects import MemoryKind
 DATASETS = Path(__file__).parent / "datasets"
 CORPUS_FILE = DATASETS / "memory_corpus.jsonl"
 QUERIES_FILE = DATASETS / "memory_queries.jsonl"
+PARAPHRASE_FILE = DATASETS / "memory_paraphrase_queries.jsonl"
 SUPERSEDE_FILE = DATASETS / "memory_supersede.yaml"
 SEED_QUERIES_FILE = DATASETS / "memory_seed_queries.yaml"
 
@@ -76,6 +102,13 @@ class MemoryQuery(BaseModel):
     project: str
     query: str = Field(min_length=3)
     relevant: tuple[str, ...] = Field(min_length=1)
+    overlap: bool | None = None
+    """Whether the query shares a capitalised word, a number or a code with a target."""
+    style: Literal["paraphrase", "seed"] | None = None
+    """``paraphrase``: the blind paraphrase set; ``seed``: a seed paraphrase (its
+    ``relevant`` holds memory ids of the shipped projects); ``None``: a generated query."""
+    phrasing: Literal["terse", "question", "vague", "wrongword"] | None = None
+    """How the paraphrase is put (``wrongword``: names the thing by another word)."""
 
 
 class SupersedePair(BaseModel):
@@ -127,6 +160,8 @@ class DatasetScores:
     hybrid: RetrievalScores
     hybrid_after_floor: float
     """Recall@k of hybrid search once the recall node drops hits below its score floor."""
+    split: str = "all"
+    """``dev`` or ``test`` (``all``: not split)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +169,14 @@ class MemoryEvalReport:
     """Everything ``nova eval memory`` prints."""
 
     k: int
+    floor: float
+    """The recall node's score floor the ``hybrid_after_floor`` figures apply."""
     ingest_items_per_s: float
     datasets: tuple[DatasetScores, ...]
-    """The generated corpus first (the headline figures), then the seed paraphrases."""
+    """Each query slice (``SLICES``) on dev, then on test."""
     supersede: SupersedeScores
+    provenance: dict[str, Any]
+    """Datasets, their hash, the code version and the split (``evals.discipline``)."""
 
 
 def _read_jsonl(path: Path, model: type[BaseModel]) -> list[BaseModel]:
@@ -175,6 +214,64 @@ def load_dataset(
                     f"project {query.project!r} in {corpus_path}"
                 )
     return corpus, queries
+
+
+SLICES = ("generated", "paraphrase", "paraphrase, no overlap", "seed paraphrases")
+"""The query slices every report shows, dev and test side by side."""
+
+
+def slices_of(query: MemoryQuery) -> tuple[str, ...]:
+    """Return the slices (``SLICES``) a query counts in."""
+    if query.style is None:
+        return ("generated",)
+    if query.style == "seed":
+        return ("seed paraphrases",)
+    return ("paraphrase", "paraphrase, no overlap") if query.overlap is False else ("paraphrase",)
+
+
+def searched_project(query: MemoryQuery) -> str:
+    """Return the collection a query is searched in (the corpus lives in ``eval-*`` ones)."""
+    return query.project if query.style == "seed" else f"eval-{query.project}"
+
+
+def load_queries(
+    corpus_path: Path | None = None,
+    queries_path: Path | None = None,
+    paraphrase_path: Path | None = None,
+) -> tuple[list[CorpusItem], list[MemoryQuery]]:
+    """Load the corpus, the generated queries and the paraphrases (ids unique across both)."""
+    corpus, generated = load_dataset(corpus_path, queries_path)
+    _, paraphrases = load_dataset(corpus_path, paraphrase_path or PARAPHRASE_FILE)
+    seen: set[str] = set()
+    for query in [*generated, *paraphrases]:
+        if query.id in seen:
+            raise DatasetError(f"query id {query.id!r} appears twice across the query files")
+        seen.add(query.id)
+    return corpus, [*generated, *paraphrases]
+
+
+def split_queries(
+    text_of: Mapping[str, str], queries: Sequence[MemoryQuery], threshold: float = 0.5
+) -> SplitCases[MemoryQuery]:
+    """Cut the queries into the frozen dev/test split, without test queries copying a target.
+
+    The split is ``evals.discipline``'s hash of the query id. The catalog near-duplicate
+    check means nothing for memory queries; what leaks here is a test query whose tokens
+    nearly repeat one of its own targets (Jaccard ≥ ``threshold``), so those are removed.
+    ``text_of`` maps each relevant key to its text.
+    """
+    split = split_cases(queries, case_id=lambda query: query.id, text=None)
+    kept = []
+    for query in split.test:
+        asked = tokens(query.query)
+        score, target = max((jaccard(asked, tokens(text_of[key])), key) for key in query.relevant)
+        if score >= threshold:
+            reference = Reference(f"target:{target}", text_of[target])
+            split.leaks.append(Leak(query.id, query.query, reference, round(score, 3)))
+        else:
+            kept.append(query)
+    split.test = kept
+    return split
 
 
 def load_supersede_pairs(path: Path | None = None) -> list[SupersedePair]:
@@ -275,12 +372,17 @@ def _score_queries(
         queries=len(queries),
         vector=_scores(rankings["vector"], relevant, k, latencies["vector"]),
         hybrid=_scores(rankings["hybrid"], relevant, k, latencies["hybrid"]),
-        hybrid_after_floor=statistics.fmean(floored),
+        hybrid_after_floor=statistics.fmean(floored) if floored else 0.0,
     )
 
 
-def _seed_dataset(client: object, k: int, floor: float) -> DatasetScores:
-    """Score the hand-written paraphrases against the shipped projects' seed memories."""
+def load_seed_queries(client: object) -> tuple[list[MemoryQuery], dict[str, str]]:
+    """Seed the shipped projects into ``client``; return the seed paraphrases and answers.
+
+    Each query's id is its project and text (so its split is frozen like the others');
+    ``relevant`` holds the id of the one current seed its ``match`` picks. The second value
+    maps those ids to the seeds' texts.
+    """
     from nova.projects import DEFAULT_PROJECTS_FILE, load_projects
 
     try:
@@ -289,21 +391,73 @@ def _seed_dataset(client: object, k: int, floor: float) -> DatasetScores:
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValidationError) as error:
         raise DatasetError(f"{SEED_QUERIES_FILE}: {error}") from None
     projects = load_projects(DEFAULT_PROJECTS_FILE)
-    hybrid = MemoryStore(client, projects=projects, seed=True, hybrid=True)  # type: ignore[arg-type]
-    vector = MemoryStore(client, projects=projects, seed=True, hybrid=False)  # type: ignore[arg-type]
-    current = {p.id: hybrid.items(p.id, include_superseded=False) for p in projects}
-    rows = []
+    seeded = MemoryStore(client, projects=projects, seed=True)  # type: ignore[arg-type]
+    current = {p.id: seeded.items(p.id, include_superseded=False) for p in projects}
+    rows, text_of = [], {}
     for query in queries:
-        matches = [item.id for item in current[query.project] if query.match in item.text]
+        matches = [item for item in current[query.project] if query.match in item.text]
         if len(matches) != 1:
             raise DatasetError(
                 f"{SEED_QUERIES_FILE}: {query.match!r} matches {len(matches)} current seeds "
                 f"of {query.project}; it must match exactly one"
             )
-        rows.append((query.project, query.query, set(matches)))
-    items = sum(len(found) for found in current.values())
-    return _score_queries(
-        "seed paraphrases (hand-written)", (vector, hybrid), rows, items, k, floor
+        text_of[matches[0].id] = matches[0].text
+        rows.append(
+            MemoryQuery(
+                id=f"seed:{query.project}:{query.query}",
+                project=query.project,
+                query=query.query,
+                relevant=(matches[0].id,),
+                style="seed",
+            )
+        )
+    return rows, text_of
+
+
+def ingest_corpus(
+    client: object, corpus: Sequence[CorpusItem], say: Any = None
+) -> tuple[dict[str, str], float]:
+    """Save the corpus into ``eval-<project>`` collections; return key → memory id, items/s."""
+    store = MemoryStore(client, projects=None, seed=False)  # type: ignore[arg-type]
+    id_of: dict[str, str] = {}
+    warm_up()  # the model load is not ingest time
+    started = time.perf_counter()
+    for project in sorted({item.project for item in corpus}):
+        items = [item for item in corpus if item.project == project]
+        if say:
+            say(f"[dim]ingesting {len(items)} items into eval-{project}…[/]")
+        memories = [NewMemory(i.text, kind=i.kind, source="eval") for i in items]
+        results = store.save_many(f"eval-{project}", memories)
+        id_of.update(
+            {item.key: result.item.id for item, result in zip(items, results, strict=True)}
+        )
+    return id_of, len(corpus) / (time.perf_counter() - started)
+
+
+def score_slice(
+    name: str,
+    stores: tuple[MemoryStore, MemoryStore],
+    queries: Sequence[MemoryQuery],
+    id_of: dict[str, str],
+    *,
+    items: int,
+    k: int,
+    floor: float,
+    split: str,
+) -> DatasetScores:
+    """Score one slice of the queries with the (vector-only, hybrid) stores."""
+    rows = [
+        (searched_project(q), q.query, {id_of.get(key, key) for key in q.relevant}) for q in queries
+    ]
+    scores = _score_queries(name, stores, rows, items, k, floor)
+    return DatasetScores(
+        name=scores.name,
+        items=scores.items,
+        queries=scores.queries,
+        vector=scores.vector,
+        hybrid=scores.hybrid,
+        hybrid_after_floor=scores.hybrid_after_floor,
+        split=split,
     )
 
 
@@ -311,6 +465,7 @@ def run_memory_eval(
     *,
     corpus_path: Path | None = None,
     queries_path: Path | None = None,
+    paraphrase_path: Path | None = None,
     k: int = 5,
     min_score: float | None = None,
     console: Console | None = None,
@@ -322,78 +477,89 @@ def run_memory_eval(
     from nodes.recall import MIN_RECALL_SCORE
 
     floor = MIN_RECALL_SCORE if min_score is None else min_score
-    corpus, queries = load_dataset(corpus_path, queries_path)
+    corpus, queries = load_queries(corpus_path, queries_path, paraphrase_path)
     say = console.print if console else (lambda *_: None)
     with tempfile.TemporaryDirectory(prefix="nova-memory-eval-") as folder:
         client = chromadb.PersistentClient(
             path=folder, settings=ChromaSettings(anonymized_telemetry=False)
         )
+        seeds, seed_texts = load_seed_queries(client)
+        text_of = {item.key: item.text for item in corpus} | seed_texts
+        split = split_queries(text_of, [*queries, *seeds])
+        say(
+            f"[dim]{len(queries) + len(seeds)} queries: dev {len(split.dev)}, test "
+            f"{len(split.test)}; {len(split.leaks)} test queries repeating their target removed[/]"
+        )
+        id_of, ingest_rate = ingest_corpus(client, corpus, say)
         hybrid_store = MemoryStore(client, projects=None, seed=False, hybrid=True)
         vector_store = MemoryStore(client, projects=None, seed=False, hybrid=False)
-        projects = sorted({item.project for item in corpus})
-        id_of: dict[str, str] = {}
-        warm_up()  # the model load is not ingest time
-        started = time.perf_counter()
-        for project in projects:
-            items = [item for item in corpus if item.project == project]
-            say(f"[dim]ingesting {len(items)} items into eval-{project}…[/]")
-            memories = [NewMemory(i.text, kind=i.kind, source="eval") for i in items]
-            results = hybrid_store.save_many(f"eval-{project}", memories)
-            id_of.update(
-                {item.key: result.item.id for item, result in zip(items, results, strict=True)}
-            )
-        ingest_rate = len(corpus) / (time.perf_counter() - started)
         corpus_supersessions = sum(
             not item.active
-            for project in projects
+            for project in sorted({item.project for item in corpus})
             for item in hybrid_store.items(f"eval-{project}")
         )
-        say(f"[dim]running {len(queries)} queries, vector-only and hybrid…[/]")
-        generated = _score_queries(
-            "generated corpus (entity-heavy)",
-            (vector_store, hybrid_store),
-            [(f"eval-{q.project}", q.query, {id_of[key] for key in q.relevant}) for q in queries],
-            len(corpus),
-            k,
-            floor,
-        )
-        say("[dim]running the seed paraphrases…[/]")
-        seeds = _seed_dataset(client, k, floor)
+        datasets = []
+        for which in ("dev", "test"):
+            for name in SLICES:
+                chosen = [q for q in split.of(which) if name in slices_of(q)]
+                say(f"[dim]{which}: {name} ({len(chosen)} queries), vector-only and hybrid…[/]")
+                datasets.append(
+                    score_slice(
+                        name,
+                        (vector_store, hybrid_store),
+                        chosen,
+                        id_of,
+                        items=len(corpus),
+                        k=k,
+                        floor=floor,
+                        split=which,
+                    )
+                )
         supersede = _supersede_scores(client, corpus_supersessions)
+    paths = [
+        corpus_path or CORPUS_FILE,
+        queries_path or QUERIES_FILE,
+        paraphrase_path or PARAPHRASE_FILE,
+        SEED_QUERIES_FILE,
+    ]
     return MemoryEvalReport(
-        k=k, ingest_items_per_s=ingest_rate, datasets=(generated, seeds), supersede=supersede
+        k=k,
+        floor=floor,
+        ingest_items_per_s=ingest_rate,
+        datasets=tuple(datasets),
+        supersede=supersede,
+        provenance=provenance(paths, split),
     )
+
+
+def _figures(report: MemoryEvalReport, split: str) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for data in report.datasets:
+        if data.split != split:
+            continue
+        figures[f"{data.name}: queries"] = data.queries
+        figures[f"{data.name}: recall@{report.k} vector"] = data.vector.recall_at_k
+        figures[f"{data.name}: recall@{report.k} hybrid"] = data.hybrid.recall_at_k
+        figures[f"{data.name}: MRR@{CANDIDATES} hybrid"] = data.hybrid.mrr
+        figures[f"{data.name}: recall@{report.k} hybrid ≥ floor"] = data.hybrid_after_floor
+    return figures
 
 
 def render_report(report: MemoryEvalReport, console: Console) -> None:
-    """Print the report as tables."""
-    table = Table(title="Memory retrieval: vector only vs hybrid (vector + BM25, shipped)")
-    table.add_column("dataset")
-    table.add_column("items", justify="right")
-    table.add_column("queries", justify="right")
-    table.add_column("method")
-    table.add_column(f"recall@{report.k}", justify="right")
-    table.add_column(f"hit@{report.k}", justify="right")
-    table.add_column(f"MRR@{CANDIDATES}", justify="right")
-    table.add_column("p50 ms", justify="right")
-    for data in report.datasets:
-        for method, scores in (("vector only", data.vector), ("hybrid", data.hybrid)):
-            first = method == "vector only"
-            table.add_row(
-                data.name if first else "",
-                str(data.items) if first else "",
-                str(data.queries) if first else "",
-                method,
-                f"{scores.recall_at_k:.3f}",
-                f"{scores.hit_rate_at_k:.3f}",
-                f"{scores.mrr:.3f}",
-                f"{scores.p50_ms:.1f}",
-            )
-    console.print(table)
-    floors = ", ".join(
-        f"{d.name.split(' (')[0]} {d.hybrid_after_floor:.3f}" for d in report.datasets
+    """Print the report: dev and test side by side per slice, then the other figures."""
+    split = report.provenance.get("split", {})
+    console.print(
+        f"split: dev {split.get('dev')}, test {split.get('test')} "
+        f"({split.get('leaks_removed_from_test')} test queries nearly repeating their own "
+        f"target removed); tuned on dev, quote test"
     )
-    console.print(f"hybrid recall@{report.k} after the recall node's score floor: {floors}")
+    console.print(
+        side_by_side(
+            f"Memory retrieval by slice (hybrid = shipped; floor {report.floor})",
+            {which: _figures(report, which) for which in ("dev", "test")},
+            formats={name: str for name in _figures(report, "dev") if name.endswith("queries")},
+        )
+    )
     console.print(
         f"ingest (generated corpus, embedding included): {report.ingest_items_per_s:.0f} items/s"
     )
@@ -407,7 +573,8 @@ def render_report(report: MemoryEvalReport, console: Console) -> None:
 
 
 def report_json(report: MemoryEvalReport) -> str:
-    """Return the report as JSON (for CI artefacts)."""
+    """Return the report as JSON, provenance (dataset hash, code version, split) first."""
     from dataclasses import asdict
 
-    return json.dumps(asdict(report), indent=2)
+    body = asdict(report)
+    return json.dumps({"provenance": body.pop("provenance"), **body}, indent=2)

@@ -1,9 +1,11 @@
 """Print the figures behind ``nodes.route_context.STRONG_MEMORY_SCORE`` (a script, not a test).
 
-Data (neither is used by the tests): the hand-written paraphrase questions over the seed
+Data (neither is used by the tests): the dev split (``evals.discipline``, the same frozen
+split ``nova eval memory`` uses) of the hand-written paraphrase questions over the seed
 memories (``evals/datasets/memory_seed_queries.yaml``: questions memory answers, each with
-the one memory that answers it) and the ERP agents' catalog examples (requests the ERP
-agents must keep), recalled in the parts-shop project, where ERP questions are asked.
+the one memory that answers it; the test half is not read here) and the ERP agents'
+catalog examples (requests the ERP agents must keep), recalled in the parts-shop project,
+where ERP questions are asked.
 
 For each threshold it prints:
 
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import yaml
 
+from evals.discipline import split_of
 from memory.store import MemoryStore, default_memory_store
 from nodes.recall import MIN_RECALL_SCORE
 from nodes.route_context import MEMORY_ANSWER_KINDS, memory_decision
@@ -48,7 +51,10 @@ THRESHOLDS = [round(0.30 + 0.05 * i, 2) for i in range(9)]
 def main() -> None:
     """Print answer precision/recall and ERP examples moved for each threshold."""
     store = default_memory_store()
-    queries = yaml.safe_load(SEED_QUERIES.read_text(encoding="utf-8"))["queries"]
+    every = yaml.safe_load(SEED_QUERIES.read_text(encoding="utf-8"))["queries"]
+    # The id the memory eval splits a seed query by (``evals.memory_eval.load_seed_queries``).
+    queries = [q for q in every if split_of(f"seed:{q['project']}:{q['query']}") == "dev"]
+    print(f"tuning on the dev split only: {len(queries)} of {len(every)} seed paraphrases")
     answers: list[tuple[float, bool]] = []
     for query in queries:
         hits = [

@@ -89,13 +89,13 @@ FUSION_CANDIDATES = 20
 HYBRID_WEIGHT = 0.85
 """Hybrid relevance = ``HYBRID_WEIGHT`` × cosine + the rest × BM25 / best BM25 of the query.
 
-Measured with ``nova eval memory`` (recall@5 / MRR@20, vector only → hybrid): generated
-entity-heavy set (2,187 items, 274 queries) 0.856 / 0.794 → 0.964 / 0.911; hand-written
-paraphrases of the seeds (61 queries) 0.984 / 0.893 → 1.000 / 0.914. While choosing,
-reciprocal rank fusion (k=60) did worse (0.945 / 0.899 on the generated set; on the
-paraphrases it kept recall but fell to MRR 0.795, letting weak keyword matches outrank
-strong semantic ones), and weights of 0.5–0.7 won on the generated set but lost on the
-paraphrases. The weight was chosen on these same sets: treat it as tuned, not held out."""
+Chosen on the dev split only (``python -m evals.tune_memory_fusion``: generated, blind
+paraphrase and seed paraphrase queries, each set counting alike in the mean of recall@5
+and MRR@20): 0.85 scores 0.856 against 0.844 at 0.7 and 0.851 at 0.9; lower weights win
+on the name-heavy generated queries but lose the seed paraphrases' MRR (0.90 → 0.80).
+Test figures, dev beside them: ``nova eval memory``. Reciprocal rank fusion (k=60) did
+worse when this was first measured (it let weak keyword matches outrank strong semantic
+ones)."""
 
 _EMBED_BATCH = 128
 _OVERFETCH = 3
@@ -167,6 +167,7 @@ class MemoryStore:
         seed: bool = True,
         hybrid: bool = True,
         owner: str | None = None,
+        hybrid_weight: float = HYBRID_WEIGHT,
     ) -> None:
         """Wrap a Chroma client.
 
@@ -181,6 +182,7 @@ class MemoryStore:
                 ranks by vector similarity alone.
             owner: Whose memories this store reads and writes: ``None`` for the local
                 owner, else the authenticated user id (see ``for_owner``).
+            hybrid_weight: The fusion's cosine weight (``HYBRID_WEIGHT``; evals vary it).
 
         """
         if not 0.0 < supersede_similarity <= 1.0:
@@ -191,6 +193,7 @@ class MemoryStore:
         self.supersede_similarity = supersede_similarity
         self._seed_new = seed
         self.hybrid = hybrid
+        self.hybrid_weight = hybrid_weight
         self.owner = check_owner(owner)
         # Shared by every owner's view (``for_owner``), so all caches key on collection names.
         self._lexical = LexicalIndexes()
@@ -628,8 +631,8 @@ class MemoryStore:
 
         Returns:
             Hits, best first; ``score`` is the relevance used for ranking: the cosine
-            similarity, or with ``hybrid`` the fused value (0–1, equal to
-            ``HYBRID_WEIGHT`` × cosine when no query term matches).
+            similarity, or with ``hybrid`` the fused value (0–1, equal to the fusion's
+            cosine weight × cosine when no query term matches).
 
         """
         if k <= 0 or not query.strip():
@@ -647,9 +650,10 @@ class MemoryStore:
         rows = self._query(collection, vector, n, None)
         returned = len(rows)
         relevance = {item_id: row[2] for item_id, row in rows.items()}
+        weight = self.hybrid_weight
         if self.hybrid:
             lexical = self._lexical_index(project, collection).search(query, n)
-            relevance = fuse({item_id: row[2] for item_id, row in rows.items()}, lexical)
+            relevance = fuse({item_id: row[2] for item_id, row in rows.items()}, lexical, weight)
             missing: list[str] = []
             if returned >= n:
                 # A BM25 match outside the n nearest is at most as close as the farthest of
@@ -657,14 +661,14 @@ class MemoryStore:
                 farthest = min(row[2] for row in rows.values())
                 kept = sorted((relevance[i] for i in rows if keep(rows[i][1])), reverse=True)
                 bar = kept[k - 1] if len(kept) >= k else float("-inf")
-                reachable = fuse(dict.fromkeys((i for i, _ in lexical), farthest), lexical)
+                reachable = fuse(dict.fromkeys((i for i, _ in lexical), farthest), lexical, weight)
                 missing = [i for i, score in reachable.items() if i not in rows and score > bar]
             # (With fewer than n items stored, every item is in rows already; BM25 ids that
             # are not were deleted since the index was built.)
             if missing:
                 fetched = self._fetch(collection, missing, vector)
                 rows.update(fetched)
-                relevance.update(fuse({i: row[2] for i, row in fetched.items()}, lexical))
+                relevance.update(fuse({i: row[2] for i, row in fetched.items()}, lexical, weight))
         ranking = [i for i in sorted(relevance, key=lambda i: -relevance[i]) if keep(rows[i][1])][
             :k
         ]
@@ -680,7 +684,7 @@ class MemoryStore:
             for item_id, row in extra.items():
                 if item_id not in rows:
                     rows[item_id] = row
-                    relevance[item_id] = HYBRID_WEIGHT * row[2] if self.hybrid else row[2]
+                    relevance[item_id] = weight * row[2] if self.hybrid else row[2]
                     ranking.append(item_id)
             ranking = ranking[:k]
         return [

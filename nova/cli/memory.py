@@ -277,12 +277,19 @@ def eval_memory(
         Path | None, typer.Option("--corpus", help="Corpus JSONL (default: the shipped one).")
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=50, help="Cut-off for recall@k.")] = 5,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the report (with its provenance) here."),
+    ] = None,
 ) -> None:
-    """Evaluate memory recall (recall@k, MRR; vector-only vs hybrid) and supersession."""
-    from evals.memory_eval import DatasetError, render_report, run_memory_eval
+    """Evaluate memory recall (recall@k, MRR; dev and test) and supersession."""
+    from evals.memory_eval import DatasetError, render_report, report_json, run_memory_eval
 
     try:
         report = run_memory_eval(queries_path=dataset, corpus_path=corpus, k=k, console=console)
     except DatasetError as error:
         raise fail(str(error)) from None
     render_report(report, console)
+    if json_out is not None:
+        json_out.write_text(report_json(report), encoding="utf-8")
+        console.print(f"report written to {json_out}")
