@@ -69,6 +69,8 @@ class Request:
     """Words no entity explains; a rule's vocabulary must cover them."""
     unknown_name: str | None = None
     """A capitalised phrase after for/from/of that names no customer or supplier."""
+    applied: set[str] = field(default_factory=set)
+    """Condition words a filter, a ranking or an entity actually used (see ``CONDITION_WORDS``)."""
 
     def count(self, kind: str) -> int:
         """How many entities of ``kind`` were found (scalars count once)."""
@@ -287,6 +289,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
             setattr(request, setter, int(match.group("n")))
             # Keep the words ("overdue", "top") for the rules; drop only the number.
             spans.append(match.span("n"))
+            request.applied.update(r.normalise(match.group(0)).split())
     for match in MIN_AMOUNT_RE.finditer(text):
         if any(a < match.end() and match.start() < b for a, b in spans):
             continue
@@ -389,6 +392,23 @@ GLOBAL_WORDS = frozenset(
 
 _W = frozenset
 
+CONDITION_WORDS = frozenset(
+    """below under beneath less fewer lower cheaper above more greater higher exceeding exceeds
+    most least top bottom worst best biggest largest smallest highest lowest cheapest dearest
+    oldest newest earliest latest last first recent except excluding without not no never
+    nothing cancelled canceled returned rejected refunded open paid unpaid settled overdue
+    late delayed shipped delivered pending partial partially fully outstanding owed owing
+    unapplied unmatched applied matched margin margins profit profitable loss units volume
+    quantity defective faulty broken damaged wrong country countries reason reasons why""".split()
+)
+"""Words that narrow, rank or negate: each one left in a request must have been applied.
+
+A rule's vocabulary lets such a word through only so the rule can be tried; the answer is
+given only if the builder used the word (``_flag``), an entity consumed it (``DAYS_RE``,
+``LIMIT_RE``), or the skill does what it says by its nature (``Rule.implies``). Otherwise
+the fast path declines, naming the word, instead of answering a broader question.
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -406,6 +426,8 @@ class Rule:
     priority: int = 0
     multi: frozenset[str] = frozenset()
     """Entity kinds the rule takes several of (PO lines); of any other, one at most."""
+    implies: frozenset[str] = frozenset()
+    """Condition words the skill honours by its nature ("overdue" for the overdue list)."""
 
 
 def _t(pattern: str) -> re.Pattern[str]:
@@ -443,18 +465,29 @@ def _limit(request: Request, default: int | None = None) -> dict[str, Any]:
     return {"limit": value} if value else {}
 
 
-def _invoice_status(norm: str) -> str:
-    if re.search(r"\b(unpaid|open|outstanding|still owed|not paid)\b", norm):
-        return "open"
-    if re.search(r"\bpaid\b", norm) and not re.search(
-        r"\b(been|was|were|has|have|is)\s+paid\b", norm
+def _flag(request: Request, pattern: str) -> re.Match[str] | None:
+    """Search the request for a condition; its words count as applied when it is found."""
+    match = re.search(pattern, request.norm)
+    if match:
+        request.applied.update(match.group(0).split())
+    return match
+
+
+def _invoice_status(rq: Request) -> str:
+    if _flag(
+        rq,
+        r"\b(unpaid|open|outstanding|still owed|owed|owing|not (yet )?paid|unsettled|not "
+        r"settled|pending)\b",
     ):
+        return "open"
+    if re.search(r"\b(been|was|were|has|have|is)\s+paid\b", rq.norm):
+        return "any"
+    if _flag(rq, r"\b(paid|settled)\b"):
         return "paid"
     return "any"
 
 
 def _group_by(request: Request) -> str:
-    norm = request.norm
     for pattern, group in (
         (r"\b(by|per|each)\s+(product group|category|categories|product category)\b", "category"),
         (r"\b(by|per|each)\s+(weekday|day of the week)\b", "weekday"),
@@ -464,7 +497,7 @@ def _group_by(request: Request) -> str:
         (r"\b(by|per|each)\s+customer\b", "customer"),
         (r"\b(by|per|each)\s+(product|sku)\b", "product"),
     ):
-        if re.search(pattern, norm):
+        if _flag(request, pattern):
             return group
     period = request.period
     if period and period.start and period.end and (period.end - period.start).days > 62:
@@ -540,7 +573,8 @@ PO_WORDS = _W(
 PRICE_WORDS = _W(
     """price prices pricing cost costs costing margin margins sell selling charge charged list
     dealer net buy pay pays purchase what much does do we for the discount discounted their
-    versus vs products product items below under less than gross""".split()
+    versus vs products product items below under less than gross loss making negative at
+    beneath purchasing paid own landed unit""".split()
 )
 PRODUCT_WORDS = _W(
     """product products item items details sku skus look up search find part parts""".split()
@@ -591,7 +625,7 @@ def _b_invoice(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_invoices(rq: Request, s: Session) -> dict[str, Any]:
-    args: dict[str, Any] = {"status": _invoice_status(rq.norm), **_limit(rq)}
+    args: dict[str, Any] = {"status": _invoice_status(rq), **_limit(rq)}
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
@@ -616,7 +650,7 @@ def _b_overdue(rq: Request, s: Session) -> dict[str, Any]:
     if customer:
         args["customer"] = customer
     if rq.days is not None:
-        args["min_days_overdue"] = rq.days + (0 if re.search(r"\bat least\b", rq.norm) else 1)
+        args["min_days_overdue"] = rq.days + (0 if _flag(rq, r"\bat least\b") else 1)
     return args
 
 
@@ -639,7 +673,7 @@ def _b_payments(rq: Request, s: Session) -> dict[str, Any]:
         args["method"] = rq.method
     if rq.min_amount is not None:
         args["min_amount"] = rq.min_amount
-    if re.search(r"\b(unapplied|unmatched|not matched|couldn t match|could not match)\b", rq.norm):
+    if _flag(rq, r"\b(unapplied|unmatched|not matched|couldn t match|could not match)\b"):
         args["unapplied_only"] = True
     return args
 
@@ -661,7 +695,7 @@ def _b_reorder(rq: Request, s: Session) -> dict[str, Any]:
         args["category"] = rq.categories[0]
     if rq.warehouses:
         args["warehouse"] = rq.warehouses[0]
-    if re.search(r"\b(out of stock|zero stock|nothing available|empty|sold out)\b", rq.norm):
+    if _flag(rq, r"\b(out of stock|zero stock|nothing available|empty|sold out)\b"):
         args["out_of_stock_only"] = True
     return args
 
@@ -688,7 +722,7 @@ def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
         ("delivered", "delivered"),
         ("cancell?ed", "cancelled"),
     ):
-        if re.search(rf"\b{word}\b", rq.norm):
+        if _flag(rq, rf"\b{word}\b"):
             args["status"] = status
     if rq.skus:
         args["product"] = rq.skus[0]
@@ -714,7 +748,7 @@ def _b_top_customers(rq: Request, s: Session) -> dict[str, Any]:
 
 def _b_top_products(rq: Request, s: Session) -> dict[str, Any]:
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
-    if re.search(r"\b(units|volume|quantity|pieces|most sold)\b", rq.norm):
+    if _flag(rq, r"\b(units|volume|quantity|pieces|most sold)\b"):
         args["by"] = "units"
     if rq.categories:
         args["category"] = rq.categories[0]
@@ -738,11 +772,11 @@ def _b_pos(rq: Request, s: Session) -> dict[str, Any]:
     supplier = _supplier(rq, s)
     if supplier:
         args["supplier"] = supplier
-    if re.search(r"\b(overdue|late)\b", rq.norm):
+    if _flag(rq, r"\b(overdue|late)\b"):
         args["status"] = "overdue"
-    elif re.search(r"\b(open|outstanding|pending|on order)\b", rq.norm):
+    elif _flag(rq, r"\b(open|outstanding|pending|on order)\b"):
         args["status"] = "open"
-    elif re.search(r"\breceived\b", rq.norm):
+    elif _flag(rq, r"\breceived\b"):
         args["status"] = "received"
     if rq.skus:
         args["product"] = rq.skus[0]
@@ -758,11 +792,21 @@ def _b_prices(rq: Request, s: Session) -> dict[str, Any]:
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
-    if rq.percent is not None and re.search(r"\bmargin", rq.norm):
+    if rq.percent is not None and _flag(
+        rq, r"\bmargins?\b(?: \w+){0,3}? (?:below|under|less than|lower than|beneath)\b"
+    ):
         args["max_margin_pct"] = rq.percent
-    elif re.search(r"\bbelow cost\b|\bunder cost\b|\bless than (?:it )?costs?\b", rq.norm):
+    elif _flag(rq, BELOW_COST):
         args["max_margin_pct"] = Decimal(0)
     return args
+
+
+BELOW_COST = (
+    r"\b(?:below|under|less than|lower than|beneath|at or below)\s+(?:(?:the|our|its|their|what"
+    r"|we|it|they)\s+)*(?:(?:purchase|purchasing|buying|buy|unit|landed|own|pay|paid)\s+)?"
+    r"(?:cost|costs|cost price|price we pay)\b|\b(?:at a loss|loss making|negative margins?)\b"
+)
+"""Selling below what a product costs us, however it is put."""
 
 
 def _b_product(rq: Request, s: Session) -> dict[str, Any]:
@@ -780,21 +824,29 @@ def _b_shipments(rq: Request, s: Session) -> dict[str, Any]:
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
-    if re.search(r"\bin transit\b|\bon (the|its) way\b", rq.norm):
+    one = bool(rq.orders or rq.trackings or rq.shipments)
+    if one:
+        # One shipment's record shows whether it was delivered, and when.
+        _flag(rq, r"\b(delivered|arrived|shipped|late|delayed)\b")
+    if _flag(rq, r"\bin transit\b|\bon (the|its) way\b"):
         args["status"] = "in_transit"
-    elif re.search(r"\b(late|delayed)\b", rq.norm):
+    elif _flag(rq, r"\b(late|delayed)\b"):
         if rq.period is not None:
             raise NotForFastPath("the period filters the shipping date, not the delivery date")
         args["status"] = "late"
+    elif not one and _flag(rq, r"\bdelivered\b"):
+        if rq.period is not None:
+            raise NotForFastPath("the period filters the shipping date, not the delivery date")
+        args["status"] = "delivered"
     for carrier in ("dhl", "dpd", "ups", "gls", "db schenker", "schenker"):
-        if re.search(rf"\b{carrier}\b", rq.norm):
+        if _flag(rq, rf"\b{carrier}\b"):
             args["carrier"] = "DB Schenker" if "schenker" in carrier else carrier.upper()
     return args
 
 
 def _b_returns(rq: Request, s: Session) -> dict[str, Any]:
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
-    if rq.period is not None and re.search(r"\b(credit notes?|refunds?|refunded)\b", rq.norm):
+    if rq.period is not None and _flag(rq, r"\b(credit notes?|refunds?|refunded)\b"):
         raise NotForFastPath("returns are filtered by request date, not by refund date")
     if rq.rmas:
         args["rma_number"] = rq.rmas[0]
@@ -807,13 +859,13 @@ def _b_returns(rq: Request, s: Session) -> dict[str, Any]:
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
-    if re.search(r"\b(defective|faulty|broken)\b", rq.norm):
+    if _flag(rq, r"\b(defective|faulty|broken)\b"):
         args["reason"] = "defective"
-    if re.search(r"\b(open|pending|waiting|inspection)\b", rq.norm):
+    if _flag(rq, r"\b(open|pending|waiting|inspection)\b"):
         args["status"] = "open"
-    elif re.search(r"\brejected\b", rq.norm):
+    elif _flag(rq, r"\brejected\b"):
         args["status"] = "rejected"
-    elif re.search(r"\brefunded\b", rq.norm) and not rq.rmas:
+    elif _flag(rq, r"\brefunded\b") and not rq.rmas:
         args["status"] = "refunded"
     return args
 
@@ -821,7 +873,7 @@ def _b_returns(rq: Request, s: Session) -> dict[str, Any]:
 def _b_reminder(rq: Request, s: Session) -> dict[str, Any]:
     return {
         "invoice_number": rq.invoices[0],
-        "channel": "letter" if re.search(r"\bletter\b", rq.norm) else "email",
+        "channel": "letter" if _flag(rq, r"\bletter\b") else "email",
     }
 
 
@@ -874,6 +926,7 @@ RULES: tuple[Rule, ...] = (
         INVOICE_WORDS,
         _b_invoice,
         2,
+        implies=_W("open outstanding owed owing paid pending settled unpaid overdue late".split()),
     ),
     Rule(
         "invoice of an order",
@@ -884,6 +937,7 @@ RULES: tuple[Rule, ...] = (
         INVOICE_WORDS | _W({"sales", "order", "for", "so"}),
         _b_invoices,
         3,
+        implies=_W("open outstanding owed owing paid pending settled unpaid overdue late".split()),
     ),
     Rule(
         "invoices by filter",
@@ -896,6 +950,7 @@ RULES: tuple[Rule, ...] = (
             {"issued", "sent", "billed", "we", "over", "above", "euros", "latest", "last", "recent"}
         ),
         _b_invoices,
+        implies=_W("last latest recent newest".split()),
     ),
     Rule(
         "overdue invoices",
@@ -906,6 +961,7 @@ RULES: tuple[Rule, ...] = (
         OVERDUE_WORDS,
         _b_overdue,
         1,
+        implies=_W("late open outstanding overdue unpaid oldest owed owing".split()),
     ),
     Rule(
         "customer balance",
@@ -919,6 +975,7 @@ RULES: tuple[Rule, ...] = (
         BALANCE_WORDS | _W({"their", "does", "do", "on", "us", "have"}),
         _b_balance,
         1,
+        implies=_W("above open outstanding owed owing overdue".split()),
     ),
     Rule(
         "customer card",
@@ -940,6 +997,7 @@ RULES: tuple[Rule, ...] = (
         _W(),
         PAYMENT_WORDS | _W({"usually", "by", "via", "with", "us", "we"}),
         _b_payments,
+        implies=_W("last latest recent newest paid".split()),
     ),
     Rule(
         "stock level",
@@ -952,6 +1010,7 @@ RULES: tuple[Rule, ...] = (
         _W(),
         STOCK_WORDS,
         _b_stock,
+        implies=_W("quantity units".split()),
     ),
     Rule(
         "reorder candidates",
@@ -965,6 +1024,7 @@ RULES: tuple[Rule, ...] = (
         REORDER_WORDS | _W({"this", "week", "right", "now", "today", "pls"}),
         _b_reorder,
         1,
+        implies=_W("below under".split()),
     ),
     Rule(
         "stock movements",
@@ -987,6 +1047,7 @@ RULES: tuple[Rule, ...] = (
         _W({"orders"}),
         ORDER_WORDS,
         _b_order,
+        implies=_W("shipped delivered open cancelled canceled".split()),
     ),
     Rule(
         "customer orders",
@@ -996,6 +1057,7 @@ RULES: tuple[Rule, ...] = (
         _W(),
         CUSTOMER_ORDER_WORDS | _W({"today", "entered", "many", "right", "now"}),
         _b_customer_orders,
+        implies=_W("last latest recent newest".split()),
     ),
     Rule(
         "sales summary",
@@ -1005,6 +1067,7 @@ RULES: tuple[Rule, ...] = (
         _PERIOD,
         SALES_WORDS | _W({"how", "much", "did", "we", "in", "total"}),
         _b_sales,
+        implies=_W("units".split()),
     ),
     Rule(
         "top customers",
@@ -1015,6 +1078,7 @@ RULES: tuple[Rule, ...] = (
         TOP_CUSTOMER_WORDS,
         _b_top_customers,
         1,
+        implies=_W("best biggest largest most top".split()),
     ),
     Rule(
         "top products",
@@ -1028,6 +1092,7 @@ RULES: tuple[Rule, ...] = (
         TOP_PRODUCT_WORDS,
         _b_top_products,
         1,
+        implies=_W("best most top".split()),
     ),
     Rule(
         "supplier lead times",
@@ -1054,12 +1119,13 @@ RULES: tuple[Rule, ...] = (
         "erp_price_list",
         _t(
             r"\b(price|prices|price list|cost|costs|margin|margins|sell (it )?for|charge|dealer "
-            r"price)\b"
+            r"price|at a loss|loss making)\b"
         ),
         _W({"skus", "categories", "customer", "percent", "limit"}),
         _W(),
         PRICE_WORDS,
         _b_prices,
+        implies=_W("margin margins".split()),
     ),
     Rule(
         "product details",
@@ -1082,6 +1148,7 @@ RULES: tuple[Rule, ...] = (
         SHIPMENT_WORDS | _W({"order", "for", "has", "yet", "did", "leave", "left"}),
         _b_shipments,
         1,
+        implies=_W("shipped".split()),
     ),
     Rule(
         "returns",
@@ -1092,6 +1159,7 @@ RULES: tuple[Rule, ...] = (
         RETURN_WORDS | _W({"issued", "for", "was", "been", "parts", "products", "as"}),
         _b_returns,
         1,
+        implies=_W("returned reason reasons why".split()),
     ),
     Rule(
         "send reminder",
@@ -1114,6 +1182,7 @@ RULES: tuple[Rule, ...] = (
         RECORD_WORDS | PAYMENT_WORDS,
         _b_record_payment,
         4,
+        implies=_W("paid partial".split()),
     ),
     Rule(
         "create purchase order",
@@ -1124,6 +1193,7 @@ RULES: tuple[Rule, ...] = (
         PO_CREATE_WORDS | _W({"x", "pieces", "pcs", "units"}),
         _b_create_po,
         4,
+        implies=_W("units".split()),
     ),
     Rule(
         "adjust stock",
@@ -1137,6 +1207,7 @@ RULES: tuple[Rule, ...] = (
         ADJUST_WORDS | _W({"x", "pieces", "pcs", "units", "of", "in", "the"}),
         _b_adjust,
         4,
+        implies=_W("damaged reason units".split()),
     ),
 )
 """Every intent the fast path knows, tried together; exactly one skill must fit."""
@@ -1259,6 +1330,9 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
             + "?",
             rule.skill,
         )
+    unapplied = sorted((set(request.residual) & CONDITION_WORDS) - request.applied - rule.implies)
+    if unapplied:
+        return Decline(f"{rule.skill} cannot apply {', '.join(map(repr, unapplied))}")
     try:
         args = _args_model(rule.skill).model_validate(raw)
     except ValidationError as error:
