@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -69,6 +69,8 @@ class Request:
     """Words no entity explains; a rule's vocabulary must cover them."""
     unknown_name: str | None = None
     """A capitalised phrase after for/from/of that names no customer or supplier."""
+    reading: str | None = None
+    """How a request that reads two ways was read ("Ranked by revenue"); shown with the answer."""
     applied: set[str] = field(default_factory=set)
     """Condition words a filter, a ranking or an entity actually used (see ``CONDITION_WORDS``)."""
 
@@ -626,6 +628,8 @@ def _b_invoice(rq: Request, s: Session) -> dict[str, Any]:
 
 def _b_invoices(rq: Request, s: Session) -> dict[str, Any]:
     args: dict[str, Any] = {"status": _invoice_status(rq), **_limit(rq)}
+    if _flag(rq, r"\b(oldest|earliest)\b"):
+        args["oldest_first"] = True
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
@@ -743,13 +747,20 @@ def _b_sales(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_top_customers(rq: Request, s: Session) -> dict[str, Any]:
+    said = _flag(rq, r"\b(revenue|sales|turnover|spend|spent|bought)\b")
+    rq.reading = "Ranked by revenue." if said else "Ranked by revenue (net sales value)."
     return {**_dates(rq), **_limit(rq)}
 
 
 def _b_top_products(rq: Request, s: Session) -> dict[str, Any]:
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
-    if _flag(rq, r"\b(units|volume|quantity|pieces|most sold)\b"):
+    if _flag(rq, r"\b(units|volume|quantity|quantities|pieces|most sold|how many)\b"):
         args["by"] = "units"
+        rq.reading = "Ranked by units sold."
+    elif _flag(rq, r"\b(revenue|turnover|sales value|value)\b"):
+        rq.reading = "Ranked by revenue."
+    else:
+        rq.reading = "Ranked by revenue (net sales value), not units sold; ask by units for that."
     if rq.categories:
         args["category"] = rq.categories[0]
     return args
@@ -948,6 +959,7 @@ RULES: tuple[Rule, ...] = (
         INVOICE_WORDS
         | _W(
             {"issued", "sent", "billed", "we", "over", "above", "euros", "latest", "last", "recent"}
+            | {"oldest", "earliest", "newest"}
         ),
         _b_invoices,
         implies=_W("last latest recent newest".split()),
@@ -1215,6 +1227,45 @@ RULES: tuple[Rule, ...] = (
 ALL_RULE_WORDS = frozenset().union(*(rule.vocabulary for rule in RULES))
 
 
+Order = Literal["oldest", "newest"]
+
+SUPERLATIVES: dict[str, Order] = {
+    "oldest": "oldest",
+    "earliest": "oldest",
+    "newest": "newest",
+    "latest": "newest",
+    "most recent": "newest",
+}
+"""Superlatives that pick one end of a date-ordered list."""
+
+FIRST_ROW: dict[str, Order] = {
+    # Each skill's ORDER BY in nova/erp/skills/ decides which row comes first.
+    "erp_overdue_invoices": "oldest",  # due date ascending
+    "erp_invoice_lookup": "newest",  # issue date descending (unless oldest_first)
+    "erp_payment_history": "newest",  # paid on descending
+    "erp_stock_movements": "newest",  # moved on descending
+    "erp_customer_orders": "newest",  # order date descending
+    "erp_purchase_orders": "newest",  # order date descending
+    "erp_shipment_status": "newest",  # shipped on descending
+    "erp_returns": "newest",  # requested on descending
+}
+"""Which end of the date order each list skill returns first."""
+
+ONE_OF = re.compile(
+    r"\b(?:oldest|earliest|newest|latest|most recent|last|biggest|largest|best|top|worst"
+    r"|highest|lowest)\s+(?:[\w-]+\s+){0,2}?(?:invoice|order|payment|shipment|return|product"
+    r"|customer|item|part|supplier|sku|po|debtor|seller)\b(?!s)"
+)
+"""A superlative with a singular noun asks for one row ("the oldest unpaid invoice")."""
+
+
+def _superlative(norm: str) -> tuple[Order, tuple[str, ...]] | None:
+    for phrase, order in sorted(SUPERLATIVES.items(), key=lambda item: -len(item[0])):
+        if re.search(rf"\b{phrase}\b", norm):
+            return order, tuple(phrase.split())
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """The fast path can answer: run ``skill`` with ``args``."""
@@ -1222,6 +1273,8 @@ class Plan:
     skill: str
     args: SkillArgs
     rule: str
+    reading: str | None = None
+    """How a request that reads two ways was read; the answer's first line."""
 
     @property
     def writes(self) -> bool:
@@ -1330,6 +1383,15 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
             + "?",
             rule.skill,
         )
+    superlative = _superlative(request.norm)
+    if superlative is not None and FIRST_ROW.get(rule.skill) == superlative[0]:
+        request.applied.update(superlative[1])  # the skill lists that end first
+    if (
+        ONE_OF.search(request.norm)
+        and request.limit is None
+        and "limit" in _args_model(rule.skill).model_fields
+    ):
+        raw["limit"] = 1
     unapplied = sorted((set(request.residual) & CONDITION_WORDS) - request.applied - rule.implies)
     if unapplied:
         return Decline(f"{rule.skill} cannot apply {', '.join(map(repr, unapplied))}")
@@ -1344,4 +1406,4 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
                 f"I can't do that as asked: {problems}. Nothing was changed.", rule.skill
             )
         return Decline(f"arguments incomplete for {rule.skill}: {error.errors()[0]['msg']}")
-    return Plan(rule.skill, args, rule.name)
+    return Plan(rule.skill, args, rule.name, request.reading)

@@ -147,6 +147,9 @@ class InvoiceLookupArgs(SkillArgs):
         default=None, ge=0, le=10_000_000, description="Smallest invoice total in EUR"
     )
     limit: Limit = 20
+    oldest_first: bool = Field(
+        default=False, description="List the oldest invoice first (default: newest first)"
+    )
 
     @model_validator(mode="after")
     def _something(self) -> InvoiceLookupArgs:
@@ -192,7 +195,9 @@ def invoice_lookup(session: Session, args: InvoiceLookupArgs) -> SkillResult[Inv
         "erp_invoice_lookup",
         "Invoices",
         conditions,
-        [m.Invoice.issue_date.desc(), m.Invoice.number.desc()],
+        [m.Invoice.issue_date, m.Invoice.number]
+        if args.oldest_first
+        else [m.Invoice.issue_date.desc(), m.Invoice.number.desc()],
         args.limit,
         today,
         _period_facts(args.issued_from, args.issued_to),
