@@ -6,6 +6,7 @@ is computed here, so an answer cannot show a number its query did not return.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -167,6 +168,25 @@ def _detailed(result: SkillResult[Any]) -> bool:
     return result.focus == "record" and len(result.rows) == 1
 
 
+def _credits_line(row: Mapping[str, str], facts: Mapping[str, str]) -> str:
+    """Name the balance's unapplied payments and credit notes, and what they could settle."""
+    if "settles" not in facts:
+        return ""
+    parts = [
+        f"{row[key]} in {label}"
+        for key, label in (
+            ("unapplied_payments", "unapplied payments"),
+            ("open_credits", "credit notes"),
+        )
+        if set(re.sub(r"\D", "", row[key])) - {"0"}
+    ]
+    return (
+        f" But the account also holds {' and '.join(parts)}, not yet matched: "
+        f"{facts['settles']}. Net balance {row['net_balance']}"
+        + (" (in the customer's favour)." if row["net_balance"].startswith("-") else ".")
+    )
+
+
 def _headline(result: SkillResult[Any]) -> str:
     facts = _facts(result)
     rows = [_row(result, i) for i in range(len(result.rows))]
@@ -196,7 +216,7 @@ def _headline(result: SkillResult[Any]) -> str:
             f"{r['overdue_amount']} of it is on "
             f"{_s(r['overdue_invoices'], 'overdue invoice')}{oldest}, "
             f"as of {result.as_of}. Credit limit {r['credit_limit']}, {r['credit_available']} "
-            f"left.{over}"
+            f"left.{over}{_credits_line(r, facts)}"
         )
     if skill == "erp_invoice_lookup":
         if _detailed(result):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from pydantic import Field, model_validator
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
@@ -137,10 +138,73 @@ class BalanceRow(Row):
     credit_available: Decimal = column("Credit left", "money")
     payment_terms_days: int = column("Terms (days)", "int")
     oldest_due_date: date | None = column("Oldest due", "date")
+    unapplied_payments: Decimal = column("Unapplied payments", "money")
+    open_credits: Decimal = column("Credit notes", "money")
+    net_balance: Decimal = column("Net balance", "money")
+
+
+@dataclass(frozen=True, slots=True)
+class _Credit:
+    """Money on the account not yet set against what it pays for."""
+
+    number: str
+    cents: int
+    invoice: str | None
+    """The open invoice it is against (a credit note's), or ``None`` (on account)."""
+
+
+def _credits(session: Session, customer_id: int) -> list[_Credit]:
+    payments = session.execute(
+        select(m.Payment.number, m.Payment.amount_cents)
+        .where(m.Payment.customer_id == customer_id, m.Payment.invoice_id.is_(None))
+        .order_by(m.Payment.paid_on, m.Payment.number)
+    ).all()
+    notes = session.execute(
+        select(m.CreditNote.number, m.CreditNote.amount_cents, m.Invoice.number)
+        .outerjoin(m.Invoice, m.Invoice.id == m.CreditNote.invoice_id)
+        .where(
+            m.CreditNote.customer_id == customer_id,
+            # A note against a settled invoice has been refunded; one against an open
+            # invoice (or none) still stands against what the customer owes.
+            or_(
+                m.CreditNote.invoice_id.is_(None),
+                and_(m.Invoice.status == "open", m.Invoice.total_cents > m.Invoice.paid_cents),
+            ),
+        )
+        .order_by(m.CreditNote.issue_date, m.CreditNote.number)
+    ).all()
+    return [_Credit(n, c, None) for n, c in payments] + [_Credit(n, c, i) for n, c, i in notes]
+
+
+def _settles(credits: list[_Credit], open_items: list[tuple[str, int]]) -> list[str]:
+    """Say which open invoice each credit could settle: its own, or one of exactly its amount."""
+    left = dict(open_items)
+    lines = []
+    for credit in credits:
+        target = credit.invoice
+        if target is None:
+            target = next((n for n, owed in open_items if left.get(n) == credit.cents), None)
+        if target is None or target not in left:
+            lines.append(f"{credit.number} ({money(credit.cents)}) matches no open invoice")
+            continue
+        if left[target] == 0:
+            lines.append(
+                f"{credit.number} ({money(credit.cents)}) is left over ({target} is covered)"
+            )
+            continue
+        part = "settles" if credit.cents >= left[target] else "reduces"
+        left[target] = max(left[target] - credit.cents, 0)
+        lines.append(f"{credit.number} ({money(credit.cents)}) {part} {target}")
+    return lines
 
 
 def customer_balance(session: Session, args: CustomerBalanceArgs) -> SkillResult[BalanceRow]:
-    """Show what one customer owes: open and overdue invoices, credit limit and credit left."""
+    """Show what one customer owes: open and overdue invoices, credit limit and credit left.
+
+    Unapplied payments and credit notes still standing on the account are shown too, with
+    the net balance and which open invoice each could settle, so an invoice already paid
+    by an unmatched payment is not reported as simply owed.
+    """
     customer = resolve_customer(session, args.customer)
     today = business_date(session)
     outstanding = m.Invoice.total_cents - m.Invoice.paid_cents
@@ -158,6 +222,21 @@ def customer_balance(session: Session, args: CustomerBalanceArgs) -> SkillResult
             outstanding > 0,
         )
     ).one()
+    credits = _credits(session, customer.id)
+    open_items = [
+        (str(number), int(owed_cents))
+        for number, owed_cents in session.execute(
+            select(m.Invoice.number, outstanding)
+            .where(
+                m.Invoice.customer_id == customer.id,
+                m.Invoice.status == "open",
+                outstanding > 0,
+            )
+            .order_by(m.Invoice.due_date, m.Invoice.number)
+        )
+    ]
+    unapplied = sum(c.cents for c in credits if c.number.startswith("PAY"))
+    noted = sum(c.cents for c in credits) - unapplied
     row = BalanceRow(
         id=customer.number,
         name=customer.name,
@@ -169,6 +248,9 @@ def customer_balance(session: Session, args: CustomerBalanceArgs) -> SkillResult
         credit_available=money(customer.credit_limit_cents - owed),
         payment_terms_days=customer.payment_terms_days,
         oldest_due_date=oldest,
+        unapplied_payments=money(unapplied),
+        open_credits=money(noted),
+        net_balance=money(owed - unapplied - noted),
     )
     return SkillResult[BalanceRow](
         skill="erp_customer_balance",
@@ -183,7 +265,12 @@ def customer_balance(session: Session, args: CustomerBalanceArgs) -> SkillResult
                 label="Over credit limit",
                 value=owed > customer.credit_limit_cents,
                 kind="bool",
-            )
+            ),
+            *(
+                [Fact(key="settles", label="Could settle", value="; ".join(settles))]
+                if (settles := _settles(credits, open_items))
+                else []
+            ),
         ],
         row_type=BalanceRow,
     )
