@@ -151,6 +151,12 @@ QUANTITY_RE = re.compile(
     rf"(?P<sku>{r.SKU_BODY})\b",
     re.IGNORECASE,
 )
+ORDER_BARE_RE = re.compile(
+    r"\b(?:sales\s+)?order\s+(?P<label>no\.?\s*|number\s+|nr\.?\s*)?#?\s*(?P<n>\d{4,6})\b"
+    r"(?!\s*(?:x|×|pcs|pieces|units|pc|€|eur|euros?)\b)(?![.,]\d)",
+    re.IGNORECASE,
+)
+"""A sales order named by its number alone, without the ``SO-`` prefix."""
 DELTA_RE = re.compile(r"(?<![\w-])(?P<d>[+-]\d{1,6})\b")
 REASON_RE = re.compile(r"\b(?:reason|because|due to)\b\s*:?\s*(?P<why>[^.;]{3,120})", re.IGNORECASE)
 TARGET_RE = re.compile(
@@ -268,6 +274,12 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         spans.append((match.start(), match.start("sku")))
     take(r.SKU_RE, r.canonical_sku, request.skus)
     take(r.ORDER_RE, r.canonical_order, request.orders)
+    for match in ORDER_BARE_RE.finditer(text):
+        # "order 1261": the sales order SO-1261 (only the number is taken; "order" stays).
+        if not any(a < match.end() and match.start() < b for a, b in spans):
+            request.orders.append(f"SO-{int(match.group('n'))}")
+            label = match.start("label") if match.group("label") else match.start("n")
+            spans.append((label, match.end("n")))
     take(r.CUSTOMER_NUMBER_RE, lambda mt: mt.group(1), request.customer_numbers)
     take(r.TRACKING_RE, lambda mt: mt.group(1), request.trackings)
     try:

@@ -97,6 +97,9 @@ LEGAL_FORMS = frozenset(
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 
 
+_AND = frozenset({"and", "und", "n"})
+
+
 def normalise(text: str) -> str:
     """Fold case and accents, drop punctuation and possessives: ``Müller's`` → ``muller``."""
     text = _POSSESSIVE.sub(r"\1", text)
@@ -244,12 +247,29 @@ class NameIndex:
             if not candidates:
                 continue
             consumed = set(range(start, end))
-            name_words = {w for c in candidates for w in normalise(c.name).split()}
+            # Singular or plural alike: "Baker & Son" for "Baker & Sons Ltd".
+            name_words = {
+                form
+                for c in candidates
+                for w in normalise(c.name).split()
+                for form in (w, w.removesuffix("s"), f"{w}s")
+                if len(w) > 2
+            }
             # Words right after the span that belong to the name ("Hoffmann Kfz") are explained too.
             position = end
-            while position < len(words) and words[position] in name_words:
-                consumed.add(position)
-                position += 1
+            while position < len(words):
+                if words[position] in name_words:
+                    consumed.add(position)
+                    position += 1
+                elif (  # "Baker and Sons" for "Baker & Sons Ltd": the "&" spelled out
+                    words[position] in _AND
+                    and position + 1 < len(words)
+                    and words[position + 1] in name_words
+                ):
+                    consumed |= {position, position + 1}
+                    position += 2
+                else:
+                    break
             taken.update(consumed)
             mentions.append(Mention(span_text, start, end, tuple(candidates), frozenset(consumed)))
         return sorted(mentions, key=lambda mention: mention.start)
