@@ -674,6 +674,23 @@ def _b_balance(rq: Request, s: Session) -> dict[str, Any]:
     return {"customer": _customer(rq, s)}
 
 
+def _b_debtors(rq: Request, s: Session) -> dict[str, Any]:
+    _flag(rq, RANK_MOST)
+    args: dict[str, Any] = {"limit": rq.limit or 10}
+    if _flag(rq, r"\b(overdue|late|past due)\b"):
+        args["overdue_only"] = True
+        rq.reading = "Ranked by overdue amount."
+    else:
+        rq.reading = (
+            "Ranked by net balance (open invoices less unapplied payments and credit notes)."
+        )
+    return args
+
+
+RANK_MOST = r"\b(most|biggest|largest|highest|top|greatest)\b"
+"""Words that rank from the top; a rule for a ranking must find one."""
+
+
 def _b_find_customer(rq: Request, s: Session) -> dict[str, Any]:
     return {"query": _customer(rq, s)}
 
@@ -1000,6 +1017,24 @@ RULES: tuple[Rule, ...] = (
         _b_balance,
         1,
         implies=_W("above open outstanding owed owing overdue".split()),
+    ),
+    Rule(
+        "who owes the most",
+        "erp_customer_balance",
+        _t(
+            r"\b(owes?|owing|owed|debtors?|receivables?|balances?|outstanding)\b.*"
+            + RANK_MOST
+            + "|"
+            + RANK_MOST
+            + r".*\b(owes?|owing|owed|debtors?|receivables?|balances?|outstanding)\b"
+        ),
+        _W({"limit"}),
+        _W(),
+        BALANCE_WORDS
+        | _W("who which customers customer clients us most biggest largest highest top".split())
+        | _W("greatest debtors debtor receivables overdue late past due money balances".split()),
+        _b_debtors,
+        2,
     ),
     Rule(
         "customer card",

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import Field, model_validator
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
@@ -122,7 +122,14 @@ def find_customer(session: Session, args: FindCustomerArgs) -> SkillResult[Custo
 class CustomerBalanceArgs(SkillArgs):
     """Arguments of ``erp_customer_balance``."""
 
-    customer: Name = Field(description=CUSTOMER_HELP)
+    customer: Name | None = Field(
+        default=None,
+        description=CUSTOMER_HELP + "; omit to rank every customer by what they owe (net)",
+    )
+    overdue_only: bool = Field(
+        default=False, description="Ranking only: rank by the overdue amount instead"
+    )
+    limit: Limit = 10
 
 
 class BalanceRow(Row):
@@ -198,60 +205,56 @@ def _settles(credits: list[_Credit], open_items: list[tuple[str, int]]) -> list[
     return lines
 
 
-def customer_balance(session: Session, args: CustomerBalanceArgs) -> SkillResult[BalanceRow]:
-    """Show what one customer owes: open and overdue invoices, credit limit and credit left.
-
-    Unapplied payments and credit notes still standing on the account are shown too, with
-    the net balance and which open invoice each could settle, so an invoice already paid
-    by an unmatched payment is not reported as simply owed.
-    """
-    customer = resolve_customer(session, args.customer)
-    today = business_date(session)
+def _balance(
+    session: Session, customer: m.Customer, today: date
+) -> tuple[BalanceRow, list[_Credit], list[tuple[str, int]]]:
     outstanding = m.Invoice.total_cents - m.Invoice.paid_cents
-    overdue = m.Invoice.due_date < today
-    count, owed, overdue_count, overdue_sum, oldest = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(outstanding), 0),
-            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((overdue, outstanding), else_=0)), 0),
-            func.min(m.Invoice.due_date),
-        ).where(
+    items = session.execute(
+        select(m.Invoice.number, outstanding, m.Invoice.due_date)
+        .where(
             m.Invoice.customer_id == customer.id,
             m.Invoice.status == "open",
             outstanding > 0,
         )
-    ).one()
+        .order_by(m.Invoice.due_date, m.Invoice.number)
+    ).all()
+    owed = sum(int(cents) for _n, cents, _d in items)
+    late = [int(cents) for _n, cents, due in items if due < today]
     credits = _credits(session, customer.id)
-    open_items = [
-        (str(number), int(owed_cents))
-        for number, owed_cents in session.execute(
-            select(m.Invoice.number, outstanding)
-            .where(
-                m.Invoice.customer_id == customer.id,
-                m.Invoice.status == "open",
-                outstanding > 0,
-            )
-            .order_by(m.Invoice.due_date, m.Invoice.number)
-        )
-    ]
     unapplied = sum(c.cents for c in credits if c.number.startswith("PAY"))
     noted = sum(c.cents for c in credits) - unapplied
     row = BalanceRow(
         id=customer.number,
         name=customer.name,
-        open_invoices=count,
+        open_invoices=len(items),
         outstanding=money(owed),
-        overdue_invoices=overdue_count,
-        overdue_amount=money(overdue_sum),
+        overdue_invoices=len(late),
+        overdue_amount=money(sum(late)),
         credit_limit=money(customer.credit_limit_cents),
         credit_available=money(customer.credit_limit_cents - owed),
         payment_terms_days=customer.payment_terms_days,
-        oldest_due_date=oldest,
+        oldest_due_date=items[0][2] if items else None,
         unapplied_payments=money(unapplied),
         open_credits=money(noted),
         net_balance=money(owed - unapplied - noted),
     )
+    return row, credits, [(str(n), int(cents)) for n, cents, _d in items]
+
+
+def customer_balance(session: Session, args: CustomerBalanceArgs) -> SkillResult[BalanceRow]:
+    """Show what one customer owes: open and overdue invoices, credit limit and credit left.
+
+    Unapplied payments and credit notes still standing on the account are shown too, with
+    the net balance and which open invoice each could settle, so an invoice already paid
+    by an unmatched payment is not reported as simply owed. Without a customer, rank the
+    customers by net balance (or by overdue amount) instead: who owes the most.
+    """
+    today = business_date(session)
+    if args.customer is None:
+        return _ranked_balances(session, args, today)
+    customer = resolve_customer(session, args.customer)
+    row, credits, open_items = _balance(session, customer, today)
+    over = row.outstanding * 100 > customer.credit_limit_cents
     return SkillResult[BalanceRow](
         skill="erp_customer_balance",
         focus="record",
@@ -260,17 +263,44 @@ def customer_balance(session: Session, args: CustomerBalanceArgs) -> SkillResult
         rows=[row],
         total_rows=1,
         facts=[
-            Fact(
-                key="over_limit",
-                label="Over credit limit",
-                value=owed > customer.credit_limit_cents,
-                kind="bool",
-            ),
+            Fact(key="over_limit", label="Over credit limit", value=over, kind="bool"),
             *(
                 [Fact(key="settles", label="Could settle", value="; ".join(settles))]
                 if (settles := _settles(credits, open_items))
                 else []
             ),
+        ],
+        row_type=BalanceRow,
+    )
+
+
+def _ranked_balances(
+    session: Session, args: CustomerBalanceArgs, today: date
+) -> SkillResult[BalanceRow]:
+    owing = select(m.Invoice.customer_id).where(
+        m.Invoice.status == "open", m.Invoice.total_cents > m.Invoice.paid_cents
+    )
+    customers = session.scalars(
+        select(m.Customer).where(m.Customer.id.in_(owing)).order_by(m.Customer.number)
+    ).all()
+    rows = [_balance(session, customer, today)[0] for customer in customers]
+    key = "overdue_amount" if args.overdue_only else "net_balance"
+    ranked = sorted(
+        (row for row in rows if getattr(row, key) > 0), key=lambda row: -getattr(row, key)
+    )
+    total = sum((getattr(row, key) for row in ranked), Decimal(0))
+    label = "overdue amount" if args.overdue_only else "net balance"
+    return SkillResult[BalanceRow](
+        skill="erp_customer_balance",
+        focus="list",
+        title=f"Customers by {label}",
+        as_of=today,
+        rows=ranked[: args.limit],
+        total_rows=len(ranked),
+        facts=[
+            Fact(key="ranked_by", label="Ranked by", value=label),
+            Fact(key="customers", label="Customers owing", value=len(ranked), kind="int"),
+            Fact(key="total", label=f"Total {label}", value=total, kind="money"),
         ],
         row_type=BalanceRow,
     )
