@@ -56,6 +56,7 @@ class Request:
     suppliers: list[r.Mention] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     warehouses: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
     amounts: list[Decimal] = field(default_factory=list)
     min_amount: Decimal | None = None
     days: int | None = None
@@ -97,6 +98,7 @@ class Request:
                 "skus",
                 "categories",
                 "warehouses",
+                "countries",
                 "amounts",
                 "quantities",
             )
@@ -346,7 +348,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     masked = _mask(text, spans)
     norm_masked = r.normalise(masked)
     aliases = _categories(session)
-    ignore = ERP_WORDS | GLOBAL_WORDS | frozenset(aliases)
+    ignore = ERP_WORDS | GLOBAL_WORDS | frozenset(aliases) | frozenset(r.COUNTRIES)
     # Names first: "Delta Hydraulics" is a supplier even though "hydraulics" is a category.
     customers = name_index(session, m.Customer).find_in_text(norm_masked, ignore=ignore)
     suppliers = name_index(session, m.Supplier).find_in_text(norm_masked, ignore=ignore)
@@ -377,6 +379,14 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
                 position += size - 1
                 break
         position += 1
+    for size in (2, 1):
+        for position in range(len(words) - size + 1):
+            span = set(range(position, position + size))
+            phrase = " ".join(words[position : position + size])
+            if phrase in r.COUNTRIES and not consumed & span:
+                if r.COUNTRIES[phrase] not in request.countries:
+                    request.countries.append(r.COUNTRIES[phrase])
+                consumed |= span
     request.residual += [word for index, word in enumerate(words) if index not in consumed]
     # "for Zyxel Motors": a name-shaped phrase that matched nothing is worth a clear answer.
     unknown = set(request.residual) - GLOBAL_WORDS - ALL_RULE_WORDS
@@ -588,7 +598,8 @@ PRICE_WORDS = _W(
     """price prices pricing cost costs costing margin margins sell selling charge charged list
     dealer net buy pay pays purchase what much does do we for the discount discounted their
     versus vs products product items below under less than gross loss making negative at
-    beneath purchasing paid own landed unit""".split()
+    beneath purchasing paid own landed unit worst lowest smallest thinnest poorest weakest best
+    highest biggest largest top most least profitable profitability""".split()
 )
 PRODUCT_WORDS = _W(
     """product products item items details sku skus look up search find part parts""".split()
@@ -778,7 +789,14 @@ def _b_sales(rq: Request, s: Session) -> dict[str, Any]:
 def _b_top_customers(rq: Request, s: Session) -> dict[str, Any]:
     said = _flag(rq, r"\b(revenue|sales|turnover|spend|spent|bought)\b")
     rq.reading = "Ranked by revenue." if said else "Ranked by revenue (net sales value)."
-    return {**_dates(rq), **_limit(rq)}
+    args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
+    if rq.countries:
+        args["country"] = rq.countries[0]
+    return args
+
+
+def _b_customers_in(rq: Request, s: Session) -> dict[str, Any]:
+    return {"country": rq.countries[0], "limit": rq.limit or 50}
 
 
 def _b_top_products(rq: Request, s: Session) -> dict[str, Any]:
@@ -838,6 +856,17 @@ def _b_prices(rq: Request, s: Session) -> dict[str, Any]:
         args["max_margin_pct"] = rq.percent
     elif _flag(rq, BELOW_COST):
         args["max_margin_pct"] = Decimal(0)
+    low = r"\b(worst|lowest|smallest|thinnest|poorest|weakest|least profitable)"
+    high = r"\b(best|highest|biggest|largest|top|most profitable)"
+    margin = r"( \w+)?( margins?| profitability)?\b"
+    if _flag(rq, low + margin) and re.search(r"\b(margins?|profitable|profitability)\b", rq.norm):
+        args["order"] = "lowest_margin"
+        rq.reading = "Sorted by margin % on the list price (price less cost), lowest first."
+    elif _flag(rq, high + margin) and re.search(
+        r"\b(margins?|profitable|profitability)\b", rq.norm
+    ):
+        args["order"] = "highest_margin"
+        rq.reading = "Sorted by margin % on the list price (price less cost), highest first."
     return args
 
 
@@ -884,6 +913,17 @@ def _b_shipments(rq: Request, s: Session) -> dict[str, Any]:
     return args
 
 
+RETURN_REASONS: dict[str, str] = {
+    "defective": r"\b(defective|faulty|broken|not working|doesn t work|failed|defect|defects)\b",
+    "wrong_part": r"\b(wrong|incorrect) (parts?|items?|products?|skus?|ones?)\b|\bwrong\b(?! way)",
+    "damaged_in_transit": r"\b(damaged|damage|transport damage|transit damage|shipping damage)\b",
+    "not_needed": r"\b(not|no longer|wasn t|weren t|didn t|did not) (needed|need|required)\b"
+    r"|\b(unneeded|unwanted|surplus)\b",
+    "ordered_twice": r"\b(ordered twice|duplicate|duplicated|double order(ed)?|ordered double)\b",
+}
+"""Return reasons the ERP records, as people put them."""
+
+
 def _b_returns(rq: Request, s: Session) -> dict[str, Any]:
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
     if rq.period is not None and _flag(rq, r"\b(credit notes?|refunds?|refunded)\b"):
@@ -899,8 +939,11 @@ def _b_returns(rq: Request, s: Session) -> dict[str, Any]:
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
-    if _flag(rq, r"\b(defective|faulty|broken)\b"):
-        args["reason"] = "defective"
+    reasons = [reason for reason, words in RETURN_REASONS.items() if _flag(rq, words)]
+    if len(reasons) > 1:
+        raise NotForFastPath(f"several return reasons at once: {reasons}")
+    if reasons:
+        args["reason"] = reasons[0]
     if _flag(rq, r"\b(open|pending|waiting|inspection)\b"):
         args["status"] = "open"
     elif _flag(rq, r"\brejected\b"):
@@ -1037,6 +1080,15 @@ RULES: tuple[Rule, ...] = (
         2,
     ),
     Rule(
+        "customers in a country",
+        "erp_find_customer",
+        _t(r"\b(customers?|clients?|accounts?)\b"),
+        _W({"countries", "limit"}),
+        _W({"countries"}),
+        _W("customers customer clients client accounts based located list many count".split()),
+        _b_customers_in,
+    ),
+    Rule(
         "customer card",
         "erp_find_customer",
         _t(
@@ -1132,7 +1184,7 @@ RULES: tuple[Rule, ...] = (
         "top customers",
         "erp_top_customers",
         _t(r"\b(top|best|biggest|largest|most important)\b.*\b(customers?|clients?)\b"),
-        _W({"period", "limit"}),
+        _W({"period", "limit", "countries"}),
         _W(),
         TOP_CUSTOMER_WORDS,
         _b_top_customers,
@@ -1178,7 +1230,7 @@ RULES: tuple[Rule, ...] = (
         "erp_price_list",
         _t(
             r"\b(price|prices|price list|cost|costs|margin|margins|sell (it )?for|charge|dealer "
-            r"price|at a loss|loss making)\b"
+            r"price|at a loss|loss making|profitable|profitability)\b"
         ),
         _W({"skus", "categories", "customer", "percent", "limit"}),
         _W(),
@@ -1215,7 +1267,12 @@ RULES: tuple[Rule, ...] = (
         _t(r"\b(returns?|returned|rmas?|refunds?|refunded|credit notes?|sent back|came back)\b"),
         _W({"rmas", "invoices", "orders", "skus", "customer", "period", "limit"}),
         _W(),
-        RETURN_WORDS | _W({"issued", "for", "was", "been", "parts", "products", "as"}),
+        RETURN_WORDS
+        | _W({"issued", "for", "was", "been", "parts", "products", "as"})
+        | _W("wrong incorrect part item items damaged damage transit transport shipping".split())
+        | _W("needed need required longer unneeded unwanted surplus twice duplicate".split())
+        | _W("duplicated double ordered broken working defect defects failed due".split())
+        | _W("because anymore not with".split()),
         _b_returns,
         1,
         implies=_W("returned reason reasons why".split()),

@@ -99,6 +99,20 @@ _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 
 _AND = frozenset({"and", "und", "n"})
 
+COUNTRIES: dict[str, str] = {
+    "germany": "DE", "german": "DE", "austria": "AT", "austrian": "AT",
+    "switzerland": "CH", "swiss": "CH", "france": "FR", "french": "FR",
+    "netherlands": "NL", "holland": "NL", "dutch": "NL", "belgium": "BE", "belgian": "BE",
+    "luxembourg": "LU", "united kingdom": "GB", "uk": "GB", "great britain": "GB",
+    "britain": "GB", "british": "GB", "england": "GB", "ireland": "IE", "irish": "IE",
+    "italy": "IT", "italian": "IT", "spain": "ES", "spanish": "ES", "portugal": "PT",
+    "poland": "PL", "polish": "PL", "czech republic": "CZ", "czechia": "CZ", "czech": "CZ",
+    "slovakia": "SK", "hungary": "HU", "hungarian": "HU", "slovenia": "SI", "croatia": "HR",
+    "denmark": "DK", "danish": "DK", "sweden": "SE", "swedish": "SE", "norway": "NO",
+    "finland": "FI", "usa": "US", "united states": "US", "china": "CN", "chinese": "CN",
+}  # fmt: skip
+"""Country names and adjectives (normalised) to the ISO codes the ERP stores."""
+
 
 def normalise(text: str) -> str:
     """Fold case and accents, drop punctuation and possessives: ``Müller's`` → ``muller``."""

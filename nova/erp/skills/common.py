@@ -95,6 +95,12 @@ PoNumber = Annotated[str, BeforeValidator(_document("po", "PO-2025-0193"))]
 RmaNumber = Annotated[str, BeforeValidator(_document("rma", "RMA-2025-0031"))]
 ShipmentNumber = Annotated[str, BeforeValidator(_document("shipment", "SH-100123"))]
 Limit = Annotated[int, Field(ge=1, le=200, description="Most rows to return")]
+Country = Annotated[
+    str,
+    BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
+    Field(pattern="^[A-Z]{2}$"),
+]
+"""An ISO 3166 two-letter country code, as customers and suppliers store it."""
 
 CUSTOMER_HELP = "Customer name (or a distinctive part of it) or 5-digit customer number"
 SUPPLIER_HELP = "Supplier name (or a distinctive part of it) or supplier number like S-105"

@@ -22,6 +22,7 @@ from nova.erp.results import (
 )
 from nova.erp.skills.common import (
     CUSTOMER_HELP,
+    Country,
     Limit,
     Name,
     NotFound,
@@ -40,13 +41,16 @@ class FindCustomerArgs(SkillArgs):
 
     query: Name | None = Field(default=None, description=CUSTOMER_HELP)
     region: Name | None = Field(default=None, description="State/region, e.g. Bayern or Tirol")
+    country: Country | None = Field(default=None, description="ISO country code, e.g. AT")
     blocked_only: bool = Field(default=False, description="Only accounts that are blocked")
     limit: Limit = 5
 
     @model_validator(mode="after")
     def _something(self) -> FindCustomerArgs:
-        if not (self.query or self.region or self.blocked_only):
-            raise ValueError("give a name or number (query), a region, or blocked_only=true")
+        if not (self.query or self.region or self.country or self.blocked_only):
+            raise ValueError(
+                "give a name or number (query), a region, a country, or blocked_only=true"
+            )
         return self
 
 
@@ -102,6 +106,8 @@ def find_customer(session: Session, args: FindCustomerArgs) -> SkillResult[Custo
         conditions.append(m.Customer.id.in_([match.id for match in matches]))
     if args.region:
         conditions.append(func.lower(m.Customer.region) == args.region.lower())
+    if args.country:
+        conditions.append(m.Customer.country == args.country)
     if args.blocked_only:
         conditions.append(m.Customer.blocked.is_(True))
     stmt = select(m.Customer).where(*conditions).order_by(m.Customer.name)

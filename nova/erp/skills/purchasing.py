@@ -261,6 +261,9 @@ class PriceListArgs(SkillArgs):
     max_margin_pct: Decimal | None = Field(
         default=None, ge=-100, le=100, description="Only products with a margin below this %"
     )
+    order: Literal["sku", "lowest_margin", "highest_margin"] = Field(
+        default="sku", description="Sort by SKU, or by margin % (lowest or highest first)"
+    )
     limit: Limit = 25
 
 
@@ -313,6 +316,8 @@ def price_list(session: Session, args: PriceListArgs) -> SkillResult[PriceRow]:
                 ),
             )
         )
+    if args.order != "sku":
+        rows.sort(key=lambda row: row.margin_pct, reverse=args.order == "highest_margin")
     facts.insert(0, Fact(key="count", label="Products", value=len(rows), kind="int"))
     return SkillResult[PriceRow](
         skill="erp_price_list",

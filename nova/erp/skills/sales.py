@@ -23,6 +23,7 @@ from nova.erp.results import (
 from nova.erp.skills.common import (
     CUSTOMER_HELP,
     PRODUCT_HELP,
+    Country,
     IsoDate,
     Limit,
     Name,
@@ -377,6 +378,7 @@ class TopCustomersArgs(_Period):
     """Arguments of ``erp_top_customers`` (no dates: the last 12 months)."""
 
     limit: int = Field(default=10, ge=1, le=100, description="How many customers")
+    country: Country | None = Field(default=None, description="Only customers in this country")
 
 
 class TopCustomerRow(Row):
@@ -407,6 +409,12 @@ def top_customers(session: Session, args: TopCustomersArgs) -> SkillResult[TopCu
         m.SalesOrder.order_date >= start,
         m.SalesOrder.order_date <= end,
     ]
+    if args.country:
+        conditions.append(
+            m.SalesOrder.customer_id.in_(
+                select(m.Customer.id).where(m.Customer.country == args.country)
+            )
+        )
     revenue = func.sum(m.SalesOrder.total_cents)
     total = int(session.scalar(select(func.coalesce(revenue, 0)).where(*conditions)) or 0)
     ranked = session.execute(
@@ -435,6 +443,7 @@ def top_customers(session: Session, args: TopCustomersArgs) -> SkillResult[TopCu
         rows=rows,
         total_rows=len(ranked),
         facts=[
+            *([Fact(key="country", label="Country", value=args.country)] if args.country else []),
             Fact(key="revenue", label="Revenue, all customers", value=money(total), kind="money"),
             Fact(
                 key="top_revenue", label=f"Revenue, top {len(rows)}", value=money(top), kind="money"
