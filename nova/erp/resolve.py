@@ -266,8 +266,7 @@ class NameIndex:
                 form
                 for c in candidates
                 for w in normalise(c.name).split()
-                for form in (w, w.removesuffix("s"), f"{w}s")
-                if len(w) > 2
+                for form in ((w, w.removesuffix("s"), f"{w}s") if len(w) > 3 else (w,))
             }
             # Words right after the span that belong to the name ("Hoffmann Kfz") are explained too.
             position = end
