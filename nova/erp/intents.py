@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -70,6 +70,8 @@ class Request:
     """Words no entity explains; a rule's vocabulary must cover them."""
     unknown_name: str | None = None
     """A capitalised phrase after for/from/of that names no customer or supplier."""
+    product_choices: list[tuple[str, str]] = field(default_factory=list)
+    """Products a description fits when it fits several (SKU, name): a question to ask."""
     reading: str | None = None
     """How a request that reads two ways was read ("Ranked by revenue"); shown with the answer."""
     applied: set[str] = field(default_factory=set)
@@ -242,6 +244,80 @@ def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+def _fold(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+_CONNECTORS = frozenset({"for", "the", "a", "an", "of", "on", "fits", "fitting"})
+
+
+def _described_products(
+    request: Request,
+    session: Session,
+    words: list[str],
+    consumed: set[int],
+    categories: frozenset[str],
+) -> None:
+    """Find products named by description ("the ceramic brake pads") rather than by SKU.
+
+    A run of two or more words, each a word of product names and one of them more than a
+    category or a rule's word, must fit every word of one product's name: that product's SKU
+    is taken. Fitting two to six products makes a question; fitting more is no mention.
+    """
+    products = [(e.number, e.name) for e in name_index(session, m.Product).entities]
+    folded = [(sku, name, {_fold(w) for w in r.normalise(name).split()}) for sku, name in products]
+    vocabulary = set().union(*(tokens for _s, _n, tokens in folded)) if folded else set()
+    common = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
+
+    def usable(index: int) -> bool:
+        word = words[index]
+        return (
+            index not in consumed
+            and _fold(word) in vocabulary
+            and (word not in common or word in categories)
+        )
+
+    position = 0
+    while position < len(words):
+        if not usable(position):
+            position += 1
+            continue
+        end = position
+        while end < len(words):
+            if usable(end):
+                end += 1
+                continue
+            # "the air filter for the Ford Transit": a connector inside one description
+            gap = end
+            while gap < len(words) and words[gap] in _CONNECTORS and gap not in consumed:
+                gap += 1
+            if gap == end or gap >= len(words) or not usable(gap):
+                break
+            end = gap
+        run = [w for w in words[position:end] if w not in _CONNECTORS]
+        wanted = {_fold(w) for w in run}
+        # A common word that goes on naming the same products ("Ford Transit") belongs too.
+        while (
+            end < len(words)
+            and end not in consumed
+            and _fold(words[end]) in vocabulary
+            and any(wanted | {_fold(words[end])} <= tokens for _s, _n, tokens in folded)
+        ):
+            run.append(words[end])
+            wanted.add(_fold(words[end]))
+            end += 1
+        distinctive = [w for w in run if w not in categories and _fold(w) not in categories]
+        if len(run) >= 2 and distinctive:
+            fits = [(sku, name) for sku, name, tokens in folded if wanted <= tokens]
+            if len(fits) == 1:
+                request.skus.append(fits[0][0])
+                consumed.update(range(position, end))
+            elif 2 <= len(fits) <= 6:
+                request.product_choices = fits
+                consumed.update(range(position, end))
+        position = end
+
+
 def parse_request(text: str, session: Session, *, today: date | None = None) -> Request:
     """Find every entity in ``text`` that can be checked against the ERP.
 
@@ -361,6 +437,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         s for s in suppliers if not any(c.consumed & s.consumed for c in customers)
     ]
     words = norm_masked.split()
+    _described_products(request, session, words, consumed, frozenset(aliases))
     position = 0
     while position < len(words):
         if position in consumed:
@@ -1431,6 +1508,15 @@ def plan_request(
         return Decline(str(error))
     except Unclear as error:
         return Clarify(str(error))
+    if request.product_choices:
+        # Ask which product only when the request could be answered once it is known.
+        first = request.product_choices[0][0]
+        trial = replace(request, skus=[*request.skus, first], product_choices=[], applied=set())
+        decision = plan_parsed(trial, session, allowed)
+        if not isinstance(decision, Plan):
+            return decision
+        listing = "; ".join(f"{name} ({sku})" for sku, name in request.product_choices)
+        return Clarify(f"Which product do you mean: {listing}?", decision.skill)
     return plan_parsed(request, session, allowed)
 
 
