@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import ValidationError
+from rapidfuzz.distance import DamerauLevenshtein
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -318,6 +319,48 @@ def _described_products(
         position = end
 
 
+def _known_words(session: Session) -> frozenset[str]:
+    names = [
+        e.name
+        for model in (m.Customer, m.Supplier, m.Product)
+        for e in name_index(session, model).entities
+    ]
+    return frozenset(w for name in names for w in r.normalise(name).split()) | frozenset(
+        " ".join(_categories(session)).split()
+    )
+
+
+_WORD = re.compile(r"(?<![\w-])[^\W\d_]{4,}(?![\w-])")
+
+
+def _spelled(text: str, session: Session) -> str:
+    """Correct one-letter typos of rule words ("runing low", "lsit", "staus").
+
+    Only a word no rule, name or category knows is changed, only to the one rule word
+    at Damerau-Levenshtein distance 1 (a swap counts once; words of four letters only by
+    a swap), and never to a condition word: a typo must not add a filter.
+    """
+    vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
+    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES)
+    targets = sorted(vocabulary - CONDITION_WORDS)
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        lower = r.normalise(word)
+        if lower in known or " " in lower:
+            return word
+        close = [
+            target
+            for target in targets
+            if abs(len(target) - len(lower)) <= 1
+            and DamerauLevenshtein.distance(lower, target) == 1
+            and (len(lower) > 4 or sorted(lower) == sorted(target))
+        ]
+        return close[0] if len(close) == 1 else word
+
+    return _WORD.sub(fix, text)
+
+
 def parse_request(text: str, session: Session, *, today: date | None = None) -> Request:
     """Find every entity in ``text`` that can be checked against the ERP.
 
@@ -326,6 +369,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
 
     """
     today = today or business_date(session)
+    text = _spelled(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))
     spans: list[tuple[int, int]] = []
 
@@ -487,7 +531,7 @@ GLOBAL_WORDS = frozenset(
     show list give tell find get pull look lookup check display see know need want fetch
     bring provide let info information details detail overview number numbers currently
     current right now s t quick quickly again also too our entire full whole kindly
-    everything""".split()
+    everything e g ie eg across system""".split()
 )
 """Words any rule accepts (they carry no meaning a skill could miss)."""
 
@@ -620,7 +664,8 @@ PAYMENT_WORDS = _W(
     """payment payments paid pay pays paying received receive got money history incoming
     transactions transaction last latest recent recently usually average avg days quickly fast
     long takes take time behaviour behavior method methods unapplied unmatched matched applied
-    customer customers reference ref anything something made came in total over""".split()
+    customer customers reference ref anything something made came in total over assigned
+    allocated linked unassigned unallocated no without not yet sitting invoice invoices""".split()
 )
 STOCK_WORDS = _W(
     """stock stocks level levels inventory on hand available availability quantity quantities
@@ -630,7 +675,8 @@ STOCK_WORDS = _W(
 REORDER_WORDS = _W(
     """reorder reordering reordered point points below under low running short stock stocks
     needs need needed order ordering items item products product skus sku what which list out
-    of empty zero available nothing replenish replenishment candidates level levels""".split()
+    of empty zero available nothing replenish replenishment candidates level levels flagged
+    marked showing warehouse warehouses""".split()
 )
 MOVEMENT_WORDS = _W(
     """movement movements moves moved stock booked booking bookings out in into incoming
@@ -669,7 +715,7 @@ LEAD_WORDS = _W(
 PO_WORDS = _W(
     """purchase order orders po pos status open outstanding overdue late received pending
     sent placed lines line items what s the arrive arrival expected we got have on from
-    supplier suppliers outstanding""".split()
+    supplier suppliers outstanding past expected delivery date dates due""".split()
 )
 PRICE_WORDS = _W(
     """price prices pricing cost costs costing margin margins sell selling charge charged list
@@ -794,7 +840,12 @@ def _b_payments(rq: Request, s: Session) -> dict[str, Any]:
         args["method"] = rq.method
     if rq.min_amount is not None:
         args["min_amount"] = rq.min_amount
-    if _flag(rq, r"\b(unapplied|unmatched|not matched|couldn t match|could not match)\b"):
+    if _flag(
+        rq,
+        r"\b(unapplied|unmatched|unassigned|unallocated|not (yet )?(matched|assigned|allocated|"
+        r"applied)|couldn t match|could not match|(have|has|with) no invoice( assigned| linked)?|"
+        r"without (an )?invoice)\b",
+    ):
         args["unapplied_only"] = True
     return args
 
@@ -834,6 +885,11 @@ def _b_order(rq: Request, s: Session) -> dict[str, Any]:
 
 def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
+    if rq.days is not None:
+        if rq.period is not None or not _flag(rq, r"\b(older than|more than|over)\b"):
+            raise NotForFastPath("an age in days with a period, or not as 'older than'")
+        # "older than 30 days": placed on or before the day 30 days ago
+        args["date_to"] = rq.today - timedelta(days=rq.days)
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
@@ -984,9 +1040,15 @@ def _b_shipments(rq: Request, s: Session) -> dict[str, Any]:
         if rq.period is not None:
             raise NotForFastPath("the period filters the shipping date, not the delivery date")
         args["status"] = "delivered"
-    for carrier in ("dhl", "dpd", "ups", "gls", "db schenker", "schenker"):
-        if _flag(rq, rf"\b{carrier}\b"):
-            args["carrier"] = "DB Schenker" if "schenker" in carrier else carrier.upper()
+    carriers = {
+        "DB Schenker" if "schenker" in carrier else carrier.upper()
+        for carrier in ("dhl", "dpd", "ups", "gls", "db schenker", "schenker")
+        if _flag(rq, rf"\b{carrier}\b")
+    }
+    if len(carriers) > 1:
+        raise NotForFastPath(f"several carriers at once: {sorted(carriers)}")
+    if carriers:
+        args["carrier"] = carriers.pop()
     return args
 
 
@@ -1241,9 +1303,11 @@ RULES: tuple[Rule, ...] = (
         "customer orders",
         "erp_customer_orders",
         _t(r"\b(orders?|ordered|order history|bought|buy)\b"),
-        _W({"customer", "period", "limit", "skus"}),
+        _W({"customer", "period", "limit", "skus", "days"}),
         _W(),
-        CUSTOMER_ORDER_WORDS | _W({"today", "entered", "many", "right", "now"}),
+        CUSTOMER_ORDER_WORDS
+        | _W({"today", "entered", "many", "right", "now", "with", "totals", "total", "value"})
+        | _W({"received", "came", "got", "older", "than", "more", "over", "still", "days", "day"}),
         _b_customer_orders,
         implies=_W("last latest recent newest".split()),
     ),
@@ -1328,12 +1392,15 @@ RULES: tuple[Rule, ...] = (
         "shipments",
         "erp_shipment_status",
         _t(
-            r"\b(shipments?|shipped|ship|tracking|track|carrier|parcel|package|deliver|delivered"
+            r"\b(shipments?|shipped|ship|shipping|tracking|track|carrier|parcel|package|deliver|delivered"
             r"|delivery|deliveries|in transit|went out|dispatched)\b"
         ),
         _W({"orders", "trackings", "shipments", "customer", "period", "limit"}),
         _W(),
-        SHIPMENT_WORDS | _W({"order", "for", "has", "yet", "did", "leave", "left"}),
+        SHIPMENT_WORDS
+        | _W(
+            {"order", "for", "has", "yet", "did", "leave", "left", "us", "total", "spend", "spent"}
+        ),
         _b_shipments,
         1,
         implies=_W("shipped".split()),
@@ -1349,7 +1416,7 @@ RULES: tuple[Rule, ...] = (
         | _W("wrong incorrect part item items damaged damage transit transport shipping".split())
         | _W("needed need required longer unneeded unwanted surplus twice duplicate".split())
         | _W("duplicated double ordered broken working defect defects failed due".split())
-        | _W("because anymore not with".split()),
+        | _W("because anymore not with why reason reasons".split()),
         _b_returns,
         1,
         implies=_W("returned reason reasons why".split()),
