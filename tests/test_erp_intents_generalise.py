@@ -196,6 +196,16 @@ def test_return_reasons_as_people_put_them(full_erp: ErpDatabase) -> None:
     assert {row.reason for row in run(full_erp, decision).rows} <= {"wrong_part"}
 
 
+def test_movement_kinds_and_credit_notes_are_filters(full_erp: ErpDatabase) -> None:
+    incoming = plan(full_erp, "incoming movements of BRK-2210 this year", "erp_inventory")
+    assert isinstance(incoming, Plan) and args(incoming).kind == "receipt"
+    both = plan(full_erp, "incoming and outgoing movements of BRK-2210", "erp_inventory")
+    assert isinstance(both, Plan) and args(both).kind is None
+    notes = plan(full_erp, "credit notes of Nordwind", "erp_returns")
+    assert isinstance(notes, Plan) and args(notes).status == "refunded"
+    assert isinstance(plan(full_erp, "which products are discounted", "erp_pricing"), Decline)
+
+
 def test_one_letter_typos_of_rule_words(full_erp: ErpDatabase) -> None:
     decision = plan(full_erp, "whats runing low in the warehouse?", "erp_inventory")
     assert isinstance(decision, Plan) and decision.skill == "erp_reorder_candidates"

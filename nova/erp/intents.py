@@ -544,7 +544,9 @@ CONDITION_WORDS = frozenset(
     nothing cancelled canceled returned rejected refunded open paid unpaid settled overdue
     late delayed shipped delivered pending partial partially fully outstanding owed owing
     unapplied unmatched applied matched margin margins profit profitable loss units volume
-    quantity defective faulty broken damaged wrong country countries reason reasons why""".split()
+    quantity defective faulty broken damaged wrong country countries reason reasons why
+    incoming outgoing receipts adjustments discount discounted net credited refunds
+    refund""".split()
 )
 """Words that narrow, rank or negate: each one left in a request must have been applied.
 
@@ -876,7 +878,25 @@ def _b_movements(rq: Request, s: Session) -> dict[str, Any]:
     args: dict[str, Any] = {"product": rq.skus[0], **_dates(rq), **_limit(rq)}
     if rq.warehouses:
         args["warehouse"] = rq.warehouses[0]
+    kinds = {kind for kind, words in MOVEMENT_KINDS.items() if _flag(rq, words)}
+    if kinds == {"receipt", "sale"} and _flag(
+        rq, r"\b(incoming and outgoing|outgoing and incoming|in and out|ins and outs)\b"
+    ):
+        kinds = set()  # both directions: every movement
+    if len(kinds) > 1:
+        raise NotForFastPath(f"several kinds of stock movement at once: {sorted(kinds)}")
+    if kinds:
+        args["kind"] = kinds.pop()
     return args
+
+
+MOVEMENT_KINDS: dict[str, str] = {
+    "receipt": r"\b(incoming|receipts?|received|goods in|came in)\b",
+    "sale": r"\b(outgoing|sales?|sold|went out|shipped out)\b",
+    "return": r"\b(returns?|returned|came back)\b",
+    "adjustment": r"\b(adjustments?|adjusted|corrections?|corrected|write offs?)\b",
+}
+"""Kinds of stock movement, as people put them."""
 
 
 def _b_order(rq: Request, s: Session) -> dict[str, Any]:
@@ -983,6 +1003,8 @@ def _b_prices(rq: Request, s: Session) -> dict[str, Any]:
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
+        # A customer's price is the list price less their discount: their net price.
+        _flag(rq, r"\b(discount|discounted|net)\b")
     if rq.percent is not None and _flag(
         rq, r"\bmargins?\b(?: \w+){0,3}? (?:below|under|less than|lower than|beneath)\b"
     ):
@@ -1087,7 +1109,11 @@ def _b_returns(rq: Request, s: Session) -> dict[str, Any]:
         args["status"] = "open"
     elif _flag(rq, r"\brejected\b"):
         args["status"] = "rejected"
-    elif _flag(rq, r"\brefunded\b") and not rq.rmas:
+    elif _flag(rq, r"\b(refunded|refunds?|credit notes?|credited)\b") and not (
+        rq.rmas or rq.invoices or rq.orders
+    ):
+        # A credit note exists only for a refunded return; one document's returns show
+        # each return's status and credit, so they are listed whatever their status.
         args["status"] = "refunded"
     return args
 
