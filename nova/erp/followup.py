@@ -37,11 +37,11 @@ from nova.erp.intents import (
     Plan,
     Request,
     Unclear,
-    _superlative,
     parse_request,
     plan_parsed,
     plan_request,
 )
+from nova.erp.intents.rules import _superlative
 
 __all__ = [
     "ANAPHORIC_WORDS",
