@@ -206,6 +206,14 @@ def test_movement_kinds_and_credit_notes_are_filters(full_erp: ErpDatabase) -> N
     assert isinstance(plan(full_erp, "which products are discounted", "erp_pricing"), Decline)
 
 
+def test_top_payments_are_the_largest_not_the_latest(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "top 5 payments from Nordwind", "erp_payments")
+    assert isinstance(decision, Plan) and args(decision).largest_first
+    amounts = [row.amount for row in run(full_erp, decision).rows]
+    assert amounts == sorted(amounts, reverse=True)
+    assert isinstance(plan(full_erp, "top 5 invoices of Nordwind", "erp_invoices"), Decline)
+
+
 def test_one_letter_typos_of_rule_words(full_erp: ErpDatabase) -> None:
     decision = plan(full_erp, "whats runing low in the warehouse?", "erp_inventory")
     assert isinstance(decision, Plan) and decision.skill == "erp_reorder_candidates"

@@ -326,7 +326,8 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
             setattr(request, setter, int(match.group("n")))
             # Keep the words ("overdue", "top") for the rules; drop only the number.
             spans.append(match.span("n"))
-            request.applied.update(r.normalise(match.group(0)).split())
+            # "top"/"best" rank: a rule must rank for them ("top 5 payments" is not "last 5").
+            request.applied.update(set(r.normalise(match.group(0)).split()) - {"top", "best"})
     for match in MIN_AMOUNT_RE.finditer(text):
         if any(a < match.end() and match.start() < b for a, b in spans):
             continue

@@ -164,7 +164,8 @@ PAYMENT_WORDS = _W(
     transactions transaction last latest recent recently usually average avg days quickly fast
     long takes take time behaviour behavior method methods unapplied unmatched matched applied
     customer customers reference ref anything something made came in total over assigned
-    allocated linked unassigned unallocated no without not yet sitting invoice invoices""".split()
+    allocated linked unassigned unallocated no without not yet sitting invoice invoices biggest
+    largest highest top single""".split()
 )
 STOCK_WORDS = _W(
     """stock stocks level levels inventory on hand available availability quantity quantities
@@ -339,6 +340,9 @@ def _b_payments(rq: Request, s: Session) -> dict[str, Any]:
         args["method"] = rq.method
     if rq.min_amount is not None:
         args["min_amount"] = rq.min_amount
+    if _flag(rq, r"\b(biggest|largest|highest|top)( \d+)?( single)? payments?\b"):
+        args["largest_first"] = True
+        rq.reading = "Largest payments first."
     if _flag(
         rq,
         r"\b(unapplied|unmatched|unassigned|unallocated|not (yet )?(matched|assigned|allocated|"
@@ -770,7 +774,7 @@ RULES: tuple[Rule, ...] = (
         _W(),
         PAYMENT_WORDS | _W({"usually", "by", "via", "with", "us", "we"}),
         _b_payments,
-        implies=_W("last latest recent newest paid".split()),
+        implies=_W("last latest recent newest paid incoming received".split()),
     ),
     Rule(
         "stock level",

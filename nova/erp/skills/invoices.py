@@ -275,6 +275,9 @@ class PaymentHistoryArgs(_Period):
         default=False, description="Only payments not matched to an invoice"
     )
     reference: Name | None = Field(default=None, description="Text in the payment reference")
+    largest_first: bool = Field(
+        default=False, description="List the largest payments first (default: newest first)"
+    )
     limit: Limit = 20
 
 
@@ -330,7 +333,11 @@ def payment_history(session: Session, args: PaymentHistoryArgs) -> SkillResult[P
     delays: list[int] = []
     late: list[int] = []
     for payment, number, name, invoice, issued, _due in session.execute(
-        base.order_by(m.Payment.paid_on.desc(), m.Payment.number.desc()).limit(args.limit)
+        base.order_by(
+            *([m.Payment.amount_cents.desc()] if args.largest_first else []),
+            m.Payment.paid_on.desc(),
+            m.Payment.number.desc(),
+        ).limit(args.limit)
     ):
         rows.append(
             PaymentRow(
