@@ -43,7 +43,7 @@ CONDITION_WORDS = frozenset(
     unapplied unmatched applied matched margin margins profit profitable loss units volume
     quantity defective faulty broken damaged wrong country countries reason reasons why
     incoming outgoing receipts adjustments discount discounted net credited refunds
-    refund""".split()
+    refund transit""".split()
 )
 """Words that narrow, rank or negate: each one left in a request must have been applied.
 
@@ -490,6 +490,8 @@ def _b_pos(rq: Request, s: Session) -> dict[str, Any]:
         args["status"] = "open"
     elif _flag(rq, r"\breceived\b"):
         args["status"] = "received"
+    if args.get("status") in ("received", "overdue") and rq.period is not None:
+        raise NotForFastPath("the period filters the order date, not the receipt or due date")
     if rq.skus:
         args["product"] = rq.skus[0]
     return args
@@ -578,7 +580,8 @@ def _b_shipments(rq: Request, s: Session) -> dict[str, Any]:
 RETURN_REASONS: dict[str, str] = {
     "defective": r"\b(defective|faulty|broken|not working|doesn t work|failed|defect|defects)\b",
     "wrong_part": r"\b(wrong|incorrect) (parts?|items?|products?|skus?|ones?)\b|\bwrong\b(?! way)",
-    "damaged_in_transit": r"\b(damaged|damage|transport damage|transit damage|shipping damage)\b",
+    "damaged_in_transit": r"\b(damaged( in (transit|shipping|delivery))?|damage|transport damage"
+    r"|transit damage|shipping damage)\b",
     "not_needed": r"\b(not|no longer|wasn t|weren t|didn t|did not) (needed|need|required)\b"
     r"|\b(unneeded|unwanted|surplus)\b",
     "ordered_twice": r"\b(ordered twice|duplicate|duplicated|double order(ed)?|ordered double)\b",
