@@ -28,6 +28,8 @@ e.g. ``build_agent_subgraph("erp", fast_path=make_erp_fast_path_node(catalog=cat
   when every parameter is explicit, and still pause for human approval
   (``nova.erp.approval``); the answer then reports the outcome (``additional_kwargs
   ["erp_write"]``).
+* A request that reads two ways ("best selling parts": by revenue or by units) is answered
+  with the reading used as the answer's first line (``Plan.reading``).
 * Never calls a model.
 """
 
@@ -55,7 +57,8 @@ from nova.tracing.failures import record_failure
 log = logging.getLogger(__name__)
 
 FAST_PATH_KEY = "erp_fast_path"
-"""``additional_kwargs`` key holding ``{"skill", "args", "rule"}`` of a fast-path answer."""
+"""``additional_kwargs`` key holding ``{"skill", "args", "rule"}`` of a fast-path answer
+(and ``"reading"`` when the request read two ways)."""
 
 CLARIFY_KEY = "erp_clarify"
 """``additional_kwargs`` key marking a fast-path question back to the user (it states no data,
@@ -172,6 +175,8 @@ def make_erp_fast_path_node(
             "args": decision.args.model_dump(mode="json"),
             "rule": decision.rule,
         }
+        if decision.reading:
+            used["reading"] = decision.reading
         detail = f"{decision.skill} {json.dumps(used['args'], sort_keys=True)}"
         if decision.writes:
             outcome = approve_and_apply(
@@ -199,9 +204,13 @@ def make_erp_fast_path_node(
                 f"{detail} -> {type(error).__name__}",
                 **{FAST_PATH_KEY: used, CLARIFY_KEY: {"skill": decision.skill}},
             )
+        text = render_text(result)
+        if decision.reading:
+            # A ranking that reads two ways says which reading it used, before any figure.
+            text = f"{decision.reading}\n\n{text}"
         return _reply(
             spec,
-            render_text(result),
+            text,
             "fast_path",
             detail,
             **{PAYLOAD_KEY: result.payload(), FAST_PATH_KEY: used},

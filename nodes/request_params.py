@@ -402,7 +402,8 @@ def _customers(
     text: str, session: Session, ignore: frozenset[str], found: list[tuple[int, Stated]]
 ) -> str | None:
     from nova.erp import models as m
-    from nova.erp.intents import _NAME_AFTER, ALL_RULE_WORDS, ERP_WORDS, GLOBAL_WORDS
+    from nova.erp.intents import ALL_RULE_WORDS, ERP_WORDS, GLOBAL_WORDS
+    from nova.erp.intents.parsing import _NAME_AFTER
     from nova.erp.skills import name_index
     from tools.language import LANGUAGE_NAMES
 

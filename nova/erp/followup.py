@@ -19,21 +19,21 @@ Two parts of a follow-up carry no entity but must not be ignored:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from nova.erp.intents import (
     ALL_RULE_WORDS,
+    FIRST_ROW,
     GLOBAL_WORDS,
     Clarify,
     Decision,
     Decline,
     NotForFastPath,
+    Order,
     Plan,
     Request,
     Unclear,
@@ -41,6 +41,7 @@ from nova.erp.intents import (
     plan_parsed,
     plan_request,
 )
+from nova.erp.intents.rules import _superlative
 
 __all__ = [
     "ANAPHORIC_WORDS",
@@ -50,7 +51,6 @@ __all__ = [
     "plan_followup",
 ]
 
-Order = Literal["oldest", "newest"]
 
 ANAPHORIC_WORDS = frozenset(
     """and or but also plus then so same one ones it its that those them they their too
@@ -59,27 +59,6 @@ ANAPHORIC_WORDS = frozenset(
 """Closed-class words a follow-up uses to point back at the earlier turn (coordinating
 conjunctions, pro-forms, "what/how about"): they carry no parameter of their own."""
 
-SUPERLATIVES: dict[str, Order] = {
-    "oldest": "oldest",
-    "earliest": "oldest",
-    "newest": "newest",
-    "latest": "newest",
-    "most recent": "newest",
-}
-"""Superlatives that pick one end of a date-ordered list."""
-
-FIRST_ROW: dict[str, Order] = {
-    # Each skill's ORDER BY in nova/erp/skills.py decides which row comes first.
-    "erp_overdue_invoices": "oldest",  # due date ascending
-    "erp_invoice_lookup": "newest",  # issue date descending
-    "erp_payment_history": "newest",  # paid on descending
-    "erp_stock_movements": "newest",  # moved on descending
-    "erp_customer_orders": "newest",  # order date descending
-    "erp_purchase_orders": "newest",  # order date descending
-    "erp_shipment_status": "newest",  # shipped on descending
-    "erp_returns": "newest",  # requested on descending
-}
-"""Which end of the date order each list skill returns first."""
 
 # Entity kinds (``Request.kinds()``) and the fields that hold them.
 _FIELDS: dict[str, tuple[str, ...]] = {
@@ -91,13 +70,6 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 
 def _fields_of(kind: str) -> tuple[str, ...]:
     return _FIELDS.get(kind, (kind,))
-
-
-def _superlative(norm: str) -> tuple[Order, tuple[str, ...]] | None:
-    for phrase, order in sorted(SUPERLATIVES.items(), key=lambda item: -len(item[0])):
-        if re.search(rf"\b{phrase}\b", norm):
-            return order, tuple(phrase.split())
-    return None
 
 
 def merge_requests(earlier: Request, later: Request) -> Request:
@@ -178,6 +150,7 @@ def plan_followup(
         decision.skill,
         decision.args.model_copy(update={"limit": 1}),
         f"{decision.rule} (follow-up: the {order} one)",
+        decision.reading,
     )
 
 

@@ -6,6 +6,7 @@ is computed here, so an answer cannot show a number its query did not return.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -74,7 +75,7 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
     "erp_find_product": ("name", "unit_price", "available", "supplier"),
     "erp_invoice_lookup": ("customer", "issue_date", "due_date", "total", "outstanding", "status"),
     "erp_overdue_invoices": ("customer", "due_date", "outstanding", "days_overdue"),
-    "erp_customer_balance": ("name", "outstanding", "overdue_amount"),
+    "erp_customer_balance": ("name", "net_balance", "outstanding", "overdue_amount"),
     "erp_payment_history": ("paid_on", "customer", "invoice", "amount", "method"),
     "erp_stock_level": ("warehouse", "on_hand", "reserved", "available", "reorder_point"),
     "erp_reorder_candidates": ("name", "available", "reorder_point", "on_order", "supplier"),
@@ -167,6 +168,25 @@ def _detailed(result: SkillResult[Any]) -> bool:
     return result.focus == "record" and len(result.rows) == 1
 
 
+def _credits_line(row: Mapping[str, str], facts: Mapping[str, str]) -> str:
+    """Name the balance's unapplied payments and credit notes, and what they could settle."""
+    if "settles" not in facts:
+        return ""
+    parts = [
+        f"{row[key]} in {label}"
+        for key, label in (
+            ("unapplied_payments", "unapplied payments"),
+            ("open_credits", "credit notes"),
+        )
+        if set(re.sub(r"\D", "", row[key])) - {"0"}
+    ]
+    return (
+        f" But the account also holds {' and '.join(parts)}, not yet matched: "
+        f"{facts['settles']}. Net balance {row['net_balance']}"
+        + (" (in the customer's favour)." if row["net_balance"].startswith("-") else ".")
+    )
+
+
 def _headline(result: SkillResult[Any]) -> str:
     facts = _facts(result)
     rows = [_row(result, i) for i in range(len(result.rows))]
@@ -186,6 +206,13 @@ def _headline(result: SkillResult[Any]) -> str:
                 f"{r['discount_pct']}%{blocked}."
             )
         return f"{_s(count, 'customer')} match:"
+    if skill == "erp_customer_balance" and result.focus == "list":
+        if not rows:
+            return f"No customer owes anything (as of {result.as_of})."
+        return (
+            f"{_s(count, 'customer')} owe money, {facts['total']} in total {facts['ranked_by']}"
+            f" (open invoices less unapplied payments and credit notes), as of {result.as_of}:"
+        )
     if skill == "erp_customer_balance":
         r = first
         over = " That is over the credit limit." if facts.get("over_limit") == "yes" else ""
@@ -196,7 +223,7 @@ def _headline(result: SkillResult[Any]) -> str:
             f"{r['overdue_amount']} of it is on "
             f"{_s(r['overdue_invoices'], 'overdue invoice')}{oldest}, "
             f"as of {result.as_of}. Credit limit {r['credit_limit']}, {r['credit_available']} "
-            f"left.{over}"
+            f"left.{over}{_credits_line(r, facts)}"
         )
     if skill == "erp_invoice_lookup":
         if _detailed(result):
@@ -401,7 +428,8 @@ def render_text(result: SkillResult[Any]) -> str:
     """Write the answer for ``result``: a headline from its facts, its rows, and the ids cited."""
     lines = [_headline(result)]
     detailed = _detailed(result) and result.skill not in ("erp_order_status", "erp_stock_level")
-    if result.rows and not detailed and result.skill not in SINGLE_ROW_SKILLS:
+    single = result.skill in SINGLE_ROW_SKILLS and result.focus == "record"
+    if result.rows and not detailed and not single:
         lines += [_line(result, i) for i in range(len(result.rows))]
         if result.total_rows > len(result.rows):
             lines.append(f"(Showing {len(result.rows)} of {result.total_rows}.)")

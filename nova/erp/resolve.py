@@ -97,6 +97,23 @@ LEGAL_FORMS = frozenset(
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 
 
+_AND = frozenset({"and", "und", "n"})
+
+COUNTRIES: dict[str, str] = {
+    "germany": "DE", "german": "DE", "austria": "AT", "austrian": "AT",
+    "switzerland": "CH", "swiss": "CH", "france": "FR", "french": "FR",
+    "netherlands": "NL", "holland": "NL", "dutch": "NL", "belgium": "BE", "belgian": "BE",
+    "luxembourg": "LU", "united kingdom": "GB", "uk": "GB", "great britain": "GB",
+    "britain": "GB", "british": "GB", "england": "GB", "ireland": "IE", "irish": "IE",
+    "italy": "IT", "italian": "IT", "spain": "ES", "spanish": "ES", "portugal": "PT",
+    "poland": "PL", "polish": "PL", "czech republic": "CZ", "czechia": "CZ", "czech": "CZ",
+    "slovakia": "SK", "hungary": "HU", "hungarian": "HU", "slovenia": "SI", "croatia": "HR",
+    "denmark": "DK", "danish": "DK", "sweden": "SE", "swedish": "SE", "norway": "NO",
+    "finland": "FI", "usa": "US", "united states": "US", "china": "CN", "chinese": "CN",
+}  # fmt: skip
+"""Country names and adjectives (normalised) to the ISO codes the ERP stores."""
+
+
 def normalise(text: str) -> str:
     """Fold case and accents, drop punctuation and possessives: ``Müller's`` → ``muller``."""
     text = _POSSESSIVE.sub(r"\1", text)
@@ -244,12 +261,28 @@ class NameIndex:
             if not candidates:
                 continue
             consumed = set(range(start, end))
-            name_words = {w for c in candidates for w in normalise(c.name).split()}
+            # Singular or plural alike: "Baker & Son" for "Baker & Sons Ltd".
+            name_words = {
+                form
+                for c in candidates
+                for w in normalise(c.name).split()
+                for form in ((w, w.removesuffix("s"), f"{w}s") if len(w) > 3 else (w,))
+            }
             # Words right after the span that belong to the name ("Hoffmann Kfz") are explained too.
             position = end
-            while position < len(words) and words[position] in name_words:
-                consumed.add(position)
-                position += 1
+            while position < len(words):
+                if words[position] in name_words:
+                    consumed.add(position)
+                    position += 1
+                elif (  # "Baker and Sons" for "Baker & Sons Ltd": the "&" spelled out
+                    words[position] in _AND
+                    and position + 1 < len(words)
+                    and words[position + 1] in name_words
+                ):
+                    consumed |= {position, position + 1}
+                    position += 2
+                else:
+                    break
             taken.update(consumed)
             mentions.append(Mention(span_text, start, end, tuple(candidates), frozenset(consumed)))
         return sorted(mentions, key=lambda mention: mention.start)

@@ -1,0 +1,231 @@
+"""Read an ERP request without a model: which skill, with which arguments, or why not.
+
+``parse_request`` finds everything checkable in the text (document numbers, SKUs, a
+period, amounts, limits, categories, warehouses, customer and supplier names) and keeps
+the words it could not explain. ``plan_request`` then applies the intent ``RULES``: a
+rule fits when its trigger words are present, every entity it needs was found, it uses
+every entity that was found, and every left-over word is in its vocabulary. Exactly one
+skill must fit, otherwise the request is declined (a model agent takes it). Names that
+fit two customers and dates that cannot be read produce a clarifying question.
+
+The package: ``request`` (what a request contains), ``parsing`` (``parse_request``),
+``rules`` (the words, condition words, rules and their argument builders) and this module
+(``plan_request`` / ``plan_parsed``).
+
+The design errs towards declining: an unknown word, a second period, an entity the skill
+cannot use ("grouped by", "compare", "why", "not") all send the request to the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from nova.erp.intents.parsing import (
+    ERP_WORDS,
+    MONEY_RE,
+    PERCENT_RE,
+    parse_number,
+    parse_request,
+)
+from nova.erp.intents.request import (
+    NotForFastPath,
+    Request,
+    Unclear,
+)
+from nova.erp.intents.rules import (
+    ALL_RULE_WORDS,
+    CONDITION_WORDS,
+    FIRST_ROW,
+    GLOBAL_WORDS,
+    ONE_OF,
+    RULES,
+    SUPERLATIVES,
+    Order,
+    Rule,
+    _superlative,
+)
+from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
+from nova.erp.writes import WRITE_SKILLS
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The fast path can answer: run ``skill`` with ``args``."""
+
+    skill: str
+    args: SkillArgs
+    rule: str
+    reading: str | None = None
+    """How a request that reads two ways was read; the answer's first line."""
+
+    @property
+    def writes(self) -> bool:
+        """Whether the skill changes data (and so needs approval)."""
+        return self.skill in WRITE_SKILLS
+
+
+@dataclass(frozen=True, slots=True)
+class Clarify:
+    """The request is ERP-shaped but something in it must be fixed first; ``question`` says what."""
+
+    question: str
+    skill: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    """The fast path will not answer (the model agent should); ``reason`` is for logs and evals."""
+
+    reason: str
+
+
+Decision = Plan | Clarify | Decline
+
+
+def _args_model(skill: str) -> type[SkillArgs]:
+    if skill in READ_SKILLS:
+        return READ_SKILLS[skill].args
+    return WRITE_SKILLS[skill].args
+
+
+def plan_request(
+    text: str, session: Session, tools: Iterable[str], *, today: date | None = None
+) -> Decision:
+    """Decide how to answer ``text`` with the skills in ``tools`` and no model.
+
+    Returns:
+        ``Plan`` (one skill fits, every argument resolved), ``Clarify`` (ambiguous name,
+        unreadable date, invalid value) or ``Decline`` (anything else).
+
+    """
+    allowed = {tool for tool in tools if tool in READ_SKILLS or tool in WRITE_SKILLS}
+    if not allowed:
+        return Decline("the agent has no ERP skills")
+    if len(text) > 400:
+        return Decline("too long for the fast path")
+    try:
+        request = parse_request(text, session, today=today)
+    except NotForFastPath as error:
+        return Decline(str(error))
+    except Unclear as error:
+        return Clarify(str(error))
+    if request.product_choices:
+        # Ask which product only when the request could be answered once it is known.
+        first = request.product_choices[0][0]
+        trial = replace(request, skus=[*request.skus, first], product_choices=[], applied=set())
+        decision = plan_parsed(trial, session, allowed)
+        if not isinstance(decision, Plan):
+            return decision
+        listing = "; ".join(f"{name} ({sku})" for sku, name in request.product_choices)
+        return Clarify(f"Which product do you mean: {listing}?", decision.skill)
+    return plan_parsed(request, session, allowed)
+
+
+def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> Decision:
+    """Apply the intent ``RULES`` to an already parsed request (see ``plan_request``).
+
+    Args:
+        request: What ``parse_request`` found (or a merge of several turns' findings,
+            ``nova.erp.followup``).
+        session: Database session, for resolving names.
+        allowed: The ERP skills the agent may use.
+
+    """
+    allowed = set(allowed)
+    present = request.kinds()
+    fits: list[Rule] = []
+    for rule in RULES:
+        if rule.skill not in allowed or not rule.trigger.search(request.norm):
+            continue
+        if not rule.requires <= present or not present <= rule.uses:
+            continue
+        if not set(request.residual) <= GLOBAL_WORDS | rule.vocabulary:
+            continue
+        if any(request.count(kind) > 1 for kind in present - rule.multi):
+            continue  # "INV-1 and INV-2": the skill takes one, answering one would drop the other
+        fits.append(rule)
+    if not fits:
+        if request.unknown_name and any(
+            rule.skill in allowed and ("customer" in rule.uses or "supplier" in rule.uses)
+            for rule in RULES
+        ):
+            return Clarify(
+                f"I couldn't find a customer or supplier called {request.unknown_name!r}. Check "
+                "the "
+                "spelling, or give the customer number (5 digits)."
+            )
+        unknown = sorted(set(request.residual) - GLOBAL_WORDS - ALL_RULE_WORDS)
+        return Decline(
+            f"no rule fits (unexplained words: {unknown[:5]})" if unknown else "no rule fits"
+        )
+    top = max(rule.priority for rule in fits)
+    best = [rule for rule in fits if rule.priority == top]
+    if len({rule.skill for rule in best}) > 1:
+        return Decline("several skills fit: " + ", ".join(sorted({rule.skill for rule in best})))
+    rule = best[0]
+    try:
+        raw = rule.build(request, session)
+    except NotForFastPath as error:
+        return Decline(str(error))
+    except AmbiguousName as error:
+        return Clarify(
+            f"Which {error.kind} do you mean: "
+            + "; ".join(f"{c.name} ({c.number})" for c in error.candidates[:6])
+            + "?",
+            rule.skill,
+        )
+    superlative = _superlative(request.norm)
+    if superlative is not None and FIRST_ROW.get(rule.skill) == superlative[0]:
+        request.applied.update(superlative[1])  # the skill lists that end first
+    if (
+        ONE_OF.search(request.norm)
+        and request.limit is None
+        and "limit" in _args_model(rule.skill).model_fields
+    ):
+        raw["limit"] = 1
+    unapplied = sorted((set(request.residual) & CONDITION_WORDS) - request.applied - rule.implies)
+    if unapplied:
+        return Decline(f"{rule.skill} cannot apply {', '.join(map(repr, unapplied))}")
+    try:
+        args = _args_model(rule.skill).model_validate(raw)
+    except ValidationError as error:
+        if rule.skill in WRITE_SKILLS:  # an impossible quantity or amount: say what is wrong
+            problems = "; ".join(
+                item["msg"].removeprefix("Value error, ") for item in error.errors()
+            )
+            return Clarify(
+                f"I can't do that as asked: {problems}. Nothing was changed.", rule.skill
+            )
+        return Decline(f"arguments incomplete for {rule.skill}: {error.errors()[0]['msg']}")
+    return Plan(rule.skill, args, rule.name, request.reading)
+
+
+__all__ = [
+    "ALL_RULE_WORDS",
+    "CONDITION_WORDS",
+    "ERP_WORDS",
+    "FIRST_ROW",
+    "GLOBAL_WORDS",
+    "MONEY_RE",
+    "PERCENT_RE",
+    "RULES",
+    "SUPERLATIVES",
+    "Clarify",
+    "Decision",
+    "Decline",
+    "NotForFastPath",
+    "Order",
+    "Plan",
+    "Request",
+    "Rule",
+    "Unclear",
+    "parse_number",
+    "parse_request",
+    "plan_parsed",
+    "plan_request",
+]

@@ -1,0 +1,422 @@
+"""Find everything checkable in an ERP request: numbers, periods, amounts, names, products."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from rapidfuzz.distance import DamerauLevenshtein
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nova.erp import models as m
+from nova.erp import resolve as r
+from nova.erp.db import business_date
+from nova.erp.intents.request import (
+    NotForFastPath,
+    Request,
+    Unclear,
+)
+from nova.erp.intents.rules import (
+    ALL_RULE_WORDS,
+    CONDITION_WORDS,
+    GLOBAL_WORDS,
+)
+from nova.erp.skills import name_index
+
+# --- parsing ----------------------------------------------------------------------------
+
+_NUMBER = r"\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_CURRENCY = r"(?:€|eur\b|euros?\b)"
+MONEY_RE = re.compile(
+    rf"(?P<sign>[-−]\s*|minus\s+)?(?:{_CURRENCY}\s*(?P<sign2>[-−]\s*)?(?P<a>{_NUMBER})\s*(?P<ka>k\b)?"
+    rf"|(?P<b>{_NUMBER})\s*(?P<kb>k\b)?\s*{_CURRENCY})",
+    re.IGNORECASE,
+)
+MIN_AMOUNT_RE = re.compile(
+    rf"\b(?:over|above|more than|at least|greater than|exceeding|bigger than|larger than)\s+"
+    rf"{_CURRENCY}?\s*(?P<n>{_NUMBER})(?![\d.,])\s*(?P<k>k\b)?"
+    r"(?!\s*(?:days?|weeks?|months?|years?|%|pieces|pcs|units|x)\b)"
+    rf"\s*{_CURRENCY}?",
+    re.IGNORECASE,
+)
+DAYS_RE = re.compile(
+    r"\b(?:more than|over|older than|at least|longer "
+    r"than|>)\s*(?P<n>\d{1,4})\s*days?\b(?:\s+(?:overdue|late|past due|old))?",
+    re.IGNORECASE,
+)
+LIMIT_RE = re.compile(
+    r"\b(?:top|last|latest|first|best|recent|newest)\s+(?P<n>\d{1,3})\b(?!\s*(?:days?|weeks?|months?|years?)\b)",
+    re.IGNORECASE,
+)
+PERCENT_RE = re.compile(r"(?P<n>\d{1,3}(?:\.\d)?)\s*%")
+QUANTITY_RE = re.compile(
+    r"(?P<q>-?\d[\d,]*)\s*(?:x|×|pcs\.?|pieces|units|pc)?\s*(?:of\s+)?(?:pieces\s+)?"
+    rf"(?P<sku>{r.SKU_BODY})\b",
+    re.IGNORECASE,
+)
+ORDER_BARE_RE = re.compile(
+    r"\b(?:sales\s+)?order\s+(?P<label>no\.?\s*|number\s+|nr\.?\s*)?#?\s*(?P<n>\d{4,6})\b"
+    r"(?!\s*(?:x|×|pcs|pieces|units|pc|€|eur|euros?)\b)(?![.,]\d)",
+    re.IGNORECASE,
+)
+"""A sales order named by its number alone, without the ``SO-`` prefix."""
+DELTA_RE = re.compile(r"(?<![\w-])(?P<d>[+-]\d{1,6})\b")
+REASON_RE = re.compile(r"\b(?:reason|because|due to)\b\s*:?\s*(?P<why>[^.;]{3,120})", re.IGNORECASE)
+TARGET_RE = re.compile(
+    r"\b(?:to|=)\s*(?P<n>[-+]?\d{1,7})\b(?:\s*(?:pieces|pcs|units))?", re.IGNORECASE
+)
+QUOTED_RE = re.compile(r"[\"“](?P<q>[^\"”]{2,80})[\"”]")
+WAREHOUSE_RE = re.compile(
+    r"\b(?:(?P<a>main|ulm)\s+warehouse|warehouse\s+(?P<b>main|ulm)|in\s+(?P<c>ulm)|(?P<d>MAIN|ULM))\b",
+    re.IGNORECASE,
+)
+METHODS = {
+    "bank transfer": "bank_transfer",
+    "transfer": "bank_transfer",
+    "wire": "bank_transfer",
+    "sepa": "sepa_debit",
+    "direct debit": "sepa_debit",
+    "card": "card",
+    "credit card": "card",
+    "paypal": "paypal",
+    "cash": "cash",
+}
+METHOD_RE = re.compile(
+    r"\b(" + "|".join(sorted(METHODS, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
+_NAME_AFTER = re.compile(
+    r"\b(?:for|from|of|to|by|customer|supplier|at|with)\s+"
+    r"(?P<name>[A-ZÄÖÜ][^\W\d_]+(?:[\s-]+(?:&\s+)?[A-ZÄÖÜ][^\W\d_]+\.?){0,3})(?![\w-])"
+)
+
+
+def parse_number(text: str) -> Decimal:
+    """Read ``1,250.00``, ``1.250,00``, ``1250`` or ``89,90`` as a ``Decimal``.
+
+    Raises:
+        ValueError: when the text is not a number.
+
+    """
+    value = text.strip()
+    if "," in value and "." in value:
+        decimal_sep = "," if value.rfind(",") > value.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        value = value.replace(thousands, "").replace(decimal_sep, ".")
+    elif "," in value:
+        head, _, tail = value.rpartition(",")
+        value = value.replace(",", "") if len(tail) == 3 else f"{head.replace(',', '')}.{tail}"
+    elif value.count(".") > 1 or (value.count(".") == 1 and len(value.rpartition(".")[2]) == 3):
+        value = value.replace(".", "")
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def _categories(session: Session) -> dict[str, str]:
+    names = [str(c) for c in session.scalars(select(m.Product.category).distinct())]
+    aliases: dict[str, str] = {}
+    for name in names:
+        base = r.normalise(name)
+        singular = base[:-1] if base.endswith("s") else base
+        for alias in {base, singular, f"{singular}s", f"{singular} parts", f"{base} parts"}:
+            aliases[alias] = name
+    return aliases
+
+
+ERP_WORDS = frozenset(
+    """invoice invoices order orders payment payments stock price prices cost costs sales revenue
+    customer customers supplier suppliers product products return returns shipment shipments
+    balance credit limit overdue open paid due total value margin lead time times status
+    warehouse reorder movements movement tracking carrier delivery deliveries parcel refund
+    turnover top best list show find main low high new old last this week month year quarter day
+    days today yesterday all much many""".split()
+)
+"""Words that never count as a customer or supplier name on their own."""
+
+
+def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        for index in range(start, end):
+            chars[index] = " "
+    return "".join(chars)
+
+
+def _fold(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+_CONNECTORS = frozenset({"for", "the", "a", "an", "of", "on", "fits", "fitting"})
+
+
+def _described_products(
+    request: Request,
+    session: Session,
+    words: list[str],
+    consumed: set[int],
+    categories: frozenset[str],
+) -> None:
+    """Find products named by description ("the ceramic brake pads") rather than by SKU.
+
+    A run of two or more words, each a word of product names and one of them more than a
+    category or a rule's word, must fit every word of one product's name: that product's SKU
+    is taken. Fitting two to six products makes a question; fitting more is no mention.
+    """
+    products = [(e.number, e.name) for e in name_index(session, m.Product).entities]
+    folded = [(sku, name, {_fold(w) for w in r.normalise(name).split()}) for sku, name in products]
+    vocabulary = set().union(*(tokens for _s, _n, tokens in folded)) if folded else set()
+    common = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
+
+    def usable(index: int) -> bool:
+        word = words[index]
+        return (
+            index not in consumed
+            and _fold(word) in vocabulary
+            and (word not in common or word in categories)
+        )
+
+    position = 0
+    while position < len(words):
+        if not usable(position):
+            position += 1
+            continue
+        end = position
+        while end < len(words):
+            if usable(end):
+                end += 1
+                continue
+            # "the air filter for the Ford Transit": a connector inside one description
+            gap = end
+            while gap < len(words) and words[gap] in _CONNECTORS and gap not in consumed:
+                gap += 1
+            if gap == end or gap >= len(words) or not usable(gap):
+                break
+            end = gap
+        run = [w for w in words[position:end] if w not in _CONNECTORS]
+        wanted = {_fold(w) for w in run}
+        # A common word that goes on naming the same products ("Ford Transit") belongs too.
+        while (
+            end < len(words)
+            and end not in consumed
+            and _fold(words[end]) in vocabulary
+            and any(wanted | {_fold(words[end])} <= tokens for _s, _n, tokens in folded)
+        ):
+            run.append(words[end])
+            wanted.add(_fold(words[end]))
+            end += 1
+        distinctive = [w for w in run if w not in categories and _fold(w) not in categories]
+        if len(run) >= 2 and distinctive:
+            fits = [(sku, name) for sku, name, tokens in folded if wanted <= tokens]
+            if len(fits) == 1:
+                request.skus.append(fits[0][0])
+                consumed.update(range(position, end))
+            elif 2 <= len(fits) <= 6:
+                request.product_choices = fits
+                consumed.update(range(position, end))
+        position = end
+
+
+def _known_words(session: Session) -> frozenset[str]:
+    names = [
+        e.name
+        for model in (m.Customer, m.Supplier, m.Product)
+        for e in name_index(session, model).entities
+    ]
+    return frozenset(w for name in names for w in r.normalise(name).split()) | frozenset(
+        " ".join(_categories(session)).split()
+    )
+
+
+_WORD = re.compile(r"(?<![\w-])[^\W\d_]{4,}(?![\w-])")
+
+
+def _spelled(text: str, session: Session) -> str:
+    """Correct one-letter typos of rule words ("runing low", "lsit", "staus").
+
+    Only a word no rule, name or category knows is changed, only to the one rule word
+    at Damerau-Levenshtein distance 1 (a swap counts once; words of four letters only by
+    a swap), and never to a condition word: a typo must not add a filter.
+    """
+    vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
+    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES)
+    targets = sorted(vocabulary - CONDITION_WORDS)
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        lower = r.normalise(word)
+        if lower in known or " " in lower:
+            return word
+        close = [
+            target
+            for target in targets
+            if abs(len(target) - len(lower)) <= 1
+            and DamerauLevenshtein.distance(lower, target) == 1
+            and (len(lower) > 4 or sorted(lower) == sorted(target))
+        ]
+        return close[0] if len(close) == 1 else word
+
+    return _WORD.sub(fix, text)
+
+
+def parse_request(text: str, session: Session, *, today: date | None = None) -> Request:
+    """Find every entity in ``text`` that can be checked against the ERP.
+
+    Raises:
+        Unclear: a date cannot be read, or two periods are mentioned.
+
+    """
+    today = today or business_date(session)
+    text = _spelled(text, session)
+    request = Request(text=text, today=today, norm=r.normalise(text))
+    spans: list[tuple[int, int]] = []
+
+    def take(
+        pattern: re.Pattern[str], spell: Callable[[re.Match[str]], str], into: list[str]
+    ) -> None:
+        for match in pattern.finditer(text):
+            if any(a < match.end() and match.start() < b for a, b in spans):
+                continue
+            into.append(spell(match))
+            spans.append(match.span())
+
+    for match in QUOTED_RE.finditer(text):
+        spans.append(match.span())
+        request.residual.append("\x00quoted")
+    take(r.INVOICE_RE, r.canonical_invoice, request.invoices)
+    take(r.PO_RE, r.canonical_po, request.pos)
+    take(r.RMA_RE, r.canonical_rma, request.rmas)
+    take(r.SHIPMENT_RE, lambda mt: f"SH-{mt.group(1)}", request.shipments)
+    for match in QUANTITY_RE.finditer(text):
+        sku = match.group("sku").upper()  # letters, a dash, digits: upper case is canonical
+        request.quantities.append((int(match.group("q").replace(",", "")), sku))
+        # Only the quantity is taken here; the SKU itself is found with the others below.
+        spans.append((match.start(), match.start("sku")))
+    take(r.SKU_RE, r.canonical_sku, request.skus)
+    take(r.ORDER_RE, r.canonical_order, request.orders)
+    for match in ORDER_BARE_RE.finditer(text):
+        # "order 1261": the sales order SO-1261 (only the number is taken; "order" stays).
+        if not any(a < match.end() and match.start() < b for a, b in spans):
+            request.orders.append(f"SO-{int(match.group('n'))}")
+            label = match.start("label") if match.group("label") else match.start("n")
+            spans.append((label, match.end("n")))
+    take(r.CUSTOMER_NUMBER_RE, lambda mt: mt.group(1), request.customer_numbers)
+    take(r.TRACKING_RE, lambda mt: mt.group(1), request.trackings)
+    try:
+        request.period = r.find_period(_mask(text, spans), today)
+    except r.ManyPeriods as error:
+        raise NotForFastPath(str(error)) from None
+    except r.PeriodError as error:
+        raise Unclear(str(error)) from None
+    if request.period is not None:
+        spans.append(request.period.span)
+        if re.search(r"\bdue\b", request.norm):
+            # Due dates lie ahead too: "due this week" runs to Sunday, not to today.
+            request.due_period = r.find_period(_mask(text, spans[:-1]), today, clamp=False)
+    for pattern, setter in (
+        (DAYS_RE, "days"),
+        (LIMIT_RE, "limit"),
+    ):
+        for match in pattern.finditer(text):
+            if any(a < match.end() and match.start() < b for a, b in spans):
+                continue
+            setattr(request, setter, int(match.group("n")))
+            # Keep the words ("overdue", "top") for the rules; drop only the number.
+            spans.append(match.span("n"))
+            # "top"/"best" rank: a rule must rank for them ("top 5 payments" is not "last 5").
+            request.applied.update(set(r.normalise(match.group(0)).split()) - {"top", "best"})
+    for match in MIN_AMOUNT_RE.finditer(text):
+        if any(a < match.end() and match.start() < b for a, b in spans):
+            continue
+        value = parse_number(match.group("n")) * (1000 if match.group("k") else 1)
+        request.min_amount = value
+        spans.append(match.span())
+    for match in MONEY_RE.finditer(text):
+        if any(a < match.end() and match.start() < b for a, b in spans):
+            continue
+        number = match.group("a") or match.group("b")
+        thousand = match.group("ka") or match.group("kb")
+        sign = -1 if match.group("sign") or match.group("sign2") else 1
+        request.amounts.append(sign * parse_number(number) * (1000 if thousand else 1))
+        spans.append(match.span())
+    for match in PERCENT_RE.finditer(text):
+        request.percent = Decimal(match.group("n"))
+        spans.append(match.span())
+    if re.search(r"\b(adjust|correct|set|count|counted)\b", request.norm):
+        # "to 42" / "to -5" sets a quantity (a negative one is refused); "+5" / "-3" changes it.
+        for match in TARGET_RE.finditer(_mask(text, spans)):
+            request.quantities.append((int(match.group("n")), ""))
+            spans.append(match.span())
+    for match in DELTA_RE.finditer(_mask(text, spans)):
+        request.delta = int(match.group("d"))
+        spans.append(match.span())
+    for match in WAREHOUSE_RE.finditer(_mask(text, spans)):
+        code = next(g for g in match.groups() if g).upper()
+        if code not in request.warehouses:
+            request.warehouses.append(code)
+        spans.append(match.span())
+    if re.search(r"\b(pay|pays|paid|paying|payment|payments)\b", request.norm):
+        for match in METHOD_RE.finditer(_mask(text, spans)):
+            request.method = METHODS[match.group(1).lower()]
+            spans.append(match.span())
+    if re.search(r"\b(adjust|correct|correction|set|count|counted|write off)\b", request.norm):
+        # The reason of a stock correction is free text, not words a rule must understand.
+        for match in REASON_RE.finditer(_mask(text, spans)):
+            request.reason = match.group("why").strip()
+            spans.append(match.span())
+    masked = _mask(text, spans)
+    norm_masked = r.normalise(masked)
+    aliases = _categories(session)
+    ignore = ERP_WORDS | GLOBAL_WORDS | frozenset(aliases) | frozenset(r.COUNTRIES)
+    # Names first: "Delta Hydraulics" is a supplier even though "hydraulics" is a category.
+    customers = name_index(session, m.Customer).find_in_text(norm_masked, ignore=ignore)
+    suppliers = name_index(session, m.Supplier).find_in_text(norm_masked, ignore=ignore)
+    consumed: set[int] = set()
+    for mention in [*customers, *suppliers]:
+        consumed |= mention.consumed
+    request.customers = customers
+    # A span naming both a customer and a supplier counts as the customer.
+    request.suppliers = [
+        s for s in suppliers if not any(c.consumed & s.consumed for c in customers)
+    ]
+    words = norm_masked.split()
+    _described_products(request, session, words, consumed, frozenset(aliases))
+    position = 0
+    while position < len(words):
+        if position in consumed:
+            position += 1
+            continue
+        for size in (3, 2, 1):
+            phrase = " ".join(words[position : position + size])
+            if (
+                len(phrase.split()) == size
+                and phrase in aliases
+                and not consumed & set(range(position, position + size))
+            ):
+                if aliases[phrase] not in request.categories:
+                    request.categories.append(aliases[phrase])
+                consumed |= set(range(position, position + size))
+                position += size - 1
+                break
+        position += 1
+    for size in (2, 1):
+        for position in range(len(words) - size + 1):
+            span = set(range(position, position + size))
+            phrase = " ".join(words[position : position + size])
+            if phrase in r.COUNTRIES and not consumed & span:
+                if r.COUNTRIES[phrase] not in request.countries:
+                    request.countries.append(r.COUNTRIES[phrase])
+                consumed |= span
+    request.residual += [word for index, word in enumerate(words) if index not in consumed]
+    # "for Zyxel Motors": a name-shaped phrase that matched nothing is worth a clear answer.
+    unknown = set(request.residual) - GLOBAL_WORDS - ALL_RULE_WORDS
+    if unknown:
+        for match in _NAME_AFTER.finditer(masked):
+            phrase_words = set(r.tokens(match.group("name")))
+            if unknown and unknown <= phrase_words:
+                request.unknown_name = match.group("name").strip()
+                break
+    return request
