@@ -65,7 +65,7 @@ def test_decision_carries_calibrated_top_k_and_versions(router: Router) -> None:
     assert decision["margin"] == pytest.approx(scores[0] - scores[1], abs=1e-3)
     assert decision["catalog_version"] == router.catalog_version
     assert decision["router_version"] == router.version
-    assert router.version.startswith("nova-hybrid-svm/")
+    assert router.version.startswith("nova-ridge/")
     assert decision["latency_ms"] > 0
     assert "nearest example" in decision["reason"]
 
