@@ -268,6 +268,8 @@ class ValidationReport:
     """In-scope abstain rate the thresholds were fitted for (the budget less a margin)."""
     text_weight: float = 0.0
     """Weight of the TF-IDF part against the embedding part (fitted unless configured)."""
+    out_of_scope_shift: float = 0.0
+    """How far the out-of-scope class's log-odds were lowered to meet the target."""
 
 
 @dataclass(slots=True)
@@ -774,14 +776,35 @@ def abstain_target(budget: float, samples: int) -> float:
     return max(budget / 2, budget - margin)
 
 
+def shift_out_of_scope(probabilities: FloatArray, n_agents: int, shift: float) -> FloatArray:
+    """Return ``probabilities`` with the out-of-scope class's log-odds lowered by ``shift``."""
+    if probabilities.shape[1] <= n_agents or shift == 0.0:
+        return probabilities
+    scaled = probabilities.astype(np.float64)
+    scaled[:, n_agents] *= np.exp(-shift)
+    return np.asarray(scaled / scaled.sum(axis=1, keepdims=True), dtype=np.float32)
+
+
 def _fit_thresholds(
     validation: _Validation, n_agents: int, target: float
-) -> tuple[Thresholds, dict[str, float | None]]:
+) -> tuple[Thresholds, float, dict[str, float | None]]:
+    """Return the thresholds, the out-of-scope class's log-odds shift, and the rates.
+
+    The out-of-scope class abstains whenever it beats every agent, whatever the
+    thresholds; when that alone exceeds the target on in-scope rows, its log-odds are
+    lowered (the shift, folded into the fitted intercept) just enough.
+    """
     top, p1, p2, oos_p = _top_two(validation.probabilities, n_agents)
     margin = p1 - p2
     inside = validation.kind == _IN
     if not inside.any():
-        return Thresholds(0.0, 0.0, -1.0), {}
+        return Thresholds(0.0, 0.0, -1.0), 0.0, {}
+    lead = np.log(np.maximum(oos_p, 1e-30)) - np.log(np.maximum(p1, 1e-30))
+    leading = np.sort(lead[inside & (lead > 0)])
+    shifts = [0.0]
+    if leading.size:
+        picks = leading[np.linspace(0, leading.size - 1, min(6, leading.size)).round().astype(int)]
+        shifts += [float(v) + 1e-4 for v in picks]
 
     def grid(values: FloatArray, upper: float, steps: int, off: float) -> FloatArray:
         # Candidates sit midway between observed in-scope values, never on one: a threshold
@@ -794,16 +817,17 @@ def _fit_thresholds(
             mids = mids[np.linspace(0, mids.size - 1, steps).round().astype(int)]
         return np.unique(np.concatenate([[off], mids]).astype(np.float32))
 
-    confidences = grid(p1, 0.25, 20, 0.0)
-    margins = grid(margin, 0.15, 12, 0.0)
-    similarities = grid(validation.similarity, 0.15, 12, -1.0)
+    confidences = grid(p1, 0.25, 16, 0.0)
+    margins = grid(margin, 0.15, 10, 0.0)
+    similarities = grid(validation.similarity, 0.15, 10, -1.0)
     wrong = inside & (top != validation.labels)
     groups = [validation.kind == g for g in (_OOS, _PSEUDO) if (validation.kind == g).any()]
-    always = oos_p > p1
     n_inside = int(inside.sum())
-    best: tuple[tuple[float, int, float, float], Thresholds] | None = None
-    for m, s in itertools.product(margins, similarities):
-        partial = always | (margin < m) | (validation.similarity < s)
+    best: tuple[tuple[float, int, float, float], Thresholds, float] | None = None
+    for shift, m, s in itertools.product(shifts, margins, similarities):
+        # p1 and the margin barely move when the out-of-scope class is lowered (it is
+        # not an agent); only which rows it wins changes.
+        partial = (lead > shift) | (margin < m) | (validation.similarity < s)
         for c in confidences:
             abstain = partial | (p1 < c)
             in_abstain = float(np.count_nonzero(abstain & inside)) / n_inside
@@ -811,13 +835,19 @@ def _fit_thresholds(
                 continue
             recall = float(np.mean([abstain[g].mean() for g in groups])) if groups else 0.0
             # Ties go to the least strict thresholds: they generalise to new requests best.
-            strictness = float(c) + float(m) + float(s) + 1.0
+            strictness = float(c) + float(m) + float(s) + 1.0 + shift
             key = (recall, int(np.count_nonzero(abstain & wrong)), -in_abstain, -strictness)
             if best is None or key > best[0]:
-                best = (key, Thresholds(float(c), float(m), float(s)))
-    chosen = best[1] if best is not None else Thresholds(0.0, 0.0, -1.0)
+                best = (key, Thresholds(float(c), float(m), float(s)), shift)
+    if best is None:
+        chosen, shift = Thresholds(0.0, 0.0, -1.0), shifts[-1]
+    else:
+        _, chosen, shift = best
     _, oos, ambiguous = decide_abstain(
-        validation.probabilities, validation.similarity, n_agents, chosen
+        shift_out_of_scope(validation.probabilities, n_agents, shift),
+        validation.similarity,
+        n_agents,
+        chosen,
     )
     abstain = oos | ambiguous
 
@@ -825,12 +855,16 @@ def _fit_thresholds(
         rows = validation.kind == kind
         return float(abstain[rows].mean()) if rows.any() else None
 
-    return chosen, {
-        "accuracy": float((top[inside] == validation.labels[inside]).mean()),
-        "in_scope_abstain": rate(_IN),
-        "out_of_scope_recall": rate(_OOS),
-        "pseudo_out_of_scope_recall": rate(_PSEUDO),
-    }
+    return (
+        chosen,
+        shift,
+        {
+            "accuracy": float((top[inside] == validation.labels[inside]).mean()),
+            "in_scope_abstain": rate(_IN),
+            "out_of_scope_recall": rate(_OOS),
+            "pseudo_out_of_scope_recall": rate(_PSEUDO),
+        },
+    )
 
 
 def _tfidf_vectorizer(config: RouterConfig) -> object:
@@ -914,6 +948,11 @@ def fit_router(
         folds = int(min(config.validation_folds, max(2, counts[counts > 0].max())))
         advance = bar.task("Fitting router", folds + holdout_groups + 2)
 
+        # One BLAS thread: the solves are small (385x385), and idle BLAS threads spinning
+        # on a busy machine cost more CPU than they save (a 34-agent refit took 3x longer).
+        from threadpoolctl import threadpool_limits
+
+        blas = threadpool_limits(limits=1, user_api="blas")
         vectorizer = _tfidf_vectorizer(config)
         text_features = vectorizer.fit_transform(corpus.texts)  # type: ignore[attr-defined]
         models = _Models(corpus, text_features, n_classes, config)
@@ -970,9 +1009,12 @@ def fit_router(
         )
         n_groups = len(np.unique(groups[labels < n_agents]))
         target = abstain_target(config.max_in_scope_abstain, n_groups)
-        thresholds, rates = _fit_thresholds(validation, n_agents, target)
+        thresholds, shift, rates = _fit_thresholds(validation, n_agents, target)
 
         final = models.fit(np.zeros(0, dtype=np.int64)).fused(text_weight)
+        if has_oos:
+            final.intercept[n_agents] -= np.float32(shift * temperature)
+        blas.restore_original_limits()
         advance(1)
 
     report = ValidationReport(
@@ -988,6 +1030,7 @@ def fit_router(
         near_duplicate_groups=n_groups,
         abstain_target=target,
         text_weight=text_weight,
+        out_of_scope_shift=shift,
     )
     names = [a.name for a in agents]
     return FittedRouter(
