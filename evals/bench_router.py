@@ -213,7 +213,7 @@ def main() -> None:
         t1 = time.perf_counter()
         semantic(text)
         t2 = time.perf_counter()
-        encode([text])  # the shared encoder alone: the floor both routers stand on
+        encode([text], quantized=nova.config.quantized)  # the encoder alone: the floor
         t3 = time.perf_counter()
         nova_ms.append((t1 - t0) * 1000)
         sr_ms.append((t2 - t1) * 1000)

@@ -2,7 +2,12 @@
 
 The dataset (``evals/datasets/routing.jsonl``) holds ``{"text", "agent"}`` lines written
 independently of the catalog's examples; ``agent: null`` marks a request no agent should
-take. It is only ever read here, never while fitting.
+take. It is only ever read here, never while fitting. Expected answers are hand labels.
+
+Split (``evals/discipline.py``): a case's id is its text; dev/test is a frozen hash of it,
+and test cases that nearly repeat a catalog or ``router.yaml`` example are removed (the
+count is printed). Router settings are chosen on dev; figures are quoted from test. The
+JSON report carries the dataset hash, the code version and the split.
 
 Run it with ``nova eval routing`` (or ``python -m evals.routing_eval``).
 """
@@ -13,13 +18,15 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from evals.discipline import SplitCases, print_leaks, provenance, side_by_side, split_cases
 
 if TYPE_CHECKING:
     from nodes.router import Router
@@ -217,7 +224,88 @@ def evaluate_routing(
     )
 
 
-def write_report(report: RoutingReport, path: Path | str = DEFAULT_REPORT) -> Path:
+def split_routing_cases(cases: Sequence[RoutingCase]) -> SplitCases[RoutingCase]:
+    """Cut cases into the frozen dev/test split (id = text), near-duplicates out of test."""
+    return split_cases(cases, case_id=lambda case: case.text, text=lambda case: case.text)
+
+
+@dataclass(slots=True)
+class SplitRoutingReport:
+    """Dev and test reports of one router, with the provenance header."""
+
+    provenance: dict[str, Any]
+    splits: dict[str, RoutingReport]
+    """``dev`` and ``test`` (a split with no cases is left out)."""
+
+    def to_json(self) -> str:
+        """Return the report as indented JSON (provenance first)."""
+        payload = {"provenance": self.provenance} | {
+            name: asdict(report) for name, report in self.splits.items()
+        }
+        return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def evaluate_splits(
+    router: Router,
+    cases: Sequence[RoutingCase],
+    *,
+    dataset: Path,
+    latency_samples: int = 200,
+) -> tuple[SplitRoutingReport, SplitCases[RoutingCase]]:
+    """Evaluate ``router`` on the dev and the test split of ``cases`` (read from ``dataset``).
+
+    Raises:
+        DatasetError: a case names an agent the router's catalog does not have.
+
+    """
+    split = split_routing_cases(cases)
+    reports = {
+        name: evaluate_routing(
+            router, split.of(name), dataset=str(dataset), latency_samples=latency_samples
+        )
+        for name in ("dev", "test")
+        if split.of(name)
+    }
+    return SplitRoutingReport(provenance([dataset], split), reports), split
+
+
+def figures(report: RoutingReport) -> dict[str, float | int | None]:
+    """Return the headline figures of one split, for ``side_by_side``."""
+    return {
+        "cases (in scope)": report.in_scope,
+        "cases (out of scope)": report.out_of_scope,
+        "in-scope top-1 accuracy": report.top1_accuracy,
+        "in-scope accuracy (abstain = wrong)": report.accuracy,
+        "in-scope wrongly abstained": report.in_scope_abstain,
+        "out-of-scope recall": report.oos_recall,
+        "out-of-scope precision": report.oos_precision,
+        "macro-F1 (agents + out of scope)": report.macro_f1,
+        "latency p50 ms (single, warm)": report.latency_p50_ms,
+        "latency p95 ms (single, warm)": report.latency_p95_ms,
+    }
+
+
+_FORMATS: dict[str, Callable[[Any], str]] = {
+    "cases (in scope)": str,
+    "cases (out of scope)": str,
+    "macro-F1 (agents + out of scope)": lambda v: f"{v:.3f}",
+    "latency p50 ms (single, warm)": lambda v: f"{v:.1f}",
+    "latency p95 ms (single, warm)": lambda v: f"{v:.1f}",
+}
+
+
+def split_table(report: SplitRoutingReport) -> Any:
+    """Return the dev and test figures side by side as a rich table."""
+    return side_by_side(
+        "Routing evaluation (choose on dev, quote test)",
+        {name: figures(split) for name, split in report.splits.items()},
+        formats=_FORMATS,
+    )
+
+
+def write_report(
+    report: RoutingReport | SplitRoutingReport, path: Path | str = DEFAULT_REPORT
+) -> Path:
     """Write the report as JSON (creating its folder) and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,16 +340,22 @@ def format_report(report: RoutingReport) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    """Evaluate Nova's router on the shipped dataset and print the figures."""
+    """Evaluate Nova's router on the shipped dataset's dev and test splits; print both."""
+    from rich.console import Console
+
     from nodes.router import nova_router
 
+    console = Console()
     router = nova_router()
-    report = evaluate_routing(router, load_dataset(), dataset=str(DEFAULT_DATASET))
-    for name, value in format_report(report):
-        print(f"{name:40s} {value}")
-    for confusion in report.confusions:
-        print(f"  {confusion.expected} -> {confusion.predicted}: {confusion.count}")
-    print(f"report: {write_report(report)}")
+    report, split = evaluate_splits(router, load_dataset(), dataset=DEFAULT_DATASET)
+    console.print(
+        f"dataset {report.provenance['dataset_hash']} · code {report.provenance['code_version']}"
+    )
+    print_leaks(split)
+    console.print(split_table(report))
+    for confusion in report.splits["test"].confusions if "test" in report.splits else []:
+        console.print(f"  test: {confusion.expected} -> {confusion.predicted}: {confusion.count}")
+    console.print(f"report: {write_report(report)}")
 
 
 if __name__ == "__main__":

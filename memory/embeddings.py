@@ -26,6 +26,7 @@ EMBEDDING_DIM = 384
 # calls thrash. The same lock guards the one-off load.
 _lock = threading.Lock()
 _loaded: EncoderBackend | None = None
+_quantized: EncoderBackend | None = None
 
 
 def _backend() -> EncoderBackend:
@@ -43,33 +44,49 @@ def _backend() -> EncoderBackend:
     return _loaded
 
 
+def _quantized_backend() -> EncoderBackend:
+    global _quantized
+    if _quantized is None:
+        with _lock:
+            if _quantized is None:
+                from memory.encoders import load_quantized_backend
+                from nova.settings import get_settings
+
+                _quantized = load_quantized_backend(get_settings().resolved_encoder_cache_dir)
+    return _quantized
+
+
 def backend_name() -> str:
     """Name the back-end in use (``onnx``, ``numpy`` or ``torch``), loading it if need be."""
     return _backend().name
 
 
-def encoder_version() -> str:
+def encoder_version(*, quantized: bool = False) -> str:
     """Identify the encoder (name and package version) for cache keys.
 
     The back-end is deliberately not part of it: every back-end gives the same vectors
     (tested to 1e-5, measured ~3e-7), so a router fitted with one is valid with another.
+    The int8 encoder (``quantized``) gives other vectors, so it is named apart.
     """
     from importlib.metadata import version
 
-    return f"{ENCODER_NAME}=={version(ENCODER_NAME)}"
+    return f"{ENCODER_NAME}=={version(ENCODER_NAME)}" + ("+int8" if quantized else "")
 
 
-def encode(texts: list[str] | tuple[str, ...], batch_size: int = 64) -> npt.NDArray[np.float32]:
+def encode(
+    texts: list[str] | tuple[str, ...], batch_size: int = 64, *, quantized: bool = False
+) -> npt.NDArray[np.float32]:
     """Embed ``texts`` into L2-normalised float32 vectors of shape ``(len(texts), 384)``.
 
     Args:
         texts: The texts; anything past 256 tokens is ignored, as sentence-transformers does.
         batch_size: Texts per forward pass (texts are sorted by length before batching).
+        quantized: Use the int8 ONNX encoder (~2.5x less CPU; the router's choice).
 
     """
     if not texts:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    backend = _backend()
+    backend = _quantized_backend() if quantized else _backend()
     with _lock:
         return backend.encode(texts, batch_size)
 

@@ -70,6 +70,44 @@ def onnx_path(cache_dir: Path) -> Path:
     return cache_dir / f"{MODEL_PACKAGE}-{version(MODEL_PACKAGE)}-f{_EXPORT_FORMAT}.onnx"
 
 
+def quantized_onnx_path(cache_dir: Path) -> Path:
+    """Return where the int8 (dynamically quantised) ONNX export is cached."""
+    return onnx_path(cache_dir).with_suffix(".int8.onnx")
+
+
+def load_quantized_backend(cache_dir: Path) -> EncoderBackend:
+    """Load the int8 ONNX encoder, quantising the fp32 export once (~1 s) if need be.
+
+    Dynamic int8 quantisation (onnxruntime's ``quantize_dynamic``) makes batch encoding
+    ~2.5x cheaper in CPU time; its vectors differ from the fp32 ones (cosine ~0.96), so
+    they are a different encoder for every cache key.
+
+    Raises:
+        ModuleNotFoundError: the ``onnx`` package is missing and there is no export yet.
+
+    """
+    path = quantized_onnx_path(cache_dir)
+    if not path.is_file():
+        source = onnx_path(cache_dir)
+        if not source.is_file():
+            export_onnx(source)
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        handle, scratch = tempfile.mkstemp(dir=path.parent, suffix=".onnx.part")
+        os.close(handle)
+        try:
+            root = logging.getLogger()
+            was_disabled, root.disabled = root.disabled, True  # it logs a hint on the root
+            try:
+                quantize_dynamic(source, scratch, weight_type=QuantType.QInt8)
+            finally:
+                root.disabled = was_disabled
+            os.replace(scratch, path)
+        finally:
+            Path(scratch).unlink(missing_ok=True)
+    return OnnxBackend(path)
+
+
 def load_backend(name: BackendName, cache_dir: Path) -> EncoderBackend:
     """Load the named back-end (weights, tokenizer, session); slow, so call it once.
 

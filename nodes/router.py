@@ -173,6 +173,10 @@ class Router:
         """The agents this router chooses among, sorted."""
         return list(self._agents)
 
+    def warm_up(self) -> None:
+        """Load the router's encoder and run one request, so the next is timed warm."""
+        self.route("warm up the encoder and the vectorizer")
+
     def route(self, text: str) -> RouteDecision:
         """Decide which agent should handle ``text``.
 
@@ -198,7 +202,7 @@ class Router:
         if not texts:
             return []
         masked = [instruction_text(text) for text in texts]
-        embeddings = encode(masked, batch_size=128)
+        embeddings = encode(masked, batch_size=128, quantized=self.config.quantized)
         scores = self.fitted.score(embeddings, texts, self._lexical)
         elapsed_ms = (time.perf_counter() - started) * 1000 / len(texts)
         return self._decisions(scores, elapsed_ms)

@@ -65,7 +65,7 @@ def test_decision_carries_calibrated_top_k_and_versions(router: Router) -> None:
     assert decision["margin"] == pytest.approx(scores[0] - scores[1], abs=1e-3)
     assert decision["catalog_version"] == router.catalog_version
     assert decision["router_version"] == router.version
-    assert router.version.startswith("nova-hybrid-svm/")
+    assert router.version.startswith("nova-ridge/")
     assert decision["latency_ms"] > 0
     assert "nearest example" in decision["reason"]
 
@@ -97,7 +97,9 @@ def test_route_batch_matches_single_routes(router: Router) -> None:
         single = router.route(text)
         assert decision["agent"] == single["agent"]
         assert decision["method"] == single["method"]
-        assert decision["confidence"] == pytest.approx(single["confidence"], abs=1e-3)
+        # The int8 encoder quantises activations per batch: scores move a little with the
+        # batch a request is in (measured up to ~0.01), decisions did not.
+        assert decision["confidence"] == pytest.approx(single["confidence"], abs=0.03)
 
 
 def test_empty_request_is_refused(router: Router) -> None:

@@ -162,12 +162,18 @@ def test_eval_routing_prints_figures_and_writes_a_report(
     assert code == 0, out
     for figure in ("top-1 accuracy", "macro-F1", "out-of-scope recall", "precision", "p50"):
         assert figure in out
+    assert "near-duplicates removed from test" in out and "dev" in out
     data = json.loads(report.read_text())
-    assert data["cases"] == 5 and data["in_scope"] == 4 and data["out_of_scope"] == 1
-    assert 0.0 <= data["top1_accuracy"] <= 1.0
-    assert data["oos_recall"] in (0.0, 1.0)
-    assert data["latency_p50_ms"] > 0
-    assert set(data["thresholds"]) == {"min_confidence", "min_margin", "min_similarity"}
+    header = data["provenance"]
+    assert header["dataset_hash"] and header["code_version"]
+    split = header["split"]
+    assert split["dev"] + split["test"] + split["leaks_removed_from_test"] == 5
+    reports = [data[name] for name in ("dev", "test") if name in data]
+    assert sum(r["cases"] for r in reports) == split["dev"] + split["test"]
+    for figures in reports:
+        assert figures["in_scope"] + figures["out_of_scope"] == figures["cases"]
+        assert figures["latency_p50_ms"] > 0
+        assert set(figures["thresholds"]) == {"min_confidence", "min_margin", "min_similarity"}
 
 
 def test_eval_routing_rejects_agents_the_catalog_lacks(

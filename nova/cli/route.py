@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from typer.core import TyperGroup
 
-from nova.cli.app import app, console, eval_app, fail
+from nova.cli.app import app, console, err_console, eval_app, fail
 
 if TYPE_CHECKING:
     from nodes.router import Router
@@ -128,14 +128,17 @@ def _route_text(
     try:
         if catalog_dir is not None:
             # Any catalog: the pure classifier decision, not logged (it is not Nova's).
-            router = Router.from_catalog(catalog_dir, progress=True, config=config)
-            warm_up()
+            router = Router.from_catalog(
+                catalog_dir, progress=err_console.is_terminal, config=config
+            )
+            router.warm_up()
             _show_decision(router.route(text), logged=False)
             return
         settings = get_settings()
-        router = nova_router(progress=True)
+        router = nova_router(progress=err_console.is_terminal)
         # Load the encoder first: the decision's latency is the routing, not the model load.
         warm_up()
+        router.warm_up()
         decision = decide(
             text,
             router=router,
@@ -211,9 +214,9 @@ def _route_batch(
     texts = _read_batch(batch)
     try:
         router = (
-            Router.from_catalog(catalog_dir, progress=True, config=config)
+            Router.from_catalog(catalog_dir, progress=err_console.is_terminal, config=config)
             if catalog_dir is not None
-            else nova_router(progress=True)
+            else nova_router(progress=err_console.is_terminal)
         )
     except (CatalogError, ValueError) as error:
         raise fail(str(error)) from None
@@ -416,42 +419,50 @@ def eval_routing(
         int, typer.Option("--latency-samples", min=10, help="Single requests timed after warm-up.")
     ] = 200,
 ) -> None:
-    """Evaluate the router: accuracy, macro-F1, out-of-scope recall/precision, latency."""
+    """Evaluate the router on the dataset's dev and test splits, side by side.
+
+    Test cases that nearly repeat a catalog or router.yaml example are removed (and
+    counted); the JSON report names the dataset hash, the code version and the split.
+    """
+    from evals.discipline import print_leaks
     from evals.routing_eval import (
         DEFAULT_DATASET,
         DEFAULT_REPORT,
         DatasetError,
-        evaluate_routing,
-        format_report,
+        evaluate_splits,
         load_dataset,
+        split_table,
         write_report,
     )
     from nodes.router import Router, nova_router
     from nova.catalog import CatalogError
 
     dataset = dataset or DEFAULT_DATASET
+    progress = console.is_terminal
     try:
         cases = load_dataset(dataset)
         router = (
-            Router.from_catalog(catalog, progress=True) if catalog else nova_router(progress=True)
+            Router.from_catalog(catalog, progress=progress)
+            if catalog
+            else nova_router(progress=progress)
         )
-        result = evaluate_routing(
-            router, cases, dataset=str(dataset), latency_samples=latency_samples
+        result, split = evaluate_splits(
+            router, cases, dataset=dataset, latency_samples=latency_samples
         )
     except (DatasetError, CatalogError, ValueError) as error:
         raise fail(str(error)) from None
-    figures = Table(title="Routing evaluation")
-    figures.add_column("figure")
-    figures.add_column("value", justify="right")
-    for name, value in format_report(result):
-        figures.add_row(name, value)
-    console.print(figures)
-    if result.confusions:
-        confused = Table(title="Most confused (expected → routed)")
+    console.print(
+        f"dataset {result.provenance['dataset_hash']} · code {result.provenance['code_version']}"
+    )
+    print_leaks(split)
+    console.print(split_table(result))
+    test = result.splits.get("test")
+    if test is not None and test.confusions:
+        confused = Table(title="Most confused on test (expected → routed)")
         confused.add_column("expected")
         confused.add_column("routed")
         confused.add_column("count", justify="right")
-        for confusion in result.confusions:
+        for confusion in test.confusions:
             confused.add_row(confusion.expected, confusion.predicted, str(confusion.count))
         console.print(confused)
     path = write_report(result, report or DEFAULT_REPORT)
