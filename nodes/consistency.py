@@ -347,8 +347,9 @@ def negated(text: str, language: str) -> bool | None:
 
 
 def _names(text: str) -> set[str]:
-    # Names a translation keeps as written: mixed-case or all-caps words, and words with
-    # digits (brands, product and model names), not ordinary capitalised nouns.
+    # Names a translation keeps as written: mixed-case words and words with digits (brands,
+    # product and model names). Not ordinary capitalised nouns (German capitalises every
+    # noun) and not acronyms, which a translation may spell out or drop ("the SKU …").
     tokens = re.findall(r"\b[\w-]+\b", text)
     return {
         t
@@ -356,9 +357,9 @@ def _names(text: str) -> set[str]:
         if len(t) > 2
         and not t.isdigit()
         and (
-            (t.isupper() and t.isalpha())
-            or (any(c.isdigit() for c in t) and any(c.isalpha() for c in t))
+            (any(c.isdigit() for c in t) and any(c.isalpha() for c in t))
             or (t[0].isupper() and any(c.isupper() for c in t[1:]) and not t.isupper())
+            or (t[0].islower() and any(c.isupper() for c in t[1:]))
         )
     }
 

@@ -195,7 +195,7 @@ def trace_blame(
         return
     console.print(
         f"[bold magenta]blamed[/] {result.blamed.key} "
-        f"(agent {result.blamed.agent}, turn {result.blamed.turn}, {result.method})"
+        f"(agent {result.blamed.agent}, {result.method}) in turn {result.blamed.turn}"
     )
     console.print(f"  {result.explanation}")
     consumers = ", ".join(c.key for c in result.consumers) or "none"
