@@ -44,8 +44,8 @@ def _run(
 ) -> dict[str, Any]:
     catalog = load_catalog()
     spec = catalog[agent]
-    subgraph: Subgraph = spec.subgraph  # type: ignore[assignment]
-    graph = build_agent_subgraph(
+    subgraph: Subgraph = spec.subgraph
+    graph: Any = build_agent_subgraph(
         subgraph,
         catalog=catalog,
         model_factory=ScriptedModels({agent: ScriptedChatModel.from_script(script)}),
@@ -135,7 +135,10 @@ def test_another_customers_balance_is_flagged_and_the_named_one_is_not() -> None
     wrong = _run(
         "erp_customers",
         "What does Acme Tools owe us?",
-        [calls(tool_call("erp_customer_balance", customer="Brightline GmbH")), says("2,310.00 EUR.")],
+        [
+            calls(tool_call("erp_customer_balance", customer="Brightline GmbH")),
+            says("2,310.00 EUR."),
+        ],
         {"erp_customer_balance": balance},
     )
     assert _verdicts(wrong)["tool_args_consistent"] == "failed"
@@ -292,7 +295,9 @@ def test_the_route_corrector_leaves_a_cross_reference_alone() -> None:
         before = SimpleNamespace(values={"request": request})
         return SimpleNamespace(node="route", writes={"route": route}, before=before)
 
-    assert list(corrector(step("Which invoice belongs to order SO-1261?", "erp_invoices"), None)) == []
+    assert (
+        list(corrector(step("Which invoice belongs to order SO-1261?", "erp_invoices"), None)) == []
+    )
     (fixed,) = corrector(step("Where is order SO-1261?", "erp_invoices"), None)
     assert fixed.writes["route"]["agent"] == "erp_sales_orders"
 
