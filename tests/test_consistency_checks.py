@@ -398,3 +398,51 @@ def test_every_agent_with_a_tool_declares_a_registered_check() -> None:
     assert not unknown
     erp = [spec for spec in catalog if spec.group == "erp"]
     assert all("tool_args_consistent" in spec.checks for spec in erp)
+
+
+# --- pipeline provenance -------------------------------------------------------------------------
+
+
+def test_a_template_embedding_a_model_letter_grounds_nothing_the_model_wrote() -> None:
+    from nodes.pipeline_steps import grounded_sources, pipeline_checks
+    from tests.pipeline_fixtures import pipeline
+
+    spec = pipeline(
+        "remind",
+        [
+            {"id": "due", "skill": "overdue", "args": {}},
+            {
+                "id": "letter",
+                "agent": "email_drafter",
+                "prompt": "Write a reminder for {{ inputs.rows }}",
+                "inputs": {"rows": "due"},
+            },
+            {
+                "id": "summary",
+                "template": "Reminder sent for {{ inputs.rows[0].total }}: {{ inputs.letter }}",
+                "inputs": {"rows": "due", "letter": "letter"},
+            },
+        ],
+    )
+
+    def records(letter: str) -> list[Any]:
+        due = [{"invoice": "INV-2025-00412", "total": "1,250.00"}]
+        summary = f"Reminder sent for 1,250.00: {letter}"
+        return [
+            {"step": s, "target": t, "status": "ok", "attempts": 1, "duration_ms": 1.0, "output": o}
+            for s, t, o in (
+                ("due", "skill:overdue", due),
+                ("letter", "agent:email_drafter", letter),
+                ("summary", "template", summary),
+            )
+        ]
+
+    changed = "Dear customer, please pay 1,520.00 for INV-2025-00412 by Friday."
+    sources = grounded_sources(spec, records(changed))
+    assert not any("1,520.00" in s for s in sources)  # the template's copy does not count
+    assert any("1,250.00" in s for s in sources)  # what the template itself added does
+    [verdict] = pipeline_checks(spec, ("numbers_grounded",), records(changed), changed, "")
+    assert not verdict["passed"] and "1,520.00" in verdict["detail"]
+    faithful = "Dear customer, please pay 1,250.00 for INV-2025-00412 by Friday."
+    [verdict] = pipeline_checks(spec, ("numbers_grounded",), records(faithful), faithful, "")
+    assert verdict["passed"], verdict["detail"]
