@@ -30,6 +30,7 @@ from nodes.checks import (
     route_fits,
     turn_messages,
 )
+from nodes.consistency import model_back_translator
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger
 from nova.messages import message_text
@@ -84,6 +85,7 @@ def make_check_node(
     *,
     registry: CheckRegistry | None = None,
     ledger: FailureLedger | None = None,
+    model_factory: Any = None,
 ) -> ConfigNode[AgentLoopState, dict[str, object]]:
     """Build the ``check`` node (see the module docstring for its contract).
 
@@ -91,6 +93,8 @@ def make_check_node(
         catalog: The agents (their ``checks:`` and tools).
         registry: Checks by name; Nova's ``CHECKS`` by default.
         ledger: Failure ledger; the configured one by default.
+        model_factory: How checks that use a model (``back_translation``) get one; such
+            checks run only when a model is configured for the agent.
 
     """
     checks = registry or CHECKS
@@ -116,6 +120,11 @@ def make_check_node(
             user=current_run_user(),
             memories=list(state.get("memories") or []),
             thread=messages,
+            back_translate=(
+                model_back_translator(spec, model_factory)
+                if model_factory is not None and spec is not None
+                else None
+            ),
         )
         upstream = [_outcome(c) for c in (state.get("checks") or []) if isinstance(c, Mapping)]
         names = checks.for_agent(spec.checks if spec else ())

@@ -145,6 +145,9 @@ class CheckContext:
     """Memories recalled for this turn (``MemoryHit``s): sources an answer may cite."""
     thread: Sequence[BaseMessage] = ()
     """The whole thread's messages (earlier turns too); empty when only the turn is known."""
+    back_translate: Callable[[str, str], str | None] | None = None
+    """``back_translate(text, language)``: a configured model's translation of ``text`` into
+    ``language`` (``None`` when no model is configured: model-free checks only)."""
 
     @property
     def tool_results(self) -> list[ToolResultView]:

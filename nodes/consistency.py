@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -426,3 +426,56 @@ def tool_result_sources(messages: Sequence[BaseMessage]) -> list[str]:
             if "calc_fast_path" in message.additional_kwargs:
                 sources.append(message_text(message))
     return sources
+
+
+@CHECKS.register("back_translation")
+def back_translation(context: CheckContext) -> CheckResult | None:
+    """Check that the translation, translated back by a model, keeps the source's meaning.
+
+    Runs only when a model is configured (``context.back_translate``); the back-translation
+    must keep the source's numbers, negation and names (``meaning_preserved`` within the
+    source language). Catches what a model-free check cannot read in the target language.
+    """
+    if context.back_translate is None:
+        return None
+    from tools.language import detect, split_request
+
+    split = split_request(context.request)
+    found = detect(split.text) if split.text else None
+    answer = context.answer.split("\n\n⚠ Nova flagged this answer:", 1)[0].strip()
+    if found is None or not answer or split.text is None:
+        return None
+    back = context.back_translate(answer, found.code)
+    if not back:
+        return None
+    verdict = meaning_preserved(split.text, back, found.code, found.code)
+    if verdict.passed:
+        return CheckResult("back_translation", True, "the back-translation keeps the meaning")
+    return CheckResult(
+        "back_translation", False, f"translated back ({back[:80]!r}): {verdict.detail}"
+    )
+
+
+def model_back_translator(spec: Any, model_factory: Any) -> Callable[[str, str], str | None] | None:
+    """Return a back-translator on ``spec``'s model when one is configured, else ``None``."""
+    from nova.models import resolve_model_name
+    from nova.settings import get_settings
+
+    if spec is None or resolve_model_name(spec, get_settings()) is None:
+        return None
+
+    def back_translate(text: str, language: str) -> str | None:
+        model = model_factory(spec, None)
+        if not hasattr(model, "invoke"):
+            return None  # ModelUnavailable
+        prompt = (
+            f"Translate the following text into the language with ISO code {language}. "
+            f"Reply with the translation only.\n\n{text}"
+        )
+        try:
+            return message_text(model.invoke([HumanMessage(prompt)]))
+        except Exception:
+            _log.warning("back-translation failed", exc_info=True)
+            return None
+
+    return back_translate

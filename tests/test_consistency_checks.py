@@ -446,3 +446,30 @@ def test_a_template_embedding_a_model_letter_grounds_nothing_the_model_wrote() -
     faithful = "Dear customer, please pay 1,250.00 for INV-2025-00412 by Friday."
     [verdict] = pipeline_checks(spec, ("numbers_grounded",), records(faithful), faithful, "")
     assert verdict["passed"], verdict["detail"]
+
+
+def test_back_translation_runs_only_with_a_model_and_flags_an_inverted_meaning() -> None:
+    from nodes.consistency import back_translation, model_back_translator
+
+    catalog = load_catalog()
+    request = 'Translate to German: "Do not ship order SO-4410 before Friday."'
+
+    def context(back: Callable[[str, str], str | None] | None) -> CheckContext:
+        return CheckContext(
+            request=request,
+            answer="Versenden Sie den Auftrag SO-4410 vor Freitag.",
+            agent=catalog["translator"],
+            route=None,
+            project="parts-shop",
+            messages=[HumanMessage(request)],
+            back_translate=back,
+        )
+
+    assert back_translation(context(None)) is None  # no model configured: model-free only
+    assert model_back_translator(catalog["translator"], ScriptedModels({})) is None
+    flagged = back_translation(context(lambda text, language: "Ship order SO-4410 before Friday."))
+    assert flagged is not None and not flagged.passed and "negated" in flagged.detail
+    kept = back_translation(
+        context(lambda text, language: "Do not ship order SO-4410 before Friday.")
+    )
+    assert kept is not None and kept.passed
