@@ -65,6 +65,7 @@ def test_blame_without_feedback_blames_nothing_and_with_it_names_the_route(quiet
     assert record.agent_versions and record.request == REQUEST
     blamed = _cli("trace", "blame", quiet_run[:12])
     assert "blamed route#1 (agent router, counterfactual) in turn 1" in blamed
+    assert "blamed route#1" in _cli("trace", "blame", "quiet")  # the thread's newest run
     data = json.loads(_cli("trace", "blame", quiet_run[:12], "--json"))
     assert data["trials"][0]["source"] == "feedback" and data["blamed"]["key"] == "route#1"
 

@@ -15,6 +15,10 @@ trace_app = typer.Typer(help="Inspect traced runs and attribute failures.", no_a
 app.add_typer(trace_app, name="trace")
 
 RunArgument = Annotated[str, typer.Argument(help="Run id or trace id (a unique prefix is enough).")]
+RunOrThreadArgument = Annotated[
+    str,
+    typer.Argument(help="Run id or trace id (a unique prefix is enough), or a thread id."),
+]
 
 
 def nova_graph(checkpointer: Any) -> Any:
@@ -36,6 +40,19 @@ def _trace(run: str) -> Any:
     try:
         return _store().get(run)
     except TraceNotFound as error:
+        raise fail(str(error)) from None
+
+
+def _run_or_thread(run: str) -> Any:
+    # A thread id names the thread's newest run.
+    from nova.tracing import TraceNotFound
+
+    try:
+        return _store().get(run)
+    except TraceNotFound as error:
+        newest = _store().list(thread_id=run, limit=1)
+        if newest:
+            return newest[0]
         raise fail(str(error)) from None
 
 
@@ -97,7 +114,7 @@ def trace_show(
 
 @trace_app.command("blame")
 def trace_blame(
-    run: RunArgument,
+    run: RunOrThreadArgument,
     reference: Annotated[
         str | None, typer.Option(help="A run of the same request that went right, for corrections.")
     ] = None,
@@ -141,7 +158,7 @@ def trace_blame(
         load_run,
     )
 
-    trace = _trace(run)
+    trace = _run_or_thread(run)
     if not trace.thread_id:
         raise fail(f"Run {trace.run_id} kept no thread (no checkpointer), so it cannot be replayed")
     feedback = FeedbackLedger().latest(run_id=trace.run_id)
