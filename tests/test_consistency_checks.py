@@ -473,3 +473,66 @@ def test_back_translation_runs_only_with_a_model_and_flags_an_inverted_meaning()
         context(lambda text, language: "Do not ship order SO-4410 before Friday.")
     )
     assert kept is not None and kept.passed
+
+
+# --- a turn-1 mistake carried into turn 2 ---------------------------------------------------------
+
+
+def test_a_wrong_lookup_in_turn_one_fails_turn_two_and_is_blamed_in_turn_one() -> None:
+    import re
+
+    from langchain_core.messages import ToolMessage
+
+    from evals.blame.policies import PolicyChatModel
+    from nodes.check_node import blame_correctors
+    from nova.tracing.blame import blame, checks_evaluator, load_run
+
+    def policy(messages: Sequence[BaseMessage]) -> AIMessage:
+        last = messages[-1]
+        if isinstance(last, ToolMessage):
+            return says(str(last.content))
+        results = [m for m in messages if isinstance(m, ToolMessage)]
+        if "due" in str(last.content) and results:
+            due = re.findall(r"\d{4}-\d{2}-\d{2}", str(results[-1].content))
+            return says(f"It is due {due[0]}.")
+        # The fault: the neighbouring invoice is looked up.
+        return calls(tool_call("erp_invoice_lookup", invoice_number="INV-2025-00413"))
+
+    catalog = load_catalog()
+    graph: Any = build_agent_subgraph(
+        "erp",
+        catalog=catalog,
+        model_factory=ScriptedModels({"erp_invoices": PolicyChatModel(policy=policy)}),
+        tool_resolver=resolver(
+            {
+                "erp_invoice_lookup": _lookup(
+                    **{"INV-2025-00412": LOOKUP_412, "INV-2025-00413": LOOKUP_413}
+                )
+            }
+        ),
+    ).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "two-turns"}}
+    context = NovaContext(project="parts-shop")
+    first = "What is the status of invoice INV-2025-00412?"
+    graph.invoke(
+        {
+            "messages": [HumanMessage(first)],
+            "route": route_to("erp_invoices", "erp"),
+            "request": first,
+            "project": "parts-shop",
+        },
+        config,
+        context=context,
+    )
+    second = "And when is it due?"
+    out = graph.invoke(
+        {"messages": [HumanMessage(second)], "request": second, "checks": []},
+        config,
+        context=context,
+    )
+    assert out["messages"][-1].content.startswith("It is due 2025-04-03.")
+    assert not checks_evaluator(out).passed  # turn 2 answers from turn 1's wrong document
+    run = load_run(graph, "two-turns", thread=True)
+    result = blame(run, correctors=blame_correctors(catalog), context=context)
+    assert result.blamed is not None and result.blamed.key == "agent#1"
+    assert result.blamed.turn == 1 and result.replays == 1
