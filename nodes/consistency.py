@@ -160,12 +160,16 @@ def _listed(calls: Sequence[Call], before: int, kind: str) -> set[tuple[str, tup
 
 
 def _fuzzy_in(value: str, texts: Sequence[str]) -> bool:
+    # Names compared as people say them: case, accents, possessives and legal forms folded
+    # ("Müller's" finds "Mueller GmbH" only through a result; "muller" finds "Müller GmbH").
     from rapidfuzz import fuzz
 
-    needle = value.casefold().strip()
+    from nova.erp.resolve import core_name, normalise
+
+    needle = core_name(value) or normalise(value)
     if len(needle) < 3:
         return True
-    return any(fuzz.partial_ratio(needle, text.casefold()) >= 85 for text in texts if text)
+    return any(fuzz.partial_ratio(needle, normalise(text)) >= 85 for text in texts if text)
 
 
 def _messages(context: CheckContext) -> Sequence[BaseMessage]:
@@ -222,15 +226,23 @@ def tool_args_consistent(context: CheckContext) -> CheckResult | None:
                     problems.append(
                         f"{call.name}({arg}={value}): no amount the user or a result stated"
                     )
-        if user_dates:
-            for arg in DATE_ARGS & set(call.args):
-                for value in _values(call.args[arg]):
-                    for date in DATE_RE.findall(value):
-                        if date not in user_dates and date not in grounds.dates:
-                            problems.append(
-                                f"{call.name}({arg}={date}) but the user gave "
-                                f"{', '.join(sorted(user_dates))}"
-                            )
+        dates = {
+            (arg, date)
+            for arg in DATE_ARGS & set(call.args)
+            for value in _values(call.args[arg])
+            for date in DATE_RE.findall(value)
+        }
+        # A period's other bound may be computed ("since 2025-03-01" ends today): only a
+        # call none of whose dates is one the user or a result gave is flagged.
+        if (
+            user_dates
+            and dates
+            and not any(date in user_dates or date in grounds.dates for _, date in dates)
+        ):
+            used = ", ".join(f"{arg}={date}" for arg, date in sorted(dates))
+            problems.append(
+                f"{call.name}({used}) but the user gave {', '.join(sorted(user_dates))}"
+            )
     if problems:
         return CheckResult("tool_args_consistent", False, "; ".join(dict.fromkeys(problems)))
     return CheckResult(

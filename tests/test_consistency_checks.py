@@ -536,3 +536,30 @@ def test_a_wrong_lookup_in_turn_one_fails_turn_two_and_is_blamed_in_turn_one() -
     result = blame(run, correctors=blame_correctors(catalog), context=context)
     assert result.blamed is not None and result.blamed.key == "agent#1"
     assert result.blamed.turn == 1 and result.replays == 1
+
+
+def test_dates_in_arguments_must_include_one_the_user_gave() -> None:
+    def sales(date_from: str = "", date_to: str = "") -> str:
+        return f"Sales {date_from} to {date_to}: 14,200.00 EUR."
+
+    request = "What were our sales since 2025-03-01?"
+    right = _run(
+        "erp_reporting",
+        request,
+        [
+            calls(tool_call("erp_sales_summary", date_from="2025-03-01", date_to="2025-06-30")),
+            says("14,200.00 EUR since 2025-03-01."),
+        ],
+        {"erp_sales_summary": sales},
+    )
+    assert _verdicts(right)["tool_args_consistent"] == "passed"  # the end is computed
+    swapped = _run(
+        "erp_reporting",
+        request,
+        [
+            calls(tool_call("erp_sales_summary", date_from="2025-01-03", date_to="2025-06-30")),
+            says("14,200.00 EUR."),
+        ],
+        {"erp_sales_summary": sales},
+    )
+    assert _verdicts(swapped)["tool_args_consistent"] == "failed"
