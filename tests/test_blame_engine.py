@@ -271,3 +271,72 @@ def test_feedback_evaluator_rejects_the_same_answer_but_accepts_a_different_pass
     other = dict(run.final)
     other["messages"] = [*run.final["messages"], AIMessage("A different answer.")]
     assert evaluator(other).passed
+
+
+# --- the real pipeline engine: a diamond of steps and a for_each fan-out ----------------------
+
+
+def test_replays_through_a_real_pipeline_diamond_and_for_each_join() -> None:
+    from tests.pipeline_fixtures import Skills, pipeline, runner_for
+
+    skills = Skills()
+    skills.behaviour["lookup"] = lambda count, **kw: {
+        "rows": [{"c": "x", "v": 1}, {"c": "y", "v": 5}, {"c": "x", "v": 2}]
+    }
+    skills.behaviour["rate"] = lambda count, **kw: {"rate": 2}
+    spec = pipeline(
+        "diamond",
+        [
+            {"id": "lookup", "skill": "lookup"},
+            {"id": "rate", "skill": "rate"},  # runs beside lookup: a diamond with "each"
+            {
+                "id": "groups",
+                "compute": "inputs.l.rows | group_rows('c')",
+                "inputs": {"l": "lookup"},
+            },
+            {
+                "id": "each",
+                "for_each": "inputs.g",
+                "inputs": {"g": "groups", "r": "rate"},
+                "template": "{{ item.key }}={{ (item.rows | sum(attribute='v')) * inputs.r.rate }}",
+            },
+            {"id": "out", "template": "{{ inputs.e | join(', ') }}", "inputs": {"e": "each"}},
+        ],
+    )
+    runner = runner_for(skills, spec)
+    done = runner.run("diamond")
+    assert done.result is not None and done.result["output"] == "x=6, y=10"
+    graph = runner.graph("diamond")
+    run = load_run(graph, done.thread_id)
+    keys = [s.key for s in run.steps]
+    assert {"lookup#1", "rate#1", "each__item#1", "each__item#2", "each__join#1"} <= set(keys)
+
+    def output(values: Mapping[str, Any]) -> Any:
+        return values["steps"]["out"]["output"]
+
+    # A branch of the diamond corrected: the other branch's output still reaches the join.
+    lookup = run.by_key()["lookup#1"]
+    rows = {"rows": [{"c": "x", "v": 10}, {"c": "y", "v": 1}]}
+    steps = {**lookup.writes["steps"]}
+    steps["lookup"] = {**steps["lookup"], "output": rows}
+    assert output(replay(lookup, {"steps": steps})) == "x=20, y=2"
+    rate = run.by_key()["rate#1"]
+    steps = {**rate.writes["steps"]}
+    steps["rate"] = {**steps["rate"], "output": {"rate": 3}}
+    assert output(replay(rate, {"steps": steps})) == "x=9, y=15"
+    # One fan-out item corrected: the join keeps the other item, in order.
+    item = run.by_key()["each__item#2"]
+    corrected = replay(item, _item_writes(item.writes, "y=99"))
+    assert output(corrected) == "x=6, y=99"
+
+
+def _item_writes(writes: Mapping[str, Any], text: str) -> dict[str, Any]:
+    # An item task writes its element's result under the step's item records.
+    def swap(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        return text if isinstance(value, str) and value.startswith("y=") else value
+
+    return swap(dict(writes))
