@@ -92,3 +92,11 @@ def test_bad_input_is_refused_with_a_reason(quiet_run: str) -> None:
         give_feedback("no-such-run", "bad")
     with pytest.raises(ValueError, match="needs the run or the thread"):
         FeedbackLedger().record("bad")
+
+
+def test_bad_feedback_nothing_can_correct_is_not_attributed(quiet_run: str) -> None:
+    _cli("feedback", quiet_run, "bad", "--note", "not what I meant")
+    said = _cli("trace", "blame", quiet_run[:12])
+    assert "Not attributed." in said and "the user rejected this answer" in said
+    assert "blamed" not in said
+    assert "blame not attributed" in _cli("trace", "show", quiet_run[:12])
