@@ -78,7 +78,10 @@ def add_agent_loop(
         ),
         retry_policy=tool_retry_policy(),
     )
-    builder.add_node("check", make_check_node(catalog, registry=checks, ledger=ledger))
+    builder.add_node(
+        "check",
+        make_check_node(catalog, registry=checks, ledger=ledger, model_factory=model_factory),
+    )
     builder.add_conditional_edges("agent", tools_condition, {"tools": "tools", "done": "check"})
     builder.add_edge("tools", "agent")
     builder.add_edge("check", then)

@@ -27,8 +27,10 @@ from nodes.checks import (
     CheckRegistry,
     final_answer,
     fitting_agents,
+    route_fits,
     turn_messages,
 )
+from nodes.consistency import model_back_translator
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger
 from nova.messages import message_text
@@ -83,6 +85,7 @@ def make_check_node(
     *,
     registry: CheckRegistry | None = None,
     ledger: FailureLedger | None = None,
+    model_factory: Any = None,
 ) -> ConfigNode[AgentLoopState, dict[str, object]]:
     """Build the ``check`` node (see the module docstring for its contract).
 
@@ -90,6 +93,8 @@ def make_check_node(
         catalog: The agents (their ``checks:`` and tools).
         registry: Checks by name; Nova's ``CHECKS`` by default.
         ledger: Failure ledger; the configured one by default.
+        model_factory: How checks that use a model (``back_translation``) get one; such
+            checks run only when a model is configured for the agent.
 
     """
     checks = registry or CHECKS
@@ -113,6 +118,13 @@ def make_check_node(
             messages=turn,
             catalog=catalog,
             user=current_run_user(),
+            memories=list(state.get("memories") or []),
+            thread=messages,
+            back_translate=(
+                model_back_translator(spec, model_factory)
+                if model_factory is not None and spec is not None
+                else None
+            ),
         )
         upstream = [_outcome(c) for c in (state.get("checks") or []) if isinstance(c, Mapping)]
         names = checks.for_agent(spec.checks if spec else ())
@@ -198,6 +210,9 @@ class RouteCorrector:
             return
         request = str(step.before.values.get("request") or "")
         candidates = [c["agent"] for c in route.get("candidates") or []]
+        current = self.catalog[route["agent"]] if route["agent"] in self.catalog else None
+        if current is not None and route_fits(request, current) is not False:
+            return
         fits = fitting_agents(request, self.catalog, candidates)
         if not fits or route["agent"] in fits:
             return
@@ -209,3 +224,97 @@ class RouteCorrector:
             "reason": f"corrected by route_fits_entities (was {route['agent']})",
         }
         yield Correction("check", {"route": corrected}, f"route_fits_entities: {agent.name}")
+
+
+class ArgumentCorrector:
+    """Blame corrections from ``tool_args_consistent``: the tool call with the user's document.
+
+    For an ``agent`` step whose tool call names a document of a kind the user named in the
+    thread, but not one they named, it proposes the same call with the document the user
+    named (when they named exactly one of that kind).
+    """
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield the step's tool calls with the user's document numbers put back."""
+        from langchain_core.messages import HumanMessage
+
+        from nodes.consistency import DOCUMENT_ARGS, documents_in
+        from nova.erp.resolve import canonical_number
+
+        if step.node != "agent":
+            return
+        written = step.writes.get("messages")
+        messages = written if isinstance(written, list) else [written]
+        calls = [m for m in messages if isinstance(m, AIMessage) and m.tool_calls]
+        if not calls:
+            return
+        before = list(step.before.values.get("messages") or [])
+        said = "\n".join(message_text(m) for m in before if isinstance(m, HumanMessage))
+        named: dict[str, set[str]] = {}
+        for doc in documents_in(said):
+            spelt = canonical_number(doc.kind, doc.text)
+            named.setdefault(doc.kind, set()).add(spelt or doc.text)
+        changed = False
+        fixed: list[BaseMessage] = []
+        for message in messages:
+            if not (isinstance(message, AIMessage) and message.tool_calls):
+                fixed.append(message)
+                continue
+            new_calls = []
+            for call in message.tool_calls:
+                args = dict(call["args"])
+                for arg, kind in DOCUMENT_ARGS.items():
+                    value = args.get(arg)
+                    options = named.get(kind, set())
+                    if not isinstance(value, str) or len(options) != 1:
+                        continue
+                    docs = [d for d in documents_in(value) if d.kind == kind]
+                    wanted = next(iter(options))
+                    if docs and all(d.key != documents_in(wanted)[0].key for d in docs):
+                        args[arg] = wanted
+                        changed = True
+                new_calls.append({**call, "args": args})
+            fixed.append(message.model_copy(update={"tool_calls": new_calls, "id": None}))
+        if changed:
+            yield Correction("check", {"messages": fixed}, "tool_args_consistent: user's document")
+
+
+class MemoryCorrector:
+    """Blame corrections from ``memory_fresh``: the recalled memories with successors swapped in.
+
+    For a ``recall`` step that returned a superseded memory, it proposes the same hits with
+    each superseded memory replaced by the memory that superseded it.
+    """
+
+    def __init__(self, store: Any = None) -> None:
+        """Read supersessions from ``store``; the configured memory store by default."""
+        self.store = store
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield the recall step's hits with current memories in place of superseded ones."""
+        hits = step.writes.get("memories") if step.node == "recall" else None
+        project = step.before.values.get("project")
+        if not hits or not project:
+            return
+        if self.store is None:
+            from memory.store import default_memory_store
+
+            self.store = default_memory_store()
+        replaced = []
+        changed = False
+        for hit in hits:
+            item = self.store.get(project, hit.get("id", ""))
+            newer = getattr(item, "superseded_by", None) if item is not None else None
+            successor = self.store.get(project, newer) if newer else None
+            if successor is None:
+                replaced.append(hit)
+                continue
+            changed = True
+            replaced.append({**hit, "id": successor.id, "text": successor.text})
+        if changed:
+            yield Correction("check", {"memories": replaced}, "memory_fresh: current memories")
+
+
+def blame_correctors(catalog: Catalog[AgentSpec]) -> list[Any]:
+    """Return the correctors the checks offer beyond the route: arguments and memories."""
+    return [ArgumentCorrector(), MemoryCorrector()]

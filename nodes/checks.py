@@ -281,6 +281,13 @@ class CheckContext:
     """The agent ``Catalog`` (route checks compare agents)."""
     user: str | None = None
     """The run's user (``NovaContext.user_id``): glossary checks use their glossary."""
+    memories: Sequence[Mapping[str, Any]] = ()
+    """Memories recalled for this turn (``MemoryHit``s): sources an answer may cite."""
+    thread: Sequence[BaseMessage] = ()
+    """The whole thread's messages (earlier turns too); empty when only the turn is known."""
+    back_translate: Callable[[str, str], str | None] | None = None
+    """``back_translate(text, language)``: a configured model's translation of ``text`` into
+    ``language`` (``None`` when no model is configured: model-free checks only)."""
 
     @property
     def tool_results(self) -> list[ToolResultView]:
@@ -546,6 +553,53 @@ def entities_in(text: str) -> dict[str, list[str]]:
     return {kind: numbers for kind, numbers in found.items() if numbers}
 
 
+KIND_NOUNS: Mapping[str, str] = {
+    "po": r"\bpurchase[ -]orders?\b|\bPOs?\b",
+    "credit_note": r"\bcredit[ -]notes?\b",
+    "invoice": r"\binvoices?\b",
+    "order": r"\b(?:sales )?orders?\b",
+    "rma": r"\breturns?\b|\bRMAs?\b",
+    "shipment": r"\bshipments?\b|\bdeliver(?:y|ies)\b|\btracking\b",
+    "payment": r"\bpayments?\b",
+}
+"""How a request names a kind of document without its number (checked in this order; a
+match is blanked before the next kind is read, so "purchase order" is not an order)."""
+
+
+def asked_kinds(text: str) -> set[str]:
+    """Return the document kinds ``text`` asks about by name but gives no number of.
+
+    In "Which invoice belongs to order SO-1261?" the invoice is asked for and the order is
+    a cross-reference that selects it: ``{"invoice"}``.
+    """
+    numbered = set(entities_in(text))
+    named: set[str] = set()
+    rest = text
+    for kind, pattern in KIND_NOUNS.items():
+        rx = _re.compile(pattern, _re.IGNORECASE)
+        if rx.search(rest):
+            named.add(kind)
+            rest = rx.sub(" ", rest)
+    return named - numbered
+
+
+def route_fits(request: str, agent: Any) -> bool | None:
+    """Whether ``agent`` has tools for the documents ``request`` names (``None``: it names none).
+
+    It fits when it can look up every numbered document, or, when the numbered documents
+    only select another kind the request asks for by name (a cross-reference: "the invoice
+    for order SO-1261"), when it can look up that kind.
+    """
+    kinds = entities_in(request)
+    if not kinds:
+        return None
+    tools = set(agent.tools)
+    if all(set(ENTITY_TOOLS[kind]) & tools for kind in kinds):
+        return True
+    asked = asked_kinds(request)
+    return bool(asked) and any(set(ENTITY_TOOLS[kind]) & tools for kind in asked)
+
+
 def _instruction_part(request: str, group: str | None) -> str:
     # Language agents work on a quoted or pasted text; numbers inside it are content, not a query.
     if group != "translation":
@@ -580,9 +634,13 @@ def route_fits_entities(context: CheckContext) -> CheckResult | None:
     agent = context.agent
     if agent is None:
         return None
-    kinds = entities_in(_instruction_part(context.request, getattr(agent, "group", None)))
+    request = _instruction_part(context.request, getattr(agent, "group", None))
+    kinds = entities_in(request)
     if not kinds:
         return None
+    if route_fits(request, agent):
+        names = ", ".join(n for numbers in kinds.values() for n in numbers)
+        return CheckResult("route_fits_entities", True, f"{agent.name} can look up {names}")
     missing = {
         kind: numbers
         for kind, numbers in kinds.items()
@@ -672,17 +730,20 @@ def _negation_preserved_check(context: CheckContext) -> CheckResult | None:
 # --- numbers_grounded (ERP engineer) ---------------------------------------------------------
 
 
-def numbers_grounded(answer: str, tool_results: list[str], *, request: str = "") -> CheckResult:
+def numbers_grounded(
+    answer: str, tool_results: list[str], *, request: str = "", arithmetic: bool = False
+) -> CheckResult:
     """Check that every number, date and document id in ``answer`` appears in ``tool_results``.
 
     Numbers are compared by value whatever their format (``1,234.50``, ``1234.5`` and
     ``€1.234,50`` are equal); a value rounded to whole units or one decimal from a tool value
     (for values of 10 and more) counts as grounded. Numbers in the user's ``request`` and
-    list indices ("1. ", "2) ") are ignored.
+    list indices ("1. ", "2) ") are ignored. With ``arithmetic``, a number computed from two
+    grounded numbers (sum, difference, product, quotient, percentage) is grounded too.
     """
     from nova.erp.grounding import mentions, ungrounded
 
-    missing = ungrounded(answer, tool_results, request)
+    missing = ungrounded(answer, tool_results, request, arithmetic=arithmetic)
     if missing:
         listed = ", ".join(dict.fromkeys(m.text for m in missing))
         return CheckResult(
@@ -698,19 +759,26 @@ def numbers_grounded(answer: str, tool_results: list[str], *, request: str = "")
 
 @CHECKS.register("numbers_grounded")
 def _numbers_grounded_check(context: CheckContext) -> CheckResult | None:
-    """Check that the numbers in the answer come from this turn's tool results."""
-    import json
+    """Check that the numbers in the answer come from the thread's tool results or memories.
 
-    sources = [result.content for result in context.tool_results]
+    Sources: every tool result of the thread (a follow-up may quote an earlier turn's),
+    fast-path payloads, the memories recalled for the turn, and the user's messages; a
+    number computed from two grounded numbers counts as grounded.
+    """
+    from nodes.consistency import tool_result_sources
+
     answer = final_answer(context.messages)
     if answer is not None and "erp_clarify" in answer.additional_kwargs:
         return None  # a question back to the user states no data
-    # A fast-path answer carries its query result on the message instead of a tool message.
-    for message in context.messages:
-        if isinstance(message, AIMessage):
-            for key in ("erp", "erp_write"):
-                if key in message.additional_kwargs:
-                    sources.append(json.dumps(message.additional_kwargs[key], ensure_ascii=False))
     if not context.answer.strip():
         return None
-    return numbers_grounded(context.answer, sources, request=context.request)
+    messages = context.thread or context.messages
+    sources = tool_result_sources(messages)
+    sources += [str(m.get("text", "")) for m in context.memories]
+    said = [message_text(m) for m in messages if isinstance(m, HumanMessage)]
+    request = "\n".join([context.request, *said])
+    return numbers_grounded(context.answer, sources, request=request, arithmetic=True)
+
+
+# The consistency checks register themselves on ``CHECKS`` when imported.
+from nodes import consistency as _consistency  # noqa: E402, F401

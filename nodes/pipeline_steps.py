@@ -1324,7 +1324,9 @@ def pipeline_checks(
 
     ``numbers_grounded``: every number in the answer must come from a deterministic step
     (skills, templates, computations: what no model wrote) or the request; a number only a
-    model step produced is flagged. ``glossary_preserved`` / ``target_language``: the
+    model step produced is flagged, also when a later template embeds the model's text (a
+    step fed by a model step is a source only for what it adds, not for the model's text
+    it carries). ``glossary_preserved`` / ``target_language``: the
     verdicts of the translator steps, combined. Checks the pipeline cannot judge are left
     to the ``check`` node.
     """
@@ -1334,13 +1336,9 @@ def pipeline_checks(
     if "numbers_grounded" in declared:
         from nodes.checks import numbers_grounded
 
-        by_id = {step.id: step for step in spec.steps}
-        sources = [
-            json.dumps(r.get("output"), ensure_ascii=False, default=str)
-            for r in ordered
-            if r["status"] == "ok" and by_id[r["step"]].kind != "agent"
-        ]
-        checks.append(_outcome(numbers_grounded(answer, sources, request=request)))
+        checks.append(
+            _outcome(numbers_grounded(answer, grounded_sources(spec, ordered), request=request))
+        )
     translated = [
         item
         for r in ordered
@@ -1363,6 +1361,57 @@ def pipeline_checks(
         )
         checks.append(_outcome(CheckResult(name, not failed, detail)))
     return checks
+
+
+def grounded_sources(spec: PipelineSpec, ordered: list[StepRecord]) -> list[str]:
+    """Return the texts a pipeline's answer may take numbers from: what no model wrote.
+
+    Skill, template and computation outputs count; a model step's output does not, and a
+    deterministic step downstream of a model step (a summary template embedding a drafted
+    letter) counts with the model's text taken out of it.
+    """
+    by_id = {step.id: step for step in spec.steps}
+    outputs = {r["step"]: r.get("output") for r in ordered if r["status"] == "ok"}
+    model_text: list[str] = []
+    tainted: set[str] = set()
+    for step in spec.steps:
+        if step.kind == "agent":
+            tainted.add(step.id)
+            if step.id in outputs:
+                model_text += [t for t in _strings(outputs[step.id]) if len(t.strip()) >= 8]
+        elif tainted & set(step.depends_on):
+            tainted.add(step.id)
+    model_text.sort(key=len, reverse=True)
+    sources = []
+    for step_id, output in outputs.items():
+        if by_id[step_id].kind == "agent":
+            continue
+        if step_id in tainted:
+            output = _without(output, model_text)
+        sources.append(json.dumps(output, ensure_ascii=False, default=str))
+    return sources
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def _without(value: Any, texts: list[str]) -> Any:
+    if isinstance(value, str):
+        for text in texts:
+            value = value.replace(text, " ")
+        return value
+    if isinstance(value, dict):
+        return {key: _without(item, texts) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without(item, texts) for item in value]
+    return value
 
 
 def _as_list(value: Any) -> list[Any]:

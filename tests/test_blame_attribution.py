@@ -101,12 +101,15 @@ def test_a_passing_run_blames_nothing() -> None:
     assert result.passed and result.blamed is None and result.trials == ()
 
 
-def test_without_any_correction_the_failed_check_names_the_step() -> None:
+def test_without_any_correction_nothing_is_blamed_and_the_evidence_is_reported() -> None:
     _, run = _run(Env(agent="translator"), "no-correction")
     result = blame(run, correctors=[])
-    assert (
-        result.method == "checks" and result.blamed is not None and result.blamed.key == "route#1"
-    )
+    assert result.method == "not_attributed" and result.blamed is None and not result.passed
+    assert result.explanation.startswith("not attributed: failed checks: route_fits_entities")
+    assert result.evidence is not None
+    assert [c.split(" (")[0] for c in result.evidence.failed_checks] == ["route_fits_entities"]
+    assert result.evidence.suspects == ("route#1",)  # judged by the check, not blamed
+    assert result.evidence.tried == () and result.evidence.untried == len(run.steps)
 
 
 def test_steps_and_lineage_follow_the_state_keys_read_and_written() -> None:

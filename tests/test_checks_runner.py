@@ -123,5 +123,8 @@ def test_check_node_keeps_passing_answers_untouched_but_annotated() -> None:
     result = subgraph_run("chat", "general_chat", "hello", ScriptedModels({"general_chat": model}))
     answer = result["messages"][-1]
     assert answer.content == "Hello there!"
-    assert [c["name"] for c in answer.additional_kwargs["nova_checks"]] == ["route_fits_entities"]
-    assert result["checks"][0]["status"] == "skipped"
+    assert [c["name"] for c in answer.additional_kwargs["nova_checks"]] == [
+        "route_fits_entities",
+        "memory_fresh",
+    ]
+    assert [c["status"] for c in result["checks"]] == ["skipped", "skipped"]

@@ -9,6 +9,7 @@ from nova.cli import (  # noqa: F401  # noqa: F401
     daily,
     erp,
     failures,
+    feedback,
     memory,
     pipeline,
     projects,

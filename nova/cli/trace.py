@@ -15,6 +15,10 @@ trace_app = typer.Typer(help="Inspect traced runs and attribute failures.", no_a
 app.add_typer(trace_app, name="trace")
 
 RunArgument = Annotated[str, typer.Argument(help="Run id or trace id (a unique prefix is enough).")]
+RunOrThreadArgument = Annotated[
+    str,
+    typer.Argument(help="Run id or trace id (a unique prefix is enough), or a thread id."),
+]
 
 
 def nova_graph(checkpointer: Any) -> Any:
@@ -36,6 +40,19 @@ def _trace(run: str) -> Any:
     try:
         return _store().get(run)
     except TraceNotFound as error:
+        raise fail(str(error)) from None
+
+
+def _run_or_thread(run: str) -> Any:
+    # A thread id names the thread's newest run.
+    from nova.tracing import TraceNotFound
+
+    try:
+        return _store().get(run)
+    except TraceNotFound as error:
+        newest = _store().list(thread_id=run, limit=1)
+        if newest:
+            return newest[0]
         raise fail(str(error)) from None
 
 
@@ -97,30 +114,43 @@ def trace_show(
 
 @trace_app.command("blame")
 def trace_blame(
-    run: RunArgument,
+    run: RunOrThreadArgument,
     reference: Annotated[
         str | None, typer.Option(help="A run of the same request that went right, for corrections.")
     ] = None,
     resample: Annotated[
         int, typer.Option(min=0, max=5, help="Re-samples per step (uses the model).")
     ] = 0,
+    turn_only: Annotated[
+        bool,
+        typer.Option(
+            "--turn-only", help="Only this run's own steps (default: the thread up to this run)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Name the earliest step whose output was wrong, and the steps that consumed it.
 
-    Replays the run from its checkpoints with one step's output corrected (the route that
-    fits the request's documents, a reference run's output, or a re-sample) and bisects
-    for the earliest correction that makes the run pass its checks. Replays run on a
-    scratch thread: your conversation is not changed.
+    Replays the thread from its checkpoints (every turn up to this run) with one step's
+    output corrected (the route that fits the request's documents, the agent your
+    feedback named, a reference run's output, or a re-sample) and bisects for the
+    earliest correction that makes the run pass: its checks, and your feedback when you
+    gave some (`nova feedback RUN bad --agent … --answer …`). When no correction passes,
+    it says "not attributed" with what it tried. Replays run on a scratch thread: your
+    conversation is not changed.
     """
     import contextlib
 
     from memory.checkpoint import open_checkpointer
-    from nodes.check_node import RouteCorrector
+    from nodes.check_node import RouteCorrector, blame_correctors
     from nova.catalog import default_catalog
+    from nova.ledger.feedback import FeedbackLedger
     from nova.state import NovaContext
     from nova.tracing.blame import (
         Corrector,
+        Evaluator,
+        FeedbackEvaluator,
+        FeedbackRouteCorrector,
         ReferenceCorrector,
         ResampleCorrector,
         blame,
@@ -128,18 +158,28 @@ def trace_blame(
         load_run,
     )
 
-    trace = _trace(run)
+    trace = _run_or_thread(run)
     if not trace.thread_id:
         raise fail(f"Run {trace.run_id} kept no thread (no checkpointer), so it cannot be replayed")
+    feedback = FeedbackLedger().latest(run_id=trace.run_id)
+    catalog = default_catalog()
     with contextlib.ExitStack() as stack:
         checkpointer = stack.enter_context(open_checkpointer())
         graph = nova_graph(checkpointer)
         try:
-            steps = load_run(graph, trace.thread_id, after=trace.started_at.isoformat())
+            steps = load_run(
+                graph, trace.thread_id, after=trace.started_at.isoformat(), thread=not turn_only
+            )
         except LookupError as error:
             raise fail(str(error)) from None
         context = NovaContext(project=trace.project)
-        correctors: list[Corrector] = [RouteCorrector(default_catalog())]
+        evaluator: Evaluator = checks_evaluator
+        correctors: list[Corrector] = []
+        if feedback is not None:
+            evaluator = FeedbackEvaluator(feedback, steps.final)
+            subgraphs = {spec.name: spec.subgraph for spec in catalog}
+            correctors.append(FeedbackRouteCorrector(feedback, subgraphs))
+        correctors += [RouteCorrector(catalog), *blame_correctors(catalog)]
         if reference is not None:
             ref = _trace(reference)
             if not ref.thread_id:
@@ -150,29 +190,35 @@ def trace_blame(
         if resample:
             correctors.append(ResampleCorrector(context=context, samples=resample))
         with console.status("[cyan]Replaying…[/]"):
-            result = blame(
-                steps, evaluator=checks_evaluator, correctors=correctors, context=context
-            )
+            result = blame(steps, evaluator=evaluator, correctors=correctors, context=context)
     data = result.to_dict()
     _store().save_blame(trace.trace_id, data)
     if as_json:
         print(json.dumps(data, indent=2, default=str))
         return
+    judged = f" and your {feedback.rating} feedback" if feedback is not None else ""
     if result.passed:
-        console.print(f"Run {trace.run_id} passes its checks; nothing to blame.")
+        console.print(f"Run {trace.run_id} passes its checks{judged}; nothing to blame.")
         return
     if result.blamed is None:
-        console.print(f"[yellow]No step could be attributed.[/] {result.explanation}")
+        console.print(f"[yellow]Not attributed.[/] {result.explanation}")
+        evidence = result.evidence
+        if evidence is not None:
+            for check in evidence.failed_checks:
+                console.print(f"  failed check: {check}")
+            if evidence.suspects:
+                console.print(f"  judged steps (unconfirmed): {', '.join(evidence.suspects)}")
+        console.print(f"{result.replays} replay(s)", style="dim")
         return
     console.print(
         f"[bold magenta]blamed[/] {result.blamed.key} "
-        f"(agent {result.blamed.agent}, {result.method})"
+        f"(agent {result.blamed.agent}, {result.method}) in turn {result.blamed.turn}"
     )
     console.print(f"  {result.explanation}")
     consumers = ", ".join(c.key for c in result.consumers) or "none"
     console.print(f"[magenta]consumed by[/] {consumers}")
     console.print(
-        f"{len(result.trials)} replay(s); see it with: nova trace show {trace.run_id[:13]}",
+        f"{result.replays} replay(s); see it with: nova trace show {trace.run_id[:13]}",
         style="dim",
     )
 

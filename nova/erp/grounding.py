@@ -10,6 +10,7 @@ are compared as whole tokens, not as loose digits.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
@@ -119,8 +120,37 @@ class Grounds:
                         numbers.add(Decimal(part).normalize())
         return cls(frozenset(numbers), frozenset(dates), frozenset(ids))
 
-    def supports(self, mention: Mention) -> bool:
-        """Whether ``mention`` is stated by the sources (a number may be rounded from one)."""
+    def supports(self, mention: Mention, *, arithmetic: bool = False) -> bool:
+        """Whether ``mention`` is stated by the sources (a number may be rounded from one).
+
+        With ``arithmetic``, a number computed from two stated numbers (their sum,
+        difference, product, quotient or percentage, at the precision it is written with)
+        counts as stated too: "40 - 20 = 20 days" is grounded by 40 and 20.
+        """
+        if self._stated(mention):
+            return True
+        return arithmetic and mention.kind == "number" and self._derived(mention)
+
+    def _derived(self, mention: Mention) -> bool:
+        # Bounded: the largest 60 source values (3,600 pairs) are enough for an answer's
+        # totals and differences; small values are excluded, as almost anything derives 3.
+        values = sorted((n for n in self.numbers if n != 0), key=abs, reverse=True)[:60]
+        for value in mention.values:
+            places = max(0, -int(value.as_tuple().exponent))
+            if abs(value) < 10 and places == 0:
+                continue
+            step = ONE.scaleb(-places)
+            for a in values:
+                for b in values:
+                    for result in _combinations(a, b):
+                        try:
+                            if result.quantize(step, rounding=ROUND_HALF_UP) == value:
+                                return True
+                        except InvalidOperation:  # too many digits at this precision
+                            continue
+        return False
+
+    def _stated(self, mention: Mention) -> bool:
         if mention.kind == "date":
             return mention.text in self.dates
         if mention.kind == "id":
@@ -138,10 +168,27 @@ class Grounds:
         return False
 
 
-def ungrounded(answer: str, sources: list[str], request: str = "") -> list[Mention]:
+def _combinations(a: Decimal, b: Decimal) -> Iterator[Decimal]:
+    yield a + b
+    yield a - b
+    yield a * b
+    yield a * b / 100
+    if b:
+        yield a / b
+        yield a / b * 100
+
+
+def ungrounded(
+    answer: str, sources: list[str], request: str = "", *, arithmetic: bool = False
+) -> list[Mention]:
     """Return what ``answer`` states (numbers, dates, ids) that no source nor the request states.
 
     List indices ("1. ", "2) ") at the start of a line are not claims and are skipped.
+    With ``arithmetic``, a number computed from two stated numbers is grounded too.
     """
     grounds = Grounds.of([*sources, request])
-    return [m for m in mentions(answer, skip_list_indices=True) if not grounds.supports(m)]
+    return [
+        m
+        for m in mentions(answer, skip_list_indices=True)
+        if not grounds.supports(m, arithmetic=arithmetic)
+    ]

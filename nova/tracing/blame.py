@@ -29,9 +29,10 @@ from typing import Any, Literal, Protocol
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.channels.base import BaseChannel
+from langgraph.channels.last_value import LastValue
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.pregel import Pregel
-from langgraph.types import StateSnapshot
+from langgraph.types import StateSnapshot, StateUpdate
 
 from nova.tracing.failures import ledger_muted
 from nova.tracing.serialize import to_jsonable
@@ -82,6 +83,8 @@ class Level:
     """Parent's checkpoint before the subgraph node ran."""
     superstep: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     """Writes of the parent's other tasks in the same superstep (node, writes)."""
+    slot: int = 0
+    """Position of the subgraph's task among the parent's tasks of that superstep."""
     parent: Level | None = None
 
     @property
@@ -112,6 +115,10 @@ class Step:
     reads: frozenset[str]
     agent: str
     error: str | None = None
+    slot: int = 0
+    """Position of the step's task among the tasks of its superstep (siblings keep theirs)."""
+    turn: int = 1
+    """Which run of the thread the step belongs to (1 = the first loaded run)."""
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -132,6 +139,7 @@ class Step:
             path="/".join(self.path),
             agent=self.agent,
             task_id=self.task_id,
+            turn=self.turn,
         )
 
 
@@ -145,6 +153,7 @@ class StepRef:
     path: str
     agent: str
     task_id: str
+    turn: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +165,13 @@ class RunSteps:
     steps: tuple[Step, ...]
     final: Mapping[str, Any]
     error: str | None = None
+    inputs: tuple[Mapping[str, Any], ...] = ()
+    """Each loaded run's input, in order (one per turn when a whole thread is loaded)."""
+
+    @property
+    def turns(self) -> int:
+        """How many runs of the thread were loaded."""
+        return max(1, len(self.inputs))
 
     def by_key(self) -> dict[str, Step]:
         """Return the steps by ``Step.key``."""
@@ -186,6 +202,12 @@ def _segments(history: Sequence[StateSnapshot]) -> list[list[StateSnapshot]]:
     return runs
 
 
+def _slot(plain: Sequence[tuple[str, str, Any]], task_id: str) -> int:
+    # Tasks that ran before this one in the superstep's order (a subgraph task is not listed).
+    ids = [i for i, _, _ in plain]
+    return ids.index(task_id) if task_id in ids else len(ids)
+
+
 def _subgraph(graph: Graph, node: str) -> Graph | None:
     for name, subgraph in graph.get_subgraphs():
         if name == node and isinstance(subgraph, Pregel):
@@ -199,6 +221,7 @@ def load_run(
     *,
     after: str | None = None,
     reads: Mapping[str, frozenset[str]] | None = None,
+    thread: bool = False,
 ) -> RunSteps:
     """Return the steps of a run from its checkpoints.
 
@@ -208,6 +231,8 @@ def load_run(
         after: Pick the first run of the thread that started at or after this ISO time
             (a trace's start); default: the thread's latest run.
         reads: State keys each node reads (``NODE_READS`` by default).
+        thread: Load every run of the thread up to the picked one, as turns of one run,
+            so a fault made in an earlier turn can be named in that turn.
 
     Raises:
         LookupError: the thread has no checkpoints (it ran without a checkpointer).
@@ -222,18 +247,21 @@ def load_run(
             "checkpointer (nova ask/chat and the server keep them)"
         )
     runs = _segments(history)
-    chosen = runs[-1]
+    picked = len(runs) - 1
     if after is not None:
-        later = [run for run in runs if run[0].created_at and run[0].created_at >= after]
-        chosen = later[0] if later else runs[-1]
+        later = [
+            i for i, run in enumerate(runs) if run[0].created_at and run[0].created_at >= after
+        ]
+        picked = later[0] if later else picked
+    turns = runs[: picked + 1] if thread else [runs[picked]]
     steps: list[Step] = []
     counts: dict[str, int] = {}
     error: list[str] = []
 
-    def walk(level: Level, snapshots: Sequence[StateSnapshot]) -> None:
+    def walk(level: Level, snapshots: Sequence[StateSnapshot], turn: int) -> None:
         for snapshot in snapshots:
             ran = [t for t in snapshot.tasks if t.name != "__start__"]
-            plain = tuple((t.name, dict(t.result or {})) for t in ran if not t.state)
+            plain = [(t.id, t.name, dict(t.result or {})) for t in ran if not t.state]
             for task in ran:
                 if task.error is not None:
                     error.append(f"{task.name}: {task.error!r}")
@@ -250,10 +278,11 @@ def load_run(
                             graph=sub,
                             node=task.name,
                             before=snapshot,
-                            superstep=plain,
+                            superstep=tuple((n, w) for _, n, w in plain),
+                            slot=_slot(plain, task.id),
                             parent=level,
                         )
-                        walk(child, sub_history)
+                        walk(child, sub_history, turn)
                         continue
                 if task.result is None and task.error is None:
                     continue  # not run yet (the run stopped at an interrupt or an error elsewhere)
@@ -268,23 +297,41 @@ def load_run(
                         level=level,
                         before=snapshot,
                         writes=dict(task.result or {}),
-                        superstep=tuple(w for w in plain if w[0] != task.name),
+                        superstep=tuple((n, w) for i, n, w in plain if i != task.id),
                         task_id=task.id,
                         reads=_reads(task.name, values, reads),
                         agent=_owner(level, task.name, values),
                         error=repr(task.error) if task.error is not None else None,
+                        slot=_slot(plain, task.id),
+                        turn=turn,
                     )
                 )
 
-    walk(Level(graph=graph), chosen)
-    final = chosen[-1].values if isinstance(chosen[-1].values, Mapping) else {}
+    root = Level(graph=graph)
+    inputs: list[Mapping[str, Any]] = []
+    for number, snapshots in enumerate(turns, start=1):
+        walk(root, snapshots, number)
+        if number < len(turns):
+            error.clear()  # an earlier turn's crash was that turn's; the thread went on
+        inputs.append(_turn_input(snapshots))
+    last = turns[-1][-1]
+    final = last.values if isinstance(last.values, Mapping) else {}
     return RunSteps(
         graph=graph,
         thread_id=thread_id,
         steps=tuple(steps),
         final=dict(final),
         error="; ".join(error) or None,
+        inputs=tuple(inputs),
     )
+
+
+def _turn_input(snapshots: Sequence[StateSnapshot]) -> Mapping[str, Any]:
+    for snapshot in snapshots[:1]:
+        for task in snapshot.tasks:
+            if task.name == "__start__" and isinstance(task.result, Mapping):
+                return dict(task.result)
+    return {}
 
 
 # --- replay ----------------------------------------------------------------------------------
@@ -308,34 +355,97 @@ def _fresh(graph: Graph) -> Graph:
     return graph.copy(update={"checkpointer": InMemorySaver(), "config": config})
 
 
+def _superstep_updates(
+    graph: Graph,
+    values: Mapping[str, Any],
+    node: str,
+    writes: Mapping[str, Any],
+    siblings: Sequence[tuple[str, Mapping[str, Any]]],
+    slot: int = 0,
+) -> list[StateUpdate]:
+    """Return one superstep that replays ``node`` (corrected) and its siblings, each as itself.
+
+    Each task of the superstep is applied as its own node, so a join that waits for all of
+    them (a diamond's barrier, a ``Send`` fan-out's collector) fires as it did in the run.
+    The state before the superstep travels with ``node``'s update; a key a sibling writes
+    to a plain (last-value) channel is left to that sibling, since one superstep cannot
+    write such a channel twice.
+    """
+    single = {
+        key
+        for _, update in siblings
+        for key in update
+        if isinstance(graph.channels.get(key), LastValue)
+    }
+    base = {k: v for k, v in _merge(graph, values).items() if k not in single}
+    own = _merge(graph, base, writes)
+    updates = [StateUpdate(dict(update), name) for name, update in siblings]
+    updates.insert(min(slot, len(updates)), StateUpdate(own, node))
+    return updates
+
+
 def _continue(
-    graph: Graph, values: Mapping[str, Any], as_node: str, context: Any
+    graph: Graph,
+    values: Mapping[str, Any],
+    as_node: str,
+    context: Any,
+    writes: Mapping[str, Any] | None = None,
+    siblings: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    slot: int = 0,
+    later: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     forked = _fresh(graph)
     config: RunnableConfig = {"configurable": {"thread_id": f"blame-{uuid.uuid4().hex}"}}
-    start = forked.update_state(config, dict(values), as_node=as_node)
+    updates = _superstep_updates(graph, values, as_node, writes or {}, siblings, slot)
+    start = forked.bulk_update_state(config, [updates])
     forked.invoke(None, start, context=context)
+    for turn_input in later:  # the thread's later turns, asked again on the corrected thread
+        forked.invoke(dict(turn_input), config, context=context)
     state = forked.get_state(config)
     return dict(state.values) if isinstance(state.values, Mapping) else {}
 
 
-def replay(step: Step, writes: Mapping[str, Any], *, context: Any = None) -> dict[str, Any]:
+def replay(
+    step: Step,
+    writes: Mapping[str, Any],
+    *,
+    context: Any = None,
+    later: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
     """Return the final root state of the run with ``step``'s output replaced by ``writes``.
 
-    The fork runs on a fresh in-memory thread; failures recorded by nodes on the way are
-    muted (they belong to a hypothetical run).
+    The step and the tasks that ran beside it in the same superstep (parallel branches,
+    ``Send`` tasks) are replayed each as itself, so joins downstream fire as in the run;
+    for a step inside a subgraph the subgraph finishes first and its output is applied to
+    the parent, up to the root. ``later`` are the inputs of the thread's later turns, asked
+    again on the corrected thread. The fork runs on a fresh in-memory thread; failures
+    recorded by nodes on the way are muted (they belong to a hypothetical run).
     """
     with ledger_muted():
         level = step.level
-        values = _merge(level.graph, step.before.values, *(w for _, w in step.superstep), writes)
-        out = _continue(level.graph, values, step.node, context)
+        out = _continue(
+            level.graph,
+            step.before.values,
+            step.node,
+            context,
+            writes,
+            step.superstep,
+            step.slot,
+            later if level.parent is None else (),
+        )
         while level.parent is not None and level.before is not None and level.node is not None:
             parent = level.parent
             sub_writes = {k: v for k, v in out.items() if k in parent.graph.channels}
-            values = _merge(
-                parent.graph, level.before.values, *(w for _, w in level.superstep), sub_writes
+            out = _continue(
+                parent.graph,
+                level.before.values,
+                level.node,
+                context,
+                sub_writes,
+                level.superstep,
+                level.slot,
+                later if parent.parent is None else (),
             )
-            out = _continue(parent.graph, values, level.node, context)
             level = parent
         return out
 
@@ -383,7 +493,7 @@ def resample(step: Step, *, context: Any = None) -> dict[str, Any] | None:
 class Correction:
     """A replacement for a step's output, and where it came from."""
 
-    source: Literal["reference", "check", "resample"]
+    source: Literal["reference", "check", "resample", "feedback"]
     writes: Mapping[str, Any]
     note: str = ""
 
@@ -476,17 +586,131 @@ def final_message(values: Mapping[str, Any]) -> AIMessage | None:
     return None
 
 
+def failed_checks(values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Return the failed assumption checks attached to a state's final answer."""
+    answer = final_message(values)
+    return [
+        c
+        for c in (answer.additional_kwargs.get("nova_checks") or [] if answer else [])
+        if isinstance(c, Mapping) and not c.get("passed")
+    ]
+
+
 def checks_evaluator(values: Mapping[str, Any]) -> Verdict:
     """Pass when the run answered and none of the answer's assumption checks failed."""
     answer = final_message(values)
     if answer is None or not (answer.content or answer.tool_calls):
         return Verdict(False, "no answer")
-    failed = [
-        c.get("name", "?")
-        for c in answer.additional_kwargs.get("nova_checks") or []
-        if isinstance(c, Mapping) and not c.get("passed")
-    ]
+    failed = [str(c.get("name", "?")) for c in failed_checks(values)]
     return Verdict(not failed, f"failed checks: {', '.join(failed)}" if failed else "checks passed")
+
+
+class UserFeedback(Protocol):
+    """What blame needs of a feedback record (``nova.ledger.feedback.FeedbackRecord``)."""
+
+    @property
+    def rating(self) -> str:
+        """``good`` or ``bad``."""
+        ...
+
+    @property
+    def agent(self) -> str | None:
+        """The agent that should have answered."""
+        ...
+
+    @property
+    def answer(self) -> str | None:
+        """The right answer, or facts it must state."""
+        ...
+
+
+def _answer_text(values: Mapping[str, Any]) -> str:
+    answer = final_message(values)
+    if answer is None:
+        return ""
+    content = answer.content
+    text = content if isinstance(content, str) else " ".join(map(str, content))
+    return text.split("\n\n⚠ Nova flagged this answer:", 1)[0].strip()
+
+
+class FeedbackEvaluator:
+    """The user's word as the evaluator: a run the user called bad fails, whatever its checks.
+
+    A replay passes when its checks pass and it meets the user's correction: the corrected
+    agent answered (``--agent``), every number, date and document id of the corrected
+    answer appears in the replay's answer (``--answer``); without a correction, when its
+    answer differs from the one the user rejected. A run the user called good passes.
+    """
+
+    def __init__(self, feedback: UserFeedback, rejected: Mapping[str, Any] | None = None) -> None:
+        """Judge replays by ``feedback``; ``rejected`` is the final state the user judged."""
+        self.feedback = feedback
+        self.rejected = _answer_text(rejected) if rejected is not None else None
+
+    def __call__(self, values: Mapping[str, Any]) -> Verdict:
+        """Return whether ``values`` (a final state) meets the user's verdict."""
+        if self.feedback.rating != "bad":
+            return Verdict(True, "the user called this run good")
+        checks = checks_evaluator(values)
+        text = _answer_text(values)
+        problems: list[str] = []
+        if self.feedback.agent:
+            route = values.get("route")
+            routed = route.get("agent") if isinstance(route, Mapping) else None
+            if routed != self.feedback.agent:
+                problems.append(f"routed to {routed}, the user says {self.feedback.agent}")
+        if self.feedback.answer:
+            missing = _missing_facts(self.feedback.answer, text)
+            if missing:
+                problems.append("the user's correction states " + ", ".join(missing))
+        if not self.feedback.agent and not self.feedback.answer:
+            if self.rejected is None or text == self.rejected:
+                problems.append("the user rejected this answer")
+        if not checks.passed:
+            problems.append(checks.reason)
+        if problems:
+            return Verdict(False, "; ".join(problems))
+        return Verdict(True, "meets the user's feedback and passes its checks")
+
+
+def _missing_facts(correction: str, answer: str) -> list[str]:
+    from nova.erp.grounding import Grounds, mentions
+
+    grounds = Grounds.of([answer])
+    facts = mentions(correction, skip_list_indices=True)
+    if not facts:  # a correction in words only: its text must appear
+        return [] if correction.casefold() in answer.casefold() else [repr(correction)]
+    return [m.text for m in facts if not grounds.supports(m)]
+
+
+class FeedbackRouteCorrector:
+    """A routing correction from the user's feedback: the ``route`` step, to the named agent.
+
+    Only the last turn's route is corrected (the turn the feedback is about); earlier
+    turns get their corrections from the checks and re-samples.
+    """
+
+    def __init__(self, feedback: UserFeedback, subgraphs: Mapping[str, str | None]) -> None:
+        """Correct routes to ``feedback.agent``; ``subgraphs`` maps agent names to subgraphs."""
+        self.feedback = feedback
+        self.subgraphs = subgraphs
+
+    def __call__(self, step: Step, run: RunSteps) -> Iterator[Correction]:
+        """Yield the corrected route for the last turn's ``route`` step."""
+        agent = self.feedback.agent
+        if self.feedback.rating != "bad" or not agent or agent not in self.subgraphs:
+            return
+        route = step.writes.get("route") if step.node == "route" else None
+        if step.turn != run.turns or not isinstance(route, Mapping) or route.get("agent") == agent:
+            return
+        corrected = {
+            **route,
+            "agent": agent,
+            "subgraph": self.subgraphs[agent],
+            "method": "explicit",
+            "reason": f"corrected by the user's feedback (was {route.get('agent')})",
+        }
+        yield Correction("feedback", {"route": corrected}, f"the user's feedback: {agent}")
 
 
 # --- blame -----------------------------------------------------------------------------------
@@ -503,6 +727,20 @@ class Trial:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """What blame knew when it could not attribute a failure to one step."""
+
+    failed_checks: tuple[str, ...]
+    """Failed checks as ``name (judges step): detail``."""
+    suspects: tuple[str, ...]
+    """Steps whose output a failed check judges (not blamed: no correction of them passed)."""
+    tried: tuple[str, ...]
+    """Steps for which a correction was replayed."""
+    untried: int
+    """Steps for which no corrector had anything to offer."""
+
+
+@dataclass(frozen=True, slots=True)
 class BlameResult:
     """The earliest wrong step, who consumed its output, and how that was established."""
 
@@ -510,10 +748,17 @@ class BlameResult:
     """Whether the run as it happened passes the evaluator (then nothing is blamed)."""
     blamed: StepRef | None
     consumers: tuple[StepRef, ...]
-    method: Literal["counterfactual", "checks", "none"]
+    method: Literal["counterfactual", "not_attributed", "none"]
     explanation: str
     trials: tuple[Trial, ...] = ()
     steps: tuple[StepRef, ...] = field(default=())
+    evidence: Evidence | None = None
+    """Set when the run fails and no step could be named."""
+
+    @property
+    def replays(self) -> int:
+        """How many counterfactual replays blame ran."""
+        return len(self.trials)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-compatible data."""
@@ -531,24 +776,16 @@ def consumers_of(run: RunSteps, blamed: Step) -> list[Step]:
     return found
 
 
-def _check_blame(run: RunSteps) -> Step | None:
-    answer = final_message(run.final)
-    failed = [
-        c
-        for c in (answer.additional_kwargs.get("nova_checks") or [] if answer else [])
-        if isinstance(c, Mapping) and not c.get("passed")
-    ]
-    judged = {str(c.get("judges") or "agent") for c in failed}
+def _suspects(run: RunSteps) -> list[Step]:
+    judged = {str(c.get("judges") or "agent") for c in failed_checks(run.final)}
+    last = [s for s in run.steps if s.turn == run.turns]
+    found: list[Step] = []
     if "route" in judged:
-        routes = [s for s in run.steps if s.node == "route"]
-        if routes:
-            return routes[-1]
-    if "agent" in judged:
-        agents = [s for s in run.steps if s.node == "agent"]
-        if agents:
-            return agents[-1]
-    failing = [s for s in run.steps if s.error]
-    return failing[0] if failing else None
+        found += [s for s in last if s.node == "route"][-1:]
+    if judged & {"agent", "tools"}:
+        found += [s for s in last if s.node in ("agent", "fast_path")][-1:]
+    found += [s for s in run.steps if s.error][:1]
+    return found
 
 
 def blame(
@@ -562,15 +799,18 @@ def blame(
     """Find the earliest step whose correction makes the run pass ``evaluator``.
 
     Args:
-        run: The run (``load_run``).
-        evaluator: Judges a final state.
+        run: The run (``load_run``; a whole thread with ``thread=True``).
+        evaluator: Judges a final state (``checks_evaluator``, or ``FeedbackEvaluator``
+            when the user said the run was wrong).
         correctors: Sources of corrected step outputs, tried in order for each step.
         context: Run context for the replays (e.g. ``NovaContext(project=...)``).
         max_replays: Upper bound on counterfactual replays.
 
     Returns:
-        The blamed step (``None`` if the run passed or nothing could be attributed), the
-        steps that consumed its output, and every replay tried.
+        The blamed step and the steps that consumed its output, with every replay tried.
+        A run that passes its evaluator blames nothing; when no correction makes a failing
+        run pass, nothing is blamed either (``method="not_attributed"``) and ``evidence``
+        says which checks failed and which steps were tried.
 
     """
     all_refs = tuple(step.ref() for step in run.steps)
@@ -596,7 +836,9 @@ def blame(
             if len(trials) >= max_replays:
                 break
             try:
-                final = replay(step, correction.writes, context=context)
+                final = replay(
+                    step, correction.writes, context=context, later=run.inputs[step.turn :]
+                )
                 check = evaluator(final)
             except Exception as error:
                 check = Verdict(False, f"replay failed: {type(error).__name__}: {error}")
@@ -620,26 +862,31 @@ def blame(
             tuple(trials),
             all_refs,
         )
-    fallback = _check_blame(run)
-    if fallback is not None:
-        return BlameResult(
-            False,
-            fallback.ref(),
-            tuple(s.ref() for s in consumers_of(run, fallback)),
-            "checks",
-            f"no single correction made the run pass; {fallback.key} produced the output a "
-            f"failed check judges ({verdict.reason})",
-            tuple(trials),
-            all_refs,
-        )
+    failed = tuple(
+        f"{c.get('name', '?')} ({c.get('judges') or 'agent'}): {c.get('detail', '')}"
+        for c in failed_checks(run.final)
+    )
+    tried = tuple(dict.fromkeys(t.step for t in trials))
+    evidence = Evidence(
+        failed_checks=failed,
+        suspects=tuple(s.key for s in _suspects(run)),
+        tried=tried,
+        untried=len(run.steps) - len(candidates),
+    )
+    steps_note = (
+        f"corrections of {', '.join(tried)} were replayed and none passed"
+        if tried
+        else "no corrector had a correction to offer"
+    )
     return BlameResult(
         False,
         None,
         (),
-        "none",
-        f"no step could be attributed ({verdict.reason})",
+        "not_attributed",
+        f"not attributed: {verdict.reason}; {steps_note}",
         tuple(trials),
         all_refs,
+        evidence,
     )
 
 

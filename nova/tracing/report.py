@@ -111,6 +111,8 @@ def render_tree(
         root.add(
             Text.assemble(("blamed ", "bold magenta"), f"{marks.blamed_key} — {marks.explanation}")
         )
+    elif blame and blame.get("method") == "not_attributed":
+        root.add(Text.assemble(("blame ", "bold yellow"), marks.explanation))
     elif trace.error:
         root.add(Text.assemble(("error ", "bold red"), trace.error))
     steps = root.add(Text("steps", style="bold"))
