@@ -83,6 +83,8 @@ class Attribution:
     step_ok: bool
     agent_ok: bool
     error: str | None = None
+    trials: tuple[str, ...] = ()
+    """Each replay: ``step (source): passed/failed — reason``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,10 @@ def _attribute(
         step_ok=bool(blamed and truth_turn_ok and blamed.key == truth_step),
         agent_ok=bool(blamed and truth_agent and blamed.agent == truth_agent),
         error=error,
+        trials=tuple(
+            f"{t.step} ({t.source}): {'passed' if t.passed else 'failed'}: {t.reason[:160]}"
+            for t in (result.trials if result else ())
+        ),
     )
 
 

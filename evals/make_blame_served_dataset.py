@@ -609,6 +609,74 @@ def scenarios() -> list[dict[str, Any]]:
                 "route": "invoice_reminders",
             },
         )
+    # A proofreader upstream of the content pipeline's join (article -> summary -> result).
+    drafts = [
+        ("hamburg", "Our new Hamburg warehouse opens in May. It stocks 400 filtres.", "400", "40"),
+        (
+            "brakes",
+            "Brake part prices rise by 4 percent in August. Order befor then.",
+            "4 percent",
+            "14 percent",
+        ),
+        (
+            "returns",
+            "Returns are accepted within 30 days if unused. Pleese keep the box.",
+            "are accepted",
+            "are not accepted",
+        ),
+        (
+            "season",
+            "Service season runs from March to May. Order filtres early.",
+            "March to May",
+            "June to August",
+        ),
+    ]
+    for slug, draft, keep, bad in drafts:
+        corrected = (
+            draft.replace("filtres", "filters")
+            .replace("parcells", "parcels")
+            .replace("befor ", "before ")
+            .replace("Pleese", "Please")
+        )
+        turn = {
+            "request": f"Run the content pipeline on my blog draft: {draft}",
+            "agent": "content_pipeline",
+            "script": {
+                "proofreader": {"answer": corrected},
+                "summarizer": {"answer": "Teaser: {input_after:only what the post says.}"},
+            },
+        }
+        add(
+            id=f"pipeline-content-clean-{slug}",
+            subgraph="pipeline",
+            label="pipeline_content",
+            turns=[turn],
+        )
+        add(
+            id=f"pipeline-proofread-changed-{slug}",
+            subgraph="pipeline",
+            label="pipeline_upstream_of_join",
+            turns=[turn],
+            faults=[{"kind": "model_text", "agent": "proofreader", "replace": [keep, bad]}],
+            truth={"step": "pipeline/run_content_pipeline/proofread#1", "agent": "proofreader"},
+            feedback={
+                "text": f"the proofreader changed the text: it says {keep}",
+                "facts": [f"## Article\n{corrected}"],
+            },
+        )
+        if slug in ("hamburg", "brakes"):
+            add(
+                id=f"pipeline-summary-changed-{slug}",
+                subgraph="pipeline",
+                label="answer_changes_number",
+                turns=[turn],
+                faults=[{"kind": "model_text", "agent": "summarizer", "replace": [keep, bad]}],
+                truth={"step": "pipeline/run_content_pipeline/summary#1", "agent": "summarizer"},
+                feedback={
+                    "text": f"the teaser is wrong: {keep}",
+                    "facts": [f"Teaser: {corrected}"],
+                },
+            )
     add(
         id="pipeline-weekly-report",
         subgraph="pipeline",

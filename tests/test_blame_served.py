@@ -2,7 +2,9 @@
 
 The floors are what the current checks and blame engine achieve on the slice (measured,
 not hoped for); raise them when the engine improves. The whole suite runs with
-``nova eval blame --served``.
+``nova eval blame --served``. The slice itself takes about 15 s; in a session of its own
+the router's first fit and the encoder's export come on top (shared with every other
+real-router test in a full run).
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ SLICE = (
     "erp-changed-number-00073",  # a check fires and names the agent's answer
     "erp-neighbour-invoice-00073",  # grounded in the wrong invoice: no check fires
     "route-misroute-no-document-20001",  # a misroute without a document number
-    "translation-inverted-shipped",  # meaning inverted: no check fires
     "erp-clean-invoice-00073",  # fault-free agent answer
     "erp-cross-reference-so-4007",  # fault-free "invoice for order SO-…" (a false alarm today)
 )
-STEP_LEVEL_FLOOR = {"checks": 1 / 4, "resample": 1 / 4, "feedback": 4 / 4}
-"""Share of the slice's 4 faulty runs whose faulty step is named, per condition."""
-NO_CHECK_FIRED_CEILING = 3
-"""Faulty runs of the slice on which no check fires (of 4)."""
+STEP_LEVEL_FLOOR = {"checks": 1 / 3, "resample": 1 / 3, "feedback": 3 / 3}
+"""Share of the slice's 3 faulty runs whose faulty step is named, per condition."""
+NO_CHECK_FIRED_CEILING = 2
+"""Faulty runs of the slice on which no check fires (of 3)."""
 FAULT_FREE_BLAMED_CEILING = 1
 """Fault-free runs of the slice that get blamed (of 2); the target is 0."""
 
@@ -40,6 +41,7 @@ def test_the_suite_covers_every_subgraph_and_the_fault_families_of_the_issue() -
         "superseded_memory",
         "translation_meaning",
         "pipeline_letter_amount",
+        "pipeline_upstream_of_join",
         "turn1_fault_carried",
         "two_faults",
     }
@@ -60,7 +62,7 @@ def test_a_slice_on_the_served_graph_meets_the_measured_floors() -> None:
     assert [o.problem for o in report.outcomes if o.problem] == []
     for condition in CONDITIONS:
         got = figures(report.outcomes, condition)
-        assert got["faulty runs"] == 4 and got["fault-free runs"] == 2
+        assert got["faulty runs"] == 3 and got["fault-free runs"] == 2
         assert got["step-level"] >= STEP_LEVEL_FLOOR[condition], (condition, got)
         assert got["fault-free blamed"] <= FAULT_FREE_BLAMED_CEILING, (condition, got)
     assert figures(report.outcomes, "checks")["no check fired (faulty)"] <= NO_CHECK_FIRED_CEILING
