@@ -225,12 +225,35 @@ def trace_blame(
 
 @eval_app.command("blame")
 def eval_blame(
-    family: Annotated[str | None, typer.Option(help="Only scenarios of this family.")] = None,
+    family: Annotated[
+        str | None, typer.Option(help="Only scenarios of this family (--served: this label).")
+    ] = None,
+    served: Annotated[
+        bool,
+        typer.Option(
+            "--served",
+            help="Attribute faults on the served nova graph under three conditions "
+            "(checks; checks + re-samples; checks + the owner's feedback).",
+        ),
+    ] = False,
     report_path: Annotated[
-        Path, typer.Option("--report", help="Where to write the JSON report.")
-    ] = Path("reports/blame_eval.json"),
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Where to write the JSON report (default reports/blame_eval.json, "
+            "or reports/blame_served_eval.json with --served).",
+        ),
+    ] = None,
 ) -> None:
-    """Attribution accuracy on the fault-injection suite (step- and agent-level)."""
+    """Attribution accuracy on the fault-injection suite (step- and agent-level).
+
+    Without --served: the machinery test (a simplified chain, judged with a reference run).
+    With --served: the real supervisor graph, judged only with what a user has.
+    """
+    if served:
+        _eval_blame_served(family, report_path or Path("reports/blame_served_eval.json"))
+        return
+    report_path = report_path or Path("reports/blame_eval.json")
     from evals.blame.scenarios import load_scenarios
     from evals.blame_eval import print_report, run_blame_eval
 
@@ -245,4 +268,24 @@ def eval_blame(
     print_report(report)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"[dim]report: {report_path}[/]")
+
+
+def _eval_blame_served(label: str | None, report_path: Path) -> None:
+    from evals.blame_served.scenarios import load_scenarios
+    from evals.blame_served_eval import print_report, run_served_eval
+
+    scenarios = load_scenarios()
+    if label is not None:
+        known = sorted({s.label for s in scenarios})
+        scenarios = [s for s in scenarios if s.label == label]
+        if not scenarios:
+            raise fail(f"No scenarios labelled {label!r}; labels: {', '.join(known)}")
+    with console.status(f"[cyan]Running and attributing {len(scenarios)} served scenarios…[/]"):
+        report = run_served_eval(scenarios)
+    print_report(report)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(
+        json.dumps(report.as_dict(), indent=2, default=str) + "\n", encoding="utf-8"
+    )
     console.print(f"[dim]report: {report_path}[/]")

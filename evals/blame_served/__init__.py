@@ -1,0 +1,1 @@
+"""Attribution on the served ``nova`` graph: scenarios, scripted world and feedback adapter."""
