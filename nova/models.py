@@ -238,7 +238,9 @@ def structured_output(
             return [*_as_messages(value), instruction]
 
         bound = model.bind(response_format={"type": "json_object"})
-    parse = RunnableLambda(lambda reply: _parse(schema, reply, tool=tool), name="parse")
+    parse: Runnable[Any, SchemaT] = RunnableLambda(
+        lambda reply: _parse(schema, reply, tool=tool), name="parse"
+    )
     return RunnableLambda(prepare, name="prepare") | bound | parse
 
 
@@ -266,62 +268,85 @@ def _error_code(error: BaseException) -> str | None:
     return None
 
 
-def describe_model_error(error: BaseException, settings: NovaSettings | None = None) -> str | None:
-    """Say, in one line with the fix, why a model call failed; ``None`` if not a model error.
+@dataclass(frozen=True, slots=True)
+class ModelProblem:
+    """Why a model call failed, quoting the endpoint, and what to change."""
 
-    The line quotes the endpoint's own message (``401: Incorrect API key provided``), so the
-    owner sees what the server said without a traceback.
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.problem}. {self.fix}"
+
+
+def explain_model_error(
+    error: BaseException, settings: NovaSettings | None = None
+) -> ModelProblem | None:
+    """Say why a model call failed and how to fix it; ``None`` if ``error`` is not a model error.
+
+    The problem quotes the endpoint's own message (``401: Incorrect API key provided``), so
+    the owner sees what the server said without a traceback.
     """
     settings = settings or get_settings()
     names = {cls.__name__ for cls in type(error).__mro__}
     status = getattr(error, "status_code", None)
-    said = endpoint_message(error)
-    where = str(settings.model_base_url or "api.openai.com")
-    code = _error_code(error)
+    said = endpoint_message(error).rstrip(".")
+    where = str(settings.model_base_url or "https://api.openai.com/v1")
     if "APITimeoutError" in names or "CallTimeout" in names:
-        return (
-            f"The model did not answer within {settings.model_timeout_s:g} s ({where}). "
-            "Is the server overloaded? Raise NOVA_MODEL_TIMEOUT_S or use a smaller model."
+        return ModelProblem(
+            f"The model did not answer within {settings.model_timeout_s:g} s ({where})",
+            "Is the server overloaded? Raise NOVA_MODEL_TIMEOUT_S or use a smaller model.",
         )
     if "APIConnectionError" in names:
-        return (
-            f"Cannot reach the model endpoint at {where} ({said}). Start the server or fix "
-            "NOVA_MODEL_BASE_URL."
+        return ModelProblem(
+            f"Cannot reach the model endpoint at {where} ({said})",
+            "Start the server, or fix NOVA_MODEL_BASE_URL.",
         )
     if not isinstance(status, int):
         return None
+    retried = f"still after {settings.model_max_retries} retries"
     if status == 401:
-        return (
-            f"The model endpoint refused the API key (401: {said}). "
-            "Set NOVA_MODEL_API_KEY to a valid key."
+        return ModelProblem(
+            f"The model endpoint refused the API key (401: {said})",
+            "Set NOVA_MODEL_API_KEY to a valid key.",
         )
     if status == 403:
-        return f"The model endpoint denied access (403: {said}). Check the key's permissions."
+        return ModelProblem(
+            f"The model endpoint denied access (403: {said})", "Check the key's permissions."
+        )
     if status == 404:
-        return (
-            f"The model endpoint has no such model (404: {said}). Set NOVA_MODEL_NAME (or the "
-            "agent's model in the catalog) to a model the server lists; `nova doctor` shows them."
+        return ModelProblem(
+            f"The model endpoint has no such model (404: {said})",
+            "Set NOVA_MODEL_NAME (or the agent's model in the catalog) to a model the server "
+            "lists; `nova doctor` shows them.",
         )
     if status == 429:
-        return (
-            f"The model endpoint is rate-limiting Nova (429: {said}), still after "
-            f"{settings.model_max_retries} retries. Try again later, or lower "
-            "NOVA_MODEL_CONCURRENCY."
+        return ModelProblem(
+            f"The model endpoint is rate-limiting Nova (429: {said}), {retried}",
+            "Try again later, or lower NOVA_MODEL_CONCURRENCY.",
         )
-    if code == "context_length_exceeded":
-        return (
-            f"The request is longer than the model's context window (400: {said}). Start a "
-            "new thread, or lower NOVA_SUMMARY_TRIGGER_TOKENS and NOVA_RECALL_TOKEN_BUDGET."
+    if _error_code(error) == "context_length_exceeded":
+        return ModelProblem(
+            f"The request is longer than the model's context window (400: {said})",
+            "Start a new thread, or lower NOVA_SUMMARY_TRIGGER_TOKENS and "
+            "NOVA_RECALL_TOKEN_BUDGET.",
         )
     if status >= 500:
-        return (
-            f"The model endpoint failed ({status}: {said}), still after "
-            f"{settings.model_max_retries} retries. Check the server's log; try again later."
+        return ModelProblem(
+            f"The model endpoint failed ({status}: {said}), {retried}",
+            "Check the server's log; try again later.",
         )
-    return (
-        f"The model endpoint refused the request ({status}: {said}). If it is a local server, "
-        "check NOVA_MODEL_PROVIDER and run `nova doctor`."
+    return ModelProblem(
+        f"The model endpoint refused the request ({status}: {said})",
+        "If it is a local server, set NOVA_MODEL_PROVIDER to its kind (or the NOVA_MODEL_* "
+        "overrides) and run `nova doctor`.",
     )
+
+
+def describe_model_error(error: BaseException, settings: NovaSettings | None = None) -> str | None:
+    """Say, in one line with the fix, why a model call failed; ``None`` if not a model error."""
+    explained = explain_model_error(error, settings)
+    return str(explained) if explained else None
 
 
 def default_model_factory(spec: AgentSpec, run_override: str | None) -> ModelResult:

@@ -330,6 +330,7 @@ class StubServer:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._port: int | None = None
 
     # --- scripting ------------------------------------------------------------------------
     def script(self, *turns: Turn) -> None:
@@ -358,10 +359,10 @@ class StubServer:
     # --- lifecycle ------------------------------------------------------------------------
     @property
     def port(self) -> int:
-        """The port the server listens on (after ``start``)."""
-        if self._socket is None:
-            raise RuntimeError("The stub server is not running; call start() first")
-        return int(self._socket.getsockname()[1])
+        """The port the server listens (or listened) on."""
+        if self._port is None:
+            raise RuntimeError("The stub server was never started; call start() first")
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -375,7 +376,7 @@ class StubServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
-        self._socket = sock
+        self._socket, self._port = sock, int(sock.getsockname()[1])
         config = uvicorn.Config(
             self.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
         )

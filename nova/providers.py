@@ -51,18 +51,16 @@ class ProviderProfile:
         max_concurrency: int | None = None,
     ) -> ProviderProfile:
         """Return this profile with every given (non-``None``) field replaced."""
-        changes = {
-            key: value
-            for key, value in {
-                "structured_output": structured_output,
-                "token_limit_param": token_limit_param,
-                "tool_choice": tool_choice,
-                "parallel_tool_calls": parallel_tool_calls,
-                "max_concurrency": max_concurrency,
-            }.items()
-            if value is not None
-        }
-        return replace(self, **changes) if changes else self
+        return replace(
+            self,
+            structured_output=structured_output or self.structured_output,
+            token_limit_param=token_limit_param or self.token_limit_param,
+            tool_choice=self.tool_choice if tool_choice is None else tool_choice,
+            parallel_tool_calls=(
+                self.parallel_tool_calls if parallel_tool_calls is None else parallel_tool_calls
+            ),
+            max_concurrency=max_concurrency or self.max_concurrency,
+        )
 
 
 PRESETS: dict[ProviderName, ProviderProfile] = {
