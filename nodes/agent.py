@@ -95,7 +95,7 @@ def _invoke_model(
 ) -> AIMessage:
     runnable = model.bind_tools(tools) if tools else model
     # The budget covers the client's own retries (each attempt has NOVA_MODEL_TIMEOUT_S).
-    response = call_with_timeout(lambda: runnable.invoke(prompt), model_call_budget_s(), what)
+    response = call_with_timeout(lambda: runnable.invoke(prompt), model_call_budget_s(model), what)
     if not isinstance(response, AIMessage):
         raise TypeError(f"{what} returned {type(response).__name__}, not AIMessage")
     return response

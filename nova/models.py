@@ -121,12 +121,16 @@ def build_chat_model(
     return limit_concurrency(client, name)
 
 
-def model_call_budget_s(settings: NovaSettings | None = None) -> float:
-    """Return the longest one model call may take, the client's own retries included."""
+def model_call_budget_s(model: BaseChatModel, settings: NovaSettings | None = None) -> float:
+    """Return the longest one call of ``model`` may take, its client's own retries included.
+
+    Each attempt may use the whole ``NOVA_MODEL_TIMEOUT_S``; between attempts the OpenAI
+    client waits at most ~8 s unless the server's ``Retry-After`` asks for more. A model
+    without a retrying client gets one timeout.
+    """
     settings = settings or get_settings()
-    retries = settings.model_max_retries
-    # Each attempt may use the whole timeout; the client waits at most ~8 s between attempts
-    # unless the server's Retry-After asks for more.
+    retries = getattr(getattr(model, "inner", model), "max_retries", 0)
+    retries = retries if isinstance(retries, int) and retries > 0 else 0
     return settings.model_timeout_s * (retries + 1) + 10.0 * retries
 
 
