@@ -452,3 +452,26 @@ def test_stub_lists_models_and_checks_the_key(stub: StubServer) -> None:
     refused = httpx.get(f"{stub.base_url}/models", headers={"Authorization": "Bearer nope"})
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "invalid_api_key"
+
+
+@pytest.mark.slow
+def test_nova_ask_says_what_went_wrong_in_one_line(
+    endpoint: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from nova.cli import app
+
+    point_nova_at(monkeypatch, endpoint, api_key="sk-wrong-key")
+    result = CliRunner().invoke(
+        app, ["ask", "--local", "--agent", "general_chat", "Hello there"], env={"COLUMNS": "200"}
+    )
+
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1, text
+    assert "error: The model endpoint refused the API key (401: Incorrect API key provided" in text
+    assert "Set NOVA_MODEL_API_KEY to a valid key." in text
+    assert "nova failures show" in text  # the failure is in the ledger, with its id
+    assert "Traceback" not in text
+    [request] = endpoint.chat_requests()
+    assert request.messages[-1] == {"role": "user", "content": "Hello there"}

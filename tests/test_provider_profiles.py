@@ -124,6 +124,20 @@ def test_structured_output_works_with_every_preset(preset: StubServer) -> None:
     assert "parallel_tool_calls" not in params or profile.parallel_tool_calls
 
 
+def test_agent_tool_loop_works_with_every_preset(preset: StubServer) -> None:
+    from nova.models import default_model_factory
+    from nova.openai_stub import call, tool_calls
+    from tests.failures_fixtures import subgraph_run
+
+    preset.script(tool_calls(call("calculator", expression="6*7")), reply("6*7 is 42."))
+    state = subgraph_run("chat", "calculator", "What is 6*7?", default_model_factory)
+
+    assert state["messages"][-1].content == "6*7 is 42."
+    first, second = preset.chat_requests()
+    assert first.tool_names == ["calculator"] and second.messages[-1]["content"] == "42"
+    assert all(r.status == 200 for r in (first, second))
+
+
 def test_one_request_at_a_time_where_the_server_serves_one(preset: StubServer) -> None:
     profile = get_settings().provider_profile
     preset.script(*(slow(0.2, reply(f"answer {i}")) for i in range(4)))
