@@ -272,6 +272,25 @@ def test_tie_break_asks_for_structured_output(
     assert request.messages[-1] == {"role": "user", "content": "Plan my Friday"}
 
 
+def test_tie_break_failure_keeps_the_abstention_and_is_recorded(
+    endpoint: StubServer,
+    unsure_router: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    point_nova_at(monkeypatch, endpoint, api_key="sk-wrong-key")
+    route = route_with_tie_break(unsure_router, "Plan my Friday", tmp_path)
+
+    assert route["method"] == "clarify" and route["agent"] is None
+    assert "tie-break model failed" in route["reason"]
+    # The abstention's failure record says why the model could not break the tie.
+    [record] = FailureLedger().list()
+    assert record.kind == "route_abstain" and record.node == "route"
+    assert "tie-break model failed" in record.message
+    assert "Incorrect API key provided" in record.message
+    assert record.thread_id == "t"
+
+
 # --- what Nova does with each error -----------------------------------------------------------
 def test_rate_limit_is_retried_after_the_servers_delay(
     endpoint: StubServer, failures: FailureLedger
