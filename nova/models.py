@@ -114,6 +114,8 @@ def build_chat_model(
         # connections), waiting as long as the server's Retry-After asks; the node's
         # RetryPolicy does not retry these again (nodes.resilience.is_retryable_model_error).
         max_retries=settings.model_max_retries,
+        # Honoured by ChatOpenAI.with_structured_output; Nova's own structured_output() and
+        # the agent's bind_tools() never send what the profile says the endpoint lacks.
         disabled_params=disabled or None,
         **limits,
     )
@@ -136,10 +138,6 @@ def model_call_budget_s(model: BaseChatModel, settings: NovaSettings | None = No
 
 class StructuredOutputError(ValueError):
     """The model's answer did not hold the requested structure."""
-
-
-def _schema_function(schema: type[BaseModel]) -> dict[str, Any]:
-    return convert_to_openai_function(schema)
 
 
 def _as_messages(value: LanguageModelInput) -> list[BaseMessage]:
@@ -213,7 +211,7 @@ def structured_output(
 
     """
     profile = profile or get_settings().provider_profile
-    function = _schema_function(schema)
+    function = convert_to_openai_function(schema)
     name = str(function["name"])
     bound: Runnable[LanguageModelInput, Any]
     tool: str | None = None
@@ -233,13 +231,18 @@ def structured_output(
             kwargs["parallel_tool_calls"] = False
         bound = model.bind_tools([schema], **kwargs)
     else:
-        instruction = SystemMessage(
+        instruction = (
             "Answer with one JSON object and nothing else. It must match this JSON schema:\n"
             + json.dumps(function["parameters"], ensure_ascii=False)
         )
 
         def prepare(value: LanguageModelInput) -> list[BaseMessage]:
-            return [*_as_messages(value), instruction]
+            # Into the first system message: many chat templates allow a system turn only first.
+            messages = _as_messages(value)
+            if messages and isinstance(messages[0], SystemMessage):
+                first = f"{messages[0].text}\n\n{instruction}"
+                return [SystemMessage(first), *messages[1:]]
+            return [SystemMessage(instruction), *messages]
 
         bound = model.bind(response_format={"type": "json_object"})
     parse: Runnable[Any, SchemaT] = RunnableLambda(

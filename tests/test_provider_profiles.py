@@ -6,7 +6,7 @@ import threading
 from typing import Literal
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from nova.catalog import AgentSpec, load_catalog
@@ -165,13 +165,17 @@ def test_json_mode_puts_the_schema_in_the_prompt(monkeypatch: pytest.MonkeyPatch
     with StubServer(models=(MODEL,), api_key=API_KEY) as server:
         point_nova_at(monkeypatch, server, model_structured_output="json_mode")
         server.script(reply('{"agent": "calculator", "reason": "sums"}'))
-        choice = structured_output(_model(), Choice).invoke("What is 2+2?")
+        choice = structured_output(_model(), Choice).invoke(
+            [SystemMessage("You route requests."), HumanMessage("What is 2+2?")]
+        )
 
         assert choice == Choice(agent="calculator", reason="sums")
         [request] = server.chat_requests()
         assert request.params["response_format"] == {"type": "json_object"}
-        assert request.messages[-1]["role"] == "system"
-        assert '"daily_planner"' in request.messages[-1]["content"]
+        system, user = request.messages  # one system turn, first (chat templates want that)
+        assert system["content"].startswith("You route requests.\n\nAnswer with one JSON")
+        assert '"daily_planner"' in system["content"]
+        assert user == {"role": "user", "content": "What is 2+2?"}
 
 
 def test_a_preset_mismatch_fails_with_the_servers_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
