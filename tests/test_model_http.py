@@ -173,6 +173,31 @@ def test_pipeline_model_step_sends_its_prompt(endpoint: StubServer) -> None:
     assert request.params["model"] == MODEL
 
 
+def test_pipeline_model_step_is_not_retried_again_after_the_client(endpoint: StubServer) -> None:
+    from tests.pipeline_fixtures import Skills, pipeline, runner_for
+
+    endpoint.script(server_error(), server_error())
+    spec = pipeline(
+        "summary",
+        [
+            {"id": "data", "skill": "data"},
+            {
+                "id": "summary",
+                "agent": "summarizer",
+                "inputs": {"d": "data"},
+                "prompt": "Summarise: {{ inputs.d.skill }}",
+                "retry": {"attempts": 3, "backoff_s": 0.01},
+                "on_failure": "skip",
+            },
+        ],
+    )
+    run = runner_for(Skills(), spec, models=default_model_factory).run("summary")  # type: ignore[arg-type]
+
+    # One attempt of the step: the client's own retry, not three times two requests.
+    assert [r.status for r in endpoint.chat_requests()] == [500, 500]
+    assert run.result["status"] == "completed_with_skips"
+
+
 def _turns(n: int) -> list[AnyMessage]:
     messages: list[AnyMessage] = []
     for i in range(n):
