@@ -190,3 +190,42 @@ def test_a_preset_mismatch_fails_with_the_servers_refusal(monkeypatch: pytest.Mo
     told = describe_model_error(caught.value)
     assert told is not None
     assert "(400: Unsupported param: tool_choice)" in told and "NOVA_MODEL_PROVIDER" in told
+
+
+def test_translation_chunks_wait_their_turn_on_a_one_slot_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graphs.translation import build_translation_graph
+    from nova.models import default_model_factory
+    from nova.openai_stub import RecordedRequest, Turn
+    from nova.state import NovaContext
+    from nova.testing import route_to
+
+    def echo(request: RecordedRequest) -> Turn:
+        return slow(0.1, reply(request.messages[-1]["content"]))
+
+    quirks = quirks_for(PRESETS["llamacpp"])
+    with StubServer(models=(MODEL,), api_key=API_KEY, quirks=quirks, responder=echo) as server:
+        point_nova_at(monkeypatch, server, model_provider="llamacpp")
+        text = " ".join(f"Satz {i} ist kurz." for i in range(12))
+        request = f'Translate into English: "{text}"'
+        graph = build_translation_graph(
+            model_factory=default_model_factory, max_chunk_chars=60
+        ).compile(checkpointer=InMemorySaver())
+        graph.invoke(
+            {
+                "messages": [HumanMessage(request)],
+                "request": request,
+                "route": route_to("translator", "translation", method="explicit", margin=0.5),
+                "project": "parts-shop",
+            },
+            {"configurable": {"thread_id": "t"}},
+            context=NovaContext(project="parts-shop"),
+        )
+
+        requests = server.chat_requests()
+        assert len(requests) > 2  # the text went in several chunks...
+        assert all(r.status == 200 for r in requests)
+        assert server.peak_concurrency == 1  # ...one at a time
