@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolCall, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
@@ -25,7 +25,7 @@ from nodes.recall import format_memories
 from nodes.resilience import CallTimeout, call_with_timeout
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger, FailureRecord
-from nova.models import ModelFactory, ModelUnavailable
+from nova.models import ModelFactory, ModelUnavailable, model_call_budget_s
 from nova.projects import load_projects
 from nova.settings import get_settings
 from nova.state import AgentRun, NovaContext, NovaState, RuntimeNode
@@ -86,16 +86,41 @@ def _failure_note(record: FailureRecord | None, text: str) -> FailureNote:
     )
 
 
+MALFORMED_ARGS = "__nova_malformed_arguments__"
+"""Key under which a tool call whose arguments were not valid JSON carries the raw text."""
+
+
 def _invoke_model(
     model: BaseChatModel, tools: list[BaseTool], prompt: list[AnyMessage], what: str
 ) -> AIMessage:
     runnable = model.bind_tools(tools) if tools else model
-    response = call_with_timeout(
-        lambda: runnable.invoke(prompt), get_settings().model_timeout_s, what
-    )
+    # The budget covers the client's own retries (each attempt has NOVA_MODEL_TIMEOUT_S).
+    response = call_with_timeout(lambda: runnable.invoke(prompt), model_call_budget_s(model), what)
     if not isinstance(response, AIMessage):
         raise TypeError(f"{what} returned {type(response).__name__}, not AIMessage")
     return response
+
+
+def _keep_malformed_calls(response: AIMessage) -> AIMessage:
+    """Turn tool calls with unparsable arguments into calls the tool node refuses.
+
+    The endpoint keeps such a call in the conversation, so it needs an answer (an error the
+    model can read and correct) rather than silence, which would end the turn empty.
+    """
+    if not response.invalid_tool_calls:
+        return response
+    kept = [
+        ToolCall(
+            name=call.get("name") or "unknown_tool",
+            args={MALFORMED_ARGS: call.get("args") or "", "error": call.get("error") or ""},
+            id=call.get("id") or f"call_invalid_{index}",
+            type="tool_call",
+        )
+        for index, call in enumerate(response.invalid_tool_calls)
+    ]
+    return response.model_copy(
+        update={"tool_calls": [*response.tool_calls, *kept], "invalid_tool_calls": []}
+    )
 
 
 def make_agent_node(
@@ -196,7 +221,7 @@ def make_agent_node(
         # A copy: the model may hand out a shared object (a cached or replayed turn), and an
         # id already in the thread would make add_messages replace that earlier message.
         seen = {message.id for message in state["messages"]}
-        response = response.model_copy(
+        response = _keep_malformed_calls(response).model_copy(
             update={
                 "name": spec.name,
                 "id": None if response.id in seen else response.id,
@@ -232,8 +257,9 @@ def make_tool_node(
 ) -> ToolNode:
     """Build a tool node holding every tool these agents use, run only for the agent allowed it.
 
-    A model can name a tool it was not given; the gate answers such a call with an error
-    message the model can read instead of running it. Each tool call ends within
+    A model can name a tool it was not given, or send arguments that are not valid JSON
+    (``MALFORMED_ARGS``); the gate answers such a call with an error message the model can
+    read instead of running it. Each tool call ends within
     ``NOVA_TOOL_TIMEOUT_S``. A refused call, a tool error and a timeout are each recorded
     in the failure ledger and noted on the error message
     (``additional_kwargs["nova_failure"]``); a failed call is not repeated, since a tool
@@ -273,6 +299,15 @@ def make_tool_node(
     ) -> ToolMessage | Command:
         spec = current_agent(request.state, catalog)
         name = request.tool_call["name"]
+        if MALFORMED_ARGS in (request.tool_call.get("args") or {}):
+            raw = str(request.tool_call["args"][MALFORMED_ARGS])
+            refused = refuse(
+                request,
+                f"the arguments of your call to {name!r} are not valid JSON ({raw[:200]!r}); "
+                "call it again with a JSON object that matches its schema",
+            )
+            note(request, spec, refused, error_type="MalformedToolCall")
+            return refused
         if name not in spec.tools:
             refused = refuse(
                 request,

@@ -57,6 +57,7 @@ from typing_extensions import TypedDict
 from nodes.checks import CheckOutcome, CheckResult
 from nodes.pipeline_params import confirm_params, describe_params, read_params
 from nodes.request_params import ParamSource
+from nodes.resilience import retried_by_client
 from nova.catalog import AgentSpec, Catalog
 from nova.glossary import Glossary
 from nova.models import ModelFactory, ModelUnavailable
@@ -318,7 +319,8 @@ _PERMANENT = (
 def _retryable(error: BaseException) -> bool:
     if isinstance(error, StepFailed):
         return error.retryable
-    if isinstance(error, _PERMANENT):
+    if isinstance(error, _PERMANENT) or retried_by_client(error):
+        # The OpenAI client has already retried a model call's transient errors.
         return False
     status = getattr(error, "status_code", None)
     return not (isinstance(status, int) and 400 <= status < 500 and status not in (408, 425, 429))

@@ -9,6 +9,8 @@ Three rules, shared by the agent and tool nodes:
   thread, so a call that never returns cannot hold up the run or the process exit.
 * Node retries are LangGraph ``RetryPolicy`` objects built from settings
   (``model_retry_policy``), so a retried node is visible in the trace as a fresh attempt.
+  Errors of the OpenAI client are not retried there: the client has retried them itself,
+  honouring the server's ``Retry-After`` (``nova.models.build_chat_model``).
 """
 
 from __future__ import annotations
@@ -97,6 +99,26 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, TimeoutError | ConnectionError)
 
 
+def retried_by_client(error: BaseException) -> bool:
+    """Return whether ``error`` comes from the OpenAI client, which has retried it already.
+
+    The client (``max_retries=NOVA_MODEL_MAX_RETRIES``) retries rate limits, server errors,
+    timeouts and dropped connections itself, waiting as long as the server's ``Retry-After``
+    asks; a node retrying the same error again would multiply the attempts.
+    """
+    # langchain-openai re-raises them as subclasses of its own, so look along the MRO.
+    return any(cls.__module__.split(".", 1)[0] == "openai" for cls in type(error).__mro__)
+
+
+def is_retryable_model_error(error: BaseException) -> bool:
+    """Return whether a model node should run again after ``error``.
+
+    Transient errors are retried (``is_retryable``) unless the OpenAI client already
+    retried them (``retried_by_client``).
+    """
+    return is_retryable(error) and not retried_by_client(error)
+
+
 def model_retry_policy(settings: NovaSettings | None = None) -> RetryPolicy:
     """Return the retry policy for nodes that call models (``NOVA_MODEL_MAX_RETRIES`` retries)."""
     settings = settings or get_settings()
@@ -106,7 +128,7 @@ def model_retry_policy(settings: NovaSettings | None = None) -> RetryPolicy:
         backoff_factor=2.0,
         max_interval=8.0,
         jitter=True,
-        retry_on=is_retryable,
+        retry_on=is_retryable_model_error,
     )
 
 

@@ -47,7 +47,7 @@ from nodes.routing_model import (
 )
 from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.ledger.routing import RoutingLedger
-from nova.models import ModelFactory, ModelUnavailable
+from nova.models import ModelFactory, ModelUnavailable, StructuredOutputError, structured_output
 from nova.state import (
     NovaContext,
     NovaState,
@@ -376,7 +376,7 @@ def _tie_break_prompt(
             "You route a user's request to one of Nova's agents. Choose the single agent "
             "that should handle the request, from these candidates only:\n"
             f"{listing}\n"
-            "If none of them can handle it, choose 'none'. Call the RouteChoice tool."
+            "If none of them can handle it, choose 'none'. Answer with a RouteChoice."
         ),
         HumanMessage(request),
     ]
@@ -474,8 +474,15 @@ def _tie_break(
     candidates = [c["agent"] for c in decision["candidates"] if c["agent"] in catalog]
     schema = _choice_schema(candidates)
     try:
-        structured = model.with_structured_output(schema, method="function_calling")
-        choice = structured.invoke(_tie_break_prompt(request, candidates, catalog))
+        # As the endpoint supports it (llama.cpp: a tool without tool_choice; OpenAI: schema).
+        structured = structured_output(model, schema)
+        choice: BaseModel | None = structured.invoke(
+            _tie_break_prompt(request, candidates, catalog)
+        )
+    except StructuredOutputError as error:
+        # The model answered, but not with a choice: nothing is guessed.
+        log.warning("Router tie-break model gave no usable choice: %s", error)
+        choice = None
     except Exception as error:
         # A failing model must not stop routing: the abstention stands, and says why.
         log.warning("Router tie-break model failed (%s: %s)", type(error).__name__, error)

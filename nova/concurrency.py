@@ -1,7 +1,8 @@
 """Per-model concurrency limits with backpressure, for every graph in one process.
 
 A slow or rate-limited model must not take every worker of a server: each model name gets
-its own pool of slots (``NOVA_MODEL_CONCURRENCY``, overridable per model with
+its own pool of slots (``NOVA_MODEL_CONCURRENCY``, or the provider profile's
+``max_concurrency`` when that is unset; overridable per model with
 ``NOVA_MODEL_CONCURRENCY_LIMITS``). A call waits for a free slot of *its* model only, so
 runs on other models go on; a call that waits longer than ``NOVA_MODEL_QUEUE_TIMEOUT_S``
 fails with ``ModelBusyError``, which says which model is saturated and what to change.
@@ -155,7 +156,7 @@ def default_limiter() -> ModelLimiter:
 
             settings = get_settings()
             _default = ModelLimiter(
-                settings.model_concurrency,
+                settings.model_concurrency_default,
                 settings.model_concurrency_limits,
                 timeout_s=settings.model_queue_timeout_s,
             )

@@ -19,6 +19,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from nova.providers import (
+    PRESETS,
+    ProviderName,
+    ProviderProfile,
+    StructuredOutputMethod,
+    TokenLimitParam,
+)
+
 _DB_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
@@ -76,6 +84,19 @@ class NovaSettings(BaseSettings):
     comma-separated (``gpt-4o-mini=16,llama3.1=1``)."""
     model_queue_timeout_s: float = Field(default=120.0, gt=0)
     """Seconds a call waits for a free slot on its model before failing with ``ModelBusyError``."""
+    model_provider: ProviderName | None = None
+    """What kind of server the endpoint is: ``openai``, ``vllm``, ``ollama``, ``llamacpp`` or
+    ``lmstudio`` (a preset of what it supports); default ``openai``."""
+    model_structured_output: StructuredOutputMethod | None = None
+    """Override the preset: ``json_schema``, ``function_calling`` or ``json_mode``."""
+    model_token_limit_param: TokenLimitParam | None = None
+    """Override the preset: ``max_completion_tokens`` or ``max_tokens``."""
+    model_tool_choice: bool | None = None
+    """Override the preset: whether the endpoint accepts ``tool_choice``."""
+    model_parallel_tool_calls: bool | None = None
+    """Override the preset: whether the endpoint accepts ``parallel_tool_calls``."""
+    model_max_concurrency: int | None = Field(default=None, ge=1, le=1024)
+    """Override the preset: requests the endpoint serves at once per model (llama.cpp: 1)."""
 
     # --- storage ---
     data_dir: Path = Path(".nova")
@@ -221,6 +242,14 @@ class NovaSettings(BaseSettings):
     def _upper(cls, value: str) -> str:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("model_provider", mode="before")
+    @classmethod
+    def _provider(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower().replace(".", "").replace("-", "").replace("_", "")
+            return value or None
+        return value
+
     @field_validator("encoder_backend", mode="before")
     @classmethod
     def _lower(cls, value: str) -> str:
@@ -261,6 +290,24 @@ class NovaSettings(BaseSettings):
     def chroma_dir(self) -> Path:
         """Folder of the embedded persistent Chroma."""
         return self.data_dir / "chroma"
+
+    @property
+    def provider_profile(self) -> ProviderProfile:
+        """What the model endpoint supports: the preset with the ``NOVA_MODEL_*`` overrides."""
+        return PRESETS[self.model_provider or "openai"].with_overrides(
+            structured_output=self.model_structured_output,
+            token_limit_param=self.model_token_limit_param,
+            tool_choice=self.model_tool_choice,
+            parallel_tool_calls=self.model_parallel_tool_calls,
+            max_concurrency=self.model_max_concurrency,
+        )
+
+    @property
+    def model_concurrency_default(self) -> int:
+        """Calls in flight per model: ``NOVA_MODEL_CONCURRENCY`` if set, else the profile's."""
+        if "model_concurrency" in self.model_fields_set:
+            return self.model_concurrency
+        return self.provider_profile.max_concurrency or self.model_concurrency
 
     @property
     def model_configured(self) -> bool:

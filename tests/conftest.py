@@ -104,5 +104,7 @@ def _isolated_settings(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "allow_model_client: the test may construct (never call) a real model client"
+        "markers",
+        "allow_model_client: the test may build a real model client (calls reach only a "
+        "loopback server the test started, such as nova.openai_stub.StubServer)",
     )

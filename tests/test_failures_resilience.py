@@ -9,7 +9,13 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from nodes.resilience import CallTimeout, call_with_timeout, is_retryable, model_retry_policy
+from nodes.resilience import (
+    CallTimeout,
+    call_with_timeout,
+    is_retryable,
+    is_retryable_model_error,
+    model_retry_policy,
+)
 from nova.settings import load_settings
 
 
@@ -57,7 +63,7 @@ def test_only_errors_another_attempt_can_fix_are_retried(error: BaseException, r
 
 def test_retry_policy_comes_from_settings() -> None:
     policy = model_retry_policy(load_settings(model_max_retries=4))
-    assert policy.max_attempts == 5 and policy.retry_on is is_retryable
+    assert policy.max_attempts == 5 and policy.retry_on is is_retryable_model_error
 
 
 def test_call_with_timeout_returns_raises_and_abandons() -> None:

@@ -51,3 +51,19 @@ def test_openai_compatible_endpoint_and_override_order(monkeypatch: pytest.Monke
     monkeypatch.setenv("NOVA_MODEL_OVERRIDE", "m-forced")
     forced = load_settings()
     assert _client(build_chat_model(catalog_choice, settings=forced)).model_name == "m-forced"  # type: ignore[attr-defined]
+
+
+@pytest.mark.allow_model_client
+def test_call_budget_covers_the_clients_own_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nova.models import model_call_budget_s
+    from nova.testing import ScriptedChatModel
+
+    monkeypatch.setenv("NOVA_MODEL_BASE_URL", "http://127.0.0.1:8080/v1")
+    monkeypatch.setenv("NOVA_MODEL_NAME", "qwen2.5")
+    monkeypatch.setenv("NOVA_MODEL_TIMEOUT_S", "5")
+    monkeypatch.setenv("NOVA_MODEL_MAX_RETRIES", "2")
+    settings = load_settings()
+    model = build_chat_model(load_catalog()["general_chat"], settings=settings)
+    assert _client(model).max_retries == 2  # type: ignore[attr-defined]
+    assert model_call_budget_s(model, settings) == 5 * 3 + 10 * 2  # type: ignore[arg-type]
+    assert model_call_budget_s(ScriptedChatModel(), settings) == 5  # no client retries

@@ -1,4 +1,4 @@
-"""Nova's command line: ``nova ask``, ``chat``, ``agents``, ``route``, ``serve`` and more."""
+"""Nova's command line: ``nova ask``, ``chat``, ``agents``, ``route``, ``doctor`` and more."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from nova.cli import (  # noqa: F401  # noqa: F401
     agents,
     core,
     daily,
+    doctor,
     erp,
     failures,
     feedback,

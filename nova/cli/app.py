@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from typer._click.core import Context
 
 _ASKS_HELP = "nova.asks_help"
+_COMMAND = "nova.command"
 
 
 class NovaGroup(TyperGroup):
@@ -33,6 +34,7 @@ class NovaGroup(TyperGroup):
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         """Note whether help was asked for anywhere on the line, then parse as usual."""
         ctx.meta[_ASKS_HELP] = bool(set(args) & set(ctx.help_option_names))
+        ctx.meta[_COMMAND] = next((arg for arg in args if not arg.startswith("-")), None)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Context) -> Any:
@@ -40,7 +42,8 @@ class NovaGroup(TyperGroup):
         from nova.settings import SettingsError, get_settings
 
         try:
-            if not ctx.meta.get(_ASKS_HELP):
+            # ``nova doctor`` reports bad settings in its own table, next to everything else.
+            if not ctx.meta.get(_ASKS_HELP) and ctx.meta.get(_COMMAND) != "doctor":
                 get_settings()
             return super().invoke(ctx)
         except SettingsError as error:

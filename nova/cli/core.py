@@ -93,6 +93,13 @@ def _show_result(values: dict[str, Any]) -> None:
         console.print(line, style="dim")
 
 
+def _explain(error: BaseException) -> str:
+    """Say why a turn failed: the model endpoint's problem with its fix, or the error itself."""
+    from nova.models import describe_model_error
+
+    return describe_model_error(error) or f"{type(error).__name__}: {error}."
+
+
 def run_turn(
     graph: Any,
     payload: Any,
@@ -131,7 +138,7 @@ def run_turn(
         except Exception as error:
             # The failure recorder has already written it to the ledger and noted its id.
             notes = " ".join(getattr(error, "__notes__", []))
-            raise fail(f"{type(error).__name__}: {error}. {notes}".strip(), code=1) from error
+            raise fail(f"{_explain(error)} {notes}".strip(), code=1) from error
         finally:
             flush_traces()
         state = graph.get_state({"configurable": {"thread_id": thread}})
