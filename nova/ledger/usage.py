@@ -275,4 +275,4 @@ def _record(row: Mapping[Any, Any]) -> UsageRecord:
     stamp = values["created_at"]
     assert isinstance(stamp, datetime)
     values["created_at"] = as_utc(stamp)
-    return UsageRecord(**values)  # type: ignore[arg-type]
+    return UsageRecord(**values)
