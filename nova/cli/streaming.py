@@ -55,7 +55,7 @@ def _token(message: Any, metadata: Any) -> Token | None:
 
 
 def turn_events(stream: Iterable[Any]) -> Iterator[TurnEvent]:
-    """Turn ``graph.stream(..., stream_mode=["updates", "messages"], subgraphs=True)`` into events."""
+    """Turn ``graph.stream(stream_mode=["updates", "messages"], subgraphs=True)`` into events."""
     for namespace, mode, chunk in stream:
         if mode == "updates" and isinstance(chunk, dict):
             yield Step(".".join([part.split(":")[0] for part in namespace] + list(chunk)))
