@@ -156,7 +156,7 @@ class CountingModel(ScriptedChatModel):
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind the tools' OpenAI schemas, so each call sees (and counts) them."""
         schemas = [convert_to_openai_tool(t) for t in tools]
-        return self.bind(tools=schemas)  # type: ignore[return-value]
+        return self.bind(tools=schemas)
 
     def _generate(
         self,

@@ -174,6 +174,9 @@ class NovaSettings(BaseSettings):
     daily_token_budget: int | None = Field(default=None, ge=1)
     """Tokens (prompt + completion) each project may use per UTC day; once spent, further
     model calls are refused with a clear answer. Unset: no budget."""
+    model_stream_usage: bool = True
+    """Ask the endpoint for token usage on streamed answers (``stream_options.include_usage``);
+    turn off for a server that rejects that option."""
     project_token_budgets: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     """Per-project daily budgets overriding ``daily_token_budget``, as ``project=tokens``
     pairs, comma-separated (``parts-shop=200000,personal=50000``)."""

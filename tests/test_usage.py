@@ -198,3 +198,22 @@ def test_nova_stats_prints_calls_tokens_cost_and_model_free_answers(
 
     bad = runner.invoke(app, ["stats", "--since", "yesterdayish"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.allow_model_client
+def test_the_model_client_asks_for_usage_on_streamed_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nova.catalog import load_catalog
+    from nova.concurrency import LimitedChatModel
+    from nova.models import build_chat_model
+
+    monkeypatch.setenv("NOVA_MODEL_BASE_URL", "http://127.0.0.1:8080/v1")
+    monkeypatch.setenv("NOVA_MODEL_NAME", "qwen2.5")
+    spec = load_catalog()["general_chat"]
+    built = build_chat_model(spec, settings=load_settings())
+    assert isinstance(built, LimitedChatModel)
+    assert built.inner.stream_usage is True  # type: ignore[attr-defined]
+    off = build_chat_model(spec, settings=load_settings(model_stream_usage=False))
+    assert isinstance(off, LimitedChatModel)
+    assert not off.inner.stream_usage  # type: ignore[attr-defined]
