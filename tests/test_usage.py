@@ -217,3 +217,44 @@ def test_the_model_client_asks_for_usage_on_streamed_answers(
     off = build_chat_model(spec, settings=load_settings(model_stream_usage=False))
     assert isinstance(off, LimitedChatModel)
     assert not off.inner.stream_usage  # type: ignore[attr-defined]
+
+
+def test_a_spent_budget_makes_the_thread_summary_extractive_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from langchain_core.messages import AIMessage
+    from langgraph.graph import END, START, StateGraph
+
+    from nodes.summarize import make_summarize_node
+    from nova.state import NovaState
+    from tests.memory_fixtures import make_projects, open_store
+
+    monkeypatch.setenv("NOVA_SUMMARY_TRIGGER_TOKENS", "150")
+    monkeypatch.setenv("NOVA_SUMMARY_KEEP_MESSAGES", "2")
+    monkeypatch.setenv("NOVA_PROJECT_TOKEN_BUDGETS", "alpha-co=100")
+    get_settings.cache_clear()
+    UsageLedger().save(new_usage("model", project="alpha-co", prompt_tokens=100))
+    store = open_store(tmp_path / "chroma", make_projects(tmp_path / "projects"))
+    model = ScriptedChatModel.from_script([says("- a model summary")])
+    builder = StateGraph(NovaState, context_schema=NovaContext)
+    builder.add_node(
+        "summarize",
+        make_summarize_node(ScriptedModels({"memory_curator": model}), store=lambda: store),  # type: ignore[arg-type]
+    )
+    builder.add_edge(START, "summarize")
+    builder.add_edge("summarize", END)
+    turns = [
+        message
+        for i in range(10)
+        for message in (
+            HumanMessage(f"Question {i}: how many brake discs BRK-10{i} are in Mannheim?"),
+            AIMessage(f"There are {i * 7} brake discs BRK-10{i} in Mannheim."),
+        )
+    ]
+    result = builder.compile(checkpointer=InMemorySaver()).invoke(
+        {"messages": turns, "project": "alpha-co"},
+        {"configurable": {"thread_id": "t"}, "callbacks": [UsageRecorder()]},
+        context=NovaContext(),
+    )
+    assert model.received == []
+    assert result["summary"] and "model summary" not in result["summary"]
