@@ -258,3 +258,28 @@ def test_a_spent_budget_makes_the_thread_summary_extractive_not_a_failure(
     )
     assert model.received == []
     assert result["summary"] and "model summary" not in result["summary"]
+
+
+def test_a_pipeline_answered_without_a_model_counts_once_for_its_agent() -> None:
+    from datetime import date
+
+    from nova.pipelines.templates import period
+    from tests.test_pipelines_graph import _graph, _route, _weekly_skills
+
+    graph = _graph(_weekly_skills(period("last_week", date.today())["start"]))  # noqa: DTZ011
+    request = "Weekly sales report please"
+    state = graph.invoke(
+        {
+            "messages": [HumanMessage(request)],
+            "request": request,
+            "route": _route("weekly_sales_report"),
+            "project": "parts-shop",
+        },
+        {"configurable": {"thread_id": "w1"}, "callbacks": [UsageRecorder()]},
+        context=NovaContext(project="parts-shop"),
+    )
+    assert state["agent_run"]["outcome"] == "fast_path"
+    assert flush_traces(5)
+    summary = UsageLedger().summary(project="parts-shop")
+    assert summary.model_free_by_agent == {"weekly_sales_report": 1}
+    assert summary.rows == []

@@ -139,6 +139,7 @@ class UsageRecorder(BaseCallbackHandler):
         self._roots: dict[UUID, dict[str, Any]] = {}
         self._calls: dict[UUID, _Call] = {}
         self._unsaved: dict[str | None, int] = {}
+        self._answered: set[tuple[UUID, str]] = set()
         self.recorded: list[UsageRecord] = []
         """Records this handler wrote (newest last), for callers and tests."""
 
@@ -157,12 +158,19 @@ class UsageRecorder(BaseCallbackHandler):
         return seen
 
     def _node_of(self, run_id: UUID) -> _Node | None:
+        """Return the innermost node around ``run_id``, with the nearest agent and project."""
+        found: _Node | None = None
         current: UUID | None = run_id
         while current is not None:
             if (node := self._nodes.get(current)) is not None:
-                return node
+                if found is None:
+                    found = _Node(node.node, node.agent, node.project)
+                found.agent = found.agent or node.agent
+                found.project = found.project or node.project
+                if found.agent and found.project:
+                    break
             current = self._parent.get(current)
-        return None
+        return found
 
     def on_chain_start(
         self,
@@ -185,9 +193,11 @@ class UsageRecorder(BaseCallbackHandler):
                 route = inputs.get("route")
                 agent = route.get("agent") if isinstance(route, Mapping) else None
                 project = inputs.get("project")
+                # The supervisor's own model-calling nodes (not a pipeline step of that name).
+                top_level = "|" not in str(metadata.get("langgraph_checkpoint_ns") or "")
                 self._nodes[run_id] = _Node(
                     node=node,
-                    agent=agent if node not in _NODE_AGENTS else _NODE_AGENTS[node],
+                    agent=_NODE_AGENTS[node] if top_level and node in _NODE_AGENTS else agent,
                     project=project if isinstance(project, str) else None,
                 )
 
@@ -195,21 +205,25 @@ class UsageRecorder(BaseCallbackHandler):
         """Record a model-free answer when a node answered on its fast path; forget the run."""
         try:
             node = self._nodes.get(run_id)
+            agent_run = outputs.get("agent_run") if isinstance(outputs, Mapping) else None
             if (
                 node is not None
                 and node.node not in _SUBGRAPH_NODES
-                and isinstance(outputs, Mapping)
+                and isinstance(agent_run, Mapping)
+                and agent_run.get("outcome") == "fast_path"
             ):
-                agent_run = outputs.get("agent_run")
-                if isinstance(agent_run, Mapping) and agent_run.get("outcome") == "fast_path":
-                    root = self._root(run_id)
+                root = self._root(run_id)
+                agent = str(agent_run.get("agent") or node.agent or "")
+                # One answer per run and agent, however many nested nodes pass it on.
+                if (root, agent) not in self._answered:
+                    self._answered.add((root, agent))
                     self._write(
                         new_usage(
                             "model_free",
                             thread_id=self._thread(root),
                             run_id=self._run_id(root),
                             project=node.project,
-                            agent=str(agent_run.get("agent") or node.agent or "") or None,
+                            agent=agent or None,
                             node=node.node,
                         )
                     )
@@ -221,10 +235,34 @@ class UsageRecorder(BaseCallbackHandler):
         """Forget the run."""
         self._forget(run_id)
 
+    def on_tool_start(
+        self,
+        serialized: Any,
+        input_str: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Remember the tool call's parent (a model called inside a tool is still counted)."""
+        with self._lock:
+            self._parent[run_id] = parent_run_id
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget the tool call."""
+        with self._lock:
+            self._parent.pop(run_id, None)
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget the tool call."""
+        with self._lock:
+            self._parent.pop(run_id, None)
+
     def _forget(self, run_id: UUID) -> None:
         with self._lock:
-            if self._parent.pop(run_id, None) is None:
-                self._roots.pop(run_id, None)
+            was_root = self._parent.pop(run_id, None) is None
+            if was_root and self._roots.pop(run_id, None) is not None:
+                self._answered = {key for key in self._answered if key[0] != run_id}
             self._nodes.pop(run_id, None)
 
     def _thread(self, root: UUID) -> str | None:
