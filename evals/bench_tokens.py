@@ -507,6 +507,8 @@ def _print(report: Report) -> None:
         print(f"{label:<28}{report.nova[key]:>10}{report.baseline[key]:>14}")
     print(f"ratio Nova / handoff supervisor: {report.ratio:.3f}  (target <= 0.5)")
     for split, figures in report.by_split.items():
+        if not figures["requests"]:
+            continue
         print(
             f"  {split}: {figures['requests']} requests, Nova "
             f"{figures['nova_tokens_per_answered']} vs {figures['baseline_tokens_per_answered']}"

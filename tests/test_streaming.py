@@ -194,3 +194,36 @@ async def test_dev_server_streams_the_agents_tokens_to_the_sdk_before_the_run_en
         PROMPT_TOKENS,
         COMPLETION_TOKENS,
     )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_durable_server_streams_the_agents_tokens_before_the_run_ends(
+    tmp_path: Path,
+) -> None:
+    from langgraph_sdk import get_client
+    from server_fixtures import API_KEYS, ROOT, durable_server
+    from streaming_graphs import ANSWER as SERVED
+
+    graphs = {"streaming": f"{ROOT / 'tests' / 'streaming_graphs.py'}:streaming"}
+    with durable_server(tmp_path / "durable-data", graphs) as server:
+        client = get_client(url=server.url, api_key=API_KEYS["alice"])
+        thread = await client.threads.create()
+        started = time.perf_counter()
+        tokens: list[tuple[float, str]] = []
+        async for part in client.runs.stream(
+            thread["thread_id"],
+            "streaming",
+            input={"messages": [{"role": "user", "content": "Tell me about your day"}]},
+            context={"project": "personal", "agent": "general_chat"},
+            stream_mode="messages-tuple",
+            stream_subgraphs=True,
+        ):
+            if part.event.startswith("messages") and isinstance(part.data, list):
+                message, metadata = part.data
+                if metadata.get("langgraph_node") == "agent" and message.get("content"):
+                    tokens.append((time.perf_counter() - started, message["content"]))
+        ended = time.perf_counter() - started
+    assert "".join(text for _, text in tokens) == SERVED
+    assert len(tokens) >= 30
+    assert tokens[0][0] < ended - 0.8, (tokens[0][0], ended)
