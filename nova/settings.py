@@ -125,7 +125,7 @@ class NovaSettings(BaseSettings):
     checkpoint_url: DatabaseUrl
     """Checkpointer database; default ``sqlite:///<data_dir>/checkpoints.sqlite``."""
     ledger_url: DatabaseUrl
-    """Routing and failure ledgers; default ``sqlite:///<data_dir>/ledger.sqlite``."""
+    """Routing, failure and usage ledgers; default ``sqlite:///<data_dir>/ledger.sqlite``."""
     erp_database_url: DatabaseUrl
     """ERP database; default ``sqlite:///<data_dir>/erp.sqlite``."""
     chroma_url: AnyHttpUrl | None = None
