@@ -30,6 +30,7 @@ from nova.projects import load_projects
 from nova.settings import get_settings
 from nova.state import AgentRun, NovaContext, NovaState, RuntimeNode
 from nova.tracing.failures import mark_progress, record_failure
+from nova.tracing.usage import BudgetExceeded
 from tools.registry import get_tools
 
 
@@ -188,6 +189,25 @@ def make_agent_node(
         notes: list[FailureNote] = []
         try:
             response = _invoke_model(model, tools, prompt, f"model {model_name} ({spec.name})")
+        except BudgetExceeded as error:
+            # The project's daily token budget is spent: say so plainly, record it, no model.
+            record_failure(
+                "budget_exceeded",
+                ledger=ledger,
+                config=config,
+                error=error,
+                node="agent",
+                agent=spec.name,
+                agent_version=spec.version_label,
+                project=error.project,
+                details={"model": model_name, "spent": error.spent, "budget": error.budget},
+            )
+            return {
+                "messages": [AIMessage(content=str(error), name=spec.name)],
+                "agent_run": _run_record(
+                    spec, None, steps, "needs_model", detail="daily token budget spent"
+                ),
+            }
         except Exception as error:
             fallback = (
                 model_factory(spec, spec.model.fallback)

@@ -38,6 +38,7 @@ from nova.messages import message_text
 from nova.models import ModelFactory, ModelUnavailable, default_model_factory
 from nova.settings import get_settings
 from nova.state import NovaContext, NovaState
+from nova.tracing.usage import BudgetExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +176,12 @@ def make_summarize_node(
             f"New part of the conversation:\n{_transcript(older)}"
         )
         prompt = SUMMARY_PROMPT.format(max_words=max(50, max_tokens * 2 // 3))
-        response = model.invoke([SystemMessage(prompt), HumanMessage(request)])
+        try:
+            response = model.invoke([SystemMessage(prompt), HumanMessage(request)])
+        except BudgetExceeded:
+            # The project's daily token budget is spent: the answer stands, summarise without.
+            previous_lines = [line for line in previous.splitlines() if line.strip()]
+            return _cap([*previous_lines, *extractive_summary(older)], max_tokens)
         text = message_text(response).strip() if isinstance(response, AIMessage) else ""
         if not text:
             logger.warning(

@@ -119,6 +119,10 @@ def build_chat_model(
         disabled_params=disabled or None,
         **limits,
     )
+    if settings.model_stream_usage:
+        # Token usage on streamed answers too (``nova stats``, the daily budget): ChatOpenAI
+        # asks for it by default only from api.openai.com.
+        client.stream_usage = True
     # Per-model slots with backpressure: a slow or rate-limited model cannot starve the others.
     return limit_concurrency(client, name)
 

@@ -7,11 +7,14 @@ machine runs on SQLite files and a persistent Chroma folder with no set-up at al
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
     AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -48,6 +51,45 @@ def _check_db_url(value: str | None) -> str | None:
 
 DatabaseUrl = Annotated[str | None, Field(default=None)]
 """A SQLAlchemy URL (SQLite or PostgreSQL), or ``None`` for the embedded default."""
+
+
+class ModelPrice(BaseModel):
+    """What one model costs, in currency units per 1M tokens."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: float = Field(ge=0)
+    """Price of 1M prompt tokens not served from the endpoint's cache."""
+    output: float = Field(ge=0)
+    """Price of 1M completion tokens."""
+    cached: float | None = Field(default=None, ge=0)
+    """Price of 1M cached prompt tokens; ``None``: the input price."""
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        """Return the cost of one call's (or many calls' summed) tokens."""
+        cached_price = self.input if self.cached is None else self.cached
+        fresh = max(prompt_tokens - cached_tokens, 0)
+        return (
+            fresh * self.input + cached_tokens * cached_price + completion_tokens * self.output
+        ) / 1_000_000
+
+
+def _parse_prices(value: str) -> object:
+    if value.strip().startswith("{"):
+        return json.loads(value)
+    prices: dict[str, dict[str, str]] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, _, numbers = item.partition("=")
+        parts = numbers.split("/")
+        if not name.strip() or not 2 <= len(parts) <= 3:
+            raise ValueError(
+                "expected name=input/output[/cached] prices per 1M tokens, "
+                "e.g. gpt-4o-mini=0.15/0.60/0.075"
+            )
+        prices[name.strip()] = dict(zip(("input", "output", "cached"), parts, strict=False))
+    return prices
 
 
 class NovaSettings(BaseSettings):
@@ -104,7 +146,7 @@ class NovaSettings(BaseSettings):
     checkpoint_url: DatabaseUrl
     """Checkpointer database; default ``sqlite:///<data_dir>/checkpoints.sqlite``."""
     ledger_url: DatabaseUrl
-    """Routing and failure ledgers; default ``sqlite:///<data_dir>/ledger.sqlite``."""
+    """Routing, failure and usage ledgers; default ``sqlite:///<data_dir>/ledger.sqlite``."""
     erp_database_url: DatabaseUrl
     """ERP database; default ``sqlite:///<data_dir>/erp.sqlite``."""
     chroma_url: AnyHttpUrl | None = None
@@ -144,6 +186,21 @@ class NovaSettings(BaseSettings):
     The owner's own agents (``nova agents new``) are merged over it from ``config_dir``."""
     agent_max_steps: int = Field(default=8, ge=1, le=100)
     """Upper bound on model turns in one agent's tool loop (the catalog may set fewer)."""
+
+    # --- what models cost (`nova stats`) and how much a project may spend ---
+    model_prices: Annotated[dict[str, ModelPrice], NoDecode] = Field(default_factory=dict)
+    """Prices per 1M tokens by model name, for ``nova stats``: ``name=input/output[/cached]``
+    pairs, comma-separated (``gpt-4o-mini=0.15/0.60/0.075,llama3.1=0/0``), or a JSON object
+    (``{"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached": 0.075}}``)."""
+    daily_token_budget: int | None = Field(default=None, ge=1)
+    """Tokens (prompt + completion) each project may use per UTC day; once spent, further
+    model calls are refused with a clear answer. Unset: no budget."""
+    model_stream_usage: bool = True
+    """Ask the endpoint for token usage on streamed answers (``stream_options.include_usage``);
+    turn off for a server that rejects that option."""
+    project_token_budgets: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    """Per-project daily budgets overriding ``daily_token_budget``, as ``project=tokens``
+    pairs, comma-separated (``parts-shop=200000,personal=50000``)."""
 
     # --- LangSmith (optional; local traces never need it) ---
     langsmith_api_key: SecretStr | None = None
@@ -254,6 +311,25 @@ class NovaSettings(BaseSettings):
     @classmethod
     def _lower(cls, value: str) -> str:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("model_prices", mode="before")
+    @classmethod
+    def _split_prices(cls, value: object) -> object:
+        return _parse_prices(value) if isinstance(value, str) else value
+
+    @field_validator("project_token_budgets", mode="before")
+    @classmethod
+    def _split_budgets(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [item.strip() for item in value.split(",") if item.strip()]
+            if any(item.count("=") != 1 for item in pairs):
+                raise ValueError("expected project=tokens pairs, e.g. parts-shop=200000")
+            return {name.strip(): limit.strip() for name, limit in (p.split("=") for p in pairs)}
+        return value
+
+    def token_budget(self, project: str | None) -> int | None:
+        """Return the daily token budget of ``project`` (``None``: unlimited)."""
+        return self.project_token_budgets.get(project or "", self.daily_token_budget)
 
     # --- derived locations ---
     def sqlite_url(self, filename: str) -> str:

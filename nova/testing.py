@@ -8,6 +8,8 @@ on exactly what the model saw.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -16,8 +18,16 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, ToolCall
-from langchain_core.outputs import ChatResult
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    InputTokenDetails,
+    ToolCall,
+    ToolCallChunk,
+    UsageMetadata,
+)
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -65,6 +75,17 @@ def calls(*tool_calls: ToolCall, text: str = "") -> AIMessage:
 def says(text: str) -> AIMessage:
     """Build a scripted model turn that answers in plain text."""
     return AIMessage(content=text)
+
+
+def with_usage(turn: AIMessage, *, prompt: int, completion: int, cached: int = 0) -> AIMessage:
+    """Return ``turn`` carrying ``usage_metadata`` as an OpenAI-compatible endpoint reports it."""
+    usage = UsageMetadata(
+        input_tokens=prompt,
+        output_tokens=completion,
+        total_tokens=prompt + completion,
+        input_token_details=InputTokenDetails(cache_read=cached),
+    )
+    return turn.model_copy(update={"usage_metadata": usage})
 
 
 class ScriptExhausted(RuntimeError):
@@ -142,6 +163,51 @@ class ScriptedChatModel(GenericFakeChatModel):
     @property
     def _llm_type(self) -> str:
         return "nova-scripted"
+
+
+class StreamingScriptedChatModel(ScriptedChatModel):
+    """A scripted model that streams each turn token by token, as a real endpoint does.
+
+    Text arrives word by word (whitespace kept) with ``token_delay_s`` between tokens; tool
+    calls and ``usage_metadata`` arrive whole in the last chunk. Under
+    ``stream_mode="messages"`` a client sees the tokens while the call is still running.
+    """
+
+    disable_streaming: bool = False
+    token_delay_s: float = 0.0
+    """Seconds before each token, to model a model that generates as it goes."""
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        message = self._generate(messages, stop=stop, **kwargs).generations[0].message
+        assert isinstance(message, AIMessage)
+        text = message.content if isinstance(message.content, str) else ""
+        tokens = [token for token in re.split(r"(\s+)", text) if token]
+        for token in tokens:
+            if self.token_delay_s:
+                time.sleep(self.token_delay_s)
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=token, id=message.id))
+            if run_manager:
+                run_manager.on_llm_new_token(token, chunk=chunk)
+            yield chunk
+        last = AIMessageChunk(
+            content="",
+            id=message.id,
+            tool_call_chunks=[
+                ToolCallChunk(
+                    name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=i
+                )
+                for i, call in enumerate(message.tool_calls)
+            ],
+            usage_metadata=message.usage_metadata,
+            chunk_position="last",
+        )
+        yield ChatGenerationChunk(message=last)
 
 
 class ScriptedModels:

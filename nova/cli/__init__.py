@@ -16,6 +16,7 @@ from nova.cli import (  # noqa: F401  # noqa: F401
     projects,
     route,
     setup,
+    stats,
     trace,
 )
 from nova.cli.app import app

@@ -108,10 +108,15 @@ def run_turn(
     project: str | None,
     agent: str | None,
     interactive: bool,
+    stream: bool = False,
 ) -> dict[str, Any]:
-    """Run one turn with a progress spinner, handling approval interrupts; return final values."""
+    """Run one turn with a progress spinner, handling approval interrupts; return final values.
+
+    With ``stream`` the answer is shown as the agent's model writes it (``nova.cli.streaming``).
+    """
     from langgraph.types import Command
 
+    from nova.cli.streaming import TurnDisplay, turn_events
     from nova.state import NovaContext
     from nova.tracing import flush_traces, tracing_callbacks
 
@@ -125,13 +130,16 @@ def run_turn(
             "run_id": uuid.uuid4(),
         }
         try:
-            with console.status("[cyan]Nova is working…[/]") as status:
-                for update in graph.stream(
-                    payload, config=config, context=context, stream_mode="updates", subgraphs=True
-                ):
-                    namespace, chunk = update
-                    step = ".".join([part.split(":")[0] for part in namespace] + list(chunk))
-                    status.update(f"[cyan]{step}[/]")
+            with TurnDisplay(console, working="Nova is working…", stream=stream) as display:
+                parts = graph.stream(
+                    payload,
+                    config=config,
+                    context=context,
+                    stream_mode=["updates", "messages"] if stream else ["updates"],
+                    subgraphs=True,
+                )
+                for event in turn_events(parts):
+                    display.show(event)
         except InvalidRequest as error:
             # Not a failure (nothing recorded, nothing to retry): say what to change.
             raise fail(str(error)) from None
@@ -188,6 +196,7 @@ def _turn(
     agent: str | None,
     interactive: bool,
     target: Any,
+    stream: bool = False,
 ) -> dict[str, Any]:
     """Run one turn on the server ``target`` (or in-process when ``None``): final values."""
     import contextlib
@@ -204,6 +213,7 @@ def _turn(
                 project=project,
                 agent=agent,
                 interactive=interactive,
+                stream=stream,
             )
         except ServerUnavailable as error:
             if target.required:
@@ -227,7 +237,13 @@ def _turn(
     with contextlib.ExitStack() as stack:
         graph = _open_graph(stack)
         return run_turn(
-            graph, payload, thread=thread, project=project, agent=agent, interactive=interactive
+            graph,
+            payload,
+            thread=thread,
+            project=project,
+            agent=agent,
+            interactive=interactive,
+            stream=stream,
         )
 
 
@@ -255,6 +271,8 @@ def ask(
         agent=agent,
         interactive=sys.stdin.isatty() and not as_json,
         target=target,
+        # The answer as it is written, on a terminal only: pipes and --json get the final one.
+        stream=console.is_terminal and not as_json,
     )
     if as_json:
         out = {k: v for k, v in values.items() if k != "messages"}
@@ -338,6 +356,7 @@ def chat(
             agent=None,
             interactive=True,
             target=target,
+            stream=console.is_terminal,
         )
         _show_result(values)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nova.cli.app import ask_approval, console, fail
+from nova.cli.streaming import TurnDisplay, server_events
 
 if TYPE_CHECKING:
     from langgraph_sdk.client import SyncLangGraphClient
@@ -152,8 +153,12 @@ def remote_turn(
     project: str | None,
     agent: str | None,
     interactive: bool,
+    stream: bool = False,
 ) -> dict[str, Any]:
     """Run one turn (or resume an approval) on the server; return the thread's final values.
+
+    With ``stream`` the agent's tokens are shown as the server streams them
+    (``stream_mode="messages-tuple"``, ``nova.cli.streaming``).
 
     Raises:
         ServerUnavailable: The server could not be reached before the run started.
@@ -174,17 +179,17 @@ def remote_turn(
     )
     command = {"resume": resume} if resume is not None else None
     while True:
-        with console.status("[cyan]Nova (server) is working…[/]") as status:
-            stream = client.runs.stream(
+        with TurnDisplay(console, working="Nova (server) is working…", stream=stream) as display:
+            sdk_stream = client.runs.stream(
                 on_server,
                 GRAPH_ID,
                 input=payload,
                 command=command,  # type: ignore[arg-type]  # the SDK's Command TypedDict
                 context=context or None,
-                stream_mode="updates",
+                stream_mode=["updates", "messages-tuple"] if stream else "updates",
                 stream_subgraphs=True,
             )
-            parts = _call("run the request", target, list, _progress(stream, status))
+            parts = _call("run the request", target, list, _progress(sdk_stream, display))
         for part in parts:
             if part.event == "error":
                 data = part.data if isinstance(part.data, dict) else {"message": str(part.data)}
@@ -204,8 +209,7 @@ def remote_turn(
         payload, command = None, {"resume": decision}
 
 
-def _progress(stream: Any, status: Any) -> Any:
-    for part in stream:
-        if part.event.startswith("updates") and isinstance(part.data, dict):
-            status.update(f"[cyan]{'.'.join(part.data)}[/]")
+def _progress(stream: Any, display: TurnDisplay) -> Any:
+    for part, event in server_events(stream):
+        display.show(event)
         yield part

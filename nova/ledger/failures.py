@@ -48,6 +48,7 @@ FailureKind = Literal[
     "tool_fallback",
     "tool_error",
     "step_failed",
+    "budget_exceeded",
 ]
 """What went wrong, as a closed set a person can filter on."""
 

@@ -12,6 +12,7 @@ or once for a served graph::
 
 Both give the same handlers: the local tracer (SQLite trace store, unless
 ``NOVA_TRACE_LOCAL=false``), the failure recorder (always: failures are never swallowed),
+the usage recorder (always: every model call's tokens, and the daily token budget),
 a LangSmith exporter when ``NOVA_LANGSMITH_API_KEY`` is set, and an OpenTelemetry
 exporter when ``NOVA_OTEL_ENDPOINT`` is set. No handler ever blocks a run on a database
 or a network: traces are written and sent by daemon workers, flushed at exit for at
@@ -76,8 +77,13 @@ def tracing_callbacks(
 
     """
     from nova.tracing.config import get_tracing_settings
+    from nova.tracing.usage import UsageRecorder
 
-    handlers: list[BaseCallbackHandler] = [FailureRecorder(ledger, checkpointer=checkpointer)]
+    handlers: list[BaseCallbackHandler] = [
+        FailureRecorder(ledger, checkpointer=checkpointer),
+        # Every model call's tokens and latency; refuses calls once a budget is spent.
+        UsageRecorder(),
+    ]
     if get_tracing_settings().trace_local if local is None else local:
         handlers.append(LocalTracer(store))
     if exporters:
