@@ -43,7 +43,7 @@ CONDITION_WORDS = frozenset(
     unapplied unmatched applied matched margin margins profit profitable loss units volume
     quantity defective faulty broken damaged wrong country countries reason reasons why
     incoming outgoing receipts adjustments discount discounted net credited refunds
-    refund transit""".split()
+    refund transit recently average avg mean""".split()
 )
 """Words that narrow, rank or negate: each one left in a request must have been applied.
 
@@ -405,6 +405,9 @@ def _b_order(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
+    if re.search(r"\b(on|in) order\b", rq.norm):
+        # "what's on order for FST-3616" is stock on order from suppliers, not customers' orders.
+        raise NotForFastPath("'on order' means open purchase orders, not sales orders")
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
     if rq.days is not None:
         if rq.period is not None or not _flag(rq, r"\b(older than|more than|over)\b"):

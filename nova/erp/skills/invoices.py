@@ -352,15 +352,14 @@ def payment_history(session: Session, args: PaymentHistoryArgs) -> SkillResult[P
                 days_after_issue=(payment.paid_on - issued).days if issued else None,
             )
         )
-    if args.customer:
-        # Payment behaviour over all matching payments, not only the rows shown.
-        for paid_on, issued, due in session.execute(
-            base.with_only_columns(
-                m.Payment.paid_on, m.Invoice.issue_date, m.Invoice.due_date
-            ).where(m.Payment.invoice_id.is_not(None))
-        ):
-            delays.append((paid_on - issued).days)
-            late.append((paid_on - due).days)
+    # Payment behaviour over all matching payments, not only the rows shown.
+    for paid_on, issued, due in session.execute(
+        base.with_only_columns(m.Payment.paid_on, m.Invoice.issue_date, m.Invoice.due_date).where(
+            m.Payment.invoice_id.is_not(None)
+        )
+    ):
+        delays.append((paid_on - issued).days)
+        late.append((paid_on - due).days)
     facts = [
         Fact(key="count", label="Payments", value=count, kind="int"),
         Fact(key="total", label="Received", value=money(total), kind="money"),
