@@ -17,14 +17,15 @@ SLICE = (
     "erp-neighbour-invoice-00073",  # grounded in the wrong invoice: no check fires
     "route-misroute-no-document-20001",  # a misroute without a document number
     "erp-clean-invoice-00073",  # fault-free agent answer
-    "erp-cross-reference-so-4007",  # fault-free "invoice for order SO-…" (a false alarm today)
+    "erp-cross-reference-so-4007",  # fault-free "invoice for order SO-…" (a former false alarm)
 )
-STEP_LEVEL_FLOOR = {"checks": 1 / 3, "resample": 1 / 3, "feedback": 3 / 3}
-"""Share of the slice's 3 faulty runs whose faulty step is named, per condition."""
-NO_CHECK_FIRED_CEILING = 2
+STEP_LEVEL_FLOOR = {"checks": 0.0, "resample": 2 / 3, "feedback": 3 / 3}
+"""Share of the slice's 3 faulty runs whose faulty step is named, per condition. Checks alone
+name no step: without a passing correction blame says "not attributed" (never a guess)."""
+NO_CHECK_FIRED_CEILING = 1
 """Faulty runs of the slice on which no check fires (of 3)."""
-FAULT_FREE_BLAMED_CEILING = 1
-"""Fault-free runs of the slice that get blamed (of 2); the target is 0."""
+FAULT_FREE_BLAMED_CEILING = 0
+"""Fault-free runs of the slice that get blamed (of 2)."""
 
 
 def test_the_suite_covers_every_subgraph_and_the_fault_families_of_the_issue() -> None:

@@ -139,11 +139,13 @@ def test_translation_sends_masked_chunks_with_its_prompt(endpoint: StubServer) -
 
     answer = state["messages"][-1]
     assert "Please deliver 12 pieces BRK-2210" in answer.content
-    [request] = endpoint.chat_requests()
+    # The translation, then the back_translation check's call (a model is configured).
+    request, back = endpoint.chat_requests()
     system, user = request.messages
     assert "into English" in system["content"]
     # The endpoint only ever saw tokens for the protected spans.
     assert "BRK-2210" not in user["content"] and "⟦" in user["content"]
+    assert "Please deliver 12 pieces" in back.messages[-1]["content"]
 
 
 def test_pipeline_model_step_sends_its_prompt(endpoint: StubServer) -> None:

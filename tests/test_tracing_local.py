@@ -50,7 +50,12 @@ def test_a_run_is_stored_with_its_tree_route_agent_version_and_timings() -> None
         "erp_invoices",
         f"{spec.version}+{spec.content_version}",
     )
-    assert {c["name"] for c in trace.checks} == {"route_fits_entities", "numbers_grounded"}
+    assert {c["name"] for c in trace.checks} == {
+        "route_fits_entities",
+        "numbers_grounded",
+        "tool_args_consistent",
+        "tool_results_match_args",
+    }
     nodes = [s.path for s in trace.steps if s.meta.get("is_node")]
     for expected in (
         "intake",
