@@ -386,6 +386,11 @@ def check_durable_server(settings: NovaSettings) -> list[Check]:
         return [Check("durable server", "skipped", "not configured (`nova serve` not set up)")]
     from nova.server.runtime import RuntimeMissingError, check_runtime
 
+    # `make install` installs the runtime for everyone; until the owner sets the server's
+    # settings, its Postgres and Redis not answering is worth a warning, not a problem.
+    unreachable: Status = (
+        "problem" if set(_SERVER_FIELDS) & settings.model_fields_set else "warning"
+    )
     rows: list[Check] = []
     try:
         python = check_runtime()
@@ -409,9 +414,9 @@ def check_durable_server(settings: NovaSettings) -> list[Check]:
         rows.append(
             Check(
                 "server Postgres",
-                "problem",
+                unreachable,
                 f"{_short(settings.server_database_url)}: {error}".splitlines()[0],
-                "Start Postgres, or fix NOVA_SERVER_DATABASE_URL.",
+                _postgres_fix(settings.server_database_url, error),
             )
         )
     try:
@@ -423,12 +428,25 @@ def check_durable_server(settings: NovaSettings) -> list[Check]:
         rows.append(
             Check(
                 "server Redis",
-                "problem",
+                unreachable,
                 f"{_short(settings.server_redis_url)}: {error}",
                 "Start Redis, or fix NOVA_SERVER_REDIS_URL.",
             )
         )
     return rows
+
+
+def _postgres_fix(url: str, error: Exception) -> str:
+    if "does not exist" in str(error):
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        return (
+            f"Create the database: createdb -h {parsed.host or '127.0.0.1'} "
+            f"-U {parsed.username or 'postgres'} {parsed.database}"
+            " (or point NOVA_SERVER_DATABASE_URL at one that exists)."
+        )
+    return "Start Postgres, or fix NOVA_SERVER_DATABASE_URL."
 
 
 # --- LangSmith ------------------------------------------------------------------------------
