@@ -241,3 +241,9 @@ def test_the_guards_leave_the_plain_questions_alone(full_erp: ErpDatabase) -> No
     assert isinstance(plan(full_erp, "sales last year"), Plan)
     assert isinstance(plan(full_erp, "status of SO-1002"), Plan)
     assert isinstance(plan(full_erp, "what's running low"), Plan)
+
+
+def test_yr_is_read_as_year(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "top 3 customers this yr")
+    assert isinstance(decision, Plan) and args(decision).date_from is not None
+    assert args(decision).date_from.month == 1 and args(decision).date_from.day == 1
