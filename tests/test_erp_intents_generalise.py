@@ -247,3 +247,8 @@ def test_yr_is_read_as_year(full_erp: ErpDatabase) -> None:
     decision = plan(full_erp, "top 3 customers this yr")
     assert isinstance(decision, Plan) and args(decision).date_from is not None
     assert args(decision).date_from.month == 1 and args(decision).date_from.day == 1
+
+
+def test_out_for_delivery_is_in_transit(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "which shipments are out for delivery")
+    assert isinstance(decision, Plan) and args(decision).status == "in_transit"
