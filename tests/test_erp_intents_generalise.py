@@ -219,3 +219,36 @@ def test_top_payments_are_the_largest_not_the_latest(full_erp: ErpDatabase) -> N
 def test_one_letter_typos_of_rule_words(full_erp: ErpDatabase) -> None:
     decision = plan(full_erp, "whats runing low in the warehouse?", "erp_inventory")
     assert isinstance(decision, Plan) and decision.skill == "erp_reorder_candidates"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("revenue in 2019", "records start"),
+        ("how many items are on order SO-1002", "lines"),
+        ("what share of revenue is the best customer", "share"),
+        ("products under the reorder point", "strictly below"),
+    ],
+)
+def test_a_question_the_skill_would_answer_differently_declines(
+    full_erp: ErpDatabase, text: str, reason: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Decline) and reason in decision.reason
+
+
+def test_the_guards_leave_the_plain_questions_alone(full_erp: ErpDatabase) -> None:
+    assert isinstance(plan(full_erp, "sales last year"), Plan)
+    assert isinstance(plan(full_erp, "status of SO-1002"), Plan)
+    assert isinstance(plan(full_erp, "what's running low"), Plan)
+
+
+def test_yr_is_read_as_year(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "top 3 customers this yr")
+    assert isinstance(decision, Plan) and args(decision).date_from is not None
+    assert args(decision).date_from.month == 1 and args(decision).date_from.day == 1
+
+
+def test_out_for_delivery_is_in_transit(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "which shipments are out for delivery")
+    assert isinstance(decision, Plan) and args(decision).status == "in_transit"

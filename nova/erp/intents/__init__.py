@@ -18,13 +18,16 @@ cannot use ("grouped by", "compare", "why", "not") all send the request to the m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from nova.erp import models as m
 from nova.erp.intents.parsing import (
     ERP_WORDS,
     MONEY_RE,
@@ -168,6 +171,9 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
     if len({rule.skill for rule in best}) > 1:
         return Decline("several skills fit: " + ", ".join(sorted({rule.skill for rule in best})))
     rule = best[0]
+    guard = _unanswerable(request, session, rule.skill)
+    if guard is not None:
+        return Decline(guard)
     try:
         raw = rule.build(request, session)
     except NotForFastPath as error:
@@ -203,6 +209,32 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
             )
         return Decline(f"arguments incomplete for {rule.skill}: {error.errors()[0]['msg']}")
     return Plan(rule.skill, args, rule.name, request.reading)
+
+
+# A share ("how much of our sales is ..."), a count of an order's lines, or a strict
+# "below" the reorder point: the skills answer something close but not that.
+_SHARE = re.compile(r"\bhow much of\b|\bshare\b|\bpercentage\b|\bproportion\b")
+_STRICT_BELOW = re.compile(r"\b(below|under)\b(?<!or below)(?<!or under)")
+
+
+def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
+    """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
+    if _SHARE.search(request.norm):
+        return "a share of a total is not computed by the fast path"
+    if skill == "erp_order_status" and re.search(r"\bhow many\b", request.norm):
+        return "the order status does not count an order's lines"
+    if (
+        skill == "erp_reorder_candidates"
+        and _STRICT_BELOW.search(request.norm)
+        and not re.search(r"\b(at or|or at)\b", request.norm)
+    ):
+        return "the reorder list is at or below the reorder point, not strictly below"
+    period = request.period
+    if period is not None and period.end is not None:
+        first = session.scalar(select(func.min(m.SalesOrder.order_date)))
+        if first is not None and period.end < first:
+            return f"the records start on {first.isoformat()}, after {period.text!r}"
+    return None
 
 
 __all__ = [

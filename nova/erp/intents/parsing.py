@@ -231,6 +231,7 @@ def _known_words(session: Session) -> frozenset[str]:
     )
 
 
+_YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)
 _WORD = re.compile(r"(?<![\w-])[^\W\d_]{4,}(?![\w-])")
 
 
@@ -270,7 +271,8 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
 
     """
     today = today or business_date(session)
-    text = _spelled(text, session)
+    # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out.
+    text = _spelled(_YEAR_RE.sub("year", text), session)
     request = Request(text=text, today=today, norm=r.normalise(text))
     spans: list[tuple[int, int]] = []
 

@@ -558,7 +558,7 @@ def _b_shipments(rq: Request, s: Session) -> dict[str, Any]:
     if one:
         # One shipment's record shows whether it was delivered, and when.
         _flag(rq, r"\b(delivered|arrived|shipped|late|delayed)\b")
-    if _flag(rq, r"\bin transit\b|\bon (the|its) way\b"):
+    if _flag(rq, r"\bin transit\b|\bon (the|its) way\b|\bout for delivery\b"):
         args["status"] = "in_transit"
     elif _flag(rq, r"\b(late|delayed)\b"):
         if rq.period is not None:
