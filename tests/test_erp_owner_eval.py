@@ -35,13 +35,14 @@ FIXTURE = Path(__file__).parent / "fixtures" / "erp_owner_small.jsonl"
 
 SLICE_DATASET = DEFAULT_DATASET if DEFAULT_DATASET.exists() else FIXTURE
 SLICE_SIZE = 30
-# Floors of the slice test, set from the figures measured on the fast path of 2026-12-03 on
-# the first 30 test-split requests of erp_owner.jsonl (5 answered, 3 of them right: coverage
-# 16.7%, precision 60%, right / answerable 10%); the fixture, used while the dataset is
-# absent, measured 62.5%, 100% and 62.5%. The served path must not do worse than that.
-COVERAGE_FLOOR = 0.16
-PRECISION_FLOOR = 0.6
-RIGHT_FLOOR = 0.1
+# Floors of the slice test, set from the figures measured on the fast path at the end of
+# 2026-12-03 on the first 30 test-split requests of erp_owner.jsonl (30 answerable, 10
+# answered, 8 of them right: coverage 33.3%, precision 80%, right / answerable 26.7%); one
+# request fewer answered or right is allowed. The fixture, used while the dataset is absent,
+# measured 62.5%, 100% and 62.5%. The served path must not do worse than that.
+COVERAGE_FLOOR = 0.3
+PRECISION_FLOOR = 0.7
+RIGHT_FLOOR = 0.23
 
 
 def _case(*readings: Reading, answerable: bool = True) -> OwnerCase:

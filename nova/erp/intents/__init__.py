@@ -214,7 +214,6 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
 # A share ("how much of our sales is ..."), a count of an order's lines, or a strict
 # "below" the reorder point: the skills answer something close but not that.
 _SHARE = re.compile(r"\bhow much of\b|\bshare\b|\bpercentage\b|\bproportion\b")
-_STRICT_BELOW = re.compile(r"\b(below|under)\b(?<!or below)(?<!or under)")
 
 
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
@@ -223,12 +222,8 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
         return "a share of a total is not computed by the fast path"
     if skill == "erp_order_status" and re.search(r"\bhow many\b", request.norm):
         return "the order status does not count an order's lines"
-    if (
-        skill == "erp_reorder_candidates"
-        and _STRICT_BELOW.search(request.norm)
-        and not re.search(r"\b(at or|or at)\b", request.norm)
-    ):
-        return "the reorder list is at or below the reorder point, not strictly below"
+    # "below the reorder point" is answered with the list's own reading, stated in its first
+    # line ("at or below the reorder point"): reordering at the point is the usual meaning.
     period = request.period
     if period is not None and period.end is not None:
         first = session.scalar(select(func.min(m.SalesOrder.order_date)))

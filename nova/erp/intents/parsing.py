@@ -232,6 +232,29 @@ def _known_words(session: Session) -> frozenset[str]:
 
 
 _YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)
+# English contractions, with or without the apostrophe people skip when typing fast
+# ("isnt", "havent"). Spelled out, "not" is a condition word the guard must see applied,
+# and "we're" no longer leaves a stray "re" that no rule can place.
+_NOT_RE = re.compile(
+    r"\b(is|are|was|were|do|does|did|has|have|had|could|would|should)n[’']?t\b", re.IGNORECASE
+)
+_CONTRACTION_RE = re.compile(
+    r"\b(can)[’']?t\b|\b(won)[’']t\b|(?<=\w)[’'](re|ve|ll|m)\b", re.IGNORECASE
+)
+_CONTRACTED = {"can": "can not", "won": "will not", "re": " are", "ve": " have", "ll": " will"}
+
+
+def _spelled_out(text: str) -> str:
+    """Spell out contractions: ``isnt`` → ``is not``, ``we're`` → ``we are``."""
+    text = _NOT_RE.sub(lambda m: f"{m.group(1)} not", text)
+
+    def expand(match: re.Match[str]) -> str:
+        word = next(g for g in match.groups() if g)
+        return _CONTRACTED.get(word.lower(), " am")
+
+    return _CONTRACTION_RE.sub(expand, text)
+
+
 _WORD = re.compile(r"(?<![\w-])[^\W\d_]{4,}(?![\w-])")
 
 
@@ -272,7 +295,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     """
     today = today or business_date(session)
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out.
-    text = _spelled(_YEAR_RE.sub("year", text), session)
+    text = _spelled(_YEAR_RE.sub("year", _spelled_out(text)), session)
     request = Request(text=text, today=today, norm=r.normalise(text))
     spans: list[tuple[int, int]] = []
 

@@ -21,6 +21,7 @@ from nova.erp.skills import AmbiguousName
 
 GLOBAL_WORDS = frozenset(
     """a an the this that these those it its is are was were be been being am do does did
+    anyone anybody someone somebody
     have has had can could would will may might shall me my we our ours us you your i
     he his she her they their them what whats which who whom whose when where how many much
     of for to from in on at by with about as and so far yet still already just only up
