@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Nova's CLI consoles read the terminal width once, when nova.cli is first imported; fix it
+# for the whole session so CLI assertions do not depend on which test imported it first.
+os.environ.setdefault("COLUMNS", "200")
 
 from nova.settings import get_settings
 

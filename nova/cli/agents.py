@@ -60,8 +60,10 @@ def _saved(spec: AgentSpec, path: Path, verb: str) -> None:
     from nova.catalog import load_catalog
 
     catalog = load_catalog()
+    # soft_wrap: a path is printed whole, so it can be copied from any terminal width.
     console.print(
-        f"{verb} agent [bold]{spec.name}[/] ({spec.group}, {catalog.origin(spec.name)}) in {path}"
+        f"{verb} agent [bold]{spec.name}[/] ({spec.group}, {catalog.origin(spec.name)}) in {path}",
+        soft_wrap=True,
     )
     console.print(f"Catalog {catalog.version}: the router refits on its next use.")
 
@@ -231,5 +233,5 @@ def agents_remove(name: NameArgument) -> None:
     if current.origin == "user override":
         console.print(f"Removed your version of [bold]{name}[/]; the built-in one applies again.")
     else:
-        console.print(f"Removed your agent [bold]{name}[/] ({current.path}).")
+        console.print(f"Removed your agent [bold]{name}[/] ({current.path}).", soft_wrap=True)
     err_console.print("The router refits on its next use.")

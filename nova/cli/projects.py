@@ -235,7 +235,9 @@ def add(
         project = add_project(entry, known=_known_names())
     except (ProjectError, UserDataError) as error:
         raise report([str(error)], unchanged=_user_file()) from None
-    console.print(f"Added project [bold]{project.id}[/] ({project.name}) to {_user_file()}")
+    console.print(
+        f"Added project [bold]{project.id}[/] ({project.name}) to {_user_file()}", soft_wrap=True
+    )
 
 
 @projects_app.command("edit")
@@ -278,7 +280,7 @@ def edit(
         if edited_in_editor:
             keep_draft(draft, text)
         raise report([str(error)], unchanged=_user_file()) from None
-    console.print(f"Saved project [bold]{project.id}[/] in {_user_file()}")
+    console.print(f"Saved project [bold]{project.id}[/] in {_user_file()}", soft_wrap=True)
 
 
 @projects_app.command("remove")
@@ -295,7 +297,9 @@ def remove(project_id: IdArgument) -> None:
         raise report([str(error)], unchanged=_user_file()) from None
     match change:
         case "removed":
-            console.print(f"Removed your project [bold]{project_id}[/] from {_user_file()}")
+            console.print(
+                f"Removed your project [bold]{project_id}[/] from {_user_file()}", soft_wrap=True
+            )
         case "override removed":
             console.print(
                 f"Removed your version of [bold]{project_id}[/]; the built-in one applies again"
@@ -303,7 +307,8 @@ def remove(project_id: IdArgument) -> None:
         case "tombstoned":
             console.print(
                 f"Removed built-in project [bold]{project_id}[/] (recorded in {_user_file()}; "
-                f"`nova projects restore {project_id}` brings it back)"
+                f"`nova projects restore {project_id}` brings it back)",
+                soft_wrap=True,
             )
     if project_id == get_settings().default_project and project_id not in load_projects():
         err_console.print(
