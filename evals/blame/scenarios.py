@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, Self, TypeVar
 
 import yaml
 from langchain_core.messages import AIMessage
@@ -150,16 +150,38 @@ def load_scenarios(path: Path | str = DATASET) -> list[Scenario]:
         ValueError: an entry is invalid or two entries share an id.
 
     """
+    return load_validated(path, Scenario)
+
+
+class _Loadable(Protocol):
+    id: str
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> Self: ...
+
+
+ScenarioT = TypeVar("ScenarioT", bound=_Loadable)
+
+
+def load_validated(path: Path | str, model: type[ScenarioT]) -> list[ScenarioT]:
+    """Load a YAML list of scenarios of ``model``, reporting every invalid entry with its id.
+
+    Shared by the chain suite and the served-graph suite (``evals/blame_served``).
+
+    Raises:
+        ValueError: an entry is invalid or two entries share an id.
+
+    """
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(raw, list):
         raise ValueError(f"{path}: expected a list of scenarios")
-    scenarios: list[Scenario] = []
+    scenarios: list[ScenarioT] = []
     problems: list[str] = []
     seen: set[str] = set()
     for position, item in enumerate(raw):
         label = item.get("id", f"#{position}") if isinstance(item, dict) else f"#{position}"
         try:
-            scenario = Scenario.model_validate(item)
+            scenario = model.model_validate(item)
         except ValidationError as error:
             problems.extend(f"{label}: {e['loc']}: {e['msg']}" for e in error.errors())
             continue

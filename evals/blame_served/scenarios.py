@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from evals.blame.scenarios import load_validated
 
 DATASET = Path(__file__).resolve().parent.parent / "datasets" / "blame_served.yaml"
 
@@ -159,25 +160,4 @@ def load_scenarios(path: Path | str = DATASET) -> list[Scenario]:
         ValueError: an entry is invalid or two entries share an id.
 
     """
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(raw, list):
-        raise ValueError(f"{path}: expected a list of scenarios")
-    scenarios: list[Scenario] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-    for position, item in enumerate(raw):
-        label = item.get("id", f"#{position}") if isinstance(item, dict) else f"#{position}"
-        try:
-            scenario = Scenario.model_validate(item)
-        except ValidationError as error:
-            problems.extend(f"{label}: {e['loc']}: {e['msg']}" for e in error.errors())
-            continue
-        if scenario.id in seen:
-            problems.append(f"{label}: id used twice")
-        seen.add(scenario.id)
-        scenarios.append(scenario)
-    if problems:
-        raise ValueError(
-            f"{path}: {len(problems)} invalid scenario(s):\n  " + "\n  ".join(problems)
-        )
-    return scenarios
+    return load_validated(path, Scenario)
