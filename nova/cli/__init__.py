@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Each module registers its commands on ``app`` when imported.
-from nova.cli import (  # noqa: F401  # noqa: F401
+from nova.cli import (  # noqa: F401
     agents,
     core,
     daily,
@@ -14,6 +14,7 @@ from nova.cli import (  # noqa: F401  # noqa: F401
     memory,
     pipeline,
     projects,
+    review,
     route,
     setup,
     stats,

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import builtins
 import json
+import traceback
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -35,6 +37,9 @@ from sqlalchemy import (
 )
 
 from nova.ledger.db import as_utc, ledger_engine
+
+# Nova's source tree: the folder holding the ``nova`` package (graphs/, nodes/, tools/ …).
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 FailureKind = Literal[
     "node_error",
@@ -138,6 +143,25 @@ def _row_to_record(row: Mapping[Any, Any]) -> FailureRecord:
     return FailureRecord.model_validate(values)
 
 
+def source_frames(error: BaseException, limit: int = 5) -> list[str]:
+    """Where in Nova's own code ``error`` was raised: ``path:line`` frames, innermost last.
+
+    Frames in installed libraries are left out; ``nova review-code`` reads these to find the
+    files that fail most (the failure ledger's hot spots).
+    """
+    frames = []
+    for frame in traceback.extract_tb(error.__traceback__):
+        path = Path(frame.filename)
+        if "site-packages" in path.parts or not path.is_absolute():
+            continue
+        try:
+            relative = path.resolve().relative_to(_SOURCE_ROOT)
+        except ValueError:
+            continue
+        frames.append(f"{relative.as_posix()}:{frame.lineno}")
+    return frames[-limit:]
+
+
 def new_failure(
     kind: FailureKind,
     *,
@@ -166,6 +190,10 @@ def new_failure(
         raise ValueError("FailureLedger.record needs an exception (error=) or an error_type=")
     resolved_type = error_type or type(error).__name__
     resolved_message = message if message is not None else (str(error) or resolved_type)
+    if error is not None and error.__traceback__ is not None and "source" not in (details or {}):
+        frames = source_frames(error)
+        if frames:
+            details = {**(details or {}), "source": frames}
     return FailureRecord(
         id=uuid.uuid4().hex,
         kind=kind,
