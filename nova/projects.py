@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nova.errors import InvalidRequest
+from nova.mcp import McpServer, check_unique_servers
 from nova.yamlio import load_yaml
 
 DEFAULT_PROJECTS_FILE = Path(__file__).parent / "projects.yaml"
@@ -96,19 +97,36 @@ class Project(BaseModel):
     """Terms with fixed translations or protected from translation."""
     seeds: Path | None = None
     """Seed-memories file (YAML), relative to the projects file."""
+    mcp_servers: tuple[McpServer, ...] = ()
+    """MCP servers whose tools (``<server>_<tool>``) this project's agents may use."""
 
     @field_validator("allowed_agents", "allowed_tools", mode="before")
     @classmethod
     def _list_to_tuple(cls, value: object) -> object:
         return tuple(value) if isinstance(value, list) else value
 
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_servers(cls, value: tuple[McpServer, ...]) -> tuple[McpServer, ...]:
+        return check_unique_servers(value)
+
     def allows_agent(self, name: str) -> bool:
         """Return whether agent ``name`` may run in this project."""
         return self.allowed_agents == "all" or name in self.allowed_agents
 
     def allows_tool(self, name: str) -> bool:
-        """Return whether tool ``name`` may be called in this project."""
-        return self.allowed_tools == "all" or name in self.allowed_tools
+        """Return whether tool ``name`` may be called in this project.
+
+        The tools of the project's own MCP servers are allowed by naming the server (their
+        ``tools`` list says which); any other tool must be in ``allowed_tools``.
+        """
+        if self.allowed_tools == "all" or name in self.allowed_tools:
+            return True
+        return any(
+            name.startswith(f"{server.name}_")
+            and server.allows(name.removeprefix(f"{server.name}_"))
+            for server in self.mcp_servers
+        )
 
     def load_seeds(self) -> tuple[SeedMemory, ...]:
         """Read this project's seed memories (none when it names no seed file).
