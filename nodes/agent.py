@@ -36,7 +36,6 @@ from tools.mcp import (
     McpTools,
     agent_mcp_tools,
     approve_mcp_call,
-    mcp_call_timeout_s,
     provenance_of,
 )
 from tools.registry import get_tools
@@ -400,7 +399,6 @@ def make_tool_node(
         timeout_s = get_settings().tool_timeout_s
         if mcp_tool is not None:
             request = request.override(tool=mcp_tool)
-            timeout_s = max(timeout_s, mcp_call_timeout_s(mcp_tool))
 
         def run() -> ToolMessage | Command:
             if mcp_tool is not None and (mcp_tool.metadata or {}).get("mutating"):
@@ -410,7 +408,11 @@ def make_tool_node(
             return execute(request)
 
         try:
-            result = call_with_timeout(run, timeout_s, f"tool {name}")
+            # An MCP call ends within its own timeout (tools.mcp), on the hub's loop: no
+            # second thread is needed to bound it.
+            result = (
+                run() if mcp_tool is not None else call_with_timeout(run, timeout_s, f"tool {name}")
+            )
         except CallTimeout as error:
             timed_out = refuse(request, f"{error}; the call was abandoned")
             note(request, spec, timed_out, kind="timeout", error_type="CallTimeout")

@@ -10,6 +10,7 @@ any MCP code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Literal
@@ -86,13 +87,18 @@ class McpServer(BaseModel):
         """``stdio`` for a command, ``streamable_http`` for a URL."""
         return "stdio" if self.command is not None else "streamable_http"
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """Hash of how to reach the server: one connection per distinct key and process."""
         how = self.model_dump(
             mode="json", include={"command", "args", "env", "cwd", "url", "headers"}
         )
         return hashlib.sha256(json.dumps(how, sort_keys=True).encode()).hexdigest()[:16]
+
+    @functools.cached_property
+    def config_key(self) -> str:
+        """Hash of the whole entry (which tools, which mutate, timeouts) as well as the key."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
     def tool_name(self, tool: str) -> str:
         """Return the name Nova gives the server's tool ``tool`` (``<server>_<tool>``)."""

@@ -96,6 +96,8 @@ class _Session:
     server: McpServer
     tools: dict[str, BaseTool] = field(default_factory=dict)
     """The adapter's tools by the server's own names."""
+    built: dict[str, list[BaseTool]] = field(default_factory=dict)
+    """Nova's tools on this session, per server entry (``McpServer.config_key``)."""
     stop: asyncio.Event | None = None
     task: asyncio.Task[None] | None = None
     broken: bool = False
@@ -139,7 +141,6 @@ class McpHub:
         self._opening: dict[str, threading.Lock] = {}
         self._down: dict[str, tuple[float, str]] = {}
         """``key -> (monotonic time of the failure, why)`` for servers that could not be reached."""
-        self._tools: dict[tuple[str, str], BaseTool] = {}
 
     # -- sessions --
 
@@ -242,7 +243,6 @@ class McpHub:
             sessions = list(self._sessions.values())
             self._sessions.clear()
             self._down.clear()
-            self._tools.clear()
         for session in sessions:
             self._close(session)
             if session.task is not None:
@@ -250,6 +250,17 @@ class McpHub:
                     self._loop.run(_wait(session.task), 5)
 
     # -- tools --
+
+    def is_mutating(self, name: str) -> bool:
+        """Return whether an open session offers a tool called ``name`` marked mutating."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        return any(
+            tool.name == name and (tool.metadata or {}).get("mutating")
+            for session in sessions
+            for tools in session.built.values()
+            for tool in tools
+        )
 
     def tools(self, server: McpServer) -> list[BaseTool]:
         """Return Nova's tools for the server's tools that ``server`` allows (opening it).
@@ -259,16 +270,14 @@ class McpHub:
 
         """
         session = self.session(server)
-        built = []
-        for name, tool in session.tools.items():
-            if not server.allows(name):
-                continue
-            cache_key = (server.key + repr(server.model_dump()), name)
-            with self._lock:
-                nova_tool = self._tools.get(cache_key)
-                if nova_tool is None:
-                    nova_tool = self._tools[cache_key] = self._nova_tool(server, tool)
-            built.append(nova_tool)
+        built = session.built.get(server.config_key)
+        if built is None:
+            built = [
+                self._nova_tool(server, tool)
+                for name, tool in session.tools.items()
+                if server.allows(name)
+            ]
+            session.built[server.config_key] = built
         return built
 
     def call(self, server: McpServer, tool: str, arguments: dict[str, Any]) -> tuple[Any, Any]:
@@ -534,12 +543,7 @@ def _needs_approval(name: str) -> bool:
 
     if name in WRITE_SKILLS:
         return True
-    hub = mcp_hub()
-    with hub._lock:
-        return any(
-            tool.name == name and (tool.metadata or {}).get("mutating")
-            for tool in hub._tools.values()
-        )
+    return mcp_hub().is_mutating(name)
 
 
 def _calls_beside(call_id: str, state: Any) -> list[str]:
@@ -554,13 +558,6 @@ def _calls_beside(call_id: str, state: Any) -> list[str]:
 def agent_mcp_tools(spec: AgentSpec, project: Project, *, hub: McpHub | None = None) -> McpTools:
     """Return the MCP tools agent ``spec`` may use in ``project`` (its servers, the project's)."""
     return mcp_tools_for(servers_for(spec.name, spec.mcp_servers, project.mcp_servers), hub=hub)
-
-
-def mcp_call_timeout_s(tool: BaseTool) -> float:
-    """Return how long the gate lets an MCP tool run: its call timeout plus reconnecting."""
-    settings = get_settings()
-    own = (tool.metadata or {}).get("timeout_s") or settings.mcp_timeout_s
-    return float(own) + settings.mcp_connect_timeout_s + 1.0
 
 
 def provenance_of(tool: BaseTool) -> dict[str, Any]:
