@@ -21,7 +21,6 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from server_fixtures import API_KEYS, DurableServer, dev_server, durable_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REQUEST = "What is 17.5 percent of 2340?"
 ANSWER = "17.5% of 2,340.00 = 409.50"
@@ -55,6 +54,8 @@ def _cache_env() -> dict[str, str]:
     }
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_dev_server_serves_nova_over_mcp(tmp_path: Path) -> None:
     with dev_server(tmp_path / "data", _cache_env()) as url:
         names, output, schema = asyncio.run(_list_and_call(url, None, {"messages": REQUEST}))
@@ -72,6 +73,8 @@ def durable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DurableServer]
         yield running
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_durable_server_serves_nova_over_mcp_to_authenticated_callers(
     durable: DurableServer,
 ) -> None:
@@ -92,3 +95,28 @@ def test_durable_server_serves_nova_over_mcp_to_authenticated_callers(
     for bad in ({}, {"x-api-key": "not-a-key"}):
         response = httpx.post(f"{durable.url}/mcp", json=list_tools, headers={**accept, **bad})
         assert response.status_code in (401, 403), response.text
+
+
+@pytest.mark.parametrize("disabled", [False, True])
+def test_the_durable_server_gets_the_mcp_switch_of_langgraph_json(
+    tmp_path: Path, disabled: bool
+) -> None:
+    import json
+
+    from nova.server.launch import DEV_APP_PATH, durable_env
+    from nova.settings import load_settings
+
+    config = tmp_path / "langgraph.json"
+    http = {"app": DEV_APP_PATH, "disable_mcp": disabled}
+    config.write_text(json.dumps({"graphs": {"nova": "graphs.nova:graph"}, "http": http}))
+    env = durable_env(
+        config, load_settings(server_api_keys="alice:0123456789abcdef0123"), base_env={}
+    )
+    assert json.loads(env["LANGGRAPH_HTTP"]) == {"disable_mcp": disabled}
+
+
+def test_nova_serves_its_mcp_endpoint_by_default() -> None:
+    import json
+
+    config = json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())
+    assert config["http"]["disable_mcp"] is False
