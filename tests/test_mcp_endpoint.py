@@ -21,7 +21,6 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from server_fixtures import API_KEYS, DurableServer, dev_server, durable_server
 
-
 REQUEST = "What is 17.5 percent of 2340?"
 ANSWER = "17.5% of 2,340.00 = 409.50"
 """The calculator's model-free answer: the request needs no model, so no model is configured."""

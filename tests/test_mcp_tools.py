@@ -8,6 +8,8 @@ approval, failure ledger, provenance and traces are Nova's real ones.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,3 +291,37 @@ def test_a_recorded_call_is_never_sent_again(tmp_path: Path) -> None:
     assert not sent
     assert isinstance(result, ToolMessage) and result.status == "error"
     assert "Nova does not send it again" in str(result.content)
+
+
+def test_nova_mcp_tools_lists_each_servers_tools_and_says_which_is_down(tmp_path: Path) -> None:
+    add_project(
+        stdio_server(
+            tmp_path / "t.json", tools=["get_ticket", "create_ticket"], mutating=["create_ticket"]
+        ),
+        McpServer(name="gone", command=str(tmp_path / "no-such-server")),
+    )
+    # A real process: a stdio server's stderr is the CLI's, which CliRunner replaces.
+    result = subprocess.run(
+        [sys.executable, "-m", "nova.cli", "mcp", "tools", "--project", "tracker", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    tools = {row["tool"]: row for row in rows if "tool" in row}
+    assert set(tools) == {
+        "tickets_get_ticket",
+        "tickets_create_ticket",
+        "tickets_echo",
+        "tickets_server_pid",
+        "tickets_slow",
+    }
+    assert (
+        tools["tickets_create_ticket"]["allowed"]
+        and tools["tickets_create_ticket"]["needs_approval"]
+    )
+    assert not tools["tickets_echo"]["allowed"] and tools["tickets_get_ticket"]["allowed"]
+    [down] = [row for row in rows if "error" in row]
+    assert down["server"] == "gone" and "'gone' is unavailable" in down["error"]
