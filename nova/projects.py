@@ -349,20 +349,32 @@ def _resolve(path: Path, entries: list[Project], seed_dirs: tuple[Path, ...]) ->
 
 
 def check_projects(
-    projects: Projects, agent_names: set[str] | None, tool_names: set[str] | None
+    projects: Projects,
+    agent_names: set[str] | None,
+    tool_names: set[str] | None,
+    mcp_server_names: Collection[str] = (),
 ) -> list[str]:
     """Return problems with agent and tool names the projects allow but nobody defines.
 
-    A ``None`` set of names is not checked.
+    A ``None`` set of names is not checked. ``mcp_server_names`` are MCP servers agents
+    name (a project's own are added): tools under their prefix are accepted.
     """
     problems = []
     for project in projects:
+        servers = {*mcp_server_names, *(server.name for server in project.mcp_servers)}
         if project.allowed_agents != "all" and agent_names is not None:
             unknown = sorted(set(project.allowed_agents) - agent_names)
             if unknown:
                 problems.append(f"project {project.id!r} allows unknown agent(s) {unknown}")
         if project.allowed_tools != "all" and tool_names is not None:
-            unknown = sorted(set(project.allowed_tools) - tool_names)
+            # An MCP server's tools are named ``<server>_<tool>``; which exist is the
+            # server's to say, so any name under a configured server's prefix is accepted.
+            prefixes = tuple(f"{name}_" for name in servers)
+            unknown = sorted(
+                name
+                for name in set(project.allowed_tools) - tool_names
+                if not (prefixes and name.startswith(prefixes))
+            )
             if unknown:
                 problems.append(f"project {project.id!r} allows unknown tool(s) {unknown}")
     return problems
@@ -402,6 +414,8 @@ class KnownNames:
 
     agents: Collection[str] | None = None
     tools: Collection[str] | None = None
+    mcp_servers: Collection[str] = ()
+    """MCP servers the agents name: their ``<server>_<tool>`` tools may be allowed too."""
 
 
 def _save_own(
@@ -421,6 +435,7 @@ def _save_own(
             Projects({changed: project}, base),
             set(known.agents) if known.agents is not None else None,
             set(known.tools) if known.tools is not None else None,
+            known.mcp_servers,
         )
         if problems:
             raise ProjectError(f"{user}: " + "; ".join(problems))

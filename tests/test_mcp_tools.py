@@ -325,3 +325,44 @@ def test_nova_mcp_tools_lists_each_servers_tools_and_says_which_is_down(tmp_path
     assert not tools["tickets_echo"]["allowed"] and tools["tickets_get_ticket"]["allowed"]
     [down] = [row for row in rows if "error" in row]
     assert down["server"] == "gone" and "'gone' is unavailable" in down["error"]
+
+
+def test_projects_may_allow_mcp_tools_by_their_server_prefix() -> None:
+    from nova.projects import Project, Projects, check_projects
+
+    project = Project.model_validate(
+        {
+            "id": "tracker",
+            "name": "Tracker",
+            "description": "The owner's issue tracker.",
+            "allowed_tools": ["project_info", "tickets_get_ticket", "remote_echo", "bogus_x"],
+            "mcp_servers": [{"name": "tickets", "url": "http://127.0.0.1:9/mcp"}],
+        }
+    )
+    projects = Projects({"tracker": project}, Path("projects.yaml"))
+    problems = check_projects(projects, None, {"project_info"}, {"remote"})
+    assert problems == ["project 'tracker' allows unknown tool(s) ['bogus_x']"]
+    # The project's own servers' tools are allowed by their server entry (``tools: all`` here);
+    # an agent's server's tools need allowed_tools when the project restricts tools.
+    assert project.allows_tool("tickets_anything")
+    assert project.allows_tool("remote_echo") and not project.allows_tool("remote_other")
+
+
+def test_server_entries_are_validated_with_clear_messages() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="exactly one of command"):
+        McpServer(name="both", command="x", url="http://127.0.0.1/mcp")
+    with pytest.raises(ValidationError, match="not in its tools list"):
+        McpServer(name="odd", command="x", tools=("a",), mutating=("b",))
+    with pytest.raises(ValidationError, match="must be unique"):
+        from nova.projects import Project
+
+        Project.model_validate(
+            {
+                "id": "twice",
+                "name": "Twice",
+                "description": "Two servers, one name.",
+                "mcp_servers": [{"name": "dup", "command": "a"}, {"name": "dup", "command": "b"}],
+            }
+        )
