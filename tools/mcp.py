@@ -152,7 +152,8 @@ class McpHub:
         session.stop = asyncio.Event()
         try:
             async with create_session(
-                _connection(session.server, settings.mcp_connect_timeout_s)  # type: ignore[arg-type]
+                # HTTP reads wait as long as a call may take; connecting is bounded by the caller.
+                _connection(session.server, session.server.timeout_s or settings.mcp_timeout_s)  # type: ignore[arg-type]
             ) as client:
                 await client.initialize()
                 listed = await load_mcp_tools(client, server_name=session.server.name)
