@@ -366,3 +366,16 @@ def test_server_entries_are_validated_with_clear_messages() -> None:
                 "mcp_servers": [{"name": "dup", "command": "a"}, {"name": "dup", "command": "b"}],
             }
         )
+
+
+def test_header_tokens_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.mcp import _connection
+
+    monkeypatch.setenv("TRACKER_TOKEN", "s3cret")
+    server = McpServer(
+        name="remote",
+        url="http://127.0.0.1:9/mcp",
+        headers={"Authorization": "Bearer ${TRACKER_TOKEN}", "X-Other": "${UNSET_VAR}"},
+    )
+    headers = _connection(server, 5)["headers"]
+    assert headers == {"Authorization": "Bearer s3cret", "X-Other": "${UNSET_VAR}"}

@@ -25,6 +25,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
+import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -103,13 +105,13 @@ class _Session:
     broken: bool = False
 
 
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
 def _connection(server: McpServer, timeout_s: float) -> dict[str, Any]:
     # The adapters' connection dicts; they expand ${VAR} in a stdio server's env themselves.
-    import os
-    import re
-
     def expand(value: str) -> str:
-        return re.sub(r"\$\{([^}]+)\}", lambda m: os.environ.get(m.group(1), m.group(0)), value)
+        return _VARIABLE.sub(lambda m: os.environ.get(m.group(1), m.group(0)), value)
 
     if server.transport == "stdio":
         connection: dict[str, Any] = {
