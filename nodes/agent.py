@@ -26,11 +26,18 @@ from nodes.resilience import CallTimeout, call_with_timeout
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger, FailureRecord
 from nova.models import ModelFactory, ModelUnavailable, model_call_budget_s
-from nova.projects import load_projects
+from nova.projects import Project, load_projects
 from nova.settings import get_settings
 from nova.state import AgentRun, NovaContext, NovaState, RuntimeNode
 from nova.tracing.failures import mark_progress, record_failure
 from nova.tracing.usage import BudgetExceeded
+from tools.mcp import (
+    FAILURE_KEY,
+    McpTools,
+    agent_mcp_tools,
+    approve_mcp_call,
+    provenance_of,
+)
 from tools.registry import get_tools
 
 
@@ -52,9 +59,18 @@ def current_agent(state: NovaState, catalog: Catalog[AgentSpec]) -> AgentSpec:
     return catalog[agent]
 
 
-def system_prompt(spec: AgentSpec, state: NovaState) -> str:
-    """Compose the agent's system prompt: its catalog prompt plus project context and memory."""
+def system_prompt(spec: AgentSpec, state: NovaState, unavailable: Iterable[str] = ()) -> str:
+    """Compose the agent's system prompt: its catalog prompt plus project context and memory.
+
+    ``unavailable`` names MCP servers that could not be reached, so the agent can say so
+    instead of pretending their tools do not exist.
+    """
     parts = [spec.prompt.strip(), f"Current project: {state.get('project', 'unknown')}."]
+    if down := list(unavailable):
+        parts.append(
+            "These tool servers are unavailable right now; their tools cannot be used in this "
+            "turn: " + "; ".join(down) + "."
+        )
     if summary := state.get("summary"):
         parts.append(f"Summary of the earlier conversation:\n{summary}")
     if memory := format_memories(state.get("memories") or []):
@@ -185,7 +201,25 @@ def make_agent_node(
             }
 
         tools = tool_resolver(spec.tools)
-        prompt: list[AnyMessage] = [SystemMessage(system_prompt(spec, state)), *state["messages"]]
+        mcp = _mcp_tools(spec, state)
+        if mcp.unavailable and steps == 0:  # once per turn, not at every step of the loop
+            for why in mcp.unavailable:
+                record_failure(
+                    "tool_error",
+                    ledger=ledger,
+                    config=config,
+                    error_type="McpUnavailable",
+                    message=why,
+                    node="agent",
+                    agent=spec.name,
+                    agent_version=spec.version_label,
+                    project=state.get("project"),
+                )
+        tools = [*tools, *mcp.tools]
+        prompt: list[AnyMessage] = [
+            SystemMessage(system_prompt(spec, state, mcp.unavailable)),
+            *state["messages"],
+        ]
         notes: list[FailureNote] = []
         try:
             response = _invoke_model(model, tools, prompt, f"model {model_name} ({spec.name})")
@@ -262,6 +296,22 @@ def make_agent_node(
     return agent
 
 
+def _project(state: Any) -> Project:
+    return load_projects().get(
+        (state.get("project") if isinstance(state, dict) else None)
+        or get_settings().default_project
+    )
+
+
+def _mcp_tools(spec: AgentSpec, state: Any) -> McpTools:
+    """Return the MCP tools ``spec`` may use in the state's project (none without servers)."""
+    if not spec.mcp_servers and not _project(state).mcp_servers:
+        return McpTools([], [])
+    project = _project(state)
+    found = agent_mcp_tools(spec, project)
+    return McpTools([t for t in found.tools if project.allows_tool(t.name)], found.unavailable)
+
+
 def tools_condition(state: NovaState) -> Literal["tools", "done"]:
     """Route to the tool node while the agent's last message asks for tools."""
     last = state["messages"][-1] if state.get("messages") else None
@@ -328,28 +378,59 @@ def make_tool_node(
             )
             note(request, spec, refused, error_type="MalformedToolCall")
             return refused
+        project = _project(request.state)
+        mcp_tool = None
         if name not in spec.tools:
-            refused = refuse(
-                request,
-                f"tool {name!r} is not available to the {spec.name} agent; "
-                f"use one of: {', '.join(spec.tools) or 'no tools'}",
+            mcp_tool = next(
+                (t for t in _mcp_tools(spec, request.state).tools if t.name == name), None
             )
-            note(request, spec, refused, error_type="ToolNotAllowed")
-            return refused
-        project = load_projects().get(
-            request.state.get("project") or get_settings().default_project
-        )
+            if mcp_tool is None:
+                refused = refuse(
+                    request,
+                    f"tool {name!r} is not available to the {spec.name} agent; "
+                    f"use one of: {', '.join(spec.tools) or 'no tools'}",
+                )
+                note(request, spec, refused, error_type="ToolNotAllowed")
+                return refused
         if not project.allows_tool(name):
             refused = refuse(request, f"tool {name!r} is not enabled in project {project.id}")
             note(request, spec, refused, error_type="ToolNotAllowed")
             return refused
         timeout_s = get_settings().tool_timeout_s
+        if mcp_tool is not None:
+            request = request.override(tool=mcp_tool)
+
+        def run() -> ToolMessage | Command:
+            if mcp_tool is not None and (mcp_tool.metadata or {}).get("mutating"):
+                return approve_mcp_call(
+                    request, mcp_tool, execute, refuse=lambda text: refuse(request, text)
+                )
+            return execute(request)
+
         try:
-            result = call_with_timeout(lambda: execute(request), timeout_s, f"tool {name}")
+            # An MCP call ends within its own timeout (tools.mcp), on the hub's loop: no
+            # second thread is needed to bound it.
+            result = (
+                run() if mcp_tool is not None else call_with_timeout(run, timeout_s, f"tool {name}")
+            )
         except CallTimeout as error:
             timed_out = refuse(request, f"{error}; the call was abandoned")
             note(request, spec, timed_out, kind="timeout", error_type="CallTimeout")
             return timed_out
+        if mcp_tool is not None and isinstance(result, ToolMessage):
+            result.additional_kwargs["nova_provenance"] = provenance_of(mcp_tool)
+            failed = result.artifact.get(FAILURE_KEY) if isinstance(result.artifact, dict) else None
+            if failed:
+                result.status = "error"
+                note(
+                    request,
+                    spec,
+                    result,
+                    kind=failed["kind"],
+                    error_type=failed["error_type"],
+                    server=failed["server"],
+                )
+                return result
         if isinstance(result, ToolMessage) and result.status == "error":
             note(request, spec, result)
         return result

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nova.errors import InvalidRequest
+from nova.mcp import McpServer, check_unique_servers
 from nova.yamlio import load_yaml
 
 DEFAULT_PROJECTS_FILE = Path(__file__).parent / "projects.yaml"
@@ -96,19 +97,36 @@ class Project(BaseModel):
     """Terms with fixed translations or protected from translation."""
     seeds: Path | None = None
     """Seed-memories file (YAML), relative to the projects file."""
+    mcp_servers: tuple[McpServer, ...] = ()
+    """MCP servers whose tools (``<server>_<tool>``) this project's agents may use."""
 
     @field_validator("allowed_agents", "allowed_tools", mode="before")
     @classmethod
     def _list_to_tuple(cls, value: object) -> object:
         return tuple(value) if isinstance(value, list) else value
 
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_servers(cls, value: tuple[McpServer, ...]) -> tuple[McpServer, ...]:
+        return check_unique_servers(value)
+
     def allows_agent(self, name: str) -> bool:
         """Return whether agent ``name`` may run in this project."""
         return self.allowed_agents == "all" or name in self.allowed_agents
 
     def allows_tool(self, name: str) -> bool:
-        """Return whether tool ``name`` may be called in this project."""
-        return self.allowed_tools == "all" or name in self.allowed_tools
+        """Return whether tool ``name`` may be called in this project.
+
+        The tools of the project's own MCP servers are allowed by naming the server (their
+        ``tools`` list says which); any other tool must be in ``allowed_tools``.
+        """
+        if self.allowed_tools == "all" or name in self.allowed_tools:
+            return True
+        return any(
+            name.startswith(f"{server.name}_")
+            and server.allows(name.removeprefix(f"{server.name}_"))
+            for server in self.mcp_servers
+        )
 
     def load_seeds(self) -> tuple[SeedMemory, ...]:
         """Read this project's seed memories (none when it names no seed file).
@@ -331,20 +349,32 @@ def _resolve(path: Path, entries: list[Project], seed_dirs: tuple[Path, ...]) ->
 
 
 def check_projects(
-    projects: Projects, agent_names: set[str] | None, tool_names: set[str] | None
+    projects: Projects,
+    agent_names: set[str] | None,
+    tool_names: set[str] | None,
+    mcp_server_names: Collection[str] = (),
 ) -> list[str]:
     """Return problems with agent and tool names the projects allow but nobody defines.
 
-    A ``None`` set of names is not checked.
+    A ``None`` set of names is not checked. ``mcp_server_names`` are MCP servers agents
+    name (a project's own are added): tools under their prefix are accepted.
     """
     problems = []
     for project in projects:
+        servers = {*mcp_server_names, *(server.name for server in project.mcp_servers)}
         if project.allowed_agents != "all" and agent_names is not None:
             unknown = sorted(set(project.allowed_agents) - agent_names)
             if unknown:
                 problems.append(f"project {project.id!r} allows unknown agent(s) {unknown}")
         if project.allowed_tools != "all" and tool_names is not None:
-            unknown = sorted(set(project.allowed_tools) - tool_names)
+            # An MCP server's tools are named ``<server>_<tool>``; which exist is the
+            # server's to say, so any name under a configured server's prefix is accepted.
+            prefixes = tuple(f"{name}_" for name in servers)
+            unknown = sorted(
+                name
+                for name in set(project.allowed_tools) - tool_names
+                if not (prefixes and name.startswith(prefixes))
+            )
             if unknown:
                 problems.append(f"project {project.id!r} allows unknown tool(s) {unknown}")
     return problems
@@ -384,6 +414,8 @@ class KnownNames:
 
     agents: Collection[str] | None = None
     tools: Collection[str] | None = None
+    mcp_servers: Collection[str] = ()
+    """MCP servers the agents name: their ``<server>_<tool>`` tools may be allowed too."""
 
 
 def _save_own(
@@ -403,6 +435,7 @@ def _save_own(
             Projects({changed: project}, base),
             set(known.agents) if known.agents is not None else None,
             set(known.tools) if known.tools is not None else None,
+            known.mcp_servers,
         )
         if problems:
             raise ProjectError(f"{user}: " + "; ".join(problems))

@@ -119,6 +119,12 @@ class NovaSettings(BaseSettings):
     """Retries on transient model errors (rate limits, 5xx, timeouts)."""
     tool_timeout_s: float = Field(default=30.0, gt=0)
     """Seconds before a tool call is abandoned."""
+    mcp_timeout_s: float = Field(default=20.0, gt=0)
+    """Seconds one MCP tool call may take (a server's ``timeout_s`` overrides it)."""
+    mcp_connect_timeout_s: float = Field(default=10.0, gt=0)
+    """Seconds to start or reach an MCP server and list its tools."""
+    mcp_retry_after_s: float = Field(default=15.0, ge=0)
+    """Seconds an MCP server that could not be reached is left alone before the next try."""
     model_concurrency: int = Field(default=8, ge=1, le=1024)
     """Calls in flight to one model name at once, per process; further calls wait their turn."""
     model_concurrency_limits: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)

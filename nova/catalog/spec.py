@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nova.mcp import McpServer, check_unique_servers
+
 AgentGroup = Literal["chat", "erp", "translation", "pipeline", "other"]
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
@@ -80,6 +82,14 @@ class AgentSpec(RoutableAgent):
     """Names of assumption checks run on what this agent produces."""
     max_steps: int = Field(default=6, ge=1, le=50)
     """Most model turns in the agent's tool-calling loop."""
+    # Left out of dumps while empty, so agents without MCP servers keep their version hashes.
+    mcp_servers: tuple[McpServer, ...] = Field(default=(), exclude_if=lambda value: not value)
+    """MCP servers whose tools (``<server>_<tool>``) this agent may use, in every project."""
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_servers(cls, value: tuple[McpServer, ...]) -> tuple[McpServer, ...]:
+        return check_unique_servers(value)
 
     @property
     def subgraph(self) -> Literal["chat", "erp", "translation", "pipeline"]:
@@ -89,7 +99,7 @@ class AgentSpec(RoutableAgent):
     @property
     def content_version(self) -> str:
         """Hash of prompt + tools + model + examples: changes whenever behaviour can change."""
-        payload = {
+        payload: dict[str, Any] = {
             "prompt": self.prompt,
             "tools": list(self.tools),
             "model": self.model.model_dump(),
@@ -98,6 +108,8 @@ class AgentSpec(RoutableAgent):
             "checks": list(self.checks),
             "max_steps": self.max_steps,
         }
+        if self.mcp_servers:
+            payload["mcp_servers"] = [server.model_dump(mode="json") for server in self.mcp_servers]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         return digest[:12]
 

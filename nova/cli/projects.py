@@ -72,7 +72,9 @@ def _warn_unknown_names(projects: Projects) -> None:
         from nova.catalog import default_catalog
         from tools.registry import tool_registry
 
-        problems = check_projects(projects, set(default_catalog().names), set(tool_registry()))
+        catalog = default_catalog()
+        servers = {server.name for spec in catalog for server in spec.mcp_servers}
+        problems = check_projects(projects, set(catalog.names), set(tool_registry()), servers)
     except (ImportError, ValueError, KeyError) as error:  # advisory: listing must still work
         err_console.print(f"[yellow]note:[/] could not check agent and tool names ({error})")
         return
@@ -174,12 +176,15 @@ def _known_names() -> KnownNames:
     from nova.catalog import CatalogError, default_catalog
     from tools.registry import tool_registry
 
+    servers: set[str] = set()
     try:
-        agents: list[str] | None = default_catalog().names
+        catalog = default_catalog()
+        agents: list[str] | None = catalog.names
+        servers = {server.name for spec in catalog for server in spec.mcp_servers}
     except CatalogError as error:
         err_console.print(f"[yellow]note:[/] allowed agents not checked: {error.problems[0]}")
         agents = None
-    return KnownNames(agents=agents, tools=list(tool_registry()))
+    return KnownNames(agents=agents, tools=list(tool_registry()), mcp_servers=servers)
 
 
 def _names(value: str | None) -> str | list[str] | None:
