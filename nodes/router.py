@@ -154,11 +154,20 @@ class Router:
         if isinstance(path_or_catalog, Catalog):
             catalog = path_or_catalog
         else:
-            catalog = load_specs(Path(path_or_catalog), RoutableAgent)
+            # With the versions ``nova improve`` promoted for this folder (data directory).
+            catalog = load_specs(Path(path_or_catalog), RoutableAgent, promoted=True)
         if not isinstance(config, RouterConfig):
             config = load_router_config(
                 Path(config) if config is not None else config_path_for(catalog.directory)
             )
+            if catalog.out_of_scope:
+                config = config.model_copy(
+                    update={
+                        "out_of_scope_examples": tuple(
+                            dict.fromkeys((*config.out_of_scope_examples, *catalog.out_of_scope))
+                        )
+                    }
+                )
         agents: list[RoutableAgent] = [catalog[name] for name in catalog.names]
         fitted, _ = load_or_fit(agents, config, cache_dir=cache_dir, progress=progress)
         return cls(catalog, config, fitted)
