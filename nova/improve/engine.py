@@ -194,15 +194,27 @@ def improve(
         report.candidates.append(gap)
 
     if yes:
-        for index, candidate in enumerate(report.candidates):
-            if candidate.kind != "gap" and candidate.passed:
-                try:
-                    promoted = accept(candidate.id, by=user or "nova improve --yes", store=store)
-                except ImproveError as error:  # e.g. two prompt candidates for one agent
-                    report.notes.append(str(error))
-                    continue
-                report.promoted.append(promoted)
-                report.candidates[index] = promoted
+        # Best first: of several prompt rewrites for one agent, the one that fixes most
+        # (then the smallest edit) is promoted, and its siblings are superseded.
+        order = sorted(
+            range(len(report.candidates)),
+            key=lambda i: (
+                -((report.candidates[i].gate or {}).get("targeted") or {}).get("wins", 0),
+                len(str(report.candidates[i].change.get("diff", ""))),
+            ),
+        )
+        for index in order:
+            candidate = store.get(report.candidates[index].id)
+            if candidate.kind == "gap" or candidate.status != "passed":
+                report.candidates[index] = candidate
+                continue
+            try:
+                promoted = accept(candidate.id, by=user or "nova improve --yes", store=store)
+            except ImproveError as error:
+                report.notes.append(str(error))
+                continue
+            report.promoted.append(promoted)
+        report.candidates = [store.get(c.id) for c in report.candidates]
     return report
 
 
@@ -258,7 +270,10 @@ def accept(candidate_id: str, *, by: str | None = None, store: CandidateStore | 
             candidate=candidate.id,
             model=model,
         )
-    return store.set_status(candidate.id, "promoted", by=by)
+    promoted = store.set_status(candidate.id, "promoted", by=by)
+    if candidate.kind == "prompt":  # other rewrites of the same version are moot now
+        store.supersede(catalog=candidate.catalog, kind="prompt", agent=candidate.agent)
+    return promoted
 
 
 def _promote_routing(candidate: CandidateRecord, versions: VersionStore, model: type[RoutableAgent]) -> None:
