@@ -515,6 +515,19 @@ def _tie_break(
         )
 
 
+def _record_clarify_choice(
+    request: str, thread_id: str, project: str | None, user: str | None
+) -> None:
+    """An answer to the router's question that picks a candidate is a routing correction."""
+    from nova.improve.clarify import record_clarify_choice
+
+    try:
+        record_clarify_choice(request, thread_id=thread_id, project=project, user=user)
+    except Exception:
+        # Losing the correction must not lose the turn; it is logged with its cause.
+        log.exception("Could not record the clarifying answer in thread %s", thread_id)
+
+
 def _erp_content(text: str) -> bool:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -623,6 +636,9 @@ def make_route_node(
                 run_model=context.model,
                 agent=context.agent,
             )
+        thread_id = _thread_id()
+        if thread_id and previous_reply_asks(state.get("messages") or []):
+            _record_clarify_choice(request, thread_id, state.get("project"), context.user_id)
         if active_router is not None and decision["method"] == "semantic":
             # Only the classifier's own confident choice is weighed against memory.
             moved = memory_decision(
