@@ -99,10 +99,10 @@ def improve(
     try:
         suite = []
         if catalog is None:
-            from evals.improve_suites import routing_suite
             from nova.catalog import default_catalog
+            from nova.improve.suites import default_suite
 
-            suite = routing_suite(default_catalog().names)
+            suite = default_suite(default_catalog().names)
         # Prompt rewrites need a model; without one, routing and gaps still run.
         model_factory = build_chat_model if get_settings().model_configured else None
         report = run_improve(
