@@ -19,6 +19,7 @@ correction encoded), measured as this process's CPU seconds.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -36,11 +37,11 @@ def _fresh_env(root: Path) -> None:
     os.environ.pop("NOVA_LEDGER_URL", None)
     from nova.settings import get_settings
 
-    get_settings.cache_clear()  # type: ignore[attr-defined]
+    get_settings.cache_clear()
 
 
 def make_small_catalog(folder: Path, examples: int = START_EXAMPLES) -> Path:
-    """Write Nova's agents with their first ``examples`` examples, and router.yaml, to ``folder``."""
+    """Write Nova's agents with their first ``examples`` examples and router.yaml to ``folder``."""
     from nova.catalog.loader import DEFAULT_CATALOG_DIR, load_specs
     from nova.catalog.spec import RoutableAgent
     from nova.userdata import dump_yaml
@@ -99,7 +100,9 @@ def rounds(every: int) -> dict[str, Any]:
 
     full = score(Router.from_catalog(DEFAULT_CATALOG_DIR), test)
     router = Router.from_catalog(catalog_dir)
-    rows = [{"round": 0, "corrections": 0, "traffic": 0, **score(router, test), "promoted": "-"}]
+    rows: list[dict[str, Any]] = [
+        {"round": 0, "corrections": 0, "traffic": 0, **score(router, test), "promoted": "-"}
+    ]
     print(f"dev traffic {len(dev)}, test {len(test)} ({len(split.leaks)} leaked removed)")
     print(_row_header())
     print(_row(rows[-1]))
@@ -130,7 +133,11 @@ def rounds(every: int) -> dict[str, Any]:
     for position, case in enumerate(dev, start=1):
         decision = router.route(case.text)
         abstained = decision["method"] in ("clarify", "fallback")
-        wrong = (not abstained) if case.agent is None else (abstained or decision["agent"] != case.agent)
+        wrong = (
+            (not abstained)
+            if case.agent is None
+            else (abstained or decision["agent"] != case.agent)
+        )
         if wrong:
             pending.append(json.dumps({"text": case.text, "agent": case.agent}))
             corrections += 1
@@ -145,10 +152,10 @@ def rounds(every: int) -> dict[str, Any]:
         f"full catalog (all examples): accuracy {full['accuracy']:.1%}, in-scope "
         f"{full['in_scope_accuracy']:.1%}, OOS recall {full['oos_recall']:.1%}"
     )
-    accuracies = [r["accuracy"] for r in rows]
-    oos = [r["oos_recall"] for r in rows]
-    never_drops = all(b >= a - 1e-9 for a, b in zip(accuracies, accuracies[1:], strict=False))
-    worst_oos_drop = max((a - b for a, b in zip(oos, oos[1:], strict=False)), default=0.0)
+    accuracies = [float(r["accuracy"]) for r in rows]
+    oos = [float(r["oos_recall"]) for r in rows]
+    never_drops = all(b >= a - 1e-9 for a, b in itertools.pairwise(accuracies))
+    worst_oos_drop = max((a - b for a, b in itertools.pairwise(oos)), default=0.0)
     gap = full["accuracy"] - accuracies[-1]
     print(
         f"accuracy never drops between rounds: {never_drops}; final {accuracies[-1]:.1%} vs full "
@@ -189,7 +196,10 @@ def cpu_for(n: int) -> float:
 
 
 def _row_header() -> str:
-    return f"{'round':>5} {'traffic':>7} {'corr.':>5} {'accuracy':>8} {'in-scope':>8} {'OOS rec.':>8}  candidate"
+    return (
+        f"{'round':>5} {'traffic':>7} {'corr.':>5} {'accuracy':>8} {'in-scope':>8} "
+        f"{'OOS rec.':>8}  candidate"
+    )
 
 
 def _row(row: dict[str, Any]) -> str:
@@ -203,7 +213,9 @@ def _row(row: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--every", type=int, default=50, help="Corrections per improve round.")
-    parser.add_argument("--skip-cpu", action="store_true", help="Skip the 1,000-corrections timing.")
+    parser.add_argument(
+        "--skip-cpu", action="store_true", help="Skip the 1,000-corrections timing."
+    )
     parser.add_argument("--skip-rounds", action="store_true", help="Only the timing.")
     args = parser.parse_args()
     if not args.skip_rounds:

@@ -19,7 +19,5 @@ def routing_suite(agents: Collection[str], dataset: Path = DEFAULT_DATASET) -> l
     cases = load_dataset(dataset)
     split = split_cases(cases, case_id=lambda c: c.text, text=lambda c: c.text)
     return [
-        Case(c.text, c.agent, "suite")
-        for c in split.test
-        if c.agent is None or c.agent in agents
+        Case(c.text, c.agent, "suite") for c in split.test if c.agent is None or c.agent in agents
     ]

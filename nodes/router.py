@@ -518,7 +518,7 @@ def _tie_break(
 def _record_clarify_choice(
     request: str, thread_id: str, project: str | None, user: str | None
 ) -> None:
-    """An answer to the router's question that picks a candidate is a routing correction."""
+    """Record an answer to the router's question that picks a candidate as a correction."""
     from nova.improve.clarify import record_clarify_choice
 
     try:

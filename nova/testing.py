@@ -237,9 +237,7 @@ class PromptDependentChatModel(ScriptedChatModel):
     agent that answers right only when its system prompt says the right thing.
     """
 
-    respond: Callable[[list[BaseMessage]], AIMessage | str] = Field(
-        default=lambda messages: ""
-    )
+    respond: Callable[[list[BaseMessage]], AIMessage | str] = Field(default=lambda messages: "")
 
     def _generate(
         self,

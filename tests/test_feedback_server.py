@@ -1,4 +1,4 @@
-"""``POST /nova/feedback`` over real HTTP, from langgraph_sdk's client: authenticated, own runs only."""
+"""``POST /nova/feedback`` over real HTTP from langgraph_sdk's client: authenticated, own runs."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def _trace(run_id: str, thread_id: str, agent: str) -> dict[str, object]:
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("NOVA_SERVER_API_KEYS", "alice:key-alice-0123456789,bob:key-bob-0123456789ab")
+    monkeypatch.setenv(
+        "NOVA_SERVER_API_KEYS", "alice:key-alice-0123456789,bob:key-bob-0123456789ab"
+    )
     get_settings.cache_clear()
     store = TraceStore()
     store.write(_trace("run-alice-1", "thread-alice", "erp_payments"), [])
@@ -80,9 +82,14 @@ def test_feedback_route_records_the_callers_verdict_on_their_own_run(server: str
     assert record["routed_agent"] == "erp_payments" and record["agent"] == "erp_invoices"
     assert record["agent_versions"] == {"erp_payments": "erp_payments@1.0.0+abc"}
     [stored] = FeedbackLedger().list()
-    assert stored.run_id == "run-alice-1" and stored.project == "parts-shop" and stored.corrects_route
+    assert (
+        stored.run_id == "run-alice-1" and stored.project == "parts-shop" and stored.corrects_route
+    )
     # By thread id too (its newest run).
-    assert alice.http.post("/nova/feedback", json={"run": "thread-alice", "rating": "good"})["rating"] == "good"
+    assert (
+        alice.http.post("/nova/feedback", json={"run": "thread-alice", "rating": "good"})["rating"]
+        == "good"
+    )
     assert [r["user"] for r in alice.http.get("/nova/feedback")] == ["alice", "alice"]
 
 
@@ -96,7 +103,9 @@ def test_feedback_route_refuses_strangers_and_other_users_runs(server: str) -> N
             alice.http.post("/nova/feedback", json=body)
         assert invalid.value.response.status_code == 422
     with pytest.raises(httpx.HTTPStatusError) as unknown_agent:
-        alice.http.post("/nova/feedback", json={"run": "run-alice-1", "rating": "bad", "agent": "nobody"})
+        alice.http.post(
+            "/nova/feedback", json={"run": "run-alice-1", "rating": "bad", "agent": "nobody"}
+        )
     assert unknown_agent.value.response.status_code == 422
     anonymous = httpx.post(f"{server}/nova/feedback", json={"run": "run-alice-1", "rating": "bad"})
     assert anonymous.status_code == 401 and "Authentication required" in anonymous.json()["detail"]

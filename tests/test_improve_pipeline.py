@@ -56,7 +56,10 @@ def test_pipeline_proposes_and_promotes_nothing(catalog: Path, tmp_path: Path) -
     )
     result = runner.run("improvement_proposals", thread_id="improve-1").result
     assert result is not None and result["status"] == "completed", result
-    assert "4 new correction(s)" in result["text"] and "nova improve accept|reject ID" in result["text"]
+    assert (
+        "4 new correction(s)" in result["text"]
+        and "nova improve accept|reject ID" in result["text"]
+    )
     [candidate] = CandidateStore().list(kind="routing")
     assert candidate.status in ("passed", "failed") and candidate.id[:12] in result["text"]
     assert candidate.change["out_of_scope"] == ["Water the plants in the office"]
@@ -67,4 +70,6 @@ def test_every_scheduled_needs_a_pipeline_schedule() -> None:
     assert shipped_pipelines()["improvement_proposals"].schedule == "30 5 * * *"
     result = CliRunner().invoke(app, ["pipeline", "run", "daily_briefing", "--every", "scheduled"])
     assert result.exit_code == 2
-    assert "has no schedule of its own" in result.output + (result.stderr if result.stderr_bytes else "")
+    assert "has no schedule of its own" in result.output + (
+        result.stderr if result.stderr_bytes else ""
+    )

@@ -39,7 +39,11 @@ def _respond(messages: list[BaseMessage]) -> str:
             f"<prompt>\n{current}\n{edit}\n</prompt>"
         )
     if "reduced" in request:
-        return "The reduced VAT rate is 19%." if BREAKING_EDIT in system else "The reduced VAT rate is 7%."
+        return (
+            "The reduced VAT rate is 19%."
+            if BREAKING_EDIT in system
+            else "The reduced VAT rate is 7%."
+        )
     if "VAT" in request:
         return "German VAT is 19%." if "19%" in system else "German VAT is 16%."
     return "Hello."
@@ -81,7 +85,9 @@ def _factory(model: PromptDependentChatModel) -> Any:
 
 
 def _digest(folder: Path) -> str:
-    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.glob("*.yaml")))).hexdigest()
+    return hashlib.sha256(
+        b"".join(p.read_bytes() for p in sorted(folder.glob("*.yaml")))
+    ).hexdigest()
 
 
 def test_seeded_prompt_defect_is_fixed_by_a_promoted_candidate(
@@ -103,7 +109,10 @@ def test_seeded_prompt_defect_is_fixed_by_a_promoted_candidate(
     assert _digest(catalog) == before
     [v0, v1] = store_for(None).history("general_chat")
     assert v1.parent == v0.hash and v1.candidate == promoted.id
-    assert model.invoke([*_system(spec.prompt), *_human("What is the German VAT rate?")]).text == "German VAT is 19%."
+    assert (
+        model.invoke([*_system(spec.prompt), *_human("What is the German VAT rate?")]).text
+        == "German VAT is 19%."
+    )
     # The bad run is answered now: a second run proposes nothing for it.
     again = improve(None, yes=True, model_factory=_factory(model))
     assert [c for c in again.candidates if c.kind == "prompt"] == []

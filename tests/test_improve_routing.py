@@ -91,15 +91,25 @@ def test_import_is_all_or_nothing_and_names_bad_lines(catalog: Path, tmp_path: P
         encoding="utf-8",
     )
     out = cli("feedback", "import", str(bad), "--catalog", str(catalog), code=2)
-    for line in ("line 2: not JSON", "line 3: text must be", "line 4: no agent named 'nobody'",
-                 "line 5: agent is missing"):
+    for line in (
+        "line 2: not JSON",
+        "line 3: text must be",
+        "line 4: no agent named 'nobody'",
+        "line 5: agent is missing",
+    ):
         assert line in out
     assert "nothing was imported" in out and "Traceback" not in out
     assert FeedbackLedger().list(limit=100) == []
     good = _corrections(
-        tmp_path, [{"text": CREDIT_NOTES[0], "agent": "erp_invoices"}, {"text": "Feed the cat", "agent": None}]
+        tmp_path,
+        [
+            {"text": CREDIT_NOTES[0], "agent": "erp_invoices"},
+            {"text": "Feed the cat", "agent": None},
+        ],
     )
-    assert "Imported 2 correction(s)" in cli("feedback", "import", str(good), "--catalog", str(catalog))
+    assert "Imported 2 correction(s)" in cli(
+        "feedback", "import", str(good), "--catalog", str(catalog)
+    )
     stored = FeedbackLedger().corrections(catalog=str(catalog.resolve()))
     assert [(r.agent, r.out_of_scope, r.source) for r in stored] == [
         ("erp_invoices", None, "import"),
@@ -124,7 +134,9 @@ def test_corrections_promote_a_version_that_routes_and_rolls_back(
     assert candidate.kind == "routing" and candidate.status == "passed"
     gate = candidate.gate or {}
     assert gate["targeted"]["wins"] >= 1 and gate["held_out"]["losses"] <= gate["held_out"]["wins"]
-    assert set(candidate.evidence) >= {r.id for r in FeedbackLedger().corrections(catalog=str(catalog.resolve()))}
+    assert set(candidate.evidence) >= {
+        r.id for r in FeedbackLedger().corrections(catalog=str(catalog.resolve()))
+    }
     assert candidate.parent_version and candidate.version
 
     cli("improve", "accept", candidate.id[:10])
@@ -132,7 +144,9 @@ def test_corrections_promote_a_version_that_routes_and_rolls_back(
     assert _routed(catalog, *CREDIT_NOTES) == ["erp_invoices"] * len(CREDIT_NOTES)
     assert _files_digest(catalog) == before  # the catalog's files never change
 
-    history = json.loads(cli("agents", "history", "erp_invoices", "--catalog", str(catalog), "--json"))
+    history = json.loads(
+        cli("agents", "history", "erp_invoices", "--catalog", str(catalog), "--json")
+    )
     assert history["active"] == 1
     v0, v1 = history["versions"]
     assert v1["parent"] == v0["hash"] and v1["candidate"] == candidate.id
@@ -147,11 +161,15 @@ def test_corrections_promote_a_version_that_routes_and_rolls_back(
 
     cli("agents", "rollback", "erp_invoices", "0", "--catalog", str(catalog))
     assert _routed(catalog, *CREDIT_NOTES) == routed_before
-    history = json.loads(cli("agents", "history", "erp_invoices", "--catalog", str(catalog), "--json"))
+    history = json.loads(
+        cli("agents", "history", "erp_invoices", "--catalog", str(catalog), "--json")
+    )
     assert history["active"] == 0 and history["versions"][-1]["action"] == "rollback"
     cli("agents", "rollback", "erp_invoices", "1", "--catalog", str(catalog))
     assert _routed(catalog, *CREDIT_NOTES) == ["erp_invoices"] * len(CREDIT_NOTES)
-    assert "has no version 7" in cli("agents", "diff", "erp_invoices", "0", "7", "--catalog", str(catalog), code=2)
+    assert "has no version 7" in cli(
+        "agents", "diff", "erp_invoices", "0", "7", "--catalog", str(catalog), code=2
+    )
 
 
 def test_gate_rejects_corrections_that_break_a_good_recorded_run(catalog: Path) -> None:

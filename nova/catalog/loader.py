@@ -280,7 +280,7 @@ def _cached_catalog(directory: Path, overlay: Path, stamp: Fingerprint) -> Catal
 
 
 def default_catalog() -> Catalog[AgentSpec]:
-    """Return the configured catalog (built-in, the owner's, promoted versions), re-read on change."""
+    """Return the configured catalog (built-in, owner's, promoted), re-read when a file changes."""
     from nova.catalog.promoted import active_dir, catalog_root
 
     built_in, own = _configured_folders()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from nova.cli.app import console, fail
 from nova.cli.core import agents_app
+
+if TYPE_CHECKING:
+    from nova.improve.versions import VersionStore
 
 CatalogOption = Annotated[
     Path | None,
@@ -28,7 +31,7 @@ NameArgument = Annotated[
 ]
 
 
-def _store(catalog: Path | None):  # type: ignore[no-untyped-def]
+def _store(catalog: Path | None) -> VersionStore:
     from nova.catalog import CatalogError
     from nova.improve.versions import store_for
 
@@ -94,7 +97,9 @@ def diff(
 @agents_app.command("rollback")
 def rollback(
     name: NameArgument,
-    version: Annotated[int, typer.Argument(metavar="V", help="Version to put back (0: as installed).")],
+    version: Annotated[
+        int, typer.Argument(metavar="V", help="Version to put back (0: as installed).")
+    ],
     catalog: CatalogOption = None,
 ) -> None:
     """Put an earlier version of an agent back in force (recorded in its history)."""

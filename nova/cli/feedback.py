@@ -119,9 +119,11 @@ def feedback(
         console.print(f"See which step went wrong: nova trace blame {run}", style="dim")
 
 
-def _import(ledger: FeedbackLedger, file: str | None, catalog_dir: Path | None, as_json: bool) -> None:
+def _import(
+    ledger: FeedbackLedger, file: str | None, catalog_dir: Path | None, as_json: bool
+) -> None:
     """``nova feedback import FILE.jsonl [--catalog DIR]``: all lines or none."""
-    from nova.catalog import CatalogError, RoutableAgent, default_catalog, load_specs
+    from nova.catalog import CatalogError, RoutableAgent, default_catalog
     from nova.ledger.feedback import FeedbackImportError
 
     if file is None:

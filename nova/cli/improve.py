@@ -54,7 +54,7 @@ def _figures(candidate: CandidateRecord) -> str:
         if isinstance(gate.get(name), dict) and gate[name].get("n")
     ]
     parts += [str(line) for line in gate.get("lines", [])]
-    return "\n".join(parts + [str(gate.get("why", ""))])
+    return "\n".join([*parts, str(gate.get("why", ""))])
 
 
 def _table(candidates: list[CandidateRecord], title: str) -> Table:
@@ -129,7 +129,9 @@ def improve(
     if report.candidates:
         console.print(_table(report.candidates, f"{len(report.candidates)} candidate(s)"))
     if report.promoted:
-        console.print(f"Promoted {len(report.promoted)}: " + ", ".join(c.id[:12] for c in report.promoted))
+        console.print(
+            f"Promoted {len(report.promoted)}: " + ", ".join(c.id[:12] for c in report.promoted)
+        )
     elif any(c.status == "passed" for c in report.candidates):
         console.print("Promote one with `nova improve accept ID` (or run with --yes).", style="dim")
 
@@ -147,7 +149,9 @@ def list_candidates(
         print(json.dumps([c.model_dump(mode="json") for c in found], indent=2))
         return
     if not found:
-        console.print("No candidates waiting. `nova improve` makes some from feedback.", style="dim")
+        console.print(
+            "No candidates waiting. `nova improve` makes some from feedback.", style="dim"
+        )
         return
     console.print(_table(found, f"{len(found)} candidate(s)"))
 
@@ -171,12 +175,20 @@ def _decide(candidate_id: str, accept: bool) -> None:
 
 
 @improve_app.command("accept")
-def accept(candidate_id: Annotated[str, typer.Argument(metavar="ID", help="Candidate id (a unique prefix is enough).")]) -> None:
+def accept(
+    candidate_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Candidate id (a unique prefix is enough).")
+    ],
+) -> None:
     """Promote a candidate that passed the gate (a new version in the data directory)."""
     _decide(candidate_id, True)
 
 
 @improve_app.command("reject")
-def reject(candidate_id: Annotated[str, typer.Argument(metavar="ID", help="Candidate id (a unique prefix is enough).")]) -> None:
+def reject(
+    candidate_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Candidate id (a unique prefix is enough).")
+    ],
+) -> None:
     """Set a candidate (or a gap report) aside; its evidence waits for the next run."""
     _decide(candidate_id, False)

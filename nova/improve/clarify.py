@@ -14,9 +14,18 @@ from collections.abc import Sequence
 from nova.ledger.feedback import FeedbackLedger, FeedbackRecord
 
 _ORDINALS = {
-    "first": 0, "1": 0, "one": 0, "1st": 0,
-    "second": 1, "2": 1, "two": 1, "2nd": 1,
-    "third": 2, "3": 2, "three": 2, "3rd": 2,
+    "first": 0,
+    "1": 0,
+    "one": 0,
+    "1st": 0,
+    "second": 1,
+    "2": 1,
+    "two": 1,
+    "2nd": 1,
+    "third": 2,
+    "3": 2,
+    "three": 2,
+    "3rd": 2,
 }
 _GENERIC = {"erp", "agent", "chat", "general", "the", "and"}
 _WORD = re.compile(r"[a-z0-9]+")
@@ -64,9 +73,10 @@ def record_clarify_choice(
     """
     from nova.ledger.routing import RoutingLedger
 
-    [last] = RoutingLedger().list(thread_id=thread_id, limit=1) or [None]
-    if last is None or last.method != "clarify" or not last.request:
+    found = RoutingLedger().list(thread_id=thread_id, limit=1)
+    if not found or found[0].method != "clarify" or not found[0].request:
         return None
+    last = found[0]
     offered = [c.agent for c in last.candidates]
     agent = chosen_agent(reply, offered)
     if agent is None:

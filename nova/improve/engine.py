@@ -27,7 +27,7 @@ from nova.ledger.feedback import FeedbackLedger
 
 if TYPE_CHECKING:
     from nova.models import ModelFactory
-    from nova.settings import Settings
+    from nova.settings import NovaSettings
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,8 @@ def load_current(catalog_dir: Path | None) -> tuple[Catalog[Any], Any]:
     return catalog, config
 
 
-def _regression_cases(
-    ledger: FeedbackLedger, catalog: Catalog[Any], key: str | None
-) -> list[Case]:
-    """Recorded runs the user called good and never called bad: they must still route the same."""
+def _regression_cases(ledger: FeedbackLedger, catalog: Catalog[Any], key: str | None) -> list[Case]:
+    """Return the runs the user called good and never bad: they must still route the same."""
     records = ledger.list(limit=10_000)
     bad_runs = {r.run_id for r in records if r.rating == "bad" and r.run_id}
     cases: dict[str, Case] = {}
@@ -89,7 +87,9 @@ def _regression_cases(
             continue
         if record.run_id in bad_runs or record.routed_agent not in catalog:
             continue
-        cases.setdefault(record.request, Case(record.request, record.routed_agent, "regression", record.id))
+        cases.setdefault(
+            record.request, Case(record.request, record.routed_agent, "regression", record.id)
+        )
     return list(cases.values())
 
 
@@ -218,7 +218,9 @@ def improve(
     return report
 
 
-def accept(candidate_id: str, *, by: str | None = None, store: CandidateStore | None = None) -> CandidateRecord:
+def accept(
+    candidate_id: str, *, by: str | None = None, store: CandidateStore | None = None
+) -> CandidateRecord:
     """Promote a candidate that passed the gate: write its new versions to the data directory.
 
     Raises:
@@ -230,7 +232,9 @@ def accept(candidate_id: str, *, by: str | None = None, store: CandidateStore | 
     store = store or CandidateStore()
     candidate = store.get(candidate_id)
     if candidate.kind == "gap":
-        raise ImproveError("A gap report is for you to act on (add an agent); it has nothing to promote")
+        raise ImproveError(
+            "A gap report is for you to act on (add an agent); it has nothing to promote"
+        )
     if candidate.status != "passed":
         why = (candidate.gate or {}).get("why", "")
         raise ImproveError(
@@ -276,7 +280,9 @@ def accept(candidate_id: str, *, by: str | None = None, store: CandidateStore | 
     return promoted
 
 
-def _promote_routing(candidate: CandidateRecord, versions: VersionStore, model: type[RoutableAgent]) -> None:
+def _promote_routing(
+    candidate: CandidateRecord, versions: VersionStore, model: type[RoutableAgent]
+) -> None:
     change = candidate.change
     by_agent: dict[str, list[str]] = change.get("evidence_by_agent") or {}
     for agent, texts in sorted((change.get("examples") or {}).items()):
@@ -308,7 +314,9 @@ def _promote_routing(candidate: CandidateRecord, versions: VersionStore, model: 
         )
 
 
-def reject(candidate_id: str, *, by: str | None = None, store: CandidateStore | None = None) -> CandidateRecord:
+def reject(
+    candidate_id: str, *, by: str | None = None, store: CandidateStore | None = None
+) -> CandidateRecord:
     """Set a candidate aside: it is never promoted, and its evidence waits for the next run.
 
     Raises:
@@ -322,7 +330,7 @@ def reject(candidate_id: str, *, by: str | None = None, store: CandidateStore | 
     return store.set_status(candidate.id, "rejected", by=by)
 
 
-def pending_candidates(settings: Settings | None = None) -> list[CandidateRecord]:
+def pending_candidates(settings: NovaSettings | None = None) -> list[CandidateRecord]:
     """Return the proposals waiting for the owner, newest first (for ``nova inbox``).
 
     These are candidates that passed the gate and are undecided (``nova improve accept|

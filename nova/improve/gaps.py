@@ -58,7 +58,9 @@ def _abstentions(catalog: Catalog[Any]) -> list[tuple[str, str]]:
     from nova.ledger.routing import RoutingLedger
 
     records = RoutingLedger().list(method="clarify", limit=2000)
-    return [(r.request, r.id) for r in records if r.catalog_version == catalog.version and r.request]
+    return [
+        (r.request, r.id) for r in records if r.catalog_version == catalog.version and r.request
+    ]
 
 
 def report_gaps(

@@ -62,7 +62,11 @@ def missing_facts(expected: str, answer: str) -> list[str]:
 
 
 def _reflect_messages(
-    spec: AgentSpec, failing: Sequence[FeedbackRecord], passing: Sequence[FeedbackRecord], variant: int, of: int
+    spec: AgentSpec,
+    failing: Sequence[FeedbackRecord],
+    passing: Sequence[FeedbackRecord],
+    variant: int,
+    of: int,
 ) -> list[SystemMessage | HumanMessage]:
     lines = [f"Agent: {spec.name} — {spec.description}", "", "Current prompt:", spec.prompt, ""]
     lines.append("Runs the user said were wrong:")
@@ -76,7 +80,9 @@ def _reflect_messages(
     for r in passing[:MAX_CASES]:
         lines += [f"- request: {r.request}", f"  answer given: {r.given_answer}"]
     if of > 1:
-        lines.append(f"\nThis is proposal {variant + 1} of {of}: make it differ from the obvious one.")
+        lines.append(
+            f"\nThis is proposal {variant + 1} of {of}: make it differ from the obvious one."
+        )
     return [SystemMessage(REFLECT_SYSTEM), HumanMessage("\n".join(lines))]
 
 
@@ -110,8 +116,18 @@ def gate_prompt(
 
     t_cases = [Case(r.request or "", parent.name, "targeted", r.id) for r in targeted]
     g_cases = [Case(r.request or "", parent.name, "regression", r.id) for r in good]
-    t_cmp = paired("targeted", t_cases, verdicts(parent, targeted, "answer"), verdicts(candidate, targeted, "answer"))
-    g_cmp = paired("recorded good runs", g_cases, verdicts(parent, good, "given_answer"), verdicts(candidate, good, "given_answer"))
+    t_cmp = paired(
+        "targeted",
+        t_cases,
+        verdicts(parent, targeted, "answer"),
+        verdicts(candidate, targeted, "answer"),
+    )
+    g_cmp = paired(
+        "recorded good runs",
+        g_cases,
+        verdicts(parent, good, "given_answer"),
+        verdicts(candidate, good, "given_answer"),
+    )
     reasons = []
     if t_cmp.wins < 1:
         reasons.append("fixes none of the runs the user called wrong")
@@ -121,7 +137,8 @@ def gate_prompt(
         reasons.append(f"{g_cmp.losses} recorded good run(s) would now be answered wrongly")
     return {
         "passed": not reasons,
-        "why": "; ".join(reasons) or "fixes runs the user called wrong and keeps every good run good",
+        "why": "; ".join(reasons)
+        or "fixes runs the user called wrong and keeps every good run good",
         "targeted": t_cmp.as_dict(),
         "regression": g_cmp.as_dict(),
         "replay": "agent model turn (system prompt + request)",
@@ -147,7 +164,7 @@ def propose_prompts(
     passing: dict[str, list[FeedbackRecord]] = {}
     for r in reversed(records):  # oldest first
         agent = r.routed_agent
-        if agent not in catalog or r.catalog is not None or not r.request:
+        if agent is None or agent not in catalog or r.catalog is not None or not r.request:
             continue
         if r.rating == "bad" and not r.is_routing_correction and r.id not in used:
             failing.setdefault(agent, []).append(r)
@@ -189,7 +206,8 @@ def propose_prompts(
                     kind="prompt",
                     catalog=None,
                     agent=agent,
-                    reason=f"prompt rewrite {variant + 1}: {diagnosis[:300] or 'no diagnosis given'}",
+                    reason=f"prompt rewrite {variant + 1}: "
+                    + (diagnosis[:300] or "no diagnosis given"),
                     evidence=[r.id for r in bad] + [r.run_id for r in bad if r.run_id],
                     change={
                         "prompt": new_prompt,

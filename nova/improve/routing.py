@@ -71,9 +71,9 @@ class RoutingProposal:
         )
 
 
-def corrections_from(records: Sequence[FeedbackRecord], agents: Sequence[str]) -> tuple[
-    list[Correction], list[str]
-]:
+def corrections_from(
+    records: Sequence[FeedbackRecord], agents: Sequence[str]
+) -> tuple[list[Correction], list[str]]:
     """Return one correction per request (the newest wins) and what was skipped, and why."""
     latest: dict[str, Correction] = {}
     skipped: list[str] = []
@@ -128,7 +128,9 @@ def _router(
     if keep:
         fitted, _ = load_or_fit(agents, config, cache_dir=folder)
     else:
-        fitted = fit_router(agents, config, cache=embedding_cache(folder, quantized=config.quantized))
+        fitted = fit_router(
+            agents, config, cache=embedding_cache(folder, quantized=config.quantized)
+        )
     catalog = Catalog(
         agents={a.name: a for a in agents}, sources=base.sources, directory=base.directory
     )
@@ -179,9 +181,9 @@ def propose_routing(
     """
     started = time.process_time()
     agents: list[RoutableAgent] = [catalog[name] for name in catalog.names]
-    existing = {
-        e.lower(): a.name for a in agents for e in a.examples
-    } | {t.lower(): None for t in config.out_of_scope_examples}
+    existing = {e.lower(): a.name for a in agents for e in a.examples} | {
+        t.lower(): None for t in config.out_of_scope_examples
+    }
     examples: dict[str, list[str]] = {}
     out_of_scope: list[str] = []
     used: list[Correction] = []
@@ -235,7 +237,9 @@ def propose_routing(
     dropped_oos: set[str] = set()
     if not suite:
         for agent in agents:
-            out = [e for e in agent.examples if held_out(f"example:{agent.name}:{e}", EXAMPLE_HOLDOUT)]
+            out = [
+                e for e in agent.examples if held_out(f"example:{agent.name}:{e}", EXAMPLE_HOLDOUT)
+            ]
             out = out[: max(0, len(agent.examples) - MIN_TRAIN_EXAMPLES)]
             dropped[agent.name] = set(out)
             test.extend(Case(e, agent.name, "example") for e in out)

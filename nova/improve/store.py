@@ -172,7 +172,7 @@ class CandidateStore:
     def list(
         self,
         *,
-        catalog: str | None | Literal["any"] = "any",
+        catalog: str | Literal["any"] | None = "any",
         status: Sequence[CandidateStatus] | None = None,
         kind: CandidateKind | None = None,
         limit: int = 200,

@@ -160,9 +160,7 @@ class VersionStore:
         for version in self.history(name):
             if version.number == number and version.action != "rollback":
                 return version
-        known = ", ".join(
-            str(v.number) for v in self.history(name) if v.action != "rollback"
-        )
+        known = ", ".join(str(v.number) for v in self.history(name) if v.action != "rollback")
         raise VersionError(f"{name} has no version {number}; it has: {known}")
 
     def current_data(self, name: str) -> dict[str, Any]:
@@ -303,7 +301,7 @@ def _validate(path: Path, data: Mapping[str, Any], model: type[SpecT]) -> SpecT:
 
 
 def store_for(catalog_dir: Path | None) -> VersionStore:
-    """Return the version store of ``catalog_dir``, or of Nova's catalog (with the owner's agents)."""
+    """Return the version store of ``catalog_dir``, or of Nova's catalog (with owner's agents)."""
     if catalog_dir is not None:
         return VersionStore(catalog_dir)
     from nova.catalog.loader import _configured_folders
