@@ -200,3 +200,54 @@ def test_gate_rejects_corrections_that_break_a_good_recorded_run(catalog: Path) 
     cli("improve", "reject", candidate.id)
     assert CandidateStore().get(candidate.id).status == "rejected"
     assert _route(catalog, good)["agent"] == "erp_invoices"
+
+
+def test_a_traced_run_that_passed_is_in_the_regression_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from router_fixtures import write_agent_catalog
+
+    from nova.settings import get_settings
+    from nova.tracing import TraceStore
+
+    root = tmp_path / "nova-catalog"
+    folder = write_agent_catalog(root / "agents")
+    write_router_config(root / "router.yaml")
+    monkeypatch.setenv("NOVA_CATALOG_DIR", str(folder))
+    get_settings.cache_clear()
+    passed = "Has invoice 2291 been settled?"
+    TraceStore().write(
+        {
+            "trace_id": "run-passed",
+            "run_id": "run-passed",
+            "thread_id": "thread-passed",
+            "graph": "nova",
+            "request": passed,
+            "answer": "Invoice 2291 is paid.",
+            "status": "ok",
+            "started_at": datetime.now(UTC),
+            "route": {"agent": "erp_invoices", "method": "semantic"},
+            "agent": "erp_invoices",
+            "checks": [{"name": "numbers_grounded", "passed": True}],
+            "step_count": 0,
+        },
+        [],
+    )
+    poison = [
+        "Is invoice 10482 paid yet?",
+        "Is invoice 5510 paid yet?",
+        "Has invoice INV-77 been paid?",
+        "Was invoice 2291 settled?",
+        "Is invoice 10482 settled yet?",
+        "Did they pay invoice 5510?",
+    ]
+    FeedbackLedger().import_corrections(
+        [json.dumps({"text": t, "agent": "translator"}) for t in poison]
+    )
+    report = improve(None, yes=True)
+    [candidate] = [c for c in report.candidates if c.kind == "routing"]
+    gate = candidate.gate or {}
+    assert gate["regression"]["n"] == 1 and gate["regression"]["losses"] == 1, gate
+    assert candidate.status == "failed" and not report.promoted

@@ -77,10 +77,22 @@ def load_current(catalog_dir: Path | None) -> tuple[Catalog[Any], Any]:
     return catalog, config
 
 
-def _regression_cases(ledger: FeedbackLedger, catalog: Catalog[Any], key: str | None) -> list[Case]:
-    """Return the runs the user called good and never bad: they must still route the same."""
+REGRESSION_SAMPLE = 200
+"""Newest traced runs of Nova's catalog replayed as the regression sample."""
+
+
+def _regression_cases(
+    ledger: FeedbackLedger, catalog: Catalog[Any], key: str | None, corrected: set[str]
+) -> list[Case]:
+    """Return recorded runs that passed and got no bad feedback: they must still route the same.
+
+    These are the runs the user called good, and (for Nova's catalog) the newest traced
+    runs that finished, passed every check and were routed by the classifier itself; a
+    request the user corrected is not among them.
+    """
     records = ledger.list(limit=10_000)
     bad_runs = {r.run_id for r in records if r.rating == "bad" and r.run_id}
+    bad_threads = {r.thread_id for r in records if r.rating == "bad" and r.thread_id}
     cases: dict[str, Case] = {}
     for record in records:
         if record.rating != "good" or record.catalog != key or not record.request:
@@ -90,6 +102,23 @@ def _regression_cases(ledger: FeedbackLedger, catalog: Catalog[Any], key: str | 
         cases.setdefault(
             record.request, Case(record.request, record.routed_agent, "regression", record.id)
         )
+    if key is None:
+        from nova.tracing import TraceStore
+
+        for trace in TraceStore().list(status="ok", limit=REGRESSION_SAMPLE):
+            route = trace.route or {}
+            agent = route.get("agent")
+            if (
+                route.get("method") != "semantic"
+                or agent not in catalog
+                or not trace.request
+                or trace.request.strip().lower() in corrected
+                or trace.run_id in bad_runs
+                or trace.thread_id in bad_threads
+                or not all(c.get("passed", True) for c in trace.checks)
+            ):
+                continue
+            cases.setdefault(trace.request, Case(trace.request, agent, "regression", trace.run_id))
     return list(cases.values())
 
 
@@ -138,7 +167,9 @@ def improve(
             config,
             corrections,
             suite=suite,
-            regression=_regression_cases(feedback, catalog, key),
+            regression=_regression_cases(
+                feedback, catalog, key, {c.text.strip().lower() for c in corrections}
+            ),
             cache_dir=cache_dir,
         )
         if proposal is not None:
