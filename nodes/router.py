@@ -515,14 +515,20 @@ def _tie_break(
         )
 
 
+def _earlier_turns(messages: Sequence[Any]) -> bool:
+    return sum(1 for m in messages if isinstance(m, HumanMessage)) >= 2
+
+
 def _record_clarify_choice(
-    request: str, thread_id: str, project: str | None, user: str | None
+    request: str, thread_id: str, project: str | None, user: str | None, ledger: RoutingLedger
 ) -> None:
     """Record an answer to the router's question that picks a candidate as a correction."""
     from nova.improve.clarify import record_clarify_choice
 
     try:
-        record_clarify_choice(request, thread_id=thread_id, project=project, user=user)
+        record_clarify_choice(
+            request, thread_id=thread_id, project=project, user=user, routing=ledger
+        )
     except Exception:
         # Losing the correction must not lose the turn; it is logged with its cause.
         log.exception("Could not record the clarifying answer in thread %s", thread_id)
@@ -637,8 +643,12 @@ def make_route_node(
                 agent=context.agent,
             )
         thread_id = _thread_id()
-        if thread_id and previous_reply_asks(state.get("messages") or []):
-            _record_clarify_choice(request, thread_id, state.get("project"), context.user_id)
+        if thread_id and previous is None and _earlier_turns(state.get("messages") or []):
+            # A thread without a topic after earlier turns: its last turn may have been the
+            # router's question (a clarify leaves no topic), and this turn the answer.
+            _record_clarify_choice(
+                request, thread_id, state.get("project"), context.user_id, get_ledger()
+            )
         if active_router is not None and decision["method"] == "semantic":
             # Only the classifier's own confident choice is weighed against memory.
             moved = memory_decision(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from nova.improve.clarify import chosen_agent, record_clarify_choice
@@ -50,3 +53,55 @@ def test_answer_to_the_question_records_a_correction_of_the_unclear_request() ->
     assert record_clarify_choice("payments", thread_id="other", project=None, user=None) is None
     assert record_clarify_choice("hmm, not sure", thread_id="t1", project=None, user=None) is None
     assert len(FeedbackLedger().corrections()) == 1
+
+
+def test_the_route_node_records_the_choice_made_in_the_next_turn(tmp_path: Path) -> None:
+    """Through the graph's route node: turn 1 asks, turn 2 picks, a correction is stored."""
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+    from router_fixtures import write_agent_catalog, write_router_config
+
+    from nodes.router import Router, make_route_node
+    from nodes.routing_model import Thresholds
+    from nova.catalog import AgentSpec, load_specs
+    from nova.state import NovaContext, NovaState
+
+    root = tmp_path / "catalog"
+    folder = write_agent_catalog(root / "agents")
+    write_router_config(root / "router.yaml")
+    catalog = load_specs(folder, AgentSpec)
+    fitted = Router.from_catalog(catalog)
+    never_sure = Router(
+        catalog,
+        fitted.config,
+        dataclasses.replace(fitted.fitted, thresholds=Thresholds(1.01, 0.0, -1.0)),
+    )
+    routing = RoutingLedger()
+    node = make_route_node(router=lambda: never_sure, ledger=routing, catalog=catalog)
+    builder = StateGraph(NovaState, context_schema=NovaContext)
+    builder.add_node("route", node)  # type: ignore[call-overload]
+    builder.add_edge(START, "route")
+    builder.add_edge("route", END)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t-choice"}}
+    unclear = "Plan my Friday around the invoices call"
+    first = graph.invoke(
+        {"request": unclear, "messages": [HumanMessage(unclear)], "project": "parts-shop"},
+        config,
+        context=NovaContext(user_id="owner"),
+    )
+    question = first["route"]["question"]
+    assert first["route"]["method"] == "clarify" and "daily planner" in question
+    graph.invoke(
+        {
+            "request": "the daily planner one",
+            "messages": [AIMessage(question), HumanMessage("the daily planner one")],
+        },
+        config,
+        context=NovaContext(user_id="owner"),
+    )
+    [correction] = FeedbackLedger().corrections()
+    assert correction.request == unclear and correction.agent == "daily_planner"
+    assert correction.source == "clarify" and correction.user == "owner"
+    assert correction.thread_id == "t-choice" and correction.project == "parts-shop"

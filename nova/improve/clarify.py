@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from nova.ledger.feedback import FeedbackLedger, FeedbackRecord
+from nova.ledger.routing import RoutingLedger
 
 _ORDINALS = {
     "first": 0,
@@ -63,17 +64,24 @@ def record_clarify_choice(
     project: str | None,
     user: str | None,
     feedback: FeedbackLedger | None = None,
+    routing: RoutingLedger | None = None,
 ) -> FeedbackRecord | None:
     """Record a routing correction if ``reply`` answers the thread's last clarifying question.
+
+    Args:
+        reply: This turn's text.
+        thread_id: The thread; its last routing decision is the question, if any.
+        project: The thread's project.
+        user: Who answered.
+        feedback: Where the correction goes (the configured ledger by default).
+        routing: Where the question was recorded (the configured ledger by default).
 
     Returns:
         The correction stored, or ``None`` when the thread's last decision was not a
         question, or the reply picks no single candidate.
 
     """
-    from nova.ledger.routing import RoutingLedger
-
-    found = RoutingLedger().list(thread_id=thread_id, limit=1)
+    found = (routing or RoutingLedger()).list(thread_id=thread_id, limit=1)
     if not found or found[0].method != "clarify" or not found[0].request:
         return None
     last = found[0]
