@@ -20,7 +20,6 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
-    Engine,
     Index,
     MetaData,
     String,
@@ -31,7 +30,7 @@ from sqlalchemy import (
     update,
 )
 
-from nova.ledger.db import as_utc, ledger_engine
+from nova.ledger.db import SqlLedger, as_utc
 
 CandidateKind = Literal["routing", "prompt", "gap"]
 CandidateStatus = Literal["passed", "failed", "promoted", "rejected", "reported", "superseded"]
@@ -98,20 +97,10 @@ class CandidateNotFound(LookupError):
     """No candidate has this id (or the prefix is ambiguous)."""
 
 
-class CandidateStore:
+class CandidateStore(SqlLedger):
     """Candidates in a SQL database (SQLite by default, PostgreSQL by URL)."""
 
-    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
-        """Open the store at ``url`` (default: the settings' ledger URL)."""
-        if engine is not None:
-            self.engine = engine
-            _metadata.create_all(engine, checkfirst=True)
-        else:
-            if url is None:
-                from nova.settings import get_settings
-
-                url = get_settings().resolved_ledger_url
-            self.engine = ledger_engine(url, _metadata)
+    metadata = _metadata
 
     def add(
         self,

@@ -128,3 +128,28 @@ def add_missing_columns(connection: Connection, metadata: MetaData) -> list[str]
 def as_utc(stamp: datetime) -> datetime:
     """Return ``stamp`` as an aware UTC datetime (SQLite hands back naive ones)."""
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+class SqlLedger:
+    """Base of a ledger kept in the ledger database: open by URL (or engine), tables created.
+
+    A subclass names its tables' ``metadata``; ``SqlLedger(url)`` opens the settings'
+    ledger URL by default (SQLite under the data directory, PostgreSQL by URL) and adds
+    the columns a newer version of the ledger has (``add_missing_columns``).
+    """
+
+    metadata: MetaData
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        """Open the ledger at ``url`` (default: the settings' ledger URL), or on ``engine``."""
+        if engine is not None:
+            self.engine = engine
+            with engine.begin() as connection:
+                self.metadata.create_all(connection, checkfirst=True)
+                add_missing_columns(connection, self.metadata)
+            return
+        if url is None:
+            from nova.settings import get_settings
+
+            url = get_settings().resolved_ledger_url
+        self.engine = ledger_engine(url, self.metadata)

@@ -26,7 +26,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Engine,
     Index,
     MetaData,
     String,
@@ -37,7 +36,7 @@ from sqlalchemy import (
     select,
 )
 
-from nova.ledger.db import add_missing_columns, as_utc, ledger_engine
+from nova.ledger.db import SqlLedger, as_utc
 
 Rating = Literal["good", "bad"]
 FeedbackSource = Literal["cli", "server", "python", "import", "clarify"]
@@ -140,7 +139,7 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str)) if value is not None else None
 
 
-class FeedbackLedger:
+class FeedbackLedger(SqlLedger):
     """Feedback records in a SQL database (SQLite by default, PostgreSQL by URL).
 
     Example:
@@ -149,19 +148,7 @@ class FeedbackLedger:
 
     """
 
-    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
-        """Open the ledger at ``url`` (default: the settings' ledger URL)."""
-        if engine is not None:
-            self.engine = engine
-            with engine.begin() as connection:
-                _metadata.create_all(connection, checkfirst=True)
-                add_missing_columns(connection, _metadata)
-        else:
-            if url is None:
-                from nova.settings import get_settings
-
-                url = get_settings().resolved_ledger_url
-            self.engine = ledger_engine(url, _metadata)
+    metadata = _metadata
 
     def record(
         self,
