@@ -154,11 +154,20 @@ class Router:
         if isinstance(path_or_catalog, Catalog):
             catalog = path_or_catalog
         else:
-            catalog = load_specs(Path(path_or_catalog), RoutableAgent)
+            # With the versions ``nova improve`` promoted for this folder (data directory).
+            catalog = load_specs(Path(path_or_catalog), RoutableAgent, promoted=True)
         if not isinstance(config, RouterConfig):
             config = load_router_config(
                 Path(config) if config is not None else config_path_for(catalog.directory)
             )
+            if catalog.out_of_scope:
+                config = config.model_copy(
+                    update={
+                        "out_of_scope_examples": tuple(
+                            dict.fromkeys((*config.out_of_scope_examples, *catalog.out_of_scope))
+                        )
+                    }
+                )
         agents: list[RoutableAgent] = [catalog[name] for name in catalog.names]
         fitted, _ = load_or_fit(agents, config, cache_dir=cache_dir, progress=progress)
         return cls(catalog, config, fitted)
@@ -506,6 +515,25 @@ def _tie_break(
         )
 
 
+def _earlier_turns(messages: Sequence[Any]) -> bool:
+    return sum(1 for m in messages if isinstance(m, HumanMessage)) >= 2
+
+
+def _record_clarify_choice(
+    request: str, thread_id: str, project: str | None, user: str | None, ledger: RoutingLedger
+) -> None:
+    """Record an answer to the router's question that picks a candidate as a correction."""
+    from nova.improve.clarify import record_clarify_choice
+
+    try:
+        record_clarify_choice(
+            request, thread_id=thread_id, project=project, user=user, routing=ledger
+        )
+    except Exception:
+        # Losing the correction must not lose the turn; it is logged with its cause.
+        log.exception("Could not record the clarifying answer in thread %s", thread_id)
+
+
 def _erp_content(text: str) -> bool:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -613,6 +641,13 @@ def make_route_node(
                 model_factory=model_factory,
                 run_model=context.model,
                 agent=context.agent,
+            )
+        thread_id = _thread_id()
+        if thread_id and previous is None and _earlier_turns(state.get("messages") or []):
+            # A thread without a topic after earlier turns: its last turn may have been the
+            # router's question (a clarify leaves no topic), and this turn the answer.
+            _record_clarify_choice(
+                request, thread_id, state.get("project"), context.user_id, get_ledger()
             )
         if active_router is not None and decision["method"] == "semantic":
             # Only the classifier's own confident choice is weighed against memory.

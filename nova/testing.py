@@ -228,3 +228,27 @@ class ScriptedModels:
         if model is None:
             return ModelUnavailable(spec.name, "no model is configured (scripted test)")
         return model
+
+
+class PromptDependentChatModel(ScriptedChatModel):
+    """A fake model whose answer is a function of the prompt it receives.
+
+    ``respond(messages)`` returns the turn; tests of prompt rewrites use it to model an
+    agent that answers right only when its system prompt says the right thing.
+    """
+
+    respond: Callable[[list[BaseMessage]], AIMessage | str] = Field(default=lambda messages: "")
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        from langchain_core.outputs import ChatGeneration
+
+        self._received.append(list(messages))
+        turn = self.respond(list(messages))
+        message = AIMessage(turn) if isinstance(turn, str) else turn.model_copy(deep=True)
+        return ChatResult(generations=[ChatGeneration(message=message)])

@@ -20,6 +20,7 @@ TOOL_MODULES: tuple[str, ...] = (
     "tools.web",
     "tools.memory_tools",
     "tools.erp",
+    "tools.improve",
 )
 """Modules whose ``TOOLS`` make up the registry."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from nova.userdata import Fingerprint, folder_fingerprint, user_agents_dir, yaml
 from nova.yamlio import load_yaml
 
 DEFAULT_CATALOG_DIR = Path(__file__).parent / "agents"
+
+log = logging.getLogger(__name__)
 
 SpecT = TypeVar("SpecT", bound=RoutableAgent)
 
@@ -51,11 +54,20 @@ class Catalog(Generic[SpecT]):
     """The owner's agent folder merged over ``directory`` (``None``: not merged)."""
     origins: Mapping[str, AgentOrigin] = field(default_factory=dict)
     """Where each agent comes from; missing names are built-in."""
+    promoted: Mapping[str, int] = field(default_factory=dict)
+    """Agents running a version promoted by ``nova improve``: name to version number
+    (``sources`` still names the file it was derived from)."""
+    out_of_scope: tuple[str, ...] = ()
+    """Out-of-scope requests promoted by ``nova improve``, added to ``router.yaml``'s."""
     _version: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         # Computed once: the route node and the shared graphs ask for it on every request.
-        payload = [spec.model_dump(mode="json") for _, spec in sorted(self.agents.items())]
+        payload: list[object] = [
+            spec.model_dump(mode="json") for _, spec in sorted(self.agents.items())
+        ]
+        if self.out_of_scope:  # absent when empty, so versions of catalogs without stay put
+            payload.append({"out_of_scope": list(self.out_of_scope)})
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
         object.__setattr__(self, "_version", digest)
 
@@ -142,8 +154,40 @@ def _read_folder(
     return agents, sources
 
 
+def _promote(
+    directory: Path,
+    agents: dict[str, SpecT],
+    sources: Mapping[str, Path],
+    model: type[SpecT],
+    problems: list[str],
+) -> dict[str, int]:
+    """Replace agents by their promoted versions in force (``nova.catalog.promoted``)."""
+    from nova.catalog.promoted import active_dir, file_hash, read_header
+
+    in_force: dict[str, int] = {}
+    for path in yaml_files(active_dir(directory)):
+        header = read_header(path) or {}
+        spec, found = validate_spec_file(path, path.read_text(encoding="utf-8"), model)
+        problems.extend(found)
+        if spec is None:
+            continue
+        if spec.name not in agents:
+            continue  # the agent was removed since: nothing to promote
+        if header.get("base") != file_hash(sources[spec.name]):
+            # The file it was derived from changed since (an owner's edit): the edit wins.
+            log.info("Promoted %s is stale (its base changed); using the agent file", spec.name)
+            continue
+        agents[spec.name] = spec
+        in_force[spec.name] = int(header.get("version") or 0)
+    return in_force
+
+
 def load_specs(
-    directory: Path | str, model: type[SpecT], *, overlay: Path | None = None
+    directory: Path | str,
+    model: type[SpecT],
+    *,
+    overlay: Path | None = None,
+    promoted: bool = False,
 ) -> Catalog[SpecT]:
     """Validate every ``*.yaml``/``*.yml`` file in ``directory`` against ``model``.
 
@@ -153,6 +197,8 @@ def load_specs(
         overlay: A folder of the owner's agent files, validated the same way and merged
             over ``directory`` (an agent there with a built-in name replaces it); it may
             be missing or empty.
+        promoted: Apply the versions ``nova improve`` promoted for ``directory`` (kept in
+            the data directory), and their out-of-scope requests.
 
     Raises:
         CatalogError: listing every invalid file with its path and field, and every
@@ -175,6 +221,13 @@ def load_specs(
             origins[name] = "user override" if name in agents else "user"
         agents.update(own)
         sources.update(own_sources)
+    in_force: dict[str, int] = {}
+    out_of_scope: tuple[str, ...] = ()
+    if promoted:
+        from nova.catalog.promoted import read_out_of_scope
+
+        in_force = _promote(directory, agents, sources, model, problems)
+        out_of_scope = read_out_of_scope(directory)
     if problems:
         raise CatalogError(problems)
     return Catalog(
@@ -183,6 +236,8 @@ def load_specs(
         directory=directory,
         user_dir=overlay,
         origins=origins,
+        promoted=in_force,
+        out_of_scope=out_of_scope,
     )
 
 
@@ -206,7 +261,7 @@ def load_catalog(directory: Path | str | None = None) -> Catalog[AgentSpec]:
     if directory is not None:
         return load_specs(directory, AgentSpec)
     built_in, own = _configured_folders()
-    return load_specs(built_in, AgentSpec, overlay=own)
+    return load_specs(built_in, AgentSpec, overlay=own, promoted=True)
 
 
 def catalog_json_schema() -> dict[str, object]:
@@ -221,10 +276,13 @@ def catalog_json_schema() -> dict[str, object]:
 def _cached_catalog(directory: Path, overlay: Path, stamp: Fingerprint) -> Catalog[AgentSpec]:
     # ``stamp`` (every file's mtime, size and inode) is part of the key: a changed, added or
     # removed agent file is read again, and the router, keyed by the catalog's version, refits.
-    return load_specs(directory, AgentSpec, overlay=overlay)
+    return load_specs(directory, AgentSpec, overlay=overlay, promoted=True)
 
 
 def default_catalog() -> Catalog[AgentSpec]:
-    """Return the configured catalog (built-in plus the owner's), re-read when a file changes."""
+    """Return the configured catalog (built-in, owner's, promoted), re-read when a file changes."""
+    from nova.catalog.promoted import active_dir, catalog_root
+
     built_in, own = _configured_folders()
-    return _cached_catalog(built_in, own, folder_fingerprint(built_in, own))
+    stamp = folder_fingerprint(built_in, own, active_dir(built_in), catalog_root(built_in))
+    return _cached_catalog(built_in, own, stamp)

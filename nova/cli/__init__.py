@@ -5,12 +5,14 @@ from __future__ import annotations
 # Each module registers its commands on ``app`` when imported.
 from nova.cli import (  # noqa: F401
     agents,
+    agents_versions,
     core,
     daily,
     doctor,
     erp,
     failures,
     feedback,
+    improve,
     mcp,
     memory,
     pipeline,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from nova.cli.app import app, console, fail
+from nova.cli.app import app, console, err_console, fail
+
+if TYPE_CHECKING:
+    from nova.ledger.feedback import FeedbackLedger
 
 
 @app.command("feedback")
@@ -18,7 +22,10 @@ def feedback(
         str,
         typer.Argument(
             metavar="RUN|THREAD|list",
-            help="Run id (a unique prefix is enough) or thread id; `list` lists feedback.",
+            help=(
+                "Run id (a unique prefix is enough) or thread id; `list` lists feedback; "
+                "`import FILE.jsonl` stores labelled corrections."
+            ),
         ),
     ],
     rating: Annotated[
@@ -35,6 +42,15 @@ def feedback(
     bad: Annotated[bool, typer.Option("--bad", help="With list: only bad verdicts.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="With list: newest N.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    catalog_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog",
+            file_okay=False,
+            exists=True,
+            help="With import: the catalog folder the corrections are about (default: Nova's).",
+        ),
+    ] = None,
 ) -> None:
     """Say whether a run's answer was right: `nova feedback RUN bad --agent erp_payments`.
 
@@ -45,6 +61,9 @@ def feedback(
     from nova.ledger.feedback import FeedbackLedger, give_feedback
 
     ledger = FeedbackLedger()
+    if target == "import":
+        _import(ledger, rating, catalog_dir, as_json)
+        return
     if target == "list":
         if rating is not None:
             raise fail("`nova feedback list` takes no verdict; use --bad or --agent to filter")
@@ -87,6 +106,7 @@ def feedback(
             note=note,
             user=getpass.getuser(),
             ledger=ledger,
+            source="cli",
         )
     except LookupError as error:
         raise fail(str(error)) from None
@@ -97,3 +117,47 @@ def feedback(
     console.print(f"Recorded {record.rating} feedback on run {run} ({record.id[:12]}).")
     if record.rating == "bad":
         console.print(f"See which step went wrong: nova trace blame {run}", style="dim")
+
+
+def _import(
+    ledger: FeedbackLedger, file: str | None, catalog_dir: Path | None, as_json: bool
+) -> None:
+    """``nova feedback import FILE.jsonl [--catalog DIR]``: all lines or none."""
+    from nova.catalog import CatalogError, RoutableAgent, default_catalog
+    from nova.ledger.feedback import FeedbackImportError
+
+    if file is None:
+        raise fail("Name the file: `nova feedback import FILE.jsonl [--catalog DIR]`")
+    path = Path(file)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise fail(f"Cannot read {path}: {error}") from None
+    try:
+        if catalog_dir is not None:
+            from nova.improve.versions import promoted_catalog
+
+            agents = promoted_catalog(catalog_dir, RoutableAgent).names
+        else:
+            agents = default_catalog().names
+    except CatalogError as error:
+        raise fail(str(error)) from None
+    try:
+        records = ledger.import_corrections(
+            lines,
+            name=str(path),
+            agents=agents,
+            catalog=str(catalog_dir.resolve()) if catalog_dir is not None else None,
+            user=getpass.getuser(),
+        )
+    except FeedbackImportError as error:
+        err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"imported": len(records)}))
+        return
+    out_of_scope = sum(1 for r in records if r.out_of_scope)
+    console.print(
+        f"Imported {len(records)} correction(s) from {path} ({out_of_scope} out of scope). "
+        "`nova improve` turns them into candidates."
+    )

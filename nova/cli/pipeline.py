@@ -347,7 +347,11 @@ def pipeline_run(
     ] = None,
     request: Annotated[str, typer.Option(help="Request text, for parameters read from it.")] = "",
     every: Annotated[
-        str | None, typer.Option("--every", help="Run on this cron schedule, e.g. '0 7 * * 1-5'.")
+        str | None,
+        typer.Option(
+            "--every",
+            help="Run on this cron schedule, e.g. '0 7 * * 1-5'; 'scheduled': the pipeline's own.",
+        ),
     ] = None,
     times: Annotated[
         int | None, typer.Option(help="With --every: stop after this many runs.")
@@ -381,6 +385,10 @@ def pipeline_run(
             validate_params(spec, params)
         except ParamsError as error:
             raise fail(str(error)) from None
+        if every == "scheduled":
+            if spec.schedule is None:
+                raise fail(f"Pipeline {name} has no schedule of its own; give --every CRON")
+            every = spec.schedule
         if every is not None:
             try:
                 check_schedule(every)

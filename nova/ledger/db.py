@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 _engines: dict[str, Engine] = {}
@@ -82,7 +82,7 @@ _DDL_LOCK = 0x4E4F5641  # "NOVA": one advisory lock id for every ledger's CREATE
 
 
 def _create_tables(engine: Engine, metadata: MetaData) -> None:
-    """Create missing tables, on Postgres under an advisory lock.
+    """Create missing tables and columns, on Postgres under an advisory lock.
 
     Server workers starting together would otherwise race on the same CREATE TABLE.
     """
@@ -90,8 +90,66 @@ def _create_tables(engine: Engine, metadata: MetaData) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
         metadata.create_all(connection, checkfirst=True)
+        add_missing_columns(connection, metadata)
+
+
+def add_missing_columns(connection: Connection, metadata: MetaData) -> list[str]:
+    """Add the nullable columns a ledger gained since its table was created.
+
+    Ledgers only ever grow optional columns, so an ``ALTER TABLE … ADD COLUMN`` is the
+    whole migration (a record written before has ``NULL`` there). Returns what was added.
+    """
+    inspector = inspect(connection)
+    added = []
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(
+                    f"Ledger table {table.name} lacks the required column {column.name}; "
+                    "new ledger columns must be nullable"
+                )
+            kind = column.type.compile(dialect=connection.dialect)
+            preparer = connection.dialect.identifier_preparer
+            connection.execute(
+                text(
+                    f"ALTER TABLE {preparer.quote(table.name)} "
+                    f"ADD COLUMN {preparer.quote(column.name)} {kind}"
+                )
+            )
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def as_utc(stamp: datetime) -> datetime:
     """Return ``stamp`` as an aware UTC datetime (SQLite hands back naive ones)."""
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+class SqlLedger:
+    """Base of a ledger kept in the ledger database: open by URL (or engine), tables created.
+
+    A subclass names its tables' ``metadata``; ``SqlLedger(url)`` opens the settings'
+    ledger URL by default (SQLite under the data directory, PostgreSQL by URL) and adds
+    the columns a newer version of the ledger has (``add_missing_columns``).
+    """
+
+    metadata: MetaData
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        """Open the ledger at ``url`` (default: the settings' ledger URL), or on ``engine``."""
+        if engine is not None:
+            self.engine = engine
+            with engine.begin() as connection:
+                self.metadata.create_all(connection, checkfirst=True)
+                add_missing_columns(connection, self.metadata)
+            return
+        if url is None:
+            from nova.settings import get_settings
+
+            url = get_settings().resolved_ledger_url
+        self.engine = ledger_engine(url, self.metadata)

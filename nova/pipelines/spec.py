@@ -224,6 +224,20 @@ class PipelineSpec(BaseModel):
     """The step whose output is the pipeline's answer (default: the last step in the file)."""
     max_concurrency: int = Field(default=32, ge=1, le=256)
     """Most steps (or fan-out elements) running at once."""
+    schedule: str | None = None
+    """Cron expression the pipeline is meant to run on (``nova pipeline run NAME --every
+    scheduled`` uses it); ``None``: run when asked."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from croniter import croniter
+
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(
+                f"schedule {value!r} is not a cron expression ('minute hour day month weekday')"
+            )
+        return value
 
     @property
     def output_step(self) -> str:

@@ -132,12 +132,36 @@ class WithNovaLifespan:
         await self.app(scope, receive, send_with_nova)
 
 
+class WithNovaRoutes:
+    """ASGI wrapper: Nova's own routes (``/nova/…``, e.g. feedback) before langgraph-api's.
+
+    The durable server cannot use langgraph.json's ``http.app`` hook (see the module
+    docstring), so Nova's routes are dispatched here; they authenticate as the rest of the
+    server does (``nova.server.feedback_route.caller``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        from starlette.routing import Router
+
+        from nova.server.feedback_route import feedback_routes
+
+        self.app = app
+        self.routes = Router(routes=feedback_routes())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve ``/nova/…`` paths here; pass everything else through."""
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith("/nova/"):
+            await self.routes(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _build() -> WithNovaLifespan:
     from langgraph_api.server import app as langgraph_app
 
     from nova.server.guard import RequestGuard
 
-    return WithNovaLifespan(RequestGuard(langgraph_app))
+    return WithNovaLifespan(WithNovaRoutes(RequestGuard(langgraph_app)))
 
 
 app = _build()
