@@ -40,6 +40,7 @@ from nova.erp.intents.request import (
     Request,
     Unclear,
 )
+from nova.erp.intents.structured import plan_query
 from nova.erp.intents.rules import (
     ALL_RULE_WORDS,
     CONDITION_WORDS,
@@ -153,6 +154,9 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
             continue  # "INV-1 and INV-2": the skill takes one, answering one would drop the other
         fits.append(rule)
     if not fits:
+        structured = _structured(request, session, allowed)
+        if structured is not None:
+            return structured
         if request.unknown_name and any(
             rule.skill in allowed and ("customer" in rule.uses or "supplier" in rule.uses)
             for rule in RULES
@@ -209,6 +213,19 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
             )
         return Decline(f"arguments incomplete for {rule.skill}: {error.errors()[0]['msg']}")
     return Plan(rule.skill, args, rule.name, request.reading)
+
+
+def _structured(request: Request, session: Session, allowed: set[str]) -> Decision | None:
+    """Read the request as one ``erp_query`` plan when no intent rule fits it."""
+    if QUERY_SKILL not in allowed or _SHARE.search(request.norm):
+        return None
+    plan = plan_query(request, session)
+    if isinstance(plan, str):
+        return None
+    return Plan(QUERY_SKILL, plan, "structured query")
+
+
+QUERY_SKILL = "erp_query"
 
 
 # A share ("how much of our sales is ..."), a count of an order's lines, or a strict

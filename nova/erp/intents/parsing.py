@@ -70,7 +70,9 @@ TARGET_RE = re.compile(
 )
 QUOTED_RE = re.compile(r"[\"“](?P<q>[^\"”]{2,80})[\"”]")
 WAREHOUSE_RE = re.compile(
-    r"\b(?:(?P<a>main|ulm)\s+warehouse|warehouse\s+(?P<b>main|ulm)|in\s+(?P<c>ulm)|(?P<d>MAIN|ULM))\b",
+    # A bare lower-case "main" is the adjective ("main reason"), not the warehouse.
+    r"\b(?:(?P<a>main|ulm)\s+warehouse|warehouse\s+(?P<b>main|ulm)|in\s+(?P<c>ulm|main)"
+    r"|(?P<d>(?-i:MAIN)|ULM))\b",
     re.IGNORECASE,
 )
 METHODS = {
@@ -133,7 +135,7 @@ ERP_WORDS = frozenset(
     balance credit limit overdue open paid due total value margin lead time times status
     warehouse reorder movements movement tracking carrier delivery deliveries parcel refund
     turnover top best list show find main low high new old last this week month year quarter day
-    days today yesterday all much many""".split()
+    days today yesterday all much many gross net profit average discount units""".split()
 )
 """Words that never count as a customer or supplier name on their own."""
 
