@@ -40,7 +40,7 @@ from nova.erp.intents.request import (
     Request,
     Unclear,
 )
-from nova.erp.intents.structured import plan_query
+from nova.erp.intents.structured import grouping, plan_query
 from nova.erp.intents.rules import (
     ALL_RULE_WORDS,
     CONDITION_WORDS,
@@ -119,6 +119,9 @@ def plan_request(
     except Unclear as error:
         return Clarify(str(error))
     if request.product_choices:
+        ranked = _structured(request, session, allowed)
+        if isinstance(ranked, Plan):
+            return ranked  # "cheapest brake disc": every product the description fits, ranked
         # Ask which product only when the request could be answered once it is known.
         first = request.product_choices[0][0]
         trial = replace(request, skus=[*request.skus, first], product_choices=[], applied=set())
@@ -131,7 +134,12 @@ def plan_request(
 
 
 def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> Decision:
-    """Apply the intent ``RULES`` to an already parsed request (see ``plan_request``).
+    """Read an already parsed request (see ``plan_request``): structured, rules, or decline.
+
+    A request that groups ("returns by reason") is read as a structured query first: no
+    list skill groups. Otherwise the intent ``RULES`` are tried; when they decline, the
+    structured reading (``nova.erp.intents.structured``), then a question about one named
+    record's fields, before the request goes to the model.
 
     Args:
         request: What ``parse_request`` found (or a merge of several turns' findings,
@@ -141,6 +149,26 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
 
     """
     allowed = set(allowed)
+    if grouping(request.norm):
+        structured = _structured(request, session, allowed)
+        if structured is not None:
+            return structured
+    decision = _plan_rules(replace(request, applied=set(request.applied)), session, allowed)
+    if not isinstance(decision, Decline):
+        return decision
+    structured = _structured(request, session, allowed)
+    if structured is not None:
+        return structured
+    question = _record_question(request)
+    if question is not None:
+        answer = _plan_rules(question, session, allowed)
+        if isinstance(answer, Plan):
+            return answer
+    return decision
+
+
+def _plan_rules(request: Request, session: Session, allowed: set[str]) -> Decision:
+    """Apply the intent ``RULES``: exactly one skill must fit, with every condition applied."""
     present = request.kinds()
     fits: list[Rule] = []
     for rule in RULES:
@@ -154,9 +182,6 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
             continue  # "INV-1 and INV-2": the skill takes one, answering one would drop the other
         fits.append(rule)
     if not fits:
-        structured = _structured(request, session, allowed)
-        if structured is not None:
-            return structured
         if request.unknown_name and any(
             rule.skill in allowed and ("customer" in rule.uses or "supplier" in rule.uses)
             for rule in RULES
@@ -212,6 +237,9 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
                 f"I can't do that as asked: {problems}. Nothing was changed.", rule.skill
             )
         return Decline(f"arguments incomplete for {rule.skill}: {error.errors()[0]['msg']}")
+    group = grouping(request.norm)
+    if group is not None and not set(group.split()) <= request.applied:
+        return Decline(f"{rule.skill} cannot group {group!r}")
     return Plan(rule.skill, args, rule.name, request.reading)
 
 
@@ -219,13 +247,39 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     """Read the request as one ``erp_query`` plan when no intent rule fits it."""
     if QUERY_SKILL not in allowed or _SHARE.search(request.norm):
         return None
-    plan = plan_query(request, session)
+    plan = plan_query(replace(request, residual=list(request.residual)), session)
     if isinstance(plan, str):
         return None
     return Plan(QUERY_SKILL, plan, "structured query")
 
 
 QUERY_SKILL = "erp_query"
+
+RECORD_QUESTION_WORDS = frozenset(
+    """status state where whats when happening going on with at coming arrive arriving arrived
+    expected due delivered shipped sent cancelled canceled supplier customer who whos from
+    paid open still yet get got gone left items contents total amount value date dated placed
+    ordered received back refunded tracking carrier it its this that order invoice return rma
+    po purchase shipment go come came""".split()
+)
+"""Words that ask about one record's own fields; its answer shows every one of them.
+
+A status word asked of one named record ("has SO-4907 shipped?", "PO-2025-0120 received?")
+is a question the record's answer settles, not a filter that could drop the record.
+"""
+
+_RECORD_KINDS = frozenset({"invoices", "orders", "pos", "rmas", "shipments"})
+
+
+def _record_question(request: Request) -> Request | None:
+    """One document named, and only questions about its fields: the request without them."""
+    present = request.kinds()
+    if len(present) != 1 or not present <= _RECORD_KINDS or request.count(next(iter(present))) != 1:
+        return None
+    words = set(request.residual) - GLOBAL_WORDS
+    if not words or not words <= RECORD_QUESTION_WORDS or request.unknown_name:
+        return None
+    return replace(request, residual=[], applied=set())
 
 
 # A share ("how much of our sales is ..."), a count of an order's lines, or a strict

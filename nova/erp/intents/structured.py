@@ -18,6 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import re
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +32,7 @@ from nova.erp.skills import name_index
 
 from nova.erp.intents.request import Request
 from nova.erp.intents.rules import GLOBAL_WORDS
-from nova.erp.skills.query import LIST_SUBJECTS, SUBJECTS, QueryArgs
+from nova.erp.skills.query import AMOUNT_LISTS, LIST_SUBJECTS, SUBJECTS, QueryArgs
 
 # --- the vocabulary -------------------------------------------------------------------------
 # Each entry: phrase -> (role, value). Roles: subject, measure, verb (subject with a default
@@ -59,6 +63,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "stock_movements": "stock movements,movements,bookings,stock bookings",
             "stock": "stock,inventory",
             "credit_notes": "credit note,credit notes,credits",
+            "products": "articles,article,catalogue,catalog,product range,range",
         },
     ),
     **_entries(
@@ -71,21 +76,27 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "discount": "discount,discounts,discount given",
             "profit": "profit,gross profit,profits",
             "open_amount": "receivables,owed,outstanding,unpaid amount,open amount",
-            "reserved": "reserved,allocated",
-            "days_to_pay": "take to pay,days to pay,time to pay,pay time",
+            "reserved": "reserved,allocated,reserved for orders,allocated to orders",
+            "days_to_pay": "take to pay,days to pay,time to pay,pay time,days to get paid",
             "days_to_ship": "time to ship,days to ship,how fast do we ship,how quickly do we ship",
             "days_in_transit": "delivery time,delivery times,transit time,days in transit",
+            "on_hand": "on hand,in stock,stock level,stock levels",
+            "price": "price,prices,priced,list price,list prices,pricing",
+            "margin_pct": "margin,margins,markup",
         },
     ),
     **_entries(
         "verb",
         {
-            "orders": "sell,sold,sales,revenue,revenues,turnover,selling,sells",
+            "orders": "sell,sold,sales,revenue,revenues,turnover,selling,sells,spent with us,"
+            "spend with us,spends with us,bought from us,buy from us,buys from us",
             "invoices": "invoiced,billed,raised invoices",
             "payments": "collect,collected,received,came in,got paid",
             "purchase_orders": "spent on purchasing,spend on purchasing,purchasing spend,"
-            "bought from suppliers",
-            "shipments": "ship,shipped,send out,sent out",
+            "spend with,spent with,spending with,"
+            "bought from suppliers,we buy,we bought,we purchase,we purchased,purchases,"
+            "purchasing,we order from,we ordered from",
+            "shipments": "ship,shipped,went out,gone out,go out,dispatched",
             "returns": "returned",
         },
     ),
@@ -107,6 +118,12 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
         },
     ),
     **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
+    **_entries("unit", {"days": "days,day"}),
+    **_entries(
+        "rank_price",
+        {"lowest": "cheapest,least expensive,lowest priced", "highest": "most expensive,"
+         "priciest,dearest,highest priced"},
+    ),
     **_entries("op", {"which": "which,what", "who": "who,whos,who is"}),
     **_entries(
         "rank",
@@ -122,7 +139,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "open": "open,unpaid,pending,still open",
             "paid": "paid,settled",
             "overdue": "overdue,past due",
-            "not_due": "not due,not yet due,not due yet",
+            "not_due": "not due,not yet due,not due yet,but not due,but not yet due,but not due yet",
             "unapplied": "unapplied,unallocated,unmatched,on account",
             "rejected": "rejected,refused,declined,knocked back,knock back,turned down,turn down",
             "refunded": "refunded",
@@ -132,7 +149,12 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "received": "received",
             "on_order": "on order",
             "adjustment": "adjustment,adjustments,stock adjustments,corrections",
-            "receipt": "receipts,goods receipts,goods in",
+            "receipt": "receipts,goods receipts,goods in,goods received,came in from suppliers,"
+            "received from suppliers,arrived from suppliers,delivered by suppliers",
+            "below_cost": "below cost,under cost,less than cost,at a loss,loss making,lose money,"
+            "losing money,negative margin,priced below cost,priced under cost,"
+            "below what we pay,under what we pay,below purchase cost,under purchase cost",
+            "inactive": "inactive,discontinued",
             "blocked": "blocked,on stop,on hold",
         },
     ),
@@ -153,7 +175,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
         {
             "": "did,do,does,we,our,us,in,on,so far,to date,overall,altogether,in total,"
             "was,were,had,has,have,is,are,give away,gave away,given,give,raise,raised,issued,"
-            "sent,use,used,place,placed,get,got,there,been,make,made,come,came,stuff,things",
+            "sent,sent out,send out,use,used,place,placed,get,got,there,been,make,made,come,came,"
+            "stuff,things,gave,give,given,to us",
         },
     ),
 }
@@ -167,6 +190,9 @@ MEASURE_SUBJECT: dict[str, str] = {
     "discount": "orders",
     "profit": "orders",
     "reserved": "stock",
+    "on_hand": "stock",
+    "price": "products",
+    "margin_pct": "products",
 }
 """The subject a measure belongs to when the request names none ("receivables")."""
 
@@ -177,7 +203,16 @@ DIMENSION_SUBJECT: dict[str, str] = {
 }
 """The subject a grouping implies when the request names none ("which carrier ...")."""
 
-STATUS_SUBJECT: dict[str, str] = {"on_order": "purchase_orders", "unapplied": "payments"}
+STATUS_SUBJECT: dict[str, str] = {
+    "on_order": "purchase_orders",
+    "unapplied": "payments",
+    "receipt": "stock_movements",
+    "adjustment": "stock_movements",
+    "below_cost": "products",
+    "blocked": "customers",
+}
+CONDITION_SUBJECT = "customers"
+"""Customer conditions ("over their credit limit") make the subject customers."""
 """The subject a status implies when the request names none ("on order with ...")."""
 
 STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
@@ -191,8 +226,23 @@ STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
     ("invoices", "open"): "open",
     ("invoices", "overdue"): "overdue",
     ("invoices", "not_due"): "not_due",
+    ("payments", "received"): "",
 }
 """Status words that name a different schema status for some subjects."""
+
+
+_GROUP_WORDS = [" ".join(p) for p, (role, _v) in VOCABULARY.items() if role == "op" and _v == "group"]
+_DIM_WORDS = [" ".join(p) for p, (role, _v) in VOCABULARY.items() if role == "dim"]
+_GROUPING = re.compile(
+    r"\b(?:" + "|".join(sorted(map(re.escape, _GROUP_WORDS), key=len, reverse=True)) + r")\s+"
+    r"(?:" + "|".join(sorted(map(re.escape, _DIM_WORDS), key=len, reverse=True)) + r")\b"
+)
+
+
+def grouping(norm: str) -> str | None:
+    """The grouping a normalised request asks for ("by country", "per month"), or ``None``."""
+    match = _GROUPING.search(norm)
+    return match.group(0) if match else None
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -288,6 +338,11 @@ def _forms(word: str) -> set[str]:
 
 def plan_query(request: Request, session: Session) -> QueryArgs | str:
     """Read ``request`` as one ``erp_query`` plan, or say why not (a decline reason)."""
+    if request.payments or request.credit_notes:
+        return _record(request)
+    if _MODAL.search(request.norm):
+        return "a question about what could or will happen, not what the records hold"
+    since = _since(request) if re.search(r"\bnot\b", request.norm) and request.period is None else None
     tokens = _read(request.residual)
     values: dict[str, Any] = {}
     if tokens.unknown:
@@ -297,12 +352,17 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if "products" in values and request.skus:
             return "a product named twice"
     for kind in ("invoices", "orders", "pos", "rmas", "shipments", "trackings", "amounts",
-                 "quantities", "warehouses", "percent", "delta", "method", "min_amount",
+                 "quantities", "percent", "delta", "method", "min_amount",
                  "days"):  # fmt: skip
         if request.count(kind):
             return f"{kind} in the request: not an aggregate question"
-    if request.product_choices or request.unknown_name:
-        return "a product or name to settle first"
+    if request.unknown_name:
+        return "a name to settle first"
+    if request.product_choices:
+        if not any(role == "rank_price" for _p, role, _v in tokens.tokens):
+            return "a product to settle first"
+        # "cheapest brake disc": the products the description fits are the ones ranked.
+        values["products"] = [sku for sku, _name in request.product_choices]
     # --- assign each token to a slot, dimensions by their marker
     subjects: list[str] = []
     measures: list[str] = []
@@ -312,14 +372,17 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     conditions: list[str] = []
     group: str | None = None
     marker: str | None = None
-    dims_unmarked: list[str] = []
+    day_unit = False
+    singular = False
+    group_from_which = False
+    dims_unmarked: list[tuple[str, bool]] = []
     seq = tokens.tokens
-    for index, (_pos, role, value) in enumerate(seq):
+    for index, (position, role, value) in enumerate(seq):
         if role == "op":
             if value == "who":  # "who returns the most": customers, ranked
                 if group not in (None, "customer"):
                     return "two groupings"
-                group, marker = "customer", None
+                group, marker, singular = "customer", None, True
                 continue
             marker = value
             continue
@@ -330,9 +393,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
                 if group is not None and group != value:
                     return "two groupings"
                 group = value
+                group_from_which = after_which
+                singular = after_which and not request.residual[position].endswith("s")
                 marker = None
                 continue
-            dims_unmarked.append(value)
+            dims_unmarked.append((value, request.residual[position].endswith("s")))
             marker = None
             continue
         marker = None if role not in ("filler",) else marker
@@ -348,11 +413,31 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             statuses.append(value)
         elif role == "condition":
             conditions.append(value)
+        elif role == "unit":
+            day_unit = True
+        elif role == "rank_price":
+            ranks.append(value)
+            measures.append("price")
+        if role == "subject" and group is None:
+            singular = not request.residual[position].endswith("s")
+    if group_from_which and not any(role == "rank" for _p, role, _v in seq):
+        # "which customers are blocked": no ranking, so the noun is what is listed.
+        if group == "customer":
+            subjects.append("customers")
+        elif group == "product":
+            subjects.append("products")
+        group = None
     # A dimension word not after by/per/which ("customers", "products") is a subject noun
     # when the vocabulary has it as one; otherwise it names the thing to rank.
-    for value in dims_unmarked:
+    for value, plural in dims_unmarked:
+        singular = singular or not plural
         if value == "customer" and not (ranks and group is None):
             subjects.append("customers")
+        elif value == "product" and (
+            "price" in measures or statuses or request.suppliers or request.categories
+            or not ranks
+        ):
+            subjects.append("products")
         elif group is None and ranks:
             group = value  # "main reason for returns", "worst month": the thing ranked
         else:
@@ -362,6 +447,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if "customers" in subject_set and (conditions or subject_set == {"customers"}):
         subject_set = {"customers"} | (subject_set & {"orders"} if "ordered" in conditions else set())
         subject_set.discard("orders")
+    implied_by_measure = {MEASURE_SUBJECT[m] for m in measures if m in MEASURE_SUBJECT}
+    if subject_set == {"customers"} and not conditions and len(implied_by_measure) == 1:
+        subject_set = implied_by_measure  # "days our customers take to pay": the invoices'
+    if "below_cost" in statuses:
+        subject_set.discard("orders")  # "selling below cost": the products' prices
     if "stock" in subject_set and statuses and set(statuses) <= {"adjustment", "receipt", "received"}:
         subject_set = (subject_set - {"stock"}) | {"stock_movements"}
     implied = False
@@ -371,6 +461,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         subject_set = {MEASURE_SUBJECT[m] for m in measures if m in MEASURE_SUBJECT}
         if not subject_set:
             subject_set = {STATUS_SUBJECT[s] for s in statuses if s in STATUS_SUBJECT}
+        if not subject_set and conditions:
+            subject_set = {CONDITION_SUBJECT}
+        if not subject_set and request.categories and (not measures or "price" in measures):
+            subject_set = {"products"}  # "list all filters", "cheapest brake disc"
         if not subject_set and request.suppliers:
             subject_set = {"purchase_orders"}
         if not subject_set and group in DIMENSION_SUBJECT:
@@ -387,20 +481,42 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
         return f"measure unclear for {subject}: {sorted(set(measures))}"
+    if subject == "stock_movements" and measure == "count":
+        measure = "units"  # net units, stated with the number of bookings
+    if day_unit and not measure.startswith("days_"):
+        return "days named but no duration measured"
     if subject == "customers" and group == "customer":
         group = None  # "which customers ...": list them
+    if subject == "products" and group == "product":
+        group = None  # "which products ...": list them
+    if subject == "products" and ranks and measure != "price":
+        return "products are ranked by price only"
     list_rows = False
     if not measures and group is None and not ranks:
-        if subjects and subject in LIST_SUBJECTS:
+        if subject == "stock":
+            pass  # the stock on hand
+        elif subject == "stock_movements":
+            measure = "units"
+        elif (subjects or conditions or statuses or subject == "products") and (
+            subject in LIST_SUBJECTS
+        ):
             list_rows = True
         else:
             return "nothing to compute"
     if ranks and group is None:
-        return "a ranking without anything to rank"
+        if not (
+            (subjects or subject == "products")
+            and subject in AMOUNT_LISTS
+            and measure in ("count", "value", "price")
+        ):
+            return "a ranking without anything to rank"
+        list_rows = True  # "biggest unpaid invoice": the records, largest amount first
     # --- status and conditions
     status: str | None = None
     for word in statuses:
         mapped = STATUS_OF_SUBJECT.get((subject, word), word)
+        if not mapped:
+            continue  # "payments received": every payment is received
         if mapped not in spec.statuses:
             return f"{subject} cannot be filtered as {word!r}"
         if status is not None and status != mapped:
@@ -422,12 +538,17 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if ranks:
         if len(set(ranks)) > 1:
             return "two rankings"
-        if ranks[0] == "lowest" and group not in ("month", "weekday", "country", "status"):
+        if ranks[0] == "lowest" and group is not None and group not in (
+            "month", "weekday", "country", "status"
+        ):
             # Customers or products that sold nothing are no group at all: the bottom of a
             # grouped list is not the slowest seller.
             return "a ranking from the bottom over records that may have none"
         args["rank"] = ranks[0]
-        args["limit"] = request.limit or (1 if _singular(seq) else 10)
+        after = _AFTER_SUPERLATIVE.search(request.norm)
+        if after is not None:
+            singular = not after.group(1).endswith("s")  # "cheapest filter": the one
+        args["limit"] = request.limit or (1 if singular else 10)
     elif request.limit is not None:
         return "a limit without a ranking"
     if status:
@@ -437,6 +558,13 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if request.period is not None:
         args["date_from"] = request.period.start
         args["date_to"] = request.period.end
+    elif condition == "not_ordered":
+        # "haven't ordered in 6 months": a negation over the months up to today.
+        if since is None:
+            return "no period for 'not ordered'"
+        args["date_from"], args["date_to"] = since, request.today
+    if (request.customers or request.customer_numbers) and spec.customer_column is None:
+        return f"{subject} are not recorded per customer"
     if request.customers or request.customer_numbers:
         if request.count("customer") > 1:
             return "several customers"
@@ -461,6 +589,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         args["category"] = request.categories[0]
     if request.skus:
         args["products"] = list(request.skus)
+    if request.warehouses:
+        if len(request.warehouses) > 1:
+            return "several warehouses"
+        args["warehouse"] = request.warehouses[0]
     args |= values
     if args.get("category", "") is None:
         del args["category"]
@@ -472,9 +604,48 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         return f"the plan does not fit the schema: {error.errors()[0]['msg']}"
 
 
-def _singular(seq: list[tuple[int, str, str]]) -> bool:
-    """Whether the ranked thing is asked for in the singular ("which carrier")."""
-    return True
+RECORD_WORDS = frozenset(
+    """payment payments credit note notes cn pay invoice invoices customer who whos paid pay
+    amount much when date what for against applied allocated matched go went did that it is
+    was status details about this""".split()
+)
+"""Words asking about a payment's or credit note's own fields, all of which the answer shows."""
+
+
+def _record(request: Request) -> QueryArgs | str:
+    """Show one payment or credit note by its number, with every field the owner may ask."""
+    numbers = [*request.payments, *request.credit_notes]
+    if len(numbers) != 1 or request.kinds() - {"payments", "credit_notes"}:
+        return "a record number with other things to find"
+    unknown = set(request.residual) - GLOBAL_WORDS - RECORD_WORDS
+    if unknown:
+        return f"words the record lookup cannot place: {sorted(unknown)[:5]}"
+    subject = "payments" if request.payments else "credit_notes"
+    args: dict[str, Any] = {"subject": subject, "list_rows": True, "number": numbers[0]}
+    return QueryArgs.model_validate(args)
+
+
+_AFTER_SUPERLATIVE = re.compile(
+    r"\b(?:cheapest|least expensive|lowest priced|most expensive|priciest|dearest|highest "
+    r"priced)\s+(?!\d)(\w+)"
+)
+_MODAL = re.compile(r"\b(?:can|could|will|would|should|might|may)\b(?! you\b)|\bgoing to\b")
+_SPAN = re.compile(r"\b(?:in|for|within)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,3})\s+(day|week|month|year)s?\b")
+
+
+def _since(request: Request) -> date | None:
+    match = _SPAN.search(request.norm)
+    if match is None:
+        return None
+    n, unit = int(match.group(1)), match.group(2)
+    delta = {
+        "day": relativedelta(days=n), "week": relativedelta(weeks=n),
+        "month": relativedelta(months=n), "year": relativedelta(years=n),
+    }[unit]  # fmt: skip
+    for word in ("in", "for", "within", "the", "last", "past", match.group(1), unit, f"{unit}s"):
+        if word in request.residual:
+            request.residual.remove(word)
+    return request.today - delta
 
 
 def _measure(subject: str, measures: set[str], verbs: list[str], request: Request) -> str | None:
@@ -488,9 +659,22 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
                 return specific if specific in spec.measures else None
         if "discount" in wanted:
             return "average_discount_pct" if subject == "orders" else None
+        if wanted - {"count"} in ({"margin_pct"}, {"price"}) and subject == "products":
+            return (wanted - {"count"}).pop()  # "average margin", "average price"
         if wanted - {"count"}:
             return None
         return "average_value" if "average_value" in spec.measures else None
+    if subject == "stock":
+        if wanted <= {"count", "units", "on_hand"} or (
+            wanted <= {"count", "units", "on_hand", "value"} and wanted & {"units", "on_hand"}
+        ):
+            return "on_hand"  # "total units on hand"
+        if wanted <= {"value"}:
+            return "stock_value"  # "what is our stock worth"
+    if subject == "products" and wanted in ({"price"}, {"margin_pct"}):
+        return wanted.pop()
+    if subject == "products" and "price" in wanted and wanted <= {"price", "count"}:
+        return "count"
     for specific in ("days_to_pay", "days_to_ship", "days_in_transit", "discount", "profit",
                      "reserved", "units", "open_amount"):  # fmt: skip
         if specific in wanted:

@@ -54,6 +54,7 @@ Subject = Literal[
     "stock_movements",
     "stock",
     "credit_notes",
+    "products",
 ]
 Measure = Literal[
     "count",
@@ -70,6 +71,9 @@ Measure = Literal[
     "reserved",
     "on_hand",
     "available",
+    "stock_value",
+    "price",
+    "margin_pct",
 ]
 Dimension = Literal[
     "month", "weekday", "country", "customer", "category", "product", "carrier", "reason",
@@ -288,7 +292,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         None, None, None,
     ),  # fmt: skip
     "stock": SubjectSpec(
-        "stock", m.StockLevel, None, "",
+        "stock levels", m.StockLevel, None, "",
         {
             "on_hand": MeasureSpec("units on hand", "qty", lambda d: _cents(m.StockLevel.on_hand)),
             "reserved": MeasureSpec("units reserved", "qty", lambda d: _cents(m.StockLevel.reserved)),
@@ -296,8 +300,34 @@ SUBJECTS: dict[str, SubjectSpec] = {
                 "units available (on hand less reserved)", "qty",
                 lambda d: _cents(m.StockLevel.on_hand - m.StockLevel.reserved),
             ),
+            "stock_value": MeasureSpec(
+                "stock value at cost (units on hand × current product cost)", "money",
+                lambda d: _cents(m.StockLevel.on_hand * m.Product.cost_cents),
+            ),
         },
-        frozenset({"product", "category", "warehouse"}),
+        frozenset({"product", "category", "warehouse", "supplier"}),
+    ),  # fmt: skip
+    "products": SubjectSpec(
+        "products", m.Product, None, "",
+        {
+            "count": MeasureSpec("number of products", "int", lambda d: func.count(m.Product.id)),
+            "price": MeasureSpec(
+                "average list price", "money", lambda d: func.avg(m.Product.unit_price_cents)
+            ),
+            "margin_pct": MeasureSpec(
+                "average margin on list price", "pct",
+                lambda d: func.avg(
+                    (m.Product.unit_price_cents - m.Product.cost_cents) * 100.0
+                    / m.Product.unit_price_cents
+                ),
+            ),
+        },
+        frozenset({"category", "supplier"}),
+        {
+            "below_cost": lambda today: m.Product.unit_price_cents < m.Product.cost_cents,
+            "inactive": lambda today: m.Product.active.is_(False),
+        },
+        None, None, m.Product.sku,
     ),  # fmt: skip
     "credit_notes": SubjectSpec(
         "credit notes", m.CreditNote, m.CreditNote.issue_date, "issue date",
@@ -313,9 +343,13 @@ SUBJECTS: dict[str, SubjectSpec] = {
 """Every subject ``erp_query`` knows, with what it can compute, group by and filter on."""
 
 LIST_SUBJECTS = frozenset(
-    {"orders", "invoices", "payments", "returns", "credit_notes", "customers", "shipments"}
-)
+    {"orders", "invoices", "payments", "returns", "credit_notes", "customers", "shipments",
+     "products"}
+)  # fmt: skip
 """Subjects whose matching records can be listed one per row (``list_rows``)."""
+
+AMOUNT_LISTS = frozenset({"orders", "invoices", "payments", "credit_notes", "products"})
+"""Listed subjects with an amount, which a ranking ("biggest unpaid invoice") orders by."""
 
 DIMENSION_LABELS: dict[str, str] = {
     "month": "month", "weekday": "weekday", "country": "customer country",
@@ -338,6 +372,9 @@ class QueryArgs(SkillArgs):
         default=None, description="Most groups to show; ties with the last one are kept"
     )
     list_rows: bool = Field(default=False, description="List the matching records, not a figure")
+    number: Name | None = Field(
+        default=None, description="One record by its number (PAY-2025-01157, CN-2025-0041)"
+    )
     date_from: IsoDate | None = Field(default=None, description="First day, YYYY-MM-DD")
     date_to: IsoDate | None = Field(default=None, description="Last day, YYYY-MM-DD")
     customer: Name | None = Field(default=None, description=CUSTOMER_HELP)
@@ -347,6 +384,9 @@ class QueryArgs(SkillArgs):
     products: list[Name] = Field(default=[], description="SKUs (any of them)")
     status: str | None = Field(default=None, description="A status the subject declares")
     carrier: Name | None = None
+    warehouse: Literal["MAIN", "ULM"] | None = Field(
+        default=None, description="Warehouse (stock, stock movements, purchase orders)"
+    )
     created_by: Name | None = Field(default=None, description="Who raised it (purchase orders)")
     customer_condition: CustomerCondition | None = Field(
         default=None,
@@ -378,8 +418,14 @@ class QueryArgs(SkillArgs):
             raise ValueError("created_by applies to purchase orders only")
         if self.carrier and self.subject != "shipments":
             raise ValueError("carrier applies to shipments only")
-        if self.supplier and self.subject not in ("purchase_orders", "stock", "stock_movements"):
+        if self.warehouse and self.subject not in ("stock", "stock_movements", "purchase_orders"):
+            raise ValueError("warehouse applies to stock, stock movements and purchase orders")
+        if self.supplier and self.subject not in (
+            "purchase_orders", "stock", "stock_movements", "products"
+        ):
             raise ValueError("supplier applies to purchase orders and stock only")
+        if self.rank and self.list_rows and self.subject not in AMOUNT_LISTS:
+            raise ValueError("a ranked list orders amounts of " + ", ".join(sorted(AMOUNT_LISTS)))
         if self.list_rows and (self.subject not in LIST_SUBJECTS or self.group_by):
             raise ValueError("list_rows lists records of " + ", ".join(sorted(LIST_SUBJECTS)))
         if self.date_from and self.date_to and self.date_from > self.date_to:
@@ -428,7 +474,7 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
     )
     reading: list[str] = []
     conditions: list[Any] = []
-    joins: list[tuple[Any, Any]] = []
+    joins: list[tuple[Any, ...]] = []
 
     def join(entity: Any, on: Any) -> None:
         if all(entity is not e for e, _ in joins):
@@ -453,11 +499,16 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
             join(m.Product, m.Product.id == SOL.product_id)
         elif args.subject in ("returns", "stock_movements", "stock"):
             join(m.Product, m.Product.id == spec.entity.product_id)
+        elif args.subject == "products":
+            pass
         else:
             raise SkillError(f"{spec.noun} are not recorded per product")
 
-    if args.measure == "profit":
+    if args.measure in ("profit", "stock_value"):
         need_product()
+    if args.warehouse:
+        conditions.append(spec.entity.warehouse == args.warehouse)
+        reading.append(f"warehouse {args.warehouse}")
     # --- filters
     if args.status is not None:
         conditions.append(spec.statuses[args.status](today))
@@ -492,6 +543,8 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         supplier = resolve_supplier(session, args.supplier)
         if args.subject == "purchase_orders":
             conditions.append(PO.supplier_id == supplier.id)
+        elif args.subject == "products":
+            conditions.append(m.Product.supplier_id == supplier.id)
         else:
             need_product()
             conditions.append(m.Product.supplier_id == supplier.id)
@@ -526,6 +579,11 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         reading.append(f"raised by {fits[0]}")
     if args.measure == "days_in_transit":
         conditions.append(SHP.delivered_on.is_not(None))
+    if args.number:
+        if spec.number_column is None:
+            raise SkillError(f"{spec.noun} have no number")
+        conditions.append(spec.number_column == args.number.upper())
+        reading.append(f"number {args.number.upper()}")
     if args.customer_condition:
         conditions.append(_customer_condition(args, today))
         reading.append(_condition_words(args))
@@ -559,7 +617,11 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
             case "reason":
                 group = RET.reason
             case "supplier":
-                join(m.Supplier, m.Supplier.id == PO.supplier_id)
+                if args.subject == "purchase_orders":
+                    join(m.Supplier, m.Supplier.id == PO.supplier_id)
+                else:
+                    need_product()
+                    join(m.Supplier, m.Supplier.id == m.Product.supplier_id)
                 group = m.Supplier.name
             case "status":
                 group = spec.entity.status
@@ -649,6 +711,8 @@ _STATUS_WORDS = {
     "sale": "sales bookings",
     "return": "return bookings",
     "blocked": "blocked",
+    "below_cost": "list price below cost",
+    "inactive": "inactive",
 }
 
 _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
@@ -797,7 +861,7 @@ def _list(
     args: QueryArgs,
     spec: SubjectSpec,
     base: Any,
-    joins: list[tuple[Any, Any]],
+    joins: list[tuple[Any, ...]],
     conditions: list[Any],
     reading: list[str],
     today: date,
@@ -810,22 +874,42 @@ def _list(
         "returns": literal(None),
         "customers": literal(None),
         "shipments": literal(None),
+        "products": m.Product.unit_price_cents,
     }[args.subject]
     order: Any = {"shipments": SO.number, "returns": SO.number}.get(args.subject, literal(None))
+    if args.subject in ("payments", "credit_notes"):
+        # Which invoice a payment or credit went against: the question people ask of one.
+        invoice = m.Invoice.__table__.alias("applied_invoice")
+        joins = [*joins, (invoice, invoice.c.id == spec.entity.invoice_id, "outer")]
+        order = invoice.c.number
     if args.subject == "returns":
         joins = [*joins, (SO, SO.id == RET.order_id)]
+    if args.subject == "invoices" and args.status in ("open", "overdue", "not_due"):
+        amount = INV.total_cents - INV.paid_cents  # what is still owed on each
     on = spec.date_column if spec.date_column is not None else m.Customer.created_on
     number = spec.number_column
-    if args.subject != "customers":
+    name: Any = m.Customer.name
+    if args.subject == "products":
+        name, on = m.Product.name, literal(None)
+    elif args.subject != "customers":
         joins = [*joins, (m.Customer, m.Customer.id == spec.customer_column)]
     seen: list[Any] = []
-    stmt = select(number, m.Customer.name, on, amount, order).select_from(base)
-    for entity, condition in joins:
+    stmt = select(number, name, on, amount, order).select_from(base)
+    for entity, condition, *how in joins:
         if any(entity is e for e in seen):
             continue
         seen.append(entity)
-        stmt = stmt.join(entity, condition)
-    stmt = stmt.where(*conditions).distinct().order_by(on.desc(), number)
+        stmt = stmt.join(entity, condition, isouter=bool(how))
+    stmt = stmt.where(*conditions).distinct()
+    if args.subject == "products" and args.rank is None:
+        stmt = stmt.order_by(number)
+    elif args.rank is not None:
+        stmt = stmt.order_by(amount.desc() if args.rank == "highest" else amount.asc(), number)
+        what = "price" if args.subject == "products" else "amount"
+        first = "highest" if args.rank == "highest" else "lowest"
+        reading.append(f"{first} {what} first")
+    else:
+        stmt = stmt.order_by(on.desc(), number)
     raw = session.execute(stmt).all()
     total = len(raw)
     limit = args.limit or 50
@@ -838,9 +922,25 @@ def _list(
     ]  # fmt: skip
     where = f" ({'; '.join(reading)})" if reading else ""
     amounts = [r.amount for r in rows if r.amount is not None]
-    worth = f", worth €{sum(amounts, Decimal(0)):,.2f}" if amounts and total <= limit else ""
+    worth = (
+        f", worth €{sum(amounts, Decimal(0)):,.2f}"
+        if amounts and total <= limit and args.subject != "products"
+        else ""
+    )
     headline = f"{total:,} {spec.noun if total != 1 else spec.noun[:-1]}{where}{worth}:"
-    if not rows:
+    if args.number and len(rows) == 1:
+        row = rows[0]
+        applied = (
+            f"applied to invoice {row.order}"
+            if row.order
+            else "not applied to any invoice (unapplied, on account)"
+        )
+        headline = (
+            f"{spec.noun[:-1].capitalize()} {row.id} "
+            f"{'from' if args.subject == 'payments' else 'to'} {row.name}: €{row.amount:,.2f} on "
+            f"{row.on.isoformat() if row.on else '–'}, {applied}."
+        )
+    elif not rows:
         headline = f"No {spec.noun} match{where}."
     return SkillResult[ListedRow](
         skill="erp_query",
