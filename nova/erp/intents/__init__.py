@@ -40,7 +40,6 @@ from nova.erp.intents.request import (
     Request,
     Unclear,
 )
-from nova.erp.intents.structured import grouping, plan_query
 from nova.erp.intents.rules import (
     ALL_RULE_WORDS,
     CONDITION_WORDS,
@@ -53,6 +52,7 @@ from nova.erp.intents.rules import (
     Rule,
     _superlative,
 )
+from nova.erp.intents.structured import grouping, plan_query
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
 from nova.erp.writes import WRITE_SKILLS
 
@@ -136,10 +136,10 @@ def plan_request(
 def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> Decision:
     """Read an already parsed request (see ``plan_request``): structured, rules, or decline.
 
-    A request that groups ("returns by reason") is read as a structured query first: no
-    list skill groups. Otherwise the intent ``RULES`` are tried; when they decline, the
-    structured reading (``nova.erp.intents.structured``), then a question about one named
-    record's fields, before the request goes to the model.
+    The intent ``RULES`` are tried first (a rule that leaves a grouping such as "by reason"
+    unapplied declines); when they decline, the structured reading
+    (``nova.erp.intents.structured``), then a question about one named record's fields,
+    before the request goes to the model.
 
     Args:
         request: What ``parse_request`` found (or a merge of several turns' findings,
@@ -149,10 +149,6 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
 
     """
     allowed = set(allowed)
-    if grouping(request.norm):
-        structured = _structured(request, session, allowed)
-        if structured is not None:
-            return structured
     decision = _plan_rules(replace(request, applied=set(request.applied)), session, allowed)
     if not isinstance(decision, Decline):
         return decision
@@ -255,13 +251,21 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
 
 QUERY_SKILL = "erp_query"
 
-RECORD_QUESTION_WORDS = frozenset(
-    """status state where whats when happening going on with at coming arrive arriving arrived
-    expected due delivered shipped sent cancelled canceled supplier customer who whos from
-    paid open still yet get got gone left items contents total amount value date dated placed
-    ordered received back refunded tracking carrier it its this that order invoice return rma
-    po purchase shipment go come came""".split()
-)
+_ASKING = "status state where whats when happening going on with at it its this that the"
+RECORD_QUESTION_WORDS: dict[str, frozenset[str]] = {
+    kind: frozenset(f"{_ASKING} {words}".split())
+    for kind, words in {
+        "orders": "order sales shipped delivered cancelled canceled customer who whos placed "
+        "open items contents total value date dated gone left yet still",
+        "invoices": "invoice paid open due amount total customer who whos still yet date issued "
+        "outstanding",
+        "pos": "po purchase order supplier who whos expected arrive arriving arrived coming in "
+        "come received due yet still open date",
+        "rmas": "return rma customer who whos reason refunded received back open still yet date",
+        "shipments": "shipment delivered carrier tracking shipped arrive arriving arrived date "
+        "where yet still",
+    }.items()
+}
 """Words that ask about one record's own fields; its answer shows every one of them.
 
 A status word asked of one named record ("has SO-4907 shipped?", "PO-2025-0120 received?")
@@ -276,8 +280,11 @@ def _record_question(request: Request) -> Request | None:
     present = request.kinds()
     if len(present) != 1 or not present <= _RECORD_KINDS or request.count(next(iter(present))) != 1:
         return None
+    kind = next(iter(present))
     words = set(request.residual) - GLOBAL_WORDS
-    if not words or not words <= RECORD_QUESTION_WORDS or request.unknown_name:
+    if "and" in request.residual or request.unknown_name:
+        return None  # "SO-1101 and has the invoice been paid": a second question
+    if not words or not words <= RECORD_QUESTION_WORDS[kind]:
         return None
     return replace(request, residual=[], applied=set())
 

@@ -322,7 +322,9 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     take(r.RMA_RE, r.canonical_rma, request.rmas)
     take(r.SHIPMENT_RE, lambda mt: f"SH-{mt.group(1)}", request.shipments)
     take(PAYMENT_RE, lambda mt: f"PAY-{mt.group(1)}-{int(mt.group(2)):05d}", request.payments)
-    take(CREDIT_NOTE_RE, lambda mt: f"CN-{mt.group(1)}-{int(mt.group(2)):04d}", request.credit_notes)
+    take(
+        CREDIT_NOTE_RE, lambda mt: f"CN-{mt.group(1)}-{int(mt.group(2)):04d}", request.credit_notes
+    )
     for match in QUANTITY_RE.finditer(text):
         sku = match.group("sku").upper()  # letters, a dash, digits: upper case is canonical
         request.quantities.append((int(match.group("q").replace(",", "")), sku))

@@ -15,11 +15,10 @@ for, or handed to the model with the words that could not be applied.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import re
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from pydantic import ValidationError
@@ -27,11 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
-from nova.erp.resolve import normalise
-from nova.erp.skills import name_index
-
 from nova.erp.intents.request import Request
 from nova.erp.intents.rules import GLOBAL_WORDS
+from nova.erp.resolve import normalise
+from nova.erp.skills import name_index
 from nova.erp.skills.query import AMOUNT_LISTS, LIST_SUBJECTS, SUBJECTS, QueryArgs
 
 # --- the vocabulary -------------------------------------------------------------------------
@@ -121,8 +119,10 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries("unit", {"days": "days,day"}),
     **_entries(
         "rank_price",
-        {"lowest": "cheapest,least expensive,lowest priced", "highest": "most expensive,"
-         "priciest,dearest,highest priced"},
+        {
+            "lowest": "cheapest,least expensive,lowest priced",
+            "highest": "most expensive,priciest,dearest,highest priced",
+        },
     ),
     **_entries("op", {"which": "which,what", "who": "who,whos,who is"}),
     **_entries(
@@ -138,8 +138,10 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "cancelled": "cancelled,canceled,cancel,cancellations",
             "open": "open,unpaid,pending,still open",
             "paid": "paid,settled",
+            "ambiguous_paid": "been paid,has been paid,have been paid",
             "overdue": "overdue,past due",
-            "not_due": "not due,not yet due,not due yet,but not due,but not yet due,but not due yet",
+            "not_due": "not due,not yet due,not due yet,but not due,but not yet due,"
+            "but not due yet",
             "unapplied": "unapplied,unallocated,unmatched,on account",
             "rejected": "rejected,refused,declined,knocked back,knock back,turned down,turn down",
             "refunded": "refunded",
@@ -231,7 +233,9 @@ STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
 """Status words that name a different schema status for some subjects."""
 
 
-_GROUP_WORDS = [" ".join(p) for p, (role, _v) in VOCABULARY.items() if role == "op" and _v == "group"]
+_GROUP_WORDS = [
+    " ".join(p) for p, (role, _v) in VOCABULARY.items() if role == "op" and _v == "group"
+]
 _DIM_WORDS = [" ".join(p) for p, (role, _v) in VOCABULARY.items() if role == "dim"]
 _GROUPING = re.compile(
     r"\b(?:" + "|".join(sorted(map(re.escape, _GROUP_WORDS), key=len, reverse=True)) + r")\s+"
@@ -240,7 +244,7 @@ _GROUPING = re.compile(
 
 
 def grouping(norm: str) -> str | None:
-    """The grouping a normalised request asks for ("by country", "per month"), or ``None``."""
+    """Return the grouping a normalised request asks for ("by country"), or ``None``."""
     match = _GROUPING.search(norm)
     return match.group(0) if match else None
 
@@ -296,7 +300,9 @@ def _data_values(
     """
     found: dict[str, Any] = {}
     left = list(words)
-    carriers = {normalise(c): str(c) for c in session.scalars(select(m.Shipment.carrier).distinct())}
+    carriers = {
+        normalise(c): str(c) for c in session.scalars(select(m.Shipment.carrier).distinct())
+    }
     for name, carrier in carriers.items():
         parts = name.split()
         for index in range(len(left) - len(parts) + 1):
@@ -312,7 +318,9 @@ def _data_values(
             left.remove(word)
     if left:
         products = [(e.number, e.name) for e in name_index(session, m.Product).entities]
-        names = [(sku, {f for w in normalise(name).split() for f in _forms(w)}) for sku, name in products]
+        names = [
+            (sku, {f for w in normalise(name).split() for f in _forms(w)}) for sku, name in products
+        ]
         # "oil filters": the category word belongs to the description when both fit a name.
         extra = [w for c in categories for w in normalise(c).split()]
         for words in ([*left, *extra], left) if extra else (left,):
@@ -327,7 +335,7 @@ def _data_values(
 
 
 def _forms(word: str) -> set[str]:
-    """A word and its singular forms ("boxes" → box, boxe; "filters" → filter)."""
+    """Return a word and its singular forms ("boxes": box, boxe; "filters": filter)."""
     forms = {word}
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         forms.add(word[:-1])
@@ -342,7 +350,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         return _record(request)
     if _MODAL.search(request.norm):
         return "a question about what could or will happen, not what the records hold"
-    since = _since(request) if re.search(r"\bnot\b", request.norm) and request.period is None else None
+    since = (
+        _since(request) if re.search(r"\bnot\b", request.norm) and request.period is None else None
+    )
     tokens = _read(request.residual)
     values: dict[str, Any] = {}
     if tokens.unknown:
@@ -434,8 +444,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if value == "customer" and not (ranks and group is None):
             subjects.append("customers")
         elif value == "product" and (
-            "price" in measures or statuses or request.suppliers or request.categories
-            or not ranks
+            "price" in measures or statuses or request.suppliers or request.categories or not ranks
         ):
             subjects.append("products")
         elif group is None and ranks:
@@ -445,14 +454,20 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     # --- the subject
     subject_set = set(subjects) | set(verbs)
     if "customers" in subject_set and (conditions or subject_set == {"customers"}):
-        subject_set = {"customers"} | (subject_set & {"orders"} if "ordered" in conditions else set())
+        subject_set = {"customers"} | (
+            subject_set & {"orders"} if "ordered" in conditions else set()
+        )
         subject_set.discard("orders")
     implied_by_measure = {MEASURE_SUBJECT[m] for m in measures if m in MEASURE_SUBJECT}
     if subject_set == {"customers"} and not conditions and len(implied_by_measure) == 1:
         subject_set = implied_by_measure  # "days our customers take to pay": the invoices'
     if "below_cost" in statuses:
         subject_set.discard("orders")  # "selling below cost": the products' prices
-    if "stock" in subject_set and statuses and set(statuses) <= {"adjustment", "receipt", "received"}:
+    if (
+        "stock" in subject_set
+        and statuses
+        and set(statuses) <= {"adjustment", "receipt", "received"}
+    ):
         subject_set = (subject_set - {"stock"}) | {"stock_movements"}
     implied = False
     if not subject_set:
@@ -510,9 +525,13 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             and measure in ("count", "value", "price")
         ):
             return "a ranking without anything to rank"
+        if not _SIZE_RANK.search(request.norm):
+            return "a ranking of records by no stated size ('top 5 invoices': by what?)"
         list_rows = True  # "biggest unpaid invoice": the records, largest amount first
     # --- status and conditions
     status: str | None = None
+    if "ambiguous_paid" in statuses:
+        return "'been paid' reads as fully or partly paid"
     for word in statuses:
         mapped = STATUS_OF_SUBJECT.get((subject, word), word)
         if not mapped:
@@ -538,8 +557,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if ranks:
         if len(set(ranks)) > 1:
             return "two rankings"
-        if ranks[0] == "lowest" and group is not None and group not in (
-            "month", "weekday", "country", "status"
+        if (
+            ranks[0] == "lowest"
+            and group is not None
+            and group not in ("month", "weekday", "country", "status")
         ):
             # Customers or products that sold nothing are no group at all: the bottom of a
             # grouped list is not the slowest seller.
@@ -625,12 +646,18 @@ def _record(request: Request) -> QueryArgs | str:
     return QueryArgs.model_validate(args)
 
 
+_SIZE_RANK = re.compile(
+    r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
+    r"priciest|dearest|highest priced|lowest priced)\b"
+)
 _AFTER_SUPERLATIVE = re.compile(
     r"\b(?:cheapest|least expensive|lowest priced|most expensive|priciest|dearest|highest "
     r"priced)\s+(?!\d)(\w+)"
 )
 _MODAL = re.compile(r"\b(?:can|could|will|would|should|might|may)\b(?! you\b)|\bgoing to\b")
-_SPAN = re.compile(r"\b(?:in|for|within)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,3})\s+(day|week|month|year)s?\b")
+_SPAN = re.compile(
+    r"\b(?:in|for|within)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,3})\s+(day|week|month|year)s?\b"
+)
 
 
 def _since(request: Request) -> date | None:
@@ -687,6 +714,6 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
         if "count" in wanted or not verbs or subject in ("shipments", "returns"):
             return "count"
         return "value" if "value" in spec.measures else "count"
-    if wanted == {"value"} or wanted == {"value", "count"} and False:
+    if wanted == {"value"} or (wanted == {"value", "count"} and False):
         return "value" if "value" in spec.measures else None
     return None

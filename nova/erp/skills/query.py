@@ -96,6 +96,8 @@ class MeasureSpec:
     aggregate: Callable[[Dialect], Expr]
     grain: Literal["row", "line"] = "row"
     """``line``: computed over order/PO lines (the query joins them)."""
+    total: Callable[[Dialect], Expr] | None = None
+    """For an average: the sum it averages, stated beside it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,29 +146,45 @@ class Dialect:
         return cast(func.strftime("%w", day), Integer)
 
 
+def _movement_kind(kind: str) -> Callable[[date], Expr]:
+    return lambda today: m.StockMovement.kind == kind
+
+
 SO, SOL, INV, PAY = m.SalesOrder, m.SalesOrderLine, m.Invoice, m.Payment
 RET, SHP, PO, POL = m.Return, m.Shipment, m.PurchaseOrder, m.PurchaseOrderLine
 
 SUBJECTS: dict[str, SubjectSpec] = {
     "orders": SubjectSpec(
-        "orders", SO, SO.order_date, "order date",
+        "orders",
+        SO,
+        SO.order_date,
+        "order date",
         {
             "count": MeasureSpec("number of orders", "int", lambda d: func.count(distinct(SO.id))),
-            "value": MeasureSpec("order value", "money", lambda d: _cents(SOL.line_total_cents), "line"),
+            "value": MeasureSpec(
+                "order value", "money", lambda d: _cents(SOL.line_total_cents), "line"
+            ),
             "average_value": MeasureSpec(
-                "average order value", "money", lambda d: func.avg(SO.total_cents)
+                "average order value",
+                "money",
+                lambda d: func.avg(SO.total_cents),
+                total=lambda d: _cents(SO.total_cents),
             ),
             "units": MeasureSpec("units", "qty", lambda d: _cents(SOL.quantity), "line"),
             "discount": MeasureSpec(
-                "discount given (list value less net line amounts)", "money",
-                lambda d: _cents(SOL.quantity * SOL.unit_price_cents - SOL.line_total_cents), "line",
+                "discount given (list value less net line amounts)",
+                "money",
+                lambda d: _cents(SOL.quantity * SOL.unit_price_cents - SOL.line_total_cents),
+                "line",
             ),
             "average_discount_pct": MeasureSpec(
                 "average line discount", "pct", lambda d: func.avg(SOL.discount_pct), "line"
             ),
             "profit": MeasureSpec(
-                "gross profit (net line amounts less units × current product cost)", "money",
-                lambda d: _cents(SOL.line_total_cents - SOL.quantity * m.Product.cost_cents), "line",
+                "gross profit (net line amounts less units × current product cost)",
+                "money",
+                lambda d: _cents(SOL.line_total_cents - SOL.quantity * m.Product.cost_cents),
+                "line",
             ),
         },
         frozenset({"month", "weekday", "country", "customer", "category", "product", "status"}),
@@ -177,21 +195,29 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "delivered": lambda today: SO.status == "delivered",
         },
         ("cancelled orders excluded", lambda: SO.status != "cancelled"),
-        SO.customer_id, SO.number,
-    ),  # fmt: skip
+        SO.customer_id,
+        SO.number,
+    ),
     "invoices": SubjectSpec(
-        "invoices", INV, INV.issue_date, "issue date",
+        "invoices",
+        INV,
+        INV.issue_date,
+        "issue date",
         {
             "count": MeasureSpec("number of invoices", "int", lambda d: func.count(INV.id)),
             "value": MeasureSpec("invoiced total", "money", lambda d: _cents(INV.total_cents)),
             "average_value": MeasureSpec(
-                "average invoice total", "money", lambda d: func.avg(INV.total_cents)
+                "average invoice total",
+                "money",
+                lambda d: func.avg(INV.total_cents),
+                total=lambda d: _cents(INV.total_cents),
             ),
             "open_amount": MeasureSpec(
                 "amount still open", "money", lambda d: _cents(INV.total_cents - INV.paid_cents)
             ),
             "days_to_pay": MeasureSpec(
-                "average days from issue to payment (payments applied to an invoice)", "days",
+                "average days from issue to payment (payments applied to an invoice)",
+                "days",
                 lambda d: func.avg(d.days(PAY.paid_on, INV.issue_date)),
             ),
         },
@@ -202,15 +228,23 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "overdue": lambda today: and_(INV.status == "open", INV.due_date < today),
             "not_due": lambda today: and_(INV.status == "open", INV.due_date >= today),
         },
-        None, INV.customer_id, INV.number,
-    ),  # fmt: skip
+        None,
+        INV.customer_id,
+        INV.number,
+    ),
     "payments": SubjectSpec(
-        "payments", PAY, PAY.paid_on, "payment date",
+        "payments",
+        PAY,
+        PAY.paid_on,
+        "payment date",
         {
             "count": MeasureSpec("number of payments", "int", lambda d: func.count(PAY.id)),
             "value": MeasureSpec("amount received", "money", lambda d: _cents(PAY.amount_cents)),
             "average_value": MeasureSpec(
-                "average payment", "money", lambda d: func.avg(PAY.amount_cents)
+                "average payment",
+                "money",
+                lambda d: func.avg(PAY.amount_cents),
+                total=lambda d: _cents(PAY.amount_cents),
             ),
         },
         frozenset({"month", "country", "customer", "method"}),
@@ -218,10 +252,15 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "unapplied": lambda today: PAY.invoice_id.is_(None),
             "applied": lambda today: PAY.invoice_id.is_not(None),
         },
-        None, PAY.customer_id, PAY.number,
-    ),  # fmt: skip
+        None,
+        PAY.customer_id,
+        PAY.number,
+    ),
     "returns": SubjectSpec(
-        "returns", RET, RET.requested_on, "request date",
+        "returns",
+        RET,
+        RET.requested_on,
+        "request date",
         {
             "count": MeasureSpec("number of returns", "int", lambda d: func.count(RET.id)),
             "units": MeasureSpec("units returned", "qty", lambda d: _cents(RET.quantity)),
@@ -232,19 +271,26 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "refunded": lambda today: RET.status == "refunded",
             "open": lambda today: RET.status.in_(("requested", "received")),
         },
-        None, RET.customer_id, RET.number,
-    ),  # fmt: skip
+        None,
+        RET.customer_id,
+        RET.number,
+    ),
     "shipments": SubjectSpec(
-        "shipments", SHP, SHP.shipped_on, "ship date",
+        "shipments",
+        SHP,
+        SHP.shipped_on,
+        "ship date",
         {
             "count": MeasureSpec("number of shipments", "int", lambda d: func.count(SHP.id)),
             "value": MeasureSpec("shipping cost", "money", lambda d: _cents(SHP.cost_cents)),
             "days_to_ship": MeasureSpec(
-                "average days from order date to shipping", "days",
+                "average days from order date to shipping",
+                "days",
                 lambda d: func.avg(d.days(SHP.shipped_on, SO.order_date)),
             ),
             "days_in_transit": MeasureSpec(
-                "average days from shipping to delivery (delivered shipments)", "days",
+                "average days from shipping to delivery (delivered shipments)",
+                "days",
                 lambda d: func.avg(d.days(SHP.delivered_on, SHP.shipped_on)),
             ),
         },
@@ -254,10 +300,15 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "in_transit": lambda today: SHP.status == "in_transit",
             "late": lambda today: and_(SHP.status == "in_transit", SHP.expected_delivery < today),
         },
-        None, SO.customer_id, SHP.number,
-    ),  # fmt: skip
+        None,
+        SO.customer_id,
+        SHP.number,
+    ),
     "purchase_orders": SubjectSpec(
-        "purchase orders", PO, PO.order_date, "order date",
+        "purchase orders",
+        PO,
+        PO.order_date,
+        "order date",
         {
             "count": MeasureSpec("number of purchase orders", "int", lambda d: func.count(PO.id)),
             "value": MeasureSpec("purchase order value", "money", lambda d: _cents(PO.total_cents)),
@@ -267,17 +318,27 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "open": lambda today: PO.status == "ordered",
             "received": lambda today: PO.status == "received",
         },
-        None, None, PO.number,
-    ),  # fmt: skip
+        None,
+        None,
+        PO.number,
+    ),
     "customers": SubjectSpec(
-        "customers", m.Customer, None, "",
+        "customers",
+        m.Customer,
+        None,
+        "",
         {"count": MeasureSpec("number of customers", "int", lambda d: func.count(m.Customer.id))},
         frozenset({"country"}),
         {"blocked": lambda today: m.Customer.blocked.is_(True)},
-        None, m.Customer.id, m.Customer.number,
-    ),  # fmt: skip
+        None,
+        m.Customer.id,
+        m.Customer.number,
+    ),
     "stock_movements": SubjectSpec(
-        "stock movements", m.StockMovement, m.StockMovement.moved_on, "booking date",
+        "stock movements",
+        m.StockMovement,
+        m.StockMovement.moved_on,
+        "booking date",
         {
             "count": MeasureSpec(
                 "number of bookings", "int", lambda d: func.count(m.StockMovement.id)
@@ -285,39 +346,50 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "units": MeasureSpec("net units", "qty", lambda d: _cents(m.StockMovement.quantity)),
         },
         frozenset({"month", "product", "category", "warehouse"}),
-        {
-            kind: (lambda today, kind=kind: m.StockMovement.kind == kind)
-            for kind in ("adjustment", "receipt", "sale", "return")
-        },
-        None, None, None,
-    ),  # fmt: skip
+        {kind: _movement_kind(kind) for kind in ("adjustment", "receipt", "sale", "return")},
+        None,
+        None,
+        None,
+    ),
     "stock": SubjectSpec(
-        "stock levels", m.StockLevel, None, "",
+        "stock levels",
+        m.StockLevel,
+        None,
+        "",
         {
             "on_hand": MeasureSpec("units on hand", "qty", lambda d: _cents(m.StockLevel.on_hand)),
-            "reserved": MeasureSpec("units reserved", "qty", lambda d: _cents(m.StockLevel.reserved)),
+            "reserved": MeasureSpec(
+                "units reserved", "qty", lambda d: _cents(m.StockLevel.reserved)
+            ),
             "available": MeasureSpec(
-                "units available (on hand less reserved)", "qty",
+                "units available (on hand less reserved)",
+                "qty",
                 lambda d: _cents(m.StockLevel.on_hand - m.StockLevel.reserved),
             ),
             "stock_value": MeasureSpec(
-                "stock value at cost (units on hand × current product cost)", "money",
+                "stock value at cost (units on hand × current product cost)",
+                "money",
                 lambda d: _cents(m.StockLevel.on_hand * m.Product.cost_cents),
             ),
         },
         frozenset({"product", "category", "warehouse", "supplier"}),
-    ),  # fmt: skip
+    ),
     "products": SubjectSpec(
-        "products", m.Product, None, "",
+        "products",
+        m.Product,
+        None,
+        "",
         {
             "count": MeasureSpec("number of products", "int", lambda d: func.count(m.Product.id)),
             "price": MeasureSpec(
                 "average list price", "money", lambda d: func.avg(m.Product.unit_price_cents)
             ),
             "margin_pct": MeasureSpec(
-                "average margin on list price", "pct",
+                "average margin on list price",
+                "pct",
                 lambda d: func.avg(
-                    (m.Product.unit_price_cents - m.Product.cost_cents) * 100.0
+                    (m.Product.unit_price_cents - m.Product.cost_cents)
+                    * 100.0
                     / m.Product.unit_price_cents
                 ),
             ),
@@ -327,18 +399,27 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "below_cost": lambda today: m.Product.unit_price_cents < m.Product.cost_cents,
             "inactive": lambda today: m.Product.active.is_(False),
         },
-        None, None, m.Product.sku,
-    ),  # fmt: skip
+        None,
+        None,
+        m.Product.sku,
+    ),
     "credit_notes": SubjectSpec(
-        "credit notes", m.CreditNote, m.CreditNote.issue_date, "issue date",
+        "credit notes",
+        m.CreditNote,
+        m.CreditNote.issue_date,
+        "issue date",
         {
-            "count": MeasureSpec("number of credit notes", "int", lambda d: func.count(m.CreditNote.id)),
+            "count": MeasureSpec(
+                "number of credit notes", "int", lambda d: func.count(m.CreditNote.id)
+            ),
             "value": MeasureSpec("credited", "money", lambda d: _cents(m.CreditNote.amount_cents)),
         },
         frozenset({"month", "country", "customer"}),
         {},
-        None, m.CreditNote.customer_id, m.CreditNote.number,
-    ),  # fmt: skip
+        None,
+        m.CreditNote.customer_id,
+        m.CreditNote.number,
+    ),
 }
 """Every subject ``erp_query`` knows, with what it can compute, group by and filter on."""
 
@@ -421,7 +502,10 @@ class QueryArgs(SkillArgs):
         if self.warehouse and self.subject not in ("stock", "stock_movements", "purchase_orders"):
             raise ValueError("warehouse applies to stock, stock movements and purchase orders")
         if self.supplier and self.subject not in (
-            "purchase_orders", "stock", "stock_movements", "products"
+            "purchase_orders",
+            "stock",
+            "stock_movements",
+            "products",
         ):
             raise ValueError("supplier applies to purchase orders and stock only")
         if self.rank and self.list_rows and self.subject not in AMOUNT_LISTS:
@@ -430,8 +514,10 @@ class QueryArgs(SkillArgs):
             raise ValueError("list_rows lists records of " + ", ".join(sorted(LIST_SUBJECTS)))
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
-        if (self.date_from or self.date_to) and spec.date_column is None and not (
-            self.customer_condition in ("ordered", "not_ordered", "new")
+        if (
+            (self.date_from or self.date_to)
+            and spec.date_column is None
+            and self.customer_condition not in ("ordered", "not_ordered", "new")
         ):
             raise ValueError(f"{self.subject} have no date to filter on")
         return self
@@ -463,7 +549,7 @@ def _figure(kind: Kind, raw: Any) -> Decimal | int | None:
 
 
 def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
-    """Compute a measure of one subject, optionally grouped, ranked and filtered (see the schema)."""
+    """Compute a measure of one subject, optionally grouped, ranked and filtered (the schema)."""
     spec = SUBJECTS[args.subject]
     today = business_date(session)
     measure = spec.measures[args.measure]
@@ -510,7 +596,10 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         conditions.append(spec.entity.warehouse == args.warehouse)
         reading.append(f"warehouse {args.warehouse}")
     # --- filters
-    if args.status is not None:
+    if args.measure == "open_amount" and args.status is None:
+        conditions.append(INV.status == "open")  # only open invoices have anything open
+        reading.append("open invoices")
+    elif args.status is not None:
         conditions.append(spec.statuses[args.status](today))
         reading.append(_STATUS_WORDS.get(args.status, args.status))
     elif spec.default_filter is not None:
@@ -566,7 +655,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         carriers = [str(c) for c in session.scalars(select(SHP.carrier).distinct())]
         carrier = next((c for c in carriers if c.casefold() == args.carrier.casefold()), None)
         if carrier is None:
-            raise NotFound(f"No carrier {args.carrier!r}; carriers are {', '.join(sorted(carriers))}")
+            raise NotFound(
+                f"No carrier {args.carrier!r}; carriers are {', '.join(sorted(carriers))}"
+            )
         conditions.append(SHP.carrier == carrier)
         reading.append(f"carrier {carrier}")
     if args.created_by:
@@ -588,7 +679,7 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         conditions.append(_customer_condition(args, today))
         reading.append(_condition_words(args))
     # --- grouping
-    group: Expr | None = None
+    group: Any = None
     if args.group_by is not None:
         match args.group_by:
             case "month" | "weekday":
@@ -630,15 +721,16 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
             case "warehouse":
                 group = spec.entity.warehouse
     count_expr = (
-        func.count(distinct(spec.entity.id))
-        if hasattr(spec.entity, "id")
-        else func.count()
+        func.count(distinct(spec.entity.id)) if hasattr(spec.entity, "id") else func.count()
     )
     value_expr = measure.aggregate(dialect)
     if args.list_rows:
         return _list(session, args, spec, base, joins, conditions, reading, today)
     columns = [group.label("grp") if group is not None else literal("all").label("grp")]
-    stmt = select(*columns, value_expr.label("value"), count_expr.label("n")).select_from(base)
+    total_expr = measure.total(dialect) if measure.total is not None else literal(None)
+    stmt = select(
+        *columns, value_expr.label("value"), count_expr.label("n"), total_expr.label("total")
+    ).select_from(base)
     for entity, on in joins:
         stmt = stmt.join(entity, on)
     if conditions:
@@ -661,6 +753,10 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         for r in raw
         if not (group is None and r.n == 0 and measure.kind in ("days", "pct"))
     ]
+    base_total = _money(raw[0].total) if raw and raw[0].total is not None else None
+    single = rows[0] if group is None and rows else None
+    if group is None:
+        rows = []  # one figure: the headline and the facts carry it
     total_rows = len(rows)
     if args.limit is not None and group is not None and len(rows) > args.limit:
         cut = rows[args.limit - 1].value
@@ -673,13 +769,16 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         label += f" per {DIMENSION_LABELS[args.group_by]}"
         if args.rank:
             label += f", {args.rank} first"
-    headline = _headline(spec, args, measure, rows, reading, total_rows)
+    headline = _headline(spec, args, measure, [single] if single else rows, reading, total_rows)
+    if single is not None and base_total is not None and single.count:
+        headline = headline.removesuffix(".") + f" (€{base_total:,.2f} in total)."
     facts = [
         Fact(key="reading", label="Reading", value=headline),
         Fact(key="measure", label="Measure", value=label),
     ]
-    if group is None and rows:
-        facts.append(Fact(key="value", label=measure.label, value=rows[0].value, kind=measure.kind))
+    if single is not None:
+        facts.append(Fact(key="value", label=measure.label, value=single.value, kind=measure.kind))
+        facts.append(Fact(key="records", label=spec.noun, value=single.count, kind="int"))
     return SkillResult[QueryRow](
         skill="erp_query",
         title=label[0].upper() + label[1:],
@@ -769,9 +868,7 @@ def _customer_condition(args: QueryArgs, today: date) -> Expr:
                 select(func.coalesce(func.sum(m.CreditNote.amount_cents), 0))
                 .where(
                     m.CreditNote.customer_id == customer.id,
-                    m.CreditNote.invoice_id.in_(
-                        select(INV.id).where(INV.status == "open")
-                    ),
+                    m.CreditNote.invoice_id.in_(select(INV.id).where(INV.status == "open")),
                 )
                 .scalar_subquery()
             )
@@ -796,6 +893,10 @@ def _condition_words(args: QueryArgs) -> str:
                 "credit notes on open invoices)"
             )
     return ""
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _fmt(value: Decimal | int | None, kind: Kind) -> str:
@@ -823,26 +924,23 @@ def _headline(
         row = rows[0] if rows else None
         if row is None or (row.count == 0 and measure.kind in ("days", "pct")):
             return f"No {spec.noun} match{where}."
-        counted = (
-            f" over {row.count:,} {spec.noun}" if args.measure != "count" else f" {spec.noun}"
-        )
-        return f"{measure.label[0].upper()}{measure.label[1:]}{where}: {_fmt(row.value, measure.kind)}{counted}."
+        counted = f" over {row.count:,} {spec.noun}" if args.measure != "count" else f" {spec.noun}"
+        return f"{_cap(measure.label)}{where}: {_fmt(row.value, measure.kind)}{counted}."
     if not rows:
         return f"No {spec.noun} match{where}."
     order = f", {args.rank} first" if args.rank else ""
+    groups = "group" if total_rows == 1 else "groups"
     shown = (
-        f"top {len(rows)} of {total_rows}"
-        if len(rows) < total_rows
-        else f"{total_rows} {DIMENSION_LABELS[args.group_by]} value{'s' if total_rows != 1 else ''}"
+        f"top {len(rows)} of {total_rows}" if len(rows) < total_rows else f"{total_rows} {groups}"
     )
     top = ""
     if args.rank and rows:
         ties = [r for r in rows if r.value == rows[0].value]
         names = ", ".join(r.id for r in ties)
-        top = f" {'Tied at the top' if len(ties) > 1 else 'Top'}: {names} ({_fmt(rows[0].value, measure.kind)})."
+        lead = "Tied at the top" if len(ties) > 1 else "Top"
+        top = f" {lead}: {names} ({_fmt(rows[0].value, measure.kind)})."
     return (
-        f"{measure.label[0].upper()}{measure.label[1:]} per {DIMENSION_LABELS[args.group_by]}"
-        f"{where}{order} ({shown}).{top}"
+        f"{_cap(measure.label)} per {DIMENSION_LABELS[args.group_by]}{where}{order} ({shown}).{top}"
     )
 
 
@@ -887,7 +985,7 @@ def _list(
     if args.subject == "invoices" and args.status in ("open", "overdue", "not_due"):
         amount = INV.total_cents - INV.paid_cents  # what is still owed on each
     on = spec.date_column if spec.date_column is not None else m.Customer.created_on
-    number = spec.number_column
+    number: Any = spec.number_column
     name: Any = m.Customer.name
     if args.subject == "products":
         name, on = m.Product.name, literal(None)
