@@ -439,6 +439,8 @@ def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
 def _b_sales(rq: Request, s: Session) -> dict[str, Any]:
     assert rq.period is not None and rq.period.start and rq.period.end
     args: dict[str, Any] = {**_dates(rq), "group_by": _group_by(rq)}
+    # The summary states the average order value beside the revenue and the order count.
+    _flag(rq, r"\b(average|avg|mean) order value\b")
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
