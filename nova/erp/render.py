@@ -160,7 +160,7 @@ def _invoice_phrase(row: Mapping[str, str]) -> str:
     if row["status"] == "paid":
         return "paid in full"
     if row["status"] == "overdue":
-        return f"overdue by {row['days_overdue']} days"
+        return f"still open, overdue by {row['days_overdue']} days"
     return f"status {row['status']}, not yet due"
 
 

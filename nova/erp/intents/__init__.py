@@ -244,7 +244,7 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     if QUERY_SKILL not in allowed or _SHARE.search(request.norm):
         return None
     plan = plan_query(replace(request, residual=list(request.residual)), session)
-    if isinstance(plan, str):
+    if isinstance(plan, str) or _unanswerable(request, session, QUERY_SKILL) is not None:
         return None
     return Plan(QUERY_SKILL, plan, "structured query")
 

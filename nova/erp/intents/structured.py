@@ -62,6 +62,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "stock": "stock,inventory",
             "credit_notes": "credit note,credit notes,credits",
             "products": "articles,article,catalogue,catalog,product range,range",
+            "suppliers": "vendors,vendor list,supplier list,suppliers list",
         },
     ),
     **_entries(
@@ -81,12 +82,14 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "on_hand": "on hand,in stock,stock level,stock levels",
             "price": "price,prices,priced,list price,list prices,pricing",
             "margin_pct": "margin,margins,markup",
+            "shipping_cost": "shipping cost,shipping costs,freight,freight cost,freight costs,"
+            "postage",
         },
     ),
     **_entries(
         "verb",
         {
-            "orders": "sell,sold,sales,revenue,revenues,turnover,selling,sells,spent with us,"
+            "orders": "sell,sold,sales,revenue,revenues,turnover,selling,sells,buy,buys,spent with us,"
             "spend with us,spends with us,bought from us,buy from us,buys from us",
             "invoices": "invoiced,billed,raised invoices",
             "payments": "collect,collected,received,came in,got paid",
@@ -96,6 +99,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "purchasing,we order from,we ordered from",
             "shipments": "ship,shipped,went out,gone out,go out,dispatched",
             "returns": "returned",
+            "credit_notes": "credited,refunded in total",
         },
     ),
     **_entries(
@@ -145,7 +149,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "unapplied": "unapplied,unallocated,unmatched,on account",
             "rejected": "rejected,refused,declined,knocked back,knock back,turned down,turn down",
             "refunded": "refunded",
-            "late": "late,delayed,running late",
+            "late": "late,delayed",
+            "running_late": "running late,late right now,currently late,overdue deliveries",
             "in_transit": "in transit,on the way",
             "delivered": "delivered",
             "received": "received",
@@ -195,6 +200,7 @@ MEASURE_SUBJECT: dict[str, str] = {
     "on_hand": "stock",
     "price": "products",
     "margin_pct": "products",
+    "shipping_cost": "shipments",
 }
 """The subject a measure belongs to when the request names none ("receivables")."""
 
@@ -225,6 +231,7 @@ STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
     ("stock_movements", "adjustment"): "adjustment",
     ("returns", "open"): "open",
     ("shipments", "late"): "late",
+    ("shipments", "running_late"): "running_late",
     ("invoices", "open"): "open",
     ("invoices", "overdue"): "overdue",
     ("invoices", "not_due"): "not_due",
@@ -443,6 +450,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         singular = singular or not plural
         if value == "customer" and not (ranks and group is None):
             subjects.append("customers")
+        elif value == "supplier" and not ranks:
+            subjects.append("suppliers")
         elif value == "product" and (
             "price" in measures or statuses or request.suppliers or request.categories or not ranks
         ):
@@ -463,6 +472,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         subject_set = implied_by_measure  # "days our customers take to pay": the invoices'
     if "below_cost" in statuses:
         subject_set.discard("orders")  # "selling below cost": the products' prices
+        verbs = [v for v in verbs if v != "orders"]
     if (
         "stock" in subject_set
         and statuses
@@ -507,7 +517,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if subject == "products" and ranks and measure != "price":
         return "products are ranked by price only"
     list_rows = False
-    if not measures and group is None and not ranks:
+    if not measures and group is None and not ranks and not verbs:
         if subject == "stock":
             pass  # the stock on hand
         elif subject == "stock_movements":
@@ -686,11 +696,17 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
                 return specific if specific in spec.measures else None
         if "discount" in wanted:
             return "average_discount_pct" if subject == "orders" else None
+        if wanted == {"shipping_cost"} and subject == "shipments":
+            return "average_value"  # "average shipping cost"
         if wanted - {"count"} in ({"margin_pct"}, {"price"}) and subject == "products":
             return (wanted - {"count"}).pop()  # "average margin", "average price"
         if wanted - {"count"}:
             return None
         return "average_value" if "average_value" in spec.measures else None
+    if "shipping_cost" in wanted:
+        if subject != "shipments" or wanted - {"shipping_cost", "value", "average"}:
+            return None
+        return "value"
     if subject == "stock":
         if wanted <= {"count", "units", "on_hand"} or (
             wanted <= {"count", "units", "on_hand", "value"} and wanted & {"units", "on_hand"}

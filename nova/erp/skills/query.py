@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from sqlalchemy import Integer, and_, cast, distinct, exists, func, literal, select
+from sqlalchemy import Integer, and_, cast, distinct, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -55,6 +55,7 @@ Subject = Literal[
     "stock",
     "credit_notes",
     "products",
+    "suppliers",
 ]
 Measure = Literal[
     "count",
@@ -283,6 +284,12 @@ SUBJECTS: dict[str, SubjectSpec] = {
         {
             "count": MeasureSpec("number of shipments", "int", lambda d: func.count(SHP.id)),
             "value": MeasureSpec("shipping cost", "money", lambda d: _cents(SHP.cost_cents)),
+            "average_value": MeasureSpec(
+                "average shipping cost",
+                "money",
+                lambda d: func.avg(SHP.cost_cents),
+                total=lambda d: _cents(SHP.cost_cents),
+            ),
             "days_to_ship": MeasureSpec(
                 "average days from order date to shipping",
                 "days",
@@ -298,7 +305,15 @@ SUBJECTS: dict[str, SubjectSpec] = {
         {
             "delivered": lambda today: SHP.status == "delivered",
             "in_transit": lambda today: SHP.status == "in_transit",
-            "late": lambda today: and_(SHP.status == "in_transit", SHP.expected_delivery < today),
+            # Late as the shipment list counts it: delivered after the expected day, or still
+            # under way past it; "running late" is only the second.
+            "late": lambda today: or_(
+                SHP.delivered_on > SHP.expected_delivery,
+                and_(SHP.delivered_on.is_(None), SHP.expected_delivery < today),
+            ),
+            "running_late": lambda today: and_(
+                SHP.status == "in_transit", SHP.expected_delivery < today
+            ),
         },
         None,
         SO.customer_id,
@@ -374,6 +389,18 @@ SUBJECTS: dict[str, SubjectSpec] = {
         },
         frozenset({"product", "category", "warehouse", "supplier"}),
     ),
+    "suppliers": SubjectSpec(
+        "suppliers",
+        m.Supplier,
+        None,
+        "",
+        {"count": MeasureSpec("number of suppliers", "int", lambda d: func.count(m.Supplier.id))},
+        frozenset({"country"}),
+        {},
+        None,
+        None,
+        m.Supplier.number,
+    ),
     "products": SubjectSpec(
         "products",
         m.Product,
@@ -425,7 +452,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
 
 LIST_SUBJECTS = frozenset(
     {"orders", "invoices", "payments", "returns", "credit_notes", "customers", "shipments",
-     "products"}
+     "products", "suppliers"}
 )  # fmt: skip
 """Subjects whose matching records can be listed one per row (``list_rows``)."""
 
@@ -622,6 +649,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         if args.subject == "shipments":
             conditions.append(SHP.destination_country == args.country)
             reading.append(f"to {args.country}")
+        elif args.subject == "suppliers":
+            conditions.append(m.Supplier.country == args.country)
+            reading.append(f"in {args.country}")
         elif spec.customer_column is not None:
             need_customer()
             conditions.append(m.Customer.country == args.country)
@@ -691,6 +721,8 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
             case "country":
                 if args.subject == "shipments":
                     group = SHP.destination_country
+                elif args.subject == "suppliers":
+                    group = m.Supplier.country
                 else:
                     need_customer()
                     group = m.Customer.country
@@ -801,7 +833,8 @@ _STATUS_WORDS = {
     "rejected": "rejected only",
     "refunded": "refunded only",
     "in_transit": "in transit",
-    "late": "in transit past their expected delivery",
+    "late": "delivered late or still under way past the expected day",
+    "running_late": "in transit past their expected delivery",
     "delivered": "delivered",
     "received": "received",
     "shipped": "shipped or delivered",
@@ -973,6 +1006,7 @@ def _list(
         "customers": literal(None),
         "shipments": literal(None),
         "products": m.Product.unit_price_cents,
+        "suppliers": literal(None),
     }[args.subject]
     order: Any = {"shipments": SO.number, "returns": SO.number}.get(args.subject, literal(None))
     if args.subject in ("payments", "credit_notes"):
@@ -989,6 +1023,8 @@ def _list(
     name: Any = m.Customer.name
     if args.subject == "products":
         name, on = m.Product.name, literal(None)
+    elif args.subject == "suppliers":
+        name, on = m.Supplier.name, literal(None)
     elif args.subject != "customers":
         joins = [*joins, (m.Customer, m.Customer.id == spec.customer_column)]
     seen: list[Any] = []
@@ -999,7 +1035,7 @@ def _list(
         seen.append(entity)
         stmt = stmt.join(entity, condition, isouter=bool(how))
     stmt = stmt.where(*conditions).distinct()
-    if args.subject == "products" and args.rank is None:
+    if args.subject in ("products", "suppliers") and args.rank is None:
         stmt = stmt.order_by(number)
     elif args.rank is not None:
         stmt = stmt.order_by(amount.desc() if args.rank == "highest" else amount.asc(), number)
