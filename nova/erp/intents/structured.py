@@ -75,9 +75,9 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "discount": "discount,discounts,discount given",
             "profit": "profit,gross profit,profits",
             "open_amount": "receivables,owed,outstanding,unpaid amount,open amount",
-            "reserved": "reserved,allocated,reserved for orders,allocated to orders",
+            "reserved": "reserved,allocated",
             "days_to_pay": "take to pay,days to pay,time to pay,pay time,days to get paid",
-            "days_to_ship": "time to ship,days to ship,how fast do we ship,how quickly do we ship",
+            "days_to_ship": "time to ship,days to ship,dispatch time",
             "days_in_transit": "delivery time,delivery times,transit time,days in transit",
             "on_hand": "on hand,in stock,stock level,stock levels",
             "price": "price,prices,priced,list price,list prices,pricing",
@@ -89,8 +89,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries(
         "verb",
         {
-            "orders": "sell,sold,sales,revenue,revenues,turnover,selling,sells,buy,buys,spent with us,"
-            "spend with us,spends with us,bought from us,buy from us,buys from us",
+            "orders": "sell,sold,sales,revenue,revenues,turnover,selling,sells,buy,buys,"
+            "spent with us,spend with us,spends with us,bought from us,buy from us,buys from us",
             "invoices": "invoiced,billed,raised invoices",
             "payments": "collect,collected,received,came in,got paid",
             "purchase_orders": "spent on purchasing,spend on purchasing,purchasing spend,"
@@ -147,7 +147,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "not_due": "not due,not yet due,not due yet,but not due,but not yet due,"
             "but not due yet",
             "unapplied": "unapplied,unallocated,unmatched,on account",
-            "rejected": "rejected,refused,declined,knocked back,knock back,turned down,turn down",
+            "rejected": "rejected,refused,declined,turned down",
             "refunded": "refunded",
             "late": "late,delayed",
             "running_late": "running late,late right now,currently late,overdue deliveries",
@@ -156,11 +156,10 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "received": "received",
             "on_order": "on order",
             "adjustment": "adjustment,adjustments,stock adjustments,corrections",
-            "receipt": "receipts,goods receipts,goods in,goods received,came in from suppliers,"
-            "received from suppliers,arrived from suppliers,delivered by suppliers",
+            "receipt": "receipts,goods receipts,goods in,goods received,received from suppliers",
             "below_cost": "below cost,under cost,less than cost,at a loss,loss making,lose money,"
-            "losing money,negative margin,priced below cost,priced under cost,"
-            "below what we pay,under what we pay,below purchase cost,under purchase cost",
+            "losing money,negative margin,priced below cost,priced under cost,below purchase cost,"
+            "under purchase cost",
             "inactive": "inactive,discontinued",
             "blocked": "blocked,on stop,on hold",
         },
