@@ -409,6 +409,11 @@ def _b_order(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
+    if re.search(
+        r"\b(how many|number of|which|what) (customers|clients)\b|\b(customers|clients) who\b",
+        rq.norm,
+    ):
+        raise NotForFastPath("customers counted or listed, not their orders")
     if re.search(r"\bpurchase orders?\b|\bwe (buy|bought|purchase|purchased|order)\b", rq.norm):
         raise NotForFastPath("purchase orders are orders to suppliers, not customers' orders")
     if re.search(r"\b(on|in) order\b", rq.norm):

@@ -71,7 +71,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "count": "how many,number of,count,no of",
             "value": "how much,total,totals,value,sum,worth,amount",
             "average": "average,avg,mean,on average,typical",
-            "units": "units,pieces,quantity,qty",
+            "units": "units,pieces,quantity,qty,pcs,tins,cans,bottles,boxes,packs,sets",
             "discount": "discount,discounts,discount given",
             "profit": "profit,gross profit,profits",
             "open_amount": "receivables,owed,outstanding,unpaid amount,open amount",
@@ -79,7 +79,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "days_to_pay": "take to pay,days to pay,time to pay,pay time,days to get paid",
             "days_to_ship": "time to ship,days to ship,dispatch time",
             "days_in_transit": "delivery time,delivery times,transit time,days in transit",
-            "on_hand": "on hand,in stock,stock level,stock levels",
+            "on_hand": "on hand,in stock,stock level,stock levels,left,remaining,in the warehouse",
             "price": "price,prices,priced,list price,list prices,pricing",
             "margin_pct": "margin,margins,markup",
             "shipping_cost": "shipping cost,shipping costs,freight,freight cost,freight costs,"
@@ -375,9 +375,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if request.unknown_name:
         return "a name to settle first"
     if request.product_choices:
-        if not any(role == "rank_price" for _p, role, _v in tokens.tokens):
+        # "cheapest brake disc", "rear wiper motors, how many left": a ranking or a total over
+        # every product the description fits (the answer names each); anything else asks.
+        if not any(role in ("rank_price", "measure") for _p, role, _v in tokens.tokens):
             return "a product to settle first"
-        # "cheapest brake disc": the products the description fits are the ones ranked.
         values["products"] = [sku for sku, _name in request.product_choices]
     # --- assign each token to a slot, dimensions by their marker
     subjects: list[str] = []
@@ -489,6 +490,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             subject_set = {CONDITION_SUBJECT}
         if not subject_set and request.categories and (not measures or "price" in measures):
             subject_set = {"products"}  # "list all filters", "cheapest brake disc"
+        named = values.get("products") or request.skus
+        if not subject_set and named and set(measures) <= {"count", "units", "on_hand"}:
+            subject_set = {"stock"}  # "how many brake discs do we have": what is on hand
         if not subject_set and request.suppliers:
             subject_set = {"purchase_orders"}
         if not subject_set and group in DIMENSION_SUBJECT:
@@ -505,6 +509,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
         return f"measure unclear for {subject}: {sorted(set(measures))}"
+    if subject == "stock" and group is None and len(values.get("products", request.skus)) > 1:
+        group = "product"  # several products: each one's stock, and the total in the headline
     if subject == "stock_movements" and measure == "count":
         measure = "units"  # net units, stated with the number of bookings
     if day_unit and not measure.startswith("days_"):
@@ -515,7 +521,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         group = None  # "which products ...": list them
     if subject == "products" and ranks and measure != "price":
         return "products are ranked by price only"
-    list_rows = False
+    listed_prices = False
+    if subject == "products" and measure == "price" and "average" not in measures and not ranks:
+        measure = "count"  # "the price of the golf brake pads": each one's, listed
+        listed_prices = True
+    list_rows = listed_prices
     if not measures and group is None and not ranks and not verbs:
         if subject == "stock":
             pass  # the stock on hand
@@ -663,7 +673,8 @@ _AFTER_SUPERLATIVE = re.compile(
     r"\b(?:cheapest|least expensive|lowest priced|most expensive|priciest|dearest|highest "
     r"priced)\s+(?!\d)(\w+)"
 )
-_MODAL = re.compile(r"\b(?:can|could|will|would|should|might|may)\b(?! you\b)|\bgoing to\b")
+# ("may" is left out: it is the month far more often than the modal in these requests.)
+_MODAL = re.compile(r"\b(?:can|could|will|would|should|might)\b(?! you\b)|\bgoing to\b")
 _SPAN = re.compile(
     r"\b(?:in|for|within)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,3})\s+(day|week|month|year)s?\b"
 )
@@ -711,8 +722,10 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
             wanted <= {"count", "units", "on_hand", "value"} and wanted & {"units", "on_hand"}
         ):
             return "on_hand"  # "total units on hand"
-        if wanted <= {"value"}:
+        if wanted <= {"value"} and re.search(r"\b(worth|value)\b", request.norm):
             return "stock_value"  # "what is our stock worth"
+        if wanted <= {"value"}:
+            return "on_hand"  # "how much stock", "total stock": units
     if subject == "products" and wanted in ({"price"}, {"margin_pct"}):
         return wanted.pop()
     if subject == "products" and "price" in wanted and wanted <= {"price", "count"}:

@@ -450,6 +450,12 @@ SUBJECTS: dict[str, SubjectSpec] = {
 }
 """Every subject ``erp_query`` knows, with what it can compute, group by and filter on."""
 
+ADDITIVE = frozenset(
+    {"count", "value", "units", "discount", "profit", "open_amount", "reserved", "on_hand",
+     "available", "stock_value"}
+)  # fmt: skip
+"""Measures whose groups add up to a total (averages and durations do not)."""
+
 LIST_SUBJECTS = frozenset(
     {"orders", "invoices", "payments", "returns", "credit_notes", "customers", "shipments",
      "products", "suppliers"}
@@ -802,6 +808,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         if args.rank:
             label += f", {args.rank} first"
     headline = _headline(spec, args, measure, [single] if single else rows, reading, total_rows)
+    if group is not None and not args.rank and args.measure in ADDITIVE and rows:
+        overall = sum((r.value or 0 for r in rows), Decimal(0) if measure.kind == "money" else 0)
+        headline = headline.removesuffix(".") + f"; {_fmt(overall, measure.kind)} in total."
     if single is not None and base_total is not None and single.count:
         headline = headline.removesuffix(".") + f" (€{base_total:,.2f} in total)."
     facts = [
@@ -981,10 +990,11 @@ class ListedRow(Row):
     """One record of a listing query."""
 
     id: str = column("Number")
-    order: str | None = column("Order")
+    order: str | None = column("Order", default=None)
     name: str = column("Customer")
     on: date | None = column("Date", "date")
-    amount: Decimal | None = column("Amount", "money")
+    amount: Decimal | None = column("Amount", "money", default=None)
+    price: Decimal | None = column("List price", "money", default=None)
 
 
 def _list(
@@ -1050,12 +1060,14 @@ def _list(
     rows = [
         ListedRow(
             id=str(r[0]), name=str(r[1]), on=r[2], order=r[4],
-            amount=_money(r[3]) if r[3] is not None else None,
+            **{"price" if args.subject == "products" else "amount": (
+                _money(r[3]) if r[3] is not None else None
+            )},
         )
         for r in raw[:limit]
     ]  # fmt: skip
     where = f" ({'; '.join(reading)})" if reading else ""
-    amounts = [r.amount for r in rows if r.amount is not None]
+    amounts = [r.amount for r in rows if r.amount is not None]  # products carry a price
     worth = (
         f", worth €{sum(amounts, Decimal(0)):,.2f}"
         if amounts and total <= limit and args.subject != "products"
