@@ -182,7 +182,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "": "did,do,does,we,our,us,in,on,so far,to date,overall,altogether,in total,"
             "was,were,had,has,have,is,are,give away,gave away,given,give,raise,raised,issued,"
             "sent,sent out,send out,use,used,place,placed,get,got,there,been,make,made,come,came,"
-            "stuff,things,gave,give,given,to us",
+            "stuff,things,gave,give,given,to us,supply,supplies,supplied",
         },
     ),
 }
@@ -519,7 +519,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         group = None  # "which customers ...": list them
     if subject == "products" and group == "product":
         group = None  # "which products ...": list them
-    if subject == "products" and ranks and measure != "price":
+    if subject == "purchase_orders" and group == "customer":
+        group = "buyer"  # "who raised the most POs": the person, not a customer
+    if subject == "products" and ranks and group is None and measure != "price":
         return "products are ranked by price only"
     listed_prices = False
     if subject == "products" and measure == "price" and "average" not in measures and not ranks:

@@ -78,7 +78,7 @@ Measure = Literal[
 ]
 Dimension = Literal[
     "month", "weekday", "country", "customer", "category", "product", "carrier", "reason",
-    "supplier", "status", "method", "warehouse",
+    "supplier", "status", "method", "warehouse", "buyer",
 ]  # fmt: skip
 CustomerCondition = Literal["ordered", "not_ordered", "new", "over_credit_limit", "owing"]
 
@@ -327,8 +327,14 @@ SUBJECTS: dict[str, SubjectSpec] = {
         {
             "count": MeasureSpec("number of purchase orders", "int", lambda d: func.count(PO.id)),
             "value": MeasureSpec("purchase order value", "money", lambda d: _cents(PO.total_cents)),
+            "average_value": MeasureSpec(
+                "average purchase order value",
+                "money",
+                lambda d: func.avg(PO.total_cents),
+                total=lambda d: _cents(PO.total_cents),
+            ),
         },
-        frozenset({"month", "supplier", "status", "warehouse"}),
+        frozenset({"month", "supplier", "status", "warehouse", "buyer"}),
         {
             "open": lambda today: PO.status == "ordered",
             "received": lambda today: PO.status == "received",
@@ -458,18 +464,20 @@ ADDITIVE = frozenset(
 
 LIST_SUBJECTS = frozenset(
     {"orders", "invoices", "payments", "returns", "credit_notes", "customers", "shipments",
-     "products", "suppliers"}
+     "products", "suppliers", "purchase_orders"}
 )  # fmt: skip
 """Subjects whose matching records can be listed one per row (``list_rows``)."""
 
-AMOUNT_LISTS = frozenset({"orders", "invoices", "payments", "credit_notes", "products"})
+AMOUNT_LISTS = frozenset(
+    {"orders", "invoices", "payments", "credit_notes", "products", "purchase_orders"}
+)
 """Listed subjects with an amount, which a ranking ("biggest unpaid invoice") orders by."""
 
 DIMENSION_LABELS: dict[str, str] = {
     "month": "month", "weekday": "weekday", "country": "customer country",
     "customer": "customer", "category": "category", "product": "product",
     "carrier": "carrier", "reason": "reason", "supplier": "supplier", "status": "status",
-    "method": "payment method", "warehouse": "warehouse",
+    "method": "payment method", "warehouse": "warehouse", "buyer": "person who raised it",
 }  # fmt: skip
 
 
@@ -758,6 +766,8 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
                 group = PAY.method
             case "warehouse":
                 group = spec.entity.warehouse
+            case "buyer":
+                group = PO.created_by
     count_expr = (
         func.count(distinct(spec.entity.id)) if hasattr(spec.entity, "id") else func.count()
     )
@@ -1017,6 +1027,7 @@ def _list(
         "shipments": literal(None),
         "products": m.Product.unit_price_cents,
         "suppliers": literal(None),
+        "purchase_orders": PO.total_cents,
     }[args.subject]
     order: Any = {"shipments": SO.number, "returns": SO.number}.get(args.subject, literal(None))
     if args.subject in ("payments", "credit_notes"):
@@ -1035,6 +1046,9 @@ def _list(
         name, on = m.Product.name, literal(None)
     elif args.subject == "suppliers":
         name, on = m.Supplier.name, literal(None)
+    elif args.subject == "purchase_orders":
+        name = m.Supplier.name
+        joins = [*joins, (m.Supplier, m.Supplier.id == PO.supplier_id)]
     elif args.subject != "customers":
         joins = [*joins, (m.Customer, m.Customer.id == spec.customer_column)]
     seen: list[Any] = []
