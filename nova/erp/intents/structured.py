@@ -121,6 +121,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     ),
     **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
     **_entries("unit", {"days": "days,day"}),
+    **_entries("rank_count", {"highest": "busiest", "lowest": "quietest"}),
     **_entries(
         "rank_price",
         {
@@ -132,8 +133,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries(
         "rank",
         {
-            "highest": "most,best,highest,top,biggest,largest,main,busiest,greatest,most common",
-            "lowest": "least,worst,lowest,fewest,smallest,weakest,quietest,slowest",
+            "highest": "most,best,highest,top,biggest,largest,main,greatest,most common",
+            "lowest": "least,worst,lowest,fewest,smallest,weakest,slowest",
         },
     ),
     **_entries(
@@ -217,10 +218,18 @@ STATUS_SUBJECT: dict[str, str] = {
     "adjustment": "stock_movements",
     "below_cost": "products",
     "blocked": "customers",
+    "overdue": "invoices",
+    "not_due": "invoices",
 }
 CONDITION_SUBJECT = "customers"
 """Customer conditions ("over their credit limit") make the subject customers."""
 """The subject a status implies when the request names none ("on order with ...")."""
+
+EVENT_DATED = frozenset(
+    {("orders", "delivered"), ("orders", "shipped"), ("invoices", "paid"),
+     ("returns", "refunded"), ("returns", "received"), ("purchase_orders", "received")}
+)  # fmt: skip
+"""Statuses reached on a date of their own, which a period on the subject's date would miss."""
 
 STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
     ("purchase_orders", "on_order"): "open",
@@ -435,6 +444,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         elif role == "rank_price":
             ranks.append(value)
             measures.append("price")
+        elif role == "rank_count":
+            ranks.append(value)  # "busiest day": the most orders, not the most revenue
+            measures.append("count")
         if role == "subject" and group is None:
             singular = not request.residual[position].endswith("s")
     if group_from_which and not any(role == "rank" for _p, role, _v in seq):
@@ -569,6 +581,15 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         condition = conditions[0]
     if subject == "customers" and "open_amount" in measures:
         condition, measure = "owing", "count"
+    if (subject, status) in EVENT_DATED and request.period is not None:
+        # "orders delivered last month": the period would filter the order date instead.
+        return f"{status} {subject} over a period: the period is not the {status} date"
+    if (
+        subject == "invoices"
+        and status in ("open", "overdue", "not_due")
+        and (measure == "value" or (group and not measures))
+    ):
+        measure = "open_amount"  # "how much is overdue", "overdue by customer": what is owed
     args: dict[str, Any] = {
         "subject": subject,
         "measure": measure,
