@@ -8,9 +8,13 @@ every entity that was found, and every left-over word is in its vocabulary. Exac
 skill must fit, otherwise the request is declined (a model agent takes it). Names that
 fit two customers and dates that cannot be read produce a clarifying question.
 
+When no rule fits, ``structured`` reads the request as one plan for the general query skill
+``erp_query`` (measure × subject × grouping × filters × period × ranking); a question about
+one named record's own fields ("when's PO-2025-0120 coming in") is answered by that record.
+
 The package: ``request`` (what a request contains), ``parsing`` (``parse_request``),
-``rules`` (the words, condition words, rules and their argument builders) and this module
-(``plan_request`` / ``plan_parsed``).
+``rules`` (the words, condition words, rules and their argument builders), ``structured``
+(``plan_query``) and this module (``plan_request`` / ``plan_parsed``).
 
 The design errs towards declining: an unknown word, a second period, an entity the skill
 cannot use ("grouped by", "compare", "why", "not") all send the request to the model.

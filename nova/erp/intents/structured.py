@@ -5,7 +5,10 @@ period, a limit) plus the left-over words into ``QueryArgs`` for ``erp_query``
 (``nova.erp.skills.query``), whose declared schema says what each subject can compute.
 The words are read with a small declarative vocabulary per role (``VOCABULARY``: subject
 nouns, measures, dimensions, rankings, statuses, customer conditions), general business
-English as an owner types it, never phrases of any dataset.
+English as an owner types it, never phrases of any dataset. Words the vocabulary does not
+know may still name stored values: a carrier ("dhl"), the person who raised purchase orders
+("eleni"), or products by description ("oil filters": every product whose name has all the
+words, plurals folded; the answer lists them).
 
 The guard is the same as the rules': every word that carries meaning must be consumed by
 one slot of the plan, every entity found must be applied, and a slot the schema cannot
@@ -268,25 +271,20 @@ def grouping(norm: str) -> str | None:
 
 
 @dataclass(slots=True)
-class _Slots:
-    subjects: list[str] = field(default_factory=list)
-    measures: list[str] = field(default_factory=list)
-    verbs: list[str] = field(default_factory=list)
-    dims: list[tuple[int, str]] = field(default_factory=list)
-    ops: list[tuple[int, str]] = field(default_factory=list)
-    ranks: list[str] = field(default_factory=list)
-    statuses: list[str] = field(default_factory=list)
-    conditions: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
+class _Tokens:
+    """The request's left-over words, read against ``VOCABULARY`` (longest phrase first)."""
+
     tokens: list[tuple[int, str, str]] = field(default_factory=list)
     """(position, role, value) in reading order."""
+    unknown: list[str] = field(default_factory=list)
+    """Words that carry meaning and that no role explains."""
 
 
 _LONGEST = max(len(phrase) for phrase in VOCABULARY)
 
 
-def _read(words: list[str]) -> _Slots:
-    slots = _Slots()
+def _read(words: list[str]) -> _Tokens:
+    slots = _Tokens()
     position = 0
     while position < len(words):
         for size in range(min(_LONGEST, len(words) - position), 0, -1):
