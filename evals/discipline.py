@@ -135,7 +135,9 @@ def _phrases_in(path: Path, source: str, *, min_words: int = 3) -> list[Referenc
             continue
         if id(node) in docstrings or _SENTENCE.search(node.value):
             continue  # documentation and messages to the user, not phrases a rule matches
-        for part in node.value.split("|"):
+        # Regex alternatives ("a|b") and comma-separated vocabularies ("a,b", the structured
+        # reading's declarative word lists) are both lists of phrases a request may repeat.
+        for part in re.split(r"[|,]", node.value):
             phrase = " ".join(_REGEX_SYNTAX.sub(" ", part).split())
             if _PHRASE.fullmatch(phrase) and len(phrase.split()) >= min_words:
                 found[phrase] = None

@@ -71,6 +71,7 @@ def _row(result: SkillResult[Any], index: int) -> dict[str, str]:
 
 # Fields listed per row in text answers (the table shows every column).
 LINE_FIELDS: dict[str, tuple[str, ...]] = {
+    "erp_query": ("value", "count", "order", "name", "on", "amount", "price"),
     "erp_find_customer": ("name", "city", "country", "email", "phone"),
     "erp_find_product": ("name", "unit_price", "available", "supplier"),
     "erp_invoice_lookup": ("customer", "issue_date", "due_date", "total", "outstanding", "status"),
@@ -159,7 +160,7 @@ def _invoice_phrase(row: Mapping[str, str]) -> str:
     if row["status"] == "paid":
         return "paid in full"
     if row["status"] == "overdue":
-        return f"overdue by {row['days_overdue']} days"
+        return f"still open, overdue by {row['days_overdue']} days"
     return f"status {row['status']}, not yet due"
 
 
@@ -193,6 +194,9 @@ def _headline(result: SkillResult[Any]) -> str:
     first = rows[0] if rows else {}
     skill = result.skill
     count = fmt(result.total_rows, "int")
+    if skill == "erp_query":
+        # The query states its own reading (what was counted, left out, the period) first.
+        return str(facts["reading"])
     if skill == "erp_find_customer":
         if _detailed(result):
             r = first

@@ -8,9 +8,13 @@ every entity that was found, and every left-over word is in its vocabulary. Exac
 skill must fit, otherwise the request is declined (a model agent takes it). Names that
 fit two customers and dates that cannot be read produce a clarifying question.
 
+When no rule fits, ``structured`` reads the request as one plan for the general query skill
+``erp_query`` (measure × subject × grouping × filters × period × ranking); a question about
+one named record's own fields ("when's PO-2025-0120 coming in") is answered by that record.
+
 The package: ``request`` (what a request contains), ``parsing`` (``parse_request``),
-``rules`` (the words, condition words, rules and their argument builders) and this module
-(``plan_request`` / ``plan_parsed``).
+``rules`` (the words, condition words, rules and their argument builders), ``structured``
+(``plan_query``) and this module (``plan_request`` / ``plan_parsed``).
 
 The design errs towards declining: an unknown word, a second period, an entity the skill
 cannot use ("grouped by", "compare", "why", "not") all send the request to the model.
@@ -52,6 +56,7 @@ from nova.erp.intents.rules import (
     Rule,
     _superlative,
 )
+from nova.erp.intents.structured import grouping, plan_query
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
 from nova.erp.writes import WRITE_SKILLS
 
@@ -118,6 +123,9 @@ def plan_request(
     except Unclear as error:
         return Clarify(str(error))
     if request.product_choices:
+        ranked = _structured(request, session, allowed)
+        if isinstance(ranked, Plan):
+            return ranked  # "cheapest brake disc": every product the description fits, ranked
         # Ask which product only when the request could be answered once it is known.
         first = request.product_choices[0][0]
         trial = replace(request, skus=[*request.skus, first], product_choices=[], applied=set())
@@ -130,7 +138,12 @@ def plan_request(
 
 
 def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> Decision:
-    """Apply the intent ``RULES`` to an already parsed request (see ``plan_request``).
+    """Read an already parsed request (see ``plan_request``): structured, rules, or decline.
+
+    The intent ``RULES`` are tried first (a rule that leaves a grouping such as "by reason"
+    unapplied declines); when they decline, the structured reading
+    (``nova.erp.intents.structured``), then a question about one named record's fields,
+    before the request goes to the model.
 
     Args:
         request: What ``parse_request`` found (or a merge of several turns' findings,
@@ -140,6 +153,22 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
 
     """
     allowed = set(allowed)
+    decision = _plan_rules(replace(request, applied=set(request.applied)), session, allowed)
+    if not isinstance(decision, Decline):
+        return decision
+    structured = _structured(request, session, allowed)
+    if structured is not None:
+        return structured
+    question = _record_question(request)
+    if question is not None:
+        answer = _plan_rules(question, session, allowed)
+        if isinstance(answer, Plan):
+            return answer
+    return decision
+
+
+def _plan_rules(request: Request, session: Session, allowed: set[str]) -> Decision:
+    """Apply the intent ``RULES``: exactly one skill must fit, with every condition applied."""
     present = request.kinds()
     fits: list[Rule] = []
     for rule in RULES:
@@ -208,7 +237,60 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
                 f"I can't do that as asked: {problems}. Nothing was changed.", rule.skill
             )
         return Decline(f"arguments incomplete for {rule.skill}: {error.errors()[0]['msg']}")
+    group = grouping(request.norm)
+    if group is not None and not set(group.split()) <= request.applied:
+        return Decline(f"{rule.skill} cannot group {group!r}")
     return Plan(rule.skill, args, rule.name, request.reading)
+
+
+def _structured(request: Request, session: Session, allowed: set[str]) -> Decision | None:
+    """Read the request as one ``erp_query`` plan when no intent rule fits it."""
+    if QUERY_SKILL not in allowed or _SHARE.search(request.norm):
+        return None
+    plan = plan_query(replace(request, residual=list(request.residual)), session)
+    if isinstance(plan, str) or _unanswerable(request, session, QUERY_SKILL) is not None:
+        return None
+    return Plan(QUERY_SKILL, plan, "structured query")
+
+
+QUERY_SKILL = "erp_query"
+
+_ASKING = "status state where whats when happening going on with at it its this that the"
+RECORD_QUESTION_WORDS: dict[str, frozenset[str]] = {
+    kind: frozenset(f"{_ASKING} {words}".split())
+    for kind, words in {
+        "orders": "order sales shipped delivered cancelled canceled customer who whos placed "
+        "open items contents total value date dated gone left yet still",
+        "invoices": "invoice paid open due amount total customer who whos still yet date issued "
+        "outstanding",
+        "pos": "po purchase order supplier who whos expected arrive arriving arrived coming in "
+        "come received due yet still open date",
+        "rmas": "return rma customer who whos reason refunded received back open still yet date",
+        "shipments": "shipment delivered carrier tracking shipped arrive arriving arrived date "
+        "where yet still",
+    }.items()
+}
+"""Words that ask about one record's own fields; its answer shows every one of them.
+
+A status word asked of one named record ("has SO-4907 shipped?", "PO-2025-0120 received?")
+is a question the record's answer settles, not a filter that could drop the record.
+"""
+
+_RECORD_KINDS = frozenset({"invoices", "orders", "pos", "rmas", "shipments"})
+
+
+def _record_question(request: Request) -> Request | None:
+    """One document named, and only questions about its fields: the request without them."""
+    present = request.kinds()
+    if len(present) != 1 or not present <= _RECORD_KINDS or request.count(next(iter(present))) != 1:
+        return None
+    kind = next(iter(present))
+    words = set(request.residual) - GLOBAL_WORDS
+    if "and" in request.residual or request.unknown_name:
+        return None  # "SO-1101 and has the invoice been paid": a second question
+    if not words or not words <= RECORD_QUESTION_WORDS[kind]:
+        return None
+    return replace(request, residual=[], applied=set())
 
 
 # A share ("how much of our sales is ..."), a count of an order's lines, or a strict

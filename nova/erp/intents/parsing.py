@@ -63,6 +63,10 @@ ORDER_BARE_RE = re.compile(
     re.IGNORECASE,
 )
 """A sales order named by its number alone, without the ``SO-`` prefix."""
+PAYMENT_RE = re.compile(r"\bPAY[-\s]?(\d{4})[-\s]?(\d{1,5})\b", re.IGNORECASE)
+"""A payment number: ``PAY-2025-01157`` (case and dashes forgiven)."""
+CREDIT_NOTE_RE = re.compile(r"\bCN[-\s]?(\d{4})[-\s]?(\d{1,4})\b", re.IGNORECASE)
+"""A credit note number: ``CN-2025-0041``."""
 DELTA_RE = re.compile(r"(?<![\w-])(?P<d>[+-]\d{1,6})\b")
 REASON_RE = re.compile(r"\b(?:reason|because|due to)\b\s*:?\s*(?P<why>[^.;]{3,120})", re.IGNORECASE)
 TARGET_RE = re.compile(
@@ -70,7 +74,9 @@ TARGET_RE = re.compile(
 )
 QUOTED_RE = re.compile(r"[\"“](?P<q>[^\"”]{2,80})[\"”]")
 WAREHOUSE_RE = re.compile(
-    r"\b(?:(?P<a>main|ulm)\s+warehouse|warehouse\s+(?P<b>main|ulm)|in\s+(?P<c>ulm)|(?P<d>MAIN|ULM))\b",
+    # A bare lower-case "main" is the adjective ("main reason"), not the warehouse.
+    r"\b(?:(?P<a>main|ulm)\s+warehouse|warehouse\s+(?P<b>main|ulm)|in\s+(?P<c>ulm|main)"
+    r"|(?P<d>(?-i:MAIN)|ULM))\b",
     re.IGNORECASE,
 )
 METHODS = {
@@ -133,7 +139,7 @@ ERP_WORDS = frozenset(
     balance credit limit overdue open paid due total value margin lead time times status
     warehouse reorder movements movement tracking carrier delivery deliveries parcel refund
     turnover top best list show find main low high new old last this week month year quarter day
-    days today yesterday all much many""".split()
+    days today yesterday all much many gross net profit average discount units""".split()
 )
 """Words that never count as a customer or supplier name on their own."""
 
@@ -315,6 +321,10 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     take(r.PO_RE, r.canonical_po, request.pos)
     take(r.RMA_RE, r.canonical_rma, request.rmas)
     take(r.SHIPMENT_RE, lambda mt: f"SH-{mt.group(1)}", request.shipments)
+    take(PAYMENT_RE, lambda mt: f"PAY-{mt.group(1)}-{int(mt.group(2)):05d}", request.payments)
+    take(
+        CREDIT_NOTE_RE, lambda mt: f"CN-{mt.group(1)}-{int(mt.group(2)):04d}", request.credit_notes
+    )
     for match in QUANTITY_RE.finditer(text):
         sku = match.group("sku").upper()  # letters, a dash, digits: upper case is canonical
         request.quantities.append((int(match.group("q").replace(",", "")), sku))

@@ -27,6 +27,8 @@ class Request:
     rmas: list[str] = field(default_factory=list)
     shipments: list[str] = field(default_factory=list)
     trackings: list[str] = field(default_factory=list)
+    payments: list[str] = field(default_factory=list)
+    credit_notes: list[str] = field(default_factory=list)
     skus: list[str] = field(default_factory=list)
     customer_numbers: list[str] = field(default_factory=list)
     customers: list[r.Mention] = field(default_factory=list)
@@ -74,6 +76,8 @@ class Request:
                 "rmas",
                 "shipments",
                 "trackings",
+                "payments",
+                "credit_notes",
                 "skus",
                 "categories",
                 "warehouses",

@@ -29,7 +29,8 @@ GLOBAL_WORDS = frozenset(
     show list give tell find get pull look lookup check display see know need want fetch
     bring provide let info information details detail overview number numbers currently
     current right now s t quick quickly again also too our entire full whole kindly
-    everything e g ie eg across system""".split()
+    everything e g ie eg across system anything something actually really rn atm
+    currently""".split()
 )
 """Words any rule accepts (they carry no meaning a skill could miss)."""
 
@@ -358,8 +359,10 @@ def _b_stock(rq: Request, s: Session) -> dict[str, Any]:
     args: dict[str, Any] = {}
     if rq.skus:
         args["product"] = rq.skus[0]
-    else:
+    elif rq.categories:
         args["category"] = rq.categories[0]
+    else:
+        raise NotForFastPath("a stock level needs a product or a category")
     if len(rq.warehouses) == 1:
         args["warehouse"] = rq.warehouses[0]
     return args
@@ -406,6 +409,13 @@ def _b_order(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
+    if re.search(
+        r"\b(how many|number of|which|what) (customers|clients)\b|\b(customers|clients) who\b",
+        rq.norm,
+    ):
+        raise NotForFastPath("customers counted or listed, not their orders")
+    if re.search(r"\bpurchase orders?\b|\bwe (buy|bought|purchase|purchased|order)\b", rq.norm):
+        raise NotForFastPath("purchase orders are orders to suppliers, not customers' orders")
     if re.search(r"\b(on|in) order\b", rq.norm):
         # "what's on order for FST-3616" is stock on order from suppliers, not customers' orders.
         raise NotForFastPath("'on order' means open purchase orders, not sales orders")
@@ -434,6 +444,8 @@ def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
 def _b_sales(rq: Request, s: Session) -> dict[str, Any]:
     assert rq.period is not None and rq.period.start and rq.period.end
     args: dict[str, Any] = {**_dates(rq), "group_by": _group_by(rq)}
+    # The summary states the average order value beside the revenue and the order count.
+    _flag(rq, r"\b(average|avg|mean) order value\b")
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
@@ -766,11 +778,11 @@ RULES: tuple[Rule, ...] = (
         "erp_find_customer",
         _t(
             r"\b(customer|contact|phone|email|mail|address|vat|payment terms|terms|customer "
-            r"number|card|details|find|look up|who is)\b"
+            r"number|card|details|find|look up|who is|based|located)\b"
         ),
         _W({"customer"}),
         _W({"customer"}),
-        CUSTOMER_WORDS | _W({"their", "does", "do", "have"}),
+        CUSTOMER_WORDS | _W({"their", "does", "do", "have", "where", "based", "located"}),
         _b_find_customer,
     ),
     Rule(
@@ -916,10 +928,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "product details",
         "erp_find_product",
-        _t(r"\b(product details|details|sku|look up|find|supplier|who sells|which supplier)\b"),
+        _t(
+            r"\b(product details|details|sku|look up|find|supplier|who sells|which supplier|who "
+            r"supplies|who makes|what is|whats|show|tell me about)\b|^\W*[a-z]{3}\W?\d{4}\W*$"
+        ),
         _W({"skus"}),
         _W({"skus"}),
-        PRODUCT_WORDS | _W({"who", "sells", "supplies", "supplier", "which", "for"}),
+        PRODUCT_WORDS
+        | _W({"who", "sells", "supplies", "supplier", "which", "for", "makes", "made", "about"}),
         _b_product,
     ),
     Rule(

@@ -79,6 +79,7 @@ from nova.erp.skills.purchasing import (
     purchase_orders,
     supplier_lead_times,
 )
+from nova.erp.skills.query import QueryArgs, QueryRow, run_query
 from nova.erp.skills.returns import (
     ReturnReason,
     ReturnRow,
@@ -154,6 +155,7 @@ READ_SKILLS: dict[str, Skill[Any, SkillResult[Any]]] = {
         _skill("erp_price_list", PriceListArgs, price_list),
         _skill("erp_shipment_status", ShipmentStatusArgs, shipment_status),
         _skill("erp_returns", ReturnsArgs, returns),
+        _skill("erp_query", QueryArgs, run_query),
     )
 }
 """Read skills by tool name."""
@@ -201,6 +203,8 @@ __all__ = [
     "ProductRow",
     "PurchaseOrderRow",
     "PurchaseOrdersArgs",
+    "QueryArgs",
+    "QueryRow",
     "ReorderCandidatesArgs",
     "ReorderRow",
     "ResultT",
@@ -245,6 +249,7 @@ __all__ = [
     "resolve_supplier",
     "resolve_warehouse",
     "returns",
+    "run_query",
     "sales_summary",
     "shipment_status",
     "stock_level",

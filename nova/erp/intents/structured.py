@@ -1,0 +1,768 @@
+"""Read a request as measure × subject × grouping × filters × period × ranking.
+
+``plan_query`` turns what ``parse_request`` found (names, countries, categories, SKUs, a
+period, a limit) plus the left-over words into ``QueryArgs`` for ``erp_query``
+(``nova.erp.skills.query``), whose declared schema says what each subject can compute.
+The words are read with a small declarative vocabulary per role (``VOCABULARY``: subject
+nouns, measures, dimensions, rankings, statuses, customer conditions), general business
+English as an owner types it, never phrases of any dataset. Words the vocabulary does not
+know may still name stored values: a carrier ("dhl"), the person who raised purchase orders
+("eleni"), or products by description ("oil filters": every product whose name has all the
+words, plurals folded; the answer lists them).
+
+The guard is the same as the rules': every word that carries meaning must be consumed by
+one slot of the plan, every entity found must be applied, and a slot the schema cannot
+honour ("invoices by carrier") declines. So a request is answered with everything it asks
+for, or handed to the model with the words that could not be applied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nova.erp import models as m
+from nova.erp.intents.request import Request
+from nova.erp.intents.rules import GLOBAL_WORDS
+from nova.erp.resolve import normalise
+from nova.erp.skills import name_index
+from nova.erp.skills.query import AMOUNT_LISTS, LIST_SUBJECTS, SUBJECTS, QueryArgs
+
+# --- the vocabulary -------------------------------------------------------------------------
+# Each entry: phrase -> (role, value). Roles: subject, measure, verb (subject with a default
+# measure), dim (a dimension named after by/per/each/which), rank, status (subject-specific,
+# checked against the schema), condition (customers), op (by/per/which: grouping markers),
+# filler (words that only carry the sentence, consumed without meaning).
+
+
+def _entries(role: str, table: dict[str, str]) -> dict[tuple[str, ...], tuple[str, str]]:
+    out: dict[tuple[str, ...], tuple[str, str]] = {}
+    for value, phrases in table.items():
+        for phrase in phrases.split(","):
+            out[tuple(phrase.split())] = (role, value)
+    return out
+
+
+VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
+    **_entries(
+        "subject",
+        {
+            "orders": "order,orders,sales order,sales orders,order lines,order line,lines",
+            "invoices": "invoice,invoices,bill,bills",
+            "payments": "payment,payments",
+            "returns": "return,returns,rma,rmas",
+            "shipments": "shipment,shipments,delivery,deliveries,parcel,parcels,consignments",
+            "purchase_orders": "purchase order,purchase orders,po,pos,supplier orders",
+            "customers": "customer,customers,cust,custs,client,clients,accounts,account",
+            "stock_movements": "stock movements,movements,bookings,stock bookings",
+            "stock": "stock,inventory",
+            "credit_notes": "credit note,credit notes,credits",
+            "products": "articles,article,catalogue,catalog,product range,range",
+            "suppliers": "vendors,vendor list,supplier list,suppliers list",
+        },
+    ),
+    **_entries(
+        "measure",
+        {
+            "count": "how many,number of,count,no of",
+            "value": "how much,total,totals,value,sum,worth,amount",
+            "average": "average,avg,mean,on average,typical",
+            "units": "units,pieces,quantity,qty,pcs,tins,cans,bottles,boxes,packs,sets",
+            "discount": "discount,discounts,discount given",
+            "profit": "profit,gross profit,profits",
+            "open_amount": "receivables,owed,outstanding,unpaid amount,open amount",
+            "reserved": "reserved,allocated",
+            "days_to_pay": "take to pay,days to pay,time to pay,pay time,days to get paid",
+            "days_to_ship": "time to ship,days to ship,dispatch time",
+            "days_in_transit": "delivery time,delivery times,transit time,days in transit",
+            "on_hand": "on hand,in stock,stock level,stock levels,left,remaining,in the warehouse",
+            "price": "price,prices,priced,list price,list prices,pricing",
+            "margin_pct": "margin,margins,markup",
+            "shipping_cost": "shipping cost,shipping costs,freight,freight cost,freight costs,"
+            "postage",
+        },
+    ),
+    **_entries(
+        "verb",
+        {
+            "orders": "sell,sold,sales,revenue,revenues,turnover,selling,sells,buy,buys,"
+            "spent with us,spend with us,spends with us,bought from us,buy from us,buys from us",
+            "invoices": "invoiced,billed,raised invoices",
+            "payments": "collect,collected,received,came in,got paid",
+            "purchase_orders": "spent on purchasing,spend on purchasing,purchasing spend,"
+            "spend with,spent with,spending with,"
+            "bought from suppliers,we buy,we bought,we purchase,we purchased,purchases,"
+            "purchasing,we order from,we ordered from",
+            "shipments": "ship,shipped,went out,gone out,go out,dispatched",
+            "returns": "returned",
+            "credit_notes": "credited,refunded in total",
+        },
+    ),
+    **_entries(
+        "dim",
+        {
+            "month": "month,months,monthly",
+            "weekday": "weekday,day of the week,weekdays",
+            "country": "country,countries",
+            "customer": "customer,customers,client,clients",
+            "category": "category,categories,product group,product groups",
+            "product": "product,products,item,items,part,parts,sku,skus,sellers",
+            "carrier": "carrier,carriers,courier,couriers",
+            "reason": "reason,reasons",
+            "supplier": "supplier,suppliers,vendor,vendors",
+            "status": "status",
+            "method": "method,methods,payment method",
+            "warehouse": "warehouse,warehouses",
+        },
+    ),
+    **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
+    **_entries("unit", {"days": "days,day"}),
+    **_entries("rank_count", {"highest": "busiest", "lowest": "quietest"}),
+    **_entries(
+        "rank_price",
+        {
+            "lowest": "cheapest,least expensive,lowest priced",
+            "highest": "most expensive,priciest,dearest,highest priced",
+        },
+    ),
+    **_entries("op", {"which": "which,what", "who": "who,whos,who is"}),
+    **_entries(
+        "rank",
+        {
+            "highest": "most,best,highest,top,biggest,largest,main,greatest,most common",
+            "lowest": "least,worst,lowest,fewest,smallest,weakest,slowest",
+        },
+    ),
+    **_entries(
+        "status",
+        {
+            "cancelled": "cancelled,canceled,cancel,cancellations",
+            "open": "open,unpaid,pending,still open",
+            "paid": "paid,settled",
+            "ambiguous_paid": "been paid,has been paid,have been paid",
+            "overdue": "overdue,past due",
+            "not_due": "not due,not yet due,not due yet,but not due,but not yet due,"
+            "but not due yet",
+            "unapplied": "unapplied,unallocated,unmatched,on account",
+            "rejected": "rejected,refused,declined,turned down",
+            "refunded": "refunded",
+            "late": "late,delayed",
+            "running_late": "running late,late right now,currently late,overdue deliveries",
+            "in_transit": "in transit,on the way",
+            "delivered": "delivered",
+            "received": "received",
+            "on_order": "on order",
+            "adjustment": "adjustment,adjustments,stock adjustments,corrections",
+            "receipt": "receipts,goods receipts,goods in,goods received,received from suppliers",
+            "below_cost": "below cost,under cost,less than cost,at a loss,loss making,lose money,"
+            "losing money,negative margin,priced below cost,priced under cost,below purchase cost,"
+            "under purchase cost",
+            "inactive": "inactive,discontinued",
+            "blocked": "blocked,on stop,on hold",
+        },
+    ),
+    **_entries(
+        "condition",
+        {
+            "not_ordered": "have not ordered,has not ordered,not ordered,did not order,"
+            "have not bought,has not bought,not bought",
+            "ordered": "ordered,placed an order,bought",
+            "new": "new",
+            "over_credit_limit": "over their credit limit,over credit limit,over their limit,"
+            "above their credit limit,exceeding their credit limit,over the credit limit",
+            "owing": "owe us money,owe money,owe us,owing us money,owing money,owing",
+        },
+    ),
+    **_entries(
+        "filler",
+        {
+            "": "did,do,does,we,our,us,in,on,so far,to date,overall,altogether,in total,"
+            "was,were,had,has,have,is,are,give away,gave away,given,give,raise,raised,issued,"
+            "sent,sent out,send out,use,used,place,placed,get,got,there,been,make,made,come,came,"
+            "stuff,things,gave,give,given,to us,supply,supplies,supplied",
+        },
+    ),
+}
+"""Every word or phrase the structured reading understands, with its role."""
+
+MEASURE_SUBJECT: dict[str, str] = {
+    "open_amount": "invoices",
+    "days_to_pay": "invoices",
+    "days_to_ship": "shipments",
+    "days_in_transit": "shipments",
+    "discount": "orders",
+    "profit": "orders",
+    "reserved": "stock",
+    "on_hand": "stock",
+    "price": "products",
+    "margin_pct": "products",
+    "shipping_cost": "shipments",
+}
+"""The subject a measure belongs to when the request names none ("receivables")."""
+
+DIMENSION_SUBJECT: dict[str, str] = {
+    "carrier": "shipments",
+    "reason": "returns",
+    "method": "payments",
+}
+"""The subject a grouping implies when the request names none ("which carrier ...")."""
+
+STATUS_SUBJECT: dict[str, str] = {
+    "on_order": "purchase_orders",
+    "unapplied": "payments",
+    "receipt": "stock_movements",
+    "adjustment": "stock_movements",
+    "below_cost": "products",
+    "blocked": "customers",
+    "overdue": "invoices",
+    "not_due": "invoices",
+}
+CONDITION_SUBJECT = "customers"
+"""Customer conditions ("over their credit limit") make the subject customers."""
+"""The subject a status implies when the request names none ("on order with ...")."""
+
+EVENT_DATED = frozenset(
+    {("orders", "delivered"), ("orders", "shipped"), ("invoices", "paid"),
+     ("returns", "refunded"), ("returns", "received"), ("purchase_orders", "received")}
+)  # fmt: skip
+"""Statuses reached on a date of their own, which a period on the subject's date would miss."""
+
+STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
+    ("purchase_orders", "on_order"): "open",
+    ("purchase_orders", "open"): "open",
+    ("stock_movements", "received"): "receipt",
+    ("stock_movements", "receipt"): "receipt",
+    ("stock_movements", "adjustment"): "adjustment",
+    ("returns", "open"): "open",
+    ("shipments", "late"): "late",
+    ("shipments", "running_late"): "running_late",
+    ("invoices", "open"): "open",
+    ("invoices", "overdue"): "overdue",
+    ("invoices", "not_due"): "not_due",
+    ("payments", "received"): "",
+}
+"""Status words that name a different schema status for some subjects."""
+
+
+_GROUP_WORDS = [
+    " ".join(p) for p, (role, _v) in VOCABULARY.items() if role == "op" and _v == "group"
+]
+_DIM_WORDS = [" ".join(p) for p, (role, _v) in VOCABULARY.items() if role == "dim"]
+_GROUPING = re.compile(
+    r"\b(?:" + "|".join(sorted(map(re.escape, _GROUP_WORDS), key=len, reverse=True)) + r")\s+"
+    r"(?:" + "|".join(sorted(map(re.escape, _DIM_WORDS), key=len, reverse=True)) + r")\b"
+)
+
+
+def grouping(norm: str) -> str | None:
+    """Return the grouping a normalised request asks for ("by country"), or ``None``."""
+    match = _GROUPING.search(norm)
+    return match.group(0) if match else None
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Tokens:
+    """The request's left-over words, read against ``VOCABULARY`` (longest phrase first)."""
+
+    tokens: list[tuple[int, str, str]] = field(default_factory=list)
+    """(position, role, value) in reading order."""
+    unknown: list[str] = field(default_factory=list)
+    """Words that carry meaning and that no role explains."""
+
+
+_LONGEST = max(len(phrase) for phrase in VOCABULARY)
+
+
+def _read(words: list[str]) -> _Tokens:
+    slots = _Tokens()
+    position = 0
+    while position < len(words):
+        for size in range(min(_LONGEST, len(words) - position), 0, -1):
+            phrase = tuple(words[position : position + size])
+            if phrase in VOCABULARY:
+                role, value = VOCABULARY[phrase]
+                slots.tokens.append((position, role, value))
+                position += size
+                break
+        else:
+            word = words[position]
+            if word not in GLOBAL_WORDS:
+                slots.unknown.append(word)
+            position += 1
+    return slots
+
+
+def _data_values(
+    words: list[str], categories: list[str], session: Session
+) -> tuple[dict[str, Any], list[str]]:
+    """Explain words by values stored in the data: carriers, buyers, products by description.
+
+    Returns the filters found and the words still unexplained. A product description must
+    fit every word of one or more product names (plurals folded), and is applied as "any of
+    these products", which the answer lists.
+    """
+    found: dict[str, Any] = {}
+    left = list(words)
+    carriers = {
+        normalise(c): str(c) for c in session.scalars(select(m.Shipment.carrier).distinct())
+    }
+    for name, carrier in carriers.items():
+        parts = name.split()
+        for index in range(len(left) - len(parts) + 1):
+            if left[index : index + len(parts)] == parts:
+                found["carrier"] = carrier
+                del left[index : index + len(parts)]
+                break
+    buyers = [str(p) for p in session.scalars(select(m.PurchaseOrder.created_by).distinct()) if p]
+    for word in list(left):
+        fits = [p for p in buyers if word in normalise(p).split()]
+        if len(fits) == 1:
+            found["created_by"] = fits[0]
+            left.remove(word)
+    if left:
+        products = [(e.number, e.name) for e in name_index(session, m.Product).entities]
+        names = [
+            (sku, {f for w in normalise(name).split() for f in _forms(w)}) for sku, name in products
+        ]
+        # "oil filters": the category word belongs to the description when both fit a name.
+        extra = [w for c in categories for w in normalise(c).split()]
+        for words in ([*left, *extra], left) if extra else (left,):
+            fits = [sku for sku, forms in names if all(_forms(w) & forms for w in words)]
+            if fits and len(fits) <= 40 and (len(words) > 1 or len(fits) <= 6):
+                found["products"] = fits
+                if words is not left:
+                    found["category"] = None
+                left = []
+                break
+    return found, left
+
+
+def _forms(word: str) -> set[str]:
+    """Return a word and its singular forms ("boxes": box, boxe; "filters": filter)."""
+    forms = {word}
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        forms.add(word[:-1])
+        if word.endswith("es"):
+            forms.add(word[:-2])
+    return forms
+
+
+def plan_query(request: Request, session: Session) -> QueryArgs | str:
+    """Read ``request`` as one ``erp_query`` plan, or say why not (a decline reason)."""
+    if request.payments or request.credit_notes:
+        return _record(request)
+    if _MODAL.search(request.norm):
+        return "a question about what could or will happen, not what the records hold"
+    since = (
+        _since(request) if re.search(r"\bnot\b", request.norm) and request.period is None else None
+    )
+    tokens = _read(request.residual)
+    values: dict[str, Any] = {}
+    if tokens.unknown:
+        values, left = _data_values(tokens.unknown, request.categories, session)
+        if left:
+            return f"words the structured reading cannot place: {sorted(set(left))[:5]}"
+        if "products" in values and request.skus:
+            return "a product named twice"
+    for kind in ("invoices", "orders", "pos", "rmas", "shipments", "trackings", "amounts",
+                 "quantities", "percent", "delta", "method", "min_amount",
+                 "days"):  # fmt: skip
+        if request.count(kind):
+            return f"{kind} in the request: not an aggregate question"
+    if request.unknown_name:
+        return "a name to settle first"
+    if request.product_choices:
+        # "cheapest brake disc", "rear wiper motors, how many left": a ranking or a total over
+        # every product the description fits (the answer names each); anything else asks.
+        if not any(role in ("rank_price", "measure") for _p, role, _v in tokens.tokens):
+            return "a product to settle first"
+        values["products"] = [sku for sku, _name in request.product_choices]
+    # --- assign each token to a slot, dimensions by their marker
+    subjects: list[str] = []
+    measures: list[str] = []
+    verbs: list[str] = []
+    ranks: list[str] = []
+    statuses: list[str] = []
+    conditions: list[str] = []
+    group: str | None = None
+    marker: str | None = None
+    day_unit = False
+    singular = False
+    group_from_which = False
+    dims_unmarked: list[tuple[str, bool]] = []
+    seq = tokens.tokens
+    for index, (position, role, value) in enumerate(seq):
+        if role == "op":
+            if value == "who":  # "who returns the most": customers, ranked
+                if group not in (None, "customer"):
+                    return "two groupings"
+                group, marker, singular = "customer", None, True
+                continue
+            marker = value
+            continue
+        if role == "dim":
+            after_group = marker == "group" and index > 0 and seq[index - 1][1] == "op"
+            after_which = marker == "which" and index > 0 and seq[index - 1][1] == "op"
+            if after_group or after_which:
+                if group is not None and group != value:
+                    return "two groupings"
+                group = value
+                group_from_which = after_which
+                singular = after_which and not request.residual[position].endswith("s")
+                marker = None
+                continue
+            dims_unmarked.append((value, request.residual[position].endswith("s")))
+            marker = None
+            continue
+        marker = None if role not in ("filler",) else marker
+        if role == "subject":
+            subjects.append(value)
+        elif role == "measure":
+            measures.append(value)
+        elif role == "verb":
+            verbs.append(value)
+        elif role == "rank":
+            ranks.append(value)
+        elif role == "status":
+            statuses.append(value)
+        elif role == "condition":
+            conditions.append(value)
+        elif role == "unit":
+            day_unit = True
+        elif role == "rank_price":
+            ranks.append(value)
+            measures.append("price")
+        elif role == "rank_count":
+            ranks.append(value)  # "busiest day": the most orders, not the most revenue
+            measures.append("count")
+        if role == "subject" and group is None:
+            singular = not request.residual[position].endswith("s")
+    if group_from_which and not any(role == "rank" for _p, role, _v in seq):
+        # "which customers are blocked": no ranking, so the noun is what is listed.
+        if group == "customer":
+            subjects.append("customers")
+        elif group == "product":
+            subjects.append("products")
+        group = None
+    # A dimension word not after by/per/which ("customers", "products") is a subject noun
+    # when the vocabulary has it as one; otherwise it names the thing to rank.
+    for value, plural in dims_unmarked:
+        singular = singular or not plural
+        if value == "customer" and not (ranks and group is None):
+            subjects.append("customers")
+        elif value == "supplier" and not ranks:
+            subjects.append("suppliers")
+        elif value == "product" and (
+            "price" in measures or statuses or request.suppliers or request.categories or not ranks
+        ):
+            subjects.append("products")
+        elif group is None and ranks:
+            group = value  # "main reason for returns", "worst month": the thing ranked
+        else:
+            return f"{value!r} is named but not grouped by or filtered on"
+    # --- the subject
+    subject_set = set(subjects) | set(verbs)
+    if "customers" in subject_set and (conditions or subject_set == {"customers"}):
+        subject_set = {"customers"} | (
+            subject_set & {"orders"} if "ordered" in conditions else set()
+        )
+        subject_set.discard("orders")
+    implied_by_measure = {MEASURE_SUBJECT[m] for m in measures if m in MEASURE_SUBJECT}
+    if subject_set == {"customers"} and not conditions and len(implied_by_measure) == 1:
+        subject_set = implied_by_measure  # "days our customers take to pay": the invoices'
+    if "below_cost" in statuses:
+        subject_set.discard("orders")  # "selling below cost": the products' prices
+        verbs = [v for v in verbs if v != "orders"]
+    if (
+        "stock" in subject_set
+        and statuses
+        and set(statuses) <= {"adjustment", "receipt", "received"}
+    ):
+        subject_set = (subject_set - {"stock"}) | {"stock_movements"}
+    implied = False
+    if not subject_set:
+        # No noun: the measure or the grouping names the subject ("receivables by country",
+        # "which carrier do we use most"); a ranked month or category means sales.
+        subject_set = {MEASURE_SUBJECT[m] for m in measures if m in MEASURE_SUBJECT}
+        if not subject_set:
+            subject_set = {STATUS_SUBJECT[s] for s in statuses if s in STATUS_SUBJECT}
+        if not subject_set and conditions:
+            subject_set = {CONDITION_SUBJECT}
+        if not subject_set and request.categories and (not measures or "price" in measures):
+            subject_set = {"products"}  # "list all filters", "cheapest brake disc"
+        named = values.get("products") or request.skus
+        if not subject_set and named and set(measures) <= {"count", "units", "on_hand"}:
+            subject_set = {"stock"}  # "how many brake discs do we have": what is on hand
+        if not subject_set and request.suppliers:
+            subject_set = {"purchase_orders"}
+        if not subject_set and group in DIMENSION_SUBJECT:
+            subject_set = {DIMENSION_SUBJECT[group]}
+        if not subject_set and group is not None and ranks:
+            subject_set, implied = {"orders"}, True
+    if "adjustment" in statuses and not subject_set - {"stock"}:
+        subject_set = {"stock_movements"}
+    if len(subject_set) != 1:
+        return f"subject unclear: {sorted(subject_set) or 'none'}"
+    subject = subject_set.pop()
+    spec = SUBJECTS[subject]
+    # --- the measure
+    measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
+    if measure is None:
+        return f"measure unclear for {subject}: {sorted(set(measures))}"
+    if subject == "stock" and group is None and len(values.get("products", request.skus)) > 1:
+        group = "product"  # several products: each one's stock, and the total in the headline
+    if subject == "stock_movements" and measure == "count":
+        measure = "units"  # net units, stated with the number of bookings
+    if day_unit and not measure.startswith("days_"):
+        return "days named but no duration measured"
+    if subject == "customers" and group == "customer":
+        group = None  # "which customers ...": list them
+    if subject == "products" and group == "product":
+        group = None  # "which products ...": list them
+    if subject == "purchase_orders" and group == "customer":
+        group = "buyer"  # "who raised the most POs": the person, not a customer
+    if subject == "products" and ranks and group is None and measure != "price":
+        return "products are ranked by price only"
+    listed_prices = False
+    if subject == "products" and measure == "price" and "average" not in measures and not ranks:
+        measure = "count"  # "the price of the golf brake pads": each one's, listed
+        listed_prices = True
+    list_rows = listed_prices
+    if not measures and group is None and not ranks and not verbs:
+        if subject == "stock":
+            pass  # the stock on hand
+        elif subject == "stock_movements":
+            measure = "units"
+        elif (subjects or conditions or statuses or subject == "products") and (
+            subject in LIST_SUBJECTS
+        ):
+            list_rows = True
+        else:
+            return "nothing to compute"
+    if ranks and group is None:
+        if not (
+            (subjects or subject == "products")
+            and subject in AMOUNT_LISTS
+            and measure in ("count", "value", "price")
+        ):
+            return "a ranking without anything to rank"
+        if not _SIZE_RANK.search(request.norm):
+            return "a ranking of records by no stated size ('top 5 invoices': by what?)"
+        list_rows = True  # "biggest unpaid invoice": the records, largest amount first
+    # --- status and conditions
+    status: str | None = None
+    if "ambiguous_paid" in statuses:
+        return "'been paid' reads as fully or partly paid"
+    for word in statuses:
+        mapped = STATUS_OF_SUBJECT.get((subject, word), word)
+        if not mapped:
+            continue  # "payments received": every payment is received
+        if mapped not in spec.statuses:
+            return f"{subject} cannot be filtered as {word!r}"
+        if status is not None and status != mapped:
+            return "two statuses"
+        status = mapped
+    condition: str | None = None
+    if conditions:
+        if subject != "customers" or len(set(conditions)) > 1:
+            return f"conditions {conditions} do not apply to {subject}"
+        condition = conditions[0]
+    if subject == "customers" and "open_amount" in measures:
+        condition, measure = "owing", "count"
+    if (subject, status) in EVENT_DATED and request.period is not None:
+        # "orders delivered last month": the period would filter the order date instead.
+        return f"{status} {subject} over a period: the period is not the {status} date"
+    if (
+        subject == "invoices"
+        and status in ("open", "overdue", "not_due")
+        and (measure == "value" or (group and not measures))
+    ):
+        measure = "open_amount"  # "how much is overdue", "overdue by customer": what is owed
+    args: dict[str, Any] = {
+        "subject": subject,
+        "measure": measure,
+        "group_by": group,
+        "list_rows": list_rows,
+    }
+    if ranks:
+        if len(set(ranks)) > 1:
+            return "two rankings"
+        if (
+            ranks[0] == "lowest"
+            and group is not None
+            and group not in ("month", "weekday", "country", "status")
+        ):
+            # Customers or products that sold nothing are no group at all: the bottom of a
+            # grouped list is not the slowest seller.
+            return "a ranking from the bottom over records that may have none"
+        args["rank"] = ranks[0]
+        after = _AFTER_SUPERLATIVE.search(request.norm)
+        if after is not None:
+            singular = not after.group(1).endswith("s")  # "cheapest filter": the one
+        args["limit"] = request.limit or (1 if singular else 10)
+    elif request.limit is not None:
+        return "a limit without a ranking"
+    if status:
+        args["status"] = status
+    if condition:
+        args["customer_condition"] = condition
+    if request.period is not None:
+        args["date_from"] = request.period.start
+        args["date_to"] = request.period.end
+    elif condition == "not_ordered":
+        # "haven't ordered in 6 months": a negation over the months up to today.
+        if since is None:
+            return "no period for 'not ordered'"
+        args["date_from"], args["date_to"] = since, request.today
+    if (request.customers or request.customer_numbers) and spec.customer_column is None:
+        return f"{subject} are not recorded per customer"
+    if request.customers or request.customer_numbers:
+        if request.count("customer") > 1:
+            return "several customers"
+        if request.customer_numbers:
+            args["customer"] = request.customer_numbers[0]
+        else:
+            mention = request.customers[0]
+            if mention.resolved is None:
+                return "customer name fits several"
+            args["customer"] = mention.resolved.number
+    if request.suppliers:
+        if len(request.suppliers) > 1 or request.suppliers[0].resolved is None:
+            return "supplier unclear"
+        args["supplier"] = request.suppliers[0].resolved.number
+    if request.countries:
+        if len(request.countries) > 1:
+            return "several countries"
+        args["country"] = request.countries[0]
+    if request.categories:
+        if len(request.categories) > 1:
+            return "several categories"
+        args["category"] = request.categories[0]
+    if request.skus:
+        args["products"] = list(request.skus)
+    if request.warehouses:
+        if len(request.warehouses) > 1:
+            return "several warehouses"
+        args["warehouse"] = request.warehouses[0]
+    args |= values
+    if args.get("category", "") is None:
+        del args["category"]
+    if measure == "count" and "orders" in verbs and (args.get("products") or args.get("category")):
+        args["measure"] = "units"  # "how many oil filters did we sell": units, not orders
+    try:
+        return QueryArgs.model_validate(args)
+    except ValidationError as error:
+        return f"the plan does not fit the schema: {error.errors()[0]['msg']}"
+
+
+RECORD_WORDS = frozenset(
+    """payment payments credit note notes cn pay invoice invoices customer who whos paid pay
+    amount much when date what for against applied allocated matched go went did that it is
+    was status details about this""".split()
+)
+"""Words asking about a payment's or credit note's own fields, all of which the answer shows."""
+
+
+def _record(request: Request) -> QueryArgs | str:
+    """Show one payment or credit note by its number, with every field the owner may ask."""
+    numbers = [*request.payments, *request.credit_notes]
+    if len(numbers) != 1 or request.kinds() - {"payments", "credit_notes"}:
+        return "a record number with other things to find"
+    unknown = set(request.residual) - GLOBAL_WORDS - RECORD_WORDS
+    if unknown:
+        return f"words the record lookup cannot place: {sorted(unknown)[:5]}"
+    subject = "payments" if request.payments else "credit_notes"
+    args: dict[str, Any] = {"subject": subject, "list_rows": True, "number": numbers[0]}
+    return QueryArgs.model_validate(args)
+
+
+_SIZE_RANK = re.compile(
+    r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
+    r"priciest|dearest|highest priced|lowest priced)\b"
+)
+_AFTER_SUPERLATIVE = re.compile(
+    r"\b(?:cheapest|least expensive|lowest priced|most expensive|priciest|dearest|highest "
+    r"priced)\s+(?!\d)(\w+)"
+)
+# ("may" is left out: it is the month far more often than the modal in these requests.)
+_MODAL = re.compile(r"\b(?:can|could|will|would|should|might)\b(?! you\b)|\bgoing to\b")
+_SPAN = re.compile(
+    r"\b(?:in|for|within)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,3})\s+(day|week|month|year)s?\b"
+)
+
+
+def _since(request: Request) -> date | None:
+    match = _SPAN.search(request.norm)
+    if match is None:
+        return None
+    n, unit = int(match.group(1)), match.group(2)
+    delta = {
+        "day": relativedelta(days=n), "week": relativedelta(weeks=n),
+        "month": relativedelta(months=n), "year": relativedelta(years=n),
+    }[unit]  # fmt: skip
+    for word in ("in", "for", "within", "the", "last", "past", match.group(1), unit, f"{unit}s"):
+        if word in request.residual:
+            request.residual.remove(word)
+    return request.today - delta
+
+
+def _measure(subject: str, measures: set[str], verbs: list[str], request: Request) -> str | None:
+    spec = SUBJECTS[subject]
+    wanted = set(measures)
+    if "average" in wanted:
+        wanted.discard("average")
+        wanted.discard("value")
+        for specific in ("days_to_pay", "days_to_ship", "days_in_transit"):
+            if specific in wanted:
+                return specific if specific in spec.measures else None
+        if "discount" in wanted:
+            return "average_discount_pct" if subject == "orders" else None
+        if wanted == {"shipping_cost"} and subject == "shipments":
+            return "average_value"  # "average shipping cost"
+        if wanted - {"count"} in ({"margin_pct"}, {"price"}) and subject == "products":
+            return (wanted - {"count"}).pop()  # "average margin", "average price"
+        if wanted - {"count"}:
+            return None
+        return "average_value" if "average_value" in spec.measures else None
+    if "shipping_cost" in wanted:
+        if subject != "shipments" or wanted - {"shipping_cost", "value", "average"}:
+            return None
+        return "value"
+    if subject == "stock":
+        if wanted <= {"count", "units", "on_hand"} or (
+            wanted <= {"count", "units", "on_hand", "value"} and wanted & {"units", "on_hand"}
+        ):
+            return "on_hand"  # "total units on hand"
+        if wanted <= {"value"} and re.search(r"\b(worth|value)\b", request.norm):
+            return "stock_value"  # "what is our stock worth"
+        if wanted <= {"value"}:
+            return "on_hand"  # "how much stock", "total stock": units
+    if subject == "products" and wanted in ({"price"}, {"margin_pct"}):
+        return wanted.pop()
+    if subject == "products" and "price" in wanted and wanted <= {"price", "count"}:
+        return "count"
+    for specific in ("days_to_pay", "days_to_ship", "days_in_transit", "discount", "profit",
+                     "reserved", "units", "open_amount"):  # fmt: skip
+        if specific in wanted:
+            if len(wanted - {specific, "value", "count" if specific == "units" else ""}) > 0:
+                return None
+            if specific == "open_amount" and subject == "customers":
+                return "count"
+            return specific if specific in spec.measures else None
+    if wanted == {"count"} or (not wanted and subject != "stock"):
+        if "count" in wanted or not verbs or subject in ("shipments", "returns"):
+            return "count"
+        return "value" if "value" in spec.measures else "count"
+    if wanted == {"value"} or (wanted == {"value", "count"} and False):
+        return "value" if "value" in spec.measures else None
+    return None

@@ -1,0 +1,1126 @@
+"""The general ERP query: measure × subject × grouping × filters × period × ranking.
+
+``erp_query`` answers the aggregate questions no list skill answers ("how many invoices did
+we raise last year", "receivables by country", "which carrier do we use most") from one
+declared schema: ``SUBJECTS`` says, for every subject (orders, invoices, payments, …), which
+measures it can compute, which dimensions it can group by and which statuses it can filter
+on, each with the SQLAlchemy expression behind it. ``QueryArgs`` is a parsed plan validated
+against that schema; ``run_query`` builds one SQL statement from it. The fast path fills the
+plan from the request's words (``nova.erp.intents.structured``); a model agent fills it as a
+tool's arguments. Every answer states its reading (what was counted, what was left out, the
+period) in its first line, so a figure is never shown without what it means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from sqlalchemy import Integer, and_, cast, distinct, exists, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from nova.erp import models as m
+from nova.erp.db import business_date
+from nova.erp.results import Fact, Kind, Row, SkillResult, column
+from nova.erp.skills.common import (
+    CUSTOMER_HELP,
+    SUPPLIER_HELP,
+    Country,
+    IsoDate,
+    Limit,
+    Name,
+    NotFound,
+    SkillArgs,
+    SkillError,
+    resolve_category,
+    resolve_customer,
+    resolve_product,
+    resolve_supplier,
+)
+
+Subject = Literal[
+    "orders",
+    "invoices",
+    "payments",
+    "returns",
+    "shipments",
+    "purchase_orders",
+    "customers",
+    "stock_movements",
+    "stock",
+    "credit_notes",
+    "products",
+    "suppliers",
+]
+Measure = Literal[
+    "count",
+    "value",
+    "average_value",
+    "units",
+    "discount",
+    "average_discount_pct",
+    "profit",
+    "open_amount",
+    "days_to_pay",
+    "days_to_ship",
+    "days_in_transit",
+    "reserved",
+    "on_hand",
+    "available",
+    "stock_value",
+    "price",
+    "margin_pct",
+]
+Dimension = Literal[
+    "month", "weekday", "country", "customer", "category", "product", "carrier", "reason",
+    "supplier", "status", "method", "warehouse", "buyer",
+]  # fmt: skip
+CustomerCondition = Literal["ordered", "not_ordered", "new", "over_credit_limit", "owing"]
+
+
+# --- the declared schema ------------------------------------------------------------------
+
+Expr = ColumnElement[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureSpec:
+    """A figure a subject can compute: its label, display kind and aggregate expression."""
+
+    label: str
+    kind: Kind
+    aggregate: Callable[[Dialect], Expr]
+    grain: Literal["row", "line"] = "row"
+    """``line``: computed over order/PO lines (the query joins them)."""
+    total: Callable[[Dialect], Expr] | None = None
+    """For an average: the sum it averages, stated beside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectSpec:
+    """One thing the owner asks about, with what can be computed, grouped and filtered."""
+
+    noun: str
+    """Plural noun for the answer ("orders")."""
+    entity: Any
+    date_column: Any | None
+    date_label: str
+    measures: dict[str, MeasureSpec]
+    dimensions: frozenset[str]
+    statuses: dict[str, Callable[[date], Expr]] = field(default_factory=dict)
+    """Status filters by name, built for the business date."""
+    default_filter: tuple[str, Callable[[], Expr]] | None = None
+    """What is left out unless a status is asked for (cancelled orders), with its wording."""
+    customer_column: Any | None = None
+    number_column: Any | None = None
+
+
+def _cents(expr: Any) -> Expr:
+    return func.coalesce(func.sum(expr), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """Date arithmetic, which SQLite and PostgreSQL spell differently."""
+
+    postgres: bool
+
+    def days(self, later: Any, earlier: Any) -> Expr:
+        """Days from ``earlier`` to ``later`` (dates)."""
+        if self.postgres:
+            return later - earlier
+        return func.julianday(later) - func.julianday(earlier)
+
+    def month(self, day: Any) -> Expr:
+        """``YYYY-MM`` of a date."""
+        return func.to_char(day, "YYYY-MM") if self.postgres else func.strftime("%Y-%m", day)
+
+    def weekday(self, day: Any) -> Expr:
+        """0 (Sunday) to 6 of a date."""
+        if self.postgres:
+            return cast(func.extract("dow", day), Integer)
+        return cast(func.strftime("%w", day), Integer)
+
+
+def _movement_kind(kind: str) -> Callable[[date], Expr]:
+    return lambda today: m.StockMovement.kind == kind
+
+
+SO, SOL, INV, PAY = m.SalesOrder, m.SalesOrderLine, m.Invoice, m.Payment
+RET, SHP, PO, POL = m.Return, m.Shipment, m.PurchaseOrder, m.PurchaseOrderLine
+
+SUBJECTS: dict[str, SubjectSpec] = {
+    "orders": SubjectSpec(
+        "orders",
+        SO,
+        SO.order_date,
+        "order date",
+        {
+            "count": MeasureSpec("number of orders", "int", lambda d: func.count(distinct(SO.id))),
+            "value": MeasureSpec(
+                "order value", "money", lambda d: _cents(SOL.line_total_cents), "line"
+            ),
+            "average_value": MeasureSpec(
+                "average order value",
+                "money",
+                lambda d: func.avg(SO.total_cents),
+                total=lambda d: _cents(SO.total_cents),
+            ),
+            "units": MeasureSpec("units", "qty", lambda d: _cents(SOL.quantity), "line"),
+            "discount": MeasureSpec(
+                "discount given (list value less net line amounts)",
+                "money",
+                lambda d: _cents(SOL.quantity * SOL.unit_price_cents - SOL.line_total_cents),
+                "line",
+            ),
+            "average_discount_pct": MeasureSpec(
+                "average line discount", "pct", lambda d: func.avg(SOL.discount_pct), "line"
+            ),
+            "profit": MeasureSpec(
+                "gross profit (net line amounts less units × current product cost)",
+                "money",
+                lambda d: _cents(SOL.line_total_cents - SOL.quantity * m.Product.cost_cents),
+                "line",
+            ),
+        },
+        frozenset({"month", "weekday", "country", "customer", "category", "product", "status"}),
+        {
+            "cancelled": lambda today: SO.status == "cancelled",
+            "open": lambda today: SO.status == "open",
+            "shipped": lambda today: SO.status.in_(("shipped", "delivered")),
+            "delivered": lambda today: SO.status == "delivered",
+        },
+        ("cancelled orders excluded", lambda: SO.status != "cancelled"),
+        SO.customer_id,
+        SO.number,
+    ),
+    "invoices": SubjectSpec(
+        "invoices",
+        INV,
+        INV.issue_date,
+        "issue date",
+        {
+            "count": MeasureSpec("number of invoices", "int", lambda d: func.count(INV.id)),
+            "value": MeasureSpec("invoiced total", "money", lambda d: _cents(INV.total_cents)),
+            "average_value": MeasureSpec(
+                "average invoice total",
+                "money",
+                lambda d: func.avg(INV.total_cents),
+                total=lambda d: _cents(INV.total_cents),
+            ),
+            "open_amount": MeasureSpec(
+                "amount still open", "money", lambda d: _cents(INV.total_cents - INV.paid_cents)
+            ),
+            "days_to_pay": MeasureSpec(
+                "average days from issue to payment (payments applied to an invoice)",
+                "days",
+                lambda d: func.avg(d.days(PAY.paid_on, INV.issue_date)),
+            ),
+        },
+        frozenset({"month", "country", "customer", "status"}),
+        {
+            "open": lambda today: INV.status == "open",
+            "paid": lambda today: INV.status == "paid",
+            "overdue": lambda today: and_(INV.status == "open", INV.due_date < today),
+            "not_due": lambda today: and_(INV.status == "open", INV.due_date >= today),
+        },
+        None,
+        INV.customer_id,
+        INV.number,
+    ),
+    "payments": SubjectSpec(
+        "payments",
+        PAY,
+        PAY.paid_on,
+        "payment date",
+        {
+            "count": MeasureSpec("number of payments", "int", lambda d: func.count(PAY.id)),
+            "value": MeasureSpec("amount received", "money", lambda d: _cents(PAY.amount_cents)),
+            "average_value": MeasureSpec(
+                "average payment",
+                "money",
+                lambda d: func.avg(PAY.amount_cents),
+                total=lambda d: _cents(PAY.amount_cents),
+            ),
+        },
+        frozenset({"month", "country", "customer", "method"}),
+        {
+            "unapplied": lambda today: PAY.invoice_id.is_(None),
+            "applied": lambda today: PAY.invoice_id.is_not(None),
+        },
+        None,
+        PAY.customer_id,
+        PAY.number,
+    ),
+    "returns": SubjectSpec(
+        "returns",
+        RET,
+        RET.requested_on,
+        "request date",
+        {
+            "count": MeasureSpec("number of returns", "int", lambda d: func.count(RET.id)),
+            "units": MeasureSpec("units returned", "qty", lambda d: _cents(RET.quantity)),
+        },
+        frozenset({"month", "country", "customer", "category", "product", "reason", "status"}),
+        {
+            "rejected": lambda today: RET.status == "rejected",
+            "refunded": lambda today: RET.status == "refunded",
+            "open": lambda today: RET.status.in_(("requested", "received")),
+        },
+        None,
+        RET.customer_id,
+        RET.number,
+    ),
+    "shipments": SubjectSpec(
+        "shipments",
+        SHP,
+        SHP.shipped_on,
+        "ship date",
+        {
+            "count": MeasureSpec("number of shipments", "int", lambda d: func.count(SHP.id)),
+            "value": MeasureSpec("shipping cost", "money", lambda d: _cents(SHP.cost_cents)),
+            "average_value": MeasureSpec(
+                "average shipping cost",
+                "money",
+                lambda d: func.avg(SHP.cost_cents),
+                total=lambda d: _cents(SHP.cost_cents),
+            ),
+            "days_to_ship": MeasureSpec(
+                "average days from order date to shipping",
+                "days",
+                lambda d: func.avg(d.days(SHP.shipped_on, SO.order_date)),
+            ),
+            "days_in_transit": MeasureSpec(
+                "average days from shipping to delivery (delivered shipments)",
+                "days",
+                lambda d: func.avg(d.days(SHP.delivered_on, SHP.shipped_on)),
+            ),
+        },
+        frozenset({"month", "country", "customer", "carrier", "status"}),
+        {
+            "delivered": lambda today: SHP.status == "delivered",
+            "in_transit": lambda today: SHP.status == "in_transit",
+            # Late as the shipment list counts it: delivered after the expected day, or still
+            # under way past it; "running late" is only the second.
+            "late": lambda today: or_(
+                SHP.delivered_on > SHP.expected_delivery,
+                and_(SHP.delivered_on.is_(None), SHP.expected_delivery < today),
+            ),
+            "running_late": lambda today: and_(
+                SHP.status == "in_transit", SHP.expected_delivery < today
+            ),
+        },
+        None,
+        SO.customer_id,
+        SHP.number,
+    ),
+    "purchase_orders": SubjectSpec(
+        "purchase orders",
+        PO,
+        PO.order_date,
+        "order date",
+        {
+            "count": MeasureSpec("number of purchase orders", "int", lambda d: func.count(PO.id)),
+            "value": MeasureSpec("purchase order value", "money", lambda d: _cents(PO.total_cents)),
+            "average_value": MeasureSpec(
+                "average purchase order value",
+                "money",
+                lambda d: func.avg(PO.total_cents),
+                total=lambda d: _cents(PO.total_cents),
+            ),
+        },
+        frozenset({"month", "supplier", "status", "warehouse", "buyer"}),
+        {
+            "open": lambda today: PO.status == "ordered",
+            "received": lambda today: PO.status == "received",
+        },
+        None,
+        None,
+        PO.number,
+    ),
+    "customers": SubjectSpec(
+        "customers",
+        m.Customer,
+        None,
+        "",
+        {"count": MeasureSpec("number of customers", "int", lambda d: func.count(m.Customer.id))},
+        frozenset({"country"}),
+        {"blocked": lambda today: m.Customer.blocked.is_(True)},
+        None,
+        m.Customer.id,
+        m.Customer.number,
+    ),
+    "stock_movements": SubjectSpec(
+        "stock movements",
+        m.StockMovement,
+        m.StockMovement.moved_on,
+        "booking date",
+        {
+            "count": MeasureSpec(
+                "number of bookings", "int", lambda d: func.count(m.StockMovement.id)
+            ),
+            "units": MeasureSpec("net units", "qty", lambda d: _cents(m.StockMovement.quantity)),
+        },
+        frozenset({"month", "product", "category", "warehouse"}),
+        {kind: _movement_kind(kind) for kind in ("adjustment", "receipt", "sale", "return")},
+        None,
+        None,
+        None,
+    ),
+    "stock": SubjectSpec(
+        "stock levels",
+        m.StockLevel,
+        None,
+        "",
+        {
+            "on_hand": MeasureSpec("units on hand", "qty", lambda d: _cents(m.StockLevel.on_hand)),
+            "reserved": MeasureSpec(
+                "units reserved", "qty", lambda d: _cents(m.StockLevel.reserved)
+            ),
+            "available": MeasureSpec(
+                "units available (on hand less reserved)",
+                "qty",
+                lambda d: _cents(m.StockLevel.on_hand - m.StockLevel.reserved),
+            ),
+            "stock_value": MeasureSpec(
+                "stock value at cost (units on hand × current product cost)",
+                "money",
+                lambda d: _cents(m.StockLevel.on_hand * m.Product.cost_cents),
+            ),
+        },
+        frozenset({"product", "category", "warehouse", "supplier"}),
+    ),
+    "suppliers": SubjectSpec(
+        "suppliers",
+        m.Supplier,
+        None,
+        "",
+        {"count": MeasureSpec("number of suppliers", "int", lambda d: func.count(m.Supplier.id))},
+        frozenset({"country"}),
+        {},
+        None,
+        None,
+        m.Supplier.number,
+    ),
+    "products": SubjectSpec(
+        "products",
+        m.Product,
+        None,
+        "",
+        {
+            "count": MeasureSpec("number of products", "int", lambda d: func.count(m.Product.id)),
+            "price": MeasureSpec(
+                "average list price", "money", lambda d: func.avg(m.Product.unit_price_cents)
+            ),
+            "margin_pct": MeasureSpec(
+                "average margin on list price",
+                "pct",
+                lambda d: func.avg(
+                    (m.Product.unit_price_cents - m.Product.cost_cents)
+                    * 100.0
+                    / m.Product.unit_price_cents
+                ),
+            ),
+        },
+        frozenset({"category", "supplier"}),
+        {
+            "below_cost": lambda today: m.Product.unit_price_cents < m.Product.cost_cents,
+            "inactive": lambda today: m.Product.active.is_(False),
+        },
+        None,
+        None,
+        m.Product.sku,
+    ),
+    "credit_notes": SubjectSpec(
+        "credit notes",
+        m.CreditNote,
+        m.CreditNote.issue_date,
+        "issue date",
+        {
+            "count": MeasureSpec(
+                "number of credit notes", "int", lambda d: func.count(m.CreditNote.id)
+            ),
+            "value": MeasureSpec("credited", "money", lambda d: _cents(m.CreditNote.amount_cents)),
+        },
+        frozenset({"month", "country", "customer"}),
+        {},
+        None,
+        m.CreditNote.customer_id,
+        m.CreditNote.number,
+    ),
+}
+"""Every subject ``erp_query`` knows, with what it can compute, group by and filter on."""
+
+ADDITIVE = frozenset(
+    {"count", "value", "units", "discount", "profit", "open_amount", "reserved", "on_hand",
+     "available", "stock_value"}
+)  # fmt: skip
+"""Measures whose groups add up to a total (averages and durations do not)."""
+
+LIST_SUBJECTS = frozenset(
+    {"orders", "invoices", "payments", "returns", "credit_notes", "customers", "shipments",
+     "products", "suppliers", "purchase_orders"}
+)  # fmt: skip
+"""Subjects whose matching records can be listed one per row (``list_rows``)."""
+
+AMOUNT_LISTS = frozenset(
+    {"orders", "invoices", "payments", "credit_notes", "products", "purchase_orders"}
+)
+"""Listed subjects with an amount, which a ranking ("biggest unpaid invoice") orders by."""
+
+DIMENSION_LABELS: dict[str, str] = {
+    "month": "month", "weekday": "weekday", "country": "customer country",
+    "customer": "customer", "category": "category", "product": "product",
+    "carrier": "carrier", "reason": "reason", "supplier": "supplier", "status": "status",
+    "method": "payment method", "warehouse": "warehouse", "buyer": "person who raised it",
+}  # fmt: skip
+
+
+class QueryArgs(SkillArgs):
+    """Arguments of ``erp_query``: one measure of one subject, optionally grouped and ranked."""
+
+    subject: Subject = Field(description="What is counted or summed")
+    measure: Measure = Field(default="count", description="The figure computed")
+    group_by: Dimension | None = Field(default=None, description="One row per value of this")
+    rank: Literal["highest", "lowest"] | None = Field(
+        default=None, description="Order the groups by the measure (default: by the group)"
+    )
+    limit: Limit | None = Field(
+        default=None, description="Most groups to show; ties with the last one are kept"
+    )
+    list_rows: bool = Field(default=False, description="List the matching records, not a figure")
+    number: Name | None = Field(
+        default=None, description="One record by its number (PAY-2025-01157, CN-2025-0041)"
+    )
+    date_from: IsoDate | None = Field(default=None, description="First day, YYYY-MM-DD")
+    date_to: IsoDate | None = Field(default=None, description="Last day, YYYY-MM-DD")
+    customer: Name | None = Field(default=None, description=CUSTOMER_HELP)
+    supplier: Name | None = Field(default=None, description=SUPPLIER_HELP)
+    country: Country | None = Field(default=None, description="Customer (or destination) country")
+    category: Name | None = Field(default=None, description="Product category")
+    products: list[Name] = Field(default=[], description="SKUs (any of them)")
+    status: str | None = Field(default=None, description="A status the subject declares")
+    carrier: Name | None = None
+    warehouse: Literal["MAIN", "ULM"] | None = Field(
+        default=None, description="Warehouse (stock, stock movements, purchase orders)"
+    )
+    created_by: Name | None = Field(default=None, description="Who raised it (purchase orders)")
+    customer_condition: CustomerCondition | None = Field(
+        default=None,
+        description="customers only: ordered / not_ordered in the period, new in the period, "
+        "over_credit_limit, owing (positive open balance)",
+    )
+
+    @model_validator(mode="after")
+    def _fits_schema(self) -> QueryArgs:
+        spec = SUBJECTS[self.subject]
+        if self.measure not in spec.measures:
+            raise ValueError(
+                f"{self.subject} have no measure {self.measure!r}; they have "
+                + ", ".join(spec.measures)
+            )
+        if self.group_by is not None and self.group_by not in spec.dimensions:
+            raise ValueError(
+                f"{self.subject} cannot be grouped by {self.group_by}; by "
+                + ", ".join(sorted(spec.dimensions))
+            )
+        if self.status is not None and self.status not in spec.statuses:
+            raise ValueError(
+                f"{self.subject} have no status {self.status!r}; they have "
+                + (", ".join(spec.statuses) or "none")
+            )
+        if self.customer_condition and self.subject != "customers":
+            raise ValueError("customer_condition applies to subject customers only")
+        if self.created_by and self.subject != "purchase_orders":
+            raise ValueError("created_by applies to purchase orders only")
+        if self.carrier and self.subject != "shipments":
+            raise ValueError("carrier applies to shipments only")
+        if self.warehouse and self.subject not in ("stock", "stock_movements", "purchase_orders"):
+            raise ValueError("warehouse applies to stock, stock movements and purchase orders")
+        if self.supplier and self.subject not in (
+            "purchase_orders",
+            "stock",
+            "stock_movements",
+            "products",
+        ):
+            raise ValueError("supplier applies to purchase orders and stock only")
+        if self.rank and self.list_rows and self.subject not in AMOUNT_LISTS:
+            raise ValueError("a ranked list orders amounts of " + ", ".join(sorted(AMOUNT_LISTS)))
+        if self.list_rows and (self.subject not in LIST_SUBJECTS or self.group_by):
+            raise ValueError("list_rows lists records of " + ", ".join(sorted(LIST_SUBJECTS)))
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
+        if (
+            (self.date_from or self.date_to)
+            and spec.date_column is None
+            and self.customer_condition not in ("ordered", "not_ordered", "new")
+        ):
+            raise ValueError(f"{self.subject} have no date to filter on")
+        return self
+
+
+class QueryRow(Row):
+    """One group (or the whole selection) and its figures."""
+
+    id: str = column("Group")
+    value: Decimal | int | None = column("Value")
+    count: int = column("Records", "int")
+
+
+# --- the query builder --------------------------------------------------------------------
+
+
+def _money(cents: Any) -> Decimal:
+    return (Decimal(str(cents or 0)) / 100).quantize(Decimal("0.01"))
+
+
+def _figure(kind: Kind, raw: Any) -> Decimal | int | None:
+    if raw is None:
+        return None
+    if kind == "money":
+        return _money(raw)
+    if kind in ("days", "pct"):
+        return Decimal(str(raw)).quantize(Decimal("0.01"))
+    return int(raw)
+
+
+def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
+    """Compute a measure of one subject, optionally grouped, ranked and filtered (the schema)."""
+    spec = SUBJECTS[args.subject]
+    today = business_date(session)
+    measure = spec.measures[args.measure]
+    dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
+    line_grain = measure.grain == "line" or (
+        args.subject == "orders"
+        and (args.group_by in ("category", "product") or args.category or args.products)
+    )
+    reading: list[str] = []
+    conditions: list[Any] = []
+    joins: list[tuple[Any, ...]] = []
+
+    def join(entity: Any, on: Any) -> None:
+        if all(entity is not e for e, _ in joins):
+            joins.append((entity, on))
+
+    base: Any = spec.entity
+    # --- how each subject reaches customers, products and lines
+    if args.subject == "orders" and line_grain:
+        join(SOL, SOL.order_id == SO.id)
+    if args.subject == "invoices" and args.measure == "days_to_pay":
+        join(PAY, PAY.invoice_id == INV.id)
+    if args.subject == "shipments":
+        join(SO, SO.id == SHP.order_id)
+
+    def need_customer() -> None:
+        if args.subject != "customers":
+            join(m.Customer, m.Customer.id == spec.customer_column)
+
+    def need_product() -> None:
+        if args.subject == "orders":
+            join(SOL, SOL.order_id == SO.id)
+            join(m.Product, m.Product.id == SOL.product_id)
+        elif args.subject in ("returns", "stock_movements", "stock"):
+            join(m.Product, m.Product.id == spec.entity.product_id)
+        elif args.subject == "products":
+            pass
+        else:
+            raise SkillError(f"{spec.noun} are not recorded per product")
+
+    if args.measure in ("profit", "stock_value"):
+        need_product()
+    if args.warehouse:
+        conditions.append(spec.entity.warehouse == args.warehouse)
+        reading.append(f"warehouse {args.warehouse}")
+    # --- filters
+    if args.measure == "open_amount" and args.status is None:
+        conditions.append(INV.status == "open")  # only open invoices have anything open
+        reading.append("open invoices")
+    elif args.status is not None:
+        conditions.append(spec.statuses[args.status](today))
+        reading.append(_STATUS_WORDS.get(args.status, args.status))
+    elif spec.default_filter is not None:
+        conditions.append(spec.default_filter[1]())
+        reading.append(spec.default_filter[0])
+    if args.date_from or args.date_to:
+        if spec.date_column is not None:
+            if args.date_from:
+                conditions.append(spec.date_column >= args.date_from)
+            if args.date_to:
+                conditions.append(spec.date_column <= args.date_to)
+            reading.append(f"{spec.date_label} {_span(args.date_from, args.date_to)}")
+    if args.customer:
+        if spec.customer_column is None:
+            raise SkillError(f"{spec.noun} are not recorded per customer")
+        customer = resolve_customer(session, args.customer)
+        conditions.append(spec.customer_column == customer.id)
+        reading.append(f"customer {customer.name} ({customer.number})")
+    if args.country:
+        if args.subject == "shipments":
+            conditions.append(SHP.destination_country == args.country)
+            reading.append(f"to {args.country}")
+        elif args.subject == "suppliers":
+            conditions.append(m.Supplier.country == args.country)
+            reading.append(f"in {args.country}")
+        elif spec.customer_column is not None:
+            need_customer()
+            conditions.append(m.Customer.country == args.country)
+            reading.append(f"customers in {args.country}")
+        else:
+            raise SkillError(f"{spec.noun} are not recorded per country")
+    if args.supplier:
+        supplier = resolve_supplier(session, args.supplier)
+        if args.subject == "purchase_orders":
+            conditions.append(PO.supplier_id == supplier.id)
+        elif args.subject == "products":
+            conditions.append(m.Product.supplier_id == supplier.id)
+        else:
+            need_product()
+            conditions.append(m.Product.supplier_id == supplier.id)
+        reading.append(f"supplier {supplier.name}")
+    if args.category:
+        category = resolve_category(session, args.category)
+        need_product()
+        conditions.append(m.Product.category == category)
+        reading.append(f"category {category}")
+    if args.products:
+        products = [resolve_product(session, ref) for ref in args.products]
+        need_product()
+        conditions.append(m.Product.id.in_([p.id for p in products]))
+        if len(products) > 3:
+            reading.append(f"{len(products)} products: " + ", ".join(p.sku for p in products))
+        else:
+            reading.append(", ".join(f"{p.sku} {p.name}" for p in products))
+    if args.carrier:
+        carriers = [str(c) for c in session.scalars(select(SHP.carrier).distinct())]
+        carrier = next((c for c in carriers if c.casefold() == args.carrier.casefold()), None)
+        if carrier is None:
+            raise NotFound(
+                f"No carrier {args.carrier!r}; carriers are {', '.join(sorted(carriers))}"
+            )
+        conditions.append(SHP.carrier == carrier)
+        reading.append(f"carrier {carrier}")
+    if args.created_by:
+        people = [str(p) for p in session.scalars(select(PO.created_by).distinct()) if p]
+        wanted = args.created_by.casefold()
+        fits = [p for p in people if wanted in p.casefold().split() or p.casefold() == wanted]
+        if len(fits) != 1:
+            raise NotFound(f"No one called {args.created_by!r} raises purchase orders")
+        conditions.append(PO.created_by == fits[0])
+        reading.append(f"raised by {fits[0]}")
+    if args.measure == "days_in_transit":
+        conditions.append(SHP.delivered_on.is_not(None))
+    if args.number:
+        if spec.number_column is None:
+            raise SkillError(f"{spec.noun} have no number")
+        conditions.append(spec.number_column == args.number.upper())
+        reading.append(f"number {args.number.upper()}")
+    if args.customer_condition:
+        conditions.append(_customer_condition(args, today))
+        reading.append(_condition_words(args))
+    # --- grouping
+    group: Any = None
+    if args.group_by is not None:
+        match args.group_by:
+            case "month" | "weekday":
+                if spec.date_column is None:
+                    raise SkillError(f"{spec.noun} have no date to group by")
+                group = (dialect.month if args.group_by == "month" else dialect.weekday)(
+                    spec.date_column
+                )
+            case "country":
+                if args.subject == "shipments":
+                    group = SHP.destination_country
+                elif args.subject == "suppliers":
+                    group = m.Supplier.country
+                else:
+                    need_customer()
+                    group = m.Customer.country
+            case "customer":
+                need_customer()
+                group = m.Customer.name
+            case "category":
+                need_product()
+                group = m.Product.category
+            case "product":
+                need_product()
+                group = m.Product.sku
+            case "carrier":
+                group = SHP.carrier
+            case "reason":
+                group = RET.reason
+            case "supplier":
+                if args.subject == "purchase_orders":
+                    join(m.Supplier, m.Supplier.id == PO.supplier_id)
+                else:
+                    need_product()
+                    join(m.Supplier, m.Supplier.id == m.Product.supplier_id)
+                group = m.Supplier.name
+            case "status":
+                group = spec.entity.status
+            case "method":
+                group = PAY.method
+            case "warehouse":
+                group = spec.entity.warehouse
+            case "buyer":
+                group = PO.created_by
+    count_expr = (
+        func.count(distinct(spec.entity.id)) if hasattr(spec.entity, "id") else func.count()
+    )
+    value_expr = measure.aggregate(dialect)
+    if args.list_rows:
+        return _list(session, args, spec, base, joins, conditions, reading, today)
+    columns = [group.label("grp") if group is not None else literal("all").label("grp")]
+    total_expr = measure.total(dialect) if measure.total is not None else literal(None)
+    stmt = select(
+        *columns, value_expr.label("value"), count_expr.label("n"), total_expr.label("total")
+    ).select_from(base)
+    for entity, on in joins:
+        stmt = stmt.join(entity, on)
+    if conditions:
+        stmt = stmt.where(*conditions)
+    if group is not None:
+        stmt = stmt.group_by(group)
+        if args.rank == "highest":
+            stmt = stmt.order_by(value_expr.desc(), group)
+        elif args.rank == "lowest":
+            stmt = stmt.order_by(value_expr.asc(), group)
+        else:
+            stmt = stmt.order_by(group)
+    raw = session.execute(stmt).all()
+    rows = [
+        QueryRow(
+            id=_group_name(args.group_by, r.grp),
+            value=_figure(measure.kind, r.value),
+            count=int(r.n or 0),
+        )
+        for r in raw
+        if not (group is None and r.n == 0 and measure.kind in ("days", "pct"))
+    ]
+    base_total = _money(raw[0].total) if raw and raw[0].total is not None else None
+    single = rows[0] if group is None and rows else None
+    if group is None:
+        rows = []  # one figure: the headline and the facts carry it
+    total_rows = len(rows)
+    if args.limit is not None and group is not None and len(rows) > args.limit:
+        cut = rows[args.limit - 1].value
+        keep = args.limit
+        while keep < len(rows) and args.rank and rows[keep].value == cut:
+            keep += 1  # a tie with the last row shown is shown too
+        rows = rows[:keep]
+    label = measure.label
+    if args.group_by:
+        label += f" per {DIMENSION_LABELS[args.group_by]}"
+        if args.rank:
+            label += f", {args.rank} first"
+    headline = _headline(spec, args, measure, [single] if single else rows, reading, total_rows)
+    if group is not None and not args.rank and args.measure in ADDITIVE and rows:
+        overall = sum((r.value or 0 for r in rows), Decimal(0) if measure.kind == "money" else 0)
+        headline = headline.removesuffix(".") + f"; {_fmt(overall, measure.kind)} in total."
+    if single is not None and base_total is not None and single.count:
+        headline = headline.removesuffix(".") + f" (€{base_total:,.2f} in total)."
+    facts = [
+        Fact(key="reading", label="Reading", value=headline),
+        Fact(key="measure", label="Measure", value=label),
+    ]
+    if single is not None:
+        facts.append(Fact(key="value", label=measure.label, value=single.value, kind=measure.kind))
+        facts.append(Fact(key="records", label=spec.noun, value=single.count, kind="int"))
+    return SkillResult[QueryRow](
+        skill="erp_query",
+        title=label[0].upper() + label[1:],
+        as_of=today,
+        rows=rows,
+        total_rows=total_rows,
+        facts=facts,
+        row_type=QueryRow,
+    )
+
+
+_STATUS_WORDS = {
+    "cancelled": "cancelled only",
+    "open": "open only",
+    "paid": "paid only",
+    "overdue": "overdue (open, past their due date)",
+    "not_due": "open and not yet due",
+    "unapplied": "not applied to any invoice",
+    "applied": "applied to an invoice",
+    "rejected": "rejected only",
+    "refunded": "refunded only",
+    "in_transit": "in transit",
+    "late": "delivered late or still under way past the expected day",
+    "running_late": "in transit past their expected delivery",
+    "delivered": "delivered",
+    "received": "received",
+    "shipped": "shipped or delivered",
+    "adjustment": "adjustments",
+    "receipt": "goods receipts",
+    "sale": "sales bookings",
+    "return": "return bookings",
+    "blocked": "blocked",
+    "below_cost": "list price below cost",
+    "inactive": "inactive",
+}
+
+_WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+
+def _group_name(dimension: str | None, value: Any) -> str:
+    if dimension is None:
+        return "total"
+    if dimension == "weekday" and value is not None:
+        return _WEEKDAYS[int(value)]
+    return str(value) if value is not None else "–"
+
+
+def _span(start: date | None, end: date | None) -> str:
+    if start and end:
+        return f"{start.isoformat()} to {end.isoformat()}"
+    if start:
+        return f"from {start.isoformat()}"
+    return f"up to {end.isoformat()}" if end else ""
+
+
+def _customer_condition(args: QueryArgs, today: date) -> Expr:
+    customer = m.Customer
+    placed = [SO.customer_id == customer.id, SO.status != "cancelled"]
+    if args.date_from:
+        placed.append(SO.order_date >= args.date_from)
+    if args.date_to:
+        placed.append(SO.order_date <= args.date_to)
+    open_cents = (
+        select(func.coalesce(func.sum(INV.total_cents - INV.paid_cents), 0))
+        .where(INV.customer_id == customer.id, INV.status == "open")
+        .scalar_subquery()
+    )
+    match args.customer_condition:
+        case "ordered":
+            return exists(select(SO.id).where(*placed))
+        case "not_ordered":
+            ever = exists(select(SO.id).where(SO.customer_id == customer.id))
+            return and_(ever, ~exists(select(SO.id).where(*placed)))
+        case "new":
+            new = [customer.created_on >= args.date_from] if args.date_from else []
+            if args.date_to:
+                new.append(customer.created_on <= args.date_to)
+            return and_(*new) if new else literal(True)
+        case "over_credit_limit":
+            return open_cents > customer.credit_limit_cents
+        case "owing":
+            unapplied = (
+                select(func.coalesce(func.sum(PAY.amount_cents), 0))
+                .where(PAY.customer_id == customer.id, PAY.invoice_id.is_(None))
+                .scalar_subquery()
+            )
+            credits = (
+                select(func.coalesce(func.sum(m.CreditNote.amount_cents), 0))
+                .where(
+                    m.CreditNote.customer_id == customer.id,
+                    m.CreditNote.invoice_id.in_(select(INV.id).where(INV.status == "open")),
+                )
+                .scalar_subquery()
+            )
+            return open_cents - unapplied - credits > 0
+    raise AssertionError(args.customer_condition)
+
+
+def _condition_words(args: QueryArgs) -> str:
+    span = _span(args.date_from, args.date_to)
+    match args.customer_condition:
+        case "ordered":
+            return f"with a (not cancelled) order dated {span}"
+        case "not_ordered":
+            return f"who have ordered before but placed no order dated {span}"
+        case "new":
+            return f"whose account was opened {span}"
+        case "over_credit_limit":
+            return "whose open invoices exceed their credit limit"
+        case "owing":
+            return (
+                "owing us money on the net balance (open invoices less unapplied payments and "
+                "credit notes on open invoices)"
+            )
+    return ""
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _fmt(value: Decimal | int | None, kind: Kind) -> str:
+    if value is None:
+        return "–"
+    if kind == "money":
+        return f"€{value:,.2f}"
+    if kind == "pct":
+        return f"{value}%"
+    if kind == "days":
+        return f"{value} days"
+    return f"{value:,}"
+
+
+def _headline(
+    spec: SubjectSpec,
+    args: QueryArgs,
+    measure: MeasureSpec,
+    rows: list[QueryRow],
+    reading: list[str],
+    total_rows: int,
+) -> str:
+    where = f" ({'; '.join(reading)})" if reading else ""
+    if args.group_by is None:
+        row = rows[0] if rows else None
+        if row is None or (row.count == 0 and measure.kind in ("days", "pct")):
+            return f"No {spec.noun} match{where}."
+        counted = f" over {row.count:,} {spec.noun}" if args.measure != "count" else f" {spec.noun}"
+        return f"{_cap(measure.label)}{where}: {_fmt(row.value, measure.kind)}{counted}."
+    if not rows:
+        return f"No {spec.noun} match{where}."
+    order = f", {args.rank} first" if args.rank else ""
+    groups = "group" if total_rows == 1 else "groups"
+    shown = (
+        f"top {len(rows)} of {total_rows}" if len(rows) < total_rows else f"{total_rows} {groups}"
+    )
+    top = ""
+    if args.rank and rows:
+        ties = [r for r in rows if r.value == rows[0].value]
+        names = ", ".join(r.id for r in ties)
+        lead = "Tied at the top" if len(ties) > 1 else "Top"
+        top = f" {lead}: {names} ({_fmt(rows[0].value, measure.kind)})."
+    return (
+        f"{_cap(measure.label)} per {DIMENSION_LABELS[args.group_by]}{where}{order} ({shown}).{top}"
+    )
+
+
+class ListedRow(Row):
+    """One record of a listing query."""
+
+    id: str = column("Number")
+    order: str | None = column("Order", default=None)
+    name: str = column("Customer")
+    on: date | None = column("Date", "date")
+    amount: Decimal | None = column("Amount", "money", default=None)
+    price: Decimal | None = column("List price", "money", default=None)
+
+
+def _list(
+    session: Session,
+    args: QueryArgs,
+    spec: SubjectSpec,
+    base: Any,
+    joins: list[tuple[Any, ...]],
+    conditions: list[Any],
+    reading: list[str],
+    today: date,
+) -> SkillResult[Any]:
+    amount: Any = {
+        "orders": SO.total_cents,
+        "invoices": INV.total_cents,
+        "payments": PAY.amount_cents,
+        "credit_notes": m.CreditNote.amount_cents,
+        "returns": literal(None),
+        "customers": literal(None),
+        "shipments": literal(None),
+        "products": m.Product.unit_price_cents,
+        "suppliers": literal(None),
+        "purchase_orders": PO.total_cents,
+    }[args.subject]
+    order: Any = {"shipments": SO.number, "returns": SO.number}.get(args.subject, literal(None))
+    if args.subject in ("payments", "credit_notes"):
+        # Which invoice a payment or credit went against: the question people ask of one.
+        invoice = m.Invoice.__table__.alias("applied_invoice")
+        joins = [*joins, (invoice, invoice.c.id == spec.entity.invoice_id, "outer")]
+        order = invoice.c.number
+    if args.subject == "returns":
+        joins = [*joins, (SO, SO.id == RET.order_id)]
+    if args.subject == "invoices" and args.status in ("open", "overdue", "not_due"):
+        amount = INV.total_cents - INV.paid_cents  # what is still owed on each
+    on = spec.date_column if spec.date_column is not None else m.Customer.created_on
+    number: Any = spec.number_column
+    name: Any = m.Customer.name
+    if args.subject == "products":
+        name, on = m.Product.name, literal(None)
+    elif args.subject == "suppliers":
+        name, on = m.Supplier.name, literal(None)
+    elif args.subject == "purchase_orders":
+        name = m.Supplier.name
+        joins = [*joins, (m.Supplier, m.Supplier.id == PO.supplier_id)]
+    elif args.subject != "customers":
+        joins = [*joins, (m.Customer, m.Customer.id == spec.customer_column)]
+    seen: list[Any] = []
+    stmt = select(number, name, on, amount, order).select_from(base)
+    for entity, condition, *how in joins:
+        if any(entity is e for e in seen):
+            continue
+        seen.append(entity)
+        stmt = stmt.join(entity, condition, isouter=bool(how))
+    stmt = stmt.where(*conditions).distinct()
+    if args.subject in ("products", "suppliers") and args.rank is None:
+        stmt = stmt.order_by(number)
+    elif args.rank is not None:
+        stmt = stmt.order_by(amount.desc() if args.rank == "highest" else amount.asc(), number)
+        what = "price" if args.subject == "products" else "amount"
+        first = "highest" if args.rank == "highest" else "lowest"
+        reading.append(f"{first} {what} first")
+    else:
+        stmt = stmt.order_by(on.desc(), number)
+    raw = session.execute(stmt).all()
+    total = len(raw)
+    limit = args.limit or 50
+    rows = [
+        ListedRow(
+            id=str(r[0]), name=str(r[1]), on=r[2], order=r[4],
+            **{"price" if args.subject == "products" else "amount": (
+                _money(r[3]) if r[3] is not None else None
+            )},
+        )
+        for r in raw[:limit]
+    ]  # fmt: skip
+    where = f" ({'; '.join(reading)})" if reading else ""
+    amounts = [r.amount for r in rows if r.amount is not None]  # products carry a price
+    worth = (
+        f", worth €{sum(amounts, Decimal(0)):,.2f}"
+        if amounts and total <= limit and args.subject != "products"
+        else ""
+    )
+    headline = f"{total:,} {spec.noun if total != 1 else spec.noun[:-1]}{where}{worth}:"
+    if args.number and len(rows) == 1:
+        row = rows[0]
+        applied = (
+            f"applied to invoice {row.order}"
+            if row.order
+            else "not applied to any invoice (unapplied, on account)"
+        )
+        headline = (
+            f"{spec.noun[:-1].capitalize()} {row.id} "
+            f"{'from' if args.subject == 'payments' else 'to'} {row.name}: €{row.amount:,.2f} on "
+            f"{row.on.isoformat() if row.on else '–'}, {applied}."
+        )
+    elif not rows:
+        headline = f"No {spec.noun} match{where}."
+    return SkillResult[ListedRow](
+        skill="erp_query",
+        title=f"{spec.noun[0].upper()}{spec.noun[1:]}",
+        as_of=today,
+        rows=rows,
+        total_rows=total,
+        facts=[Fact(key="reading", label="Reading", value=headline)],
+        row_type=ListedRow,
+    )
+
+
+__all__ = [
+    "SUBJECTS",
+    "CustomerCondition",
+    "Dimension",
+    "Measure",
+    "QueryArgs",
+    "QueryRow",
+    "Subject",
+    "SubjectSpec",
+    "run_query",
+]

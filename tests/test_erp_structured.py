@@ -1,0 +1,187 @@
+"""The structured reading (measure × subject × grouping × filters × period) and ``erp_query``.
+
+Figures are checked against plain SQL written here (an oracle independent of the query
+builder), on the standard sample (``full_erp``, anchor 2025-06-30) and on Postgres.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from nova.erp.db import ErpDatabase
+from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.render import render_text
+from nova.erp.seed import seed_database
+from nova.erp.skills import READ_SKILLS, QueryArgs
+from tests.erp_helpers import SMALL
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+ALL_SKILLS = list(READ_SKILLS)
+
+
+def plan(database: ErpDatabase, request: str, tools: list[str] | None = None) -> Any:
+    with database.read_session() as session:
+        return plan_request(request, session, tools or ALL_SKILLS)
+
+
+def answer(database: ErpDatabase, request: str) -> tuple[Plan, str, Any]:
+    decision = plan(database, request)
+    assert isinstance(decision, Plan), decision
+    with database.read_session() as session:
+        result = READ_SKILLS[decision.skill].run(session, decision.args)
+    return decision, render_text(result), result
+
+
+def sql(database: ErpDatabase, query: str) -> Any:
+    with database.read_session() as session:
+        return session.execute(text(query)).all()
+
+
+def test_a_count_over_a_period_is_read_and_matches_sql(full_erp: ErpDatabase) -> None:
+    decision, answer_text, _ = answer(full_erp, "how many invoices did we raise last year")
+    assert decision.skill == "erp_query"
+    assert decision.args.subject == "invoices" and decision.args.measure == "count"
+    assert (decision.args.date_from, decision.args.date_to) == (
+        date(2024, 1, 1),
+        date(2024, 12, 31),
+    )
+    (count,) = sql(
+        full_erp,
+        "select count(*) from invoices where issue_date between '2024-01-01' and '2024-12-31'",
+    )[0]
+    headline = answer_text.splitlines()[0]
+    assert f"{count:,}" in headline and "issue date 2024-01-01 to 2024-12-31" in headline
+
+
+def test_a_grouping_is_applied_and_every_group_matches_sql(full_erp: ErpDatabase) -> None:
+    decision, _, result = answer(full_erp, "receivables by country")
+    assert decision.args.group_by == "country" and decision.args.measure == "open_amount"
+    expected = {
+        country: (Decimal(cents) / 100).quantize(Decimal("0.01"))
+        for country, cents in sql(
+            full_erp,
+            "select c.country, sum(i.total_cents - i.paid_cents) from invoices i join customers c "
+            "on c.id = i.customer_id where i.status = 'open' group by c.country",
+        )
+    }
+    assert {row.id: row.value for row in result.rows} == expected
+
+
+def test_a_grouping_a_list_skill_would_drop_goes_to_the_query(full_erp: ErpDatabase) -> None:
+    # erp_returns lists returns; "by reason" must not be answered with a plain list.
+    decision, _, result = answer(full_erp, "returns by reason this year")
+    assert decision.skill == "erp_query" and decision.args.group_by == "reason"
+    counts = dict(
+        sql(
+            full_erp,
+            "select reason, count(*) from returns where requested_on between '2025-01-01' and "
+            "'2025-06-30' group by reason",
+        )
+    )
+    assert {row.id: row.value for row in result.rows} == counts
+    without_query = plan(full_erp, "returns by reason this year", ["erp_returns"])
+    assert isinstance(without_query, Decline) and "group" in without_query.reason
+
+
+def test_a_ranking_keeps_ties_and_says_so(full_erp: ErpDatabase) -> None:
+    _, answer_text, result = answer(full_erp, "who returns the most stuff")
+    top = sql(
+        full_erp,
+        "select count(*) n from returns group by customer_id order by n desc limit 1",
+    )[0][0]
+    tied = sql(
+        full_erp,
+        f"select count(*) from (select customer_id from returns group by customer_id "
+        f"having count(*) = {top}) t",
+    )[0][0]
+    assert len(result.rows) == tied and all(row.value == top for row in result.rows)
+    assert ("Tied at the top" if tied > 1 else "Top:") in answer_text.splitlines()[0]
+
+
+def test_the_answer_states_what_was_left_out(full_erp: ErpDatabase) -> None:
+    _, answer_text, _ = answer(full_erp, "avg order value this year")
+    headline = answer_text.splitlines()[0]
+    assert "cancelled orders excluded" in headline and "in total" in headline
+    ((average,),) = sql(
+        full_erp,
+        "select avg(total_cents) from sales_orders where status != 'cancelled' and order_date "
+        "between '2025-01-01' and '2025-06-30'",
+    )
+    assert f"€{Decimal(str(average / 100)).quantize(Decimal('0.01')):,}" in headline
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "how many invoices did we send by fax",  # a word nothing in the schema explains
+        "how many FLT-2215 can i actually sell",  # what could happen, not what happened
+        "slowest sellers this year",  # products with no sales are no group: bottom unknown
+        "top 5 invoices of Nordwind",  # top by what?
+        "how many orders per carrier",  # orders are not grouped by carrier
+    ],
+)
+def test_what_cannot_be_applied_declines(full_erp: ErpDatabase, request_text: str) -> None:
+    assert isinstance(plan(full_erp, request_text), Decline)
+
+
+def test_a_payment_number_shows_whether_it_was_applied(full_erp: ErpDatabase) -> None:
+    ((number, applied),) = sql(
+        full_erp, "select number, invoice_id from payments where invoice_id is null limit 1"
+    )
+    assert applied is None
+    decision, answer_text, _ = answer(full_erp, f"what invoice did {number.lower()} go against")
+    assert decision.args.number == number
+    assert "not applied to any invoice" in answer_text.splitlines()[0]
+
+
+def test_a_product_description_is_applied_as_every_product_it_fits(full_erp: ErpDatabase) -> None:
+    decision, answer_text, _ = answer(full_erp, "how many oil filters did we sell this year")
+    assert decision.args.measure == "units"
+    skus = {r[0] for r in sql(full_erp, "select sku from products where name like 'Oil Filter%'")}
+    assert set(decision.args.products) == skus
+    ((units,),) = sql(
+        full_erp,
+        "select sum(l.quantity) from sales_order_lines l join sales_orders o on o.id = l.order_id "
+        "join products p on p.id = l.product_id where p.name like 'Oil Filter%' and o.status != "
+        "'cancelled' and o.order_date between '2025-01-01' and '2025-06-30'",
+    )
+    assert f"{units:,}" in answer_text.splitlines()[0]
+
+
+def test_the_plan_is_validated_against_the_schema() -> None:
+    with pytest.raises(ValidationError, match="cannot be grouped by carrier"):
+        QueryArgs(subject="invoices", group_by="carrier")
+    with pytest.raises(ValidationError, match="no measure 'units'"):
+        QueryArgs(subject="invoices", measure="units")
+    with pytest.raises(ValidationError, match="no status 'late'"):
+        QueryArgs(subject="orders", status="late")
+
+
+def test_the_query_runs_on_postgres(postgres_url: str) -> None:
+    database = ErpDatabase(postgres_url)
+    seed_database(database, SMALL, reset=True)
+    skill = READ_SKILLS["erp_query"]
+    by_month = QueryArgs(subject="orders", measure="value", group_by="month")
+    transit = QueryArgs(subject="shipments", measure="days_in_transit", group_by="carrier")
+    with database.read_session() as session:
+        months = skill.run(session, by_month)
+        carriers = skill.run(session, transit)
+        expected = session.execute(
+            text(
+                "select to_char(o.order_date, 'YYYY-MM'), sum(l.line_total_cents) from "
+                "sales_orders o join sales_order_lines l on l.order_id = o.id where o.status != "
+                "'cancelled' group by 1 order by 1"
+            )
+        ).all()
+    assert [(r.id, r.value) for r in months.rows] == [
+        (month, (Decimal(cents) / 100).quantize(Decimal("0.01"))) for month, cents in expected
+    ]
+    assert carriers.rows and all(row.value is not None for row in carriers.rows)
+    database.dispose()
