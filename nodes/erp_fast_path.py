@@ -51,6 +51,9 @@ from nova.erp.intents import Clarify, Decline, Plan, plan_request
 from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
 from nova.erp.skills import READ_SKILLS, ErpNotReady, SkillError, require_data
 from nova.erp.writes import WRITE_SKILLS
+from nova.projects import load_projects
+from nova.provenance import defences_on
+from nova.settings import get_settings
 from nova.state import AgentOutcome, AgentRun, NovaContext, NovaState, RuntimeNode
 from nova.tracing.failures import record_failure
 
@@ -140,6 +143,19 @@ def make_erp_fast_path_node(
         text, message_id = _request_of(state)
         if not text:
             return {}
+        if defences_on():
+            projects = load_projects()
+            project = projects.get(state.get("project") or get_settings().default_project)
+            if not project.holds("erp"):
+                owners = [p.id for p in projects.projects.values() if p.holds("erp")]
+                return _reply(
+                    spec,
+                    f"The ERP database belongs to the projects that declare it "
+                    f"({', '.join(owners) or 'none'}); project {project.id} does not, so I did "
+                    "not read it. Ask there instead.",
+                    "clarify",
+                    f"DataOutOfScope: erp in {project.id}",
+                )
         db = get_database()
         try:
             require_data(db)
