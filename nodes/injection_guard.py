@@ -33,7 +33,8 @@ from nova.provenance import (
 )
 
 ERP_TOOLS = frozenset(READ_SKILLS) | frozenset(WRITE_SKILLS)
-MEMORY_WRITES = frozenset({"memory_save", "memory_forget"})
+MEMORY_WRITES = frozenset({"memory_save", "memory_forget", "glossary_add"})
+"""Writes to what the owner knows and decided (memory, the project glossary)."""
 EGRESS_TOOLS = frozenset({"web_fetch"})
 GUARDED_TOOLS = MEMORY_WRITES | EGRESS_TOOLS | frozenset(WRITE_SKILLS)
 """Calls whose arguments are traced to their sources before they run."""

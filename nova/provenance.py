@@ -4,11 +4,12 @@ Nova's own database and settings are trusted; web pages, documents, free-text fi
 MCP tool output and memories that came from such text are not. This module is the one
 place that decides which is which:
 
-* **Tools declare their output.** ``declare_untrusted(tool)`` marks everything a tool
-  returns as untrusted (web pages, MCP tools); ``declare_provenance(tool, classify)`` lets
-  a tool whose output mixes both name its untrusted parts (ERP free-text fields, memory
-  search hits imported from documents). A tool that declares nothing returns trusted text
-  (Nova's own computations); a tool *error* is always untrusted, since it may quote input.
+* **Tools declare their output.** ``declare_trusted(tool)`` for Nova's own data;
+  ``declare_untrusted(tool, source)`` marks everything a tool returns as untrusted (web
+  pages, MCP tools); ``declare_provenance(tool, classify)`` lets a tool whose output mixes
+  both name its untrusted parts (ERP free-text fields, memory search hits imported from
+  documents). A tool that declares nothing is untrusted, and a tool *error* is always
+  untrusted, since it may quote its input.
   The tool gate stamps each result with ``stamp`` (``ToolMessage.additional_kwargs``).
 * **Untrusted text is fenced** in every prompt (``fence``), recalled memory included.
 * **The request's instruction is split from the text it carries** (``split_instruction``):
@@ -85,6 +86,19 @@ def declare_provenance(tool: BaseTool, classify: Classifier) -> BaseTool:
     return tool
 
 
+def declare_trusted(tool: BaseTool) -> BaseTool:
+    """Declare that ``tool`` returns only Nova's own data (its database, settings, arithmetic).
+
+    Tools that declare nothing are untrusted: a new or third-party tool (an MCP adapter)
+    cannot feed a write or a URL by forgetting to say where its output comes from.
+    """
+    return declare_provenance(tool, _nothing_untrusted)
+
+
+def _nothing_untrusted(message: ToolMessage) -> list[str]:
+    return []
+
+
 def result_provenance(message: ToolMessage) -> ProvenanceRecord:
     """Classify one tool result by what its tool declared (errors are always untrusted)."""
     name = message.name or ""
@@ -96,7 +110,7 @@ def result_provenance(message: ToolMessage) -> ProvenanceRecord:
     if name in _CLASSIFIERS:
         spans = [span for span in _CLASSIFIERS[name](message) if span.strip()]
         return ProvenanceRecord(trust="untrusted" if spans else "trusted", source=name, spans=spans)
-    return ProvenanceRecord(trust="trusted", source=name, spans=[])
+    return ProvenanceRecord(trust="untrusted", source=f"undeclared tool {name}", spans=[text])
 
 
 def stamp(message: ToolMessage) -> ToolMessage:

@@ -23,7 +23,7 @@ from nova.erp.render import render_tool_text
 from nova.erp.results import ErpPayload
 from nova.erp.skills import READ_SKILLS, Skill, SkillError, require_data
 from nova.erp.writes import WRITE_SKILLS, WriteSkill
-from nova.provenance import declare_provenance
+from nova.provenance import declare_provenance, declare_trusted
 
 DatabaseProvider = Callable[[], ErpDatabase]
 CallId = Annotated[str, InjectedToolCallId]
@@ -117,7 +117,7 @@ def _calls_beside(call_id: str, messages: list[Any]) -> list[str]:
 
 
 FREE_TEXT_FIELDS = frozenset(
-    {"note", "notes", "reference", "customer_reference", "contact_name", "street", "description"}
+    {"note", "notes", "reference", "customer_reference", "contact", "address", "description"}
 )
 """Result fields typed by people outside Nova's control (customers, suppliers, bank
 references, warehouse notes): untrusted text inside otherwise trusted ERP results."""
@@ -149,7 +149,7 @@ def build_tools(database: DatabaseProvider = get_erp_database) -> list[BaseTool]
         declare_provenance(read_tool(skill, database), erp_free_text)
         for skill in READ_SKILLS.values()
     ]
-    writes = [write_tool(skill, database) for skill in WRITE_SKILLS.values()]
+    writes = [declare_trusted(write_tool(skill, database)) for skill in WRITE_SKILLS.values()]
     return [*reads, *writes]
 
 

@@ -22,7 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from memory.items import MemoryKind
 from memory.store import MemoryNotFoundError, MemoryStore, default_memory_store
 from nova.projects import Project, load_projects
-from nova.provenance import UNTRUSTED_MEMORY_KINDS, declare_provenance, memory_trusted
+from nova.provenance import (
+    UNTRUSTED_MEMORY_KINDS,
+    declare_provenance,
+    declare_trusted,
+    memory_trusted,
+)
 from tools.scope import current_project, current_user, runtime_field
 
 _open_store = default_memory_store
@@ -201,5 +206,7 @@ def project_info(runtime: Runtime) -> str:
 for _tool in (memory_search, memory_save, memory_forget, project_info):
     _tool.handle_tool_error = True  # a bad id or kind becomes a message the model can act on
 declare_provenance(memory_search, untrusted_hits)
+for _tool in (memory_save, memory_forget, project_info):
+    declare_trusted(_tool)
 
 TOOLS: list[BaseTool] = [memory_search, memory_save, memory_forget, project_info]
