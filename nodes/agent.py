@@ -434,8 +434,12 @@ def make_tool_node(
                     project.id,
                 )
                 if why is not None:
-                    kind = "egress_approval" if name in EGRESS_TOOLS else "memory_write_approval"
-                    decision = ask_owner(kind, name, why, review)
+                    decision = ask_owner(
+                        "egress_approval" if name in EGRESS_TOOLS else "memory_write_approval",
+                        name,
+                        why,
+                        review,
+                    )
                     if not decision["approved"]:
                         held = refused_message(name, request.tool_call["id"] or "", why, decision)
                         note(request, spec, held, error_type="HeldByOwner")

@@ -29,7 +29,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 from urllib.parse import unquote_plus, urlsplit
 
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
@@ -52,16 +52,22 @@ class ProvenanceRecord(TypedDict):
 
     trust: Trust
     source: str
-    """What produced it, e.g. ``web_fetch http://host/page`` or ``erp_stock_movements``."""
+    """What produced it, e.g. ``web page`` or ``erp_stock_movements``."""
     spans: list[str]
     """The untrusted texts inside it (all of its content when ``trust`` is untrusted)."""
+    trusted_text: NotRequired[str]
+    """The trusted part of a mixed result, when the tool can say it exactly (ERP results
+    without their free-text fields); otherwise the content less the spans."""
 
 
 Classifier = Callable[[ToolMessage], list[str]]
 """``classify(result) -> untrusted spans`` of a tool whose output mixes trusted and not."""
+TrustedView = Callable[[ToolMessage], str]
+"""``view(result) -> its trusted part`` (e.g. structured data without free-text fields)."""
 
 _UNTRUSTED_TOOLS: dict[str, str] = {}
 _CLASSIFIERS: dict[str, Classifier] = {}
+_TRUSTED_VIEWS: dict[str, TrustedView] = {}
 _defences = contextvars.ContextVar("nova_injection_defences", default=True)
 _defences_global = [True]
 
@@ -79,9 +85,17 @@ def declare_untrusted(tool: BaseTool, source: str | None = None) -> BaseTool:
     return tool
 
 
-def declare_provenance(tool: BaseTool, classify: Classifier) -> BaseTool:
-    """Declare that ``tool``'s results are trusted except the spans ``classify`` returns."""
+def declare_provenance(
+    tool: BaseTool, classify: Classifier, trusted_view: TrustedView | None = None
+) -> BaseTool:
+    """Declare that ``tool``'s results are trusted except the spans ``classify`` returns.
+
+    ``trusted_view`` returns a result's trusted part exactly, for tools that render their
+    data (cutting or wrapping cells), so removing the spans from the text could miss some.
+    """
     _CLASSIFIERS[tool.name] = classify
+    if trusted_view is not None:
+        _TRUSTED_VIEWS[tool.name] = trusted_view
     _UNTRUSTED_TOOLS.pop(tool.name, None)
     return tool
 
@@ -109,7 +123,12 @@ def result_provenance(message: ToolMessage) -> ProvenanceRecord:
         return ProvenanceRecord(trust="untrusted", source=_UNTRUSTED_TOOLS[name], spans=[text])
     if name in _CLASSIFIERS:
         spans = [span for span in _CLASSIFIERS[name](message) if span.strip()]
-        return ProvenanceRecord(trust="untrusted" if spans else "trusted", source=name, spans=spans)
+        record = ProvenanceRecord(
+            trust="untrusted" if spans else "trusted", source=name, spans=spans
+        )
+        if spans and name in _TRUSTED_VIEWS:
+            record["trusted_text"] = _TRUSTED_VIEWS[name](message)
+        return record
     return ProvenanceRecord(trust="untrusted", source=f"undeclared tool {name}", spans=[text])
 
 
@@ -123,11 +142,14 @@ def provenance_of(message: ToolMessage) -> ProvenanceRecord:
     """Return the stamp of ``message``; an unstamped result counts as wholly untrusted."""
     record = message.additional_kwargs.get(PROVENANCE_KEY)
     if isinstance(record, dict) and record.get("trust") in ("trusted", "untrusted"):
-        return ProvenanceRecord(
+        stamped = ProvenanceRecord(
             trust=record["trust"],
             source=str(record.get("source") or message.name or "tool"),
             spans=[str(span) for span in record.get("spans") or []],
         )
+        if "trusted_text" in record:
+            stamped["trusted_text"] = str(record["trusted_text"])
+        return stamped
     return ProvenanceRecord(
         trust="untrusted", source=f"unchecked result of {message.name}", spans=[_text(message)]
     )
@@ -282,6 +304,7 @@ def _number_readings(raw: str) -> list[Decimal]:
 class _Text:
     source: str
     text: str
+    specific_only: bool = False
     norm: str = ""
     words: frozenset[str] = frozenset()
     numbers: set[Decimal] = field(default_factory=set)
@@ -293,6 +316,8 @@ class _Text:
 
     def holds(self, value: object) -> bool:
         if isinstance(value, bool) or value is None:
+            return False
+        if self.specific_only and not _specific(value):
             return False
         if isinstance(value, int | float | Decimal):
             with contextlib.suppress(InvalidOperation):
@@ -311,6 +336,13 @@ class _Text:
         return False
 
 
+def _specific(value: object) -> bool:
+    text = str(value).strip()
+    if isinstance(value, int | float | Decimal) or _NUMBER.fullmatch(text):
+        return sum(ch.isdigit() for ch in text.rstrip("0").rstrip(".")) >= 3
+    return len(text) >= 4
+
+
 @dataclass(slots=True)
 class Evidence:
     """Everything the agent has read this turn, trusted and untrusted, with sources."""
@@ -319,10 +351,16 @@ class Evidence:
     trusted: list[_Text] = field(default_factory=list)
     untrusted: list[_Text] = field(default_factory=list)
 
-    def add(self, source: str, text: str, *, trusted: bool) -> None:
-        """Record ``text`` from ``source``."""
+    def add(self, source: str, text: str, *, trusted: bool, specific_only: bool = False) -> None:
+        """Record ``text`` from ``source``.
+
+        ``specific_only``: the text vouches only for specific values (4+ characters, 3+
+        digits), since a small number or a short word in a table matches by chance; only
+        the owner's own request vouches for those.
+        """
         if text.strip():
-            (self.trusted if trusted else self.untrusted).append(_Text(source, text))
+            item = _Text(source, text, specific_only=specific_only)
+            (self.trusted if trusted else self.untrusted).append(item)
 
     @property
     def read_untrusted(self) -> list[str]:
@@ -374,18 +412,19 @@ def gather_evidence(
         evidence.add("text pasted into the request", split.carried, trusted=False)
         if index == len(humans) - 1:
             evidence.instruction = split.instruction
-    for message in messages:
-        if isinstance(message, ToolMessage):
-            record = provenance_of(message)
-            text = _text(message)
+    for result in messages:
+        if isinstance(result, ToolMessage):
+            record = provenance_of(result)
+            text = _text(result)
             for span in record["spans"]:
                 evidence.add(f"{record['source']} (untrusted)", span, trusted=False)
                 text = text.replace(span, " ")
-            evidence.add(f"{message.name} result", text, trusted=True)
+            text = record.get("trusted_text", text)
+            evidence.add(f"{result.name} result", text, trusted=True, specific_only=True)
     for hit in memories:
         trusted = memory_trusted(hit)
         label = f"memory [mem:{hit.get('id')}]" + ("" if trusted else " (untrusted)")
-        evidence.add(label, str(hit.get("text") or ""), trusted=trusted)
+        evidence.add(label, str(hit.get("text") or ""), trusted=trusted, specific_only=True)
     evidence.add("conversation summary (untrusted)", summary, trusted=False)
     return evidence
 

@@ -10,6 +10,7 @@ what was wrong and how to fix it, never as a crash.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -143,10 +144,26 @@ def erp_free_text(message: ToolMessage) -> list[str]:
     return spans
 
 
+def erp_trusted_data(message: ToolMessage) -> str:
+    """Return an ERP result's data without its free-text fields (its trusted part)."""
+    payload = message.artifact if isinstance(message.artifact, dict) else {}
+    rows = [
+        {key: value for key, value in row.items() if key not in FREE_TEXT_FIELDS}
+        for row in payload.get("rows") or []
+        if isinstance(row, dict)
+    ]
+    facts = [
+        fact
+        for fact in payload.get("facts") or []
+        if isinstance(fact, dict) and fact.get("key") not in FREE_TEXT_FIELDS
+    ]
+    return json.dumps({"rows": rows, "facts": facts}, ensure_ascii=False, default=str)
+
+
 def build_tools(database: DatabaseProvider = get_erp_database) -> list[BaseTool]:
     """Build every ERP tool on ``database`` (default: the settings' ERP database)."""
     reads = [
-        declare_provenance(read_tool(skill, database), erp_free_text)
+        declare_provenance(read_tool(skill, database), erp_free_text, erp_trusted_data)
         for skill in READ_SKILLS.values()
     ]
     writes = [declare_trusted(write_tool(skill, database)) for skill in WRITE_SKILLS.values()]

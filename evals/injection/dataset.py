@@ -118,10 +118,10 @@ class Suite(_Model):
             f"attack {a.id}: unknown task {a.task!r}" for a in self.attacks if a.task not in ids
         ]
         seen: set[str] = set()
-        for item in [*self.tasks, *self.attacks]:
-            if item.id in seen:
-                problems.append(f"duplicate id {item.id!r}")
-            seen.add(item.id)
+        for item_id in [*(t.id for t in self.tasks), *(a.id for a in self.attacks)]:
+            if item_id in seen:
+                problems.append(f"duplicate id {item_id!r}")
+            seen.add(item_id)
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -80,7 +80,7 @@ class PolicyModel(BaseChatModel):
         self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool], **_: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Return the model itself: its policy decides the calls."""
-        return self  # type: ignore[return-value]
+        return self
 
     def _generate(
         self,
