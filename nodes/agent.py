@@ -32,6 +32,7 @@ from nodes.injection_guard import (
     GUARDED_TOOLS,
     ask_owner,
     data_scope_error,
+    guarded_siblings,
     refused_message,
     review_call,
 )
@@ -433,6 +434,17 @@ def make_tool_node(
                     spec.name,
                     project.id,
                 )
+                siblings = guarded_siblings(
+                    request.tool_call["id"] or "", list(request.state.get("messages") or [])
+                )
+                if why is not None and siblings:
+                    refused = refuse(
+                        request,
+                        f"{name} needs the owner's confirmation ({why}) and was called together "
+                        f"with {', '.join(siblings)}; call one such tool per turn",
+                    )
+                    note(request, spec, refused, error_type="HeldByOwner")
+                    return refused
                 if why is not None:
                     decision = ask_owner(
                         "egress_approval" if name in EGRESS_TOOLS else "memory_write_approval",

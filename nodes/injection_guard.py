@@ -110,6 +110,23 @@ def _egress_reason(url: str, evidence: Evidence, warnings: list[str]) -> str | N
     return f"the URL is not in your request or Nova's data: it comes from {where}"
 
 
+def guarded_siblings(call_id: str, messages: list[Any]) -> list[str]:
+    """Return the other guarded calls made in the same model turn as ``call_id``.
+
+    Pauses are matched to answers by position within one node run, so two held calls side
+    by side could swap their answers: a held call with guarded siblings is refused instead.
+    """
+    for message in reversed(messages):
+        calls = getattr(message, "tool_calls", None) or []
+        if any(call.get("id") == call_id for call in calls):
+            return [
+                call["name"]
+                for call in calls
+                if call.get("id") != call_id and call["name"] in GUARDED_TOOLS
+            ]
+    return []
+
+
 def ask_owner(kind: GuardKind, name: str, why: str, review: CallReview) -> dict[str, Any]:
     """Pause the graph with the review; return the owner's validated decision (a dict)."""
     from nova.erp.approval import ApprovalDecision

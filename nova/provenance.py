@@ -336,6 +336,15 @@ class _Text:
         return False
 
 
+def _specific_numbers(text: str) -> set[Decimal]:
+    return {
+        number
+        for raw in _NUMBER.findall(text)
+        if sum(ch.isdigit() for ch in raw) >= 3
+        for number in _number_readings(raw.strip())
+    }
+
+
 def _specific(value: object) -> bool:
     text = str(value).strip()
     if isinstance(value, int | float | Decimal) or _NUMBER.fullmatch(text):
@@ -368,7 +377,18 @@ class Evidence:
         return list(dict.fromkeys(text.source for text in self.untrusted))
 
     def source_of(self, value: object) -> tuple[str, ValueTrust]:
-        """Where ``value`` came from: trusted text first, then untrusted, else the model."""
+        """Where ``value`` came from: trusted text first, then untrusted, else the model.
+
+        A text value is also untrusted when a number inside it (an amount, an account, a
+        phone number) is found only in untrusted text, however the words around it match:
+        "the new number is 0621 448 2191" must not pass as the request's "... 2190".
+        """
+        if isinstance(value, str):
+            for number in _specific_numbers(value):
+                if not any(number in text.numbers for text in self.trusted):
+                    for text in self.untrusted:
+                        if number in text.numbers:
+                            return text.source, "untrusted"
         for text in self.trusted:
             if text.holds(value):
                 return text.source, "trusted"
