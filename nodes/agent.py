@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolCall, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
 from langchain_core.tools import BaseTool
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
@@ -20,13 +27,34 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from typing_extensions import TypedDict
 
+from nodes.injection_guard import (
+    EGRESS_TOOLS,
+    GUARDED_TOOLS,
+    ask_owner,
+    data_scope_error,
+    guarded_siblings,
+    refused_message,
+    review_call,
+)
 from nodes.model_free import answer_without_model, answering_memories, find_context
-from nodes.recall import format_memories
+from nodes.recall import format_memories, memory_line
 from nodes.resilience import CallTimeout, call_with_timeout
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger, FailureRecord
+from nova.messages import message_text
 from nova.models import ModelFactory, ModelUnavailable, model_call_budget_s
 from nova.projects import Project, load_projects
+from nova.provenance import (
+    FENCE_NOTE,
+    current_review,
+    defences_on,
+    fence,
+    fence_spans,
+    memory_trusted,
+    provenance_of,
+    split_instruction,
+    stamp,
+)
 from nova.settings import get_settings
 from nova.state import AgentRun, NovaContext, NovaState, RuntimeNode
 from nova.tracing.failures import mark_progress, record_failure
@@ -36,7 +64,6 @@ from tools.mcp import (
     McpTools,
     agent_mcp_tools,
     approve_mcp_call,
-    provenance_of,
 )
 from tools.registry import get_tools
 
@@ -71,11 +98,55 @@ def system_prompt(spec: AgentSpec, state: NovaState, unavailable: Iterable[str] 
             "These tool servers are unavailable right now; their tools cannot be used in this "
             "turn: " + "; ".join(down) + "."
         )
+    memories = state.get("memories") or []
+    if not defences_on():
+        if summary := state.get("summary"):
+            parts.append(f"Summary of the earlier conversation:\n{summary}")
+        if memory := format_memories(memories):
+            parts.append(memory)
+        return "\n\n".join(parts)
+    # The summary folds in tool results, and imported or summarised memories are outside
+    # text: both are fenced, so an instruction inside them reads as data.
+    parts.append(FENCE_NOTE)
     if summary := state.get("summary"):
-        parts.append(f"Summary of the earlier conversation:\n{summary}")
-    if memory := format_memories(state.get("memories") or []):
+        parts.append(
+            "Summary of the earlier conversation:\n" + fence(summary, "conversation summary")
+        )
+    trusted = [hit for hit in memories if memory_trusted(hit)]
+    if memory := format_memories(trusted):
         parts.append(memory)
+    if untrusted := [hit for hit in memories if not memory_trusted(hit)]:
+        lines = "\n".join(memory_line(hit) for hit in untrusted)
+        parts.append(
+            "Relevant project memory from imported documents and summaries (cite the "
+            "[mem:<id>] you rely on):\n" + fence(lines, "imported memory")
+        )
     return "\n\n".join(parts)
+
+
+def fenced_messages(messages: list[AnyMessage]) -> list[AnyMessage]:
+    """Return the thread as the model sees it: untrusted tool output and pasted text fenced.
+
+    The state keeps the original messages; only the prompt carries the fences.
+    """
+    if not defences_on():
+        return list(messages)
+    shown: list[AnyMessage] = []
+    for message in messages:
+        if isinstance(message, ToolMessage):
+            record = provenance_of(message)
+            if record["spans"]:
+                text = message_text(message)
+                fenced = fence_spans(text, record["spans"], record["source"])
+                message = message.model_copy(update={"content": fenced})
+        elif isinstance(message, HumanMessage):
+            text = message_text(message)
+            carried = split_instruction(text).carried
+            if carried and carried in text:
+                fenced = text.replace(carried, fence(carried, "text pasted into the request"))
+                message = message.model_copy(update={"content": fenced})
+        shown.append(message)
+    return shown
 
 
 def _run_record(
@@ -218,7 +289,7 @@ def make_agent_node(
         tools = [*tools, *mcp.tools]
         prompt: list[AnyMessage] = [
             SystemMessage(system_prompt(spec, state, mcp.unavailable)),
-            *state["messages"],
+            *fenced_messages(state["messages"]),
         ]
         notes: list[FailureNote] = []
         try:
@@ -339,12 +410,13 @@ def make_tool_node(
     tools: list[BaseTool] = tool_resolver(names)
 
     def refuse(request: ToolCallRequest, text: str) -> ToolMessage:
-        return ToolMessage(
+        message = ToolMessage(
             content=f"Error: {text}",
             name=request.tool_call["name"],
             tool_call_id=request.tool_call["id"] or "",
             status="error",
         )
+        return stamp(message) if defences_on() else message
 
     def note(
         request: ToolCallRequest, spec: AgentSpec, message: ToolMessage, **record: Any
@@ -396,6 +468,43 @@ def make_tool_node(
             refused = refuse(request, f"tool {name!r} is not enabled in project {project.id}")
             note(request, spec, refused, error_type="ToolNotAllowed")
             return refused
+        defended = defences_on()
+        review = None
+        if defended:
+            if scope_error := data_scope_error(name, project):
+                refused = refuse(request, scope_error)
+                note(request, spec, refused, error_type="DataOutOfScope")
+                return refused
+            if name in GUARDED_TOOLS:
+                review, why = review_call(
+                    name,
+                    dict(request.tool_call.get("args") or {}),
+                    request.state,
+                    spec.name,
+                    project.id,
+                )
+                siblings = guarded_siblings(
+                    request.tool_call["id"] or "", list(request.state.get("messages") or [])
+                )
+                if why is not None and siblings:
+                    refused = refuse(
+                        request,
+                        f"{name} needs the owner's confirmation ({why}) and was called together "
+                        f"with {', '.join(siblings)}; call one such tool per turn",
+                    )
+                    note(request, spec, refused, error_type="HeldByOwner")
+                    return refused
+                if why is not None:
+                    decision = ask_owner(
+                        "egress_approval" if name in EGRESS_TOOLS else "memory_write_approval",
+                        name,
+                        why,
+                        review,
+                    )
+                    if not decision["approved"]:
+                        held = refused_message(name, request.tool_call["id"] or "", why, decision)
+                        note(request, spec, held, error_type="HeldByOwner")
+                        return stamp(held)
         timeout_s = get_settings().tool_timeout_s
         if mcp_tool is not None:
             request = request.override(tool=mcp_tool)
@@ -407,6 +516,7 @@ def make_tool_node(
                 )
             return execute(request)
 
+        token = current_review.set(review)
         try:
             # An MCP call ends within its own timeout (tools.mcp), on the hub's loop: no
             # second thread is needed to bound it.
@@ -417,8 +527,11 @@ def make_tool_node(
             timed_out = refuse(request, f"{error}; the call was abandoned")
             note(request, spec, timed_out, kind="timeout", error_type="CallTimeout")
             return timed_out
+        finally:
+            current_review.reset(token)
         if mcp_tool is not None and isinstance(result, ToolMessage):
-            result.additional_kwargs["nova_provenance"] = provenance_of(mcp_tool)
+            # MCP output is outside text whether or not the defences run (tools.mcp declares it).
+            stamp(result)
             failed = result.artifact.get(FAILURE_KEY) if isinstance(result.artifact, dict) else None
             if failed:
                 result.status = "error"
@@ -433,6 +546,8 @@ def make_tool_node(
                 return result
         if isinstance(result, ToolMessage) and result.status == "error":
             note(request, spec, result)
+        if defended and isinstance(result, ToolMessage):
+            stamp(result)
         return result
 
     return ToolNode(tools, handle_tool_errors=True, wrap_tool_call=gate)

@@ -51,6 +51,9 @@ from nova.erp.intents import Clarify, Decline, Plan, plan_request
 from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
 from nova.erp.skills import READ_SKILLS, ErpNotReady, SkillError, require_data
 from nova.erp.writes import WRITE_SKILLS
+from nova.projects import load_projects
+from nova.provenance import CallReview, current_review, defences_on, gather_evidence
+from nova.settings import get_settings
 from nova.state import AgentOutcome, AgentRun, NovaContext, NovaState, RuntimeNode
 from nova.tracing.failures import record_failure
 
@@ -88,6 +91,19 @@ def _run(spec: AgentSpec, outcome: AgentOutcome, detail: str) -> AgentRun:
         steps=0,
         outcome=outcome,
         detail=detail,
+    )
+
+
+def fast_path_review(state: NovaState, agent: str, args: dict[str, Any]) -> CallReview:
+    """Trace a fast-path write's values (read from the request alone) for its approval."""
+    evidence = gather_evidence(state.get("messages") or [])
+    return CallReview(
+        request=evidence.instruction,
+        agent=agent,
+        project=str(state.get("project") or ""),
+        values=evidence.trace(args),
+        untrusted_read=[],
+        warnings=[],
     )
 
 
@@ -140,6 +156,19 @@ def make_erp_fast_path_node(
         text, message_id = _request_of(state)
         if not text:
             return {}
+        if defences_on():
+            projects = load_projects()
+            project = projects.get(state.get("project") or get_settings().default_project)
+            if not project.holds("erp"):
+                owners = [p.id for p in projects.projects.values() if p.holds("erp")]
+                return _reply(
+                    spec,
+                    f"The ERP database belongs to the projects that declare it "
+                    f"({', '.join(owners) or 'none'}); project {project.id} does not, so I did "
+                    "not read it. Ask there instead.",
+                    "clarify",
+                    f"DataOutOfScope: erp in {project.id}",
+                )
         db = get_database()
         try:
             require_data(db)
@@ -179,12 +208,21 @@ def make_erp_fast_path_node(
             used["reading"] = decision.reading
         detail = f"{decision.skill} {json.dumps(used['args'], sort_keys=True)}"
         if decision.writes:
-            outcome = approve_and_apply(
-                db,
-                WRITE_SKILLS[decision.skill],
-                decision.args,
-                call_id=f"fast_path:{message_id or text}",
+            # The approval shows the request, the agent and where each value came from.
+            token = current_review.set(
+                fast_path_review(state, spec.name, decision.args.model_dump(mode="json"))
+                if defences_on()
+                else None
             )
+            try:
+                outcome = approve_and_apply(
+                    db,
+                    WRITE_SKILLS[decision.skill],
+                    decision.args,
+                    call_id=f"fast_path:{message_id or text}",
+                )
+            finally:
+                current_review.reset(token)
             return _reply(
                 spec,
                 outcome.message,

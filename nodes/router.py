@@ -617,7 +617,8 @@ def make_route_node(
 
     def route(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, Any]:
         context = runtime.context or NovaContext()
-        request = state.get("request") or ""
+        # The instruction, not the document it carries, decides the route (intake splits them).
+        request = state.get("instruction") or state.get("request") or ""
         agents = get_catalog()
         previous = state.get("thread_route")
         # An explicit agent needs no classifier: do not fit one just to skip it.

@@ -11,6 +11,7 @@ from langgraph.types import Command
 from nova.errors import InvalidRequest
 from nova.messages import message_text
 from nova.projects import load_projects
+from nova.provenance import defences_on, split_instruction
 from nova.settings import get_settings
 from nova.state import NovaContext, NovaState
 
@@ -38,8 +39,11 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
     context = runtime.context or NovaContext()
     project = context.project or state.get("project") or get_settings().default_project
     load_projects().get(project)  # an unknown project fails here, naming the known ones
+    # Routing follows the owner's instruction, never the text it carries.
+    instruction = split_instruction(request).instruction if defences_on() else request
     return {
         "request": request,
+        "instruction": instruction,
         "project": project,
         "route": None,
         "agent_run": None,

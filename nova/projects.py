@@ -95,12 +95,15 @@ class Project(BaseModel):
     """Tools agents may call in this project (names from the tool registry), or ``all``."""
     glossary: tuple[GlossaryTerm, ...] = ()
     """Terms with fixed translations or protected from translation."""
+    data: tuple[str, ...] = ()
+    """Business data this project owns and may read, e.g. ``[erp]`` for the ERP database;
+    tools over data a project does not declare are refused there."""
     seeds: Path | None = None
     """Seed-memories file (YAML), relative to the projects file."""
     mcp_servers: tuple[McpServer, ...] = ()
     """MCP servers whose tools (``<server>_<tool>``) this project's agents may use."""
 
-    @field_validator("allowed_agents", "allowed_tools", mode="before")
+    @field_validator("allowed_agents", "allowed_tools", "data", mode="before")
     @classmethod
     def _list_to_tuple(cls, value: object) -> object:
         return tuple(value) if isinstance(value, list) else value
@@ -127,6 +130,10 @@ class Project(BaseModel):
             and server.allows(name.removeprefix(f"{server.name}_"))
             for server in self.mcp_servers
         )
+
+    def holds(self, data: str) -> bool:
+        """Return whether this project declares the business data ``data`` (e.g. ``erp``)."""
+        return data in self.data
 
     def load_seeds(self) -> tuple[SeedMemory, ...]:
         """Read this project's seed memories (none when it names no seed file).

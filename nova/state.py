@@ -137,6 +137,9 @@ class NovaState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     request: str
     """Text of the latest human message (set by intake)."""
+    instruction: str
+    """The owner's instruction in ``request``, without the document, page or message it
+    carries ("summarise this: <doc>" -> "summarise this"); what the turn is routed on."""
     project: str
     """Project scope of this turn: the run context's, else the thread's, else the default
     (never from model output)."""

@@ -98,12 +98,10 @@ def test_stdio_server_tools_run_through_the_supervisor_with_one_session(tmp_path
     found, first_pid, second_pid = tool_messages(result)
     assert found.content == "T-1: Login fails (open)" and found.status == "success"
     # The tool's output is marked untrusted, with where it came from.
-    assert found.additional_kwargs["nova_provenance"] == {
-        "trusted": False,
-        "source": "mcp",
-        "server": "tickets",
-        "tool": "get_ticket",
-    }
+    stamped = found.additional_kwargs["nova_provenance"]
+    assert stamped["trust"] == "untrusted"
+    assert stamped["source"] == "MCP server tickets"
+    assert stamped["spans"] == ["T-1: Login fails (open)"]
     # One server process answered every call: the session is kept, not reopened per call.
     assert first_pid.content == second_pid.content
     # The model was offered the server's tools next to the agent's own, prefixed.

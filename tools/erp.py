@@ -10,9 +10,11 @@ what was wrong and how to fix it, never as a crash.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, ToolException
 from langgraph.prebuilt import InjectedState
 from pydantic import ValidationError, create_model
@@ -22,6 +24,7 @@ from nova.erp.render import render_tool_text
 from nova.erp.results import ErpPayload
 from nova.erp.skills import READ_SKILLS, Skill, SkillError, require_data
 from nova.erp.writes import WRITE_SKILLS, WriteSkill
+from nova.provenance import declare_provenance, declare_trusted
 
 DatabaseProvider = Callable[[], ErpDatabase]
 CallId = Annotated[str, InjectedToolCallId]
@@ -114,10 +117,56 @@ def _calls_beside(call_id: str, messages: list[Any]) -> list[str]:
     return []
 
 
+FREE_TEXT_FIELDS = frozenset(
+    {"note", "notes", "reference", "customer_reference", "contact", "address", "description"}
+)
+"""Result fields typed by people outside Nova's control (customers, suppliers, bank
+references, warehouse notes): untrusted text inside otherwise trusted ERP results."""
+
+
+def erp_free_text(message: ToolMessage) -> list[str]:
+    """Return the free-text field values of an ERP read result (its untrusted spans)."""
+    payload = message.artifact if isinstance(message.artifact, dict) else {}
+    spans = [
+        str(value)
+        for row in payload.get("rows") or []
+        if isinstance(row, dict)
+        for key, value in row.items()
+        if key in FREE_TEXT_FIELDS and isinstance(value, str) and value.strip()
+    ]
+    spans += [
+        str(fact.get("value"))
+        for fact in payload.get("facts") or []
+        if isinstance(fact, dict)
+        and fact.get("key") in FREE_TEXT_FIELDS
+        and isinstance(fact.get("value"), str)
+    ]
+    return spans
+
+
+def erp_trusted_data(message: ToolMessage) -> str:
+    """Return an ERP result's data without its free-text fields (its trusted part)."""
+    payload = message.artifact if isinstance(message.artifact, dict) else {}
+    rows = [
+        {key: value for key, value in row.items() if key not in FREE_TEXT_FIELDS}
+        for row in payload.get("rows") or []
+        if isinstance(row, dict)
+    ]
+    facts = [
+        fact
+        for fact in payload.get("facts") or []
+        if isinstance(fact, dict) and fact.get("key") not in FREE_TEXT_FIELDS
+    ]
+    return json.dumps({"rows": rows, "facts": facts}, ensure_ascii=False, default=str)
+
+
 def build_tools(database: DatabaseProvider = get_erp_database) -> list[BaseTool]:
     """Build every ERP tool on ``database`` (default: the settings' ERP database)."""
-    reads = [read_tool(skill, database) for skill in READ_SKILLS.values()]
-    writes = [write_tool(skill, database) for skill in WRITE_SKILLS.values()]
+    reads = [
+        declare_provenance(read_tool(skill, database), erp_free_text, erp_trusted_data)
+        for skill in READ_SKILLS.values()
+    ]
+    writes = [declare_trusted(write_tool(skill, database)) for skill in WRITE_SKILLS.values()]
     return [*reads, *writes]
 
 

@@ -10,6 +10,8 @@ from langchain_core.tools import BaseTool, ToolException, tool
 from pydantic import BaseModel, Field
 from simpleeval import EvalWithCompoundTypes, InvalidExpression, NumberTooHigh
 
+from nova.provenance import declare_trusted
+
 _MATH_FUNCTIONS = {
     name: getattr(math, name)
     for name in ("sqrt", "log", "log10", "exp", "floor", "ceil", "sin", "cos", "tan", "pi", "e")
@@ -67,4 +69,4 @@ def calculator(expression: str) -> str:
 for _tool in (current_datetime, calculator):
     _tool.handle_tool_error = True  # a bad argument becomes a message the model can correct
 
-TOOLS: list[BaseTool] = [current_datetime, calculator]
+TOOLS: list[BaseTool] = [declare_trusted(current_datetime), declare_trusted(calculator)]

@@ -17,6 +17,7 @@ from pydantic import Field
 from rapidfuzz import fuzz, process
 
 from nova.glossary import GlossaryEntry
+from nova.provenance import declare_trusted
 from nova.state import NovaContext
 from tools.language import LANGUAGE_NAMES
 from tools.scope import current_project, current_user
@@ -121,4 +122,4 @@ def glossary_add(
 for _tool in (glossary_lookup, glossary_add):
     _tool.handle_tool_error = True
 
-TOOLS: list[BaseTool] = [glossary_lookup, glossary_add]
+TOOLS: list[BaseTool] = [declare_trusted(glossary_lookup), declare_trusted(glossary_add)]

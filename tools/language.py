@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from langchain_core.tools import BaseTool, ToolException, tool
 from pydantic import BaseModel, Field
 
+from nova.provenance import declare_trusted
+
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
@@ -236,4 +238,4 @@ def split_request(request: str) -> SplitRequest:
     return SplitRequest(request, None)
 
 
-TOOLS: list[BaseTool] = [detect_language]
+TOOLS: list[BaseTool] = [declare_trusted(detect_language)]

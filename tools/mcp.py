@@ -15,8 +15,10 @@ cannot be reached is left alone for ``NOVA_MCP_RETRY_AFTER_S`` so a run does not
 it again at every step.
 
 Provenance: an MCP tool's output is text from outside Nova, so every such tool carries
-``metadata["untrusted"] = True`` (with ``provenance="mcp"``, its server and tool), and the
-gate stamps the same on its ``ToolMessage`` (``additional_kwargs["nova_provenance"]``).
+``metadata["untrusted"] = True`` (with ``provenance="mcp"``, its server and tool) and is
+declared untrusted with ``nova.provenance``; the gate stamps each result
+(``additional_kwargs["nova_provenance"]``), fences it in prompts, and traces write and
+egress arguments back to it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from nova.mcp import McpServer
+from nova.provenance import declare_untrusted
 from nova.settings import get_settings
 
 if TYPE_CHECKING:
@@ -336,7 +339,7 @@ class McpHub:
         async def arun(**arguments: Any) -> tuple[Any, Any]:
             return await asyncio.to_thread(self.call, server, own_name, arguments)
 
-        return StructuredTool(
+        nova_tool = StructuredTool(
             name=server.tool_name(own_name),
             description=(tool.description or own_name) + f" (MCP server {server.name})",
             args_schema=tool.args_schema or {"type": "object", "properties": {}},
@@ -353,6 +356,9 @@ class McpHub:
                 "timeout_s": server.timeout_s,
             },
         )
+        # Whatever an MCP server returns is outside text: fenced in prompts, and a value read
+        # only there cannot reach a write or a URL without the owner seeing where it came from.
+        return declare_untrusted(nova_tool, f"MCP server {server.name}")
 
 
 async def _wait(task: asyncio.Task[None]) -> None:
@@ -561,14 +567,3 @@ def _calls_beside(call_id: str, state: Any) -> list[str]:
 def agent_mcp_tools(spec: AgentSpec, project: Project, *, hub: McpHub | None = None) -> McpTools:
     """Return the MCP tools agent ``spec`` may use in ``project`` (its servers, the project's)."""
     return mcp_tools_for(servers_for(spec.name, spec.mcp_servers, project.mcp_servers), hub=hub)
-
-
-def provenance_of(tool: BaseTool) -> dict[str, Any]:
-    """Return the provenance stamped on an MCP tool's messages: untrusted, with its source."""
-    metadata = tool.metadata or {}
-    return {
-        "trusted": False,
-        "source": "mcp",
-        "server": metadata.get("mcp_server"),
-        "tool": metadata.get("mcp_tool"),
-    }

@@ -11,8 +11,10 @@ injected by LangGraph's ``ToolNode`` and is invisible to the model.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
+from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, ToolException, tool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -20,6 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from memory.items import MemoryKind
 from memory.store import MemoryNotFoundError, MemoryStore, default_memory_store
 from nova.projects import Project, load_projects
+from nova.provenance import (
+    UNTRUSTED_MEMORY_KINDS,
+    declare_provenance,
+    declare_trusted,
+    memory_trusted,
+)
 from tools.scope import current_project, current_user, runtime_field
 
 _open_store = default_memory_store
@@ -101,8 +109,25 @@ def memory_search(query: str, runtime: Runtime, k: int = 5, kind: MemoryKind | N
     if not hits:
         return f"No memories in project {project} match {query!r}."
     lines = [f"{len(hits)} memories from project {project} (best first):"]
-    lines += [f"[mem:{h['id']}] ({h['kind']}, score {h['score']:.2f}) {h['text']}" for h in hits]
+    lines += [
+        f"[mem:{h['id']}] ({h['kind']}, score {h['score']:.2f}"
+        f"{'' if memory_trusted(h) else ', from untrusted content'}) {h['text']}"
+        for h in hits
+    ]
     return "\n".join(lines)
+
+
+_HIT_LINE = re.compile(r"^\[mem:[0-9a-f]+\] \((?P<kind>[a-z_]+), score [\d.]+(?P<flag>[^)]*)\) ")
+
+
+def untrusted_hits(message: ToolMessage) -> list[str]:
+    """Return the search hits that came from untrusted content (imports, summaries)."""
+    spans = []
+    for line in str(message.content).splitlines():
+        match = _HIT_LINE.match(line)
+        if match and (match["kind"] in UNTRUSTED_MEMORY_KINDS or match["flag"]):
+            spans.append(line[match.end() :])
+    return spans
 
 
 @tool("memory_save", args_schema=MemorySaveArgs)
@@ -180,5 +205,8 @@ def project_info(runtime: Runtime) -> str:
 
 for _tool in (memory_search, memory_save, memory_forget, project_info):
     _tool.handle_tool_error = True  # a bad id or kind becomes a message the model can act on
+declare_provenance(memory_search, untrusted_hits)
+for _tool in (memory_save, memory_forget, project_info):
+    declare_trusted(_tool)
 
 TOOLS: list[BaseTool] = [memory_search, memory_save, memory_forget, project_info]

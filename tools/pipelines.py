@@ -19,6 +19,7 @@ from langchain_core.tools import BaseTool, ToolException, tool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import Field
 
+from nova.provenance import declare_trusted, declare_untrusted
 from nova.state import NovaContext
 from tools.scope import current_project
 
@@ -92,4 +93,8 @@ def pipeline_run(
 for _tool in (pipeline_list, pipeline_run):
     _tool.handle_tool_error = True
 
-TOOLS: list[BaseTool] = [pipeline_list, pipeline_run]
+# A pipeline's answer carries what its steps read (documents, listings): untrusted.
+TOOLS: list[BaseTool] = [
+    declare_trusted(pipeline_list),
+    declare_untrusted(pipeline_run, "pipeline output"),
+]

@@ -8,6 +8,7 @@ import httpx
 from langchain_core.tools import BaseTool, ToolException, tool
 from pydantic import BaseModel, Field
 
+from nova.provenance import declare_untrusted
 from nova.settings import get_settings
 
 MAX_BYTES = 2_000_000
@@ -95,5 +96,6 @@ def web_fetch(url: str, max_chars: int = 4_000) -> str:
 
 
 web_fetch.handle_tool_error = True
+declare_untrusted(web_fetch, "web page")  # anyone can write a web page
 
 TOOLS: list[BaseTool] = [web_fetch]

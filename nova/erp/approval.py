@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
@@ -41,6 +41,7 @@ from nova.erp import models as m
 from nova.erp.db import ErpDatabase
 from nova.erp.skills import SkillArgs, SkillError
 from nova.erp.writes import ProposedChange, WriteSkill
+from nova.provenance import CallReview, current_review
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class ApprovalRequest(TypedDict):
     proposal_id: str
     idempotency_key: str
     how_to_answer: str
+    review: NotRequired[CallReview]
+    """The request, the agent, every argument value and where each came from (the tool
+    gate's ``nova.provenance.CallReview``); values found only in untrusted text are flagged."""
 
 
 OutcomeStatus = Literal["applied", "already_applied", "rejected", "refused"]
@@ -127,7 +131,7 @@ class _NoGraph(RuntimeError):
 
 
 def _request(change: ProposedChange, key: str) -> ApprovalRequest:
-    return ApprovalRequest(
+    request = ApprovalRequest(
         type=APPROVAL_KIND,
         change=change.model_dump(mode="json"),
         proposal_id=change.proposal_id,
@@ -137,6 +141,9 @@ def _request(change: ProposedChange, key: str) -> ApprovalRequest:
             'or Command(resume={"approved": false, "reason": "..."}) to reject.'
         ),
     )
+    if (review := current_review.get()) is not None:
+        request["review"] = review
+    return request
 
 
 def _ask(request: ApprovalRequest) -> ApprovalDecision:

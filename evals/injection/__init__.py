@@ -1,0 +1,1 @@
+"""The prompt-injection suite (``nova eval injection``): tasks, attacks, two scripted models."""
