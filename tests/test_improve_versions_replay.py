@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from router_fixtures import write_agent_catalog, write_router_config
@@ -84,3 +85,39 @@ def test_agents_show_version(promoted: tuple[AgentSpec, AgentSpec]) -> None:
     missing = runner.invoke(app, ["agents", "show", "general_chat", "--version", "7"])
     assert missing.exit_code == 2 and "has no version 7" in missing.output
     assert "Traceback" not in missing.output
+
+
+def test_failures_retry_builds_the_graph_with_the_recorded_version(
+    promoted: tuple[AgentSpec, AgentSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from nova.cli import failures
+    from nova.ledger.failures import new_failure
+
+    before, after = promoted
+    built: list[AgentSpec] = []
+
+    class Builder:  # stands in for the supervisor graph: records the catalog it gets
+        def __init__(self, catalog: Any) -> None:
+            built.append(catalog["general_chat"])
+
+        def compile(self, **kwargs: Any) -> str:
+            return "graph with the recorded version"
+
+    # graphs.nova checks the built-in pipelines against the catalog on import, which the
+    # test catalog does not hold; the retry only needs its builder.
+    fake = types.ModuleType("graphs.nova")
+    fake.build_nova_graph = lambda catalog: Builder(catalog)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "graphs.nova", fake)
+    old = new_failure(
+        "node_error", error_type="X", agent="general_chat", agent_version=before.version_label
+    )
+    assert failures._as_recorded(old, None) == "graph with the recorded version"
+    assert [s.prompt for s in built] == [before.prompt]
+    current = new_failure(
+        "node_error", error_type="X", agent="general_chat", agent_version=after.version_label
+    )
+    assert failures._as_recorded(current, None) is None  # the default graph serves
+    assert len(built) == 1
