@@ -194,3 +194,22 @@ def test_gather_merges_ledgers_and_keeps_what_came_after_the_last_promotion(
         cat, failures=FailureLedger(), traces=traces, used={schema_failure, "blame:run-b"}
     )
     assert runs == {}
+
+
+def test_the_rewrite_is_told_which_runs_an_earlier_version_answered(catalog: Path) -> None:
+    from nova.improve.evidence import FailingRun
+    from nova.improve.prompts import _reflect_messages
+
+    spec = default_catalog()["general_chat"]
+    runs = [
+        FailingRun(id="f1", agent="general_chat", request=REQUEST, given_answer="16%",
+                   expected="19%", agent_version="general_chat@0.9.0+0123456789ab",
+                   kinds=("feedback",)),
+        FailingRun(id="f2", agent="general_chat", request="Hi", given_answer="Hello.",
+                   notes=("a check failed: CheckFailed: output_schema: no JSON",),
+                   agent_version=spec.version_label, kinds=("check_failed",)),
+    ]  # fmt: skip
+    text = str(_reflect_messages(spec, runs, [], 0, 1)[1].content)
+    assert "answer given: 16% (by an earlier version, general_chat@0.9.0+0123456789ab)" in text
+    assert "answer given: Hello.\n  caught by Nova itself:\n  a check failed" in text
+    assert "the user says: 19%" in text

@@ -224,6 +224,8 @@ def gather_failing_runs(
         used: Evidence ids promoted candidates already answered.
 
     """
+    from nova.improve.versions import as_recorded
+
     since = since or {}
     runs: dict[str, dict[str, FailingRun]] = {}
     notes: list[str] = []
@@ -255,7 +257,10 @@ def gather_failing_runs(
             if failure.kind == "check_failed" and failure.node == "route":
                 continue  # the check blames the route, not the agent's answer
             trace = _trace(traces, failure.run_id)
-            run, note = _from_failure(failure, trace, catalog[failure.agent])
+            # The recorded answer is re-checked against the agent as it was then (its
+            # output_schema, say), not as later promotions left it.
+            recorded, _ = as_recorded(catalog, failure.agent, failure.agent_version)
+            run, note = _from_failure(failure, trace, recorded[failure.agent])
             if run is not None:
                 add(run)
             elif note:

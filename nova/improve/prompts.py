@@ -79,9 +79,15 @@ def _reflect_messages(
     # Runs the gate can judge first: those are the ones a rewrite must fix.
     shown = sorted(failing, key=lambda r: not r.judgeable)[:MAX_CASES]
     for r in shown:
+        older = r.agent_version and r.agent_version not in (
+            spec.version_label,
+            f"{spec.version}+{spec.content_version}",
+            spec.content_version,
+        )
         lines += [
             f"- request: {r.request}",
-            f"  answer given: {r.given_answer or '(none)'}",
+            f"  answer given: {r.given_answer or '(none)'}"
+            + (f" (by an earlier version, {r.agent_version})" if older else ""),
             f"  the user says: {r.expected or '(only that it was wrong)'}"
             if r.expected or "feedback" in r.kinds
             else "  caught by Nova itself:",
