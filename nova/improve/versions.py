@@ -176,7 +176,7 @@ class VersionStore:
         """
         versions = [v for v in self.history(name) if v.action != "rollback"]
         text = str(ref).strip()
-        if text.isdigit():
+        if text.isdigit() and len(text) < 12:  # a 12-digit string is a (hex) hash
             return self.version(name, int(text))
         label = text.split("@", 1)[1] if "@" in text else text
         semver, _, content = label.rpartition("+")
