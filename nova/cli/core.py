@@ -389,7 +389,17 @@ def agents_list(
 
 
 @agents_app.command("show")
-def agents_show(name: Annotated[str, typer.Argument(help="Agent name.")]) -> None:
+def agents_show(
+    name: Annotated[str, typer.Argument(help="Agent name.")],
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            help="A recorded version: its number in `nova agents history`, its hash, or the "
+            "version a run recorded (name@1.2.0+content). Default: the version in force.",
+        ),
+    ] = None,
+) -> None:
     """Show one agent: prompt, tools, model, examples, versions."""
     from nova.catalog import load_catalog
 
@@ -400,10 +410,24 @@ def agents_show(name: Annotated[str, typer.Argument(help="Agent name.")]) -> Non
         close = [match for match, _, _ in process.extract(name, catalog.names, limit=3)]
         raise fail(f"No agent named {name!r}. Did you mean: {', '.join(close)}?")
     spec = catalog[name]
+    where = str(catalog.sources[name])
+    if version is not None:
+        from nova.improve.versions import VersionError, store_for
+
+        store = store_for(None)
+        try:
+            found = store.find(name, version)
+            spec = store.spec(name, found.number)
+        except VersionError as error:
+            raise fail(str(error)) from None
+        active = store.active_number(name)
+        where = f"version {found.number} ({found.hash}) of {name}" + (
+            ", in force" if found.number == active else f"; version {active} is in force"
+        )
     console.print(
         Panel(spec.description, title=f"{spec.version_label} · {spec.group}", expand=False)
     )
-    console.print(f"[bold]file[/] {catalog.sources[name]}")
+    console.print(f"[bold]file[/] {where}")
     console.print(
         f"[bold]model[/] {spec.model.model_dump(exclude_none=True)}  "
         f"[bold]max steps[/] {spec.max_steps}"

@@ -103,8 +103,19 @@ def failures_show(
 @failures_app.command("retry")
 def failures_retry(
     failure_id: Annotated[str, typer.Argument(help="Failure id (a unique prefix is enough).")],
+    current: Annotated[
+        bool,
+        typer.Option(
+            "--current-version",
+            help="Run the agent's version in force, not the one the failed run recorded.",
+        ),
+    ] = False,
 ) -> None:
-    """Resume the failed run from the checkpoint the failure recorded."""
+    """Resume the failed run from the checkpoint the failure recorded.
+
+    The agent runs at the version the failed run used (`nova agents history`), even if a
+    later promotion or rollback changed it; --current-version runs the one in force.
+    """
     import contextlib
 
     record = _find(failure_id)
@@ -128,6 +139,8 @@ def failures_retry(
     with contextlib.ExitStack() as stack:
         checkpointer = stack.enter_context(open_checkpointer())
         graph = trace.nova_graph(checkpointer)
+        if not current:
+            graph = _as_recorded(record, checkpointer) or graph
         if (
             record.checkpoint_id
             and graph.get_state({"configurable": configurable}).created_at is None
@@ -153,3 +166,18 @@ def failures_retry(
             answer or "(no answer)", title=f"retry of {record.id[:12]} · run {run_id}", expand=False
         )
     )
+
+
+def _as_recorded(record: Any, checkpointer: Any) -> Any:
+    """Return the graph with the failed run's agent at its recorded version (``None``: same)."""
+    from graphs.nova import build_nova_graph
+    from nova.catalog import default_catalog
+    from nova.improve.versions import as_recorded
+
+    base = default_catalog()
+    catalog, note = as_recorded(base, record.agent, record.agent_version)
+    if note is not None:
+        console.print(note, style="dim")
+    if catalog is base:
+        return None
+    return build_nova_graph(catalog=catalog).compile(name="nova", checkpointer=checkpointer)

@@ -1,6 +1,8 @@
 """``nova improve``: gather what happened since the last promotion, propose, gate, promote.
 
-``improve`` reads the feedback ledger (corrections, bad verdicts), makes candidates —
+``improve`` reads the feedback ledger (corrections, bad verdicts), the failure ledger
+(errors, failed checks, router abstains and fallbacks naming an agent) and saved blame
+results (``nova.improve.evidence``), makes candidates —
 routing (always), prompts (when a model is configured), gap reports (clusters of
 out-of-scope requests) — gates each, and stores them all in the candidate store.
 ``accept`` promotes a candidate that passed (``--yes`` promotes every one), ``reject``
@@ -23,11 +25,13 @@ from nova.improve.gate import Case
 from nova.improve.routing import corrections_from, propose_routing
 from nova.improve.store import CandidateRecord, CandidateStore
 from nova.improve.versions import VersionStore, store_for
+from nova.ledger.failures import FailureLedger
 from nova.ledger.feedback import FeedbackLedger
 
 if TYPE_CHECKING:
     from nova.models import ModelFactory
     from nova.settings import NovaSettings
+    from nova.tracing.store import TraceStore
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,12 @@ def _regression_cases(
     return list(cases.values())
 
 
+def _trace_store() -> TraceStore:
+    from nova.tracing import TraceStore
+
+    return TraceStore()
+
+
 def improve(
     catalog_dir: Path | None = None,
     *,
@@ -133,6 +143,8 @@ def improve(
     cache_dir: Path | None = None,
     user: str | None = None,
     prompt_candidates: int = 3,
+    failures: FailureLedger | None = None,
+    traces: TraceStore | None = None,
 ) -> ImproveReport:
     """Make, gate and store candidates for the catalog; promote those that pass if ``yes``.
 
@@ -148,6 +160,10 @@ def improve(
         cache_dir: The router cache (default: the configured one).
         user: Who runs it (recorded with promotions made by ``yes``).
         prompt_candidates: Prompt rewrites asked for per agent.
+        failures: The failure ledger whose failures are prompt evidence (default: the
+            configured one).
+        traces: The trace store (failed and blamed runs' requests, saved blame results;
+            default: the configured one).
 
     """
     store = store or CandidateStore()
@@ -210,6 +226,9 @@ def improve(
                 store=store,
                 model_factory=model_factory,
                 per_agent=prompt_candidates,
+                failures=failures or FailureLedger(),
+                traces=traces or _trace_store(),
+                notes=report.notes,
             )
         )
     elif catalog_dir is None:

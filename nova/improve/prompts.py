@@ -1,14 +1,17 @@
 """Prompt candidates: a reflective rewrite of a failing agent's prompt, gated by replays.
 
-In the spirit of GEPA: the agent's model reads the agent's prompt, the runs the user
-called bad (request, the answer given, what the user said is right) and runs they called
-good, explains the failure and proposes a minimal edit; it is asked several times for
+In the spirit of GEPA: the agent's model reads the agent's prompt, its failing runs (the
+runs the user called bad with what they said is right, failures the ledger recorded with
+the check's evidence or the error, steps blame named) and runs the user called good,
+explains the failure and proposes a minimal edit; it is asked several times for
 different candidates. Each candidate is gated on replays of the agent's model turn with
 the candidate prompt:
 
-(a) targeted: each bad run with a corrected answer, replayed with parent and candidate
-    prompts; the facts of the user's answer (numbers, dates, document ids, or its words)
-    must appear. The candidate must fix at least one and lose none;
+(a) targeted: each failing run the gate can judge (``nova.improve.evidence``), replayed
+    with parent and candidate prompts: a bad run with a corrected answer must show the
+    facts of the user's answer (numbers, dates, document ids, or its words); a run whose
+    check failed must pass that check on the replayed answer. The candidate must fix at
+    least one and lose none;
 (c) regression: each run the user called good (and never bad), replayed; the facts of the
     answer the user accepted must still appear. None may be lost.
 
@@ -29,8 +32,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from nova.catalog.loader import Catalog
 from nova.catalog.promoted import spec_hash
 from nova.catalog.spec import AgentSpec
+from nova.improve.evidence import FailingRun, gather_failing_runs, last_promotions, run_check
 from nova.improve.gate import Case, paired
 from nova.improve.store import CandidateRecord, CandidateStore
+from nova.ledger.failures import FailureLedger
 from nova.ledger.feedback import FeedbackLedger, FeedbackRecord
 
 log = logging.getLogger(__name__)
@@ -41,9 +46,10 @@ MAX_CASES = 8
 
 REFLECT_SYSTEM = (
     "You improve the system prompt of one agent of a personal assistant. You are given "
-    "its current prompt, runs the user said were wrong (with what the user said is "
-    "right) and runs the user said were good. First explain in two or three sentences "
-    "what in the prompt made the wrong answers happen. Then propose a minimal edit: keep "
+    "its current prompt, runs that went wrong (with what the user said is right, or "
+    "the check or error that caught them) and runs the user said were good. First "
+    "explain in two or three sentences what in the prompt made the wrong answers "
+    "happen. Then propose a minimal edit: keep "
     "everything that made the good runs good, change only what the failures call for. "
     "Reply with the explanation, then the complete revised prompt between <prompt> and "
     "</prompt>."
@@ -63,22 +69,33 @@ def missing_facts(expected: str, answer: str) -> list[str]:
 
 def _reflect_messages(
     spec: AgentSpec,
-    failing: Sequence[FeedbackRecord],
+    failing: Sequence[FailingRun],
     passing: Sequence[FeedbackRecord],
     variant: int,
     of: int,
 ) -> list[SystemMessage | HumanMessage]:
     lines = [f"Agent: {spec.name} — {spec.description}", "", "Current prompt:", spec.prompt, ""]
     lines.append("Runs the user said were wrong:")
-    for r in failing[:MAX_CASES]:
+    # Runs the gate can judge first: those are the ones a rewrite must fix.
+    shown = sorted(failing, key=lambda r: not r.judgeable)[:MAX_CASES]
+    for r in shown:
+        older = r.agent_version and r.agent_version not in (
+            spec.version_label,
+            f"{spec.version}+{spec.content_version}",
+            spec.content_version,
+        )
         lines += [
             f"- request: {r.request}",
-            f"  answer given: {r.given_answer or '(none)'}",
-            f"  the user says: {r.answer or r.note or '(only that it was wrong)'}",
+            f"  answer given: {r.given_answer or '(none)'}"
+            + (f" (by an earlier version, {r.agent_version})" if older else ""),
+            f"  the user says: {r.expected or '(only that it was wrong)'}"
+            if r.expected or "feedback" in r.kinds
+            else "  caught by Nova itself:",
+            *(f"  {note}" for note in r.notes),
         ]
     lines.append("Runs the user said were good:")
-    for r in passing[:MAX_CASES]:
-        lines += [f"- request: {r.request}", f"  answer given: {r.given_answer}"]
+    for g in passing[:MAX_CASES]:
+        lines += [f"- request: {g.request}", f"  answer given: {g.given_answer}"]
     if of > 1:
         lines.append(
             f"\nThis is proposal {variant + 1} of {of}: make it differ from the obvious one."
@@ -96,52 +113,51 @@ def _answer(model_factory: Any, spec: AgentSpec, request: str) -> str:
     return str(reply.text if hasattr(reply, "text") else reply)
 
 
+def fixed(spec: AgentSpec, run: FailingRun, answer: str) -> bool:
+    """Whether ``answer`` (a replay of ``run``) is right: the user's facts, and its check."""
+    if run.expected and missing_facts(run.expected, answer):
+        return False
+    return run.check is None or run_check(run.check, spec, run, answer)
+
+
 def gate_prompt(
     parent: AgentSpec,
     candidate: AgentSpec,
-    failing: Sequence[FeedbackRecord],
+    failing: Sequence[FailingRun],
     passing: Sequence[FeedbackRecord],
     model_factory: Any,
 ) -> dict[str, Any]:
     """Replay the targeted and the good runs with both prompts and judge them (see module)."""
-    targeted = [r for r in failing if r.answer and r.request]
+    targeted = [r for r in failing if r.judgeable and r.request]
     good = [r for r in passing if r.given_answer and r.request]
 
-    def verdicts(spec: AgentSpec, records: Sequence[FeedbackRecord], expected: str) -> list[bool]:
-        out = []
-        for r in records:
-            answer = _answer(model_factory, spec, r.request or "")
-            out.append(not missing_facts(getattr(r, expected) or "", answer))
-        return out
+    def targeted_verdicts(spec: AgentSpec) -> list[bool]:
+        return [fixed(spec, r, _answer(model_factory, spec, r.request)) for r in targeted]
 
-    t_cases = [Case(r.request or "", parent.name, "targeted", r.id) for r in targeted]
+    def good_verdicts(spec: AgentSpec) -> list[bool]:
+        return [
+            not missing_facts(r.given_answer or "", _answer(model_factory, spec, r.request or ""))
+            for r in good
+        ]
+
+    t_cases = [Case(r.request, parent.name, "targeted", r.id) for r in targeted]
     g_cases = [Case(r.request or "", parent.name, "regression", r.id) for r in good]
-    t_cmp = paired(
-        "targeted",
-        t_cases,
-        verdicts(parent, targeted, "answer"),
-        verdicts(candidate, targeted, "answer"),
-    )
-    g_cmp = paired(
-        "recorded good runs",
-        g_cases,
-        verdicts(parent, good, "given_answer"),
-        verdicts(candidate, good, "given_answer"),
-    )
+    t_cmp = paired("targeted", t_cases, targeted_verdicts(parent), targeted_verdicts(candidate))
+    g_cmp = paired("recorded good runs", g_cases, good_verdicts(parent), good_verdicts(candidate))
     reasons = []
     if t_cmp.wins < 1:
-        reasons.append("fixes none of the runs the user called wrong")
+        reasons.append("fixes none of the failing runs")
     if t_cmp.losses:
         reasons.append(f"breaks {t_cmp.losses} targeted run(s) the old prompt got right")
     if g_cmp.losses:
         reasons.append(f"{g_cmp.losses} recorded good run(s) would now be answered wrongly")
     return {
         "passed": not reasons,
-        "why": "; ".join(reasons)
-        or "fixes runs the user called wrong and keeps every good run good",
+        "why": "; ".join(reasons) or "fixes failing runs and keeps every good run good",
         "targeted": t_cmp.as_dict(),
         "regression": g_cmp.as_dict(),
         "replay": "agent model turn (system prompt + request)",
+        "checks_rerun": sorted({r.check for r in targeted if r.check}),
     }
 
 
@@ -152,29 +168,63 @@ def propose_prompts(
     store: CandidateStore,
     model_factory: Any,
     per_agent: int = 3,
+    failures: FailureLedger | None = None,
+    traces: Any = None,
+    notes: list[str] | None = None,
 ) -> list[CandidateRecord]:
-    """Make and gate prompt candidates for every agent with bad feedback not yet answered."""
+    """Make and gate prompt candidates for every agent with failing runs not yet answered.
+
+    Args:
+        catalog: Nova's catalog in force.
+        feedback: The feedback ledger (bad runs, and good runs for the regression set).
+        store: Where candidates go.
+        model_factory: The agents' models (the rewrite and the replays).
+        per_agent: Rewrites asked for per agent.
+        failures: The failure ledger (``None``: feedback alone).
+        traces: The ``TraceStore`` for failed and blamed runs' requests (``None``: none).
+        notes: Where to say what was left out and why.
+
+    """
     from nova.improve.versions import store_for
     from nova.models import ModelUnavailable
 
     used = store.used_evidence(catalog=None)
     records = feedback.list(limit=10_000)
     bad_runs = {r.run_id for r in records if r.rating == "bad" and r.run_id}
-    failing: dict[str, list[FeedbackRecord]] = {}
+    bad: list[FeedbackRecord] = []
     passing: dict[str, list[FeedbackRecord]] = {}
     for r in reversed(records):  # oldest first
         agent = r.routed_agent
         if agent is None or agent not in catalog or r.catalog is not None or not r.request:
             continue
-        if r.rating == "bad" and not r.is_routing_correction and r.id not in used:
-            failing.setdefault(agent, []).append(r)
+        if r.rating == "bad" and not r.is_routing_correction:
+            bad.append(r)
         elif r.rating == "good" and r.run_id not in bad_runs:
             passing.setdefault(agent, []).append(r)
+    failing, left_out = gather_failing_runs(
+        catalog,
+        feedback=bad,
+        failures=failures,
+        traces=traces,
+        since=last_promotions(catalog.names) if failures is not None or traces else {},
+        used=used,
+    )
+    if notes is not None:
+        notes.extend(left_out[:5])
+        if len(left_out) > 5:
+            notes.append(f"... and {len(left_out) - 5} more failure(s) left out the same way")
     versions = store_for(None)
     made: list[CandidateRecord] = []
-    for agent, bad in sorted(failing.items()):
+    for agent, runs in sorted(failing.items()):
         spec = catalog[agent]
         if not isinstance(spec, AgentSpec):
+            continue
+        if not any(r.judgeable for r in runs):
+            if notes is not None:
+                notes.append(
+                    f"{agent}: {len(runs)} failing run(s), none the gate can judge on a replay "
+                    f"(give `nova feedback RUN bad --answer ...`); no prompt candidates"
+                )
             continue
         model = model_factory(spec, None)
         if isinstance(model, ModelUnavailable):
@@ -185,7 +235,7 @@ def propose_prompts(
         seen: set[str] = {spec.prompt.strip()}
         good = passing.get(agent, [])
         for variant in range(per_agent):
-            reply = model.invoke(_reflect_messages(spec, bad, good, variant, per_agent))
+            reply = model.invoke(_reflect_messages(spec, runs, good, variant, per_agent))
             text = str(reply.text if hasattr(reply, "text") else reply)
             match = _PROMPT.search(text)
             if match is None or match.group(1).strip() in seen:
@@ -199,7 +249,7 @@ def propose_prompts(
                 log.info("Rewrite %d of %s is not a valid prompt: %s", variant + 1, agent, error)
                 continue
             diagnosis = text[: match.start()].strip()
-            gate = gate_prompt(spec, candidate, bad, good, model_factory)
+            gate = gate_prompt(spec, candidate, runs, good, model_factory)
             data = {**parent_data, "prompt": new_prompt}
             made.append(
                 store.add(
@@ -208,7 +258,7 @@ def propose_prompts(
                     agent=agent,
                     reason=f"prompt rewrite {variant + 1}: "
                     + (diagnosis[:300] or "no diagnosis given"),
-                    evidence=[r.id for r in bad] + [r.run_id for r in bad if r.run_id],
+                    evidence=list(dict.fromkeys(x for r in runs for x in r.sources)),
                     change={
                         "prompt": new_prompt,
                         "diagnosis": diagnosis,

@@ -163,6 +163,46 @@ class VersionStore:
         known = ", ".join(str(v.number) for v in self.history(name) if v.action != "rollback")
         raise VersionError(f"{name} has no version {number}; it has: {known}")
 
+    def find(self, name: str, ref: str | int) -> Version:
+        """Return the version of ``name`` that ``ref`` names, however a ledger recorded it.
+
+        ``ref`` is a version number (``3``), the content hash lineage records
+        (``spec_hash``), or the version a run recorded: ``name@1.2.0+<content>``,
+        ``1.2.0+<content>`` or the bare content version (``AgentSpec.content_version``).
+
+        Raises:
+            VersionError: no version of ``name`` matches (naming the ones there are).
+
+        """
+        versions = [v for v in self.history(name) if v.action != "rollback"]
+        text = str(ref).strip()
+        if text.isdigit() and len(text) < 12:  # a 12-digit string is a (hex) hash
+            return self.version(name, int(text))
+        label = text.split("@", 1)[1] if "@" in text else text
+        semver, _, content = label.rpartition("+")
+        for version in reversed(versions):  # newest first: a re-promoted copy is the same data
+            if version.hash == label:
+                return version
+            spec = _as_spec(version.data)
+            if spec is not None and spec.content_version == content:
+                if not semver or getattr(spec, "version", semver) == semver:
+                    return version
+        known = ", ".join(f"{v.number} ({v.hash})" for v in versions)
+        raise VersionError(f"{name} has no version {text!r}; it has: {known}")
+
+    def spec(self, name: str, ref: str | int) -> AgentSpec:
+        """Return version ``ref`` of agent ``name`` as a validated spec (see ``find``).
+
+        Raises:
+            VersionError: no such version, or its data is no longer a valid agent.
+
+        """
+        version = self.find(name, ref)
+        spec = _as_spec(version.data)
+        if spec is None:
+            raise VersionError(f"{name} version {version.number} is not a valid agent any more")
+        return spec
+
     def current_data(self, name: str) -> dict[str, Any]:
         """Return the data of the version of ``name`` in force."""
         return dict(self.version(name, self.active_number(name)).data)
@@ -282,6 +322,16 @@ def _base_version(data: Mapping[str, Any]) -> Version:
     )
 
 
+def _as_spec(data: Mapping[str, Any]) -> AgentSpec | None:
+    """Return ``data`` as an ``AgentSpec`` (``None``: not a full agent, e.g. a user catalog's)."""
+    from pydantic import ValidationError
+
+    try:
+        return AgentSpec.model_validate(dict(data))
+    except ValidationError:
+        return None
+
+
 def _file_data(path: Path) -> dict[str, Any]:
     from nova.yamlio import load_yaml
 
@@ -308,3 +358,36 @@ def store_for(catalog_dir: Path | None) -> VersionStore:
 
     built_in, own = _configured_folders()
     return VersionStore(built_in, base=load_specs(built_in, AgentSpec, overlay=own))
+
+
+def as_recorded(
+    catalog: Catalog[AgentSpec], agent: str | None, recorded: str | None
+) -> tuple[Catalog[AgentSpec], str | None]:
+    """Return ``catalog`` with ``agent`` at the version a run recorded, and a note on it.
+
+    A replay (``nova failures retry``, the gate's evidence) should run the agent as it was
+    when the run happened, not as it is after later promotions or rollbacks. ``recorded``
+    is what the ledgers keep (``name@1.2.0+content``, see ``VersionStore.find``). The note
+    is ``None`` when nothing changes (no agent, or the version in force is the recorded
+    one); otherwise it says which version the replay uses, or that the recorded one is
+    gone from the history (the owner edited the file) and the version in force is used.
+    """
+    if not agent or not recorded or agent not in catalog:
+        return catalog, None
+    current = catalog[agent]
+    label = recorded.split("@", 1)[1] if "@" in recorded else recorded
+    if label in (current.content_version, f"{current.version}+{current.content_version}"):
+        return catalog, None
+    from dataclasses import replace
+
+    store = store_for(None)
+    try:
+        version = store.find(agent, recorded)
+        spec = store.spec(agent, version.number)
+    except (VersionError, CatalogError) as error:
+        return catalog, f"{error}; replaying with the version in force ({current.version_label})"
+    return (
+        replace(catalog, agents={**catalog.agents, agent: spec}),
+        f"replaying {agent} as the run recorded it: version {version.number} "
+        f"({spec.version_label}), not the one in force ({current.version_label})",
+    )

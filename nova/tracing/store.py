@@ -297,6 +297,23 @@ class TraceStore:
             ).first()
         return dict(row[0]) if row is not None else None
 
+    def list_blames(
+        self, *, since: datetime | None = None, limit: int = 1000
+    ) -> Sequence[tuple[str, datetime, dict[str, Any]]]:
+        """Return saved attributions as ``(trace_id, when, result)``, newest first.
+
+        ``nova improve`` reads them: a blamed agent step is evidence for that agent's prompt.
+        """
+        query = select(blame_table).order_by(blame_table.c.created_at.desc()).limit(limit)
+        if since is not None:
+            query = query.where(blame_table.c.created_at >= since)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            (row["trace_id"], _utc(row["created_at"]) or row["created_at"], dict(row["result"]))
+            for row in rows
+        ]
+
     @staticmethod
     def _record(row: Mapping[Any, Any], step_rows: Sequence[Mapping[Any, Any]] = ()) -> TraceRecord:
         messages = _load_json(row.get("messages")) if step_rows else None
