@@ -7,23 +7,28 @@ agent, whose model is an ``EchoModel``: it sleeps ``NOVA_BENCH_MODEL_LATENCY_MS`
 (benchmark hook, default 100) and answers ``echo: <request>``, so a client can check that
 each run got its own answer back. The model goes through ``nova.concurrency``'s per-model
 limit like every model ``build_chat_model`` builds.
+
+``floor`` is the stock runtime's floor for the same work: one node that sends the request to
+the same ``EchoModel`` (same latency, same concurrency limit) and returns its answer — the
+smallest LLM graph there is. What ``echo`` costs beyond ``floor`` on the same server is
+Nova's own per-run work.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import END, START, StateGraph, add_messages
 
 from nodes.agent import make_agent_node
 from nodes.supervisor import intake, respond
 from nova.catalog import AgentSpec, default_catalog
-from nova.concurrency import limit_concurrency
+from nova.concurrency import LimitedChatModel, limit_concurrency
 from nova.messages import message_text
 from nova.models import ModelResult
 from nova.state import NovaContext, NovaInput, NovaOutput, NovaState, RouteDecision
@@ -55,10 +60,15 @@ class EchoModel(ScriptedChatModel):
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=f"echo: {text}"))])
 
 
-def echo_model_factory(spec: AgentSpec, run_override: str | None) -> ModelResult:
-    """Give every agent an ``EchoModel`` (latency from ``NOVA_BENCH_MODEL_LATENCY_MS``)."""
+def echo_model() -> LimitedChatModel:
+    """Return an ``EchoModel`` (latency from ``NOVA_BENCH_MODEL_LATENCY_MS``) under its limit."""
     latency_ms = float(os.environ.get(LATENCY_ENV, "100"))
     return limit_concurrency(EchoModel(latency_s=latency_ms / 1000))
+
+
+def echo_model_factory(spec: AgentSpec, run_override: str | None) -> ModelResult:
+    """Give every agent an ``EchoModel``."""
+    return echo_model()
 
 
 def route_to_agent(state: NovaState) -> dict[str, object]:
@@ -98,3 +108,28 @@ def build_echo_graph() -> StateGraph[NovaState, NovaContext, NovaInput, NovaOutp
 
 
 echo = build_echo_graph().compile(name="echo")
+
+
+class FloorState(TypedDict, total=False):
+    """The one-node graph's state: the conversation and the answer."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    answer: str
+
+
+def call_model(state: FloorState) -> dict[str, object]:
+    """Send the conversation to the benchmark model and return its answer."""
+    reply = echo_model().invoke(state["messages"])
+    return {"messages": [reply], "answer": message_text(reply)}
+
+
+def build_floor_graph() -> StateGraph[FloorState, None, FloorState, FloorState]:
+    """Build the one-node graph: START → model → END."""
+    builder = StateGraph(FloorState)
+    builder.add_node("model", call_model)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    return builder
+
+
+floor = build_floor_graph().compile(name="floor")

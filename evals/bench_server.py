@@ -1,25 +1,28 @@
-"""Benchmark both server modes through the langgraph-sdk: concurrency, throughput, latency, CPU.
+"""Benchmark both server modes through the langgraph-sdk against the runtime's own floor.
 
-Serves ``evals/bench_graphs.py:echo`` (Nova's agent node with a 100 ms scripted model) on
-``langgraph dev`` and on the durable server (own Postgres database, ``--workers``
-processes), then prints, per mode:
+Serves two graphs on ``langgraph dev`` and on the durable server (own Postgres database,
+``--workers`` processes): ``evals/bench_graphs.py:echo`` (Nova's nodes — intake, route,
+the catalog-driven agent node, respond — around a 100 ms scripted model) and
+``evals/bench_graphs.py:floor`` (one node calling the same model: the stock runtime's
+floor for the same work). Rounds alternate the two graphs (``--repeats``, medians), and
+print, per mode and graph:
 
-* one run: median latency of 10 runs one after another, and the CPU one run costs (server
-  processes, PostgreSQL, Redis, this client);
+* one run: median latency of 10 runs one after another, and their CPU per run;
 * a burst of ``--runs`` concurrent ``runs.wait`` over as many threads: lost and crossed
-  results, wall time and its ratio to one run, runs/s, p50/p99 latency, CPU per run;
-* sustained load: ``--runs`` more runs with at most ``--sustain-concurrency`` in flight
-  (a new one starts as one ends): runs/s and p50/p99 latency;
-* the CPU floor: the burst's CPU divided by the machine's cores (or the CPU of the busiest
-  server process, which runs on one core at a time), the shortest wall time that burst
-  could take here, next to the target of 3x one run.
+  results, wall time and its ratio to one run, p50/p99 latency, CPU per run;
 
-    python evals/bench_server.py [--runs 200] [--modes dev,durable] [--workers 2]
+then Nova against the floor: CPU per run (burst and one at a time; target ≤ 1.5×), and
+Nova's burst wall time against Nova's one run (target ≤ 20×); the CPU floor of the burst
+(its CPU over the cores, or the busiest server process's); and sustained load for Nova:
+``--runs`` more runs with at most ``--sustain-concurrency`` in flight.
+
+    python evals/bench_server.py [--runs 200] [--modes dev,durable] [--workers 2] [--repeats 3]
 
 CPU is read from ``/proc`` (Linux): the server's process tree, every ``postgres`` and
 ``redis-server`` process (other users of those services count too; exited Postgres
 backends do not), and this process. On a shared machine the wall times vary with the load
-of other processes; the CPU per run varies much less.
+of other processes; the CPU per run varies much less, and the floor is measured in the
+same run under the same load.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +52,11 @@ from server_fixtures import (  # noqa: E402
     write_langgraph_json,
 )
 
-GRAPHS = {"echo": f"{ROOT / 'evals' / 'bench_graphs.py'}:echo"}
+NOVA, FLOOR = "echo", "floor"
+GRAPHS = {
+    NOVA: f"{ROOT / 'evals' / 'bench_graphs.py'}:echo",
+    FLOOR: f"{ROOT / 'evals' / 'bench_graphs.py'}:floor",
+}
 ENV = {
     "NOVA_BENCH_MODEL_LATENCY_MS": "100",
     "NOVA_MODEL_CONCURRENCY": "512",
@@ -194,10 +201,10 @@ class Outcome:
     error: str | None = None
 
 
-async def one_run(client: LangGraphClient, thread_id: str, index: int) -> Outcome:
+async def one_run(client: LangGraphClient, graph: str, thread_id: str, index: int) -> Outcome:
     started = time.perf_counter()
     try:
-        result: Any = await client.runs.wait(thread_id, "echo", input=ask(index))
+        result: Any = await client.runs.wait(thread_id, graph, input=ask(index))
     except Exception as error:  # a lost run is a result to report, not a crash
         return Outcome(index, time.perf_counter() - started, None, f"{type(error).__name__}")
     answer = result.get("answer") if isinstance(result, dict) else None
@@ -218,7 +225,72 @@ def check(outcomes: list[Outcome]) -> tuple[int, int, list[str]]:
     return len(lost), len(crossed), notes
 
 
-async def measure(url: str, api_key: str | None, runs: int, server_pid: int, sustain: int) -> None:
+@dataclass
+class GraphFigures:
+    """One graph's figures from one round: single runs and a burst."""
+
+    one_s: float
+    """Median latency of ``SINGLE_RUNS`` runs one after another."""
+    one_cpu: CpuSample | None
+    """CPU of those single runs (all of them)."""
+    burst_s: float
+    """Wall time of the burst."""
+    burst_cpu: CpuSample | None
+    """CPU of the burst (all of it)."""
+    burst: list[Outcome]
+
+    def cpu_per_run(self, runs: int) -> float:
+        """Return the burst's CPU seconds per run (NaN without /proc)."""
+        return self.burst_cpu.total / runs if self.burst_cpu is not None else float("nan")
+
+    def single_cpu_per_run(self) -> float:
+        """Return the single runs' CPU seconds per run (NaN without /proc)."""
+        return self.one_cpu.total / SINGLE_RUNS if self.one_cpu is not None else float("nan")
+
+
+async def measure_graph(
+    clients: list[LangGraphClient], graph: str, runs: int, sample: Callable[[], CpuSample | None]
+) -> GraphFigures:
+    """Time ``SINGLE_RUNS`` runs one after another, then ``runs`` at once, on new threads."""
+    client = clients[0]
+
+    def used(before: CpuSample | None) -> CpuSample | None:
+        after = sample()
+        return after - before if before is not None and after is not None else None
+
+    threads = [await client.threads.create() for _ in range(SINGLE_RUNS)]
+    before = sample()
+    singles = [
+        await one_run(client, graph, thread["thread_id"], i) for i, thread in enumerate(threads)
+    ]
+    one_cpu = used(before)
+    threads = await asyncio.gather(
+        *(clients[i % len(clients)].threads.create() for i in range(runs))
+    )
+    before = sample()
+    started = time.perf_counter()
+    burst = await asyncio.gather(
+        *(
+            one_run(clients[i % len(clients)], graph, t["thread_id"], i)
+            for i, t in enumerate(threads)
+        )
+    )
+    wall = time.perf_counter() - started
+    return GraphFigures(
+        one_s=statistics.median(o.latency_s for o in singles),
+        one_cpu=one_cpu,
+        burst_s=wall,
+        burst_cpu=used(before),
+        burst=list(burst),
+    )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+async def measure(url: str, api_key: str | None, args: argparse.Namespace, server_pid: int) -> None:
+    runs, sustain = args.runs, args.sustain_concurrency
     clients = sdk_clients(url, api_key, max(runs, sustain))
     client = clients[0]
     cores = os.cpu_count() or 1
@@ -226,58 +298,64 @@ async def measure(url: str, api_key: str | None, runs: int, server_pid: int, sus
     def sample() -> CpuSample | None:
         return cpu_sample(server_pid)
 
-    def cpu_line(before: CpuSample | None, count: int) -> str:
-        after = sample()
-        if before is None or after is None:
-            return "n/a (no /proc)"
-        return (after - before).per_run_ms(count)
+    # Warm up (graph load, first connections) on both graphs.
+    for graph in (NOVA, FLOOR):
+        for i in range(3):
+            thread = await client.threads.create()
+            await client.runs.wait(thread["thread_id"], graph, input=ask(-1 - i))
 
-    # Warm up (graph load, first connections), then one run at a time.
-    for i in range(3):
-        thread = await client.threads.create()
-        await client.runs.wait(thread["thread_id"], "echo", input=ask(-1 - i))
-    singles = []
-    threads = [await client.threads.create() for _ in range(SINGLE_RUNS)]
-    before = sample()
-    for i, thread in enumerate(threads):
-        singles.append(await one_run(client, thread["thread_id"], i))
-    one = statistics.median(o.latency_s for o in singles)
-    print(
-        f"  one run (median of {SINGLE_RUNS}, one after another): {one * 1000:.0f} ms; "
-        f"CPU per run {cpu_line(before, SINGLE_RUNS)}"
-    )
+    # Rounds alternate the two graphs, so both see the same load from other processes.
+    figures: dict[str, list[GraphFigures]] = {NOVA: [], FLOOR: []}
+    for round_ in range(args.repeats):
+        for graph in (FLOOR, NOVA) if round_ % 2 == 0 else (NOVA, FLOOR):
+            figures[graph].append(await measure_graph(clients, graph, runs, sample))
 
-    # The burst: every run at once, each on its own thread.
-    threads = await asyncio.gather(
-        *(clients[i % len(clients)].threads.create() for i in range(runs))
-    )
-    before = sample()
-    started = time.perf_counter()
-    burst = await asyncio.gather(
-        *(one_run(clients[i % len(clients)], t["thread_id"], i) for i, t in enumerate(threads))
-    )
-    wall = time.perf_counter() - started
-    after = sample()
-    lost, crossed, notes = check(burst)
-    latencies = [o.latency_s for o in burst]
-    print(
-        f"  {runs} concurrent runs over {runs} threads: wall {wall:.2f} s = {wall / one:.1f}x "
-        f"one run (target <= 3x); lost {lost}, crossed {crossed}"
-        + (f" ({'; '.join(notes)})" if notes else "")
-    )
-    print(
-        f"    {runs / wall:.1f} runs/s; latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms; CPU per run {cpu_line(before, runs)}"
-    )
-    if before is not None and after is not None:
-        used = after - before
-        busiest = max(used.server_processes.values(), default=0.0)
-        floor = max(used.total / cores, busiest)
+    def med(graph: str, value: Callable[[GraphFigures], float]) -> float:
+        return statistics.median(value(f) for f in figures[graph])
+
+    for graph, label in ((FLOOR, "floor: one node calling the model"), (NOVA, "Nova (echo)")):
+        every = [o for f in figures[graph] for o in f.burst]
+        lost = sum(check(f.burst)[0] for f in figures[graph])
+        crossed = sum(check(f.burst)[1] for f in figures[graph])
+        notes = [n for f in figures[graph] for n in check(f.burst)[2]][:3]
+        one = med(graph, lambda f: f.one_s)
+        burst = med(graph, lambda f: f.burst_s)
+        single_cpu = med(graph, GraphFigures.single_cpu_per_run)
         print(
-            f"    CPU floor: {used.total:.1f} CPU-s on {cores} cores, the busiest server process "
-            f"{busiest:.1f} CPU-s on one: this burst needs >= {floor:.1f} s here even on idle "
-            f"cores; 3x one run = {3 * one:.2f} s "
-            + ("is reachable" if floor <= 3 * one else "is not reachable on this machine")
+            f"  {label}: one run {_ms(one)}, CPU/run {_ms(single_cpu)}"
+            f"; burst of {runs}: wall {burst:.2f} s = {burst / one:.1f}x one run, "
+            f"CPU/run {_ms(med(graph, lambda f: f.cpu_per_run(runs)))}, "
+            f"latency p50 {_ms(statistics.median(o.latency_s for o in every))} p99 "
+            f"{_ms(percentile([o.latency_s for o in every], 0.99))}; lost {lost}, crossed {crossed}"
+            + (f" ({'; '.join(notes)})" if notes else "")
+        )
+        last = figures[graph][-1]
+        if last.burst_cpu is not None:
+            print(f"    last burst's CPU per run: {last.burst_cpu.per_run_ms(runs)}")
+    nova_one, floor_one = med(NOVA, lambda f: f.one_s), med(FLOOR, lambda f: f.one_s)
+    burst_cpu = {g: med(g, lambda f: f.cpu_per_run(runs)) for g in (NOVA, FLOOR)}
+    single_cpu_of = {g: med(g, GraphFigures.single_cpu_per_run) for g in (NOVA, FLOOR)}
+    nova_burst = med(NOVA, lambda f: f.burst_s)
+    floor_burst = med(FLOOR, lambda f: f.burst_s)
+    print(
+        f"  Nova against the floor (medians of {args.repeats} alternating rounds): "
+        f"CPU per run {burst_cpu[NOVA] / burst_cpu[FLOOR]:.2f}x in the burst, "
+        f"{single_cpu_of[NOVA] / single_cpu_of[FLOOR]:.2f}x "
+        f"one at a time (target <= 1.5x); one run {nova_one / floor_one:.2f}x; "
+        f"burst wall {nova_burst / floor_burst:.2f}x"
+    )
+    print(
+        f"  Nova's burst of {runs}: {nova_burst / nova_one:.1f}x Nova's one run (target <= 20x); "
+        f"the floor's: {floor_burst / floor_one:.1f}x its one run"
+    )
+    last_cpu = figures[NOVA][-1].burst_cpu
+    if last_cpu is not None:
+        busiest = max(last_cpu.server_processes.values(), default=0.0)
+        least = max(last_cpu.total / cores, busiest)
+        print(
+            f"    CPU floor of Nova's last burst: {last_cpu.total:.1f} CPU-s on {cores} cores, "
+            f"the busiest server process {busiest:.1f} CPU-s on one: it needs >= {least:.1f} s "
+            f"here even on idle cores = {least / nova_one:.1f}x one run"
         )
 
     # Sustained: a fixed number of runs in flight, each replaced as it ends.
@@ -289,7 +367,7 @@ async def measure(url: str, api_key: str | None, runs: int, server_pid: int, sus
 
         async def gated(i: int, thread_id: str) -> Outcome:
             async with gate:
-                return await one_run(clients[i % len(clients)], thread_id, i)
+                return await one_run(clients[i % len(clients)], NOVA, thread_id, i)
 
         started = time.perf_counter()
         steady = await asyncio.gather(*(gated(i, t["thread_id"]) for i, t in enumerate(threads)))
@@ -297,10 +375,9 @@ async def measure(url: str, api_key: str | None, runs: int, server_pid: int, sus
         lost, crossed, notes = check(steady)
         latencies = [o.latency_s for o in steady]
         print(
-            f"  sustained, {sustain} in flight: {runs / wall:.1f} runs/s; latency p50 "
-            f"{statistics.median(latencies) * 1000:.0f} ms, p99 "
-            f"{percentile(latencies, 0.99) * 1000:.0f} ms; lost {lost}, crossed {crossed}"
-            + (f" ({'; '.join(notes)})" if notes else "")
+            f"  Nova sustained, {sustain} in flight: {runs / wall:.1f} runs/s; latency p50 "
+            f"{_ms(statistics.median(latencies))}, p99 {_ms(percentile(latencies, 0.99))}; "
+            f"lost {lost}, crossed {crossed}" + (f" ({'; '.join(notes)})" if notes else "")
         )
     await asyncio.gather(*(c.aclose() for c in clients))
 
@@ -309,7 +386,7 @@ def run_mode(mode: str, data_dir: Path, args: argparse.Namespace) -> None:
     """Start the server of ``mode`` on its own data (and database), measure it, stop it."""
 
     def go(url: str, api_key: str | None, pid: int) -> None:
-        asyncio.run(measure(url, api_key, args.runs, pid, args.sustain_concurrency))
+        asyncio.run(measure(url, api_key, args, pid))
 
     if mode == "dev":
         config = write_langgraph_json(data_dir / "config", GRAPHS)
@@ -337,6 +414,9 @@ def main() -> None:
         help="durable server processes (NOVA_SERVER_WORKERS); default: one per core, up to 4",
     )
     parser.add_argument("--sustain-concurrency", type=int, default=50)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="alternating rounds of both graphs (medians)"
+    )
     args = parser.parse_args()
     os.environ.update(ENV)
     print(

@@ -26,7 +26,9 @@ It also measures the model path's overhead: for Nova requests whose agent called
 model, the turn's wall time minus the time inside model calls, divided by the model turns
 (p50 / p95), against a model that answers instantly. Targets (issue 16): tokens per
 answered request <= 0.5x the baseline, overhead p50 <= 50 ms. Requests are reported by
-frozen split (``evals.discipline.split_of`` of the request text); quote test figures.
+frozen split (``evals.discipline.split_of`` of the request text); quote test figures. The
+same overhead through the real client (``ChatOpenAI`` over HTTP against the OpenAI stub,
+SQLite checkpointer) is ``evals/bench_model_path.py``: that is the figure for the target.
 
 The data directory needs ``nova setup`` (sample ERP data, project memories, the fitted
 router); the figures are printed and written to ``--out`` as JSON.

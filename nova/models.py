@@ -7,6 +7,7 @@ graph at start-up, and no model configured is a normal state, not a crash.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from langchain_core.utils.function_calling import convert_to_openai_function
 from pydantic import BaseModel, ValidationError
 
 from nova.catalog import AgentSpec
-from nova.concurrency import limit_concurrency
+from nova.concurrency import default_limiter, limit_concurrency
 from nova.providers import ProviderProfile
 from nova.settings import NovaSettings, get_settings
 
@@ -360,6 +361,30 @@ def describe_model_error(error: BaseException, settings: NovaSettings | None = N
     return str(explained) if explained else None
 
 
+_built_lock = threading.Lock()
+_Built = tuple[NovaSettings, object, AgentSpec, BaseChatModel]
+_built: dict[tuple[int, int, int, str | None], _Built] = {}
+_BUILT_MAX = 512
+
+
 def default_model_factory(spec: AgentSpec, run_override: str | None) -> ModelResult:
-    """Build an agent's model from settings (the factory the served graphs use)."""
-    return build_chat_model(spec, run_override)
+    """Return an agent's model built from settings (the factory the served graphs use).
+
+    A model is built once per process for the same settings, concurrency limiter, agent
+    spec and run override, and shared by every turn (a ``ChatOpenAI`` is safe to share):
+    building one cost ~2.5 ms of every model turn. New settings (``get_settings`` cache
+    cleared), a reset limiter or a reloaded catalog build anew.
+    """
+    settings, limiter = get_settings(), default_limiter()
+    # ids are safe keys: the entry holds the objects, so no id is reused while it exists.
+    key = (id(settings), id(limiter), id(spec), run_override)
+    with _built_lock:
+        if (entry := _built.get(key)) is not None:
+            return entry[3]
+    model = build_chat_model(spec, run_override, settings)
+    if isinstance(model, BaseChatModel):
+        with _built_lock:
+            if len(_built) >= _BUILT_MAX:
+                _built.clear()
+            _built.setdefault(key, (settings, limiter, spec, model))
+    return model

@@ -322,6 +322,9 @@ class StubServer:
         """Every request received, in arrival order (status filled in as answered)."""
         self.peak_concurrency = 0
         """Most chat requests in progress at once."""
+        self.busy_s = 0.0
+        """Seconds the app spent answering requests, from the request's arrival to the last
+        byte of its answer (summed; a benchmark subtracts it from a turn's time)."""
         self._turns: collections.deque[Turn] = collections.deque(turns)
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -414,7 +417,7 @@ class StubServer:
 
     # --- the ASGI app ---------------------------------------------------------------------
     def app(self) -> Any:
-        """Return the Starlette app (for mounting elsewhere or ``httpx.ASGITransport``)."""
+        """Return the ASGI app (timed Starlette routes; mount it or use ``httpx.ASGITransport``)."""
         from starlette.applications import Starlette
         from starlette.requests import Request
         from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -493,12 +496,24 @@ class StubServer:
                 with self._lock:
                     self._in_flight -= 1
 
-        return Starlette(
+        routes = Starlette(
             routes=[
                 Route("/v1/models", list_models, methods=["GET"]),
                 Route("/v1/chat/completions", chat, methods=["POST"]),
             ]
         )
+
+        async def timed(scope: Any, receive: Any, send: Any) -> None:
+            # Plain ASGI around the routes, so a streamed answer counts until its last chunk.
+            started = time.perf_counter()
+            try:
+                await routes(scope, receive, send)
+            finally:
+                if scope["type"] == "http":
+                    with self._lock:
+                        self.busy_s += time.perf_counter() - started
+
+        return timed
 
     async def _sleep(self, seconds: float) -> None:
         if self._stopped is None:

@@ -47,6 +47,17 @@ def _chat(text: str, agent: str = "general_chat", **kwargs: Any) -> dict[str, An
 
 
 # --- what reaches the endpoint ----------------------------------------------------------------
+def test_stub_counts_the_time_it_spends_answering(endpoint: StubServer) -> None:
+    # evals/bench_model_path.py subtracts it from a turn to get Nova's own overhead.
+    endpoint.script(slow(0.3, reply("Late, but here.")))
+    started = time.perf_counter()
+    state = _chat("Say hello")
+    wall = time.perf_counter() - started
+
+    assert state["messages"][-1].content == "Late, but here."
+    assert 0.3 <= endpoint.busy_s < wall
+
+
 def test_chat_agent_sends_its_prompt_tools_and_parameters(endpoint: StubServer) -> None:
     endpoint.script(reply("Hello from the endpoint."))
     state = _chat("Say hello")

@@ -67,3 +67,31 @@ def test_call_budget_covers_the_clients_own_retries(monkeypatch: pytest.MonkeyPa
     assert _client(model).max_retries == 2  # type: ignore[attr-defined]
     assert model_call_budget_s(model, settings) == 5 * 3 + 10 * 2  # type: ignore[arg-type]
     assert model_call_budget_s(ScriptedChatModel(), settings) == 5  # no client retries
+
+
+@pytest.mark.allow_model_client
+def test_default_factory_builds_each_model_once_per_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nova.concurrency import reset_default_limiter
+    from nova.models import default_model_factory
+    from nova.settings import get_settings
+
+    monkeypatch.setenv("NOVA_MODEL_BASE_URL", "http://127.0.0.1:8080/v1")
+    monkeypatch.setenv("NOVA_MODEL_NAME", "qwen2.5")
+    get_settings.cache_clear()
+    reset_default_limiter()
+    catalog = load_catalog()
+    first = default_model_factory(catalog["translator"], None)
+    assert default_model_factory(catalog["translator"], None) is first  # reused, not rebuilt
+    assert default_model_factory(catalog["general_chat"], None) is not first
+    other_model = default_model_factory(catalog["translator"], "m-run")
+    assert _client(other_model).model_name == "m-run"  # type: ignore[attr-defined]
+
+    # Changed settings (and a fresh limiter) build anew, with the new values.
+    monkeypatch.setenv("NOVA_MODEL_NAME", "llama3.1")
+    get_settings.cache_clear()
+    rebuilt = default_model_factory(catalog["translator"], None)
+    assert rebuilt is not first and _client(rebuilt).model_name == "llama3.1"  # type: ignore[attr-defined]
+    reset_default_limiter()
+    assert default_model_factory(catalog["translator"], None) is not rebuilt

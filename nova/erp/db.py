@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TypeVar, cast
 
 from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import URL, make_url
@@ -175,6 +176,22 @@ class ErpDatabase:
         self.read_engine.dispose()
 
 
+_T = TypeVar("_T")
+
+
+def per_session(session: Session, key: Hashable, compute: Callable[[], _T]) -> _T:
+    """Return ``compute()``, computed once per session (kept in ``session.info``).
+
+    One request's parse and skill read the same small facts several times (the business
+    date, each name index's row signature, the product categories): within one session
+    — one transaction — they cannot change, so each is asked once.
+    """
+    memo = session.info.setdefault("nova_memo", {})
+    if key not in memo:
+        memo[key] = compute()
+    return cast(_T, memo[key])
+
+
 def business_date(session: Session) -> date:
     """Return the ERP's "today": the sample's frozen date if it has one, else the real date.
 
@@ -182,8 +199,12 @@ def business_date(session: Session) -> date:
     so "overdue" and "last month" mean the same thing whenever the sample is queried.
     A real database has no ``as_of`` and runs on the calendar.
     """
-    value = session.scalar(select(ErpMeta.value).where(ErpMeta.key == AS_OF_KEY))
-    return date.fromisoformat(value) if value else date.today()  # noqa: DTZ011 - local business day
+
+    def read() -> date:
+        value = session.scalar(select(ErpMeta.value).where(ErpMeta.key == AS_OF_KEY))
+        return date.fromisoformat(value) if value else date.today()  # noqa: DTZ011 - local business day
+
+    return per_session(session, "business_date", read)
 
 
 _databases: dict[str, ErpDatabase] = {}

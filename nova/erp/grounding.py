@@ -73,19 +73,26 @@ def mentions(text: str, *, skip_list_indices: bool = False) -> list[Mention]:
     Digits inside an id or a date are part of it, not numbers of their own.
     """
     found: list[Mention] = []
-    taken: list[tuple[int, int]] = []
+    # Characters inside a date or id found so far. A mask, not a list of spans: sources
+    # with long tables hold thousands of ids, and checking each match against every span
+    # took ~0.6 s per check of a pipeline's answer.
+    taken = bytearray(len(text))
+
+    def take(start: int, end: int) -> None:
+        taken[start:end] = b"\x01" * (end - start)
+
     for match in DATE_RE.finditer(text):
         found.append(Mention(match.group(0), "date", frozenset(), match.start()))
-        taken.append(match.span())
+        take(*match.span())
     for match in ID_RE.finditer(text):
-        if any(a < match.end() and match.start() < b for a, b in taken):
+        if any(taken[match.start() : match.end()]):
             continue
         found.append(Mention(match.group(0), "id", frozenset(), match.start()))
-        taken.append(match.span())
+        take(*match.span())
     indices = {m.start("n") for m in LIST_INDEX_RE.finditer(text)} if skip_list_indices else set()
     for match in NUMBER_RE.finditer(text):
         start, end = match.span("n")
-        if start in indices or any(a < end and start < b for a, b in taken):
+        if start in indices or any(taken[start:end]):
             continue
         found.append(Mention(match.group("n"), "number", readings(match.group("n")), start))
     return sorted(found, key=lambda mention: mention.start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from nova.erp import models as m
 from nova.erp import resolve as r
-from nova.erp.db import business_date
+from nova.erp.db import business_date, per_session
 from nova.erp.intents.request import (
     NotForFastPath,
     Request,
@@ -123,6 +124,10 @@ def parse_number(text: str) -> Decimal:
 
 
 def _categories(session: Session) -> dict[str, str]:
+    return per_session(session, "category_aliases", lambda: _category_aliases(session))
+
+
+def _category_aliases(session: Session) -> dict[str, str]:
     names = [str(c) for c in session.scalars(select(m.Product.category).distinct())]
     aliases: dict[str, str] = {}
     for name in names:
@@ -172,9 +177,7 @@ def _described_products(
     category or a rule's word, must fit every word of one product's name: that product's SKU
     is taken. Fitting two to six products makes a question; fitting more is no mention.
     """
-    products = [(e.number, e.name) for e in name_index(session, m.Product).entities]
-    folded = [(sku, name, {_fold(w) for w in r.normalise(name).split()}) for sku, name in products]
-    vocabulary = set().union(*(tokens for _s, _n, tokens in folded)) if folded else set()
+    folded, vocabulary = _folded_products(name_index(session, m.Product))
     common = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
 
     def usable(index: int) -> bool:
@@ -226,15 +229,26 @@ def _described_products(
         position = end
 
 
-def _known_words(session: Session) -> frozenset[str]:
-    names = [
-        e.name
-        for model in (m.Customer, m.Supplier, m.Product)
-        for e in name_index(session, model).entities
+@functools.lru_cache(maxsize=4)
+def _folded_products(
+    index: r.NameIndex,
+) -> tuple[list[tuple[str, str, set[str]]], frozenset[str]]:
+    """Return each product's (SKU, name, folded name words) and all those words.
+
+    Cached per index object: ``name_index`` returns the same one until products change.
+    """
+    folded = [
+        (e.number, e.name, {_fold(w) for w in name.split()})
+        for e, name in zip(index.entities, index.normalised, strict=True)
     ]
-    return frozenset(w for name in names for w in r.normalise(name).split()) | frozenset(
-        " ".join(_categories(session)).split()
+    return folded, frozenset(w for _s, _n, tokens in folded for w in tokens)
+
+
+def _known_words(session: Session) -> frozenset[str]:
+    names = frozenset().union(
+        *(name_index(session, model).words for model in (m.Customer, m.Supplier, m.Product))
     )
+    return names | frozenset(" ".join(_categories(session)).split())
 
 
 _YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
-from nova.erp.db import ErpDatabase
+from nova.erp.db import ErpDatabase, per_session
 from nova.erp.resolve import Named, NameIndex, canonical_number, normalise
 from nova.erp.results import (
     Fact,
@@ -138,6 +138,10 @@ _Indexed = type[m.Customer] | type[m.Supplier] | type[m.Product]
 
 def name_index(session: Session, model: _Indexed) -> NameIndex:
     """Return the name index of customers, suppliers or products (rebuilt when rows change)."""
+    return per_session(session, ("name_index", model.__tablename__), lambda: _index(session, model))
+
+
+def _index(session: Session, model: _Indexed) -> NameIndex:
     number = m.Product.sku if model is m.Product else model.number  # type: ignore[union-attr]
     count, highest = session.execute(select(func.count(), func.max(model.id))).one()
     bind = session.get_bind()
