@@ -11,6 +11,7 @@ from nova.cli import (  # noqa: F401  # noqa: F401
     erp,
     failures,
     feedback,
+    inbox,
     memory,
     pipeline,
     projects,
