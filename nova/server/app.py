@@ -14,6 +14,7 @@ runtime's pool exists, and start-up fails.)
   worker died) so that every run it takes over is written to the failure ledger
   (``nova.server.recovery``). The runtime has no hook for this; the wrap is checked at
   start-up against the pinned version and fails loudly if the method moved.
+* It serves Nova's own routes, the inbox (``nova.server.inbox``), with the same credentials.
 * It makes clients waiting on runs poll the run's status with back-off, and not return
   before a finished run's last output arrived (``nova.server.joins``).
 """
@@ -136,8 +137,10 @@ def _build() -> WithNovaLifespan:
     from langgraph_api.server import app as langgraph_app
 
     from nova.server.guard import RequestGuard
+    from nova.server.inbox import WithInbox
 
-    return WithNovaLifespan(RequestGuard(langgraph_app))
+    # Nova's own routes (the inbox) sit beside the runtime's, outside its request guard.
+    return WithNovaLifespan(WithInbox(RequestGuard(langgraph_app)))
 
 
 app = _build()

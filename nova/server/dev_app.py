@@ -1,9 +1,10 @@
-"""The ``http.app`` of ``langgraph dev`` (``nova serve --dev``): Nova's node thread pool.
+"""The ``http.app`` of ``langgraph dev`` (``nova serve --dev``): thread pool and inbox routes.
 
 ``langgraph dev`` serves langgraph-api's own app; a ``langgraph.json`` entry
-``"http": {"app": "nova.server.dev_app:app"}`` adds this app, which has no routes and whose
-lifespan (merged into the server's) installs ``nova.server.executor.node_executor`` and
-wakes the in-memory run queue when a run is created (``nova.server.queue_wakeup``). The
+``"http": {"app": "nova.server.dev_app:app"}`` adds this app, which serves Nova's own routes
+(the inbox: ``nova.server.inbox``) and whose lifespan (merged into the server's) installs
+``nova.server.executor.node_executor`` and wakes the in-memory run queue when a run is
+created (``nova.server.queue_wakeup``). The
 durable server does the same in ``nova.server.app`` and ignores this entry
 (``nova.server.launch.durable_env``), because there the ``http.app`` hook breaks start-up.
 """
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from nova.server.executor import node_executor
+from nova.server.inbox import routes
 from nova.server.queue_wakeup import install_queue_wakeup
 
 
@@ -27,5 +29,5 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
 
 
-app = Starlette(lifespan=lifespan)
-"""Served by ``langgraph dev`` next to langgraph-api's routes (it adds none)."""
+app = Starlette(routes=routes, lifespan=lifespan)
+"""Served by ``langgraph dev`` next to langgraph-api's routes (it adds the inbox's)."""
