@@ -167,8 +167,15 @@ async def build_inbox(user: str | None, *, sources: str = "all", limit: int = 10
     if sources != "server":
         owned: frozenset[str] | None = None
         if user is not None:
-            threads = await _server_threads(client, user, select=["thread_id"])
-            owned = frozenset(str(t["thread_id"]) for t in threads)
+            try:
+                threads = await _server_threads(client, user, select=["thread_id"])
+                owned = frozenset(str(t["thread_id"]) for t in threads)
+            except Exception as error:
+                # Without the caller's threads nothing thread-bound can be shown safely.
+                owned = frozenset()
+                reports.append(
+                    SourceReport(name="your threads", error=f"{type(error).__name__}: {error}")
+                )
         scope = InboxScope(
             get_settings(),
             user=user,
