@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -127,11 +126,16 @@ def pending_interrupts(url: str) -> list[PendingInterrupt]:
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     resumed = {(r["thread_id"], r["task_id"]) for r in rows if r["channel"] == "__resume__"}
-    serde = JsonPlusSerializer()
     found: list[PendingInterrupt] = []
+    serde = None
     for row in rows:
         if row["channel"] != "__interrupt__" or (row["thread_id"], row["task_id"]) in resumed:
             continue
+        if serde is None:
+            # Imported only when something waits: it brings langchain-core along (~0.5 s).
+            from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+            serde = JsonPlusSerializer()
         decoded = serde.loads_typed((row["type"], bytes(row["value"])))
         for interrupt in decoded if isinstance(decoded, list | tuple) else [decoded]:
             found.append(

@@ -7,6 +7,7 @@ thousands of threads and ledger rows (``python -m evals.bench_inbox``).
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 from datetime import UTC, datetime, timedelta
@@ -163,6 +164,15 @@ def unanswered_questions(scope: InboxScope) -> SourceResult:
 
 def _pipeline_deadlines() -> dict[str, tuple[float, float]]:
     """Return each pipeline's (longest step deadline, sum of step deadlines) in seconds."""
+    from nova.pipelines.loader import DEFAULT_PIPELINES_DIR
+
+    files = sorted([*DEFAULT_PIPELINES_DIR.glob("*.yaml"), *DEFAULT_PIPELINES_DIR.glob("*.yml")])
+    # Validating the files costs ~0.3 s; a server asks often and they rarely change.
+    return _deadlines_of(tuple((str(path), path.stat().st_mtime_ns) for path in files))
+
+
+@functools.lru_cache(maxsize=4)
+def _deadlines_of(files: tuple[tuple[str, int], ...]) -> dict[str, tuple[float, float]]:
     from nova.pipelines import load_pipelines
 
     deadlines = {}
@@ -187,13 +197,15 @@ def stalled_pipelines(scope: InboxScope) -> SourceResult:
     waiting = {p.thread_id for p in pending_interrupts(url)}
     latest = [t for t in latest if t.thread_id not in waiting]
     now = scope.now or datetime.now(UTC)
-    deadlines = _pipeline_deadlines()
     values = latest_values(url, [t.thread_id for t in latest])
+    running = [
+        (thread, run)
+        for thread in latest
+        if (run := values.get(thread.thread_id, {}).get("run") or {}).get("status") == "running"
+    ]
+    deadlines = _pipeline_deadlines() if running else {}
     found: list[InboxItem] = []
-    for thread in latest:
-        run = values.get(thread.thread_id, {}).get("run") or {}
-        if run.get("status") != "running":
-            continue
+    for thread, run in running:
         longest, total = deadlines.get(thread.pipeline, (3600.0, 3600.0))
         started = datetime.fromisoformat(run["started_at"]) if run.get("started_at") else None
         if started is not None and started.tzinfo is None:

@@ -13,6 +13,7 @@ import builtins
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -34,7 +35,10 @@ from sqlalchemy import (
 )
 
 from nova.ledger.db import as_utc, ledger_engine
-from nova.state import RouteDecision, RouteMethod, Subgraph
+from nova.route_types import RouteMethod, Subgraph
+
+if TYPE_CHECKING:
+    from nova.state import RouteDecision
 
 LOW_CONFIDENCE_METHODS: frozenset[str] = frozenset({"llm", "clarify", "fallback"})
 """Methods that mean the classifier was not sure enough to decide alone."""
