@@ -277,6 +277,7 @@ class LangSmithUpload:
                         {
                             "run_id": run_id,
                             "trace_id": run_id,
+                            "session_id": project.id,
                             "key": key,
                             "score": float(score),
                             "comment": example.comment,

@@ -198,3 +198,31 @@ def test_the_wait_is_bounded_even_when_the_upload_is_not(
     outcome = upload.finish()
     assert time.monotonic() - started < 2.0
     assert not outcome.ok and "stopped waiting" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("command", "dataset_name"),
+    [
+        (["pipelines"], "nova-eval-pipelines"),
+        (["translation", "--every", "25", "--limit", "3"], "nova-eval-translation"),
+        (["blame", "--family", "recall"], "nova-eval-blame"),
+    ],
+)
+def test_other_evals_upload_their_cases_and_scores(
+    command: list[str],
+    dataset_name: str,
+    stub: LangSmithStub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _configure(monkeypatch, stub)
+    result = runner.invoke(app, ["eval", *command, "--langsmith"])
+    assert result.exit_code == 0, result.output
+    assert "LangSmith: experiment" in result.output
+    [remote] = stub.datasets.values()
+    assert remote["name"] == dataset_name
+    assert stub.examples and len(stub.runs) == len(stub.examples)
+    assert {e["metadata"]["split"] for e in stub.examples.values()} <= {"dev", "test"}
+    scored = {f["run_id"] for f in stub.feedback}
+    assert scored and scored <= {r["id"] for r in stub.runs}
+    [session] = stub.sessions.values()
+    assert {f["session_id"] for f in stub.feedback} == {session["id"]}
