@@ -152,6 +152,35 @@ def pending_interrupts(url: str) -> list[PendingInterrupt]:
     return found
 
 
+def waiting_threads(url: str) -> set[str]:
+    """Return the threads with an unanswered interrupt (no value decoded)."""
+    engine = _engine(url)
+    checkpoints, writes, _value, _pipeline = _tables(engine)
+    if not _has_tables(engine, checkpoints, writes):
+        return set()
+    query = text(
+        f"""
+        WITH latest AS (
+            SELECT thread_id, MAX(checkpoint_id) AS checkpoint_id
+            FROM {checkpoints} WHERE checkpoint_ns = '' GROUP BY thread_id
+        )
+        SELECT w.thread_id, w.task_id, w.channel
+        FROM latest l
+        JOIN {writes} w ON w.thread_id = l.thread_id AND w.checkpoint_ns = ''
+             AND w.checkpoint_id = l.checkpoint_id
+             AND w.channel IN ('__interrupt__', '__resume__')
+        """
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    resumed = {(thread, task) for thread, task, channel in rows if channel == "__resume__"}
+    return {
+        thread
+        for thread, task, channel in rows
+        if channel == "__interrupt__" and (thread, task) not in resumed
+    }
+
+
 def pipeline_threads(url: str) -> list[LatestCheckpoint]:
     """Return the latest root checkpoint of every thread that runs a pipeline."""
     engine = _engine(url)

@@ -11,11 +11,17 @@ import functools
 import json
 import shlex
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import JsonValue
 
-from nova.inbox.checkpoints import latest_values, pending_interrupts, pipeline_threads
+from nova.inbox.checkpoints import (
+    latest_values,
+    pending_interrupts,
+    pipeline_threads,
+    waiting_threads,
+)
 from nova.inbox.model import Action, InboxItem, InboxScope
 from nova.inbox.registry import SourceResult, inbox_source
 
@@ -173,12 +179,23 @@ def _pipeline_deadlines() -> dict[str, tuple[float, float]]:
 
 @functools.lru_cache(maxsize=4)
 def _deadlines_of(files: tuple[tuple[str, int], ...]) -> dict[str, tuple[float, float]]:
-    from nova.pipelines import load_pipelines
+    # Only the deadlines are read: the files are validated where they are run
+    # (`load_pipelines`, ~1 s with its template checks, is too slow for every inbox).
+    from nova.pipelines.spec import StepSpec
+    from nova.yamlio import load_yaml
 
+    default = float(StepSpec.model_fields["deadline_s"].default)
     deadlines = {}
-    for spec in load_pipelines(None):
-        steps = [step.deadline_s for step in spec.steps]
-        deadlines[spec.name] = (max(steps, default=0.0), sum(steps))
+    for path, _mtime in files:
+        data = load_yaml(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+            continue
+        steps = [
+            float(step.get("deadline_s", default))
+            for step in data["steps"]
+            if isinstance(step, dict)
+        ]
+        deadlines[str(data.get("name", Path(path).stem))] = (max(steps, default=0.0), sum(steps))
     return deadlines
 
 
@@ -194,7 +211,7 @@ def stalled_pipelines(scope: InboxScope) -> SourceResult:
         return [], 0
     url = scope.settings.resolved_checkpoint_url
     latest = [t for t in pipeline_threads(url) if _in_scope(scope, t.thread_id)]
-    waiting = {p.thread_id for p in pending_interrupts(url)}
+    waiting = waiting_threads(url)
     latest = [t for t in latest if t.thread_id not in waiting]
     now = scope.now or datetime.now(UTC)
     values = latest_values(url, [t.thread_id for t in latest])
