@@ -213,3 +213,27 @@ def test_a_source_is_one_function_and_its_failure_hides_nothing_else() -> None:
     finally:
         _SOURCES.pop("broken-test-source", None)
     assert "broken-test-source" not in {s.name for s in registered_sources()}
+
+
+def test_approvals_and_stalled_runs_from_a_postgres_checkpointer(
+    erp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.server_fixtures import postgres_database
+
+    with postgres_database("nova_inbox_test") as url:
+        monkeypatch.setenv("NOVA_CHECKPOINT_URL", url)
+        get_settings.cache_clear()
+        _pause_erp_write("pg-thread")
+        skills = Skills()
+        skills.behaviour["slow"] = _crash
+        dying = pipeline("nightly", [{"id": "work", "skill": "slow", "args": {}}])
+        with open_checkpointer() as saver:
+            with pytest.raises(Crash):
+                runner_for(skills, dying, checkpointer=saver).run("nightly", thread_id="pg-dead")
+        later = datetime.now(UTC) + timedelta(hours=2)
+        inbox = collect_inbox(InboxScope(get_settings(), now=later))
+        assert all(report.error is None for report in inbox.sources), inbox.sources
+        kinds = {(item.kind, item.thread_id) for item in inbox.items}
+        assert kinds == {("approval", "pg-thread"), ("pipeline", "pg-dead")}
+        [write] = [item for item in inbox.items if item.kind == "approval"]
+        assert write.detail["request"]["change"]["tool"] == "erp_adjust_stock"  # type: ignore[index]
