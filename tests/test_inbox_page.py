@@ -128,6 +128,17 @@ def test_approving_a_pending_erp_write_from_the_page_applies_it_exactly_once(
         assert client.threads.get(thread)["status"] == "interrupted"
         assert counts() == before  # nothing written before the approval
 
+        # `nova inbox` lists the server's approval beside the local items, with its command.
+        from typer.testing import CliRunner
+
+        from nova.cli import app
+
+        listed_by_cli = CliRunner().invoke(app, ["inbox", "--json", "--server", url])
+        assert listed_by_cli.exit_code == 0, listed_by_cli.output
+        [remote] = json.loads(listed_by_cli.output)["items"]
+        assert remote["origin"] == "server" and remote["thread_id"] == thread
+        assert remote["command"] == f"nova resume --thread {thread} --approve"
+
         with chromium_page(tmp_path / "profile") as page:
             page.call("Page.enable")
             page.call("Page.navigate", url=f"{url}/nova/inbox/page")
