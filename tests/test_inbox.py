@@ -237,3 +237,59 @@ def test_approvals_and_stalled_runs_from_a_postgres_checkpointer(
         assert kinds == {("approval", "pg-thread"), ("pipeline", "pg-dead")}
         [write] = [item for item in inbox.items if item.kind == "approval"]
         assert write.detail["request"]["change"]["tool"] == "erp_adjust_stock"  # type: ignore[index]
+
+
+def test_improvement_proposals_join_the_inbox_with_their_commands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proposals source reads ``nova.improve.engine.pending_candidates`` (issue #15).
+
+    That package is built on another branch; this checks the adapter against its record
+    shape (``CandidateRecord``: id, created_at, kind, agent, reason, status, gate, change,
+    evidence) with the function standing in, and that scoped callers do not see proposals.
+    """
+    import sys
+    import types
+
+    from nova.inbox.sources import improvement_proposals
+
+    now = datetime.now(UTC)
+    records = [
+        types.SimpleNamespace(
+            id="a" * 32,
+            created_at=now,
+            kind="routing",
+            agent=None,
+            status="passed",
+            reason="3 requests for invoices were routed to payments",
+            gate={"passed": True},
+            change={"examples": {"erp_invoices": ["open bills of Baker"]}},
+            evidence=["fb1"],
+        ),
+        types.SimpleNamespace(
+            id="b" * 32,
+            created_at=now - timedelta(hours=1),
+            kind="report",
+            agent="calculator",
+            status="reported",
+            reason="no candidate fixes 2 wrong VAT answers",
+            gate=None,
+            change={},
+            evidence=["fb2", "fb3"],
+        ),
+    ]
+    engine = types.ModuleType("nova.improve.engine")
+    engine.pending_candidates = lambda settings=None: records  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "nova.improve", types.ModuleType("nova.improve"))
+    monkeypatch.setitem(sys.modules, "nova.improve.engine", engine)
+
+    items, total = improvement_proposals(InboxScope(get_settings()))
+    assert total == 2
+    passed, report = items
+    assert passed.command == f"nova improve accept {'a' * 12}"
+    assert passed.actions["reject"] == ["improve", "reject", "a" * 12]
+    assert passed.detail["gate"] == {"passed": True}
+    assert list(report.actions) == ["reject"]  # a gap report can only be set aside
+    assert "calculator" in report.title
+    scoped = InboxScope(get_settings(), thread_ids=frozenset({"t1"}))
+    assert improvement_proposals(scoped) == ([], 0)

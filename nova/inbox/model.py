@@ -15,7 +15,7 @@ ItemKind = Literal["approval", "failure", "pipeline", "question", "proposal"]
 """What waits: a paused write, an open failure, a stalled pipeline run, an unanswered
 clarifying question, an improvement proposal."""
 
-Action = Literal["approve", "reject", "retry", "dismiss", "resume", "answer", "promote"]
+Action = Literal["approve", "reject", "retry", "dismiss", "resume", "answer", "accept"]
 """What the owner can do to an item (each item lists the ones that apply)."""
 
 Origin = Literal["local", "server"]

@@ -8,6 +8,7 @@ thousands of threads and ledger rows (``python -m evals.bench_inbox``).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import shlex
 from datetime import UTC, datetime, timedelta
@@ -264,3 +265,51 @@ def stalled_pipelines(scope: InboxScope) -> SourceResult:
         )
     found.sort(key=lambda item: item.created_at, reverse=True)
     return found[: scope.limit], len(found)
+
+
+def improvement_proposals(scope: InboxScope) -> SourceResult:
+    """List the self-improvement loop's proposals waiting for a decision (``nova improve``).
+
+    Candidates that passed the gate wait to be accepted or rejected; gap reports (what no
+    candidate could fix) wait to be read and set aside. They change the owner's catalog, so
+    a server caller scoped to their own threads does not see them.
+    """
+    if scope.thread_ids is not None:
+        return [], 0
+    from nova.improve.engine import pending_candidates
+
+    pending = pending_candidates(scope.settings)
+    items = []
+    for candidate in pending[: scope.limit]:
+        short = candidate.id[:12]
+        gate = candidate.gate or {}
+        actions: dict[Action, list[str]] = {}
+        if candidate.status == "passed":
+            actions["accept"] = ["improve", "accept", short]
+        actions["reject"] = ["improve", "reject", short]
+        target = f" for {candidate.agent}" if candidate.agent else ""
+        items.append(
+            InboxItem(
+                id=f"proposal:{candidate.id}",
+                kind="proposal",
+                created_at=candidate.created_at,
+                title=f"{candidate.kind}{target}: {candidate.reason}"[:240],
+                detail={
+                    "candidate_id": candidate.id,
+                    "status": candidate.status,
+                    "change": _jsonable(candidate.change),
+                    "gate": _jsonable(gate),
+                    "evidence": list[JsonValue](candidate.evidence),
+                },
+                actions=actions,
+            )
+        )
+    return items, len(pending)
+
+
+# The self-improvement loop (`nova improve`) is its own package: its proposals join the inbox
+# wherever it is installed, and nothing stands in for them where it is not.
+if importlib.util.find_spec("nova.improve") is not None:
+    inbox_source("proposals", "improvement proposals waiting for your decision")(
+        improvement_proposals
+    )

@@ -318,7 +318,7 @@ async def act(
     argv = list(item.actions[action])
     if argv[-1].startswith("--"):  # the action takes a value: --reason, --agent
         argv.append(value or ("rejected in the inbox page" if action == "reject" else ""))
-    if action in ("approve", "reject"):
+    if item.kind == "approval":
         argv += ["--approver", approver]
     return await _run_command(argv)
 
