@@ -58,7 +58,15 @@ def server_inbox(target: ServerTarget, timeout_s: float = 3.0) -> Inbox:
     )
 
 
-@app.command()
+@app.command(
+    help=(
+        "List everything waiting for you, newest first, each with the one command that acts "
+        "on it.\n\nApprovals pending in any thread (with the exact change), failures not yet "
+        "retried or dismissed, pipeline runs stalled or past their deadline, clarifying "
+        "questions never answered, improvement proposals; with a Nova server running, its "
+        "threads' approvals too."
+    )
+)
 def inbox(
     limit: Annotated[
         int, typer.Option(min=1, max=10_000, help="At most N items of each kind.")
@@ -75,12 +83,7 @@ def inbox(
         str | None, typer.Option("--server", help="Also list this Nova server's approvals.")
     ] = None,
 ) -> None:
-    """List everything waiting for you, newest first, each with the one command that acts on it.
-
-    Approvals pending in any thread (with the exact change), failures not yet retried or
-    dismissed, pipeline runs stalled or past their deadline, clarifying questions never
-    answered; with a Nova server running, its threads' approvals too.
-    """
+    """List everything waiting for you, newest first, each with the command that acts on it."""
     from nova.cli.remote import choose_target
     from nova.inbox import InboxScope, SourceReport, collect_inbox
     from nova.settings import get_settings
