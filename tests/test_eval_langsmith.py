@@ -24,6 +24,7 @@ from nova.settings import get_settings
 from nova.tracing.config import get_tracing_settings
 from tests.langsmith_stub import LangSmithStub
 
+pytest_plugins = ("tests.erp_fixtures",)
 runner = CliRunner()
 CASES = [
     {"text": "Which invoices of Nordwind are open?", "agent": "erp_invoices"},
@@ -226,3 +227,29 @@ def test_other_evals_upload_their_cases_and_scores(
     assert scored and scored <= {r["id"] for r in stub.runs}
     [session] = stub.sessions.values()
     assert {f["session_id"] for f in stub.feedback} == {session["id"]}
+
+
+def test_the_erp_eval_uploads_each_request_with_its_fast_path_scores(
+    full_erp_file: Path, stub: LangSmithStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _configure(monkeypatch, stub)
+    report = tmp_path / "erp_eval.json"
+    result = runner.invoke(
+        app,
+        [
+            "eval", "erp", "--url", f"sqlite:///{full_erp_file}", "--report", str(report),
+            "--no-model", "--langsmith",
+        ],
+        env={"COLUMNS": "160"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "LangSmith: experiment nova-erp-" in result.output
+    body = json.loads(report.read_text())
+    cases = sum(r["cases"] for r in body["reports"]["fast path"].values())
+    assert len(stub.examples) == len(stub.runs) == cases
+    example = next(iter(stub.examples.values()))
+    assert {"expect", "skill", "args"} <= set(example["outputs"])  # the reference answer
+    keys = {f["key"] for f in stub.feedback}
+    assert {"fast_path_correct", "fast_path_skill_ok"} <= keys
+    correct = [f["score"] for f in stub.feedback if f["key"] == "fast_path_correct"]
+    assert len(correct) == cases and 0 < sum(correct) < cases
