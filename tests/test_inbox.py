@@ -130,7 +130,9 @@ def test_every_source_lists_what_waits_newest_first_with_its_command(erp: None) 
     change = write.detail["request"]["change"]  # type: ignore[index]
     assert change["tool"] == "erp_adjust_stock" and change["after"]  # the exact change
     assert write.command == "nova resume --thread erp-thread --approve"
-    assert write.actions["reject"] == ["resume", "--thread", "erp-thread", "--reject", "--reason"]
+    assert write.actions["reject"] == [
+        "resume", "--thread", "erp-thread", "--reject", "--reason", "<reason>"
+    ]  # fmt: skip
 
     step = by_id["approval:pipe-paused"]
     assert step.detail["request"] == {"action": "send", "target": "I-1"}
@@ -149,7 +151,9 @@ def test_every_source_lists_what_waits_newest_first_with_its_command(erp: None) 
 
     [question] = [item for item in inbox.items if item.kind == "question"]
     assert question.thread_id == "q1" and question.choices == ["erp_invoices", "erp_payments"]
-    assert question.command == ("nova ask 'what about the Baker money' --thread q1 --agent")
+    assert question.command == (
+        "nova ask --thread q1 --agent '<agent>' -- 'what about the Baker money'"
+    )
 
     stamps = [item.created_at for item in inbox.items]
     assert stamps == sorted(stamps, reverse=True)

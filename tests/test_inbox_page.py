@@ -201,3 +201,52 @@ def test_bad_action_bodies_get_a_one_line_error(body: str, tmp_path: Path) -> No
             headers={"content-type": "application/json"},
         )
     assert response.status_code == 422 and "\n" not in response.json()["detail"]
+
+
+def test_the_route_acts_on_local_items_by_their_own_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a server thread, dismiss writes the ledger and other actions run `nova …`."""
+    from starlette.testclient import TestClient
+
+    from memory.checkpoint import open_checkpointer
+    from nova.ledger.failures import FailureLedger
+    from nova.server import inbox as server_inbox
+    from nova.server.inbox import inbox_app
+    from tests.pipeline_fixtures import Skills, approval, pipeline, runner_for
+
+    def no_server() -> Any:
+        raise ConnectionError("no LangGraph server in this process")
+
+    monkeypatch.setattr(server_inbox, "_client", no_server)
+    failure = FailureLedger().record("timeout", error=TimeoutError("slow"), thread_id="t-1")
+    skills = Skills()
+    skills.behaviour["remind"] = approval(skills)
+    spec = pipeline("reminders", [{"id": "send", "skill": "remind", "args": {"invoice": "I-1"}}])
+    with open_checkpointer() as saver:
+        assert runner_for(skills, spec, checkpointer=saver).run("reminders", thread_id="p1").waiting
+
+    with TestClient(inbox_app) as http:
+        listed = http.get("/nova/inbox").json()
+        kinds = {item["id"]: item["kind"] for item in listed["items"]}
+        assert kinds[f"failure:{failure.id}"] == "failure"
+        [paused] = [item for item in listed["items"] if item["kind"] == "approval"]
+        assert paused["origin"] == "local"
+        assert any(s["name"] == "server approvals" and s["error"] for s in listed["sources"])
+
+        done = http.post(
+            f"/nova/inbox/items/failure:{failure.id}/dismiss",
+            json={"value": "known slow model", "approver": "marta"},
+        )
+        assert done.status_code == 200, done.text
+        assert FailureLedger().get(failure.id).dismissed_by == "marta"  # type: ignore[union-attr]
+
+        wrong = http.post(f"/nova/inbox/items/{paused['id']}/explode", json={})
+        assert wrong.status_code == 400 and "approve, reject" in wrong.json()["detail"]
+
+        # The item's own command runs (`nova pipeline resume reminders …`): this test's
+        # pipeline is not a shipped one, so the CLI answers with its own one-line error.
+        rejected = http.post(f"/nova/inbox/items/{paused['id']}/reject", json={"value": "no"})
+        assert rejected.status_code == 409
+        assert "No pipeline named 'reminders'" in rejected.json()["detail"]
+        assert "\n" not in rejected.json()["detail"]

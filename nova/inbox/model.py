@@ -18,6 +18,9 @@ clarifying question, an improvement proposal."""
 Action = Literal["approve", "reject", "retry", "dismiss", "resume", "answer", "accept"]
 """What the owner can do to an item (each item lists the ones that apply)."""
 
+VALUE_PLACEHOLDERS: frozenset[str] = frozenset({"<reason>", "<agent>"})
+"""Arguments of an action that stand for the value the owner gives (a reason, a choice)."""
+
 Origin = Literal["local", "server"]
 """Where the item's thread lives: the local checkpointer, or the Nova server's threads."""
 
@@ -38,7 +41,8 @@ class InboxItem(BaseModel):
     """Everything needed to decide: the exact change, the error, the question and its choices."""
     actions: dict[Action, list[str]]
     """Each action's ``nova`` arguments (argv after ``nova``); the first is the main one.
-    An action whose arguments end in an option (``--agent``, ``--reason``) takes a value."""
+    An argument that is a placeholder (``VALUE_PLACEHOLDERS``: ``<reason>``, ``<agent>``)
+    is where the action's value goes."""
     thread_id: str | None = None
     origin: Origin = "local"
     choices: list[str] = Field(default_factory=list)

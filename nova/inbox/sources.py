@@ -57,7 +57,10 @@ def approval_actions(thread_id: str, pipeline: str | None) -> dict[Action, list[
         if pipeline
         else ["resume", "--thread", thread_id]
     )
-    return {"approve": [*base, "--approve"], "reject": [*base, "--reject", "--reason"]}
+    return {
+        "approve": [*base, "--approve"],
+        "reject": [*base, "--reject", "--reason", "<reason>"],
+    }
 
 
 @inbox_source("approvals", "writes and pipeline runs paused for your approval")
@@ -159,8 +162,12 @@ def unanswered_questions(scope: InboxScope) -> SourceResult:
                     "candidates": [c.model_dump() for c in record.candidates],
                 },
                 # Answering is choosing the agent: the request runs again on its thread, there.
+                # "--" ends the options: a request that starts with "-" stays the request.
                 actions={
-                    "answer": ["ask", record.request, "--thread", record.thread_id, "--agent"]
+                    "answer": [
+                        *("ask", "--thread", record.thread_id, "--agent", "<agent>", "--"),
+                        record.request,
+                    ]
                 },
                 thread_id=record.thread_id,
                 choices=choices,

@@ -36,7 +36,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from nova.inbox import Inbox, InboxItem, InboxScope, SourceReport, collect_inbox
-from nova.inbox.model import Action
+from nova.inbox.model import VALUE_PLACEHOLDERS, Action
 from nova.inbox.sources import approval_actions, approval_title
 from nova.settings import get_settings
 
@@ -145,11 +145,12 @@ async def server_approvals(
 
 async def build_inbox(user: str | None, *, sources: str = "all", limit: int = 100) -> Inbox:
     """Return the caller's inbox: the server's approvals, then (not for 'server') the rest."""
-    client = _client()
+    client: Any = None
     reports: list[SourceReport] = []
     items: list[InboxItem] = []
     started = time.perf_counter()
     try:
+        client = _client()
         found, total = await server_approvals(client, user, limit)
         items += found
         reports.append(
@@ -168,6 +169,8 @@ async def build_inbox(user: str | None, *, sources: str = "all", limit: int = 10
         owned: frozenset[str] | None = None
         if user is not None:
             try:
+                if client is None:
+                    raise ConnectionError("the server's threads cannot be read")
                 threads = await _server_threads(client, user, select=["thread_id"])
                 owned = frozenset(str(t["thread_id"]) for t in threads)
             except Exception as error:
@@ -262,10 +265,15 @@ async def act(
             FailureLedger().dismiss, str(item.detail["failure_id"]), by=approver, reason=value or ""
         )
         return f"Dismissed failure {record.id[:12]}."
-    client = _client()
-    server_thread = None
+    server_thread = client = None
     if item.origin == "server" or action in ("retry", "answer"):
-        server_thread = await _find_server_thread(client, item.thread_id, user)
+        try:
+            client = _client()
+            server_thread = await _find_server_thread(client, item.thread_id, user)
+        except Exception as error:
+            if item.origin == "server":
+                raise ActionError(f"The server's threads cannot be reached: {error}", 503) from None
+            # A local item's thread is not on a server that cannot be read: run its command.
     if server_thread is not None:
         thread_id, graph = server_thread["thread_id"], _thread_graph(server_thread)
         context = {"user_id": user} if user else {}
@@ -315,9 +323,9 @@ async def act(
         raise ActionError(
             "This item's thread is not on this server; act on it with its command", 409
         )
-    argv = list(item.actions[action])
-    if argv[-1].startswith("--"):  # the action takes a value: --reason, --agent
-        argv.append(value or ("rejected in the inbox page" if action == "reject" else ""))
+    given = value or ("rejected in the inbox page" if action == "reject" else "")
+    # Arguments, never a shell line: the value fills its placeholder and nothing else.
+    argv = [given if arg in VALUE_PLACEHOLDERS else arg for arg in item.actions[action]]
     if item.kind == "approval":
         argv += ["--approver", approver]
     return await _run_command(argv)
