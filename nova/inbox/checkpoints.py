@@ -127,29 +127,65 @@ def pending_interrupts(url: str) -> list[PendingInterrupt]:
         rows = conn.execute(query).mappings().all()
     resumed = {(r["thread_id"], r["task_id"]) for r in rows if r["channel"] == "__resume__"}
     found: list[PendingInterrupt] = []
-    serde = None
     for row in rows:
         if row["channel"] != "__interrupt__" or (row["thread_id"], row["task_id"]) in resumed:
             continue
-        if serde is None:
-            # Imported only when something waits: it brings langchain-core along (~0.5 s).
-            from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-
-            serde = JsonPlusSerializer()
-        decoded = serde.loads_typed((row["type"], bytes(row["value"])))
-        for interrupt in decoded if isinstance(decoded, list | tuple) else [decoded]:
+        for interrupt_id, value in _interrupts(row["type"], bytes(row["value"])):
             found.append(
                 PendingInterrupt(
                     thread_id=row["thread_id"],
                     checkpoint_id=row["checkpoint_id"],
-                    interrupt_id=getattr(interrupt, "id", None),
-                    value=getattr(interrupt, "value", interrupt),
+                    interrupt_id=interrupt_id,
+                    value=value,
                     pipeline=row["pipeline"],
                     created_at=checkpoint_time(row["checkpoint_id"]),
                 )
             )
     found.sort(key=lambda item: item.checkpoint_id, reverse=True)
     return found
+
+
+_CONSTRUCTOR_EXT = (0, 1, 2)
+"""LangGraph's msgpack extension codes for "call this constructor with these arguments"
+(single, positional, keyword: ``langgraph.checkpoint.serde.jsonplus``)."""
+
+
+def _as_data(code: int, data: bytes) -> Any:
+    """Return a msgpack extension as plain data: a constructor's arguments, never an object."""
+    import ormsgpack
+
+    inner = ormsgpack.unpackb(data, ext_hook=_as_data, option=ormsgpack.OPT_NON_STR_KEYS)
+    if code in _CONSTRUCTOR_EXT and isinstance(inner, list | tuple) and len(inner) >= 3:
+        if (inner[0], inner[1]) == ("langgraph.types", "Interrupt") and isinstance(inner[2], dict):
+            return {"__interrupt__": True, **inner[2]}
+        return inner[2]
+    raise ValueError(f"msgpack extension {code} is not plain data")
+
+
+def _interrupts(type_: str, blob: bytes) -> list[tuple[str | None, Any]]:
+    """Return ``(interrupt id, value)`` of each interrupt an ``__interrupt__`` write holds.
+
+    Read as plain data (the common case, and the cheap one: LangGraph's serializer would
+    import ``langgraph.types`` and langchain-core to build ``Interrupt`` objects only to be
+    read here); anything else goes through the checkpointer's own serializer.
+    """
+    if type_ == "msgpack":
+        import ormsgpack
+
+        try:
+            decoded = ormsgpack.unpackb(blob, ext_hook=_as_data, option=ormsgpack.OPT_NON_STR_KEYS)
+            items = decoded if isinstance(decoded, list) else [decoded]
+            if all(isinstance(i, dict) and i.get("__interrupt__") for i in items):
+                return [(i.get("id"), i.get("value")) for i in items]
+        except (ValueError, TypeError, ormsgpack.MsgpackDecodeError):
+            pass
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    decoded = JsonPlusSerializer().loads_typed((type_, blob))
+    return [
+        (getattr(i, "id", None), getattr(i, "value", i))
+        for i in (decoded if isinstance(decoded, list | tuple) else [decoded])
+    ]
 
 
 def waiting_threads(url: str) -> set[str]:
