@@ -8,7 +8,6 @@ thousands of threads and ledger rows (``python -m evals.bench_inbox``).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import shlex
 from datetime import UTC, datetime, timedelta
@@ -315,8 +314,8 @@ def improvement_proposals(scope: InboxScope) -> SourceResult:
 
 
 # The self-improvement loop (`nova improve`) is its own package: its proposals join the inbox
-# wherever it is installed, and nothing stands in for them where it is not.
-if importlib.util.find_spec("nova.improve") is not None:
+# where it ships beside this one, and nothing stands in for them where it does not.
+if (Path(__file__).resolve().parents[1] / "improve" / "__init__.py").is_file():
     inbox_source("proposals", "improvement proposals waiting for your decision")(
         improvement_proposals
     )
