@@ -162,6 +162,8 @@ class DatasetScores:
     """Recall@k of hybrid search once the recall node drops hits below its score floor."""
     split: str = "all"
     """``dev`` or ``test`` (``all``: not split)."""
+    per_query: tuple[dict[str, Any], ...] = ()
+    """Each query's hybrid results: id, text, relevant ids, top hits, recall@k, reciprocal rank."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +352,7 @@ def _score_queries(
     items: int,
     k: int,
     floor: float,
+    ids: Sequence[str] = (),
 ) -> DatasetScores:
     """Run ``(project, query, relevant ids)`` through the vector-only and hybrid stores."""
     rankings: dict[str, list[list[str]]] = {"vector": [], "hybrid": []}
@@ -366,6 +369,23 @@ def _score_queries(
                 kept = {hit["id"] for hit in hits[:k] if hit["score"] >= floor}
                 floored.append(len(wanted & kept) / len(wanted))
     relevant = [wanted for _, _, wanted in queries]
+    per_query = []
+    for index, ((project, text, wanted), ranking) in enumerate(
+        zip(queries, rankings["hybrid"], strict=True)
+    ):
+        single = _scores([ranking], [wanted], k, [])
+        per_query.append(
+            {
+                "id": ids[index] if index < len(ids) else f"{project}:{text}",
+                "project": project,
+                "query": text,
+                "relevant": sorted(wanted),
+                "top": ranking[:k],
+                "recall_at_k": single.recall_at_k,
+                "reciprocal_rank": single.mrr,
+                "recall_after_floor": floored[index],
+            }
+        )
     return DatasetScores(
         name=name,
         items=items,
@@ -373,6 +393,7 @@ def _score_queries(
         vector=_scores(rankings["vector"], relevant, k, latencies["vector"]),
         hybrid=_scores(rankings["hybrid"], relevant, k, latencies["hybrid"]),
         hybrid_after_floor=statistics.fmean(floored) if floored else 0.0,
+        per_query=tuple(per_query),
     )
 
 
@@ -449,7 +470,7 @@ def score_slice(
     rows = [
         (searched_project(q), q.query, {id_of.get(key, key) for key in q.relevant}) for q in queries
     ]
-    scores = _score_queries(name, stores, rows, items, k, floor)
+    scores = _score_queries(name, stores, rows, items, k, floor, ids=[q.id for q in queries])
     return DatasetScores(
         name=scores.name,
         items=scores.items,
@@ -458,6 +479,7 @@ def score_slice(
         hybrid=scores.hybrid,
         hybrid_after_floor=scores.hybrid_after_floor,
         split=split,
+        per_query=scores.per_query,
     )
 
 

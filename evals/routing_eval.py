@@ -90,6 +90,8 @@ class RoutingReport:
     thresholds: dict[str, float] = field(default_factory=dict)
     validation: dict[str, object] = field(default_factory=dict)
     created_at: str = ""
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    """Per request: text, expected and predicted agent (``None`` = abstained), best candidate."""
 
     def to_json(self) -> str:
         """Return the report as indented JSON."""
@@ -221,6 +223,17 @@ def evaluate_routing(
         thresholds=router.thresholds.as_dict(),
         validation=validation,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        predictions=[
+            {
+                "text": case.text,
+                "expected": case.agent,
+                "predicted": predicted[i],
+                "top1": top1[i],
+                "confidence": float(decisions[i]["confidence"]),
+                "method": decisions[i]["method"],
+            }
+            for i, case in enumerate(cases)
+        ],
     )
 
 

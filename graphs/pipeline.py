@@ -54,6 +54,7 @@ from nodes.pipeline_steps import (
 )
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.glossary import Glossary
+from nova.inbox.checkpoints import PIPELINE_METADATA_KEY
 from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, default_model_factory
 from nova.pipelines import Pipelines, PipelineSpec, StepSpec, load_pipelines
@@ -307,7 +308,13 @@ class PipelineRunner:
     def _config(self, spec: PipelineSpec, thread_id: str | None) -> RunnableConfig:
         if thread_id is None:  # nested in a running graph: its thread and checkpointer apply
             return {"max_concurrency": spec.max_concurrency}
-        return {"configurable": {"thread_id": thread_id}, "max_concurrency": spec.max_concurrency}
+        return {
+            "configurable": {"thread_id": thread_id},
+            "max_concurrency": spec.max_concurrency,
+            # Checkpoint metadata naming the pipeline: `nova inbox` finds stalled runs by it
+            # without loading every thread's state (nova.inbox.checkpoints).
+            "metadata": {PIPELINE_METADATA_KEY: spec.name},
+        }
 
     def _payload(
         self,

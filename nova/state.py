@@ -18,14 +18,8 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
     from langgraph.runtime import Runtime
 
-RouteMethod = Literal["semantic", "llm", "clarify", "fallback", "explicit", "followup", "memory"]
-"""How a route was chosen: the classifier was sure (semantic), a model broke a tie (llm),
-Nova asked the user (clarify), abstained to the fallback agent (fallback), the caller
-named the agent (explicit), an elliptical follow-up kept the thread's previous route
-(followup), or a strong recalled memory moved the request to an agent that answers from
-memory (memory)."""
-
-Subgraph = Literal["chat", "erp", "translation", "pipeline"]
+# Defined apart so the ledgers can use them without importing LangGraph (``nova inbox``).
+from nova.route_types import RouteMethod, Subgraph
 
 AgentOutcome = Literal["answered", "fast_path", "needs_model", "step_limit", "clarify", "error"]
 

@@ -13,6 +13,7 @@ from nova.cli import (  # noqa: F401
     failures,
     feedback,
     improve,
+    inbox,
     injection,
     mcp,
     memory,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
 
+from nova.cli import eval_langsmith
 from nova.cli.app import console, eval_app, fail
+from nova.cli.eval_langsmith import LangSmithOption
 
 
 @eval_app.command("daily")
@@ -27,13 +29,15 @@ def eval_daily(
     show_failures: Annotated[
         bool, typer.Option("--failures", help="List every failed case and why.")
     ] = False,
+    langsmith: LangSmithOption = False,
 ) -> None:
     """Run evals/daily (requests as the owner types them) on a fresh data dir; print figures."""
-    from evals.daily_eval import run_suite
+    from evals.daily_eval import DATASET, run_suite
     from nova.settings import get_settings
 
     if split not in ("dev", "test", "all"):
         raise fail(f"--split {split!r}: use dev, test or all")
+    upload = eval_langsmith.begin(langsmith, "daily")
     chosen: tuple[Literal["inprocess", "sdk"], ...]
     match path:
         case "both":
@@ -92,3 +96,42 @@ def eval_daily(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(report, indent=2, default=str))
     console.print(f"[dim]report: {target}[/]")
+    if upload is not None:
+        eval_langsmith.end(
+            upload,
+            datasets=[DATASET],
+            examples=_daily_examples(report),
+            summary={name: data["summary"] for name, data in report["paths"].items()},
+        )
+
+
+def _daily_examples(report: dict[str, Any]) -> list[Any]:
+    """Return one LangSmith example per turn, with each path's answer and verdict."""
+    from evals.daily_eval import TurnResult, judge, load_cases
+    from evals.langsmith_upload import ExampleResult
+
+    results = {
+        name: {row["id"]: TurnResult(**row) for row in data["results"]}
+        for name, data in report["paths"].items()
+    }
+    examples = []
+    for case in load_cases():
+        ran = {name: by_id[case.id] for name, by_id in results.items() if case.id in by_id}
+        if not ran:
+            continue
+        verdicts = {name: judge(case, result) for name, result in ran.items()}
+        examples.append(
+            ExampleResult(
+                case_id=case.id,
+                split=case.split,
+                inputs={"text": case.text, "project": case.project, "thread": case.thread},
+                reference=case.expect.model_dump(mode="json"),
+                outputs={
+                    name: {"answer": r.answer, "agent": r.agent, "outcome": r.outcome}
+                    for name, r in ran.items()
+                },
+                scores={f"{name}_passed": v.passed for name, v in verdicts.items()},
+                comment="; ".join(r for v in verdicts.values() for r in v.reasons) or None,
+            )
+        )
+    return examples

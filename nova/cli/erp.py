@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +11,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nova.cli import eval_langsmith
 from nova.cli.app import app, console, eval_app, fail
+from nova.cli.eval_langsmith import LangSmithOption
 from nova.erp import DEFAULT_ANCHOR
 
 erp_app = typer.Typer(help="The ERP database: migrate, seed, inspect, ask.", no_args_is_help=True)
@@ -234,6 +237,7 @@ def eval_erp(
     model: ModelOption = True,
     show: ShowOption = 10,
     show_test: ShowTestOption = False,
+    langsmith: LangSmithOption = False,
 ) -> None:
     """Evaluate the ERP fast path (and a configured model): skills, arguments, answers, coverage.
 
@@ -246,6 +250,7 @@ def eval_erp(
     from nova.settings import get_settings
 
     path = dataset or erp_eval.DEFAULT_DATASET
+    upload = eval_langsmith.begin(langsmith, "erp")
     try:
         cases = erp_eval.load_dataset(path)
     except (OSError, erp_eval.DatasetError) as error:
@@ -344,6 +349,54 @@ def eval_erp(
         console.print("[dim]test failures not listed (--show-test lists them)[/]")
     erp_eval.write_report(report, reports, {**provenance([path], split), "note": note})
     console.print(f"report written to {report}")
+    eval_langsmith.end(
+        upload,
+        datasets=[path],
+        examples=_erp_examples(chosen, dev_ids, runs),
+        summary={
+            f"{runner} · {which}": dataclasses.asdict(item)
+            for runner, by_split in reports.items()
+            for which, item in by_split.items()
+        },
+    )
+
+
+def _erp_examples(cases: list[Any], dev_ids: set[str], runs: dict[str, list[Any]]) -> list[Any]:
+    """Return one LangSmith example per ERP case, with every runner's output and scores."""
+    from evals.langsmith_upload import ExampleResult
+
+    by_runner = {runner: {r.id: r for r in results} for runner, results in runs.items()}
+    examples = []
+    for case in cases:
+        outputs: dict[str, Any] = {}
+        scores: dict[str, float | bool | None] = {}
+        for runner, results in by_runner.items():
+            result = results.get(case.id)
+            if result is None:
+                continue
+            key = runner.replace(" ", "_")
+            outputs[key] = {
+                "outcome": result.outcome,
+                "skill": result.skill,
+                "detail": result.detail,
+            }
+            scores |= {
+                f"{key}_correct": result.correct,
+                f"{key}_skill_ok": result.skill_ok,
+                f"{key}_args_ok": result.args_ok,
+                f"{key}_answer_ok": result.answer_ok,
+            }
+        examples.append(
+            ExampleResult(
+                case_id=case.id,
+                split="dev" if case.id in dev_ids else "test",
+                inputs={"text": case.text},
+                reference=case.model_dump(mode="json", exclude={"id", "text"}),
+                outputs=outputs,
+                scores=scores,
+            )
+        )
+    return examples
 
 
 OwnerDatasetOption = Annotated[
@@ -365,6 +418,7 @@ def eval_erp_owner(
     ] = True,
     show: ShowOption = 15,
     show_test: ShowTestOption = False,
+    langsmith: LangSmithOption = False,
 ) -> None:
     """Evaluate the served ERP path on the owner's requests: routed by the real router.
 
@@ -379,6 +433,7 @@ def eval_erp_owner(
     from nova.catalog import default_catalog
 
     path = dataset or owner.DEFAULT_DATASET
+    upload = eval_langsmith.begin(langsmith, "erp-owner")
     try:
         cases = owner.load_dataset(path)
         lines = owner.erp_routing_lines() if routing else []
@@ -458,3 +513,33 @@ def eval_erp_owner(
     body = owner.report_body(path, run, note=note, routing=routed)
     report.write_text(json.dumps(body, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
     console.print(f"report written to {report}")
+    from evals.langsmith_upload import ExampleResult
+
+    by_id = {case.id: case for case in cases}
+    eval_langsmith.end(
+        upload,
+        datasets=[path],
+        examples=[
+            ExampleResult(
+                case_id=verdict.id,
+                split=verdict.split,
+                inputs={"text": verdict.text},
+                reference=by_id[verdict.id].model_dump(mode="json", exclude={"id", "text"}),
+                outputs={
+                    "outcome": verdict.outcome,
+                    "agent": verdict.agent,
+                    "skill": verdict.skill,
+                    "answer": verdict.answer,
+                    "reading": verdict.reading,
+                },
+                scores={
+                    "answered": verdict.outcome == "answer",
+                    "right": verdict.right,
+                },
+                comment="; ".join(verdict.problems) or None,
+            )
+            for verdict in run.verdicts
+            if verdict.split in ("dev", "test")
+        ],
+        summary=run.by_split(),
+    )

@@ -12,7 +12,9 @@ from rich.table import Table
 
 from nova.cli.app import app, console, fail
 
-failures_app = typer.Typer(help="Inspect and retry recorded failures.", no_args_is_help=True)
+failures_app = typer.Typer(
+    help="Inspect, retry and dismiss recorded failures.", no_args_is_help=True
+)
 app.add_typer(failures_app, name="failures")
 
 
@@ -92,6 +94,8 @@ def failures_show(
         lines.append(f"[bold]details[/] {json.dumps(record.details, default=str)}")
     if record.retried_run_id:
         lines.append(f"[bold]retried[/] by run {record.retried_run_id} at {record.retried_at}")
+    if record.dismissed_at:
+        lines.append(f"[bold]dismissed[/] by {record.dismissed_by} at {record.dismissed_at}")
     console.print(Panel("\n".join(lines), title=f"failure {record.id}", expand=False))
     console.print(Panel(record.message, title="message", expand=False))
     if resume := record.details.get("resume"):
@@ -181,3 +185,26 @@ def _as_recorded(record: Any, checkpointer: Any) -> Any:
     if catalog is base:
         return None
     return build_nova_graph(catalog=catalog).compile(name="nova", checkpointer=checkpointer)
+
+
+@failures_app.command("dismiss")
+def failures_dismiss(
+    failure_id: Annotated[str, typer.Argument(help="Failure id (a unique prefix is enough).")],
+    reason: Annotated[str, typer.Option(help="Why it needs nothing more (kept with it).")] = "",
+    by: Annotated[str | None, typer.Option(help="Who dismisses it (default $USER).")] = None,
+) -> None:
+    """Mark a failure as needing nothing more: it leaves `nova inbox`, and stays in the ledger."""
+    import os
+
+    from nova.ledger.failures import FailureNotFound
+
+    try:
+        record = _ledger().dismiss(
+            failure_id, by=by or os.environ.get("USER") or "cli-user", reason=reason
+        )
+    except FailureNotFound as error:
+        raise fail(str(error)) from None
+    console.print(
+        f"Dismissed failure {record.id[:12]} ({record.kind}: {record.message[:80]}) "
+        f"by {record.dismissed_by} at {record.dismissed_at:%Y-%m-%d %H:%M:%S} UTC"
+    )

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from nova.cli import eval_langsmith
 from nova.cli.app import app, console, eval_app, fail
+from nova.cli.eval_langsmith import LangSmithOption
 
 if TYPE_CHECKING:
     from memory.items import MemoryItem
@@ -281,10 +283,12 @@ def eval_memory(
         Path | None,
         typer.Option("--json", help="Also write the report (with its provenance) here."),
     ] = None,
+    langsmith: LangSmithOption = False,
 ) -> None:
     """Evaluate memory recall (recall@k, MRR; dev and test) and supersession."""
     from evals.memory_eval import DatasetError, render_report, report_json, run_memory_eval
 
+    upload = eval_langsmith.begin(langsmith, "memory")
     try:
         report = run_memory_eval(queries_path=dataset, corpus_path=corpus, k=k, console=console)
     except DatasetError as error:
@@ -293,3 +297,31 @@ def eval_memory(
     if json_out is not None:
         json_out.write_text(report_json(report), encoding="utf-8")
         console.print(f"report written to {json_out}")
+    if upload is not None:
+        from evals.discipline import ROOT
+        from evals.langsmith_upload import ExampleResult
+
+        seen: dict[str, ExampleResult] = {}
+        for data in report.datasets:  # a query is in several slices: keep it once
+            for row in data.per_query:
+                seen.setdefault(
+                    row["id"],
+                    ExampleResult(
+                        case_id=row["id"],
+                        split=data.split,
+                        inputs={"project": row["project"], "query": row["query"]},
+                        reference={"relevant": row["relevant"]},
+                        outputs={"top": row["top"]},
+                        scores={
+                            f"recall_at_{report.k}": row["recall_at_k"],
+                            "reciprocal_rank": row["reciprocal_rank"],
+                            f"recall_at_{report.k}_after_floor": row["recall_after_floor"],
+                        },
+                    ),
+                )
+        eval_langsmith.end(
+            upload,
+            datasets=[ROOT / path for path in report.provenance["datasets"]],
+            examples=list(seen.values()),
+            summary={"k": report.k, "floor": report.floor},
+        )

@@ -22,7 +22,9 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 
+from nova.cli import eval_langsmith
 from nova.cli.app import app, ask_approval, console, eval_app, fail
+from nova.cli.eval_langsmith import LangSmithOption
 
 if TYPE_CHECKING:
     from graphs.pipeline import PipelineRun, PipelineRunner
@@ -590,15 +592,18 @@ def eval_translation(
         Path | None, typer.Option("--report", help="Also write the JSON report to this file.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    langsmith: LangSmithOption = False,
 ) -> None:
     """Score the translation checks on careless translations (dev/test) and span preservation."""
     from evals.translation_eval import (
+        RIGHT_CHECK,
         print_fault_report,
         print_report,
         run_fault_eval,
         run_translation_eval,
     )
 
+    upload = eval_langsmith.begin(langsmith, "translation")
     faults = run_fault_eval(every=every)
     report = run_translation_eval(limit=limit)
     data = {"careless_translations": faults.as_dict(), "preservation": report.as_dict()}
@@ -609,19 +614,83 @@ def eval_translation(
     else:
         print_fault_report(faults, console, misses=misses)
         print_report(report, console)
+    if upload is not None:
+        from evals.langsmith_upload import ExampleResult
+
+        eval_langsmith.end(
+            upload,
+            datasets=[faults.path],
+            examples=[
+                ExampleResult(
+                    case_id=result.case.id,
+                    split=which,
+                    inputs=result.case.model_dump(
+                        mode="json",
+                        include={
+                            "project",
+                            "source_language",
+                            "target",
+                            "source",
+                            "translation",
+                            "glossary",
+                        },
+                    ),
+                    reference={
+                        "fault": result.case.fault,
+                        "detail": result.case.detail,
+                        "reference": result.case.reference,
+                        "responsible_check": RIGHT_CHECK.get(result.case.fault),
+                    },
+                    outputs={"flagged": result.flagged},
+                    scores={
+                        # A faulty translation: did its check catch it? A clean one: false alarm?
+                        "caught": result.caught if result.case.fault != "clean" else None,
+                        "false_alarm": bool(result.flagged)
+                        if result.case.fault == "clean"
+                        else None,
+                    },
+                )
+                for which in ("dev", "test")
+                for result in faults.split.of(which)
+            ],
+            summary={which: faults.figures(which) for which in ("dev", "test")},
+        )
     raise typer.Exit(0 if report.ok else 1)
 
 
 @eval_app.command("pipelines")
 def eval_pipelines(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    langsmith: LangSmithOption = False,
 ) -> None:
     """Run the pipeline scenarios (statuses, failures, outputs, resumption) and report each."""
-    from evals.pipeline_eval import print_report, run_pipeline_eval
+    from evals.pipeline_eval import DATASET, print_report, run_pipeline_eval
 
+    upload = eval_langsmith.begin(langsmith, "pipelines")
     report = run_pipeline_eval()
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
         print_report(report, console)
+    if upload is not None:
+        from evals.discipline import split_of
+        from evals.langsmith_upload import ExampleResult
+
+        eval_langsmith.end(
+            upload,
+            datasets=[DATASET],
+            examples=[
+                ExampleResult(
+                    case_id=result.name,
+                    split=split_of(result.name),
+                    inputs={"scenario": result.name, "pipeline": result.pipeline},
+                    reference={"passes": True},
+                    outputs={"status": result.status, "problems": result.problems},
+                    scores={"passed": result.passed},
+                    comment="; ".join(result.problems) or None,
+                )
+                for result in report.results
+            ],
+            summary={"passed": sum(r.passed for r in report.results), "of": len(report.results)},
+        )
     raise typer.Exit(0 if report.ok else 1)

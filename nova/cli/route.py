@@ -17,7 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from typer.core import TyperGroup
 
+from nova.cli import eval_langsmith
 from nova.cli.app import app, console, err_console, eval_app, fail
+from nova.cli.eval_langsmith import LangSmithOption
 
 if TYPE_CHECKING:
     from nodes.router import Router
@@ -418,6 +420,7 @@ def eval_routing(
     latency_samples: Annotated[
         int, typer.Option("--latency-samples", min=10, help="Single requests timed after warm-up.")
     ] = 200,
+    langsmith: LangSmithOption = False,
 ) -> None:
     """Evaluate the router on the dataset's dev and test splits, side by side.
 
@@ -425,11 +428,13 @@ def eval_routing(
     counted); the JSON report names the dataset hash, the code version and the split.
     """
     from evals.discipline import print_leaks
+    from evals.langsmith_upload import ExampleResult
     from evals.routing_eval import (
         DEFAULT_DATASET,
         DEFAULT_REPORT,
         DatasetError,
         evaluate_splits,
+        figures,
         load_dataset,
         split_table,
         write_report,
@@ -438,6 +443,7 @@ def eval_routing(
     from nova.catalog import CatalogError
 
     dataset = dataset or DEFAULT_DATASET
+    upload = eval_langsmith.begin(langsmith, "routing")
     progress = console.is_terminal
     try:
         cases = load_dataset(dataset)
@@ -467,3 +473,24 @@ def eval_routing(
         console.print(confused)
     path = write_report(result, report or DEFAULT_REPORT)
     console.print(f"Report written to {path}")
+    eval_langsmith.end(
+        upload,
+        datasets=[dataset],
+        examples=[
+            ExampleResult(
+                case_id=row["text"],
+                split=name,
+                inputs={"text": row["text"]},
+                reference={"agent": row["expected"]},
+                outputs={k: row[k] for k in ("predicted", "top1", "confidence", "method")},
+                scores={
+                    "correct": row["predicted"] == row["expected"],
+                    "top1_correct": row["top1"] == row["expected"] if row["expected"] else None,
+                    "abstained": row["predicted"] is None,
+                },
+            )
+            for name, split_report in result.splits.items()
+            for row in split_report.predictions
+        ],
+        summary={name: figures(r) for name, r in result.splits.items()},
+    )

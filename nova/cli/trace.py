@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from nova.cli import eval_langsmith
 from nova.cli.app import app, console, eval_app, fail
+from nova.cli.eval_langsmith import LangSmithOption
 
 trace_app = typer.Typer(help="Inspect traced runs and attribute failures.", no_args_is_help=True)
 app.add_typer(trace_app, name="trace")
@@ -244,14 +246,16 @@ def eval_blame(
             "or reports/blame_served_eval.json with --served).",
         ),
     ] = None,
+    langsmith: LangSmithOption = False,
 ) -> None:
     """Attribution accuracy on the fault-injection suite (step- and agent-level).
 
     Without --served: the machinery test (a simplified chain, judged with a reference run).
     With --served: the real supervisor graph, judged only with what a user has.
     """
+    upload = eval_langsmith.begin(langsmith, "blame-served" if served else "blame")
     if served:
-        _eval_blame_served(family, report_path or Path("reports/blame_served_eval.json"))
+        _eval_blame_served(family, report_path or Path("reports/blame_served_eval.json"), upload)
         return
     report_path = report_path or Path("reports/blame_eval.json")
     from evals.blame.scenarios import load_scenarios
@@ -267,11 +271,38 @@ def eval_blame(
         report = run_blame_eval(scenarios)
     print_report(report)
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    data = report.as_dict()
+    report_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     console.print(f"[dim]report: {report_path}[/]")
+    if upload is not None:
+        from evals.blame.scenarios import DATASET
+        from evals.langsmith_upload import ExampleResult
+
+        eval_langsmith.end(
+            upload,
+            datasets=[DATASET],
+            examples=[
+                ExampleResult(
+                    case_id=row["scenario"],
+                    split=row["split"],
+                    inputs={"scenario": row["scenario"], "family": row["family"]},
+                    reference={"step": row["truth"], "agent": row["truth_agent"]},
+                    outputs={"blamed": row["blamed"], "blamed_agent": row["blamed_agent"]},
+                    scores={
+                        "step_ok": row["step_ok"] if not row["problem"] else None,
+                        "agent_ok": row["blamed_agent"] == row["truth_agent"]
+                        if not row["problem"]
+                        else None,
+                    },
+                    comment=row["problem"],
+                )
+                for row in data["outcomes"]
+            ],
+            summary=data["by_split"],
+        )
 
 
-def _eval_blame_served(label: str | None, report_path: Path) -> None:
+def _eval_blame_served(label: str | None, report_path: Path, upload: Any = None) -> None:
     from evals.blame_served.scenarios import load_scenarios
     from evals.blame_served_eval import print_report, run_served_eval
 
@@ -285,7 +316,38 @@ def _eval_blame_served(label: str | None, report_path: Path) -> None:
         report = run_served_eval(scenarios)
     print_report(report)
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(
-        json.dumps(report.as_dict(), indent=2, default=str) + "\n", encoding="utf-8"
-    )
+    data = report.as_dict()
+    report_path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     console.print(f"[dim]report: {report_path}[/]")
+    if upload is not None:
+        from evals.blame_served.scenarios import DATASET
+        from evals.langsmith_upload import ExampleResult
+
+        examples = []
+        for row in data["outcomes"]:
+            if row["split"] not in ("dev", "test"):
+                continue  # a test scenario removed as a near-duplicate
+            scores: dict[str, float | bool | None] = {}
+            for condition, attribution in row["conditions"].items():
+                scorable = row["problem"] is None and row["faulty"]
+                scores[f"{condition}_step_ok"] = attribution["step_ok"] if scorable else None
+                scores[f"{condition}_agent_ok"] = attribution["agent_ok"] if scorable else None
+                if not row["faulty"]:  # a fault-free run must never be blamed
+                    scores[f"{condition}_not_blamed"] = attribution["blamed"] is None
+            examples.append(
+                ExampleResult(
+                    case_id=row["scenario"],
+                    split=row["split"],
+                    inputs={"scenario": row["scenario"], "subgraph": row["subgraph"]},
+                    reference={"step": row["truth"], "agent": row["truth_agent"]},
+                    outputs={
+                        "answer": row["answer"],
+                        "blamed": {c: a["blamed"] for c, a in row["conditions"].items()},
+                    },
+                    scores=scores,
+                    comment=row["problem"],
+                )
+            )
+        eval_langsmith.end(
+            upload, datasets=[DATASET], examples=examples, summary=data["conditions"]
+        )

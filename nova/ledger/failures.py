@@ -15,7 +15,7 @@ import builtins
 import json
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -28,13 +28,16 @@ from sqlalchemy import (
     Engine,
     Index,
     MetaData,
+    Select,
     String,
     Table,
     Text,
+    func,
     insert,
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from nova.ledger.db import as_utc, ledger_engine
 
@@ -99,6 +102,10 @@ class FailureRecord(BaseModel):
     """Run that retried this failure, once ``nova failures retry`` was used."""
     retried_at: datetime | None = None
     """When the retry started."""
+    dismissed_at: datetime | None = None
+    """When the owner dismissed it (``nova failures dismiss``): it needs nothing more."""
+    dismissed_by: str | None = None
+    """Who dismissed it."""
 
 
 _metadata = MetaData()
@@ -127,6 +134,17 @@ failures_table = Table(
     Index("ix_nova_failures_run_id", "run_id"),
 )
 
+# A dismissal is its own table, not a column of ``nova_failures``: ``create_all`` adds a
+# missing table to an existing ledger but never a missing column, and ledgers outlive releases.
+dismissals_table = Table(
+    "nova_failure_dismissals",
+    _metadata,
+    Column("failure_id", String(32), primary_key=True),
+    Column("dismissed_at", DateTime(timezone=True), nullable=False),
+    Column("dismissed_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+)
+
 
 def _jsonable(details: Mapping[str, Any] | None) -> dict[str, JsonValue]:
     # Round-trip through json so a stray datetime or Path is stored as text, not rejected.
@@ -136,8 +154,8 @@ def _jsonable(details: Mapping[str, Any] | None) -> dict[str, JsonValue]:
 
 
 def _row_to_record(row: Mapping[Any, Any]) -> FailureRecord:
-    values = dict(row)
-    for key in ("created_at", "retried_at"):
+    values = {key: value for key, value in dict(row).items() if key not in ("failure_id", "reason")}
+    for key in ("created_at", "retried_at", "dismissed_at"):
         if isinstance(values.get(key), datetime):
             values[key] = as_utc(values[key])
     return FailureRecord.model_validate(values)
@@ -209,6 +227,17 @@ def new_failure(
         agent_version=agent_version,
         project=project,
         details=_jsonable(details),
+    )
+
+
+def _with_dismissal() -> Select[Any]:
+    """Select every failure column plus its dismissal (if any), one row per failure."""
+    return select(
+        failures_table, dismissals_table.c.dismissed_at, dismissals_table.c.dismissed_by
+    ).select_from(
+        failures_table.outerjoin(
+            dismissals_table, dismissals_table.c.failure_id == failures_table.c.id
+        )
     )
 
 
@@ -302,7 +331,11 @@ class FailureLedger:
     def save(self, record: FailureRecord) -> None:
         """Store a record made by ``new_failure`` (``record`` does both)."""
         with self.engine.begin() as conn:
-            conn.execute(insert(failures_table).values(**record.model_dump()))
+            conn.execute(
+                insert(failures_table).values(
+                    **record.model_dump(exclude={"dismissed_at", "dismissed_by"})
+                )
+            )
 
     def list(
         self,
@@ -330,7 +363,7 @@ class FailureLedger:
             The matching records.
 
         """
-        query = select(failures_table).order_by(failures_table.c.created_at.desc()).limit(limit)
+        query = _with_dismissal().order_by(failures_table.c.created_at.desc()).limit(limit)
         filters = {
             "thread_id": thread_id,
             "run_id": run_id,
@@ -349,7 +382,7 @@ class FailureLedger:
 
     def get(self, failure_id: str) -> FailureRecord | None:
         """Return the failure with this exact id, or ``None``."""
-        query = select(failures_table).where(failures_table.c.id == failure_id)
+        query = _with_dismissal().where(failures_table.c.id == failure_id)
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _row_to_record(row) if row is not None else None
@@ -367,7 +400,7 @@ class FailureLedger:
         if not id_or_prefix:
             raise FailureNotFound("Give a failure id (see `nova failures list`).")
         query = (
-            select(failures_table)
+            _with_dismissal()
             .where(failures_table.c.id.startswith(id_or_prefix, autoescape=True))
             .limit(2)
         )
@@ -391,3 +424,61 @@ class FailureLedger:
                 .where(failures_table.c.id == failure_id)
                 .values(retried_run_id=retried_run_id, retried_at=datetime.now(UTC))
             )
+
+    def dismiss(self, failure_id: str, *, by: str, reason: str = "") -> FailureRecord:
+        """Mark a failure as needing nothing more (it leaves the inbox); return it.
+
+        Dismissing twice keeps the first dismissal.
+
+        Raises:
+            FailureNotFound: No failure has this id (a unique prefix is accepted).
+
+        """
+        record = self.find(failure_id)
+        if record.dismissed_at is None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        insert(dismissals_table).values(
+                            failure_id=record.id,
+                            dismissed_at=datetime.now(UTC),
+                            dismissed_by=by[:200],
+                            reason=reason[:_MESSAGE_LIMIT],
+                        )
+                    )
+            except IntegrityError:
+                pass  # dismissed at the same moment by another caller: the first one stands
+        return self.find(record.id)
+
+    def open_failures(
+        self, *, thread_ids: Collection[str] | None = None, limit: int = 100
+    ) -> tuple[builtins.list[FailureRecord], int]:
+        """Return the newest failures neither retried nor dismissed, and how many there are.
+
+        Args:
+            thread_ids: Only failures of these threads (a server caller's own threads).
+            limit: At most this many records (the count covers all of them).
+
+        Returns:
+            ``(records newest first, total count)``: one query for each.
+
+        """
+        open_rows = dismissals_table.c.failure_id.is_(None) & failures_table.c.retried_run_id.is_(
+            None
+        )
+        if thread_ids is not None:
+            open_rows = open_rows & failures_table.c.thread_id.in_(list(thread_ids))
+        joined = failures_table.outerjoin(
+            dismissals_table, dismissals_table.c.failure_id == failures_table.c.id
+        )
+        query = (
+            _with_dismissal()
+            .where(open_rows)
+            .order_by(failures_table.c.created_at.desc())
+            .limit(limit)
+        )
+        count = select(func.count()).select_from(joined).where(open_rows)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+            total = int(conn.execute(count).scalar_one())
+        return [_row_to_record(row) for row in rows], total

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -28,12 +29,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
 )
 
 from nova.ledger.db import as_utc, ledger_engine
-from nova.state import RouteDecision, RouteMethod, Subgraph
+from nova.route_types import RouteMethod, Subgraph
+
+if TYPE_CHECKING:
+    from nova.state import RouteDecision
 
 LOW_CONFIDENCE_METHODS: frozenset[str] = frozenset({"llm", "clarify", "fallback"})
 """Methods that mean the classifier was not sure enough to decide alone."""
@@ -246,6 +251,49 @@ class RoutingLedger:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [_row_to_record(row) for row in rows]
+
+    def unanswered_questions(
+        self, *, thread_ids: Collection[str] | None = None, limit: int = 100
+    ) -> tuple[builtins.list[RoutingRecord], int]:
+        """Return clarifying questions never answered, newest first, and how many there are.
+
+        A question is answered once its thread has a later routing decision (the user's
+        reply was routed); a decision without a thread cannot be answered in place and is
+        left out.
+
+        Args:
+            thread_ids: Only these threads (a server caller's own threads).
+            limit: At most this many records (the count covers all of them).
+
+        Returns:
+            ``(records newest first, total count)``: one query for each.
+
+        """
+        later = routing_table.alias("later")
+        answered = (
+            select(later.c.id)
+            .where(later.c.thread_id == routing_table.c.thread_id)
+            .where(later.c.created_at > routing_table.c.created_at)
+            .exists()
+        )
+        waiting = (
+            (routing_table.c.method == "clarify")
+            & routing_table.c.thread_id.is_not(None)
+            & ~answered
+        )
+        if thread_ids is not None:
+            waiting = waiting & routing_table.c.thread_id.in_(list(thread_ids))
+        query = (
+            select(routing_table)
+            .where(waiting)
+            .order_by(routing_table.c.created_at.desc())
+            .limit(limit)
+        )
+        count = select(func.count()).select_from(routing_table).where(waiting)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+            total = int(conn.execute(count).scalar_one())
+        return [_row_to_record(row) for row in rows], total
 
     def get(self, decision_id: str) -> RoutingRecord | None:
         """Return the decision with exactly this id, or ``None``."""

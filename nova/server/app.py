@@ -14,6 +14,7 @@ runtime's pool exists, and start-up fails.)
   worker died) so that every run it takes over is written to the failure ledger
   (``nova.server.recovery``). The runtime has no hook for this; the wrap is checked at
   start-up against the pinned version and fails loudly if the method moved.
+* It serves Nova's own routes, the inbox (``nova.server.inbox``), with the same credentials.
 * It makes clients waiting on runs poll the run's status with back-off, and not return
   before a finished run's last output arrived (``nova.server.joins``).
 """
@@ -133,7 +134,7 @@ class WithNovaLifespan:
 
 
 class WithNovaRoutes:
-    """ASGI wrapper: Nova's own routes (``/nova/…``, e.g. feedback) before langgraph-api's.
+    """ASGI wrapper: Nova's own routes (``/nova/…``: feedback, inbox) before langgraph-api's.
 
     The durable server cannot use langgraph.json's ``http.app`` hook (see the module
     docstring), so Nova's routes are dispatched here; they authenticate as the rest of the
@@ -144,9 +145,10 @@ class WithNovaRoutes:
         from starlette.routing import Router
 
         from nova.server.feedback_route import feedback_routes
+        from nova.server.inbox import routes as inbox_routes
 
         self.app = app
-        self.routes = Router(routes=feedback_routes())
+        self.routes = Router(routes=[*feedback_routes(), *inbox_routes])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve ``/nova/…`` paths here; pass everything else through."""

@@ -1,10 +1,11 @@
-"""The ``http.app`` of ``langgraph dev`` (``nova serve --dev``): Nova's node thread pool.
+"""The ``http.app`` of ``langgraph dev`` (``nova serve --dev``): thread pool and inbox routes.
 
 ``langgraph dev`` serves langgraph-api's own app; a ``langgraph.json`` entry
-``"http": {"app": "nova.server.dev_app:app"}`` adds this app, whose routes are Nova's own
-(``POST /nova/feedback``, ``nova.server.feedback_route``) and whose
-lifespan (merged into the server's) installs ``nova.server.executor.node_executor`` and
-wakes the in-memory run queue when a run is created (``nova.server.queue_wakeup``). The
+``"http": {"app": "nova.server.dev_app:app"}`` adds this app, which serves Nova's own routes
+(``POST /nova/feedback``: ``nova.server.feedback_route``; the inbox: ``nova.server.inbox``)
+and whose lifespan (merged into the server's) installs
+``nova.server.executor.node_executor`` and wakes the in-memory run queue when a run is
+created (``nova.server.queue_wakeup``). The
 durable server does the same in ``nova.server.app`` and ignores this entry
 (``nova.server.launch.durable_env``), because there the ``http.app`` hook breaks start-up.
 """
@@ -18,6 +19,7 @@ from starlette.applications import Starlette
 
 from nova.server.executor import node_executor
 from nova.server.feedback_route import feedback_routes
+from nova.server.inbox import routes as inbox_routes
 from nova.server.queue_wakeup import install_queue_wakeup
 
 
@@ -29,5 +31,5 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
 
 
-app = Starlette(routes=feedback_routes(), lifespan=lifespan)
-"""Served by ``langgraph dev`` next to langgraph-api's routes: Nova's own (feedback)."""
+app = Starlette(routes=[*feedback_routes(), *inbox_routes], lifespan=lifespan)
+"""Served by ``langgraph dev`` next to langgraph-api's routes: Nova's own (feedback, inbox)."""

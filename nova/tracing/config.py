@@ -31,6 +31,9 @@ class TracingSettings(BaseSettings):
     """Most seconds the process waits at exit for traces still being written or sent."""
     langsmith_timeout_s: float = Field(default=3.0, gt=0)
     """Connect and read timeout of each LangSmith upload (uploads run in the background)."""
+    langsmith_eval_wait_s: float = Field(default=30.0, ge=0)
+    """Most seconds ``nova eval … --langsmith`` waits for its upload after the eval is done;
+    the upload runs in the background from the start, and past this it is given up."""
     otel_endpoint: AnyHttpUrl | None = None
     """OTLP/HTTP traces endpoint (e.g. ``http://127.0.0.1:4318/v1/traces``); needs the
     ``otel`` extra. Unset: no OpenTelemetry export."""
