@@ -65,7 +65,7 @@ STEP_OWNERS: dict[str, str] = {"route": "router", "recall": "memory"}
 steps inside a subgraph to the routed agent."""
 
 _VOLATILE_KEYS = frozenset(
-    {"id", "tool_call_id", "latency_ms", "created_at", "run_id", "started_at", "ts"}
+    {"id", "tool_call_id", "latency_ms", "created_at", "run_id", "started_at", "ts", "route_id"}
 )
 
 
