@@ -384,6 +384,38 @@ def _superstep_updates(
     return updates
 
 
+def _seed(forked: Graph, source: Any, before: StateSnapshot | None) -> RunnableConfig | None:
+    """Copy the checkpoint ``before`` (every channel: state, joins' barriers) into ``forked``.
+
+    A join that waits for several upstream steps (``add_edge([a, b], c)``) keeps which of
+    them already ran in a barrier channel that is not part of the state; a fork seeded with
+    the state alone would wait for steps that ran before the corrected one forever.
+    """
+    if source is None or before is None or not hasattr(source, "get_tuple"):
+        return None
+    try:
+        found = source.get_tuple(before.config)
+    except Exception:
+        return None
+    if found is None or forked.checkpointer is None:
+        return None
+    checkpoint = {
+        **found.checkpoint,
+        "channel_values": dict(found.checkpoint.get("channel_values") or {}),
+        "channel_versions": dict(found.checkpoint.get("channel_versions") or {}),
+        "versions_seen": {
+            k: dict(v) for k, v in (found.checkpoint.get("versions_seen") or {}).items()
+        },
+    }
+    config: RunnableConfig = {
+        "configurable": {"thread_id": f"blame-{uuid.uuid4().hex}", "checkpoint_ns": ""}
+    }
+    metadata = {"source": "fork", "step": (found.metadata or {}).get("step", -1), "parents": {}}
+    saver = forked.checkpointer
+    assert not isinstance(saver, bool)
+    return saver.put(config, checkpoint, metadata, checkpoint["channel_versions"])  # type: ignore[arg-type]
+
+
 def _continue(
     graph: Graph,
     values: Mapping[str, Any],
@@ -393,11 +425,22 @@ def _continue(
     siblings: Sequence[tuple[str, Mapping[str, Any]]] = (),
     slot: int = 0,
     later: Sequence[Mapping[str, Any]] = (),
+    *,
+    source: Any = None,
+    before: StateSnapshot | None = None,
 ) -> dict[str, Any]:
     forked = _fresh(graph)
-    config: RunnableConfig = {"configurable": {"thread_id": f"blame-{uuid.uuid4().hex}"}}
-    updates = _superstep_updates(graph, values, as_node, writes or {}, siblings, slot)
-    start = forked.bulk_update_state(config, [updates])
+    seeded = _seed(forked, source, before)
+    if seeded is not None:
+        # The checkpoint already holds the state: the superstep is the tasks' own writes.
+        config: RunnableConfig = {"configurable": {"thread_id": seeded["configurable"]["thread_id"]}}
+        updates = [StateUpdate(dict(update), name) for name, update in siblings]
+        updates.insert(min(slot, len(updates)), StateUpdate(dict(writes or {}), as_node))
+        start = forked.bulk_update_state(seeded, [updates])
+    else:
+        config = {"configurable": {"thread_id": f"blame-{uuid.uuid4().hex}"}}
+        updates = _superstep_updates(graph, values, as_node, writes or {}, siblings, slot)
+        start = forked.bulk_update_state(config, [updates])
     forked.invoke(None, start, context=context)
     for turn_input in later:  # the thread's later turns, asked again on the corrected thread
         forked.invoke(dict(turn_input), config, context=context)
@@ -423,6 +466,7 @@ def replay(
     """
     with ledger_muted():
         level = step.level
+        source = _root_graph(level).checkpointer
         out = _continue(
             level.graph,
             step.before.values,
@@ -432,6 +476,8 @@ def replay(
             step.superstep,
             step.slot,
             later if level.parent is None else (),
+            source=source,
+            before=step.before,
         )
         while level.parent is not None and level.before is not None and level.node is not None:
             parent = level.parent
@@ -445,6 +491,8 @@ def replay(
                 level.superstep,
                 level.slot,
                 later if parent.parent is None else (),
+                source=source,
+                before=level.before,
             )
             level = parent
         return out
