@@ -369,8 +369,43 @@ class MemoryCorrector:
 
 
 def blame_correctors(catalog: Catalog[AgentSpec]) -> list[Any]:
-    """Return the correctors the checks offer beyond the route: arguments and memories."""
-    return [ArgumentCorrector(), MemoryCorrector()]
+    """Return the correctors the checks offer beyond the route.
+
+    Arguments (the user's document or party put back), memories (a superseded memory's
+    successor, a memory's current text) and a model text's numbers (from its sources).
+    """
+    from nodes.corrections import MemoryRereadCorrector, NumberRepairCorrector
+
+    return [
+        ArgumentCorrector(),
+        MemoryCorrector(),
+        MemoryRereadCorrector(),
+        NumberRepairCorrector(),
+    ]
+
+
+def samples(step: Any) -> bool:
+    """Whether re-running ``step`` can give another output: it ran a model or a tool.
+
+    A step that wrote a new AI message (an agent's turn; the check node only replaces the
+    answer it was given), a pipeline record a model wrote, a translated chunk or a tool
+    call. Routing, checks, joins and templates are deterministic: re-running them repeats
+    the output and only spends the replay budget.
+    """
+    if step.node in ("tools", "translate_chunk"):
+        return True
+    before = {getattr(m, "id", None) for m in step.before.values.get("messages") or []}
+    written = step.writes.get("messages")
+    listed = written if isinstance(written, list) else [written]
+    if any(isinstance(m, AIMessage) and m.id not in before for m in listed):
+        return True
+    for key in ("steps", "items"):
+        records = step.writes.get(key)
+        if isinstance(records, Mapping) and any(
+            isinstance(r, Mapping) and r.get("model") for r in records.values()
+        ):
+            return True
+    return False
 
 
 def blame_inputs(
@@ -408,5 +443,5 @@ def blame_inputs(
     if reference is not None:
         correctors.append(ReferenceCorrector(reference))
     if resample:
-        correctors.append(ResampleCorrector(context=context, samples=resample))
+        correctors.append(ResampleCorrector(context=context, samples=resample, applies=samples))
     return evaluator, correctors

@@ -1,4 +1,4 @@
-"""The suite's oracle: does a final state hold the owner's correction (never shown to blame)?
+"""The suite's oracle: whether a final state holds the owner's correction (never shown to blame).
 
 ``evaluate_scenario`` uses it to confirm that a scenario is scoreable: the correction holds
 in the clean run and fails in the faulty one. Blame itself judges replays by what the

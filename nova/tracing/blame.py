@@ -433,7 +433,9 @@ def _continue(
     seeded = _seed(forked, source, before)
     if seeded is not None:
         # The checkpoint already holds the state: the superstep is the tasks' own writes.
-        config: RunnableConfig = {"configurable": {"thread_id": seeded["configurable"]["thread_id"]}}
+        config: RunnableConfig = {
+            "configurable": {"thread_id": seeded["configurable"]["thread_id"]}
+        }
         updates = [StateUpdate(dict(update), name) for name, update in siblings]
         updates.insert(min(slot, len(updates)), StateUpdate(dict(writes or {}), as_node))
         start = forked.bulk_update_state(seeded, [updates])
@@ -597,12 +599,22 @@ def _fresh_messages(writes: Mapping[str, Any]) -> dict[str, Any]:
 class ResampleCorrector:
     """Corrections by re-running the step on the same input (for models that sample)."""
 
-    def __init__(self, *, context: Any = None, samples: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        context: Any = None,
+        samples: int = 1,
+        applies: Callable[[Step], bool] | None = None,
+    ) -> None:
+        """Re-run steps ``samples`` times; only those ``applies`` accepts (default: all)."""
         self.context = context
         self.samples = samples
+        self.applies = applies
 
     def __call__(self, step: Step, run: RunSteps) -> Iterator[Correction]:
         """Yield up to ``samples`` re-runs of the step that differ from its output."""
+        if self.applies is not None and not self.applies(step):
+            return
         seen = [normalised(step.writes)]
         for _ in range(self.samples):
             writes = resample(step, context=self.context)

@@ -1,0 +1,225 @@
+"""Blame corrections derived from evidence the run itself holds, for deterministic faults.
+
+A re-sample cannot fix a step that is wrong the same way every time (a model at
+temperature 0 that misquotes a figure, a recall that returns an outdated text). These
+correctors build the corrected output from what the run had in hand when the step ran:
+
+* ``NumberRepairCorrector``: a model's text (an answer, a pipeline step's letter) whose
+  numbers appear in none of its sources, while a source says the same thing with other
+  numbers, is proposed with the source's numbers put back. Sources are what the step was
+  given and no model wrote: the user's words, tool results, recalled memories, skill and
+  template outputs of a pipeline.
+* ``MemoryRereadCorrector``: a recall step's memories, each read again by id from the
+  memory store, when the text the run recalled is not the memory's text now.
+
+Each correction is only a candidate: blame replays it and keeps it only when the run then
+passes its checks (and the user's feedback).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from nova.messages import message_text
+from nova.tracing.blame import Correction
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
+_MASK = "\x00#"
+MIN_SIMILARITY = 0.75
+"""How alike (numbers masked) a text and a source must be for the source's numbers to be
+put back: the same sentence with other figures, not another sentence that shares words."""
+
+
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    return [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def _masked(tokens: list[tuple[str, int, int]]) -> list[str]:
+    return [_MASK if t[0][0].isdigit() else t[0].casefold() for t in tokens]
+
+
+def _lines(text: str) -> list[str]:
+    return [
+        line.strip() for line in re.split(r"\n+|(?<=[.!?])\s+(?=[A-ZÄÖÜ])", text) if line.strip()
+    ]
+
+
+def _ungrounded(text: str, sources: list[str]) -> set[str]:
+    from nova.erp.grounding import Grounds, mentions
+
+    grounds = Grounds.of(sources)
+    return {
+        m.text
+        for m in mentions(text, skip_list_indices=True)
+        if m.kind == "number" and not grounds.supports(m, arithmetic=True)
+    }
+
+
+def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
+    """Return ``text`` with ungrounded numbers replaced from the source that says the same.
+
+    Each line of ``text`` holding a number that no source supports (not even as a sum,
+    difference or percentage of two) is aligned, numbers masked, with the most similar
+    source line; when they are alike enough, every number of the line takes the aligned
+    source number. Returns ``None`` when nothing could be repaired.
+    """
+    pool = [s for s in sources if s.strip()]
+    if not pool:
+        return None
+    wrong = _ungrounded(text, pool)
+    if not wrong:
+        return None
+    candidates = [
+        line for source in pool for line in _lines(source) if any(c.isdigit() for c in line)
+    ]
+    repaired = text
+    changed = False
+    for line in _lines(text):
+        if not any(w in line for w in wrong):
+            continue
+        ours = _tokens(line)
+        best: tuple[float, list[tuple[str, int, int]]] | None = None
+        for candidate in candidates:
+            theirs = _tokens(candidate)
+            matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)
+            ratio = matcher.ratio()
+            if ratio >= MIN_SIMILARITY and (best is None or ratio > best[0]):
+                best = (ratio, theirs)
+        if best is None:
+            continue
+        theirs = best[1]
+        matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)
+        fixed = line
+        for block in reversed(matcher.get_matching_blocks()):
+            for offset in reversed(range(block.size)):
+                mine, source = ours[block.a + offset], theirs[block.b + offset]
+                if mine[0][0].isdigit() and mine[0] != source[0]:
+                    fixed = fixed[: mine[1]] + source[0] + fixed[mine[2] :]
+        if fixed != line and not _ungrounded(fixed, pool):
+            repaired = repaired.replace(line, fixed)
+            changed = True
+    return repaired if changed else None
+
+
+def _sources(values: Mapping[str, Any]) -> list[str]:
+    """Return the texts a step was given that no model wrote (user, tools, memories, skills)."""
+    found: list[str] = []
+    for message in values.get("messages") or []:
+        if isinstance(message, HumanMessage | ToolMessage):
+            found.append(message_text(message))
+    found += [
+        str(m.get("text", "")) for m in values.get("memories") or [] if isinstance(m, Mapping)
+    ]
+    if values.get("request"):
+        found.append(str(values["request"]))
+    for key in ("steps", "items"):
+        records = values.get(key)
+        if not isinstance(records, Mapping):
+            continue
+        for record in records.values():
+            # A pipeline record a model produced is not a source for another model's text.
+            if isinstance(record, Mapping) and not record.get("model"):
+                found += list(_strings(record.get("output")))
+    return found
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+class NumberRepairCorrector:
+    """Propose a model's text with its sources' numbers put back (``numbers_grounded``'s fix).
+
+    Applies to an ``agent`` step's answer (an AI message without tool calls) and to a
+    pipeline step or element written by a model (a record with ``model`` set).
+    """
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield the step's writes with repaired numbers, when any could be repaired."""
+        sources = _sources(step.before.values)
+        if not sources:
+            return
+        writes = dict(step.writes)
+        changed = False
+        messages = writes.get("messages")
+        if step.node == "agent" and messages is not None:
+            listed = messages if isinstance(messages, list) else [messages]
+            fixed: list[BaseMessage] = []
+            for message in listed:
+                text = message.content if isinstance(message, AIMessage) else None
+                if isinstance(text, str) and not message.tool_calls:
+                    better = repair_numbers(text, sources)
+                    if better is not None:
+                        message = message.model_copy(update={"content": better, "id": None})
+                        changed = True
+                fixed.append(message)
+            writes["messages"] = fixed
+        for key in ("steps", "items"):
+            records = writes.get(key)
+            if not isinstance(records, Mapping):
+                continue
+            new_records = dict(records)
+            for name, record in records.items():
+                if not (isinstance(record, Mapping) and record.get("model")):
+                    continue
+                output = record.get("output")
+                if isinstance(output, str):
+                    better = repair_numbers(output, sources)
+                    if better is not None:
+                        new_records[name] = {**record, "output": better}
+                        changed = True
+            writes[key] = new_records
+        if changed:
+            yield Correction("check", writes, "numbers_grounded: the sources' numbers")
+
+
+class MemoryRereadCorrector:
+    """Propose a recall step's memories as the store holds them now (by id).
+
+    A memory recalled with a text the store no longer holds for that id was out of date
+    when the run used it (edited or corrected since).
+    """
+
+    def __init__(self, store: Any = None) -> None:
+        """Read memories from ``store``; the configured memory store by default."""
+        self.store = store
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield the recall step's hits with each memory's current text."""
+        hits = step.writes.get("memories") if step.node == "recall" else None
+        project = step.before.values.get("project")
+        if not hits or not project:
+            return
+        if self.store is None:
+            from memory.store import default_memory_store
+
+            self.store = default_memory_store()
+        replaced = []
+        changed = False
+        for hit in hits:
+            try:
+                item = self.store.get(project, hit.get("id", ""))
+            except Exception:
+                item = None
+            text = getattr(item, "text", None)
+            if item is None or not isinstance(text, str) or text == hit.get("text"):
+                replaced.append(hit)
+                continue
+            changed = True
+            replaced.append({**hit, "text": text})
+        if changed:
+            yield Correction(
+                "check", {"memories": replaced}, "memory_fresh: memories as stored now"
+            )
