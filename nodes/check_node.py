@@ -387,23 +387,23 @@ def blame_correctors(catalog: Catalog[AgentSpec]) -> list[Any]:
 def samples(step: Any) -> bool:
     """Whether re-running ``step`` can give another output: it ran a model or a tool.
 
-    A step that wrote a new AI message (an agent's turn; the check node only replaces the
-    answer it was given), a pipeline record a model wrote, a translated chunk or a tool
-    call. Routing, checks, joins and templates are deterministic: re-running them repeats
-    the output and only spends the replay budget.
+    An agent's turn that wrote a new AI message, a pipeline record a model wrote, a
+    translated chunk or a tool call. Routing, checks (which only annotate the answer they
+    were given), joins, templates and a pipeline's finish are deterministic: re-running
+    them repeats the output and only spends the replay budget.
     """
+    from nodes.corrections import model_written
+
     if step.node in ("tools", "translate_chunk"):
         return True
-    before = {getattr(m, "id", None) for m in step.before.values.get("messages") or []}
-    written = step.writes.get("messages")
-    listed = written if isinstance(written, list) else [written]
-    if any(isinstance(m, AIMessage) and m.id not in before for m in listed):
-        return True
+    if step.node == "agent":
+        before = {getattr(m, "id", None) for m in step.before.values.get("messages") or []}
+        written = step.writes.get("messages")
+        listed = written if isinstance(written, list) else [written]
+        return any(isinstance(m, AIMessage) and m.id not in before for m in listed)
     for key in ("steps", "items"):
         records = step.writes.get(key)
-        if isinstance(records, Mapping) and any(
-            isinstance(r, Mapping) and r.get("model") for r in records.values()
-        ):
+        if isinstance(records, Mapping) and any(model_written(r) for r in records.values()):
             return True
     return False
 

@@ -30,9 +30,12 @@ from nova.tracing.blame import Correction
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
 _MASK = "\x00#"
-MIN_SIMILARITY = 0.75
-"""How alike (numbers masked) a text and a source must be for the source's numbers to be
-put back: the same sentence with other figures, not another sentence that shares words."""
+MIN_SIMILARITY = 0.8
+"""Share of the shorter line's tokens (numbers masked) the other must say in the same
+order for a source's numbers to be put back: the same sentence with other figures, not
+another sentence that shares a few words."""
+MIN_MATCHED = 4
+"""Fewest tokens two lines must share: "Total: 5" is no evidence for any other total."""
 
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
@@ -50,14 +53,21 @@ def _lines(text: str) -> list[str]:
 
 
 def _ungrounded(text: str, sources: list[str]) -> set[str]:
+    # Stated numbers only: a figure a source states otherwise in the same sentence is
+    # suspect even when some sum or ratio of two source numbers happens to give it.
     from nova.erp.grounding import Grounds, mentions
 
     grounds = Grounds.of(sources)
     return {
         m.text
         for m in mentions(text, skip_list_indices=True)
-        if m.kind == "number" and not grounds.supports(m, arithmetic=True)
+        if m.kind == "number" and not grounds.supports(m)
     }
+
+
+def model_written(record: Any) -> bool:
+    """Whether a pipeline record (a step's or an element's) holds a model's output."""
+    return isinstance(record, Mapping) and bool(record.get("model") or record.get("models"))
 
 
 def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
@@ -87,9 +97,16 @@ def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
         for candidate in candidates:
             theirs = _tokens(candidate)
             matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)
-            ratio = matcher.ratio()
-            if ratio >= MIN_SIMILARITY and (best is None or ratio > best[0]):
-                best = (ratio, theirs)
+            # How much of the shorter line the other says in the same order (a letter may
+            # wrap a draft's sentence in a greeting; an answer may quote part of a memory).
+            matched = sum(b.size for b in matcher.get_matching_blocks())
+            covered = matched / max(min(len(ours), len(theirs)), 1)
+            if (
+                matched >= MIN_MATCHED
+                and covered >= MIN_SIMILARITY
+                and (best is None or covered > best[0])
+            ):
+                best = (covered, theirs)
         if best is None:
             continue
         theirs = best[1]
@@ -123,7 +140,7 @@ def _sources(values: Mapping[str, Any]) -> list[str]:
             continue
         for record in records.values():
             # A pipeline record a model produced is not a source for another model's text.
-            if isinstance(record, Mapping) and not record.get("model"):
+            if isinstance(record, Mapping) and not model_written(record):
                 found += list(_strings(record.get("output")))
     return found
 
@@ -143,7 +160,7 @@ class NumberRepairCorrector:
     """Propose a model's text with its sources' numbers put back (``numbers_grounded``'s fix).
 
     Applies to an ``agent`` step's answer (an AI message without tool calls) and to a
-    pipeline step or element written by a model (a record with ``model`` set).
+    pipeline step or element written by a model (``model_written``).
     """
 
     def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
@@ -172,7 +189,7 @@ class NumberRepairCorrector:
                 continue
             new_records = dict(records)
             for name, record in records.items():
-                if not (isinstance(record, Mapping) and record.get("model")):
+                if not model_written(record):
                     continue
                 output = record.get("output")
                 if isinstance(output, str):

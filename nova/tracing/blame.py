@@ -62,7 +62,11 @@ NODE_READS: dict[str, frozenset[str]] = {
 
 STEP_OWNERS: dict[str, str] = {"route": "router", "recall": "memory"}
 """Owner of a root-graph step by node name; other root steps belong to ``supervisor``,
-steps inside a subgraph to the routed agent."""
+steps inside a subgraph to the agent their node's metadata names (``OWNER_METADATA``),
+else to the routed agent."""
+
+OWNER_METADATA = "nova_agent"
+"""Node metadata key naming the agent a subgraph node belongs to."""
 
 _VOLATILE_KEYS = frozenset(
     {"id", "tool_call_id", "latency_ms", "created_at", "run_id", "started_at", "ts", "route_id"}
@@ -188,6 +192,12 @@ def _reads(
 def _owner(level: Level, node: str, before: Mapping[str, Any]) -> str:
     if level.node is None:
         return STEP_OWNERS.get(node, "supervisor")
+    # A node may name its agent in its metadata (a pipeline step run by one of the catalog's
+    # agents); otherwise a subgraph's steps are the routed agent's.
+    spec = level.graph.nodes.get(node)
+    named = (getattr(spec, "metadata", None) or {}).get(OWNER_METADATA)
+    if named:
+        return str(named)
     route = before.get("route")
     agent = route.get("agent") if isinstance(route, Mapping) else None
     return str(agent) if agent else level.path[0]
