@@ -42,8 +42,31 @@ def _tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
+MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "januar februar märz mai juni juli oktober dezember".split()
+)
+"""Calendar names a model copies and must not change (English and German)."""
+_MONTH_MASK = "\x00M"
+
+
+def _is_negation(word: str) -> bool:
+    from nodes.checks import negations_in
+
+    return any((negations_in(word, language) or 0) > 0 for language in ("en", "de"))
+
+
 def _masked(tokens: list[tuple[str, int, int]]) -> list[str]:
-    return [_MASK if t[0][0].isdigit() else t[0].casefold() for t in tokens]
+    masked = []
+    for token in tokens:
+        word = token[0]
+        if word[0].isdigit():
+            masked.append(_MASK)
+        elif word.casefold() in MONTHS:
+            masked.append(_MONTH_MASK)
+        else:
+            masked.append(word.casefold())
+    return masked
 
 
 def _lines(text: str) -> list[str]:
@@ -71,56 +94,90 @@ def model_written(record: Any) -> bool:
 
 
 def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
-    """Return ``text`` with ungrounded numbers replaced from the source that says the same.
+    """Return ``text`` with the values a source says otherwise put back from that source.
 
-    Each line of ``text`` holding a number that no source supports (not even as a sum,
-    difference or percentage of two) is aligned, numbers masked, with the most similar
-    source line; when they are alike enough, every number of the line takes the aligned
-    source number. Returns ``None`` when nothing could be repaired.
+    Each line of ``text`` is aligned (numbers and month names masked) with the source line
+    that says most of it in the same order (among rows alike in shape, the one whose values
+    agree most); when they are alike enough, a number the source states otherwise, a month
+    name no source uses, and a negation word the model added or dropped are set back to
+    the source's. Returns ``None`` when nothing was repaired (or the result would hold a
+    number no source states).
     """
     pool = [s for s in sources if s.strip()]
     if not pool:
         return None
-    wrong = _ungrounded(text, pool)
-    if not wrong:
-        return None
-    candidates = [
-        line for source in pool for line in _lines(source) if any(c.isdigit() for c in line)
-    ]
+    used = {t[0].casefold() for source in pool for t in _tokens(source)}
+    candidates = [_tokens(line) for source in pool for line in _lines(source)]
     repaired = text
     changed = False
     for line in _lines(text):
-        if not any(w in line for w in wrong):
-            continue
         ours = _tokens(line)
-        best: tuple[float, list[tuple[str, int, int]]] | None = None
-        for candidate in candidates:
-            theirs = _tokens(candidate)
+        suspect = any(
+            t[0][0].isdigit() or t[0].casefold() in MONTHS or _is_negation(t[0]) for t in ours
+        )
+        if not suspect:
+            continue
+        best: tuple[float, int, list[tuple[str, int, int]]] | None = None
+        for theirs in candidates:
             matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)
+            blocks = matcher.get_matching_blocks()
             # How much of the shorter line the other says in the same order (a letter may
             # wrap a draft's sentence in a greeting; an answer may quote part of a memory).
-            matched = sum(b.size for b in matcher.get_matching_blocks())
+            matched = sum(b.size for b in blocks)
             covered = matched / max(min(len(ours), len(theirs)), 1)
+            # Among rows alike in shape ("INV-1 has 5 open", "INV-2 has 7 open") the one
+            # whose values agree most with ours is the one we quote.
+            same = sum(
+                ours[b.a + i][0] == theirs[b.b + i][0] for b in blocks for i in range(b.size)
+            )
             if (
                 matched >= MIN_MATCHED
                 and covered >= MIN_SIMILARITY
-                and (best is None or covered > best[0])
+                and (best is None or (covered, same) > best[:2])
             ):
-                best = (covered, theirs)
+                best = (covered, same, theirs)
         if best is None:
             continue
-        theirs = best[1]
-        matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)
-        fixed = line
-        for block in reversed(matcher.get_matching_blocks()):
-            for offset in reversed(range(block.size)):
-                mine, source = ours[block.a + offset], theirs[block.b + offset]
-                if mine[0][0].isdigit() and mine[0] != source[0]:
-                    fixed = fixed[: mine[1]] + source[0] + fixed[mine[2] :]
+        fixed = _apply_source(line, ours, best[2], used)
         if fixed != line and not _ungrounded(fixed, pool):
             repaired = repaired.replace(line, fixed)
             changed = True
     return repaired if changed else None
+
+
+def _apply_source(
+    line: str,
+    ours: list[tuple[str, int, int]],
+    theirs: list[tuple[str, int, int]],
+    used: set[str],
+) -> str:
+    """Set ``line``'s wrong values back to the aligned source tokens (edits from the end)."""
+    matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)
+    # The line says what the source says with other figures ("10 to 20 days" for "20 to
+    # 40 days"; "15 percent" though another memory says "every 15 minutes"): every aligned
+    # number that differs is set back.
+    edits: list[tuple[int, int, str]] = []
+    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
+        if tag == "equal":
+            for offset in range(a2 - a1):
+                mine, source = ours[a1 + offset], theirs[b1 + offset]
+                word = mine[0].casefold()
+                if mine[0] == source[0]:
+                    continue
+                if mine[0][0].isdigit() or (word in MONTHS and word not in used):
+                    edits.append((mine[1], mine[2], source[0]))
+        elif tag == "insert" and all(_is_negation(t[0]) for t in theirs[b1:b2]):
+            # The model dropped the source's negation: put it back before our next word.
+            at = ours[a1][1] if a1 < len(ours) else len(line)
+            words = " ".join(t[0] for t in theirs[b1:b2])
+            edits.append((at, at, words + " "))
+        elif tag == "delete" and all(_is_negation(t[0]) for t in ours[a1:a2]):
+            # The model added a negation the source does not say: take it out.
+            end = ours[a2][1] if a2 < len(ours) else ours[a2 - 1][2]
+            edits.append((ours[a1][1], end, ""))
+    for start, stop, new in sorted(edits, reverse=True):
+        line = line[:start] + new + line[stop:]
+    return line
 
 
 def _sources(values: Mapping[str, Any]) -> list[str]:
@@ -199,7 +256,7 @@ class NumberRepairCorrector:
                         changed = True
             writes[key] = new_records
         if changed:
-            yield Correction("check", writes, "numbers_grounded: the sources' numbers")
+            yield Correction("check", writes, "the sources' figures, months and negations")
 
 
 class MemoryRereadCorrector:

@@ -203,3 +203,16 @@ def test_a_pipeline_step_run_by_an_agent_is_blamed_on_that_agent() -> None:
     graph = compile_pipeline(spec, deps).compile()
     assert graph.nodes["polish"].metadata == {OWNER_METADATA: "email_drafter"}
     assert not graph.nodes["draft"].metadata
+
+
+def test_a_changed_month_or_an_added_negation_is_set_back_to_the_source() -> None:
+    draft = "Run the content pipeline on my blog draft: Returns are accepted within 30 days."
+    assert repair_numbers("Returns are not accepted within 30 days.", [draft]) == (
+        "Returns are accepted within 30 days."
+    )
+    season = "Service season runs from March to May. Order filtres early."
+    assert repair_numbers("Service season runs from June to August.", [season]) == (
+        "Service season runs from March to May."
+    )
+    # A negation the source says too is the source's, not the model's.
+    assert repair_numbers("We do not ship on Sundays.", ["We do not ship on Sundays."]) is None
