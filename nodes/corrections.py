@@ -4,11 +4,11 @@ A re-sample cannot fix a step that is wrong the same way every time (a model at
 temperature 0 that misquotes a figure, a recall that returns an outdated text). These
 correctors build the corrected output from what the run had in hand when the step ran:
 
-* ``NumberRepairCorrector``: a model's text (an answer, a pipeline step's letter) whose
-  numbers appear in none of its sources, while a source says the same thing with other
-  numbers, is proposed with the source's numbers put back. Sources are what the step was
-  given and no model wrote: the user's words, tool results, recalled memories, skill and
-  template outputs of a pipeline.
+* ``NumberRepairCorrector``: a model's text (an answer, a pipeline step's letter) that
+  says what one of its sources says with other figures, other month names or a negation
+  added or dropped, is proposed with the source's values put back. Sources are what the
+  step was given and no model wrote: the user's words, tool results, recalled memories,
+  skill and template outputs of a pipeline.
 * ``MemoryRereadCorrector``: a recall step's memories, each read again by id from the
   memory store, when the text the run recalled is not the memory's text now.
 

@@ -706,10 +706,10 @@ def _answer_text(values: Mapping[str, Any]) -> str:
 class FeedbackEvaluator:
     """The user's word as the evaluator: a run the user called bad fails, whatever its checks.
 
-    A replay passes when its checks pass, its answer is not the one the user rejected, and
-    it meets the user's correction: the corrected agent answered (``--agent``), every
-    number, date and document id of the corrected answer appears in the replay's answer
-    (``--answer``). A run the user called good passes.
+    A replay passes when its checks pass and it meets the user's correction: the corrected
+    agent answered (``--agent``); every number, date and document id of the corrected
+    answer appears in the replay's answer (``--answer``), and without a corrected agent
+    its answer is not the one the user rejected. A run the user called good passes.
     """
 
     def __init__(self, feedback: UserFeedback, rejected: Mapping[str, Any] | None = None) -> None:
@@ -733,9 +733,10 @@ class FeedbackEvaluator:
             missing = _missing_facts(self.feedback.answer, text)
             if missing:
                 problems.append("the user's correction states " + ", ".join(missing))
-        if self.rejected is not None and text == self.rejected:
-            # Whatever the correction says, the very answer the user called wrong is wrong
-            # (a correction in words whose numbers the rejected answer already has).
+        if self.rejected is not None and text == self.rejected and not self.feedback.agent:
+            # The very answer the user called wrong is wrong, whatever numbers their
+            # correction states (one in words whose numbers the rejected answer has); a
+            # corrected route is judged by the route: the right agent may say the same.
             problems.append("the user rejected this answer")
         elif self.rejected is None and not self.feedback.agent and not self.feedback.answer:
             problems.append("the user rejected this answer")
