@@ -98,14 +98,15 @@ def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
 
     Each line of ``text`` is aligned (numbers and month names masked) with the source line
     that says most of it in the same order (among rows alike in shape, the one whose values
-    agree most); when they are alike enough, a number the source states otherwise, a month
-    name no source uses, and a negation word the model added or dropped are set back to
-    the source's. Returns ``None`` when nothing was repaired (or the result would hold a
-    number no source states).
+    agree most); when they are alike enough, the numbers of a line that holds a number no
+    source states, a month name no source uses, and a negation word the model added or
+    dropped are set back to the source's. Returns ``None`` when nothing was repaired (or
+    the result would hold a number no source states).
     """
     pool = [s for s in sources if s.strip()]
     if not pool:
         return None
+    wrong = _ungrounded(text, pool)
     used = {t[0].casefold() for source in pool for t in _tokens(source)}
     candidates = [_tokens(line) for source in pool for line in _lines(source)]
     repaired = text
@@ -113,7 +114,10 @@ def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
     for line in _lines(text):
         ours = _tokens(line)
         suspect = any(
-            t[0][0].isdigit() or t[0].casefold() in MONTHS or _is_negation(t[0]) for t in ours
+            t[0] in wrong
+            or (t[0].casefold() in MONTHS and t[0].casefold() not in used)
+            or _is_negation(t[0])
+            for t in ours
         )
         if not suspect:
             continue
@@ -138,7 +142,7 @@ def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
                 best = (covered, same, theirs)
         if best is None:
             continue
-        fixed = _apply_source(line, ours, best[2], used)
+        fixed = _apply_source(line, ours, best[2], wrong, used)
         if fixed != line and not _ungrounded(fixed, pool):
             repaired = repaired.replace(line, fixed)
             changed = True
@@ -149,13 +153,14 @@ def _apply_source(
     line: str,
     ours: list[tuple[str, int, int]],
     theirs: list[tuple[str, int, int]],
+    wrong: set[str],
     used: set[str],
 ) -> str:
     """Set ``line``'s wrong values back to the aligned source tokens (edits from the end)."""
     matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)
-    # The line says what the source says with other figures ("10 to 20 days" for "20 to
-    # 40 days"; "15 percent" though another memory says "every 15 minutes"): every aligned
-    # number that differs is set back.
+    # A line with a figure no source states says what the source says with other figures
+    # ("10 to 20 days" for "20 to 40 days"): every aligned number that differs is set back.
+    misquoted = any(t[0] in wrong for t in ours)
     edits: list[tuple[int, int, str]] = []
     for tag, a1, a2, b1, b2 in matcher.get_opcodes():
         if tag == "equal":
@@ -164,7 +169,7 @@ def _apply_source(
                 word = mine[0].casefold()
                 if mine[0] == source[0]:
                     continue
-                if mine[0][0].isdigit() or (word in MONTHS and word not in used):
+                if (mine[0][0].isdigit() and misquoted) or (word in MONTHS and word not in used):
                     edits.append((mine[1], mine[2], source[0]))
         elif tag == "insert" and all(_is_negation(t[0]) for t in theirs[b1:b2]):
             # The model dropped the source's negation: put it back before our next word.

@@ -707,9 +707,9 @@ class FeedbackEvaluator:
     """The user's word as the evaluator: a run the user called bad fails, whatever its checks.
 
     A replay passes when its checks pass and it meets the user's correction: the corrected
-    agent answered (``--agent``); every number, date and document id of the corrected
-    answer appears in the replay's answer (``--answer``), and without a corrected agent
-    its answer is not the one the user rejected. A run the user called good passes.
+    agent answered (``--agent``), every number, date and document id of the corrected
+    answer appears in the replay's answer (``--answer``); without a correction, when its
+    answer differs from the one the user rejected. A run the user called good passes.
     """
 
     def __init__(self, feedback: UserFeedback, rejected: Mapping[str, Any] | None = None) -> None:
@@ -733,13 +733,9 @@ class FeedbackEvaluator:
             missing = _missing_facts(self.feedback.answer, text)
             if missing:
                 problems.append("the user's correction states " + ", ".join(missing))
-        if self.rejected is not None and text == self.rejected and not self.feedback.agent:
-            # The very answer the user called wrong is wrong, whatever numbers their
-            # correction states (one in words whose numbers the rejected answer has); a
-            # corrected route is judged by the route: the right agent may say the same.
-            problems.append("the user rejected this answer")
-        elif self.rejected is None and not self.feedback.agent and not self.feedback.answer:
-            problems.append("the user rejected this answer")
+        if not self.feedback.agent and not self.feedback.answer:
+            if self.rejected is None or text == self.rejected:
+                problems.append("the user rejected this answer")
         if not checks.passed:
             problems.append(checks.reason)
         if problems:
