@@ -10,16 +10,18 @@ conditions, with only what a user has:
 
 1. **checks**: did a check fire (``checks_evaluator``), and the step the failed checks
    name (``blame`` with no correctors);
-2. **checks + re-samples**: what ``nova trace blame RUN --resample 2`` does (the route the
-   checks propose, two re-samples per step, judged by the checks);
-3. **checks + feedback**: the owner's correction judges the replays and a corrected route
-   is a correction of ``route`` (``evals.blame_served.feedback``), with the same
-   re-samples. Fault-free runs get no feedback here (the owner said nothing), so they are
-   judged by the checks as in condition 2.
+2. **checks + re-samples**: what ``nova trace blame RUN --resample 2`` does (the
+   corrections the checks propose, two re-samples per step, judged by the checks);
+3. **checks + feedback**: the owner's verdict is recorded in the feedback ledger as
+   ``nova feedback RUN bad --agent A --answer FACTS`` would, and blame reads it as the CLI
+   does (``nodes.check_node.blame_inputs``): the correction judges the replays and a
+   corrected route is a correction of ``route``, with the same re-samples. Fault-free
+   runs get no feedback here (the owner said nothing), so they are judged by the checks
+   as in condition 2.
 
-Step level: the blamed step is the faulty one in the faulty turn (a fault in turn 1 seen in
-turn 2 is named only if blame reaches turn 1). Agent level: the blamed step's agent is the
-faulty step's. Fault-free runs blamed: any step named.
+Blame loads the whole thread (every turn up to the last), as ``nova trace blame`` does.
+Step level: the blamed step is the faulty one, in the faulty turn (the same task). Agent
+level: the blamed step's agent is the faulty step's. Fault-free runs blamed: any step named.
 
 Run: ``nova eval blame --served`` or ``python -m evals.blame_served_eval``.
 """
@@ -41,16 +43,15 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 
-from evals.blame_served.feedback import feedback_blame_inputs
 from evals.blame_served.scenarios import DATASET, Scenario, load_scenarios
 from evals.blame_served.world import ServedWorld
 from evals.discipline import SplitCases, provenance, side_by_side, split_cases
+from nova.ledger.feedback import FeedbackLedger, FeedbackRecord
 from nova.state import NovaContext
 from nova.tracing.blame import (
     BlameResult,
     Corrector,
     Evaluator,
-    ResampleCorrector,
     RunSteps,
     blame,
     checks_evaluator,
@@ -129,28 +130,57 @@ def converse(
     return thread, starts, output
 
 
+def _owner_feedback(scenario: Scenario, run: RunSteps) -> FeedbackRecord:
+    """Record the owner's verdict the way ``nova feedback RUN bad --agent --answer`` does.
+
+    The record goes to the real feedback ledger (the temporary data directory's); the
+    correction's facts become ``--answer`` and its route ``--agent``, with the owner's
+    words as the note.
+    """
+    assert scenario.feedback is not None
+    feedback = scenario.feedback
+    route = run.final.get("route")
+    route = dict(route) if isinstance(route, dict) else None
+    ledger = FeedbackLedger()
+    ledger.record(
+        "bad",
+        thread_id=run.thread_id,
+        agent=feedback.route,
+        answer="; ".join(feedback.facts) or None,
+        note=feedback.text,
+        request=str(run.final.get("request") or ""),
+        given_answer=str(run.final.get("answer") or ""),
+        routed_agent=str(route.get("agent")) if route else None,
+        route=route,
+        project=scenario.project,
+    )
+    record = ledger.latest(thread_id=run.thread_id)
+    assert record is not None
+    return record
+
+
 def _attribute(
     world: ServedWorld,
     scenario: Scenario,
     run: RunSteps,
     condition: Condition,
-    truth_turn_ok: bool,
-    truth_step: str | None,
+    truth_task: str | None,
     truth_agent: str | None,
 ) -> Attribution:
-    from nodes.check_node import RouteCorrector
+    from nodes.check_node import blame_inputs
 
     context = NovaContext(project=scenario.project)
     evaluator: Evaluator = checks_evaluator
     correctors: list[Corrector] = []
     if condition != "checks":
-        correctors = [
-            RouteCorrector(world.catalog),
-            ResampleCorrector(context=context, samples=RESAMPLES),
-        ]
-    if condition == "feedback" and scenario.feedback is not None:
-        evaluator, extra = feedback_blame_inputs(scenario.feedback, world.catalog)
-        correctors = [*extra, *correctors]
+        feedback = (
+            _owner_feedback(scenario, run)
+            if condition == "feedback" and scenario.feedback is not None
+            else None
+        )
+        evaluator, correctors = blame_inputs(
+            world.catalog, run.final, feedback=feedback, context=context, resample=RESAMPLES
+        )
     started = time.perf_counter()
     error = None
     with world.active(scenario, faulty=True):
@@ -165,12 +195,12 @@ def _attribute(
     blamed = result.blamed if result else None
     return Attribution(
         fired=result is not None and not result.passed,
-        blamed=blamed.key if blamed else None,
+        blamed=f"turn {blamed.turn}: {blamed.key}" if blamed else None,
         blamed_agent=blamed.agent if blamed else None,
         method=result.method if result else "error",
         replays=len(result.trials) if result else 0,
         seconds=seconds,
-        step_ok=bool(blamed and truth_turn_ok and blamed.key == truth_step),
+        step_ok=bool(blamed and truth_task and blamed.task_id == truth_task),
         agent_ok=bool(blamed and truth_agent and blamed.agent == truth_agent),
         error=error,
         trials=tuple(
@@ -197,7 +227,7 @@ def evaluate_scenario(world: ServedWorld, scenario: Scenario) -> Outcome:
         return Outcome(**base, answer="", problem=f"the run failed: {type(exc).__name__}: {exc}")
     answer = str(output.get("answer") or "")
     base["subgraph"] = _subgraph_of(output) or scenario.subgraph
-    truth_step = truth.step if truth else None
+    truth_task: str | None = None
     if scenario.faulty:
         assert truth is not None and scenario.feedback is not None
         if scenario.natural:
@@ -217,10 +247,11 @@ def evaluate_scenario(world: ServedWorld, scenario: Scenario) -> Outcome:
             return Outcome(**base, answer=answer, problem="the fault does not change the outcome")
         faulty_turn = load_run(world.graph, thread, after=starts[truth.turn - 1])
         steps = faulty_turn.by_key()
+        truth_step = truth.step
         if truth.step.startswith("*/"):
             truth_step = next((k for k in steps if k.endswith(truth.step[1:])), truth.step)
             base["truth"] = f"turn {truth.turn}: {truth_step}"
-        step = steps.get(truth_step or "")
+        step = steps.get(truth_step)
         if step is None:
             keys = ", ".join(steps)
             return Outcome(
@@ -228,18 +259,19 @@ def evaluate_scenario(world: ServedWorld, scenario: Scenario) -> Outcome:
                 answer=answer,
                 problem=f"turn {truth.turn} has no step {truth_step} ({keys})",
             )
+        truth_task = step.task_id
         base["truth_agent"] = truth.agent or step.agent
         if step.path:
             base["subgraph"] = step.path[0]  # the subgraph the faulty step ran in
-    run = load_run(world.graph, thread, after=starts[-1])
-    truth_turn_ok = truth is not None and truth.turn == len(scenario.turns)
+    # The whole thread, as `nova trace blame RUN` loads it: a turn-1 fault is named in turn 1.
+    run = load_run(world.graph, thread, thread=True)
     conditions: dict[str, Attribution] = {}
     for condition in CONDITIONS:
         if condition == "feedback" and not scenario.faulty:
             conditions[condition] = conditions["resample"]
             continue
         conditions[condition] = _attribute(
-            world, scenario, run, condition, truth_turn_ok, truth_step, base["truth_agent"]
+            world, scenario, run, condition, truth_task, base["truth_agent"]
         )
     return Outcome(**base, answer=answer, conditions=conditions)
 
@@ -250,10 +282,10 @@ def _subgraph_of(values: dict[str, Any]) -> str | None:
 
 
 def _feedback_holds(scenario: Scenario, values: dict[str, Any]) -> bool:
-    from evals.blame_served.feedback import feedback_evaluator
+    from evals.blame_served.oracle import oracle_evaluator
 
     assert scenario.feedback is not None
-    return feedback_evaluator(scenario.feedback)(values).passed
+    return oracle_evaluator(scenario.feedback)(values).passed
 
 
 def figures(outcomes: Sequence[Outcome], condition: Condition) -> dict[str, Any]:

@@ -59,6 +59,7 @@ from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, default_model_factory
 from nova.pipelines import Pipelines, PipelineSpec, StepSpec, load_pipelines
 from nova.state import AgentLoopState, NovaContext, current_run_user
+from nova.tracing.blame import OWNER_METADATA
 
 PipelineBuilder = StateGraph[PipelineState, NovaContext, PipelineInput, PipelineOutput]
 
@@ -105,6 +106,11 @@ def _done_node(step: StepSpec) -> str:
     return f"{step.id}__join" if step.for_each is not None and step.parallel else step.id
 
 
+def _owner(step: StepSpec) -> dict[str, str] | None:
+    """Node metadata naming the agent that runs a step, so blame names it, not the pipeline."""
+    return {OWNER_METADATA: step.agent} if step.agent is not None else None
+
+
 def compile_pipeline(spec: PipelineSpec, deps: StepDeps) -> PipelineBuilder:
     """Build (not compile) the graph of one pipeline.
 
@@ -137,13 +143,18 @@ def compile_pipeline(spec: PipelineSpec, deps: StepDeps) -> PipelineBuilder:
             builder.add_node(
                 f"{step.id}__item",
                 RunnableLambda(run_item, afunc=arun_item, name=f"{step.id}__item"),
+                metadata=_owner(step),
             )
             builder.add_node(f"{step.id}__join", cast(Any, make_join_node(spec, step)))
             builder.add_conditional_edges(step.id, route, [f"{step.id}__item", f"{step.id}__join"])
             builder.add_edge(f"{step.id}__item", f"{step.id}__join")
         else:
             run_step, arun_step = make_step_node(spec, step, deps)
-            builder.add_node(step.id, RunnableLambda(run_step, afunc=arun_step, name=step.id))
+            builder.add_node(
+                step.id,
+                RunnableLambda(run_step, afunc=arun_step, name=step.id),
+                metadata=_owner(step),
+            )
     by_id = {step.id: step for step in spec.steps}
     needed: set[str] = set()
     for step in spec.steps:

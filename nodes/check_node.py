@@ -14,7 +14,7 @@ Contract: reads ``messages``, ``route``, ``request``, ``project``, ``agent_run``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -234,6 +234,10 @@ class ArgumentCorrector:
     named (when they named exactly one of that kind).
     """
 
+    def __init__(self, parties: Callable[[str], Mapping[str, set[str]]] | None = None) -> None:
+        """Find the parties a text names with ``parties`` (default: the ERP database's)."""
+        self.parties = parties or erp_parties
+
     def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
         """Yield the step's tool calls with the user's document numbers put back."""
         from langchain_core.messages import HumanMessage
@@ -254,6 +258,7 @@ class ArgumentCorrector:
         for doc in documents_in(said):
             spelt = canonical_number(doc.kind, doc.text)
             named.setdefault(doc.kind, set()).add(spelt or doc.text)
+        parties: Mapping[str, set[str]] | None = None
         changed = False
         fixed: list[BaseMessage] = []
         for message in messages:
@@ -273,10 +278,58 @@ class ArgumentCorrector:
                     if docs and all(d.key != documents_in(wanted)[0].key for d in docs):
                         args[arg] = wanted
                         changed = True
+                for arg in PARTY_ARGS & set(args):
+                    value = args[arg]
+                    if not isinstance(value, str) or documents_in(value):
+                        continue
+                    if parties is None:
+                        parties = self.parties(said)
+                    options = parties.get(arg, set())
+                    # Only a party the user named, and only one of its kind: never a guess.
+                    if len(options) == 1 and value.strip() not in options:
+                        number = next(iter(options))
+                        if value.strip().isdigit() or not _same_party(value, number, arg):
+                            args[arg] = number
+                            changed = True
                 new_calls.append({**call, "args": args})
             fixed.append(message.model_copy(update={"tool_calls": new_calls, "id": None}))
         if changed:
-            yield Correction("check", {"messages": fixed}, "tool_args_consistent: user's document")
+            yield Correction(
+                "check", {"messages": fixed}, "tool_args_consistent: the user's document or party"
+            )
+
+
+PARTY_ARGS = frozenset({"customer", "supplier"})
+"""Tool arguments that name a business party (by name or number)."""
+
+
+def erp_parties(text: str) -> dict[str, set[str]]:
+    """Return the numbers of the customers and suppliers ``text`` names unambiguously."""
+    from nova.erp import models as m
+    from nova.erp.db import get_erp_database
+    from nova.erp.skills.common import name_index
+
+    found: dict[str, set[str]] = {}
+    try:
+        with get_erp_database().read_session() as session:
+            for arg, model in (("customer", m.Customer), ("supplier", m.Supplier)):
+                for mention in name_index(session, model).find_in_text(text):
+                    if mention.resolved is not None:
+                        found.setdefault(arg, set()).add(mention.resolved.number)
+    except Exception:  # no ERP database: no party to put back
+        return {}
+    return found
+
+
+def _same_party(value: str, number: str, arg: str) -> bool:
+    from nova.erp import models as m
+    from nova.erp.db import get_erp_database
+    from nova.erp.skills.common import name_index
+
+    model = m.Customer if arg == "customer" else m.Supplier
+    with get_erp_database().read_session() as session:
+        matches = name_index(session, model).lookup(value)
+    return any(match.number == number for match in matches)
 
 
 class MemoryCorrector:
@@ -316,5 +369,79 @@ class MemoryCorrector:
 
 
 def blame_correctors(catalog: Catalog[AgentSpec]) -> list[Any]:
-    """Return the correctors the checks offer beyond the route: arguments and memories."""
-    return [ArgumentCorrector(), MemoryCorrector()]
+    """Return the correctors the checks offer beyond the route.
+
+    Arguments (the user's document or party put back), memories (a superseded memory's
+    successor, a memory's current text) and a model text's numbers (from its sources).
+    """
+    from nodes.corrections import MemoryRereadCorrector, NumberRepairCorrector
+
+    return [
+        ArgumentCorrector(),
+        MemoryCorrector(),
+        MemoryRereadCorrector(),
+        NumberRepairCorrector(),
+    ]
+
+
+def samples(step: Any) -> bool:
+    """Whether re-running ``step`` can give another output: it ran a model or a tool.
+
+    An agent's turn that wrote a new AI message, a pipeline record a model wrote, a
+    translated chunk or a tool call. Routing, checks (which only annotate the answer they
+    were given), joins, templates and a pipeline's finish are deterministic: re-running
+    them repeats the output and only spends the replay budget.
+    """
+    from nodes.corrections import model_written
+
+    if step.node in ("tools", "translate_chunk"):
+        return True
+    if step.node == "agent":
+        before = {getattr(m, "id", None) for m in step.before.values.get("messages") or []}
+        written = step.writes.get("messages")
+        listed = written if isinstance(written, list) else [written]
+        return any(isinstance(m, AIMessage) and m.id not in before for m in listed)
+    for key in ("steps", "items"):
+        records = step.writes.get(key)
+        if isinstance(records, Mapping) and any(model_written(r) for r in records.values()):
+            return True
+    return False
+
+
+def blame_inputs(
+    catalog: Catalog[AgentSpec],
+    final: Mapping[str, Any],
+    *,
+    feedback: Any = None,
+    context: Any = None,
+    resample: int = 0,
+    reference: Any = None,
+) -> tuple[Any, list[Any]]:
+    """Return the evaluator and correctors ``nova trace blame`` uses for a run.
+
+    One place for the CLI and the served-graph eval, so the eval measures what a user
+    runs. ``feedback`` is the user's record on the run (``nova.ledger.feedback``): "bad"
+    makes it the evaluator and its agent a route correction; ``final`` is the state the
+    user judged. ``reference`` is a loaded reference run; ``resample`` the re-samples per
+    step.
+    """
+    from nova.tracing.blame import (
+        FeedbackEvaluator,
+        FeedbackRouteCorrector,
+        ReferenceCorrector,
+        ResampleCorrector,
+        checks_evaluator,
+    )
+
+    evaluator: Any = checks_evaluator
+    correctors: list[Any] = []
+    if feedback is not None:
+        evaluator = FeedbackEvaluator(feedback, final)
+        subgraphs = {spec.name: spec.subgraph for spec in catalog}
+        correctors.append(FeedbackRouteCorrector(feedback, subgraphs))
+    correctors += [RouteCorrector(catalog), *blame_correctors(catalog)]
+    if reference is not None:
+        correctors.append(ReferenceCorrector(reference))
+    if resample:
+        correctors.append(ResampleCorrector(context=context, samples=resample, applies=samples))
+    return evaluator, correctors

@@ -172,6 +172,24 @@ def _fuzzy_in(value: str, texts: Sequence[str]) -> bool:
     return any(fuzz.partial_ratio(needle, normalise(text)) >= 85 for text in texts if text)
 
 
+def _named_in_result(number: str, call: Call) -> str | None:
+    """Return the name a call's own result rows give the party numbered ``number``."""
+    if not call.ok or not number.strip().isdigit():
+        return None
+    for line in call.result.splitlines():
+        line = line.strip()
+        if not (line.startswith("{") and line.endswith("}")):
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and str(row.get("id", "")) == number.strip():
+            name = row.get("name")
+            return str(name) if name else None
+    return None
+
+
 def _messages(context: CheckContext) -> Sequence[BaseMessage]:
     return context.thread or context.messages
 
@@ -213,11 +231,17 @@ def tool_args_consistent(context: CheckContext) -> CheckResult | None:
             for value in _values(call.args[arg]):
                 if documents_in(value) or not value.strip():
                     continue
-                if not _fuzzy_in(value, [user, *earlier]):
-                    problems.append(
-                        f"{call.name}({arg}={value!r}): named neither by the user nor by an "
-                        "earlier result"
-                    )
+                if _fuzzy_in(value, [user, *earlier]):
+                    continue
+                # A party's number ("20001") is judged by the name its own result gives it.
+                name = _named_in_result(value, call)
+                if name is not None and _fuzzy_in(name, [user, *earlier]):
+                    continue
+                problems.append(
+                    f"{call.name}({arg}={value!r}"
+                    + (f", which is {name}" if name else "")
+                    + "): named neither by the user nor by an earlier result"
+                )
         grounds = Grounds.of([user, *earlier])
         for arg in AMOUNT_ARGS & set(call.args):
             for value in _values(call.args[arg]):

@@ -144,21 +144,11 @@ def trace_blame(
     import contextlib
 
     from memory.checkpoint import open_checkpointer
-    from nodes.check_node import RouteCorrector, blame_correctors
+    from nodes.check_node import blame_inputs
     from nova.catalog import default_catalog
     from nova.ledger.feedback import FeedbackLedger
     from nova.state import NovaContext
-    from nova.tracing.blame import (
-        Corrector,
-        Evaluator,
-        FeedbackEvaluator,
-        FeedbackRouteCorrector,
-        ReferenceCorrector,
-        ResampleCorrector,
-        blame,
-        checks_evaluator,
-        load_run,
-    )
+    from nova.tracing.blame import blame, load_run
 
     trace = _run_or_thread(run)
     if not trace.thread_id:
@@ -175,22 +165,20 @@ def trace_blame(
         except LookupError as error:
             raise fail(str(error)) from None
         context = NovaContext(project=trace.project)
-        evaluator: Evaluator = checks_evaluator
-        correctors: list[Corrector] = []
-        if feedback is not None:
-            evaluator = FeedbackEvaluator(feedback, steps.final)
-            subgraphs = {spec.name: spec.subgraph for spec in catalog}
-            correctors.append(FeedbackRouteCorrector(feedback, subgraphs))
-        correctors += [RouteCorrector(catalog), *blame_correctors(catalog)]
+        reference_run = None
         if reference is not None:
             ref = _trace(reference)
             if not ref.thread_id:
                 raise fail(f"Reference run {ref.run_id} kept no thread")
-            correctors.append(
-                ReferenceCorrector(load_run(graph, ref.thread_id, after=ref.started_at.isoformat()))
-            )
-        if resample:
-            correctors.append(ResampleCorrector(context=context, samples=resample))
+            reference_run = load_run(graph, ref.thread_id, after=ref.started_at.isoformat())
+        evaluator, correctors = blame_inputs(
+            catalog,
+            steps.final,
+            feedback=feedback,
+            context=context,
+            resample=resample,
+            reference=reference_run,
+        )
         with console.status("[cyan]Replaying…[/]"):
             result = blame(steps, evaluator=evaluator, correctors=correctors, context=context)
     data = result.to_dict()

@@ -62,10 +62,14 @@ NODE_READS: dict[str, frozenset[str]] = {
 
 STEP_OWNERS: dict[str, str] = {"route": "router", "recall": "memory"}
 """Owner of a root-graph step by node name; other root steps belong to ``supervisor``,
-steps inside a subgraph to the routed agent."""
+steps inside a subgraph to the agent their node's metadata names (``OWNER_METADATA``),
+else to the routed agent."""
+
+OWNER_METADATA = "nova_agent"
+"""Node metadata key naming the agent a subgraph node belongs to."""
 
 _VOLATILE_KEYS = frozenset(
-    {"id", "tool_call_id", "latency_ms", "created_at", "run_id", "started_at", "ts"}
+    {"id", "tool_call_id", "latency_ms", "created_at", "run_id", "started_at", "ts", "route_id"}
 )
 
 
@@ -188,6 +192,12 @@ def _reads(
 def _owner(level: Level, node: str, before: Mapping[str, Any]) -> str:
     if level.node is None:
         return STEP_OWNERS.get(node, "supervisor")
+    # A node may name its agent in its metadata (a pipeline step run by one of the catalog's
+    # agents); otherwise a subgraph's steps are the routed agent's.
+    spec = level.graph.nodes.get(node)
+    named = (getattr(spec, "metadata", None) or {}).get(OWNER_METADATA)
+    if named:
+        return str(named)
     route = before.get("route")
     agent = route.get("agent") if isinstance(route, Mapping) else None
     return str(agent) if agent else level.path[0]
@@ -384,6 +394,38 @@ def _superstep_updates(
     return updates
 
 
+def _seed(forked: Graph, source: Any, before: StateSnapshot | None) -> RunnableConfig | None:
+    """Copy the checkpoint ``before`` (every channel: state, joins' barriers) into ``forked``.
+
+    A join that waits for several upstream steps (``add_edge([a, b], c)``) keeps which of
+    them already ran in a barrier channel that is not part of the state; a fork seeded with
+    the state alone would wait for steps that ran before the corrected one forever.
+    """
+    if source is None or before is None or not hasattr(source, "get_tuple"):
+        return None
+    try:
+        found = source.get_tuple(before.config)
+    except Exception:
+        return None
+    if found is None or forked.checkpointer is None:
+        return None
+    checkpoint = {
+        **found.checkpoint,
+        "channel_values": dict(found.checkpoint.get("channel_values") or {}),
+        "channel_versions": dict(found.checkpoint.get("channel_versions") or {}),
+        "versions_seen": {
+            k: dict(v) for k, v in (found.checkpoint.get("versions_seen") or {}).items()
+        },
+    }
+    config: RunnableConfig = {
+        "configurable": {"thread_id": f"blame-{uuid.uuid4().hex}", "checkpoint_ns": ""}
+    }
+    metadata = {"source": "fork", "step": (found.metadata or {}).get("step", -1), "parents": {}}
+    saver = forked.checkpointer
+    assert not isinstance(saver, bool)
+    return saver.put(config, checkpoint, metadata, checkpoint["channel_versions"])  # type: ignore[arg-type]
+
+
 def _continue(
     graph: Graph,
     values: Mapping[str, Any],
@@ -393,11 +435,24 @@ def _continue(
     siblings: Sequence[tuple[str, Mapping[str, Any]]] = (),
     slot: int = 0,
     later: Sequence[Mapping[str, Any]] = (),
+    *,
+    source: Any = None,
+    before: StateSnapshot | None = None,
 ) -> dict[str, Any]:
     forked = _fresh(graph)
-    config: RunnableConfig = {"configurable": {"thread_id": f"blame-{uuid.uuid4().hex}"}}
-    updates = _superstep_updates(graph, values, as_node, writes or {}, siblings, slot)
-    start = forked.bulk_update_state(config, [updates])
+    seeded = _seed(forked, source, before)
+    if seeded is not None:
+        # The checkpoint already holds the state: the superstep is the tasks' own writes.
+        config: RunnableConfig = {
+            "configurable": {"thread_id": seeded["configurable"]["thread_id"]}
+        }
+        updates = [StateUpdate(dict(update), name) for name, update in siblings]
+        updates.insert(min(slot, len(updates)), StateUpdate(dict(writes or {}), as_node))
+        start = forked.bulk_update_state(seeded, [updates])
+    else:
+        config = {"configurable": {"thread_id": f"blame-{uuid.uuid4().hex}"}}
+        updates = _superstep_updates(graph, values, as_node, writes or {}, siblings, slot)
+        start = forked.bulk_update_state(config, [updates])
     forked.invoke(None, start, context=context)
     for turn_input in later:  # the thread's later turns, asked again on the corrected thread
         forked.invoke(dict(turn_input), config, context=context)
@@ -423,6 +478,7 @@ def replay(
     """
     with ledger_muted():
         level = step.level
+        source = _root_graph(level).checkpointer
         out = _continue(
             level.graph,
             step.before.values,
@@ -432,6 +488,8 @@ def replay(
             step.superstep,
             step.slot,
             later if level.parent is None else (),
+            source=source,
+            before=step.before,
         )
         while level.parent is not None and level.before is not None and level.node is not None:
             parent = level.parent
@@ -445,6 +503,8 @@ def replay(
                 level.superstep,
                 level.slot,
                 later if parent.parent is None else (),
+                source=source,
+                before=level.before,
             )
             level = parent
         return out
@@ -549,12 +609,22 @@ def _fresh_messages(writes: Mapping[str, Any]) -> dict[str, Any]:
 class ResampleCorrector:
     """Corrections by re-running the step on the same input (for models that sample)."""
 
-    def __init__(self, *, context: Any = None, samples: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        context: Any = None,
+        samples: int = 1,
+        applies: Callable[[Step], bool] | None = None,
+    ) -> None:
+        """Re-run steps ``samples`` times; only those ``applies`` accepts (default: all)."""
         self.context = context
         self.samples = samples
+        self.applies = applies
 
     def __call__(self, step: Step, run: RunSteps) -> Iterator[Correction]:
         """Yield up to ``samples`` re-runs of the step that differ from its output."""
+        if self.applies is not None and not self.applies(step):
+            return
         seen = [normalised(step.writes)]
         for _ in range(self.samples):
             writes = resample(step, context=self.context)
