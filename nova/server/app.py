@@ -135,8 +135,11 @@ class WithNovaLifespan:
 def _build() -> WithNovaLifespan:
     from langgraph_api.server import app as langgraph_app
 
+    from nova.secrets import install_log_redaction
     from nova.server.guard import RequestGuard
 
+    # Before the first request: the server's own logs and tracebacks quote settings and URLs.
+    install_log_redaction()
     return WithNovaLifespan(RequestGuard(langgraph_app))
 
 

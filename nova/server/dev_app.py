@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
+from nova.secrets import install_log_redaction
 from nova.server.executor import node_executor
 from nova.server.queue_wakeup import install_queue_wakeup
 
@@ -22,6 +23,7 @@ from nova.server.queue_wakeup import install_queue_wakeup
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     """Run the server with Nova's node thread pool and a run queue woken by new runs."""
+    install_log_redaction()
     install_queue_wakeup()
     async with node_executor():
         yield
