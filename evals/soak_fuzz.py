@@ -96,10 +96,17 @@ def fuzz_rounds(
     import schemathesis
     from hypothesis import seed as with_seed
     from hypothesis.errors import FailedHealthCheck
+    from schemathesis.core.result import Ok
 
     spec = httpx.get(f"{url}/openapi.json", headers=headers, timeout=30).json()
     schema = schemathesis.openapi.from_dict(spec)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Ok):
+            operations.append(result.ok())
+        else:  # an operation whose schema schemathesis cannot read is reported, not skipped
+            report.failures[f"unreadable operation schema: {result.err()}"] = 1
+            report.examples.setdefault(f"unreadable operation schema: {result.err()}", "")
     report.operations = len(operations)
     deadline = time.monotonic() + seconds
     shuffle = random.Random(seed)
@@ -159,18 +166,31 @@ def _sender(operation: Any, url: str, headers: dict[str, str], report: Report) -
     return send
 
 
+class AfterSoakError(RuntimeError):
+    """A request made to check the server after the soak failed (itself a finding)."""
+
+
+def _json(response: httpx.Response) -> Any:
+    if response.status_code != 200:
+        raise AfterSoakError(
+            _signature(response.request.method, response.request.url.path, response.status_code,
+                       response.text or "(empty body)")
+        )  # fmt: skip
+    return response.json()
+
+
 def _runs_in_flight(client: httpx.Client) -> tuple[list[dict[str, Any]], int]:
     """Return runs pending or running now (not scheduled for later) and the scheduled count."""
     busy: list[dict[str, Any]] = []
     scheduled = 0
     offset = 0
     while True:
-        threads = client.post("/threads/search", json={"limit": 100, "offset": offset}).json()
+        threads = _json(client.post("/threads/search", json={"limit": 100, "offset": offset}))
         if not isinstance(threads, list) or not threads:
             break
         for thread in threads:
-            runs = client.get(f"/threads/{thread['thread_id']}/runs", params={"limit": 100})
-            for run in runs.json() if runs.status_code == 200 else []:
+            runs = _json(client.get(f"/threads/{thread['thread_id']}/runs", params={"limit": 100}))
+            for run in runs:
                 if run.get("status") not in ("pending", "running"):
                     continue
                 after = (run.get("kwargs") or {}).get("after_seconds") or 0
@@ -184,12 +204,18 @@ def _runs_in_flight(client: httpx.Client) -> tuple[list[dict[str, Any]], int]:
 
 def check_stuck(url: str, headers: dict[str, str], report: Report) -> None:
     """Wait up to ``SETTLE_S`` for the fuzzed runs to finish; record the ones that do not."""
-    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-        deadline = time.monotonic() + SETTLE_S
-        busy, scheduled = _runs_in_flight(client)
-        while busy and time.monotonic() < deadline:
-            time.sleep(2)
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            deadline = time.monotonic() + SETTLE_S
             busy, scheduled = _runs_in_flight(client)
+            while busy and time.monotonic() < deadline:
+                time.sleep(2)
+                busy, scheduled = _runs_in_flight(client)
+    except AfterSoakError as error:
+        key = f"after the soak: {error}"
+        report.failures[key] = report.failures.get(key, 0) + 1
+        report.examples.setdefault(key, "listing the fuzzing user's threads and runs")
+        return
     report.scheduled_runs = scheduled
     report.stuck_runs = [f"{r['run_id']} ({r['status']}, thread {r['thread_id']})" for r in busy]
 
@@ -197,8 +223,11 @@ def check_stuck(url: str, headers: dict[str, str], report: Report) -> None:
 STORED_TEXT = "What is 19% VAT on 1,299.90?"
 
 
-def store_before(url: str, headers: dict[str, str]) -> dict[str, Any]:
-    """Create what must survive the soak: a thread with a finished turn, and a store item."""
+def store_before(url: str, headers: dict[str, str], owner: str | None = None) -> dict[str, Any]:
+    """Create what must survive the soak: a thread with a finished turn, and a store item.
+
+    ``owner``: the user the durable server knows the caller as (its namespaces start with it).
+    """
     with httpx.Client(base_url=url, headers=headers, timeout=300) as client:
         thread = client.post("/threads", json={}).raise_for_status().json()
         run = client.post(
@@ -209,7 +238,8 @@ def store_before(url: str, headers: dict[str, str]) -> dict[str, Any]:
             },
         ).raise_for_status()
         values = client.get(f"/threads/{thread['thread_id']}/state").raise_for_status().json()
-        item = {"namespace": ["soak", "kept"], "key": "fact", "value": {"text": "keep me"}}
+        namespace = [*([owner] if owner else []), "soak", "kept"]
+        item = {"namespace": namespace, "key": "fact", "value": {"text": "keep me"}}
         client.put("/store/items", json=item).raise_for_status()
     answer = values["values"].get("answer")
     if not answer:
@@ -232,7 +262,8 @@ def check_stored(url: str, headers: dict[str, str], kept: dict[str, Any], report
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         state = client.get(f"/threads/{kept['thread_id']}/state")
         item = client.get(
-            "/store/items", params={"namespace": "soak.kept", "key": kept["item"]["key"]}
+            "/store/items",
+            params={"namespace": ".".join(kept["item"]["namespace"]), "key": kept["item"]["key"]},
         )
     problems = []
     if state.status_code != 200:
@@ -270,7 +301,7 @@ def soak(mode: str, seconds: float, seed: int, work: Path) -> Report:
         with durable_server(data_dir, graphs, env) as server:
             owner = {"x-api-key": API_KEYS["bob"]}
             fuzzer = {"x-api-key": API_KEYS["alice"]}
-            kept = store_before(server.url, owner)
+            kept = store_before(server.url, owner, owner="bob")
             fuzz_rounds(server.url, fuzzer, seconds, seed, report, watcher(server.url, owner, kept))
             check_stuck(server.url, fuzzer, report)
             check_stored(server.url, owner, kept, report)
