@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,7 +55,7 @@ class Report:
     requests: int = 0
     rounds: int = 0
     operations: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
+    statuses: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     """Distinct failures (5xx, traceback, hang) with how often each was hit."""
     examples: dict[str, str] = field(default_factory=dict)
@@ -150,7 +149,7 @@ def _sender(operation: Any, url: str, headers: dict[str, str], report: Report) -
             status, body = "transport", f"{type(error).__name__}: {error}"
         else:
             status, body = response.status_code, response.text
-        report.statuses[str(status)] += 1
+        report.statuses[str(status)] = report.statuses.get(str(status), 0) + 1
         bad = (
             not isinstance(status, int)
             or status >= 500
