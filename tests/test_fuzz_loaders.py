@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -166,3 +167,17 @@ def test_owners_projects_file_loads_or_says_what_is_wrong(text: str) -> None:
         else:
             # The built-in projects are never lost by an owner's file, only hidden by `removed`.
             assert set(projects.projects) | set(projects.removed) >= {"personal", "parts-shop"}
+
+
+def test_a_short_input_naming_no_valid_step_id_is_reported_with_its_file() -> None:
+    # Found by the fuzzing above: ``inputs: {figures: "Not A Step"}`` escaped the loader's
+    # report as a bare pydantic error from the pipeline check.
+    parsed = load_yaml(PIPELINE.read_text(encoding="utf-8"))
+    step = next(s for s in parsed["steps"] if s.get("inputs"))
+    name = next(iter(step["inputs"]))
+    step["inputs"][name] = "Not A Step"
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "pipeline.yaml").write_text(yaml.safe_dump(parsed), encoding="utf-8")
+        with pytest.raises(PipelineError) as caught:
+            load_pipelines(Path(folder))
+    assert any("pipeline.yaml" in p and "inputs" in p for p in caught.value.problems)
