@@ -6,11 +6,30 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from sqlalchemy.engine import make_url
 
 from nova.settings import get_settings
+
+
+class SecretSafeSerializer(JsonPlusSerializer):
+    """LangGraph's serializer, except that a failed task's exception is stored redacted.
+
+    LangGraph keeps a failed node's exception as a pending write (its ``repr``); an error
+    quoting a key (an endpoint that echoes it) or a database URL would otherwise be stored
+    in the checkpoints verbatim.
+    """
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        """Serialise ``obj``; an exception becomes its redacted ``repr`` (what LangGraph keeps)."""
+        if isinstance(obj, BaseException):
+            from nova.secrets import redact
+
+            obj = redact(repr(obj))
+        return super().dumps_typed(obj)
 
 
 @contextlib.contextmanager
@@ -30,7 +49,7 @@ def open_checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[st
         # check_same_thread=False: LangGraph runs sync nodes in worker threads.
         connection = sqlite3.connect(str(path), check_same_thread=False)
         try:
-            saver = SqliteSaver(connection)
+            saver = SqliteSaver(connection, serde=SecretSafeSerializer())
             saver.setup()  # sets journal_mode=WAL
             # WAL with synchronous=NORMAL commits without an fsync: a turn writes ~25
             # checkpoint transactions, and each fsync took ~12 ms of wall time on a busy
@@ -45,6 +64,7 @@ def open_checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[st
 
         plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         with PostgresSaver.from_conn_string(plain) as postgres_saver:
+            postgres_saver.serde = SecretSafeSerializer()
             postgres_saver.setup()
             yield postgres_saver
     else:

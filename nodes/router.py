@@ -46,6 +46,7 @@ from nodes.routing_model import (
     load_router_config,
 )
 from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
+from nova.errors import InvalidRequest
 from nova.ledger.routing import RoutingLedger
 from nova.models import ModelFactory, ModelUnavailable, StructuredOutputError, structured_output
 from nova.state import (
@@ -63,6 +64,7 @@ __all__ = [
     "Router",
     "RouterConfig",
     "UnknownAgentError",
+    "UnknownRequestedAgentError",
     "make_route_node",
     "nova_router",
 ]
@@ -70,6 +72,14 @@ __all__ = [
 
 class UnknownAgentError(ValueError):
     """A caller named an agent that is not in the catalog."""
+
+
+class UnknownRequestedAgentError(UnknownAgentError, InvalidRequest):
+    """The run's context names an agent that is not in the catalog: the request is invalid.
+
+    Nothing failed inside Nova (found by fuzzing the graph's input: it was recorded as a
+    node failure with a retry offered); the caller is told which agents exist.
+    """
 
 
 def _plain_name(name: str) -> str:
@@ -428,7 +438,7 @@ def decide(
     started = time.perf_counter()
     if agent is not None:
         if agent not in catalog:
-            raise UnknownAgentError(
+            raise UnknownRequestedAgentError(
                 f"The run context names agent {agent!r}, which is not in the catalog; "
                 f"use one of: {', '.join(catalog.names)} (see `nova agents list`)"
             )

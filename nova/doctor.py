@@ -484,7 +484,14 @@ def check_langsmith(settings: NovaSettings) -> Check:
 
 # --- all of it ------------------------------------------------------------------------------
 def run_checks(*, offline: bool = False) -> Iterator[Check]:
-    """Run every check in order, yielding rows as they are found."""
+    """Run every check in order, yielding rows as they are found (secrets masked)."""
+    from nova.secrets import redact
+
+    for row in _checks(offline=offline):
+        yield Check(row.area, row.status, redact(row.detail), redact(row.fix))
+
+
+def _checks(*, offline: bool) -> Iterator[Check]:
     settings, row = check_settings()
     yield row
     if settings is None:

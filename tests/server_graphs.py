@@ -9,7 +9,9 @@ kill the server:
 * ``input.hang`` true: every attempt hangs, so a run needs a kill per attempt until the
   runtime gives up and marks it failed.
 
-The ERP database URL comes from the server's ``NOVA_ERP_DATABASE_URL``.
+The ERP database URL comes from the server's ``NOVA_ERP_DATABASE_URL``. Its nodes have
+crash points (``nova.crashpoints``) for the crash-window tests: ``test.first_node`` where
+the run starts, ``test.slow`` after the write's checkpoint.
 
 ``memory``: Nova's whole supervisor graph, where the ``memory_curator`` agent's model is a
 ``MemoryCommandModel``: ``remember: <text>`` saves the text with ``memory_save``,
@@ -32,6 +34,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from graphs.nova import build_nova_graph
+from nova.crashpoints import crash_point
 from nova.erp.approval import approve_and_apply
 from nova.erp.db import get_erp_database
 from nova.erp.writes import WRITE_SKILLS, AdjustStockArgs
@@ -50,6 +53,7 @@ class DurableState(TypedDict):
 
 
 def erp_write(state: DurableState, runtime: Runtime[NovaContext]) -> dict[str, object]:
+    crash_point("test.first_node")
     outcome = approve_and_apply(
         get_erp_database(),
         WRITE_SKILLS["erp_adjust_stock"],
@@ -61,6 +65,7 @@ def erp_write(state: DurableState, runtime: Runtime[NovaContext]) -> dict[str, o
 
 
 def slow(state: DurableState, config: RunnableConfig) -> dict[str, object]:
+    crash_point("test.slow")  # the write's checkpoint is saved before this node starts
     attempt = int(config.get("metadata", {}).get("run_attempt", 1))
     if state.get("hang") or attempt == 1:
         marker = os.environ.get("NOVA_TEST_SLOW_MARKER")

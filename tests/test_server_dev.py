@@ -98,3 +98,20 @@ async def test_a_new_run_starts_without_waiting_for_the_queue_poll(tmp_path: Pat
             seconds.append(time.perf_counter() - started)
         # Below upstream's 0.5 s floor by construction, with room for a busy machine.
         assert statistics.median(seconds[1:]) < 0.45, seconds
+
+
+async def test_the_runtimes_test_only_routes_are_closed(tmp_path: Path) -> None:
+    # POST /internal/truncate (langgraph dev's test harness) wiped every thread for anyone
+    # who could reach the port; evals/soak_fuzz.py found it. Nova's dev app closes it.
+    import httpx
+
+    config = write_langgraph_json(tmp_path / "config", {"echo": TEST_GRAPHS["echo"]})
+    with dev_server(tmp_path / "server-data", config=config) as url:
+        client = get_client(url=url)
+        thread = await client.threads.create()
+        async with httpx.AsyncClient(base_url=url) as http:
+            truncate = await http.post("/internal/truncate", json={})
+            debug = await http.get(f"/internal/debug/thread/{thread['thread_id']}")
+        assert (truncate.status_code, debug.status_code) == (404, 404)
+        assert "test-only" in truncate.json()["detail"]
+        assert (await client.threads.get(thread["thread_id"]))["thread_id"] == thread["thread_id"]

@@ -39,8 +39,10 @@ class NovaGroup(TyperGroup):
 
     def invoke(self, ctx: Context) -> Any:
         """Check the settings, then run the command; a ``SettingsError`` becomes one line."""
+        from nova.secrets import install_log_redaction
         from nova.settings import SettingsError, get_settings
 
+        install_log_redaction()
         try:
             # ``nova doctor`` reports bad settings in its own table, next to everything else.
             if not ctx.meta.get(_ASKS_HELP) and ctx.meta.get(_COMMAND) != "doctor":
@@ -68,8 +70,12 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print ``message`` as an error and return the ``typer.Exit`` to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print ``message`` as an error (secrets masked) and return the ``typer.Exit`` to raise."""
+    from rich.markup import escape
+
+    from nova.secrets import redact
+
+    err_console.print(f"[bold red]error:[/] {escape(redact(message))}")
     return typer.Exit(code)
 
 

@@ -15,6 +15,10 @@ tool it:
    the approver. A second transaction with the same key fails on the idempotency
    primary key and rolls back, so the change happens exactly once.
 
+A process killed at any point of this (``nova.crashpoints`` stops it at each one in the
+crash tests) leaves either no write, which the resumed run makes once, or a committed
+write with its idempotency record, which the resumed run reports as already done.
+
 The plan is recomputed when the node re-runs after the resume; ``apply`` re-checks the
 planned "before" values, and an approver may pass ``proposal_id`` to insist on exactly
 the version shown.
@@ -37,6 +41,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict
 
+from nova.crashpoints import crash_point
 from nova.erp import models as m
 from nova.erp.db import ErpDatabase
 from nova.erp.skills import SkillArgs, SkillError
@@ -241,6 +246,7 @@ def approve_and_apply(
             ),
         )
     approver = str(decision.approver)
+    crash_point("erp.approved")  # test-only: kill -9 after the approval, before the write
     try:
         with database.write_session() as session:
             # The key goes in first: a concurrent twin blocks here and then fails on it.
@@ -291,6 +297,8 @@ def approve_and_apply(
             message=str(error),
             idempotency_key=key,
         )
+    # Test-only: kill -9 after the commit, before the node returns (no checkpoint has it yet).
+    crash_point("erp.committed")
     log.info("ERP write %s applied, approved by %s (audit %s)", skill.name, approver, audit_id)
     return outcome
 

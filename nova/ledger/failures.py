@@ -206,8 +206,14 @@ def new_failure(
         raise ValueError(f"Unknown failure kind {kind!r}; use one of: {', '.join(FAILURE_KINDS)}")
     if error is None and not error_type:
         raise ValueError("FailureLedger.record needs an exception (error=) or an error_type=")
+    from nova.secrets import current_redactor
+
+    # Error texts quote what the failing call saw (URLs, headers, an endpoint echoing a key):
+    # secrets are masked before the record exists, so no copy of it ever holds them.
+    redactor = current_redactor()
     resolved_type = error_type or type(error).__name__
     resolved_message = message if message is not None else (str(error) or resolved_type)
+    resolved_message = redactor.text(resolved_message)
     if error is not None and error.__traceback__ is not None and "source" not in (details or {}):
         frames = source_frames(error)
         if frames:
@@ -226,7 +232,7 @@ def new_failure(
         agent=agent,
         agent_version=agent_version,
         project=project,
-        details=_jsonable(details),
+        details=redactor(_jsonable(details)),
     )
 
 

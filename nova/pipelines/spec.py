@@ -92,7 +92,11 @@ class StepSpec(BaseModel):
     templates (``"{{ inputs.period.start }}"`` keeps the value's type)."""
     prompt: str | None = None
     """Text template an agent step sends to its model."""
-    inputs: dict[str, str | InputRef] = Field(default_factory=dict)
+    # The short form is checked like ``InputRef.step`` here: a bad step id otherwise passed
+    # validation and failed later, outside the loader's report (found by fuzzing the loader).
+    inputs: dict[str, Annotated[str, Field(pattern=STEP_ID_PATTERN)] | InputRef] = Field(
+        default_factory=dict
+    )
     """Name → earlier step (``figures: sales``), or ``{step: sales, optional: true}``."""
     after: tuple[str, ...] = ()
     """Steps that must finish first although no output is used."""

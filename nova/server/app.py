@@ -161,8 +161,11 @@ class WithNovaRoutes:
 def _build() -> WithNovaLifespan:
     from langgraph_api.server import app as langgraph_app
 
+    from nova.secrets import install_log_redaction
     from nova.server.guard import RequestGuard
 
+    # Before the first request: the server's own logs and tracebacks quote settings and URLs.
+    install_log_redaction()
     return WithNovaLifespan(WithNovaRoutes(RequestGuard(langgraph_app)))
 
 

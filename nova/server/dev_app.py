@@ -8,6 +8,13 @@ and whose lifespan (merged into the server's) installs
 created (``nova.server.queue_wakeup``). The
 durable server does the same in ``nova.server.app`` and ignores this entry
 (``nova.server.launch.durable_env``), because there the ``http.app`` hook breaks start-up.
+
+Its middleware (langgraph-api applies an ``http.app``'s middleware to every route) closes
+the in-memory runtime's test-only routes: ``POST /internal/truncate`` wiped every thread,
+run and store item of the server for anyone who could reach the port, with no auth (found
+by ``evals/soak_fuzz.py``: the owner's stored thread was gone after the first round), and
+``/internal/debug/...`` reads raw threads. langgraph-api registers them as routes an app
+cannot shadow, so they are refused before routing.
 """
 
 from __future__ import annotations
@@ -16,7 +23,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nova.secrets import install_log_redaction
 from nova.server.executor import node_executor
 from nova.server.feedback_route import feedback_routes
 from nova.server.inbox import routes as inbox_routes
@@ -26,10 +37,34 @@ from nova.server.queue_wakeup import install_queue_wakeup
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     """Run the server with Nova's node thread pool and a run queue woken by new runs."""
+    install_log_redaction()
     install_queue_wakeup()
     async with node_executor():
         yield
 
 
-app = Starlette(routes=[*feedback_routes(), *inbox_routes], lifespan=lifespan)
+CLOSED_PREFIX = "/internal/"
+"""Paths of the in-memory runtime's test harness routes (truncate, debug)."""
+
+
+class CloseTestRoutes:
+    """ASGI middleware: answer 404 to the in-memory runtime's test-only routes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse ``/internal/...``; pass everything else through."""
+        if scope["type"] == "http" and scope["path"].startswith(CLOSED_PREFIX):
+            detail = "Not found (langgraph dev's test-only routes are closed in Nova)"
+            await JSONResponse({"detail": detail}, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+app = Starlette(
+    routes=[*feedback_routes(), *inbox_routes],
+    lifespan=lifespan,
+    middleware=[Middleware(CloseTestRoutes)],
+)
 """Served by ``langgraph dev`` next to langgraph-api's routes: Nova's own (feedback, inbox)."""

@@ -9,11 +9,19 @@ langgraph-runtime-pg 0.11.1:
   ``offset`` and ``max_depth`` values in search bodies;
 * ``POST /store/items/search`` without ``namespace_prefix`` (``KeyError``);
 * ``GET /metrics``, whose worker statistics this runtime does not provide (``KeyError``).
+
+Found by ``evals/soak_fuzz.py`` (randomized): a float of magnitude 2**63 or more (``1e300``
+in a thread's metadata or an assistant's config) is stored by ``jsonb`` as an exact decimal
+and comes back as an integer beyond 64 bits, which the JSON encoder refuses: every later
+``/threads/search`` or ``/assistants/search`` of that user answered 500, so the data already
+stored could no longer be listed. Such numbers, and NaN and Infinity, are refused on the way
+in.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +44,12 @@ def check_json(value: Any, where: str = "body") -> None:
             )
     elif isinstance(value, bool):
         return
+    elif isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > _INT64:
+            raise BadRequestError(
+                f"{where} is {value!r}: numbers of magnitude 2**63 or more, NaN and Infinity "
+                "cannot be stored and read back; send such a value as a string"
+            )
     elif isinstance(value, int):
         if not -_INT64 - 1 <= value <= _INT64:
             raise BadRequestError(f"{where} is {value}, outside the 64-bit integer range")

@@ -88,6 +88,10 @@ class Redactor:
                 value = value.replace(secret, REDACTED)
         if any(prefix in value for prefix in _KEY_PREFIXES):
             value = _SECRET_VALUE.sub(REDACTED, value)
+        if "://" in value and "@" in value:
+            from nova.secrets import mask_url
+
+            value = mask_url(value)
         return value
 
     def json_text(self, text: str) -> str:
@@ -113,16 +117,10 @@ class Redactor:
 
 
 def default_redactor() -> Redactor:
-    """Return a redactor that knows the configured model and LangSmith keys."""
-    from nova.settings import get_settings
+    """Return a redactor that knows every configured secret (``nova.secrets``)."""
+    from nova.secrets import current_redactor
 
-    settings = get_settings()
-    secrets = [
-        key.get_secret_value()
-        for key in (settings.model_api_key, settings.langsmith_api_key)
-        if key is not None
-    ]
-    return Redactor(secrets)
+    return current_redactor()
 
 
 def _orjson_default(value: Any) -> Any:
