@@ -205,6 +205,16 @@ def fence(text: str, source: str) -> str:
     return f"{FENCE_OPEN.format(source=label)}\n{clean}\n{FENCE_CLOSE}"
 
 
+_FENCE_WRAP = re.compile(
+    r"<<untrusted source=[^>]*>>\n(?P<inner>.*?)\n" + re.escape(FENCE_CLOSE), re.S
+)
+
+
+def unfence(text: str) -> str:
+    """Return ``text`` with its fence markers removed: the data, as a model reads it."""
+    return _FENCE_WRAP.sub(lambda match: match["inner"], text)
+
+
 def fence_spans(text: str, spans: Sequence[str], source: str) -> str:
     """Fence each occurrence of ``spans`` inside ``text`` (all of it when a span is the whole)."""
     out = text

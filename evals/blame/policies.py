@@ -24,6 +24,7 @@ from pydantic import Field
 from evals.blame import world
 from nova.catalog import AgentSpec
 from nova.models import ModelResult, ModelUnavailable
+from nova.provenance import unfence
 from nova.testing import ScriptedChatModel, calls, says, tool_call
 
 Policy = Callable[[Sequence[BaseMessage]], AIMessage]
@@ -75,7 +76,8 @@ def results(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     for message in turn(messages):
         if isinstance(message, ToolMessage):
             try:
-                found.append(json.loads(str(message.content)))
+                # Tool output reaches the model fenced as outside data; it reads what is inside.
+                found.append(json.loads(unfence(str(message.content))))
             except ValueError:
                 found.append({"error": str(message.content)})
     return found
