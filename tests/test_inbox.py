@@ -162,6 +162,7 @@ def test_every_source_lists_what_waits_newest_first_with_its_command(erp: None) 
         "failures": 1,
         "questions": 1,
         "pipelines": 1,
+        "proposals": 0,  # nova/improve ships beside nova: its source is registered
     }
 
     # Scoped to a caller's threads, only theirs remain.
@@ -297,3 +298,38 @@ def test_improvement_proposals_join_the_inbox_with_their_commands(
     assert "calculator" in report.title
     scoped = InboxScope(get_settings(), thread_ids=frozenset({"t1"}))
     assert improvement_proposals(scoped) == ([], 0)
+
+
+def test_one_run_failing_the_same_way_many_times_is_one_item() -> None:
+    failures = FailureLedger()
+    same = [
+        failures.record(
+            "step_failed",
+            error_type="ModelUnavailable",
+            message=f"step polished (element {n}): needs a language model",
+            run_id="run-44",
+            thread_id="t-pipe",
+            node="polished",
+        )
+        for n in range(3)
+    ]
+    other = failures.record("node_error", error=RuntimeError("boom"), run_id="run-44", node="x")
+    runner = CliRunner()
+
+    listed = json.loads(runner.invoke(app, ["inbox", "--json", "--local"]).output)
+
+    items = [item for item in listed["items"] if item["kind"] == "failure"]
+    assert len(items) == 2
+    grouped = next(item for item in items if item["detail"]["count"] == 3)
+    assert grouped["title"].startswith("step_failed ×3: step polished (element 2)")
+    assert sorted(grouped["detail"]["failure_ids"]) == sorted(r.id for r in same)
+    dismiss = grouped["actions"]["dismiss"]
+    assert dismiss[:2] == ["failures", "dismiss"] and len(dismiss) == 5
+
+    typo = runner.invoke(app, ["failures", "dismiss", *dismiss[2:], "nope"])
+    assert typo.exit_code == 2  # one bad id: none of them is dismissed
+    assert all(failures.get(r.id).dismissed_at is None for r in same)  # type: ignore[union-attr]
+    done = runner.invoke(app, dismiss)
+    assert done.exit_code == 0 and done.output.count("Dismissed failure") == 3
+    left = json.loads(runner.invoke(app, ["inbox", "--json", "--local"]).output)
+    assert [item["detail"]["failure_id"] for item in left["items"]] == [other.id]

@@ -189,7 +189,9 @@ def _as_recorded(record: Any, checkpointer: Any) -> Any:
 
 @failures_app.command("dismiss")
 def failures_dismiss(
-    failure_id: Annotated[str, typer.Argument(help="Failure id (a unique prefix is enough).")],
+    failure_ids: Annotated[
+        list[str], typer.Argument(help="Failure ids (a unique prefix is enough), one or more.")
+    ],
     reason: Annotated[str, typer.Option(help="Why it needs nothing more (kept with it).")] = "",
     by: Annotated[str | None, typer.Option(help="Who dismisses it (default $USER).")] = None,
 ) -> None:
@@ -198,13 +200,17 @@ def failures_dismiss(
 
     from nova.ledger.failures import FailureNotFound
 
+    ledger = _ledger()
     try:
-        record = _ledger().dismiss(
-            failure_id, by=by or os.environ.get("USER") or "cli-user", reason=reason
-        )
+        # Every id is found first: a typo in the fifth id dismisses none of them.
+        records = [ledger.find(failure_id) for failure_id in failure_ids]
     except FailureNotFound as error:
         raise fail(str(error)) from None
-    console.print(
-        f"Dismissed failure {record.id[:12]} ({record.kind}: {record.message[:80]}) "
-        f"by {record.dismissed_by} at {record.dismissed_at:%Y-%m-%d %H:%M:%S} UTC"
-    )
+    for record in records:
+        record = ledger.dismiss(
+            record.id, by=by or os.environ.get("USER") or "cli-user", reason=reason
+        )
+        console.print(
+            f"Dismissed failure {record.id[:12]} ({record.kind}: {record.message[:80]}) "
+            f"by {record.dismissed_by} at {record.dismissed_at:%Y-%m-%d %H:%M:%S} UTC"
+        )

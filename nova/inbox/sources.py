@@ -98,8 +98,19 @@ def open_failures(scope: InboxScope) -> SourceResult:
 
     ledger = FailureLedger(scope.settings.resolved_ledger_url)
     records, total = ledger.open_failures(thread_ids=scope.thread_ids, limit=scope.limit)
-    items = []
+    # One run can fail the same way many times (a for-each step failing on each of its 44
+    # elements): that is one thing to decide, so it is one item, with the count.
+    groups: dict[tuple[str, ...], list[Any]] = {}
     for record in records:
+        key = (
+            (record.run_id, record.node or "", record.kind, record.error_type)
+            if record.run_id
+            else (record.id,)
+        )
+        groups.setdefault(key, []).append(record)
+    items = []
+    for group in groups.values():
+        record = group[0]  # the newest: records come newest first
         short = record.id[:12]
         actions: dict[Action, list[str]] = {}
         resume = record.details.get("resume")
@@ -108,17 +119,20 @@ def open_failures(scope: InboxScope) -> SourceResult:
             actions["resume"] = shlex.split(resume)[1:]
         elif record.thread_id:
             actions["retry"] = ["failures", "retry", short]
-        actions["dismiss"] = ["failures", "dismiss", short]
+        actions["dismiss"] = ["failures", "dismiss", *(member.id[:12] for member in group)]
         where = " · ".join(part for part in (record.agent or record.node, record.project) if part)
+        times = f" ×{len(group)}" if len(group) > 1 else ""
         items.append(
             InboxItem(
                 id=f"failure:{record.id}",
                 kind="failure",
                 created_at=record.created_at,
-                title=f"{record.kind}: {record.message.splitlines()[0][:160]}"
+                title=f"{record.kind}{times}: {record.message.splitlines()[0][:160]}"
                 + (f" ({where})" if where else ""),
                 detail={
                     "failure_id": record.id,
+                    "failure_ids": [member.id for member in group],
+                    "count": len(group),
                     "kind": record.kind,
                     "error_type": record.error_type,
                     "message": record.message,
@@ -132,7 +146,7 @@ def open_failures(scope: InboxScope) -> SourceResult:
                 thread_id=record.thread_id,
             )
         )
-    return items, total
+    return items, total - (len(records) - len(groups))
 
 
 @inbox_source("questions", "clarifying questions Nova asked that were never answered")

@@ -261,10 +261,14 @@ async def act(
     if action == "dismiss":
         from nova.ledger.failures import FailureLedger
 
-        record = await asyncio.to_thread(
-            FailureLedger().dismiss, str(item.detail["failure_id"]), by=approver, reason=value or ""
-        )
-        return f"Dismissed failure {record.id[:12]}."
+        ledger = FailureLedger()
+        ids = item.detail.get("failure_ids") or [item.detail["failure_id"]]
+        for failure_id in ids if isinstance(ids, list) else [ids]:
+            await asyncio.to_thread(
+                ledger.dismiss, str(failure_id), by=approver, reason=value or ""
+            )
+        count = len(ids) if isinstance(ids, list) else 1
+        return f"Dismissed {count} failure(s) of {str(item.detail['failure_id'])[:12]}."
     server_thread = client = None
     if item.origin == "server" or action in ("retry", "answer"):
         try:
@@ -407,4 +411,3 @@ routes = [
 """Nova's own HTTP routes, served by both server modes."""
 
 inbox_app = Starlette(routes=routes)
-
