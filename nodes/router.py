@@ -49,6 +49,7 @@ from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.errors import InvalidRequest
 from nova.ledger.routing import RoutingLedger
 from nova.models import ModelFactory, ModelUnavailable, StructuredOutputError, structured_output
+from nova.settings import get_settings
 from nova.state import (
     NovaContext,
     NovaState,
@@ -620,10 +621,13 @@ def make_route_node(
     def get_ledger() -> RoutingLedger:
         if ledger is not None:
             return ledger
+        # The graph is built once per process; the ledger follows the settings in force (a
+        # changed data directory or ledger URL must not keep writing to the old one).
+        key = f"ledger:{get_settings().resolved_ledger_url}"
         with state_lock:
-            if "ledger" not in resolved:
-                resolved["ledger"] = RoutingLedger()
-            return cast(RoutingLedger, resolved["ledger"])
+            if key not in resolved:
+                resolved[key] = RoutingLedger()
+            return cast(RoutingLedger, resolved[key])
 
     def route(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, Any]:
         context = runtime.context or NovaContext()

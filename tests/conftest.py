@@ -102,9 +102,15 @@ def _isolated_settings(
     monkeypatch.setenv("LANGSMITH_TEST_TRACKING", "false")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout is read
+    from nova.tracing.config import get_tracing_settings
+
+    # Tracing settings are cached apart: a test that points traces at its own stores and
+    # exporters must not leave them to the next test.
     get_settings.cache_clear()
+    get_tracing_settings.cache_clear()
     yield data_dir
     get_settings.cache_clear()
+    get_tracing_settings.cache_clear()
 
 
 def pytest_configure(config: pytest.Config) -> None:

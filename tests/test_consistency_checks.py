@@ -20,10 +20,11 @@ from nodes.checks import CHECKS, CheckContext, route_fits
 from nodes.consistency import meaning_preserved, negated
 from nova.catalog import load_catalog
 from nova.erp.grounding import Grounds, mentions
+from nova.settings import get_settings
 from nova.state import NovaContext, Subgraph
 from nova.testing import ScriptedChatModel, ScriptedModels, calls, route_to, says, tool_call
 from tests.failures_fixtures import resolver
-from tests.memory_fixtures import make_projects, open_store
+from tests.memory_fixtures import make_projects, open_store, write_projects
 
 LOOKUP_412 = (
     "Invoice INV-2025-00412 (order SO-4410), customer Brightline GmbH: open, total 1,250.00 EUR, "
@@ -311,6 +312,9 @@ def memories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str,
 
     store = open_store(tmp_path / "chroma", make_projects(tmp_path / "projects"))
     monkeypatch.setattr(memory.store, "default_memory_store", lambda: store)
+    # The graph reads the same projects (its agent node looks up the project's MCP servers).
+    monkeypatch.setenv("NOVA_PROJECTS_FILE", str(write_projects(tmp_path / "projects")))
+    get_settings.cache_clear()
     old = store.save("alpha-co", "Payment terms are 30 days net.", topic="payment-terms")
     new = store.save("alpha-co", "Payment terms are 45 days net.", topic="payment-terms")
     assert old.item.id in new.superseded

@@ -71,7 +71,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries(
         "measure",
         {
-            "count": "how many,number of,count,no of",
+            # Not the bare verb: "count BLT-2139 again" asks for a stock count (a write).
+            "count": "how many,number of,count of,no of",
             "value": "how much,total,totals,value,sum,worth,amount",
             "average": "average,avg,mean,on average,typical",
             "units": "units,pieces,quantity,qty,pcs,tins,cans,bottles,boxes,packs,sets",
