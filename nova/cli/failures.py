@@ -190,7 +190,10 @@ def _as_recorded(record: Any, checkpointer: Any) -> Any:
 @failures_app.command("dismiss")
 def failures_dismiss(
     failure_ids: Annotated[
-        list[str], typer.Argument(help="Failure ids (a unique prefix is enough), one or more.")
+        list[str],
+        typer.Argument(
+            metavar="ID...", help="Failure ids (a unique prefix is enough), one or more."
+        ),
     ],
     reason: Annotated[str, typer.Option(help="Why it needs nothing more (kept with it).")] = "",
     by: Annotated[str | None, typer.Option(help="Who dismisses it (default $USER).")] = None,
