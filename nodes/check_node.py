@@ -31,6 +31,7 @@ from nodes.checks import (
     turn_messages,
 )
 from nodes.consistency import model_back_translator
+from nodes.corrections import RecallCorrector
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger
 from nova.messages import message_text
@@ -332,40 +333,23 @@ def _same_party(value: str, number: str, arg: str) -> bool:
     return any(match.number == number for match in matches)
 
 
-class MemoryCorrector:
+class MemoryCorrector(RecallCorrector):
     """Blame corrections from ``memory_fresh``: the recalled memories with successors swapped in.
 
     For a ``recall`` step that returned a superseded memory, it proposes the same hits with
     each superseded memory replaced by the memory that superseded it.
     """
 
-    def __init__(self, store: Any = None) -> None:
-        """Read supersessions from ``store``; the configured memory store by default."""
-        self.store = store
+    reason = "memory_fresh: current memories"
 
-    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
-        """Yield the recall step's hits with current memories in place of superseded ones."""
-        hits = step.writes.get("memories") if step.node == "recall" else None
-        project = step.before.values.get("project")
-        if not hits or not project:
-            return
-        if self.store is None:
-            from memory.store import default_memory_store
-
-            self.store = default_memory_store()
-        replaced = []
-        changed = False
-        for hit in hits:
-            item = self.store.get(project, hit.get("id", ""))
-            newer = getattr(item, "superseded_by", None) if item is not None else None
-            successor = self.store.get(project, newer) if newer else None
-            if successor is None:
-                replaced.append(hit)
-                continue
-            changed = True
-            replaced.append({**hit, "id": successor.id, "text": successor.text})
-        if changed:
-            yield Correction("check", {"memories": replaced}, "memory_fresh: current memories")
+    def replacement(self, project: str, hit: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Return ``hit`` as its successor, or ``None`` if it was not superseded."""
+        item = self.store.get(project, hit.get("id", ""))
+        newer = getattr(item, "superseded_by", None) if item is not None else None
+        successor = self.store.get(project, newer) if newer else None
+        if successor is None:
+            return None
+        return {**hit, "id": successor.id, "text": successor.text}
 
 
 def blame_correctors(catalog: Catalog[AgentSpec]) -> list[Any]:

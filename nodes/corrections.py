@@ -264,19 +264,26 @@ class NumberRepairCorrector:
             yield Correction("check", writes, "the sources' figures, months and negations")
 
 
-class MemoryRereadCorrector:
-    """Propose a recall step's memories as the store holds them now (by id).
+class RecallCorrector:
+    """Propose a recall step's hits with some memories replaced; subclasses say which and how.
 
-    A memory recalled with a text the store no longer holds for that id was out of date
-    when the run used it (edited or corrected since).
+    Shared by the memory correctors: each reads the store for the step's project and offers
+    the hits back (one correction) when at least one memory is replaced.
     """
+
+    reason = "memory_fresh"
+    """Why the correction is offered, as the blame report says it."""
 
     def __init__(self, store: Any = None) -> None:
         """Read memories from ``store``; the configured memory store by default."""
         self.store = store
 
+    def replacement(self, project: str, hit: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Return the hit to use instead of ``hit``, or ``None`` to keep it."""
+        raise NotImplementedError
+
     def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
-        """Yield the recall step's hits with each memory's current text."""
+        """Yield the recall step's hits with the replacements in place, if any."""
         hits = step.writes.get("memories") if step.node == "recall" else None
         project = step.before.values.get("project")
         if not hits or not project:
@@ -288,17 +295,32 @@ class MemoryRereadCorrector:
         replaced = []
         changed = False
         for hit in hits:
-            try:
-                item = self.store.get(project, hit.get("id", ""))
-            except Exception:
-                item = None
-            text = getattr(item, "text", None)
-            if item is None or not isinstance(text, str) or text == hit.get("text"):
+            better = self.replacement(project, hit)
+            if better is None:
                 replaced.append(hit)
                 continue
             changed = True
-            replaced.append({**hit, "text": text})
+            replaced.append(better)
         if changed:
-            yield Correction(
-                "check", {"memories": replaced}, "memory_fresh: memories as stored now"
-            )
+            yield Correction("check", {"memories": replaced}, self.reason)
+
+
+class MemoryRereadCorrector(RecallCorrector):
+    """Propose a recall step's memories as the store holds them now (by id).
+
+    A memory recalled with a text the store no longer holds for that id was out of date
+    when the run used it (edited or corrected since).
+    """
+
+    reason = "memory_fresh: memories as stored now"
+
+    def replacement(self, project: str, hit: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Return ``hit`` with the memory's current text, or ``None`` if it is unchanged."""
+        try:
+            item = self.store.get(project, hit.get("id", ""))
+        except Exception:
+            item = None
+        text = getattr(item, "text", None)
+        if item is None or not isinstance(text, str) or text == hit.get("text"):
+            return None
+        return {**hit, "text": text}
