@@ -385,7 +385,7 @@ def test_the_cli_shows_the_change_and_asks_before_resuming(
     """``nova ask`` and ``nova pipeline run`` resume a paused write with this answer."""
     from rich.prompt import Confirm, Prompt
 
-    from nova.cli.app import ask_approval
+    from nova.cli.apps import ask_approval
 
     monkeypatch.setenv("USER", "marta")
     change = {"type": "erp_write_approval", "skill": "erp_adjust_stock", "change": 5}

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import nova.cli  # noqa: F401  (registers every command)
 from evals.langsmith_upload import ExampleResult, LangSmithUpload
-from nova.cli.app import app
+from nova.cli import app
 from nova.settings import get_settings
 from nova.tracing.config import get_tracing_settings
 from tests.langsmith_stub import LangSmithStub

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import nova.cli  # noqa: F401  (registers every command)
 from graphs.pipeline import PipelineRunner, shipped_pipelines
 from nova.catalog import default_catalog
-from nova.cli.app import app
+from nova.cli import app
 from nova.improve import CandidateStore
 from nova.ledger.feedback import FeedbackLedger
 from nova.pipelines.loader import DEFAULT_PIPELINES_DIR

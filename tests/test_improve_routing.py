@@ -18,7 +18,7 @@ from router_fixtures import write_routable_catalog, write_router_config
 from typer.testing import CliRunner
 
 import nova.cli  # noqa: F401  (registers every command)
-from nova.cli.app import app
+from nova.cli import app
 from nova.improve import CandidateStore, accept, improve, pending_candidates
 from nova.improve.engine import ImproveError
 from nova.ledger.feedback import FeedbackImportError, FeedbackLedger

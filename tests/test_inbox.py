@@ -247,15 +247,15 @@ def test_approvals_and_stalled_runs_from_a_postgres_checkpointer(
 def test_improvement_proposals_join_the_inbox_with_their_commands(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The proposals source reads ``nova.improve.engine.pending_candidates`` (issue #15).
+    """The proposals source lists ``nova.improve.store.pending_candidates`` (issue #15).
 
-    That package is built on another branch; this checks the adapter against its record
-    shape (``CandidateRecord``: id, created_at, kind, agent, reason, status, gate, change,
-    evidence) with the function standing in, and that scoped callers do not see proposals.
+    The records stand in for the store's (``CandidateRecord``: id, created_at, kind, agent,
+    reason, status, gate, change, evidence): this checks the adapter's commands and that
+    scoped callers do not see proposals.
     """
-    import sys
     import types
 
+    from nova.improve import store
     from nova.inbox.sources import improvement_proposals
 
     now = datetime.now(UTC)
@@ -283,10 +283,7 @@ def test_improvement_proposals_join_the_inbox_with_their_commands(
             evidence=["fb2", "fb3"],
         ),
     ]
-    engine = types.ModuleType("nova.improve.engine")
-    engine.pending_candidates = lambda settings=None: records  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "nova.improve", types.ModuleType("nova.improve"))
-    monkeypatch.setitem(sys.modules, "nova.improve.engine", engine)
+    monkeypatch.setattr(store, "pending_candidates", lambda settings=None: records)
 
     items, total = improvement_proposals(InboxScope(get_settings()))
     assert total == 2

@@ -171,7 +171,7 @@ def test_recall_reads_the_runs_users_memories(store: MemoryStore) -> None:
 def test_the_cli_reads_and_writes_a_users_memories(
     store: MemoryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nova.cli.app import app
+    from nova.cli import app
 
     monkeypatch.setenv("NOVA_DATA_DIR", str(tmp_path / "data"))
     from nova.settings import get_settings

@@ -317,7 +317,7 @@ def test_create_pipeline_cron_schedules_the_nova_graph_for_the_pipelines_agent()
 
 def test_cli_lists_shows_and_runs_pipelines(erp_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     from nova.cli import app
-    from nova.cli.app import console
+    from nova.cli.apps import console
 
     monkeypatch.setattr(console, "_width", 200)  # a wide terminal: table cells are not folded
 

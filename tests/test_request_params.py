@@ -439,7 +439,7 @@ def test_cli_run_reads_the_request_and_shows_each_parameters_source(
     from typer.testing import CliRunner
 
     from nova.cli import app
-    from nova.cli.app import console
+    from nova.cli.apps import console
 
     monkeypatch.setattr(console, "_width", 200)  # a wide terminal: the status line stays whole
     request = "Payment reminders for customers more than 30 days overdue"

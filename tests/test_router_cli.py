@@ -10,7 +10,7 @@ from router_fixtures import write_agent_catalog, write_routable_catalog, write_r
 from typer.testing import CliRunner
 
 import nova.cli  # noqa: F401  (registers every command)
-from nova.cli.app import app
+from nova.cli import app
 from nova.ledger.routing import RoutingLedger
 from nova.settings import get_settings
 

@@ -175,7 +175,7 @@ def test_nova_stats_prints_calls_tokens_cost_and_model_free_answers(
         )
     )
 
-    from nova.cli.app import console
+    from nova.cli.apps import console
 
     monkeypatch.setattr(console, "width", 200)
     runner = CliRunner()

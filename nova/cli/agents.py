@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import yaml
 
-from nova.cli.app import console, err_console
+from nova.cli.apps import console, err_console
 from nova.cli.core import agents_app
 from nova.cli.editing import (
     AddOption,

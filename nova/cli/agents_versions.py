@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from nova.cli.app import console, fail
+from nova.cli.apps import console, fail
 from nova.cli.core import agents_app
 
 if TYPE_CHECKING:

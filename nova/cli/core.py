@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.prompt import Prompt
 from rich.table import Table
 
-from nova.cli.app import app, ask_approval, console, fail
+from nova.cli.apps import app, ask_approval, console, fail
 from nova.errors import InvalidRequest
 
 agents_app = typer.Typer(

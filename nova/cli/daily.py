@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from nova.cli import eval_langsmith
-from nova.cli.app import console, eval_app, fail
+from nova.cli.apps import console, eval_app, fail
 from nova.cli.eval_langsmith import LangSmithOption
 
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
-from nova.cli.app import app, console
+from nova.cli.apps import app, console
 
 _STYLE = {"ok": "green", "problem": "bold red", "warning": "yellow", "skipped": "dim"}
 

@@ -16,7 +16,7 @@ import click
 import typer
 import yaml
 
-from nova.cli.app import err_console
+from nova.cli.apps import err_console
 
 SetOption = typer.Option(
     "--set",

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nova.cli import eval_langsmith
-from nova.cli.app import app, console, eval_app, fail
+from nova.cli.apps import app, console, eval_app, fail
 from nova.cli.eval_langsmith import LangSmithOption
 from nova.erp import DEFAULT_ANCHOR
 

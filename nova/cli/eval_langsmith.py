@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nova.cli.app import console, err_console, fail
+from nova.cli.apps import console, err_console, fail
 
 if TYPE_CHECKING:
     from evals.langsmith_upload import ExampleResult, LangSmithUpload

@@ -10,7 +10,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from nova.cli.app import app, console, fail
+from nova.cli.apps import app, console, fail
 
 failures_app = typer.Typer(
     help="Inspect, retry and dismiss recorded failures.", no_args_is_help=True

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from nova.cli.app import app, console, err_console, fail
+from nova.cli.apps import app, console, err_console, fail
 
 if TYPE_CHECKING:
     from nova.ledger.feedback import FeedbackLedger

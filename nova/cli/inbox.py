@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from nova.cli.app import app, console, err_console, fail
+from nova.cli.apps import app, console, err_console, fail
 
 if TYPE_CHECKING:
     from nova.cli.remote import ServerTarget

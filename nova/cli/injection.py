@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nova.cli.app import console, eval_app, fail
+from nova.cli.apps import console, eval_app, fail
 
 
 @eval_app.command("injection")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from nova.cli.app import app, console, fail
+from nova.cli.apps import app, console, fail
 
 if TYPE_CHECKING:
     from nova.mcp import McpServer

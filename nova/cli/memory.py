@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from nova.cli import eval_langsmith
-from nova.cli.app import app, console, eval_app, fail
+from nova.cli.apps import app, console, eval_app, fail
 from nova.cli.eval_langsmith import LangSmithOption
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from nova.cli import eval_langsmith
-from nova.cli.app import app, ask_approval, console, eval_app, fail
+from nova.cli.apps import app, ask_approval, console, eval_app, fail
 from nova.cli.eval_langsmith import LangSmithOption
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from nova.cli.app import app, console, err_console, fail
+from nova.cli.apps import app, console, err_console, fail
 from nova.cli.editing import (
     AddOption,
     SetOption,

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from nova.cli.app import ask_approval, console, fail
-from nova.cli.streaming import TurnDisplay, server_events
+from nova.cli.apps import ask_approval, console, fail
 
 if TYPE_CHECKING:
     from langgraph_sdk.client import SyncLangGraphClient
 
+    from nova.cli.streaming import TurnDisplay
     from nova.settings import NovaSettings
 
 GRAPH_ID = "nova"
@@ -178,6 +178,9 @@ def remote_turn(
         {"messages": [{"role": "user", "content": text}]} if text is not None else None
     )
     command = {"resume": resume} if resume is not None else None
+    # Streaming display (rich's Markdown and Live) loads only on the paths that show a turn.
+    from nova.cli.streaming import TurnDisplay
+
     while True:
         with TurnDisplay(console, working="Nova (server) is working…", stream=stream) as display:
             sdk_stream = client.runs.stream(
@@ -210,6 +213,8 @@ def remote_turn(
 
 
 def _progress(stream: Any, display: TurnDisplay) -> Any:
+    from nova.cli.streaming import server_events
+
     for part, event in server_events(stream):
         display.show(event)
         yield part

@@ -11,7 +11,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 
-from nova.cli.app import app, console, fail
+from nova.cli.apps import app, console, fail
 
 if TYPE_CHECKING:
     from nova.review import ReviewReport

@@ -18,7 +18,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from nova.cli import eval_langsmith
-from nova.cli.app import app, console, err_console, eval_app, fail
+from nova.cli.apps import app, console, err_console, eval_app, fail
 from nova.cli.eval_langsmith import LangSmithOption
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from nova.cli.app import app, console
+from nova.cli.apps import app, console
 
 
 @app.command()

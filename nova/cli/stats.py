@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nova.cli.app import app, console
+from nova.cli.apps import app, console
 
 
 def _cost(row: Any, prices: Any) -> float | None:

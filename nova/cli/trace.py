@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from nova.cli import eval_langsmith
-from nova.cli.app import app, console, eval_app, fail
+from nova.cli.apps import app, console, eval_app, fail
 from nova.cli.eval_langsmith import LangSmithOption
 
 trace_app = typer.Typer(help="Inspect traced runs and attribute failures.", no_args_is_help=True)

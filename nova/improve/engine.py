@@ -30,7 +30,6 @@ from nova.ledger.feedback import FeedbackLedger
 
 if TYPE_CHECKING:
     from nova.models import ModelFactory
-    from nova.settings import NovaSettings
     from nova.tracing.store import TraceStore
 
 log = logging.getLogger(__name__)
@@ -378,17 +377,3 @@ def reject(
     if candidate.status not in ("passed", "failed", "reported"):
         raise ImproveError(f"Candidate {candidate.id[:12]} is {candidate.status} already")
     return store.set_status(candidate.id, "rejected", by=by)
-
-
-def pending_candidates(settings: NovaSettings | None = None) -> list[CandidateRecord]:
-    """Return the proposals waiting for the owner, newest first (for ``nova inbox``).
-
-    These are candidates that passed the gate and are undecided (``nova improve accept|
-    reject ID``), and gap reports not yet dismissed (``nova improve reject ID``).
-
-    Args:
-        settings: Whose ledger to read; default: the configured settings.
-
-    """
-    url = settings.resolved_ledger_url if settings is not None else None
-    return CandidateStore(url).list(status=["passed", "reported"])

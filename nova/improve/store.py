@@ -13,7 +13,7 @@ import builtins
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -31,6 +31,9 @@ from sqlalchemy import (
 )
 
 from nova.ledger.db import SqlLedger, as_utc
+
+if TYPE_CHECKING:
+    from nova.settings import NovaSettings
 
 CandidateKind = Literal["routing", "prompt", "gap"]
 CandidateStatus = Literal["passed", "failed", "promoted", "rejected", "reported", "superseded"]
@@ -236,3 +239,17 @@ class CandidateStore(SqlLedger):
         values["evidence"] = values.get("evidence") or []
         values["change"] = values.get("change") or {}
         return CandidateRecord.model_validate(values)
+
+
+def pending_candidates(settings: NovaSettings | None = None) -> list[CandidateRecord]:
+    """Return the proposals waiting for the owner, newest first (for ``nova inbox``).
+
+    These are candidates that passed the gate and are undecided (``nova improve accept|
+    reject ID``), and gap reports not yet dismissed (``nova improve reject ID``).
+
+    Args:
+        settings: Whose ledger to read; default: the configured settings.
+
+    """
+    url = settings.resolved_ledger_url if settings is not None else None
+    return CandidateStore(url).list(status=["passed", "reported"])

@@ -296,7 +296,7 @@ def improvement_proposals(scope: InboxScope) -> SourceResult:
     """
     if scope.thread_ids is not None:
         return [], 0
-    from nova.improve.engine import pending_candidates
+    from nova.improve.store import pending_candidates
 
     pending = pending_candidates(scope.settings)
     items = []
