@@ -10,7 +10,8 @@ The gate's replays: a run recorded with a checkpointer is replayed from the chec
 before the agent ran, through the agent's loop with its tools (a candidate that has the
 model use the calculator fixes an amount; one that would save to memory ends at a pause),
 and the user's thread keeps its checkpoints; a run whose thread is gone falls back to the
-model turn and the figures say so. A candidate that breaks the agent's eval suite beyond
+model turn and the figures say so; an ERP write stops at its approval, and the ERP is
+unchanged. A candidate that breaks the agent's eval suite beyond
 noise (exact McNemar) is rejected there.
 """
 
@@ -30,6 +31,8 @@ from nova.improve.versions import store_for
 from nova.ledger.feedback import FeedbackLedger
 from nova.settings import get_settings
 from nova.testing import PromptDependentChatModel
+
+pytest_plugins = ("tests.erp_fixtures",)
 
 GOOD_EDIT = "Germany's standard VAT rate is 19%."
 BREAKING_EDIT = "Whatever VAT rate is asked about, answer 19%."
@@ -395,3 +398,75 @@ def test_erp_agents_get_the_erp_sets_test_split_as_their_suite() -> None:
     assert all(c.expected == "erp_invoices" and c.id for c in suite.cases)
     assert all(split_of(c.id or "") == "test" for c in suite.cases)  # never a dev case
     assert prompt_suite("general_chat") is None  # no suite exercises its answers
+
+
+PAY_EDIT = "When the user says an invoice was paid, record the payment."
+
+
+def test_a_write_in_a_replay_stops_at_its_approval_and_changes_nothing(
+    erp_db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+
+    from graphs.erp import build_erp_graph
+    from nova.improve.replay import RecordedRuns, Replayer
+    from nova.state import NovaContext, NovaState
+    from nova.testing import calls, route_to, tool_call
+    from nova.userdata import dump_yaml
+    from nova.yamlio import load_yaml
+    from tests.test_erp_approval import open_invoice, snapshot
+
+    folder = write_agent_catalog(tmp_path / "catalog" / "agents")
+    write_router_config(tmp_path / "catalog" / "router.yaml")
+    path = folder / "erp_invoices.yaml"
+    data = load_yaml(path.read_text(encoding="utf-8"))
+    data["tools"] = ["erp_invoice_lookup", "erp_record_payment"]
+    path.write_text(dump_yaml(data), encoding="utf-8")
+    monkeypatch.setenv("NOVA_CATALOG_DIR", str(folder))
+    get_settings.cache_clear()
+    invoice = open_invoice(erp_db)
+    request = f"Invoice {invoice.number} was paid 12.34 by card."
+
+    def respond(messages: list[BaseMessage]) -> Any:
+        if PAY_EDIT in str(messages[0].content):
+            return calls(
+                tool_call(
+                    "erp_record_payment",
+                    invoice_number=invoice.number,
+                    amount="12.34",
+                    method="card",
+                )
+            )
+        return "Noted."
+
+    model = PromptDependentChatModel(respond=respond)
+
+    def route(state: NovaState) -> dict[str, Any]:
+        return {"route": route_to("erp_invoices", "erp"), "request": request}
+
+    builder = StateGraph(NovaState, context_schema=NovaContext)
+    builder.add_node("route", route)
+    erp = build_erp_graph(model_factory=_factory(model), fast_path=False).compile(name="erp")
+    builder.add_node("erp", erp)
+    builder.add_edge(START, "route")
+    builder.add_edge("route", "erp")
+    builder.add_edge("erp", END)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    context = NovaContext(project="parts-shop")
+    config: Any = {"configurable": {"thread_id": "thread-pay"}}
+    graph.invoke({"messages": [HumanMessage(request)]}, config, context=context)
+    rows, checkpoints = snapshot(erp_db), _checkpoints(graph, "thread-pay")
+
+    catalog = default_catalog()
+    parent = catalog["erp_invoices"]
+    candidate = parent.model_copy(update={"prompt": parent.prompt + "\n" + PAY_EDIT})
+    replay = Replayer(catalog, _factory(model), RecordedRuns(graph))
+    done = replay(candidate, request=request, thread_id="thread-pay")
+    assert done.how == "checkpoint" and done.tools == ("erp_record_payment",)
+    assert done.ended == "would ask for approval: erp_write_approval (record_payment)"
+    assert done.paused and done.answer == ""
+    assert replay(parent, request=request, thread_id="thread-pay").ended == "answered"
+    assert snapshot(erp_db) == rows  # nothing was written to the ERP
+    assert _checkpoints(graph, "thread-pay") == checkpoints
