@@ -160,6 +160,7 @@ def _human(text: str) -> list[BaseMessage]:
 TOOL_EDIT = "For a VAT amount, compute it with the calculator at Germany's 19% rate."
 AMOUNT_REQUEST = "How much VAT is due on 250 euros?"
 MEMO_EDIT = "Save every VAT question to memory before answering."
+RATE_REQUEST = "What is the standard rate?"
 
 
 def _respond_with_tools(messages: list[BaseMessage]) -> Any:
@@ -176,6 +177,8 @@ def _respond_with_tools(messages: list[BaseMessage]) -> Any:
         return f"The prompt never says how to compute VAT.\n<prompt>\n{current}\n{edit}\n</prompt>"
     if isinstance(last, ToolMessage):
         return f"The VAT on 250 euros is {last.content} euros."
+    if "standard rate" in str(last.content):
+        return "The standard VAT rate is 19%."
     if MEMO_EDIT in system:
         return calls(tool_call("memory_save", text="VAT on 250 euros asked"))
     if TOOL_EDIT in system:
@@ -254,6 +257,17 @@ def test_targeted_run_is_replayed_from_its_checkpoint_with_the_agents_tools(
         answer="47.5 euros",
         routed_agent="general_chat",
     )
+    # A good run on its own thread: the regression set, replayed from its checkpoint too.
+    good: Any = {"configurable": {"thread_id": "thread-good"}}
+    graph.invoke({"messages": [HumanMessage(RATE_REQUEST)]}, good, context=NovaContext())
+    FeedbackLedger().record(
+        "good",
+        run_id="run-rate",
+        thread_id="thread-good",
+        request=RATE_REQUEST,
+        given_answer=str(graph.get_state(good).values["messages"][-1].content),
+        routed_agent="general_chat",
+    )
     before = _checkpoints(graph, "thread-vat")
     messages_before = list(graph.get_state(config).values["messages"])
 
@@ -272,8 +286,10 @@ def test_targeted_run_is_replayed_from_its_checkpoint_with_the_agents_tools(
     fixing, memo = by_edit[TOOL_EDIT], by_edit[MEMO_EDIT]
     gate = fixing.gate or {}
     assert fixing.status == "passed" and gate["targeted"]["wins"] == 1
-    assert gate["replay"] == {"checkpoint": 1, "model turn": 0}
-    [case] = gate["cases"]
+    assert gate["replay"] == {"checkpoint": 2, "model turn": 0}
+    case, kept = gate["cases"]
+    assert kept["set"] == "regression" and kept["replayed"] == "checkpoint"
+    assert gate["regression"]["n"] == 1 and gate["regression"]["losses"] == 0
     assert case["replayed"] == "checkpoint" and case["note"].startswith(
         "from checkpoint thread-vat/"
     )
