@@ -486,3 +486,47 @@ def test_a_write_in_a_replay_stops_at_its_approval_and_changes_nothing(
     assert replay(parent, request=request, thread_id="thread-pay").ended == "answered"
     assert snapshot(erp_db) == rows  # nothing was written to the ERP
     assert _checkpoints(graph, "thread-pay") == checkpoints
+
+
+def test_the_replay_starts_at_the_runs_own_turn_of_its_thread(tool_catalog: Path) -> None:
+    from datetime import UTC, datetime
+
+    from langchain_core.messages import HumanMessage
+
+    from nova.improve.replay import RecordedRuns, Start
+    from nova.state import NovaContext
+    from nova.tracing import TraceStore
+
+    graph = _recorded_graph(PromptDependentChatModel(respond=_respond_with_tools))
+    config: Any = {"configurable": {"thread_id": "thread-twice"}}
+    started = []
+    for _ in range(2):  # the same request asked twice on one thread
+        started.append(datetime.now(UTC))
+        graph.invoke({"messages": [HumanMessage(AMOUNT_REQUEST)]}, config, context=NovaContext())
+    TraceStore().write(
+        {
+            "trace_id": "run-first",
+            "run_id": "run-first",
+            "thread_id": "thread-twice",
+            "graph": "nova",
+            "request": AMOUNT_REQUEST,
+            "status": "ok",
+            "started_at": started[0],
+            "checks": [],
+            "step_count": 0,
+        },
+        [],
+    )
+    recorded = RecordedRuns(graph, TraceStore())
+
+    def seen(run_id: str | None) -> int:
+        start = recorded.start(
+            "general_chat", thread_id="thread-twice", run_id=run_id, request=AMOUNT_REQUEST
+        )
+        assert isinstance(start, Start), start
+        return len(start.values["messages"])
+
+    assert seen("run-first") == 1  # its trace dates it: the first turn
+    assert seen(None) == 3  # no trace: the newest turn that asked it
+    missing = recorded.start("general_chat", thread_id="nowhere", run_id=None, request="x")
+    assert missing == "thread nowhere has no checkpoints (pruned, or another checkpoint database)"

@@ -31,6 +31,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
@@ -131,9 +132,13 @@ class RecordedRuns:
     def _root(self) -> Any:
         if self._graph is None and self._broken is None:
             try:
-                self._graph = self.graph() if callable(self.graph) else self.graph
+                built = hasattr(self.graph, "get_state_history")
+                self._graph = self.graph if built or self.graph is None else self.graph()
             except Exception as error:  # the recorded graph cannot be built: say so per case
-                self._broken = f"the recorded graph cannot be built ({type(error).__name__})"
+                first = str(error).splitlines()[0][:200] if str(error) else ""
+                self._broken = (
+                    f"the recorded graph cannot be built ({type(error).__name__}: {first})"
+                )
                 log.info("No checkpoint replays: %s", error)
         return self._graph
 
@@ -154,11 +159,8 @@ class RecordedRuns:
         graph = self._root()
         if graph is None:
             return self._broken or "no checkpoints were given to the gate"
-        started = self._started_at(run_id)
         try:
-            # A known start picks the run's own turn; otherwise every turn is read and the
-            # newest one that asked the same request is taken.
-            steps = load_run(graph, thread_id, after=started, thread=started is None)
+            steps = load_run(graph, thread_id, thread=True)
         except LookupError:
             return f"thread {thread_id} has no checkpoints (pruned, or another checkpoint database)"
         wanted = request.strip()
@@ -174,20 +176,34 @@ class RecordedRuns:
         ]
         if not found:
             return f"no step of {agent} answering this request in thread {thread_id}"
-        step = found[-1]
+        # The run's own turn: the first such step after the run started, when its trace
+        # says when; else the newest turn that asked the same request.
+        started = self._started_at(run_id)
+        after = [
+            s
+            for s in found
+            if started and s.before.created_at and _when(s.before.created_at) >= started
+        ]
+        step = after[0] if after else found[-1]
         checkpoint = step.before.config.get("configurable", {}).get("checkpoint_id", "?")
         subgraph = next(s for s in SUBGRAPHS_WITH_AGENT if s == step.path[0])
         return Start(subgraph, dict(step.before.values), f"{thread_id}/{checkpoint}")
 
-    def _started_at(self, run_id: str | None) -> str | None:
+    def _started_at(self, run_id: str | None) -> datetime | None:
         if self.traces is None or not run_id:
             return None
         from nova.tracing.store import TraceNotFound
 
         try:
-            return self.traces.get(run_id, steps=False).started_at.isoformat()
+            return _when(self.traces.get(run_id, steps=False).started_at)
         except TraceNotFound:
             return None
+
+
+def _when(value: str | datetime) -> datetime:
+    """Return a timestamp as an aware UTC datetime (checkpoints keep ISO text, traces not)."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @contextlib.contextmanager
