@@ -393,8 +393,18 @@ def run_fast_path(
 # --- a model with tools ------------------------------------------------------------------------
 
 
-def score_model(case: ErpCase, catalog: Any, model_factory: Any, max_steps: int = 6) -> CaseResult:
-    """Let the case's agent model answer with its tools; writes are recorded, never run."""
+def score_model(
+    case: ErpCase,
+    catalog: Any,
+    model_factory: Any,
+    max_steps: int = 6,
+    database: ErpDatabase | None = None,
+) -> CaseResult:
+    """Let the case's agent model answer with its tools; writes are recorded, never run.
+
+    ``database`` is the one the tools read (the evaluation sample, whose rows the
+    dataset's facts come from); default: the configured ERP database.
+    """
     from nodes.checks import numbers_grounded
     from nova.models import ModelUnavailable
     from tools.registry import get_tools
@@ -403,7 +413,13 @@ def score_model(case: ErpCase, catalog: Any, model_factory: Any, max_steps: int 
     model = model_factory(spec, None)
     if isinstance(model, ModelUnavailable):
         return CaseResult(case.id, case.text, case.expect, "error", detail=model.message)
-    tools = {tool.name: tool for tool in get_tools(spec.tools)}
+    if database is None:
+        tools = {tool.name: tool for tool in get_tools(spec.tools)}
+    else:
+        from tools.erp import build_tools
+
+        on_sample = {tool.name: tool for tool in build_tools(lambda: database)}
+        tools = {tool.name: on_sample.get(tool.name, tool) for tool in get_tools(spec.tools)}
     bound = model.bind_tools(list(tools.values()))
     messages: list[Any] = [SystemMessage(spec.prompt), HumanMessage(case.text)]
     result = CaseResult(case.id, case.text, case.expect, "decline")
@@ -447,21 +463,25 @@ def score_model(case: ErpCase, catalog: Any, model_factory: Any, max_steps: int 
         result.skill_ok = result.skill == case.skill
         expected = canonical_args(case.skill, case.args or {})
         actual = canonical_args(first[0], first[1]) if first and result.skill_ok else None
-        result.args_ok = bool(actual) and _same_entities(expected, actual)
+        result.args_ok = bool(actual) and _same_entities(expected, actual, database)
     if result.outcome == "answer":
         grounded = numbers_grounded(answer, sources, request=case.text)
         result.answer_ok = all(fact_present(f, answer) for f in case.facts) and grounded.passed
     return result
 
 
-def _same_entities(expected: dict[str, Any] | None, actual: dict[str, Any] | None) -> bool:
+def _same_entities(
+    expected: dict[str, Any] | None,
+    actual: dict[str, Any] | None,
+    database: ErpDatabase | None = None,
+) -> bool:
     """Compare arguments, reading a customer or supplier name as the number it resolves to."""
     if expected is None or actual is None:
         return False
     from nova.erp.db import get_erp_database
     from nova.erp.skills import resolve_customer, resolve_supplier
 
-    database = get_erp_database()
+    database = database or get_erp_database()
     normalised = dict(actual)
     with database.read_session() as session:
         for key, resolve in (

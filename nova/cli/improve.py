@@ -53,6 +53,15 @@ def _figures(candidate: CandidateRecord) -> str:
         for name in ("targeted", "held_out", "held_out_out_of_scope", "regression")
         if isinstance(gate.get(name), dict) and gate[name].get("n")
     ]
+    if isinstance(suite := gate.get("suite"), dict):
+        parts.append(
+            f"{comparison_line(suite)} p={suite['p_worse']}" if suite.get("n") else "no suite"
+        )
+    if isinstance(replay := gate.get("replay"), dict):
+        parts.append(
+            f"replayed: {replay.get('checkpoint', 0)} from checkpoints, "
+            f"{replay.get('model turn', 0)} as model turns"
+        )
     parts += [str(line) for line in gate.get("lines", [])]
     return "\n".join([*parts, str(gate.get("why", ""))])
 

@@ -12,8 +12,9 @@ sets one aside. Promotions write new agent versions to the data directory
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ from nova.ledger.failures import FailureLedger
 from nova.ledger.feedback import FeedbackLedger
 
 if TYPE_CHECKING:
+    from nova.improve.replay import RecordedRuns
+    from nova.improve.suites import PromptSuite
     from nova.models import ModelFactory
     from nova.tracing.store import TraceStore
 
@@ -144,6 +147,8 @@ def improve(
     prompt_candidates: int = 3,
     failures: FailureLedger | None = None,
     traces: TraceStore | None = None,
+    recorded: RecordedRuns | None = None,
+    prompt_suites: Callable[[str], PromptSuite | None] | None = None,
 ) -> ImproveReport:
     """Make, gate and store candidates for the catalog; promote those that pass if ``yes``.
 
@@ -163,6 +168,10 @@ def improve(
             configured one).
         traces: The trace store (failed and blamed runs' requests, saved blame results;
             default: the configured one).
+        recorded: The graph and checkpoints prompt candidates' runs are replayed from
+            (default: Nova's graph on the configured checkpoints, opened if a run needs it).
+        prompt_suites: The eval suite for an agent's prompt candidates (default: the
+            checkout's ``evals/`` suites, ``nova.improve.suites.prompt_suite``).
 
     """
     store = store or CandidateStore()
@@ -217,19 +226,27 @@ def improve(
 
     if model_factory is not None and catalog_dir is None:
         from nova.improve.prompts import propose_prompts
+        from nova.improve.replay import open_recorded
+        from nova.improve.suites import prompt_suite
 
-        report.candidates.extend(
-            propose_prompts(
-                catalog,
-                feedback=feedback,
-                store=store,
-                model_factory=model_factory,
-                per_agent=prompt_candidates,
-                failures=failures or FailureLedger(),
-                traces=traces or _trace_store(),
-                notes=report.notes,
+        traces = traces or _trace_store()
+        with contextlib.ExitStack() as stack:
+            if recorded is None:
+                recorded = stack.enter_context(open_recorded(traces))
+            report.candidates.extend(
+                propose_prompts(
+                    catalog,
+                    feedback=feedback,
+                    store=store,
+                    model_factory=model_factory,
+                    per_agent=prompt_candidates,
+                    failures=failures or FailureLedger(),
+                    traces=traces,
+                    notes=report.notes,
+                    recorded=recorded,
+                    suites=prompt_suites or prompt_suite,
+                )
             )
-        )
     elif catalog_dir is None:
         report.notes.append(
             "No model configured: no prompt candidates (set NOVA_MODEL_NAME to have "

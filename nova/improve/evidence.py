@@ -37,9 +37,10 @@ AGENT_STEPS: frozenset[str] = frozenset({"agent", "fast_path"})
 """Blamed nodes that are the agent's own output (a blamed route is the router's fault)."""
 
 TOOL_CONTEXT_CHECKS: frozenset[str] = frozenset({"numbers_grounded"})
-"""Checks that compare the answer with the turn's tool results. The gate replays the
-agent's model turn alone (no tools run), so these would fail any answer with a number:
-they stay evidence for the rewrite but are not judged on a replay."""
+"""Checks that compare the answer with the turn's tool results. A run without a usable
+checkpoint is replayed as the agent's model turn alone (no tools run), where these would
+fail any answer with a number, and whether a run has one is known only when it is
+replayed: they stay evidence for the rewrite but are not judged on a replay."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class FailingRun:
     check: str | None = None
     """A failed check that can be judged again on a replayed answer."""
     run_id: str | None = None
+    thread_id: str | None = None
+    """The run's thread: the gate replays the run from its checkpoints there."""
     agent_version: str | None = None
     """The version the run used, as the ledger recorded it."""
     route: Mapping[str, Any] | None = None
@@ -81,6 +84,7 @@ class FailingRun:
             expected=self.expected or other.expected,
             notes=tuple(dict.fromkeys((*self.notes, *other.notes))),
             check=self.check or other.check,
+            thread_id=self.thread_id or other.thread_id,
             agent_version=self.agent_version or other.agent_version,
             route=self.route or other.route,
             project=self.project or other.project,
@@ -99,6 +103,7 @@ def from_feedback(record: FeedbackRecord, agent: str) -> FailingRun:
         expected=record.answer,
         notes=(f"the user says: {record.note}",) if record.note else (),
         run_id=record.run_id,
+        thread_id=record.thread_id,
         agent_version=record.agent_versions.get(agent),
         route=record.route,
         project=record.project,
@@ -116,21 +121,28 @@ def replayable_check(name: str | None, judges: str | None = None) -> bool:
     return name in CHECKS and CHECKS[name].judges == "agent"
 
 
-def run_check(name: str, spec: Any, case: FailingRun, answer: str) -> bool:
-    """Return whether check ``name`` passes on ``answer`` to ``case``'s request (a replay)."""
+def run_check(
+    name: str, spec: Any, case: FailingRun, answer: str, thread: Sequence[Any] = ()
+) -> bool:
+    """Return whether check ``name`` passes on ``answer`` to ``case``'s request (a replay).
+
+    ``thread`` is the replayed thread (a checkpoint replay, tool results included); without
+    it the check sees the request and the answer alone.
+    """
     from langchain_core.messages import AIMessage, HumanMessage
 
     from nodes.checks import CHECKS, CheckContext
 
-    messages = [HumanMessage(case.request), AIMessage(answer)]
+    whole = list(thread) or [HumanMessage(case.request), AIMessage(answer)]
+    humans = [i for i, m in enumerate(whole) if isinstance(m, HumanMessage)]
     context = CheckContext(
         request=case.request,
         answer=answer,
         agent=spec,
         route=case.route,
         project=case.project,
-        messages=messages,
-        thread=messages,
+        messages=whole[humans[-1] :] if humans else whole,
+        thread=whole,
     )
     [outcome] = CHECKS.run([name], context)
     return bool(outcome["passed"])
@@ -172,6 +184,7 @@ def _from_failure(
             notes=(f"{label}: {record.error_type}: {record.message}",),
             check=check,
             run_id=record.run_id,
+            thread_id=record.thread_id or (trace.thread_id if trace is not None else None),
             agent_version=record.agent_version,
             route=trace.route if trace is not None else None,
             project=record.project,
@@ -288,6 +301,7 @@ def gather_failing_runs(
                         f"{result.get('explanation') or ''}".strip(),
                     ),
                     run_id=trace.run_id,
+                    thread_id=trace.thread_id,
                     agent_version=trace.agent_version,
                     route=trace.route,
                     project=trace.project,

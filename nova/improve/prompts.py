@@ -4,19 +4,28 @@ In the spirit of GEPA: the agent's model reads the agent's prompt, its failing r
 runs the user called bad with what they said is right, failures the ledger recorded with
 the check's evidence or the error, steps blame named) and runs the user called good,
 explains the failure and proposes a minimal edit; it is asked several times for
-different candidates. Each candidate is gated on replays of the agent's model turn with
-the candidate prompt:
+different candidates. Each candidate (a copy of the agent's spec with the new prompt: a
+new content hash) is gated against its parent, the version in force:
 
 (a) targeted: each failing run the gate can judge (``nova.improve.evidence``), replayed
-    with parent and candidate prompts: a bad run with a corrected answer must show the
-    facts of the user's answer (numbers, dates, document ids, or its words); a run whose
-    check failed must pass that check on the replayed answer. The candidate must fix at
-    least one and lose none;
+    with parent and candidate: a bad run with a corrected answer must show the facts of
+    the user's answer (numbers, dates, document ids, or its words); a run whose check
+    failed must pass that check on the replayed answer. The candidate must fix at least
+    one and lose none;
+(b) suite: the test split of the eval suite that exercises the agent's answers
+    (``nova.improve.suites.prompt_suite``: the ERP set for ERP agents), run with parent and
+    candidate and the same model; an exact one-sided McNemar test on the paired verdicts
+    blocks a significant loss (``SUITE_ALPHA``). An agent no suite exercises says "no
+    suite" in its figures;
 (c) regression: each run the user called good (and never bad), replayed; the facts of the
     answer the user accepted must still appear. None may be lost.
 
-Replays are of the agent's model turn (system prompt + request), not of the whole graph
-from its checkpoint: tool results are not replayed.
+A run is replayed from its thread's checkpoint just before the agent ran, through the
+agent's real loop with its tools, on a scratch thread (``nova.improve.replay``: nothing is
+written to the user's thread, and a write ends the replay as "would ask for approval").
+A run without a usable checkpoint is replayed as the agent's model turn alone (system
+prompt + request, no tools). The gate stores, per case, how it was replayed and why, the
+tools each side called and how its replay ended, next to the paired figures.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -34,7 +44,9 @@ from nova.catalog.promoted import spec_hash
 from nova.catalog.spec import AgentSpec
 from nova.improve.evidence import FailingRun, gather_failing_runs, last_promotions, run_check
 from nova.improve.gate import Case, paired
+from nova.improve.replay import RecordedRuns, Replay, Replayer
 from nova.improve.store import CandidateRecord, CandidateStore
+from nova.improve.suites import PromptSuite
 from nova.ledger.failures import FailureLedger
 from nova.ledger.feedback import FeedbackLedger, FeedbackRecord
 
@@ -43,6 +55,9 @@ log = logging.getLogger(__name__)
 _PROMPT = re.compile(r"<prompt>\s*(.*?)\s*</prompt>", re.DOTALL)
 MAX_CASES = 8
 """Failing and passing runs shown to the rewriting model, each."""
+SUITE_ALPHA = 0.05
+"""A candidate's losses on its suite block it when the exact one-sided McNemar p-value that
+it is worse is below this (fewer losses are noise: a model's answers vary run to run)."""
 
 REFLECT_SYSTEM = (
     "You improve the system prompt of one agent of a personal assistant. You are given "
@@ -103,21 +118,32 @@ def _reflect_messages(
     return [SystemMessage(REFLECT_SYSTEM), HumanMessage("\n".join(lines))]
 
 
-def _answer(model_factory: Any, spec: AgentSpec, request: str) -> str:
-    from nova.models import ModelUnavailable
+def fixed(spec: AgentSpec, run: FailingRun, replay: Replay | str) -> bool:
+    """Whether ``replay`` (of ``run``) is right: it answered, the user's facts, its check.
 
-    model = model_factory(spec, None)
-    if isinstance(model, ModelUnavailable):
-        raise RuntimeError(model.message)
-    reply = model.invoke([SystemMessage(spec.prompt), HumanMessage(request)])
-    return str(reply.text if hasattr(reply, "text") else reply)
-
-
-def fixed(spec: AgentSpec, run: FailingRun, answer: str) -> bool:
-    """Whether ``answer`` (a replay of ``run``) is right: the user's facts, and its check."""
-    if run.expected and missing_facts(run.expected, answer):
+    A checkpoint replay's check sees the replayed thread (tool results included).
+    """
+    if isinstance(replay, str):
+        replay = Replay(answer=replay, how="model turn")
+    if replay.paused:
         return False
-    return run.check is None or run_check(run.check, spec, run, answer)
+    if run.expected and missing_facts(run.expected, replay.answer):
+        return False
+    thread = replay.messages if replay.how == "checkpoint" else ()
+    return run.check is None or run_check(run.check, spec, run, replay.answer, thread)
+
+
+def _case(kind: str, key: str | None, request: str, sides: dict[str, tuple[Replay, bool]]) -> Any:
+    parent = sides["parent"][0]
+    return {
+        "set": kind,
+        "id": key,
+        "request": request[:200],
+        # How the run was replayed, and why not from its checkpoint when it was not.
+        "replayed": parent.how,
+        "note": parent.note,
+        **{side: {**replay.figures(), "right": right} for side, (replay, right) in sides.items()},
+    }
 
 
 def gate_prompt(
@@ -126,24 +152,61 @@ def gate_prompt(
     failing: Sequence[FailingRun],
     passing: Sequence[FeedbackRecord],
     model_factory: Any,
+    *,
+    replayer: Replayer | None = None,
+    suite: PromptSuite | None = None,
 ) -> dict[str, Any]:
-    """Replay the targeted and the good runs with both prompts and judge them (see module)."""
+    """Replay the targeted and the good runs with both prompts, run the suite (see module).
+
+    Args:
+        parent: The agent's version in force.
+        candidate: The rewrite (a copy of ``parent`` with another prompt).
+        failing: The agent's failing runs (those the gate can judge are the targets).
+        passing: Runs the user called good and never bad.
+        model_factory: The agent's model, for replays and the suite.
+        replayer: Replays runs from their checkpoints (``None``: model turns only).
+        suite: The eval suite that exercises this agent's answers (``None``: no suite).
+
+    """
+    replay = replayer or Replayer(None, model_factory)
     targeted = [r for r in failing if r.judgeable and r.request]
     good = [r for r in passing if r.given_answer and r.request]
+    cases: list[dict[str, Any]] = []
 
-    def targeted_verdicts(spec: AgentSpec) -> list[bool]:
-        return [fixed(spec, r, _answer(model_factory, spec, r.request)) for r in targeted]
+    def run(
+        kind: str,
+        key: str | None,
+        request: str,
+        thread: str | None,
+        run_id: str | None,
+        right: Any,
+    ) -> tuple[bool, bool]:
+        sides: dict[str, tuple[Replay, bool]] = {}
+        for side, spec in (("parent", parent), ("candidate", candidate)):
+            done = replay(spec, request=request, thread_id=thread, run_id=run_id)
+            sides[side] = (done, bool(right(spec, done)))
+        cases.append(_case(kind, key, request, sides))
+        return sides["parent"][1], sides["candidate"][1]
 
-    def good_verdicts(spec: AgentSpec) -> list[bool]:
-        return [
-            not missing_facts(r.given_answer or "", _answer(model_factory, spec, r.request or ""))
-            for r in good
-        ]
-
+    t = [
+        run("targeted", r.id, r.request, r.thread_id, r.run_id, lambda s, x, r=r: fixed(s, r, x))
+        for r in targeted
+    ]
+    g = [
+        run(
+            "regression",
+            r.id,
+            r.request or "",
+            r.thread_id,
+            r.run_id,
+            lambda s, x, r=r: not x.paused and not missing_facts(r.given_answer or "", x.answer),
+        )
+        for r in good
+    ]
     t_cases = [Case(r.request, parent.name, "targeted", r.id) for r in targeted]
     g_cases = [Case(r.request or "", parent.name, "regression", r.id) for r in good]
-    t_cmp = paired("targeted", t_cases, targeted_verdicts(parent), targeted_verdicts(candidate))
-    g_cmp = paired("recorded good runs", g_cases, good_verdicts(parent), good_verdicts(candidate))
+    t_cmp = paired("targeted", t_cases, [p for p, _ in t], [c for _, c in t])
+    g_cmp = paired("recorded good runs", g_cases, [p for p, _ in g], [c for _, c in g])
     reasons = []
     if t_cmp.wins < 1:
         reasons.append("fixes none of the failing runs")
@@ -151,12 +214,36 @@ def gate_prompt(
         reasons.append(f"breaks {t_cmp.losses} targeted run(s) the old prompt got right")
     if g_cmp.losses:
         reasons.append(f"{g_cmp.losses} recorded good run(s) would now be answered wrongly")
+    suite_figures: dict[str, Any] = {
+        "name": "no suite",
+        "n": 0,
+        "why": f"no eval suite exercises {parent.name}'s answers",
+    }
+    if suite is not None and suite.cases:
+        s_cmp = paired(
+            suite.name,
+            suite.cases,
+            suite.verdicts(parent, model_factory),
+            suite.verdicts(candidate, model_factory),
+        )
+        suite_figures = {**s_cmp.as_dict(), "alpha": SUITE_ALPHA, "source": suite.source}
+        if s_cmp.p_worse < SUITE_ALPHA:
+            reasons.append(
+                f"loses {s_cmp.losses} case(s) of {suite.name} against {s_cmp.wins} won "
+                f"(exact McNemar p={s_cmp.p_worse:.3g} < {SUITE_ALPHA})"
+            )
+    how = Counter(case["replayed"] for case in cases)
     return {
         "passed": not reasons,
         "why": "; ".join(reasons) or "fixes failing runs and keeps every good run good",
         "targeted": t_cmp.as_dict(),
         "regression": g_cmp.as_dict(),
-        "replay": "agent model turn (system prompt + request)",
+        "suite": suite_figures,
+        "replay": {
+            "checkpoint": how.get("checkpoint", 0),
+            "model turn": how.get("model turn", 0),
+        },
+        "cases": cases,
         "checks_rerun": sorted({r.check for r in targeted if r.check}),
     }
 
@@ -171,6 +258,8 @@ def propose_prompts(
     failures: FailureLedger | None = None,
     traces: Any = None,
     notes: list[str] | None = None,
+    recorded: RecordedRuns | None = None,
+    suites: Callable[[str], PromptSuite | None] | None = None,
 ) -> list[CandidateRecord]:
     """Make and gate prompt candidates for every agent with failing runs not yet answered.
 
@@ -183,6 +272,9 @@ def propose_prompts(
         failures: The failure ledger (``None``: feedback alone).
         traces: The ``TraceStore`` for failed and blamed runs' requests (``None``: none).
         notes: Where to say what was left out and why.
+        recorded: The recorded graph and its checkpoints, to replay runs from (``None``:
+            every replay is a model turn).
+        suites: The eval suite for an agent, by name (``None``: no suites).
 
     """
     from nova.improve.versions import store_for
@@ -214,6 +306,7 @@ def propose_prompts(
         if len(left_out) > 5:
             notes.append(f"... and {len(left_out) - 5} more failure(s) left out the same way")
     versions = store_for(None)
+    replayer = Replayer(catalog, model_factory, recorded)
     made: list[CandidateRecord] = []
     for agent, runs in sorted(failing.items()):
         spec = catalog[agent]
@@ -234,6 +327,7 @@ def propose_prompts(
         store.supersede(catalog=None, kind="prompt", agent=agent)
         seen: set[str] = {spec.prompt.strip()}
         good = passing.get(agent, [])
+        suite = suites(agent) if suites is not None else None
         for variant in range(per_agent):
             reply = model.invoke(_reflect_messages(spec, runs, good, variant, per_agent))
             text = str(reply.text if hasattr(reply, "text") else reply)
@@ -249,7 +343,9 @@ def propose_prompts(
                 log.info("Rewrite %d of %s is not a valid prompt: %s", variant + 1, agent, error)
                 continue
             diagnosis = text[: match.start()].strip()
-            gate = gate_prompt(spec, candidate, runs, good, model_factory)
+            gate = gate_prompt(
+                spec, candidate, runs, good, model_factory, replayer=replayer, suite=suite
+            )
             data = {**parent_data, "prompt": new_prompt}
             made.append(
                 store.add(
