@@ -503,12 +503,17 @@ def run_model(
     catalog: Any,
     model_factory: Any,
     progress: Callable[[int, int], None] | None = None,
+    database: ErpDatabase | None = None,
 ) -> tuple[ErpReport, list[CaseResult]]:
-    """Evaluate each case's agent model with its tools."""
+    """Evaluate each case's agent model with its tools (reading ``database``, see ``score_model``).
+
+    Pass the evaluation sample (``evaluation_database``): the expected facts come from its rows,
+    and the user's own ERP database would make every model answer look wrong.
+    """
     cases = list(cases)
     results = []
     for index, case in enumerate(cases, start=1):
-        results.append(score_model(case, catalog, model_factory))
+        results.append(score_model(case, catalog, model_factory, database=database))
         if progress:
             progress(index, len(cases))
     return summarise("model", results), results

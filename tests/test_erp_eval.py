@@ -103,3 +103,34 @@ def test_model_runner_scores_skill_arguments_and_answer(
     )
     _, (bad,) = run_model([case], load_catalog(), ScriptedModels({case.agent: invented}))
     assert bad.skill_ok is False and bad.answer_ok is False
+
+
+def test_model_runner_reads_the_evaluation_sample_not_the_users_database(
+    full_erp_file: Path, erp_url: str
+) -> None:
+    """The expected facts come from the sample: the model's tools must read it (``database``).
+
+    ``erp_url`` makes a smaller business the user's configured ERP database, where the same
+    invoice number holds other figures or none.
+    """
+    from nova.erp.db import ErpDatabase
+
+    case = next(c for c in load_dataset(DEFAULT_DATASET) if c.kind == "invoice_number")
+    facts = " ".join(f["value"] for f in case.facts)
+    assert case.args is not None
+    script = [calls(tool_call("erp_invoice_lookup", **case.args)), says(f"Here it is: {facts}")]
+    sample = ErpDatabase(f"sqlite:///{full_erp_file}", migrate=False)
+    try:
+        _, (on_sample,) = run_model(
+            [case],
+            load_catalog(),
+            ScriptedModels({case.agent: ScriptedChatModel.from_script(script)}),
+            database=sample,
+        )
+    finally:
+        sample.engine.dispose()
+    _, (on_users,) = run_model(
+        [case], load_catalog(), ScriptedModels({case.agent: ScriptedChatModel.from_script(script)})
+    )
+    assert on_sample.answer_ok, on_sample
+    assert not on_users.answer_ok, "the user's database cannot ground the sample's facts"

@@ -284,6 +284,7 @@ def eval_erp(
                 default_catalog(),
                 default_model_factory,
                 progress=lambda done, total: progress.update(task, completed=done),
+                database=database,
             )
     console.print(f"[dim]{note}[/]")
     verbatim = erp_eval.verbatim_examples(cases)
