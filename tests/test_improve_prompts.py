@@ -405,6 +405,70 @@ def test_candidate_that_breaks_the_suite_is_rejected_by_the_paired_comparison(
     assert breaking.status == "failed" and "reduced-rate suite" in (breaking.gate or {})["why"]
 
 
+def test_without_a_suite_held_out_corrections_are_the_gates_test_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent no suite exercises is gated on corrections the rewrite never saw.
+
+    Run ids ``run-h2`` and ``run-h5`` hash into the held-out quarter, the others do not
+    (``nova.improve.prompts.held_out``). The breaking edit fixes the shown VAT runs and
+    keeps the shown good run, so only the held-out good run (the reduced rate) catches it.
+    """
+    from nova.improve.prompts import held_out
+
+    assert [held_out(f"run-h{i}") for i in range(6)] == [False, False, True, False, False, True]
+    root = tmp_path / "catalog"
+    monkeypatch.setenv("NOVA_CATALOG_DIR", str(write_agent_catalog(root / "agents")))
+    write_router_config(root / "router.yaml")
+    get_settings.cache_clear()
+    ledger = FeedbackLedger()
+    for run_id, request in (
+        ("run-h0", "What is the German VAT rate?"),
+        ("run-h1", "VAT in Germany, standard rate?"),
+        ("run-h2", "which VAT rate do we charge on parts"),
+    ):
+        ledger.record(
+            "bad",
+            run_id=run_id,
+            request=request,
+            given_answer="German VAT is 16%.",
+            answer="19%",
+            routed_agent="general_chat",
+        )
+    for run_id, request, answer in (
+        ("run-h3", "hi there", "Hello."),
+        ("run-h4", "hello nova", "Hello."),
+        ("run-h5", "What is the reduced VAT rate?", "The reduced VAT rate is 7%."),
+    ):
+        ledger.record(
+            "good", run_id=run_id, request=request, given_answer=answer, routed_agent="general_chat"
+        )
+    shown: list[str] = []
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if str(messages[0].content).startswith("You improve the system prompt"):
+            shown.append(str(messages[-1].content))
+        return _respond(messages)
+
+    model = PromptDependentChatModel(respond=respond)
+    report = improve(
+        None, model_factory=_factory(model), prompt_candidates=2, prompt_suites=lambda a: None
+    )
+    assert shown and all("which VAT rate do we charge" not in text for text in shown)
+    assert all("reduced VAT rate" not in text for text in shown)
+    prompts = {c.change["prompt"]: c for c in report.candidates if c.kind == "prompt"}
+    [good] = [c for p, c in prompts.items() if GOOD_EDIT in p]
+    [breaking] = [c for p, c in prompts.items() if BREAKING_EDIT in p]
+    held = (good.gate or {})["suite"]
+    assert held["name"] == "held-out corrections" and held["n"] == 2
+    assert good.status == "passed" and held["wins"] == 1 and held["losses"] == 0
+    assert (good.gate or {})["targeted"]["n"] == 2  # the shown failing runs only
+    gate = breaking.gate or {}
+    assert gate["targeted"]["wins"] == 2 and gate["regression"]["losses"] == 0
+    assert gate["suite"]["losses"] == 1 and breaking.status == "failed"
+    assert "held-out correction" in gate["why"]
+
+
 def test_erp_agents_get_the_erp_sets_test_split_as_their_suite() -> None:
     from evals.discipline import split_of
     from evals.improve_suites import prompt_suite

@@ -32,7 +32,7 @@ class Case:
 
     text: str
     expected: str | None
-    source: Literal["correction", "example", "suite", "regression", "targeted"]
+    source: Literal["correction", "example", "suite", "regression", "targeted", "held-out"]
     id: str | None = None
 
 

@@ -15,8 +15,13 @@ new content hash) is gated against its parent, the version in force:
 (b) suite: the test split of the eval suite that exercises the agent's answers
     (``nova.improve.suites.prompt_suite``: the ERP set for ERP agents), run with parent and
     candidate and the same model; an exact one-sided McNemar test on the paired verdicts
-    blocks a significant loss (``SUITE_ALPHA``). An agent no suite exercises says "no
-    suite" in its figures;
+    blocks a significant loss (``SUITE_ALPHA``). For an agent no suite exercises (a user's
+    own agent, say), the gate's test split is a held-out part of its corrections: about a
+    quarter of its judgeable failing runs and of its good runs (``held_out``: a stable
+    hash of the record's id, so a run never moves between parts) are never shown to the
+    rewriting model, and are replayed with parent and candidate like (a) and (c); the
+    candidate may lose none of them. With too few runs to hold any out, the figures say
+    so;
 (c) regression: each run the user called good (and never bad), replayed; the facts of the
     answer the user accepted must still appear. None may be lost.
 
@@ -31,11 +36,12 @@ tools each side called and how its replay ended, next to the paired figures.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -51,10 +57,15 @@ from nova.ledger.failures import FailureLedger
 from nova.ledger.feedback import FeedbackLedger, FeedbackRecord
 
 log = logging.getLogger(__name__)
+_Run = TypeVar("_Run", FailingRun, FeedbackRecord)
 
 _PROMPT = re.compile(r"<prompt>\s*(.*?)\s*</prompt>", re.DOTALL)
 MAX_CASES = 8
 """Failing and passing runs shown to the rewriting model, each."""
+HOLDOUT_SHARE = 0.25
+"""The share of an agent's corrections held out from the rewrite, for agents without a suite."""
+MIN_SHOWN = 2
+"""Judgeable failing runs the rewriting model must still see before any is held out."""
 SUITE_ALPHA = 0.05
 """A candidate's losses on its suite block it when the exact one-sided McNemar p-value that
 it is worse is below this (fewer losses are noise: a model's answers vary run to run)."""
@@ -69,6 +80,36 @@ REFLECT_SYSTEM = (
     "Reply with the explanation, then the complete revised prompt between <prompt> and "
     "</prompt>."
 )
+
+
+def held_out(record_id: str) -> bool:
+    """Whether a correction belongs to the held-out part (a fixed hash of its id)."""
+    digest = hashlib.sha256(f"nova-improve-holdout-v1:{record_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < HOLDOUT_SHARE
+
+
+def split_held_out(
+    failing: Sequence[FailingRun], passing: Sequence[FeedbackRecord]
+) -> tuple[list[FailingRun], list[FeedbackRecord], list[FailingRun], list[FeedbackRecord]]:
+    """Cut an agent's runs into (shown failing, shown good, held-out failing, held-out good).
+
+    Held-out runs are the gate's test split when no eval suite exercises the agent; a run
+    is held out by a hash of its run id (its record's id without one), so it stays on its
+    side. Runs are held out only while at least ``MIN_SHOWN`` of their kind stay shown:
+    the rewrite needs evidence to work from, and with fewer the gate says it held none out.
+    """
+
+    def cut(runs: list[_Run]) -> tuple[list[_Run], list[_Run]]:
+        held = [r for r in runs if held_out(r.run_id or r.id)]
+        if len(runs) - len(held) < MIN_SHOWN:
+            return runs, []
+        return [r for r in runs if r not in held], held
+
+    judgeable = [r for r in failing if r.judgeable and r.request]
+    held_failing = cut(judgeable)[1]
+    shown_good, held_good = cut(list(passing))
+    shown_failing = [r for r in failing if r not in held_failing]
+    return shown_failing, shown_good, held_failing, held_good
 
 
 def missing_facts(expected: str, answer: str) -> list[str]:
@@ -155,6 +196,8 @@ def gate_prompt(
     *,
     replayer: Replayer | None = None,
     suite: PromptSuite | None = None,
+    held_failing: Sequence[FailingRun] = (),
+    held_good: Sequence[FeedbackRecord] = (),
 ) -> dict[str, Any]:
     """Replay the targeted and the good runs with both prompts, run the suite (see module).
 
@@ -166,6 +209,8 @@ def gate_prompt(
         model_factory: The agent's model, for replays and the suite.
         replayer: Replays runs from their checkpoints (``None``: model turns only).
         suite: The eval suite that exercises this agent's answers (``None``: no suite).
+        held_failing: Failing runs the rewrite never saw (the test split without a suite).
+        held_good: Good runs the rewrite never saw (the test split without a suite).
 
     """
     replay = replayer or Replayer(None, model_factory)
@@ -188,21 +233,31 @@ def gate_prompt(
         cases.append(_case(kind, key, request, sides))
         return sides["parent"][1], sides["candidate"][1]
 
-    t = [
-        run("targeted", r.id, r.request, r.thread_id, r.run_id, lambda s, x, r=r: fixed(s, r, x))
-        for r in targeted
-    ]
-    g = [
-        run(
-            "regression",
-            r.id,
-            r.request or "",
-            r.thread_id,
-            r.run_id,
-            lambda s, x, r=r: not x.paused and not missing_facts(r.given_answer or "", x.answer),
-        )
-        for r in good
-    ]
+    def failing_verdicts(kind: str, runs: Sequence[FailingRun]) -> list[tuple[bool, bool]]:
+        return [
+            run(kind, r.id, r.request, r.thread_id, r.run_id, lambda s, x, r=r: fixed(s, r, x))
+            for r in runs
+            if r.judgeable and r.request
+        ]
+
+    def good_verdicts(kind: str, runs: Sequence[FeedbackRecord]) -> list[tuple[bool, bool]]:
+        return [
+            run(
+                kind,
+                r.id,
+                r.request or "",
+                r.thread_id,
+                r.run_id,
+                lambda s, x, r=r: (
+                    not x.paused and not missing_facts(r.given_answer or "", x.answer)
+                ),
+            )
+            for r in runs
+            if r.given_answer and r.request
+        ]
+
+    t = failing_verdicts("targeted", targeted)
+    g = good_verdicts("regression", good)
     t_cases = [Case(r.request, parent.name, "targeted", r.id) for r in targeted]
     g_cases = [Case(r.request or "", parent.name, "regression", r.id) for r in good]
     t_cmp = paired("targeted", t_cases, [p for p, _ in t], [c for _, c in t])
@@ -219,7 +274,27 @@ def gate_prompt(
         "n": 0,
         "why": f"no eval suite exercises {parent.name}'s answers",
     }
-    if suite is not None and suite.cases:
+    if suite is None:
+        h_fail = [r for r in held_failing if r.judgeable and r.request]
+        h_good = [r for r in held_good if r.given_answer and r.request]
+        h = failing_verdicts("held-out", h_fail) + good_verdicts("held-out", h_good)
+        h_cases = [Case(r.request, parent.name, "held-out", r.id) for r in h_fail] + [
+            Case(r.request or "", parent.name, "held-out", r.id) for r in h_good
+        ]
+        if h_cases:
+            h_cmp = paired("held-out corrections", h_cases, [p for p, _ in h], [c for _, c in h])
+            suite_figures = {
+                **h_cmp.as_dict(),
+                "source": f"{len(h_fail)} failing and {len(h_good)} good run(s) the rewrite "
+                "never saw",
+            }
+            if h_cmp.losses:
+                reasons.append(
+                    f"loses {h_cmp.losses} held-out correction(s) the old prompt got right"
+                )
+        else:
+            suite_figures["why"] += "; too few corrections to hold any out"
+    elif suite.cases:
         s_cmp = paired(
             suite.name,
             suite.cases,
@@ -326,10 +401,14 @@ def propose_prompts(
         parent_data = versions.current_data(agent)
         store.supersede(catalog=None, kind="prompt", agent=agent)
         seen: set[str] = {spec.prompt.strip()}
-        good = passing.get(agent, [])
         suite = suites(agent) if suites is not None else None
+        shown, good, held_failing, held_good = (
+            (runs, passing.get(agent, []), [], [])
+            if suite is not None
+            else split_held_out(runs, passing.get(agent, []))
+        )
         for variant in range(per_agent):
-            reply = model.invoke(_reflect_messages(spec, runs, good, variant, per_agent))
+            reply = model.invoke(_reflect_messages(spec, shown, good, variant, per_agent))
             text = str(reply.text if hasattr(reply, "text") else reply)
             match = _PROMPT.search(text)
             if match is None or match.group(1).strip() in seen:
@@ -344,7 +423,15 @@ def propose_prompts(
                 continue
             diagnosis = text[: match.start()].strip()
             gate = gate_prompt(
-                spec, candidate, runs, good, model_factory, replayer=replayer, suite=suite
+                spec,
+                candidate,
+                shown,
+                good,  # the held-out good runs are judged with the held-out failing ones
+                model_factory,
+                replayer=replayer,
+                suite=suite,
+                held_failing=held_failing,
+                held_good=held_good,
             )
             data = {**parent_data, "prompt": new_prompt}
             made.append(
