@@ -14,7 +14,9 @@ thread, so the user's thread is never changed, and failures they meet are not re
 
 The earliest step whose correction makes the final state pass the evaluator is found by
 bisection over the candidate steps (verified at the boundary; a linear scan takes over if
-the outcomes are not monotone). Lineage then follows the state keys each step read and
+the outcomes are not monotone). A run with two faults passes under no single correction;
+then the earliest step whose correction fixes some of the evaluator's failures
+(``Verdict.failures``) and adds none is the first bad assumption (``first_fault``). Lineage then follows the state keys each step read and
 wrote: a later step that read a key written by the blamed step, or by one of its
 consumers, consumed the wrong output.
 """
