@@ -16,9 +16,9 @@ The earliest step whose correction makes the final state pass the evaluator is f
 bisection over the candidate steps (verified at the boundary; a linear scan takes over if
 the outcomes are not monotone). A run with two faults passes under no single correction;
 then the earliest step whose correction fixes some of the evaluator's failures
-(``Verdict.failures``) and adds none is the first bad assumption (``first_fault``). Lineage then follows the state keys each step read and
-wrote: a later step that read a key written by the blamed step, or by one of its
-consumers, consumed the wrong output.
+(``Verdict.failures``) and adds none is the first bad assumption (``first_fault``).
+Lineage then follows the state keys each step read and wrote: a later step that read a
+key written by the blamed step, or by one of its consumers, consumed the wrong output.
 """
 
 from __future__ import annotations
