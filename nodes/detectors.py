@@ -14,12 +14,15 @@ findings that name the step kind they judge:
   holds with another text now, or that a newer memory has superseded.
 * ``route_rescore`` (``route``): a classifier decision (method ``semantic``) whose request,
   scored again by the router at the decision's recorded version, goes to another agent.
+* ``misquote`` (``agent``): a turn's answer that says what one of that turn's sources says
+  with other figures, month names or negation (earlier turns too: a turn-1 misquote that a
+  later turn computed from is found where it was made).
 
 ``DetectorEvaluator`` adds the findings to an evaluator's verdict, so blame starts on a run
 whose checks passed, and judges each replay by the same evidence. ``ToolRerunCorrector``
-and ``RouteRescoreCorrector`` offer the corrected outputs (the memory correctors live in
-``nodes.corrections``). A detector that cannot reach its store finds nothing: detectors
-only ever add evidence, and fault-free runs must stay unblamed.
+and ``RouteRescoreCorrector`` offer the corrected outputs (the memory and number
+correctors live in ``nodes.corrections``). A detector that cannot reach its store finds
+nothing: detectors only ever add evidence, and fault-free runs must stay unblamed.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from nova.messages import message_text
 from nova.tracing.blame import Correction, Evaluator, Verdict
@@ -262,8 +265,61 @@ class MemoryCurrentDetector:
 def _final_text(values: Mapping[str, Any]) -> str:
     for message in reversed(values.get("messages") or []):
         if isinstance(message, AIMessage):
-            return message_text(message).split("\n\n⚠ Nova flagged this answer:", 1)[0].strip()
+            return _answer_only(message_text(message))
     return ""
+
+
+# --- answers that misquote their sources ----------------------------------------------------
+
+
+def _turns(messages: Sequence[BaseMessage]) -> list[list[BaseMessage]]:
+    turns: list[list[BaseMessage]] = []
+    for message in messages:
+        if isinstance(message, HumanMessage) or not turns:
+            turns.append([])
+        turns[-1].append(message)
+    return turns
+
+
+class MisquoteDetector:
+    """``misquote``: an answer that says what one of its sources says, with other values.
+
+    Each turn's answer is set against that turn's sources (the user's words, tool results,
+    and for the last turn the recalled memories): a sentence aligned with a source
+    sentence whose figures, month names or negation differ (``repair_numbers``). Figures
+    computed from the sources stand in no source sentence's place and are left alone. A
+    turn-1 misquote stays in the thread, so it is found after a later turn too.
+    """
+
+    def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
+        """Return one finding per turn whose answer misquotes a source."""
+        from nodes.corrections import repair_numbers
+        from nova.provenance import unfence
+
+        turns = _turns(list(values.get("messages") or []))
+        memories = [
+            str(m.get("text", "")) for m in values.get("memories") or [] if isinstance(m, Mapping)
+        ]
+        found = []
+        for number, turn in enumerate(turns, start=1):
+            answers = [m for m in turn if isinstance(m, AIMessage) and not m.tool_calls]
+            if not answers:
+                continue
+            answer = _answer_only(message_text(answers[-1]))
+            sources = [
+                unfence(message_text(m)) for m in turn if isinstance(m, HumanMessage | ToolMessage)
+            ]
+            if number == len(turns):
+                sources += memories
+            if answer and repair_numbers(answer, sources) is not None:
+                found.append(
+                    Finding("misquote", "agent", f"turn {number}'s answer misquotes a source")
+                )
+        return found
+
+
+def _answer_only(text: str) -> str:
+    return text.split("\n\n⚠ Nova flagged this answer:", 1)[0].strip()
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -389,4 +445,5 @@ def blame_detectors(
         RouteRescoreDetector(),
         MemoryCurrentDetector(user=user),
         ToolRerunDetector(replayer),
+        MisquoteDetector(),
     ]

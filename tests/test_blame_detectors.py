@@ -17,6 +17,7 @@ from nodes.detectors import (
     DetectorEvaluator,
     Finding,
     MemoryCurrentDetector,
+    MisquoteDetector,
     RouteRescoreCorrector,
     RouteRescoreDetector,
     ToolReplayer,
@@ -136,6 +137,43 @@ def test_a_recalled_memory_the_store_now_holds_otherwise_or_superseded_is_found(
     superseded = Store(Item("m1", FEE, superseded_by="m2"), Item("m2", FEE.replace("10", "12")))
     found = MemoryCurrentDetector(superseded)(_memory_state(FEE, "From our notes: " + FEE))
     assert found and "superseded by [mem:m2]" in found[0].detail
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def _answered(tool_text: str, answer: str) -> list[Any]:
+    call = {"name": "erp_invoice_lookup", "args": {}, "id": f"c{len(answer)}"}
+    return [
+        HumanMessage("What is open on INV-2025-00236?"),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(tool_text, tool_call_id=call["id"], name="erp_invoice_lookup"),
+        AIMessage(answer),
+    ]
+
+
+def test_a_misquote_is_found_in_the_turn_that_made_it_and_computed_figures_are_not() -> None:
+    detector = MisquoteDetector()
+    faithful = _answered(TRUE, TRUE)
+    assert detector({"messages": faithful}) == []
+    # Turn 1 changed a figure of its source; turn 2 computed from it (no source of its own).
+    later = [HumanMessage("And with 2% off?"), AIMessage("With 2% off, 541.79 EUR is 530.95 EUR.")]
+    found = detector({"messages": [*_answered(TRUE, RECORDED), *later]})
+    assert [(f.detector, f.judges) for f in found] == [("misquote", "agent")]
+    assert "turn 1" in found[0].detail
+    assert detector({"messages": [*faithful, *later]}) == []
+    # A memory of the last turn is a source: its months may not change either.
+    memory = "Stock counts happen twice a year, in the last week of June and December."
+    state = {
+        "memories": [{"id": "m", "text": memory}],
+        "messages": [
+            HumanMessage("When are stock counts?"),
+            AIMessage(
+                "From our notes: " + memory.replace("June and December", "March and September")
+            ),
+        ],
+    }
+    assert [f.detector for f in detector(state)] == ["misquote"]
 
 
 # --- routes -----------------------------------------------------------------------------------
