@@ -432,9 +432,13 @@ def blame_inputs(
         correctors.append(FeedbackRouteCorrector(feedback, subgraphs))
     # What the stores say (tools re-run, memories as stored, the router asked again) judges
     # the run and every replay beside the checks: blame starts where no check fired.
+    # The owner's "good" outranks them: what they judged right is not re-opened.
     replayer = ToolReplayer()
     user = getattr(context, "user_id", None)
-    evaluator = DetectorEvaluator(base, blame_detectors(user=user, replayer=replayer))
+    trusted = feedback is not None and feedback.rating != "bad"
+    evaluator = (
+        base if trusted else DetectorEvaluator(base, blame_detectors(user=user, replayer=replayer))
+    )
     correctors += [
         RouteCorrector(catalog),
         RouteRescoreCorrector(catalog),

@@ -288,3 +288,17 @@ def test_with_two_faults_the_earliest_step_whose_correction_fixes_part_is_named(
     # An evaluator that does not say what failed keeps the old answer: not attributed.
     plain = blame(run, evaluator=lambda v: Verdict(_judge(v).passed), correctors=correctors)
     assert plain.method == "not_attributed" and plain.blamed is None
+
+
+def test_blame_inputs_judge_by_the_detectors_unless_the_owner_called_the_run_good() -> None:
+    from nodes.check_node import blame_inputs
+    from nova.catalog import default_catalog
+
+    catalog = default_catalog()
+    said = SimpleNamespace(agent=None, answer=None)
+    plain, _ = blame_inputs(catalog, {})
+    bad, _ = blame_inputs(catalog, {}, feedback=SimpleNamespace(rating="bad", **vars(said)))
+    good, _ = blame_inputs(catalog, {}, feedback=SimpleNamespace(rating="good", **vars(said)))
+    assert isinstance(plain, DetectorEvaluator) and isinstance(bad, DetectorEvaluator)
+    assert not isinstance(good, DetectorEvaluator)
+    assert good({"messages": [AIMessage("fine")]}).passed
