@@ -11,7 +11,9 @@ conditions, with only what a user has:
 1. **checks**: did a check fire (``checks_evaluator``), and the step the failed checks
    name (``blame`` with no correctors);
 2. **checks + re-samples**: what ``nova trace blame RUN --resample 2`` does (the
-   corrections the checks propose, two re-samples per step, judged by the checks);
+   corrections the checks and the blame-time detectors propose, two re-samples per step,
+   judged by the checks and the detectors of ``nodes.detectors``: read-only tools re-run,
+   memories as stored, the router asked again);
 3. **checks + feedback**: the owner's verdict is recorded in the feedback ledger as
    ``nova feedback RUN bad --agent A --answer FACTS`` would, and blame reads it as the CLI
    does (``nodes.check_node.blame_inputs``): the correction judges the replays and a

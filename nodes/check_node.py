@@ -409,6 +409,13 @@ def blame_inputs(
     user judged. ``reference`` is a loaded reference run; ``resample`` the re-samples per
     step.
     """
+    from nodes.detectors import (
+        DetectorEvaluator,
+        RouteRescoreCorrector,
+        ToolReplayer,
+        ToolRerunCorrector,
+        blame_detectors,
+    )
     from nova.tracing.blame import (
         FeedbackEvaluator,
         FeedbackRouteCorrector,
@@ -417,13 +424,27 @@ def blame_inputs(
         checks_evaluator,
     )
 
-    evaluator: Any = checks_evaluator
+    base: Any = checks_evaluator
     correctors: list[Any] = []
     if feedback is not None:
-        evaluator = FeedbackEvaluator(feedback, final)
+        base = FeedbackEvaluator(feedback, final)
         subgraphs = {spec.name: spec.subgraph for spec in catalog}
         correctors.append(FeedbackRouteCorrector(feedback, subgraphs))
-    correctors += [RouteCorrector(catalog), *blame_correctors(catalog)]
+    # What the stores say (tools re-run, memories as stored, the router asked again) judges
+    # the run and every replay beside the checks: blame starts where no check fired.
+    # The owner's "good" outranks them: what they judged right is not re-opened.
+    replayer = ToolReplayer()
+    user = getattr(context, "user_id", None)
+    trusted = feedback is not None and feedback.rating != "bad"
+    evaluator = (
+        base if trusted else DetectorEvaluator(base, blame_detectors(user=user, replayer=replayer))
+    )
+    correctors += [
+        RouteCorrector(catalog),
+        RouteRescoreCorrector(catalog),
+        ToolRerunCorrector(replayer),
+        *blame_correctors(catalog),
+    ]
     if reference is not None:
         correctors.append(ReferenceCorrector(reference))
     if resample:

@@ -314,7 +314,8 @@ def _memory_ids(context: CheckContext) -> dict[str, str]:
     return used
 
 
-def _used_by(answer: str, memory_id: str, text: str) -> bool:
+def answer_uses_memory(answer: str, memory_id: str, text: str) -> bool:
+    """Whether ``answer`` cites the memory or states one of its facts (names, figures ≥ 2)."""
     from nova.erp.grounding import Grounds, mentions
 
     if f"mem:{memory_id}" in answer:
@@ -343,7 +344,7 @@ def memory_fresh(context: CheckContext) -> CheckResult | None:
         successor = getattr(item, "superseded_by", None) if item is not None else None
         if not successor or store.get(context.project, successor) is None:
             continue
-        if _used_by(context.answer, memory_id, getattr(item, "text", text)):
+        if answer_uses_memory(context.answer, memory_id, getattr(item, "text", text)):
             stale.append(f"[mem:{memory_id}] (superseded by [mem:{successor}])")
     if stale:
         return CheckResult(

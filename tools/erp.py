@@ -162,8 +162,14 @@ def erp_trusted_data(message: ToolMessage) -> str:
 
 def build_tools(database: DatabaseProvider = get_erp_database) -> list[BaseTool]:
     """Build every ERP tool on ``database`` (default: the settings' ERP database)."""
+    from tools.registry import declare_idempotent
+
+    # Read skills run on a read-only session and date their answers by the database's own
+    # "today", so a second call on unchanged data returns the same result.
     reads = [
-        declare_provenance(read_tool(skill, database), erp_free_text, erp_trusted_data)
+        declare_idempotent(
+            declare_provenance(read_tool(skill, database), erp_free_text, erp_trusted_data)
+        )
         for skill in READ_SKILLS.values()
     ]
     writes = [declare_trusted(write_tool(skill, database)) for skill in WRITE_SKILLS.values()]

@@ -65,3 +65,24 @@ def get_tools(names: Iterable[str]) -> list[BaseTool]:
             f"Unknown tool(s) {unknown}; registered tools: {', '.join(sorted(registry))}"
         )
     return [registry[name] for name in names]
+
+
+_IDEMPOTENT: set[str] = set()
+
+
+def declare_idempotent(tool: BaseTool) -> BaseTool:
+    """Declare that ``tool`` only reads (a lookup that is safe to call again).
+
+    Called again with the same arguments, it changes nothing and, on unchanged data,
+    returns the same result. Blame re-runs such tools to check a recorded result
+    (``nodes.detectors``); a tool that writes, sends or depends on the clock must not
+    declare it.
+    """
+    _IDEMPOTENT.add(tool.name)
+    return tool
+
+
+def is_idempotent(name: str) -> bool:
+    """Whether the tool called ``name`` declared itself a read-only lookup."""
+    tool_registry()  # the declarations happen when the tool modules are imported
+    return name in _IDEMPOTENT

@@ -135,11 +135,13 @@ def trace_blame(
 
     Replays the thread from its checkpoints (every turn up to this run) with one step's
     output corrected (the route that fits the request's documents, the agent your
-    feedback named, a reference run's output, or a re-sample) and bisects for the
-    earliest correction that makes the run pass: its checks, and your feedback when you
-    gave some (`nova feedback RUN bad --agent … --answer …`). When no correction passes,
-    it says "not attributed" with what it tried. Replays run on a scratch thread: your
-    conversation is not changed.
+    feedback named, a lookup run again, a memory as stored now, a reference run's output,
+    or a re-sample) and bisects for the earliest correction that makes the run pass: its
+    checks, what the stores say now (read-only tools re-run, memories, the router asked
+    again) and your feedback when you gave some (`nova feedback RUN bad --agent …
+    --answer …`). With several faults it names the earliest step whose correction fixes
+    part of the failure (first_fault); when nothing helps, it says "not attributed" with
+    what it tried. Replays run on a scratch thread: your conversation is not changed.
     """
     import contextlib
 

@@ -14,9 +14,11 @@ thread, so the user's thread is never changed, and failures they meet are not re
 
 The earliest step whose correction makes the final state pass the evaluator is found by
 bisection over the candidate steps (verified at the boundary; a linear scan takes over if
-the outcomes are not monotone). Lineage then follows the state keys each step read and
-wrote: a later step that read a key written by the blamed step, or by one of its
-consumers, consumed the wrong output.
+the outcomes are not monotone). A run with two faults passes under no single correction;
+then the earliest step whose correction fixes some of the evaluator's failures
+(``Verdict.failures``) and adds none is the first bad assumption (``first_fault``).
+Lineage then follows the state keys each step read and wrote: a later step that read a
+key written by the blamed step, or by one of its consumers, consumed the wrong output.
 """
 
 from __future__ import annotations
@@ -643,6 +645,10 @@ class Verdict:
 
     passed: bool
     reason: str = ""
+    failures: frozenset[str] = frozenset()
+    """What failed, one stable key each (``check:numbers_grounded``, ``fact:1,142.80``…):
+    a replay that fixes some of them and breaks nothing new has corrected a real fault,
+    even when a second fault keeps the run failing. Empty: the evaluator does not say."""
 
 
 Evaluator = Callable[[Mapping[str, Any]], Verdict]
@@ -670,9 +676,13 @@ def checks_evaluator(values: Mapping[str, Any]) -> Verdict:
     """Pass when the run answered and none of the answer's assumption checks failed."""
     answer = final_message(values)
     if answer is None or not (answer.content or answer.tool_calls):
-        return Verdict(False, "no answer")
+        return Verdict(False, "no answer", frozenset({"no answer"}))
     failed = [str(c.get("name", "?")) for c in failed_checks(values)]
-    return Verdict(not failed, f"failed checks: {', '.join(failed)}" if failed else "checks passed")
+    return Verdict(
+        not failed,
+        f"failed checks: {', '.join(failed)}" if failed else "checks passed",
+        frozenset(f"check:{name}" for name in failed),
+    )
 
 
 class UserFeedback(Protocol):
@@ -724,22 +734,26 @@ class FeedbackEvaluator:
         checks = checks_evaluator(values)
         text = _answer_text(values)
         problems: list[str] = []
+        failures = set(checks.failures)
         if self.feedback.agent:
             route = values.get("route")
             routed = route.get("agent") if isinstance(route, Mapping) else None
             if routed != self.feedback.agent:
                 problems.append(f"routed to {routed}, the user says {self.feedback.agent}")
+                failures.add("feedback:route")
         if self.feedback.answer:
             missing = _missing_facts(self.feedback.answer, text)
             if missing:
                 problems.append("the user's correction states " + ", ".join(missing))
+                failures.update(f"fact:{fact}" for fact in missing)
         if not self.feedback.agent and not self.feedback.answer:
             if self.rejected is None or text == self.rejected:
                 problems.append("the user rejected this answer")
+                failures.add("feedback:rejected")
         if not checks.passed:
             problems.append(checks.reason)
         if problems:
-            return Verdict(False, "; ".join(problems))
+            return Verdict(False, "; ".join(problems), frozenset(failures))
         return Verdict(True, "meets the user's feedback and passes its checks")
 
 
@@ -818,7 +832,10 @@ class BlameResult:
     """Whether the run as it happened passes the evaluator (then nothing is blamed)."""
     blamed: StepRef | None
     consumers: tuple[StepRef, ...]
-    method: Literal["counterfactual", "not_attributed", "none"]
+    method: Literal["counterfactual", "first_fault", "not_attributed", "none"]
+    """``counterfactual``: correcting the blamed step makes the run pass; ``first_fault``:
+    no single correction does (the run holds several faults), and correcting the blamed
+    step is the earliest that fixes part of what failed without breaking anything else."""
     explanation: str
     trials: tuple[Trial, ...] = ()
     steps: tuple[StepRef, ...] = field(default=())
@@ -878,9 +895,12 @@ def blame(
 
     Returns:
         The blamed step and the steps that consumed its output, with every replay tried.
-        A run that passes its evaluator blames nothing; when no correction makes a failing
-        run pass, nothing is blamed either (``method="not_attributed"``) and ``evidence``
-        says which checks failed and which steps were tried.
+        A run that passes its evaluator blames nothing. When no correction makes a failing
+        run pass, the earliest step whose correction fixes part of the failures (by the
+        evaluator's ``Verdict.failures``) and adds none is named (``method="first_fault"``:
+        the run holds a later fault too); otherwise nothing is blamed
+        (``method="not_attributed"``) and ``evidence`` says which checks failed and which
+        steps were tried.
 
     """
     all_refs = tuple(step.ref() for step in run.steps)
@@ -896,6 +916,8 @@ def blame(
 
     trials: list[Trial] = []
     outcome: dict[int, bool] = {}
+    partial: dict[int, tuple[Correction, frozenset[str]]] = {}
+    """Positions whose correction fixed some of the run's failures and added none."""
 
     def passes(position: int) -> bool:
         if position in outcome:
@@ -916,6 +938,8 @@ def blame(
             if check.passed:
                 result = True
                 break
+            if check.failures and check.failures < verdict.failures and position not in partial:
+                partial[position] = (correction, verdict.failures - check.failures)
         outcome[position] = result
         return result
 
@@ -929,6 +953,23 @@ def blame(
             "counterfactual",
             f"correcting {step.key} ({candidates[found][1][0].source}) makes the run pass; "
             f"correcting any earlier candidate does not ({verdict.reason})",
+            tuple(trials),
+            all_refs,
+        )
+    if partial:
+        # Several faults: no one correction passes. The earliest step whose correction
+        # fixes part of the failure (and breaks nothing) is the first bad assumption.
+        first = min(partial)
+        step = candidates[first][0]
+        correction, fixed = partial[first]
+        return BlameResult(
+            False,
+            step.ref(),
+            tuple(s.ref() for s in consumers_of(run, step)),
+            "first_fault",
+            f"correcting {step.key} ({correction.source}) fixes {', '.join(sorted(fixed))} "
+            "and breaks nothing, but the run still fails (a later fault); no earlier "
+            f"candidate fixes any of it ({verdict.reason})",
             tuple(trials),
             all_refs,
         )

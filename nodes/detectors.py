@@ -1,0 +1,449 @@
+"""Blame-time detectors: what the run's own stores say about it, beyond the run-time checks.
+
+The checks judge a turn with what the turn holds. Some faults leave the turn consistent
+with itself: an answer that faithfully copies a wrong tool result, a recall that returned
+an out-of-date memory, a route the router would not make. When blame looks at a run
+afterwards it has more: the tools themselves, the memory store and the router. Each
+detector here looks at a final state (the run's, or a replay's) with those, and reports
+findings that name the step kind they judge:
+
+* ``tool_rerun`` (``tools``): a read-only lookup (``tools.registry.is_idempotent``) called
+  again with the recorded arguments states other figures or documents than the recorded
+  result. A moved business day (other dates in the answer) is no evidence either way.
+* ``memory_current`` (``recall``): a recalled memory the answer relies on that the store
+  holds with another text now, or that a newer memory has superseded.
+* ``route_rescore`` (``route``): a classifier decision (method ``semantic``) whose request,
+  scored again by the router at the decision's recorded version, goes to another agent.
+* ``misquote`` (``agent``): a turn's answer that says what one of that turn's sources says
+  with other figures, month names or negation (earlier turns too: a turn-1 misquote that a
+  later turn computed from is found where it was made).
+
+``DetectorEvaluator`` adds the findings to an evaluator's verdict, so blame starts on a run
+whose checks passed, and judges each replay by the same evidence. ``ToolRerunCorrector``
+and ``RouteRescoreCorrector`` offer the corrected outputs (the memory and number
+correctors live in ``nodes.corrections``). A detector that cannot reach its store finds
+nothing: detectors only ever add evidence, and fault-free runs must stay unblamed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from nova.messages import message_text
+from nova.tracing.blame import Correction, Evaluator, Verdict
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of evidence that a step's output was wrong."""
+
+    detector: str
+    judges: str
+    """The kind of step it judges (``tools``, ``recall``, ``route``)."""
+    detail: str
+
+    @property
+    def key(self) -> str:
+        """Stable failure key for ``Verdict.failures``."""
+        return f"detector:{self.detector}"
+
+
+Detector = Callable[[Mapping[str, Any]], list[Finding]]
+
+
+# --- tool results ---------------------------------------------------------------------------
+
+
+def _calls(messages: Sequence[BaseMessage]) -> dict[str, Mapping[str, Any]]:
+    return {
+        str(call.get("id")): call
+        for message in messages
+        if isinstance(message, AIMessage)
+        for call in message.tool_calls
+        if call.get("id")
+    }
+
+
+def _facts(text: str) -> tuple[Counter[str], frozenset[str]]:
+    from nova.erp.grounding import mentions
+    from nova.provenance import unfence
+
+    found = mentions(unfence(text))
+    stated = Counter(f"{m.kind}:{m.text}" for m in found if m.kind != "date")
+    dates = frozenset(m.text for m in found if m.kind == "date")
+    return stated, dates
+
+
+def disagreement(recorded: str, fresh: str) -> str | None:
+    """Say how a recorded tool result differs from a re-run's (``None``: they agree).
+
+    Figures and document ids are compared as multisets; wording, order and fences are
+    not. When the dates differ (the business day moved since the run), a difference in
+    figures proves nothing and the results count as agreeing.
+    """
+    ours, our_dates = _facts(recorded)
+    theirs, their_dates = _facts(fresh)
+    if ours == theirs or our_dates != their_dates:
+        return None
+    only_ours = sorted((ours - theirs).elements())
+    only_theirs = sorted((theirs - ours).elements())
+
+    def shown(values: list[str]) -> str:
+        return ", ".join(v.split(":", 1)[1] for v in values) or "nothing"
+
+    return f"states {shown(only_ours)} where a re-run states {shown(only_theirs)}"
+
+
+class ToolReplayer:
+    """Re-runs read-only tools by name and arguments, once per distinct call."""
+
+    def __init__(self, tools: Mapping[str, Any] | None = None) -> None:
+        """Look tools up in ``tools`` (default: Nova's tool registry)."""
+        self._tools = tools
+        self._cache: dict[str, ToolMessage | None] = {}
+
+    def _tool(self, name: str) -> Any:
+        from tools.registry import is_idempotent, tool_registry
+
+        if not is_idempotent(name):
+            return None
+        return (self._tools or tool_registry()).get(name)
+
+    def rerun(
+        self, name: str, args: Mapping[str, Any], call_id: str = "rerun"
+    ) -> ToolMessage | None:
+        """Return the tool's result for ``args`` now, or ``None`` when it may not be re-run."""
+        key = json.dumps([name, args], sort_keys=True, default=str)
+        if key in self._cache:
+            return self._cache[key]
+        tool = self._tool(name)
+        result: ToolMessage | None = None
+        if tool is not None:
+            try:
+                out = tool.invoke(
+                    {"name": name, "args": dict(args), "id": call_id, "type": "tool_call"}
+                )
+                result = out if isinstance(out, ToolMessage) else None
+            except Exception:  # a lookup that cannot run now proves nothing about the run
+                _log.debug("re-running %s failed", name, exc_info=True)
+        self._cache[key] = result
+        return result
+
+    def check(
+        self, message: ToolMessage, call: Mapping[str, Any]
+    ) -> tuple[str, ToolMessage] | None:
+        """Return how ``message`` differs from a re-run of ``call``, with the re-run."""
+        if message.status == "error":
+            return None  # a timeout or refusal is the run's own failure, already noted
+        fresh = self.rerun(str(call.get("name")), call.get("args") or {})
+        if fresh is None or fresh.status == "error":
+            return None
+        why = disagreement(message_text(message), message_text(fresh))
+        return (why, fresh) if why else None
+
+
+class ToolRerunDetector:
+    """``tool_rerun``: recorded read-only tool results that a re-run contradicts."""
+
+    def __init__(self, replayer: ToolReplayer | None = None) -> None:
+        """Re-run tools with ``replayer`` (its cache spans every state it judges)."""
+        self.replayer = replayer or ToolReplayer()
+
+    def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
+        """Return one finding per contradicted result in the state's messages."""
+        messages = list(values.get("messages") or [])
+        calls = _calls(messages)
+        found = []
+        for message in messages:
+            if not isinstance(message, ToolMessage):
+                continue
+            call = calls.get(message.tool_call_id)
+            checked = self.replayer.check(message, call) if call else None
+            if checked is not None:
+                name = call.get("name") if call else message.name
+                found.append(Finding("tool_rerun", "tools", f"{name}: {checked[0]}"))
+        return found
+
+
+class ToolRerunCorrector:
+    """Propose a ``tools`` step's results as a re-run of its read-only lookups gives them."""
+
+    def __init__(self, replayer: ToolReplayer | None = None) -> None:
+        """Re-run tools with ``replayer``."""
+        self.replayer = replayer or ToolReplayer()
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield the step's tool messages with contradicted results replaced."""
+        from nova.provenance import PROVENANCE_KEY, stamp
+
+        if step.node != "tools":
+            return
+        written = step.writes.get("messages")
+        messages = written if isinstance(written, list) else [written]
+        calls = _calls(list(step.before.values.get("messages") or []))
+        fixed: list[Any] = []
+        changed = False
+        for message in messages:
+            call = calls.get(message.tool_call_id) if isinstance(message, ToolMessage) else None
+            checked = self.replayer.check(message, call) if call else None
+            if checked is None:
+                fixed.append(message)
+                continue
+            fresh = checked[1]
+            kwargs = dict(message.additional_kwargs)
+            better = message.model_copy(
+                update={
+                    "content": fresh.content,
+                    "artifact": fresh.artifact,
+                    "additional_kwargs": kwargs,
+                    "id": None,
+                }
+            )
+            if PROVENANCE_KEY in kwargs:
+                stamp(better)
+            fixed.append(better)
+            changed = True
+        if changed:
+            yield Correction("check", {"messages": fixed}, "tool_rerun: the lookups' results now")
+
+
+# --- memories -------------------------------------------------------------------------------
+
+
+class MemoryCurrentDetector:
+    """``memory_current``: recalled memories the answer relies on that are out of date."""
+
+    def __init__(self, store: Any = None, user: str | None = None) -> None:
+        """Read ``store`` (default: the configured one) as ``user``'s view."""
+        self.store = store
+        self.user = user
+
+    def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
+        """Return one finding per superseded or since-changed memory the answer uses."""
+        from nodes.consistency import answer_uses_memory
+
+        hits = [m for m in values.get("memories") or [] if isinstance(m, Mapping)]
+        project = values.get("project")
+        answer = _final_text(values)
+        if not hits or not project or not answer:
+            return []
+        try:
+            if self.store is None:
+                from memory.store import default_memory_store
+
+                self.store = default_memory_store().for_owner(self.user)
+            store = self.store
+            found = []
+            for hit in hits:
+                memory_id, text = str(hit.get("id") or ""), str(hit.get("text") or "")
+                item = store.get(project, memory_id) if memory_id else None
+                if item is None or not answer_uses_memory(answer, memory_id, text):
+                    continue
+                newer = getattr(item, "superseded_by", None)
+                if newer and store.get(project, newer) is not None:
+                    why = f"superseded by [mem:{newer}]"
+                elif getattr(item, "text", text) != text:
+                    why = "the store holds another text for it now"
+                else:
+                    continue
+                found.append(Finding("memory_current", "recall", f"[mem:{memory_id}]: {why}"))
+            return found
+        except Exception:  # no memory store: no evidence
+            _log.debug("memory_current could not read the memory store", exc_info=True)
+            return []
+
+
+def _final_text(values: Mapping[str, Any]) -> str:
+    for message in reversed(values.get("messages") or []):
+        if isinstance(message, AIMessage):
+            return _answer_only(message_text(message))
+    return ""
+
+
+# --- answers that misquote their sources ----------------------------------------------------
+
+
+def _turns(messages: Sequence[BaseMessage]) -> list[list[BaseMessage]]:
+    turns: list[list[BaseMessage]] = []
+    for message in messages:
+        if isinstance(message, HumanMessage) or not turns:
+            turns.append([])
+        turns[-1].append(message)
+    return turns
+
+
+class MisquoteDetector:
+    """``misquote``: an answer that says what one of its sources says, with other values.
+
+    Each turn's answer is set against that turn's sources (the user's words, tool results,
+    and for the last turn the recalled memories): a sentence aligned with a source
+    sentence whose figures, month names or negation differ (``repair_numbers``). Figures
+    computed from the sources stand in no source sentence's place and are left alone. A
+    turn-1 misquote stays in the thread, so it is found after a later turn too.
+    """
+
+    def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
+        """Return one finding per turn whose answer misquotes a source."""
+        from nodes.corrections import repair_numbers
+        from nova.provenance import unfence
+
+        turns = _turns(list(values.get("messages") or []))
+        memories = [
+            str(m.get("text", "")) for m in values.get("memories") or [] if isinstance(m, Mapping)
+        ]
+        found = []
+        for number, turn in enumerate(turns, start=1):
+            answers = [m for m in turn if isinstance(m, AIMessage) and not m.tool_calls]
+            if not answers:
+                continue
+            answer = _answer_only(message_text(answers[-1]))
+            sources = [
+                unfence(message_text(m)) for m in turn if isinstance(m, HumanMessage | ToolMessage)
+            ]
+            if number == len(turns):
+                sources += memories
+            if answer and repair_numbers(answer, sources) is not None:
+                found.append(
+                    Finding("misquote", "agent", f"turn {number}'s answer misquotes a source")
+                )
+        return found
+
+
+def _answer_only(text: str) -> str:
+    return text.split("\n\n⚠ Nova flagged this answer:", 1)[0].strip()
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+def _rescored(route: Mapping[str, Any], request: str, router: Any) -> Mapping[str, Any] | None:
+    """Return the router's decision for ``request`` now, when it may be compared to ``route``."""
+    if route.get("method") != "semantic" or not request.strip() or router is None:
+        return None
+    if route.get("router_version") != getattr(router, "version", None):
+        return None  # refitted since: the recorded version cannot be scored again
+    if route.get("catalog_version") != getattr(router, "catalog_version", None):
+        return None
+    decision: Mapping[str, Any] = router.route(request)
+    return decision if decision.get("method") == "semantic" else None
+
+
+def _route_text(values: Mapping[str, Any]) -> str:
+    return str(values.get("instruction") or values.get("request") or "")
+
+
+class RouteRescoreDetector:
+    """``route_rescore``: a classifier's decision the router, asked again, does not make."""
+
+    def __init__(self, router: Callable[[], Any] | None = None) -> None:
+        """Score requests with ``router()`` (default: Nova's shared router)."""
+        self.router = router or _nova_router
+
+    def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
+        """Return a finding when the state's route is not the router's decision."""
+        route = values.get("route")
+        if not isinstance(route, Mapping) or not route.get("agent"):
+            return []
+        try:
+            again = _rescored(route, _route_text(values), self.router())
+        except Exception:  # no router (not fitted, no encoder): no evidence
+            _log.debug("route_rescore could not score the request", exc_info=True)
+            return []
+        if again is None or again.get("agent") == route.get("agent"):
+            return []
+        return [
+            Finding(
+                "route_rescore",
+                "route",
+                f"routed to {route.get('agent')}, but the router at version "
+                f"{route.get('router_version')} sends the request to {again.get('agent')} "
+                f"({float(again.get('confidence') or 0):.2f})",
+            )
+        ]
+
+
+class RouteRescoreCorrector:
+    """Propose the router's own decision for a ``route`` step that ``route_rescore`` flags."""
+
+    def __init__(self, catalog: Any, router: Callable[[], Any] | None = None) -> None:
+        """Name subgraphs from ``catalog``; score with ``router()`` (default: Nova's)."""
+        self.catalog = catalog
+        self.router = router or _nova_router
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield the re-scored route (and the thread's topic it implies)."""
+        from nodes.route_context import next_thread_route
+
+        route = step.writes.get("route") if step.node == "route" else None
+        if not isinstance(route, Mapping) or not route.get("agent"):
+            return
+        before = step.before.values
+        request = _route_text(before)
+        try:
+            again = _rescored(route, request, self.router())
+        except Exception:
+            return
+        agent = again.get("agent") if again else None
+        if again is None or agent == route.get("agent") or agent not in self.catalog:
+            return
+        corrected = {
+            **again,
+            "id": route.get("id"),
+            "subgraph": self.catalog[agent].subgraph,
+            "reason": f"re-scored by the router (was {route.get('agent')}): {again.get('reason')}",
+        }
+        topic = next_thread_route(corrected, request, before.get("thread_route"))  # type: ignore[arg-type]
+        yield Correction(
+            "check",
+            {"route": corrected, "thread_route": topic},
+            f"route_rescore: {agent}",
+        )
+
+
+def _nova_router() -> Any:
+    from nodes.router import nova_router
+
+    return nova_router()
+
+
+# --- the evaluator --------------------------------------------------------------------------
+
+
+class DetectorEvaluator:
+    """An evaluator with the detectors' findings added: any finding fails the state."""
+
+    def __init__(self, base: Evaluator, detectors: Sequence[Detector]) -> None:
+        """Judge by ``base``, then by each of ``detectors``."""
+        self.base = base
+        self.detectors = list(detectors)
+
+    def __call__(self, values: Mapping[str, Any]) -> Verdict:
+        """Return ``base``'s verdict, failed and extended by any finding."""
+        verdict = self.base(values)
+        findings = [finding for detector in self.detectors for finding in detector(values)]
+        if not findings:
+            return verdict
+        notes = "; ".join(f"{f.detector} ({f.judges}): {f.detail}" for f in findings)
+        reason = notes if verdict.passed else f"{verdict.reason}; {notes}"
+        return Verdict(False, reason, verdict.failures | {f.key for f in findings})
+
+
+def blame_detectors(
+    *, user: str | None = None, replayer: ToolReplayer | None = None
+) -> list[Detector]:
+    """Return Nova's detectors (``replayer`` shared with ``ToolRerunCorrector``)."""
+    return [
+        RouteRescoreDetector(),
+        MemoryCurrentDetector(user=user),
+        ToolRerunDetector(replayer),
+        MisquoteDetector(),
+    ]

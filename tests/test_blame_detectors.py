@@ -1,0 +1,304 @@
+"""Blame-time detectors: tools re-run, memories as stored, the router asked again; first faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import StructuredTool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+from nodes.detectors import (
+    DetectorEvaluator,
+    Finding,
+    MemoryCurrentDetector,
+    MisquoteDetector,
+    RouteRescoreCorrector,
+    RouteRescoreDetector,
+    ToolReplayer,
+    ToolRerunCorrector,
+    ToolRerunDetector,
+    disagreement,
+)
+from nova.tracing.blame import Correction, RunSteps, Step, Verdict, blame, load_run
+from tools.registry import declare_idempotent
+
+RECORDED = "Invoice INV-2025-00236: total €541.79, outstanding €541.79 (as of 2025-06-30)."
+TRUE = "Invoice INV-2025-00236: total €514.79, outstanding €514.79 (as of 2025-06-30)."
+
+
+def _step(node: str, before: Mapping[str, Any], writes: Mapping[str, Any]) -> Any:
+    return SimpleNamespace(node=node, before=SimpleNamespace(values=before), writes=writes)
+
+
+# --- tool results -----------------------------------------------------------------------------
+
+
+def test_a_rerun_disagrees_on_figures_not_on_wording_or_a_moved_business_day() -> None:
+    why = disagreement(RECORDED, TRUE)
+    assert why is not None and "541.79" in why and "514.79" in why
+    assert disagreement(RECORDED, RECORDED.replace("Invoice", "Rechnung")) is None
+    # Another "as of" date: the data may have moved on since the run, so no evidence.
+    assert disagreement(RECORDED, TRUE.replace("2025-06-30", "2025-07-01")) is None
+
+
+def _lookup_tools(answer: str) -> dict[str, Any]:
+    calls: list[dict[str, Any]] = []
+
+    def lookup(invoice_number: str) -> str:
+        calls.append({"invoice_number": invoice_number})
+        return answer
+
+    read = declare_idempotent(
+        StructuredTool.from_function(lookup, name="test_invoice_lookup", description="Look up.")
+    )
+    write = StructuredTool.from_function(lookup, name="test_invoice_write", description="Write.")
+    return {read.name: read, write.name: write, "calls": calls}
+
+
+def _tool_turn(name: str, content: str) -> list[Any]:
+    call = {"name": name, "args": {"invoice_number": "INV-2025-00236"}, "id": "c1"}
+    return [
+        HumanMessage("What is open on INV-2025-00236?"),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(content, tool_call_id="c1", name=name),
+        AIMessage(content),
+    ]
+
+
+def test_a_read_only_lookup_whose_rerun_disagrees_is_found_and_corrected_once() -> None:
+    tools = _lookup_tools(TRUE)
+    replayer = ToolReplayer(tools)
+    detector = ToolRerunDetector(replayer)
+    found = detector({"messages": _tool_turn("test_invoice_lookup", RECORDED)})
+    assert [(f.detector, f.judges) for f in found] == [("tool_rerun", "tools")]
+    assert detector({"messages": _tool_turn("test_invoice_lookup", TRUE)}) == []
+    # A tool that did not declare itself read-only is never called again.
+    assert detector({"messages": _tool_turn("test_invoice_write", RECORDED)}) == []
+    assert tools["calls"] == [{"invoice_number": "INV-2025-00236"}]  # cached per call
+
+    turn = _tool_turn("test_invoice_lookup", RECORDED)
+    step = _step("tools", {"messages": turn[:2]}, {"messages": [turn[2]]})
+    corrections = list(ToolRerunCorrector(replayer)(step, None))
+    assert len(corrections) == 1
+    fixed = corrections[0].writes["messages"][0]
+    assert isinstance(fixed, ToolMessage) and fixed.content == TRUE
+    assert fixed.tool_call_id == "c1"
+    # Nothing to offer for a result the re-run confirms, or for another kind of step.
+    good = _tool_turn("test_invoice_lookup", TRUE)
+    confirmed = _step("tools", {"messages": good[:2]}, {"messages": [good[2]]})
+    assert list(ToolRerunCorrector(replayer)(confirmed, None)) == []
+    answer = _step("agent", {}, {"messages": [turn[2]]})
+    assert list(ToolRerunCorrector(replayer)(answer, None)) == []
+
+
+# --- memories ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    id: str
+    text: str
+    superseded_by: str | None = None
+
+
+class Store:
+    def __init__(self, *items: Item) -> None:
+        self.items = {item.id: item for item in items}
+
+    def get(self, project: str, item_id: str) -> Item | None:
+        return self.items.get(item_id)
+
+
+FEE = "The parts shop charges a 10 percent restocking fee on returns."
+
+
+def _memory_state(text: str, answer: str) -> dict[str, Any]:
+    return {
+        "project": "parts-shop",
+        "memories": [{"id": "m1", "text": text, "kind": "decision", "score": 0.7}],
+        "messages": [HumanMessage("restocking fee?"), AIMessage(answer)],
+    }
+
+
+def test_a_recalled_memory_the_store_now_holds_otherwise_or_superseded_is_found() -> None:
+    stale = FEE.replace("10", "15")
+    store = Store(Item("m1", FEE))
+    found = MemoryCurrentDetector(store)(_memory_state(stale, "From our notes: " + stale))
+    assert [(f.detector, f.judges) for f in found] == [("memory_current", "recall")]
+    # As stored: nothing; not used by the answer: nothing.
+    assert MemoryCurrentDetector(store)(_memory_state(FEE, "From our notes: " + FEE)) == []
+    assert MemoryCurrentDetector(store)(_memory_state(stale, "We ship with DHL.")) == []
+    superseded = Store(Item("m1", FEE, superseded_by="m2"), Item("m2", FEE.replace("10", "12")))
+    found = MemoryCurrentDetector(superseded)(_memory_state(FEE, "From our notes: " + FEE))
+    assert found and "superseded by [mem:m2]" in found[0].detail
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def _answered(tool_text: str, answer: str) -> list[Any]:
+    call = {"name": "erp_invoice_lookup", "args": {}, "id": f"c{len(answer)}"}
+    return [
+        HumanMessage("What is open on INV-2025-00236?"),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(tool_text, tool_call_id=call["id"], name="erp_invoice_lookup"),
+        AIMessage(answer),
+    ]
+
+
+def test_a_misquote_is_found_in_the_turn_that_made_it_and_computed_figures_are_not() -> None:
+    detector = MisquoteDetector()
+    faithful = _answered(TRUE, TRUE)
+    assert detector({"messages": faithful}) == []
+    # Turn 1 changed a figure of its source; turn 2 computed from it (no source of its own).
+    later = [HumanMessage("And with 2% off?"), AIMessage("With 2% off, 541.79 EUR is 530.95 EUR.")]
+    found = detector({"messages": [*_answered(TRUE, RECORDED), *later]})
+    assert [(f.detector, f.judges) for f in found] == [("misquote", "agent")]
+    assert "turn 1" in found[0].detail
+    assert detector({"messages": [*faithful, *later]}) == []
+    # A memory of the last turn is a source: its months may not change either.
+    memory = "Stock counts happen twice a year, in the last week of June and December."
+    state = {
+        "memories": [{"id": "m", "text": memory}],
+        "messages": [
+            HumanMessage("When are stock counts?"),
+            AIMessage(
+                "From our notes: " + memory.replace("June and December", "March and September")
+            ),
+        ],
+    }
+    assert [f.detector for f in detector(state)] == ["misquote"]
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+class Router:
+    version = "r1"
+    catalog_version = "c1"
+
+    def route(self, text: str) -> dict[str, Any]:
+        return {"agent": "erp_customers", "method": "semantic", "confidence": 0.9, "reason": "x"}
+
+
+def _route(agent: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "id": "route-1",
+        "agent": agent,
+        "subgraph": "erp",
+        "method": "semantic",
+        "router_version": "r1",
+        "catalog_version": "c1",
+        **changes,
+    }
+
+
+def test_a_route_the_router_does_not_make_at_its_recorded_version_is_found_and_corrected() -> None:
+    detector = RouteRescoreDetector(Router)
+    request = {"request": "How much does Kessler Automotive GmbH owe us?"}
+    found = detector({**request, "route": _route("erp_payments")})
+    assert [(f.detector, f.judges) for f in found] == [("route_rescore", "route")]
+    assert detector({**request, "route": _route("erp_customers")}) == []
+    # Not the classifier's own choice, or another router version: nothing to compare.
+    assert detector({**request, "route": _route("erp_payments", method="memory")}) == []
+    assert detector({**request, "route": _route("erp_payments", router_version="r0")}) == []
+
+    catalog = {"erp_customers": SimpleNamespace(subgraph="erp")}
+    step = _step("route", request, {"route": _route("erp_payments")})
+    corrections = list(RouteRescoreCorrector(catalog, Router)(step, None))
+    assert len(corrections) == 1
+    route = corrections[0].writes["route"]
+    assert route["agent"] == "erp_customers" and route["subgraph"] == "erp"
+    assert corrections[0].writes["thread_route"]["agent"] == "erp_customers"
+
+
+def test_findings_fail_a_passing_verdict_and_add_their_keys() -> None:
+    def finds(values: Mapping[str, Any]) -> list[Finding]:
+        return [Finding("tool_rerun", "tools", "x")] if values.get("bad") else []
+
+    evaluator = DetectorEvaluator(lambda v: Verdict(True, "checks passed"), [finds])
+    assert evaluator({}).passed
+    verdict = evaluator({"bad": True})
+    assert not verdict.passed and verdict.failures == {"detector:tool_rerun"}
+
+
+# --- two faults: the first bad assumption -----------------------------------------------------
+
+
+class Chain(TypedDict, total=False):
+    lookup: int
+    answer: str
+
+
+def _two_fault_graph() -> Any:
+    builder = StateGraph(Chain)
+    builder.add_node("lookup", lambda s: {"lookup": 541})  # wrong (514)
+    builder.add_node("answer", lambda s: {"answer": f"INV-11 has {s['lookup']}"})  # wrong id
+    builder.add_edge(START, "lookup")
+    builder.add_edge("lookup", "answer")
+    builder.add_edge("answer", END)
+    return builder.compile(checkpointer=InMemorySaver())
+
+
+def _judge(values: Mapping[str, Any]) -> Verdict:
+    failures = set()
+    if values.get("lookup") != 514:
+        failures.add("detector:tool_rerun")
+    if not values.get("answer"):
+        failures.add("no answer")
+    elif not str(values["answer"]).startswith("INV-10"):
+        failures.add("check:numbers_grounded")
+    return Verdict(not failures, ", ".join(sorted(failures)), frozenset(failures))
+
+
+@dataclass
+class Fixed:
+    key: str
+    writes: Mapping[str, Any]
+
+    def __call__(self, step: Step, run: RunSteps) -> Iterator[Correction]:
+        if step.key == self.key:
+            yield Correction("check", self.writes, "test")
+
+
+def test_with_two_faults_the_earliest_step_whose_correction_fixes_part_is_named() -> None:
+    graph = _two_fault_graph()
+    graph.invoke({}, {"configurable": {"thread_id": "t"}})
+    run = load_run(graph, "t")
+    correctors = [
+        Fixed("lookup#1", {"lookup": 514}),
+        Fixed("answer#1", {"answer": "INV-10 has 541"}),
+    ]
+    result = blame(run, evaluator=_judge, correctors=correctors)
+    assert result.method == "first_fault"
+    assert result.blamed is not None and result.blamed.key == "lookup#1"
+    assert "detector:tool_rerun" in result.explanation
+    # A correction that fixes nothing, or fixes one failure and causes another, is no
+    # evidence: nothing is named.
+    useless = [Fixed("lookup#1", {"lookup": 7})]
+    assert blame(run, evaluator=_judge, correctors=useless).method == "not_attributed"
+    trade = [Fixed("answer#1", {"answer": ""})]
+    assert blame(run, evaluator=_judge, correctors=trade).method == "not_attributed"
+    # An evaluator that does not say what failed keeps the old answer: not attributed.
+    plain = blame(run, evaluator=lambda v: Verdict(_judge(v).passed), correctors=correctors)
+    assert plain.method == "not_attributed" and plain.blamed is None
+
+
+def test_blame_inputs_judge_by_the_detectors_unless_the_owner_called_the_run_good() -> None:
+    from nodes.check_node import blame_inputs
+    from nova.catalog import default_catalog
+
+    catalog = default_catalog()
+    said = SimpleNamespace(agent=None, answer=None)
+    plain, _ = blame_inputs(catalog, {})
+    bad, _ = blame_inputs(catalog, {}, feedback=SimpleNamespace(rating="bad", **vars(said)))
+    good, _ = blame_inputs(catalog, {}, feedback=SimpleNamespace(rating="good", **vars(said)))
+    assert isinstance(plain, DetectorEvaluator) and isinstance(bad, DetectorEvaluator)
+    assert not isinstance(good, DetectorEvaluator)
+    assert good({"messages": [AIMessage("fine")]}).passed
