@@ -330,3 +330,38 @@ def test_one_run_failing_the_same_way_many_times_is_one_item() -> None:
     assert done.exit_code == 0 and done.output.count("Dismissed failure") == 3
     left = json.loads(runner.invoke(app, ["inbox", "--json", "--local"]).output)
     assert [item["detail"]["failure_id"] for item in left["items"]] == [other.id]
+
+
+def test_latest_values_read_as_plain_data_match_the_savers(tmp_path: Path) -> None:
+    """A cold ``nova inbox`` reads SQLite checkpoints without LangGraph's saver: same values.
+
+    The threads hold messages (pydantic models in LangGraph's msgpack) and pipeline run
+    records; a checkpoint in another serializer's format is left to the saver.
+    """
+    import random
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from evals.bench_inbox import build_threads
+    from nova.inbox import checkpoints
+
+    url = f"sqlite:///{tmp_path / 'checkpoints.sqlite'}"
+    build_threads(url, 60, random.Random(7))
+    threads = [t.thread_id for t in checkpoints.pipeline_threads(url)]
+    assert threads, "the builder writes pipeline threads"
+    plain = checkpoints._plain_values(checkpoints._engine(url), threads)
+    assert set(plain) == set(threads)
+    with sqlite3.connect(tmp_path / "checkpoints.sqlite", check_same_thread=False) as conn:
+        saver = SqliteSaver(conn)
+        for thread in threads:
+            config = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+            found = saver.get_tuple(config)  # type: ignore[arg-type]
+            assert found is not None
+            full = found.checkpoint["channel_values"]
+            assert plain[thread]["run"] == full["run"]
+            assert [m["content"] for m in plain[thread]["messages"]] == [
+                m.content for m in full["messages"]
+            ]
+        conn.execute("UPDATE checkpoints SET type = 'json' WHERE thread_id = ?", (threads[0],))
+    assert threads[0] not in checkpoints._plain_values(checkpoints._engine(url), threads)

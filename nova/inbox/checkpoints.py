@@ -145,9 +145,12 @@ def pending_interrupts(url: str) -> list[PendingInterrupt]:
     return found
 
 
-_CONSTRUCTOR_EXT = (0, 1, 2)
-"""LangGraph's msgpack extension codes for "call this constructor with these arguments"
-(single, positional, keyword: ``langgraph.checkpoint.serde.jsonplus``)."""
+_CONSTRUCTOR_EXT = (0, 1, 2, 3, 4, 5)
+"""LangGraph's msgpack extension codes for "build this object from these arguments"
+(constructor with one, positional or keyword arguments, a class method with one argument,
+a pydantic v1 or v2 model from its fields: ``langgraph.checkpoint.serde.jsonplus``); the
+arguments are always the third item. Other codes (numpy arrays, delta snapshots) are not
+plain data, and their checkpoints are read by the saver."""
 
 
 def _as_data(code: int, data: bytes) -> Any:
@@ -252,17 +255,58 @@ def pipeline_threads(url: str) -> list[LatestCheckpoint]:
 def latest_values(url: str, threads: list[str]) -> dict[str, dict[str, Any]]:
     """Return the state values of each thread's latest root checkpoint (only these threads).
 
-    Uses the saver's public ``get_tuple`` (the savers differ in where channel values live).
+    On SQLite the values live inside the checkpoint row: they are read as plain msgpack data
+    (a message or other object comes back as its constructor's arguments), which spares a
+    cold ``nova inbox`` importing LangGraph's saver and langchain-core (~0.4 s). Postgres
+    keeps values in a blob table, and any checkpoint the plain reading cannot decode goes
+    through the saver's public ``get_tuple``.
     """
     if not threads:
         return {}
-    with _saver(url) as saver:
-        values: dict[str, dict[str, Any]] = {}
-        for thread in threads:
-            found = saver.get_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}})
-            if found is not None:
-                values[thread] = dict(found.checkpoint.get("channel_values") or {})
-        return values
+    values: dict[str, dict[str, Any]] = {}
+    engine = _engine(url)
+    if engine.dialect.name == "sqlite":
+        values = _plain_values(engine, threads)
+    rest = [thread for thread in threads if thread not in values]
+    if rest:
+        with _saver(url) as saver:
+            for thread in rest:
+                config = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+                found = saver.get_tuple(config)
+                if found is not None:
+                    values[thread] = dict(found.checkpoint.get("channel_values") or {})
+    return values
+
+
+def _plain_values(engine: Engine, threads: list[str]) -> dict[str, dict[str, Any]]:
+    """Decode the latest root checkpoints of ``threads`` on SQLite as plain data, where possible."""
+    import ormsgpack
+    from sqlalchemy import bindparam
+
+    query = text(
+        """
+        SELECT c.thread_id, c.type, c.checkpoint FROM checkpoints c
+        WHERE c.checkpoint_ns = '' AND c.thread_id IN :threads
+          AND c.checkpoint_id = (
+              SELECT MAX(l.checkpoint_id) FROM checkpoints l
+              WHERE l.thread_id = c.thread_id AND l.checkpoint_ns = ''
+          )
+        """
+    ).bindparams(bindparam("threads", expanding=True))
+    with engine.connect() as conn:
+        rows = conn.execute(query, {"threads": threads}).all()
+    values: dict[str, dict[str, Any]] = {}
+    for thread, type_, blob in rows:
+        if type_ != "msgpack":
+            continue  # another serializer's format: the saver reads it
+        try:
+            decoded = ormsgpack.unpackb(blob, ext_hook=_as_data, option=ormsgpack.OPT_NON_STR_KEYS)
+        except (ValueError, TypeError, ormsgpack.MsgpackDecodeError):
+            continue
+        channel_values = decoded.get("channel_values") if isinstance(decoded, dict) else None
+        if isinstance(channel_values, dict):
+            values[thread] = channel_values
+    return values
 
 
 @contextmanager

@@ -191,7 +191,7 @@ def unanswered_questions(scope: InboxScope) -> SourceResult:
 
 def _pipeline_deadlines() -> dict[str, tuple[float, float]]:
     """Return each pipeline's (longest step deadline, sum of step deadlines) in seconds."""
-    from nova.pipelines.loader import DEFAULT_PIPELINES_DIR
+    from nova.pipelines.defaults import DEFAULT_PIPELINES_DIR
 
     files = sorted([*DEFAULT_PIPELINES_DIR.glob("*.yaml"), *DEFAULT_PIPELINES_DIR.glob("*.yml")])
     # Validating the files costs ~0.3 s; a server asks often and they rarely change.
@@ -202,10 +202,10 @@ def _pipeline_deadlines() -> dict[str, tuple[float, float]]:
 def _deadlines_of(files: tuple[tuple[str, int], ...]) -> dict[str, tuple[float, float]]:
     # Only the deadlines are read: the files are validated where they are run
     # (`load_pipelines`, ~1 s with its template checks, is too slow for every inbox).
-    from nova.pipelines.spec import StepSpec
+    from nova.pipelines.defaults import DEFAULT_STEP_DEADLINE_S
     from nova.yamlio import load_yaml
 
-    default = float(StepSpec.model_fields["deadline_s"].default)
+    default = DEFAULT_STEP_DEADLINE_S
     deadlines = {}
     for path, _mtime in files:
         data = load_yaml(Path(path).read_text(encoding="utf-8"))

@@ -5,22 +5,28 @@ the template language ``nova.pipelines.templates``; the compiler and runner live
 ``graphs.pipeline`` and the step execution in ``nodes.pipeline_steps``.
 """
 
-from nova.pipelines.loader import (
-    DEFAULT_PIPELINES_DIR,
-    PipelineError,
-    Pipelines,
-    check_pipeline,
-    load_pipelines,
-)
-from nova.pipelines.spec import (
-    InputRef,
-    ParamsError,
-    ParamSpec,
-    PipelineSpec,
-    RetryPolicy,
-    StepSpec,
-    validate_params,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nova.pipelines.loader import (
+        DEFAULT_PIPELINES_DIR,
+        PipelineError,
+        Pipelines,
+        check_pipeline,
+        load_pipelines,
+    )
+    from nova.pipelines.spec import (
+        InputRef,
+        ParamsError,
+        ParamSpec,
+        PipelineSpec,
+        RetryPolicy,
+        StepSpec,
+        validate_params,
+    )
 
 __all__ = [
     "DEFAULT_PIPELINES_DIR",
@@ -36,3 +42,27 @@ __all__ = [
     "load_pipelines",
     "validate_params",
 ]
+
+_HOMES = {
+    "DEFAULT_PIPELINES_DIR": "defaults",
+    "PipelineError": "loader",
+    "Pipelines": "loader",
+    "check_pipeline": "loader",
+    "load_pipelines": "loader",
+    "InputRef": "spec",
+    "ParamsError": "spec",
+    "ParamSpec": "spec",
+    "PipelineSpec": "spec",
+    "RetryPolicy": "spec",
+    "StepSpec": "spec",
+    "validate_params": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: the loader brings Jinja and the catalog, which a reader of one
+    # constant (``nova inbox``) does not need.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"nova.pipelines.{home}"), name)

@@ -18,6 +18,7 @@ import yaml
 from jinja2 import TemplateError
 from pydantic import ValidationError
 
+from nova.pipelines.defaults import DEFAULT_PIPELINES_DIR
 from nova.pipelines.spec import (
     RESERVED_STEP_IDS,
     ParamsError,
@@ -27,8 +28,6 @@ from nova.pipelines.spec import (
 )
 from nova.pipelines.templates import CONTEXT_NAMES, compile_check, is_template, referenced
 from nova.yamlio import load_yaml
-
-DEFAULT_PIPELINES_DIR = Path(__file__).resolve().parents[1] / "catalog" / "pipelines"
 
 
 class PipelineError(ValueError):

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nova.catalog.spec import NAME_PATTERN
+from nova.pipelines.defaults import DEFAULT_STEP_DEADLINE_S
 
 STEP_ID_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"
 RESERVED_STEP_IDS = frozenset({"start", "finish", "enter", "agent", "tools"})
@@ -111,7 +112,7 @@ class StepSpec(BaseModel):
     not pause on a re-run would shift the answers of the ones after it)."""
     retry: RetryPolicy = RetryPolicy()
     """Retry policy."""
-    deadline_s: float = Field(default=60.0, gt=0, le=3600)
+    deadline_s: float = Field(default=DEFAULT_STEP_DEADLINE_S, gt=0, le=3600)
     """Seconds the step may take in all (every try and wait); a step never hangs longer."""
     on_failure: FailurePolicy = "fail"
     """After the last try: ``fail`` stops the pipeline; ``skip`` records a note and goes on."""
