@@ -251,7 +251,7 @@ def memory_decision(
         erp_mention: What a text names of the ERP (``nova.erp.followup.erp_mention``;
             asked only when the rest of the evidence already points to memory).
         memory_agents: The router config's agents that answer from memory (empty: any
-            agent with a memory tool, then the fallback agent).
+            agent with a memory tool, the fallback agent first).
         erp_data: Whether the turn's project holds the ERP data.
         allows: Whether the turn's project enables an agent (default: all).
         min_score: Recall relevance of a strong hit.
