@@ -376,7 +376,7 @@ def owner_graph(
     from nodes.router import make_route_node, nova_router
     from nodes.supervisor import SUBGRAPHS, dispatch, intake
     from nova.catalog import default_catalog
-    from nova.erp.followup import names_erp_content
+    from nova.erp.followup import ErpMention, erp_mention
     from nova.ledger.routing import RoutingLedger
     from nova.state import NovaContext, NovaState
 
@@ -388,9 +388,9 @@ def owner_graph(
         )
     )
 
-    def erp_content(text: str) -> bool:
+    def mention(text: str) -> ErpMention:
         with database.read_session() as session:
-            return names_erp_content(text, session)
+            return erp_mention(text, session)
 
     def stand_in(state: NovaState) -> dict[str, Any]:
         return {}
@@ -404,7 +404,7 @@ def owner_graph(
             ledger=ledger,
             model_factory=None,
             catalog=agents,
-            erp_content=erp_content,
+            erp_mention=mention,
         ),
     )
     builder.add_node("dispatch", dispatch)

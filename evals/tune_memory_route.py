@@ -15,33 +15,36 @@ For each threshold it prints:
 * ERP examples moved: ERP catalog examples that name no ERP entity or ERP word and whose
   top fact or decision reaches the threshold (each would leave its ERP agent).
 
-With ``--routing`` it also checks (not tunes) the route node's memory fusion on the routing
-evaluation's dataset (``evals/datasets/routing.jsonl``): in each project, how many of its
-requests the classifier sends to an ERP agent would be moved by ``memory_decision``, and
-whether each move is right or wrong by the dataset's label. ``nova eval routing`` scores the
-classifier alone, so this is where the fusion's effect on those requests shows.
+With ``--routing`` it instead checks (not tunes) the route node's memory fusion on the
+routing evaluation's dataset (``evals/datasets/routing.jsonl``, the routing eval's own
+frozen split: dev, or test with ``--test`` to quote the final figures): ``nova eval
+routing`` scores the classifier alone, so here each request is recalled in each project
+and fused as the route node does (``memory_decision``), and in-scope accuracy and
+out-of-scope recall are printed with and without the fusion, with the moves that were
+right or wrong by the dataset's label.
 
-Run: ``python -m evals.tune_memory_route [--routing]`` (needs ``nova setup``: seeded memory
-and ERP).
+Run: ``python -m evals.tune_memory_route [--routing [--test]]`` (needs ``nova setup``:
+seeded memory and ERP).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
-from evals.discipline import split_of
+from evals.discipline import Split, split_of
 from memory.store import MemoryStore, default_memory_store
 from nodes.recall import MIN_RECALL_SCORE
 from nodes.route_context import MEMORY_ANSWER_KINDS, memory_decision
 from nova.catalog import default_catalog
 from nova.erp.db import get_erp_database
-from nova.erp.followup import names_erp_content
+from nova.erp.followup import erp_mention, names_erp_content
 from nova.projects import load_projects
+from nova.settings import get_settings
+from nova.state import RouteDecision
 
 SEED_QUERIES = Path(__file__).parent / "datasets" / "memory_seed_queries.yaml"
 ROUTING = Path(__file__).parent / "datasets" / "routing.jsonl"
@@ -97,44 +100,83 @@ def main() -> None:
         print(f"{threshold:9.2f}  {precision:16.3f}  {recall:13.3f}  {moved:18d}")
 
 
-def check_routing(store: MemoryStore) -> None:
-    """Print, per project, the routing dataset's ERP-routed requests the fusion would move."""
+def _routed(decision: RouteDecision) -> str | None:
+    """Return the agent a decision hands the request to (``None``: the router asks back)."""
+    return decision["agent"] if decision["method"] not in ("clarify", "fallback") else None
+
+
+def check_routing(store: MemoryStore, split: Split) -> None:
+    """Print, per project, the routing eval's figures with and without the memory fusion.
+
+    ``nova eval routing`` scores the classifier alone; the route node then weighs recalled
+    memory (``memory_decision``). Here each request of the routing dataset's ``split`` (the
+    routing eval's own frozen split) is recalled in each project and fused as the route
+    node does, and in-scope accuracy (abstain = wrong) and out-of-scope recall are printed
+    for the classifier alone and with the fusion, with the moves that were right or wrong
+    by the dataset's label.
+    """
+    from evals.routing_eval import load_dataset, split_routing_cases
     from nodes.router import nova_router
 
-    cases = [json.loads(line) for line in ROUTING.read_text(encoding="utf-8").splitlines()]
+    cases = split_routing_cases(load_dataset(ROUTING)).of(split)
     router = nova_router()
     catalog = default_catalog()
-    decisions = router.route_batch([case["text"] for case in cases])
-    erp_routed = [
-        (case, decision)
-        for case, decision in zip(cases, decisions, strict=True)
-        if decision["method"] == "semantic" and catalog[str(decision["agent"])].subgraph == "erp"
-    ]
-    print(f"\nrouting dataset: {len(erp_routed)} of {len(cases)} requests routed to an ERP agent")
+    settings = get_settings()
+    decisions = router.route_batch([case.text for case in cases])
+    inside = [i for i, case in enumerate(cases) if case.agent is not None]
+    outside = [i for i, case in enumerate(cases) if case.agent is None]
+
+    def figures(predicted: list[str | None]) -> tuple[float, float]:
+        accuracy = sum(predicted[i] == cases[i].agent for i in inside) / len(inside)
+        oos_recall = sum(predicted[i] is None for i in outside) / len(outside)
+        return accuracy, oos_recall
+
+    alone = [_routed(d) for d in decisions]
+    accuracy, oos_recall = figures(alone)
+    print(
+        f"\nrouting dataset, {split} split: {len(inside)} in scope, {len(outside)} out of scope; "
+        f"classifier alone: in-scope accuracy {accuracy:.1%}, out-of-scope recall {oos_recall:.1%}"
+    )
+    print("project           in-scope acc  OOS recall  moved (right by label / wrong)")
     with get_erp_database().read_session() as session:
-        for project in [p.id for p in load_projects()]:
+        for project in load_projects():
+            fused: list[str | None] = []
             moves: Counter[str] = Counter()
-            for case, decision in erp_routed:
+            for case, decision in zip(cases, decisions, strict=True):
                 hits = [
                     h
-                    for h in store.search(project, case["text"], k=5)
+                    for h in store.search(project.id, case.text, k=settings.recall_top_k)
                     if h["score"] >= MIN_RECALL_SCORE
                 ]
-                moved = memory_decision(
-                    decision,
-                    case["text"],
-                    hits,
-                    catalog,
-                    fallback_agent=router.config.fallback_agent,
-                    names_erp_content=lambda text: names_erp_content(text, session),
+                moved = (
+                    memory_decision(
+                        decision,
+                        case.text,
+                        hits,
+                        catalog,
+                        fallback_agent=router.config.fallback_agent,
+                        memory_agents=router.config.memory_agents,
+                        erp_mention=lambda text: erp_mention(text, session),
+                        erp_data=project.holds("erp"),
+                        allows=project.allows_agent,
+                    )
+                    if decision["method"] in ("semantic", "clarify", "fallback")
+                    else None
                 )
                 if moved is not None:
-                    moves["right" if moved["agent"] == case["agent"] else "wrong"] += 1
-            right, wrong = moves["right"], moves["wrong"]
-            print(f"  {project}: moved {right + wrong} (right {right}, wrong {wrong})")
+                    moves["right" if moved["agent"] == case.agent else "wrong"] += 1
+                fused.append(_routed(moved or decision))
+            accuracy, oos_recall = figures(fused)
+            print(
+                f"{project.id:16}  {accuracy:12.1%}  {oos_recall:10.1%}  "
+                f"{moves['right'] + moves['wrong']} ({moves['right']} / {moves['wrong']})"
+            )
 
 
 if __name__ == "__main__":
-    main()
-    if "--routing" in sys.argv[1:]:
-        check_routing(default_memory_store())
+    arguments = sys.argv[1:]
+    if "--routing" in arguments:
+        # Dev while choosing; the test split only to quote the final figures.
+        check_routing(default_memory_store(), "test" if "--test" in arguments else "dev")
+    else:
+        main()

@@ -16,10 +16,16 @@ the classifier's calibrated confidences are compared with each other. (The one n
 ``MAX_FOLLOWUP_WORDS``, is a bound on what counts as a fragment, set by hand, not tuned.)
 
 **Memory.** "Who is our accountant?" resembles an ERP customer question, but the answer
-is a stored fact, and the request names nothing an ERP skill could look up.
-``memory_decision`` moves such a request from an ERP agent to the best candidate that
-answers from memory (method ``memory``) when recall found a strong fact or decision
-(``STRONG_MEMORY_SCORE``) and the request holds no ERP entity or ERP word.
+is a stored fact. ``memory_decision`` routes a request to an agent that answers from
+memory (the router config's ``memory_agents``; method ``memory``) when four signals
+agree: recall found a strong fact, decision or preference (``STRONG_MEMORY_SCORE``); the
+request *asks* for information (its dialogue act, ``nodes.dialogue_act``: a memory that
+matches "pay my gym membership fee" must not answer an action request); the classifier
+abstained, or is less sure of its pick than recall is of the memory; and, for an ERP
+agent in a project that holds the ERP data, the request names no ERP entity (customer,
+document, SKU, period…) for the ERP to look up. No threshold is tuned here: the relevance
+floor is the memory-answer one, and the classifier's calibrated confidence is compared
+with the memory's relevance.
 
 The thread's place (``ThreadRoute``) lives in the graph state, so it is checkpointed with
 the thread: no process-wide state.
@@ -35,12 +41,14 @@ from typing import TYPE_CHECKING
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
+from nodes.dialogue_act import dialogue_act
 from nova.catalog import AgentSpec, Catalog
 from nova.messages import message_text
 from nova.state import MemoryHit, RouteCandidate, RouteDecision, ThreadRoute
 
 if TYPE_CHECKING:
     from nodes.router import Router
+    from nova.erp.followup import ErpMention
 
 __all__ = [
     "MAX_FOLLOWUP_WORDS",
@@ -192,8 +200,16 @@ def followup_decision(
     )
 
 
-def _answers_from_memory(spec: AgentSpec) -> bool:
-    return bool(MEMORY_TOOLS & set(spec.tools))
+def _memory_agents(
+    catalog: Catalog[AgentSpec], memory_agents: Sequence[str], fallback_agent: str
+) -> list[str]:
+    """Return the agents that answer from memory, in the order a tie between them is settled."""
+    named = [name for name in memory_agents if name in catalog]
+    if named:
+        return named
+    # A catalog that names none: any agent with a memory tool, the fallback agent first.
+    with_tool = [name for name in catalog.names if MEMORY_TOOLS & set(catalog[name].tools)]
+    return sorted(with_tool, key=lambda name: name != fallback_agent)
 
 
 def memory_decision(
@@ -203,45 +219,82 @@ def memory_decision(
     catalog: Catalog[AgentSpec],
     *,
     fallback_agent: str,
-    names_erp_content: Callable[[str], bool],
+    erp_mention: Callable[[str], ErpMention],
+    memory_agents: Sequence[str] = (),
+    erp_data: bool = True,
+    allows: Callable[[str], bool] | None = None,
     min_score: float = STRONG_MEMORY_SCORE,
 ) -> RouteDecision | None:
-    """Move a request that memory answers away from an ERP agent it gives nothing to query.
+    """Route a question that recalled memory answers to an agent that answers from memory.
+
+    Four signals are combined, each for what it can tell (see the module docstring):
+
+    1. **Memory**: recall found a fact, decision or preference at ``min_score`` or more.
+    2. **Request form** (``nodes.dialogue_act``): the request asks for information. An
+       action request ("pay my gym membership fee") is never answered from memory, however
+       well a memory matches its words.
+    3. **The classifier**: it abstained (no agent it is sure of), or its confidence in its
+       pick is below the memory's relevance.
+    4. **The picked agent's data**: an ERP agent keeps a request that names an ERP entity
+       (customer, document, SKU, period…) in a project that holds the ERP data: only the
+       ERP can look that up, whatever memory says. A request that names nothing of the
+       ERP, not even a word of its vocabulary ("Who is our accountant?"), gives the ERP
+       agent nothing to query: there memory answers however sure the classifier is.
 
     Args:
-        decision: The classifier's decision (only ``semantic`` ones are reconsidered).
+        decision: The classifier's decision (``semantic``, or an abstention: ``clarify``
+            or ``fallback``); decisions of other methods are kept.
         request: This turn's text.
         memories: What recall found for it, best first.
         catalog: The graph's agents.
-        fallback_agent: The router's fallback agent, used when no candidate answers from
-            memory and it does.
-        names_erp_content: Whether a text names an ERP entity or ERP word (checked only
-            when the rest of the evidence already points to memory).
+        fallback_agent: The router's fallback agent.
+        erp_mention: What a text names of the ERP (``nova.erp.followup.erp_mention``;
+            asked only when the rest of the evidence already points to memory).
+        memory_agents: The router config's agents that answer from memory (empty: any
+            agent with a memory tool, the fallback agent first).
+        erp_data: Whether the turn's project holds the ERP data.
+        allows: Whether the turn's project enables an agent (default: all).
         min_score: Recall relevance of a strong hit.
 
     Returns:
         A decision with method ``memory``, or ``None`` to keep ``decision``.
 
     """
-    agent = decision["agent"]
-    if decision["method"] != "semantic" or agent is None or agent not in catalog:
+    method = decision["method"]
+    if method not in ("semantic", "clarify", "fallback"):
         return None
-    spec = catalog[agent]
-    if spec.subgraph != "erp" or _answers_from_memory(spec):
+    readers = [
+        name
+        for name in _memory_agents(catalog, memory_agents, fallback_agent)
+        if allows is None or allows(name)
+    ]
+    agent = decision["agent"]
+    if not readers or (method == "semantic" and (agent is None or agent in readers)):
         return None
     strong = [
         hit for hit in memories if hit["score"] >= min_score and hit["kind"] in MEMORY_ANSWER_KINDS
     ]
-    if not strong or names_erp_content(request):
+    if not strong:
         return None
-    ranked = [c["agent"] for c in decision["candidates"]] + [fallback_agent]
-    target = next(
-        (name for name in ranked if name in catalog and _answers_from_memory(catalog[name])),
-        None,
-    )
-    if target is None:
+    act = dialogue_act(request)
+    if not act.asks:
         return None
     best = strong[0]
+    if method == "semantic":
+        assert agent is not None  # checked above
+        mention = erp_mention(request) if catalog[agent].subgraph == "erp" else None
+        if mention == "entity" and erp_data:
+            return None
+        if mention == "none":
+            classifier = f"the request names nothing of the ERP for {agent} to look up"
+        elif best["score"] > decision["confidence"]:
+            classifier = f"the classifier is less sure of {agent} ({decision['confidence']:.2f})"
+        else:
+            return None
+    else:
+        classifier = f"the classifier abstained ({method})"
+    ranked = [c["agent"] for c in decision["candidates"] if c["agent"] in readers]
+    target = (ranked or readers)[0]
     listed = any(c["agent"] == target for c in decision["candidates"])
     moved = RouteDecision(
         **{
@@ -257,13 +310,13 @@ def memory_decision(
                 *([] if listed else [RouteCandidate(agent=target, score=0.0)]),
             ],
             "reason": (
-                f"memory answers it: recalled {best['kind']} [mem:{best['id']}] at "
-                f"{best['score']:.2f} ≥ {min_score:.2f}, and the request names no customer, "
-                f"document, product, period or ERP term for {agent} to look up; "
-                f"classifier: {decision['reason']}"
+                f"memory answers it: the request asks ({act.evidence}); recalled "
+                f"{best['kind']} [mem:{best['id']}] at {best['score']:.2f} ≥ {min_score:.2f}; "
+                f"{classifier}; classifier: {decision['reason']}"
             ),
         }
     )
+    moved.pop("question", None)  # an abstention's question is not asked any more
     return moved
 
 

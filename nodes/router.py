@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -49,6 +49,7 @@ from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.errors import InvalidRequest
 from nova.ledger.routing import RoutingLedger
 from nova.models import ModelFactory, ModelUnavailable, StructuredOutputError, structured_output
+from nova.projects import load_projects
 from nova.settings import get_settings
 from nova.state import (
     NovaContext,
@@ -58,6 +59,9 @@ from nova.state import (
     RuntimeNode,
     Subgraph,
 )
+
+if TYPE_CHECKING:
+    from nova.erp.followup import ErpMention
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,15 @@ class Router:
                 f"router.yaml sets abstain_action: fallback, but the catalog in "
                 f"{catalog.directory} has no agent {config.fallback_agent!r}; add that agent "
                 "or set fallback_agent to one of: " + ", ".join(catalog.names)
+            )
+        unknown = [name for name in config.memory_agents if name not in catalog]
+        if unknown:
+            # Not fatal: a catalog cut down from Nova's (tests, synthetic catalogs) keeps its
+            # router.yaml; memory routing then uses the memory agents it does have.
+            log.warning(
+                "router.yaml lists memory_agents the catalog in %s lacks: %s (ignored)",
+                catalog.directory,
+                ", ".join(unknown),
             )
         self.catalog = catalog
         self.config = config
@@ -545,19 +558,19 @@ def _record_clarify_choice(
         log.exception("Could not record the clarifying answer in thread %s", thread_id)
 
 
-def _erp_content(text: str) -> bool:
+def _erp_mention(text: str) -> ErpMention:
     from sqlalchemy.exc import SQLAlchemyError
 
     from nova.erp.db import get_erp_database
-    from nova.erp.followup import names_erp_content
+    from nova.erp.followup import erp_mention
 
     try:
         with get_erp_database().read_session() as session:
-            return names_erp_content(text, session)
+            return erp_mention(text, session)
     except SQLAlchemyError as error:
         # Without the ERP database the request cannot be checked: keep the ERP route.
         log.warning("Could not check %r against the ERP database: %s", text, error)
-        return True
+        return "entity"
 
 
 def make_route_node(
@@ -566,16 +579,17 @@ def make_route_node(
     ledger: RoutingLedger | None = None,
     model_factory: ModelFactory | None = None,
     catalog: Catalog[AgentSpec] | None = None,
-    erp_content: Callable[[str], bool] | None = None,
+    erp_mention: Callable[[str], ErpMention] | None = None,
 ) -> RuntimeNode[NovaState, dict[str, Any]]:
     """Build the supervisor's ``route`` node.
 
     The node routes ``state["request"]`` (or takes ``runtime.context.agent`` as given,
     method ``explicit``). An elliptical follow-up keeps the thread's previous route
-    (method ``followup``, ``nodes.route_context``); otherwise the classifier decides, a
-    strong recalled memory can move the request from an ERP agent that has nothing to
-    look up to one that answers from memory (method ``memory``), and the tie-break model
-    is asked when the classifier abstains and a model is available. The node fills
+    (method ``followup``, ``nodes.route_context``); otherwise the classifier decides, and
+    the tie-break model is asked when the classifier abstains and a model is available.
+    A question that a strong recalled memory answers better than the classifier's pick
+    (or abstention) goes to an agent that answers from memory (method ``memory``,
+    ``nodes.route_context.memory_decision``). The node fills
     ``subgraph`` from the chosen agent's catalog entry (``None`` for clarify, with
     ``decision["question"]`` set), appends the decision to the routing ledger with the
     thread id and project, and returns ``{"route": decision, "thread_route": topic}``
@@ -588,9 +602,9 @@ def make_route_node(
         model_factory: How to get the tie-break model (the fallback agent's model, with
             the run's model override); ``ModelUnavailable`` means "no model".
         catalog: The agents the graph runs; default is Nova's configured catalog.
-        erp_content: Whether a request names an ERP entity or ERP word (asked only when a
-            strong memory competes with an ERP route); default: parsed against the
-            configured ERP database.
+        erp_mention: What a request names of the ERP (an entity, only ERP words, or
+            nothing; asked only when a strong memory competes with an ERP route); default:
+            ``nova.erp.followup.erp_mention`` against the configured ERP database.
 
     Raises:
         UnknownAgentError: (from the node) the run context names an unknown agent.
@@ -664,15 +678,20 @@ def make_route_node(
             _record_clarify_choice(
                 request, thread_id, state.get("project"), context.user_id, get_ledger()
             )
-        if active_router is not None and decision["method"] == "semantic":
-            # Only the classifier's own confident choice is weighed against memory.
+        if active_router is not None and decision["method"] in ("semantic", "clarify", "fallback"):
+            # Only the classifier's own decision is weighed against memory (not a model's
+            # tie-break, a follow-up or an agent the caller named).
+            project = load_projects().get(state.get("project") or get_settings().default_project)
             moved = memory_decision(
                 decision,
                 request,
                 state.get("memories") or [],
                 agents,
                 fallback_agent=active_router.config.fallback_agent,
-                names_erp_content=erp_content or _erp_content,
+                memory_agents=active_router.config.memory_agents,
+                erp_mention=erp_mention or _erp_mention,
+                erp_data=project.holds("erp"),
+                allows=project.allows_agent,
             )
             decision = moved or decision
         try:

@@ -78,6 +78,12 @@ class RouterConfig(BaseModel):
     fallback_agent: str = "general_chat"
     """Agent that takes requests the router hands over (``abstain_action: fallback``) and
     whose model breaks ties."""
+    memory_agents: tuple[str, ...] = ()
+    """Agents whose job is to answer from what memory holds (not to draft, plan or look
+    elsewhere). A question that a strong recalled memory answers better than the
+    classifier's pick goes to the one of these the classifier ranks highest (method
+    ``memory``, ``nodes.route_context``); empty: any agent with the ``memory_search`` tool,
+    then ``fallback_agent``."""
     top_k: int = Field(default=3, ge=2, le=10)
     """Candidates returned with each decision (and offered to the tie-break model)."""
     use_model: bool = True

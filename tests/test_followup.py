@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from graphs.nova import build_nova_graph
 from nodes.model_free import Findings, answer_without_model
-from nodes.route_context import elliptical, memory_decision, next_thread_route
+from nodes.route_context import elliptical, next_thread_route
 from nova.catalog import default_catalog
 from nova.erp import models as m
 from nova.erp.db import ErpDatabase
@@ -257,42 +257,6 @@ def test_who_is_our_accountant_is_answered_from_memory_not_the_erp(erp_db: ErpDa
     assert "a model would compose a fuller answer" in answer
     assert f"Route: {route['agent']} (method memory" in answer
     assert "Language: English (en)" in answer
-
-
-def test_an_erp_question_about_a_customer_stays_with_the_erp(erp_db: ErpDatabase) -> None:
-    catalog = default_catalog()
-    decision = route_to("erp_customers", "erp", confidence=0.9)
-    strong = [MemoryHit(id="m1", text="Baker & Sons pay late.", kind="fact", score=0.8)]
-    kept = memory_decision(
-        decision,
-        "Who is the contact at Baker & Sons?",
-        strong,
-        catalog,
-        fallback_agent="general_chat",
-        names_erp_content=lambda text: "Baker" in text,
-    )
-    assert kept is None
-    moved = memory_decision(
-        decision,
-        "Who is our accountant?",
-        strong,
-        catalog,
-        fallback_agent="general_chat",
-        names_erp_content=lambda text: False,
-    )
-    assert moved is not None and moved["agent"] == "general_chat"
-    weak = [MemoryHit(id="m2", text="Something else.", kind="fact", score=0.3)]
-    assert (
-        memory_decision(
-            decision,
-            "Who is our accountant?",
-            weak,
-            catalog,
-            fallback_agent="general_chat",
-            names_erp_content=lambda text: False,
-        )
-        is None
-    )
 
 
 def test_without_a_model_the_answer_shows_what_nova_found() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -161,11 +162,25 @@ def names_erp_content(text: str, session: Session) -> bool:
     SKU, period, amount…) or a word of the ERP rules' vocabulary; a request with neither
     ("Who is our accountant?") gives an ERP skill nothing to query.
     """
+    return erp_mention(text, session) != "none"
+
+
+ErpMention = Literal["entity", "word", "none"]
+"""What a request names of the ERP: an entity, only words of its vocabulary, or nothing."""
+
+
+def erp_mention(text: str, session: Session) -> ErpMention:
+    """Say how much of the ERP ``text`` names (graded ``names_erp_content``).
+
+    ``entity``: a customer, supplier, document number, SKU, period or amount, which only
+    the ERP can look up. ``word``: only words of the ERP rules' vocabulary ("returns",
+    "amount", "days"), which also occur in questions memory answers. ``none``: neither
+    ("Who is our accountant?" gives an ERP skill nothing to query).
+    """
     try:
         request = parse_request(text, session)
     except (NotForFastPath, Unclear):
-        return True  # it has a period or a date, even if an unreadable one
+        return "entity"  # it has a period or a date, even if an unreadable one
     if request.kinds():
-        return True
-    content = set(request.residual) - GLOBAL_WORDS
-    return bool(content & ALL_RULE_WORDS)
+        return "entity"
+    return "word" if (set(request.residual) - GLOBAL_WORDS) & ALL_RULE_WORDS else "none"

@@ -1,0 +1,145 @@
+"""The route node's memory fusion: which questions memory answers instead of the classifier.
+
+``memory_decision`` is fed made-up decisions and hits over the real catalog, so each of its
+four signals (memory relevance, dialogue act, classifier confidence, the ERP agent's data)
+is checked on its own; the graph-level case ("Who is our accountant?") is in
+``tests/test_followup.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from nodes.route_context import STRONG_MEMORY_SCORE, memory_decision
+from nova.catalog import default_catalog
+from nova.erp.followup import ErpMention
+from nova.state import MemoryHit, RouteCandidate, RouteDecision
+from nova.testing import route_to
+
+MEMORY_AGENTS = ("memory_curator", "project_briefing")
+
+
+def _hit(score: float, kind: str = "fact") -> list[MemoryHit]:
+    return [
+        MemoryHit(id="m1", text="The owner's accountant is Frau Schulz.", kind=kind, score=score)
+    ]
+
+
+def _mention(value: ErpMention) -> Callable[[str], ErpMention]:
+    return lambda text: value
+
+
+def _decide(
+    decision: RouteDecision,
+    text: str,
+    hits: list[MemoryHit],
+    *,
+    mention: ErpMention = "none",
+    erp_data: bool = True,
+    allows: Callable[[str], bool] | None = None,
+) -> RouteDecision | None:
+    return memory_decision(
+        decision,
+        text,
+        hits,
+        default_catalog(),
+        fallback_agent="general_chat",
+        erp_mention=_mention(mention),
+        memory_agents=MEMORY_AGENTS,
+        erp_data=erp_data,
+        allows=allows,
+    )
+
+
+def test_a_question_the_erp_has_nothing_to_look_up_for_goes_to_memory() -> None:
+    moved = _decide(
+        route_to("erp_customers", "erp", confidence=0.96), "Who is our accountant?", _hit(0.7)
+    )
+    assert moved is not None
+    assert moved["method"] == "memory"
+    assert moved["agent"] == "memory_curator"
+    assert moved["subgraph"] == "chat"
+    assert moved["confidence"] == 0.7
+    assert "opens with the interrogative 'Who'" in moved["reason"]
+    assert "names nothing of the ERP" in moved["reason"]
+
+
+def test_an_action_request_is_never_answered_from_memory() -> None:
+    # A strong memory matches its words ("goes to the gym"), but the request asks to act.
+    for decision in (
+        route_to("erp_payments", "erp", confidence=0.3),
+        route_to(None, None, method="clarify"),
+    ):
+        assert _decide(decision, "pay my gym membership fee", _hit(0.9)) is None
+    assert (
+        _decide(route_to(None, None, method="clarify"), "can you pay my gym fee?", _hit(0.9))
+        is None
+    )
+
+
+def test_a_weak_or_non_answering_memory_moves_nothing() -> None:
+    decision = route_to("erp_customers", "erp", confidence=0.96)
+    assert _decide(decision, "Who is our accountant?", _hit(STRONG_MEMORY_SCORE - 0.01)) is None
+    assert _decide(decision, "Who is our accountant?", _hit(0.9, kind="summary")) is None
+
+
+def test_an_erp_entity_keeps_the_erp_route_where_the_project_holds_the_erp() -> None:
+    decision = route_to("erp_customers", "erp", confidence=0.3)
+    text = "Who is the contact at Baker & Sons?"
+    assert _decide(decision, text, _hit(0.9), mention="entity") is None
+    # Where the project has no ERP data, the entity cannot be looked up: evidence decides.
+    moved = _decide(decision, text, _hit(0.9), mention="entity", erp_data=False)
+    assert moved is not None and moved["method"] == "memory"
+
+
+def test_erp_words_alone_leave_it_to_the_classifier_against_the_memory() -> None:
+    text = "returns still waiting to be processed?"
+    sure = route_to("erp_returns", "erp", confidence=1.0)
+    assert _decide(sure, text, _hit(0.6), mention="word") is None
+    unsure = route_to("erp_returns", "erp", confidence=0.5)
+    moved = _decide(unsure, text, _hit(0.6), mention="word")
+    assert moved is not None
+    assert "less sure of erp_returns (0.50)" in moved["reason"]
+
+
+def test_a_non_erp_pick_moves_only_when_memory_is_surer_than_the_classifier() -> None:
+    text = "my day rate for new clients?"
+    assert _decide(route_to("daily_planner", "chat", confidence=0.8), text, _hit(0.6)) is None
+    moved = _decide(route_to("daily_planner", "chat", confidence=0.4), text, _hit(0.6))
+    assert moved is not None and moved["agent"] == "memory_curator"
+
+
+def test_an_agent_that_answers_from_memory_is_kept() -> None:
+    decision = route_to("project_briefing", "chat", confidence=0.2)
+    assert _decide(decision, "what did we decide on pricing?", _hit(0.9)) is None
+
+
+def test_an_abstention_on_a_question_memory_answers_is_routed_to_memory() -> None:
+    decision = route_to(None, None, method="clarify", confidence=0.1)
+    decision["candidates"] = [
+        RouteCandidate(agent="erp_invoices", score=0.1),
+        RouteCandidate(agent="project_briefing", score=0.01),
+    ]
+    decision["question"] = "Which do you mean?"
+    moved = _decide(decision, "when's the tüv due on the car", _hit(0.8))
+    assert moved is not None
+    assert moved["agent"] == "project_briefing"  # the memory agent the classifier ranks first
+    assert "question" not in moved
+    assert "the classifier abstained (clarify)" in moved["reason"]
+
+
+def test_the_memory_agent_must_be_enabled_in_the_project() -> None:
+    decision = route_to("erp_customers", "erp", confidence=0.9)
+    moved = _decide(
+        decision, "Who is our accountant?", _hit(0.7), allows=lambda name: name != "memory_curator"
+    )
+    assert moved is not None and moved["agent"] == "project_briefing"
+    assert _decide(decision, "Who is our accountant?", _hit(0.7), allows=lambda name: False) is None
+
+
+@pytest.mark.parametrize("method", ["explicit", "followup", "llm"])
+def test_only_the_classifiers_own_decisions_are_reconsidered(method: str) -> None:
+    decision = route_to("erp_customers", "erp", method=method, confidence=0.1)  # type: ignore[arg-type]
+    assert _decide(decision, "Who is our accountant?", _hit(0.9)) is None
