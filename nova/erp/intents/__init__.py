@@ -56,7 +56,7 @@ from nova.erp.intents.rules import (
     Rule,
     _superlative,
 )
-from nova.erp.intents.structured import grouping, plan_query
+from nova.erp.intents.structured import VOCABULARY, grouping, plan_query
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
 from nova.erp.writes import WRITE_SKILLS
 
@@ -298,10 +298,60 @@ def _record_question(request: Request) -> Request | None:
 _SHARE = re.compile(r"\bhow much of\b|\bshare\b|\bpercentage\b|\bproportion\b")
 
 
+COUNTED: dict[str, frozenset[str]] = {
+    "erp_payment_history": frozenset({"payments"}),
+    "erp_customer_orders": frozenset({"orders"}),
+    "erp_sales_summary": frozenset({"orders"}),
+    "erp_invoice_lookup": frozenset({"invoices"}),
+    "erp_overdue_invoices": frozenset({"invoices", "customers"}),
+    "erp_returns": frozenset({"returns"}),
+    "erp_shipment_status": frozenset({"shipments"}),
+    "erp_purchase_orders": frozenset({"purchase_orders"}),
+    "erp_find_customer": frozenset({"customers"}),
+    "erp_top_customers": frozenset({"customers"}),
+    "erp_customer_balance": frozenset({"invoices"}),
+    "erp_reorder_candidates": frozenset({"products"}),
+    "erp_price_list": frozenset({"products"}),
+    "erp_find_product": frozenset({"products"}),
+    "erp_stock_level": frozenset({"products", "stock"}),
+    "erp_top_products": frozenset({"products"}),
+    "erp_stock_movements": frozenset({"stock_movements"}),
+    "erp_supplier_lead_times": frozenset({"purchase_orders", "suppliers"}),
+}
+"""What each list skill's answer counts (its rows, or the records its headline counts)."""
+
+_DIM_NOUNS = {"product": "products", "customer": "customers", "supplier": "suppliers"}
+_NOUNS: dict[str, str] = {
+    " ".join(phrase): (_DIM_NOUNS[value] if role == "dim" else value)
+    for phrase, (role, value) in VOCABULARY.items()
+    if role == "subject" or (role == "dim" and value in _DIM_NOUNS)
+}
+"""Nouns naming what is counted, as the structured reading's vocabulary knows them."""
+_HOW_MANY = re.compile(r"\b(?:how many|number of|no of|count of)\s+((?:\S+\s+){0,3}\S+)")
+
+
+def counted_noun(norm: str) -> str | None:
+    """Return the subject a "how many ..." asks to count ("how many customers pay by card")."""
+    match = _HOW_MANY.search(norm)
+    if match is None:
+        return None
+    words = match.group(1).split()
+    for index in range(len(words)):
+        for size in (2, 1):
+            phrase = " ".join(words[index : index + size])
+            if phrase in _NOUNS:
+                return _NOUNS[phrase]
+    return None
+
+
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
     if _SHARE.search(request.norm):
         return "a share of a total is not computed by the fast path"
+    counted = counted_noun(request.norm)
+    if counted is not None and skill in COUNTED and counted not in COUNTED[skill]:
+        # "how many customers pay by card": the payment list counts payments, not payers.
+        return f"{skill} counts {', '.join(sorted(COUNTED[skill]))}, not {counted}"
     if skill == "erp_order_status" and re.search(r"\bhow many\b", request.norm):
         return "the order status does not count an order's lines"
     # "below the reorder point" is answered with the list's own reading, stated in its first
