@@ -298,6 +298,13 @@ def _record_question(request: Request) -> Request | None:
 _SHARE = re.compile(r"\bhow much of\b|\bshare\b|\bpercentage\b|\bproportion\b")
 
 
+EVENT_WORDS: dict[str, tuple[re.Pattern[str], str]] = {
+    "erp_invoice_lookup": (re.compile(r"\b(?:paid|payed|settled)\b"), "issue date"),
+    "erp_customer_orders": (re.compile(r"\b(?:shipped|delivered|dispatched)\b"), "order date"),
+    "erp_returns": (re.compile(r"\b(?:refunded|credited|received)\b"), "request date"),
+}
+"""Statuses reached on a date of their own, for list skills whose period is another date."""
+
 COUNTED: dict[str, frozenset[str]] = {
     "erp_payment_history": frozenset({"payments"}),
     "erp_customer_orders": frozenset({"orders"}),
@@ -348,6 +355,10 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
     if _SHARE.search(request.norm):
         return "a share of a total is not computed by the fast path"
+    event = EVENT_WORDS.get(skill)
+    if request.period is not None and event is not None and event[0].search(request.norm):
+        # "invoices paid last month": the period is the payment date, the skill's is another.
+        return f"{skill} filters its period by {event[1]}, not by when the status was reached"
     counted = counted_noun(request.norm)
     if counted is not None and skill in COUNTED and counted not in COUNTED[skill]:
         # "how many customers pay by card": the payment list counts payments, not payers.

@@ -487,12 +487,14 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     lines = "order_lines" in subjects or "order_lines" in per_record
     subjects = ["orders" if s == "order_lines" else s for s in subjects]
     per_record = ["orders" if s == "order_lines" else s for s in per_record]
-    if group_from_which and not any(role == "rank" for _p, role, _v in seq):
+    if group_from_which and not any(role.startswith("rank") for _p, role, _v in seq):
         # "which customers are blocked": no ranking, so the noun is what is listed.
         if group == "customer":
             subjects.append("customers")
         elif group == "product":
             subjects.append("products")
+        else:
+            return f"'which {group}' with nothing to rank it by"
         group = None
     # A dimension word not after by/per/which ("customers", "products") is a subject noun
     # when the vocabulary has it as one; otherwise it names the thing to rank.
