@@ -298,6 +298,17 @@ def _record_question(request: Request) -> Request | None:
 _SHARE = re.compile(r"\bhow much of\b|\bshare\b|\bpercentage\b|\bproportion\b")
 
 
+_PENDING = re.compile(
+    r"\b(?:left|still|yet|waiting|need|needs|needed|have|has|had|got|supposed|ready)\s+to\s+"
+    r"(?:be\s+)?[a-z]+|\b(?:orders?|items?|parts?|invoices?|parcels?|shipments?|what|stuff)\s+"
+    r"to\s+(?:be\s+)?(?:ship|send|deliver|dispatch|invoice|bill|pack|pick|pay)\w*"
+)
+"""An action still to come ("left to ship", "orders to be invoiced", "have to pay")."""
+_TREND = re.compile(
+    r"\b(?:is|are|was|were|going|gone|went|go|goes)\s+(?:[a-z]+\s+){0,2}(?:up|down)\b"
+)
+"""A rise or fall asked about ("is revenue up this month", "are returns going down")."""
+
 EVENT_WORDS: dict[str, tuple[re.Pattern[str], str]] = {
     "erp_invoice_lookup": (re.compile(r"\b(?:paid|payed|settled)\b"), "issue date"),
     "erp_customer_orders": (re.compile(r"\b(?:shipped|delivered|dispatched)\b"), "order date"),
@@ -355,6 +366,13 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
     if _SHARE.search(request.norm):
         return "a share of a total is not computed by the fast path"
+    if skill != "erp_reorder_candidates" and skill not in WRITE_SKILLS:
+        if _PENDING.search(request.norm):
+            # "what's left to ship", "how many days does X have to pay": what is still to
+            # happen or is owed by the terms, which no list of past records states.
+            return "a question about what is still to happen or required, not past records"
+        if _TREND.search(request.norm):
+            return "a trend ('is revenue up') compares periods; the fast path states one"
     event = EVENT_WORDS.get(skill)
     if request.period is not None and event is not None and event[0].search(request.norm):
         # "invoices paid last month": the period is the payment date, the skill's is another.

@@ -561,6 +561,15 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
         return f"measure unclear for {subject}: {sorted(set(measures))}"
+    if (
+        measure == "discount"
+        and (request.customers or request.customer_numbers)
+        and "value" not in measures
+        and request.period is None
+    ):
+        # "what discount does nordwind get": the customer's agreed rate, or the discount
+        # given on their orders; only "how much" / "total" or a period says which.
+        return "a customer's discount reads as their agreed rate or as the discount given"
     if per_record and ("average" not in measures or set(per_record) != {subject}):
         return f"'per {per_record[0]}' asks for a ratio the reading does not compute"
     if lines and measure not in LINE_MEASURES:
