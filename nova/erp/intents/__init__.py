@@ -157,13 +157,16 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
     if not isinstance(decision, Decline):
         return decision
     structured = _structured(request, session, allowed)
-    if structured is not None:
+    if isinstance(structured, Plan):
         return structured
     question = _record_question(request)
     if question is not None:
         answer = _plan_rules(question, session, allowed)
         if isinstance(answer, Plan):
             return answer
+    if isinstance(structured, Decline):
+        # Both readings' reasons, so a log or an evaluation says what each could not place.
+        return Decline(f"{decision.reason}; structured reading: {structured.reason}")
     return decision
 
 
@@ -248,8 +251,11 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     if QUERY_SKILL not in allowed or _SHARE.search(request.norm):
         return None
     plan = plan_query(replace(request, residual=list(request.residual)), session)
-    if isinstance(plan, str) or _unanswerable(request, session, QUERY_SKILL) is not None:
-        return None
+    if isinstance(plan, str):
+        return Decline(plan)
+    guard = _unanswerable(request, session, QUERY_SKILL)
+    if guard is not None:
+        return Decline(guard)
     return Plan(QUERY_SKILL, plan, "structured query")
 
 
