@@ -42,6 +42,7 @@ def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
         ("what did we buy last week", None, "verb alone"),
         ("which carrier is the most expensive", None, "carrier"),
         ("what discount does nordwind get", None, "discount"),
+        ("what did we make on brakes", None, "revenue or profit"),
         # A word that says what is asked, swallowed elsewhere.
         ("sales from march to may", None, "'may'"),
         ("how much do we owe eifel filtertechnik", None, "['owe']"),

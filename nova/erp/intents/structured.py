@@ -190,6 +190,15 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "owing": "owe us money,owe money,owe us,owing us money,owing money,owing",
         },
     ),
+    # Words with two plausible figures behind them: "how much did we make" is revenue or
+    # profit; the reading refuses rather than pick one.
+    **_entries(
+        "unsure",
+        {
+            "revenue or profit": "we make,we made,did we make,do we make,makes us,made us,"
+            "make us,earn,earned,earns,earning,earnings",
+        },
+    ),
     **_entries(
         "filler",
         {
@@ -428,6 +437,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
     seq = tokens.tokens
     for index, (position, role, value) in enumerate(seq):
+        if role == "unsure":
+            return f"{request.residual[position]!r} reads as {value}"
         if role == "op":
             if value == "who":  # "who returns the most": customers, ranked
                 if group not in (None, "customer"):
