@@ -15,6 +15,7 @@ from nova.catalog import default_catalog
 from nova.erp.db import ErpDatabase
 from nova.erp.intents import Decline, Plan, counted_noun, parse_request, plan_request
 from nova.erp.intents.structured import plan_query
+from nova.erp.render import render_text
 from nova.erp.skills import READ_SKILLS
 from nova.erp.skills.query import QueryArgs
 
@@ -43,6 +44,7 @@ def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
         ("which carrier is the most expensive", None, "carrier"),
         ("what discount does nordwind get", None, "discount"),
         ("what did we make on brakes", None, "revenue or profit"),
+        ("is anything reserved in ulm", None, "'any' asks which records"),
         # A word that says what is asked, swallowed elsewhere.
         ("sales from march to may", None, "'may'"),
         ("how much do we owe eifel filtertechnik", None, "['owe']"),
@@ -81,6 +83,7 @@ def test_a_reading_without_evidence_declines(
             {"supplier": "S-118"},
         ),
         ("sales in may", "erp_sales_summary", {}),
+        ("total reserved in ulm", "erp_query", {"measure": "reserved", "warehouse": "ULM"}),
     ],
 )
 def test_the_same_mechanisms_leave_plain_questions_answered(
@@ -113,3 +116,12 @@ def test_a_verb_with_its_records_named_lists_them(full_erp: ErpDatabase) -> None
     assert isinstance(figure, QueryArgs), figure
     assert (figure.subject, figure.measure, figure.list_rows) == ("payments", "value", False)
     assert "verb alone" in str(structured(full_erp, "what did we collect last week"))
+
+
+def test_listed_shipments_name_their_carrier(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "shipments running late")
+    assert isinstance(decision, Plan) and decision.skill == "erp_query", decision
+    with full_erp.read_session() as session:
+        result = READ_SKILLS["erp_query"].run(session, decision.args)
+    assert result.rows and all(row.carrier for row in result.rows)
+    assert f"carrier {result.rows[0].carrier}" in render_text(result)

@@ -622,6 +622,15 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             list_rows = True
         else:
             return "nothing to compute"
+    if (
+        _WHICH_ANY.search(request.norm)
+        and not list_rows
+        and group is None
+        and not ranks
+        and not (values.get("products") or request.skus)
+    ):
+        # "anything reserved in main?": which records, not one figure over all of them.
+        return "'any' asks which records; the reading would give one figure"
     if ranks and group is None:
         if not (
             (subjects or subject == "products")
@@ -759,6 +768,7 @@ def _record(request: Request) -> QueryArgs | str:
     return QueryArgs.model_validate(args)
 
 
+_WHICH_ANY = re.compile(r"\b(?:anything|anyone|anybody|any)\b")
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
     r"priciest|dearest|highest priced|lowest priced)\b"
