@@ -158,6 +158,23 @@ class Mention:
         return self.candidates[0] if len(self.candidates) == 1 else None
 
 
+EDGE_CUTOFF = 80.0
+"""How close a span's first and last words must be to words of the name (typos allowed)."""
+
+
+def _edges_in_name(first: str, last: str, core: str) -> bool:
+    """Whether a span starts and ends with words of the name, not words around it.
+
+    A long name absorbs a neighbouring word within the fuzzy cutoff ("owe eifel
+    filtertechnik" scores 90 against "eifel filtertechnik"), which would swallow the word
+    that says what is asked; the shorter span without it is tried next.
+    """
+    names = core.split()
+    return all(
+        any(fuzz.ratio(word, name) >= EDGE_CUTOFF for name in names) for word in (first, last)
+    )
+
+
 def tokens(text: str) -> list[str]:
     """Split ``text`` into normalised word tokens (the positions ``Mention`` refers to)."""
     return normalise(text).split()
@@ -254,7 +271,9 @@ class NameIndex:
                 candidates = [
                     self.entities[i]
                     for i in row.nonzero()[0]
-                    if best - float(row[i]) < self.TIE_MARGIN and row[i] >= self.SPAN_CUTOFF
+                    if best - float(row[i]) < self.TIE_MARGIN
+                    and row[i] >= self.SPAN_CUTOFF
+                    and _edges_in_name(words[start], words[end - 1], self.entities[i].core)
                 ]
             elif end - start == 1 and len(span_text) >= 4 and not span_text.isdigit():
                 candidates = [

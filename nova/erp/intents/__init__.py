@@ -56,7 +56,7 @@ from nova.erp.intents.rules import (
     Rule,
     _superlative,
 )
-from nova.erp.intents.structured import grouping, plan_query
+from nova.erp.intents.structured import VOCABULARY, grouping, plan_query
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
 from nova.erp.writes import WRITE_SKILLS
 
@@ -157,13 +157,16 @@ def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> D
     if not isinstance(decision, Decline):
         return decision
     structured = _structured(request, session, allowed)
-    if structured is not None:
+    if isinstance(structured, Plan):
         return structured
     question = _record_question(request)
     if question is not None:
         answer = _plan_rules(question, session, allowed)
         if isinstance(answer, Plan):
             return answer
+    if isinstance(structured, Decline):
+        # Both readings' reasons, so a log or an evaluation says what each could not place.
+        return Decline(f"{decision.reason}; structured reading: {structured.reason}")
     return decision
 
 
@@ -248,8 +251,11 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     if QUERY_SKILL not in allowed or _SHARE.search(request.norm):
         return None
     plan = plan_query(replace(request, residual=list(request.residual)), session)
-    if isinstance(plan, str) or _unanswerable(request, session, QUERY_SKILL) is not None:
-        return None
+    if isinstance(plan, str):
+        return Decline(plan)
+    guard = _unanswerable(request, session, QUERY_SKILL)
+    if guard is not None:
+        return Decline(guard)
     return Plan(QUERY_SKILL, plan, "structured query")
 
 
@@ -298,10 +304,89 @@ def _record_question(request: Request) -> Request | None:
 _SHARE = re.compile(r"\bhow much of\b|\bshare\b|\bpercentage\b|\bproportion\b")
 
 
+_PENDING = re.compile(
+    r"\b(?:left|still|yet|waiting|need|needs|needed|have|has|had|got|supposed|ready)\s+to\s+"
+    r"(?:be\s+)?[a-z]+|\b(?:orders?|items?|parts?|invoices?|parcels?|shipments?|what|stuff)\s+"
+    r"to\s+(?:be\s+)?(?:ship|send|deliver|dispatch|invoice|bill|pack|pick|pay)\w*"
+)
+"""An action still to come ("left to ship", "orders to be invoiced", "have to pay")."""
+_TREND = re.compile(
+    r"\b(?:is|are|was|were|going|gone|went|go|goes)\s+(?:[a-z]+\s+){0,2}(?:up|down)\b"
+)
+"""A rise or fall asked about ("is revenue up this month", "are returns going down")."""
+
+EVENT_WORDS: dict[str, tuple[re.Pattern[str], str]] = {
+    "erp_invoice_lookup": (re.compile(r"\b(?:paid|payed|settled)\b"), "issue date"),
+    "erp_customer_orders": (re.compile(r"\b(?:shipped|delivered|dispatched)\b"), "order date"),
+    "erp_returns": (re.compile(r"\b(?:refunded|credited|received)\b"), "request date"),
+}
+"""Statuses reached on a date of their own, for list skills whose period is another date."""
+
+COUNTED: dict[str, frozenset[str]] = {
+    "erp_payment_history": frozenset({"payments"}),
+    "erp_customer_orders": frozenset({"orders"}),
+    "erp_sales_summary": frozenset({"orders"}),
+    "erp_invoice_lookup": frozenset({"invoices"}),
+    "erp_overdue_invoices": frozenset({"invoices", "customers"}),
+    "erp_returns": frozenset({"returns"}),
+    "erp_shipment_status": frozenset({"shipments"}),
+    "erp_purchase_orders": frozenset({"purchase_orders"}),
+    "erp_find_customer": frozenset({"customers"}),
+    "erp_top_customers": frozenset({"customers"}),
+    "erp_customer_balance": frozenset({"invoices"}),
+    "erp_reorder_candidates": frozenset({"products"}),
+    "erp_price_list": frozenset({"products"}),
+    "erp_find_product": frozenset({"products"}),
+    "erp_stock_level": frozenset({"products", "stock"}),
+    "erp_top_products": frozenset({"products"}),
+    "erp_stock_movements": frozenset({"stock_movements"}),
+    "erp_supplier_lead_times": frozenset({"purchase_orders", "suppliers"}),
+}
+"""What each list skill's answer counts (its rows, or the records its headline counts)."""
+
+_DIM_NOUNS = {"product": "products", "customer": "customers", "supplier": "suppliers"}
+_NOUNS: dict[str, str] = {
+    " ".join(phrase): (_DIM_NOUNS[value] if role == "dim" else value)
+    for phrase, (role, value) in VOCABULARY.items()
+    if role == "subject" or (role == "dim" and value in _DIM_NOUNS)
+}
+"""Nouns naming what is counted, as the structured reading's vocabulary knows them."""
+_HOW_MANY = re.compile(r"\b(?:how many|number of|no of|count of)\s+((?:\S+\s+){0,3}\S+)")
+
+
+def counted_noun(norm: str) -> str | None:
+    """Return the subject a "how many ..." asks to count ("how many customers pay by card")."""
+    match = _HOW_MANY.search(norm)
+    if match is None:
+        return None
+    words = match.group(1).split()
+    for index in range(len(words)):
+        for size in (2, 1):
+            phrase = " ".join(words[index : index + size])
+            if phrase in _NOUNS:
+                return _NOUNS[phrase]
+    return None
+
+
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
     if _SHARE.search(request.norm):
         return "a share of a total is not computed by the fast path"
+    if skill != "erp_reorder_candidates" and skill not in WRITE_SKILLS:
+        if _PENDING.search(request.norm):
+            # "what's left to ship", "how many days does X have to pay": what is still to
+            # happen or is owed by the terms, which no list of past records states.
+            return "a question about what is still to happen or required, not past records"
+        if _TREND.search(request.norm):
+            return "a trend ('is revenue up') compares periods; the fast path states one"
+    event = EVENT_WORDS.get(skill)
+    if request.period is not None and event is not None and event[0].search(request.norm):
+        # "invoices paid last month": the period is the payment date, the skill's is another.
+        return f"{skill} filters its period by {event[1]}, not by when the status was reached"
+    counted = counted_noun(request.norm)
+    if counted is not None and skill in COUNTED and counted not in COUNTED[skill]:
+        # "how many customers pay by card": the payment list counts payments, not payers.
+        return f"{skill} counts {', '.join(sorted(COUNTED[skill]))}, not {counted}"
     if skill == "erp_order_status" and re.search(r"\bhow many\b", request.norm):
         return "the order status does not count an order's lines"
     # "below the reorder point" is answered with the list's own reading, stated in its first

@@ -275,6 +275,9 @@ def _spelled_out(text: str) -> str:
     return _CONTRACTION_RE.sub(expand, text)
 
 
+_BARE_MAY = re.compile(r"\bmay\b(?!\s+(?:i|we|you|be|have|need|want|ask|see|get)\b)", re.IGNORECASE)
+"""The month "may" left after the period was read (the modal is followed by its subject)."""
+
 _WORD = re.compile(r"(?<![\w-])[^\W\d_]{4,}(?![\w-])")
 
 
@@ -365,6 +368,10 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         if re.search(r"\bdue\b", request.norm):
             # Due dates lie ahead too: "due this week" runs to Sunday, not to today.
             request.due_period = r.find_period(_mask(text, spans[:-1]), today, clamp=False)
+    if _BARE_MAY.search(_mask(text, spans)):
+        # "may" is a word every rule ignores (the modal), so a month the period reader did not
+        # take ("from march to may", "orders from may") would silently drop out of the answer.
+        raise NotForFastPath("'may' is neither read as a month nor as 'may I'")
     for pattern, setter in (
         (DAYS_RE, "days"),
         (LIMIT_RE, "limit"),

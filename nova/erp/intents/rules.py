@@ -45,7 +45,7 @@ CONDITION_WORDS = frozenset(
     unapplied unmatched applied matched margin margins profit profitable loss units volume
     quantity defective faulty broken damaged wrong country countries reason reasons why
     incoming outgoing receipts adjustments discount discounted net credited refunds
-    refund transit recently average avg mean""".split()
+    refund transit recently average avg mean per each""".split()
 )
 """Words that narrow, rank or negate: each one left in a request must have been applied.
 

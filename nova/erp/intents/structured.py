@@ -54,7 +54,9 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries(
         "subject",
         {
-            "orders": "order,orders,sales order,sales orders,order lines,order line,lines",
+            "orders": "order,orders,sales order,sales orders",
+            # Lines sum like their orders (value, units) but do not count like them.
+            "order_lines": "order lines,order line,lines,line items",
             "invoices": "invoice,invoices,bill,bills",
             "payments": "payment,payments",
             "returns": "return,returns,rma,rmas",
@@ -93,17 +95,24 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries(
         "verb",
         {
-            "orders": "sell,sold,sales,revenue,revenues,turnover,selling,sells,buy,buys,"
-            "spent with us,spend with us,spends with us,bought from us,buy from us,buys from us",
+            "orders": "sell,sold,selling,sells,buy,buys,bought from us,buy from us,buys from us",
             "invoices": "invoiced,billed,raised invoices",
             "payments": "collect,collected,received,came in,got paid",
-            "purchase_orders": "spent on purchasing,spend on purchasing,purchasing spend,"
-            "spend with,spent with,spending with,"
-            "bought from suppliers,we buy,we bought,we purchase,we purchased,purchases,"
+            "purchase_orders": "bought from suppliers,we buy,we bought,we purchase,we purchased,"
             "purchasing,we order from,we ordered from",
             "shipments": "ship,shipped,went out,gone out,go out,dispatched",
             "returns": "returned",
             "credit_notes": "credited,refunded in total",
+        },
+    ),
+    # Nouns (and spending verbs) that name the money figure itself: evidence of the measure
+    # as well as of the subject, where a verb such as "buy" names only the subject.
+    **_entries(
+        "figure",
+        {
+            "orders": "sales,revenue,revenues,turnover,spent with us,spend with us,spends with us",
+            "purchase_orders": "spent on purchasing,spend on purchasing,purchasing spend,"
+            "spend with,spent with,spending with,purchases",
         },
     ),
     **_entries(
@@ -179,6 +188,15 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "over_credit_limit": "over their credit limit,over credit limit,over their limit,"
             "above their credit limit,exceeding their credit limit,over the credit limit",
             "owing": "owe us money,owe money,owe us,owing us money,owing money,owing",
+        },
+    ),
+    # Words with two plausible figures behind them: "how much did we make" is revenue or
+    # profit; the reading refuses rather than pick one.
+    **_entries(
+        "unsure",
+        {
+            "revenue or profit": "we make,we made,did we make,do we make,makes us,made us,"
+            "make us,earn,earned,earns,earning,earnings",
         },
     ),
     **_entries(
@@ -358,6 +376,18 @@ def _forms(word: str) -> set[str]:
     return forms
 
 
+LINE_MEASURES = frozenset({"value", "units", "discount", "average_discount_pct", "profit"})
+"""Measures of orders computed over their lines, which "order lines" may ask for."""
+
+_PER_WORDS = frozenset({"per", "each", "every"})
+
+
+def _says_per(words: list[str], position: int) -> bool:
+    """Whether the grouping marker at ``position`` is "per"/"each"/"for each" (not "by")."""
+    following = words[position + 1] if position + 1 < len(words) else ""
+    return words[position] in _PER_WORDS or (words[position] == "for" and following in _PER_WORDS)
+
+
 def plan_query(request: Request, session: Session) -> QueryArgs | str:
     """Read ``request`` as one ``erp_query`` plan, or say why not (a decline reason)."""
     if request.payments or request.credit_notes:
@@ -397,19 +427,25 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     conditions: list[str] = []
     group: str | None = None
     marker: str | None = None
+    marker_at = 0
     day_unit = False
     singular = False
     group_from_which = False
     dims_unmarked: list[tuple[str, bool]] = []
+    figure_named = False
+    per_record: list[str] = []
+    """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
     seq = tokens.tokens
     for index, (position, role, value) in enumerate(seq):
+        if role == "unsure":
+            return f"{request.residual[position]!r} reads as {value}"
         if role == "op":
             if value == "who":  # "who returns the most": customers, ranked
                 if group not in (None, "customer"):
                     return "two groupings"
                 group, marker, singular = "customer", None, True
                 continue
-            marker = value
+            marker, marker_at = value, position
             continue
         if role == "dim":
             after_group = marker == "group" and index > 0 and seq[index - 1][1] == "op"
@@ -425,6 +461,12 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             dims_unmarked.append((value, request.residual[position].endswith("s")))
             marker = None
             continue
+        if marker == "group" and role != "filler" and _says_per(request.residual, marker_at):
+            # "shipping cost per order": an average over records, never a grouping; any
+            # other word after "per"/"each" is a grouping the reading cannot honour.
+            if role != "subject":
+                return f"'per' before {request.residual[position]!r}: no grouping it can apply"
+            per_record.append(value)
         marker = None if role not in ("filler",) else marker
         if role == "subject":
             subjects.append(value)
@@ -432,6 +474,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             measures.append(value)
         elif role == "verb":
             verbs.append(value)
+        elif role == "figure":
+            verbs.append(value)
+            figure_named = True
         elif role == "rank":
             ranks.append(value)
         elif role == "status":
@@ -448,12 +493,19 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             measures.append("count")
         if role == "subject" and group is None:
             singular = not request.residual[position].endswith("s")
-    if group_from_which and not any(role == "rank" for _p, role, _v in seq):
+    if marker == "group" and _says_per(request.residual, marker_at):
+        return "'per' at the end: nothing it groups by"
+    lines = "order_lines" in subjects or "order_lines" in per_record
+    subjects = ["orders" if s == "order_lines" else s for s in subjects]
+    per_record = ["orders" if s == "order_lines" else s for s in per_record]
+    if group_from_which and not any(role.startswith("rank") for _p, role, _v in seq):
         # "which customers are blocked": no ranking, so the noun is what is listed.
         if group == "customer":
             subjects.append("customers")
         elif group == "product":
             subjects.append("products")
+        else:
+            return f"'which {group}' with nothing to rank it by"
         group = None
     # A dimension word not after by/per/which ("customers", "products") is a subject noun
     # when the vocabulary has it as one; otherwise it names the thing to rank.
@@ -520,6 +572,26 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
         return f"measure unclear for {subject}: {sorted(set(measures))}"
+    if (
+        measure == "discount"
+        and (request.customers or request.customer_numbers)
+        and "value" not in measures
+        and request.period is None
+    ):
+        # "what discount does nordwind get": the customer's agreed rate, or the discount
+        # given on their orders; only "how much" / "total" or a period says which.
+        return "a customer's discount reads as their agreed rate or as the discount given"
+    if per_record and ("average" not in measures or set(per_record) != {subject}):
+        return f"'per {per_record[0]}' asks for a ratio the reading does not compute"
+    if lines and measure not in LINE_MEASURES:
+        return "order lines are summed, not counted, by the structured reading"
+    if not measures and verbs and not figure_named and group is None and not ranks and not implied:
+        # "what did we buy last week": a figure (value? units? which products?) that only
+        # the verb suggests; answering the total would pick one reading without evidence.
+        # With the records named ("shipments that went out today") they are listed.
+        if not subjects or subject not in LIST_SUBJECTS:
+            return f"no figure named for {subject}: the verb alone does not say what to compute"
+        verbs, measure = [], "count"
     if subject == "stock" and group is None and len(values.get("products", request.skus)) > 1:
         group = "product"  # several products: each one's stock, and the total in the headline
     if subject == "stock_movements" and measure == "count":
@@ -550,6 +622,15 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             list_rows = True
         else:
             return "nothing to compute"
+    if (
+        _WHICH_ANY.search(request.norm)
+        and not list_rows
+        and group is None
+        and not ranks
+        and not (values.get("products") or request.skus)
+    ):
+        # "anything reserved in main?": which records, not one figure over all of them.
+        return "'any' asks which records; the reading would give one figure"
     if ranks and group is None:
         if not (
             (subjects or subject == "products")
@@ -687,6 +768,7 @@ def _record(request: Request) -> QueryArgs | str:
     return QueryArgs.model_validate(args)
 
 
+_WHICH_ANY = re.compile(r"\b(?:anything|anyone|anybody|any)\b")
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
     r"priciest|dearest|highest priced|lowest priced)\b"
@@ -730,9 +812,11 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
             return "average_discount_pct" if subject == "orders" else None
         if wanted == {"shipping_cost"} and subject == "shipments":
             return "average_value"  # "average shipping cost"
-        if wanted - {"count"} in ({"margin_pct"}, {"price"}) and subject == "products":
-            return (wanted - {"count"}).pop()  # "average margin", "average price"
-        if wanted - {"count"}:
+        if "count" in wanted:
+            return None  # "how many orders per customer on average": an average of counts
+        if wanted in ({"margin_pct"}, {"price"}) and subject == "products":
+            return wanted.pop()  # "average margin", "average price"
+        if wanted:
             return None
         return "average_value" if "average_value" in spec.measures else None
     if "shipping_cost" in wanted:

@@ -1005,6 +1005,8 @@ class ListedRow(Row):
     on: date | None = column("Date", "date")
     amount: Decimal | None = column("Amount", "money", default=None)
     price: Decimal | None = column("List price", "money", default=None)
+    carrier: str | None = column("Carrier", default=None)
+    """Shipments only: whom to chase about a late or missing parcel."""
 
 
 def _list(
@@ -1052,7 +1054,8 @@ def _list(
     elif args.subject != "customers":
         joins = [*joins, (m.Customer, m.Customer.id == spec.customer_column)]
     seen: list[Any] = []
-    stmt = select(number, name, on, amount, order).select_from(base)
+    carrier: Any = SHP.carrier if args.subject == "shipments" else literal(None)
+    stmt = select(number, name, on, amount, order, carrier).select_from(base)
     for entity, condition, *how in joins:
         if any(entity is e for e in seen):
             continue
@@ -1073,7 +1076,7 @@ def _list(
     limit = args.limit or 50
     rows = [
         ListedRow(
-            id=str(r[0]), name=str(r[1]), on=r[2], order=r[4],
+            id=str(r[0]), name=str(r[1]), on=r[2], order=r[4], carrier=r[5],
             **{"price" if args.subject == "products" else "amount": (
                 _money(r[3]) if r[3] is not None else None
             )},

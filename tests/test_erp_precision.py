@@ -1,0 +1,127 @@
+"""The fast path refuses a reading it has no evidence for (issue #13: precision first).
+
+Each declined request below was answered confidently before, with a figure for a different
+question; each control next to it is the plain question the same mechanism must still answer.
+Runs against the standard sample (``full_erp``), as the owner evaluation does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nova.catalog import default_catalog
+from nova.erp.db import ErpDatabase
+from nova.erp.intents import Decline, Plan, counted_noun, parse_request, plan_request
+from nova.erp.intents.structured import plan_query
+from nova.erp.render import render_text
+from nova.erp.skills import READ_SKILLS
+from nova.erp.skills.query import QueryArgs
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+
+def plan(database: ErpDatabase, text: str, agent: str | None = None) -> Any:
+    tools = default_catalog().agents[agent].tools if agent else list(READ_SKILLS)
+    with database.read_session() as session:
+        return plan_request(text, session, tools)
+
+
+def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
+    with database.read_session() as session:
+        return plan_query(parse_request(text, session), session)
+
+
+@pytest.mark.parametrize(
+    ("text", "agent", "reason"),
+    [
+        # A slot filled by a default or an ignored word, not by the request.
+        ("how much did we sell per order last month", None, "'per orders'"),
+        ("how many orders per customer on average", None, "measure unclear"),
+        ("number of order lines last month", None, "order lines"),
+        ("what did we buy last week", None, "verb alone"),
+        ("which carrier is the most expensive", None, "carrier"),
+        ("what discount does nordwind get", None, "discount"),
+        ("what did we make on brakes", None, "revenue or profit"),
+        ("is anything reserved in ulm", None, "'any' asks which records"),
+        # A word that says what is asked, swallowed elsewhere.
+        ("sales from march to may", None, "'may'"),
+        ("how much do we owe eifel filtertechnik", None, "['owe']"),
+        ("how many customers pay by card", None, "counts payments, not customers"),
+        ("invoices paid in full last month", "erp_invoices", "issue date"),
+        ("what's left to ship", None, "still to happen"),
+        ("how many days does nordwind have to pay", None, "still to happen"),
+        ("is revenue up this month", None, "trend"),
+    ],
+)
+def test_a_reading_without_evidence_declines(
+    full_erp: ErpDatabase, text: str, agent: str | None, reason: str
+) -> None:
+    decision = plan(full_erp, text, agent)
+    assert isinstance(decision, Decline), decision
+    assert reason in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "skill", "expected"),
+    [
+        ("revenue from france this quarter", "erp_query", {"measure": "value", "country": "FR"}),
+        (
+            "average shipping cost per parcel this quarter",
+            "erp_query",
+            {"subject": "shipments", "measure": "average_value"},
+        ),
+        (
+            "how much discount did nordwind get this year",
+            "erp_query",
+            {"measure": "discount", "customer": "20001"},
+        ),
+        (
+            "how much did we spend with merkur autoteile last year",
+            "erp_query",
+            {"supplier": "S-118"},
+        ),
+        ("sales in may", "erp_sales_summary", {}),
+        ("total reserved in ulm", "erp_query", {"measure": "reserved", "warehouse": "ULM"}),
+    ],
+)
+def test_the_same_mechanisms_leave_plain_questions_answered(
+    full_erp: ErpDatabase, text: str, skill: str, expected: dict[str, Any]
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan), decision
+    assert decision.skill == skill
+    assert {key: getattr(decision.args, key) for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "noun"),
+    [
+        ("how many customers pay by card", "customers"),
+        ("how many overdue invoices does dobes have", "invoices"),
+        ("how many items are flagged as low stock", "products"),
+        ("how many oil filters did we sell", None),
+    ],
+)
+def test_counted_noun(text: str, noun: str | None) -> None:
+    assert counted_noun(text) == noun
+
+
+def test_a_verb_with_its_records_named_lists_them(full_erp: ErpDatabase) -> None:
+    listed = structured(full_erp, "payments collected last week")
+    assert isinstance(listed, QueryArgs), listed
+    assert (listed.subject, listed.list_rows) == ("payments", True)
+    figure = structured(full_erp, "how much did we collect last week")
+    assert isinstance(figure, QueryArgs), figure
+    assert (figure.subject, figure.measure, figure.list_rows) == ("payments", "value", False)
+    assert "verb alone" in str(structured(full_erp, "what did we collect last week"))
+
+
+def test_listed_shipments_name_their_carrier(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "shipments running late")
+    assert isinstance(decision, Plan) and decision.skill == "erp_query", decision
+    with full_erp.read_session() as session:
+        result = READ_SKILLS["erp_query"].run(session, decision.args)
+    assert result.rows and all(row.carrier for row in result.rows)
+    assert f"carrier {result.rows[0].carrier}" in render_text(result)
