@@ -11,7 +11,8 @@ limit like every model ``build_chat_model`` builds.
 ``floor`` is the stock runtime's floor for the same work: one node that sends the request to
 the same ``EchoModel`` (same latency, same concurrency limit) and returns its answer — the
 smallest LLM graph there is. What ``echo`` costs beyond ``floor`` on the same server is
-Nova's own per-run work.
+Nova's own per-run work. ``steps`` (``floor`` behind three trivial nodes: as many supersteps
+as ``echo``) splits that into the runtime's price of the extra supersteps and Nova's node work.
 """
 
 from __future__ import annotations
@@ -133,3 +134,41 @@ def build_floor_graph() -> StateGraph[FloorState, None, FloorState, FloorState]:
 
 
 floor = build_floor_graph().compile(name="floor")
+
+
+class StepsState(FloorState, total=False):
+    """The floor's state and one small field per trivial step."""
+
+    scoped: str
+    routed: str
+    checked: str
+
+
+def _step(field: str) -> Any:
+    def step(state: StepsState) -> dict[str, object]:
+        return {field: "done"}
+
+    step.__name__ = field
+    return step
+
+
+def build_steps_graph() -> StateGraph[StepsState, None, StepsState, StepsState]:
+    """Build the floor graph behind three trivial nodes: START → 3 steps → model → END.
+
+    Four supersteps, as ``echo`` has, with none of Nova's work in them: what ``steps`` costs
+    beyond ``floor`` is the runtime's own price of the extra supersteps (checkpoints, writes,
+    stream events); what ``echo`` costs beyond ``steps`` is Nova's node work.
+    """
+    builder = StateGraph(StepsState)
+    previous = START
+    for field in ("scoped", "routed", "checked"):
+        builder.add_node(field, _step(field))
+        builder.add_edge(previous, field)
+        previous = field
+    builder.add_node("model", call_model)
+    builder.add_edge(previous, "model")
+    builder.add_edge("model", END)
+    return builder
+
+
+steps = build_steps_graph().compile(name="steps")

@@ -11,12 +11,18 @@ print, per mode and graph:
 * a burst of ``--runs`` concurrent ``runs.wait`` over as many threads: lost and crossed
   results, wall time and its ratio to one run, p50/p99 latency, CPU per run;
 
-then Nova against the floor: CPU per run (burst and one at a time; target ≤ 1.5×), and
+then Nova against the floor: CPU per run (burst and one at a time; target ≤ 1.5×; as the
+ratio of the medians and as the median of each round's ratio), and
 Nova's burst wall time against Nova's one run (target ≤ 20×); the CPU floor of the burst
 (its CPU over the cores, or the busiest server process's); and sustained load for Nova:
 ``--runs`` more runs with at most ``--sustain-concurrency`` in flight.
 
     python evals/bench_server.py [--runs 200] [--modes dev,durable] [--workers 2] [--repeats 3]
+                                 [--steps]
+
+``--steps`` adds ``evals/bench_graphs.py:steps`` (the floor behind three trivial nodes: as
+many supersteps as Nova's graph, none of its work) to the rounds: its CPU against the
+floor's is the runtime's own price of the extra supersteps.
 
 CPU is read from ``/proc`` (Linux): the server's process tree, every ``postgres`` and
 ``redis-server`` process (other users of those services count too; exited Postgres
@@ -52,10 +58,11 @@ from server_fixtures import (  # noqa: E402
     write_langgraph_json,
 )
 
-NOVA, FLOOR = "echo", "floor"
+NOVA, FLOOR, STEPS = "echo", "floor", "steps"
 GRAPHS = {
     NOVA: f"{ROOT / 'evals' / 'bench_graphs.py'}:echo",
     FLOOR: f"{ROOT / 'evals' / 'bench_graphs.py'}:floor",
+    STEPS: f"{ROOT / 'evals' / 'bench_graphs.py'}:steps",
 }
 ENV = {
     "NOVA_BENCH_MODEL_LATENCY_MS": "100",
@@ -298,22 +305,29 @@ async def measure(url: str, api_key: str | None, args: argparse.Namespace, serve
     def sample() -> CpuSample | None:
         return cpu_sample(server_pid)
 
-    # Warm up (graph load, first connections) on both graphs.
-    for graph in (NOVA, FLOOR):
+    measured = (FLOOR, NOVA, STEPS) if args.steps else (FLOOR, NOVA)
+    # Warm up (graph load, first connections) on every graph.
+    for graph in measured:
         for i in range(3):
             thread = await client.threads.create()
             await client.runs.wait(thread["thread_id"], graph, input=ask(-1 - i))
 
-    # Rounds alternate the two graphs, so both see the same load from other processes.
-    figures: dict[str, list[GraphFigures]] = {NOVA: [], FLOOR: []}
+    # Rounds alternate the graphs' order, so all see the same load from other processes.
+    figures: dict[str, list[GraphFigures]] = {graph: [] for graph in measured}
     for round_ in range(args.repeats):
-        for graph in (FLOOR, NOVA) if round_ % 2 == 0 else (NOVA, FLOOR):
+        for graph in measured if round_ % 2 == 0 else measured[::-1]:
             figures[graph].append(await measure_graph(clients, graph, runs, sample))
 
     def med(graph: str, value: Callable[[GraphFigures], float]) -> float:
         return statistics.median(value(f) for f in figures[graph])
 
-    for graph, label in ((FLOOR, "floor: one node calling the model"), (NOVA, "Nova (echo)")):
+    labels = {
+        FLOOR: "floor: one node calling the model",
+        NOVA: "Nova (echo)",
+        STEPS: "steps: the floor behind three trivial nodes",
+    }
+    for graph in measured:
+        label = labels[graph]
         every = [o for f in figures[graph] for o in f.burst]
         lost = sum(check(f.burst)[0] for f in figures[graph])
         crossed = sum(check(f.burst)[1] for f in figures[graph])
@@ -337,6 +351,12 @@ async def measure(url: str, api_key: str | None, args: argparse.Namespace, serve
     single_cpu_of = {g: med(g, GraphFigures.single_cpu_per_run) for g in (NOVA, FLOOR)}
     nova_burst = med(NOVA, lambda f: f.burst_s)
     floor_burst = med(FLOOR, lambda f: f.burst_s)
+
+    def round_ratio(graph: str, value: Callable[[GraphFigures], float]) -> float:
+        """Median over rounds of ``graph``'s figure over the floor's in the same round."""
+        pairs = zip(figures[graph], figures[FLOOR], strict=True)
+        return statistics.median(value(mine) / value(floor) for mine, floor in pairs)
+
     print(
         f"  Nova against the floor (medians of {args.repeats} alternating rounds): "
         f"CPU per run {burst_cpu[NOVA] / burst_cpu[FLOOR]:.2f}x in the burst, "
@@ -344,6 +364,18 @@ async def measure(url: str, api_key: str | None, args: argparse.Namespace, serve
         f"one at a time (target <= 1.5x); one run {nova_one / floor_one:.2f}x; "
         f"burst wall {nova_burst / floor_burst:.2f}x"
     )
+    print(
+        "    the same, as the median of each round's ratio: CPU per run "
+        f"{round_ratio(NOVA, lambda f: f.cpu_per_run(runs)):.2f}x in the burst, "
+        f"{round_ratio(NOVA, GraphFigures.single_cpu_per_run):.2f}x one at a time"
+    )
+    if args.steps:
+        print(
+            "  steps (as many supersteps as Nova, none of its work) against the floor: CPU per "
+            f"run {round_ratio(STEPS, lambda f: f.cpu_per_run(runs)):.2f}x in the burst, "
+            f"{round_ratio(STEPS, GraphFigures.single_cpu_per_run):.2f}x one at a time "
+            "(medians of each round's ratio)"
+        )
     print(
         f"  Nova's burst of {runs}: {nova_burst / nova_one:.1f}x Nova's one run (target <= 20x); "
         f"the floor's: {floor_burst / floor_one:.1f}x its one run"
@@ -415,7 +447,12 @@ def main() -> None:
     )
     parser.add_argument("--sustain-concurrency", type=int, default=50)
     parser.add_argument(
-        "--repeats", type=int, default=3, help="alternating rounds of both graphs (medians)"
+        "--repeats", type=int, default=3, help="alternating rounds of the graphs (medians)"
+    )
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="also measure the floor behind three trivial nodes (the runtime's superstep cost)",
     )
     args = parser.parse_args()
     os.environ.update(ENV)

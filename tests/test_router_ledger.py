@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete
 
-from nova.ledger.db import ledger_engine, normalise_url
+from nova.ledger.db import create_tables, ledger_engine, normalise_url
 from nova.ledger.routing import RouteNotFound, RoutingLedger, routing_table
 from nova.settings import get_settings
 from nova.state import RouteDecision
@@ -103,3 +104,35 @@ def test_postgres_urls_use_psycopg3() -> None:
 def test_engines_are_shared_per_url(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     assert ledger_engine(url) is ledger_engine(url)
+
+
+def test_losing_the_create_table_race_to_another_process_is_not_an_error(tmp_path: Path) -> None:
+    """SQLite's check-then-create is not atomic: losing that race must not lose the store.
+
+    Another process (the server writing its first trace while the CLI opens the store)
+    creates the tables between this process's check and its CREATE TABLE.
+    """
+    from sqlalchemy import create_engine
+
+    from nova.tracing.store import TraceStore, _metadata, traces_engine
+
+    url = f"sqlite:///{tmp_path / 'raced.sqlite'}"
+    engine = create_engine(url)
+    real_has_table = engine.dialect.has_table
+    raced = []
+
+    def has_table_then_lose_the_race(connection: Any, name: str, *args: Any, **kw: Any) -> bool:
+        if not raced:
+            other = create_engine(url)
+            _metadata.create_all(other)  # the other process wins
+            other.dispose()
+            raced.append(name)
+            return False
+        return bool(real_has_table(connection, name, *args, **kw))
+
+    engine.dialect.has_table = has_table_then_lose_the_race  # type: ignore[method-assign]
+    create_tables(engine, _metadata)
+    assert raced  # the race did happen, and was ridden out
+    engine.dispose()
+    assert TraceStore(url).list() == []
+    assert traces_engine(url) is traces_engine(url)

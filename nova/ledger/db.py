@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 _engines: dict[str, Engine] = {}
 _created: set[tuple[str, int]] = set()
@@ -73,7 +74,7 @@ def ledger_engine(url: str, *tables_of: MetaData) -> Engine:
             _engines[key] = engine
         for metadata in tables_of:
             if (key, id(metadata)) not in _created:
-                _create_tables(engine, metadata)
+                create_tables(engine, metadata)
                 _created.add((key, id(metadata)))
     return engine
 
@@ -81,16 +82,29 @@ def ledger_engine(url: str, *tables_of: MetaData) -> Engine:
 _DDL_LOCK = 0x4E4F5641  # "NOVA": one advisory lock id for every ledger's CREATE TABLE
 
 
-def _create_tables(engine: Engine, metadata: MetaData) -> None:
-    """Create missing tables and columns, on Postgres under an advisory lock.
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create missing tables and columns, safely against other processes doing the same.
 
-    Server workers starting together would otherwise race on the same CREATE TABLE.
+    Server workers starting together would otherwise race on the same CREATE TABLE: on
+    Postgres they take an advisory lock. SQLite has no such lock, and its check-then-create
+    is not atomic, so a process that loses the race (a CLI opening the store while the
+    server writes its first trace) gets "already exists"; it checks again instead of
+    failing (a trace store that failed here dropped the run's trace).
     """
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
-        metadata.create_all(connection, checkfirst=True)
-        add_missing_columns(connection, metadata)
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK}
+                    )
+                metadata.create_all(connection, checkfirst=True)
+                add_missing_columns(connection, metadata)
+            return
+        except OperationalError as error:
+            message = str(error.orig).lower()
+            if attempt == 2 or not ("already exists" in message or "duplicate column" in message):
+                raise
 
 
 def add_missing_columns(connection: Connection, metadata: MetaData) -> list[str]:

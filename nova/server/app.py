@@ -89,10 +89,11 @@ def install_sweep_recorder() -> Callable[[], None]:
 
 @asynccontextmanager
 async def nova_lifespan() -> AsyncIterator[None]:
-    """Size the node thread pool; on the Postgres runtime, record abandoned runs, back off joins."""
+    """Size the node pool, cache context schemas; on Postgres: record lost runs, back off joins."""
     from nova.server.executor import node_executor
+    from nova.server.schema_cache import install_context_schema_cache
 
-    restores: list[Callable[[], None]] = []
+    restores: list[Callable[[], None]] = [install_context_schema_cache()]
     async with node_executor():
         if os.environ.get("LANGGRAPH_RUNTIME_EDITION") == "pg":
             from nova.server.joins import install_join_backoff

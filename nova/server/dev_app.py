@@ -32,15 +32,20 @@ from nova.server.executor import node_executor
 from nova.server.feedback_route import feedback_routes
 from nova.server.inbox import routes as inbox_routes
 from nova.server.queue_wakeup import install_queue_wakeup
+from nova.server.schema_cache import install_context_schema_cache
 
 
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-    """Run the server with Nova's node thread pool and a run queue woken by new runs."""
+    """Run with Nova's node thread pool, a queue woken by new runs, schemas built once."""
     install_log_redaction()
     install_queue_wakeup()
-    async with node_executor():
-        yield
+    restore = install_context_schema_cache()
+    try:
+        async with node_executor():
+            yield
+    finally:
+        restore()
 
 
 CLOSED_PREFIX = "/internal/"

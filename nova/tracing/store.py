@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
 )
 
-from nova.ledger.db import normalise_url
+from nova.ledger.db import create_tables, normalise_url
 from nova.tracing.serialize import hydrate
 
 StepStatus = Literal["ok", "error", "interrupted", "running"]
@@ -402,7 +402,7 @@ def traces_engine(url: str) -> Engine:
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(key, pool_pre_ping=True)
-            _metadata.create_all(engine, checkfirst=True)
+            create_tables(engine, _metadata)
             _engines[key] = engine
     return engine
 
