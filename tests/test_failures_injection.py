@@ -272,6 +272,8 @@ class StubRouter:
 
     class config:
         use_model = False
+        fallback_agent = "general_chat"
+        memory_agents: tuple[str, ...] = ()
 
     class thresholds:
         @staticmethod
