@@ -42,11 +42,11 @@ def _router_while_configured(catalog: Catalog[AgentSpec]) -> Callable[[], Router
 
     def get() -> Router:
         try:
-            current = default_catalog().version == catalog.version
+            configured: Catalog[AgentSpec] | None = default_catalog()
         except CatalogError:  # files broken while running: keep serving what was built
-            current = False
-        if current:
-            return nova_router()
+            configured = None
+        if configured is not None and configured.version == catalog.version:
+            return nova_router(catalog=configured)
         with lock:
             if not own:
                 own.append(Router.from_catalog(catalog))

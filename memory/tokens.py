@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,21 +30,37 @@ def _tokenizer() -> Tokenizer:
     return tokenizer
 
 
+# Counts of texts seen lately. Every turn counts the same texts again: the recall header,
+# the memories recalled, and (for the summary trigger) every message of the thread so far.
+_counted: OrderedDict[str, int] = OrderedDict()
+_COUNTED_MAX = 4096
+
+
 def count_tokens(text: str) -> int:
     """Return the number of MiniLM tokens in ``text`` (no special tokens)."""
     if not text:
         return 0
-    with _lock:  # the Rust tokenizer is fast; the lock only guards its shared settings
-        return len(_tokenizer().encode(text, add_special_tokens=False).ids)
+    return count_tokens_many([text])[0]
 
 
 def count_tokens_many(texts: list[str]) -> list[int]:
-    """Return the token count of each text (batched: one call into the tokenizer)."""
+    """Return the token count of each text (texts not counted lately in one batched call)."""
     if not texts:
         return []
+    # The lock guards the cache and the Rust tokenizer's shared settings.
     with _lock:
-        encodings = _tokenizer().encode_batch(texts, add_special_tokens=False)
-    return [len(encoding.ids) for encoding in encodings]
+        distinct = list(dict.fromkeys(texts))
+        missing = [text for text in distinct if text not in _counted]
+        if missing:
+            encodings = _tokenizer().encode_batch(missing, add_special_tokens=False)
+            for text, encoding in zip(missing, encodings, strict=True):
+                _counted[text] = len(encoding.ids)
+        counts = [_counted[text] for text in texts]
+        for text in distinct:
+            _counted.move_to_end(text)
+        while len(_counted) > _COUNTED_MAX:
+            _counted.popitem(last=False)
+    return counts
 
 
 def truncate_to_tokens(text: str, max_tokens: int) -> str:

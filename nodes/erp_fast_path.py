@@ -49,6 +49,7 @@ from nova.erp.db import ErpDatabase, get_erp_database
 from nova.erp.followup import plan_followup
 from nova.erp.intents import Clarify, Decline, Plan, plan_request
 from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
+from nova.erp.results import SkillResult
 from nova.erp.skills import READ_SKILLS, ErpNotReady, SkillError, require_data
 from nova.erp.writes import WRITE_SKILLS
 from nova.projects import load_projects
@@ -182,11 +183,19 @@ def make_erp_fast_path_node(
             ref = f" [failure {failure.id[:12]}]" if failure else ""
             return _reply(spec, f"{error}{ref}", "error", f"ErpNotReady: {db.display_url}")
         topic = state.get("thread_route")
+        read: SkillResult[Any] | SkillError | None = None
         with db.read_session() as session:
             if route.get("method") == "followup" and topic:
                 decision = plan_followup([topic["anchor"], *topic["followups"]], session, skills)
             else:
                 decision = plan_request(text, session, skills)
+            if isinstance(decision, Plan) and not decision.writes:
+                # In the session that planned it: the facts the plan read (business date,
+                # name indexes) are not read again.
+                try:
+                    read = READ_SKILLS[decision.skill].run(session, decision.args)
+                except SkillError as error:
+                    read = error
         if isinstance(decision, Decline):
             log.debug("fast path declined %r: %s", text, decision.reason)
             return {}
@@ -230,19 +239,16 @@ def make_erp_fast_path_node(
                 f"{detail} -> {outcome.status}",
                 **{WRITE_KEY: outcome.model_dump(mode="json"), FAST_PATH_KEY: used},
             )
-        skill = READ_SKILLS[decision.skill]
-        try:
-            with db.read_session() as session:
-                result = skill.run(session, decision.args)
-        except SkillError as error:
+        if isinstance(read, SkillError):
             return _reply(
                 spec,
-                str(error),
+                str(read),
                 "clarify",
-                f"{detail} -> {type(error).__name__}",
+                f"{detail} -> {type(read).__name__}",
                 **{FAST_PATH_KEY: used, CLARIFY_KEY: {"skill": decision.skill}},
             )
-        text = render_text(result)
+        assert read is not None  # a read plan ran in the planning session above
+        text = render_text(read)
         if decision.reading:
             # A ranking that reads two ways says which reading it used, before any figure.
             text = f"{decision.reading}\n\n{text}"
@@ -251,7 +257,7 @@ def make_erp_fast_path_node(
             text,
             "fast_path",
             detail,
-            **{PAYLOAD_KEY: result.payload(), FAST_PATH_KEY: used},
+            **{PAYLOAD_KEY: read.payload(), FAST_PATH_KEY: used},
         )
 
     return fast_path

@@ -365,17 +365,19 @@ _router_lock = threading.Lock()
 _routers: dict[tuple[Path, str], Router] = {}
 
 
-def nova_router(*, progress: bool = False) -> Router:
+def nova_router(*, progress: bool = False, catalog: Catalog[AgentSpec] | None = None) -> Router:
     """Return the router for Nova's configured catalog, fitted or loaded once per process.
 
     Args:
         progress: Show a progress bar if the catalog has to be fitted (first use after
             a catalog change).
+        catalog: The configured catalog, when the caller has just read it (each read
+            checks every agent file for changes); read here otherwise.
 
     """
     from nova.catalog import default_catalog
 
-    catalog = default_catalog()
+    catalog = catalog or default_catalog()
     key = (catalog.directory, catalog.version)
     # One fit at a time: graph threads asking at once must not all fit the same catalog.
     with _router_lock:

@@ -8,7 +8,7 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 
 from memory.store import MemoryStore
-from memory.tokens import count_tokens, truncate_to_tokens
+from memory.tokens import count_tokens, count_tokens_many, truncate_to_tokens
 from nodes.recall import (
     MEMORY_HEADER,
     fit_to_budget,
@@ -133,3 +133,17 @@ def test_truncate_to_tokens_cuts_at_a_token_boundary() -> None:
     cut = truncate_to_tokens(text, 3)
     assert cut.endswith(" …") and text.startswith(cut[:-2])
     assert truncate_to_tokens(text, 100) == text
+
+
+def test_token_counts_are_cached_without_changing_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import memory.tokens
+
+    texts = ["Who is our accountant?", "", "Grüße aus Köln, INV-2025-00412", "a " * 300]
+    expected = [
+        len(memory.tokens._tokenizer().encode(t, add_special_tokens=False).ids) for t in texts
+    ]
+    monkeypatch.setattr(memory.tokens, "_COUNTED_MAX", 2)
+    assert count_tokens_many([*texts, texts[0]]) == [*expected, expected[0]]
+    assert len(memory.tokens._counted) == 2  # bounded: the oldest texts are forgotten
+    assert count_tokens_many(texts) == expected  # recounted after eviction, the same
+    assert [count_tokens(t) for t in texts] == expected

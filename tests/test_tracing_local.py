@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
 
 from evals.blame.chain import Env, compile_chain
@@ -13,7 +15,13 @@ from nova.state import NovaContext
 from nova.testing import ScriptedChatModel, ScriptedModels, calls, says, tool_call
 from nova.tracing import TraceStore, flush_traces, tracing_callbacks
 from nova.tracing.config import get_tracing_settings
-from nova.tracing.serialize import REDACTED, Redactor, dumps_bounded
+from nova.tracing.serialize import (
+    _SECRET_KEY_IN_JSON,
+    REDACTED,
+    Redactor,
+    _may_hold_secret_key,
+    dumps_bounded,
+)
 from tests.failures_fixtures import subgraph_run
 
 REQUEST = "What is the status of invoice INV-2025-00412?"
@@ -129,6 +137,37 @@ def test_redactor_covers_keys_values_and_known_secrets() -> None:
     assert "abc" not in text and "hunter2hunter2" not in text and "abcdefghijklmnop" not in text
     assert '"input_tokens":12' in text  # counts named like secrets are not secrets
     assert len(dumps_bounded({"x": "y" * 5000}, 1000, redactor)) <= 1000
+
+
+_KEY_PARTS = (
+    "API", "kEy", "_", "-", "Secret", "PASSword", "passWD", "Cookie", "bearer", "Access",
+    "tOken", "Refresh", "private", "credential", "Authorization", "x", "\\", "\u00e9",
+    "\u0130", "\u0131", "\u017f", "\u212a",
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(_KEY_PARTS), max_size=6).map("".join),
+    st.sampled_from(['"token"', '"x"', ""]),
+)
+def test_the_secret_key_pre_check_never_skips_a_text_the_key_pattern_matches(
+    key: str, other: str
+) -> None:
+    # The pre-check only spares the backtracking pattern; it must never hide a match.
+    text = f'{{{other}:1,"{key}": "value"}}'
+    if _SECRET_KEY_IN_JSON.search(text):
+        assert _may_hold_secret_key(text)
+
+
+def test_usage_counts_do_not_trigger_the_key_pattern() -> None:
+    usage = '{"token_usage":{"input_tokens":12,"output_tokens":40},"keys":["a"]}'
+    assert not _may_hold_secret_key(usage)
+    assert _may_hold_secret_key('{"Refresh-Token":"x"}')
+    assert (
+        Redactor().json_text('{"Refresh-Token":"x","a":"b"}')
+        == f'{{"Refresh-Token":"{REDACTED}","a":"b"}}'
+    )
 
 
 def test_tracing_off_keeps_no_trace_and_the_run_still_works(

@@ -26,13 +26,32 @@ _SECRET_KEY_IN_JSON = re.compile(
     re.IGNORECASE,
 )
 _KEY_PREFIXES = ("sk-", "lsv2_", "ls__", "Bearer", "ghp_", "gho_", "ghu_", "ghs_", "ghr_")
-_SECRET_HINTS = (
-    "key", "secret", "passw", "authori", "cookie", "credential", "token", "bearer",
+# Every spelling of the words in ``_SECRET_KEY_IN_JSON``'s key part, lower case: the key
+# pattern backtracks, so it runs only on a text holding one of them. Plain "key" and "token"
+# are not enough: nearly every model output carries "token_usage" and "input_tokens".
+_SECRET_KEY_WORDS = (
+    *(f"{head}{sep}{tail}" for head, tail in (("api", "key"), ("access", "token"),
+      ("refresh", "token"), ("private", "key")) for sep in ("", "_", "-")),
+    "secret", "passwd", "password", "authorization", "cookie", "credential", "bearer",
+    '"token"',
 )  # fmt: skip
 _SECRET_VALUE = re.compile(
     r"(sk-[A-Za-z0-9_\-]{16,}|lsv2_[A-Za-z0-9_]{16,}|ls__[A-Za-z0-9]{16,}|"
     r"Bearer\s+[A-Za-z0-9._\-]{16,}|gh[pousr]_[A-Za-z0-9]{20,})"
 )
+
+
+# Letters that IGNORECASE matching folds onto ASCII ones (İ ı ſ K): a text holding one is
+# checked with the pattern itself, as lower-casing does not fold them the same way.
+_FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _may_hold_secret_key(text: str) -> bool:
+    """Whether ``_SECRET_KEY_IN_JSON`` can match ``text`` (cheap; never a false ``False``)."""
+    if not text.isascii() and any(letter in text for letter in _FOLDS_TO_ASCII):
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in _SECRET_KEY_WORDS)
 
 
 def _message(message: BaseMessage) -> dict[str, Any]:
@@ -96,8 +115,7 @@ class Redactor:
 
     def json_text(self, text: str) -> str:
         """Return JSON ``text`` with secret-looking keys' string values and secrets replaced."""
-        lowered = text.lower()
-        if any(hint in lowered for hint in _SECRET_HINTS):
+        if _may_hold_secret_key(text):
             # The key pattern backtracks; run it only on the rare text that could need it.
             text = _SECRET_KEY_IN_JSON.sub(rf'\1\2"{REDACTED}"', text)
         return self.text(text)
