@@ -554,7 +554,8 @@ class QuestionRouteDetector:
     chosen agent runs a fixed plan that drafts a document, and the router ranked an agent
     that answers as runner-up. "What did we decide about the fee on payment reminders?"
     sent to the reminder-letters pipeline asks and is answered with letters. Blame confirms
-    it by replaying the route with that runner-up (``QuestionRouteCorrector``).
+    it by replaying the route with that runner-up (``QuestionRouteCorrector``). Every turn
+    is read: an earlier turn's question answered by a fixed plan is found in that turn.
     """
 
     def __init__(self, catalog: Any = None) -> None:
@@ -562,31 +563,49 @@ class QuestionRouteDetector:
         self.catalog = catalog
 
     def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
-        """Return a finding when a question went to a fixed plan with an answering runner-up."""
+        """Return a finding per turn whose question went to a fixed plan."""
         from nodes.dialogue_act import dialogue_act
 
-        route = values.get("route")
-        if not isinstance(route, Mapping) or route.get("subgraph") != FIXED_PLAN_SUBGRAPH:
-            return []
-        act = dialogue_act(_request(values))
-        if not act.asks:
-            return []
         if self.catalog is None:
             from nova.catalog import default_catalog
 
             self.catalog = default_catalog()
-        answering = _answering_candidates(route, self.catalog)
-        if not answering:
-            return []
-        runner_up = answering[0]
-        return [
-            Finding(
-                "question_route",
-                "route",
-                f"the request asks ({act.evidence}), but {route.get('agent')} runs a fixed "
-                f"plan that drafts; the router's runner-up {runner_up} answers",
+        found = []
+        turns = _turns(list(values.get("messages") or []))
+        # Earlier turns: the state keeps only the last route, but each answer is signed by
+        # the agent that wrote it; the route step's own record confirms it when corrected.
+        for number, turn in enumerate(turns[:-1], start=1):
+            request = " ".join(message_text(m) for m in turn if isinstance(m, HumanMessage))
+            agents = {m.name for m in turn if isinstance(m, AIMessage) and m.name}
+            drafted = sorted(a for a in agents if self._fixed_plan(a))
+            act = dialogue_act(request)
+            if drafted and len(agents) == 1 and act.asks:
+                found.append(
+                    Finding(
+                        "question_route",
+                        "route",
+                        f"turn {number} asks ({act.evidence}), but {drafted[0]} runs a fixed "
+                        "plan that drafts",
+                    )
+                )
+        route = values.get("route")
+        if not isinstance(route, Mapping) or route.get("subgraph") != FIXED_PLAN_SUBGRAPH:
+            return found
+        act = dialogue_act(_request(values))
+        answering = _answering_candidates(route, self.catalog) if act.asks else []
+        if answering:
+            found.append(
+                Finding(
+                    "question_route",
+                    "route",
+                    f"the request asks ({act.evidence}), but {route.get('agent')} runs a fixed "
+                    f"plan that drafts; the router's runner-up {answering[0]} answers",
+                )
             )
-        ]
+        return found
+
+    def _fixed_plan(self, agent: str) -> bool:
+        return agent in self.catalog and self.catalog[agent].subgraph == FIXED_PLAN_SUBGRAPH
 
 
 class QuestionRouteCorrector:
@@ -604,7 +623,11 @@ class QuestionRouteCorrector:
         if not isinstance(route, Mapping) or not route.get("agent"):
             return
         before = step.before.values
-        if not QuestionRouteDetector(self.catalog)({**before, "route": route}):
+        if route.get("subgraph") != FIXED_PLAN_SUBGRAPH:
+            return
+        from nodes.dialogue_act import dialogue_act
+
+        if not dialogue_act(_request(before)).asks:
             return
         for agent in _answering_candidates(route, self.catalog):
             corrected = {

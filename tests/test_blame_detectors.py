@@ -248,6 +248,19 @@ def test_a_question_sent_to_a_fixed_plan_is_found_and_routed_to_the_answering_ru
     # The request read from the thread when the state has no routed text.
     thread = {"messages": [HumanMessage(asks["request"])], "route": route}
     assert [f.detector for f in detector(thread)] == ["question_route"]
+    # An earlier turn's question answered by a fixed plan is found in that turn; a later
+    # turn that asks the plan for more letters is no question.
+    earlier = [
+        HumanMessage(asks["request"]),
+        AIMessage("# Payment reminders ...", name="invoice_reminders"),
+        HumanMessage("Thanks, now draft them for Kessler only"),
+        AIMessage("# Payment reminders ...", name="invoice_reminders"),
+    ]
+    last = _route("invoice_reminders", subgraph="pipeline")
+    found = detector({"messages": earlier, "route": last})
+    assert [f.detail.split(" asks")[0] for f in found] == ["turn 1"]
+    answered = [earlier[0], AIMessage("7 days after the due date.", name="notes"), *earlier[2:]]
+    assert detector({"messages": answered, "route": last}) == []
 
     corrections = list(
         QuestionRouteCorrector(catalog)(_step("route", asks, {"route": route}), None)
