@@ -17,6 +17,12 @@ findings that name the step kind they judge:
 * ``misquote`` (``agent``): a turn's answer that says what one of that turn's sources says
   with other figures, month names or negation (earlier turns too: a turn-1 misquote that a
   later turn computed from is found where it was made).
+* ``arithmetic`` (``agent``): a turn's answer states a figure that the grounded figures it
+  cites (and the request's) do not give by any sum, difference, product, quotient or
+  percentage (``nova.erp.grounding.miscomputed``); ``ArithmeticCorrector`` recomputes it.
+* ``question_route`` (``route``): a question (``nodes.dialogue_act``) routed, in any turn,
+  to a fixed-plan pipeline that drafts instead of answering; ``QuestionRouteCorrector``
+  replays the route with the router's answering runner-ups.
 
 ``DetectorEvaluator`` adds the findings to an evaluator's verdict, so blame starts on a run
 whose checks passed, and judges each replay by the same evidence. ``ToolRerunCorrector``
