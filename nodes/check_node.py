@@ -410,7 +410,9 @@ def blame_inputs(
     step.
     """
     from nodes.detectors import (
+        ArithmeticCorrector,
         DetectorEvaluator,
+        QuestionRouteCorrector,
         RouteRescoreCorrector,
         ToolReplayer,
         ToolRerunCorrector,
@@ -437,12 +439,16 @@ def blame_inputs(
     user = getattr(context, "user_id", None)
     trusted = feedback is not None and feedback.rating != "bad"
     evaluator = (
-        base if trusted else DetectorEvaluator(base, blame_detectors(user=user, replayer=replayer))
+        base
+        if trusted
+        else DetectorEvaluator(base, blame_detectors(user=user, replayer=replayer, catalog=catalog))
     )
     correctors += [
         RouteCorrector(catalog),
         RouteRescoreCorrector(catalog),
+        QuestionRouteCorrector(catalog),
         ToolRerunCorrector(replayer),
+        ArithmeticCorrector(),
         *blame_correctors(catalog),
     ]
     if reference is not None:

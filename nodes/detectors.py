@@ -17,6 +17,12 @@ findings that name the step kind they judge:
 * ``misquote`` (``agent``): a turn's answer that says what one of that turn's sources says
   with other figures, month names or negation (earlier turns too: a turn-1 misquote that a
   later turn computed from is found where it was made).
+* ``arithmetic`` (``agent``): a turn's answer states a figure that the grounded figures it
+  cites (and the request's) do not give by any sum, difference, product, quotient or
+  percentage (``nova.erp.grounding.miscomputed``); ``ArithmeticCorrector`` recomputes it.
+* ``question_route`` (``route``): a question (``nodes.dialogue_act``) routed, in any turn,
+  to a fixed-plan pipeline that drafts instead of answering; ``QuestionRouteCorrector``
+  replays the route with the router's answering runner-ups.
 
 ``DetectorEvaluator`` adds the findings to an evaluator's verdict, so blame starts on a run
 whose checks passed, and judges each replay by the same evidence. ``ToolRerunCorrector``
@@ -322,6 +328,120 @@ def _answer_only(text: str) -> str:
     return text.split("\n\n⚠ Nova flagged this answer:", 1)[0].strip()
 
 
+# --- answers that compute wrongly -----------------------------------------------------------
+
+
+class ArithmeticDetector:
+    """``arithmetic``: an answer whose computed figure its own cited figures do not give.
+
+    Each turn's answer is recomputed from the grounded figures it states and the figures of
+    the user's request (``nova.erp.grounding.miscomputed``): "owes 48.74; after a payment of
+    24.00, 42.74 is left" cites 48.74 and 24, which give 24.74, not 42.74. Sources are the
+    thread's tool results up to that turn, the user's words and (last turn) the memories.
+    """
+
+    def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
+        """Return one finding per turn whose answer holds a miscomputed figure."""
+        found = []
+        for number, answer, request, sources in _turn_answers(values):
+            from nova.erp.grounding import miscomputed
+
+            for wrong in miscomputed(answer, sources, request):
+                given = ", ".join(str(v) for v in wrong.recomputed) or "nothing"
+                found.append(
+                    Finding(
+                        "arithmetic",
+                        "agent",
+                        f"turn {number}'s answer states {wrong.mention.text}, which its "
+                        f"figures do not give (they give {given})",
+                    )
+                )
+        return found
+
+
+def _turn_answers(values: Mapping[str, Any]) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Yield each turn's number, final answer, request and the sources it could cite."""
+    from nodes.consistency import tool_result_sources
+    from nova.provenance import unfence
+
+    messages = list(values.get("messages") or [])
+    turns = _turns(messages)
+    memories = [
+        str(m.get("text", "")) for m in values.get("memories") or [] if isinstance(m, Mapping)
+    ]
+    seen: list[BaseMessage] = []
+    for number, turn in enumerate(turns, start=1):
+        seen += turn
+        answers = [m for m in turn if isinstance(m, AIMessage) and not m.tool_calls]
+        if not answers:
+            continue
+        answer = _answer_only(message_text(answers[-1]))
+        if not answer or "erp_clarify" in answers[-1].additional_kwargs:
+            continue  # a question back to the user computes nothing
+        request = " ".join(message_text(m) for m in turn if isinstance(m, HumanMessage))
+        looked_up = tool_result_sources(seen)
+        if not looked_up:
+            continue  # nothing looked up to compute from (a pipeline's text has its own sources)
+        sources = [unfence(s) for s in looked_up]
+        sources += [message_text(m) for m in seen if isinstance(m, HumanMessage)]
+        if number == len(turns):
+            sources += memories
+        yield number, answer, request, sources
+
+
+class ArithmeticCorrector:
+    """Propose an ``agent`` step's answer with a miscomputed figure recomputed from its own."""
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield the answer with each wrong figure replaced by a recomputation, nearest first."""
+        if step.node != "agent":
+            return
+        written = step.writes.get("messages")
+        listed = written if isinstance(written, list) else [written]
+        last = listed[-1] if listed else None
+        if not isinstance(last, AIMessage) or last.tool_calls or not isinstance(last.content, str):
+            return
+        before = step.before.values
+        state = {**before, "messages": [*(before.get("messages") or []), *listed]}
+        answers = list(_turn_answers(state))
+        if not answers:
+            return
+        from nova.erp.grounding import miscomputed
+
+        _, answer, request, sources = answers[-1]
+        wrong = miscomputed(answer, sources, request)
+        if not wrong:
+            return
+        for rank in range(max(len(w.recomputed) for w in wrong)):
+            text = last.content
+            for item in sorted(wrong, key=lambda w: w.mention.start, reverse=True):
+                if not item.recomputed:
+                    continue
+                value = item.recomputed[min(rank, len(item.recomputed) - 1)]
+                start = text.find(item.mention.text, item.mention.start)
+                if start < 0:
+                    start = text.find(item.mention.text)
+                if start < 0:
+                    continue
+                shown = _written_like(value, item.mention.text)
+                text = text[:start] + shown + text[start + len(item.mention.text) :]
+            if text == last.content:
+                return
+            better = last.model_copy(update={"content": text, "id": None})
+            yield Correction(
+                "check",
+                {**step.writes, "messages": [*listed[:-1], better]},
+                "arithmetic: the answer's figures recomputed",
+            )
+
+
+def _written_like(value: Any, original: str) -> str:
+    """Format ``value`` with ``original``'s decimals and thousands separator."""
+    places = len(original.rsplit(".", 1)[1]) if "." in original else 0
+    grouped = "," in original
+    return f"{value:{',' if grouped else ''}.{places}f}"
+
+
 # --- routes ---------------------------------------------------------------------------------
 
 
@@ -409,6 +529,127 @@ class RouteRescoreCorrector:
         )
 
 
+FIXED_PLAN_SUBGRAPH = "pipeline"
+"""The subgraph that runs an agent's fixed plan of skills to produce a document (a letter,
+a report): it performs a task and never answers a question."""
+
+
+def _request(values: Mapping[str, Any]) -> str:
+    text = _route_text(values)
+    if text.strip():
+        return text
+    humans = [m for m in values.get("messages") or [] if isinstance(m, HumanMessage)]
+    return message_text(humans[-1]) if humans else ""
+
+
+def _answering_candidates(route: Mapping[str, Any], catalog: Any) -> list[str]:
+    """Return the router's other candidates that answer questions (no fixed plan), best first."""
+    found = []
+    for candidate in route.get("candidates") or []:
+        agent = candidate.get("agent") if isinstance(candidate, Mapping) else None
+        if agent and agent != route.get("agent") and agent in catalog:
+            if catalog[agent].subgraph != FIXED_PLAN_SUBGRAPH:
+                found.append(str(agent))
+    return found
+
+
+class QuestionRouteDetector:
+    """``question_route`` (``route``): a question routed to an agent that only performs a task.
+
+    The request's dialogue act (``nodes.dialogue_act``) says it asks for information; the
+    chosen agent runs a fixed plan that drafts a document, and the router ranked an agent
+    that answers as runner-up. "What did we decide about the fee on payment reminders?"
+    sent to the reminder-letters pipeline asks and is answered with letters. Blame confirms
+    it by replaying the route with that runner-up (``QuestionRouteCorrector``). Every turn
+    is read: an earlier turn's question answered by a fixed plan is found in that turn.
+    """
+
+    def __init__(self, catalog: Any = None) -> None:
+        """Read agents' subgraphs from ``catalog`` (default: Nova's)."""
+        self.catalog = catalog
+
+    def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
+        """Return a finding per turn whose question went to a fixed plan."""
+        from nodes.dialogue_act import dialogue_act
+
+        if self.catalog is None:
+            from nova.catalog import default_catalog
+
+            self.catalog = default_catalog()
+        found = []
+        turns = _turns(list(values.get("messages") or []))
+        # Earlier turns: the state keeps only the last route, but each answer is signed by
+        # the agent that wrote it; the route step's own record confirms it when corrected.
+        for number, turn in enumerate(turns[:-1], start=1):
+            request = " ".join(message_text(m) for m in turn if isinstance(m, HumanMessage))
+            agents = {m.name for m in turn if isinstance(m, AIMessage) and m.name}
+            drafted = sorted(a for a in agents if self._fixed_plan(a))
+            act = dialogue_act(request)
+            if drafted and len(agents) == 1 and act.asks:
+                found.append(
+                    Finding(
+                        "question_route",
+                        "route",
+                        f"turn {number} asks ({act.evidence}), but {drafted[0]} runs a fixed "
+                        "plan that drafts",
+                    )
+                )
+        route = values.get("route")
+        if not isinstance(route, Mapping) or route.get("subgraph") != FIXED_PLAN_SUBGRAPH:
+            return found
+        act = dialogue_act(_request(values))
+        answering = _answering_candidates(route, self.catalog) if act.asks else []
+        if answering:
+            found.append(
+                Finding(
+                    "question_route",
+                    "route",
+                    f"the request asks ({act.evidence}), but {route.get('agent')} runs a fixed "
+                    f"plan that drafts; the router's runner-up {answering[0]} answers",
+                )
+            )
+        return found
+
+    def _fixed_plan(self, agent: str) -> bool:
+        return agent in self.catalog and self.catalog[agent].subgraph == FIXED_PLAN_SUBGRAPH
+
+
+class QuestionRouteCorrector:
+    """Propose the router's answering runner-up for a question sent to a fixed plan."""
+
+    def __init__(self, catalog: Any) -> None:
+        """Name subgraphs from ``catalog``."""
+        self.catalog = catalog
+
+    def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
+        """Yield the route with the runner-up (and the thread's topic it implies)."""
+        from nodes.route_context import next_thread_route
+
+        route = step.writes.get("route") if step.node == "route" else None
+        if not isinstance(route, Mapping) or not route.get("agent"):
+            return
+        before = step.before.values
+        if route.get("subgraph") != FIXED_PLAN_SUBGRAPH:
+            return
+        from nodes.dialogue_act import dialogue_act
+
+        if not dialogue_act(_request(before)).asks:
+            return
+        for agent in _answering_candidates(route, self.catalog):
+            corrected = {
+                **route,
+                "agent": agent,
+                "subgraph": self.catalog[agent].subgraph,
+                # Not the classifier's own decision any more: route_rescore must not re-judge it.
+                "method": "question_route",
+                "reason": f"the request asks; a runner-up of {route.get('agent')}, which drafts",
+            }
+            topic = next_thread_route(corrected, _request(before), before.get("thread_route"))  # type: ignore[arg-type]
+            yield Correction(
+                "check", {"route": corrected, "thread_route": topic}, f"question_route: {agent}"
+            )
+
+
 def _nova_router() -> Any:
     from nodes.router import nova_router
 
@@ -438,12 +679,14 @@ class DetectorEvaluator:
 
 
 def blame_detectors(
-    *, user: str | None = None, replayer: ToolReplayer | None = None
+    *, user: str | None = None, replayer: ToolReplayer | None = None, catalog: Any = None
 ) -> list[Detector]:
     """Return Nova's detectors (``replayer`` shared with ``ToolRerunCorrector``)."""
     return [
         RouteRescoreDetector(),
+        QuestionRouteDetector(catalog),
         MemoryCurrentDetector(user=user),
         ToolRerunDetector(replayer),
         MisquoteDetector(),
+        ArithmeticDetector(),
     ]

@@ -14,10 +14,14 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from nodes.detectors import (
+    ArithmeticCorrector,
+    ArithmeticDetector,
     DetectorEvaluator,
     Finding,
     MemoryCurrentDetector,
     MisquoteDetector,
+    QuestionRouteCorrector,
+    QuestionRouteDetector,
     RouteRescoreCorrector,
     RouteRescoreDetector,
     ToolReplayer,
@@ -216,6 +220,101 @@ def test_a_route_the_router_does_not_make_at_its_recorded_version_is_found_and_c
     route = corrections[0].writes["route"]
     assert route["agent"] == "erp_customers" and route["subgraph"] == "erp"
     assert corrections[0].writes["thread_route"]["agent"] == "erp_customers"
+
+
+def _catalog(**subgraphs: str) -> dict[str, Any]:
+    return {name: SimpleNamespace(subgraph=subgraph) for name, subgraph in subgraphs.items()}
+
+
+def test_a_question_sent_to_a_fixed_plan_is_found_and_routed_to_the_answering_runner_up() -> None:
+    catalog = _catalog(invoice_reminders="pipeline", tone_editor="translation", notes="chat")
+    detector = QuestionRouteDetector(catalog)
+    candidates = [
+        {"agent": "invoice_reminders", "score": 0.9},
+        {"agent": "tone_editor", "score": 0.06},
+        {"agent": "notes", "score": 0.04},
+    ]
+    route = _route("invoice_reminders", subgraph="pipeline", candidates=candidates)
+    asks = {"request": "What did we decide about the fee on payment reminders?"}
+    found = detector({**asks, "route": route})
+    assert [(f.detector, f.judges) for f in found] == [("question_route", "route")]
+    assert "tone_editor" in found[0].detail
+    # A command for the plan, a question to an agent that answers, or no answering
+    # candidate: nothing to say.
+    assert detector({"request": "Draft reminders for overdue invoices", "route": route}) == []
+    assert detector({**asks, "route": _route("notes", subgraph="chat")}) == []
+    alone = _route("invoice_reminders", subgraph="pipeline", candidates=candidates[:1])
+    assert detector({**asks, "route": alone}) == []
+    # The request read from the thread when the state has no routed text.
+    thread = {"messages": [HumanMessage(asks["request"])], "route": route}
+    assert [f.detector for f in detector(thread)] == ["question_route"]
+    # An earlier turn's question answered by a fixed plan is found in that turn; a later
+    # turn that asks the plan for more letters is no question.
+    earlier = [
+        HumanMessage(asks["request"]),
+        AIMessage("# Payment reminders ...", name="invoice_reminders"),
+        HumanMessage("Thanks, now draft them for Kessler only"),
+        AIMessage("# Payment reminders ...", name="invoice_reminders"),
+    ]
+    last = _route("invoice_reminders", subgraph="pipeline")
+    found = detector({"messages": earlier, "route": last})
+    assert [f.detail.split(" asks")[0] for f in found] == ["turn 1"]
+    answered = [earlier[0], AIMessage("7 days after the due date.", name="notes"), *earlier[2:]]
+    assert detector({"messages": answered, "route": last}) == []
+
+    corrections = list(
+        QuestionRouteCorrector(catalog)(_step("route", asks, {"route": route}), None)
+    )
+    assert [c.writes["route"]["agent"] for c in corrections] == ["tone_editor", "notes"]
+    first = corrections[0].writes["route"]
+    # Not the classifier's decision any more, so route_rescore does not re-judge the replay.
+    assert first["subgraph"] == "translation" and first["method"] == "question_route"
+    assert corrections[0].writes["thread_route"]["agent"] == "tone_editor"
+    command = {"request": "Draft reminders for overdue invoices"}
+    assert (
+        list(QuestionRouteCorrector(catalog)(_step("route", command, {"route": route}), None)) == []
+    )
+
+
+def _balance(answer: str) -> list[Any]:
+    call = {"name": "erp_customer_balance", "args": {"customer": "20006"}, "id": "c1"}
+    return [
+        HumanMessage("If Weber Landtechnik GmbH pays 24 of what they owe, what is left?"),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(
+            "Weber Landtechnik GmbH owes €48.74 on 1 open invoice, as of 2025-06-30.",
+            tool_call_id="c1",
+            name="erp_customer_balance",
+        ),
+        AIMessage(answer),
+    ]
+
+
+def test_an_answer_that_computes_wrongly_from_its_own_figures_is_found_and_recomputed() -> None:
+    detector = ArithmeticDetector()
+    wrong = "Weber Landtechnik GmbH owes €48.74; after a payment of 24.00, 42.74 EUR is left."
+    right = wrong.replace("42.74", "24.74")
+    found = detector({"messages": _balance(wrong)})
+    assert [(f.detector, f.judges) for f in found] == [("arithmetic", "agent")]
+    assert "42.74" in found[0].detail and "24.74" in found[0].detail
+    assert detector({"messages": _balance(right)}) == []
+    # A percentage of a cited figure is arithmetic too; a figure a source states is quoted.
+    assert detector({"messages": _balance("€48.74 owed; 50 percent of it is 24.37 EUR.")}) == []
+    # Nothing looked up (a pipeline's text, a chat answer): no operands to recompute from.
+    assert detector({"messages": [HumanMessage("pay 24 of 48.74?"), AIMessage("42.74")]}) == []
+    # A later turn computing from turn 1's lookup is judged in its own turn.
+    later = [HumanMessage("And if they pay 10.00?"), AIMessage("Then 24.74 EUR of 48.74 is left.")]
+    found = detector({"messages": [*_balance(right), *later]})
+    assert [f.detail.split("'")[0] for f in found] == ["turn 2"]
+    later[-1] = AIMessage("Then 38.74 EUR of 48.74 is left.")
+    assert detector({"messages": [*_balance(right), *later]}) == []
+
+    messages = _balance(wrong)
+    step = _step("agent", {"messages": messages[:-1]}, {"messages": [messages[-1]]})
+    corrections = list(ArithmeticCorrector()(step, None))
+    assert corrections and corrections[0].writes["messages"][-1].content == right
+    fixed = _step("agent", {"messages": messages[:-1]}, {"messages": [AIMessage(right)]})
+    assert list(ArithmeticCorrector()(fixed, None)) == []
 
 
 def test_findings_fail_a_passing_verdict_and_add_their_keys() -> None:

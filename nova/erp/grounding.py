@@ -199,3 +199,94 @@ def ungrounded(
         for m in mentions(answer, skip_list_indices=True)
         if not grounds.supports(m, arithmetic=arithmetic)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Miscomputed:
+    """A computed number in an answer that the figures the answer cites do not give."""
+
+    mention: Mention
+    operands: tuple[Decimal, ...]
+    """The grounded figures the answer (and the request) state, which it computed from."""
+    recomputed: tuple[Decimal, ...]
+    """What two of them give: sums and differences first (figures of one unit), then
+    products, quotients and percentages; nearest first within each."""
+
+
+def _recomputations(operands: list[Decimal]) -> Iterator[tuple[int, Decimal]]:
+    """Yield ``(rank, result)``: sums and differences (rank 0) before the rest (rank 1)."""
+    for i, a in enumerate(operands):
+        for j, b in enumerate(operands):
+            if i != j:
+                for n, result in enumerate(_combinations(a, b)):
+                    yield (0 if n < 2 else 1), result
+    if len(operands) > 2:
+        yield 0, sum(operands, Decimal(0))
+
+
+def _places(value: Decimal) -> int:
+    return max(0, -int(value.as_tuple().exponent))
+
+
+def _rounded(operands: list[Decimal], places: int) -> dict[Decimal, int]:
+    """Return what two operands give, at ``places`` decimals, with each result's best rank."""
+    step = ONE.scaleb(-places)
+    results: dict[Decimal, int] = {}
+    for rank, result in _recomputations(operands):
+        try:
+            rounded = result.quantize(step, rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # too many digits at this precision
+            continue
+        results[rounded] = min(rank, results.get(rounded, rank))
+    return results
+
+
+def _gives(operands: list[Decimal], mention: Mention) -> bool:
+    results = _rounded(operands, _places(max(mention.values)))
+    return any(v in results or -v in results for v in mention.values)
+
+
+def miscomputed(answer: str, sources: list[str], request: str = "") -> list[Miscomputed]:
+    """Return the numbers ``answer`` computed wrongly from the figures it cites.
+
+    A number no source states but two source numbers give is a computation (one that no
+    two give is an invention, ``numbers_grounded``'s concern). An answer shows its reader
+    the operands: the grounded figures it states beside it, and the figures of the user's
+    request ("if they pay 24, what is left?"). When there are at least two and no sum,
+    difference, product, quotient or percentage of two of them (nor their total, nor one
+    with another computed figure of the answer) gives the number at the precision it is
+    written with, the arithmetic is wrong: "owes 48.74; after a payment of 24.00, 42.74 is
+    left". A computed figure that is itself an operand of another ("50 percent of it is
+    24.37": a rate the answer chose) is not a result. Whole numbers under 10 are left
+    alone (counts and ordinals, which almost anything gives).
+    """
+    grounds = Grounds.of([*sources, request])
+    found = mentions(answer, skip_list_indices=True)
+    cited = [m for m in found if m.kind == "number" and grounds.supports(m)]
+    asked = [m for m in mentions(request) if m.kind == "number"]
+    operands = sorted({min(m.values) for m in [*cited, *asked] if m.values}, reverse=True)
+    if len(operands) < 2:
+        return []
+    unstated = [
+        m
+        for m in found
+        if m.kind == "number"
+        and m.values
+        and not grounds.supports(m)
+        and not (abs(max(m.values)) < 10 and _places(max(m.values)) == 0)
+    ]
+    # One that no two sources give is an invention (numbers_grounded's), not arithmetic.
+    computed = [m for m in unstated if grounds.supports(m, arithmetic=True)]
+    wrong = []
+    for mention in computed:
+        others = [min(m.values) for m in unstated if m is not mention]
+        if _gives([*operands, *others], mention):
+            continue
+        # A rate the answer chose ("50 percent of it is 24.37") is an operand, not a result.
+        if any(_gives([*operands, min(mention.values)], m) for m in unstated if m is not mention):
+            continue
+        value = max(mention.values)
+        results = _rounded(operands, _places(value))
+        nearest = sorted((r for r in results if r > 0), key=lambda r: (results[r], abs(r - value)))
+        wrong.append(Miscomputed(mention, tuple(operands), tuple(nearest[:3])))
+    return wrong
