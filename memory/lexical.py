@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +30,21 @@ Loader = Callable[[], tuple[list[str], list[str]]]
 """Returns ``(ids, texts)`` of every item in a project."""
 
 
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG: once anything has configured the root logger
+    # (a bare ``logging.warning`` does), every index build would print a debug line.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 class LexicalIndex:
     """An immutable BM25 index over item texts (English stop words, bm25s defaults)."""
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
         """Index ``texts``; ``ids`` name them in search results."""
-        import bm25s
+        bm25s = _bm25s()
 
         self.ids = list(ids)
         self._retriever = bm25s.BM25()
@@ -47,7 +57,7 @@ class LexicalIndex:
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Return up to ``k`` ``(id, BM25 score)`` pairs, best first (only items sharing a term)."""
-        import bm25s
+        bm25s = _bm25s()
 
         if not self.ids or k <= 0:
             return []

@@ -373,3 +373,16 @@ def test_default_store_lives_under_the_data_dir_and_follows_settings(tmp_path: P
     assert store is default_memory_store()
     store.save("personal", "The default store writes under NOVA_DATA_DIR.")
     assert (get_settings().data_dir / "chroma" / "chroma.sqlite3").is_file()
+
+
+def test_building_the_lexical_index_prints_no_debug_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """bm25s sets its logger to DEBUG; once the root logger has a handler, every index built
+    printed "DEBUG:bm25s:Building index…" into the user's output (seen in `nova eval`)."""
+    import logging
+
+    from memory.lexical import LexicalIndex
+
+    with caplog.at_level(logging.DEBUG):
+        index = LexicalIndex(["a", "b"], ["invoice overdue", "pricing tiers decided"])
+        assert index.search("pricing", 2)[0][0] == "b"
+    assert not [r for r in caplog.records if r.name.startswith("bm25s")]
