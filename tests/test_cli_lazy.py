@@ -88,26 +88,23 @@ def test_a_command_loads_only_its_own_modules(argv: list[str], expected: set[str
         assert not loaded & {"nova.improve.engine", "nova.cli.streaming", "nova.graphs"}
 
 
-def test_help_and_a_typo_see_every_command() -> None:
+def _nova(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    shown = subprocess.run(
-        [sys.executable, "-m", "nova.cli", "--help"],
+    return subprocess.run(
+        [sys.executable, "-m", "nova.cli", *args],
         capture_output=True,
         text=True,
         env=env,
         cwd=ROOT,
         timeout=120,
     )
+
+
+def test_help_and_a_typo_see_every_command() -> None:
+    shown = _nova("--help")
     assert shown.returncode == 0, shown.stderr
     for name in COMMAND_MODULES:
         assert name in shown.stdout, f"nova --help does not list {name}"
-    typo = subprocess.run(
-        [sys.executable, "-m", "nova.cli", "inbx"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    typo = _nova("inbx")
     assert typo.returncode == 2
     assert "Did you mean 'inbox'" in typo.stderr
