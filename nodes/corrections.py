@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -264,7 +265,7 @@ class NumberRepairCorrector:
             yield Correction("check", writes, "the sources' figures, months and negations")
 
 
-class RecallCorrector:
+class RecallCorrector(ABC):
     """Propose a recall step's hits with some memories replaced; subclasses say which and how.
 
     Shared by the memory correctors: each reads the store for the step's project and offers
@@ -278,9 +279,9 @@ class RecallCorrector:
         """Read memories from ``store``; the configured memory store by default."""
         self.store = store
 
+    @abstractmethod
     def replacement(self, project: str, hit: Mapping[str, Any]) -> dict[str, Any] | None:
         """Return the hit to use instead of ``hit``, or ``None`` to keep it."""
-        raise NotImplementedError
 
     def __call__(self, step: Any, run: Any) -> Iterator[Correction]:
         """Yield the recall step's hits with the replacements in place, if any."""
