@@ -165,6 +165,22 @@ def _as_data(code: int, data: bytes) -> Any:
     raise ValueError(f"msgpack extension {code} is not plain data")
 
 
+_NOT_PLAIN = object()
+"""What ``_plain`` returns for a blob that is not plain data."""
+
+
+def _plain(type_: str, blob: bytes) -> Any:
+    """Decode a checkpointer blob as plain data (``_as_data``), or return ``_NOT_PLAIN``."""
+    if type_ != "msgpack":
+        return _NOT_PLAIN  # another serializer's format: only the saver reads it
+    import ormsgpack
+
+    try:
+        return ormsgpack.unpackb(blob, ext_hook=_as_data, option=ormsgpack.OPT_NON_STR_KEYS)
+    except (ValueError, TypeError, ormsgpack.MsgpackDecodeError):
+        return _NOT_PLAIN
+
+
 def _interrupts(type_: str, blob: bytes) -> list[tuple[str | None, Any]]:
     """Return ``(interrupt id, value)`` of each interrupt an ``__interrupt__`` write holds.
 
@@ -172,16 +188,11 @@ def _interrupts(type_: str, blob: bytes) -> list[tuple[str | None, Any]]:
     import ``langgraph.types`` and langchain-core to build ``Interrupt`` objects only to be
     read here); anything else goes through the checkpointer's own serializer.
     """
-    if type_ == "msgpack":
-        import ormsgpack
-
-        try:
-            decoded = ormsgpack.unpackb(blob, ext_hook=_as_data, option=ormsgpack.OPT_NON_STR_KEYS)
-            items = decoded if isinstance(decoded, list) else [decoded]
-            if all(isinstance(i, dict) and i.get("__interrupt__") for i in items):
-                return [(i.get("id"), i.get("value")) for i in items]
-        except (ValueError, TypeError, ormsgpack.MsgpackDecodeError):
-            pass
+    plain = _plain(type_, blob)
+    if plain is not _NOT_PLAIN:
+        items = plain if isinstance(plain, list) else [plain]
+        if all(isinstance(i, dict) and i.get("__interrupt__") for i in items):
+            return [(i.get("id"), i.get("value")) for i in items]
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
     decoded = JsonPlusSerializer().loads_typed((type_, blob))
@@ -280,7 +291,6 @@ def latest_values(url: str, threads: list[str]) -> dict[str, dict[str, Any]]:
 
 def _plain_values(engine: Engine, threads: list[str]) -> dict[str, dict[str, Any]]:
     """Decode the latest root checkpoints of ``threads`` on SQLite as plain data, where possible."""
-    import ormsgpack
     from sqlalchemy import bindparam
 
     query = text(
@@ -297,12 +307,7 @@ def _plain_values(engine: Engine, threads: list[str]) -> dict[str, dict[str, Any
         rows = conn.execute(query, {"threads": threads}).all()
     values: dict[str, dict[str, Any]] = {}
     for thread, type_, blob in rows:
-        if type_ != "msgpack":
-            continue  # another serializer's format: the saver reads it
-        try:
-            decoded = ormsgpack.unpackb(blob, ext_hook=_as_data, option=ormsgpack.OPT_NON_STR_KEYS)
-        except (ValueError, TypeError, ormsgpack.MsgpackDecodeError):
-            continue
+        decoded = _plain(type_, blob)
         channel_values = decoded.get("channel_values") if isinstance(decoded, dict) else None
         if isinstance(channel_values, dict):
             values[thread] = channel_values

@@ -11,8 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nova.pipelines.defaults import DEFAULT_PIPELINES_DIR
     from nova.pipelines.loader import (
-        DEFAULT_PIPELINES_DIR,
         PipelineError,
         Pipelines,
         check_pipeline,
