@@ -17,8 +17,8 @@ new content hash) is gated against its parent, the version in force:
     candidate and the same model; an exact one-sided McNemar test on the paired verdicts
     blocks a significant loss (``SUITE_ALPHA``). For an agent no suite exercises (a user's
     own agent, say), the gate's test split is a held-out part of its corrections: about a
-    quarter of its judgeable failing runs and of its good runs (``held_out``: a stable
-    hash of the record's id, so a run never moves between parts) are never shown to the
+    quarter of its judgeable failing runs and of its good runs (``held_out``: the gate's
+    frozen hash of the run id, so a run never moves between parts) are never shown to the
     rewriting model, and are replayed with parent and candidate like (a) and (c); the
     candidate may lose none of them. With too few runs to hold any out, the figures say
     so;
@@ -36,7 +36,6 @@ tools each side called and how its replay ended, next to the paired figures.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
 import re
 from collections import Counter
@@ -50,6 +49,7 @@ from nova.catalog.promoted import spec_hash
 from nova.catalog.spec import AgentSpec
 from nova.improve.evidence import FailingRun, gather_failing_runs, last_promotions, run_check
 from nova.improve.gate import Case, paired
+from nova.improve.gate import held_out as gate_held_out
 from nova.improve.replay import RecordedRuns, Replay, Replayer
 from nova.improve.store import CandidateRecord, CandidateStore
 from nova.improve.suites import PromptSuite
@@ -65,7 +65,8 @@ MAX_CASES = 8
 HOLDOUT_SHARE = 0.25
 """The share of an agent's corrections held out from the rewrite, for agents without a suite."""
 MIN_SHOWN = 2
-"""Judgeable failing runs the rewriting model must still see before any is held out."""
+"""Runs of each kind (judgeable failing, good) the rewriting model must still see before
+any of that kind is held out."""
 SUITE_ALPHA = 0.05
 """A candidate's losses on its suite block it when the exact one-sided McNemar p-value that
 it is worse is below this (fewer losses are noise: a model's answers vary run to run)."""
@@ -82,10 +83,9 @@ REFLECT_SYSTEM = (
 )
 
 
-def held_out(record_id: str) -> bool:
-    """Whether a correction belongs to the held-out part (a fixed hash of its id)."""
-    digest = hashlib.sha256(f"nova-improve-holdout-v1:{record_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < HOLDOUT_SHARE
+def held_out(run_key: str) -> bool:
+    """Whether a run (by run id, else record id) is in the held-out part (``gate.held_out``)."""
+    return gate_held_out(f"prompt-run:{run_key}", HOLDOUT_SHARE)
 
 
 def split_held_out(
