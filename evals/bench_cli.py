@@ -66,7 +66,7 @@ _WARM_PROBE = """
 import json, statistics, time, contextlib
 from langchain_core.messages import HumanMessage
 from graphs.nova import default_nova_graph
-from memory.checkpoint import open_checkpointer
+from memory.checkpoint import TURN_DURABILITY, open_checkpointer
 from nova.state import NovaContext
 with contextlib.ExitStack() as stack:
     checkpointer = stack.enter_context(open_checkpointer())
@@ -76,7 +76,7 @@ with contextlib.ExitStack() as stack:
         config = {"configurable": {"thread_id": f"bench-{n}"}}
         t = time.perf_counter()
         values = graph.invoke({"messages": [HumanMessage(f"Show me invoice INV-2025-004{n:02d}")]},
-                              config, context=context)
+                              config, context=context, durability=TURN_DURABILITY)
         assert values["agent_run"]["outcome"] == "fast_path", values["agent_run"]
         return time.perf_counter() - t
     first = turn(0)

@@ -145,7 +145,7 @@ def run(cases: list[dict[str, Any]], project: str) -> dict[str, Any]:
     from langchain_core.messages import HumanMessage
 
     from graphs.nova import default_nova_graph
-    from memory.checkpoint import open_checkpointer
+    from memory.checkpoint import TURN_DURABILITY, open_checkpointer
     from nova.state import NovaContext
     from nova.tracing import flush_traces, tracing_callbacks
 
@@ -171,7 +171,12 @@ def run(cases: list[dict[str, Any]], project: str) -> dict[str, Any]:
                 "run_id": uuid.uuid4(),
             }
             started = time.perf_counter()
-            graph.invoke({"messages": [HumanMessage(text)]}, config, context=context)
+            graph.invoke(
+                {"messages": [HumanMessage(text)]},
+                config,
+                context=context,
+                durability=TURN_DURABILITY,
+            )
             wall = time.perf_counter() - started
             cpu = time.process_time() - thread_cpu_s(stub_thread) - cpu
             return wall, stub.busy_s - busy, cpu, len(stub.chat_requests()) - calls

@@ -177,7 +177,7 @@ def run_in_process(cases: Sequence[Case]) -> list[TurnResult]:
     from langchain_core.runnables import RunnableConfig
 
     from graphs.nova import default_nova_graph
-    from memory.checkpoint import open_checkpointer
+    from memory.checkpoint import TURN_DURABILITY, open_checkpointer
     from nova.state import NovaContext
 
     results = []
@@ -195,6 +195,7 @@ def run_in_process(cases: Sequence[Case]) -> list[TurnResult]:
                     {"messages": [HumanMessage(case.text)]},
                     config,
                     context=NovaContext(project=case.project),
+                    durability=TURN_DURABILITY,  # as nova ask runs a turn
                 )
                 state = graph.get_state(config)
                 result = _result_from_values(

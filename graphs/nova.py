@@ -1,7 +1,10 @@
-"""The supervisor graph served as ``nova``: intake → recall → route → dispatch → subgraph → respond.
+"""The supervisor graph served as ``nova``: intake → recall → route → subgraph → respond.
 
 Every request takes this one explicit path; the four subgraphs are compiled once and added
-as nodes, so ``get_graph(xray=True)`` (and Studio) show the whole system.
+as nodes, so ``get_graph(xray=True)`` (and Studio) show the whole system. Choosing the
+subgraph (``dispatch``) and deciding whether a long thread needs compacting
+(``needs_summary``) are edges, not nodes: every step is a checkpoint write, and a turn
+takes only the steps that do work.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from graphs.translation import build_translation_graph
 from memory.store import MemoryStore
 from nodes.recall import make_recall_node
 from nodes.router import Router, make_route_node, nova_router
-from nodes.summarize import make_summarize_node
-from nodes.supervisor import dispatch, intake, respond
+from nodes.summarize import make_summarize_node, needs_summary
+from nodes.supervisor import dispatch, intake, respond, with_unroutable_reply
 from nova.catalog import AgentSpec, Catalog, CatalogError, default_catalog
 from nova.ledger.routing import RoutingLedger
 from nova.models import ModelFactory, default_model_factory
@@ -86,11 +89,10 @@ def build_nova_graph(
     )
     builder.add_node("intake", intake)
     builder.add_node("recall", make_recall_node(memory))
-    builder.add_node(
-        "route",
-        make_route_node(router=router, ledger=ledger, model_factory=model_factory, catalog=catalog),
+    route = make_route_node(
+        router=router, ledger=ledger, model_factory=model_factory, catalog=catalog
     )
-    builder.add_node("dispatch", dispatch)
+    builder.add_node("route", with_unroutable_reply(route))
     subgraphs: dict[str, Callable[..., StateGraph[Any, NovaContext, Any, Any]]] = {
         "chat": build_chat_graph,
         "erp": build_erp_graph,
@@ -116,8 +118,8 @@ def build_nova_graph(
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "recall")
     builder.add_edge("recall", "route")
-    builder.add_edge("route", "dispatch")
-    builder.add_edge("respond", "summarize")
+    builder.add_conditional_edges("route", dispatch)
+    builder.add_conditional_edges("respond", needs_summary)
     builder.add_edge("summarize", END)
     return builder
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from langchain_core.messages import (
     AIMessage,
@@ -136,6 +137,21 @@ def _transcript(messages: Sequence[AnyMessage]) -> str:
             result = truncate_to_tokens(message_text(message), 120)
             lines.append(f"Tool {message.name or ''} returned: {result}")
     return "\n".join(lines)
+
+
+def needs_summary(state: NovaState) -> Literal["summarize", "__end__"]:
+    """Choose the step after ``respond``: ``summarize`` once the thread passes its size limit.
+
+    Most turns end here without the summarize step (and its checkpoint); the node itself
+    checks again, as it may also run on its own.
+    """
+    settings = get_settings()
+    messages = state.get("messages") or []
+    if thread_tokens(messages) > settings.summary_trigger_tokens and split_point(
+        messages, settings.summary_keep_messages
+    ):
+        return "summarize"
+    return "__end__"  # END, spelled as the Literal that lets Studio draw this edge
 
 
 def make_summarize_node(

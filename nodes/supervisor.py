@@ -1,19 +1,24 @@
-"""The supervisor's own nodes: intake (scope the turn), dispatch (go to a subgraph), respond."""
+"""The supervisor's own steps: intake (scope the turn), dispatch (an edge), respond."""
 
 from __future__ import annotations
 
-from typing import Literal, assert_never
+import inspect
+from collections.abc import Callable
+from typing import Any, Literal, assert_never, cast
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
-from langgraph.types import Command
 
 from nova.errors import InvalidRequest
 from nova.messages import message_text
 from nova.projects import load_projects
 from nova.provenance import defences_on, split_instruction
 from nova.settings import get_settings
-from nova.state import NovaContext, NovaState
+from nova.state import NovaContext, NovaState, RouteDecision, RuntimeNode
+
+RouteNode = RuntimeNode[NovaState, dict[str, Any]]
+"""The supervisor's ``route`` node (``nodes.router.make_route_node``)."""
+StateOnlyNode = Callable[[NovaState], dict[str, Any]]
 
 SUBGRAPHS = ("chat", "erp", "translation", "pipeline")
 
@@ -52,30 +57,68 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
     }
 
 
-def dispatch(
-    state: NovaState,
-) -> Command[Literal["chat", "erp", "translation", "pipeline", "respond"]]:
-    """Hand the turn to the routed agent's subgraph, or answer a clarifying question."""
+def unroutable_reply(route: RouteDecision | None, project_id: str | None) -> AIMessage | None:
+    """Return what Nova says instead of running an agent, or ``None`` when one can run.
+
+    A route without an agent gets the router's clarifying question; an agent that the
+    turn's project does not enable gets a message naming the enabled ones. The route node
+    adds this reply to the turn, and ``dispatch`` then sends the turn straight to ``respond``.
+    """
+    if route is None:
+        return None
+    agent = route.get("agent")
+    if agent is None or route.get("subgraph") is None:
+        question = route.get("question") or "Could you say a little more about what you need?"
+        return AIMessage(question, name="nova")
+    projects = load_projects()
+    project = projects.get(project_id or get_settings().default_project)
+    if project.allows_agent(agent):
+        return None
+    allowed = ", ".join(project.allowed_agents)
+    return AIMessage(
+        f"The {agent} agent is not enabled in project {project.id}. "
+        f"Agents enabled there: {allowed}. Ask in another project, or add it to "
+        f"allowed_agents in {projects.source.name}.",
+        name="nova",
+    )
+
+
+def with_unroutable_reply(route_node: RouteNode | StateOnlyNode) -> RouteNode:
+    """Wrap the ``route`` node so that a turn no agent can take is answered by ``nova``.
+
+    ``route_node`` takes the state and LangGraph's runtime, or the state alone (scripted
+    routes in evals and tests).
+    """
+    takes_runtime = len(inspect.signature(route_node).parameters) > 1
+
+    def route(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, Any]:
+        update: dict[str, Any] = (
+            cast(RouteNode, route_node)(state, runtime)
+            if takes_runtime
+            else cast(StateOnlyNode, route_node)(state)
+        )
+        reply = unroutable_reply(update.get("route"), update.get("project") or state.get("project"))
+        return update if reply is None else {**update, "messages": [reply]}
+
+    return route
+
+
+def dispatch(state: NovaState) -> Literal["chat", "erp", "translation", "pipeline", "respond"]:
+    """Choose the step after ``route``: the routed agent's subgraph, or ``respond``.
+
+    ``respond`` when no agent runs: the route node has already added the reply for such a
+    turn (``with_unroutable_reply``). An edge rather than a node, so a turn takes one step
+    (one checkpoint) fewer.
+    """
     route = state.get("route")
     if route is None:
         raise ValueError("dispatch ran before route")
-    agent = route.get("agent")
     subgraph = route.get("subgraph")
-    if agent is None or subgraph is None:
-        question = route.get("question") or "Could you say a little more about what you need?"
-        return Command(goto="respond", update={"messages": [AIMessage(question, name="nova")]})
-    project = load_projects().get(state.get("project") or get_settings().default_project)
-    if not project.allows_agent(agent):
-        allowed = ", ".join(project.allowed_agents)
-        text = (
-            f"The {route['agent']} agent is not enabled in project {project.id}. "
-            f"Agents enabled there: {allowed}. Ask in another project, or add it to "
-            f"allowed_agents in {load_projects().source.name}."
-        )
-        return Command(goto="respond", update={"messages": [AIMessage(text, name="nova")]})
+    if unroutable_reply(route, state.get("project")) is not None or subgraph is None:
+        return "respond"
     match subgraph:
         case "chat" | "erp" | "translation" | "pipeline":
-            return Command(goto=subgraph)
+            return subgraph
         case _:
             assert_never(subgraph)
 

@@ -253,11 +253,11 @@ def load_projects(path: Path | str | None = None) -> Projects:
         path = Path(path)
         return _load_projects(path.resolve(), fingerprint([path]), None, ())
     from nova.settings import get_settings
-    from nova.userdata import user_projects_file
+    from nova.userdata import resolved, user_projects_file
 
     base = Path(get_settings().projects_file or DEFAULT_PROJECTS_FILE)
     user = user_projects_file()
-    return _load_projects(base.resolve(), fingerprint([base]), user.resolve(), fingerprint([user]))
+    return _load_projects(resolved(base), fingerprint([base]), resolved(user), fingerprint([user]))
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,6 +15,7 @@ built-in ones. Every write here is atomic (a temporary file in the same folder, 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterable
@@ -58,6 +59,18 @@ def user_agents_dir() -> Path:
 def drafts_dir() -> Path:
     """Return the folder where edits that failed validation are kept."""
     return config_dir() / DRAFTS_DIR
+
+
+@functools.lru_cache(maxsize=64)
+def resolved(path: Path) -> Path:
+    """Return ``path.resolve()``, remembered.
+
+    The catalog and projects are looked up several times a turn, and resolving walks every
+    component of the path with a system call. Edits to the files are still seen (their
+    fingerprints are taken each time); only re-pointing a symlink on the way to them needs
+    a restart.
+    """
+    return path.resolve()
 
 
 def yaml_files(directory: Path) -> list[Path]:

@@ -15,7 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.pregel import Pregel
 
 from graphs.common import build_agent_subgraph
-from nodes.supervisor import dispatch, intake, respond
+from nodes.supervisor import dispatch, intake, respond, with_unroutable_reply
 from nova.catalog import AgentSpec, Catalog, load_catalog
 from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory
@@ -106,14 +106,13 @@ def supervisor_graph(
     tools: Mapping[str, Callable[..., str]] | None = None,
     ledger: FailureLedger | None = None,
 ) -> Pregel:
-    """A supervisor-shaped graph (intake → route → dispatch → subgraph → respond), checkpointed."""
+    """A supervisor-shaped graph (intake → route, dispatch → subgraph → respond), checkpointed."""
     catalog = catalog or load_catalog()
     builder = StateGraph(
         NovaState, context_schema=NovaContext, input_schema=NovaInput, output_schema=NovaOutput
     )
     builder.add_node("intake", intake)
-    builder.add_node("route", route_node)
-    builder.add_node("dispatch", dispatch)
+    builder.add_node("route", with_unroutable_reply(route_node))
     for name in ("chat", "erp", "translation", "pipeline"):
         builder.add_node(
             name,
@@ -129,7 +128,7 @@ def supervisor_graph(
     builder.add_node("respond", respond)
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "route")
-    builder.add_edge("route", "dispatch")
+    builder.add_conditional_edges("route", dispatch)
     builder.add_edge("respond", END)
     return builder.compile(checkpointer=InMemorySaver(), name="nova-test")
 

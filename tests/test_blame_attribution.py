@@ -89,7 +89,7 @@ def test_a_misroute_is_blamed_on_the_route_by_the_check_correction_alone() -> No
     )
     assert result.method == "counterfactual" and result.trials[0].source == "check"
     consumers = [c.key for c in result.consumers]
-    assert consumers[:2] == ["dispatch#1", "translation/enter#1"] and consumers[-1] == "respond#1"
+    assert consumers[0] == "translation/enter#1" and consumers[-1] == "respond#1"
     # Replays run on scratch threads: the run's own thread and the ledger are untouched.
     assert load_run(graph, "misroute").final["answer"] == run.final["answer"]
     assert len(FailureLedger().list(limit=1000)) == ledger_before
@@ -119,7 +119,6 @@ def test_steps_and_lineage_follow_the_state_keys_read_and_written() -> None:
         "intake#1",
         "recall#1",
         "route#1",
-        "dispatch#1",
         "erp/enter#1",
         "erp/agent#1",
         "erp/tools#1",

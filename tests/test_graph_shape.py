@@ -39,7 +39,6 @@ def test_topology_with_subgraphs(graph) -> None:  # type: ignore[no-untyped-def]
         "intake",
         "recall",
         "route",
-        "dispatch",
         "respond",
         "chat",
         "erp",

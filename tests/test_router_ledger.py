@@ -106,6 +106,16 @@ def test_engines_are_shared_per_url(tmp_path: Path) -> None:
     assert ledger_engine(url) is ledger_engine(url)
 
 
+def test_sqlite_ledgers_use_wal_without_an_fsync_per_commit(tmp_path: Path) -> None:
+    """WAL + synchronous=NORMAL, like the checkpoints: a record is not an fsync of its own."""
+    from sqlalchemy import text
+
+    engine = ledger_engine(f"sqlite:///{tmp_path / 'pragmas.sqlite'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+
+
 def test_losing_the_create_table_race_to_another_process_is_not_an_error(tmp_path: Path) -> None:
     """SQLite's check-then-create is not atomic: losing that race must not lose the store.
 

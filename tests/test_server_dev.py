@@ -35,7 +35,7 @@ async def test_sdk_creates_thread_streams_a_run_and_reads_state(tmp_path: Path) 
         ):
             events.append(part)
         updated_nodes = {node for e in events if e.event == "updates" for node in e.data}
-        assert {"intake", "recall", "route", "dispatch", "chat", "respond"} <= updated_nodes
+        assert {"intake", "recall", "route", "chat", "respond"} <= updated_nodes
 
         state = await client.threads.get_state(thread["thread_id"])
         values = state["values"]

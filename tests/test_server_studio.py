@@ -45,11 +45,14 @@ async def test_graph_endpoint_shows_the_supervisor_with_its_subgraphs(
     [nova] = await client.assistants.search(graph_id="nova")
     graph = await client.assistants.get_graph(nova["assistant_id"], xray=True)
     nodes = {node["id"] for node in graph["nodes"]}
-    assert {"intake", "recall", "route", "dispatch", "respond"} <= nodes
+    assert {"intake", "recall", "route", "respond", "summarize"} <= nodes
     for subgraph in ("chat", "erp", "translation", "pipeline"):
         assert {f"{subgraph}:enter", f"{subgraph}:agent", f"{subgraph}:tools"} <= nodes, subgraph
     edges = {(edge["source"], edge["target"]) for edge in graph["edges"]}
     assert ("intake", "recall") in edges and ("recall", "route") in edges
+    # dispatch is the edge from route to each subgraph (or straight to respond)
+    subgraphs = ("chat", "erp", "translation", "pipeline")
+    assert {("route", f"{s}:enter") for s in subgraphs} | {("route", "respond")} <= edges
     flat = await client.assistants.get_graph(nova["assistant_id"])
     assert {node["id"] for node in flat["nodes"]} >= {"chat", "erp", "translation", "pipeline"}
 

@@ -76,7 +76,7 @@ def test_trace_list_show_and_blame(misrouted_run: str) -> None:
     assert "✗ route_fits_entities" in shown and "translation/agent" in shown
     blamed = _cli("trace", "blame", misrouted_run[:12])
     assert "blamed route#1 (agent router, counterfactual)" in blamed
-    assert "consumed by dispatch#1, translation/enter#1" in blamed
+    assert "consumed by translation/enter#1" in blamed
     assert "← blamed" in _cli("trace", "show", misrouted_run[:12])
 
 
@@ -144,7 +144,7 @@ def test_html_report_renders_in_headless_chromium(misrouted_run: str, tmp_path: 
     )  # highlighted, as laid out by the browser
     assert int(blamed["data-bar-px"]) >= 1
     consumers = [row["data-key"] for row in dom.select("tr.consumer")]
-    assert "dispatch" in consumers and "respond" in consumers
+    assert "translation/enter" in consumers and "respond" in consumers
     assert all(
         row["data-background"] != "rgb(255, 221, 0)"
         for row in rows

@@ -69,7 +69,6 @@ def test_a_run_is_stored_with_its_tree_route_agent_version_and_timings() -> None
         "intake",
         "recall",
         "route",
-        "dispatch",
         "erp/enter",
         "erp/agent",
         "erp/tools",
@@ -168,6 +167,18 @@ def test_usage_counts_do_not_trigger_the_key_pattern() -> None:
         Redactor().json_text('{"Refresh-Token":"x","a":"b"}')
         == f'{{"Refresh-Token":"{REDACTED}","a":"b"}}'
     )
+
+
+def test_a_fan_out_packet_is_stored_as_its_target_and_state_not_its_repr() -> None:
+    from langgraph.types import Send
+
+    from nova.tracing.serialize import MessageTable
+
+    table = MessageTable()
+    packet = Send("translate_chunk", {"messages": [HumanMessage("Guten Tag", id="m")], "n": 1})
+    text = dumps_bounded([packet], 10_000, Redactor(), table)
+    assert text == '[{"send":"translate_chunk","arg":{"messages":[{"$msg":"m0"}],"n":1}}]'
+    assert table.messages == {"m0": {"type": "human", "content": "Guten Tag", "id": "m"}}
 
 
 def test_tracing_off_keeps_no_trace_and_the_run_still_works(

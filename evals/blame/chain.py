@@ -1,6 +1,6 @@
 """The graph the attribution scenarios run on: Nova's supervisor shape with scripted parts.
 
-``intake``, ``dispatch`` and ``respond`` are Nova's own supervisor nodes and the four
+``intake``, ``respond`` and the ``dispatch`` edge are Nova's own supervisor steps and the four
 subgraphs are built by ``graphs.common.build_agent_subgraph`` (agent ⇄ tools ⇄ check, with
 retries, timeouts and the failure ledger), so the steps, state keys and checkpoints are
 the real ones. ``recall`` and ``route`` are scripted per scenario (``Env``), and tools and
@@ -21,7 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from evals.blame import world
 from evals.blame.policies import AgentFault, PolicyModels, Preamble
 from graphs.common import build_agent_subgraph
-from nodes.supervisor import dispatch, intake, respond
+from nodes.supervisor import dispatch, intake, respond, with_unroutable_reply
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.ledger.failures import FailureLedger
 from nova.state import MemoryHit, NovaContext, NovaInput, NovaOutput, NovaState, RouteDecision
@@ -91,8 +91,7 @@ def build_chain(
     )
     builder.add_node("intake", intake)
     builder.add_node("recall", _recall_node(env))
-    builder.add_node("route", _route_node(env, catalog))
-    builder.add_node("dispatch", dispatch)
+    builder.add_node("route", with_unroutable_reply(_route_node(env, catalog)))
     for name in SUBGRAPHS:
         sub = build_agent_subgraph(
             name,  # type: ignore[arg-type]
@@ -107,7 +106,7 @@ def build_chain(
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "recall")
     builder.add_edge("recall", "route")
-    builder.add_edge("route", "dispatch")
+    builder.add_conditional_edges("route", dispatch)
     builder.add_edge("respond", END)
     return builder
 

@@ -26,6 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from nova.userdata import resolved as resolved_path
+
 log = logging.getLogger(__name__)
 
 HEADER = "# nova-promoted: "
@@ -43,7 +45,7 @@ def improve_dir() -> Path:
 
 def catalog_key(directory: Path | str) -> str:
     """Return the stable key of a catalog folder: its name and a hash of its full path."""
-    resolved = Path(directory).resolve()
+    resolved = resolved_path(Path(directory))
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:10]
     name = _SAFE.sub("-", f"{resolved.parent.name}-{resolved.name}".lower()).strip("-")
     return f"{name[:60]}-{digest}"

@@ -116,6 +116,7 @@ def run_turn(
     """
     from langgraph.types import Command
 
+    from memory.checkpoint import TURN_DURABILITY
     from nova.cli.streaming import TurnDisplay, turn_events
     from nova.state import NovaContext
     from nova.tracing import flush_traces, tracing_callbacks
@@ -135,6 +136,7 @@ def run_turn(
                     payload,
                     config=config,
                     context=context,
+                    durability=TURN_DURABILITY,
                     stream_mode=["updates", "messages"] if stream else ["updates"],
                     subgraphs=True,
                 )

@@ -131,7 +131,7 @@ def failures_retry(
     if resume := record.details.get("resume"):
         # A pipeline run on its own thread: the supervisor's graph cannot resume it.
         raise fail(f"Failure {record.id[:12]} is in a pipeline run; resume it with: {resume}")
-    from memory.checkpoint import open_checkpointer
+    from memory.checkpoint import TURN_DURABILITY, open_checkpointer
     from nova.cli import trace
     from nova.state import NovaContext
     from nova.tracing import flush_traces, tracing_callbacks
@@ -161,7 +161,12 @@ def failures_retry(
         }
         with console.status(f"[cyan]Resuming thread {record.thread_id}…[/]"):
             try:
-                values = graph.invoke(None, config, context=NovaContext(project=record.project))
+                values = graph.invoke(
+                    None,
+                    config,
+                    context=NovaContext(project=record.project),
+                    durability=TURN_DURABILITY,
+                )
             finally:
                 flush_traces()
     answer = values.get("answer") if isinstance(values, dict) else None

@@ -49,7 +49,6 @@ NODE_READS: dict[str, frozenset[str]] = {
     "intake": frozenset({"messages"}),
     "recall": frozenset({"request", "project"}),
     "route": frozenset({"request", "project", "messages"}),
-    "dispatch": frozenset({"route"}),
     "enter": frozenset({"route"}),
     "fast_path": frozenset({"request", "route", "project", "messages"}),
     "agent": frozenset({"messages", "route", "memories", "summary", "project", "agent_steps"}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -141,6 +142,12 @@ def default_redactor() -> Redactor:
     return current_redactor()
 
 
+def _is_send(value: Any) -> bool:
+    """Whether ``value`` is LangGraph's ``Send`` (without importing LangGraph to ask)."""
+    types = sys.modules.get("langgraph.types")
+    return types is not None and isinstance(value, types.Send)
+
+
 def _orjson_default(value: Any) -> Any:
     if isinstance(value, BaseMessage):
         return _message(value)
@@ -150,6 +157,10 @@ def _orjson_default(value: Any) -> Any:
         return value.model_dump(mode="json")
     if isinstance(value, set | frozenset):
         return list(value)
+    if _is_send(value):
+        # A fan-out's packet: its target and its state, with messages as references. Its
+        # repr would spell out the whole state (and every message) only to be cut at 500.
+        return {"send": value.node, "arg": value.arg}
     return to_jsonable_python(value, fallback=lambda v: repr(v)[:500])
 
 
