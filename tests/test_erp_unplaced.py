@@ -13,7 +13,7 @@ import pytest
 from nova.erp.db import ErpDatabase
 from nova.erp.intents import RULES, Decline, Plan, parse_request, skill_words, unplaced_words
 from nova.erp.render import render_text
-from tests.test_erp_intents_generalise import plan, run
+from tests.test_erp_intents_generalise import args, plan, run
 
 pytest_plugins = ("tests.erp_fixtures",)
 
@@ -87,11 +87,11 @@ def test_a_count_of_other_records_than_the_plan_counts_declines(full_erp: ErpDat
     decision = plan(full_erp, text, "erp_reporting")
     assert isinstance(decision, Decline) and "counts customers" in decision.reason
     counted = plan(full_erp, "how many new customers this year", "erp_reporting")
-    assert isinstance(counted, Plan) and counted.args.subject == "customers"
+    assert isinstance(counted, Plan) and args(counted).subject == "customers"
 
 
 def test_older_than_counts_strictly_like_overdue_days(full_erp: ErpDatabase) -> None:
     older = plan(full_erp, "open orders older than 30 days", "erp_sales_orders")
     at_least = plan(full_erp, "open orders at least 30 days old", "erp_sales_orders")
     assert isinstance(older, Plan) and isinstance(at_least, Plan)
-    assert (at_least.args.date_to - older.args.date_to).days == 1
+    assert (args(at_least).date_to - args(older).date_to).days == 1
