@@ -302,11 +302,11 @@ def _headline(result: SkillResult[Any]) -> str:
         if not rows:
             return (
                 "Nothing has its available stock (on hand less reserved) at or below its "
-                f"reorder point as of {result.as_of}{other}."
+                f"reorder point in any warehouse as of {result.as_of}{other}."
             )
         return (
             f"{_s(count, 'item')} with available stock (on hand less reserved) at or below "
-            f"the reorder point as of {result.as_of}{other}:"
+            f"the reorder point, per warehouse, as of {result.as_of}{other}:"
         )
     if skill == "erp_stock_movements":
         if not rows:
