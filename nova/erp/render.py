@@ -289,11 +289,25 @@ def _headline(result: SkillResult[Any]) -> str:
             f"available; {facts['on_order']} on order from suppliers (as of {result.as_of})."
         )
     if skill == "erp_reorder_candidates":
-        if not rows:
-            return f"Nothing is at or below its reorder point as of {result.as_of}."
         if result.title == "Out of stock":
+            if not rows:
+                return f"Nothing is out of stock as of {result.as_of}."
             return f"{_s(count, 'item')} with nothing available as of {result.as_of}:"
-        return f"{_s(count, 'item')} at or below the reorder point as of {result.as_of}:"
+        strict = facts.get("on_hand_below")
+        other = (
+            f" (compared by stock on hand, {strict} strictly below it)"
+            if strict is not None
+            else ""
+        )
+        if not rows:
+            return (
+                "Nothing has its available stock (on hand less reserved) at or below its "
+                f"reorder point in any warehouse as of {result.as_of}{other}."
+            )
+        return (
+            f"{_s(count, 'item')} with available stock (on hand less reserved) at or below "
+            f"the reorder point, per warehouse, as of {result.as_of}{other}:"
+        )
     if skill == "erp_stock_movements":
         if not rows:
             return f"No stock movements{_period(facts)}."

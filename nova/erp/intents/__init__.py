@@ -22,7 +22,9 @@ cannot use ("grouped by", "compare", "why", "not") all send the request to the m
 
 from __future__ import annotations
 
+import functools
 import re
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -57,6 +59,8 @@ from nova.erp.intents.rules import (
     _superlative,
 )
 from nova.erp.intents.structured import VOCABULARY, grouping, plan_query
+from nova.erp.resolve import normalise
+from nova.erp.results import Row, columns_of
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
 from nova.erp.writes import WRITE_SKILLS
 
@@ -229,6 +233,9 @@ def _plan_rules(request: Request, session: Session, allowed: set[str]) -> Decisi
     unapplied = sorted((set(request.residual) & CONDITION_WORDS) - request.applied - rule.implies)
     if unapplied:
         return Decline(f"{rule.skill} cannot apply {', '.join(map(repr, unapplied))}")
+    unplaced = unplaced_words(request, rule)
+    if unplaced:
+        return Decline(f"{rule.skill} cannot place {', '.join(map(repr, unplaced))}")
     try:
         args = _args_model(rule.skill).model_validate(raw)
     except ValidationError as error:
@@ -246,6 +253,68 @@ def _plan_rules(request: Request, session: Session, allowed: set[str]) -> Decisi
     return Plan(rule.skill, args, rule.name, request.reading)
 
 
+def unplaced_words(request: Request, rule: Rule) -> list[str]:
+    """Return the request's content words that ``rule``'s reading neither uses nor names.
+
+    A rule's vocabulary lets a word through so the rule can be tried; that does not mean
+    the skill applies it. A left-over word is accounted for when it is a function word,
+    part of what the rule's trigger matched (the words that chose the skill), a condition
+    the builder applied, one the skill honours by its nature (``Rule.implies``), or a word
+    that only names the records or figures asked about (``NEUTRAL_WORDS``). Anything else
+    ("versus", "reliable", "popular", "confirmed") is a qualifier the answer would silently
+    ignore, so the request goes to the model instead.
+    """
+    words = set(request.residual) - GLOBAL_WORDS - request.applied - rule.implies - NEUTRAL_WORDS
+    if not words:
+        return []
+    shown = skill_words(rule.skill) | _stems(rule.name.split())
+    words = {w for w in words if w not in shown and _stem(w) not in shown}
+    named = sorted(request.kinds() & _RECORD_KINDS)
+    if len(named) == 1 and request.count(named[0]) == 1 and named[0] in rule.requires:
+        # One record named and looked up: its answer shows every field asked about.
+        words -= RECORD_QUESTION_WORDS[named[0]]
+    if "when" in request.residual:
+        words -= _DATE_FIELDS  # "when is ... due": the date the listed records show
+    if rule.trigger.pattern != ".":
+        for match in rule.trigger.finditer(request.norm):
+            words -= set(match.group(0).split())
+    return sorted(w for w in words if not w.startswith("\x00"))
+
+
+_SUFFIX = re.compile(r"(?:ations?|ions?|ings?|ed|es|s|e)$")
+
+
+def _stem(word: str) -> str:
+    """Cut one inflection off ``word`` ("reservations", "reserved": "reserv"), keeping 4 letters."""
+    stem = _SUFFIX.sub("", word) if not word.endswith("ss") else word
+    return stem if len(stem) >= 4 else word
+
+
+def _stems(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(w for word in words for w in (word, _stem(word)))
+
+
+@functools.cache
+def skill_words(skill: str) -> frozenset[str]:
+    """Return the words naming what ``skill``'s answer shows: its columns and its purpose.
+
+    Read from the skill itself (the headings of its result rows and the first sentence of
+    its description), so a word asking for a shown field ("VAT ID", "credit left", "days
+    late") is accounted for, and a new skill or column needs no word list of its own.
+    """
+    if skill in READ_SKILLS:
+        found = READ_SKILLS[skill]
+        text = found.description.split(".")[0]
+        result = typing.get_type_hints(found.run).get("return")
+        meta = getattr(result, "__pydantic_generic_metadata__", {})
+        rows = meta.get("args") or ()
+        if rows and isinstance(rows[0], type) and issubclass(rows[0], Row):
+            text += " " + " ".join(column["label"] for column in columns_of(rows[0]))
+    else:
+        text = (WRITE_SKILLS[skill].description or "").split(".")[0]
+    return _stems(normalise(text).split()) - CONDITION_WORDS
+
+
 def _structured(request: Request, session: Session, allowed: set[str]) -> Decision | None:
     """Read the request as one ``erp_query`` plan when no intent rule fits it."""
     if QUERY_SKILL not in allowed or _SHARE.search(request.norm):
@@ -256,33 +325,19 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     guard = _unanswerable(request, session, QUERY_SKILL)
     if guard is not None:
         return Decline(guard)
+    counted = counted_noun(request.norm)
+    if counted not in (None, "stock") and plan.measure == "count" and counted != plan.subject:
+        # "how many orders did we get from new customers": the plan counts the customers.
+        return Decline(f"the reading counts {plan.subject}, the request {counted}")
     return Plan(QUERY_SKILL, plan, "structured query")
 
 
 QUERY_SKILL = "erp_query"
 
-_ASKING = "status state where whats when happening going on with at it its this that the"
-RECORD_QUESTION_WORDS: dict[str, frozenset[str]] = {
-    kind: frozenset(f"{_ASKING} {words}".split())
-    for kind, words in {
-        "orders": "order sales shipped delivered cancelled canceled customer who whos placed "
-        "open items contents total value date dated gone left yet still",
-        "invoices": "invoice paid open due amount total customer who whos still yet date issued "
-        "outstanding",
-        "pos": "po purchase order supplier who whos expected arrive arriving arrived coming in "
-        "come received due yet still open date",
-        "rmas": "return rma customer who whos reason refunded received back open still yet date",
-        "shipments": "shipment delivered carrier tracking shipped arrive arriving arrived date "
-        "where yet still",
-    }.items()
-}
-"""Words that ask about one record's own fields; its answer shows every one of them.
-
-A status word asked of one named record ("has SO-4907 shipped?", "PO-2025-0120 received?")
-is a question the record's answer settles, not a filter that could drop the record.
-"""
 
 _RECORD_KINDS = frozenset({"invoices", "orders", "pos", "rmas", "shipments"})
+_DATE_FIELDS = frozenset({"due", "issued"})
+"""Date fields every invoice row shows, asked with "when"."""
 
 
 def _record_question(request: Request) -> Request | None:
@@ -344,7 +399,44 @@ COUNTED: dict[str, frozenset[str]] = {
 }
 """What each list skill's answer counts (its rows, or the records its headline counts)."""
 
+_LISTING = "history record records recorded enter entered receive receives issue issues"
 _DIM_NOUNS = {"product": "products", "customer": "customers", "supplier": "suppliers"}
+NEUTRAL_WORDS = frozenset(
+    word
+    for phrase, (role, _value) in VOCABULARY.items()
+    if role in ("subject", "filler") or (role == "dim" and _value in _DIM_NOUNS)
+    for word in phrase
+) | frozenset(_LISTING.split())
+"""Words that name the records asked about or only carry the sentence: no condition.
+
+Besides the structured vocabulary's record nouns and fillers, ``_LISTING`` words ask for
+records as they were recorded ("history", "entered", "received") without narrowing them.
+
+Product, customer and supplier nouns count too: used as a grouping ("by customer") they are
+caught by the grouping check, which every rule's answer must pass.
+"""
+
+_ASKING = "status state where whats when happening going on with at it its this that the"
+RECORD_QUESTION_WORDS: dict[str, frozenset[str]] = {
+    kind: frozenset(f"{_ASKING} {words}".split())
+    for kind, words in {
+        "orders": "order sales shipped delivered cancelled canceled customer who whos placed "
+        "open items contents total value date dated gone left yet still",
+        "invoices": "invoice paid open due amount total customer who whos still yet date issued "
+        "outstanding left remaining owed owing",
+        "pos": "po purchase order supplier who whos expected arrive arriving arrived coming in "
+        "come received due yet still open date",
+        "rmas": "return rma customer who whos reason refunded received back open still yet date",
+        "shipments": "shipment delivered carrier tracking shipped arrive arriving arrived date "
+        "where yet still",
+    }.items()
+}
+"""Words that ask about one record's own fields; its answer shows every one of them.
+
+A status word asked of one named record ("has SO-4907 shipped?", "PO-2025-0120 received?")
+is a question the record's answer settles, not a filter that could drop the record.
+"""
+
 _NOUNS: dict[str, str] = {
     " ".join(phrase): (_DIM_NOUNS[value] if role == "dim" else value)
     for phrase, (role, value) in VOCABULARY.items()
@@ -422,4 +514,6 @@ __all__ = [
     "parse_request",
     "plan_parsed",
     "plan_request",
+    "skill_words",
+    "unplaced_words",
 ]

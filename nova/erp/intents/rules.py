@@ -115,7 +115,9 @@ def _flag(request: Request, pattern: str) -> re.Match[str] | None:
     """Search the request for a condition; its words count as applied when it is found."""
     match = re.search(pattern, request.norm)
     if match:
-        request.applied.update(match.group(0).split())
+        # Every occurrence: "open returns waiting on us" says the one condition twice.
+        for each in re.finditer(pattern, request.norm):
+            request.applied.update(each.group(0).split())
     return match
 
 
@@ -421,10 +423,12 @@ def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
         raise NotForFastPath("'on order' means open purchase orders, not sales orders")
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
     if rq.days is not None:
-        if rq.period is not None or not _flag(rq, r"\b(older than|more than|over)\b"):
+        if rq.period is not None or not _flag(rq, r"\b(older than|more than|over|at least)\b"):
             raise NotForFastPath("an age in days with a period, or not as 'older than'")
-        # "older than 30 days": placed on or before the day 30 days ago
-        args["date_to"] = rq.today - timedelta(days=rq.days)
+        # "older than 30 days": more than 30 days old, so placed before the day 30 days ago
+        # (as "more than 30 days overdue" counts); "at least 30 days" includes that day.
+        strict = 0 if _flag(rq, r"\bat least\b") else 1
+        args["date_to"] = rq.today - timedelta(days=rq.days + strict)
     customer = _customer(rq, s)
     if customer:
         args["customer"] = customer
@@ -625,6 +629,7 @@ def _b_returns(rq: Request, s: Session) -> dict[str, Any]:
         raise NotForFastPath(f"several return reasons at once: {reasons}")
     if reasons:
         args["reason"] = reasons[0]
+        _flag(rq, r"\b(because|due to|as)\b")  # the reason's marker, now applied
     if _flag(rq, r"\b(open|pending|waiting|inspection)\b"):
         args["status"] = "open"
     elif _flag(rq, r"\brejected\b"):
@@ -682,6 +687,8 @@ def _b_adjust(rq: Request, s: Session) -> dict[str, Any]:
 
 
 _PERIOD = _W({"period"})
+SUMMED = _W("total totals value worth sum amount".split())
+"""Words asking for the money total a list's headline states ("invoiced €X", "€Y in total")."""
 
 
 RULES: tuple[Rule, ...] = (
@@ -719,7 +726,7 @@ RULES: tuple[Rule, ...] = (
             | {"oldest", "earliest", "newest"}
         ),
         _b_invoices,
-        implies=_W("last latest recent newest".split()),
+        implies=_W("last latest recent newest".split()) | SUMMED,
     ),
     Rule(
         "overdue invoices",
@@ -793,7 +800,7 @@ RULES: tuple[Rule, ...] = (
         _W(),
         PAYMENT_WORDS | _W({"usually", "by", "via", "with", "us", "we"}),
         _b_payments,
-        implies=_W("last latest recent newest paid incoming received".split()),
+        implies=_W("last latest recent newest paid incoming received".split()) | SUMMED,
     ),
     Rule(
         "stock level",
@@ -820,7 +827,7 @@ RULES: tuple[Rule, ...] = (
         REORDER_WORDS | _W({"this", "week", "right", "now", "today", "pls"}),
         _b_reorder,
         1,
-        implies=_W("below under".split()),
+        implies=_W("below under level levels point points".split()),
     ),
     Rule(
         "stock movements",
@@ -853,7 +860,8 @@ RULES: tuple[Rule, ...] = (
         _W(),
         CUSTOMER_ORDER_WORDS
         | _W({"today", "entered", "many", "right", "now", "with", "totals", "total", "value"})
-        | _W({"received", "came", "got", "older", "than", "more", "over", "still", "days", "day"}),
+        | _W({"received", "came", "got", "older", "than", "more", "over", "still", "days", "day"})
+        | _W({"old", "least"}),
         _b_customer_orders,
         implies=_W("last latest recent newest".split()),
     ),
@@ -923,7 +931,9 @@ RULES: tuple[Rule, ...] = (
         _W(),
         PRICE_WORDS,
         _b_prices,
-        implies=_W("margin margins".split()),
+        # The list shows the price we sell at and the cost we pay: "what do we sell it for",
+        # "what does Acme pay" (their net price) ask for shown fields.
+        implies=_W("margin margins sell selling sold charge charged pay pays".split()),
     ),
     Rule(
         "product details",
@@ -953,7 +963,8 @@ RULES: tuple[Rule, ...] = (
         ),
         _b_shipments,
         1,
-        implies=_W("shipped".split()),
+        # The list's headline states the shipping cost of what it lists.
+        implies=_W("shipped spend spent cost costs".split()),
     ),
     Rule(
         "returns",

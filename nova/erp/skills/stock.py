@@ -261,14 +261,15 @@ class ReorderRow(Row):
 def reorder_candidates(session: Session, args: ReorderCandidatesArgs) -> SkillResult[ReorderRow]:
     """List products at or below their reorder point (low stock), the most short first."""
     available = m.StockLevel.on_hand - m.StockLevel.reserved
-    conditions: list[Any] = [m.Product.active.is_(True)]
-    conditions.append(
-        available <= 0 if args.out_of_stock_only else available <= m.Product.reorder_point
-    )
+    scope: list[Any] = [m.Product.active.is_(True)]
     if args.category:
-        conditions.append(m.Product.category == resolve_category(session, args.category))
+        scope.append(m.Product.category == resolve_category(session, args.category))
     if args.warehouse:
-        conditions.append(m.StockLevel.warehouse == resolve_warehouse(session, args.warehouse))
+        scope.append(m.StockLevel.warehouse == resolve_warehouse(session, args.warehouse))
+    conditions = [
+        *scope,
+        available <= 0 if args.out_of_stock_only else available <= m.Product.reorder_point,
+    ]
     stmt = (
         select(m.StockLevel, m.Product, m.Supplier.name)
         .join(m.Product, m.StockLevel.product_id == m.Product.id)
@@ -277,6 +278,15 @@ def reorder_candidates(session: Session, args: ReorderCandidatesArgs) -> SkillRe
         .order_by(available - m.Product.reorder_point, m.Product.sku, m.StockLevel.warehouse)
     )
     found = list(session.execute(stmt))
+    # The other reading of "below the reorder point": stock on hand strictly below it. The
+    # list keeps the replenishment trigger (available at or below the point); the answer
+    # states how many the literal reading would give, so the owner sees both comparisons.
+    strictly_below = session.scalar(
+        select(func.count())
+        .select_from(m.StockLevel)
+        .join(m.Product, m.StockLevel.product_id == m.Product.id)
+        .where(*scope, m.StockLevel.on_hand < m.Product.reorder_point)
+    )
     on_order = _on_order(session, sorted({product.id for _, product, _ in found}))
     rows = []
     for level, product, supplier in found[: args.limit]:
@@ -300,7 +310,15 @@ def reorder_candidates(session: Session, args: ReorderCandidatesArgs) -> SkillRe
         as_of=business_date(session),
         rows=rows,
         total_rows=len(found),
-        facts=[Fact(key="count", label="Items", value=len(found), kind="int")],
+        facts=[
+            Fact(key="count", label="Items", value=len(found), kind="int"),
+            Fact(
+                key="on_hand_below",
+                label="On hand strictly below the reorder point",
+                value=int(strictly_below or 0),
+                kind="int",
+            ),
+        ],
         row_type=ReorderRow,
     )
 
