@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install chromium start test lint bench clean
+.PHONY: install chromium lexicon start test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ chromium:
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
 	  echo "Chromium not installed: the report test needs it (Debian: apt-get install -y chromium)"
 
-install: $(STAMP) chromium
+# Memory recall glosses German words in English (memory/lexicon.py) from Debian's
+# German-English dictionary (trans-de-en, 8 MB); without it recall works, English words only.
+lexicon:
+	@test -f /usr/share/trans/de-en || \
+	  { command -v apt-get >/dev/null 2>&1 && $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq trans-de-en; } || \
+	  echo "trans-de-en not installed: memory recall will not gloss German words (apt-get install -y trans-de-en)"
+
+install: $(STAMP) chromium lexicon
 
 ## Install everything, seed the sample data once, and serve Nova (embedded stores) for Studio/SDK.
 start: install

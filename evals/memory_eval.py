@@ -23,11 +23,13 @@ are tuned on dev only (``python -m evals.tune_memory_fusion``); quote test.
 
 * vector only: ``MemoryStore(hybrid=False).search``;
 * hybrid (shipped: the recall node and ``memory_search`` use it): cosine fused with BM25
-  (``bm25s``) by score, ``MemoryStore(hybrid=True).search`` (see ``memory.store.fuse``).
+  (``bm25s``) by score, ``MemoryStore(hybrid=True).search`` (see ``memory.store.fuse``);
+  BM25 indexes each text with the English glosses of its German words (``memory.lexicon``,
+  from Debian's ``trans-de-en``; the report says whether the dictionary was there).
 
 The paraphrase set is where the encoder is weakest: most of its questions name a
 customer by its trade in English ("the roofers") where the memory has the German company
-name ("… Dachdeckerei"), among near-identical siblings.
+name ("… Dachdeckerei"), among near-identical siblings; the glosses bridge most of those.
 
 Supersession. Each pair of ``datasets/memory_supersede.yaml`` is saved, older first, into
 its own project; the report counts how often the store's no-topic rule superseded the
@@ -64,6 +66,7 @@ from evals.discipline import (
 )
 from memory.embeddings import warm_up
 from memory.items import NewMemory
+from memory.lexicon import default_lexicon
 from memory.store import MemoryStore
 from nova.projects import MemoryKind
 
@@ -179,6 +182,8 @@ class MemoryEvalReport:
     supersede: SupersedeScores
     provenance: dict[str, Any]
     """Datasets, their hash, the code version and the split (``evals.discipline``)."""
+    glosses: bool = False
+    """Whether BM25 glossed German words in English (the dictionary was installed)."""
 
 
 def _read_jsonl(path: Path, model: type[BaseModel]) -> list[BaseModel]:
@@ -551,6 +556,7 @@ def run_memory_eval(
         datasets=tuple(datasets),
         supersede=supersede,
         provenance=provenance(paths, split),
+        glosses=default_lexicon() is not None,
     )
 
 
@@ -584,6 +590,10 @@ def render_report(report: MemoryEvalReport, console: Console) -> None:
     )
     console.print(
         f"ingest (generated corpus, embedding included): {report.ingest_items_per_s:.0f} items/s"
+    )
+    console.print(
+        "German words glossed in English for BM25: "
+        + ("yes" if report.glosses else "no (install Debian's trans-de-en: `make lexicon`)")
     )
     s = report.supersede
     console.print(

@@ -5,6 +5,10 @@ sentence encoder is weakest and keyword scoring strongest. ``MemoryStore`` fuses
 rankings by score (see ``HYBRID_WEIGHT`` there); ``nova eval memory`` prints vector-only
 against hybrid on both retrieval datasets.
 
+Each text is indexed with its ``gloss`` (``memory.lexicon``: English glosses of its German
+words, so "which joinery …" finds "Ebert Tischlerei …"), and English plurals are folded
+(``fold_plurals``) in texts and queries alike.
+
 bm25s indexes are immutable, so an index is rebuilt after its project changes (a write
 through this store, or a changed item count, which also catches other processes' writes):
 at once for collections up to ``sync_limit`` items (0.3 s at 20,000), in a background
@@ -14,6 +18,7 @@ are still found by the vector half; deleted ones are filtered out by the caller)
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -24,10 +29,33 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 SYNC_REBUILD_LIMIT = 20_000
+GLOSS_CACHE = 100_000
+"""Texts whose glosses are kept between rebuilds."""
 SIZE_CHECK_S = 1.0
 
 Loader = Callable[[], tuple[list[str], list[str]]]
 """Returns ``(ids, texts)`` of every item in a project."""
+Gloss = Callable[[str], str]
+"""Returns words to index with a text besides its own (``memory.lexicon``'s English glosses)."""
+
+
+def fold_plurals(words: list[str]) -> list[str]:
+    """Fold English plural endings (Harman's S-stemmer), so "plumbers" matches "plumber".
+
+    Three rules, in order: ``-ies`` → ``-y`` (not ``-eies``/``-aies``), ``-es`` → ``-e``
+    (not ``-aes``/``-ees``/``-oes``), ``-s`` → ``""`` (not ``-us``/``-ss``). It never merges
+    different words the way a full stemmer does ("painter" and "painting" stay apart).
+    """
+    folded = []
+    for word in words:
+        if word.endswith("ies") and not word.endswith(("eies", "aies")) and len(word) > 4:
+            word = word[:-3] + "y"
+        elif word.endswith("es") and not word.endswith(("aes", "ees", "oes")) and len(word) > 3:
+            word = word[:-1]
+        elif word.endswith("s") and not word.endswith(("us", "ss")) and len(word) > 3:
+            word = word[:-1]
+        folded.append(word)
+    return folded
 
 
 def _bm25s() -> Any:
@@ -40,16 +68,21 @@ def _bm25s() -> Any:
 
 
 class LexicalIndex:
-    """An immutable BM25 index over item texts (English stop words, bm25s defaults)."""
+    """An immutable BM25 index over item texts (English stop words, plurals folded)."""
 
-    def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
-        """Index ``texts``; ``ids`` name them in search results."""
+    def __init__(
+        self, ids: Sequence[str], texts: Sequence[str], gloss: Gloss | None = None
+    ) -> None:
+        """Index ``texts`` (each with its ``gloss``, when given); ``ids`` name them in results."""
         bm25s = _bm25s()
 
         self.ids = list(ids)
         self._retriever = bm25s.BM25()
         if self.ids:
-            tokens = bm25s.tokenize(list(texts), stopwords="en", show_progress=False)
+            indexed = [f"{text} {gloss(text)}" for text in texts] if gloss else list(texts)
+            tokens = bm25s.tokenize(
+                indexed, stopwords="en", stemmer=fold_plurals, show_progress=False
+            )
             self._retriever.index(tokens, show_progress=False)
 
     def __len__(self) -> int:
@@ -61,7 +94,9 @@ class LexicalIndex:
 
         if not self.ids or k <= 0:
             return []
-        tokens = bm25s.tokenize([query], stopwords="en", return_ids=False, show_progress=False)
+        tokens = bm25s.tokenize(
+            [query], stopwords="en", stemmer=fold_plurals, return_ids=False, show_progress=False
+        )
         if not tokens[0]:
             return []
         docs, scores = self._retriever.retrieve(
@@ -83,9 +118,14 @@ class _Built:
 class LexicalIndexes:
     """Per-project BM25 indexes kept in step with writes."""
 
-    def __init__(self, sync_limit: int = SYNC_REBUILD_LIMIT) -> None:
-        """Rebuild synchronously up to ``sync_limit`` items, in the background above."""
+    def __init__(self, sync_limit: int = SYNC_REBUILD_LIMIT, gloss: Gloss | None = None) -> None:
+        """Rebuild synchronously up to ``sync_limit`` items, in the background above.
+
+        ``gloss`` adds words to each indexed text (see ``LexicalIndex``).
+        """
         self.sync_limit = sync_limit
+        # A rebuild glosses the same texts again: cache by text (most rebuilds add one item).
+        self.gloss = functools.lru_cache(maxsize=GLOSS_CACHE)(gloss) if gloss else None
         self._built: dict[str, _Built] = {}
         self._versions: dict[str, int] = {}
         self._building: set[str] = set()
@@ -138,7 +178,7 @@ class LexicalIndexes:
 
     def _build(self, project: str, version: int, load: Loader) -> LexicalIndex:
         ids, texts = load()
-        index = LexicalIndex(ids, texts)
+        index = LexicalIndex(ids, texts, self.gloss)
         with self._lock:
             current = self._built.get(project)
             if current is None or current.version <= version:

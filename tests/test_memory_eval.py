@@ -2,8 +2,10 @@
 
 The slice is the first 20 generated and the first 20 paraphrase queries of the frozen test
 split in two projects (erp-product, client-work; 936 corpus items ingested). The floors sit
-a few points under what the slice measured when they were set (``MEASURED``), so a
-retrieval change that costs recall on held-out queries fails here, not in a README.
+a few points under what the slice measured when they were set (``MEASURED``, or
+``MEASURED_WITHOUT_DICTIONARY`` where Debian's ``trans-de-en`` is not installed and BM25
+cannot gloss German words in English), so a retrieval change that costs recall on
+held-out queries fails here, not in a README.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from evals.memory_eval import (
     slices_of,
     split_queries,
 )
+from memory.lexicon import default_lexicon
 from memory.store import MemoryStore
 from nodes.recall import MIN_RECALL_SCORE
 from tests.memory_fixtures import chroma_client, refuse_chroma_default_embedding
@@ -26,8 +29,14 @@ from tests.memory_fixtures import chroma_client, refuse_chroma_default_embedding
 __all__ = ["refuse_chroma_default_embedding"]
 
 PROJECTS = ("erp-product", "client-work")
-MEASURED = {"generated": 0.90, "paraphrase": 0.70, "paraphrase, no overlap": 0.684}
+MEASURED = {"generated": 0.90, "paraphrase": 0.875, "paraphrase, no overlap": 0.868}
 """Hybrid recall@5 (after the recall floor) on this slice when the floors were set."""
+MEASURED_WITHOUT_DICTIONARY = {
+    "generated": 0.90,
+    "paraphrase": 0.75,
+    "paraphrase, no overlap": 0.737,
+}
+"""The same without German glosses (``memory.lexicon.default_lexicon()`` is ``None``)."""
 MARGIN = 0.05
 """One query of a 20-query slice."""
 
@@ -49,12 +58,13 @@ def test_held_out_slice_keeps_its_measured_recall(tmp_path: Path) -> None:
         MemoryStore(client, projects=None, seed=False, hybrid=False),
         MemoryStore(client, projects=None, seed=False, hybrid=True),
     )
+    expected = MEASURED if default_lexicon() is not None else MEASURED_WITHOUT_DICTIONARY
     measured = {}
-    for name in MEASURED:
+    for name in expected:
         part = [q for q in chosen if name in slices_of(q)]
         scores = score_slice(
             name, stores, part, id_of, items=len(corpus), k=5, floor=MIN_RECALL_SCORE, split="test"
         )
         measured[name] = scores.hybrid_after_floor
-    for name, floor in MEASURED.items():
+    for name, floor in expected.items():
         assert measured[name] >= floor - MARGIN, (name, measured[name])

@@ -1,0 +1,107 @@
+"""German → English glosses for the lexical half of recall (``memory.lexicon``), on a tiny
+dictionary in the installed one's format, so these run where ``trans-de-en`` is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import memory.store
+from memory.lexical import LexicalIndex, fold_plurals
+from memory.lexicon import Lexicon, default_lexicon
+from tests.memory_fixtures import chroma_client, refuse_chroma_default_embedding
+
+__all__ = ["refuse_chroma_default_embedding"]
+
+DING = """\
+# Version :: test
+Tischlerei {f}; Schreinerei {f} | Tischlereien {pl} :: carpentry; joinery | carpentries
+Dachdecker {m} [constr.] | Dachdecker {pl} :: roofer | roofers
+Fahrrad {n}; Rad {n} :: bicycle; bike
+Werkstatt {f} | Werkstätten {pl} :: workshop | workshops
+Versicherung {f} (Versicherungswesen) [fin.] :: insurance
+Makler {m} :: broker
+Winter {m} :: winter
+Garten {m} :: garden
+Gartenbau {m} :: horticulture; landscaping
+"""
+
+
+@pytest.fixture
+def lexicon(tmp_path: Path) -> Lexicon:
+    source = tmp_path / "de-en"
+    source.write_text(DING, encoding="utf-8")
+    return Lexicon(source, tmp_path / "cache")
+
+
+def test_plural_folding_keeps_words_apart_that_are_not_plurals() -> None:
+    assert fold_plurals(["plumbers", "companies", "boxes", "status", "glass", "painting"]) == [
+        "plumber",
+        "company",
+        "boxe",
+        "status",
+        "glass",
+        "painting",
+    ]
+
+
+def test_headwords_compounds_and_endings_are_glossed(lexicon: Lexicon) -> None:
+    assert lexicon.gloss("Tischlerei") == "carpentry joinery"
+    assert lexicon.gloss("Tischlereien") == "carpentries"
+    # modifier + head, and modifier + linking "s" + head
+    assert lexicon.gloss("Fahrradwerkstatt") == "bicycle bike workshop"
+    assert lexicon.gloss("Versicherungsmakler") == "insurance broker"
+    # a headword with a short ending
+    assert lexicon.gloss("Dachdeckerei") == "roofer roofers"
+    # English words (the dictionary's English side) and unknown words get nothing
+    assert lexicon.gloss("Winter") == ""
+    assert lexicon.gloss("Kessler") == ""
+    assert lexicon.glosses("Kessler Gartenbau asked for a Tischlerei quote.") == (
+        "horticulture landscaping carpentry joinery"
+    )
+
+
+def test_the_cache_is_built_once_and_reused(lexicon: Lexicon, tmp_path: Path) -> None:
+    (built,) = (tmp_path / "cache").iterdir()
+    stamp = built.stat().st_mtime_ns
+    again = Lexicon(tmp_path / "de-en", tmp_path / "cache")
+    assert again.gloss("Makler") == "broker"
+    assert built.stat().st_mtime_ns == stamp
+
+
+def test_no_dictionary_means_no_glosses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("memory.lexicon.DING_FILE", tmp_path / "missing")
+    default_lexicon.cache_clear()
+    try:
+        assert default_lexicon() is None
+    finally:
+        default_lexicon.cache_clear()
+
+
+def test_bm25_finds_a_german_word_by_its_english_gloss(lexicon: Lexicon) -> None:
+    texts = ["Ebert Tischlerei asked for a dashboard.", "Beck Malerbetrieb asked for a dashboard."]
+    plain = LexicalIndex(["a", "b"], texts)
+    glossed = LexicalIndex(["a", "b"], texts, lexicon.glosses)
+    assert all(item != "a" for item, _ in plain.search("which joinery", 2))
+    assert glossed.search("which joinery", 2)[0][0] == "a"
+
+
+def test_store_ranks_the_glossed_memory_first(
+    lexicon: Lexicon, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(memory.store, "default_lexicon", lambda: lexicon)
+    texts = [
+        f"{name} decided to cancel at the end of the term when its contract comes up in May."
+        for name in ("Hahn Druckerei", "Horn Tischlerei", "Albrecht Fahrradwerkstatt", "Lang Bau")
+    ]
+    found = {}
+    for glosses in (False, True):
+        store = memory.store.MemoryStore(
+            chroma_client(tmp_path / f"chroma-{glosses}"), seed=False, glosses=glosses
+        )
+        for text in texts:
+            store.save("erp-product", text)
+        found[glosses] = store.search("erp-product", "which joinery is cancelling", k=1)[0]["text"]
+    assert found[True] == texts[1]
+    assert found[False] != texts[1]
