@@ -188,3 +188,11 @@ def test_route_node_keeps_a_named_or_continued_project(
         assert out["project"] == "personal"
         assert "scope" not in out["route"]
     assert memory.searched == []
+
+
+def test_the_cli_route_line_names_the_project_the_route_chose() -> None:
+    from nova.cli.core import _route_line
+
+    scoped = {**decision("erp_invoices"), "scope": "shop, because no project was named"}
+    assert "project shop, because no project was named" in _route_line(dict(scoped), None)
+    assert "project" not in _route_line(dict(decision("erp_invoices")), None)
