@@ -5,22 +5,23 @@ Runs before the agent in the chat subgraph, for a confidently routed agent that 
 margin and markup, growth, hours at a rate, unit conversions, plain arithmetic) and either
 answers — with the reading it used, so the owner can check the interpretation — or declines
 with ``{}``, and the agent (with a model) takes over. It never guesses: a request with a word
-the reader cannot place goes to the model.
+the reader cannot place goes to the model, and a currency conversion without a rate is
+asked back (outcome ``clarify``), since no one, model or not, should guess the rate.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from nodes.erp_fast_path import CONFIDENT_METHODS
-from nova.calc import calculate
+from nova.calc import calculate, missing_rate
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.projects import load_projects
 from nova.settings import get_settings
-from nova.state import AgentRun, NovaContext, NovaState, RuntimeNode
+from nova.state import AgentOutcome, AgentRun, NovaContext, NovaState, RuntimeNode
 
 CALCULATOR_TOOL = "calculator"
 CALC_KEY = "calc_fast_path"
@@ -42,21 +43,26 @@ def make_calculator_fast_path_node(
         project = load_projects().get(state.get("project") or get_settings().default_project)
         if not project.allows_tool(CALCULATOR_TOOL):  # the fast path is that tool, run early
             return {}
-        result = calculate(state.get("request") or "")
-        if result is None:
+        request = state.get("request") or ""
+        result = calculate(request)
+        if result is not None:
+            text, outcome, detail = result.text, "fast_path", f"calculator: {result.reading}"
+            extra = {CALC_KEY: result.reading}
+        elif (question := missing_rate(request)) is not None:
+            # A figure only the owner can give (an exchange rate): asked, never guessed.
+            text, outcome, detail, extra = question, "clarify", "calculator: needs a rate", {}
+        else:
             return {}
-        message = AIMessage(
-            content=result.text, name=spec.name, additional_kwargs={CALC_KEY: result.reading}
-        )
+        message = AIMessage(content=text, name=spec.name, additional_kwargs=extra)
         run = AgentRun(
             agent=spec.name,
             version=spec.version,
             content_version=spec.content_version,
             model=None,
             steps=0,
-            outcome="fast_path",
-            detail=f"calculator: {result.reading}",
+            outcome=cast(AgentOutcome, outcome),
+            detail=detail,
         )
-        return {"messages": [message], "answer": result.text, "agent_run": run}
+        return {"messages": [message], "answer": text, "agent_run": run}
 
     return calculator_fast_path

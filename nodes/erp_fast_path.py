@@ -43,6 +43,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
+from nodes.route_context import scope_line
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.erp.approval import approve_and_apply
 from nova.erp.db import ErpDatabase, get_erp_database
@@ -140,6 +141,17 @@ def make_erp_fast_path_node(
         return database if isinstance(database, ErpDatabase) else database()
 
     def fast_path(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, Any]:
+        reply = answer(state)
+        scope = scope_line(state.get("route"))
+        if reply and scope:
+            # The route moved the turn to the project that owns the ERP data: say so.
+            text = f"{reply['answer']}\n{scope}"
+            message = reply["messages"][0]
+            reply["messages"] = [message.model_copy(update={"content": text})]
+            reply["answer"] = text
+        return reply
+
+    def answer(state: NovaState) -> dict[str, Any]:
         route = state.get("route")
         if not route or route.get("method") not in CONFIDENT_METHODS or not route.get("agent"):
             return {}

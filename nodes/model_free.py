@@ -166,8 +166,10 @@ def answer_without_model(
             "as they are; a model would compose a fuller answer):\n"
             + "\n".join(memory_citation(hit) for hit in answering)
         )
-    found = [f"- Project: {state.get('project') or 'unknown'}"]
     route = state.get("route")
+    scope = route.get("scope") if route else None
+    # A turn the route moved to the project owning the ERP data says why it is there.
+    found = [f"- Project: {scope or state.get('project') or 'unknown'}"]
     if route:
         found.append(
             f"- Route: {route['agent']} (method {route['method']}, confidence "

@@ -88,16 +88,42 @@ def make_recall_node(
 
     def recall(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, list[MemoryHit]]:
         """Recall the project's memories most relevant to the request."""
-        settings = get_settings()
         context = runtime.context or NovaContext()
-        project = state.get("project") or context.project or settings.default_project
-        request = (state.get("request") or "").strip()
-        if not request or settings.recall_top_k == 0 or settings.recall_token_budget == 0:
-            return {"memories": []}
-        # The run's user (set by the server's auth, never by the client): their memories only.
-        memory = open_store().for_owner(context.user_id)
-        hits = memory.search(project, request, k=settings.recall_top_k)
-        hits = [hit for hit in hits if hit["score"] >= min_score]
-        return {"memories": fit_to_budget(hits, settings.recall_token_budget)}
+        project = state.get("project") or context.project or get_settings().default_project
+        request = state.get("request") or ""
+        return {
+            "memories": recall_memories(
+                open_store, project, request, owner=context.user_id, min_score=min_score
+            )
+        }
 
     return recall
+
+
+def recall_memories(
+    store: Callable[[], MemoryStore],
+    project: str,
+    request: str,
+    *,
+    owner: str | None,
+    min_score: float = MIN_RECALL_SCORE,
+) -> list[MemoryHit]:
+    """Return ``project``'s memories most relevant to ``request``, as the recall node does.
+
+    Args:
+        store: Returns the memory store.
+        project: The project whose memories are searched.
+        request: The turn's request.
+        owner: The run's user (``runtime.context.user_id``): their memories only.
+        min_score: Drop hits with a lower cosine similarity than this.
+
+    """
+    settings = get_settings()
+    request = request.strip()
+    if not request or settings.recall_top_k == 0 or settings.recall_token_budget == 0:
+        return []
+    # The run's user (set by the server's auth, never by the client): their memories only.
+    memory = store().for_owner(owner)
+    hits = memory.search(project, request, k=settings.recall_top_k)
+    hits = [hit for hit in hits if hit["score"] >= min_score]
+    return fit_to_budget(hits, settings.recall_token_budget)

@@ -27,6 +27,14 @@ document, SKU, period…) for the ERP to look up. No threshold is tuned here: th
 floor is the memory-answer one, and the classifier's calibrated confidence is compared
 with the memory's relevance.
 
+**Scope.** "dobes total overdue" typed with no project, on a new thread, starts in the
+default project (``personal``), which reads the shop's ERP data but does not own it.
+``data_owner_scope`` moves such a turn, when it is routed to an ERP agent, to the project
+that owns the ERP data: the one project other than the default scope that declares it
+(``data: [erp]`` in projects.yaml; none, or two, and the turn stays where it is). The
+decision's ``scope`` says so, and the answer repeats it; the thread's later turns stay
+in that project, as any thread does.
+
 The thread's place (``ThreadRoute``) lives in the graph state, so it is checkpointed with
 the thread: no process-wide state.
 """
@@ -49,16 +57,20 @@ from nova.state import MemoryHit, RouteCandidate, RouteDecision, ThreadRoute
 if TYPE_CHECKING:
     from nodes.router import Router
     from nova.erp.followup import ErpMention
+    from nova.projects import Projects
 
 __all__ = [
     "MAX_FOLLOWUP_WORDS",
     "MEMORY_TOOLS",
     "STRONG_MEMORY_SCORE",
+    "data_owner",
+    "data_owner_scope",
     "elliptical",
     "followup_decision",
     "memory_decision",
     "next_thread_route",
     "previous_reply_asks",
+    "scope_line",
 ]
 
 MAX_FOLLOWUP_WORDS = 8
@@ -318,6 +330,64 @@ def memory_decision(
     )
     moved.pop("question", None)  # an abstention's question is not asked any more
     return moved
+
+
+ERP_DATA = "erp"
+"""The business data ERP agents read (``data: [erp]`` in projects.yaml)."""
+
+
+def data_owner(projects: Projects, data: str, default_project: str) -> str | None:
+    """Return the project that owns business data ``data``, or ``None`` if that is unclear.
+
+    The default project is the scope of runs that name none; when it declares ``data`` it
+    reads the owner's business data, it does not own it. The owner is the one other project
+    that declares ``data``; with none, or several, there is no single owner.
+    """
+    owners = [p.id for p in projects if p.holds(data) and p.id != default_project]
+    return owners[0] if len(owners) == 1 else None
+
+
+def data_owner_scope(
+    decision: RouteDecision,
+    catalog: Catalog[AgentSpec],
+    projects: Projects,
+    *,
+    project: str,
+    default_project: str,
+    named_project: str | None,
+    earlier_turns: bool,
+) -> str | None:
+    """Return the project an unscoped ERP turn belongs to, or ``None`` to keep ``project``.
+
+    Args:
+        decision: This turn's route.
+        catalog: The graph's agents.
+        projects: Nova's projects.
+        project: The turn's project so far (the default one, for an unscoped new thread).
+        default_project: ``NOVA_DEFAULT_PROJECT``.
+        named_project: The project the run names (``runtime.context.project``).
+        earlier_turns: Whether the thread had turns before this one (it then has a
+            project of its own, which its later turns keep).
+
+    Returns:
+        The owner of the ERP data (``data_owner``) when the run names no project, the
+        thread is new, its project is the default one and the route goes to an ERP agent
+        (an agent of the ``erp`` subgraph); ``None`` otherwise.
+
+    """
+    agent = decision["agent"]
+    if named_project is not None or earlier_turns or project != default_project:
+        return None
+    if agent is None or agent not in catalog or catalog[agent].subgraph != "erp":
+        return None
+    owner = data_owner(projects, ERP_DATA, default_project)
+    return owner if owner is not None and owner != project else None
+
+
+def scope_line(decision: RouteDecision | None) -> str | None:
+    """Return the answer's line saying why the turn runs in its project (``None``: no move)."""
+    scope = decision.get("scope") if decision else None
+    return f"Project: {scope}." if scope else None
 
 
 def next_thread_route(

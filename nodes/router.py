@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
 from nodes.route_context import (
+    data_owner_scope,
     followup_decision,
     memory_decision,
     next_thread_route,
@@ -61,6 +62,7 @@ from nova.state import (
 )
 
 if TYPE_CHECKING:
+    from memory.store import MemoryStore
     from nova.erp.followup import ErpMention
 
 log = logging.getLogger(__name__)
@@ -582,6 +584,7 @@ def make_route_node(
     model_factory: ModelFactory | None = None,
     catalog: Catalog[AgentSpec] | None = None,
     erp_mention: Callable[[str], ErpMention] | None = None,
+    memory: Callable[[], MemoryStore] | None = None,
 ) -> RuntimeNode[NovaState, dict[str, Any]]:
     """Build the supervisor's ``route`` node.
 
@@ -597,6 +600,11 @@ def make_route_node(
     thread id and project, and returns ``{"route": decision, "thread_route": topic}``
     (the thread's topic, checkpointed with the thread, for the next turn).
 
+    A run that names no project, on a new thread, routed to an ERP agent, is scoped to the
+    project that owns the ERP data (``nodes.route_context.data_owner_scope``): the node
+    then also returns that ``project`` (the thread's later turns stay there) and the
+    memories recalled in it, and ``decision["scope"]`` says why.
+
     Args:
         router: Returns the router to use (called on first use); default is the router
             fitted on ``catalog`` (or on Nova's configured catalog).
@@ -607,6 +615,8 @@ def make_route_node(
         erp_mention: What a request names of the ERP (an entity, only ERP words, or
             nothing; asked only when a strong memory competes with an ERP route); default:
             ``nova.erp.followup.erp_mention`` against the configured ERP database.
+        memory: Returns the memory store, to recall in the project a turn is scoped to;
+            the store configured by settings by default.
 
     Raises:
         UnknownAgentError: (from the node) the run context names an unknown agent.
@@ -696,12 +706,43 @@ def make_route_node(
                 allows=project.allows_agent,
             )
             decision = moved or decision
+        update: dict[str, Any] = {}
+        settings = get_settings()
+        owner = data_owner_scope(
+            decision,
+            agents,
+            load_projects(),
+            project=state.get("project") or settings.default_project,
+            default_project=settings.default_project,
+            named_project=context.project,
+            earlier_turns=_earlier_turns(state.get("messages") or []),
+        )
+        if owner is not None:
+            from memory.store import default_memory_store
+            from nodes.recall import recall_memories
+
+            decision["scope"] = (
+                f"{owner}, because no project was named and {owner} owns the ERP data that "
+                f"{decision['agent']} reads"
+            )
+            decision["reason"] += f"; scoped to {decision['scope']}"
+            # What recall found in the default project is not this project's memory.
+            update = {
+                "project": owner,
+                "memories": recall_memories(
+                    memory or default_memory_store,
+                    owner,
+                    state.get("request") or "",
+                    owner=context.user_id,
+                ),
+            }
+        project_id = update.get("project") or state.get("project")
         try:
             get_ledger().append(
                 decision,
                 request=request,
                 thread_id=_thread_id(),
-                project=state.get("project"),
+                project=project_id,
                 thresholds=active_router.thresholds.as_dict() if active_router else None,
             )
         except Exception:
@@ -717,7 +758,7 @@ def make_route_node(
                 message=f"{decision['method']}: {decision['reason']}",
                 node="route",
                 agent=decision["agent"],
-                project=state.get("project"),
+                project=project_id,
                 details={
                     "route_id": decision["id"],
                     "confidence": decision["confidence"],
@@ -725,6 +766,10 @@ def make_route_node(
                     "candidates": decision["candidates"],
                 },
             )
-        return {"route": decision, "thread_route": next_thread_route(decision, request, previous)}
+        return {
+            **update,
+            "route": decision,
+            "thread_route": next_thread_route(decision, request, previous),
+        }
 
     return route

@@ -7,7 +7,9 @@ result with the reading it used ("19% VAT taken out of 595.00 gross"). It answer
 the whole request is accounted for: every number has a role and every other word is one
 the reading explains or a filler word. Anything else (a currency exchange, a word it cannot
 place, two numbers too many) returns ``None`` and the request goes to the model, because a
-confident wrong figure is worse than "I need a model for this".
+confident wrong figure is worse than "I need a model for this". A currency conversion
+converts at the rate the request states; without one, ``missing_rate`` gives the question
+that asks for it (the calculator knows no exchange rates).
 
 Money is computed in ``Decimal`` and rounded half up to cents; unit conversions use pint.
 """
@@ -324,15 +326,83 @@ def _hours_at_rate(text: str, tokens: list[Token], words: list[str]) -> Calculat
     )
 
 
-def _convert(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
-    match = re.fullmatch(
-        r"\s*(?:convert\s+|what\s+is\s+|what's\s+|how\s+many\s+\w+\s+(?:is|are)\s+)?"
-        r"(?P<num>[\d.,]+)\s*(?P<src>[a-zA-Z/°µ² ]+?)\s+(?:in|to|into|as)\s+"
-        r"(?P<dst>[a-zA-Z/°µ² ]+?)\s*\??\s*",
-        text,
-        flags=re.IGNORECASE,
+_CONVERSION = re.compile(
+    r"\s*(?:convert\s+|what\s+is\s+|what's\s+|how\s+many\s+\w+\s+(?:is|are)\s+)?"
+    r"(?P<num>[\d.,]+)\s*(?P<src>[a-zA-Z/°µ²€$£¥ ]+?)\s+(?:in|to|into|as)\s+"
+    r"(?P<dst>[a-zA-Z/°µ²€$£¥ ]+?)\s*\??\s*",
+    flags=re.IGNORECASE,
+)
+""""N <unit> in|to|into|as <unit>" (optionally "convert …", "what is …")."""
+
+_CURRENCY_CODES = """
+    EUR USD GBP CHF JPY CNY PLN CZK HUF SEK NOK DKK RON BGN TRY CAD AUD NZD INR BRL MXN ZAR
+    HKD SGD KRW RUB UAH ILS AED
+""".split()
+"""ISO 4217 codes of the most traded currencies (and of the owner's neighbours)."""
+
+CURRENCIES: dict[str, str] = {
+    **{code.lower(): code for code in _CURRENCY_CODES},
+    **{"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY"},
+    **{"euro": "EUR", "euros": "EUR", "dollar": "USD", "dollars": "USD", "us dollars": "USD"},
+    **{"pound": "GBP", "pounds": "GBP", "sterling": "GBP", "swiss francs": "CHF"},
+    **{"francs": "CHF", "yen": "JPY", "zloty": "PLN", "zlotys": "PLN"},
+}
+"""Currency spellings (ISO code, symbol, English name) and their ISO 4217 code."""
+
+
+def missing_rate(text: str) -> str | None:
+    """Return the question to ask when ``text`` converts one currency into another.
+
+    The calculator knows no exchange rates (and looks none up): "250 eur in usd?" needs
+    a rate the owner gives, so it is asked for instead of guessed or sent to a model
+    that would have to guess it too.
+    """
+    match = _CONVERSION.fullmatch(text)
+    if match is None or len(_tokens(text)) != 1:
+        return None
+    source = CURRENCIES.get(" ".join(match["src"].lower().split()))
+    target = CURRENCIES.get(" ".join(match["dst"].lower().split()))
+    if source is None or target is None or source == target:
+        return None
+    return (
+        f"I have no exchange rate for {source} to {target}, and I do not look rates up. "
+        f"What rate should I use? Say it like: {match['num']} {source} in {target} at "
+        f"<{target} per {source}>."
     )
-    if match is None or len(tokens) != 1:
+
+
+_EXCHANGE = re.compile(
+    _CONVERSION.pattern.removesuffix(r"\s*\??\s*")
+    + r"\s+at\s+(?P<rate>[\d.,]+)(?:\s*(?P<per>[a-zA-Z€$£¥ ]+?))?\s*\??\s*",
+    flags=re.IGNORECASE,
+)
+
+
+def _currency(name: str | None) -> str | None:
+    return CURRENCIES.get(" ".join(name.lower().split())) if name else None
+
+
+def _exchange(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """Convert at the rate the request gives: "250 eur in usd at 1.08 (usd per eur)"."""
+    match = _EXCHANGE.fullmatch(text)
+    if match is None or len(tokens) != 2:
+        return None
+    source, target = _currency(match["src"]), _currency(match["dst"])
+    if source is None or target is None or source == target:
+        return None
+    per = " ".join((match["per"] or "").lower().split())
+    if per and per != f"{target} per {source}".lower():
+        return None  # a rate stated the other way round, or in words this reader cannot place
+    amount, rate = parse_number(match["num"]), parse_number(match["rate"])
+    return Calculation(
+        reading=f"{money(amount)} {source} at {rate.normalize():f} {target} per {source}",
+        lines=(f"{money(amount)} {source} = {money(amount * rate)} {target}",),
+    )
+
+
+def _convert(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    match = _CONVERSION.fullmatch(text)
+    if match is None or len(tokens) != 1 or re.search(r"[€$£¥]", match["src"] + match["dst"]):
         return None
     import pint
 
@@ -421,6 +491,7 @@ READERS: tuple[Callable[[str, list[Token], list[str]], Calculation | None], ...]
     _growth,
     _hours_at_rate,
     _convert,
+    _exchange,
     _arithmetic,
 )
 

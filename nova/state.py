@@ -46,6 +46,10 @@ class RouteDecision(TypedDict):
     reason: str
     question: NotRequired[str | None]
     """Clarifying question shown to the user when ``method == "clarify"``."""
+    scope: NotRequired[str]
+    """Why the turn runs in another project than the one it started in: a run that names
+    no project, on a new thread, routed to an ERP agent, is scoped to the project that owns
+    the ERP data (``nodes.route_context.data_owner_scope``); the answer says so."""
     catalog_version: str
     router_version: str
     latency_ms: float

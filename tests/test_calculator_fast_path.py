@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from graphs.chat import build_chat_graph
-from nova.calc import calculate
+from nova.calc import calculate, missing_rate
 from nova.testing import route_to
 
 
@@ -68,7 +69,7 @@ def test_german_and_english_number_formats() -> None:
 def test_the_chat_subgraph_answers_without_a_model() -> None:
     graph = build_chat_graph().compile(checkpointer=InMemorySaver())
     values = graph.invoke(
-        {
+        {  # type: ignore[call-overload]  # a plain-dict input, as the server sends it
             "messages": [("user", "15% off 2340")],
             "request": "15% off 2340",
             "route": route_to("calculator", "chat"),
@@ -78,3 +79,57 @@ def test_the_chat_subgraph_answers_without_a_model() -> None:
     assert values["agent_run"]["outcome"] == "fast_path"
     assert "After discount: 1,989.00" in values["messages"][-1].content
     assert "Read as: 15% discount on 2,340.00" in values["messages"][-1].content
+
+
+@pytest.mark.parametrize(
+    ("request_text", "line"),
+    [
+        # Expected values computed by hand: 250 x 1.08 and 1,000 x 1.1.
+        ("250 eur in usd at 1.08", "250.00 EUR = 270.00 USD"),
+        ("250 eur in usd at 1.08 usd per eur", "250.00 EUR = 270.00 USD"),
+        ("1,000 € to $ at 1.1", "1,000.00 EUR = 1,100.00 USD"),
+    ],
+)
+def test_converts_currencies_at_the_rate_the_request_gives(request_text: str, line: str) -> None:
+    result = calculate(request_text)
+    assert result is not None
+    assert line in result.text
+
+
+def test_a_rate_stated_the_other_way_round_is_not_guessed() -> None:
+    assert calculate("250 eur in usd at 0.92 eur per usd") is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "pair"),
+    [("250 eur in usd?", "EUR to USD"), ("convert 100 dollars to euros", "USD to EUR")],
+)
+def test_a_currency_conversion_without_a_rate_asks_for_one(request_text: str, pair: str) -> None:
+    question = missing_rate(request_text)
+    assert question is not None
+    assert pair in question
+    assert "What rate should I use?" in question
+    # The only figure in the question is the request's own amount: no made-up rate.
+    assert re.findall(r"\d+", question) == re.findall(r"\d+", request_text)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["10 km in miles", "250 eur in eur", "250 eur in usd at 1.08", "19% vat on 200 eur"],
+)
+def test_only_a_conversion_between_two_currencies_needs_a_rate(request_text: str) -> None:
+    assert missing_rate(request_text) is None
+
+
+def test_the_chat_subgraph_asks_for_the_rate() -> None:
+    graph = build_chat_graph().compile(checkpointer=InMemorySaver())
+    values = graph.invoke(
+        {  # type: ignore[call-overload]  # a plain-dict input, as the server sends it
+            "messages": [("user", "250 eur in usd?")],
+            "request": "250 eur in usd?",
+            "route": route_to("calculator", "chat"),
+        },
+        {"configurable": {"thread_id": "calc-rate"}},
+    )
+    assert values["agent_run"]["outcome"] == "clarify"
+    assert "What rate should I use?" in values["messages"][-1].content

@@ -261,3 +261,16 @@ def test_a_database_filled_later_is_answered_at_once(tmp_path: Any) -> None:
         assert database.setup_problem() is None
     finally:
         database.dispose()
+
+
+def test_an_answer_in_a_project_the_route_chose_says_so(erp_db: ErpDatabase) -> None:
+    text = "Which invoices are overdue for Nordwind GmbH?"
+    scoped = {**route("erp_invoices"), "scope": "parts-shop, because no project was named"}
+    state = {"messages": [HumanMessage(text)], "request": text, "route": scoped}
+    values = graph_with(erp_db).invoke(state, {"configurable": {"thread_id": "scoped"}})
+    message = values["messages"][-1]
+    assert values["answer"].endswith("\nProject: parts-shop, because no project was named.")
+    assert message.content == values["answer"]
+    assert message.additional_kwargs[FAST_PATH_KEY]["skill"] == "erp_overdue_invoices"
+    plain = ask(graph_with(erp_db), text, "erp_invoices", thread="plain")
+    assert "Project:" not in plain["answer"]

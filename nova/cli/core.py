@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.panel import Panel
 from rich.prompt import Prompt
 from rich.table import Table
@@ -69,6 +70,9 @@ def _route_line(route: dict[str, Any] | None, agent_run: dict[str, Any] | None) 
     if agent_run:
         version = f"{agent_run['agent']}@{agent_run['version']}+{agent_run['content_version']}"
         line += f" · {version} · {agent_run['outcome']}"
+    if route.get("scope"):
+        # The route moved an unscoped turn to the project that owns its data: say where.
+        line += f"\nproject {escape(route['scope'])}"
     return line
 
 
