@@ -90,7 +90,7 @@ def build_nova_graph(
     builder.add_node("intake", intake)
     builder.add_node("recall", make_recall_node(memory))
     route = make_route_node(
-        router=router, ledger=ledger, model_factory=model_factory, catalog=catalog
+        router=router, ledger=ledger, model_factory=model_factory, catalog=catalog, memory=memory
     )
     builder.add_node("route", with_unroutable_reply(route))
     subgraphs: dict[str, Callable[..., StateGraph[Any, NovaContext, Any, Any]]] = {
