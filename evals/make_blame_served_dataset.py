@@ -499,7 +499,7 @@ def scenarios() -> list[dict[str, Any]]:
         (
             "brake-prices",
             "Remind me what we decided about brake part list prices",
-            "4 percent",
+            "list prices for brake",
             ("by 4 percent", "by 6 percent"),
             share_follow_up("{prev:[0-9]+(?= percent on)}"),
             "9.6",

@@ -24,6 +24,13 @@ findings that name the step kind they judge:
   to a fixed-plan pipeline that drafts instead of answering; ``QuestionRouteCorrector``
   replays the route with the router's answering runner-ups.
 
+Every turn of a thread is judged with what that turn ran with: the state keeps only the
+last turn's ``route`` and ``memories``, so an earlier turn's are read from the stamp
+``respond`` put on its answer (``nodes.supervisor.TURN_KEY``, see ``turn_records``), and a
+finding about turn 1 says so; blame then replays that turn's step with the later turns
+asked again. ``question_route`` reads a request's dialogue act, questions and information
+requests phrased as imperatives ("tell me which…", "remind me of…") alike.
+
 ``DetectorEvaluator`` adds the findings to an evaluator's verdict, so blame starts on a run
 whose checks passed, and judges each replay by the same evidence. ``ToolRerunCorrector``
 and ``RouteRescoreCorrector`` offer the corrected outputs (the memory and number
@@ -542,7 +549,7 @@ class RouteRescoreDetector:
         Every turn is read (an earlier turn's route from its answer's stamp): a turn-1
         misroute that turn 2 built on is found in turn 1.
         """
-        found = []
+        found: list[Finding] = []
         router: Any = None
         for record in turn_records(values):
             route = record.route

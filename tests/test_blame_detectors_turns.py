@@ -72,7 +72,10 @@ def test_respond_stamps_the_turns_route_and_memories_on_its_answer() -> None:
     answer = AIMessage("owes €222.75", id="a1")
     update = respond({"messages": [HumanMessage("q"), answer], "route": route, "memories": hits})  # type: ignore[typeddict-item]
     assert update["answer"] == "owes €222.75"
-    (stamped,) = update["messages"]  # type: ignore[misc]
+    messages = update["messages"]
+    assert isinstance(messages, list) and len(messages) == 1
+    stamped = messages[0]
+    assert isinstance(stamped, AIMessage)
     assert stamped.id == "a1" and stamped.content == answer.content
     assert stamped.additional_kwargs[TURN_KEY] == {"route": route, "memories": hits}
     # Already stamped alike: nothing to replace.
@@ -176,7 +179,7 @@ def test_an_earlier_turns_question_sent_to_a_fixed_plan_is_read_from_its_stamp()
     catalog = _catalog(invoice_reminders="pipeline", erp_payments="erp")
     detector = QuestionRouteDetector(catalog)
     route = _route("invoice_reminders", "pipeline", candidates=CANDIDATES)
-    state = {
+    state: dict[str, Any] = {
         "messages": [
             HumanMessage("Tell me which fee we charge on payment reminders"),
             _stamped("# Payment reminders ...", route),
