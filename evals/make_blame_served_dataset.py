@@ -109,6 +109,43 @@ def erp_balance_turn(name: str, number: str) -> dict[str, Any]:
     }
 
 
+def discount_follow_up(amount: str = PREVIOUS_AMOUNT) -> dict[str, Any]:
+    """Return a calculator turn taking 2% off the figure ``amount`` picks from the last answer."""
+    return {
+        "request": "And how much would that be with a 2% early-payment discount taken off?",
+        "agent": "calculator",
+        "script": {
+            "*": {
+                "calls": [
+                    [{"tool": "calculator", "args": {"expression": f"round({amount} * 0.98, 2)"}}]
+                ],
+                "answer": f"With 2% off, {amount} EUR becomes {{r0}} EUR.",
+            }
+        },
+    }
+
+
+def share_follow_up(rate: str, base: int = 240) -> dict[str, Any]:
+    """Return a calculator turn applying the rate ``rate`` picks (last answer) to ``base``."""
+    return {
+        "request": f"And how much is that percentage of {base} EUR?",
+        "agent": "calculator",
+        "script": {
+            "*": {
+                "calls": [
+                    [{"tool": "calculator", "args": {"expression": f"{base} * {rate} / 100"}}]
+                ],
+                "answer": f"On {base} EUR that is {{r0}} EUR.",
+            }
+        },
+    }
+
+
+def letter_script() -> dict[str, Any]:
+    """Return the reminder pipeline's drafter script: the letter it was given, as written."""
+    return {"email_drafter": {"answer": "{input_after:Output only the letter.}"}}
+
+
 def scenarios() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
@@ -277,23 +314,7 @@ def scenarios() -> list[dict[str, Any]]:
     small = [i for i in INVOICES if i[2] < 100000]
     for number, _customer, cents, _order, _neighbour in small[:5]:
         slug = number[-5:]
-        follow = {
-            "request": "And how much would that be with a 2% early-payment discount taken off?",
-            "agent": "calculator",
-            "script": {
-                "*": {
-                    "calls": [
-                        [
-                            {
-                                "tool": "calculator",
-                                "args": {"expression": f"round({PREVIOUS_AMOUNT} * 0.98, 2)"},
-                            }
-                        ]
-                    ],
-                    "answer": f"With 2% off, {PREVIOUS_AMOUNT} EUR becomes {{r0}} EUR.",
-                }
-            },
-        }
+        follow = discount_follow_up()
         discounted = f"{round(cents * 0.98 / 100, 2)}"
         add(
             id=f"multi-turn-carried-{slug}",
@@ -320,6 +341,32 @@ def scenarios() -> list[dict[str, Any]]:
             label="trap_computed_number",
             turns=[erp_invoice_turn(number), follow],
         )
+
+    # An earlier turn's misroute carried into turn 2: the state keeps only turn 2's route,
+    # so the fault is found by the route each turn's answer was stamped with.
+    for index, (number, name, cents) in enumerate(CUSTOMERS[:6]):
+        to = ["erp_payments", "erp_invoices", "general_chat"][index % 3]
+        discounted = f"{round(cents * 0.98 / 100, 2)}"
+        turns = [erp_balance_turn(name, number), discount_follow_up()]
+        add(
+            id=f"multi-turn-misroute-{number}",
+            subgraph="erp",
+            label="turn1_misroute_carried",
+            turns=turns,
+            faults=[{"kind": "misroute", "turn": 1, "to": to}],
+            truth={"turn": 1, "step": "route#1", "agent": "router"},
+            feedback={
+                "text": f"{name} owes {money(cents)}, so 2% off is {discounted}",
+                "facts": [discounted],
+            },
+        )
+        if index < 3:
+            add(
+                id=f"multi-turn-clean-balance-{number}",
+                subgraph="erp",
+                label="trap_computed_number",
+                turns=turns,
+            )
 
     # --- chat and memory ---------------------------------------------------------------------
     memory_questions = [
@@ -430,6 +477,139 @@ def scenarios() -> list[dict[str, Any]]:
                 "facts": ["7 days after the due date"],
                 "route": "memory_curator",
             },
+        )
+    # A superseded memory recalled in turn 1, carried into turn 2's computation.
+    carried_memories = [
+        (
+            "minimum-order",
+            "What do you remember about our minimum order value?",
+            "minimum order",
+            ("value of 50 EUR", "value of 75 EUR"),
+            discount_follow_up("{prev:[0-9]+(?= EUR for business)}"),
+            "49.0",
+        ),
+        (
+            "restocking",
+            "Remind me what we decided about the restocking fee",
+            "restocking fee",
+            ("a 10 percent restocking", "a 15 percent restocking"),
+            share_follow_up("{prev:[0-9]+(?= percent restocking)}"),
+            "24.0",
+        ),
+        (
+            "brake-prices",
+            "Remind me what we decided about brake part list prices",
+            "list prices for brake",
+            ("by 4 percent", "by 6 percent"),
+            share_follow_up("{prev:[0-9]+(?= percent on)}"),
+            "9.6",
+        ),
+    ]
+    for slug, question, word, (right, bad), follow, result in carried_memories:
+        turns = [
+            {
+                "request": question,
+                "agent": "memory_curator",
+                "script": {"*": {"answer": "From our notes: {mem:" + word + "}"}},
+            },
+            follow,
+        ]
+        add(
+            id=f"multi-turn-stale-memory-{slug}",
+            subgraph="chat",
+            label="turn1_stale_memory_carried",
+            turns=turns,
+            faults=[{"kind": "recall", "turn": 1, "replace": [right, bad]}],
+            truth={"turn": 1, "step": "recall#1", "agent": "memory"},
+            feedback={"text": f"our notes say {right}, so it is {result}", "facts": [result]},
+        )
+        add(
+            id=f"multi-turn-clean-memory-{slug}",
+            subgraph="chat",
+            label="trap_computed_number",
+            turns=turns,
+        )
+    # Information requests phrased as imperatives, which the served router sends to the
+    # invoice_reminders pipeline (a real misroute: the pipeline drafts letters).
+    for slug, request in [
+        ("tell-which-fee", "Tell me which fee we charge on payment reminders"),
+        ("show-rules", "Show me our rules for payment reminders"),
+        ("tell-what-decided", "Tell me what we decided about sending payment reminders"),
+        ("remind-when-second", "Remind me when we send the second payment reminder"),
+    ]:
+        add(
+            id=f"route-natural-imperative-{slug}",
+            subgraph="chat",
+            label="misroute_imperative_question",
+            natural=True,
+            turns=[
+                {
+                    "request": request,
+                    "agent": "memory_curator",
+                    "script": {"*": {"answer": "From our notes: {mem:first payment reminder}"}},
+                }
+            ],
+            faults=[{"kind": "misroute"}],
+            truth={"step": "route#1", "agent": "router"},
+            feedback={
+                "text": "this was for memory_curator: I asked about our policy",
+                "facts": ["7 days after the due date"],
+                "route": "memory_curator",
+            },
+        )
+    # Imperatives that ask the pipeline to act, addressed to the owner ("draft me …").
+    for number, name, _cents in OVERDUE[:2]:
+        add(
+            id=f"pipeline-letter-clean-imperative-{number}",
+            subgraph="pipeline",
+            label="pipeline_letter",
+            turns=[
+                {
+                    "request": f"Draft me the payment reminders for {name}",
+                    "agent": "invoice_reminders",
+                    "script": letter_script(),
+                }
+            ],
+        )
+    # A figure computed from three (a balance less two payments): right (trap) and wrong.
+    for number, name, cents in CUSTOMERS[:6]:
+        now, later = (cents // 100) // 3, (cents // 100) // 4
+        left = money(cents - (now + later) * 100)
+        turn = {
+            "request": (
+                f"If {name} pays {now} of what they owe now and {later} next month, what is left?"
+            ),
+            "agent": "erp_customers",
+            "script": {
+                "*": {
+                    "calls": [[{"tool": "erp_customer_balance", "args": {"customer": number}}]],
+                    "answer": (
+                        f"{name} owes €{money(cents)}; after payments of {now}.00 and "
+                        f"{later}.00, {left} EUR is left."
+                    ),
+                }
+            },
+        }
+        add(
+            id=f"erp-chained-difference-{number}",
+            subgraph="erp",
+            label="trap_computed_number",
+            turns=[turn],
+        )
+        add(
+            id=f"erp-wrong-chained-difference-{number}",
+            subgraph="erp",
+            label="answer_changes_chained_number",
+            turns=[turn],
+            faults=[
+                {
+                    "kind": "model_text",
+                    "agent": "*",
+                    "replace": [left, wrong(cents - (now + later) * 100)],
+                }
+            ],
+            truth={"step": "erp/agent#2"},
+            feedback={"text": f"{left} is left, not what you said", "facts": [left]},
         )
     # A correct difference computed from a grounded balance (trap), and a wrong one.
     for number, name, cents in CUSTOMERS[:6]:

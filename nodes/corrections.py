@@ -19,9 +19,10 @@ passes its checks (and the user's feedback).
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -39,8 +40,21 @@ MIN_MATCHED = 4
 """Fewest tokens two lines must share: "Total: 5" is no evidence for any other total."""
 
 
-def _tokens(text: str) -> list[tuple[str, int, int]]:
-    return [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[tuple[str, int, int], ...]:
+    # Cached: blame offers corrections for every step of a run, each against the same
+    # sources (a pipeline's skill outputs are read once per step otherwise).
+    return tuple((m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _vocabulary(text: str) -> frozenset[str]:
+    return frozenset(t[0].casefold() for t in _tokens(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _source_lines(text: str) -> tuple[tuple[tuple[str, int, int], ...], ...]:
+    return tuple(_tokens(line) for line in _lines(text))
 
 
 MONTHS = frozenset(
@@ -57,7 +71,7 @@ def _is_negation(word: str) -> bool:
     return any((negations_in(word, language) or 0) > 0 for language in ("en", "de"))
 
 
-def _masked(tokens: list[tuple[str, int, int]]) -> list[str]:
+def _masked(tokens: Sequence[tuple[str, int, int]]) -> list[str]:
     masked = []
     for token in tokens:
         word = token[0]
@@ -108,8 +122,8 @@ def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
     if not pool:
         return None
     wrong = _ungrounded(text, pool)
-    used = {t[0].casefold() for source in pool for t in _tokens(source)}
-    candidates = [_tokens(line) for source in pool for line in _lines(source)]
+    used = frozenset().union(*(_vocabulary(source) for source in pool))
+    candidates = [line for source in pool for line in _source_lines(source)]
     repaired = text
     changed = False
     for line in _lines(text):
@@ -122,7 +136,7 @@ def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
         )
         if not suspect:
             continue
-        best: tuple[float, int, list[tuple[str, int, int]]] | None = None
+        best: tuple[float, int, Sequence[tuple[str, int, int]]] | None = None
         for theirs in candidates:
             matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)
             blocks = matcher.get_matching_blocks()
@@ -152,10 +166,10 @@ def repair_numbers(text: str, sources: Iterable[str]) -> str | None:
 
 def _apply_source(
     line: str,
-    ours: list[tuple[str, int, int]],
-    theirs: list[tuple[str, int, int]],
+    ours: Sequence[tuple[str, int, int]],
+    theirs: Sequence[tuple[str, int, int]],
     wrong: set[str],
-    used: set[str],
+    used: Set[str],
 ) -> str:
     """Set ``line``'s wrong values back to the aligned source tokens (edits from the end)."""
     matcher = difflib.SequenceMatcher(None, _masked(ours), _masked(theirs), autojunk=False)

@@ -24,6 +24,13 @@ findings that name the step kind they judge:
   to a fixed-plan pipeline that drafts instead of answering; ``QuestionRouteCorrector``
   replays the route with the router's answering runner-ups.
 
+Every turn of a thread is judged with what that turn ran with: the state keeps only the
+last turn's ``route`` and ``memories``, so an earlier turn's are read from the stamp
+``respond`` put on its answer (``nodes.supervisor.TURN_KEY``, see ``turn_records``), and a
+finding about turn 1 says so; blame then replays that turn's step with the later turns
+asked again. ``question_route`` reads a request's dialogue act, questions and information
+requests phrased as imperatives ("tell me which…", "remind me of…") alike.
+
 ``DetectorEvaluator`` adds the findings to an evaluator's verdict, so blame starts on a run
 whose checks passed, and judges each replay by the same evidence. ``ToolRerunCorrector``
 and ``RouteRescoreCorrector`` offer the corrected outputs (the memory and number
@@ -234,38 +241,49 @@ class MemoryCurrentDetector:
         self.user = user
 
     def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
-        """Return one finding per superseded or since-changed memory the answer uses."""
-        from nodes.consistency import answer_uses_memory
+        """Return one finding per superseded or since-changed memory a turn's answer uses.
 
-        hits = [m for m in values.get("memories") or [] if isinstance(m, Mapping)]
+        Every turn is read, with the memories recalled for it: a turn-1 answer built on an
+        outdated memory is found in turn 1, after later turns too.
+        """
         project = values.get("project")
-        answer = _final_text(values)
-        if not hits or not project or not answer:
+        if not project:
             return []
+        found = []
         try:
-            if self.store is None:
-                from memory.store import default_memory_store
-
-                self.store = default_memory_store().for_owner(self.user)
-            store = self.store
-            found = []
-            for hit in hits:
-                memory_id, text = str(hit.get("id") or ""), str(hit.get("text") or "")
-                item = store.get(project, memory_id) if memory_id else None
-                if item is None or not answer_uses_memory(answer, memory_id, text):
+            for record in turn_records(values):
+                answers = [
+                    m for m in record.messages if isinstance(m, AIMessage) and not m.tool_calls
+                ]
+                answer = _answer_only(message_text(answers[-1])) if answers else ""
+                if not record.memories or not answer:
                     continue
-                newer = getattr(item, "superseded_by", None)
-                if newer and store.get(project, newer) is not None:
-                    why = f"superseded by [mem:{newer}]"
-                elif getattr(item, "text", text) != text:
-                    why = "the store holds another text for it now"
-                else:
-                    continue
-                found.append(Finding("memory_current", "recall", f"[mem:{memory_id}]: {why}"))
+                for detail in self._stale(project, record.memories, answer):
+                    where = "" if record.last else f"turn {record.number}: "
+                    found.append(Finding("memory_current", "recall", where + detail))
             return found
         except Exception:  # no memory store: no evidence
             _log.debug("memory_current could not read the memory store", exc_info=True)
             return []
+
+    def _stale(self, project: str, hits: Sequence[Mapping[str, Any]], answer: str) -> Iterator[str]:
+        from nodes.consistency import answer_uses_memory
+
+        if self.store is None:
+            from memory.store import default_memory_store
+
+            self.store = default_memory_store().for_owner(self.user)
+        store = self.store
+        for hit in hits:
+            memory_id, text = str(hit.get("id") or ""), str(hit.get("text") or "")
+            item = store.get(project, memory_id) if memory_id else None
+            if item is None or not answer_uses_memory(answer, memory_id, text):
+                continue
+            newer = getattr(item, "superseded_by", None)
+            if newer and store.get(project, newer) is not None:
+                yield f"[mem:{memory_id}]: superseded by [mem:{newer}]"
+            elif getattr(item, "text", text) != text:
+                yield f"[mem:{memory_id}]: the store holds another text for it now"
 
 
 def _final_text(values: Mapping[str, Any]) -> str:
@@ -287,11 +305,77 @@ def _turns(messages: Sequence[BaseMessage]) -> list[list[BaseMessage]]:
     return turns
 
 
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """One turn of a thread as the detectors judge it: its messages, route and recall."""
+
+    number: int
+    messages: list[BaseMessage]
+    route: Mapping[str, Any] | None
+    memories: list[Mapping[str, Any]]
+    instruction: str
+    """What the turn was routed on (the owner's instruction, without carried text)."""
+    last: bool
+
+
+def _stamp(turn: Sequence[BaseMessage]) -> Mapping[str, Any] | None:
+    from nodes.supervisor import TURN_KEY
+
+    for message in reversed(turn):
+        if isinstance(message, AIMessage) and isinstance(
+            message.additional_kwargs.get(TURN_KEY), Mapping
+        ):
+            stamp: Mapping[str, Any] = message.additional_kwargs[TURN_KEY]
+            return stamp
+    return None
+
+
+def _instruction(request: str) -> str:
+    from nova.provenance import defences_on, split_instruction
+
+    request = request.strip()
+    return split_instruction(request).instruction if defences_on() else request
+
+
+def turn_records(values: Mapping[str, Any]) -> list[TurnRecord]:
+    """Return each turn of ``values``' thread with the route and memories it ran with.
+
+    The state keeps only the latest turn's ``route`` and ``memories``; an earlier turn's
+    come from the stamp ``respond`` put on its answer (``nodes.supervisor.TURN_KEY``). A
+    turn without a stamp (a thread from before it, a run that ended early) has neither.
+    """
+    turns = _turns(list(values.get("messages") or [])) or [[]]
+    records = []
+    for number, turn in enumerate(turns, start=1):
+        last = number == len(turns)
+        request = " ".join(message_text(m) for m in turn if isinstance(m, HumanMessage))
+        if last:
+            route = values.get("route")
+            memories = values.get("memories") or []
+            instruction = _route_text(values) or _instruction(request)
+        else:
+            stamp = _stamp(turn) or {}
+            route = stamp.get("route")
+            memories = stamp.get("memories") or []
+            instruction = _instruction(request)
+        records.append(
+            TurnRecord(
+                number,
+                turn,
+                route if isinstance(route, Mapping) else None,
+                [m for m in memories if isinstance(m, Mapping)],
+                instruction,
+                last,
+            )
+        )
+    return records
+
+
 class MisquoteDetector:
     """``misquote``: an answer that says what one of its sources says, with other values.
 
-    Each turn's answer is set against that turn's sources (the user's words, tool results,
-    and for the last turn the recalled memories): a sentence aligned with a source
+    Each turn's answer is set against that turn's sources (the user's words, tool results
+    and the memories recalled for it): a sentence aligned with a source
     sentence whose figures, month names or negation differ (``repair_numbers``). Figures
     computed from the sources stand in no source sentence's place and are left alone. A
     turn-1 misquote stays in the thread, so it is found after a later turn too.
@@ -302,12 +386,9 @@ class MisquoteDetector:
         from nodes.corrections import repair_numbers
         from nova.provenance import unfence
 
-        turns = _turns(list(values.get("messages") or []))
-        memories = [
-            str(m.get("text", "")) for m in values.get("memories") or [] if isinstance(m, Mapping)
-        ]
         found = []
-        for number, turn in enumerate(turns, start=1):
+        for record in turn_records(values):
+            number, turn = record.number, record.messages
             answers = [m for m in turn if isinstance(m, AIMessage) and not m.tool_calls]
             if not answers:
                 continue
@@ -315,8 +396,7 @@ class MisquoteDetector:
             sources = [
                 unfence(message_text(m)) for m in turn if isinstance(m, HumanMessage | ToolMessage)
             ]
-            if number == len(turns):
-                sources += memories
+            sources += [str(m.get("text", "")) for m in record.memories]
             if answer and repair_numbers(answer, sources) is not None:
                 found.append(
                     Finding("misquote", "agent", f"turn {number}'s answer misquotes a source")
@@ -337,7 +417,7 @@ class ArithmeticDetector:
     Each turn's answer is recomputed from the grounded figures it states and the figures of
     the user's request (``nova.erp.grounding.miscomputed``): "owes 48.74; after a payment of
     24.00, 42.74 is left" cites 48.74 and 24, which give 24.74, not 42.74. Sources are the
-    thread's tool results up to that turn, the user's words and (last turn) the memories.
+    thread's tool results up to that turn, the user's words and the turn's memories.
     """
 
     def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
@@ -364,13 +444,9 @@ def _turn_answers(values: Mapping[str, Any]) -> Iterator[tuple[int, str, str, li
     from nodes.consistency import tool_result_sources
     from nova.provenance import unfence
 
-    messages = list(values.get("messages") or [])
-    turns = _turns(messages)
-    memories = [
-        str(m.get("text", "")) for m in values.get("memories") or [] if isinstance(m, Mapping)
-    ]
     seen: list[BaseMessage] = []
-    for number, turn in enumerate(turns, start=1):
+    for record in turn_records(values):
+        number, turn = record.number, record.messages
         seen += turn
         answers = [m for m in turn if isinstance(m, AIMessage) and not m.tool_calls]
         if not answers:
@@ -384,8 +460,7 @@ def _turn_answers(values: Mapping[str, Any]) -> Iterator[tuple[int, str, str, li
             continue  # nothing looked up to compute from (a pipeline's text has its own sources)
         sources = [unfence(s) for s in looked_up]
         sources += [message_text(m) for m in seen if isinstance(m, HumanMessage)]
-        if number == len(turns):
-            sources += memories
+        sources += [str(m.get("text", "")) for m in record.memories]
         yield number, answer, request, sources
 
 
@@ -469,26 +544,36 @@ class RouteRescoreDetector:
         self.router = router or _nova_router
 
     def __call__(self, values: Mapping[str, Any]) -> list[Finding]:
-        """Return a finding when the state's route is not the router's decision."""
-        route = values.get("route")
-        if not isinstance(route, Mapping) or not route.get("agent"):
-            return []
-        try:
-            again = _rescored(route, _route_text(values), self.router())
-        except Exception:  # no router (not fitted, no encoder): no evidence
-            _log.debug("route_rescore could not score the request", exc_info=True)
-            return []
-        if again is None or again.get("agent") == route.get("agent"):
-            return []
-        return [
-            Finding(
-                "route_rescore",
-                "route",
-                f"routed to {route.get('agent')}, but the router at version "
-                f"{route.get('router_version')} sends the request to {again.get('agent')} "
-                f"({float(again.get('confidence') or 0):.2f})",
+        """Return a finding per turn whose route is not the router's decision.
+
+        Every turn is read (an earlier turn's route from its answer's stamp): a turn-1
+        misroute that turn 2 built on is found in turn 1.
+        """
+        found: list[Finding] = []
+        router: Any = None
+        for record in turn_records(values):
+            route = record.route
+            if not isinstance(route, Mapping) or not route.get("agent"):
+                continue
+            try:
+                router = router or self.router()
+                again = _rescored(route, record.instruction, router)
+            except Exception:  # no router (not fitted, no encoder): no evidence
+                _log.debug("route_rescore could not score the request", exc_info=True)
+                return found
+            if again is None or again.get("agent") == route.get("agent"):
+                continue
+            where = "" if record.last else f"turn {record.number}: "
+            found.append(
+                Finding(
+                    "route_rescore",
+                    "route",
+                    f"{where}routed to {route.get('agent')}, but the router at version "
+                    f"{route.get('router_version')} sends the request to {again.get('agent')} "
+                    f"({float(again.get('confidence') or 0):.2f})",
+                )
             )
-        ]
+        return found
 
 
 class RouteRescoreCorrector:
@@ -577,37 +662,43 @@ class QuestionRouteDetector:
 
             self.catalog = default_catalog()
         found = []
-        turns = _turns(list(values.get("messages") or []))
-        # Earlier turns: the state keeps only the last route, but each answer is signed by
-        # the agent that wrote it; the route step's own record confirms it when corrected.
-        for number, turn in enumerate(turns[:-1], start=1):
-            request = " ".join(message_text(m) for m in turn if isinstance(m, HumanMessage))
-            agents = {m.name for m in turn if isinstance(m, AIMessage) and m.name}
-            drafted = sorted(a for a in agents if self._fixed_plan(a))
+        for record in turn_records(values):
+            where = "" if record.last else f"turn {record.number} "
+            route = record.route
+            if route is None and not record.last:
+                # No stamp (an older thread): each answer is signed by the agent that wrote
+                # it; the route step's own record confirms it when corrected.
+                request = " ".join(
+                    message_text(m) for m in record.messages if isinstance(m, HumanMessage)
+                )
+                agents = {m.name for m in record.messages if isinstance(m, AIMessage) and m.name}
+                drafted = sorted(a for a in agents if self._fixed_plan(a))
+                act = dialogue_act(request)
+                if drafted and len(agents) == 1 and act.seeks_information:
+                    found.append(
+                        Finding(
+                            "question_route",
+                            "route",
+                            f"{where}asks ({act.evidence}), but {drafted[0]} runs a fixed "
+                            "plan that drafts",
+                        )
+                    )
+                continue
+            if not isinstance(route, Mapping) or route.get("subgraph") != FIXED_PLAN_SUBGRAPH:
+                continue
+            request = _request(values) if record.last else record.instruction
             act = dialogue_act(request)
-            if drafted and len(agents) == 1 and act.asks:
+            answering = _answering_candidates(route, self.catalog) if act.seeks_information else []
+            if answering:
                 found.append(
                     Finding(
                         "question_route",
                         "route",
-                        f"turn {number} asks ({act.evidence}), but {drafted[0]} runs a fixed "
-                        "plan that drafts",
+                        f"{where or 'the request '}asks ({act.evidence}), but "
+                        f"{route.get('agent')} runs a fixed plan that drafts; the router's "
+                        f"runner-up {answering[0]} answers",
                     )
                 )
-        route = values.get("route")
-        if not isinstance(route, Mapping) or route.get("subgraph") != FIXED_PLAN_SUBGRAPH:
-            return found
-        act = dialogue_act(_request(values))
-        answering = _answering_candidates(route, self.catalog) if act.asks else []
-        if answering:
-            found.append(
-                Finding(
-                    "question_route",
-                    "route",
-                    f"the request asks ({act.evidence}), but {route.get('agent')} runs a fixed "
-                    f"plan that drafts; the router's runner-up {answering[0]} answers",
-                )
-            )
         return found
 
     def _fixed_plan(self, agent: str) -> bool:
@@ -633,7 +724,7 @@ class QuestionRouteCorrector:
             return
         from nodes.dialogue_act import dialogue_act
 
-        if not dialogue_act(_request(before)).asks:
+        if not dialogue_act(_request(before)).seeks_information:
             return
         for agent in _answering_candidates(route, self.catalog):
             corrected = {

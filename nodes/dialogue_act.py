@@ -14,6 +14,25 @@ the request's grammar, not from its topic or from phrases seen in any dataset:
   "would you…", "will you…") is a polite command (Searle's indirect directive), not a
   question, whatever follows it.
 
+* **Information requests phrased as imperatives**: a clause that opens with an open-class
+  word (an imperative verb: no pronoun, determiner, preposition, conjunction, auxiliary
+  or interrogative) whose object is information, read from the object's form:
+
+  - an embedded question: "tell me which invoices are overdue", "remind me what we
+    decided", "check whether it was paid", "explain how the fee works" (the verb, the
+    speaker as indirect object "me"/"us", then an interrogative, *whether* or *if*; with no
+    indirect object only *which*, *whether*, *how* and *why*, which open no free relative
+    clause: "pay what we owe" names a thing to act on, not a question);
+  - the topic of a telling: "remind me of our reminder policy", "tell us about the
+    returns rule" (the speaker, then *of*/*about*);
+  - something the speaker and Nova already hold: "show me our credit limits" (the
+    speaker, then a possessive *our*/*my*: a thing that exists, not one to be made, as
+    "draft me a letter" would be).
+
+  These are ``information_request``: not questions (the memory route keeps to questions),
+  but they seek information (``DialogueAct.seeks_information``), so a blame detector can
+  tell them from requests to act.
+
 Everything else (an imperative, a statement, a verbless fragment) is ``other``: without a
 part-of-speech lexicon an imperative cannot be told from a noun phrase, so neither counts
 as asking. The word classes below are closed grammatical classes of English (complete
@@ -28,7 +47,7 @@ from typing import Literal
 
 __all__ = ["DialogueAct", "dialogue_act"]
 
-Act = Literal["question", "indirect_request", "other"]
+Act = Literal["question", "indirect_request", "information_request", "other"]
 
 _INTERROGATIVES = frozenset("what which who whom whose when where why how".split())
 """Interrogative pronouns, determiners and adverbs."""
@@ -40,6 +59,29 @@ _MODALS = frozenset("can could will would shall should may might must".split())
 
 _SUBJECT_PRONOUNS = frozenset("i you we they he she it there".split())
 """Subjects that follow an inverted auxiliary ("do we", "did they", "is there")."""
+
+_SPEAKER_OBJECTS = frozenset("me us".split())
+"""The speaker as indirect object of an imperative ("tell me", "show us")."""
+_NON_RELATIVE_WH = frozenset("which whether how why".split())
+"""Words that open an embedded question but no free relative ("pay what we owe")."""
+_SPEAKER_WH = _INTERROGATIVES | frozenset({"whether", "if"})
+_TOPIC = frozenset("of about".split())
+_POSSESSIVES = frozenset("our my".split())
+_CLOSED = (
+    _INTERROGATIVES
+    | _BE
+    | _DO_HAVE
+    | _MODALS
+    | _SUBJECT_PRONOUNS
+    | frozenset(
+        "me us him her them my our your his its their this that these those the a an some any "
+        "each every no all both either neither please "
+        "of about to for in on at by with from into onto over under after before since until "
+        "and or but nor so yet if whether because although though while as than then".split()
+    )
+)
+"""Closed-class words: a clause opening with one is not an imperative (``please`` is a
+politeness marker, read past, not a verb)."""
 
 _CONTRACTION = re.compile(r"^(?P<word>[a-z]+?)(?:'?(?:s|re|ll|d|ve|m)|n't)?$")
 _CLAUSE_BREAK = re.compile(r"[.!?;:,]+(?=\s|$)|\s[-–—]+\s|\n")
@@ -58,8 +100,13 @@ class DialogueAct:
 
     @property
     def asks(self) -> bool:
-        """Whether the request asks for information."""
+        """Whether the request is a question."""
         return self.act == "question"
+
+    @property
+    def seeks_information(self) -> bool:
+        """Whether the request asks for information, as a question or an imperative."""
+        return self.act in ("question", "information_request")
 
 
 def _base(word: str) -> str:
@@ -86,6 +133,28 @@ def _clause_act(words: list[str]) -> tuple[Act, str] | None:
         return "question", f"opens with an inverted {words[0]!r}"
     if (first in _DO_HAVE or first in _MODALS) and second in _SUBJECT_PRONOUNS:
         return "question", f"opens with an inverted {words[0]!r} before its subject"
+    return _imperative_for_information(words)
+
+
+def _imperative_for_information(words: list[str]) -> tuple[Act, str] | None:
+    lowered = [w.lower() for w in words]
+    if lowered and lowered[0] == "please":
+        words, lowered = words[1:], lowered[1:]
+    if len(lowered) < 3 or lowered[0] in _CLOSED:
+        return None
+    verb, second, third = words[0], lowered[1], lowered[2]
+    if second in _SPEAKER_OBJECTS:
+        if third in _SPEAKER_WH:
+            why = f"an imperative ({verb} {second} …) whose object asks {third!r}"
+        elif third in _TOPIC:
+            why = f"an imperative ({verb} {second} {third} …) naming what to tell"
+        elif third in _POSSESSIVES:
+            why = f"an imperative ({verb} {second} {third} …) for something already held"
+        else:
+            return None
+        return "information_request", why
+    if second in _NON_RELATIVE_WH:
+        return "information_request", f"an imperative ({verb} {second} …) with an embedded question"
     return None
 
 
@@ -94,11 +163,15 @@ def dialogue_act(text: str) -> DialogueAct:
     # Quoted text is what the request carries (a tweet, a sentence to translate), not its ask.
     text = _QUOTED.sub(" ", text)
     clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
+    imperative: DialogueAct | None = None
     for clause in clauses:
         found = _clause_act(_WORD.findall(clause))
-        if found is not None:
-            act, why = found
+        if found is None:
+            continue
+        act, why = found
+        if act != "information_request":
             return DialogueAct(act, why)
+        imperative = imperative or DialogueAct(act, why)
     if text.rstrip().endswith("?"):
         return DialogueAct("question", "ends with a question mark")
-    return DialogueAct("other", "no interrogative clause and no question mark")
+    return imperative or DialogueAct("other", "no interrogative clause and no question mark")

@@ -123,8 +123,25 @@ def dispatch(state: NovaState) -> Literal["chat", "erp", "translation", "pipelin
             assert_never(subgraph)
 
 
+TURN_KEY = "nova_turn"
+"""``additional_kwargs`` key of a turn's final answer: the turn's route decision and the
+memories recalled for it. The state keeps only the latest turn's ``route`` and
+``memories``; the stamp keeps each turn's with its answer, so blame's detectors can judge
+an earlier turn's route and recall (``nodes.detectors.turn_records``)."""
+
+
 def respond(state: NovaState) -> dict[str, object]:
-    """Set ``answer`` to the final message's text."""
+    """Set ``answer`` to the final message's text; stamp the turn's route and recall on it."""
     messages = state.get("messages", [])
     last = messages[-1] if messages else None
-    return {"answer": message_text(last) if isinstance(last, AIMessage) else ""}
+    if not isinstance(last, AIMessage):
+        return {"answer": ""}
+    update: dict[str, object] = {"answer": message_text(last)}
+    stamp = {
+        "route": state.get("route"),
+        "memories": [dict(hit) for hit in state.get("memories") or []],
+    }
+    if last.id and last.additional_kwargs.get(TURN_KEY) != stamp:
+        kwargs = {**last.additional_kwargs, TURN_KEY: stamp}
+        update["messages"] = [last.model_copy(update={"additional_kwargs": kwargs})]
+    return update

@@ -54,3 +54,46 @@ def test_the_evidence_names_the_clause() -> None:
     assert dialogue_act("invoice INV-2024-00165 - is it paid?").evidence == (
         "opens with an inverted 'is'"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Remind me of our reminder policy for late payers",
+        "Tell me which fee we charge on payment reminders",
+        "please tell me what we decided about the restocking fee",
+        "Tell us about the returns rule",
+        "Show me our credit limits for new customers",
+        "Check whether INV-2025-00236 was paid",
+        "Explain how the reminder fee works",
+    ],
+)
+def test_an_imperative_whose_object_is_information_seeks_information(text: str) -> None:
+    act = dialogue_act(text)
+    assert act.act == "information_request", act
+    assert act.seeks_information and not act.asks  # the memory route keeps to questions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Draft payment reminders for Nordwind GmbH",
+        "Draft me the payment reminders for Nordwind GmbH",
+        "Draft me a letter to Kessler",
+        "pay what we owe Kessler",
+        "Send them the reminders when they are ready",
+        "Remind me to pay the rent",
+        "Run the content pipeline on my blog draft: Our new warehouse opens in May.",
+        "Run the weekly sales report for last week",
+    ],
+)
+def test_an_imperative_to_act_does_not_seek_information(text: str) -> None:
+    act = dialogue_act(text)
+    assert act.act == "other", act
+    assert not act.seeks_information
+
+
+def test_an_imperative_for_information_with_a_question_mark_stays_a_question() -> None:
+    # The question mark read it as a question before imperatives were read: unchanged.
+    assert dialogue_act("Remind me what we decided about the restocking fee?").act == "question"
+    assert dialogue_act("Who is our accountant?").seeks_information

@@ -9,6 +9,7 @@ are compared as whole tokens, not as loose digits.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,23 +110,12 @@ class Grounds:
     @classmethod
     def of(cls, texts: list[str]) -> Grounds:
         """Collect the grounds of ``texts``; a date also grounds its year, month and day."""
-        numbers: set[Decimal] = set()
-        dates: set[str] = set()
-        ids: set[str] = set()
-        for text in texts:
-            for mention in mentions(text):
-                if mention.kind == "number":
-                    numbers |= mention.values
-                elif mention.kind == "date":
-                    dates.add(mention.text)
-                    numbers |= {Decimal(part).normalize() for part in mention.text.split("-")}
-                else:
-                    ids.add(mention.text)
-                    # "SO-4410" grounds "order 4410"; "BRK-2210@MAIN" grounds "BRK-2210".
-                    ids.add(mention.text.split("@", 1)[0].split("/", 1)[0])
-                    for part in re.findall(r"\d+", mention.text):
-                        numbers.add(Decimal(part).normalize())
-        return cls(frozenset(numbers), frozenset(dates), frozenset(ids))
+        parts = [_grounds_of_text(text) for text in texts]
+        return cls(
+            frozenset().union(*(p.numbers for p in parts)),
+            frozenset().union(*(p.dates for p in parts)),
+            frozenset().union(*(p.ids for p in parts)),
+        )
 
     def supports(self, mention: Mention, *, arithmetic: bool = False) -> bool:
         """Whether ``mention`` is stated by the sources (a number may be rounded from one).
@@ -175,6 +165,28 @@ class Grounds:
         return False
 
 
+@functools.lru_cache(maxsize=2048)
+def _grounds_of_text(text: str) -> Grounds:
+    # Cached: blame judges many states (and offers corrections for many steps) against
+    # the same tool results and skill outputs.
+    numbers: set[Decimal] = set()
+    dates: set[str] = set()
+    ids: set[str] = set()
+    for mention in mentions(text):
+        if mention.kind == "number":
+            numbers |= mention.values
+        elif mention.kind == "date":
+            dates.add(mention.text)
+            numbers |= {Decimal(part).normalize() for part in mention.text.split("-")}
+        else:
+            ids.add(mention.text)
+            # "SO-4410" grounds "order 4410"; "BRK-2210@MAIN" grounds "BRK-2210".
+            ids.add(mention.text.split("@", 1)[0].split("/", 1)[0])
+            for part in re.findall(r"\d+", mention.text):
+                numbers.add(Decimal(part).normalize())
+    return Grounds(frozenset(numbers), frozenset(dates), frozenset(ids))
+
+
 def _combinations(a: Decimal, b: Decimal) -> Iterator[Decimal]:
     yield a + b
     yield a - b
@@ -191,14 +203,37 @@ def ungrounded(
     """Return what ``answer`` states (numbers, dates, ids) that no source nor the request states.
 
     List indices ("1. ", "2) ") at the start of a line are not claims and are skipped.
-    With ``arithmetic``, a number computed from two stated numbers is grounded too.
+    With ``arithmetic``, a number computed from two stated numbers is grounded too, and so
+    is an amount (written with decimals) that a two-operation chain over the figures the
+    answer shows gives (its grounded numbers and the request's: "owes 747.94; after
+    payments of 300 and 150, 297.94 is left"). Chains are tried over those few figures
+    only, never over every source number.
     """
     grounds = Grounds.of([*sources, request])
+    found = mentions(answer, skip_list_indices=True)
+    missing = [m for m in found if not grounds.supports(m, arithmetic=arithmetic)]
+    if not arithmetic or not missing:
+        return missing
+    operands = _shown_operands(found, grounds, request)
+    if len(operands) < 3:
+        return missing
+    # Only figures written with decimals (amounts): chains over a few whole numbers give
+    # too many whole numbers for one of them to be evidence.
     return [
         m
-        for m in mentions(answer, skip_list_indices=True)
-        if not grounds.supports(m, arithmetic=arithmetic)
+        for m in missing
+        if m.kind != "number"
+        or not m.values
+        or _places(max(m.values)) == 0
+        or not _gives(operands, m)
     ]
+
+
+def _shown_operands(found: list[Mention], grounds: Grounds, request: str) -> list[Decimal]:
+    """Return the grounded figures an answer shows and the request's, largest first."""
+    cited = [m for m in found if m.kind == "number" and grounds.supports(m)]
+    asked = [m for m in mentions(request) if m.kind == "number"]
+    return sorted({min(m.values) for m in [*cited, *asked] if m.values}, reverse=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,11 +245,23 @@ class Miscomputed:
     """The grounded figures the answer (and the request) state, which it computed from."""
     recomputed: tuple[Decimal, ...]
     """What two of them give: sums and differences first (figures of one unit), then
-    products, quotients and percentages; nearest first within each."""
+    products, quotients and percentages, then two-operation chains over three of them;
+    nearest first within each."""
+
+
+MAX_CHAIN_OPERANDS = 8
+"""Most figures whose two-operation chains are tried (8: about 4,000 results); with more,
+only single operations are (a chain over many figures gives almost any number)."""
 
 
 def _recomputations(operands: list[Decimal]) -> Iterator[tuple[int, Decimal]]:
-    """Yield ``(rank, result)``: sums and differences (rank 0) before the rest (rank 1)."""
+    """Yield ``(rank, result)`` for what the operands give, simplest first.
+
+    Sums and differences (rank 0), the other single operations (rank 1), then
+    two-operation chains: a sum, difference or percentage of two figures, plus or minus a
+    third (rank 2: "total of two invoices minus a payment") or one of the two again (rank
+    3: "the amount less a 2% discount"), when there are at most ``MAX_CHAIN_OPERANDS``.
+    """
     for i, a in enumerate(operands):
         for j, b in enumerate(operands):
             if i != j:
@@ -222,6 +269,21 @@ def _recomputations(operands: list[Decimal]) -> Iterator[tuple[int, Decimal]]:
                     yield (0 if n < 2 else 1), result
     if len(operands) > 2:
         yield 0, sum(operands, Decimal(0))
+    if len(operands) > MAX_CHAIN_OPERANDS:
+        return
+    for i, a in enumerate(operands):
+        for j, b in enumerate(operands):
+            if i == j:
+                continue
+            share = a * b / 100
+            for first in (a + b, a - b, share):
+                for k, c in enumerate(operands):
+                    if k == i and first is not share:
+                        continue  # (a ± b) ± a says nothing a single operation does not
+                    rank = 2 if k not in (i, j) else 3  # three figures before a reused one
+                    yield rank, first + c
+                    yield rank, first - c
+                    yield rank, c - first
 
 
 def _places(value: Decimal) -> int:
@@ -253,18 +315,17 @@ def miscomputed(answer: str, sources: list[str], request: str = "") -> list[Misc
     two give is an invention, ``numbers_grounded``'s concern). An answer shows its reader
     the operands: the grounded figures it states beside it, and the figures of the user's
     request ("if they pay 24, what is left?"). When there are at least two and no sum,
-    difference, product, quotient or percentage of two of them (nor their total, nor one
-    with another computed figure of the answer) gives the number at the precision it is
-    written with, the arithmetic is wrong: "owes 48.74; after a payment of 24.00, 42.74 is
+    difference, product, quotient or percentage of two of them (nor their total, nor a
+    two-operation chain over three of them such as a total minus a payment, nor one with
+    another computed figure of the answer) gives the number at the precision it is written
+    with, the arithmetic is wrong: "owes 48.74; after a payment of 24.00, 42.74 is
     left". A computed figure that is itself an operand of another ("50 percent of it is
     24.37": a rate the answer chose) is not a result. Whole numbers under 10 are left
     alone (counts and ordinals, which almost anything gives).
     """
     grounds = Grounds.of([*sources, request])
     found = mentions(answer, skip_list_indices=True)
-    cited = [m for m in found if m.kind == "number" and grounds.supports(m)]
-    asked = [m for m in mentions(request) if m.kind == "number"]
-    operands = sorted({min(m.values) for m in [*cited, *asked] if m.values}, reverse=True)
+    operands = _shown_operands(found, grounds, request)
     if len(operands) < 2:
         return []
     unstated = [
@@ -288,5 +349,9 @@ def miscomputed(answer: str, sources: list[str], request: str = "") -> list[Misc
         value = max(mention.values)
         results = _rounded(operands, _places(value))
         nearest = sorted((r for r in results if r > 0), key=lambda r: (results[r], abs(r - value)))
-        wrong.append(Miscomputed(mention, tuple(operands), tuple(nearest[:3])))
+        chosen = nearest[:3]
+        # The nearest two-operation result too: a chain's figure is rarely among the first.
+        chained = sorted((r for r in nearest if results[r] >= 2), key=lambda r: abs(r - value))
+        chosen += [r for r in chained[:1] if r not in chosen]
+        wrong.append(Miscomputed(mention, tuple(operands), tuple(chosen)))
     return wrong

@@ -54,7 +54,7 @@ NODE_READS: dict[str, frozenset[str]] = {
     "agent": frozenset({"messages", "route", "memories", "summary", "project", "agent_steps"}),
     "tools": frozenset({"messages", "route", "project"}),
     "check": frozenset({"messages", "route", "request", "project", "agent_run", "checks"}),
-    "respond": frozenset({"messages"}),
+    "respond": frozenset({"messages", "route", "memories"}),
     "prepare": frozenset({"request", "route", "project"}),
     "translate_chunk": frozenset({"translation_task"}),
     "assemble": frozenset({"translation_task", "translated_chunks", "route"}),
