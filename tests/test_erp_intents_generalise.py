@@ -221,33 +221,6 @@ def test_one_letter_typos_of_rule_words(full_erp: ErpDatabase) -> None:
     assert isinstance(decision, Plan) and decision.skill == "erp_reorder_candidates"
 
 
-def test_typo_correction_reads_the_names_only_for_a_word_it_does_not_know(
-    full_erp: ErpDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Building the name indexes is most of a cold fast path's time (issue #12): a request
-    # made of rule words only must not pay it, and a word no rule knows still does.
-    import nova.erp.intents.parsing as parsing
-
-    read: list[int] = []
-    real = parsing._known_words
-
-    def counting(session: Any) -> frozenset[str]:
-        read.append(1)
-        return real(session)
-
-    monkeypatch.setattr(parsing, "_known_words", counting)
-    with full_erp.read_session() as session:
-        assert parsing.parse_request("Show me invoice INV-2025-00412", session).text == (
-            "Show me invoice INV-2025-00412"
-        )
-        assert read == []
-        assert "running low" in parsing.parse_request("whats runing low?", session).text
-        assert read == [1]
-        # A customer's name is never "corrected" to a rule word.
-        name = "Nordwind"
-        assert name in parsing.parse_request(f"invoices of {name}", session).text
-
-
 @pytest.mark.parametrize(
     ("text", "reason"),
     [

@@ -289,22 +289,13 @@ def _spelled(text: str, session: Session) -> str:
     a swap), and never to a condition word: a typo must not add a filter.
     """
     vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
+    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES)
     targets = sorted(vocabulary - CONDITION_WORDS)
-    # The database's names are read only for a word the rules do not know: building the
-    # name indexes is most of a cold fast path's time, and "show me invoice …" needs none.
-    names: list[frozenset[str]] = []
-
-    def known(lower: str) -> bool:
-        if lower in vocabulary:
-            return True
-        if not names:
-            names.append(_known_words(session) | frozenset(r.COUNTRIES))
-        return lower in names[0]
 
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
         lower = r.normalise(word)
-        if " " in lower or known(lower):
+        if lower in known or " " in lower:
             return word
         close = [
             target
