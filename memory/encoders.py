@@ -18,6 +18,7 @@ Tokenisation for ``onnx`` and ``numpy`` is the model's own ``tokenizer.json`` ru
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -239,6 +240,17 @@ class _Tokens:
             yield _Batch(rows=rows, ids=ids, mask=mask)
 
 
+@functools.cache
+def shared_tokens(folder: Path) -> _Tokens:
+    """Return the tokenizer of the model in ``folder``, loaded once per process.
+
+    The fp32 and int8 encoders (recall and the router, both in a cold ``nova ask``) truncate
+    alike, and each load of ``tokenizer.json`` costs ~0.04 s CPU. Its settings never change
+    after loading, and the Rust tokenizer encodes from several threads safely.
+    """
+    return _Tokens(folder)
+
+
 def _mean_pool(hidden: FloatArray, mask: npt.NDArray[np.int64]) -> FloatArray:
     """Mean over unmasked tokens, then L2-normalise (sentence-transformers' clamps included)."""
     weights = mask.astype(np.float32)[:, :, None]
@@ -269,7 +281,7 @@ class OnnxBackend:
         self._session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )
-        self._tokens = _Tokens(model_dir())
+        self._tokens = shared_tokens(model_dir())
 
     def encode(self, texts: Sequence[str], batch_size: int) -> FloatArray:
         """Return L2-normalised float32 vectors of shape ``(len(texts), 384)``."""
@@ -365,7 +377,7 @@ class NumpyBackend:
                     norm2=norm(f"{p}.output.LayerNorm"),
                 )
             )
-        self._tokens = _Tokens(folder)
+        self._tokens = shared_tokens(folder)
 
     def _layer_norm(self, x: FloatArray, weights: tuple[FloatArray, FloatArray]) -> FloatArray:
         centred = x - x.mean(axis=-1, keepdims=True)

@@ -108,3 +108,17 @@ def test_help_and_a_typo_see_every_command() -> None:
     typo = _nova("inbx")
     assert typo.returncode == 2
     assert "Did you mean 'inbox'" in typo.stderr
+
+
+def test_building_the_served_graphs_loads_no_store_encoder_or_date_parser() -> None:
+    # Issue #12: what only some requests use loads on first use, not with the graphs. The
+    # ERP database (SQLAlchemy) and Jinja (pipeline steps) are part of the graphs' nodes.
+    code = (
+        "import json, sys\n"
+        "import graphs.nova, nova.cli.streaming\n"
+        "heavy = ('chromadb', 'bm25s', 'onnxruntime', 'torch', 'dateparser', 'markdown_it')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    result = _run(code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.panel import Panel
 from rich.prompt import Prompt
@@ -86,12 +85,16 @@ def _show_result(values: dict[str, Any]) -> None:
         last = AIMessage(
             content=last.get("content") or "", additional_kwargs=last.get("additional_kwargs") or {}
         )
-    renderable: Any = Markdown(values.get("answer") or "")
     from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer
 
+    renderable: Any
     if isinstance(last, AIMessage) and {PAYLOAD_KEY, WRITE_KEY} & set(last.additional_kwargs):
         # ERP answers carry their rows: show them as a table, not as text.
         renderable = render_erp_answer(last)
+    else:
+        from rich.markdown import Markdown  # markdown-it: only for answers shown as text
+
+        renderable = Markdown(values.get("answer") or "")
     console.print(Panel(renderable, title="Nova", border_style="cyan", expand=False))
     if line := _route_line(values.get("route"), values.get("agent_run")):
         console.print(line, style="dim")

@@ -15,7 +15,6 @@ from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.spinner import Spinner
 
@@ -98,6 +97,9 @@ class TurnDisplay:
         spinner = Spinner("dots", text=f"[cyan]{self.step or self.working}[/]")
         if not self.text:
             return spinner
+        # Markdown (markdown-it) loads once an answer is written, not for every turn shown.
+        from rich.markdown import Markdown
+
         answer = Panel(Markdown(self.text), title="Nova", border_style="cyan", expand=False)
         return Group(answer, spinner)
 

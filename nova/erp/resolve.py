@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import dateparser
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz, process
 
@@ -367,6 +366,8 @@ def parse_date(text: str, today: date) -> date:
         PeriodError: when dateparser cannot read it.
 
     """
+    import dateparser  # a sixth of a second to import: only requests with a date pay it
+
     parsed = dateparser.parse(
         text,
         languages=["en"],

@@ -8,7 +8,10 @@ not declare, and the output step.
 
 from __future__ import annotations
 
+import functools
 import graphlib
+import hashlib
+import json
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +221,73 @@ def check_pipeline(
     return problems
 
 
+VALIDATION_CACHE_DIR = ("cache", "pipelines")
+"""Under the data directory: one empty file per pipeline file that passed ``check_pipeline``."""
+
+
+@functools.cache
+def _code_fingerprint() -> bytes:
+    """Hash the validation code itself (this package's sources, Jinja's and pydantic's versions).
+
+    Part of every cache key, so a changed check (or template language) validates again.
+    """
+    import jinja2
+    import pydantic
+
+    digest = hashlib.sha256(f"{jinja2.__version__} {pydantic.VERSION}".encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.digest()
+
+
+def _validation_cache() -> Path | None:
+    """Return the folder of passed validations, or ``None`` when settings are unusable."""
+    from nova.settings import SettingsError, get_settings
+
+    try:
+        return get_settings().data_dir.joinpath(*VALIDATION_CACHE_DIR)
+    except SettingsError:
+        return None
+
+
+def validation_key(
+    text: str, skills: Collection[str] | None, agents: Collection[str] | None
+) -> str:
+    """Return the cache key of validating a pipeline file's ``text`` against these targets."""
+    targets = [sorted(names) if names is not None else None for names in (skills, agents)]
+    parts = json.dumps([text, *targets], ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(_code_fingerprint() + parts).hexdigest()
+
+
+def _check_cached(
+    spec: PipelineSpec,
+    text: str,
+    *,
+    skills: Collection[str] | None,
+    agents: Collection[str] | None,
+) -> list[str]:
+    """Run ``check_pipeline``, unless a file of the same content already passed it.
+
+    Checking compiles every template of the file with Jinja (most of a cold ``nova ask``'s
+    pipeline graph build), so a pass is remembered under the data directory by the hash
+    of the file's content, the skills and agents it was checked against and the
+    validation code (``validation_key``). Only passes are kept: a file with problems is
+    checked again each time, so its problems are always reported in full.
+    """
+    folder = _validation_cache()
+    key = validation_key(text, skills, agents) if folder is not None else ""
+    if folder is not None and (folder / key).is_file():
+        return []
+    problems = check_pipeline(spec, skills=skills, agents=agents)
+    if not problems and folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / key).touch()
+        except OSError:  # a read-only data directory only costs the next process a check
+            pass
+    return problems
+
+
 def load_pipelines(
     directory: Path | str | None = None,
     *,
@@ -244,8 +314,9 @@ def load_pipelines(
     sources: dict[str, Path] = {}
     served: dict[str, str] = {}
     for path in files:
+        text = path.read_text(encoding="utf-8")
         try:
-            raw = load_yaml(path.read_text(encoding="utf-8"))
+            raw = load_yaml(text)
         except yaml.YAMLError as error:
             problems.append(f"{path}: not valid YAML ({error})".replace("\n", " "))
             continue
@@ -258,7 +329,7 @@ def load_pipelines(
             for item in error.errors():
                 problems.append(f"{path}: {_step_label(raw, item['loc'])}: {item['msg']}")
             continue
-        file_problems = check_pipeline(spec, skills=skills, agents=agents)
+        file_problems = _check_cached(spec, text, skills=skills, agents=agents)
         problems += [f"{path}: {problem}" for problem in file_problems]
         if spec.name in pipelines:
             problems.append(
