@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> None:
         if (ROOT / ".nova" / "router").is_dir():
             shutil.copytree(ROOT / ".nova" / "router", data_dir / "router")
         env = model_free_env(data_dir)
+        # As on a user's machine: Nova's own modules run from bytecode after the first start
+        # (the installed packages of the floor always do). A shell that sets this makes every
+        # cold start of an editable install compile Nova from source again (~0.5 s).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         with console.status("Seeding a data directory (nova setup)…"):
             subprocess.run(
                 [sys.executable, "-m", "nova.cli", "setup"],
