@@ -363,7 +363,7 @@ def owner_graph(
 ) -> Any:
     """Compile the served path from the supervisor's real nodes, with the fast path as ``erp``.
 
-    ``intake``, ``route`` and ``dispatch`` are the supervisor's; ``erp`` is the fast-path
+    ``intake``, ``route`` and the ``dispatch`` edge are the supervisor's; ``erp`` is the fast-path
     node on ``database``; the other subgraphs and ``respond`` are empty stand-ins (a
     request that reaches them is ``not-erp``). Routing decisions go to an in-memory ledger.
     """
@@ -374,7 +374,7 @@ def owner_graph(
 
     from nodes.erp_fast_path import make_erp_fast_path_node
     from nodes.router import make_route_node, nova_router
-    from nodes.supervisor import SUBGRAPHS, dispatch, intake
+    from nodes.supervisor import SUBGRAPHS, dispatch, intake, with_unroutable_reply
     from nova.catalog import default_catalog
     from nova.erp.followup import ErpMention, erp_mention
     from nova.ledger.routing import RoutingLedger
@@ -397,23 +397,20 @@ def owner_graph(
 
     builder = StateGraph(NovaState, context_schema=NovaContext)
     builder.add_node("intake", intake)
-    builder.add_node(
-        "route",
-        make_route_node(
-            router=lambda: chosen,
-            ledger=ledger,
-            model_factory=None,
-            catalog=agents,
-            erp_mention=mention,
-        ),
+    route = make_route_node(
+        router=lambda: chosen,
+        ledger=ledger,
+        model_factory=None,
+        catalog=agents,
+        erp_mention=mention,
     )
-    builder.add_node("dispatch", dispatch)
+    builder.add_node("route", with_unroutable_reply(route))
     builder.add_node("erp", make_erp_fast_path_node(database=database, catalog=agents))
     for name in (*(s for s in SUBGRAPHS if s != "erp"), "respond"):
         builder.add_node(name, stand_in)
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "route")
-    builder.add_edge("route", "dispatch")
+    builder.add_conditional_edges("route", dispatch)
     for name in (*SUBGRAPHS, "respond"):
         builder.add_edge(name, END)
     return builder.compile(checkpointer=InMemorySaver())

@@ -40,6 +40,7 @@ def test_a_qualifier_the_rule_does_not_apply_declines(
         ("Who is the VAT ID of Hoffmann Kfz-Teile GmbH", "erp_customers", "erp_find_customer"),
         ("Total value of invoices issued in March", "erp_invoices", "erp_invoice_lookup"),
         ("open returns waiting on us", "erp_returns", "erp_returns"),
+        ("who owes us the most overdue money", "erp_invoices", "erp_customer_balance"),
         ("returns because of a wrong part this year", "erp_returns", "erp_returns"),
         ("Which items are we selling below cost?", "erp_pricing", "erp_price_list"),
         (

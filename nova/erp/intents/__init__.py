@@ -401,16 +401,22 @@ COUNTED: dict[str, frozenset[str]] = {
 
 _LISTING = "history record records recorded enter entered receive receives issue issues"
 _DIM_NOUNS = {"product": "products", "customer": "customers", "supplier": "suppliers"}
-NEUTRAL_WORDS = frozenset(
-    word
-    for phrase, (role, _value) in VOCABULARY.items()
-    if role in ("subject", "filler") or (role == "dim" and _value in _DIM_NOUNS)
-    for word in phrase
-) | frozenset(_LISTING.split())
+NEUTRAL_WORDS = (
+    frozenset(
+        word
+        for phrase, (role, _value) in VOCABULARY.items()
+        if role in ("subject", "filler") or (role == "dim" and _value in _DIM_NOUNS)
+        for word in phrase
+    )
+    | frozenset(_LISTING.split())
+    | frozenset({"money"})
+)
 """Words that name the records asked about or only carry the sentence: no condition.
 
 Besides the structured vocabulary's record nouns and fillers, ``_LISTING`` words ask for
-records as they were recorded ("history", "entered", "received") without narrowing them.
+records as they were recorded ("history", "entered", "received") without narrowing them,
+and "money" names the figure a reading reports (owed, spent, sold), never a condition on it
+("who owes us the most overdue money" is the largest overdue balance).
 
 Product, customer and supplier nouns count too: used as a grouping ("by customer") they are
 caught by the grouping check, which every rule's answer must pass.
