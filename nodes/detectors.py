@@ -252,10 +252,8 @@ class MemoryCurrentDetector:
         found = []
         try:
             for record in turn_records(values):
-                answers = [
-                    m for m in record.messages if isinstance(m, AIMessage) and not m.tool_calls
-                ]
-                answer = _answer_only(message_text(answers[-1])) if answers else ""
+                final = record.final_answer
+                answer = _answer_only(message_text(final)) if final is not None else ""
                 if not record.memories or not answer:
                     continue
                 for detail in self._stale(project, record.memories, answer):
@@ -316,6 +314,12 @@ class TurnRecord:
     instruction: str
     """What the turn was routed on (the owner's instruction, without carried text)."""
     last: bool
+
+    @property
+    def final_answer(self) -> AIMessage | None:
+        """The turn's last answer: its last AI message that calls no tool (``None``: none)."""
+        answers = [m for m in self.messages if isinstance(m, AIMessage) and not m.tool_calls]
+        return answers[-1] if answers else None
 
 
 def _stamp(turn: Sequence[BaseMessage]) -> Mapping[str, Any] | None:
@@ -389,10 +393,10 @@ class MisquoteDetector:
         found = []
         for record in turn_records(values):
             number, turn = record.number, record.messages
-            answers = [m for m in turn if isinstance(m, AIMessage) and not m.tool_calls]
-            if not answers:
+            final = record.final_answer
+            if final is None:
                 continue
-            answer = _answer_only(message_text(answers[-1]))
+            answer = _answer_only(message_text(final))
             sources = [
                 unfence(message_text(m)) for m in turn if isinstance(m, HumanMessage | ToolMessage)
             ]
@@ -448,11 +452,11 @@ def _turn_answers(values: Mapping[str, Any]) -> Iterator[tuple[int, str, str, li
     for record in turn_records(values):
         number, turn = record.number, record.messages
         seen += turn
-        answers = [m for m in turn if isinstance(m, AIMessage) and not m.tool_calls]
-        if not answers:
+        final = record.final_answer
+        if final is None:
             continue
-        answer = _answer_only(message_text(answers[-1]))
-        if not answer or "erp_clarify" in answers[-1].additional_kwargs:
+        answer = _answer_only(message_text(final))
+        if not answer or "erp_clarify" in final.additional_kwargs:
             continue  # a question back to the user computes nothing
         request = " ".join(message_text(m) for m in turn if isinstance(m, HumanMessage))
         looked_up = tool_result_sources(seen)
