@@ -8,7 +8,6 @@ outdated memory is found in that turn. Also: information requests phrased as imp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,6 +23,7 @@ from nodes.detectors import (
 )
 from nodes.supervisor import TURN_KEY, respond
 from nova.erp.grounding import miscomputed, ungrounded
+from tests.test_blame_detectors import Item, Store
 
 
 class Router:
@@ -102,21 +102,6 @@ def test_an_earlier_turns_misroute_is_found_in_that_turn_and_a_right_one_is_not(
     assert detector(_thread(None)) == []
     # A route that is not the classifier's own (a follow-up, memory) is not re-scored.
     assert detector(_thread(_route("erp_payments", method="followup"))) == []
-
-
-@dataclass
-class Item:
-    id: str
-    text: str
-    superseded_by: str | None = None
-
-
-class Store:
-    def __init__(self, *items: Item) -> None:
-        self.items = {item.id: item for item in items}
-
-    def get(self, project: str, item_id: str) -> Item | None:
-        return self.items.get(item_id)
 
 
 MINIMUM = "The parts shop has a minimum order value of 50 EUR for business customers."
