@@ -132,9 +132,11 @@ def run_route(node: object, state: dict[str, Any], context: NovaContext) -> dict
     return cast(dict[str, Any], graph.invoke(cast(NovaState, state), config, context=context))
 
 
-def test_route_node_scopes_an_unscoped_erp_question_to_the_owner(
+@pytest.fixture
+def routed(
     projects_file: Path, fitted_router: Router, catalog: Catalog[AgentSpec], tmp_path: Path
-) -> None:
+) -> tuple[Any, RoutingLedger, FakeMemory]:
+    """A route node on the fitted router, with its ledger and memory store."""
     ledger = RoutingLedger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     memory = FakeMemory()
     node = make_route_node(
@@ -143,6 +145,13 @@ def test_route_node_scopes_an_unscoped_erp_question_to_the_owner(
         catalog=catalog,
         memory=lambda: memory,  # type: ignore[arg-type, return-value]
     )
+    return node, ledger, memory
+
+
+def test_route_node_scopes_an_unscoped_erp_question_to_the_owner(
+    routed: tuple[Any, RoutingLedger, FakeMemory],
+) -> None:
+    node, ledger, memory = routed
     request = "Which invoices are overdue for Nordwind?"
     state = {"request": request, "project": "personal", "messages": [HumanMessage(request)]}
     out = run_route(node, state, NovaContext())
@@ -158,16 +167,9 @@ def test_route_node_scopes_an_unscoped_erp_question_to_the_owner(
 
 
 def test_route_node_keeps_a_named_or_continued_project(
-    projects_file: Path, fitted_router: Router, catalog: Catalog[AgentSpec], tmp_path: Path
+    routed: tuple[Any, RoutingLedger, FakeMemory],
 ) -> None:
-    ledger = RoutingLedger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    memory = FakeMemory()
-    node = make_route_node(
-        router=lambda: fitted_router,
-        ledger=ledger,
-        catalog=catalog,
-        memory=lambda: memory,  # type: ignore[arg-type, return-value]
-    )
+    node, _, memory = routed
     request = "Which invoices are overdue for Nordwind?"
     named = run_route(
         node,
