@@ -684,7 +684,11 @@ def make_route_node(
                 agent=context.agent,
             )
         thread_id = _thread_id()
-        if thread_id and previous is None and _earlier_turns(state.get("messages") or []):
+        earlier_turns = _earlier_turns(state.get("messages") or [])
+        settings = get_settings()
+        projects = load_projects()
+        turn_project = state.get("project") or settings.default_project
+        if thread_id and previous is None and earlier_turns:
             # A thread without a topic after earlier turns: its last turn may have been the
             # router's question (a clarify leaves no topic), and this turn the answer.
             _record_clarify_choice(
@@ -693,7 +697,7 @@ def make_route_node(
         if active_router is not None and decision["method"] in ("semantic", "clarify", "fallback"):
             # Only the classifier's own decision is weighed against memory (not a model's
             # tie-break, a follow-up or an agent the caller named).
-            project = load_projects().get(state.get("project") or get_settings().default_project)
+            project = projects.get(turn_project)
             moved = memory_decision(
                 decision,
                 request,
@@ -707,15 +711,14 @@ def make_route_node(
             )
             decision = moved or decision
         update: dict[str, Any] = {}
-        settings = get_settings()
         owner = data_owner_scope(
             decision,
             agents,
-            load_projects(),
-            project=state.get("project") or settings.default_project,
+            projects,
+            project=turn_project,
             default_project=settings.default_project,
             named_project=context.project,
-            earlier_turns=_earlier_turns(state.get("messages") or []),
+            earlier_turns=earlier_turns,
         )
         if owner is not None:
             from memory.store import default_memory_store
@@ -741,7 +744,7 @@ def make_route_node(
             get_ledger().append(
                 decision,
                 request=request,
-                thread_id=_thread_id(),
+                thread_id=thread_id,
                 project=project_id,
                 thresholds=active_router.thresholds.as_dict() if active_router else None,
             )
