@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import os
 import shutil
@@ -178,7 +180,17 @@ def _open_graph(stack: Any) -> Any:
 
     checkpointer = stack.enter_context(open_checkpointer())
     # The process's one compiled supervisor, with this command's checkpointer attached.
-    return default_nova_graph().copy(update={"checkpointer": checkpointer})
+    graph = default_nova_graph().copy(update={"checkpointer": checkpointer})
+    _freeze_startup_objects()
+    return graph
+
+
+@functools.cache
+def _freeze_startup_objects() -> None:
+    # Once per process, before the first turn: what was imported and built until now lives
+    # as long as the process, so later collections (each turn of a long `nova chat`) need
+    # not walk it again. Only once: a later freeze would also keep a turn's garbage forever.
+    gc.freeze()
 
 
 def _remote_target(settings: Any, *, server: str | None, local: bool, thread: str | None) -> Any:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -395,8 +396,13 @@ def _month(year: int, month: int) -> tuple[date, date]:
     return first, first + relativedelta(months=1) - timedelta(days=1)
 
 
-def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
-    """Return the period rules, most specific first (see ``find_period``)."""
+@functools.lru_cache(maxsize=4)
+def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
+    """Return the period rules, most specific first (see ``find_period``).
+
+    Cached per business date: building them (the calendar arithmetic for "last month",
+    "last quarter" …) cost about as much as the rest of a fast-path request's parsing.
+    """
 
     def fixed(start: date, end: date) -> object:
         return lambda _m: (start, end)
@@ -456,7 +462,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         return date(value, 1, 1), date(value, 12, 31)
 
     flags = re.IGNORECASE
-    return [
+    return (
         (
             re.compile(
                 rf"\b(?:between|from)\s+(?P<a>{DATE_TEXT})\s+(?:and|to|until|-)\s+(?P<b>{DATE_TEXT})\b",
@@ -526,7 +532,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         (re.compile(rf"\b(?P<m>{_MONTH})\s+(?P<y>20\d{{2}})\b", flags), month),
         (re.compile(rf"\b(?P<m>{_MONTH_NOT_MAY})\b", flags), month),
         (re.compile(r"\b(?:in\s+|for\s+|during\s+)(?P<y>20\d{2})\b", flags), year),
-    ]
+    )
 
 
 def find_period(text: str, today: date, *, clamp: bool = True) -> Period | None:
