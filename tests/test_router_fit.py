@@ -88,7 +88,7 @@ def test_thresholds_hold_on_a_held_out_slice_of_examples(
     figures, _ = route_figures(fitted, held, _embed)
     assert fitted.validation.abstain_target < config.max_in_scope_abstain
     assert figures.in_scope_abstain <= config.max_in_scope_abstain
-    assert figures.top1 >= 0.8  # measured 84.6%
+    assert figures.top1 >= 0.8  # measured 84.6% (in-scope abstained 2.9%)
 
 
 def test_held_out_agents_requests_are_abstained_on(
@@ -103,7 +103,7 @@ def test_held_out_agents_requests_are_abstained_on(
     dev = split_routing_cases(load_dataset()).dev
     in_scope = [c for c in dev if c.agent and c.agent not in gone]
     figures, _ = route_figures(fitted, unseen + in_scope, _embed)
-    assert figures.oos_recall >= 0.18  # measured 21.7%: unknown agents, no example of them
+    assert figures.oos_recall >= 0.18  # measured 20.0%: unknown agents, no example of them
     assert figures.in_scope_abstain <= config.max_in_scope_abstain + 1 / len(in_scope) + 0.01
 
 
