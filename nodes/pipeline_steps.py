@@ -875,11 +875,7 @@ def _gather(
     extra: dict[str, Any] = {"items": count}
     if models:
         extra["models"] = models
-    log = [
-        _failure(spec, run, step, r["error"], r["attempts"], r["index"])
-        for r in failed
-        if "error" in r
-    ]
+    log = _element_failures(spec, run, step, failed, count)
     outputs = [r.get("output") for r in ordered if r["status"] == "ok"]
     if failed and step.on_failure == "fail":
         first = failed[0]["error"]
@@ -920,6 +916,37 @@ def _gather(
         step, "ok", attempts=attempts, duration_ms=duration, output=outputs, **extra, **note
     )
     return {"steps": {step.id: record}, "failure_log": log}
+
+
+def _element_failures(
+    spec: PipelineSpec, run: RunInfo, step: StepSpec, failed: list[ItemRecord], count: int
+) -> list[StepFailure]:
+    """One failure record per distinct error of a step's elements, naming how many had it.
+
+    Fifty reminders drafted without a model fail fifty times with the same message; fifty
+    ledger records (and fifty inbox lines offering a retry) said one thing fifty times.
+    Elements with different errors still get a record each.
+    """
+    groups: dict[tuple[str, str, str], list[ItemRecord]] = {}
+    for record in failed:
+        if "error" in record:
+            error = record["error"]
+            groups.setdefault((error["kind"], error["type"], error["message"]), []).append(record)
+    log = []
+    for same in groups.values():
+        first = same[0]
+        error = first["error"]
+        if len(same) > 1:
+            indexes = ", ".join(str(r["index"]) for r in same[:10])
+            more = ", …" if len(same) > 10 else ""
+            error = StepError(
+                kind=error["kind"],
+                type=error["type"],
+                message=f"{error['message']} ({len(same)} of {count} elements: {indexes}{more})",
+            )
+        attempts = sum(r["attempts"] for r in same)
+        log.append(_failure(spec, run, step, error, attempts, first["index"]))
+    return log
 
 
 def _item_key(step: StepSpec, index: int) -> str:
