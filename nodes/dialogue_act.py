@@ -45,7 +45,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DialogueAct", "dialogue_act"]
+__all__ = ["DialogueAct", "dialogue_act", "only_asks"]
 
 Act = Literal["question", "indirect_request", "information_request", "other"]
 
@@ -175,3 +175,16 @@ def dialogue_act(text: str) -> DialogueAct:
     if text.rstrip().endswith("?"):
         return DialogueAct("question", "ends with a question mark")
     return imperative or DialogueAct("other", "no interrogative clause and no question mark")
+
+
+def only_asks(text: str) -> bool:
+    """Whether every clause of ``text`` is a grammatical question (nothing else is asked for).
+
+    "What did we decide about listing fees?" only asks; "Which listings failed to sync last
+    time? Retry them" asks and then commands, and "can you run the sync?" is a polite
+    command. A terse fragment with a question mark ("listing sync for SGN-1042?") is not
+    counted: its grammar does not say whether it asks about the thing or for it.
+    """
+    clauses = [c for c in _CLAUSE_BREAK.split(_QUOTED.sub(" ", text)) if c.strip()]
+    acts = [_clause_act(_WORD.findall(clause)) for clause in clauses]
+    return bool(acts) and all(found is not None and found[0] == "question" for found in acts)

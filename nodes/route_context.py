@@ -68,6 +68,7 @@ __all__ = [
     "elliptical",
     "followup_decision",
     "memory_decision",
+    "memory_readers",
     "next_thread_route",
     "previous_reply_asks",
     "scope_line",
@@ -212,7 +213,7 @@ def followup_decision(
     )
 
 
-def _memory_agents(
+def memory_readers(
     catalog: Catalog[AgentSpec], memory_agents: Sequence[str], fallback_agent: str
 ) -> list[str]:
     """Return the agents that answer from memory, in the order a tie between them is settled."""
@@ -277,7 +278,7 @@ def memory_decision(
         return None
     readers = [
         name
-        for name in _memory_agents(catalog, memory_agents, fallback_agent)
+        for name in memory_readers(catalog, memory_agents, fallback_agent)
         if allows is None or allows(name)
     ]
     agent = decision["agent"]

@@ -26,10 +26,12 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
+from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
     data_owner_scope,
     followup_decision,
     memory_decision,
+    memory_readers,
     next_thread_route,
     previous_reply_asks,
 )
@@ -664,6 +666,18 @@ def make_route_node(
         # An explicit agent needs no classifier: do not fit one just to skip it.
         active_router = get_router() if context.agent is None else None
         decision = (
+            answer_decision(
+                request,
+                previous,
+                awaiting_answer(state.get("messages") or []),
+                agents,
+                catalog_version=active_router.catalog_version,
+                router_version=active_router.version,
+            )
+            if active_router is not None
+            else None
+        )
+        decision = decision or (
             followup_decision(
                 active_router,
                 request,
@@ -710,6 +724,20 @@ def make_route_node(
                 allows=project.allows_agent,
             )
             decision = moved or decision
+        if active_router is not None:
+            # A question is never the request to run a pipeline that acts, however the
+            # classifier or the thread's topic read it.
+            config = active_router.config
+            questioned = question_decision(
+                decision,
+                request,
+                state.get("memories") or [],
+                agents,
+                readers=memory_readers(agents, config.memory_agents, config.fallback_agent),
+                fallback_agent=config.fallback_agent,
+                allows=projects.get(turn_project).allows_agent,
+            )
+            decision = questioned or decision
         update: dict[str, Any] = {}
         owner = data_owner_scope(
             decision,
