@@ -186,5 +186,13 @@ def only_asks(text: str) -> bool:
     counted: its grammar does not say whether it asks about the thing or for it.
     """
     clauses = [c for c in _CLAUSE_BREAK.split(_QUOTED.sub(" ", text)) if c.strip()]
-    acts = [_clause_act(_WORD.findall(clause)) for clause in clauses]
+    acts = [_clause_act(_without_conjunction(_WORD.findall(clause))) for clause in clauses]
     return bool(acts) and all(found is not None and found[0] == "question" for found in acts)
+
+
+_COORDINATORS = frozenset("and or but so".split())
+
+
+def _without_conjunction(words: list[str]) -> list[str]:
+    """Drop a coordinating conjunction that joins a clause to the one before it."""
+    return words[1:] if words and words[0].lower() in _COORDINATORS else words
