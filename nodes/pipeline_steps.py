@@ -1088,7 +1088,9 @@ def make_start_node(
             confirm_params(spec, params, extraction, today_date)
             today = today_date.isoformat()
         except MissingParams as error:
-            # Not a failure: the owner is asked, and the next turn on the thread can answer.
+            # Not a failed run: the owner is asked, and the next turn on the thread can
+            # answer. The ask is still recorded (as a bad input at ``start``), so `nova
+            # failures list` shows pipelines that were routed requests they could not run.
             run = RunInfo(
                 pipeline=spec.name,
                 version=spec.version,
@@ -1102,8 +1104,24 @@ def make_start_node(
                 error=str(error),
                 asks=error.names,
             )
+            ask = StepFailure(
+                pipeline=spec.name,
+                pipeline_version=spec.version,
+                run_id=run["run_id"],
+                project=project,
+                step="start",
+                target="params",
+                item=None,
+                kind="bad_input",
+                error_type="MissingParams",
+                message=str(error),
+                attempts=0,
+                policy="fail",
+                attempt=run["attempt"],
+                at=started_at,
+            )
             clear = {key: None for key in state.get("steps") or {}}
-            return base | {"run": run, "steps": clear}
+            return base | {"run": run, "steps": clear, "failure_log": [ask]}
         except ParamsError as error:
             run = RunInfo(
                 pipeline=spec.name,

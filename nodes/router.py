@@ -665,16 +665,17 @@ def make_route_node(
         previous = state.get("thread_route")
         # An explicit agent needs no classifier: do not fit one just to skip it.
         active_router = get_router() if context.agent is None else None
+        awaiting = awaiting_answer(state.get("messages") or [])
         decision = (
             answer_decision(
                 request,
                 previous,
-                awaiting_answer(state.get("messages") or []),
+                awaiting,
                 agents,
                 catalog_version=active_router.catalog_version,
                 router_version=active_router.version,
             )
-            if active_router is not None
+            if active_router is not None and awaiting is not None
             else None
         )
         decision = decision or (
