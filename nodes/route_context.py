@@ -66,6 +66,7 @@ __all__ = [
     "data_owner",
     "data_owner_scope",
     "elliptical",
+    "enabled_decision",
     "followup_decision",
     "memory_decision",
     "memory_readers",
@@ -331,6 +332,47 @@ def memory_decision(
     )
     moved.pop("question", None)  # an abstention's question is not asked any more
     return moved
+
+
+def enabled_decision(
+    decision: RouteDecision, catalog: Catalog[AgentSpec], allows: Callable[[str], bool]
+) -> RouteDecision | None:
+    """Route to the classifier's best candidate the project enables, when its pick is not.
+
+    A project that enables only some agents scopes what its requests can mean: "invoice pdf
+    downloads are blank in safari" in client-work is a bug report about a client's product,
+    not a question for the parts shop's ERP, however close the ERP's words are. The
+    classifier's own short list (its top-k candidates, best first) is kept, with the agents
+    the project does not enable taken out; with none of them left, the decision stands and
+    Nova says which agents the project enables (``nodes.supervisor.unroutable_reply``).
+
+    Returns:
+        A ``semantic`` decision for the best enabled candidate, or ``None`` to keep
+        ``decision`` (not a classifier pick, already enabled, or no enabled candidate).
+
+    """
+    agent = decision["agent"]
+    if decision["method"] != "semantic" or agent is None or allows(agent):
+        return None
+    enabled = [c for c in decision["candidates"] if c["agent"] in catalog and allows(c["agent"])]
+    if not enabled:
+        return None
+    best = enabled[0]
+    runner_up = enabled[1]["score"] if len(enabled) > 1 else 0.0
+    return RouteDecision(
+        **{
+            **decision,
+            "id": uuid.uuid4().hex,
+            "agent": best["agent"],
+            "subgraph": catalog[best["agent"]].subgraph,
+            "confidence": best["score"],
+            "margin": round(best["score"] - runner_up, 4),
+            "reason": (
+                f"{agent} is not enabled in this project; its best enabled candidate is "
+                f"{best['agent']} ({best['score']:.2f}); classifier: {decision['reason']}"
+            ),
+        }
+    )
 
 
 ERP_DATA = "erp"

@@ -29,6 +29,7 @@ from memory.embeddings import encode
 from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
     data_owner_scope,
+    enabled_decision,
     followup_decision,
     memory_decision,
     memory_readers,
@@ -713,6 +714,7 @@ def make_route_node(
             # Only the classifier's own decision is weighed against memory (not a model's
             # tie-break, a follow-up or an agent the caller named).
             project = projects.get(turn_project)
+            decision = enabled_decision(decision, agents, project.allows_agent) or decision
             moved = memory_decision(
                 decision,
                 request,
