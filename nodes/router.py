@@ -49,6 +49,7 @@ from nodes.routing_model import (
     load_or_fit,
     load_router_config,
 )
+from nodes.text_route import textless_decision
 from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.errors import InvalidRequest
 from nova.ledger.routing import RoutingLedger
@@ -715,6 +716,23 @@ def make_route_node(
             # tie-break, a follow-up or an agent the caller named).
             project = projects.get(turn_project)
             decision = enabled_decision(decision, agents, project.allows_agent) or decision
+            decision = (
+                textless_decision(
+                    decision,
+                    # The whole request: the instruction alone has the carried text cut out.
+                    state.get("request") or request,
+                    state.get("memories") or [],
+                    agents,
+                    readers=memory_readers(
+                        agents,
+                        active_router.config.memory_agents,
+                        active_router.config.fallback_agent,
+                    ),
+                    allows=project.allows_agent,
+                    erp_data=project.holds("erp"),
+                )
+                or decision
+            )
             moved = memory_decision(
                 decision,
                 request,
