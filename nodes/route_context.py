@@ -21,7 +21,9 @@ memory (the router config's ``memory_agents``; method ``memory``) when four sign
 agree: recall found a strong fact, decision or preference (``STRONG_MEMORY_SCORE``); the
 request *asks* for information (its dialogue act, ``nodes.dialogue_act``: a memory that
 matches "pay my gym membership fee" must not answer an action request); the classifier
-abstained, or is less sure of its pick than recall is of the memory; and, for an ERP
+abstained, or is less sure of its pick than recall is of the memory, or (for an agent
+that is not an ERP agent) the request is closer to the memory than to any catalog example
+(both cosine similarities of the request to a stored text); and, for an ERP
 agent in a project that holds the ERP data, the request names no ERP entity (customer,
 document, SKU, period…) for the ERP to look up. No threshold is tuned here: the relevance
 floor is the memory-answer one, and the classifier's calibrated confidence is compared
@@ -248,7 +250,8 @@ def memory_decision(
        action request ("pay my gym membership fee") is never answered from memory, however
        well a memory matches its words.
     3. **The classifier**: it abstained (no agent it is sure of), or its confidence in its
-       pick is below the memory's relevance.
+       pick is below the memory's relevance, or (not for an ERP agent) the request's
+       similarity to its nearest catalog example (``decision["similarity"]``) is below it.
     4. **The picked agent's data**: an ERP agent keeps a request that names an ERP entity
        (customer, document, SKU, period…) in a project that holds the ERP data: only the
        ERP can look that up, whatever memory says. A request that names nothing of the
@@ -303,6 +306,14 @@ def memory_decision(
             classifier = f"the request names nothing of the ERP for {agent} to look up"
         elif best["score"] > decision["confidence"]:
             classifier = f"the classifier is less sure of {agent} ({decision['confidence']:.2f})"
+        elif mention is None and best["score"] > decision.get("similarity", 1.0):
+            # Both are the request's similarity to a stored text: the memory is closer to it
+            # than any agent's example is, so the catalog knows such requests less well.
+            # (Not for an ERP agent: its data, not its examples, is what memory competes with.)
+            classifier = (
+                f"the request is closer to the memory than to any agent's example "
+                f"({decision.get('similarity', 1.0):.2f})"
+            )
         else:
             return None
     else:

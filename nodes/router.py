@@ -306,6 +306,7 @@ class Router:
                 catalog_version=self.catalog_version,
                 router_version=self.version,
                 latency_ms=round(latency_ms, 3),
+                similarity=round(similarity, 4),
             )
             if not (out_of_scope[row] or ambiguous[row]):
                 decision["subgraph"] = self.subgraph_of(best)
