@@ -208,7 +208,7 @@ def _words(text: str) -> list[str]:
     return normalise(text.replace("_", " ")).split()
 
 
-def _side_effects(spec: PipelineSpec, params: Mapping[str, Any], today: date) -> list[str]:
+def side_effects(spec: PipelineSpec, params: Mapping[str, Any], today: date) -> list[str]:
     """Return the steps that write to the ERP and will run with ``params``."""
     from nova.erp.writes import WRITE_SKILLS
 
@@ -284,7 +284,7 @@ def confirm_params(
 
     """
     inferred = {s for s in extraction.sources.values() if s in ("request", "model", "thread")}
-    writes = _side_effects(spec, params, today) if inferred else []
+    writes = side_effects(spec, params, today) if inferred else []
     if not writes:
         return
     from langgraph.types import interrupt

@@ -12,10 +12,11 @@ Two facts decide it, neither tuned on any dataset:
 * **The request only asks** (``nodes.dialogue_act.only_asks``): every clause is a
   grammatical question. "Which listings failed to sync? Retry them" also commands, and a
   polite "can you run the sync?" is a command; both keep their pipeline.
-* **The pipeline acts** (``acting_pipeline``): one of its steps writes to the ERP, or it
-  needs material the owner must supply (a required parameter without a default, such as
-  the listing text). A report pipeline that needs nothing and writes nothing (the morning
-  briefing) answers a question by running, and keeps it. A pipeline-group agent without
+* **The pipeline acts** (``acting_pipeline``): one of its steps writes to the ERP when it
+  runs with its defaults, or it needs material the owner must supply (a required
+  parameter without a default, such as the listing text). A report pipeline that needs
+  nothing and writes nothing (the morning briefing; the reminder run, which drafts unless
+  told to send) answers a question by running, and keeps it. A pipeline-group agent without
   a shipped pipeline runs a model with tools that act, and counts as acting.
 """
 
@@ -25,6 +26,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
@@ -78,7 +80,7 @@ _acting: dict[str, dict[str, str | None]] = {}
 def _acting_by_agent(catalog: Catalog[AgentSpec]) -> dict[str, str | None]:
     """Return, for each pipeline-group agent, why it acts (``None``: a read-only report)."""
     from graphs.pipeline import shipped_pipelines
-    from nova.erp.writes import WRITE_SKILLS
+    from nodes.pipeline_params import side_effects
 
     try:
         pipelines = shipped_pipelines(catalog)
@@ -93,7 +95,10 @@ def _acting_by_agent(catalog: Catalog[AgentSpec]) -> dict[str, str | None]:
         if spec is None:
             found[name] = "it runs a model with tools that act"
             continue
-        writes = [step.id for step in spec.steps if step.skill in WRITE_SKILLS]
+        # The steps that write when run as asked with nothing stated: a reminder run that
+        # sends only when told to (``send: false`` by default) drafts, it does not write.
+        defaults = {param: declared.default for param, declared in spec.params.items()}
+        writes = side_effects(spec, defaults, date.today())  # noqa: DTZ011 - a "when" date
         needs = [
             param
             for param, declared in spec.params.items()
