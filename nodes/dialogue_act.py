@@ -186,8 +186,16 @@ def only_asks(text: str) -> bool:
     counted: its grammar does not say whether it asks about the thing or for it.
     """
     clauses = [c for c in _CLAUSE_BREAK.split(_QUOTED.sub(" ", text)) if c.strip()]
-    acts = [_clause_act(_without_conjunction(_WORD.findall(clause))) for clause in clauses]
+    words = [_without_conjunction(_WORD.findall(clause)) for clause in clauses]
+    if any(_proposes(clause) for clause in words):
+        return False
+    acts = [_clause_act(clause) for clause in words]
     return bool(acts) and all(found is not None and found[0] == "question" for found in acts)
+
+
+def _proposes(words: list[str]) -> bool:
+    """Whether a clause is "what/how about …": an elliptical proposal ("do the same for …")."""
+    return len(words) > 1 and words[0].lower() in ("what", "how") and words[1].lower() == "about"
 
 
 _COORDINATORS = frozenset("and or but so".split())

@@ -60,6 +60,7 @@ def test_only_asks_needs_every_clause_to_be_a_question() -> None:
     assert not only_asks("can you run the listing sync?")  # a polite command
     assert not only_asks("listing sync for SGN-1042?")  # terse: asks about it or for it
     assert not only_asks("Run the listing pipeline for SGN-1042")
+    assert not only_asks("and what about SGN-1042?")  # "do the same for it", elliptically
 
 
 def test_pipelines_that_write_or_need_material_act_and_reports_do_not() -> None:
