@@ -36,19 +36,17 @@ from nodes.route_context import (
     next_thread_route,
     previous_reply_asks,
 )
-from nodes.routing_model import (
+from nodes.routing.cache import load_or_fit
+from nodes.routing.config import RouterConfig, config_path_for, load_router_config
+from nodes.routing.model import (
     ROUTER_ALGORITHM,
     FittedRouter,
     LexicalScorer,
-    RouterConfig,
     RouterScores,
     Thresholds,
-    config_path_for,
     decide_abstain,
-    instruction_text,
-    load_or_fit,
-    load_router_config,
 )
+from nodes.routing.text import instruction_text
 from nodes.text_route import textless_decision
 from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.errors import InvalidRequest
@@ -193,7 +191,7 @@ class Router:
 
         Raises:
             nova.catalog.CatalogError: the catalog folder has invalid files.
-            nodes.routing_model.RouterConfigError: the router config is invalid.
+            nodes.routing.config.RouterConfigError: the router config is invalid.
 
         """
         if isinstance(path_or_catalog, Catalog):
