@@ -163,6 +163,17 @@ def _english_glosses(text: str) -> str:
     return lexicon.glosses(text) if lexicon is not None else ""
 
 
+def embedding_text(text: str) -> str:
+    """Return what the encoder reads for a memory: its text and its German words' glosses.
+
+    ``memory.lexicon``'s ``Lexicon.note`` ("Ebert Tischlerei asked …" + " (carpentry)");
+    the text itself where the dictionary is not installed. The stored document stays
+    the plain text; queries are embedded as they are (the route node shares their vector).
+    """
+    lexicon = default_lexicon()
+    return lexicon.note(text) if lexicon is not None else text
+
+
 class MemoryStore:
     """One owner's project-scoped memory: save, recall, forget and trace memory items.
 
@@ -197,7 +208,8 @@ class MemoryStore:
                 owner, else the authenticated user id (see ``for_owner``).
             hybrid_weight: The fusion's cosine weight (``HYBRID_WEIGHT``; evals vary it).
             glosses: Index each memory for BM25 with the English glosses of its German
-                words (``memory.lexicon``; a no-op where the dictionary is not installed).
+                words, and embed it with the first of them (``embedding_text``;
+                ``memory.lexicon``; a no-op where the dictionary is not installed).
 
         """
         if not 0.0 < supersede_similarity <= 1.0:
@@ -212,6 +224,7 @@ class MemoryStore:
         self.owner = check_owner(owner)
         # Shared by every owner's view (``for_owner``), so all caches key on collection names.
         self._lexical = LexicalIndexes(gloss=_english_glosses if glosses else None)
+        self._embedding_text: Callable[[str], str] = embedding_text if glosses else str
         # Chroma types the parameter as EmbeddingFunction[Embeddable]; ours embeds Documents.
         from memory.chroma_embedding import MiniLMEmbeddingFunction
 
@@ -392,7 +405,8 @@ class MemoryStore:
                     topic=memory.topic,
                 )
         order = list(fresh)
-        vectors = encode([item.text for item in fresh.values()], batch_size=_EMBED_BATCH)
+        embedded = self._embedding_text
+        vectors = encode([embedded(item.text) for item in fresh.values()], batch_size=_EMBED_BATCH)
         superseded_by, superseded_in_store = self._supersessions(
             collection, list(fresh.values()), vectors
         )
