@@ -64,6 +64,7 @@ _SCHEMA_VERSION = "1"
 _ANNOTATION = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\([^)]*\)|<[^>]*>|/[^/]*/")
 _ENGLISH_WORD = re.compile(r"[a-z]{2,}")
 _TEXT_WORD = re.compile(r"[^\W\d_]{3,}")
+_ANY_WORD = re.compile(r"[^\W\d_]+")
 _STOP = frozenset("a an and as at be by for from in into of on or sb sth so the to with".split())
 """Function words and the dictionary's own placeholders (``sb``/``sth``), never glosses."""
 
@@ -179,16 +180,39 @@ class Lexicon:
         """Return ``text`` with the first English words of its German words' glosses appended.
 
         What the sentence encoder reads for a memory: "Albrecht Sanitär GmbH decided to
-        cancel …" becomes "… (plumber)", so a question about plumbers comes near it. The
-        text comes back unchanged when none of its words is glossed.
+        cancel …" becomes "… (plumber)", so a question about plumbers comes near it. In a
+        run of capitalised words (a name, "Hahn Malerbetrieb GmbH") only the last glossed
+        word counts: a name's head comes last, and the words before it are mostly given
+        names and surnames that happen to be German words too (Hahn: cock), which would
+        pull the embedding towards what the memory is not about. The text comes back
+        unchanged when none of its words is glossed.
         """
-        notes = [" ".join(gloss.split()[:words]) for gloss in map(self.gloss, _words(text))]
-        notes = list(dict.fromkeys(note for note in notes if note))
+        notes = []
+        for group in _word_groups(text):
+            glossed = [gloss for gloss in map(self.gloss, group) if gloss]
+            if glossed:
+                notes.append(" ".join(glossed[-1].split()[:words]))
+        notes = list(dict.fromkeys(notes))
         return f"{text} ({'; '.join(notes)})" if notes else text
 
 
 def _words(text: str) -> Iterable[str]:
     return dict.fromkeys(_TEXT_WORD.findall(text))
+
+
+def _word_groups(text: str) -> list[list[str]]:
+    """Split ``text`` into its words: runs of capitalised words together, others alone."""
+    groups: list[list[str]] = []
+    end = -1
+    for match in _ANY_WORD.finditer(text):
+        word = match.group()
+        joined = match.start() > end >= 0 and not text[end : match.start()].strip()
+        if word[0].isupper() and joined and groups and groups[-1][-1][0].isupper():
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+        end = match.end()
+    return groups
 
 
 _default_lock = threading.Lock()
