@@ -158,6 +158,22 @@ def fuse(
     }
 
 
+_IDENTIFIER = re.compile(r"[^\W_]+(?:[-./][^\W_]+)*")
+
+
+def identifiers(text: str) -> frozenset[str]:
+    """Return the codes ``text`` names (RE-2417, BRK-1174, Q-5512), case-folded.
+
+    A code is a word, perhaps joined by ``-``, ``.`` or ``/``, holding a letter and a
+    digit; plain numbers (prices, dates, versions) are not codes.
+    """
+    return frozenset(
+        word.casefold()
+        for word in _IDENTIFIER.findall(text)
+        if any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    )
+
+
 def _english_glosses(text: str) -> str:
     lexicon = default_lexicon()
     return lexicon.glosses(text) if lexicon is not None else ""
@@ -649,7 +665,10 @@ class MemoryStore:
         """Return up to ``k`` of ``project``'s memories most relevant to ``query``, best first.
 
         Ranking: by cosine similarity, or (``hybrid``, the default) by cosine fused with BM25
-        (``fuse``). Superseded items are skipped unless asked for.
+        (``fuse``); with ``hybrid``, memories that name every code the query names
+        (``identifiers``: "which release fixed RE-2349?") come first, since a sentence
+        encoder reads all tickets alike and BM25's share of the fused score cannot always
+        lift the one with the code. Superseded items are skipped unless asked for.
 
         Args:
             project: Project to search; no other project's items can be returned.
@@ -680,6 +699,7 @@ class MemoryStore:
         returned = len(rows)
         relevance = {item_id: row[2] for item_id, row in rows.items()}
         weight = self.hybrid_weight
+        codes = identifiers(query) if self.hybrid else frozenset()
         if self.hybrid:
             lexical = self._lexical_index(project, collection).search(query, n)
             relevance = fuse({item_id: row[2] for item_id, row in rows.items()}, lexical, weight)
@@ -692,15 +712,20 @@ class MemoryStore:
                 bar = kept[k - 1] if len(kept) >= k else float("-inf")
                 reachable = fuse(dict.fromkeys((i for i, _ in lexical), farthest), lexical, weight)
                 missing = [i for i, score in reachable.items() if i not in rows and score > bar]
+                if codes:  # any of them may name the query's codes, which outranks the bar
+                    missing = [i for i, _ in lexical if i not in rows]
             # (With fewer than n items stored, every item is in rows already; BM25 ids that
             # are not were deleted since the index was built.)
             if missing:
                 fetched = self._fetch(collection, missing, vector)
                 rows.update(fetched)
                 relevance.update(fuse({i: row[2] for i, row in fetched.items()}, lexical, weight))
-        ranking = [i for i in sorted(relevance, key=lambda i: -relevance[i]) if keep(rows[i][1])][
-            :k
-        ]
+
+        def rank(item_id: str) -> tuple[bool, float]:
+            named = bool(codes) and codes <= identifiers(rows[item_id][0])
+            return (not named, -relevance[item_id])
+
+        ranking = [i for i in sorted(relevance, key=rank) if keep(rows[i][1])][:k]
         if len(ranking) < k and returned >= n:
             # Most neighbours were filtered out: let Chroma filter (slower, but complete).
             clauses: list[dict[str, object]] = []
