@@ -15,10 +15,15 @@ collection of a project starts with them.
 
 Recall path. ``search`` embeds the query (MiniLM), asks Chroma for a few more neighbours
 than needed, fuses their cosine with BM25 over the project's texts and their English
-glosses (``memory.lexical``, ``memory.lexicon``; see ``HYBRID_WEIGHT``) and drops
-superseded items (and other kinds, when asked) in Python:
-Chroma's metadata filters are slow on large collections, so the hot path sends no
-``where`` and repeats the query with one only when filtering left too few hits.
+glosses (``memory.lexical``, ``memory.lexicon``; see ``HYBRID_WEIGHT``), puts the memories
+that name every code the query names first (``identifiers``) and drops superseded items
+(and other kinds, when asked) in Python: Chroma's metadata filters are slow on large
+collections, so the hot path sends no ``where`` and repeats the query with one only when
+filtering left too few hits. Each memory is embedded with the first English gloss of its
+German words appended (``embedding_text``: "Albrecht Sanitär GmbH … (plumber)"), since
+the English encoder cannot read the German trade in a company's name; memories stored
+before this keep their plain embedding (saving the same text again does not re-embed it),
+so they are found as before, without that help.
 
 Supersession. A newer item replaces the older active item of the same kind when
 
@@ -102,7 +107,12 @@ fall from 94.7% to 71.0% right on dev (``python -m evals.tune_memory_route``); p
 first, so 0.85 stays. Test figures, dev beside them: ``nova eval memory``. Reciprocal
 rank fusion (k=60) did worse when this was first measured (it let weak keyword matches
 outrank strong semantic ones); dividing BM25 by the query's best possible score instead
-of its best actual one measured the same on dev."""
+of its best actual one measured the same on dev.
+
+Since memories are embedded with the first English gloss of their German words
+(``embedding_text``), the same dev grid puts 0.85 first on its own (objective 0.923
+against 0.916 at 0.8 and 0.903 at 0.6; blind paraphrase recall@5 0.892), and the model-free
+answers at 0.45 are 95.2% right on dev (95.0% before)."""
 
 _EMBED_BATCH = 128
 _OVERFETCH = 3
