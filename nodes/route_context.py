@@ -94,6 +94,12 @@ _PRO_FORMS = frozenset(
 )
 """Pro-forms that stand for something named in an earlier turn."""
 
+
+def only_pro_forms(words: set[str]) -> bool:
+    """Whether ``words`` (what a reading left unplaced) are all pro-forms ("same", "one")."""
+    return words <= _PRO_FORMS
+
+
 STRONG_MEMORY_SCORE = 0.45
 """Recall relevance from which a fact or decision is taken to answer the request.
 
@@ -163,6 +169,7 @@ def followup_decision(
     catalog: Catalog[AgentSpec],
     *,
     answers_question: bool = False,
+    names_only: Callable[[str], bool] | None = None,
 ) -> RouteDecision | None:
     """Route ``request`` as a follow-up of the thread's topic, or return ``None``.
 
@@ -172,6 +179,10 @@ def followup_decision(
         previous: The thread's topic (``None`` on a new thread).
         catalog: The graph's agents (the previous agent must still be one).
         answers_question: Nova's previous reply in the thread was a question.
+        names_only: Whether a text names records (a customer, a period …) and says nothing
+            else but pro-forms: "same for Müller Metallbau GmbH" has no topic of its own,
+            so the classifier's reading of it alone (a customer name resembles a customer
+            example) cannot outweigh the thread's topic.
 
     Returns:
         A decision with method ``followup`` for the previous agent when ``request`` is
@@ -190,7 +201,11 @@ def followup_decision(
     if _top_agent(anchored) != agent or anchored["method"] not in ("semantic",):
         return None  # with the topic's context the classifier reads it otherwise
     bare_sure = bare["method"] == "semantic" and bare["agent"] != agent
-    if bare_sure and bare["confidence"] > anchored["confidence"]:
+    if (
+        bare_sure
+        and bare["confidence"] > anchored["confidence"]
+        and not (names_only is not None and names_only(request))
+    ):
         return None  # the turn carries a topic of its own
     bare_note = (
         f"{bare['agent']} ({bare['confidence']:.2f}, {bare['method']})"

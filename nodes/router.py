@@ -34,6 +34,7 @@ from nodes.route_context import (
     memory_decision,
     memory_readers,
     next_thread_route,
+    only_pro_forms,
     previous_reply_asks,
 )
 from nodes.routing.cache import load_or_fit
@@ -592,6 +593,24 @@ def _erp_mention(text: str) -> ErpMention:
         return "entity"
 
 
+def _names_only_erp_records(text: str) -> bool:
+    """Whether ``text`` names ERP records and nothing else but function words and pro-forms."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nova.erp.db import get_erp_database
+    from nova.erp.intents import GLOBAL_WORDS, NotForFastPath, Unclear, parse_request
+
+    try:
+        with get_erp_database().read_session() as session:
+            request = parse_request(text, session)
+    except (NotForFastPath, Unclear):
+        return False
+    except SQLAlchemyError as error:
+        log.warning("Could not check %r against the ERP database: %s", text, error)
+        return False
+    return bool(request.kinds()) and only_pro_forms(set(request.residual) - GLOBAL_WORDS)
+
+
 def make_route_node(
     *,
     router: Callable[[], Router] | None = None,
@@ -698,6 +717,7 @@ def make_route_node(
                 previous,
                 agents,
                 answers_question=previous_reply_asks(state.get("messages") or []),
+                names_only=_names_only_erp_records,
             )
             if active_router is not None
             else None

@@ -115,6 +115,25 @@ def test_elliptical_follow_ups_are_recognised_by_their_form(text: str, elided: b
     assert (elliptical(text) is not None) is elided
 
 
+@pytest.mark.parametrize(
+    ("text", "only_names"),
+    [
+        ("same for Nordwind GmbH", True),
+        ("what about last month?", True),
+        ("and which customers are in Munich?", False),
+        ("and the total?", False),
+        ("and what's 19% VAT on 200?", False),
+    ],
+)
+def test_a_fragment_naming_only_records_has_no_topic_of_its_own(
+    erp_db: ErpDatabase, text: str, only_names: bool
+) -> None:
+    """Such a fragment keeps the thread's route even when its name resembles an example."""
+    from nodes.router import _names_only_erp_records
+
+    assert _names_only_erp_records(text) is only_names
+
+
 def test_a_follow_up_extends_the_topic_and_a_fresh_route_replaces_it() -> None:
     first = route_to("erp_invoices", "erp")
     topic = next_thread_route(first, "Which invoices are overdue?", None)
