@@ -17,7 +17,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from nova.erp.results import ErpPayload, Kind, SkillResult, columns_of
+from nova.erp.results import AppliedFilter, ErpPayload, Kind, SkillResult, columns_of
 
 PAYLOAD_KEY = "erp"
 """Key of the structured result in a fast-path ``AIMessage.additional_kwargs``."""
@@ -344,10 +344,16 @@ def _headline(result: SkillResult[Any]) -> str:
             return f"No sales orders match{_period(facts)}."
         return f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']}:"
     if skill == "erp_sales_summary":
+        share = (
+            f" That is {facts['share_pct']} of all sales in the period ({facts['all_revenue']})."
+            if "all_revenue" in facts
+            else ""
+        )
         return (
             f"Sales{_period(facts)}: revenue {facts['revenue']} from "
             f"{_s(facts['orders'], 'order')} "
             f"({facts['units']} units), average order value {facts['average_order_value']}."
+            f"{share}"
         )
     if skill == "erp_top_customers":
         return (
@@ -442,9 +448,30 @@ def _headline(result: SkillResult[Any]) -> str:
 SINGLE_ROW_SKILLS = frozenset({"erp_customer_balance"})
 
 
+def _names(headline: str, item: AppliedFilter) -> bool:
+    """Whether ``headline`` already says ``item`` (its name, without the number, as words)."""
+    name = item.value.split(" (", 1)[0]
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", headline, re.IGNORECASE) is not None
+
+
+def with_filters(result: SkillResult[Any], headline: str) -> str:
+    """Put the filters ``result`` applied before ``headline``, unless it names them already.
+
+    A figure for one customer or one status must never read as the business's own:
+    "For customer Nordwind GmbH (20001): Sales from 2025-04-01 to 2025-04-30: …".
+    """
+    unsaid = [item for item in result.filters if not _names(headline, item)]
+    if not unsaid:
+        return headline
+    return f"For {', '.join(item.describe() for item in unsaid)}: {headline}"
+
+
 def render_text(result: SkillResult[Any]) -> str:
-    """Write the answer for ``result``: a headline from its facts, its rows, and the ids cited."""
-    lines = [_headline(result)]
+    """Write the answer for ``result``: a headline from its facts, its rows, and the ids cited.
+
+    The first line names every filter the result applied (``with_filters``).
+    """
+    lines = [with_filters(result, _headline(result))]
     detailed = _detailed(result) and result.skill not in ("erp_order_status", "erp_stock_level")
     single = result.skill in SINGLE_ROW_SKILLS and result.focus == "record"
     if result.rows and not detailed and not single:
@@ -511,6 +538,8 @@ def render_erp_answer(message: BaseMessage) -> RenderableType:
     payload = message.additional_kwargs.get(PAYLOAD_KEY)
     if isinstance(payload, dict) and payload.get("columns"):
         headline = text.plain.split("\n", 1)[0]
+        if not payload.get("rows"):
+            return Text(headline)  # an empty table adds nothing to "No invoices match"
         return Group(Text(headline), render_table(payload))  # type: ignore[arg-type]
     outcome = message.additional_kwargs.get(WRITE_KEY)
     if isinstance(outcome, dict):

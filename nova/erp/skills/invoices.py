@@ -32,6 +32,7 @@ from nova.erp.skills.common import (
     _Period,
     _period_facts,
     _period_filter,
+    note_filter,
     resolve_customer,
 )
 
@@ -180,6 +181,8 @@ def invoice_lookup(session: Session, args: InvoiceLookupArgs) -> SkillResult[Inv
         conditions.append(m.SalesOrder.number == args.order_number)
     if args.customer:
         conditions.append(m.Invoice.customer_id == resolve_customer(session, args.customer).id)
+    if args.status != "any":
+        note_filter(session, "status", args.status)
     if args.status == "open":
         conditions += [m.Invoice.status == "open", _OUTSTANDING > 0]
     elif args.status == "paid":
