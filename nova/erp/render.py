@@ -188,7 +188,28 @@ def _credits_line(row: Mapping[str, str], facts: Mapping[str, str]) -> str:
     )
 
 
+def _settled_by(result: SkillResult[Any]) -> str:
+    """Name the unapplied payments and credit notes that could settle the invoices shown."""
+    facts = _facts(result)
+    if "settled_by" not in facts:
+        return ""
+    whose = (
+        "the customer's account holds money not yet matched to it"
+        if _detailed(result)
+        else "for some invoices shown, the customer's account holds money not yet matched"
+    )
+    return f" But {whose}: {facts['settled_by']} (check before chasing)."
+
+
 def _headline(result: SkillResult[Any]) -> str:
+    return _headline_of(result) + (
+        _settled_by(result)
+        if result.skill in ("erp_invoice_lookup", "erp_overdue_invoices")
+        else ""
+    )
+
+
+def _headline_of(result: SkillResult[Any]) -> str:
     facts = _facts(result)
     rows = [_row(result, i) for i in range(len(result.rows))]
     first = rows[0] if rows else {}
