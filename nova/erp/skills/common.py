@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ def recording_filters(
     filter that its answer then leaves unsaid.
     """
 
+    @functools.wraps(run)  # keeps the annotations: rules read the skill's row type from them
     def run_recording(session: Session, args: ArgsT) -> ResultT:
         outer = session.info.get(_FILTERS_KEY)
         session.info[_FILTERS_KEY] = []
@@ -171,8 +173,6 @@ def recording_filters(
             return result.model_copy(update={"filters": [*result.filters, *applied]})  # type: ignore[return-value]
         return result
 
-    run_recording.__doc__ = run.__doc__
-    run_recording.__name__ = getattr(run, "__name__", "skill")
     return run_recording
 
 
