@@ -470,9 +470,13 @@ SINGLE_ROW_SKILLS = frozenset({"erp_customer_balance"})
 
 
 def _names(headline: str, item: AppliedFilter) -> bool:
-    """Whether ``headline`` already says ``item`` (its name, without the number, as words)."""
-    name = item.value.split(" (", 1)[0]
-    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", headline, re.IGNORECASE) is not None
+    """Whether ``headline`` already says ``item``: its name or its number, as whole words."""
+    name, _, code = item.value.partition(" (")
+    return any(
+        re.search(rf"(?<!\w){re.escape(said)}(?!\w)", headline, re.IGNORECASE)
+        for said in (name, code.removesuffix(")"))
+        if said
+    )
 
 
 def with_filters(result: SkillResult[Any], headline: str) -> str:
@@ -520,11 +524,18 @@ def render_tool_text(result: SkillResult[Any]) -> str:
 def render_table(payload: ErpPayload) -> Table:
     """Draw a result payload as a Rich table (money right-aligned; facts in the caption)."""
     table = Table(title=payload["title"], title_justify="left", show_lines=False)
-    for column in payload["columns"]:
+    # A column no row fills (a product name beside months, a list's unused fields) is noise.
+    columns = [
+        column
+        for column in payload["columns"]
+        if column["key"] == "id"
+        or any(row.get(column["key"]) is not None for row in payload["rows"])
+    ]
+    for column in columns:
         numeric = column["kind"] in ("money", "pct", "days", "int", "qty")
         table.add_column(column["label"], justify="right" if numeric else "left", overflow="fold")
     for row in payload["rows"]:
-        table.add_row(*(fmt(row.get(c["key"]), c["kind"]) for c in payload["columns"]))
+        table.add_row(*(fmt(row.get(c["key"]), c["kind"]) for c in columns))
     facts = [f"{f['label']}: {fmt(f['value'], f['kind'])}" for f in payload["facts"]]
     caption = [f"as of {payload['as_of']}"]
     if payload["total_rows"] > payload["row_count"]:
