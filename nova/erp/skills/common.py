@@ -170,7 +170,7 @@ def recording_filters(
             else:
                 session.info[_FILTERS_KEY] = outer
         if isinstance(result, SkillResult) and applied:
-            return result.model_copy(update={"filters": [*result.filters, *applied]})  # type: ignore[return-value]
+            return result.model_copy(update={"filters": [*result.filters, *applied]})
         return result
 
     return run_recording

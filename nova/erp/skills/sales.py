@@ -313,7 +313,7 @@ def sales_summary(session: Session, args: SalesSummaryArgs) -> SkillResult[Sales
     filtered = any((args.customer, args.category, args.product))
     # A share within a filtered total says nothing (one customer's sales are 100% of
     # themselves); shares are of all sales in the period, whatever the filters.
-    all_revenue = (
+    all_revenue = int(
         session.scalar(
             _sales_lines(
                 session,
@@ -321,6 +321,7 @@ def sales_summary(session: Session, args: SalesSummaryArgs) -> SkillResult[Sales
                 [],
             ).with_only_columns(func.coalesce(revenue, 0))
         )
+        or 0
         if filtered
         else total_revenue
     )
@@ -398,7 +399,7 @@ def sales_summary(session: Session, args: SalesSummaryArgs) -> SkillResult[Sales
                     Fact(
                         key="share_pct",
                         label="Share of all sales",
-                        value=percent(total_revenue, all_revenue or 0),
+                        value=percent(total_revenue, all_revenue),
                         kind="pct",
                     ),
                 ]
