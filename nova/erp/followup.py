@@ -30,6 +30,7 @@ from nova.erp.intents import (
     ALL_RULE_WORDS,
     FIRST_ROW,
     GLOBAL_WORDS,
+    RECORD_QUESTION_WORDS,
     Clarify,
     Decision,
     Decline,
@@ -125,14 +126,16 @@ def plan_followup(
         return Decline("no request")
     allowed = list(tools)
     alone = plan_request(turns[-1], session, allowed, today=today)
-    if isinstance(alone, Plan | Clarify) or len(turns) == 1:
+    if len(turns) == 1:
         return alone
     try:
         parsed = [parse_request(text, session, today=today) for text in turns]
     except NotForFastPath as error:
-        return Decline(str(error))
+        return alone if isinstance(alone, Plan | Clarify) else Decline(str(error))
     except Unclear as error:
-        return Clarify(str(error))
+        return alone if isinstance(alone, Plan | Clarify) else Clarify(str(error))
+    if isinstance(alone, Plan | Clarify) and not _about_record_shown(parsed):
+        return alone
     merged = parsed[0]
     order: Order | None = None
     for later in parsed[1:]:
@@ -153,6 +156,23 @@ def plan_followup(
         f"{decision.rule} (follow-up: the {order} one)",
         decision.reading,
     )
+
+
+def _about_record_shown(parsed: Sequence[Request]) -> bool:
+    """Whether the last turn, naming nothing itself, asks about the one record just shown.
+
+    After "Show me invoice INV-2025-00412", "who is the customer?" is about that invoice's
+    customer: read alone it would list every customer. A follow-up that names no entity
+    of its own, when the last turn that named anything named exactly one document, is read
+    with the earlier turns.
+    """
+    *earlier, last = parsed
+    naming = [request for request in earlier if request.kinds()]
+    if last.kinds() or not naming:
+        return False
+    shown = naming[-1].kinds()
+    kind = next(iter(shown))
+    return len(shown) == 1 and kind in RECORD_QUESTION_WORDS and naming[-1].count(kind) == 1
 
 
 def names_erp_content(text: str, session: Session) -> bool:

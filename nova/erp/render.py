@@ -17,7 +17,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from nova.erp.results import ErpPayload, Kind, SkillResult, columns_of
+from nova.erp.results import AppliedFilter, ErpPayload, Kind, SkillResult, columns_of
 
 PAYLOAD_KEY = "erp"
 """Key of the structured result in a fast-path ``AIMessage.additional_kwargs``."""
@@ -188,7 +188,28 @@ def _credits_line(row: Mapping[str, str], facts: Mapping[str, str]) -> str:
     )
 
 
+def _settled_by(result: SkillResult[Any]) -> str:
+    """Name the unapplied payments and credit notes that could settle the invoices shown."""
+    facts = _facts(result)
+    if "settled_by" not in facts:
+        return ""
+    whose = (
+        "the customer's account holds money not yet matched to it"
+        if _detailed(result)
+        else "for some invoices shown, the customer's account holds money not yet matched"
+    )
+    return f" But {whose}: {facts['settled_by']} (check before chasing)."
+
+
 def _headline(result: SkillResult[Any]) -> str:
+    return _headline_of(result) + (
+        _settled_by(result)
+        if result.skill in ("erp_invoice_lookup", "erp_overdue_invoices")
+        else ""
+    )
+
+
+def _headline_of(result: SkillResult[Any]) -> str:
     facts = _facts(result)
     rows = [_row(result, i) for i in range(len(result.rows))]
     first = rows[0] if rows else {}
@@ -344,10 +365,16 @@ def _headline(result: SkillResult[Any]) -> str:
             return f"No sales orders match{_period(facts)}."
         return f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']}:"
     if skill == "erp_sales_summary":
+        share = (
+            f" That is {facts['share_pct']} of all sales in the period ({facts['all_revenue']})."
+            if "all_revenue" in facts
+            else ""
+        )
         return (
             f"Sales{_period(facts)}: revenue {facts['revenue']} from "
             f"{_s(facts['orders'], 'order')} "
             f"({facts['units']} units), average order value {facts['average_order_value']}."
+            f"{share}"
         )
     if skill == "erp_top_customers":
         return (
@@ -442,9 +469,34 @@ def _headline(result: SkillResult[Any]) -> str:
 SINGLE_ROW_SKILLS = frozenset({"erp_customer_balance"})
 
 
+def _names(headline: str, item: AppliedFilter) -> bool:
+    """Whether ``headline`` already says ``item``: its name or its number, as whole words."""
+    name, _, code = item.value.partition(" (")
+    return any(
+        re.search(rf"(?<!\w){re.escape(said)}(?!\w)", headline, re.IGNORECASE)
+        for said in (name, code.removesuffix(")"))
+        if said
+    )
+
+
+def with_filters(result: SkillResult[Any], headline: str) -> str:
+    """Put the filters ``result`` applied before ``headline``, unless it names them already.
+
+    A figure for one customer or one status must never read as the business's own:
+    "For customer Nordwind GmbH (20001): Sales from 2025-04-01 to 2025-04-30: …".
+    """
+    unsaid = [item for item in result.filters if not _names(headline, item)]
+    if not unsaid:
+        return headline
+    return f"For {', '.join(item.describe() for item in unsaid)}: {headline}"
+
+
 def render_text(result: SkillResult[Any]) -> str:
-    """Write the answer for ``result``: a headline from its facts, its rows, and the ids cited."""
-    lines = [_headline(result)]
+    """Write the answer for ``result``: a headline from its facts, its rows, and the ids cited.
+
+    The first line names every filter the result applied (``with_filters``).
+    """
+    lines = [with_filters(result, _headline(result))]
     detailed = _detailed(result) and result.skill not in ("erp_order_status", "erp_stock_level")
     single = result.skill in SINGLE_ROW_SKILLS and result.focus == "record"
     if result.rows and not detailed and not single:
@@ -472,11 +524,18 @@ def render_tool_text(result: SkillResult[Any]) -> str:
 def render_table(payload: ErpPayload) -> Table:
     """Draw a result payload as a Rich table (money right-aligned; facts in the caption)."""
     table = Table(title=payload["title"], title_justify="left", show_lines=False)
-    for column in payload["columns"]:
+    # A column no row fills (a product name beside months, a list's unused fields) is noise.
+    columns = [
+        column
+        for column in payload["columns"]
+        if column["key"] == "id"
+        or any(row.get(column["key"]) is not None for row in payload["rows"])
+    ]
+    for column in columns:
         numeric = column["kind"] in ("money", "pct", "days", "int", "qty")
         table.add_column(column["label"], justify="right" if numeric else "left", overflow="fold")
     for row in payload["rows"]:
-        table.add_row(*(fmt(row.get(c["key"]), c["kind"]) for c in payload["columns"]))
+        table.add_row(*(fmt(row.get(c["key"]), c["kind"]) for c in columns))
     facts = [f"{f['label']}: {fmt(f['value'], f['kind'])}" for f in payload["facts"]]
     caption = [f"as of {payload['as_of']}"]
     if payload["total_rows"] > payload["row_count"]:
@@ -511,6 +570,8 @@ def render_erp_answer(message: BaseMessage) -> RenderableType:
     payload = message.additional_kwargs.get(PAYLOAD_KEY)
     if isinstance(payload, dict) and payload.get("columns"):
         headline = text.plain.split("\n", 1)[0]
+        if not payload.get("rows"):
+            return Text(headline)  # an empty table adds nothing to "No invoices match"
         return Group(Text(headline), render_table(payload))  # type: ignore[arg-type]
     outcome = message.additional_kwargs.get(WRITE_KEY)
     if isinstance(outcome, dict):

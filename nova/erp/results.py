@@ -77,6 +77,25 @@ class Fact(BaseModel):
     kind: Kind = "text"
 
 
+class AppliedFilter(BaseModel):
+    """A condition a request named that narrowed the result: a customer, a product, a status.
+
+    Answers name every applied filter in their first line, so a figure for one customer is
+    never read as the business's ("Customer Nordwind GmbH (20001): revenue €1,124.17").
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    """What was filtered on: ``customer``, ``supplier``, ``product``, ``category``, ``status``…"""
+    value: str
+    """The filter as resolved, for people: ``Nordwind GmbH (20001)``, ``open``."""
+
+    def describe(self) -> str:
+        """Say the filter in words: ``customer Nordwind GmbH (20001)``."""
+        return f"{self.kind} {self.value}"
+
+
 class ColumnSpec(TypedDict):
     """A table column in the JSON payload."""
 
@@ -106,6 +125,7 @@ class ErpPayload(TypedDict):
     row_count: int
     total_rows: int
     facts: list[FactPayload]
+    filters: list[dict[str, str]]
 
 
 def columns_of(row_type: type[Row]) -> list[ColumnSpec]:
@@ -144,6 +164,8 @@ class SkillResult(BaseModel, Generic[RowT]):
     total_rows: int
     """Rows that matched before ``limit`` cut the list."""
     facts: list[Fact] = []
+    filters: list[AppliedFilter] = []
+    """The named conditions the rows were narrowed by (see ``AppliedFilter``)."""
     focus: Literal["record", "list"] = "list"
     """``record`` when the request named one record (an invoice number, a SKU): answers
     describe it in full; ``list`` answers summarise and list the rows."""
@@ -188,4 +210,5 @@ class SkillResult(BaseModel, Generic[RowT]):
             row_count=len(self.rows),
             total_rows=self.total_rows,
             facts=facts,
+            filters=[item.model_dump() for item in self.filters],
         )

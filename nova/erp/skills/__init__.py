@@ -40,6 +40,8 @@ from nova.erp.skills.common import (
     SkillArgs,
     SkillError,
     name_index,
+    note_filter,
+    recording_filters,
     require_data,
     resolve_category,
     resolve_customer,
@@ -130,7 +132,9 @@ from nova.erp.skills.stock import (
 
 
 def _skill(name: str, args: type[ArgsT], run: Callable[[Session, ArgsT], Any]) -> Skill[ArgsT, Any]:
-    return Skill(name=name, args=args, run=run, description=(run.__doc__ or "").strip())
+    return Skill(
+        name=name, args=args, run=recording_filters(run), description=(run.__doc__ or "").strip()
+    )
 
 
 READ_SKILLS: dict[str, Skill[Any, SkillResult[Any]]] = {
@@ -236,11 +240,13 @@ __all__ = [
     "find_product",
     "invoice_lookup",
     "name_index",
+    "note_filter",
     "order_status",
     "overdue_invoices",
     "payment_history",
     "price_list",
     "purchase_orders",
+    "recording_filters",
     "reorder_candidates",
     "require_data",
     "resolve_category",

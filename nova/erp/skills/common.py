@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,15 +10,14 @@ from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from rapidfuzz import fuzz, process
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
 from nova.erp.db import ErpDatabase, per_session
-from nova.erp.resolve import Named, NameIndex, canonical_number, normalise
-from nova.erp.results import (
-    Fact,
-)
+from nova.erp.resolve import Named, NameIndex, canonical_number, core_name, normalise
+from nova.erp.results import AppliedFilter, Fact, SkillResult
 
 # --- errors -----------------------------------------------------------------------------
 
@@ -128,6 +128,54 @@ class _Period(SkillArgs):
         return self
 
 
+# --- applied filters --------------------------------------------------------------------
+
+_FILTERS_KEY = "nova_erp_applied_filters"
+"""``Session.info`` key of the filters the running skill has applied (see ``recording_filters``)."""
+
+
+def note_filter(session: Session, kind: str, value: str) -> None:
+    """Record that the running skill narrowed its rows to ``kind`` ``value``.
+
+    The ``resolve_*`` look-ups call this for every name they resolve; a skill calls it for
+    a condition no look-up resolves (an invoice status). Outside ``recording_filters``
+    nothing is kept.
+    """
+    applied = session.info.get(_FILTERS_KEY)
+    if applied is not None:
+        item = AppliedFilter(kind=kind, value=value)
+        if item not in applied:
+            applied.append(item)
+
+
+def recording_filters(
+    run: Callable[[Session, ArgsT], ResultT],
+) -> Callable[[Session, ArgsT], ResultT]:
+    """Wrap a skill so its ``SkillResult`` lists the filters it applied (``note_filter``).
+
+    Done once around every skill rather than in each one, so no skill can apply a named
+    filter that its answer then leaves unsaid.
+    """
+
+    @functools.wraps(run)  # keeps the annotations: rules read the skill's row type from them
+    def run_recording(session: Session, args: ArgsT) -> ResultT:
+        outer = session.info.get(_FILTERS_KEY)
+        session.info[_FILTERS_KEY] = []
+        try:
+            result = run(session, args)
+            applied = session.info[_FILTERS_KEY]
+        finally:
+            if outer is None:
+                session.info.pop(_FILTERS_KEY, None)
+            else:
+                session.info[_FILTERS_KEY] = outer
+        if isinstance(result, SkillResult) and applied:
+            return result.model_copy(update={"filters": [*result.filters, *applied]})
+        return result
+
+    return run_recording
+
+
 # --- shared look-ups --------------------------------------------------------------------
 
 _index_lock = threading.Lock()
@@ -164,6 +212,35 @@ def _empty_hint(session: Session, model: _Indexed) -> str:
     return ""
 
 
+CLOSE_CUTOFF = 70.0
+"""Below ``NameIndex.LOOKUP_CUTOFF``: too far to resolve a name, close enough to suggest."""
+
+
+def closest_names(index: NameIndex, ref: str, limit: int = 3) -> str:
+    """Return " The closest are A (n), B (n)." for names near ``ref``, or "" when none is."""
+    wanted = core_name(ref)
+    if not wanted:
+        return ""
+    scored = process.extract(
+        wanted,
+        [entity.core for entity in index.entities],
+        scorer=fuzz.WRatio,
+        limit=limit,
+        score_cutoff=CLOSE_CUTOFF,
+    )
+    if not scored:
+        return ""
+    names = ", ".join(
+        f"{index.entities[position].name} ({index.entities[position].number})"
+        for _core, _score, position in scored
+    )
+    return f" The closest are: {names}."
+
+
+def _labelled(name: str, number: str) -> str:
+    return f"{name} ({number})"
+
+
 def resolve_customer(session: Session, ref: str) -> m.Customer:
     """Return the one customer ``ref`` (name or number) means.
 
@@ -171,17 +248,19 @@ def resolve_customer(session: Session, ref: str) -> m.Customer:
         NotFound: no customer is close. AmbiguousName: several are.
 
     """
-    matches = name_index(session, m.Customer).lookup(ref)
+    index = name_index(session, m.Customer)
+    matches = index.lookup(ref)
     if not matches:
         raise NotFound(
-            f"No customer matches {ref!r}. Check the spelling, or give part of the name or "
-            "the 5-digit customer number (erp_find_customer "
+            f"No customer matches {ref!r}.{closest_names(index, ref)} Check the spelling, or "
+            "give part of the name or the 5-digit customer number (erp_find_customer "
             f"searches).{_empty_hint(session, m.Customer)}"
         )
     if len(matches) > 1:
         raise AmbiguousName("customer", ref, matches)
     customer = session.get(m.Customer, matches[0].id)
     assert customer is not None
+    note_filter(session, "customer", _labelled(customer.name, customer.number))
     return customer
 
 
@@ -192,16 +271,17 @@ def resolve_supplier(session: Session, ref: str) -> m.Supplier:
         NotFound: no supplier is close. AmbiguousName: several are.
 
     """
-    matches = name_index(session, m.Supplier).lookup(
-        ref.upper() if ref.upper().startswith("S-") else ref
-    )
+    index = name_index(session, m.Supplier)
+    matches = index.lookup(ref.upper() if ref.upper().startswith("S-") else ref)
     if not matches:
-        names = ", ".join(e.name for e in name_index(session, m.Supplier).entities[:8])
-        raise NotFound(f"No supplier matches {ref!r}. Suppliers include: {names}, …")
+        close = closest_names(index, ref)
+        names = ", ".join(e.name for e in index.entities[:8])
+        raise NotFound(f"No supplier matches {ref!r}.{close or f' Suppliers include: {names}, …'}")
     if len(matches) > 1:
         raise AmbiguousName("supplier", ref, matches)
     supplier = session.get(m.Supplier, matches[0].id)
     assert supplier is not None
+    note_filter(session, "supplier", _labelled(supplier.name, supplier.number))
     return supplier
 
 
@@ -220,17 +300,20 @@ def resolve_product(session: Session, ref: str) -> m.Product:
                 f"No product has SKU {sku}. Search by name with erp_find_product."
                 f"{_empty_hint(session, m.Product)}"
             )
+        note_filter(session, "product", _labelled(product.name, product.sku))
         return product
-    matches = name_index(session, m.Product).lookup(ref)
+    index = name_index(session, m.Product)
+    matches = index.lookup(ref)
     if not matches:
         raise NotFound(
-            f"No product matches {ref!r}; give its SKU (like BRK-2210) or search with "
-            "erp_find_product."
+            f"No product matches {ref!r}.{closest_names(index, ref)} Give its SKU (like "
+            "BRK-2210) or search with erp_find_product."
         )
     if len(matches) > 1:
         raise AmbiguousName("product", ref, matches)
     product = session.get(m.Product, matches[0].id)
     assert product is not None
+    note_filter(session, "product", _labelled(product.name, product.sku))
     return product
 
 
@@ -249,6 +332,7 @@ def resolve_warehouse(session: Session, ref: str) -> str:
             normalise(name).replace("warehouse", "").strip(),
             normalise(city),
         ):
+            note_filter(session, "warehouse", f"{code} ({city})")
             return str(code)
     known = ", ".join(f"{code} ({city})" for code, _n, city in rows)
     raise NotFound(f"No warehouse {ref!r}; the warehouses are {known}")
@@ -266,6 +350,7 @@ def resolve_category(session: Session, ref: str) -> str:
     for category in categories:
         name = normalise(category)
         if wanted in (name, name.rstrip("s"), name + "s") or wanted.rstrip("s") == name.rstrip("s"):
+            note_filter(session, "category", category)
             return category
     raise NotFound(f"No product category {ref!r}; categories are {', '.join(sorted(categories))}")
 

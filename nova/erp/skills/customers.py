@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from pydantic import Field, model_validator
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
@@ -32,6 +31,7 @@ from nova.erp.skills.common import (
     name_index,
     resolve_customer,
 )
+from nova.erp.skills.credits import Credit, credits_on_account, match_credits
 
 # --- customers --------------------------------------------------------------------------
 
@@ -156,64 +156,9 @@ class BalanceRow(Row):
     net_balance: Decimal = column("Net balance", "money")
 
 
-@dataclass(frozen=True, slots=True)
-class _Credit:
-    """Money on the account not yet set against what it pays for."""
-
-    number: str
-    cents: int
-    invoice: str | None
-    """The open invoice it is against (a credit note's), or ``None`` (on account)."""
-
-
-def _credits(session: Session, customer_id: int) -> list[_Credit]:
-    payments = session.execute(
-        select(m.Payment.number, m.Payment.amount_cents)
-        .where(m.Payment.customer_id == customer_id, m.Payment.invoice_id.is_(None))
-        .order_by(m.Payment.paid_on, m.Payment.number)
-    ).all()
-    notes = session.execute(
-        select(m.CreditNote.number, m.CreditNote.amount_cents, m.Invoice.number)
-        .outerjoin(m.Invoice, m.Invoice.id == m.CreditNote.invoice_id)
-        .where(
-            m.CreditNote.customer_id == customer_id,
-            # A note against a settled invoice has been refunded; one against an open
-            # invoice (or none) still stands against what the customer owes.
-            or_(
-                m.CreditNote.invoice_id.is_(None),
-                and_(m.Invoice.status == "open", m.Invoice.total_cents > m.Invoice.paid_cents),
-            ),
-        )
-        .order_by(m.CreditNote.issue_date, m.CreditNote.number)
-    ).all()
-    return [_Credit(n, c, None) for n, c in payments] + [_Credit(n, c, i) for n, c, i in notes]
-
-
-def _settles(credits: list[_Credit], open_items: list[tuple[str, int]]) -> list[str]:
-    """Say which open invoice each credit could settle: its own, or one of exactly its amount."""
-    left = dict(open_items)
-    lines = []
-    for credit in credits:
-        target = credit.invoice
-        if target is None:
-            target = next((n for n, owed in open_items if left.get(n) == credit.cents), None)
-        if target is None or target not in left:
-            lines.append(f"{credit.number} ({money(credit.cents)}) matches no open invoice")
-            continue
-        if left[target] == 0:
-            lines.append(
-                f"{credit.number} ({money(credit.cents)}) is left over ({target} is covered)"
-            )
-            continue
-        part = "settles" if credit.cents >= left[target] else "reduces"
-        left[target] = max(left[target] - credit.cents, 0)
-        lines.append(f"{credit.number} ({money(credit.cents)}) {part} {target}")
-    return lines
-
-
 def _balance(
     session: Session, customer: m.Customer, today: date
-) -> tuple[BalanceRow, list[_Credit], list[tuple[str, int]]]:
+) -> tuple[BalanceRow, list[Credit], list[tuple[str, int]]]:
     outstanding = m.Invoice.total_cents - m.Invoice.paid_cents
     items = session.execute(
         select(m.Invoice.number, outstanding, m.Invoice.due_date)
@@ -226,7 +171,7 @@ def _balance(
     ).all()
     owed = sum(int(cents) for _n, cents, _d in items)
     late = [int(cents) for _n, cents, due in items if due < today]
-    credits = _credits(session, customer.id)
+    credits = credits_on_account(session, customer.id)
     unapplied = sum(c.cents for c in credits if c.number.startswith("PAY"))
     noted = sum(c.cents for c in credits) - unapplied
     row = BalanceRow(
@@ -272,7 +217,7 @@ def customer_balance(session: Session, args: CustomerBalanceArgs) -> SkillResult
             Fact(key="over_limit", label="Over credit limit", value=over, kind="bool"),
             *(
                 [Fact(key="settles", label="Could settle", value="; ".join(settles))]
-                if (settles := _settles(credits, open_items))
+                if (settles := [match.describe() for match in match_credits(credits, open_items)])
                 else []
             ),
         ],

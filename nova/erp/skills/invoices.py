@@ -32,8 +32,10 @@ from nova.erp.skills.common import (
     _Period,
     _period_facts,
     _period_filter,
+    note_filter,
     resolve_customer,
 )
+from nova.erp.skills.credits import credits_against
 
 # --- invoices and payments ----------------------------------------------------------------
 
@@ -120,6 +122,19 @@ def _invoice_result(
         Fact(key="outstanding", label="Outstanding", value=money(owed), kind="money"),
         *(extra_facts or []),
     ]
+    # An open invoice an unapplied payment or credit note could settle may not be owed at
+    # all: say so wherever the invoice is shown, before anyone chases the customer for it.
+    matches = credits_against(
+        session, [(row.id, row.customer_number) for row in rows if row.outstanding > 0]
+    )
+    if matches:
+        facts.append(
+            Fact(
+                key="settled_by",
+                label="On account, not yet matched",
+                value="; ".join(f"{match.credit.kind} {match.describe()}" for match in matches),
+            )
+        )
     return SkillResult[InvoiceRow](
         skill=skill,
         focus=focus,
@@ -180,6 +195,8 @@ def invoice_lookup(session: Session, args: InvoiceLookupArgs) -> SkillResult[Inv
         conditions.append(m.SalesOrder.number == args.order_number)
     if args.customer:
         conditions.append(m.Invoice.customer_id == resolve_customer(session, args.customer).id)
+    if args.status != "any":
+        note_filter(session, "status", args.status)
     if args.status == "open":
         conditions += [m.Invoice.status == "open", _OUTSTANDING > 0]
     elif args.status == "paid":

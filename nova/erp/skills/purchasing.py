@@ -33,6 +33,7 @@ from nova.erp.skills.common import (
     _Period,
     _period_facts,
     _period_filter,
+    note_filter,
     resolve_category,
     resolve_customer,
     resolve_product,
@@ -160,6 +161,8 @@ def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[P
         conditions.append(
             m.PurchaseOrder.supplier_id == resolve_supplier(session, args.supplier).id
         )
+    if args.status != "any":
+        note_filter(session, "status", args.status)
     if args.status == "open":
         conditions.append(m.PurchaseOrder.status == "ordered")
     elif args.status == "overdue":

@@ -568,6 +568,8 @@ class QueryRow(Row):
     """One group (or the whole selection) and its figures."""
 
     id: str = column("Group")
+    name: str | None = column("Name", default=None)
+    """The group's name when its id is a code (a product's name beside its SKU)."""
     value: Decimal | int | None = column("Value")
     count: int = column("Records", "int")
 
@@ -801,6 +803,17 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         for r in raw
         if not (group is None and r.n == 0 and measure.kind in ("days", "pct"))
     ]
+    if args.group_by == "product" and rows:
+        # A bare SKU means nothing to most readers: name each product beside it.
+        names = {
+            sku: name
+            for sku, name in session.execute(
+                select(m.Product.sku, m.Product.name).where(
+                    m.Product.sku.in_([row.id for row in rows])
+                )
+            )
+        }
+        rows = [row.model_copy(update={"name": names.get(row.id)}) for row in rows]
     base_total = _money(raw[0].total) if raw and raw[0].total is not None else None
     single = rows[0] if group is None and rows else None
     if group is None:

@@ -31,6 +31,7 @@ from nova.erp.skills.common import (
     _Period,
     _period_facts,
     _period_filter,
+    note_filter,
     resolve_customer,
     resolve_product,
 )
@@ -88,6 +89,8 @@ def returns(session: Session, args: ReturnsArgs) -> SkillResult[ReturnRow]:
         conditions.append(m.Invoice.number == args.invoice_number)
     if args.product:
         conditions.append(m.Return.product_id == resolve_product(session, args.product).id)
+    if args.status != "any":
+        note_filter(session, "status", args.status)
     if args.status == "open":
         conditions.append(m.Return.status.in_(("requested", "received")))
     elif args.status != "any":

@@ -33,6 +33,7 @@ from nova.erp.skills.common import (
     _Period,
     _period_facts,
     _period_filter,
+    note_filter,
     resolve_category,
     resolve_customer,
     resolve_product,
@@ -181,6 +182,8 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
     if args.customer:
         conditions.append(m.SalesOrder.customer_id == resolve_customer(session, args.customer).id)
     if args.status != "any":
+        note_filter(session, "status", args.status)
+    if args.status != "any":
         conditions.append(m.SalesOrder.status == args.status)
     if args.product:
         product = resolve_product(session, args.product)
@@ -270,6 +273,7 @@ class SalesRow(Row):
     units: int = column("Units", "qty")
     revenue: Decimal = column("Revenue", "money")
     share_pct: Decimal = column("Share %", "pct")
+    """Of all sales in the period, also when the summary is filtered to a customer or product."""
 
 
 def _sales_lines(session: Session, args: SalesSummaryArgs, extra: list[Any]) -> Select[Any]:
@@ -306,6 +310,21 @@ def sales_summary(session: Session, args: SalesSummaryArgs) -> SkillResult[Sales
     total_orders, total_units, total_revenue = session.execute(
         base.with_only_columns(orders, func.coalesce(units, 0), func.coalesce(revenue, 0))
     ).one()
+    filtered = any((args.customer, args.category, args.product))
+    # A share within a filtered total says nothing (one customer's sales are 100% of
+    # themselves); shares are of all sales in the period, whatever the filters.
+    all_revenue = int(
+        session.scalar(
+            _sales_lines(
+                session,
+                args.model_copy(update={"customer": None, "category": None, "product": None}),
+                [],
+            ).with_only_columns(func.coalesce(revenue, 0))
+        )
+        or 0
+        if filtered
+        else total_revenue
+    )
     groups: dict[str, list[Any]] = {}
     if args.group_by in ("category", "customer", "product"):
         key_columns = {
@@ -350,7 +369,7 @@ def sales_summary(session: Session, args: SalesSummaryArgs) -> SkillResult[Sales
             orders=n_orders,
             units=n_units,
             revenue=money(cents),
-            share_pct=percent(cents, total_revenue),
+            share_pct=percent(cents, all_revenue),
         )
         for key, (label, n_orders, n_units, cents) in ordered
     ]
@@ -369,6 +388,24 @@ def sales_summary(session: Session, args: SalesSummaryArgs) -> SkillResult[Sales
                 key="average_order_value", label="Average order value", value=average, kind="money"
             ),
             *_period_facts(args.date_from, args.date_to),
+            *(
+                [
+                    Fact(
+                        key="all_revenue",
+                        label="All sales in the period",
+                        value=money(all_revenue),
+                        kind="money",
+                    ),
+                    Fact(
+                        key="share_pct",
+                        label="Share of all sales",
+                        value=percent(total_revenue, all_revenue),
+                        kind="pct",
+                    ),
+                ]
+                if filtered
+                else []
+            ),
         ],
         row_type=SalesRow,
     )

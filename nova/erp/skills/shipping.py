@@ -29,6 +29,7 @@ from nova.erp.skills.common import (
     _Period,
     _period_facts,
     _period_filter,
+    note_filter,
     resolve_customer,
 )
 
@@ -91,6 +92,8 @@ def shipment_status(session: Session, args: ShipmentStatusArgs) -> SkillResult[S
         m.Shipment.delivered_on > m.Shipment.expected_delivery,
         and_(m.Shipment.delivered_on.is_(None), m.Shipment.expected_delivery < today),
     )
+    if args.status != "any":
+        note_filter(session, "status", args.status)
     if args.status == "late":
         conditions.append(late)
     elif args.status != "any":
