@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from nova.catalog import default_catalog
-from nova.erp.db import ErpDatabase
+from nova.erp import models as m
+from nova.erp.db import ErpDatabase, business_date
 from nova.erp.intents import Decline, Plan, counted_noun, parse_request, plan_request
 from nova.erp.intents.structured import plan_query
 from nova.erp.render import render_text
@@ -53,6 +55,7 @@ def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
         ("what's left to ship", None, "still to happen"),
         ("how many days does nordwind have to pay", None, "still to happen"),
         ("is revenue up this month", None, "trend"),
+        ("how many invoices are unpaid for more than 30 days", None, "issue or from the due"),
     ],
 )
 def test_a_reading_without_evidence_declines(
@@ -84,6 +87,7 @@ def test_a_reading_without_evidence_declines(
         ),
         ("sales in may", "erp_sales_summary", {}),
         ("total reserved in ulm", "erp_query", {"measure": "reserved", "warehouse": "ULM"}),
+        ("invoices more than 30 days overdue", "erp_overdue_invoices", {"min_days_overdue": 31}),
     ],
 )
 def test_the_same_mechanisms_leave_plain_questions_answered(
@@ -147,3 +151,19 @@ def test_a_typo_of_a_rule_word_is_still_corrected(full_erp: ErpDatabase) -> None
     with full_erp.read_session() as session:
         request = parse_request("whats below reoder level", session)
     assert "reorder" in request.residual
+
+
+@pytest.mark.parametrize(
+    ("text", "skill"),
+    [("best customers", "erp_top_customers"), ("best selling products", "erp_top_products")],
+)
+def test_a_ranking_without_a_period_covers_the_whole_history(
+    full_erp: ErpDatabase, text: str, skill: str
+) -> None:
+    # The skills' own default is the last 12 months, a window nobody asked for.
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan) and decision.skill == skill
+    with full_erp.read_session() as session:
+        first = session.scalar(select(func.min(m.SalesOrder.order_date)))
+        today = business_date(session)
+    assert (decision.args.date_from, decision.args.date_to) == (first, today)
