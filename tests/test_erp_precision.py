@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from nova.catalog import default_catalog
 from nova.erp import models as m
 from nova.erp.db import ErpDatabase, business_date
-from nova.erp.intents import Decline, Plan, counted_noun, parse_request, plan_request
+from nova.erp.intents import (
+    Decline,
+    Plan,
+    answers_one_record,
+    counted_noun,
+    parse_request,
+    plan_request,
+)
 from nova.erp.intents.structured import plan_query
 from nova.erp.render import render_text
 from nova.erp.skills import READ_SKILLS
@@ -28,6 +35,11 @@ def plan(database: ErpDatabase, text: str, agent: str | None = None) -> Any:
     tools = default_catalog().agents[agent].tools if agent else list(READ_SKILLS)
     with database.read_session() as session:
         return plan_request(text, session, tools)
+
+
+def run(database: ErpDatabase, decision: Plan) -> Any:
+    with database.read_session() as session:
+        return READ_SKILLS[decision.skill].run(session, decision.args)
 
 
 def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
@@ -167,3 +179,36 @@ def test_a_ranking_without_a_period_covers_the_whole_history(
         first = session.scalar(select(func.min(m.SalesOrder.order_date)))
         today = business_date(session)
     assert (decision.args.date_from, decision.args.date_to) == (first, today)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "did cooper pay his invoice",
+        "tracking number for the Kessler Transport delivery?",
+        "where is my parcel for nordwind",
+    ],
+)
+def test_one_record_asked_is_not_answered_with_a_list(full_erp: ErpDatabase, text: str) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan) and decision.one_record, decision
+    result = run(full_erp, decision)
+    assert result.total_rows > 1 and not answers_one_record(decision, result.total_rows)
+    assert answers_one_record(decision, 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the invoice for order SO-1101", "what was the order value for turner last month"],
+)
+def test_a_named_record_or_a_figure_is_no_one_record_question(
+    full_erp: ErpDatabase, text: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan) and not decision.one_record, decision
+
+
+def test_a_payment_period_that_may_date_the_invoice_declines(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "did baker pay the invoice from march", "erp_payments")
+    assert isinstance(decision, Decline) and "may date the invoices" in decision.reason
+    assert isinstance(plan(full_erp, "payments from baker in march", "erp_payments"), Plan)
