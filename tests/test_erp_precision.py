@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from nova.catalog import default_catalog
-from nova.erp import models as m
-from nova.erp.db import ErpDatabase, business_date
+from nova.erp.db import ErpDatabase
 from nova.erp.intents import (
     Decline,
     Plan,
@@ -163,22 +161,6 @@ def test_a_typo_of_a_rule_word_is_still_corrected(full_erp: ErpDatabase) -> None
     with full_erp.read_session() as session:
         request = parse_request("whats below reoder level", session)
     assert "reorder" in request.residual
-
-
-@pytest.mark.parametrize(
-    ("text", "skill"),
-    [("best customers", "erp_top_customers"), ("best selling products", "erp_top_products")],
-)
-def test_a_ranking_without_a_period_covers_the_whole_history(
-    full_erp: ErpDatabase, text: str, skill: str
-) -> None:
-    # The skills' own default is the last 12 months, a window nobody asked for.
-    decision = plan(full_erp, text)
-    assert isinstance(decision, Plan) and decision.skill == skill
-    with full_erp.read_session() as session:
-        first = session.scalar(select(func.min(m.SalesOrder.order_date)))
-        today = business_date(session)
-    assert (decision.args.date_from, decision.args.date_to) == (first, today)
 
 
 @pytest.mark.parametrize(

@@ -296,16 +296,23 @@ def english_words() -> frozenset[str]:
     return frozenset(word for word in lines if word.isalpha() and word.isascii())
 
 
+def _inflects(word: str, target: str) -> bool:
+    """Whether ``word`` and ``target`` differ by one ending letter ("sells"/"sell", "given")."""
+    return word[:-1] == target or target[:-1] == word
+
+
 def _spelled(text: str, session: Session) -> str:
     """Correct one-letter typos of rule words ("runing low", "lsit", "staus").
 
-    Only a word no rule, name, category or English lexicon (``english_words``) knows is
-    changed, only to the one rule word at Damerau-Levenshtein distance 1 (a swap counts
-    once; words of four letters only by a swap), and never to a condition word: a typo must
-    not add a filter, and a real word ("stuck", "filled") is never read as another.
+    Only a word no rule, name or category knows is changed, only to the one rule word at
+    Damerau-Levenshtein distance 1 (a swap counts once; words of four letters only by a
+    swap), and never to a condition word: a typo must not add a filter. A real word of the
+    English lexicon (``english_words``) is only read as its own inflection ("reservations":
+    reservation), never as another word ("stuck", "filled": stock, billed).
     """
     vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
-    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES) | english_words()
+    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES)
+    english = english_words()
     targets = sorted(vocabulary - CONDITION_WORDS)
 
     def fix(match: re.Match[str]) -> str:
@@ -319,6 +326,9 @@ def _spelled(text: str, session: Session) -> str:
             if abs(len(target) - len(lower)) <= 1
             and DamerauLevenshtein.distance(lower, target) == 1
             and (len(lower) > 4 or sorted(lower) == sorted(target))
+            # A real word is only read as its own inflection ("sells": sell), never as
+            # another word one letter away ("stuck": stock).
+            and (lower not in english or _inflects(lower, target))
         ]
         return close[0] if len(close) == 1 else word
 

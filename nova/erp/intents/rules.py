@@ -9,10 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from nova.erp import models as m
 from nova.erp.intents.request import (
     NotForFastPath,
     Request,
@@ -466,25 +464,10 @@ def _b_sales(rq: Request, s: Session) -> dict[str, Any]:
     return args
 
 
-def _ranking_period(rq: Request, s: Session) -> dict[str, Any]:
-    """Return the period a ranking covers: the one named, else every order on record.
-
-    The ranking skills default to the last 12 months, a window the owner never asked for:
-    with no period named, "best customers" ranks over the whole history (as the structured
-    reading does), and the answer's first line says so.
-    """
-    if rq.period is not None:
-        return _dates(rq)
-    first = s.scalar(select(func.min(m.SalesOrder.order_date)))
-    if first is None:
-        return {}
-    return {"date_from": first, "date_to": rq.today}
-
-
 def _b_top_customers(rq: Request, s: Session) -> dict[str, Any]:
     said = _flag(rq, r"\b(revenue|sales|turnover|spend|spent|bought)\b")
     rq.reading = "Ranked by revenue." if said else "Ranked by revenue (net sales value)."
-    args: dict[str, Any] = {**_ranking_period(rq, s), **_limit(rq)}
+    args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
     if rq.countries:
         args["country"] = rq.countries[0]
     return args
@@ -495,7 +478,7 @@ def _b_customers_in(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_top_products(rq: Request, s: Session) -> dict[str, Any]:
-    args: dict[str, Any] = {**_ranking_period(rq, s), **_limit(rq)}
+    args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
     if _flag(rq, r"\b(units|volume|quantity|quantities|pieces|most sold|how many)\b"):
         args["by"] = "units"
         rq.reading = "Ranked by units sold."
