@@ -194,3 +194,23 @@ def test_a_payment_period_that_may_date_the_invoice_declines(full_erp: ErpDataba
     decision = plan(full_erp, "did baker pay the invoice from march", "erp_payments")
     assert isinstance(decision, Decline) and "may date the invoices" in decision.reason
     assert isinstance(plan(full_erp, "payments from baker in march", "erp_payments"), Plan)
+
+
+@pytest.mark.parametrize(
+    ("text", "noun"),
+    [
+        ("customers with overdue invoices", "customers"),
+        ("which customers have overdue invoices", "customers"),
+        ("which parts were returned this month", "parts"),
+    ],
+)
+def test_customers_or_products_asked_are_not_answered_with_documents(
+    full_erp: ErpDatabase, text: str, noun: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Decline) and f"not the {noun} asked for" in decision.reason
+
+
+def test_a_count_of_customers_with_documents_is_still_answered(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "how many customers have something overdue")
+    assert isinstance(decision, Plan) and decision.skill == "erp_overdue_invoices"

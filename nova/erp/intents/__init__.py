@@ -509,8 +509,22 @@ def counted_noun(norm: str) -> str | None:
     return None
 
 
+DOCUMENT_LISTS = frozenset(
+    {"erp_overdue_invoices", "erp_invoice_lookup", "erp_customer_orders", "erp_payment_history",
+     "erp_returns", "erp_shipment_status"}
+)  # fmt: skip
+"""Skills whose rows are documents (invoices, orders, payments, ...), one customer's or all."""
+_LISTED = r"(?P<noun>customers|clients|custs|accounts|products|parts|items|skus|articles)"
+_WHICH_LISTED = re.compile(
+    rf"\b(?:which|what|list|show|all)\s+(?:(?:of\s+)?(?:our|the)\s+)?{_LISTED}\b"
+    rf"|^{_LISTED.replace('noun', 'first')}\s+(?:with|who|that|whose|which)\b"
+)
+"""A request that asks for customers or products to be listed ("which customers ...")."""
+
+
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
+    counted = counted_noun(request.norm)
     if _SHARE.search(request.norm):
         return "a share of a total is not computed by the fast path"
     if skill != "erp_reorder_candidates" and skill not in WRITE_SKILLS:
@@ -520,6 +534,15 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
             return "a question about what is still to happen or required, not past records"
         if _TREND.search(request.norm):
             return "a trend ('is revenue up') compares periods; the fast path states one"
+    if (
+        skill in DOCUMENT_LISTS
+        and (listed := _WHICH_LISTED.search(request.norm)) is not None
+        and counted is None
+    ):
+        # "which customers have overdue invoices", "which parts were returned": the list holds
+        # invoices or returns (25 of 133 shown), not the customers or products asked for.
+        noun = listed.group("noun") or listed.group("first")
+        return f"{skill} lists documents, not the {noun} asked for"
     if skill == "erp_payment_history" and request.period is not None:
         if re.search(r"\b(?:invoice|invoices|bill|bills)\b", request.norm):
             # "did baker pay the invoice from march": the period may date the invoice; the
@@ -529,7 +552,6 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     if request.period is not None and event is not None and event[0].search(request.norm):
         # "invoices paid last month": the period is the payment date, the skill's is another.
         return f"{skill} filters its period by {event[1]}, not by when the status was reached"
-    counted = counted_noun(request.norm)
     if counted is not None and skill in COUNTED and counted not in COUNTED[skill]:
         # "how many customers pay by card": the payment list counts payments, not payers.
         return f"{skill} counts {', '.join(sorted(COUNTED[skill]))}, not {counted}"
