@@ -214,3 +214,10 @@ def test_customers_or_products_asked_are_not_answered_with_documents(
 def test_a_count_of_customers_with_documents_is_still_answered(full_erp: ErpDatabase) -> None:
     decision = plan(full_erp, "how many customers have something overdue")
     assert isinstance(decision, Plan) and decision.skill == "erp_overdue_invoices"
+
+
+def test_one_ordinary_word_of_product_names_names_no_products(full_erp: ErpDatabase) -> None:
+    # "long" is a word of a few spark plugs' names ("long life"), not a description here.
+    assert "products" not in str(structured(full_erp, "how long has nordwind been a customer"))
+    answered = structured(full_erp, "how many alternators do we have")
+    assert isinstance(answered, QueryArgs) and answered.products

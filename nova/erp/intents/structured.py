@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
+from nova.erp.intents.parsing import english_words
 from nova.erp.intents.request import Request
 from nova.erp.intents.rules import GLOBAL_WORDS
 from nova.erp.resolve import normalise
@@ -355,8 +356,14 @@ def _data_values(
         ]
         # "oil filters": the category word belongs to the description when both fit a name.
         extra = [w for c in categories for w in normalise(c).split()]
+        heads = {
+            sku: {f for w in normalise(name).split()[:2] for f in _forms(w)}
+            for sku, name in products
+        }
         for words in ([*left, *extra], left) if extra else (left,):
             fits = [sku for sku, forms in names if all(_forms(w) & forms for w in words)]
+            if len(words) == 1 and not _names_products(words[0], [heads[sku] for sku in fits]):
+                continue
             if fits and len(fits) <= 40 and (len(words) > 1 or len(fits) <= 6):
                 found["products"] = fits
                 if words is not left:
@@ -364,6 +371,18 @@ def _data_values(
                 left = []
                 break
     return found, left
+
+
+def _names_products(word: str, heads: list[set[str]]) -> bool:
+    """Whether one word on its own names products: their type, or a code no dictionary holds.
+
+    "alternators", "h7", "2sn" name products; "long" or "ceramic" are words of a few product
+    names ("long life", "ceramic") that mean something else in a question ("how long has ...").
+    ``heads`` holds the forms of the first two words (the product type) of each product fitted.
+    """
+    if heads and all(_forms(word) & head for head in heads):
+        return True
+    return any(ch.isalpha() for ch in word) and word not in english_words()
 
 
 def _forms(word: str) -> set[str]:
