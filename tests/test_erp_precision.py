@@ -66,6 +66,8 @@ def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
         ("how many days does nordwind have to pay", None, "still to happen"),
         ("is revenue up this month", None, "trend"),
         ("how many invoices are unpaid for more than 30 days", None, "issue or from the due"),
+        # Since the records began, or since January? "before" is left unread.
+        ("sales before june", None, "'before'"),
     ],
 )
 def test_a_reading_without_evidence_declines(

@@ -33,6 +33,12 @@ TODAY = date(2025, 6, 30)
         ("last week", date(2025, 6, 23), date(2025, 6, 29)),
         ("yesterday", date(2025, 6, 29), date(2025, 6, 29)),
         ("paid on 3 March", date(2025, 3, 3), date(2025, 3, 3)),
+        ("revenue since march", date(2025, 3, 1), TODAY),
+        ("orders since march 2024", date(2024, 3, 1), TODAY),
+        ("orders after april", date(2025, 5, 1), TODAY),
+        ("customers since 2024", date(2024, 1, 1), TODAY),
+        ("invoices from 2024", date(2024, 1, 1), date(2024, 12, 31)),
+        ("orders from march", date(2025, 3, 1), date(2025, 3, 31)),
     ],
 )
 def test_periods(text: str, start: date, end: date) -> None:
