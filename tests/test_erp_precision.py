@@ -100,6 +100,7 @@ def test_a_reading_without_evidence_declines(
         ("sales in may", "erp_sales_summary", {}),
         ("total reserved in ulm", "erp_query", {"measure": "reserved", "warehouse": "ULM"}),
         ("invoices more than 30 days overdue", "erp_overdue_invoices", {"min_days_overdue": 31}),
+        ("how many invoices are 90+ days late", "erp_overdue_invoices", {"min_days_overdue": 90}),
     ],
 )
 def test_the_same_mechanisms_leave_plain_questions_answered(

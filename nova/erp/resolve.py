@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from dateutil.easter import easter
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz, process
 
@@ -457,6 +458,11 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         value = int(m.group("y"))
         return date(value, 1, 1), date(value, 12, 31)
 
+    def since_easter(m: re.Match[str]) -> tuple[date, date]:
+        # Easter Sunday of this year, or of last year while this year's is still ahead.
+        sunday = easter(today.year)
+        return (sunday if sunday <= today else easter(today.year - 1)), today
+
     def month_or_year(m: re.Match[str]) -> tuple[date, date]:
         if m.group("m"):
             return month(m)
@@ -488,6 +494,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         # "after april" (the day after its last). "from march" stays the month itself, and
         # "before june" is left unread: since the records began, or since January?
         (re.compile(rf"\bsince\s+{_MONTH_OR_YEAR}\b", flags), since_month),
+        (re.compile(r"\bsince\s+easter\b", flags), since_easter),
         (re.compile(r"\bbefore\s+(?P<y>20\d{2})\b", flags), before_year),
         (re.compile(rf"\bafter\s+{_MONTH_OR_YEAR}\b", flags), after_month),
         (
@@ -549,6 +556,9 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         (re.compile(rf"\b(?P<m>{_MONTH})\s+(?P<y>20\d{{2}})\b", flags), month),
         (re.compile(rf"\b(?P<m>{_MONTH_NOT_MAY})\b", flags), month),
         (re.compile(r"\b(?:in\s+|for\s+|during\s+|from\s+|of\s+)(?P<y>20\d{2})\b", flags), year),
+        # A bare year at the end of a request ("avg invoice value 2024"); elsewhere a number
+        # such as 2024 may be a quantity or an amount.
+        (re.compile(r"(?<![\w.,€-])(?P<y>20\d{2})\s*[?!.]*\s*$", flags), year),
     ]
 
 

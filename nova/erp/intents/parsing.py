@@ -251,6 +251,8 @@ def _known_words(session: Session) -> frozenset[str]:
     return names | frozenset(" ".join(_categories(session)).split())
 
 
+_AT_LEAST_RE = re.compile(r"(?<![\w.,])(?P<n>\d{1,4})\s*\+\s*(?P<unit>days?|weeks?|months?)\b")
+"""A lower bound written with a plus sign: "90+ days"."""
 _YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)
 # English contractions, with or without the apostrophe people skip when typing fast
 # ("isnt", "havent"). Spelled out, "not" is a condition word the guard must see applied,
@@ -343,8 +345,10 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
 
     """
     today = today or business_date(session)
-    # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out.
-    text = _spelled(_YEAR_RE.sub("year", _spelled_out(text)), session)
+    # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
+    # "90+ days" as "at least 90 days".
+    text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", _YEAR_RE.sub("year", _spelled_out(text)))
+    text = _spelled(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))
     spans: list[tuple[int, int]] = []
 

@@ -738,7 +738,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "overdue invoices",
         "erp_overdue_invoices",
-        _t(r"\b(overdue|past due|late pay|more than \w+ days|longer than \w+ days)\b"),
+        _t(r"\b(overdue|past due|late pay|(?:more|longer) than \w+ days|at least \w+ days)\b"),
         _W({"customer", "days", "limit"}),
         _W(),
         OVERDUE_WORDS,
