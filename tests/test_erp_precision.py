@@ -224,3 +224,19 @@ def test_one_ordinary_word_of_product_names_names_no_products(full_erp: ErpDatab
     assert "products" not in str(structured(full_erp, "how long has nordwind been a customer"))
     answered = structured(full_erp, "how many alternators do we have")
     assert isinstance(answered, QueryArgs) and answered.products
+
+
+def test_a_named_document_settles_which_customer_a_name_means(full_erp: ErpDatabase) -> None:
+    # Two Winklers; the invoice is Winkler Maschinenbau's.
+    decision = plan(full_erp, "has winkler paid INV-2025-00118 yet")
+    assert isinstance(decision, Plan) and decision.args.customer == "20071"
+
+
+def test_a_customer_named_with_an_order_must_own_it(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "where's hochreiters order 4907 at")
+    assert isinstance(decision, Plan) and decision.skill == "erp_order_status"
+    text = render_text(run(full_erp, decision))
+    assert "shipment status in_transit, expected 2025-07-01" in text
+    # SO-1004 is Meyer's: answering with it would accept the wrong premise silently.
+    wrong = plan(full_erp, "what did acme order on SO-1004")
+    assert isinstance(wrong, Decline) and "not an order of the customer named" in wrong.reason

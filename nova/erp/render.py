@@ -325,7 +325,9 @@ def _headline(result: SkillResult[Any]) -> str:
             delivered = (
                 f", delivered {facts['delivered_on']}"
                 if facts["delivered_on"] != "–"
-                else ", not yet delivered"
+                # "where's order 4907 at": the shipment's own status and when it is due.
+                else f", not yet delivered (shipment status {facts['shipment_status']}, "
+                f"expected {facts['expected_delivery']})"
             )
             text += (
                 f" Shipped {facts['shipped_on']} with {facts['carrier']} ({facts['shipment']}, "

@@ -9,8 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nova.erp import models as m
 from nova.erp.intents.request import (
     NotForFastPath,
     Request,
@@ -87,8 +89,23 @@ def _customer(request: Request, session: Session) -> str | None:
         return None
     mention = request.customers[0]
     if mention.resolved is None:
+        owner = _document_customer(request, session)
+        if owner is not None and owner in {c.id for c in mention.candidates}:
+            # "has winkler paid INV-2025-00118": the invoice says which Winkler.
+            return next(c.number for c in mention.candidates if c.id == owner)
         raise AmbiguousName("customer", mention.text, list(mention.candidates))
     return mention.resolved.number
+
+
+def _document_customer(request: Request, session: Session) -> int | None:
+    """Return the customer id of the one invoice or sales order the request names, if any."""
+    if len(request.invoices) + len(request.orders) != 1:
+        return None
+    if request.invoices:
+        wanted = select(m.Invoice.customer_id).where(m.Invoice.number == request.invoices[0])
+    else:
+        wanted = select(m.SalesOrder.customer_id).where(m.SalesOrder.number == request.orders[0])
+    return session.scalar(wanted)
 
 
 def _supplier(request: Request, session: Session) -> str | None:
@@ -411,6 +428,15 @@ MOVEMENT_KINDS: dict[str, str] = {
 
 
 def _b_order(rq: Request, s: Session) -> dict[str, Any]:
+    if rq.count("customer"):
+        # "hochreiters order 4907": the name says whose order it is, so it must agree.
+        named = _customer(rq, s)
+        owner = _document_customer(rq, s)
+        if (
+            owner is None
+            or s.scalar(select(m.Customer.number).where(m.Customer.id == owner)) != named
+        ):
+            raise NotForFastPath(f"{rq.orders[0]} is not an order of the customer named")
     return {"order_number": rq.orders[0]}
 
 
@@ -853,7 +879,7 @@ RULES: tuple[Rule, ...] = (
         "order status",
         "erp_order_status",
         _t(r"."),
-        _W({"orders"}),
+        _W({"orders", "customer"}),
         _W({"orders"}),
         ORDER_WORDS,
         _b_order,

@@ -121,6 +121,13 @@ def order_status(session: Session, args: OrderStatusArgs) -> SkillResult[OrderLi
             Fact(key="tracking_number", label="Tracking", value=shipment.tracking_number),
             Fact(key="shipped_on", label="Shipped", value=shipment.shipped_on, kind="date"),
             Fact(key="delivered_on", label="Delivered", value=shipment.delivered_on, kind="date"),
+            Fact(key="shipment_status", label="Shipment status", value=shipment.status),
+            Fact(
+                key="expected_delivery",
+                label="Expected delivery",
+                value=shipment.expected_delivery,
+                kind="date",
+            ),
         ]
     invoice = session.scalar(select(m.Invoice).where(m.Invoice.order_id == order.id))
     if invoice is not None:
