@@ -240,3 +240,10 @@ def test_a_customer_named_with_an_order_must_own_it(full_erp: ErpDatabase) -> No
     # SO-1004 is Meyer's: answering with it would accept the wrong premise silently.
     wrong = plan(full_erp, "what did acme order on SO-1004")
     assert isinstance(wrong, Decline) and "not an order of the customer named" in wrong.reason
+
+
+def test_run_together_sizes_are_read_as_product_names_write_them(full_erp: ErpDatabase) -> None:
+    # "20l" for the "20 L" of "Gear Oil 75W-90 20 L ...": the four tins, each one's stock.
+    answered = structured(full_erp, "gear oil 20l how many tins in stock")
+    assert isinstance(answered, QueryArgs)
+    assert sorted(answered.products or []) == ["LUB-4290", "LUB-5179", "LUB-7631", "LUB-7790"]

@@ -229,6 +229,29 @@ def _described_products(
         position = end
 
 
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+
+
+def _split_units(norm: str, session: Session) -> str:
+    """Split run-together sizes as product names write them apart ("20l": 20 l, "5w30": 5w 30).
+
+    A word no product name holds is cut at one letter-digit boundary when both parts are
+    words of product names, so "gear oil 20l" can fit "Gear Oil 75W-90 20 L".
+    """
+    _folded, vocabulary = _folded_products(name_index(session, m.Product))
+
+    def split(word: str) -> str:
+        if word in vocabulary or not any(ch.isdigit() for ch in word):
+            return word
+        for cut in _LETTER_DIGIT.finditer(word):
+            head, tail = word[: cut.start()], word[cut.start() :]
+            if head in vocabulary and tail in vocabulary:
+                return f"{head} {tail}"
+        return word
+
+    return " ".join(split(word) for word in norm.split())
+
+
 @functools.lru_cache(maxsize=4)
 def _folded_products(
     index: r.NameIndex,
@@ -454,7 +477,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
             request.reason = match.group("why").strip()
             spans.append(match.span())
     masked = _mask(text, spans)
-    norm_masked = r.normalise(masked)
+    norm_masked = _split_units(r.normalise(masked), session)
     aliases = _categories(session)
     ignore = ERP_WORDS | GLOBAL_WORDS | frozenset(aliases) | frozenset(r.COUNTRIES)
     # Names first: "Delta Hydraulics" is a supplier even though "hydraulics" is a category.
