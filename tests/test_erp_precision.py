@@ -247,3 +247,22 @@ def test_run_together_sizes_are_read_as_product_names_write_them(full_erp: ErpDa
     answered = structured(full_erp, "gear oil 20l how many tins in stock")
     assert isinstance(answered, QueryArgs)
     assert sorted(answered.products or []) == ["LUB-4290", "LUB-5179", "LUB-7631", "LUB-7790"]
+
+
+def test_a_markup_is_not_read_as_a_margin(full_erp: ErpDatabase) -> None:
+    # A markup is on cost ((price - cost) / cost), a margin on price: different figures.
+    assert isinstance(plan(full_erp, "markup on the hydraulic hose 3/8 for deutz"), Decline)
+
+
+def test_invoices_due_are_the_open_ones(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "invoices due this week", "erp_invoices")
+    assert isinstance(decision, Plan) and decision.args.status == "open"
+    paid = plan(full_erp, "invoices due this week that are paid", "erp_invoices")
+    assert not isinstance(paid, Plan) or paid.args.status != "open"
+
+
+def test_products_ranked_by_the_query_are_named(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "top 10 parts by qty 2024")
+    assert isinstance(decision, Plan) and decision.skill == "erp_query"
+    text = render_text(run(full_erp, decision))
+    assert "Needle Bearing 6204-2RS MAN TGX" in text

@@ -310,6 +310,9 @@ def _b_invoices(rq: Request, s: Session) -> dict[str, Any]:
                 f"{rq.due_period.text!r} without a year is ambiguous for due dates"
             )
         args |= {"due_from": rq.due_period.start, "due_to": rq.due_period.end}
+        if args["status"] == "any" and not re.search(r"\b(paid|settled)\b", rq.norm):
+            # "invoices due this week": a paid invoice is no longer due; the open ones are.
+            args["status"] = "open"
     elif rq.period is not None:
         args |= _dates(rq, "issued_from", "issued_to")
     return args

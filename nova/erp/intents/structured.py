@@ -88,7 +88,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "days_in_transit": "delivery time,delivery times,transit time,days in transit",
             "on_hand": "on hand,in stock,stock level,stock levels,left,remaining,in the warehouse",
             "price": "price,prices,priced,list price,list prices,pricing",
-            "margin_pct": "margin,margins,markup",
+            # Not "markup": a markup is on cost ((price - cost) / cost), a margin on price.
+            "margin_pct": "margin,margins",
             "shipping_cost": "shipping cost,shipping costs,freight,freight cost,freight costs,"
             "postage",
         },

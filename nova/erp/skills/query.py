@@ -570,6 +570,8 @@ class QueryRow(Row):
     id: str = column("Group")
     value: Decimal | int | None = column("Value")
     count: int = column("Records", "int")
+    name: str | None = column("Name", default=None)
+    """The product's name, for a group that is one product (its SKU is the id)."""
 
 
 # --- the query builder --------------------------------------------------------------------
@@ -801,6 +803,14 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         for r in raw
         if not (group is None and r.n == 0 and measure.kind in ("days", "pct"))
     ]
+    if args.group_by == "product" and rows:
+        # A SKU alone does not say which product it is: name each one.
+        names = dict(
+            session.execute(
+                select(m.Product.sku, m.Product.name).where(m.Product.sku.in_([r.id for r in rows]))
+            ).all()
+        )
+        rows = [row.model_copy(update={"name": names.get(row.id)}) for row in rows]
     base_total = _money(raw[0].total) if raw and raw[0].total is not None else None
     single = rows[0] if group is None and rows else None
     if group is None:
