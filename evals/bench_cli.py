@@ -5,7 +5,9 @@
 * **bare import**: ``python -c "import langgraph.graph, langchain_core.messages"`` in the same
   venv — the floor any in-process LangGraph CLI pays;
 * **cold ask**: ``nova ask "Show me invoice INV-2025-00412" --project parts-shop --local`` (a new
-  process, model-free ERP fast path) and its ratio to the bare import (target ≤ 2×);
+  process, model-free ERP fast path) and its ratio to the bare import (target ≤ 2×), and beside
+  it the floor of that path: importing only the libraries such a turn cannot do without (the
+  vector store, the encoder's runtime, the ERP's SQL toolkit, BM25 and the CLI toolkit);
 * **ask through a server**: the same with a running ``nova serve --dev`` (target ≤ 0.5× the
   bare import), and the bare ``import langgraph_sdk`` that path cannot go below;
 * **graph construction**: building and compiling the whole supervisor with its four
@@ -38,6 +40,16 @@ from evals.daily_eval import free_port, model_free_env, wait_for_server
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Show me invoice INV-2025-00412"
+LOCAL_TURN_LIBRARIES = (
+    "langgraph.graph",
+    "langchain_core.messages",
+    "chromadb",  # recall reads the project's memories
+    "onnxruntime",  # the encoder that recall and the router share
+    "sqlalchemy.orm",  # the ERP fast path's queries
+    "bm25s",  # recall's keyword channel
+    "typer",  # the CLI
+)
+"""What a cold in-process ERP turn imports beyond the bare LangGraph floor, nothing of Nova's."""
 
 _PROBE = """
 import json, sys, time
@@ -128,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         nova = [sys.executable, "-m", "nova.cli"]
         bare = [sys.executable, "-c", "import langgraph.graph, langchain_core.messages"]
         sdk = [sys.executable, "-c", "import langgraph_sdk"]
+        libraries = [sys.executable, "-c", f"import {', '.join(LOCAL_TURN_LIBRARIES)}"]
         ask_local = [*nova, "ask", QUESTION, "--project", "parts-shop", "--local"]
 
         port = free_port()
@@ -144,12 +157,19 @@ def main(argv: list[str] | None = None) -> None:
         wait_for_server(url, server, Path(os.devnull))
         _timed(ask_server, env)  # the server's first turn loads its encoder and router
 
-        samples: dict[str, list[float]] = {"bare": [], "sdk": [], "local": [], "server": []}
+        samples: dict[str, list[float]] = {
+            "bare": [],
+            "sdk": [],
+            "libraries": [],
+            "local": [],
+            "server": [],
+        }
         with console.status("Timing cold commands…"):
             _timed(ask_local, env)  # page cache and router cache warm, as on a used machine
             for _ in range(args.repeats):
                 samples["bare"].append(_timed(bare, env))
                 samples["sdk"].append(_timed(sdk, env))
+                samples["libraries"].append(_timed(libraries, env))
                 samples["local"].append(_timed(ask_local, env))
                 samples["server"].append(_timed(ask_server, env))
         with console.status("Timing graph construction, router load and warm turns…"):
@@ -174,6 +194,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{median['local']:.2f}",
         f"{median['local'] / median['bare']:.2f}×",
         "≤ 2×",
+    )
+    table.add_row(
+        "  floor of that path: importing its libraries",
+        f"{median['libraries']:.2f}",
+        f"{median['libraries'] / median['bare']:.2f}×",
+        "",
     )
     table.add_row(
         "nova ask through nova serve --dev",

@@ -165,19 +165,24 @@ def _load_glossary(project: str, owner: str | None) -> Glossary:
 
 
 def _analysis(source: DetectedLanguage | None, jobs: list[TranslationJob]) -> str:
+    # One Markdown bullet per finding: the CLI and Studio render answers as Markdown, where
+    # single line breaks run the findings together into one line.
     lines = [
-        "Source language: "
+        "- Source language: "
         + (
             f"{source.language} ({source.code}, confidence {source.confidence:.2f})"
             if source
             else "unclear"
         ),
-        "Target: " + ", ".join(f"{language_name(job.target)} ({job.target})" for job in jobs),
+        "- Target: " + ", ".join(f"{language_name(job.target)} ({job.target})" for job in jobs),
     ]
     spans = jobs[0].masked.spans if jobs else ()
     if spans:
         kept = [f"{s.text} → {s.expected}" if s.expected != s.text else s.text for s in spans]
-        lines.append(f"Protected or glossary spans ({len(spans)}): " + ", ".join(kept[:20]))
+        lines.append(
+            f"- Kept as written or by the glossary ({len(spans)}): "
+            + ", ".join(f"`{k}`" for k in kept[:20])
+        )
     return "\n".join(lines)
 
 

@@ -101,6 +101,21 @@ def _gist(description: str, limit: int = 90) -> str:
     return first[:1].lower() + first[1:]
 
 
+def _cleared(p1: float, p2: float, similarity: float, thresholds: Thresholds) -> str:
+    """Say which of the fitted bars the pick cleared; a bar the fit set at zero is no bar."""
+    bars = [
+        ("confidence", p1, thresholds.min_confidence),
+        ("margin", p1 - p2, thresholds.min_margin),
+        ("similarity", similarity, thresholds.min_similarity),
+    ]
+    cleared = [f"{name} {value:.2f} ≥ {bar:.2f}" for name, value, bar in bars if bar > 0.005]
+    return (
+        ", ".join(cleared)
+        if cleared
+        else f"confidence {p1:.2f}, margin {p1 - p2:.2f} (no fitted bar applies)"
+    )
+
+
 class Router:
     """Routes requests to a catalog's agents; pure: no model, no ledger, no side effects.
 
@@ -305,11 +320,8 @@ class Router:
             )
             if not (out_of_scope[row] or ambiguous[row]):
                 decision["subgraph"] = self.subgraph_of(best)
-                decision["reason"] = (
-                    f"{best}: confidence {p1:.2f} ≥ {thresholds.min_confidence:.2f}, "
-                    f"margin {p1 - p2:.2f} ≥ {thresholds.min_margin:.2f}, "
-                    f"similarity {similarity:.2f} ≥ {thresholds.min_similarity:.2f}; "
-                    + nearest_note
+                decision["reason"] = f"{best}: {_cleared(p1, p2, similarity, thresholds)}; " + (
+                    nearest_note
                 )
             else:
                 why = self._abstain_reason(

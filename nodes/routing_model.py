@@ -54,7 +54,7 @@ from nova.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
 
-ROUTER_ALGORITHM = "nova-ridge/5"
+ROUTER_ALGORITHM = "nova-ridge/6"
 """Bumped whenever fitting or scoring changes, so cached fits are refitted."""
 
 ROUTER_CONFIG_FILE = "router.yaml"
@@ -684,21 +684,57 @@ class _Models:
 def _fit_fusion(
     embedding: FloatArray, text: FloatArray, labels: npt.NDArray[np.int64], weight: float | None
 ) -> tuple[float, float]:
-    """Return the text part's weight (unless given) and the temperature, by validation NLL."""
+    """Return the text part's weight (unless given) and the temperature, by validation NLL.
+
+    The probabilities are ``softmax(a * embedding + b * text)``; their negative
+    log-likelihood is convex in ``(a, b)``, so both scales are fitted together by a
+    bounded quasi-Newton search (weight ``b / a``, temperature ``1 / a``). A grid of
+    weights, as before, moved the fused model by whole steps: on Nova's catalog the
+    grid's 0.02 and the optimum's ~0.024 route a point of dev requests differently.
+    """
     if len(labels) > _CALIBRATION_ROWS:
         # Two scalars need no 15,000 rows: a fixed sample keeps this a fraction of a second.
         rows = np.random.default_rng(0).choice(len(labels), _CALIBRATION_ROWS, replace=False)
         embedding, text, labels = embedding[rows], text[rows], labels[rows]
     if weight is not None:
         return weight, _fit_temperature(embedding + weight * text, labels)
-    best: tuple[float, float, float] | None = None
-    for candidate in (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5):
-        temperature = _fit_temperature(embedding + candidate * text, labels)
-        loss = _nll(embedding + candidate * text, labels, temperature)
-        if best is None or loss < best[0]:
-            best = (loss, candidate, temperature)
-    assert best is not None
-    return best[1], best[2]
+    from scipy.optimize import minimize
+
+    embedding64, text64 = embedding.astype(np.float64), text.astype(np.float64)
+    start_temperature = _fit_temperature(embedding, labels)
+    result = minimize(
+        _scaled_nll,
+        x0=np.array([1.0 / start_temperature, 0.0]),
+        args=(embedding64, text64, labels),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(1.0 / 20.0, 1.0 / 0.005), (0.0, None)],
+    )
+    embedding_scale, text_scale = (float(v) for v in result.x)
+    return text_scale / embedding_scale, 1.0 / embedding_scale
+
+
+def _scaled_nll(
+    scales: npt.NDArray[np.float64],
+    embedding: npt.NDArray[np.float64],
+    text: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+) -> tuple[float, npt.NDArray[np.float64]]:
+    """Return the NLL of ``softmax(a * embedding + b * text)`` and its gradient in (a, b)."""
+    z = scales[0] * embedding + scales[1] * text
+    z = z - z.max(axis=1, keepdims=True)
+    probabilities = np.exp(z)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    rows = np.arange(len(labels))
+    loss = -float(np.log(np.maximum(probabilities[rows, labels], 1e-300)).mean())
+    # d(-log p_y)/d(scale) = E_p[part] - part_y, averaged over rows.
+    gradient = np.array(
+        [
+            float(((probabilities * part).sum(axis=1) - part[rows, labels]).mean())
+            for part in (embedding, text)
+        ]
+    )
+    return loss, gradient
 
 
 def _nll(scores: FloatArray, labels: npt.NDArray[np.int64], temperature: float) -> float:

@@ -547,6 +547,9 @@ def test_invalid_requests_are_told_not_recorded(
     [
         (["ask", " "], 'error: Nova needs a request, e.g. nova ask "Which invoices are overdue?"'),
         (["ask", "hello", "--project", "no-such-project"], "error: Unknown project 'no-such"),
+        # Before the first prompt: chat used to open, then fail on the first message.
+        (["chat", "--project", "no-such-project"], "error: Unknown project 'no-such"),
+        (["agents", "list", "--group", "bogus"], "error: No agent group 'bogus'; the groups"),
     ],
 )
 def test_the_cli_tells_an_invalid_request_in_one_line_without_a_retry(

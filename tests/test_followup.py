@@ -73,12 +73,26 @@ def test_cli_ask_thread_continues_in_the_threads_project() -> None:
         args = ["ask", text, "--agent", "calculator", "--thread", "cli-t1", "--json", *project]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
-        return json.loads(result.output)["project"]
+        return json.loads(result.stdout)["project"]  # the new-thread notice is on stderr
 
     assert ask("What is 2 + 2?", "--project", "parts-shop") == "parts-shop"
     assert ask("and 3 + 3?") == "parts-shop"
     assert ask("and 4 + 4?", "--project", "client-work") == "client-work"
     assert ask("and 5 + 5?") == "client-work"
+
+
+def test_cli_ask_says_when_the_thread_to_continue_holds_nothing() -> None:
+    """A mistyped --thread must not silently start a new conversation."""
+    from nova.cli import app
+
+    def ask(thread: str) -> str:
+        args = ["ask", "What is 2 + 2?", "--agent", "calculator", "--thread", thread]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    assert "No conversation 'cli-new' here yet: starting a new one" in ask("cli-new")
+    assert "No conversation" not in ask("cli-new")  # now it holds the first turn
 
 
 # --- follow-ups ----------------------------------------------------------------------------

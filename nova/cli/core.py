@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import os
 import shutil
@@ -16,7 +18,7 @@ from rich.panel import Panel
 from rich.prompt import Prompt
 from rich.table import Table
 
-from nova.cli.apps import app, ask_approval, console, fail
+from nova.cli.apps import app, ask_approval, console, err_console, fail
 from nova.errors import InvalidRequest
 
 agents_app = typer.Typer(
@@ -116,10 +118,12 @@ def run_turn(
     agent: str | None,
     interactive: bool,
     stream: bool = False,
+    continuing: bool = False,
 ) -> dict[str, Any]:
     """Run one turn with a progress spinner, handling approval interrupts; return final values.
 
     With ``stream`` the answer is shown as the agent's model writes it (``nova.cli.streaming``).
+    ``continuing``: the user named the thread to continue; say so when it holds nothing yet.
     """
     from langgraph.types import Command
 
@@ -130,6 +134,12 @@ def run_turn(
 
     callbacks = tracing_callbacks(checkpointer=graph.checkpointer)
     context = NovaContext(project=project, agent=agent)
+    if continuing and graph.checkpointer.get_tuple({"configurable": {"thread_id": thread}}) is None:
+        # A mistyped --thread would otherwise start a fresh conversation without a word.
+        err_console.print(  # stderr: --json output stays one JSON document
+            f"[yellow]No conversation {thread!r} here yet[/]: starting a new one under that id "
+            "(check the id if you meant to continue one)."
+        )
     while True:
         # Every step (a turn or a resume) is its own traced run, recorded under its run id.
         config = {
@@ -178,7 +188,17 @@ def _open_graph(stack: Any) -> Any:
 
     checkpointer = stack.enter_context(open_checkpointer())
     # The process's one compiled supervisor, with this command's checkpointer attached.
-    return default_nova_graph().copy(update={"checkpointer": checkpointer})
+    graph = default_nova_graph().copy(update={"checkpointer": checkpointer})
+    _freeze_startup_objects()
+    return graph
+
+
+@functools.cache
+def _freeze_startup_objects() -> None:
+    # Once per process, before the first turn: what was imported and built until now lives
+    # as long as the process, so later collections (each turn of a long `nova chat`) need
+    # not walk it again. Only once: a later freeze would also keep a turn's garbage forever.
+    gc.freeze()
 
 
 def _remote_target(settings: Any, *, server: str | None, local: bool, thread: str | None) -> Any:
@@ -206,8 +226,12 @@ def _turn(
     interactive: bool,
     target: Any,
     stream: bool = False,
+    continuing: bool = False,
 ) -> dict[str, Any]:
-    """Run one turn on the server ``target`` (or in-process when ``None``): final values."""
+    """Run one turn on the server ``target`` (or in-process when ``None``): final values.
+
+    ``continuing``: the user named ``thread`` to continue it (``--thread``).
+    """
     import contextlib
 
     if target is not None:
@@ -253,6 +277,7 @@ def _turn(
             agent=agent,
             interactive=interactive,
             stream=stream,
+            continuing=continuing and resume is None,
         )
 
 
@@ -271,6 +296,7 @@ def ask(
     if not text.strip():
         raise fail('Nova needs a request, e.g. nova ask "Which invoices are overdue?"')
     target = _remote_target(settings, server=server, local=local, thread=thread)
+    continuing = thread is not None
     thread = thread or uuid.uuid4().hex[:12]
     values = _turn(
         text=text,
@@ -280,6 +306,7 @@ def ask(
         agent=agent,
         interactive=sys.stdin.isatty() and not as_json,
         target=target,
+        continuing=continuing,
         # The answer as it is written, on a terminal only: pipes and --json get the final one.
         stream=console.is_terminal and not as_json,
     )
@@ -332,6 +359,16 @@ def resume(
     _show_result(values)
 
 
+def _check_project(project: str) -> None:
+    """Exit with the projects' own one-line error when ``project`` is not defined."""
+    from nova.projects import ProjectError, load_projects
+
+    try:
+        load_projects().get(project)
+    except ProjectError as error:
+        raise fail(str(error)) from None
+
+
 @app.command()
 def chat(
     thread: ThreadOption = None,
@@ -341,9 +378,12 @@ def chat(
 ) -> None:
     """Talk to Nova interactively (Ctrl-D or 'exit' to leave)."""
     settings = _settings_or_exit()
+    if project is not None:
+        _check_project(project)  # before the first prompt, not after the first message
     target = _remote_target(settings, server=server, local=local, thread=thread)
     # A continued thread keeps its own project unless one is named (nodes.supervisor.intake).
     scope = project or ("the thread's" if thread else settings.default_project)
+    continuing = thread is not None
     thread = thread or uuid.uuid4().hex[:12]
     where = f" · server {target.url}" if target is not None else ""
     console.print(f"[bold cyan]Nova[/] · thread {thread} · project {scope}{where}")
@@ -366,7 +406,9 @@ def chat(
             interactive=True,
             target=target,
             stream=console.is_terminal,
+            continuing=continuing,
         )
+        continuing = False
         _show_result(values)
 
 
@@ -380,12 +422,15 @@ def agents_list(
     from nova.catalog import load_catalog
 
     catalog = load_catalog()
-    table = Table(title=f"{len(catalog)} agents · catalog {catalog.version}")
+    groups = sorted({spec.group for spec in catalog.agents.values()})
+    if group is not None and group not in groups:
+        raise fail(f"No agent group {group!r}; the groups are {', '.join(groups)}")
+    shown = [spec for spec in catalog.agents.values() if group is None or spec.group == group]
+    of_group = f" in group {group}" if group else ""
+    table = Table(title=f"{len(shown)} agents{of_group} · catalog {catalog.version}")
     for column in ("name", "group", "version", "content", "tools", "description"):
         table.add_column(column, overflow="fold")
-    for spec in catalog.agents.values():
-        if group and spec.group != group:
-            continue
+    for spec in shown:
         table.add_row(
             spec.name,
             spec.group,

@@ -46,9 +46,14 @@ def doctor(
             table.add_row(row.area, status_text, row.detail, row.fix)
         console.print(table)
     problems = sum(row.status == "problem" for row in rows)
+    warnings = sum(row.status == "warning" for row in rows)
     if not as_json:
-        console.print(
-            f"[bold red]{problems} problem(s) found.[/]" if problems else "[green]All good.[/]"
-        )
+        if problems:
+            console.print(f"[bold red]{problems} problem(s) found.[/]")
+        elif warnings:
+            # Nothing stops Nova, but "All good." above a warning reads as if it were ignored.
+            console.print(f"[yellow]No problems; {warnings} warning(s) to read above.[/]")
+        else:
+            console.print("[green]All good.[/]")
     if problems:
         raise typer.Exit(1)

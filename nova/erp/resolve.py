@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -398,8 +399,13 @@ def _month(year: int, month: int) -> tuple[date, date]:
     return first, first + relativedelta(months=1) - timedelta(days=1)
 
 
-def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
-    """Return the period rules, most specific first (see ``find_period``)."""
+@functools.lru_cache(maxsize=4)
+def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
+    """Return the period rules, most specific first (see ``find_period``).
+
+    Cached per business date: building them (the calendar arithmetic for "last month",
+    "last quarter" …) cost about as much as the rest of a fast-path request's parsing.
+    """
 
     def fixed(start: date, end: date) -> object:
         return lambda _m: (start, end)
@@ -479,7 +485,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         return month_or_year(m)[1] + timedelta(days=1), today
 
     flags = re.IGNORECASE
-    return [
+    return (
         (
             re.compile(
                 rf"\b(?:between|from)\s+(?P<a>{DATE_TEXT})\s+(?:and|to|until|-)\s+(?P<b>{DATE_TEXT})\b",
@@ -559,7 +565,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], object]]:
         # A bare year at the end of a request ("avg invoice value 2024"); elsewhere a number
         # such as 2024 may be a quantity or an amount.
         (re.compile(r"(?<![\w.,€-])(?P<y>20\d{2})\s*[?!.]*\s*$", flags), year),
-    ]
+    )
 
 
 def find_period(text: str, today: date, *, clamp: bool = True) -> Period | None:

@@ -103,6 +103,30 @@ def feedback_routes(owner_of: OwnerOf = thread_owner) -> list[Route]:
         return thread_id is not None and await owner_of(thread_id) == user
 
     async def post(request: Request) -> JSONResponse:
+        """Record the caller's verdict on one of their runs.
+
+        The part after the line of dashes is this route's OpenAPI operation (YAML).
+        ---
+        summary: Rate one of your runs (good or bad, optionally with the right agent or answer)
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [run, rating]
+                properties:
+                  run: {type: string, description: Run id (a unique prefix) or thread id}
+                  rating: {type: string, enum: [good, bad]}
+                  agent: {type: string, description: The agent that should have answered}
+                  answer: {type: string}
+                  note: {type: string}
+        responses:
+          "201": {description: The stored feedback record}
+          "401": {description: No valid credentials}
+          "404": {description: No such run or thread of yours}
+          "422": {description: A malformed body or an unknown agent}
+        """
         from nova.catalog import default_catalog
         from nova.ledger.feedback import give_feedback
         from nova.tracing import TraceNotFound, TraceStore
@@ -143,6 +167,15 @@ def feedback_routes(owner_of: OwnerOf = thread_owner) -> list[Route]:
         return JSONResponse(record.model_dump(mode="json"), status_code=201)
 
     async def get(request: Request) -> JSONResponse:
+        """List the caller's latest feedback.
+
+        The part after the line of dashes is this route's OpenAPI operation (YAML).
+        ---
+        summary: Your latest 100 feedback records, newest first
+        responses:
+          "200": {description: The records as a JSON list}
+          "401": {description: No valid credentials}
+        """
         from nova.ledger.feedback import FeedbackLedger
 
         try:

@@ -352,7 +352,20 @@ def _error(message: str, status: int) -> JSONResponse:
 
 
 async def get_inbox(request: Request) -> Response:
-    """``GET /nova/inbox[?sources=server][&limit=N]``: the caller's inbox as JSON."""
+    """Return the caller's inbox as JSON.
+
+    The part after the line of dashes is this route's OpenAPI operation (YAML): the
+    servers' schema generator reads it, and a docstring that is not YAML logs a traceback.
+    ---
+    summary: The caller's inbox (approvals, clarifications, failures, proposals)
+    description: >-
+      Query `sources=server` for the server's part only, `limit=N` (1 to 10,000, default
+      100) for at most N items of each kind.
+    responses:
+      "200": {description: The inbox as JSON}
+      "401": {description: No valid credentials}
+      "422": {description: A malformed limit}
+    """
     try:
         user = caller(request)
     except Unauthorised as error:
@@ -371,7 +384,25 @@ async def get_inbox(request: Request) -> Response:
 
 
 async def post_action(request: Request) -> Response:
-    """``POST /nova/inbox/items/{id}/{action}`` with ``{"value": …, "approver": …}``."""
+    """Act on one inbox item (approve, reject, answer, retry …).
+
+    The part after the line of dashes is this route's OpenAPI operation (YAML).
+    ---
+    summary: Act on one inbox item
+    parameters:
+      - {name: item_id, in: path, required: true, schema: {type: string}}
+      - {name: action, in: path, required: true, schema: {type: string}}
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            properties: {value: {type: string}, approver: {type: string}}
+    responses:
+      "200": {description: What was done}
+      "404": {description: Nothing waits under that id}
+      "422": {description: A malformed body}
+    """
     try:
         user = caller(request)
     except Unauthorised as error:
@@ -399,7 +430,14 @@ async def post_action(request: Request) -> Response:
 
 
 async def get_page(request: Request) -> Response:
-    """``GET /nova/inbox/page``: the inbox page (its script reads the JSON route)."""
+    """Serve the inbox page (its script reads the JSON route).
+
+    The part after the line of dashes is this route's OpenAPI operation (YAML).
+    ---
+    summary: The inbox as a web page
+    responses:
+      "200": {description: The page (HTML)}
+    """
     return HTMLResponse(PAGE.read_text(), headers={"cache-control": "no-store"})
 
 
