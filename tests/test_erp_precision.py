@@ -266,3 +266,28 @@ def test_products_ranked_by_the_query_are_named(full_erp: ErpDatabase) -> None:
     assert isinstance(decision, Plan) and decision.skill == "erp_query"
     text = render_text(run(full_erp, decision))
     assert "Needle Bearing 6204-2RS MAN TGX" in text
+
+
+def test_one_named_customer_who_bought_is_their_orders(full_erp: ErpDatabase) -> None:
+    answered = structured(full_erp, "how much has dobes bought this year")
+    assert isinstance(answered, QueryArgs)
+    assert (answered.subject, answered.measure, answered.customer_condition) == (
+        "orders",
+        "value",
+        None,
+    )
+    listed = structured(full_erp, "customers who ordered this year")
+    assert isinstance(listed, QueryArgs) and listed.customer_condition == "ordered"
+
+
+def test_an_order_list_states_its_value_without_cancelled_orders(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "orders from dobes this year")
+    assert isinstance(decision, Plan) and decision.skill == "erp_customer_orders"
+    headline = render_text(run(full_erp, decision)).splitlines()[0]
+    assert "(2 cancelled; €7,533.06 without them)" in headline
+
+
+def test_what_was_ordered_is_not_answered_with_a_list_of_orders(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "what did senn order on the 26th")
+    assert isinstance(decision, Decline) and "the products" in decision.reason
+    assert isinstance(plan(full_erp, "orders from senn on the 26th"), Plan)

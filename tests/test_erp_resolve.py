@@ -40,6 +40,8 @@ TODAY = date(2025, 6, 30)
         ("invoices from 2024", date(2024, 1, 1), date(2024, 12, 31)),
         ("orders from march", date(2025, 3, 1), date(2025, 3, 31)),
         ("payments since easter", date(2025, 4, 20), TODAY),
+        ("orders on the 26th", date(2025, 6, 26), date(2025, 6, 26)),
+        ("orders on the 31st", date(2025, 5, 31), date(2025, 5, 31)),
         ("avg invoice value 2024", date(2024, 1, 1), date(2024, 12, 31)),
     ],
 )

@@ -344,6 +344,12 @@ def _headline(result: SkillResult[Any]) -> str:
     if skill == "erp_customer_orders":
         if not rows:
             return f"No sales orders match{_period(facts)}."
+        cancelled = facts.get("cancelled", "0")
+        if cancelled != "0" and result.rows and any(r.status != "cancelled" for r in result.rows):
+            return (
+                f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']} "
+                f"({cancelled} cancelled; {facts['not_cancelled_total']} without them):"
+            )
         return f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']}:"
     if skill == "erp_sales_summary":
         return (

@@ -469,6 +469,17 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         sunday = easter(today.year)
         return (sunday if sunday <= today else easter(today.year - 1)), today
 
+    def day_of_month(m: re.Match[str]) -> tuple[date, date]:
+        # "on the 26th": the latest 26th up to today (this month's, else an earlier one).
+        day, month_start = int(m.group("d")), today.replace(day=1)
+        for back in range(3):
+            first = month_start - relativedelta(months=back)
+            if day <= calendar.monthrange(first.year, first.month)[1]:
+                found = first.replace(day=day)
+                if found <= today:
+                    return found, found
+        raise PeriodError(f"There is no {m.group(0)!r} in the last months; give the full date")
+
     def month_or_year(m: re.Match[str]) -> tuple[date, date]:
         if m.group("m"):
             return month(m)
@@ -552,6 +563,10 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             fixed(monday - timedelta(days=7), monday - timedelta(days=1)),
         ),
         (re.compile(rf"\b(?:on\s+)?(?P<a>{DATE_TEXT})\b", flags), on_day),
+        (
+            re.compile(r"\bon\s+the\s+(?P<d>[1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b", flags),
+            day_of_month,
+        ),
         # "May" alone is too often the verb: it needs "in/for/during" or a year.
         (
             re.compile(

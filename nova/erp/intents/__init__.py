@@ -509,6 +509,11 @@ def counted_noun(norm: str) -> str | None:
     return None
 
 
+_WHAT_BOUGHT = re.compile(
+    r"\bwhat\s+(?:did|does|do|has|have|had)\s+(?:\w+\s+){0,3}?"
+    r"(?:order|orders|ordered|buy|buys|bought|purchase|purchased|get|got)\b"
+)
+"""A question about what was ordered: the products ("what did senn order", "what has X bought")."""
 DOCUMENT_LISTS = frozenset(
     {"erp_overdue_invoices", "erp_invoice_lookup", "erp_customer_orders", "erp_payment_history",
      "erp_returns", "erp_shipment_status"}
@@ -543,6 +548,10 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
         # invoices or returns (25 of 133 shown), not the customers or products asked for.
         noun = listed.group("noun") or listed.group("first")
         return f"{skill} lists documents, not the {noun} asked for"
+    if skill in ("erp_customer_orders", QUERY_SKILL) and _WHAT_BOUGHT.search(request.norm):
+        # "what did senn order on the 26th": the products, which a list of orders (number,
+        # date, value) does not show.
+        return "what was ordered is the products; the order list shows orders and values"
     if skill == "erp_payment_history" and request.period is not None:
         if re.search(r"\b(?:invoice|invoices|bill|bills)\b", request.norm):
             # "did baker pay the invoice from march": the period may date the invoice; the

@@ -206,8 +206,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
         {
             "": "did,do,does,we,our,us,in,on,so far,to date,overall,altogether,in total,"
             "was,were,had,has,have,is,are,give away,gave away,given,give,raise,raised,issued,"
-            "sent,sent out,send out,use,used,place,placed,get,got,there,been,make,made,come,came,"
-            "stuff,things,gave,give,given,to us,supply,supplies,supplied",
+            "sent,sent out,send out,use,used,place,placed,get,gets,got,there,been,make,made,"
+            "come,came,stuff,things,gave,give,given,to us,supply,supplies,supplied",
         },
     ),
 }
@@ -543,6 +543,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             group = value  # "main reason for returns", "worst month": the thing ranked
         else:
             return f"{value!r} is named but not grouped by or filtered on"
+    if conditions == ["ordered"] and (request.customers or request.customer_numbers):
+        # "how much has dobes bought": one customer named, so "bought" is what they did (the
+        # orders), not a condition picking customers who ordered.
+        conditions, verbs = [], [*verbs, "orders"]
     # --- the subject
     subject_set = set(subjects) | set(verbs)
     if "customers" in subject_set and (conditions or subject_set == {"customers"}):

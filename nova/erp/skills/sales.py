@@ -210,6 +210,13 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
     count, total = session.execute(
         base.with_only_columns(func.count(), func.coalesce(func.sum(m.SalesOrder.total_cents), 0))
     ).one()
+    # Sales figures leave cancelled orders out: say how much of the value they are, so
+    # "how much did X order" is answered on both readings.
+    cancelled, cancelled_total = session.execute(
+        base.where(m.SalesOrder.status == "cancelled").with_only_columns(
+            func.count(), func.coalesce(func.sum(m.SalesOrder.total_cents), 0)
+        )
+    ).one()
     rows = [
         OrderRow(
             id=order.number,
@@ -234,6 +241,13 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
         facts=[
             Fact(key="count", label="Orders", value=count, kind="int"),
             Fact(key="total", label="Order value", value=money(total), kind="money"),
+            Fact(key="cancelled", label="Cancelled orders", value=cancelled, kind="int"),
+            Fact(
+                key="not_cancelled_total",
+                label="Order value without cancelled orders",
+                value=money(total - cancelled_total),
+                kind="money",
+            ),
             *_period_facts(args.date_from, args.date_to),
         ],
         row_type=OrderRow,
