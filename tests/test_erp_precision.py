@@ -68,6 +68,7 @@ def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
         ("how many invoices are unpaid for more than 30 days", None, "issue or from the due"),
         # Since the records began, or since January? "before" is left unread.
         ("sales before june", None, "'before'"),
+        ("slowest month by delivery time", None, "most days"),
     ],
 )
 def test_a_reading_without_evidence_declines(

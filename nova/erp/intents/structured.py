@@ -620,6 +620,13 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         group = "product"  # several products: each one's stock, and the total in the headline
     if subject == "stock_movements" and measure == "count":
         measure = "units"  # net units, stated with the number of bookings
+    if (
+        measure.startswith("days_")
+        and ranks
+        and re.search(r"\b(?:slowest|weakest)\b", request.norm)
+    ):
+        # "slowest" ranks sales from the bottom, but a duration from the top (most days).
+        return "'slowest' of a duration is the most days, not the fewest"
     if day_unit and not measure.startswith("days_"):
         return "days named but no duration measured"
     if subject == "customers" and group == "customer":
