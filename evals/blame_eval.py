@@ -30,7 +30,10 @@ from evals.blame.chain import compile_chain
 from evals.blame.scenarios import DATASET, Scenario, load_scenarios
 from evals.discipline import provenance, side_by_side, split_of
 from nova.state import NovaContext
-from nova.tracing.blame import BlameResult, ReferenceCorrector, RunSteps, Verdict, blame, load_run
+from nova.tracing.blame.attribution import BlameResult, blame
+from nova.tracing.blame.corrections import ReferenceCorrector
+from nova.tracing.blame.steps import RunSteps, load_run
+from nova.tracing.blame.verdicts import Verdict
 
 
 @dataclass(frozen=True, slots=True)

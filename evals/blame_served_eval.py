@@ -50,15 +50,10 @@ from evals.blame_served.world import ServedWorld
 from evals.discipline import SplitCases, provenance, side_by_side, split_cases
 from nova.ledger.feedback import FeedbackLedger, FeedbackRecord
 from nova.state import NovaContext
-from nova.tracing.blame import (
-    BlameResult,
-    Corrector,
-    Evaluator,
-    RunSteps,
-    blame,
-    checks_evaluator,
-    load_run,
-)
+from nova.tracing.blame.attribution import BlameResult, blame
+from nova.tracing.blame.corrections import Corrector
+from nova.tracing.blame.steps import RunSteps, load_run
+from nova.tracing.blame.verdicts import Evaluator, checks_evaluator
 
 Condition = Literal["checks", "resample", "feedback"]
 CONDITIONS: tuple[Condition, ...] = ("checks", "resample", "feedback")

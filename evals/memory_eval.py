@@ -29,7 +29,8 @@ are tuned on dev only (``python -m evals.tune_memory_fusion``); quote test.
 
 The paraphrase set is where the encoder is weakest: most of its questions name a
 customer by its trade in English ("the roofers") where the memory has the German company
-name ("… Dachdeckerei"), among near-identical siblings; the glosses bridge most of those.
+name ("… Dachdeckerei"), among near-identical siblings; the glosses bridge most of those,
+in BM25 and in the embedding (``memory.store.embedding_text``).
 
 Supersession. Each pair of ``datasets/memory_supersede.yaml`` is saved, older first, into
 its own project; the report counts how often the store's no-topic rule superseded the

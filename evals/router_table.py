@@ -28,16 +28,10 @@ import numpy as np
 
 from evals.routing_eval import DEFAULT_DATASET, RoutingCase, load_dataset, split_routing_cases
 from memory.embeddings import encode
-from nodes.routing_model import (
-    FittedRouter,
-    RouterConfig,
-    config_path_for,
-    decide_abstain,
-    embedding_cache,
-    fit_router,
-    instruction_text,
-    load_router_config,
-)
+from nodes.routing.config import RouterConfig, config_path_for, load_router_config
+from nodes.routing.fit import embedding_cache, fit_router
+from nodes.routing.model import FittedRouter, decide_abstain
+from nodes.routing.text import instruction_text
 from nova.catalog import RoutableAgent
 
 Encoder = Callable[[list[str]], Any]

@@ -59,7 +59,7 @@ from nova.ledger.failures import FailureLedger
 from nova.models import ModelFactory, default_model_factory
 from nova.pipelines import Pipelines, PipelineSpec, StepSpec, load_pipelines
 from nova.state import AgentLoopState, NovaContext, current_run_user
-from nova.tracing.blame import OWNER_METADATA
+from nova.tracing.blame.steps import OWNER_METADATA
 
 PipelineBuilder = StateGraph[PipelineState, NovaContext, PipelineInput, PipelineOutput]
 

@@ -36,7 +36,7 @@ from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger
 from nova.messages import message_text
 from nova.state import AgentLoopState, ConfigNode, current_run_user
-from nova.tracing.blame import Correction
+from nova.tracing.blame.corrections import Correction
 from nova.tracing.failures import mark_progress, record_failure
 
 ANSWERED_OUTCOMES = frozenset({"answered", "fast_path"})
@@ -198,7 +198,7 @@ class RouteCorrector:
 
     For a ``route`` step whose agent has no tool for the documents the request names, it
     proposes the best fitting agent (``nodes.checks.fitting_agents``) as the corrected
-    route, for ``nova.tracing.blame.blame``.
+    route, for ``nova.tracing.blame.attribution.blame``.
     """
 
     def __init__(self, catalog: Catalog[AgentSpec]) -> None:
@@ -418,13 +418,9 @@ def blame_inputs(
         ToolRerunCorrector,
         blame_detectors,
     )
-    from nova.tracing.blame import (
-        FeedbackEvaluator,
-        FeedbackRouteCorrector,
-        ReferenceCorrector,
-        ResampleCorrector,
-        checks_evaluator,
-    )
+    from nova.tracing.blame.corrections import ReferenceCorrector, ResampleCorrector
+    from nova.tracing.blame.feedback import FeedbackEvaluator, FeedbackRouteCorrector
+    from nova.tracing.blame.verdicts import checks_evaluator
 
     base: Any = checks_evaluator
     correctors: list[Any] = []

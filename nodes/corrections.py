@@ -28,7 +28,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from nova.messages import message_text
-from nova.tracing.blame import Correction
+from nova.tracing.blame.corrections import Correction
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
 _MASK = "\x00#"

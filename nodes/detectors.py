@@ -50,7 +50,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from nova.messages import message_text
-from nova.tracing.blame import Correction, Evaluator, Verdict
+from nova.tracing.blame.corrections import Correction
+from nova.tracing.blame.verdicts import Evaluator, Verdict
 
 _log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DialogueAct", "dialogue_act"]
+__all__ = ["DialogueAct", "dialogue_act", "only_asks"]
 
 Act = Literal["question", "indirect_request", "information_request", "other"]
 
@@ -175,3 +175,32 @@ def dialogue_act(text: str) -> DialogueAct:
     if text.rstrip().endswith("?"):
         return DialogueAct("question", "ends with a question mark")
     return imperative or DialogueAct("other", "no interrogative clause and no question mark")
+
+
+def only_asks(text: str) -> bool:
+    """Whether every clause of ``text`` is a grammatical question (nothing else is asked for).
+
+    "What did we decide about listing fees?" only asks; "Which listings failed to sync last
+    time? Retry them" asks and then commands, and "can you run the sync?" is a polite
+    command. A terse fragment with a question mark ("listing sync for SGN-1042?") is not
+    counted: its grammar does not say whether it asks about the thing or for it.
+    """
+    clauses = [c for c in _CLAUSE_BREAK.split(_QUOTED.sub(" ", text)) if c.strip()]
+    words = [_without_conjunction(_WORD.findall(clause)) for clause in clauses]
+    if any(_proposes(clause) for clause in words):
+        return False
+    acts = [_clause_act(clause) for clause in words]
+    return bool(acts) and all(found is not None and found[0] == "question" for found in acts)
+
+
+def _proposes(words: list[str]) -> bool:
+    """Whether a clause is "what/how about …": an elliptical proposal ("do the same for …")."""
+    return len(words) > 1 and words[0].lower() in ("what", "how") and words[1].lower() == "about"
+
+
+_COORDINATORS = frozenset("and or but so".split())
+
+
+def _without_conjunction(words: list[str]) -> list[str]:
+    """Drop a coordinating conjunction that joins a clause to the one before it."""
+    return words[1:] if words and words[0].lower() in _COORDINATORS else words

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -98,17 +98,33 @@ def read_params(
     given: Mapping[str, Any],
     previous: RunInfo | None,
     deps: StepDeps | None,
+    *,
+    asked: Sequence[str] = (),
 ) -> tuple[dict[str, Any], Extraction, date]:
     """Fill the pipeline's parameters from the caller, the request, the model and the thread.
+
+    Args:
+        spec: The pipeline.
+        request: The turn's request.
+        given: Values the caller gave.
+        previous: The previous run on the thread (its non-default values are reused).
+        deps: Catalog and models (the serving agent's model reads what the scan cannot).
+        asked: Parameters Nova's previous reply asked the owner for (``MissingParams``):
+            when it asked for one text, the request is that text.
 
     Returns:
         The validated parameters, the extraction (sources, evidence) and "today".
 
     Raises:
+        MissingParams: a required parameter has no value (the run asks for it).
         ParamsError: a stated value fits no parameter, a stated name is ambiguous, or a
             value does not validate; the message says what to do.
 
     """
+    answered = _answered_param(spec, request, asked) if not set(asked) & set(given) else None
+    answer = request.strip()
+    if answered is not None:
+        request = ""  # the whole message is the value asked for: nothing else is read from it
     fields = fields_from_pipeline(spec)
     erp = spec.today == "erp" or any(f.kind in ("customer", "product") for f in fields)
     open_untyped = any(not f.typed and f.name not in given for f in fields)
@@ -135,9 +151,55 @@ def read_params(
     problem = extraction.problem(f"pipeline {spec.name!r}", fields)
     if problem:
         raise ParamsError(problem)
+    if answered is not None:
+        extraction.values[answered] = answer
+        extraction.sources[answered] = "request"
+        extraction.evidence[answered] = "the answer to the question Nova asked for it"
+    missing = missing_params(spec, extraction.values)
+    if missing:
+        raise MissingParams(spec, missing)
     params = validate_params(spec, extraction.values)
     extraction.complete(fields)
     return params, extraction, _today(params, base)
+
+
+class MissingParams(ParamsError):
+    """A required parameter has no value: the run asks the owner for it instead of failing."""
+
+    def __init__(self, spec: PipelineSpec, names: list[str]) -> None:
+        """Name the parameters ``spec`` still needs, each with its description."""
+        self.names = names
+        wanted = "; ".join(
+            f"{name} ({spec.params[name].description or spec.params[name].type})" for name in names
+        )
+        super().__init__(
+            f"To run {spec.name} I need {wanted}. What should "
+            f"{'it' if len(names) == 1 else 'they'} be?"
+        )
+
+
+def missing_params(spec: PipelineSpec, values: Mapping[str, Any]) -> list[str]:
+    """Return the required parameters without a default that ``values`` does not fill."""
+    return [
+        name
+        for name, declared in spec.params.items()
+        if declared.required and declared.default is None and values.get(name) in (None, "", [])
+    ]
+
+
+def _answered_param(spec: PipelineSpec, request: str, asked: Sequence[str]) -> str | None:
+    """Return the parameter the request answers, when Nova asked for one text.
+
+    After "To run listing_sync I need text …?" the owner's next message is that text, and
+    nothing else: its numbers and names are the text's, not values of other parameters. A
+    question for several values, or for one that is not a string, is not answered by a
+    whole message.
+    """
+    if len(asked) != 1 or not request.strip():
+        return None
+    name = asked[0]
+    declared = spec.params.get(name)
+    return name if declared is not None and declared.type == "string" else None
 
 
 def _words(text: str) -> list[str]:
@@ -146,7 +208,7 @@ def _words(text: str) -> list[str]:
     return normalise(text.replace("_", " ")).split()
 
 
-def _side_effects(spec: PipelineSpec, params: Mapping[str, Any], today: date) -> list[str]:
+def side_effects(spec: PipelineSpec, params: Mapping[str, Any], today: date) -> list[str]:
     """Return the steps that write to the ERP and will run with ``params``."""
     from nova.erp.writes import WRITE_SKILLS
 
@@ -222,7 +284,7 @@ def confirm_params(
 
     """
     inferred = {s for s in extraction.sources.values() if s in ("request", "model", "thread")}
-    writes = _side_effects(spec, params, today) if inferred else []
+    writes = side_effects(spec, params, today) if inferred else []
     if not writes:
         return
     from langgraph.types import interrupt

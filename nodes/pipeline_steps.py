@@ -55,7 +55,8 @@ from tenacity import (
 from typing_extensions import TypedDict
 
 from nodes.checks import CheckOutcome, CheckResult
-from nodes.pipeline_params import confirm_params, describe_params, read_params
+from nodes.pipeline_params import MissingParams, confirm_params, describe_params, read_params
+from nodes.question_route import PIPELINE_RESULT_KEY
 from nodes.request_params import ParamSource
 from nodes.resilience import retried_by_client
 from nova.catalog import AgentSpec, Catalog
@@ -68,7 +69,8 @@ from nova.state import AgentOutcome, AgentRun, NovaContext, RouteDecision
 
 StepStatus = Literal["ok", "skipped", "failed", "cancelled", "mapping"]
 FailureKind = Literal["error", "timeout", "needs_model", "tool_error", "bad_input", "check_failed"]
-RunStatus = Literal["running", "completed", "completed_with_skips", "failed"]
+RunStatus = Literal["running", "completed", "completed_with_skips", "failed", "needs_input"]
+"""``needs_input``: a required parameter had no value; the run asked the owner for it."""
 
 
 # --- records ------------------------------------------------------------------------------
@@ -156,6 +158,8 @@ class RunInfo(TypedDict):
     started_at: str
     status: RunStatus
     error: NotRequired[str]
+    asks: NotRequired[list[str]]
+    """Parameters a ``needs_input`` run asked the owner for (the next turn may answer)."""
 
 
 class StepSummary(TypedDict):
@@ -190,6 +194,8 @@ class PipelineResult(TypedDict):
     """The parameters the run used."""
     param_sources: NotRequired[dict[str, ParamSource]]
     """Where each parameter's value came from (see ``RunInfo.param_sources``)."""
+    asks: NotRequired[list[str]]
+    """The parameters a ``needs_input`` run asked the owner for."""
 
 
 def merge_records(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
@@ -634,6 +640,8 @@ def _halted(state: PipelineState) -> str | None:
     if run and run["status"] == "failed":
         # Not the error itself: every cancelled step's note repeats this reason.
         return "the pipeline could not start"
+    if run and run["status"] == "needs_input":
+        return f"waiting for {', '.join(run.get('asks') or ['input'])}"
     for record in (state.get("steps") or {}).values():
         if record.get("fatal"):
             return f"step {record['step']!r} failed"
@@ -875,11 +883,7 @@ def _gather(
     extra: dict[str, Any] = {"items": count}
     if models:
         extra["models"] = models
-    log = [
-        _failure(spec, run, step, r["error"], r["attempts"], r["index"])
-        for r in failed
-        if "error" in r
-    ]
+    log = _element_failures(spec, run, step, failed, count)
     outputs = [r.get("output") for r in ordered if r["status"] == "ok"]
     if failed and step.on_failure == "fail":
         first = failed[0]["error"]
@@ -920,6 +924,37 @@ def _gather(
         step, "ok", attempts=attempts, duration_ms=duration, output=outputs, **extra, **note
     )
     return {"steps": {step.id: record}, "failure_log": log}
+
+
+def _element_failures(
+    spec: PipelineSpec, run: RunInfo, step: StepSpec, failed: list[ItemRecord], count: int
+) -> list[StepFailure]:
+    """One failure record per distinct error of a step's elements, naming how many had it.
+
+    Fifty reminders drafted without a model fail fifty times with the same message; fifty
+    ledger records (and fifty inbox lines offering a retry) said one thing fifty times.
+    Elements with different errors still get a record each.
+    """
+    groups: dict[tuple[str, str, str], list[ItemRecord]] = {}
+    for record in failed:
+        if "error" in record:
+            error = record["error"]
+            groups.setdefault((error["kind"], error["type"], error["message"]), []).append(record)
+    log = []
+    for same in groups.values():
+        first = same[0]
+        error = first["error"]
+        if len(same) > 1:
+            indexes = ", ".join(str(r["index"]) for r in same[:10])
+            more = ", …" if len(same) > 10 else ""
+            error = StepError(
+                kind=error["kind"],
+                type=error["type"],
+                message=f"{error['message']} ({len(same)} of {count} elements: {indexes}{more})",
+            )
+        attempts = sum(r["attempts"] for r in same)
+        log.append(_failure(spec, run, step, error, attempts, first["index"]))
+    return log
 
 
 def _item_key(step: StepSpec, index: int) -> str:
@@ -1063,11 +1098,57 @@ def make_start_node(
         base: dict[str, Any] = {"pipeline_result": None, "failures": []}
         started_at = _now().isoformat(timespec="milliseconds")
         try:
+            route = state.get("route")
+            asked = (
+                list(previous.get("asks") or [])
+                if previous is not None and previous["status"] == "needs_input"
+                else list(route.get("answers") or [] if route else [])
+            )
             params, extraction, today_date = read_params(
-                spec, state.get("request") or "", state.get("params") or {}, previous, deps
+                spec,
+                state.get("request") or "",
+                state.get("params") or {},
+                previous,
+                deps,
+                asked=asked,
             )
             confirm_params(spec, params, extraction, today_date)
             today = today_date.isoformat()
+        except MissingParams as error:
+            # Not a failed run: the owner is asked, and the next turn on the thread can
+            # answer. The ask is still recorded (as a bad input at ``start``), so `nova
+            # failures list` shows pipelines that were routed requests they could not run.
+            run = RunInfo(
+                pipeline=spec.name,
+                version=spec.version,
+                run_id=uuid.uuid4().hex[:12],
+                attempt=1,
+                project=project,
+                params=dict(state.get("params") or {}),
+                today=date.today().isoformat(),  # noqa: DTZ011
+                started_at=started_at,
+                status="needs_input",
+                error=str(error),
+                asks=error.names,
+            )
+            ask = StepFailure(
+                pipeline=spec.name,
+                pipeline_version=spec.version,
+                run_id=run["run_id"],
+                project=project,
+                step="start",
+                target="params",
+                item=None,
+                kind="bad_input",
+                error_type="MissingParams",
+                message=str(error),
+                attempts=0,
+                policy="fail",
+                attempt=run["attempt"],
+                at=started_at,
+            )
+            clear = {key: None for key in state.get("steps") or {}}
+            return base | {"run": run, "steps": clear, "failure_log": [ask]}
         except ParamsError as error:
             run = RunInfo(
                 pipeline=spec.name,
@@ -1172,7 +1253,11 @@ def make_finish_node(
         halted = _halted(state)
         skipped = [r for r in ordered if r["status"] in ("skipped", "cancelled")]
         status: RunStatus = (
-            "failed" if halted else ("completed_with_skips" if skipped else "completed")
+            "needs_input"
+            if run["status"] == "needs_input"
+            else "failed"
+            if halted
+            else ("completed_with_skips" if skipped else "completed")
         )
         output_record = records.get(spec.output_step)
         output = (
@@ -1183,7 +1268,9 @@ def make_finish_node(
         finished = _now()
         started = datetime.fromisoformat(run["started_at"])
         lines = []
-        if halted:
+        if status == "needs_input":
+            lines.append(run.get("error") or "")
+        elif halted:
             lines.append(f"The {spec.name} pipeline failed: {halted}.")
             if run.get("error"):
                 lines.append(run["error"].rstrip(".") + ".")
@@ -1197,7 +1284,14 @@ def make_finish_node(
                 lines.append(f"Recorded as failure {', '.join(ids)} (nova failures show {ids[0]}).")
         body = _answer_text(output)
         status_line = _status_line(spec, run, ordered, status)
-        text = "\n\n".join(part for part in ("\n".join(lines), body, status_line) if part)
+        # A run that asks for a value says only that: the reply is the owner's question to
+        # answer (and a reply ending in "?" makes the next turn a follow-up).
+        parts = (
+            ("\n".join(lines),)
+            if status == "needs_input"
+            else ("\n".join(lines), body, status_line)
+        )
+        text = "\n\n".join(part for part in parts if part)
         summaries = [
             StepSummary(
                 step=r["step"],
@@ -1227,6 +1321,8 @@ def make_finish_node(
             params=run["params"],
             param_sources=run.get("param_sources") or {},
         )
+        if status == "needs_input":
+            result["asks"] = list(run.get("asks") or [])
         models = sorted({m for r in ordered for m in r.get("models", [])})
         agent = catalog.agents.get(agent_name)
         checks = pipeline_checks(
@@ -1235,7 +1331,7 @@ def make_finish_node(
         message = AIMessage(
             text,
             name=agent_name,
-            additional_kwargs={"nova_pipeline": result, "nova_checks": checks},
+            additional_kwargs={PIPELINE_RESULT_KEY: result, "nova_checks": checks},
         )
         return {
             "run": {**run, "status": status},
@@ -1456,7 +1552,9 @@ def _agent_run(
     models: list[str],
 ) -> AgentRun:
     outcome: AgentOutcome
-    if status == "failed":
+    if status == "needs_input":
+        outcome = "clarify"
+    elif status == "failed":
         fatal = [r for r in ordered if r.get("fatal")]
         needs_model = any(r.get("error", {}).get("kind") == "needs_model" for r in fatal)
         outcome = "needs_model" if needs_model else "error"

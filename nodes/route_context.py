@@ -21,7 +21,9 @@ memory (the router config's ``memory_agents``; method ``memory``) when four sign
 agree: recall found a strong fact, decision or preference (``STRONG_MEMORY_SCORE``); the
 request *asks* for information (its dialogue act, ``nodes.dialogue_act``: a memory that
 matches "pay my gym membership fee" must not answer an action request); the classifier
-abstained, or is less sure of its pick than recall is of the memory; and, for an ERP
+abstained, or is less sure of its pick than recall is of the memory, or (for an agent
+that is not an ERP agent) the request is closer to the memory than to any catalog example
+(both cosine similarities of the request to a stored text); and, for an ERP
 agent in a project that holds the ERP data, the request names no ERP entity (customer,
 document, SKU, period…) for the ERP to look up. No threshold is tuned here: the relevance
 floor is the memory-answer one, and the classifier's calibrated confidence is compared
@@ -66,8 +68,10 @@ __all__ = [
     "data_owner",
     "data_owner_scope",
     "elliptical",
+    "enabled_decision",
     "followup_decision",
     "memory_decision",
+    "memory_readers",
     "next_thread_route",
     "previous_reply_asks",
     "scope_line",
@@ -212,7 +216,7 @@ def followup_decision(
     )
 
 
-def _memory_agents(
+def memory_readers(
     catalog: Catalog[AgentSpec], memory_agents: Sequence[str], fallback_agent: str
 ) -> list[str]:
     """Return the agents that answer from memory, in the order a tie between them is settled."""
@@ -246,7 +250,8 @@ def memory_decision(
        action request ("pay my gym membership fee") is never answered from memory, however
        well a memory matches its words.
     3. **The classifier**: it abstained (no agent it is sure of), or its confidence in its
-       pick is below the memory's relevance.
+       pick is below the memory's relevance, or (not for an ERP agent) the request's
+       similarity to its nearest catalog example (``decision["similarity"]``) is below it.
     4. **The picked agent's data**: an ERP agent keeps a request that names an ERP entity
        (customer, document, SKU, period…) in a project that holds the ERP data: only the
        ERP can look that up, whatever memory says. A request that names nothing of the
@@ -277,7 +282,7 @@ def memory_decision(
         return None
     readers = [
         name
-        for name in _memory_agents(catalog, memory_agents, fallback_agent)
+        for name in memory_readers(catalog, memory_agents, fallback_agent)
         if allows is None or allows(name)
     ]
     agent = decision["agent"]
@@ -301,6 +306,14 @@ def memory_decision(
             classifier = f"the request names nothing of the ERP for {agent} to look up"
         elif best["score"] > decision["confidence"]:
             classifier = f"the classifier is less sure of {agent} ({decision['confidence']:.2f})"
+        elif mention is None and best["score"] > decision.get("similarity", 1.0):
+            # Both are the request's similarity to a stored text: the memory is closer to it
+            # than any agent's example is, so the catalog knows such requests less well.
+            # (Not for an ERP agent: its data, not its examples, is what memory competes with.)
+            classifier = (
+                f"the request is closer to the memory than to any agent's example "
+                f"({decision.get('similarity', 1.0):.2f})"
+            )
         else:
             return None
     else:
@@ -330,6 +343,47 @@ def memory_decision(
     )
     moved.pop("question", None)  # an abstention's question is not asked any more
     return moved
+
+
+def enabled_decision(
+    decision: RouteDecision, catalog: Catalog[AgentSpec], allows: Callable[[str], bool]
+) -> RouteDecision | None:
+    """Route to the classifier's best candidate the project enables, when its pick is not.
+
+    A project that enables only some agents scopes what its requests can mean: "invoice pdf
+    downloads are blank in safari" in client-work is a bug report about a client's product,
+    not a question for the parts shop's ERP, however close the ERP's words are. The
+    classifier's own short list (its top-k candidates, best first) is kept, with the agents
+    the project does not enable taken out; with none of them left, the decision stands and
+    Nova says which agents the project enables (``nodes.supervisor.unroutable_reply``).
+
+    Returns:
+        A ``semantic`` decision for the best enabled candidate, or ``None`` to keep
+        ``decision`` (not a classifier pick, already enabled, or no enabled candidate).
+
+    """
+    agent = decision["agent"]
+    if decision["method"] != "semantic" or agent is None or allows(agent):
+        return None
+    enabled = [c for c in decision["candidates"] if c["agent"] in catalog and allows(c["agent"])]
+    if not enabled:
+        return None
+    best = enabled[0]
+    runner_up = enabled[1]["score"] if len(enabled) > 1 else 0.0
+    return RouteDecision(
+        **{
+            **decision,
+            "id": uuid.uuid4().hex,
+            "agent": best["agent"],
+            "subgraph": catalog[best["agent"]].subgraph,
+            "confidence": best["score"],
+            "margin": round(best["score"] - runner_up, 4),
+            "reason": (
+                f"{agent} is not enabled in this project; its best enabled candidate is "
+                f"{best['agent']} ({best['score']:.2f}); classifier: {decision['reason']}"
+            ),
+        }
+    )
 
 
 ERP_DATA = "erp"

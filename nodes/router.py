@@ -26,26 +26,28 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
+from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
     data_owner_scope,
+    enabled_decision,
     followup_decision,
     memory_decision,
+    memory_readers,
     next_thread_route,
     previous_reply_asks,
 )
-from nodes.routing_model import (
+from nodes.routing.cache import load_or_fit
+from nodes.routing.config import RouterConfig, config_path_for, load_router_config
+from nodes.routing.model import (
     ROUTER_ALGORITHM,
     FittedRouter,
     LexicalScorer,
-    RouterConfig,
     RouterScores,
     Thresholds,
-    config_path_for,
     decide_abstain,
-    instruction_text,
-    load_or_fit,
-    load_router_config,
 )
+from nodes.routing.text import instruction_text
+from nodes.text_route import textless_decision
 from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.errors import InvalidRequest
 from nova.ledger.routing import RoutingLedger
@@ -189,7 +191,7 @@ class Router:
 
         Raises:
             nova.catalog.CatalogError: the catalog folder has invalid files.
-            nodes.routing_model.RouterConfigError: the router config is invalid.
+            nodes.routing.config.RouterConfigError: the router config is invalid.
 
         """
         if isinstance(path_or_catalog, Catalog):
@@ -317,6 +319,7 @@ class Router:
                 catalog_version=self.catalog_version,
                 router_version=self.version,
                 latency_ms=round(latency_ms, 3),
+                similarity=round(similarity, 4),
             )
             if not (out_of_scope[row] or ambiguous[row]):
                 decision["subgraph"] = self.subgraph_of(best)
@@ -675,7 +678,20 @@ def make_route_node(
         previous = state.get("thread_route")
         # An explicit agent needs no classifier: do not fit one just to skip it.
         active_router = get_router() if context.agent is None else None
+        awaiting = awaiting_answer(state.get("messages") or [])
         decision = (
+            answer_decision(
+                request,
+                previous,
+                awaiting,
+                agents,
+                catalog_version=active_router.catalog_version,
+                router_version=active_router.version,
+            )
+            if active_router is not None and awaiting is not None
+            else None
+        )
+        decision = decision or (
             followup_decision(
                 active_router,
                 request,
@@ -710,6 +726,24 @@ def make_route_node(
             # Only the classifier's own decision is weighed against memory (not a model's
             # tie-break, a follow-up or an agent the caller named).
             project = projects.get(turn_project)
+            decision = enabled_decision(decision, agents, project.allows_agent) or decision
+            decision = (
+                textless_decision(
+                    decision,
+                    # The whole request: the instruction alone has the carried text cut out.
+                    state.get("request") or request,
+                    state.get("memories") or [],
+                    agents,
+                    readers=memory_readers(
+                        agents,
+                        active_router.config.memory_agents,
+                        active_router.config.fallback_agent,
+                    ),
+                    allows=project.allows_agent,
+                    erp_data=project.holds("erp"),
+                )
+                or decision
+            )
             moved = memory_decision(
                 decision,
                 request,
@@ -722,6 +756,20 @@ def make_route_node(
                 allows=project.allows_agent,
             )
             decision = moved or decision
+        if active_router is not None:
+            # A question is never the request to run a pipeline that acts, however the
+            # classifier or the thread's topic read it.
+            config = active_router.config
+            questioned = question_decision(
+                decision,
+                request,
+                state.get("memories") or [],
+                agents,
+                readers=memory_readers(agents, config.memory_agents, config.fallback_agent),
+                fallback_agent=config.fallback_agent,
+                allows=projects.get(turn_project).allows_agent,
+            )
+            decision = questioned or decision
         update: dict[str, Any] = {}
         owner = data_owner_scope(
             decision,

@@ -50,6 +50,12 @@ class RouteDecision(TypedDict):
     """Why the turn runs in another project than the one it started in: a run that names
     no project, on a new thread, routed to an ERP agent, is scoped to the project that owns
     the ERP data (``nodes.route_context.data_owner_scope``); the answer says so."""
+    similarity: NotRequired[float]
+    """Cosine similarity of the request to its nearest catalog example (any agent's), set
+    by the classifier: how closely the catalog knows requests like this one."""
+    answers: NotRequired[list[str]]
+    """The pipeline parameters this turn answers: Nova's previous reply was the routed
+    pipeline asking the owner for them (``nodes.question_route.answer_decision``)."""
     catalog_version: str
     router_version: str
     latency_ms: float

@@ -13,14 +13,10 @@ from nodes.check_node import RouteCorrector
 from nova.catalog import load_catalog
 from nova.ledger.failures import FailureLedger
 from nova.state import NovaContext
-from nova.tracing.blame import (
-    ReferenceCorrector,
-    ResampleCorrector,
-    blame,
-    checks_evaluator,
-    consumers_of,
-    load_run,
-)
+from nova.tracing.blame.attribution import blame, consumers_of
+from nova.tracing.blame.corrections import ReferenceCorrector, ResampleCorrector
+from nova.tracing.blame.steps import load_run
+from nova.tracing.blame.verdicts import checks_evaluator
 
 INVOICE = "What is the status of invoice INV-2025-00412?"
 

@@ -16,7 +16,11 @@ from nodes.check_node import ArgumentCorrector, samples
 from nodes.checks import CheckContext
 from nodes.consistency import tool_args_consistent
 from nodes.corrections import MemoryRereadCorrector, NumberRepairCorrector, repair_numbers
-from nova.tracing.blame import Correction, RunSteps, Step, Verdict, blame, load_run, replay
+from nova.tracing.blame.attribution import blame
+from nova.tracing.blame.corrections import Correction
+from nova.tracing.blame.replay import replay
+from nova.tracing.blame.steps import RunSteps, Step, load_run
+from nova.tracing.blame.verdicts import Verdict
 
 MEMORY = "Baker & Sons pays parts shop invoices late, typically 20 to 40 days after the due date."
 
@@ -179,7 +183,7 @@ def test_a_pipeline_step_run_by_an_agent_is_blamed_on_that_agent() -> None:
     from nodes.pipeline_steps import StepDeps
     from nova.catalog import default_catalog
     from nova.glossary import Glossary
-    from nova.tracing.blame import OWNER_METADATA
+    from nova.tracing.blame.steps import OWNER_METADATA
     from tests.pipeline_fixtures import ScriptedModels, pipeline
 
     spec = pipeline(

@@ -29,7 +29,10 @@ from nodes.detectors import (
     ToolRerunDetector,
     disagreement,
 )
-from nova.tracing.blame import Correction, RunSteps, Step, Verdict, blame, load_run
+from nova.tracing.blame.attribution import blame
+from nova.tracing.blame.corrections import Correction
+from nova.tracing.blame.steps import RunSteps, Step, load_run
+from nova.tracing.blame.verdicts import Verdict
 from tools.registry import declare_idempotent
 
 RECORDED = "Invoice INV-2025-00236: total €541.79, outstanding €541.79 (as of 2025-06-30)."

@@ -17,17 +17,12 @@ from typing_extensions import TypedDict
 from evals.blame.chain import Env, compile_chain
 from nova.catalog import load_catalog
 from nova.state import NovaContext
-from nova.tracing.blame import (
-    Correction,
-    FeedbackEvaluator,
-    FeedbackRouteCorrector,
-    RunSteps,
-    Step,
-    Verdict,
-    blame,
-    load_run,
-    replay,
-)
+from nova.tracing.blame.attribution import blame
+from nova.tracing.blame.corrections import Correction
+from nova.tracing.blame.feedback import FeedbackEvaluator, FeedbackRouteCorrector
+from nova.tracing.blame.replay import replay
+from nova.tracing.blame.steps import RunSteps, Step, load_run
+from nova.tracing.blame.verdicts import Verdict
 
 # --- a diamond inside a subgraph, and a Send fan-out ------------------------------------------
 

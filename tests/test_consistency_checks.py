@@ -153,7 +153,7 @@ def test_another_customers_balance_is_flagged_and_the_named_one_is_not() -> None
 
 
 def test_the_argument_corrector_puts_the_users_document_back() -> None:
-    from nova.tracing.blame import load_run
+    from nova.tracing.blame.steps import load_run
 
     catalog = load_catalog()
     graph = build_agent_subgraph(
@@ -489,7 +489,9 @@ def test_a_wrong_lookup_in_turn_one_fails_turn_two_and_is_blamed_in_turn_one() -
 
     from evals.blame.policies import PolicyChatModel
     from nodes.check_node import blame_correctors
-    from nova.tracing.blame import blame, checks_evaluator, load_run
+    from nova.tracing.blame.attribution import blame
+    from nova.tracing.blame.steps import load_run
+    from nova.tracing.blame.verdicts import checks_evaluator
 
     def policy(messages: Sequence[BaseMessage]) -> AIMessage:
         last = messages[-1]

@@ -508,9 +508,11 @@ def test_failed_pipeline_steps_the_pipeline_survives_are_in_the_ledger(
     assert "daily_briefing" in out["answer"]
 
 
-def test_invalid_pipeline_parameters_are_in_the_ledger_and_the_answer(nova_builder: Any) -> None:
+def test_a_missing_pipeline_parameter_is_asked_for_and_in_the_ledger(nova_builder: Any) -> None:
     # The user's report: routed to listing_sync with no listing text, the run answered
-    # "text: Field required" and `nova failures list` said "No failures recorded".
+    # "text: Field required" and `nova failures list` said "No failures recorded". The run
+    # now asks for the text (the agent is named here, so the question is not re-routed),
+    # and the ask is recorded.
     out = _run_nova(
         nova_builder(),
         "listing_sync",
@@ -519,8 +521,23 @@ def test_invalid_pipeline_parameters_are_in_the_ledger_and_the_answer(nova_build
         "t-params",
     )
     record = _only("step_failed", "t-params")
+    assert (record.node, record.error_type) == ("start", "MissingParams")
+    assert "To run listing_sync I need text" in record.message and record.checkpoint_id
+    assert out["answer"].startswith("To run listing_sync I need text")
+    assert out["answer"].rstrip().endswith("?") and "failed" not in out["answer"]
+
+
+def test_invalid_pipeline_parameters_are_in_the_ledger_and_the_answer(nova_builder: Any) -> None:
+    out = _run_nova(
+        nova_builder(),
+        "listing_sync",
+        "sign-marketplace",
+        "Listing text: 'Bright LED neon sign' in languages xx and yy, 42 pieces",
+        "t-bad-params",
+    )
+    record = _only("step_failed", "t-bad-params")
     assert (record.node, record.error_type) == ("start", "ParamsError")
-    assert "text: Field required" in record.message and record.checkpoint_id
+    assert record.checkpoint_id
     assert f"Recorded as failure {record.id[:12]}" in out["answer"]
 
 

@@ -63,7 +63,7 @@ def test_the_route_node_records_the_choice_made_in_the_next_turn(tmp_path: Path)
     from router_fixtures import write_agent_catalog, write_router_config
 
     from nodes.router import Router, make_route_node
-    from nodes.routing_model import Thresholds
+    from nodes.routing.model import Thresholds
     from nova.catalog import AgentSpec, load_specs
     from nova.state import NovaContext, NovaState
 

@@ -105,3 +105,42 @@ def test_store_ranks_the_glossed_memory_first(
         found[glosses] = store.search("erp-product", "which joinery is cancelling", k=1)[0]["text"]
     assert found[True] == texts[1]
     assert found[False] != texts[1]
+
+
+def test_the_encoder_note_holds_each_german_words_first_gloss(lexicon: Lexicon) -> None:
+    assert lexicon.note("Ebert Tischlerei asked for a Fahrradwerkstatt quote.") == (
+        "Ebert Tischlerei asked for a Fahrradwerkstatt quote. (carpentry; bicycle)"
+    )
+    assert lexicon.note("Ebert Tischlerei asked for it.", words=2) == (
+        "Ebert Tischlerei asked for it. (carpentry joinery)"
+    )
+    # In a name only its last glossed word counts: "Garten" (a surname here) is left out.
+    assert lexicon.note("Garten Dachdeckerei GmbH paid.") == (
+        "Garten Dachdeckerei GmbH paid. (roofer)"
+    )
+    # The same gloss twice is noted once; a text without German words comes back as it is.
+    assert lexicon.note("Tischlerei and tischlerei") == "Tischlerei and tischlerei (carpentry)"
+    assert lexicon.note("Winter sale on signs.") == "Winter sale on signs."
+
+
+def test_the_encoder_reads_the_note_so_vector_search_finds_the_trade(
+    lexicon: Lexicon, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(memory.store, "default_lexicon", lambda: lexicon)
+    texts = [
+        f"{name} decided to cancel at the end of the term when its contract comes up in May."
+        for name in ("Hahn Druckerei", "Horn Tischlerei", "Albrecht Fahrradwerkstatt", "Lang Bau")
+    ]
+    found = {}
+    for glosses in (False, True):
+        store = memory.store.MemoryStore(
+            chroma_client(tmp_path / f"chroma-{glosses}"), seed=False, glosses=glosses, hybrid=False
+        )
+        for text in texts:
+            store.save("erp-product", text)
+        hits = store.search("erp-product", "which carpentry firm is cancelling", k=1)
+        found[glosses] = hits[0]["text"]
+        # The stored document is the text itself, never the note.
+        assert {item.text for item in store.items("erp-product")} == set(texts)
+    assert found[True] == texts[1]
+    assert found[False] != texts[1]

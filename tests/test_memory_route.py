@@ -143,3 +143,20 @@ def test_the_memory_agent_must_be_enabled_in_the_project() -> None:
 def test_only_the_classifiers_own_decisions_are_reconsidered(method: str) -> None:
     decision = route_to("erp_customers", "erp", method=method, confidence=0.1)  # type: ignore[arg-type]
     assert _decide(decision, "Who is our accountant?", _hit(0.9)) is None
+
+
+def test_a_question_closer_to_a_memory_than_to_any_example_goes_to_memory() -> None:
+    # The classifier is sure (0.75), but the nearest catalog example is further from the
+    # request (0.40) than the memory that answers it (0.49).
+    text = "which days does jana work"
+    planner = route_to("daily_planner", "chat", confidence=0.75)
+    planner["similarity"] = 0.40
+    moved = _decide(planner, text, _hit(0.49))
+    assert moved is not None and moved["agent"] == "memory_curator"
+    assert "closer to the memory" in moved["reason"]
+    planner["similarity"] = 0.80  # a request the catalog knows well keeps its agent
+    assert _decide(planner, text, _hit(0.49)) is None
+    # An ERP agent competes with memory through its data, not its examples.
+    erp = route_to("erp_returns", "erp", confidence=0.99)
+    erp["similarity"] = 0.40
+    assert _decide(erp, "return rate this year?", _hit(0.6), mention="word") is None

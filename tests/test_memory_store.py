@@ -17,7 +17,7 @@ from memory import lexical
 from memory.chroma import MiniLMEmbeddingFunction, collection_name, open_chroma_client
 from memory.items import NewMemory, content_words, memory_id, normalise_text, restates
 from memory.lexical import LexicalIndexes
-from memory.store import MemoryNotFoundError, MemoryStore, default_memory_store
+from memory.store import MemoryNotFoundError, MemoryStore, default_memory_store, identifiers
 from nova.projects import ProjectError
 from nova.settings import get_settings
 from tests.memory_fixtures import (
@@ -237,6 +237,26 @@ def test_hybrid_search_finds_codes_the_vector_misses(store: MemoryStore) -> None
         assert [h["id"] for h in store.search("alpha-co", query, k=1)] == [target]
         # Every ticket reads alike to the encoder: by vector alone it is not in the top 5.
         assert target not in [h["id"] for h in vector_only.search("alpha-co", query, k=5)]
+
+
+def test_memories_naming_the_querys_codes_come_first(store: MemoryStore) -> None:
+    assert identifiers("Did RE-2417 ship? See BRK-1174, bin F34-4; 110 EUR, 4.3.5, 24/7") == {
+        "re-2417",
+        "brk-1174",
+        "f34-4",
+    }
+    texts = [
+        "Ticket RE-2417: delivery notes printed twice for Falk Autohaus.",
+        "Ticket RE-2418: delivery notes printed twice for Falk Autohaus.",
+        "Delivery notes printed twice for a car dealer again, the same bug as before.",
+    ]
+    store.save_many("alpha-co", [NewMemory(text) for text in texts])
+    hits = store.search("alpha-co", "car dealer delivery notes printed twice, re-2418", k=3)
+    assert hits[0]["text"] == texts[1]
+    # Without a code in the query, the fused score alone decides.
+    hits = store.search("alpha-co", "car dealer delivery notes printed twice again", k=3)
+    assert hits[0]["text"] == texts[2]
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
 
 
 def test_lexical_index_follows_writes_and_deletes(store: MemoryStore) -> None:

@@ -254,7 +254,7 @@ def unsure_router(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import dataclasses
 
     from nodes.router import Router
-    from nodes.routing_model import Thresholds
+    from nodes.routing.model import Thresholds
     from nova.catalog import AgentSpec, load_specs
     from tests.router_fixtures import write_agent_catalog, write_router_config
 

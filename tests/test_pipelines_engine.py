@@ -97,6 +97,38 @@ def test_for_each_fans_out_with_send_and_keeps_the_order() -> None:
     assert {"each", "each__item", "each__join"} <= nodes
 
 
+def test_elements_failing_alike_make_one_failure_record_and_different_ones_each_theirs() -> None:
+    """Fifty letters drafted without a model must not fill the ledger with fifty records."""
+    skills = Skills()
+
+    def lookup(count: int, **kw: Any) -> dict[str, Any]:
+        if kw["customer"] == "odd":
+            raise ValueError("Unknown customer 'odd'")
+        raise ValueError("the mail server refused the connection")
+
+    skills.behaviour["lookup"] = lookup
+    spec = pipeline(
+        "letters",
+        [
+            {
+                "id": "each",
+                "skill": "lookup",
+                "args": {"customer": "{{ item }}"},
+                "for_each": "['a', 'b', 'odd', 'c']",
+                "on_failure": "skip",
+                "retry": {"attempts": 1},
+            },
+        ],
+    )
+    run = runner_for(skills, spec).run("letters")
+    failures = sorted(run.result["failures"], key=lambda f: f["message"])
+    assert [(f["step"], f["item"]) for f in failures] == [("each", 2), ("each", 0)]
+    assert "Unknown customer 'odd'" in failures[0]["message"]
+    assert "1 of" not in failures[0]["message"]  # a lone failure reads as before
+    assert failures[1]["message"].endswith("(3 of 4 elements: 0, 1, 3)")
+    assert failures[1]["attempts"] == 3
+
+
 def test_a_failing_step_with_skip_policy_is_noted_and_the_rest_goes_on() -> None:
     skills = Skills()
     skills.behaviour["broken"] = refuse("Unknown customer 'Acme'; check the name")

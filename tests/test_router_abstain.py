@@ -12,7 +12,8 @@ from langgraph.graph import END, START, StateGraph
 from router_fixtures import write_agent_catalog, write_router_config
 
 from nodes.router import Router, UnknownAgentError, make_route_node
-from nodes.routing_model import Thresholds, load_router_config
+from nodes.routing.config import load_router_config
+from nodes.routing.model import Thresholds
 from nova.catalog import AgentSpec, Catalog, load_specs
 from nova.ledger.routing import RoutingLedger
 from nova.state import NovaContext, NovaState

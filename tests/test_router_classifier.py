@@ -11,13 +11,9 @@ from router_fixtures import write_routable_catalog, write_router_config
 
 from evals.synthetic_catalog import held_out_requests, synthetic_agents, write_catalog
 from nodes.router import Router, UnknownAgentError
-from nodes.routing_model import (
-    RouterConfigError,
-    instruction_text,
-    load_or_fit,
-    load_router_config,
-    positive_description,
-)
+from nodes.routing.cache import load_or_fit
+from nodes.routing.config import RouterConfigError, load_router_config
+from nodes.routing.text import instruction_text, positive_description
 from nova.catalog import RoutableAgent, load_specs
 
 
@@ -142,12 +138,30 @@ def test_cached_router_loads_without_sklearn(router: Router, cache_dir: Path) ->
     script = (
         "import sys, pickle\n"
         f"fitted = pickle.load(open({str(next(cache_dir.glob('router-*.pkl')))!r}, 'rb'))\n"
-        "from nodes.routing_model import LexicalScorer\n"
+        "from nodes.routing.model import LexicalScorer\n"
         "LexicalScorer(fitted).scores('show me invoice INV-1')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_cache_written_before_the_routing_package_loads_without_refitting(
+    router: Router, catalog_dir: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    """A cached fit naming its classes ``nodes.routing_model.*`` (before the split) is read."""
+    key = router.fitted.key
+    current = (cache_dir / f"router-{key}.pkl").read_bytes()
+    assert b"nodes.routing.model" in current
+    # Same length, so the pickle's length-prefixed strings stay valid.
+    (tmp_path / f"router-{key}.pkl").write_bytes(
+        current.replace(b"nodes.routing.model", b"nodes.routing_model")
+    )
+    agents = list(load_specs(catalog_dir, RoutableAgent))
+    config = load_router_config(catalog_dir.parent / "router.yaml")
+    fitted, fitted_now = load_or_fit(agents, config, cache_dir=tmp_path)
+    assert not fitted_now
+    assert fitted.validation == router.fitted.validation
 
 
 def test_cache_is_reused_and_a_catalog_change_refits(tmp_path: Path) -> None:

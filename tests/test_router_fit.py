@@ -18,17 +18,10 @@ from evals.routing_eval import RoutingCase, evaluate_routing, load_dataset, spli
 from memory.embeddings import encode
 from nodes.embedding_cache import EmbeddingCache
 from nodes.router import Router
-from nodes.routing_model import (
-    FittedRouter,
-    RouterConfig,
-    _fit_fusion,
-    _nll,
-    abstain_target,
-    config_path_for,
-    embedding_cache,
-    fit_router,
-    load_router_config,
-)
+from nodes.routing.calibration import _nll, abstain_target, fit_fusion
+from nodes.routing.config import RouterConfig, config_path_for, load_router_config
+from nodes.routing.fit import embedding_cache, fit_router
+from nodes.routing.model import FittedRouter
 from nova.catalog import RoutableAgent, default_catalog, load_specs
 
 
@@ -123,12 +116,12 @@ def test_fusion_recovers_the_text_weight_and_temperature_that_generated_the_labe
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     labels = np.array([rng.choice(12, p=row) for row in probabilities], dtype=np.int64)
-    weight, temperature = _fit_fusion(embedding, text, labels, None)
+    weight, temperature = fit_fusion(embedding, text, labels, None)
     assert weight == pytest.approx(0.024, rel=0.1)
     assert temperature == pytest.approx(0.07, rel=0.1)
     fitted_loss = _nll(embedding + weight * text, labels, temperature)
     for step in (0.02, 0.03):
-        fixed_weight, fixed_temperature = _fit_fusion(embedding, text, labels, step)
+        fixed_weight, fixed_temperature = fit_fusion(embedding, text, labels, step)
         assert fixed_weight == step
         assert fitted_loss < _nll(embedding + step * text, labels, fixed_temperature)
 

@@ -2,7 +2,7 @@
 
 ``evaluate_scenario`` uses it to confirm that a scenario is scoreable: the correction holds
 in the clean run and fails in the faulty one. Blame itself judges replays by what the
-owner records with ``nova feedback`` (``nova.tracing.blame.FeedbackEvaluator``).
+owner records with ``nova feedback`` (``nova.tracing.blame.feedback.FeedbackEvaluator``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from evals.blame_served.scenarios import Feedback
-from nova.tracing.blame import Evaluator, Verdict
+from nova.tracing.blame.verdicts import Evaluator, Verdict
 
 
 def oracle_evaluator(feedback: Feedback) -> Evaluator:

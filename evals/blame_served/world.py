@@ -10,9 +10,9 @@ project files), with three seams a scenario fills in:
 * **faults**: the router (a proxy over Nova's shared router), recall (a proxy over the
   memory store) and tools (copies of the registry's tools) apply the active scenario's
   faults; everything else is Nova's own code;
-* **re-samples**: a model turn re-run by ``nova.tracing.blame.resample`` (its fork's thread
-  starts with ``resample-``) is a new draw: a ``fixed`` fault is gone, a ``repeat`` fault
-  recurs. A replay (``blame-`` thread) with the same prompt position reproduces the fault,
+* **re-samples**: a model turn re-run by ``nova.tracing.blame.replay.resample`` (its fork's
+  thread starts with ``resample-``) is a new draw: a ``fixed`` fault is gone, a ``repeat``
+  fault recurs. A replay (``blame-`` thread) with the same prompt position reproduces the fault,
   as a model at temperature 0 would.
 """
 

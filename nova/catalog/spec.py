@@ -82,6 +82,14 @@ class AgentSpec(RoutableAgent):
     """Names of assumption checks run on what this agent produces."""
     max_steps: int = Field(default=6, ge=1, le=50)
     """Most model turns in the agent's tool-calling loop."""
+    # Left out of dumps while at its default, so other agents' files and dumps are unchanged.
+    works_on: Literal["request", "supplied_text"] = Field(
+        default="request", exclude_if=lambda value: value == "request"
+    )
+    """What the agent works on: the request itself, or a text the owner supplies with it
+    (translate, proofread, summarise or change the tone of *this*). The route does not send
+    a request that carries and points to no text to a ``supplied_text`` agent
+    (``nodes.text_route``)."""
     # Left out of dumps while empty, so agents without MCP servers keep their version hashes.
     mcp_servers: tuple[McpServer, ...] = Field(default=(), exclude_if=lambda value: not value)
     """MCP servers whose tools (``<server>_<tool>``) this agent may use, in every project."""

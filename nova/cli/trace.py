@@ -150,7 +150,8 @@ def trace_blame(
     from nova.catalog import default_catalog
     from nova.ledger.feedback import FeedbackLedger
     from nova.state import NovaContext
-    from nova.tracing.blame import blame, load_run
+    from nova.tracing.blame.attribution import blame
+    from nova.tracing.blame.steps import load_run
 
     trace = _run_or_thread(run)
     if not trace.thread_id:

@@ -60,7 +60,7 @@ def catalog_id(catalog_dir: Path | None) -> str | None:
 
 def load_current(catalog_dir: Path | None) -> tuple[Catalog[Any], Any]:
     """Return the catalog in force (promoted versions applied) and its router config."""
-    from nodes.routing_model import config_path_for, load_router_config
+    from nodes.routing.config import config_path_for, load_router_config
 
     catalog: Catalog[Any]
     if catalog_dir is None:

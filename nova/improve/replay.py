@@ -1,11 +1,11 @@
 """Replays of an agent's turn for the prompt gate: from the run's checkpoint, with its tools.
 
 A recorded run is replayed from its thread's checkpoint just before the agent's node ran
-(``nova.tracing.blame.load_run`` reads the steps, subgraphs included): that checkpoint's
-state (the thread's messages, the route, recalled memories, the project) is copied into a
-fresh in-memory checkpointer and the agent's subgraph loop (agent ⇄ tools, then the
-checks) runs again on it with a copy of the catalog in which the agent is the parent or
-the candidate spec. Nothing reaches the user's thread: the recorded graph is only read.
+(``nova.tracing.blame.steps.load_run`` reads the steps, subgraphs included): that
+checkpoint's state (the thread's messages, the route, recalled memories, the project) is
+copied into a fresh in-memory checkpointer and the agent's subgraph loop (agent ⇄ tools,
+then the checks) runs again on it with a copy of the catalog in which the agent is the
+parent or the candidate spec. Nothing reaches the user's thread: the recorded graph is only read.
 
 No side effect happens in a replay:
 
@@ -154,7 +154,7 @@ class RecordedRuns:
         return self._starts[key]
 
     def _find(self, agent: str, thread_id: str, run_id: str | None, request: str) -> Start | str:
-        from nova.tracing.blame import load_run
+        from nova.tracing.blame.steps import load_run
 
         graph = self._root()
         if graph is None:

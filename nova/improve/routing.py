@@ -122,7 +122,8 @@ def _router(
 ) -> Any:
     """Fit a router on ``agents``; ``keep`` writes it to the router cache (a promotion loads it)."""
     from nodes.router import Router
-    from nodes.routing_model import default_cache_dir, embedding_cache, fit_router, load_or_fit
+    from nodes.routing.cache import default_cache_dir, load_or_fit
+    from nodes.routing.fit import embedding_cache, fit_router
 
     folder = cache_dir if cache_dir is not None else default_cache_dir()
     if keep:

@@ -3,9 +3,9 @@
 ``nova feedback RUN|THREAD good|bad [--agent A] [--answer TEXT] [--note TEXT]`` (and
 ``give_feedback`` from Python) stores one record per verdict, with what the run was: its
 route decision, the agent versions it used, the user and the project. Blame reads it as
-evidence (``nova.tracing.blame.FeedbackEvaluator``): "bad" makes a run fail whatever its
-checks say, a corrected agent is a correction of the ``route`` step, and a corrected
-answer's facts judge the replays. ``nova improve`` reads it as raw material.
+evidence (``nova.tracing.blame.feedback.FeedbackEvaluator``): "bad" makes a run fail
+whatever its checks say, a corrected agent is a correction of the ``route`` step, and a
+corrected answer's facts judge the replays. ``nova improve`` reads it as raw material.
 
 The store is SQLAlchemy Core over ``settings.resolved_ledger_url`` (a SQLite file under
 the data directory by default, PostgreSQL by URL), like the other ledgers.
