@@ -64,7 +64,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "shipments": "shipment,shipments,delivery,deliveries,parcel,parcels,consignments",
             "purchase_orders": "purchase order,purchase orders,po,pos,supplier orders",
             "customers": "customer,customers,cust,custs,client,clients,accounts,account",
-            "stock_movements": "stock movements,movements,bookings,stock bookings",
+            # Not bare "bookings": many businesses call their orders bookings.
+            "stock_movements": "stock movements,movements,stock bookings",
             "stock": "stock,inventory",
             "credit_notes": "credit note,credit notes,credits",
             "products": "articles,article,catalogue,catalog,product range,range",
