@@ -161,6 +161,14 @@ def test_a_real_word_is_never_corrected_into_a_rule_word(
     assert kept in request.residual and not_read_as not in request.residual
 
 
+def test_a_word_of_the_structured_vocabulary_is_no_typo(full_erp: ErpDatabase) -> None:
+    # "custs" is one letter from "costs": read as that, "top custs" listed product prices.
+    with full_erp.read_session() as session:
+        request = parse_request("top custs", session)
+    assert "custs" in request.residual and "costs" not in request.residual
+    assert not isinstance(plan(full_erp, "top custs"), Plan)
+
+
 def test_a_typo_of_a_rule_word_is_still_corrected(full_erp: ErpDatabase) -> None:
     with full_erp.read_session() as session:
         request = parse_request("whats below reoder level", session)

@@ -321,6 +321,17 @@ def english_words() -> frozenset[str]:
     return frozenset(word for word in lines if word.isalpha() and word.isascii())
 
 
+@functools.cache
+def _structured_words() -> frozenset[str]:
+    """Return the words the structured reading understands ("custs", "qty", "avg").
+
+    They are known words, never typos: "top custs" is the customers, not "top costs".
+    """
+    from nova.erp.intents.structured import VOCABULARY  # it reads parsing's lexicon
+
+    return frozenset(word for phrase in VOCABULARY for word in phrase)
+
+
 def _inflects(word: str, target: str) -> bool:
     """Whether ``word`` and ``target`` differ by one ending letter ("sells"/"sell", "given")."""
     return word[:-1] == target or target[:-1] == word
@@ -336,7 +347,7 @@ def _spelled(text: str, session: Session) -> str:
     reservation), never as another word ("stuck", "filled": stock, billed).
     """
     vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
-    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES)
+    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES) | _structured_words()
     english = english_words()
     targets = sorted(vocabulary - CONDITION_WORDS)
 
