@@ -344,10 +344,11 @@ class _Builder:
                     [num(len(rows)), num(money(sum(d.outstanding(i) for i in rows)))],
                 )
             )
-        # Due this week: Monday to Sunday, days still ahead included.
+        # Due this week: Monday to Sunday, days still ahead included; a paid invoice is no
+        # longer due, so the open ones (as the blind owner set reads "invoices due").
         monday = self.today - timedelta(days=self.today.weekday())
         sunday = monday + timedelta(days=6)
-        rows = [i for i in d.invoices if monday <= i.due_date <= sunday]
+        rows = [i for i in d.invoices if monday <= i.due_date <= sunday and d.is_open(i)]
         self.add(
             Item(
                 "List invoices due this week",
@@ -355,7 +356,7 @@ class _Builder:
                 "answer",
                 "invoices_due",
                 "erp_invoice_lookup",
-                {"due_from": monday.isoformat(), "due_to": sunday.isoformat()},
+                {"status": "open", "due_from": monday.isoformat(), "due_to": sunday.isoformat()},
                 [num(len(rows))],
             )
         )

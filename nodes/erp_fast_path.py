@@ -48,7 +48,7 @@ from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.erp.approval import approve_and_apply
 from nova.erp.db import ErpDatabase, get_erp_database
 from nova.erp.followup import plan_followup
-from nova.erp.intents import Clarify, Decline, Plan, plan_request
+from nova.erp.intents import Clarify, Decline, Plan, answers_one_record, plan_request
 from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
 from nova.erp.results import SkillResult
 from nova.erp.skills import READ_SKILLS, ErpNotReady, SkillError, require_data
@@ -210,6 +210,14 @@ def make_erp_fast_path_node(
                     read = error
         if isinstance(decision, Decline):
             log.debug("fast path declined %r: %s", text, decision.reason)
+            return {}
+        if (
+            isinstance(decision, Plan)
+            and isinstance(read, SkillResult)
+            and not answers_one_record(decision, read.total_rows)
+        ):
+            # "the delivery to Kessler" and several deliveries: which one is for the model.
+            log.debug("fast path declined %r: one record asked, %d found", text, read.total_rows)
             return {}
         if isinstance(decision, Clarify):
             return _reply(

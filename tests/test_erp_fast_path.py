@@ -274,3 +274,10 @@ def test_an_answer_in_a_project_the_route_chose_says_so(erp_db: ErpDatabase) -> 
     assert message.additional_kwargs[FAST_PATH_KEY]["skill"] == "erp_overdue_invoices"
     plain = ask(graph_with(erp_db), text, "erp_invoices", thread="plain")
     assert "Project:" not in plain["answer"]
+
+
+def test_one_record_asked_and_several_found_goes_to_the_model(full_erp: ErpDatabase) -> None:
+    graph = graph_with(full_erp)
+    assert ask(graph, "where is my parcel for nordwind", "erp_shipping").get("agent_run") is None
+    answered = ask(graph, "shipments to nordwind", "erp_shipping", thread="t2")
+    assert answered["agent_run"]["outcome"] == "fast_path"

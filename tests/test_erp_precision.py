@@ -13,7 +13,14 @@ import pytest
 
 from nova.catalog import default_catalog
 from nova.erp.db import ErpDatabase
-from nova.erp.intents import Decline, Plan, counted_noun, parse_request, plan_request
+from nova.erp.intents import (
+    Decline,
+    Plan,
+    answers_one_record,
+    counted_noun,
+    parse_request,
+    plan_request,
+)
 from nova.erp.intents.structured import plan_query
 from nova.erp.render import render_text
 from nova.erp.skills import READ_SKILLS
@@ -26,6 +33,11 @@ def plan(database: ErpDatabase, text: str, agent: str | None = None) -> Any:
     tools = default_catalog().agents[agent].tools if agent else list(READ_SKILLS)
     with database.read_session() as session:
         return plan_request(text, session, tools)
+
+
+def run(database: ErpDatabase, decision: Plan) -> Any:
+    with database.read_session() as session:
+        return READ_SKILLS[decision.skill].run(session, decision.args)
 
 
 def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
@@ -53,6 +65,10 @@ def structured(database: ErpDatabase, text: str) -> QueryArgs | str:
         ("what's left to ship", None, "still to happen"),
         ("how many days does nordwind have to pay", None, "still to happen"),
         ("is revenue up this month", None, "trend"),
+        ("how many invoices are unpaid for more than 30 days", None, "issue or from the due"),
+        # Since the records began, or since January? "before" is left unread.
+        ("sales before june", None, "'before'"),
+        ("slowest month by delivery time", None, "most days"),
     ],
 )
 def test_a_reading_without_evidence_declines(
@@ -84,6 +100,8 @@ def test_a_reading_without_evidence_declines(
         ),
         ("sales in may", "erp_sales_summary", {}),
         ("total reserved in ulm", "erp_query", {"measure": "reserved", "warehouse": "ULM"}),
+        ("invoices more than 30 days overdue", "erp_overdue_invoices", {"min_days_overdue": 31}),
+        ("how many invoices are 90+ days late", "erp_overdue_invoices", {"min_days_overdue": 90}),
     ],
 )
 def test_the_same_mechanisms_leave_plain_questions_answered(
@@ -125,3 +143,160 @@ def test_listed_shipments_name_their_carrier(full_erp: ErpDatabase) -> None:
         result = READ_SKILLS["erp_query"].run(session, decision.args)
     assert result.rows and all(row.carrier for row in result.rows)
     assert f"carrier {result.rows[0].carrier}" in render_text(result)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "not_read_as"),
+    [
+        ("which orders are stuck in ulm", "stuck", "stock"),
+        ("what rates do we charge nordwind", "rates", "dates"),
+        ("orders filled last week", "filled", "billed"),
+    ],
+)
+def test_a_real_word_is_never_corrected_into_a_rule_word(
+    full_erp: ErpDatabase, text: str, kept: str, not_read_as: str
+) -> None:
+    with full_erp.read_session() as session:
+        request = parse_request(text, session)
+    assert kept in request.residual and not_read_as not in request.residual
+
+
+def test_a_word_of_the_structured_vocabulary_is_no_typo(full_erp: ErpDatabase) -> None:
+    # "custs" is one letter from "costs": read as that, "top custs" listed product prices.
+    with full_erp.read_session() as session:
+        request = parse_request("top custs", session)
+    assert "custs" in request.residual and "costs" not in request.residual
+    assert not isinstance(plan(full_erp, "top custs"), Plan)
+
+
+def test_a_typo_of_a_rule_word_is_still_corrected(full_erp: ErpDatabase) -> None:
+    with full_erp.read_session() as session:
+        request = parse_request("whats below reoder level", session)
+    assert "reorder" in request.residual
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "did cooper pay his invoice",
+        "tracking number for the Kessler Transport delivery?",
+        "where is my parcel for nordwind",
+    ],
+)
+def test_one_record_asked_is_not_answered_with_a_list(full_erp: ErpDatabase, text: str) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan) and decision.one_record, decision
+    result = run(full_erp, decision)
+    assert result.total_rows > 1 and not answers_one_record(decision, result.total_rows)
+    assert answers_one_record(decision, 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the invoice for order SO-1101", "what was the order value for turner last month"],
+)
+def test_a_named_record_or_a_figure_is_no_one_record_question(
+    full_erp: ErpDatabase, text: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan) and not decision.one_record, decision
+
+
+def test_a_payment_period_that_may_date_the_invoice_declines(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "did baker pay the invoice from march", "erp_payments")
+    assert isinstance(decision, Decline) and "may date the invoices" in decision.reason
+    assert isinstance(plan(full_erp, "payments from baker in march", "erp_payments"), Plan)
+
+
+@pytest.mark.parametrize(
+    ("text", "noun"),
+    [
+        ("customers with overdue invoices", "customers"),
+        ("which customers have overdue invoices", "customers"),
+        ("which parts were returned this month", "parts"),
+    ],
+)
+def test_customers_or_products_asked_are_not_answered_with_documents(
+    full_erp: ErpDatabase, text: str, noun: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Decline) and f"not the {noun} asked for" in decision.reason
+
+
+def test_a_count_of_customers_with_documents_is_still_answered(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "how many customers have something overdue")
+    assert isinstance(decision, Plan) and decision.skill == "erp_overdue_invoices"
+
+
+def test_one_ordinary_word_of_product_names_names_no_products(full_erp: ErpDatabase) -> None:
+    # "long" is a word of a few spark plugs' names ("long life"), not a description here.
+    assert "products" not in str(structured(full_erp, "how long has nordwind been a customer"))
+    answered = structured(full_erp, "how many alternators do we have")
+    assert isinstance(answered, QueryArgs) and answered.products
+
+
+def test_a_named_document_settles_which_customer_a_name_means(full_erp: ErpDatabase) -> None:
+    # Two Winklers; the invoice is Winkler Maschinenbau's.
+    decision = plan(full_erp, "has winkler paid INV-2025-00118 yet")
+    assert isinstance(decision, Plan) and decision.args.customer == "20071"
+
+
+def test_a_customer_named_with_an_order_must_own_it(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "where's hochreiters order 4907 at")
+    assert isinstance(decision, Plan) and decision.skill == "erp_order_status"
+    text = render_text(run(full_erp, decision))
+    assert "shipment status in_transit, expected 2025-07-01" in text
+    # SO-1004 is Meyer's: answering with it would accept the wrong premise silently.
+    wrong = plan(full_erp, "what did acme order on SO-1004")
+    assert isinstance(wrong, Decline) and "not an order of the customer named" in wrong.reason
+
+
+def test_run_together_sizes_are_read_as_product_names_write_them(full_erp: ErpDatabase) -> None:
+    # "20l" for the "20 L" of "Gear Oil 75W-90 20 L ...": the four tins, each one's stock.
+    answered = structured(full_erp, "gear oil 20l how many tins in stock")
+    assert isinstance(answered, QueryArgs)
+    assert sorted(answered.products or []) == ["LUB-4290", "LUB-5179", "LUB-7631", "LUB-7790"]
+
+
+def test_a_markup_is_not_read_as_a_margin(full_erp: ErpDatabase) -> None:
+    # A markup is on cost ((price - cost) / cost), a margin on price: different figures.
+    assert isinstance(plan(full_erp, "markup on the hydraulic hose 3/8 for deutz"), Decline)
+
+
+def test_invoices_due_are_the_open_ones(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "invoices due this week", "erp_invoices")
+    assert isinstance(decision, Plan) and decision.args.status == "open"
+    paid = plan(full_erp, "invoices due this week that are paid", "erp_invoices")
+    assert not isinstance(paid, Plan) or paid.args.status != "open"
+
+
+def test_products_ranked_by_the_query_are_named(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "top 10 parts by qty 2024")
+    assert isinstance(decision, Plan) and decision.skill == "erp_query"
+    text = render_text(run(full_erp, decision))
+    assert "Needle Bearing 6204-2RS MAN TGX" in text
+
+
+def test_one_named_customer_who_bought_is_their_orders(full_erp: ErpDatabase) -> None:
+    answered = structured(full_erp, "how much has dobes bought this year")
+    assert isinstance(answered, QueryArgs)
+    assert (answered.subject, answered.measure, answered.customer_condition) == (
+        "orders",
+        "value",
+        None,
+    )
+    listed = structured(full_erp, "customers who ordered this year")
+    assert isinstance(listed, QueryArgs) and listed.customer_condition == "ordered"
+
+
+def test_an_order_list_states_its_value_without_cancelled_orders(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "orders from dobes this year")
+    assert isinstance(decision, Plan) and decision.skill == "erp_customer_orders"
+    headline = render_text(run(full_erp, decision)).splitlines()[0]
+    assert "(2 cancelled; €7,533.06 without them)" in headline
+
+
+def test_what_was_ordered_is_not_answered_with_a_list_of_orders(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "what did senn order on the 26th")
+    assert isinstance(decision, Decline) and "the products" in decision.reason
+    assert isinstance(plan(full_erp, "orders from senn on the 26th"), Plan)

@@ -33,6 +33,16 @@ TODAY = date(2025, 6, 30)
         ("last week", date(2025, 6, 23), date(2025, 6, 29)),
         ("yesterday", date(2025, 6, 29), date(2025, 6, 29)),
         ("paid on 3 March", date(2025, 3, 3), date(2025, 3, 3)),
+        ("revenue since march", date(2025, 3, 1), TODAY),
+        ("orders since march 2024", date(2024, 3, 1), TODAY),
+        ("orders after april", date(2025, 5, 1), TODAY),
+        ("customers since 2024", date(2024, 1, 1), TODAY),
+        ("invoices from 2024", date(2024, 1, 1), date(2024, 12, 31)),
+        ("orders from march", date(2025, 3, 1), date(2025, 3, 31)),
+        ("payments since easter", date(2025, 4, 20), TODAY),
+        ("orders on the 26th", date(2025, 6, 26), date(2025, 6, 26)),
+        ("orders on the 31st", date(2025, 5, 31), date(2025, 5, 31)),
+        ("avg invoice value 2024", date(2024, 1, 1), date(2024, 12, 31)),
     ],
 )
 def test_periods(text: str, start: date, end: date) -> None:
@@ -52,6 +62,8 @@ def test_due_dates_look_ahead_when_not_clamped() -> None:
 def test_no_period_and_may_the_verb() -> None:
     assert find_period("which invoices may be overdue", TODAY) is None
     assert find_period("show stock of BRK-2210", TODAY) is None
+    # A year-like number inside a request is a quantity or an amount, not a year.
+    assert find_period("orders over 2024 euros", TODAY) is None
 
 
 @pytest.mark.parametrize("text", ["since 2025-13-45", "on 31/02/2025", "since 2025-02-30"])

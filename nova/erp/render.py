@@ -346,7 +346,9 @@ def _headline_of(result: SkillResult[Any]) -> str:
             delivered = (
                 f", delivered {facts['delivered_on']}"
                 if facts["delivered_on"] != "–"
-                else ", not yet delivered"
+                # "where's order 4907 at": the shipment's own status and when it is due.
+                else f", not yet delivered (shipment status {facts['shipment_status']}, "
+                f"expected {facts['expected_delivery']})"
             )
             text += (
                 f" Shipped {facts['shipped_on']} with {facts['carrier']} ({facts['shipment']}, "
@@ -363,6 +365,12 @@ def _headline_of(result: SkillResult[Any]) -> str:
     if skill == "erp_customer_orders":
         if not rows:
             return f"No sales orders match{_period(facts)}."
+        cancelled = facts.get("cancelled", "0")
+        if cancelled != "0" and result.rows and any(r.status != "cancelled" for r in result.rows):
+            return (
+                f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']} "
+                f"({cancelled} cancelled; {facts['not_cancelled_total']} without them):"
+            )
         return f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']}:"
     if skill == "erp_sales_summary":
         share = (

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from dateutil.easter import easter
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz, process
 
@@ -355,6 +356,8 @@ DATE_TEXT = (
     rf"|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?"
     r"|today|yesterday|tomorrow)"
 )
+_MONTH_OR_YEAR = rf"(?:(?P<m>{_MONTH})(?:\s+(?P<y>20\d{{2}}))?|(?P<yy>20\d{{2}}))"
+"""A month (with or without its year) or a year alone, as the bound of a range."""
 _LOOKS_LIKE_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b")
 
 _UNIT_DAYS = {"day": 1, "week": 7}
@@ -461,6 +464,37 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         value = int(m.group("y"))
         return date(value, 1, 1), date(value, 12, 31)
 
+    def since_easter(m: re.Match[str]) -> tuple[date, date]:
+        # Easter Sunday of this year, or of last year while this year's is still ahead.
+        sunday = easter(today.year)
+        return (sunday if sunday <= today else easter(today.year - 1)), today
+
+    def day_of_month(m: re.Match[str]) -> tuple[date, date]:
+        # "on the 26th": the latest 26th up to today (this month's, else an earlier one).
+        day, month_start = int(m.group("d")), today.replace(day=1)
+        for back in range(3):
+            first = month_start - relativedelta(months=back)
+            if day <= calendar.monthrange(first.year, first.month)[1]:
+                found = first.replace(day=day)
+                if found <= today:
+                    return found, found
+        raise PeriodError(f"There is no {m.group(0)!r} in the last months; give the full date")
+
+    def month_or_year(m: re.Match[str]) -> tuple[date, date]:
+        if m.group("m"):
+            return month(m)
+        value = int(m.group("yy"))
+        return date(value, 1, 1), date(value, 12, 31)
+
+    def since_month(m: re.Match[str]) -> tuple[date, date]:
+        return month_or_year(m)[0], today
+
+    def before_year(m: re.Match[str]) -> tuple[None, date]:
+        return None, year(m)[0] - timedelta(days=1)
+
+    def after_month(m: re.Match[str]) -> tuple[date, date]:
+        return month_or_year(m)[1] + timedelta(days=1), today
+
     flags = re.IGNORECASE
     return (
         (
@@ -473,6 +507,13 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         (re.compile(rf"\b(?:since|starting|from)\s+(?P<a>{DATE_TEXT})\b", flags), since),
         (re.compile(rf"\bbefore\s+(?P<a>{DATE_TEXT})\b", flags), before),
         (re.compile(rf"\bafter\s+(?P<a>{DATE_TEXT})\b", flags), after),
+        # A whole month or year as the bound: "since march" (its 1st), "before 2025",
+        # "after april" (the day after its last). "from march" stays the month itself, and
+        # "before june" is left unread: since the records began, or since January?
+        (re.compile(rf"\bsince\s+{_MONTH_OR_YEAR}\b", flags), since_month),
+        (re.compile(r"\bsince\s+easter\b", flags), since_easter),
+        (re.compile(r"\bbefore\s+(?P<y>20\d{2})\b", flags), before_year),
+        (re.compile(rf"\bafter\s+{_MONTH_OR_YEAR}\b", flags), after_month),
         (
             re.compile(
                 r"\b(?:in\s+the\s+|over\s+the\s+|during\s+the\s+|for\s+the\s+)?(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<unit>days?|weeks?|months?|years?)\b",
@@ -522,6 +563,10 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             fixed(monday - timedelta(days=7), monday - timedelta(days=1)),
         ),
         (re.compile(rf"\b(?:on\s+)?(?P<a>{DATE_TEXT})\b", flags), on_day),
+        (
+            re.compile(r"\bon\s+the\s+(?P<d>[1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b", flags),
+            day_of_month,
+        ),
         # "May" alone is too often the verb: it needs "in/for/during" or a year.
         (
             re.compile(
@@ -531,7 +576,10 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         ),
         (re.compile(rf"\b(?P<m>{_MONTH})\s+(?P<y>20\d{{2}})\b", flags), month),
         (re.compile(rf"\b(?P<m>{_MONTH_NOT_MAY})\b", flags), month),
-        (re.compile(r"\b(?:in\s+|for\s+|during\s+)(?P<y>20\d{2})\b", flags), year),
+        (re.compile(r"\b(?:in\s+|for\s+|during\s+|from\s+|of\s+)(?P<y>20\d{2})\b", flags), year),
+        # A bare year at the end of a request ("avg invoice value 2024"); elsewhere a number
+        # such as 2024 may be a quantity or an amount.
+        (re.compile(r"(?<![\w.,€-])(?P<y>20\d{2})\s*[?!.]*\s*$", flags), year),
     )
 
 
@@ -574,7 +622,7 @@ def find_period(text: str, today: date, *, clamp: bool = True) -> Period | None:
             if clamp and end is not None and (start is None or start <= today):
                 end = min(end, today)
             groups = match.groupdict()
-            anchored = not (("m" in groups or "q" in groups) and not groups.get("y"))
+            anchored = not ((groups.get("m") or groups.get("q")) and not groups.get("y"))
             if start and end and start > end:
                 raise PeriodError(
                     f"The period {match.group(0)!r} ends before it starts; give the earlier "

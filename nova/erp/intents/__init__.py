@@ -74,6 +74,12 @@ class Plan:
     rule: str
     reading: str | None = None
     """How a request that reads two ways was read; the answer's first line."""
+    one_record: bool = False
+    """The request asks about one record it does not name ("the delivery to Kessler").
+
+    Its answer must hold one row: a list of several does not say which one was meant, so the
+    fast path hands such a result to the model (``answers_one_record``).
+    """
 
     @property
     def writes(self) -> bool:
@@ -129,7 +135,8 @@ def plan_request(
     if request.product_choices:
         ranked = _structured(request, session, allowed)
         if isinstance(ranked, Plan):
-            return ranked  # "cheapest brake disc": every product the description fits, ranked
+            # "cheapest brake disc": every product the description fits, ranked
+            return replace(ranked, one_record=asks_for_one_record(request, ranked))
         # Ask which product only when the request could be answered once it is known.
         first = request.product_choices[0][0]
         trial = replace(request, skus=[*request.skus, first], product_choices=[], applied=set())
@@ -142,6 +149,42 @@ def plan_request(
 
 
 def plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> Decision:
+    """Read an already parsed request (see ``_plan_parsed``), marking one-record questions."""
+    decision = _plan_parsed(request, session, allowed)
+    if isinstance(decision, Plan) and asks_for_one_record(request, decision):
+        return replace(decision, one_record=True)
+    return decision
+
+
+_ONE_RECORD = re.compile(
+    r"\b(?:the|my|his|her|their|its|that)\s+(?:[a-z]+\s+){0,2}?"
+    r"(?:invoice|order|delivery|parcel|shipment|payment|return|purchase order|po)"
+    r"(?=\s*$|\s+(?:for|from|to|of|with|by|on|is|was|has|had|been|go|gone|went|get|got|"
+    r"arrive|arrived|ship|shipped|paid|sent|still|yet|already)\b)"
+)
+"""A definite singular record ("the delivery to weber", "their invoice", "my parcel yet")."""
+
+
+def asks_for_one_record(request: Request, plan: Plan) -> bool:
+    """Whether ``request`` asks about one record that it does not name by number.
+
+    "did cooper pay their invoice", "tracking number for the Kessler delivery": a list of
+    every invoice or shipment of the customer answers a different question. A record named
+    by its number, or a plan that keeps one row ("the last delivery": limit 1), is one.
+    """
+    if request.kinds() & (_RECORD_KINDS | {"payments", "credit_notes", "trackings"}):
+        return False
+    if getattr(plan.args, "limit", None) == 1:
+        return False
+    return _ONE_RECORD.search(request.norm) is not None
+
+
+def answers_one_record(plan: Plan, total_rows: int) -> bool:
+    """Whether a result of ``total_rows`` rows answers ``plan``'s request (see ``one_record``)."""
+    return not plan.one_record or total_rows <= 1
+
+
+def _plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> Decision:
     """Read an already parsed request (see ``plan_request``): structured, rules, or decline.
 
     The intent ``RULES`` are tried first (a rule that leaves a grouping such as "by reason"
@@ -466,8 +509,27 @@ def counted_noun(norm: str) -> str | None:
     return None
 
 
+_WHAT_BOUGHT = re.compile(
+    r"\bwhat\s+(?:did|does|do|has|have|had)\s+(?:\w+\s+){0,3}?"
+    r"(?:order|orders|ordered|buy|buys|bought|purchase|purchased|get|got)\b"
+)
+"""A question about what was ordered: the products ("what did senn order", "what has X bought")."""
+DOCUMENT_LISTS = frozenset(
+    {"erp_overdue_invoices", "erp_invoice_lookup", "erp_customer_orders", "erp_payment_history",
+     "erp_returns", "erp_shipment_status"}
+)  # fmt: skip
+"""Skills whose rows are documents (invoices, orders, payments, ...), one customer's or all."""
+_LISTED = r"(?P<noun>customers|clients|custs|accounts|products|parts|items|skus|articles)"
+_WHICH_LISTED = re.compile(
+    rf"\b(?:which|what|list|show|all)\s+(?:(?:of\s+)?(?:our|the)\s+)?{_LISTED}\b"
+    rf"|^{_LISTED.replace('noun', 'first')}\s+(?:with|who|that|whose|which)\b"
+)
+"""A request that asks for customers or products to be listed ("which customers ...")."""
+
+
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
+    counted = counted_noun(request.norm)
     if _SHARE.search(request.norm):
         return "a share of a total is not computed by the fast path"
     if skill != "erp_reorder_candidates" and skill not in WRITE_SKILLS:
@@ -477,11 +539,28 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
             return "a question about what is still to happen or required, not past records"
         if _TREND.search(request.norm):
             return "a trend ('is revenue up') compares periods; the fast path states one"
+    if (
+        skill in DOCUMENT_LISTS
+        and (listed := _WHICH_LISTED.search(request.norm)) is not None
+        and counted is None
+    ):
+        # "which customers have overdue invoices", "which parts were returned": the list holds
+        # invoices or returns (25 of 133 shown), not the customers or products asked for.
+        noun = listed.group("noun") or listed.group("first")
+        return f"{skill} lists documents, not the {noun} asked for"
+    if skill in ("erp_customer_orders", QUERY_SKILL) and _WHAT_BOUGHT.search(request.norm):
+        # "what did senn order on the 26th": the products, which a list of orders (number,
+        # date, value) does not show.
+        return "what was ordered is the products; the order list shows orders and values"
+    if skill == "erp_payment_history" and request.period is not None:
+        if re.search(r"\b(?:invoice|invoices|bill|bills)\b", request.norm):
+            # "did baker pay the invoice from march": the period may date the invoice; the
+            # payment list reads it as the payment date.
+            return "the period may date the invoices; the payment list dates the payments"
     event = EVENT_WORDS.get(skill)
     if request.period is not None and event is not None and event[0].search(request.norm):
         # "invoices paid last month": the period is the payment date, the skill's is another.
         return f"{skill} filters its period by {event[1]}, not by when the status was reached"
-    counted = counted_noun(request.norm)
     if counted is not None and skill in COUNTED and counted not in COUNTED[skill]:
         # "how many customers pay by card": the payment list counts payments, not payers.
         return f"{skill} counts {', '.join(sorted(COUNTED[skill]))}, not {counted}"
@@ -516,6 +595,8 @@ __all__ = [
     "Request",
     "Rule",
     "Unclear",
+    "answers_one_record",
+    "asks_for_one_record",
     "parse_number",
     "parse_request",
     "plan_parsed",

