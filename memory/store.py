@@ -21,9 +21,11 @@ that name every code the query names first (``identifiers``) and drops supersede
 collections, so the hot path sends no ``where`` and repeats the query with one only when
 filtering left too few hits. Each memory is embedded with the first English gloss of its
 German words appended (``embedding_text``: "Albrecht Sanitär GmbH … (plumber)"), since
-the English encoder cannot read the German trade in a company's name; memories stored
-before this keep their plain embedding (saving the same text again does not re-embed it),
-so they are found as before, without that help.
+the English encoder cannot read the German trade in a company's name. Each collection
+records what its vectors embed (metadata ``nova_embedding``, ``embedding_scheme``); a
+collection written under another scheme (before the glosses, or without the dictionary)
+is re-embedded from its stored texts the first time a process opens it, so an existing
+data directory gains the same recall as a new one.
 
 Supersession. A newer item replaces the older active item of the same kind when
 
@@ -49,6 +51,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -114,7 +117,10 @@ Since memories are embedded with the first English gloss of their German words
 against 0.916 at 0.8 and 0.903 at 0.6; blind paraphrase recall@5 0.892), and the model-free
 answers at 0.45 are 95.2% right on dev (95.0% before)."""
 
+log = logging.getLogger(__name__)
+
 _EMBED_BATCH = 128
+_REEMBED_BATCH = 1024  # stored texts read back and re-embedded per Chroma update
 _OVERFETCH = 3
 _PAGE = 5000
 _PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
@@ -200,6 +206,19 @@ def embedding_text(text: str) -> str:
     return lexicon.note(text) if lexicon is not None else text
 
 
+EMBEDDING_SCHEME_KEY = "nova_embedding"
+"""Collection metadata naming what the stored vectors embed (see ``embedding_scheme``)."""
+
+
+def embedding_scheme(glosses: bool) -> str:
+    """Name what a store embeds: ``glossed-1`` (text and its glosses) or ``text`` alone.
+
+    Bump the version when ``embedding_text`` changes what it appends: stored vectors are
+    then re-embedded, since a query only finds what was embedded the same way.
+    """
+    return "glossed-1" if glosses and default_lexicon() is not None else "text"
+
+
 class MemoryStore:
     """One owner's project-scoped memory: save, recall, forget and trace memory items.
 
@@ -251,6 +270,7 @@ class MemoryStore:
         # Shared by every owner's view (``for_owner``), so all caches key on collection names.
         self._lexical = LexicalIndexes(gloss=_english_glosses if glosses else None)
         self._embedding_text: Callable[[str], str] = embedding_text if glosses else str
+        self._glosses = glosses
         # Chroma types the parameter as EmbeddingFunction[Embeddable]; ours embeds Documents.
         from memory.chroma_embedding import MiniLMEmbeddingFunction
 
@@ -324,11 +344,14 @@ class MemoryStore:
             collection = self._collections.get(name)
             if collection is not None:
                 return collection
-            metadata = {"nova_project": project}
+            scheme = embedding_scheme(self._glosses)
+            metadata = {"nova_project": project, EMBEDDING_SCHEME_KEY: scheme}
             if self.owner is not None:
                 metadata["nova_owner"] = self.owner
             try:
                 collection = self.client.get_collection(name, embedding_function=self._function)
+                if (collection.metadata or {}).get(EMBEDDING_SCHEME_KEY) != scheme:
+                    self._reembed(collection, scheme)
             except NotFoundError:
                 try:
                     collection = self.client.create_collection(
@@ -344,6 +367,21 @@ class MemoryStore:
         if created and self._seed_new and definition is not None:
             self.seed(definition)
         return collection
+
+    def _reembed(self, collection: Collection, scheme: str) -> None:
+        """Embed every stored text of ``collection`` again under ``scheme``, then record it."""
+        stored = collection.get(include=["documents"])
+        ids, texts = stored["ids"], stored["documents"] or []
+        if ids:
+            log.info("Re-embedding %d memories of %s (%s)", len(ids), collection.name, scheme)
+        for start in range(0, len(ids), _REEMBED_BATCH):
+            batch = [
+                self._embedding_text(text or "") for text in texts[start : start + _REEMBED_BATCH]
+            ]
+            vectors = encode(batch, batch_size=_EMBED_BATCH)
+            collection.update(ids=ids[start : start + _REEMBED_BATCH], embeddings=vectors)
+        kept = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+        collection.modify(metadata={**kept, EMBEDDING_SCHEME_KEY: scheme})
 
     def stored_projects(self) -> list[str]:
         """Return the ids of projects in which this store's owner has a memory collection."""

@@ -144,3 +144,26 @@ def test_the_encoder_reads_the_note_so_vector_search_finds_the_trade(
         assert {item.text for item in store.items("erp-product")} == set(texts)
     assert found[True] == texts[1]
     assert found[False] != texts[1]
+
+
+def test_memories_stored_before_the_glosses_are_re_embedded_on_first_open(
+    lexicon: Lexicon, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An existing data directory gets the glossed vectors too, not only new memories."""
+    monkeypatch.setattr(memory.store, "default_lexicon", lambda: lexicon)
+    texts = [
+        f"{name} decided to cancel at the end of the term when its contract comes up in May."
+        for name in ("Hahn Druckerei", "Horn Tischlerei", "Albrecht Fahrradwerkstatt", "Lang Bau")
+    ]
+    client = chroma_client(tmp_path / "chroma")
+    before = memory.store.MemoryStore(client, seed=False, glosses=False, hybrid=False)
+    for text in texts:
+        before.save("erp-product", text)
+    name = before._name("erp-product")
+    assert client.get_collection(name).metadata["nova_embedding"] == "text"
+
+    after = memory.store.MemoryStore(client, seed=False, glosses=True, hybrid=False)
+    hits = after.search("erp-product", "which carpentry firm is cancelling", k=1)
+    assert hits[0]["text"] == texts[1]
+    assert client.get_collection(name).metadata["nova_embedding"] == "glossed-1"
+    assert {item.text for item in after.items("erp-product")} == set(texts)  # texts unchanged
