@@ -1071,6 +1071,54 @@ def make_join_node(spec: PipelineSpec, step: StepSpec) -> Callable[[PipelineStat
 # --- start and finish ------------------------------------------------------------------------
 
 
+def _stopped_at_start(
+    spec: PipelineSpec,
+    state: PipelineState,
+    project: str,
+    started_at: str,
+    error: ParamsError,
+    status: Literal["needs_input", "failed"],
+    asks: list[str] | None = None,
+) -> dict[str, Any]:
+    """Return the state update of a run that stops at ``start``: its parameters don't fit.
+
+    The run is recorded with ``status`` and the error (and a ``failure_log`` entry at
+    ``start``, kind ``bad_input``); the previous run's step records are cleared.
+    """
+    run = RunInfo(
+        pipeline=spec.name,
+        version=spec.version,
+        run_id=uuid.uuid4().hex[:12],
+        attempt=1,
+        project=project,
+        params=dict(state.get("params") or {}),
+        today=date.today().isoformat(),  # noqa: DTZ011
+        started_at=started_at,
+        status=status,
+        error=str(error),
+    )
+    if asks is not None:
+        run["asks"] = asks
+    failure = StepFailure(
+        pipeline=spec.name,
+        pipeline_version=spec.version,
+        run_id=run["run_id"],
+        project=project,
+        step="start",
+        target="params",
+        item=None,
+        kind="bad_input",
+        error_type=type(error).__name__,
+        message=str(error),
+        attempts=0,
+        policy="fail",
+        attempt=run["attempt"],
+        at=started_at,
+    )
+    clear = {key: None for key in state.get("steps") or {}}
+    return {"run": run, "steps": clear, "failure_log": [failure]}
+
+
 def make_start_node(
     spec: PipelineSpec, deps: StepDeps | None = None
 ) -> Callable[[PipelineState, Runtime[NovaContext]], dict[str, Any]]:
@@ -1118,68 +1166,11 @@ def make_start_node(
             # Not a failed run: the owner is asked, and the next turn on the thread can
             # answer. The ask is still recorded (as a bad input at ``start``), so `nova
             # failures list` shows pipelines that were routed requests they could not run.
-            run = RunInfo(
-                pipeline=spec.name,
-                version=spec.version,
-                run_id=uuid.uuid4().hex[:12],
-                attempt=1,
-                project=project,
-                params=dict(state.get("params") or {}),
-                today=date.today().isoformat(),  # noqa: DTZ011
-                started_at=started_at,
-                status="needs_input",
-                error=str(error),
-                asks=error.names,
+            return base | _stopped_at_start(
+                spec, state, project, started_at, error, "needs_input", asks=error.names
             )
-            ask = StepFailure(
-                pipeline=spec.name,
-                pipeline_version=spec.version,
-                run_id=run["run_id"],
-                project=project,
-                step="start",
-                target="params",
-                item=None,
-                kind="bad_input",
-                error_type="MissingParams",
-                message=str(error),
-                attempts=0,
-                policy="fail",
-                attempt=run["attempt"],
-                at=started_at,
-            )
-            clear = {key: None for key in state.get("steps") or {}}
-            return base | {"run": run, "steps": clear, "failure_log": [ask]}
         except ParamsError as error:
-            run = RunInfo(
-                pipeline=spec.name,
-                version=spec.version,
-                run_id=uuid.uuid4().hex[:12],
-                attempt=1,
-                project=project,
-                params=dict(state.get("params") or {}),
-                today=date.today().isoformat(),  # noqa: DTZ011
-                started_at=started_at,
-                status="failed",
-                error=str(error),
-            )
-            failure = StepFailure(
-                pipeline=spec.name,
-                pipeline_version=spec.version,
-                run_id=run["run_id"],
-                project=project,
-                step="start",
-                target="params",
-                item=None,
-                kind="bad_input",
-                error_type="ParamsError",
-                message=str(error),
-                attempts=0,
-                policy="fail",
-                attempt=run["attempt"],
-                at=started_at,
-            )
-            clear = {key: None for key in state.get("steps") or {}}
-            return base | {"run": run, "steps": clear, "failure_log": [failure]}
+            return base | _stopped_at_start(spec, state, project, started_at, error, "failed")
         resume = (
             previous is not None
             and previous["status"] not in ("completed", "completed_with_skips")
