@@ -48,6 +48,7 @@ from nova.erp.intents.rules import _superlative
 __all__ = [
     "ANAPHORIC_WORDS",
     "FIRST_ROW",
+    "asks_about_record_shown",
     "merge_requests",
     "names_erp_content",
     "plan_followup",
@@ -173,6 +174,33 @@ def _about_record_shown(parsed: Sequence[Request]) -> bool:
     shown = naming[-1].kinds()
     kind = next(iter(shown))
     return len(shown) == 1 and kind in RECORD_QUESTION_WORDS and naming[-1].count(kind) == 1
+
+
+def asks_about_record_shown(turns: Sequence[str], session: Session) -> bool:
+    """Whether the last of ``turns`` only asks about a field of the one record named before.
+
+    "who is the customer?" after "Show me invoice INV-2025-00412" names no record, and every
+    word it has asks about a field the invoice's answer shows (``RECORD_QUESTION_WORDS``):
+    it is about that invoice, not a request for every customer. The route keeps such a
+    turn with the thread's topic, however confidently the classifier reads it alone.
+
+    Args:
+        turns: The topic's requests, oldest first; the last is the turn to judge.
+        session: ERP database session (to recognise names and numbers).
+
+    """
+    if len(turns) < 2:
+        return False
+    try:
+        parsed = [parse_request(text, session) for text in turns]
+    except (NotForFastPath, Unclear):
+        return False
+    if not _about_record_shown(parsed):
+        return False
+    *earlier, last = parsed
+    kind = next(iter([request for request in earlier if request.kinds()][-1].kinds()))
+    words = set(last.residual) - GLOBAL_WORDS
+    return bool(words) and words <= RECORD_QUESTION_WORDS[kind]
 
 
 def names_erp_content(text: str, session: Session) -> bool:
