@@ -19,6 +19,7 @@ Two parts of a follow-up carry no entity but must not be ignored:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
@@ -120,12 +121,35 @@ def plan_followup(
 
     Returns:
         The follow-up's own plan when it is a complete request by itself; otherwise the
-        plan of the merged turns, a question, or ``Decline``.
+        plan of the merged turns, a question, or ``Decline``. A follow-up of several
+        sentences whose whole reading declines is answered when exactly one of its
+        sentences, read as the follow-up, is.
 
     """
     if not turns:
         return Decline("no request")
-    allowed = list(tools)
+    decision = _plan_turns(turns, session, list(tools), today)
+    sentences = [part for part in _SENTENCE_END.split(turns[-1].strip()) if part.strip()]
+    if not isinstance(decision, Decline) or len(turns) < 2 or len(sentences) < 2:
+        return decision
+    # "it should have arrived friday. where is it": a sentence that states what the owner
+    # expected is context, not a filter. Exactly one answerable sentence is the request.
+    plans = [
+        plan
+        for sentence in sentences
+        if isinstance(
+            plan := _plan_turns([*turns[:-1], sentence], session, list(tools), today), Plan
+        )
+    ]
+    return plans[0] if len(plans) == 1 else decision
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+def _plan_turns(
+    turns: Sequence[str], session: Session, allowed: list[str], today: date | None
+) -> Decision:
     alone = plan_request(turns[-1], session, allowed, today=today)
     if len(turns) == 1:
         return alone
@@ -135,6 +159,11 @@ def plan_followup(
         return alone if isinstance(alone, Plan | Clarify) else Decline(str(error))
     except Unclear as error:
         return alone if isinstance(alone, Plan | Clarify) else Clarify(str(error))
+    referred = _record_referred_to(parsed)
+    if referred is not None:
+        decision = plan_parsed(referred, session, allowed)
+        if isinstance(decision, Plan | Clarify):
+            return decision
     if isinstance(alone, Plan | Clarify) and not _about_record_shown(parsed):
         return alone
     merged = parsed[0]
@@ -157,6 +186,51 @@ def plan_followup(
         f"{decision.rule} (follow-up: the {order} one)",
         decision.reading,
     )
+
+
+REFERRING_PRO_FORMS = frozenset("it its that those them they their".split())
+"""Personal and demonstrative pro-forms: they stand for a thing named before ("anything on
+order for it?"). "one" and "same" are left out: they stand for a kind or a request ("the
+oldest one" is another record of the same kind, "same for Nordwind" another request)."""
+
+_ONE_RECORD_KINDS = frozenset(
+    {"invoices", "orders", "pos", "rmas", "shipments", "skus", "customer", "supplier"}
+)
+"""Entity kinds whose one value is one record a pro-form can stand for."""
+
+
+def _record_referred_to(parsed: Sequence[Request]) -> Request | None:
+    """Return the last turn with its pro-form replaced by the one record named before.
+
+    "anything on order for it?" after "stock FST-8357?" asks its own question (open
+    purchase orders) about the product the earlier turn named: it is read as "anything on
+    order for FST-8357?", with the earlier turn's record and none of its words. Only when
+    the last turn names nothing itself, has no superlative, refers back with a personal or
+    demonstrative pro-form, and the last turn that named anything named exactly one record;
+    ``None`` otherwise.
+    """
+    *earlier, last = parsed
+    naming = [request for request in earlier if request.kinds()]
+    if last.kinds() or not naming or _superlative(last.norm) is not None:
+        return None
+    if not REFERRING_PRO_FORMS & set(last.residual):
+        return None
+    shown = naming[-1]
+    kinds = shown.kinds()
+    if len(kinds) != 1 or not kinds <= _ONE_RECORD_KINDS:
+        return None
+    kind = next(iter(kinds))
+    if shown.count(kind) != 1:
+        return None
+    referred = replace(
+        last, residual=[word for word in last.residual if word not in REFERRING_PRO_FORMS]
+    )
+    for name in _fields_of(kind):
+        setattr(referred, name, getattr(shown, name))
+    if kind == "customer":
+        referred.customers = shown.customers
+        referred.customer_numbers = shown.customer_numbers
+    return referred
 
 
 def _about_record_shown(parsed: Sequence[Request]) -> bool:
