@@ -272,8 +272,9 @@ def option_decision(
         candidates=[RouteCandidate(agent=agent, score=1.0)],
         method="followup",
         reason=(
-            f"follow-up to route {previous['route_id'][:12]} ({agent}): the request picks "
-            f"{option.label} ({option.key}) of the options Nova's question offered"
+            f"follow-up to route {previous['route_id'][:12]} ({agent}): the request answers "
+            f"the question Nova asked: it picks {option.label} ({option.key}) of the options "
+            "offered"
         ),
         catalog_version=catalog_version,
         router_version=router_version,
