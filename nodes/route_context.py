@@ -11,9 +11,14 @@ conjunction or "what/how about", or refers back with a pro-form ("one", "same", 
 anchor request plus the text, and keeps the previous route (method ``followup``) when the
 anchored reading keeps the previous agent and the classifier is at least as sure of it as
 of the bare text. A turn that carries its own topic ("and what's 19% VAT on 200?") is
-read more confidently alone, and is routed afresh. No confidence threshold is involved:
-the classifier's calibrated confidences are compared with each other. (The one number,
-``MAX_FOLLOWUP_WORDS``, is a bound on what counts as a fragment, set by hand, not tuned.)
+read more confidently alone, and is routed afresh. Two more turns are follow-ups whatever
+their form: a reply that picks one of the options Nova's last question listed ("20071",
+"the first" or a name after "Which customer do you mean: …?", ``option_decision``; the
+topic then records the option picked), and, in an ERP topic, a question about a field of
+the one record just named ("who is the customer?" after one invoice). No confidence
+threshold is involved: the classifier's calibrated confidences are compared with each
+other. (The one number, ``MAX_FOLLOWUP_WORDS``, is a bound on what counts as a fragment,
+set by hand, not tuned.)
 
 **Memory.** "Who is our accountant?" resembles an ERP customer question, but the answer
 is a stored fact. ``memory_decision`` routes a request to an agent that answers from

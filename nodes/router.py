@@ -748,7 +748,11 @@ def make_route_node(
                 agents,
                 answers_question=previous_reply_asks(state.get("messages") or []),
                 names_only=_names_only_erp_records,
-                about_record=_asks_about_erp_record,
+                about_record=(
+                    _asks_about_erp_record
+                    if previous is not None and previous["subgraph"] == "erp"
+                    else None
+                ),
             )
             if active_router is not None
             else None

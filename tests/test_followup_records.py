@@ -171,6 +171,14 @@ def test_a_pro_form_stands_for_the_one_product_named_before(erp_db: ErpDatabase)
         decision = plan_followup([f"stock {sku}?", "anything on order for it?"], session, tools)
         assert isinstance(decision, Plan)
         assert getattr(decision.args, "products", None) == [sku]
+        customer = session.scalars(select(m.Customer.name).order_by(m.Customer.name)).first()
+        owed = plan_followup(
+            [f"{customer}", "how much do they owe"],
+            session,
+            list(default_catalog()["erp_customers"].tools),
+        )
+        assert isinstance(owed, Plan)
+        assert getattr(owed.args, "customer", None) is not None  # "they": the customer named
         # "the oldest one" is another record of the same kind, not the one named.
         oldest = plan_followup([f"stock {sku}?", "and the oldest one?"], session, tools)
         assert not (isinstance(oldest, Plan) and getattr(oldest.args, "products", None) == [sku])

@@ -188,15 +188,21 @@ def _plan_turns(
     )
 
 
-REFERRING_PRO_FORMS = frozenset("it its that those them they their".split())
-"""Personal and demonstrative pro-forms: they stand for a thing named before ("anything on
-order for it?"). "one" and "same" are left out: they stand for a kind or a request ("the
-oldest one" is another record of the same kind, "same for Nordwind" another request)."""
+REFERRING_PRO_FORMS = frozenset("it its this that".split())
+"""Singular personal and demonstrative pro-forms: they stand for one thing named before
+("anything on order for it?"). "one" and "same" are left out: they stand for a kind or a
+request ("the oldest one" is another record of the same kind, "same for Nordwind" another
+request)."""
+
+ORGANISATION_PRO_FORMS = frozenset("they them their theirs".split())
+"""Plural pro-forms, which stand for one record only when it is an organisation ("how much
+do they owe?" after a customer); after one invoice they point at something else."""
 
 _ONE_RECORD_KINDS = frozenset(
     {"invoices", "orders", "pos", "rmas", "shipments", "skus", "customer", "supplier"}
 )
 """Entity kinds whose one value is one record a pro-form can stand for."""
+_ORGANISATION_KINDS = frozenset({"customer", "supplier"})
 
 
 def _record_referred_to(parsed: Sequence[Request]) -> Request | None:
@@ -205,26 +211,26 @@ def _record_referred_to(parsed: Sequence[Request]) -> Request | None:
     "anything on order for it?" after "stock FST-8357?" asks its own question (open
     purchase orders) about the product the earlier turn named: it is read as "anything on
     order for FST-8357?", with the earlier turn's record and none of its words. Only when
-    the last turn names nothing itself, has no superlative, refers back with a personal or
-    demonstrative pro-form, and the last turn that named anything named exactly one record;
+    the last turn names nothing itself, has no superlative, refers back with a singular
+    pro-form (or a plural one, for a customer or supplier), and the last turn that named
+    anything named exactly one record;
     ``None`` otherwise.
     """
     *earlier, last = parsed
     naming = [request for request in earlier if request.kinds()]
     if last.kinds() or not naming or _superlative(last.norm) is not None:
         return None
-    if not REFERRING_PRO_FORMS & set(last.residual):
-        return None
     shown = naming[-1]
     kinds = shown.kinds()
     if len(kinds) != 1 or not kinds <= _ONE_RECORD_KINDS:
         return None
     kind = next(iter(kinds))
-    if shown.count(kind) != 1:
-        return None
-    referred = replace(
-        last, residual=[word for word in last.residual if word not in REFERRING_PRO_FORMS]
+    pro_forms = REFERRING_PRO_FORMS | (
+        ORGANISATION_PRO_FORMS if kind in _ORGANISATION_KINDS else frozenset()
     )
+    if shown.count(kind) != 1 or not pro_forms & set(last.residual):
+        return None
+    referred = replace(last, residual=[word for word in last.residual if word not in pro_forms])
     for name in _fields_of(kind):
         setattr(referred, name, getattr(shown, name))
     if kind == "customer":
