@@ -36,7 +36,12 @@ from nodes.injection_guard import (
     refused_message,
     review_call,
 )
-from nodes.model_free import answer_without_model, answering_memories, find_context
+from nodes.model_free import (
+    answer_without_model,
+    answering_memories,
+    find_context,
+    save_without_model,
+)
 from nodes.recall import format_memories, memory_line
 from nodes.resilience import CallTimeout, call_with_timeout
 from nova.catalog import AgentSpec, Catalog
@@ -244,6 +249,15 @@ def make_agent_node(
 
         model = model_factory(spec, context.model)
         if isinstance(model, ModelUnavailable):
+            saved = save_without_model(spec, state, owner=context.user_id)
+            if saved is not None:
+                # "remember: …" needs no model: the note is the request's own text.
+                return {
+                    "messages": [AIMessage(content=saved, name=spec.name)],
+                    "agent_run": _run_record(
+                        spec, None, steps, "answered", detail="saved without a model"
+                    ),
+                }
             # Say what Nova already knows (memories that answer it, route, language, terms,
             # customer) rather than only that a model is missing.
             findings = find_context(

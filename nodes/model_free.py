@@ -33,6 +33,8 @@ __all__ = [
     "answering_memories",
     "find_context",
     "memory_citation",
+    "note_to_save",
+    "save_without_model",
 ]
 
 
@@ -130,6 +132,68 @@ def find_context(
         customers=customers[0],
         problems=tuple(problems),
     )
+
+
+_SAVE_REQUEST = re.compile(
+    r"^\s*(?:please\s+)?(?:remember|note|memori[sz]e)\s*(?::|\bthat\b)\s*(?P<note>\S.*?)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+"""An explicit instruction to keep a note: a verb of memorising, then ":" or "that" and the
+note ("remember: acme now wants deliveries on thursdays"). "remember what we decided" asks
+for a memory (no ":" or "that"), it does not give one."""
+
+
+def note_to_save(request: str) -> str | None:
+    """Return the note an explicit "remember: …" request gives Nova to keep, or ``None``."""
+    match = _SAVE_REQUEST.match(request)
+    if match is None:
+        return None
+    note = match["note"]
+    return note[:1].upper() + note[1:]
+
+
+def save_without_model(spec: AgentSpec, state: NovaState, *, owner: str | None) -> str | None:
+    """Keep the note of an explicit "remember: …" request when no model is configured.
+
+    Saving a note the owner typed needs no model: the note is the request's own text after
+    "remember:" (``note_to_save``). It is saved, as the ``memory_save`` tool would, only when
+    the routed agent has that tool, the project allows it, and the request carries no
+    document (its instruction is the whole request), so untrusted text is never stored.
+
+    Returns:
+        The answer (what was saved, and what it supersedes), or ``None`` when the request
+        is not such an instruction or the note may not be saved this way.
+
+    """
+    from memory.store import default_memory_store
+    from nova.projects import load_projects
+    from nova.settings import get_settings
+
+    request = state.get("request") or ""
+    instruction = state.get("instruction")
+    note = note_to_save(request)
+    if note is None or "memory_save" not in spec.tools:
+        return None
+    if instruction and instruction.strip() != request.strip():
+        return None  # the request carries a document: its text is not the owner's note
+    project = state.get("project") or get_settings().default_project
+    if not load_projects().get(project).allows_tool("memory_save"):
+        return None
+    result = (
+        default_memory_store()
+        .for_owner(owner)
+        .save(project, note, kind="fact", source=f"agent:{spec.name}")
+    )
+    item = result.item
+    if result.status == "existing":
+        return f"Already in memory as [mem:{item.id}] (project {project}): {item.text}"
+    answer = f"Saved [mem:{item.id}] ({item.kind}) in project {project}: {item.text}"
+    if result.superseded:
+        replaced = ", ".join(f"[mem:{old}]" for old in result.superseded)
+        answer += (
+            f"\nIt supersedes {replaced}, which stays in the history but is no longer recalled."
+        )
+    return answer
 
 
 def answering_memories(memories: Sequence[MemoryHit]) -> list[MemoryHit]:

@@ -11,9 +11,14 @@ conjunction or "what/how about", or refers back with a pro-form ("one", "same", 
 anchor request plus the text, and keeps the previous route (method ``followup``) when the
 anchored reading keeps the previous agent and the classifier is at least as sure of it as
 of the bare text. A turn that carries its own topic ("and what's 19% VAT on 200?") is
-read more confidently alone, and is routed afresh. No confidence threshold is involved:
-the classifier's calibrated confidences are compared with each other. (The one number,
-``MAX_FOLLOWUP_WORDS``, is a bound on what counts as a fragment, set by hand, not tuned.)
+read more confidently alone, and is routed afresh. Two more turns are follow-ups whatever
+their form: a reply that picks one of the options Nova's last question listed ("20071",
+"the first" or a name after "Which customer do you mean: …?", ``option_decision``; the
+topic then records the option picked), and, in an ERP topic, a question about a field of
+the one record just named ("who is the customer?" after one invoice). No confidence
+threshold is involved: the classifier's calibrated confidences are compared with each
+other. (The one number, ``MAX_FOLLOWUP_WORDS``, is a bound on what counts as a fragment,
+set by hand, not tuned.)
 
 **Memory.** "Who is our accountant?" resembles an ERP customer question, but the answer
 is a stored fact. ``memory_decision`` routes a request to an agent that answers from
@@ -47,6 +52,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
@@ -65,6 +71,7 @@ __all__ = [
     "MAX_FOLLOWUP_WORDS",
     "MEMORY_TOOLS",
     "STRONG_MEMORY_SCORE",
+    "OfferedOption",
     "data_owner",
     "data_owner_scope",
     "elliptical",
@@ -73,6 +80,9 @@ __all__ = [
     "memory_decision",
     "memory_readers",
     "next_thread_route",
+    "offered_options",
+    "option_decision",
+    "picked_option",
     "previous_reply_asks",
     "scope_line",
 ]
@@ -158,6 +168,126 @@ def previous_reply_asks(messages: Sequence[AnyMessage]) -> bool:
     return reply is not None and message_text(reply).rstrip().endswith("?")
 
 
+@dataclass(frozen=True, slots=True)
+class OfferedOption:
+    """One option Nova's question listed: "Winkler Maschinenbau AG (20071)"."""
+
+    label: str
+    """What the option is called ("Winkler Maschinenbau AG")."""
+    key: str
+    """Its number or code, in brackets after the label ("20071")."""
+
+
+_OPTION = re.compile(r"(?P<label>[^:;()?]+?)\s*\((?P<key>[^()]+)\)")
+_OPTION_SEPARATOR = re.compile(r";\s*|\s+or\s+")
+_ORDINALS = {
+    **{word: index for index, word in enumerate("first second third fourth fifth sixth".split())},
+    **{word: index for index, word in enumerate("1st 2nd 3rd 4th 5th 6th".split())},
+    "last": -1,
+}
+"""Ordinal words, by the position they pick (a closed class of English, not a list of cases)."""
+MIN_OPTION_SIMILARITY = 90.0
+"""rapidfuzz ``token_set_ratio`` from which a reply names an option (all of the reply's
+words in the option's label, allowing a typo); the runner-up must score lower."""
+
+
+def offered_options(messages: Sequence[AnyMessage]) -> list[OfferedOption]:
+    """Return the options Nova's last reply asked the owner to choose from (none: ``[]``).
+
+    Nova asks "Which customer do you mean: Winkler Maschinenbau AG (20071); Winkler
+    Metallbau KG (20114)?": a question whose last clause lists two or more ``label (key)``
+    options, separated by ";" or "or".
+    """
+    humans = [i for i, message in enumerate(messages) if isinstance(message, HumanMessage)]
+    if not humans:
+        return []
+    earlier = messages[: humans[-1]]
+    reply = next((m for m in reversed(earlier) if isinstance(m, AIMessage)), None)
+    text = message_text(reply).strip() if reply is not None else ""
+    if not text.endswith("?") or ":" not in text:
+        return []
+    parts = _OPTION_SEPARATOR.split(text.rsplit(":", 1)[1].rstrip("?").strip())
+    found = [_OPTION.fullmatch(part.strip()) for part in parts]
+    options = [OfferedOption(m["label"].strip(), m["key"].strip()) for m in found if m]
+    return options if len(options) >= 2 and len(options) == len(parts) else []
+
+
+def picked_option(reply: str, options: Sequence[OfferedOption]) -> OfferedOption | None:
+    """Return the option ``reply`` picks, by its key, an ordinal or its label; else ``None``.
+
+    "20071", "the first" and "Winkler Maschinenbau AG" each pick one option of "Which
+    customer do you mean: Winkler Maschinenbau AG (20071); Winkler Metallbau KG (20114)?".
+    A reply that fits two options equally ("winkler") or is longer than a fragment picks
+    none: it is read as a request of its own.
+    """
+    from rapidfuzz import fuzz
+
+    words = [word.lower() for word in _WORD.findall(reply)]
+    if not options or not words or len(words) > MAX_FOLLOWUP_WORDS:
+        return None
+    by_key = [option for option in options if option.key.lower() in words]
+    if len(by_key) == 1:
+        return by_key[0]
+    ordinals = {_ORDINALS[word] for word in words if word in _ORDINALS}
+    if len(ordinals) == 1:
+        index = next(iter(ordinals))
+        return options[index] if index < len(options) else None
+    scores = sorted(
+        ((fuzz.token_set_ratio(reply.lower(), option.label.lower()), i) for i, option in
+         enumerate(options)),
+        reverse=True,
+    )  # fmt: skip
+    (best, index), (runner_up, _) = scores[0], scores[1]
+    return options[index] if best >= MIN_OPTION_SIMILARITY and best > runner_up else None
+
+
+def option_decision(
+    request: str,
+    previous: ThreadRoute | None,
+    options: Sequence[OfferedOption],
+    catalog: Catalog[AgentSpec],
+    *,
+    catalog_version: str,
+    router_version: str,
+) -> tuple[RouteDecision, str] | None:
+    """Route a reply that picks one of the options Nova's question offered back to its topic.
+
+    After "Which customer do you mean: Winkler Maschinenbau AG (20071); Winkler Metallbau
+    KG (20114)?", "20071" or "the first" is not a request of its own: it completes the
+    topic's request. The route keeps the thread's agent, and the topic records the picked
+    option's label, so the agent re-reads the topic with the name it asked for.
+
+    Returns:
+        The decision (method ``followup``) and the text the topic records for this turn
+        (the option's label); ``None`` when there is no topic or the reply picks nothing.
+
+    """
+    if previous is None or previous["agent"] not in catalog:
+        return None
+    option = picked_option(request, options)
+    if option is None:
+        return None
+    agent = previous["agent"]
+    decision = RouteDecision(
+        id=uuid.uuid4().hex,
+        agent=agent,
+        subgraph=catalog[agent].subgraph,
+        confidence=1.0,
+        margin=1.0,
+        candidates=[RouteCandidate(agent=agent, score=1.0)],
+        method="followup",
+        reason=(
+            f"follow-up to route {previous['route_id'][:12]} ({agent}): the request answers "
+            f"the question Nova asked: it picks {option.label} ({option.key}) of the options "
+            "offered"
+        ),
+        catalog_version=catalog_version,
+        router_version=router_version,
+        latency_ms=0.0,
+    )
+    return decision, option.label
+
+
 def _top_agent(decision: RouteDecision) -> str | None:
     return decision["candidates"][0]["agent"] if decision["candidates"] else None
 
@@ -170,6 +300,7 @@ def followup_decision(
     *,
     answers_question: bool = False,
     names_only: Callable[[str], bool] | None = None,
+    about_record: Callable[[Sequence[str]], bool] | None = None,
 ) -> RouteDecision | None:
     """Route ``request`` as a follow-up of the thread's topic, or return ``None``.
 
@@ -183,6 +314,11 @@ def followup_decision(
             else but pro-forms: "same for Müller Metallbau GmbH" has no topic of its own,
             so the classifier's reading of it alone (a customer name resembles a customer
             example) cannot outweigh the thread's topic.
+        about_record: Whether the last of the topic's texts (the anchor, its follow-ups,
+            then this request) names nothing and only asks about a field of the one
+            record named before ("who is the customer?" after "Show me invoice
+            INV-2025-00412"): such a turn is a follow-up whatever its form, and its bare
+            reading (every customer) cannot outweigh the record it is about.
 
     Returns:
         A decision with method ``followup`` for the previous agent when ``request`` is
@@ -193,6 +329,11 @@ def followup_decision(
     if previous is None or previous["agent"] not in catalog:
         return None
     why = elliptical(request, answers_question=answers_question)
+    asks_of_record = about_record is not None and about_record(
+        [previous["anchor"], *previous["followups"], request]
+    )
+    if asks_of_record:
+        why = "asks about a field of the one record named before"
     if why is None:
         return None
     started = time.perf_counter()
@@ -204,6 +345,7 @@ def followup_decision(
     if (
         bare_sure
         and bare["confidence"] > anchored["confidence"]
+        and not asks_of_record
         and not (names_only is not None and names_only(request))
     ):
         return None  # the turn carries a topic of its own

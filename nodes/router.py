@@ -34,7 +34,9 @@ from nodes.route_context import (
     memory_decision,
     memory_readers,
     next_thread_route,
+    offered_options,
     only_pro_forms,
+    option_decision,
     previous_reply_asks,
 )
 from nodes.routing.cache import load_or_fit
@@ -611,6 +613,21 @@ def _names_only_erp_records(text: str) -> bool:
     return bool(request.kinds()) and only_pro_forms(set(request.residual) - GLOBAL_WORDS)
 
 
+def _asks_about_erp_record(turns: Sequence[str]) -> bool:
+    """Whether the last of ``turns`` asks about a field of the one ERP record named before."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nova.erp.db import get_erp_database
+    from nova.erp.followup import asks_about_record_shown
+
+    try:
+        with get_erp_database().read_session() as session:
+            return asks_about_record_shown(turns, session)
+    except SQLAlchemyError as error:
+        log.warning("Could not check %r against the ERP database: %s", turns[-1], error)
+        return False
+
+
 def make_route_node(
     *,
     router: Callable[[], Router] | None = None,
@@ -710,6 +727,19 @@ def make_route_node(
             if active_router is not None and awaiting is not None
             else None
         )
+        topic_text = request
+        if decision is None and active_router is not None:
+            picked = option_decision(
+                request,
+                previous,
+                offered_options(state.get("messages") or []),
+                agents,
+                catalog_version=active_router.catalog_version,
+                router_version=active_router.version,
+            )
+            if picked is not None:
+                # The topic records the option picked, so "20071" re-reads as its name.
+                decision, topic_text = picked
         decision = decision or (
             followup_decision(
                 active_router,
@@ -718,6 +748,11 @@ def make_route_node(
                 agents,
                 answers_question=previous_reply_asks(state.get("messages") or []),
                 names_only=_names_only_erp_records,
+                about_record=(
+                    _asks_about_erp_record
+                    if previous is not None and previous["subgraph"] == "erp"
+                    else None
+                ),
             )
             if active_router is not None
             else None
@@ -852,7 +887,7 @@ def make_route_node(
         return {
             **update,
             "route": decision,
-            "thread_route": next_thread_route(decision, request, previous),
+            "thread_route": next_thread_route(decision, topic_text, previous),
         }
 
     return route

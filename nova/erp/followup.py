@@ -19,6 +19,7 @@ Two parts of a follow-up carry no entity but must not be ignored:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
@@ -48,6 +49,7 @@ from nova.erp.intents.rules import _superlative
 __all__ = [
     "ANAPHORIC_WORDS",
     "FIRST_ROW",
+    "asks_about_record_shown",
     "merge_requests",
     "names_erp_content",
     "plan_followup",
@@ -119,12 +121,35 @@ def plan_followup(
 
     Returns:
         The follow-up's own plan when it is a complete request by itself; otherwise the
-        plan of the merged turns, a question, or ``Decline``.
+        plan of the merged turns, a question, or ``Decline``. A follow-up of several
+        sentences whose whole reading declines is answered when exactly one of its
+        sentences, read as the follow-up, is.
 
     """
     if not turns:
         return Decline("no request")
-    allowed = list(tools)
+    decision = _plan_turns(turns, session, list(tools), today)
+    sentences = [part for part in _SENTENCE_END.split(turns[-1].strip()) if part.strip()]
+    if not isinstance(decision, Decline) or len(turns) < 2 or len(sentences) < 2:
+        return decision
+    # "it should have arrived friday. where is it": a sentence that states what the owner
+    # expected is context, not a filter. Exactly one answerable sentence is the request.
+    plans = [
+        plan
+        for sentence in sentences
+        if isinstance(
+            plan := _plan_turns([*turns[:-1], sentence], session, list(tools), today), Plan
+        )
+    ]
+    return plans[0] if len(plans) == 1 else decision
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+def _plan_turns(
+    turns: Sequence[str], session: Session, allowed: list[str], today: date | None
+) -> Decision:
     alone = plan_request(turns[-1], session, allowed, today=today)
     if len(turns) == 1:
         return alone
@@ -134,6 +159,11 @@ def plan_followup(
         return alone if isinstance(alone, Plan | Clarify) else Decline(str(error))
     except Unclear as error:
         return alone if isinstance(alone, Plan | Clarify) else Clarify(str(error))
+    referred = _record_referred_to(parsed)
+    if referred is not None:
+        decision = plan_parsed(referred, session, allowed)
+        if isinstance(decision, Plan | Clarify):
+            return decision
     if isinstance(alone, Plan | Clarify) and not _about_record_shown(parsed):
         return alone
     merged = parsed[0]
@@ -158,6 +188,57 @@ def plan_followup(
     )
 
 
+REFERRING_PRO_FORMS = frozenset("it its this that".split())
+"""Singular personal and demonstrative pro-forms: they stand for one thing named before
+("anything on order for it?"). "one" and "same" are left out: they stand for a kind or a
+request ("the oldest one" is another record of the same kind, "same for Nordwind" another
+request)."""
+
+ORGANISATION_PRO_FORMS = frozenset("they them their theirs".split())
+"""Plural pro-forms, which stand for one record only when it is an organisation ("how much
+do they owe?" after a customer); after one invoice they point at something else."""
+
+_ONE_RECORD_KINDS = frozenset(
+    {"invoices", "orders", "pos", "rmas", "shipments", "skus", "customer", "supplier"}
+)
+"""Entity kinds whose one value is one record a pro-form can stand for."""
+_ORGANISATION_KINDS = frozenset({"customer", "supplier"})
+
+
+def _record_referred_to(parsed: Sequence[Request]) -> Request | None:
+    """Return the last turn with its pro-form replaced by the one record named before.
+
+    "anything on order for it?" after "stock FST-8357?" asks its own question (open
+    purchase orders) about the product the earlier turn named: it is read as "anything on
+    order for FST-8357?", with the earlier turn's record and none of its words. Only when
+    the last turn names nothing itself, has no superlative, refers back with a singular
+    pro-form (or a plural one, for a customer or supplier), and the last turn that named
+    anything named exactly one record;
+    ``None`` otherwise.
+    """
+    *earlier, last = parsed
+    naming = [request for request in earlier if request.kinds()]
+    if last.kinds() or not naming or _superlative(last.norm) is not None:
+        return None
+    shown = naming[-1]
+    kinds = shown.kinds()
+    if len(kinds) != 1 or not kinds <= _ONE_RECORD_KINDS:
+        return None
+    kind = next(iter(kinds))
+    pro_forms = REFERRING_PRO_FORMS | (
+        ORGANISATION_PRO_FORMS if kind in _ORGANISATION_KINDS else frozenset()
+    )
+    if shown.count(kind) != 1 or not pro_forms & set(last.residual):
+        return None
+    referred = replace(last, residual=[word for word in last.residual if word not in pro_forms])
+    for name in _fields_of(kind):
+        setattr(referred, name, getattr(shown, name))
+    if kind == "customer":
+        referred.customers = shown.customers
+        referred.customer_numbers = shown.customer_numbers
+    return referred
+
+
 def _about_record_shown(parsed: Sequence[Request]) -> bool:
     """Whether the last turn, naming nothing itself, asks about the one record just shown.
 
@@ -173,6 +254,33 @@ def _about_record_shown(parsed: Sequence[Request]) -> bool:
     shown = naming[-1].kinds()
     kind = next(iter(shown))
     return len(shown) == 1 and kind in RECORD_QUESTION_WORDS and naming[-1].count(kind) == 1
+
+
+def asks_about_record_shown(turns: Sequence[str], session: Session) -> bool:
+    """Whether the last of ``turns`` only asks about a field of the one record named before.
+
+    "who is the customer?" after "Show me invoice INV-2025-00412" names no record, and every
+    word it has asks about a field the invoice's answer shows (``RECORD_QUESTION_WORDS``):
+    it is about that invoice, not a request for every customer. The route keeps such a
+    turn with the thread's topic, however confidently the classifier reads it alone.
+
+    Args:
+        turns: The topic's requests, oldest first; the last is the turn to judge.
+        session: ERP database session (to recognise names and numbers).
+
+    """
+    if len(turns) < 2:
+        return False
+    try:
+        parsed = [parse_request(text, session) for text in turns]
+    except (NotForFastPath, Unclear):
+        return False
+    if not _about_record_shown(parsed):
+        return False
+    *earlier, last = parsed
+    kind = next(iter([request for request in earlier if request.kinds()][-1].kinds()))
+    words = set(last.residual) - GLOBAL_WORDS
+    return bool(words) and words <= RECORD_QUESTION_WORDS[kind]
 
 
 def names_erp_content(text: str, session: Session) -> bool:
