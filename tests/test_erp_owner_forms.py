@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from nova.erp.db import ErpDatabase
-from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.intents import Plan, plan_request
 from nova.erp.skills import READ_SKILLS
 
 pytest_plugins = ("tests.erp_fixtures",)
