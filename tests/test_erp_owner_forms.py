@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from nova.erp.db import ErpDatabase
-from nova.erp.intents import Plan, plan_request
+from nova.erp.intents import Decline, Plan, plan_request
 from nova.erp.skills import READ_SKILLS
 
 pytest_plugins = ("tests.erp_fixtures",)
@@ -38,3 +38,39 @@ def test_a_count_in_words_reads_as_its_digits(
     assert isinstance(written, Plan), written
     assert isinstance(spelled, Plan), spelled
     assert (spelled.skill, spelled.args) == (written.skill, written.args)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # A forecast: a list of next month's orders (none yet) would say "no orders".
+        ("what will nordwind order next month", "records hold the past"),
+        ("nordwind orders next month", "records hold the past"),
+        # No earlier order is presupposed: customers who never ordered belong in the answer,
+        # which the lapsed-customer reading leaves out.
+        ("swiss customers that havent bought anything this year", "calendar period"),
+        ("customers who didnt order in 2024", "calendar period"),
+    ],
+)
+def test_a_condition_the_reading_would_change_declines(
+    full_erp: ErpDatabase, text: str, reason: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Decline), decision
+    assert reason in decision.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "custmers who havent ordered since january",
+        "customers who havent ordered in 6 months",
+        "customers who havent ordered in the last 3 months",
+    ],
+)
+def test_a_lapse_measured_back_from_today_is_still_answered(
+    full_erp: ErpDatabase, text: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan), decision
+    assert decision.args.customer_condition == "not_ordered"

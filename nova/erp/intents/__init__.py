@@ -527,6 +527,10 @@ _WHICH_LISTED = re.compile(
 """A request that asks for customers or products to be listed ("which customers ...")."""
 
 
+_EXPECTED_DATES = frozenset({"erp_purchase_orders", "erp_shipment_status"})
+"""Skills whose records carry dates still to come (an expected delivery)."""
+
+
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
     counted = counted_noun(request.norm)
@@ -569,6 +573,15 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     # "below the reorder point" is answered with the list's own reading, stated in its first
     # line ("at or below the reorder point"): reordering at the point is the usual meaning.
     period = request.period
+    if (
+        period is not None
+        and period.start is not None
+        and period.start > request.today
+        and skill not in _EXPECTED_DATES
+    ):
+        # "what will nordwind order next month": records hold what happened; a list of the
+        # month's orders (none yet) would answer a forecast with "no orders".
+        return f"{period.text!r} lies after {request.today.isoformat()}; the records hold the past"
     if period is not None and period.end is not None:
         first = session.scalar(select(func.min(m.SalesOrder.order_date)))
         if first is not None and period.end < first:
