@@ -74,3 +74,24 @@ def test_a_lapse_measured_back_from_today_is_still_answered(
     decision = plan(full_erp, text)
     assert isinstance(decision, Plan), decision
     assert decision.args.customer_condition == "not_ordered"
+
+
+@pytest.mark.parametrize(
+    ("short", "spelled"),
+    [
+        ("hydraulics rev last 2 weeks", "hydraulics revenue last 2 weeks"),
+        ("avg invoice amt this year", "avg invoice amount this year"),
+        ("customer w most returns", "customer with most returns"),
+    ],
+)
+def test_phone_shorthand_reads_as_the_word(full_erp: ErpDatabase, short: str, spelled: str) -> None:
+    typed, written = plan(full_erp, short), plan(full_erp, spelled)
+    assert isinstance(written, Plan), written
+    assert isinstance(typed, Plan), typed
+    assert (typed.skill, typed.args) == (written.skill, written.args)
+
+
+def test_sales_of_customers_are_not_answered_with_a_count_of_them(full_erp: ErpDatabase) -> None:
+    # Customers have no value of their own: the revenue is their orders', never their number.
+    decision = plan(full_erp, "revenue from new customers this year")
+    assert not (isinstance(decision, Plan) and decision.args.measure == "count"), decision

@@ -277,6 +277,18 @@ def _known_words(session: Session) -> frozenset[str]:
 _AT_LEAST_RE = re.compile(r"(?<![\w.,])(?P<n>\d{1,4})\s*\+\s*(?P<unit>days?|weeks?|months?)\b")
 """A lower bound written with a plus sign: "90+ days"."""
 _YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)
+_SHORTHAND = {
+    "rev": "revenue", "revs": "revenue", "amt": "amount", "amts": "amounts",
+    "w": "with", "w/": "with", "r": "are", "u": "you", "mth": "month", "mths": "months",
+    "prod": "product", "prods": "products",
+}  # fmt: skip
+_SHORTHAND_RE = re.compile(
+    r"(?<![\w-])(?:"
+    + "|".join(sorted(map(re.escape, _SHORTHAND), key=len, reverse=True))
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+"""Shorthand typed on a phone ("q1 rev", "customer w most returns", "avg invoice amt")."""
 # English contractions, with or without the apostrophe people skip when typing fast
 # ("isnt", "havent"). Spelled out, "not" is a condition word the guard must see applied,
 # and "we're" no longer leaves a stray "re" that no rule can place.
@@ -411,7 +423,9 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     today = today or business_date(session)
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
     # "90+ days" as "at least 90 days".
-    text = _counts_in_digits(_YEAR_RE.sub("year", _spelled_out(text)))
+    text = _YEAR_RE.sub("year", _spelled_out(text))
+    text = _SHORTHAND_RE.sub(lambda match: _SHORTHAND[match.group(0).lower()], text)
+    text = _counts_in_digits(text)
     text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", text)
     text = _spelled(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))

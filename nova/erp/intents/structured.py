@@ -890,7 +890,10 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
     if wanted == {"count"} or (not wanted and subject != "stock"):
         if "count" in wanted or not verbs or subject in ("shipments", "returns"):
             return "count"
-        return "value" if "value" in spec.measures else "count"
+        if "value" not in spec.measures:
+            # "revenue from the new customers": a figure of their orders, not a count of them.
+            return None
+        return "value"
     if wanted == {"value"} or (wanted == {"value", "count"} and False):
         return "value" if "value" in spec.measures else None
     return None
