@@ -7,12 +7,14 @@ a broader figure. Runs against the standard sample (``full_erp``), as the owner 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
 from nova.erp.db import ErpDatabase
 from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.resolve import find_period
 from nova.erp.skills import READ_SKILLS
 
 pytest_plugins = ("tests.erp_fixtures",)
@@ -95,3 +97,23 @@ def test_sales_of_customers_are_not_answered_with_a_count_of_them(full_erp: ErpD
     # Customers have no value of their own: the revenue is their orders', never their number.
     decision = plan(full_erp, "revenue from new customers this year")
     assert not (isinstance(decision, Plan) and decision.args.measure == "count"), decision
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("sales first half", date(2025, 1, 1), date(2025, 6, 30)),
+        ("revenue h1 2024", date(2024, 1, 1), date(2024, 6, 30)),
+        ("second half of 2024", date(2024, 7, 1), date(2024, 12, 31)),
+        # Without a year, the latest half that has begun (the business date is 2025-06-30).
+        ("h2", date(2024, 7, 1), date(2024, 12, 31)),
+    ],
+)
+def test_a_half_year_is_read_as_its_six_months(text: str, start: date, end: date) -> None:
+    period = find_period(text, date(2025, 6, 30))
+    assert period is not None
+    assert (period.start, period.end) == (start, end)
+
+
+def test_half_of_something_else_is_no_period() -> None:
+    assert find_period("half the customers", date(2025, 6, 30)) is None

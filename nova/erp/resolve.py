@@ -450,6 +450,18 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             start, end = _quarter(year - 1, number)
         return start, end
 
+    def half(m: re.Match[str]) -> tuple[date, date]:
+        # "first half", "H2 2024": January to June or July to December; without a year,
+        # the latest such half that has begun.
+        second = (m.group("h") or "").lower() in ("second", "2nd") or m.group("hn") == "2"
+        given = m.group("y")
+        year = int(given) if given else today.year
+        start = date(year, 7 if second else 1, 1)
+        if not given and start > today:
+            year -= 1
+            start = start.replace(year=year)
+        return start, date(year, 12, 31) if second else date(year, 6, 30)
+
     def month(m: re.Match[str]) -> tuple[date, date]:
         name = m.group("m").lower()
         number = _MONTHS.get(name) or _MONTHS[name[:3]]
@@ -520,6 +532,14 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
                 flags,
             ),
             last_n,
+        ),
+        (
+            re.compile(
+                r"\b(?:(?:in\s+|for\s+|during\s+)?(?:the\s+)?(?P<h>first|1st|second|2nd)\s+half"
+                r"(?:\s+of)?(?:\s+the)?(?:\s+year)?|H(?P<hn>[12]))(?:\s+(?:of\s+)?(?P<y>20\d{2}))?\b",
+                flags,
+            ),
+            half,
         ),
         (
             re.compile(r"\b(?:year[-\s]to[-\s]date|ytd|so\s+far\s+this\s+year)\b", flags),
