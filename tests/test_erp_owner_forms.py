@@ -117,14 +117,3 @@ def test_a_half_year_is_read_as_its_six_months(text: str, start: date, end: date
 
 def test_half_of_something_else_is_no_period() -> None:
     assert find_period("half the customers", date(2025, 6, 30)) is None
-
-
-def test_late_purchase_orders_decline_unless_still_outstanding(full_erp: ErpDatabase) -> None:
-    # The sample has no open PO past its expected date, but many received after it: the
-    # overdue list would answer "none" to a question about the late ones.
-    decision = plan(full_erp, "late purchase orders")
-    assert isinstance(decision, Decline), decision
-    assert "received late" in decision.reason
-    still = plan(full_erp, "overdue pos")
-    assert isinstance(still, Plan), still
-    assert still.args.status == "overdue"

@@ -540,14 +540,6 @@ def _b_pos(rq: Request, s: Session) -> dict[str, Any]:
     supplier = _supplier(rq, s)
     if supplier:
         args["supplier"] = supplier
-    if (
-        not rq.pos
-        and re.search(r"\blate\b", rq.norm)
-        and not re.search(r"\b(overdue|still|open|outstanding|pending|not yet|yet)\b", rq.norm)
-    ):
-        # "late POs": still outstanding past the expected date, or received after it; the
-        # overdue list holds only the first (and may say none while many came in late).
-        raise NotForFastPath("'late' purchase orders: still outstanding, or received late")
     if _flag(rq, r"\b(overdue|late)\b"):
         args["status"] = "overdue"
     elif _flag(rq, r"\b(open|outstanding|pending|on order)\b"):
