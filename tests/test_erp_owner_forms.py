@@ -117,3 +117,13 @@ def test_a_half_year_is_read_as_its_six_months(text: str, start: date, end: date
 
 def test_half_of_something_else_is_no_period() -> None:
     assert find_period("half the customers", date(2025, 6, 30)) is None
+
+
+def test_customers_doing_something_are_not_answered_with_documents(full_erp: ErpDatabase) -> None:
+    # "customers paying by card" asks who pays that way; the payment list holds payments.
+    decision = plan(full_erp, "customers paying by card")
+    assert isinstance(decision, Decline), decision
+    assert "lists documents" in decision.reason
+    payments = plan(full_erp, "payments by card")
+    assert isinstance(payments, Plan), payments
+    assert payments.skill == "erp_payment_history"

@@ -522,9 +522,10 @@ DOCUMENT_LISTS = frozenset(
 _LISTED = r"(?P<noun>customers|clients|custs|accounts|products|parts|items|skus|articles)"
 _WHICH_LISTED = re.compile(
     rf"\b(?:which|what|list|show|all)\s+(?:(?:of\s+)?(?:our|the)\s+)?{_LISTED}\b"
-    rf"|^{_LISTED.replace('noun', 'first')}\s+(?:with|who|that|whose|which)\b"
+    rf"|^{_LISTED.replace('noun', 'first')}\s+(?:with|who|that|whose|which|[a-z]{{2,}}ing)\b"
 )
-"""A request that asks for customers or products to be listed ("which customers ...")."""
+"""A request that asks for customers or products to be listed ("which customers ...",
+"customers paying by card")."""
 
 
 _EXPECTED_DATES = frozenset({"erp_purchase_orders", "erp_shipment_status"})
