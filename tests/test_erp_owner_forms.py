@@ -127,3 +127,12 @@ def test_customers_doing_something_are_not_answered_with_documents(full_erp: Erp
     payments = plan(full_erp, "payments by card")
     assert isinstance(payments, Plan), payments
     assert payments.skill == "erp_payment_history"
+
+
+def test_another_firm_sharing_a_trade_word_is_not_a_typo(full_erp: ErpDatabase) -> None:
+    # "Becker Landtechnik" scores 94 against "Decker Landtechnik": only the surname differs.
+    other = plan(full_erp, "becker landtechnik balance")
+    assert not isinstance(other, Plan), other
+    typo = plan(full_erp, "deker landtechnik balance")
+    assert isinstance(typo, Plan), typo
+    assert typo.args.customer == "20175"

@@ -176,6 +176,16 @@ def _edges_in_name(first: str, last: str, core: str) -> bool:
     )
 
 
+def _head_in_span(words: Sequence[str], head: str) -> bool:
+    """Whether the span names the name's distinctive first word, typos allowed.
+
+    A span close to the whole name can differ in just that word ("becker landtechnik" is 94
+    against "decker landtechnik": "landtechnik" is shared by dozens of customers); Becker
+    is then another firm, not a typo. A typo keeps the first letter and most of the word.
+    """
+    return any(word[:1] == head[:1] and fuzz.ratio(word, head) >= EDGE_CUTOFF for word in words)
+
+
 def tokens(text: str) -> list[str]:
     """Split ``text`` into normalised word tokens (the positions ``Mention`` refers to)."""
     return normalise(text).split()
@@ -275,6 +285,7 @@ class NameIndex:
                     if best - float(row[i]) < self.TIE_MARGIN
                     and row[i] >= self.SPAN_CUTOFF
                     and _edges_in_name(words[start], words[end - 1], self.entities[i].core)
+                    and _head_in_span(words[start:end], self.entities[i].head)
                 ]
             elif end - start == 1 and len(span_text) >= 4 and not span_text.isdigit():
                 candidates = [
