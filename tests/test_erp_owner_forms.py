@@ -136,3 +136,11 @@ def test_another_firm_sharing_a_trade_word_is_not_a_typo(full_erp: ErpDatabase) 
     typo = plan(full_erp, "deker landtechnik balance")
     assert isinstance(typo, Plan), typo
     assert typo.args.customer == "20175"
+
+
+def test_a_hedged_question_gets_the_exact_figure(full_erp: ErpDatabase) -> None:
+    hedged = plan(full_erp, "roughly how much did we sell last month")
+    plain = plan(full_erp, "how much did we sell last month")
+    assert isinstance(hedged, Plan), hedged
+    assert isinstance(plain, Plan), plain
+    assert (hedged.skill, hedged.args) == (plain.skill, plain.args)
