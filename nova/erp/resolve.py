@@ -176,6 +176,16 @@ def _edges_in_name(first: str, last: str, core: str) -> bool:
     )
 
 
+def _head_in_span(words: Sequence[str], head: str) -> bool:
+    """Whether the span names the name's distinctive first word, typos allowed.
+
+    A span close to the whole name can differ in just that word ("becker landtechnik" is 94
+    against "decker landtechnik": "landtechnik" is shared by dozens of customers); Becker
+    is then another firm, not a typo. A typo keeps the first letter and most of the word.
+    """
+    return any(word[:1] == head[:1] and fuzz.ratio(word, head) >= EDGE_CUTOFF for word in words)
+
+
 def tokens(text: str) -> list[str]:
     """Split ``text`` into normalised word tokens (the positions ``Mention`` refers to)."""
     return normalise(text).split()
@@ -275,6 +285,7 @@ class NameIndex:
                     if best - float(row[i]) < self.TIE_MARGIN
                     and row[i] >= self.SPAN_CUTOFF
                     and _edges_in_name(words[start], words[end - 1], self.entities[i].core)
+                    and _head_in_span(words[start:end], self.entities[i].head)
                 ]
             elif end - start == 1 and len(span_text) >= 4 and not span_text.isdigit():
                 candidates = [
@@ -450,6 +461,18 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             start, end = _quarter(year - 1, number)
         return start, end
 
+    def half(m: re.Match[str]) -> tuple[date, date]:
+        # "first half", "H2 2024": January to June or July to December; without a year,
+        # the latest such half that has begun.
+        second = (m.group("h") or "").lower() in ("second", "2nd") or m.group("hn") == "2"
+        given = m.group("y")
+        year = int(given) if given else today.year
+        start = date(year, 7 if second else 1, 1)
+        if not given and start > today:
+            year -= 1
+            start = start.replace(year=year)
+        return start, date(year, 12, 31) if second else date(year, 6, 30)
+
     def month(m: re.Match[str]) -> tuple[date, date]:
         name = m.group("m").lower()
         number = _MONTHS.get(name) or _MONTHS[name[:3]]
@@ -520,6 +543,14 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
                 flags,
             ),
             last_n,
+        ),
+        (
+            re.compile(
+                r"\b(?:(?:in\s+|for\s+|during\s+)?(?:the\s+)?(?P<h>first|1st|second|2nd)\s+half"
+                r"(?:\s+of)?(?:\s+the)?(?:\s+year)?|H(?P<hn>[12]))(?:\s+(?:of\s+)?(?P<y>20\d{2}))?\b",
+                flags,
+            ),
+            half,
         ),
         (
             re.compile(r"\b(?:year[-\s]to[-\s]date|ytd|so\s+far\s+this\s+year)\b", flags),

@@ -522,9 +522,14 @@ DOCUMENT_LISTS = frozenset(
 _LISTED = r"(?P<noun>customers|clients|custs|accounts|products|parts|items|skus|articles)"
 _WHICH_LISTED = re.compile(
     rf"\b(?:which|what|list|show|all)\s+(?:(?:of\s+)?(?:our|the)\s+)?{_LISTED}\b"
-    rf"|^{_LISTED.replace('noun', 'first')}\s+(?:with|who|that|whose|which)\b"
+    rf"|^{_LISTED.replace('noun', 'first')}\s+(?:with|who|that|whose|which|[a-z]{{2,}}ing)\b"
 )
-"""A request that asks for customers or products to be listed ("which customers ...")."""
+"""A request that asks for customers or products to be listed ("which customers ...",
+"customers paying by card")."""
+
+
+_EXPECTED_DATES = frozenset({"erp_purchase_orders", "erp_shipment_status"})
+"""Skills whose records carry dates still to come (an expected delivery)."""
 
 
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
@@ -569,6 +574,15 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     # "below the reorder point" is answered with the list's own reading, stated in its first
     # line ("at or below the reorder point"): reordering at the point is the usual meaning.
     period = request.period
+    if (
+        period is not None
+        and period.start is not None
+        and period.start > request.today
+        and skill not in _EXPECTED_DATES
+    ):
+        # "what will nordwind order next month": records hold what happened; a list of the
+        # month's orders (none yet) would answer a forecast with "no orders".
+        return f"{period.text!r} lies after {request.today.isoformat()}; the records hold the past"
     if period is not None and period.end is not None:
         first = session.scalar(select(func.min(m.SalesOrder.order_date)))
         if first is not None and period.end < first:

@@ -277,6 +277,18 @@ def _known_words(session: Session) -> frozenset[str]:
 _AT_LEAST_RE = re.compile(r"(?<![\w.,])(?P<n>\d{1,4})\s*\+\s*(?P<unit>days?|weeks?|months?)\b")
 """A lower bound written with a plus sign: "90+ days"."""
 _YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)
+_SHORTHAND = {
+    "rev": "revenue", "revs": "revenue", "amt": "amount", "amts": "amounts",
+    "w": "with", "w/": "with", "r": "are", "u": "you", "mth": "month", "mths": "months",
+    "prod": "product", "prods": "products",
+}  # fmt: skip
+_SHORTHAND_RE = re.compile(
+    r"(?<![\w-])(?:"
+    + "|".join(sorted(map(re.escape, _SHORTHAND), key=len, reverse=True))
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+"""Shorthand typed on a phone ("q1 rev", "customer w most returns", "avg invoice amt")."""
 # English contractions, with or without the apostrophe people skip when typing fast
 # ("isnt", "havent"). Spelled out, "not" is a condition word the guard must see applied,
 # and "we're" no longer leaves a stray "re" that no rule can place.
@@ -298,6 +310,36 @@ def _spelled_out(text: str) -> str:
         return _CONTRACTED.get(word.lower(), " am")
 
     return _CONTRACTION_RE.sub(expand, text)
+
+
+_COUNTS = {
+    word: str(number)
+    for number, word in enumerate(
+        "two three four five six seven eight nine ten eleven twelve".split(), start=2
+    )
+} | {"fifteen": "15", "twenty": "20", "thirty": "30", "fifty": "50", "hundred": "100"}
+_COUNT_WORD = "|".join(_COUNTS)
+_COUNT_WORD_RE = re.compile(
+    rf"\b(?P<lead>(?:top|bottom|last|past|first|next|latest|recent|newest|best|worst)\s+)"
+    rf"(?P<word>{_COUNT_WORD})\b"
+    rf"|\b(?P<word2>{_COUNT_WORD})(?=\s+(?:days?|weeks?|months?|years?|quarters?)\b)",
+    re.IGNORECASE,
+)
+"""A count written as a word where a limit or a span takes one ("top three", "two months")."""
+
+
+def _counts_in_digits(text: str) -> str:
+    """Write a limit's or a span's count in digits: "top three" → "top 3", "two weeks" → "2 weeks".
+
+    Only after a ranking or recency word, or before a unit of time, where the limit and
+    period readers look for a number; "one" is left alone ("which one", "one of them").
+    """
+
+    def digits(match: re.Match[str]) -> str:
+        word = match.group("word") or match.group("word2")
+        return (match.group("lead") or "") + _COUNTS[word.lower()]
+
+    return _COUNT_WORD_RE.sub(digits, text)
 
 
 _BARE_MAY = re.compile(r"\bmay\b(?!\s+(?:i|we|you|be|have|need|want|ask|see|get)\b)", re.IGNORECASE)
@@ -381,7 +423,10 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     today = today or business_date(session)
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
     # "90+ days" as "at least 90 days".
-    text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", _YEAR_RE.sub("year", _spelled_out(text)))
+    text = _YEAR_RE.sub("year", _spelled_out(text))
+    text = _SHORTHAND_RE.sub(lambda match: _SHORTHAND[match.group(0).lower()], text)
+    text = _counts_in_digits(text)
+    text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", text)
     text = _spelled(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))
     spans: list[tuple[int, int]] = []

@@ -32,9 +32,12 @@ GLOBAL_WORDS = frozenset(
     bring provide let info information details detail overview number numbers currently
     current right now s t quick quickly again also too our entire full whole kindly
     everything e g ie eg across system anything something actually really rn atm
-    currently""".split()
+    currently roughly approximately approx ballpark""".split()
 )
-"""Words any rule accepts (they carry no meaning a skill could miss)."""
+"""Words any rule accepts (they carry no meaning a skill could miss).
+
+A hedge ("roughly how much") asks for less precision than the exact figure gives.
+"""
 
 _W = frozenset
 

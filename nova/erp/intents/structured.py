@@ -730,6 +730,15 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         args["status"] = status
     if condition:
         args["customer_condition"] = condition
+    if (
+        condition == "not_ordered"
+        and request.period is not None
+        and not _LAPSE_PERIOD.search(request.period.text)
+    ):
+        # "haven't ordered since january" presupposes an earlier order (lapsed customers);
+        # "haven't bought anything this year" does not: it includes customers who never
+        # ordered. Which one a calendar period means, the request does not say.
+        return "'not ordered' in a calendar period: lapsed customers, or all without an order"
     if request.period is not None:
         args["date_from"] = request.period.start
         args["date_to"] = request.period.end
@@ -800,6 +809,8 @@ def _record(request: Request) -> QueryArgs | str:
     return QueryArgs.model_validate(args)
 
 
+_LAPSE_PERIOD = re.compile(r"^(?:since|in the last|in the past|last|past|for)\b.*\d|^since\b")
+"""A period measured back from today ("since march", "last 3 months"), as a lapse is stated."""
 _WHICH_ANY = re.compile(r"\b(?:anything|anyone|anybody|any)\b")
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
@@ -879,7 +890,10 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
     if wanted == {"count"} or (not wanted and subject != "stock"):
         if "count" in wanted or not verbs or subject in ("shipments", "returns"):
             return "count"
-        return "value" if "value" in spec.measures else "count"
+        if "value" not in spec.measures:
+            # "revenue from the new customers": a figure of their orders, not a count of them.
+            return None
+        return "value"
     if wanted == {"value"} or (wanted == {"value", "count"} and False):
         return "value" if "value" in spec.measures else None
     return None

@@ -1,0 +1,146 @@
+"""Requests typed in forms the fast path had not met: counts in words, negations, two filters.
+
+Each test pins one general mechanism: a count written as a word is read as its digits, and
+(below) a request whose condition the answer would not apply is declined, not answered with
+a broader figure. Runs against the standard sample (``full_erp``), as the owner evaluation does.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from nova.erp.db import ErpDatabase
+from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.resolve import find_period
+from nova.erp.skills import READ_SKILLS
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+
+def plan(database: ErpDatabase, text: str) -> Any:
+    with database.read_session() as session:
+        return plan_request(text, session, list(READ_SKILLS))
+
+
+@pytest.mark.parametrize(
+    ("words", "digits"),
+    [
+        ("top three customers", "top 3 customers"),
+        ("sales in the last two months", "sales in the last 2 months"),
+        ("orders in the past three weeks", "orders in the past 3 weeks"),
+    ],
+)
+def test_a_count_in_words_reads_as_its_digits(
+    full_erp: ErpDatabase, words: str, digits: str
+) -> None:
+    spelled, written = plan(full_erp, words), plan(full_erp, digits)
+    assert isinstance(written, Plan), written
+    assert isinstance(spelled, Plan), spelled
+    assert (spelled.skill, spelled.args) == (written.skill, written.args)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # A forecast: a list of next month's orders (none yet) would say "no orders".
+        ("what will nordwind order next month", "records hold the past"),
+        ("nordwind orders next month", "records hold the past"),
+        # No earlier order is presupposed: customers who never ordered belong in the answer,
+        # which the lapsed-customer reading leaves out.
+        ("swiss customers that havent bought anything this year", "calendar period"),
+        ("customers who didnt order in 2024", "calendar period"),
+    ],
+)
+def test_a_condition_the_reading_would_change_declines(
+    full_erp: ErpDatabase, text: str, reason: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Decline), decision
+    assert reason in decision.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "custmers who havent ordered since january",
+        "customers who havent ordered in 6 months",
+        "customers who havent ordered in the last 3 months",
+    ],
+)
+def test_a_lapse_measured_back_from_today_is_still_answered(
+    full_erp: ErpDatabase, text: str
+) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan), decision
+    assert decision.args.customer_condition == "not_ordered"
+
+
+@pytest.mark.parametrize(
+    ("short", "spelled"),
+    [
+        ("hydraulics rev last 2 weeks", "hydraulics revenue last 2 weeks"),
+        ("avg invoice amt this year", "avg invoice amount this year"),
+        ("customer w most returns", "customer with most returns"),
+    ],
+)
+def test_phone_shorthand_reads_as_the_word(full_erp: ErpDatabase, short: str, spelled: str) -> None:
+    typed, written = plan(full_erp, short), plan(full_erp, spelled)
+    assert isinstance(written, Plan), written
+    assert isinstance(typed, Plan), typed
+    assert (typed.skill, typed.args) == (written.skill, written.args)
+
+
+def test_sales_of_customers_are_not_answered_with_a_count_of_them(full_erp: ErpDatabase) -> None:
+    # Customers have no value of their own: the revenue is their orders', never their number.
+    decision = plan(full_erp, "revenue from new customers this year")
+    assert not (isinstance(decision, Plan) and decision.args.measure == "count"), decision
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("sales first half", date(2025, 1, 1), date(2025, 6, 30)),
+        ("revenue h1 2024", date(2024, 1, 1), date(2024, 6, 30)),
+        ("second half of 2024", date(2024, 7, 1), date(2024, 12, 31)),
+        # Without a year, the latest half that has begun (the business date is 2025-06-30).
+        ("h2", date(2024, 7, 1), date(2024, 12, 31)),
+    ],
+)
+def test_a_half_year_is_read_as_its_six_months(text: str, start: date, end: date) -> None:
+    period = find_period(text, date(2025, 6, 30))
+    assert period is not None
+    assert (period.start, period.end) == (start, end)
+
+
+def test_half_of_something_else_is_no_period() -> None:
+    assert find_period("half the customers", date(2025, 6, 30)) is None
+
+
+def test_customers_doing_something_are_not_answered_with_documents(full_erp: ErpDatabase) -> None:
+    # "customers paying by card" asks who pays that way; the payment list holds payments.
+    decision = plan(full_erp, "customers paying by card")
+    assert isinstance(decision, Decline), decision
+    assert "lists documents" in decision.reason
+    payments = plan(full_erp, "payments by card")
+    assert isinstance(payments, Plan), payments
+    assert payments.skill == "erp_payment_history"
+
+
+def test_another_firm_sharing_a_trade_word_is_not_a_typo(full_erp: ErpDatabase) -> None:
+    # "Becker Landtechnik" scores 94 against "Decker Landtechnik": only the surname differs.
+    other = plan(full_erp, "becker landtechnik balance")
+    assert not isinstance(other, Plan), other
+    typo = plan(full_erp, "deker landtechnik balance")
+    assert isinstance(typo, Plan), typo
+    assert typo.args.customer == "20175"
+
+
+def test_a_hedged_question_gets_the_exact_figure(full_erp: ErpDatabase) -> None:
+    hedged = plan(full_erp, "roughly how much did we sell last month")
+    plain = plan(full_erp, "how much did we sell last month")
+    assert isinstance(hedged, Plan), hedged
+    assert isinstance(plain, Plan), plain
+    assert (hedged.skill, hedged.args) == (plain.skill, plain.args)
