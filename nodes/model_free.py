@@ -225,9 +225,17 @@ def answer_without_model(
     answering = answering_memories(memories)
     parts: list[str] = []
     if answering:
+        # An ERP agent's question is about data that changes: a remembered claim ("Nordwind
+        # is our largest customer") may be stale, and must not read as the ERP's answer.
+        caveat = (
+            "not checked against the ERP's current data, which the fast path could not "
+            "read for this request; "
+            if spec.subgraph == "erp"
+            else ""
+        )
         parts.append(
-            "From memory (no language model is configured, so these are the stored notes "
-            "as they are; a model would compose a fuller answer):\n"
+            f"From memory ({caveat}no language model is configured, so these are the stored "
+            "notes as they are; a model would compose a fuller answer):\n"
             + "\n".join(memory_citation(hit) for hit in answering)
         )
     route = state.get("route")

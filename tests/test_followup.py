@@ -327,6 +327,33 @@ def test_without_a_model_the_answer_shows_what_nova_found() -> None:
         assert part in text
 
 
+def test_a_remembered_claim_in_an_erp_answer_says_the_erp_did_not_confirm_it() -> None:
+    """A stored "largest customer" claim may be stale: it must not read as the ERP's answer."""
+    hit = MemoryHit(
+        id="n1",
+        text="Nordwind GmbH is the largest parts shop customer by revenue.",
+        kind="fact",
+        score=0.8,
+        created_at="2025-05-04T10:00:00+00:00",
+    )
+
+    def answer(agent: str, subgraph: str) -> str:
+        state = NovaState(
+            request="Who is our largest customer?",
+            project="parts-shop",
+            route=route_to(agent, subgraph, confidence=0.9),
+            memories=[hit],
+        )
+        spec = default_catalog()[agent]
+        return answer_without_model(spec, state, ModelUnavailable(agent, "none"), Findings())
+
+    erp = " ".join(answer("erp_customers", "erp").split())
+    assert "From memory (not checked against the ERP's current data" in erp
+    assert hit["text"] in erp
+    chat = " ".join(answer("general_chat", "chat").split())
+    assert "From memory (no language model is configured" in chat
+
+
 def test_find_context_reads_language_glossary_terms_and_the_named_customer(
     erp_db: ErpDatabase,
 ) -> None:
