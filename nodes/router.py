@@ -728,11 +728,12 @@ def make_route_node(
             else None
         )
         topic_text = request
-        if decision is None and active_router is not None:
+        offered = offered_options(state.get("messages") or [])
+        if decision is None and active_router is not None and offered:
             picked = option_decision(
                 request,
                 previous,
-                offered_options(state.get("messages") or []),
+                offered,
                 agents,
                 catalog_version=active_router.catalog_version,
                 router_version=active_router.version,

@@ -269,6 +269,7 @@ class StubRouter:
     """A router that abstains as told (the real one needs a fitted classifier)."""
 
     version = "stub"
+    catalog_version = "stub"
 
     class config:
         use_model = False
