@@ -32,6 +32,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from nodes.dialogue_act import only_asks
+from nodes.route_context import certain_decision
 from nova.catalog import AgentSpec, Catalog
 from nova.route_types import RouteMethod
 from nova.state import MemoryHit, RouteCandidate, RouteDecision, ThreadRoute
@@ -222,13 +223,9 @@ def answer_decision(
     agent, asks = awaiting
     if agent not in catalog or only_asks(request):
         return None
-    return RouteDecision(
-        id=uuid.uuid4().hex,
-        agent=agent,
-        subgraph=catalog[agent].subgraph,
-        confidence=1.0,
-        margin=1.0,
-        candidates=[RouteCandidate(agent=agent, score=1.0)],
+    decision = certain_decision(
+        agent,
+        catalog,
         method="followup",
         reason=(
             f"follow-up to route {previous['route_id'][:12]} ({agent}): the request answers "
@@ -236,6 +233,6 @@ def answer_decision(
         ),
         catalog_version=catalog_version,
         router_version=router_version,
-        latency_ms=0.0,
-        answers=asks,
     )
+    decision["answers"] = asks
+    return decision

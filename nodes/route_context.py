@@ -60,6 +60,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from nodes.dialogue_act import dialogue_act
 from nova.catalog import AgentSpec, Catalog
 from nova.messages import message_text
+from nova.route_types import RouteMethod
 from nova.state import MemoryHit, RouteCandidate, RouteDecision, ThreadRoute
 
 if TYPE_CHECKING:
@@ -103,6 +104,36 @@ _PRO_FORMS = frozenset(
     "one ones it its that those them they their theirs same too instead either another".split()
 )
 """Pro-forms that stand for something named in an earlier turn."""
+
+
+def certain_decision(
+    agent: str,
+    catalog: Catalog[AgentSpec],
+    *,
+    method: RouteMethod,
+    reason: str,
+    catalog_version: str,
+    router_version: str,
+    latency_ms: float = 0.0,
+) -> RouteDecision:
+    """Return a decision for an agent known without the classifier (named, or the thread's).
+
+    Its confidence is 1: the caller named the agent, or the owner answered the question
+    that agent asked. The classifier's scores would not be evidence for it.
+    """
+    return RouteDecision(
+        id=uuid.uuid4().hex,
+        agent=agent,
+        subgraph=catalog[agent].subgraph,
+        confidence=1.0,
+        margin=1.0,
+        candidates=[RouteCandidate(agent=agent, score=1.0)],
+        method=method,
+        reason=reason,
+        catalog_version=catalog_version,
+        router_version=router_version,
+        latency_ms=latency_ms,
+    )
 
 
 def only_pro_forms(words: set[str]) -> bool:
@@ -268,13 +299,9 @@ def option_decision(
     if option is None:
         return None
     agent = previous["agent"]
-    decision = RouteDecision(
-        id=uuid.uuid4().hex,
-        agent=agent,
-        subgraph=catalog[agent].subgraph,
-        confidence=1.0,
-        margin=1.0,
-        candidates=[RouteCandidate(agent=agent, score=1.0)],
+    decision = certain_decision(
+        agent,
+        catalog,
         method="followup",
         reason=(
             f"follow-up to route {previous['route_id'][:12]} ({agent}): the request answers "
@@ -283,7 +310,6 @@ def option_decision(
         ),
         catalog_version=catalog_version,
         router_version=router_version,
-        latency_ms=0.0,
     )
     return decision, option.label
 

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, create_model
 from memory.embeddings import encode
 from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
+    certain_decision,
     data_owner_scope,
     enabled_decision,
     followup_decision,
@@ -478,13 +479,9 @@ def decide(
                 f"The run context names agent {agent!r}, which is not in the catalog; "
                 f"use one of: {', '.join(catalog.names)} (see `nova agents list`)"
             )
-        return RouteDecision(
-            id=uuid.uuid4().hex,
-            agent=agent,
-            subgraph=catalog[agent].subgraph,
-            confidence=1.0,
-            margin=1.0,
-            candidates=[RouteCandidate(agent=agent, score=1.0)],
+        return certain_decision(
+            agent,
+            catalog,
             method="explicit",
             reason=f"the caller named {agent}; routing skipped",
             catalog_version=catalog.version,
