@@ -29,8 +29,9 @@ from tests.memory_fixtures import chroma_client, refuse_chroma_default_embedding
 __all__ = ["refuse_chroma_default_embedding"]
 
 PROJECTS = ("erp-product", "client-work")
-MEASURED = {"generated": 0.90, "paraphrase": 0.875, "paraphrase, no overlap": 0.868}
-"""Hybrid recall@5 (after the recall floor) on this slice when the floors were set."""
+MEASURED = {"generated": 0.95, "paraphrase": 0.941, "paraphrase, no overlap": 0.938}
+"""Hybrid recall@5 (after the recall floor) on this slice when the floors were set (with the
+glossed embeddings; before them 0.90, 0.875 and 0.868)."""
 MEASURED_WITHOUT_DICTIONARY = {
     "generated": 0.90,
     "paraphrase": 0.75,
