@@ -518,8 +518,12 @@ class StubServer:
     async def _sleep(self, seconds: float) -> None:
         if self._stopped is None:
             self._loop, self._stopped = asyncio.get_running_loop(), asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+        # At least ``seconds`` by the clock that ``busy_s`` is measured with: the event loop
+        # may wake a timer up to its clock resolution early (0.29992 s for a 0.3 s delay).
+        deadline = time.perf_counter() + seconds
+        while (left := deadline - time.perf_counter()) > 0 and not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=left)
 
     def _check(self, body: Mapping[str, Any]) -> Turn | None:
         """Refuse what a real endpoint would: unknown model, unsupported request fields."""
