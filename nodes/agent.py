@@ -36,14 +36,10 @@ from nodes.injection_guard import (
     refused_message,
     review_call,
 )
-from nodes.model_free import (
-    answer_without_model,
-    answering_memories,
-    find_context,
-    save_without_model,
-)
+from nodes.model_free import answer_without_model, find_context, save_without_model
 from nodes.recall import format_memories, memory_line
 from nodes.resilience import CallTimeout, call_with_timeout
+from nodes.route_context import answering_memories
 from nova.catalog import AgentSpec, Catalog
 from nova.ledger.failures import FailureLedger, FailureRecord
 from nova.messages import message_text

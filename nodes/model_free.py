@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from nodes.route_context import MEMORY_ANSWER_KINDS, STRONG_MEMORY_SCORE
+from nodes.route_context import answering_memories
 from nova.catalog import AgentSpec
 from nova.models import ModelUnavailable
 from nova.state import MemoryHit, NovaState
@@ -30,7 +30,6 @@ _T = TypeVar("_T")
 __all__ = [
     "Findings",
     "answer_without_model",
-    "answering_memories",
     "find_context",
     "memory_citation",
     "note_to_save",
@@ -194,15 +193,6 @@ def save_without_model(spec: AgentSpec, state: NovaState, *, owner: str | None) 
             f"\nIt supersedes {replaced}, which stays in the history but is no longer recalled."
         )
     return answer
-
-
-def answering_memories(memories: Sequence[MemoryHit]) -> list[MemoryHit]:
-    """Return the recalled memories strong enough to answer the request by themselves."""
-    return [
-        hit
-        for hit in memories
-        if hit["score"] >= STRONG_MEMORY_SCORE and hit["kind"] in MEMORY_ANSWER_KINDS
-    ]
 
 
 def answer_without_model(

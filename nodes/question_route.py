@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
@@ -32,10 +31,10 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from nodes.dialogue_act import only_asks
-from nodes.route_context import certain_decision
+from nodes.route_context import certain_decision, moved_decision
 from nova.catalog import AgentSpec, Catalog
 from nova.route_types import RouteMethod
-from nova.state import MemoryHit, RouteCandidate, RouteDecision, ThreadRoute
+from nova.state import MemoryHit, RouteDecision, ThreadRoute
 
 log = logging.getLogger(__name__)
 
@@ -162,35 +161,22 @@ def question_decision(
         if fallback_agent not in catalog or (allows is not None and not allows(fallback_agent)):
             return None  # nothing else may take it: the pipeline asks for what it needs
         enabled, method = [fallback_agent], "fallback"
-    target = enabled[0]
     best = memories[0] if memories else None
     recalled = (
         f"recalled {best['kind']} [mem:{best['id']}] at {best['score']:.2f}"
         if best
         else "recall found nothing"
     )
-    listed = any(c["agent"] == target for c in decision["candidates"])
-    moved = RouteDecision(
-        **{
-            **decision,
-            "id": uuid.uuid4().hex,
-            "agent": target,
-            "subgraph": catalog[target].subgraph,
-            "method": method,
-            # The evidence for this route is the memory's relevance, not the classifier's.
-            "confidence": best["score"] if best else 0.0,
-            "candidates": [
-                *decision["candidates"],
-                *([] if listed else [RouteCandidate(agent=target, score=0.0)]),
-            ],
-            "reason": (
-                f"a question is not a request to run {agent} ({why_acting}): every clause "
-                f"asks; {recalled}; classifier: {decision['reason']}"
-            ),
-        }
+    return moved_decision(
+        decision,
+        catalog,
+        enabled[0],
+        method=method,
+        # The evidence for this route is the memory's relevance, not the classifier's.
+        confidence=best["score"] if best else 0.0,
+        reason=f"a question is not a request to run {agent} ({why_acting}): every clause asks; "
+        f"{recalled}",
     )
-    moved.pop("question", None)
-    return moved
 
 
 def answer_decision(

@@ -73,6 +73,8 @@ __all__ = [
     "MEMORY_TOOLS",
     "STRONG_MEMORY_SCORE",
     "OfferedOption",
+    "answering_memories",
+    "certain_decision",
     "data_owner",
     "data_owner_scope",
     "elliptical",
@@ -80,8 +82,10 @@ __all__ = [
     "followup_decision",
     "memory_decision",
     "memory_readers",
+    "moved_decision",
     "next_thread_route",
     "offered_options",
+    "only_pro_forms",
     "option_decision",
     "picked_option",
     "previous_reply_asks",
@@ -104,6 +108,50 @@ _PRO_FORMS = frozenset(
     "one ones it its that those them they their theirs same too instead either another".split()
 )
 """Pro-forms that stand for something named in an earlier turn."""
+
+
+def answering_memories(memories: Sequence[MemoryHit]) -> list[MemoryHit]:
+    """Return the recalled memories strong enough to answer the request by themselves."""
+    return [
+        hit
+        for hit in memories
+        if hit["score"] >= STRONG_MEMORY_SCORE and hit["kind"] in MEMORY_ANSWER_KINDS
+    ]
+
+
+def moved_decision(
+    decision: RouteDecision,
+    catalog: Catalog[AgentSpec],
+    target: str,
+    *,
+    method: RouteMethod,
+    confidence: float,
+    reason: str,
+) -> RouteDecision:
+    """Return ``decision`` moved to ``target`` for ``reason``, the classifier's reading kept.
+
+    The classifier's candidates stay (with ``target`` added when it was not among them) and
+    its reason follows the new one, so the ledger shows both readings. An abstention's
+    question is dropped: it is not asked any more.
+    """
+    listed = any(c["agent"] == target for c in decision["candidates"])
+    moved = RouteDecision(
+        **{
+            **decision,
+            "id": uuid.uuid4().hex,
+            "agent": target,
+            "subgraph": catalog[target].subgraph,
+            "method": method,
+            "confidence": confidence,
+            "candidates": [
+                *decision["candidates"],
+                *([] if listed else [RouteCandidate(agent=target, score=0.0)]),
+            ],
+            "reason": f"{reason}; classifier: {decision['reason']}",
+        }
+    )
+    moved.pop("question", None)
+    return moved
 
 
 def certain_decision(
@@ -502,30 +550,19 @@ def memory_decision(
     else:
         classifier = f"the classifier abstained ({method})"
     ranked = [c["agent"] for c in decision["candidates"] if c["agent"] in readers]
-    target = (ranked or readers)[0]
-    listed = any(c["agent"] == target for c in decision["candidates"])
-    moved = RouteDecision(
-        **{
-            **decision,
-            "id": uuid.uuid4().hex,
-            "agent": target,
-            "subgraph": catalog[target].subgraph,
-            "method": "memory",
-            # The evidence for this route is the memory's relevance, not the classifier's.
-            "confidence": best["score"],
-            "candidates": [
-                *decision["candidates"],
-                *([] if listed else [RouteCandidate(agent=target, score=0.0)]),
-            ],
-            "reason": (
-                f"memory answers it: the request asks ({act.evidence}); recalled "
-                f"{best['kind']} [mem:{best['id']}] at {best['score']:.2f} ≥ {min_score:.2f}; "
-                f"{classifier}; classifier: {decision['reason']}"
-            ),
-        }
+    return moved_decision(
+        decision,
+        catalog,
+        (ranked or readers)[0],
+        method="memory",
+        # The evidence for this route is the memory's relevance, not the classifier's.
+        confidence=best["score"],
+        reason=(
+            f"memory answers it: the request asks ({act.evidence}); recalled "
+            f"{best['kind']} [mem:{best['id']}] at {best['score']:.2f} ≥ {min_score:.2f}; "
+            f"{classifier}"
+        ),
     )
-    moved.pop("question", None)  # an abstention's question is not asked any more
-    return moved
 
 
 def enabled_decision(

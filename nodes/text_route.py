@@ -18,13 +18,12 @@ With neither, the decision stands, and the agent asks for the text.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Sequence
 
-from nodes.route_context import MEMORY_ANSWER_KINDS, STRONG_MEMORY_SCORE
+from nodes.route_context import answering_memories, moved_decision
 from nova.catalog import AgentSpec, Catalog
 from nova.provenance import split_instruction
-from nova.state import MemoryHit, RouteCandidate, RouteDecision
+from nova.state import MemoryHit, RouteDecision
 
 __all__ = ["supplies_text", "textless_decision"]
 
@@ -96,11 +95,7 @@ def textless_decision(
         )
 
     candidates = [c for c in decision["candidates"] if usable(c["agent"])]
-    answering = [
-        hit
-        for hit in memories
-        if hit["score"] >= STRONG_MEMORY_SCORE and hit["kind"] in MEMORY_ANSWER_KINDS
-    ]
+    answering = answering_memories(memories)
     enabled_readers = [name for name in readers if name in catalog and allows(name)]
     held = candidates[0]["score"] if candidates else 0.0
     why = f"{agent} works on a text the owner supplies, and the request gives none"
@@ -109,14 +104,12 @@ def textless_decision(
         target = next(
             (c["agent"] for c in candidates if c["agent"] in enabled_readers), enabled_readers[0]
         )
-        listed = any(c["agent"] == target for c in decision["candidates"])
-        return _moved(
+        return moved_decision(
             decision,
             catalog,
             target,
-            method_memory=True,
+            method="memory",
             confidence=best["score"],
-            extra=[] if listed else [RouteCandidate(agent=target, score=0.0)],
             reason=(
                 f"{why}; recalled {best['kind']} [mem:{best['id']}] at {best['score']:.2f}, "
                 f"above the next candidate ({held:.2f})"
@@ -125,38 +118,11 @@ def textless_decision(
     if not candidates:
         return None
     best_candidate = candidates[0]
-    return _moved(
+    return moved_decision(
         decision,
         catalog,
         best_candidate["agent"],
-        method_memory=False,
+        method="semantic",
         confidence=best_candidate["score"],
-        extra=[],
         reason=f"{why}; next candidate {best_candidate['agent']} ({held:.2f})",
     )
-
-
-def _moved(
-    decision: RouteDecision,
-    catalog: Catalog[AgentSpec],
-    target: str,
-    *,
-    method_memory: bool,
-    confidence: float,
-    extra: list[RouteCandidate],
-    reason: str,
-) -> RouteDecision:
-    moved = RouteDecision(
-        **{
-            **decision,
-            "id": uuid.uuid4().hex,
-            "agent": target,
-            "subgraph": catalog[target].subgraph,
-            "method": "memory" if method_memory else "semantic",
-            "confidence": confidence,
-            "candidates": [*decision["candidates"], *extra],
-            "reason": f"{reason}; classifier: {decision['reason']}",
-        }
-    )
-    moved.pop("question", None)
-    return moved
