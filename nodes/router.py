@@ -709,9 +709,11 @@ def make_route_node(
         request = state.get("instruction") or state.get("request") or ""
         agents = get_catalog()
         previous = state.get("thread_route")
+        messages = state.get("messages") or []
+        memories = state.get("memories") or []
         # An explicit agent needs no classifier: do not fit one just to skip it.
         active_router = get_router() if context.agent is None else None
-        awaiting = awaiting_answer(state.get("messages") or [])
+        awaiting = awaiting_answer(messages)
         decision = (
             answer_decision(
                 request,
@@ -725,7 +727,7 @@ def make_route_node(
             else None
         )
         topic_text = request
-        offered = offered_options(state.get("messages") or [])
+        offered = offered_options(messages)
         if decision is None and active_router is not None and offered:
             picked = option_decision(
                 request,
@@ -744,7 +746,7 @@ def make_route_node(
                 request,
                 previous,
                 agents,
-                answers_question=previous_reply_asks(state.get("messages") or []),
+                answers_question=previous_reply_asks(messages),
                 names_only=_names_only_erp_records,
                 about_record=(
                     _asks_about_erp_record
@@ -765,7 +767,7 @@ def make_route_node(
                 agent=context.agent,
             )
         thread_id = _thread_id()
-        earlier_turns = _earlier_turns(state.get("messages") or [])
+        earlier_turns = _earlier_turns(messages)
         settings = get_settings()
         projects = load_projects()
         turn_project = state.get("project") or settings.default_project
@@ -775,52 +777,50 @@ def make_route_node(
             _record_clarify_choice(
                 request, thread_id, state.get("project"), context.user_id, get_ledger()
             )
-        if active_router is not None and decision["method"] in ("semantic", "clarify", "fallback"):
-            # Only the classifier's own decision is weighed against memory (not a model's
-            # tie-break, a follow-up or an agent the caller named).
-            project = projects.get(turn_project)
-            decision = enabled_decision(decision, agents, project.allows_agent) or decision
-            decision = (
-                textless_decision(
-                    decision,
-                    # The whole request: the instruction alone has the carried text cut out.
-                    state.get("request") or request,
-                    state.get("memories") or [],
-                    agents,
-                    readers=memory_readers(
-                        agents,
-                        active_router.config.memory_agents,
-                        active_router.config.fallback_agent,
-                    ),
-                    allows=project.allows_agent,
-                    erp_data=project.holds("erp"),
-                )
-                or decision
-            )
-            moved = memory_decision(
-                decision,
-                request,
-                state.get("memories") or [],
-                agents,
-                fallback_agent=active_router.config.fallback_agent,
-                memory_agents=active_router.config.memory_agents,
-                erp_mention=erp_mention or _erp_mention,
-                erp_data=project.holds("erp"),
-                allows=project.allows_agent,
-            )
-            decision = moved or decision
         if active_router is not None:
+            config = active_router.config
+            readers = memory_readers(agents, config.memory_agents, config.fallback_agent)
+            project = projects.get(turn_project)
+            allows = project.allows_agent
+            if decision["method"] in ("semantic", "clarify", "fallback"):
+                # Only the classifier's own decision is weighed against memory (not a model's
+                # tie-break, a follow-up or an agent the caller named).
+                decision = enabled_decision(decision, agents, allows) or decision
+                decision = (
+                    textless_decision(
+                        decision,
+                        # The whole request: the instruction alone has the carried text cut out.
+                        state.get("request") or request,
+                        memories,
+                        agents,
+                        readers=readers,
+                        allows=allows,
+                        erp_data=project.holds("erp"),
+                    )
+                    or decision
+                )
+                moved = memory_decision(
+                    decision,
+                    request,
+                    memories,
+                    agents,
+                    fallback_agent=config.fallback_agent,
+                    memory_agents=config.memory_agents,
+                    erp_mention=erp_mention or _erp_mention,
+                    erp_data=project.holds("erp"),
+                    allows=allows,
+                )
+                decision = moved or decision
             # A question is never the request to run a pipeline that acts, however the
             # classifier or the thread's topic read it.
-            config = active_router.config
             questioned = question_decision(
                 decision,
                 request,
-                state.get("memories") or [],
+                memories,
                 agents,
-                readers=memory_readers(agents, config.memory_agents, config.fallback_agent),
+                readers=readers,
                 fallback_agent=config.fallback_agent,
-                allows=projects.get(turn_project).allows_agent,
+                allows=allows,
             )
             decision = questioned or decision
         update: dict[str, Any] = {}
