@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -68,10 +68,13 @@ from nova.state import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from memory.store import MemoryStore
     from nova.erp.followup import ErpMention
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 __all__ = [
     "Router",
@@ -577,52 +580,46 @@ def _record_clarify_choice(
         log.exception("Could not record the clarifying answer in thread %s", thread_id)
 
 
-def _erp_mention(text: str) -> ErpMention:
+def _against_erp(check: Callable[[Session], _T], about: str, unavailable: _T) -> _T:
+    """Run ``check`` on a read session of the ERP database; ``unavailable`` without one."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from nova.erp.db import get_erp_database
-    from nova.erp.followup import erp_mention
 
     try:
         with get_erp_database().read_session() as session:
-            return erp_mention(text, session)
+            return check(session)
     except SQLAlchemyError as error:
-        # Without the ERP database the request cannot be checked: keep the ERP route.
-        log.warning("Could not check %r against the ERP database: %s", text, error)
-        return "entity"
+        log.warning("Could not check %r against the ERP database: %s", about, error)
+        return unavailable
+
+
+def _erp_mention(text: str) -> ErpMention:
+    from nova.erp.followup import erp_mention
+
+    # Without the ERP database the request cannot be checked: keep the ERP route.
+    return _against_erp(lambda session: erp_mention(text, session), text, "entity")
 
 
 def _names_only_erp_records(text: str) -> bool:
     """Whether ``text`` names ERP records and nothing else but function words and pro-forms."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from nova.erp.db import get_erp_database
     from nova.erp.intents import GLOBAL_WORDS, NotForFastPath, Unclear, parse_request
 
-    try:
-        with get_erp_database().read_session() as session:
+    def names_only(session: Session) -> bool:
+        try:
             request = parse_request(text, session)
-    except (NotForFastPath, Unclear):
-        return False
-    except SQLAlchemyError as error:
-        log.warning("Could not check %r against the ERP database: %s", text, error)
-        return False
-    return bool(request.kinds()) and only_pro_forms(set(request.residual) - GLOBAL_WORDS)
+        except (NotForFastPath, Unclear):
+            return False
+        return bool(request.kinds()) and only_pro_forms(set(request.residual) - GLOBAL_WORDS)
+
+    return _against_erp(names_only, text, False)
 
 
 def _asks_about_erp_record(turns: Sequence[str]) -> bool:
     """Whether the last of ``turns`` asks about a field of the one ERP record named before."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from nova.erp.db import get_erp_database
     from nova.erp.followup import asks_about_record_shown
 
-    try:
-        with get_erp_database().read_session() as session:
-            return asks_about_record_shown(turns, session)
-    except SQLAlchemyError as error:
-        log.warning("Could not check %r against the ERP database: %s", turns[-1], error)
-        return False
+    return _against_erp(lambda session: asks_about_record_shown(turns, session), turns[-1], False)
 
 
 def make_route_node(
