@@ -164,7 +164,7 @@ def _plan_turns(
         decision = plan_parsed(referred, session, allowed)
         if isinstance(decision, Plan | Clarify):
             return decision
-    if isinstance(alone, Plan | Clarify) and not _about_record_shown(parsed):
+    if isinstance(alone, Plan | Clarify) and _kind_of_record_shown(parsed) is None:
         return alone
     merged = parsed[0]
     order: Order | None = None
@@ -205,6 +205,24 @@ _ONE_RECORD_KINDS = frozenset(
 _ORGANISATION_KINDS = frozenset({"customer", "supplier"})
 
 
+def _one_record_shown(earlier: Sequence[Request]) -> tuple[Request, str] | None:
+    """Return the last earlier turn that named anything, and its kind, if it named one record.
+
+    One record: one kind of entity, one value of it ("Show me invoice INV-2025-00412",
+    "stock FST-8357?"); ``None`` when no earlier turn named anything, or the last one named
+    several things.
+    """
+    naming = [request for request in earlier if request.kinds()]
+    if not naming:
+        return None
+    shown = naming[-1]
+    kinds = shown.kinds()
+    if len(kinds) != 1:
+        return None
+    kind = next(iter(kinds))
+    return (shown, kind) if shown.count(kind) == 1 else None
+
+
 def _record_referred_to(parsed: Sequence[Request]) -> Request | None:
     """Return the last turn with its pro-form replaced by the one record named before.
 
@@ -217,18 +235,16 @@ def _record_referred_to(parsed: Sequence[Request]) -> Request | None:
     ``None`` otherwise.
     """
     *earlier, last = parsed
-    naming = [request for request in earlier if request.kinds()]
-    if last.kinds() or not naming or _superlative(last.norm) is not None:
+    if last.kinds() or _superlative(last.norm) is not None:
         return None
-    shown = naming[-1]
-    kinds = shown.kinds()
-    if len(kinds) != 1 or not kinds <= _ONE_RECORD_KINDS:
+    one = _one_record_shown(earlier)
+    if one is None or one[1] not in _ONE_RECORD_KINDS:
         return None
-    kind = next(iter(kinds))
+    shown, kind = one
     pro_forms = REFERRING_PRO_FORMS | (
         ORGANISATION_PRO_FORMS if kind in _ORGANISATION_KINDS else frozenset()
     )
-    if shown.count(kind) != 1 or not pro_forms & set(last.residual):
+    if not pro_forms & set(last.residual):
         return None
     referred = replace(last, residual=[word for word in last.residual if word not in pro_forms])
     for name in _fields_of(kind):
@@ -239,21 +255,20 @@ def _record_referred_to(parsed: Sequence[Request]) -> Request | None:
     return referred
 
 
-def _about_record_shown(parsed: Sequence[Request]) -> bool:
-    """Whether the last turn, naming nothing itself, asks about the one record just shown.
+def _kind_of_record_shown(parsed: Sequence[Request]) -> str | None:
+    """Return the kind of the one document just shown, when the last turn names nothing.
 
     After "Show me invoice INV-2025-00412", "who is the customer?" is about that invoice's
     customer: read alone it would list every customer. A follow-up that names no entity
     of its own, when the last turn that named anything named exactly one document, is read
-    with the earlier turns.
+    with the earlier turns. ``None``: the last turn names something, or no one document
+    (of a kind ``RECORD_QUESTION_WORDS`` knows) was shown.
     """
     *earlier, last = parsed
-    naming = [request for request in earlier if request.kinds()]
-    if last.kinds() or not naming:
-        return False
-    shown = naming[-1].kinds()
-    kind = next(iter(shown))
-    return len(shown) == 1 and kind in RECORD_QUESTION_WORDS and naming[-1].count(kind) == 1
+    if last.kinds():
+        return None
+    one = _one_record_shown(earlier)
+    return one[1] if one is not None and one[1] in RECORD_QUESTION_WORDS else None
 
 
 def asks_about_record_shown(turns: Sequence[str], session: Session) -> bool:
@@ -275,11 +290,10 @@ def asks_about_record_shown(turns: Sequence[str], session: Session) -> bool:
         parsed = [parse_request(text, session) for text in turns]
     except (NotForFastPath, Unclear):
         return False
-    if not _about_record_shown(parsed):
+    kind = _kind_of_record_shown(parsed)
+    if kind is None:
         return False
-    *earlier, last = parsed
-    kind = next(iter([request for request in earlier if request.kinds()][-1].kinds()))
-    words = set(last.residual) - GLOBAL_WORDS
+    words = set(parsed[-1].residual) - GLOBAL_WORDS
     return bool(words) and words <= RECORD_QUESTION_WORDS[kind]
 
 
