@@ -373,6 +373,7 @@ def owner_graph(
     from sqlalchemy.pool import StaticPool
 
     from nodes.erp_fast_path import make_erp_fast_path_node
+    from nodes.erp_route import planned_read_skill
     from nodes.router import make_route_node, nova_router
     from nodes.supervisor import SUBGRAPHS, dispatch, intake, with_unroutable_reply
     from nova.catalog import default_catalog
@@ -392,6 +393,10 @@ def owner_graph(
         with database.read_session() as session:
             return erp_mention(text, session)
 
+    def plan(text: str) -> str | None:
+        with database.read_session() as session:
+            return planned_read_skill(text, session)
+
     def stand_in(state: NovaState) -> dict[str, Any]:
         return {}
 
@@ -403,6 +408,7 @@ def owner_graph(
         model_factory=None,
         catalog=agents,
         erp_mention=mention,
+        erp_plan=plan,
     )
     builder.add_node("route", with_unroutable_reply(route))
     builder.add_node("erp", make_erp_fast_path_node(database=database, catalog=agents))

@@ -69,7 +69,10 @@ CLARIFY_KEY = "erp_clarify"
 """``additional_kwargs`` key marking a fast-path question back to the user (it states no data,
 so ``numbers_grounded`` does not apply to it)."""
 
-CONFIDENT_METHODS = frozenset({"semantic", "explicit", "followup"})
+CONFIDENT_METHODS = frozenset({"semantic", "explicit", "followup", "erp_plan"})
+READ_BY_PLAN = "erp_plan"
+"""The route's method when the fast path's own reading chose the agent (``nodes.erp_route``):
+the reading, not the classifier's confidence, is the evidence, so no confidence floor applies."""
 ERP_SKILLS = frozenset(READ_SKILLS) | frozenset(WRITE_SKILLS)
 
 FastPathNode = RuntimeNode[NovaState, dict[str, Any]]
@@ -155,7 +158,7 @@ def make_erp_fast_path_node(
         route = state.get("route")
         if not route or route.get("method") not in CONFIDENT_METHODS or not route.get("agent"):
             return {}
-        if route.get("confidence", 0.0) < min_confidence:
+        if route.get("method") != READ_BY_PLAN and route.get("confidence", 0.0) < min_confidence:
             return {}
         agents = catalog or default_catalog()
         spec = agents.agents.get(str(route["agent"]))

@@ -26,6 +26,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
+from nodes.erp_route import PlanSkill, erp_plan_decision, planned_read_skill
 from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
     certain_decision,
@@ -615,6 +616,12 @@ def _names_only_erp_records(text: str) -> bool:
     return _against_erp(names_only, text, False)
 
 
+def _erp_plan_skill(text: str) -> str | None:
+    """The read skill the ERP fast path answers ``text`` with, or ``None`` (``nodes.erp_route``)."""
+    # Without the ERP database nothing is read: the classifier's decision stands.
+    return _against_erp(lambda session: planned_read_skill(text, session), text, None)
+
+
 def _asks_about_erp_record(turns: Sequence[str]) -> bool:
     """Whether the last of ``turns`` asks about a field of the one ERP record named before."""
     from nova.erp.followup import asks_about_record_shown
@@ -629,6 +636,7 @@ def make_route_node(
     model_factory: ModelFactory | None = None,
     catalog: Catalog[AgentSpec] | None = None,
     erp_mention: Callable[[str], ErpMention] | None = None,
+    erp_plan: PlanSkill | None = None,
     memory: Callable[[], MemoryStore] | None = None,
 ) -> RuntimeNode[NovaState, dict[str, Any]]:
     """Build the supervisor's ``route`` node.
@@ -660,6 +668,10 @@ def make_route_node(
         erp_mention: What a request names of the ERP (an entity, only ERP words, or
             nothing; asked only when a strong memory competes with an ERP route); default:
             ``nova.erp.followup.erp_mention`` against the configured ERP database.
+        erp_plan: The ERP fast path's reading of a request (the read skill it would answer
+            with, or ``None``), asked when the classifier does not pick an ERP agent in a
+            project that holds the ERP data (``nodes.erp_route``); default: the fast path's
+            reader against the configured ERP database.
         memory: Returns the memory store, to recall in the project a turn is scoped to;
             the store configured by settings by default.
 
@@ -783,6 +795,17 @@ def make_route_node(
                 # Only the classifier's own decision is weighed against memory (not a model's
                 # tie-break, a follow-up or an agent the caller named).
                 decision = enabled_decision(decision, agents, allows) or decision
+                if project.holds("erp"):
+                    decision = (
+                        erp_plan_decision(
+                            decision,
+                            request,
+                            agents,
+                            plan_skill=erp_plan or _erp_plan_skill,
+                            allows=allows,
+                        )
+                        or decision
+                    )
                 decision = (
                     textless_decision(
                         decision,

@@ -62,6 +62,7 @@ from nova.erp.intents.structured import VOCABULARY, grouping, plan_query
 from nova.erp.resolve import normalise
 from nova.erp.results import Row, columns_of
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
+from nova.erp.skills.query import QueryArgs
 from nova.erp.writes import WRITE_SKILLS
 
 
@@ -372,7 +373,40 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     if counted not in (None, "stock") and plan.measure == "count" and counted != plan.subject:
         # "how many orders did we get from new customers": the plan counts the customers.
         return Decline(f"the reading counts {plan.subject}, the request {counted}")
+    one_product = _one_product_stock(plan, allowed)
+    if one_product is not None:
+        return one_product
     return Plan(QUERY_SKILL, plan, "structured query")
+
+
+STOCK_SKILL = "erp_stock_level"
+_NOT_STOCK_LEVEL_FILTERS = (
+    "number", "date_from", "date_to", "customer", "supplier", "country", "category", "status",
+    "carrier", "created_by", "customer_condition",
+)  # fmt: skip
+"""Query filters the stock skill has no argument for: a plan with any of them stays a query."""
+
+
+def _one_product_stock(plan: QueryArgs, allowed: set[str]) -> Plan | None:
+    """The stock skill's full reading of one product's units ("LUB-7939 in ulm").
+
+    The query skill sums units on hand, one figure; for one product the stock skill states the
+    same units with what is reserved, available and on order, which is what "how many do we
+    have" means to someone about to sell or reorder it.
+    """
+    if (
+        STOCK_SKILL not in allowed
+        or plan.subject != "stock"
+        or plan.measure != "on_hand"
+        or plan.group_by is not None
+        or plan.rank is not None
+        or plan.list_rows
+        or len(plan.products) != 1
+        or any(getattr(plan, name) is not None for name in _NOT_STOCK_LEVEL_FILTERS)
+    ):
+        return None
+    args = _args_model(STOCK_SKILL)(product=plan.products[0], warehouse=plan.warehouse)
+    return Plan(STOCK_SKILL, args, "stock level")
 
 
 QUERY_SKILL = "erp_query"

@@ -1,0 +1,99 @@
+"""Route by the ERP reading: a request the ERP fast path reads in full goes to the ERP.
+
+The classifier knows requests by their resemblance to the catalog's examples. The owner's
+shorthand often resembles none of them: "balance for peltier" and "is gasser on stop" are
+out of scope to it, "top 5 debtors pls" reads like the daily planner and "revnue last month"
+like the month-end close. The ERP fast path's reader (``nova.erp.intents.plan_request``)
+knows such requests by their content instead: a customer it resolves in the database, a
+measure, a period, and no word it cannot place.
+
+``erp_plan_decision`` puts the two together in a project that holds the ERP data: when the
+classifier abstains or picks an agent outside the ERP, and the reader plans the request
+with one read skill (every condition applied, every name resolved), the request goes to the
+ERP agent that owns that skill (method ``erp_plan``), and the fast path answers it. The
+reader's refusals are what make this safe: it declines any request with a word it cannot
+place, so chat, drafting, translation and pipeline requests are not read as ERP lookups.
+On the routing dataset's 831 requests for agents outside the ERP (or for none), it planned
+none (``evals/erp_owner_eval.py`` and ``tests/test_erp_route.py`` measure both sides).
+Only read skills count: a write the classifier did not route to the ERP is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from nodes.route_context import moved_decision
+from nova.catalog import AgentSpec, Catalog
+from nova.state import RouteDecision
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+ERP_SUBGRAPH = "erp"
+
+PlanSkill = Callable[[str], str | None]
+"""Returns the read skill the ERP fast path would answer a request with (``None``: it would not)."""
+
+
+def planned_read_skill(text: str, session: Session) -> str | None:
+    """Return the read skill the fast path plans ``text`` with over every read skill, or ``None``."""
+    from nova.erp.intents import Plan, plan_request
+    from nova.erp.skills import READ_SKILLS
+
+    decision = plan_request(text, session, READ_SKILLS)
+    return decision.skill if isinstance(decision, Plan) else None
+
+
+def erp_plan_decision(
+    decision: RouteDecision,
+    request: str,
+    catalog: Catalog[AgentSpec],
+    *,
+    plan_skill: PlanSkill,
+    allows: Callable[[str], bool],
+) -> RouteDecision | None:
+    """Route ``request`` to the ERP agent whose skill reads it, when the classifier did not.
+
+    Args:
+        decision: The classifier's decision (``semantic``, or an abstention).
+        request: The request routed.
+        catalog: The graph's agents.
+        plan_skill: The fast path's reading of a request (the read skill it plans, or ``None``).
+        allows: Whether the turn's project enables an agent.
+
+    Returns:
+        The decision moved to the ERP agent that owns the planned skill (the one the
+        classifier ranks highest, among those the project enables), method ``erp_plan``;
+        ``None`` when the classifier already chose an ERP agent, or the reader declines.
+
+    """
+    agent = decision["agent"]
+    if (
+        decision["method"] == "semantic"
+        and agent is not None
+        and agent in catalog
+        and catalog[agent].subgraph == ERP_SUBGRAPH
+    ):
+        return None
+    skill = plan_skill(request)
+    if skill is None:
+        return None
+    owners = [
+        spec.name
+        for spec in catalog
+        if spec.subgraph == ERP_SUBGRAPH and skill in spec.tools and allows(spec.name)
+    ]
+    if not owners:
+        return None
+    scores = {c["agent"]: c["score"] for c in decision["candidates"]}
+    target = max(owners, key=lambda name: scores.get(name, 0.0))
+    return moved_decision(
+        decision,
+        catalog,
+        target,
+        method="erp_plan",
+        # The evidence is the reader's full reading, not the classifier's score for it.
+        confidence=scores.get(target, 0.0),
+        reason=f"the ERP fast path reads it in full as {skill}, a skill of {target}",
+    )
