@@ -37,7 +37,7 @@ PlanSkill = Callable[[str], str | None]
 
 
 def planned_read_skill(text: str, session: Session) -> str | None:
-    """Return the read skill the fast path plans ``text`` with over every read skill, or ``None``."""
+    """Return the read skill the fast path plans ``text`` with (any read skill), or ``None``."""
     from nova.erp.intents import Plan, plan_request
     from nova.erp.skills import READ_SKILLS
 

@@ -617,7 +617,7 @@ def _names_only_erp_records(text: str) -> bool:
 
 
 def _erp_plan_skill(text: str) -> str | None:
-    """The read skill the ERP fast path answers ``text`` with, or ``None`` (``nodes.erp_route``)."""
+    """Return the read skill the ERP fast path answers ``text`` with, or ``None``."""
     # Without the ERP database nothing is read: the classifier's decision stands.
     return _against_erp(lambda session: planned_read_skill(text, session), text, None)
 

@@ -249,3 +249,20 @@ def test_a_table_leaves_out_columns_no_row_fills(erp_db: ErpDatabase) -> None:
     assert all(row.name is None for row in result.rows)
     headers = [str(column.header) for column in render_table(result.payload()).columns]
     assert "Name" not in headers and "Group" in headers
+
+
+def test_one_products_units_are_its_stock_level_not_a_sum(full_erp: ErpDatabase) -> None:
+    from nova.erp.intents import plan_request
+
+    with full_erp.read_session() as session:
+        sku = session.scalars(select(m.Product.sku).order_by(m.Product.sku)).first()
+        one = plan_request(f"{sku} in ulm", session, READ_SKILLS)
+        assert isinstance(one, Plan), one
+        assert (one.skill, one.args.model_dump()["product"]) == ("erp_stock_level", sku)
+        assert one.args.model_dump()["warehouse"] == "ULM"
+        stated = render_text(READ_SKILLS[one.skill].run(session, one.args))
+        assert "reserved" in stated and "available" in stated  # not one summed figure
+        # Units of a whole category are not read as one product's.
+        category = session.scalars(select(m.Product.category)).first()
+        whole = plan_request(f"units of {category} in ulm", session, READ_SKILLS)
+        assert not isinstance(whole, Plan) or whole.args.model_dump().get("product") is None

@@ -63,6 +63,7 @@ from nova.erp.resolve import normalise
 from nova.erp.results import Row, columns_of
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
 from nova.erp.skills.query import QueryArgs
+from nova.erp.skills.stock import StockLevelArgs
 from nova.erp.writes import WRITE_SKILLS
 
 
@@ -388,7 +389,7 @@ _NOT_STOCK_LEVEL_FILTERS = (
 
 
 def _one_product_stock(plan: QueryArgs, allowed: set[str]) -> Plan | None:
-    """The stock skill's full reading of one product's units ("LUB-7939 in ulm").
+    """Read one product's units ("LUB-7939 in ulm") with the stock skill instead.
 
     The query skill sums units on hand, one figure; for one product the stock skill states the
     same units with what is reserved, available and on order, which is what "how many do we
@@ -405,7 +406,7 @@ def _one_product_stock(plan: QueryArgs, allowed: set[str]) -> Plan | None:
         or any(getattr(plan, name) is not None for name in _NOT_STOCK_LEVEL_FILTERS)
     ):
         return None
-    args = _args_model(STOCK_SKILL)(product=plan.products[0], warehouse=plan.warehouse)
+    args = StockLevelArgs(product=plan.products[0], warehouse=plan.warehouse)
     return Plan(STOCK_SKILL, args, "stock level")
 
 

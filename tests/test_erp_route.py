@@ -1,0 +1,101 @@
+"""Routing by the ERP reading (``nodes.erp_route``): what the fast path reads goes to the ERP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.erp_owner_eval import owner_graph, serve
+from nodes.erp_route import erp_plan_decision, planned_read_skill
+from nova.catalog import default_catalog
+from nova.erp.db import ErpDatabase
+from nova.state import RouteCandidate, RouteDecision
+from nova.testing import route_to
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+ROUTING = Path(__file__).parents[1] / "evals" / "datasets" / "routing.jsonl"
+
+
+def _never(text: str) -> str | None:
+    raise AssertionError(f"the reader was asked about {text!r}")
+
+
+def _abstained(*candidates: tuple[str, float]) -> RouteDecision:
+    decision = route_to(None, None, method="clarify", confidence=0.12)
+    decision["candidates"] = [RouteCandidate(agent=a, score=s) for a, s in candidates]
+    return decision
+
+
+def test_an_abstention_the_reader_plans_goes_to_the_agent_owning_the_skill() -> None:
+    catalog = default_catalog()
+    moved = erp_plan_decision(
+        _abstained(("general_chat", 0.12)),
+        "peltier owes?",
+        catalog,
+        plan_skill=lambda text: "erp_customer_balance",
+        allows=lambda agent: True,
+    )
+    assert moved is not None
+    assert moved["method"] == "erp_plan"
+    assert moved["subgraph"] == "erp"
+    assert "erp_customer_balance" in catalog[str(moved["agent"])].tools
+    assert moved["reason"].startswith("the ERP fast path reads it in full as erp_customer_balance")
+    assert "classifier: test" in moved["reason"]  # the classifier's reading is kept beside it
+    assert "question" not in moved  # the abstention's question is not asked any more
+
+
+def test_the_classifier_ranks_the_agents_that_own_the_skill() -> None:
+    catalog = default_catalog()
+    owners = [s.name for s in catalog if s.subgraph == "erp" and "erp_query" in s.tools]
+    assert len(owners) >= 2, owners  # the query skill is shared: the ranking must decide
+    last = owners[-1]
+    moved = erp_plan_decision(
+        _abstained((owners[0], 0.05), (last, 0.2)),
+        "dobes open amount",
+        catalog,
+        plan_skill=lambda text: "erp_query",
+        allows=lambda agent: True,
+    )
+    assert moved is not None and moved["agent"] == last
+    assert moved["confidence"] == pytest.approx(0.2)  # the classifier's own score, not 1
+
+
+def test_an_erp_pick_a_decline_or_no_enabled_owner_leaves_the_decision() -> None:
+    catalog = default_catalog()
+    picked = route_to("erp_invoices", "erp")
+    assert erp_plan_decision(picked, "x", catalog, plan_skill=_never, allows=lambda a: True) is None
+    chat = route_to("general_chat", "chat", confidence=0.4)
+    assert (
+        erp_plan_decision(chat, "hello", catalog, plan_skill=lambda t: None, allows=lambda a: True)
+        is None
+    )
+    nothing_enabled = erp_plan_decision(
+        chat, "peltier owes?", catalog, plan_skill=lambda t: "erp_query", allows=lambda a: False
+    )
+    assert nothing_enabled is None
+
+
+def test_the_reader_plans_no_request_meant_for_another_agent(full_erp: ErpDatabase) -> None:
+    """Measured: of the routing dataset's requests for agents outside the ERP, none is planned."""
+    lines = [json.loads(line) for line in ROUTING.read_text(encoding="utf-8").splitlines()]
+    others = [x["text"] for x in lines if not str(x.get("agent") or "").startswith("erp_")]
+    assert len(others) > 800
+    with full_erp.read_session() as session:
+        planned = {text: planned_read_skill(text, session) for text in others}
+    assert [(text, skill) for text, skill in planned.items() if skill] == []
+
+
+def test_owner_shorthand_the_classifier_misses_is_answered_from_the_erp(
+    full_erp: ErpDatabase,
+) -> None:
+    graph = owner_graph(full_erp)
+    served = serve("peltier owes?", graph)
+    assert (served.outcome, served.method, served.skill) == (
+        "answer", "erp_plan", "erp_customer_balance",
+    ), served  # fmt: skip
+    assert "Peltier" in served.text
+    # A request the reader declines keeps the classifier's decision.
+    assert serve("write a haiku about brake pads", graph).outcome == "not-erp"
