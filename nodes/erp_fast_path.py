@@ -5,8 +5,9 @@ e.g. ``build_agent_subgraph("erp", fast_path=make_erp_fast_path_node(catalog=cat
 
 * Reads ``state["route"]`` (a ``RouteDecision``) and ``state["request"]``.
 * Runs only when the route is confident (``method`` is ``semantic``, ``explicit`` or
-  ``followup``, and ``confidence >= min_confidence``) and names an agent whose catalog
-  tools include ERP skills; only those skills are considered.
+  ``followup``, and ``confidence >= min_confidence``; or ``erp_plan``, where this reader
+  chose the agent, ``nodes.erp_route``) and names an agent whose catalog tools include ERP
+  skills; only those skills are considered.
 * A follow-up (``method == "followup"``) is resolved with the earlier turns of the
   thread's topic (``state["thread_route"]``, ``nova.erp.followup``): "and the oldest one?"
   inherits the customer of "Which invoices are overdue for Baker & Sons?", and "same for
