@@ -13,6 +13,8 @@ period) in its first line, so a figure is never shown without what it means.
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -814,6 +816,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
             )
         }
         rows = [row.model_copy(update={"name": names.get(row.id)}) for row in rows]
+    if args.group_by == "month":
+        # "2025-04" sorts and cites; "April 2025" is what the owner reads.
+        rows = [row.model_copy(update={"name": _month_name(row.id)}) for row in rows]
     base_total = _money(raw[0].total) if raw and raw[0].total is not None else None
     single = rows[0] if group is None and rows else None
     if group is None:
@@ -879,7 +884,14 @@ _STATUS_WORDS = {
     "inactive": "inactive",
 }
 
+_MONTH_KEY = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+
+def _month_name(key: str) -> str | None:
+    if not _MONTH_KEY.fullmatch(key):
+        return None
+    return f"{calendar.month_name[int(key[5:7])]} {key[:4]}"
 
 
 def _group_name(dimension: str | None, value: Any) -> str:
@@ -1001,7 +1013,7 @@ def _headline(
     top = ""
     if args.rank and rows:
         ties = [r for r in rows if r.value == rows[0].value]
-        names = ", ".join(r.id for r in ties)
+        names = ", ".join(f"{r.id} ({r.name})" if r.name else r.id for r in ties)
         lead = "Tied at the top" if len(ties) > 1 else "Top"
         top = f" {lead}: {names} ({_fmt(rows[0].value, measure.kind)})."
     return (
