@@ -556,6 +556,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         )
         subject_set.discard("orders")
     implied_by_measure = {MEASURE_SUBJECT[m] for m in measures if m in MEASURE_SUBJECT}
+    qualified = _customers_qualify(subject_set, conditions, statuses, request)
+    if qualified is not None:
+        subject_set = {qualified}  # "payments from uk customers": the payments, by country
     if subject_set == {"customers"} and not conditions and len(implied_by_measure) == 1:
         subject_set = implied_by_measure  # "days our customers take to pay": the invoices'
     if "below_cost" in statuses:
@@ -897,3 +900,27 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
     if wanted == {"value"} or (wanted == {"value", "count"} and False):
         return "value" if "value" in spec.measures else None
     return None
+
+
+def _customers_qualify(
+    subject_set: set[str], conditions: list[str], statuses: list[str], request: Request
+) -> str | None:
+    """The records' subject when "customers" only says whose records they are, or ``None``.
+
+    "payments from uk customers", "sales to dutch customers", "overdue from swiss custs": the
+    nationality picks customers, and the records of those customers are what is summed or
+    counted (the query filters them by the customer's country). Only with a country named:
+    without one, "customers" next to another subject may be what is counted ("how many
+    customers paid"), which the counted-noun guard then catches anyway. Customer conditions
+    ("owe us", "ordered") keep customers as the subject.
+    """
+    if not request.countries or conditions or "customers" not in subject_set:
+        return None
+    others = subject_set - {"customers"}
+    if not others:
+        # No other noun: a status may name the records ("overdue": invoices).
+        others = {STATUS_SUBJECT[s] for s in statuses if s in STATUS_SUBJECT} - {"customers"}
+    if len(others) != 1:
+        return None
+    subject = next(iter(others))
+    return subject if SUBJECTS[subject].customer_column is not None else None
