@@ -116,6 +116,10 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "orders": "sales,revenue,revenues,turnover,spent with us,spend with us,spends with us",
             "purchase_orders": "spent on purchasing,spend on purchasing,purchasing spend,"
             "spend with,spent with,spending with,purchases",
+            # Money that reached us: the payments received, not the sales invoiced. Not bare
+            # "cash", which is also a payment method.
+            "payments": "money in,cash in,money received,cash received,money came in,"
+            "cash came in,incoming payments,incoming money",
         },
     ),
     **_entries(
@@ -559,6 +563,12 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     qualified = _customers_qualify(subject_set, conditions, statuses, request)
     if qualified is not None:
         subject_set = {qualified}  # "payments from uk customers": the payments, by country
+    if figure_named and not conditions and not ranks and group is None:
+        # "spend with suppliers", "sales to customers": the money figure's own counterpart,
+        # named without a condition, is every counterpart; the figure is the subject.
+        for figure, party in _COUNTERPART.items():
+            if subject_set == {figure, party} and figure in verbs:
+                subject_set = {figure}
     if subject_set == {"customers"} and not conditions and len(implied_by_measure) == 1:
         subject_set = implied_by_measure  # "days our customers take to pay": the invoices'
     if "below_cost" in statuses:
@@ -638,7 +648,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if subject == "products" and group == "product":
         group = None  # "which products ...": list them
     if subject == "purchase_orders" and group == "customer":
-        group = "buyer"  # "who raised the most POs": the person, not a customer
+        # "who raised the most POs": the person, not a customer; but "who did we raise POs
+        # with": the counterpart of the orders, the supplier.
+        group = "supplier" if _WHO_WITH.search(request.norm) else "buyer"
     if subject == "products" and ranks and group is None and measure != "price":
         return "products are ranked by price only"
     listed_prices = False
@@ -814,6 +826,8 @@ def _record(request: Request) -> QueryArgs | str:
 
 _LAPSE_PERIOD = re.compile(r"^(?:since|in the last|in the past|last|past|for)\b.*\d|^since\b")
 """A period measured back from today ("since march", "last 3 months"), as a lapse is stated."""
+_WHO_WITH = re.compile(r"\bwho\b.*\bwith\b")
+""""Who ... with": the other party of the records, not the person who made them."""
 _WHICH_ANY = re.compile(r"\b(?:anything|anyone|anybody|any)\b")
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
@@ -821,7 +835,7 @@ _SIZE_RANK = re.compile(
 )
 _AFTER_SUPERLATIVE = re.compile(
     r"\b(?:cheapest|least expensive|lowest priced|most expensive|priciest|dearest|highest "
-    r"priced)\s+(?!\d)(\w+)"
+    r"priced)\s+(?!\d+\b)(\w+)"
 )
 # ("may" is left out: it is the month far more often than the modal in these requests.)
 _MODAL = re.compile(r"\b(?:can|could|will|would|should|might)\b(?! you\b)|\bgoing to\b")
@@ -900,6 +914,10 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
     if wanted == {"value"} or (wanted == {"value", "count"} and False):
         return "value" if "value" in spec.measures else None
     return None
+
+
+_COUNTERPART = {"orders": "customers", "payments": "customers", "purchase_orders": "suppliers"}
+"""The other party every record of a money figure has: naming it alone adds no condition."""
 
 
 def _customers_qualify(
