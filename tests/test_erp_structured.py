@@ -17,6 +17,8 @@ from sqlalchemy import text
 from nova.erp.db import ErpDatabase
 from nova.erp.intents import Decline, Plan, plan_request
 from nova.erp.render import render_text
+from nova.erp.intents.structured import _AFTER_SUPERLATIVE
+from nova.erp.resolve import PeriodError, find_period
 from nova.erp.seed import seed_database
 from nova.erp.skills import READ_SKILLS, QueryArgs
 from tests.erp_helpers import SMALL
@@ -185,3 +187,90 @@ def test_the_query_runs_on_postgres(postgres_url: str) -> None:
     ]
     assert carriers.rows and all(row.value is not None for row in carriers.rows)
     database.dispose()
+
+
+# --- coverage without losing precision (issue 13) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("h2 last year revenue", date(2024, 7, 1), date(2024, 12, 31)),
+        ("first half this year", date(2025, 1, 1), date(2025, 6, 30)),
+        ("invoices in q1 last year", date(2024, 1, 1), date(2024, 3, 31)),
+    ],
+)
+def test_a_half_or_quarter_of_a_relative_year_is_one_period(
+    text: str, start: date, end: date
+) -> None:
+    period = find_period(text, date(2025, 6, 30))
+    assert period is not None and (period.start, period.end) == (start, end)
+
+
+def test_two_halves_of_different_years_are_still_two_periods() -> None:
+    with pytest.raises(PeriodError, match="more than one period"):
+        find_period("h2 last year vs h1 this year revenue", date(2025, 6, 30))
+
+
+def test_a_nationality_on_customers_filters_the_records_by_country(full_erp: ErpDatabase) -> None:
+    decision, answer_text, _ = answer(full_erp, "payments from uk customers ytd")
+    args = decision.args
+    assert (args.subject, args.country) == ("payments", "GB")
+    ((count, cents),) = sql(
+        full_erp,
+        "select count(*), sum(p.amount_cents) from payments p join customers c on c.id = "
+        "p.customer_id where c.country = 'GB' and p.paid_on between '2025-01-01' and '2025-06-30'",
+    )
+    headline = answer_text.splitlines()[0]
+    assert f"{count} payments" in headline and f"€{Decimal(cents) / 100:,}" in headline
+    decision, _, _ = answer(full_erp, "overdue from swiss custs")
+    assert (decision.args.subject, decision.args.status, decision.args.country) == (
+        "invoices",
+        "overdue",
+        "CH",
+    )
+
+
+def test_customers_counted_next_to_a_country_are_not_read_as_their_records(
+    full_erp: ErpDatabase,
+) -> None:
+    # The customers are what is counted here; the payments' country filter would count payments.
+    assert isinstance(plan(full_erp, "how many uk customers paid this year"), Decline)
+
+
+def test_money_received_and_supplier_spend_are_read_as_their_sums(full_erp: ErpDatabase) -> None:
+    decision, _, _ = answer(full_erp, "money in per month this yr")
+    assert (decision.args.subject, decision.args.measure, decision.args.group_by) == (
+        "payments",
+        "value",
+        "month",
+    )
+    decision, answer_text, _ = answer(full_erp, "how much did we spend with suppliers in may")
+    assert (decision.args.subject, decision.args.measure) == ("purchase_orders", "value")
+    assert decision.args.supplier is None and decision.args.group_by is None
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "how many suppliers did we spend with in may",  # counts suppliers, not orders
+        "money in by carrier",  # payments have no carrier
+    ],
+)
+def test_near_money_figures_still_decline(full_erp: ErpDatabase, request_text: str) -> None:
+    assert isinstance(plan(full_erp, request_text), Decline)
+
+
+def test_who_with_names_the_counterpart_and_who_alone_the_raiser(full_erp: ErpDatabase) -> None:
+    decision, _, _ = answer(full_erp, "who did we raise the most pos with this year")
+    assert decision.args.group_by == "supplier"
+    decision, _, _ = answer(full_erp, "who raised the most pos this year")
+    assert decision.args.group_by == "buyer"
+
+
+def test_a_code_after_a_superlative_is_the_product_not_a_limit(full_erp: ErpDatabase) -> None:
+    decision, _, result = answer(full_erp, "cheapest 5w30")
+    assert decision.args.limit == 1 and len(result.rows) == 1
+    # A number alone after the superlative stays a count of products ("cheapest 5 filters").
+    assert _AFTER_SUPERLATIVE.search("cheapest 5 filters") is None
+    assert _AFTER_SUPERLATIVE.search("cheapest 5w30").group(1) == "5w30"
