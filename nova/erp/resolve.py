@@ -624,7 +624,15 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         (re.compile(r"\b(?:in\s+|for\s+|during\s+|from\s+|of\s+)(?P<y>20\d{2})\b", flags), year),
         # A bare year at the end of a request ("avg invoice value 2024"); elsewhere a number
         # such as 2024 may be a quantity or an amount.
-        (re.compile(r"(?<![\w.,€-])(?P<y>20\d{2})\s*[?!.]*\s*$", flags), year),
+        # After a comparison ("over 2000", "more than 2025") the number is an amount.
+        (
+            re.compile(
+                r"(?<![\w.,€-])(?<!over )(?<!above )(?<!than )(?<!least )(?<!exceeding )"
+                r"(?P<y>20\d{2})\s*[?!.]*\s*$",
+                flags,
+            ),
+            year,
+        ),
     )
 
 

@@ -370,7 +370,13 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     if guard is not None:
         return Decline(guard)
     counted = counted_noun(request.norm)
-    if counted not in (None, "stock") and plan.measure == "count" and counted != plan.subject:
+    kept_groups = plan.above is not None and counted == "customers" and plan.group_by == "customer"
+    if (
+        counted not in (None, "stock")
+        and plan.measure == "count"
+        and counted != plan.subject
+        and not kept_groups  # "how many customers ordered more than 3 times": the groups kept
+    ):
         # "how many orders did we get from new customers": the plan counts the customers.
         return Decline(f"the reading counts {plan.subject}, the request {counted}")
     one_product = _one_product_stock(plan, allowed)

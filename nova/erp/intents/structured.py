@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -120,6 +121,9 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             # "cash", which is also a payment method.
             "payments": "money in,cash in,money received,cash received,money came in,"
             "cash came in,incoming payments,incoming money",
+            # Bare "spent": the customers' purchases from us, or ours from suppliers; settled
+            # only by a per-customer threshold ("customers who spent over 10k").
+            "spend": "spent,spend,spends,spending",
         },
     ),
     **_entries(
@@ -141,6 +145,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     ),
     **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
     **_entries("unit", {"days": "days,day"}),
+    # "ordered more than 3 times": the threshold counts records; only read with a threshold.
+    **_entries("times", {"count": "times"}),
     **_entries("rank_count", {"highest": "busiest", "lowest": "quietest"}),
     **_entries(
         "rank_price",
@@ -430,8 +436,12 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             return f"words the structured reading cannot place: {sorted(set(left))[:5]}"
         if "products" in values and request.skus:
             return "a product named twice"
+    threshold = _threshold(request)
+    if isinstance(threshold, str):
+        return threshold
     for kind in ("invoices", "orders", "pos", "rmas", "shipments", "trackings", "amounts",
-                 "quantities", "percent", "delta", "method", "min_amount",
+                 "quantities", "percent", "delta", "method",
+                 *(() if threshold is not None else ("min_amount",)),
                  "days"):  # fmt: skip
         if request.count(kind):
             return f"{kind} in the request: not an aggregate question"
@@ -458,6 +468,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     group_from_which = False
     dims_unmarked: list[tuple[str, bool]] = []
     figure_named = False
+    times = False
     per_record: list[str] = []
     """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
     seq = tokens.tokens
@@ -502,6 +513,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         elif role == "figure":
             verbs.append(value)
             figure_named = True
+        elif role == "times":
+            if threshold is None:
+                return "'times' without a number of times"
+            times = True
         elif role == "rank":
             ranks.append(value)
         elif role == "status":
@@ -552,6 +567,17 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "how much has dobes bought": one customer named, so "bought" is what they did (the
         # orders), not a condition picking customers who ordered.
         conditions, verbs = [], [*verbs, "orders"]
+    if threshold is not None:
+        # "customers who spent over 10k", "how many customers ordered more than 3 times": one
+        # figure per customer, kept where it exceeds the number.
+        per_customer = _per_customer(
+            subjects, group, conditions, verbs, measures, times=times, figure=figure_named
+        )
+        if isinstance(per_customer, str):
+            return per_customer
+        subjects, group, conditions, verbs, measures = per_customer
+    elif "spend" in verbs:
+        return "'spent' reads as customers' purchases or ours"
     # --- the subject
     subject_set = set(subjects) | set(verbs)
     if "customers" in subject_set and (conditions or subject_set == {"customers"}):
@@ -793,6 +819,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             return "several warehouses"
         args["warehouse"] = request.warehouses[0]
     args |= values
+    if threshold is not None:
+        if group != "customer" or ranks or list_rows or args["measure"] not in ("count", "value"):
+            return "an amount to exceed with no per-customer figure to compare it with"
+        args["above"] = threshold
     if args.get("category", "") is None:
         del args["category"]
     if measure == "count" and "orders" in verbs and (args.get("products") or args.get("category")):
@@ -942,3 +972,58 @@ def _customers_qualify(
         return None
     subject = next(iter(others))
     return subject if SUBJECTS[subject].customer_column is not None else None
+
+
+_AT_LEAST = re.compile(r"\bat least\b")
+
+
+def _threshold(request: Request) -> Decimal | str | None:
+    """The number a per-customer figure must exceed ("over 10k", "more than 3"), if any.
+
+    "at least" is left to the model: the query keeps figures strictly above the number.
+    """
+    if request.min_amount is None:
+        return None
+    if _AT_LEAST.search(request.norm):
+        return "'at least' an amount: the reading compares strictly"
+    return request.min_amount
+
+
+def _per_customer(
+    subjects: list[str],
+    group: str | None,
+    conditions: list[str],
+    verbs: list[str],
+    measures: list[str],
+    *,
+    times: bool,
+    figure: bool,
+) -> tuple[list[str], str, list[str], list[str], list[str]] | str:
+    """Read a threshold as a figure per customer: (subjects, group, conditions, verbs, measures).
+
+    The customers are the groups, their records the subject: "ordered more than 3 times"
+    counts orders per customer, "spent over 10k" sums their order value; "how many customers"
+    then asks for the number of customers kept, which the answer states as its groups. Any
+    other use of the number (an order over 5k, a customer with a figure the reading cannot
+    tell) declines.
+    """
+    if "customers" not in subjects and group != "customer":
+        return "an amount to exceed with no per-customer figure"
+    if group not in (None, "customer"):
+        return "two groupings"
+    subjects = [s for s in subjects if s != "customers"]
+    if conditions == ["ordered"]:
+        conditions, verbs = [], [*verbs, "orders"]  # "ordered more than 3 times": their orders
+    if conditions:
+        return f"customer conditions {conditions} with an amount to exceed"
+    verbs = ["orders" if v == "spend" else v for v in verbs]
+    wanted = [m for m in measures if m != "count"]  # "how many customers": the groups kept
+    if times:
+        if wanted:
+            return "a number of times with another figure"
+        return subjects, "customer", conditions, verbs, ["count"]
+    if not figure or set(wanted) - {"value"}:
+        # "customers with orders over 5k": each order, or their total? A money figure named
+        # ("spent", "revenue") says it is the total.
+        return "an amount to exceed without a money figure it applies to"
+    return subjects, "customer", conditions, verbs, ["value"]
