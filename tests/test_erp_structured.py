@@ -274,3 +274,53 @@ def test_a_code_after_a_superlative_is_the_product_not_a_limit(full_erp: ErpData
     # A number alone after the superlative stays a count of products ("cheapest 5 filters").
     assert _AFTER_SUPERLATIVE.search("cheapest 5 filters") is None
     assert _AFTER_SUPERLATIVE.search("cheapest 5w30").group(1) == "5w30"
+
+
+def test_a_threshold_on_a_customer_figure_keeps_the_groups_above_it(full_erp: ErpDatabase) -> None:
+    decision, answer_text, result = answer(full_erp, "customers who spent over 10k this year")
+    args = decision.args
+    assert (args.subject, args.measure, args.group_by, args.above) == (
+        "orders",
+        "value",
+        "customer",
+        Decimal(10000),
+    )
+    kept = sql(
+        full_erp,
+        "select c.name, sum(o.total_cents) v from sales_orders o join customers c on c.id = "
+        "o.customer_id where o.status != 'cancelled' and o.order_date between '2025-01-01' and "
+        "'2025-06-30' group by c.name having sum(o.total_cents) > 1000000",
+    )
+    assert {row.id for row in result.rows} == {name for name, _v in kept}
+    assert f"({len(kept)} groups)" in answer_text.splitlines()[0]
+    decision, answer_text, _ = answer(
+        full_erp, "how many customers ordered more than 3 times this year"
+    )
+    assert (decision.args.measure, decision.args.above) == ("count", Decimal(3))
+    ((count,),) = sql(
+        full_erp,
+        "select count(*) from (select customer_id from sales_orders where status != 'cancelled' "
+        "and order_date between '2025-01-01' and '2025-06-30' group by customer_id "
+        "having count(*) > 3) t",
+    )
+    assert f"({count} groups)" in answer_text.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "customers with orders over 5k",  # each order over 5k, or their total?
+        "customers who spent at least 10k this year",  # the query compares strictly
+        "how much did we spend in may",  # bare "spend": our purchases or theirs
+        "orders over 5k in june",  # a threshold on each record, not on a customer's figure
+    ],
+)
+def test_near_thresholds_still_decline(full_erp: ErpDatabase, request_text: str) -> None:
+    decision = plan(full_erp, request_text)
+    assert not (isinstance(decision, Plan) and decision.skill == "erp_query"), decision
+
+
+def test_a_year_after_a_comparison_is_an_amount() -> None:
+    assert find_period("open invoices over 2000", date(2025, 6, 30)) is None
+    period = find_period("revenue 2024", date(2025, 6, 30))
+    assert period is not None and period.start == date(2024, 1, 1)
