@@ -324,3 +324,28 @@ def test_a_year_after_a_comparison_is_an_amount() -> None:
     assert find_period("open invoices over 2000", date(2025, 6, 30)) is None
     period = find_period("revenue 2024", date(2025, 6, 30))
     assert period is not None and period.start == date(2024, 1, 1)
+
+
+def test_a_future_period_after_due_is_read_as_due_dates(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "invoices due next week")
+    assert isinstance(decision, Plan) and decision.skill == "erp_invoice_lookup"
+    assert (decision.args.due_from, decision.args.due_to) == (date(2025, 7, 7), date(2025, 7, 13))
+    # Without "due" the future period dates the invoices themselves: none exist yet.
+    assert isinstance(plan(full_erp, "invoices issued next week"), Decline)
+
+
+def test_what_a_named_carrier_took_is_its_shipments(full_erp: ErpDatabase) -> None:
+    decision, answer_text, _ = answer(full_erp, "how many parcels did ups take this yr")
+    assert (decision.args.subject, decision.args.measure, decision.args.carrier) == (
+        "shipments",
+        "count",
+        "UPS",
+    )
+    ((count,),) = sql(
+        full_erp,
+        "select count(*) from shipments where carrier = 'UPS' and shipped_on between "
+        "'2025-01-01' and '2025-06-30'",
+    )
+    assert f"{count:,} shipments" in answer_text.splitlines()[0]
+    # Without a carrier "take" is no shipment verb ("how much did we take in may": money?).
+    assert isinstance(plan(full_erp, "how much did we take in may"), Decline)

@@ -570,6 +570,8 @@ _WHICH_LISTED = re.compile(
 
 _EXPECTED_DATES = frozenset({"erp_purchase_orders", "erp_shipment_status"})
 """Skills whose records carry dates still to come (an expected delivery)."""
+_DUE_DATES = frozenset({"erp_invoice_lookup"})
+"""Skills that apply a period after "due" to due dates, which lie ahead ("due next week")."""
 
 
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
@@ -619,6 +621,7 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
         and period.start is not None
         and period.start > request.today
         and skill not in _EXPECTED_DATES
+        and not (skill in _DUE_DATES and request.due_period is not None)
     ):
         # "what will nordwind order next month": records hold what happened; a list of the
         # month's orders (none yet) would answer a forecast with "no orders".

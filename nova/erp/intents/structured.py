@@ -145,6 +145,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     ),
     **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
     **_entries("unit", {"days": "days,day"}),
+    # "how many parcels did ups take": what a carrier named in the request carried.
+    **_entries("carried", {"shipments": "take,took,taken,carry,carried,carries,handle,handled"}),
     # "ordered more than 3 times": the threshold counts records; only read with a threshold.
     **_entries("times", {"count": "times"}),
     **_entries("rank_count", {"highest": "busiest", "lowest": "quietest"}),
@@ -513,6 +515,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         elif role == "figure":
             verbs.append(value)
             figure_named = True
+        elif role == "carried":
+            if "carrier" not in values:
+                return f"{request.residual[position]!r} with no carrier that took the shipments"
+            verbs.append(value)
         elif role == "times":
             if threshold is None:
                 return "'times' without a number of times"
