@@ -349,3 +349,19 @@ def test_what_a_named_carrier_took_is_its_shipments(full_erp: ErpDatabase) -> No
     assert f"{count:,} shipments" in answer_text.splitlines()[0]
     # Without a carrier "take" is no shipment verb ("how much did we take in may": money?).
     assert isinstance(plan(full_erp, "how much did we take in may"), Decline)
+
+
+def test_who_paid_asks_for_payers_not_the_payment_list(full_erp: ErpDatabase) -> None:
+    # One row per payment would count a customer who paid twice twice.
+    assert isinstance(plan(full_erp, "who paid by paypal last month"), Decline)
+    decision = plan(full_erp, "payments by paypal last month")
+    assert isinstance(decision, Plan) and decision.skill == "erp_payment_history"
+
+
+def test_late_deliveries_over_a_period_decline_and_without_one_are_counted(
+    full_erp: ErpDatabase,
+) -> None:
+    # Late is reached on the delivery day: "in june" may date the shipping or the delivery.
+    assert isinstance(plan(full_erp, "late deliveries in june by carrier"), Decline)
+    decision, _, _ = answer(full_erp, "late deliveries by carrier")
+    assert (decision.args.status, decision.args.group_by) == ("late", "carrier")

@@ -570,6 +570,8 @@ _WHICH_LISTED = re.compile(
 
 _EXPECTED_DATES = frozenset({"erp_purchase_orders", "erp_shipment_status"})
 """Skills whose records carry dates still to come (an expected delivery)."""
+_RECORD_LISTS_OF_PEOPLE = frozenset({"erp_payment_history"})
+"""Lists with one row per record, several of which may share a customer."""
 _DUE_DATES = frozenset({"erp_invoice_lookup"})
 """Skills that apply a period after "due" to due dates, which lie ahead ("due next week")."""
 
@@ -611,6 +613,10 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     if counted is not None and skill in COUNTED and counted not in COUNTED[skill]:
         # "how many customers pay by card": the payment list counts payments, not payers.
         return f"{skill} counts {', '.join(sorted(COUNTED[skill]))}, not {counted}"
+    if skill in _RECORD_LISTS_OF_PEOPLE and re.search(r"^\s*who\b", request.norm):
+        # "who paid by paypal last month": the payers; the list has one row per payment, so
+        # a customer who paid twice is counted twice.
+        return f"'who' asks for the people; {skill} lists their records"
     if skill == "erp_order_status" and re.search(r"\bhow many\b", request.norm):
         return "the order status does not count an order's lines"
     # "below the reorder point" is answered with the list's own reading, stated in its first

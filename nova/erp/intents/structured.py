@@ -264,7 +264,8 @@ CONDITION_SUBJECT = "customers"
 
 EVENT_DATED = frozenset(
     {("orders", "delivered"), ("orders", "shipped"), ("invoices", "paid"),
-     ("returns", "refunded"), ("returns", "received"), ("purchase_orders", "received")}
+     ("returns", "refunded"), ("returns", "received"), ("purchase_orders", "received"),
+     ("shipments", "late")}
 )  # fmt: skip
 """Statuses reached on a date of their own, which a period on the subject's date would miss."""
 
