@@ -365,3 +365,20 @@ def test_late_deliveries_over_a_period_decline_and_without_one_are_counted(
     assert isinstance(plan(full_erp, "late deliveries in june by carrier"), Decline)
     decision, _, _ = answer(full_erp, "late deliveries by carrier")
     assert (decision.args.status, decision.args.group_by) == ("late", "carrier")
+
+
+def test_a_grouping_with_no_figure_named_states_sums_and_counts(full_erp: ErpDatabase) -> None:
+    decision, _, result = answer(full_erp, "credit notes per month since jan")
+    assert (decision.args.measure, decision.args.group_by) == ("value", "month")
+    by_month = {
+        month: (Decimal(cents) / 100, n)
+        for month, cents, n in sql(
+            full_erp,
+            "select strftime('%Y-%m', issue_date), sum(amount_cents), count(*) from credit_notes "
+            "where issue_date between '2025-01-01' and '2025-06-30' group by 1",
+        )
+    }
+    assert {row.id: (row.value, row.count) for row in result.rows} == by_month
+    # "how many" names the figure: the count alone.
+    decision, _, _ = answer(full_erp, "how many credit notes per month since jan")
+    assert decision.args.measure == "count"

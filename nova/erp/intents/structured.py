@@ -654,6 +654,18 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         return "a customer's discount reads as their agreed rate or as the discount given"
     if per_record and ("average" not in measures or set(per_record) != {subject}):
         return f"'per {per_record[0]}' asks for a ratio the reading does not compute"
+    if (
+        not measures
+        and not verbs
+        and group is not None
+        and not ranks
+        and subject in AMOUNT_LISTS
+        and subject != "products"
+        and "value" in spec.measures
+    ):
+        # "credit notes per month": no figure named, so each group's sum, which the answer
+        # states beside its number of records (a count alone would drop the amounts).
+        measure = "value"
     if lines and measure not in LINE_MEASURES:
         return "order lines are summed, not counted, by the structured reading"
     if not measures and verbs and not figure_named and group is None and not ranks and not implied:
