@@ -384,3 +384,13 @@ def test_a_grouping_with_no_figure_named_states_sums_and_counts(full_erp: ErpDat
     # "how many" names the figure: the count alone.
     decision, _, _ = answer(full_erp, "how many credit notes per month since jan")
     assert decision.args.measure == "count"
+
+
+def test_a_description_outside_the_named_category_is_not_applied_with_it(
+    full_erp: ErpDatabase,
+) -> None:
+    # "3 discs" fits only clutch discs "3-piece", none in Brakes: both filters = "none match".
+    decision = plan(full_erp, "cheapest 3 brake discs")
+    assert not (isinstance(decision, Plan) and decision.skill == "erp_query"), decision
+    decision, _, result = answer(full_erp, "cheapest brake disc")
+    assert decision.args.limit == 1 and len(result.rows) == 1

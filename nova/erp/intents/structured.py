@@ -379,6 +379,10 @@ def _data_values(
             fits = [sku for sku, forms in names if all(_forms(w) & forms for w in words)]
             if len(words) == 1 and not _names_products(words[0], [heads[sku] for sku in fits]):
                 continue
+            if fits and extra and words is left and not _in_categories(session, fits, categories):
+                # "cheapest 3 brake discs": "3 discs" fits clutch discs "3-piece", none of them
+                # brakes; both filters together would answer "none match".
+                continue
             if fits and len(fits) <= 40 and (len(words) > 1 or len(fits) <= 6):
                 found["products"] = fits
                 if words is not left:
@@ -386,6 +390,13 @@ def _data_values(
                 left = []
                 break
     return found, left
+
+
+def _in_categories(session: Session, skus: list[str], categories: list[str]) -> bool:
+    """Whether any of ``skus`` lies in one of the named ``categories`` (folded as stored)."""
+    wanted = {normalise(c) for c in categories}
+    stored = session.scalars(select(m.Product.category).where(m.Product.sku.in_(skus)))
+    return any(normalise(str(c)) in wanted for c in stored)
 
 
 def _names_products(word: str, heads: list[set[str]]) -> bool:
