@@ -394,3 +394,21 @@ def test_a_description_outside_the_named_category_is_not_applied_with_it(
     assert not (isinstance(decision, Plan) and decision.skill == "erp_query"), decision
     decision, _, result = answer(full_erp, "cheapest brake disc")
     assert decision.args.limit == 1 and len(result.rows) == 1
+
+
+def test_count_after_the_records_and_writing_invoices_are_read(full_erp: ErpDatabase) -> None:
+    decision, _, _ = answer(full_erp, "invoice count per month 2025")
+    assert (decision.args.subject, decision.args.measure, decision.args.group_by) == (
+        "invoices",
+        "count",
+        "month",
+    )
+    decision, answer_text, _ = answer(full_erp, "how many invoices did we write in q1")
+    assert (decision.args.date_from, decision.args.date_to) == (date(2025, 1, 1), date(2025, 3, 31))
+    ((count,),) = sql(
+        full_erp,
+        "select count(*) from invoices where issue_date between '2025-01-01' and '2025-03-31'",
+    )
+    assert f"{count:,} invoices" in answer_text.splitlines()[0]
+    # Bare "count" before a product asks for a stock count (a write), not a figure.
+    assert isinstance(plan(full_erp, "count FLT-2215 again"), Decline)

@@ -145,6 +145,9 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     ),
     **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
     **_entries("unit", {"days": "days,day"}),
+    # "invoice count": the number of the records just named. Not bare "count", which also
+    # asks for a stock count ("count BLT-2139 again").
+    **_entries("count_noun", {"count": "count"}),
     # "how many parcels did ups take": what a carrier named in the request carried.
     **_entries("carried", {"shipments": "take,took,taken,carry,carried,carries,handle,handled"}),
     # "ordered more than 3 times": the threshold counts records; only read with a threshold.
@@ -220,6 +223,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "": "did,do,does,we,our,us,in,on,so far,to date,overall,altogether,in total,"
             "was,were,had,has,have,is,are,give away,gave away,given,give,raise,raised,issued,"
             "sent,sent out,send out,use,used,place,placed,get,gets,got,there,been,make,made,"
+            "write,wrote,written,people,ppl,"
             "come,came,stuff,things,gave,give,given,to us,supply,supplies,supplied",
         },
     ),
@@ -531,6 +535,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             if "carrier" not in values:
                 return f"{request.residual[position]!r} with no carrier that took the shipments"
             verbs.append(value)
+        elif role == "count_noun":
+            if index == 0 or seq[index - 1][1] != "subject":
+                return "'count' not after the records it counts"
+            measures.append(value)
         elif role == "times":
             if threshold is None:
                 return "'times' without a number of times"
