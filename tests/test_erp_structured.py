@@ -412,3 +412,22 @@ def test_count_after_the_records_and_writing_invoices_are_read(full_erp: ErpData
     assert f"{count:,} invoices" in answer_text.splitlines()[0]
     # Bare "count" before a product asks for a stock count (a write), not a figure.
     assert isinstance(plan(full_erp, "count FLT-2215 again"), Decline)
+
+
+def test_fastest_carrier_ranks_transit_days_from_the_bottom(full_erp: ErpDatabase) -> None:
+    decision, answer_text, _ = answer(full_erp, "fastest carrier")
+    args = decision.args
+    assert (args.measure, args.group_by, args.rank, args.limit) == (
+        "days_in_transit",
+        "carrier",
+        "lowest",
+        1,
+    )
+    ((carrier, _days),) = sql(
+        full_erp,
+        "select carrier, avg(julianday(delivered_on) - julianday(shipped_on)) d from shipments "
+        "where delivered_on is not null group by carrier order by d asc limit 1",
+    )
+    assert f"Top: {carrier} (" in answer_text.splitlines()[0]
+    # "fastest" of anything without a duration the reading knows declines.
+    assert isinstance(plan(full_erp, "fastest product"), Decline)

@@ -153,6 +153,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     # "ordered more than 3 times": the threshold counts records; only read with a threshold.
     **_entries("times", {"count": "times"}),
     **_entries("rank_count", {"highest": "busiest", "lowest": "quietest"}),
+    # Speed ranks a duration from the bottom: the fewest days.
+    **_entries("rank_speed", {"lowest": "fastest,quickest"}),
     **_entries(
         "rank_price",
         {
@@ -487,6 +489,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     dims_unmarked: list[tuple[str, bool]] = []
     figure_named = False
     times = False
+    speed = False
     per_record: list[str] = []
     """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
     seq = tokens.tokens
@@ -554,6 +557,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         elif role == "rank_price":
             ranks.append(value)
             measures.append("price")
+        elif role == "rank_speed":
+            ranks.append(value)
+            speed = True
         elif role == "rank_count":
             ranks.append(value)  # "busiest day": the most orders, not the most revenue
             measures.append("count")
@@ -685,6 +691,12 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "credit notes per month": no figure named, so each group's sum, which the answer
         # states beside its number of records (a count alone would drop the amounts).
         measure = "value"
+    if speed and not measure.startswith("days_"):
+        # "fastest carrier": with no duration named, a carrier's speed is its transit time;
+        # anything else ("fastest product") has no duration the reading can rank.
+        if measures or subject != "shipments" or group != "carrier":
+            return "'fastest' with no duration to rank"
+        measure = "days_in_transit"
     if lines and measure not in LINE_MEASURES:
         return "order lines are summed, not counted, by the structured reading"
     if not measures and verbs and not figure_named and group is None and not ranks and not implied:
@@ -794,6 +806,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             ranks[0] == "lowest"
             and group is not None
             and group not in ("month", "weekday", "country", "status")
+            and not measure.startswith("days_")  # a group with no records has no duration
         ):
             # Customers or products that sold nothing are no group at all: the bottom of a
             # grouped list is not the slowest seller.
