@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from nova.erp.db import ErpDatabase
 from nova.erp.intents import Decline, Plan, plan_request
-from nova.erp.render import render_text
 from nova.erp.intents.structured import _AFTER_SUPERLATIVE
+from nova.erp.render import render_text
 from nova.erp.resolve import PeriodError, find_period
 from nova.erp.seed import seed_database
 from nova.erp.skills import READ_SKILLS, QueryArgs
@@ -245,7 +245,7 @@ def test_money_received_and_supplier_spend_are_read_as_their_sums(full_erp: ErpD
         "value",
         "month",
     )
-    decision, answer_text, _ = answer(full_erp, "how much did we spend with suppliers in may")
+    decision, _, _ = answer(full_erp, "how much did we spend with suppliers in may")
     assert (decision.args.subject, decision.args.measure) == ("purchase_orders", "value")
     assert decision.args.supplier is None and decision.args.group_by is None
 

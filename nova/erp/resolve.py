@@ -368,17 +368,19 @@ DATE_TEXT = (
     r"|today|yesterday|tomorrow)"
 )
 _MONTH_OR_YEAR = rf"(?:(?P<m>{_MONTH})(?:\s+(?P<y>20\d{{2}}))?|(?P<yy>20\d{{2}}))"
+"""A month (with or without its year) or a year alone, as the bound of a range."""
 # "H2 last year", "q1 this year": a half or quarter of the year named relative to today.
 _RELATIVE_YEAR = r"\s+(?:of\s+)?(?P<rel>this|last|previous)\s+year"
 
 
 def _relative_year(m: re.Match[str], today: date) -> str | None:
-    """The year "this year"/"last year" after a half or quarter names, as digits, or ``None``."""
+    """Return the year "this/last year" after a half or quarter names, as digits, or ``None``."""
     rel = (m.groupdict().get("rel") or "").lower()
     if not rel:
         return None
     return str(today.year if rel == "this" else today.year - 1)
-"""A month (with or without its year) or a year alone, as the bound of a range."""
+
+
 _LOOKS_LIKE_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b")
 
 _UNIT_DAYS = {"day": 1, "week": 7}

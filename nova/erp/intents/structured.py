@@ -1004,7 +1004,7 @@ _COUNTERPART = {"orders": "customers", "payments": "customers", "purchase_orders
 def _customers_qualify(
     subject_set: set[str], conditions: list[str], statuses: list[str], request: Request
 ) -> str | None:
-    """The records' subject when "customers" only says whose records they are, or ``None``.
+    """Return the records' subject when "customers" only says whose they are, else ``None``.
 
     "payments from uk customers", "sales to dutch customers", "overdue from swiss custs": the
     nationality picks customers, and the records of those customers are what is summed or
@@ -1029,7 +1029,7 @@ _AT_LEAST = re.compile(r"\bat least\b")
 
 
 def _threshold(request: Request) -> Decimal | str | None:
-    """The number a per-customer figure must exceed ("over 10k", "more than 3"), if any.
+    """Return the number a per-customer figure must exceed ("over 10k", "more than 3"), if any.
 
     "at least" is left to the model: the query keeps figures strictly above the number.
     """
