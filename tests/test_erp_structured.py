@@ -16,7 +16,9 @@ from sqlalchemy import text
 
 from nova.erp.db import ErpDatabase
 from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.intents.structured import _AFTER_SUPERLATIVE
 from nova.erp.render import render_text
+from nova.erp.resolve import PeriodError, find_period
 from nova.erp.seed import seed_database
 from nova.erp.skills import READ_SKILLS, QueryArgs
 from tests.erp_helpers import SMALL
@@ -185,3 +187,247 @@ def test_the_query_runs_on_postgres(postgres_url: str) -> None:
     ]
     assert carriers.rows and all(row.value is not None for row in carriers.rows)
     database.dispose()
+
+
+# --- coverage without losing precision (issue 13) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("h2 last year revenue", date(2024, 7, 1), date(2024, 12, 31)),
+        ("first half this year", date(2025, 1, 1), date(2025, 6, 30)),
+        ("invoices in q1 last year", date(2024, 1, 1), date(2024, 3, 31)),
+    ],
+)
+def test_a_half_or_quarter_of_a_relative_year_is_one_period(
+    text: str, start: date, end: date
+) -> None:
+    period = find_period(text, date(2025, 6, 30))
+    assert period is not None and (period.start, period.end) == (start, end)
+
+
+def test_two_halves_of_different_years_are_still_two_periods() -> None:
+    with pytest.raises(PeriodError, match="more than one period"):
+        find_period("h2 last year vs h1 this year revenue", date(2025, 6, 30))
+
+
+def test_a_nationality_on_customers_filters_the_records_by_country(full_erp: ErpDatabase) -> None:
+    decision, answer_text, _ = answer(full_erp, "payments from uk customers ytd")
+    args = decision.args
+    assert (args.subject, args.country) == ("payments", "GB")
+    ((count, cents),) = sql(
+        full_erp,
+        "select count(*), sum(p.amount_cents) from payments p join customers c on c.id = "
+        "p.customer_id where c.country = 'GB' and p.paid_on between '2025-01-01' and '2025-06-30'",
+    )
+    headline = answer_text.splitlines()[0]
+    assert f"{count} payments" in headline and f"€{Decimal(cents) / 100:,}" in headline
+    decision, _, _ = answer(full_erp, "overdue from swiss custs")
+    assert (decision.args.subject, decision.args.status, decision.args.country) == (
+        "invoices",
+        "overdue",
+        "CH",
+    )
+
+
+def test_customers_counted_next_to_a_country_are_not_read_as_their_records(
+    full_erp: ErpDatabase,
+) -> None:
+    # The customers are what is counted here; the payments' country filter would count payments.
+    assert isinstance(plan(full_erp, "how many uk customers paid this year"), Decline)
+
+
+def test_money_received_and_supplier_spend_are_read_as_their_sums(full_erp: ErpDatabase) -> None:
+    decision, _, _ = answer(full_erp, "money in per month this yr")
+    assert (decision.args.subject, decision.args.measure, decision.args.group_by) == (
+        "payments",
+        "value",
+        "month",
+    )
+    decision, _, _ = answer(full_erp, "how much did we spend with suppliers in may")
+    assert (decision.args.subject, decision.args.measure) == ("purchase_orders", "value")
+    assert decision.args.supplier is None and decision.args.group_by is None
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "how many suppliers did we spend with in may",  # counts suppliers, not orders
+        "money in by carrier",  # payments have no carrier
+    ],
+)
+def test_near_money_figures_still_decline(full_erp: ErpDatabase, request_text: str) -> None:
+    assert isinstance(plan(full_erp, request_text), Decline)
+
+
+def test_who_with_names_the_counterpart_and_who_alone_the_raiser(full_erp: ErpDatabase) -> None:
+    decision, _, _ = answer(full_erp, "who did we raise the most pos with this year")
+    assert decision.args.group_by == "supplier"
+    decision, _, _ = answer(full_erp, "who raised the most pos this year")
+    assert decision.args.group_by == "buyer"
+
+
+def test_a_code_after_a_superlative_is_the_product_not_a_limit(full_erp: ErpDatabase) -> None:
+    decision, _, result = answer(full_erp, "cheapest 5w30")
+    assert decision.args.limit == 1 and len(result.rows) == 1
+    # A number alone after the superlative stays a count of products ("cheapest 5 filters").
+    assert _AFTER_SUPERLATIVE.search("cheapest 5 filters") is None
+    assert _AFTER_SUPERLATIVE.search("cheapest 5w30").group(1) == "5w30"
+
+
+def test_a_threshold_on_a_customer_figure_keeps_the_groups_above_it(full_erp: ErpDatabase) -> None:
+    decision, answer_text, result = answer(full_erp, "customers who spent over 10k this year")
+    args = decision.args
+    assert (args.subject, args.measure, args.group_by, args.above) == (
+        "orders",
+        "value",
+        "customer",
+        Decimal(10000),
+    )
+    kept = sql(
+        full_erp,
+        "select c.name, sum(o.total_cents) v from sales_orders o join customers c on c.id = "
+        "o.customer_id where o.status != 'cancelled' and o.order_date between '2025-01-01' and "
+        "'2025-06-30' group by c.name having sum(o.total_cents) > 1000000",
+    )
+    assert {row.id for row in result.rows} == {name for name, _v in kept}
+    assert f"({len(kept)} groups)" in answer_text.splitlines()[0]
+    decision, answer_text, _ = answer(
+        full_erp, "how many customers ordered more than 3 times this year"
+    )
+    assert (decision.args.measure, decision.args.above) == ("count", Decimal(3))
+    ((count,),) = sql(
+        full_erp,
+        "select count(*) from (select customer_id from sales_orders where status != 'cancelled' "
+        "and order_date between '2025-01-01' and '2025-06-30' group by customer_id "
+        "having count(*) > 3) t",
+    )
+    assert f"({count} groups)" in answer_text.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "customers with orders over 5k",  # each order over 5k, or their total?
+        "customers who spent at least 10k this year",  # the query compares strictly
+        "how much did we spend in may",  # bare "spend": our purchases or theirs
+        "orders over 5k in june",  # a threshold on each record, not on a customer's figure
+        # Owing: the net balance (the reading's "owe") or the open invoices? They differ.
+        "how many custs owe us more than 2000",
+    ],
+)
+def test_near_thresholds_still_decline(full_erp: ErpDatabase, request_text: str) -> None:
+    decision = plan(full_erp, request_text)
+    assert not (isinstance(decision, Plan) and decision.skill == "erp_query"), decision
+
+
+def test_a_year_after_a_comparison_is_an_amount() -> None:
+    assert find_period("open invoices over 2000", date(2025, 6, 30)) is None
+    period = find_period("revenue 2024", date(2025, 6, 30))
+    assert period is not None and period.start == date(2024, 1, 1)
+
+
+def test_a_future_period_after_due_is_read_as_due_dates(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "invoices due next week")
+    assert isinstance(decision, Plan) and decision.skill == "erp_invoice_lookup"
+    assert (decision.args.due_from, decision.args.due_to) == (date(2025, 7, 7), date(2025, 7, 13))
+    # Without "due" the future period dates the invoices themselves: none exist yet.
+    assert isinstance(plan(full_erp, "invoices issued next week"), Decline)
+
+
+def test_what_a_named_carrier_took_is_its_shipments(full_erp: ErpDatabase) -> None:
+    decision, answer_text, _ = answer(full_erp, "how many parcels did ups take this yr")
+    assert (decision.args.subject, decision.args.measure, decision.args.carrier) == (
+        "shipments",
+        "count",
+        "UPS",
+    )
+    ((count,),) = sql(
+        full_erp,
+        "select count(*) from shipments where carrier = 'UPS' and shipped_on between "
+        "'2025-01-01' and '2025-06-30'",
+    )
+    assert f"{count:,} shipments" in answer_text.splitlines()[0]
+    # Without a carrier "take" is no shipment verb ("how much did we take in may": money?).
+    assert isinstance(plan(full_erp, "how much did we take in may"), Decline)
+
+
+def test_who_paid_asks_for_payers_not_the_payment_list(full_erp: ErpDatabase) -> None:
+    # One row per payment would count a customer who paid twice twice.
+    assert isinstance(plan(full_erp, "who paid by paypal last month"), Decline)
+    decision = plan(full_erp, "payments by paypal last month")
+    assert isinstance(decision, Plan) and decision.skill == "erp_payment_history"
+
+
+def test_late_deliveries_over_a_period_decline_and_without_one_are_counted(
+    full_erp: ErpDatabase,
+) -> None:
+    # Late is reached on the delivery day: "in june" may date the shipping or the delivery.
+    assert isinstance(plan(full_erp, "late deliveries in june by carrier"), Decline)
+    decision, _, _ = answer(full_erp, "late deliveries by carrier")
+    assert (decision.args.status, decision.args.group_by) == ("late", "carrier")
+
+
+def test_a_grouping_with_no_figure_named_states_sums_and_counts(full_erp: ErpDatabase) -> None:
+    decision, _, result = answer(full_erp, "credit notes per month since jan")
+    assert (decision.args.measure, decision.args.group_by) == ("value", "month")
+    by_month = {
+        month: (Decimal(cents) / 100, n)
+        for month, cents, n in sql(
+            full_erp,
+            "select strftime('%Y-%m', issue_date), sum(amount_cents), count(*) from credit_notes "
+            "where issue_date between '2025-01-01' and '2025-06-30' group by 1",
+        )
+    }
+    assert {row.id: (row.value, row.count) for row in result.rows} == by_month
+    # "how many" names the figure: the count alone.
+    decision, _, _ = answer(full_erp, "how many credit notes per month since jan")
+    assert decision.args.measure == "count"
+
+
+def test_a_description_outside_the_named_category_is_not_applied_with_it(
+    full_erp: ErpDatabase,
+) -> None:
+    # "3 discs" fits only clutch discs "3-piece", none in Brakes: both filters = "none match".
+    decision = plan(full_erp, "cheapest 3 brake discs")
+    assert not (isinstance(decision, Plan) and decision.skill == "erp_query"), decision
+    decision, _, result = answer(full_erp, "cheapest brake disc")
+    assert decision.args.limit == 1 and len(result.rows) == 1
+
+
+def test_count_after_the_records_and_writing_invoices_are_read(full_erp: ErpDatabase) -> None:
+    decision, _, _ = answer(full_erp, "invoice count per month 2025")
+    assert (decision.args.subject, decision.args.measure, decision.args.group_by) == (
+        "invoices",
+        "count",
+        "month",
+    )
+    decision, answer_text, _ = answer(full_erp, "how many invoices did we write in q1")
+    assert (decision.args.date_from, decision.args.date_to) == (date(2025, 1, 1), date(2025, 3, 31))
+    ((count,),) = sql(
+        full_erp,
+        "select count(*) from invoices where issue_date between '2025-01-01' and '2025-03-31'",
+    )
+    assert f"{count:,} invoices" in answer_text.splitlines()[0]
+    # Bare "count" before a product asks for a stock count (a write), not a figure.
+    assert isinstance(plan(full_erp, "count FLT-2215 again"), Decline)
+
+
+def test_fastest_carrier_ranks_transit_days_from_the_bottom(full_erp: ErpDatabase) -> None:
+    decision, answer_text, _ = answer(full_erp, "fastest carrier")
+    args = decision.args
+    assert (args.measure, args.group_by, args.rank, args.limit) == (
+        "days_in_transit",
+        "carrier",
+        "lowest",
+        1,
+    )
+    ((carrier, _days),) = sql(
+        full_erp,
+        "select carrier, avg(julianday(delivered_on) - julianday(shipped_on)) d from shipments "
+        "where delivered_on is not null group by carrier order by d asc limit 1",
+    )
+    assert f"Top: {carrier} (" in answer_text.splitlines()[0]
+    # "fastest" of anything without a duration the reading knows declines.
+    assert isinstance(plan(full_erp, "fastest product"), Decline)

@@ -369,6 +369,18 @@ DATE_TEXT = (
 )
 _MONTH_OR_YEAR = rf"(?:(?P<m>{_MONTH})(?:\s+(?P<y>20\d{{2}}))?|(?P<yy>20\d{{2}}))"
 """A month (with or without its year) or a year alone, as the bound of a range."""
+# "H2 last year", "q1 this year": a half or quarter of the year named relative to today.
+_RELATIVE_YEAR = r"\s+(?:of\s+)?(?P<rel>this|last|previous)\s+year"
+
+
+def _relative_year(m: re.Match[str], today: date) -> str | None:
+    """Return the year "this/last year" after a half or quarter names, as digits, or ``None``."""
+    rel = (m.groupdict().get("rel") or "").lower()
+    if not rel:
+        return None
+    return str(today.year if rel == "this" else today.year - 1)
+
+
 _LOOKS_LIKE_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b")
 
 _UNIT_DAYS = {"day": 1, "week": 7}
@@ -455,9 +467,10 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
 
     def quarter(m: re.Match[str]) -> tuple[date, date]:
         number = int(m.group("q"))
-        year = int(m.group("y")) if m.group("y") else today.year
+        given = m.group("y") or _relative_year(m, today)
+        year = int(given) if given else today.year
         start, end = _quarter(year, number)
-        if not m.group("y") and start > today:
+        if not given and start > today:
             start, end = _quarter(year - 1, number)
         return start, end
 
@@ -465,7 +478,7 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         # "first half", "H2 2024": January to June or July to December; without a year,
         # the latest such half that has begun.
         second = (m.group("h") or "").lower() in ("second", "2nd") or m.group("hn") == "2"
-        given = m.group("y")
+        given = m.group("y") or _relative_year(m, today)
         year = int(given) if given else today.year
         start = date(year, 7 if second else 1, 1)
         if not given and start > today:
@@ -547,10 +560,19 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         (
             re.compile(
                 r"\b(?:(?:in\s+|for\s+|during\s+)?(?:the\s+)?(?P<h>first|1st|second|2nd)\s+half"
-                r"(?:\s+of)?(?:\s+the)?(?:\s+year)?|H(?P<hn>[12]))(?:\s+(?:of\s+)?(?P<y>20\d{2}))?\b",
+                r"(?:\s+of)?(?:\s+the)?(?:\s+year)?|H(?P<hn>[12]))"
+                rf"(?:\s+(?:of\s+)?(?P<y>20\d{{2}})|{_RELATIVE_YEAR})?\b",
                 flags,
             ),
             half,
+        ),
+        # Before "this year"/"last year", which a quarter may be named within ("q1 last year").
+        (
+            re.compile(
+                rf"\b(?:in\s+|for\s+|during\s+)?Q(?P<q>[1-4])(?:[\s/-]+(?P<y>20\d{{2}})|{_RELATIVE_YEAR})?\b",
+                flags,
+            ),
+            quarter,
         ),
         (
             re.compile(r"\b(?:year[-\s]to[-\s]date|ytd|so\s+far\s+this\s+year)\b", flags),
@@ -571,12 +593,6 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         (
             re.compile(r"\b(?:last|previous)\s+quarter\b", flags),
             fixed(*_quarter(last_quarter_year, last_quarter)),
-        ),
-        (
-            re.compile(
-                r"\b(?:in\s+|for\s+|during\s+)?Q(?P<q>[1-4])(?:[\s/-]+(?P<y>20\d{2}))?\b", flags
-            ),
-            quarter,
         ),
         (re.compile(r"\bthis\s+month\b", flags), fixed(*_month(today.year, today.month))),
         (re.compile(r"\bnext\s+month\b", flags), fixed(*_month(next_month.year, next_month.month))),
@@ -610,7 +626,15 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         (re.compile(r"\b(?:in\s+|for\s+|during\s+|from\s+|of\s+)(?P<y>20\d{2})\b", flags), year),
         # A bare year at the end of a request ("avg invoice value 2024"); elsewhere a number
         # such as 2024 may be a quantity or an amount.
-        (re.compile(r"(?<![\w.,€-])(?P<y>20\d{2})\s*[?!.]*\s*$", flags), year),
+        # After a comparison ("over 2000", "more than 2025") the number is an amount.
+        (
+            re.compile(
+                r"(?<![\w.,€-])(?<!over )(?<!above )(?<!than )(?<!least )(?<!exceeding )"
+                r"(?P<y>20\d{2})\s*[?!.]*\s*$",
+                flags,
+            ),
+            year,
+        ),
     )
 
 
@@ -653,7 +677,9 @@ def find_period(text: str, today: date, *, clamp: bool = True) -> Period | None:
             if clamp and end is not None and (start is None or start <= today):
                 end = min(end, today)
             groups = match.groupdict()
-            anchored = not ((groups.get("m") or groups.get("q")) and not groups.get("y"))
+            anchored = not (
+                (groups.get("m") or groups.get("q")) and not (groups.get("y") or groups.get("rel"))
+            )
             if start and end and start > end:
                 raise PeriodError(
                     f"The period {match.group(0)!r} ends before it starts; give the earlier "

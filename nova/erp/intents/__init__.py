@@ -371,7 +371,13 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     if guard is not None:
         return Decline(guard)
     counted = counted_noun(request.norm)
-    if counted not in (None, "stock") and plan.measure == "count" and counted != plan.subject:
+    kept_groups = plan.above is not None and counted == "customers" and plan.group_by == "customer"
+    if (
+        counted not in (None, "stock")
+        and plan.measure == "count"
+        and counted != plan.subject
+        and not kept_groups  # "how many customers ordered more than 3 times": the groups kept
+    ):
         # "how many orders did we get from new customers": the plan counts the customers.
         return Decline(f"the reading counts {plan.subject}, the request {counted}")
     one_product = _one_product_stock(plan, allowed)
@@ -565,6 +571,10 @@ _WHICH_LISTED = re.compile(
 
 _EXPECTED_DATES = frozenset({"erp_purchase_orders", "erp_shipment_status"})
 """Skills whose records carry dates still to come (an expected delivery)."""
+_RECORD_LISTS_OF_PEOPLE = frozenset({"erp_payment_history"})
+"""Lists with one row per record, several of which may share a customer."""
+_DUE_DATES = frozenset({"erp_invoice_lookup"})
+"""Skills that apply a period after "due" to due dates, which lie ahead ("due next week")."""
 
 
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
@@ -604,6 +614,10 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     if counted is not None and skill in COUNTED and counted not in COUNTED[skill]:
         # "how many customers pay by card": the payment list counts payments, not payers.
         return f"{skill} counts {', '.join(sorted(COUNTED[skill]))}, not {counted}"
+    if skill in _RECORD_LISTS_OF_PEOPLE and re.search(r"^\s*who\b", request.norm):
+        # "who paid by paypal last month": the payers; the list has one row per payment, so
+        # a customer who paid twice is counted twice.
+        return f"'who' asks for the people; {skill} lists their records"
     if skill == "erp_order_status" and re.search(r"\bhow many\b", request.norm):
         return "the order status does not count an order's lines"
     # "below the reorder point" is answered with the list's own reading, stated in its first
@@ -614,6 +628,7 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
         and period.start is not None
         and period.start > request.today
         and skill not in _EXPECTED_DATES
+        and not (skill in _DUE_DATES and request.due_period is not None)
     ):
         # "what will nordwind order next month": records hold what happened; a list of the
         # month's orders (none yet) would answer a forecast with "no orders".

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -116,6 +117,13 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "orders": "sales,revenue,revenues,turnover,spent with us,spend with us,spends with us",
             "purchase_orders": "spent on purchasing,spend on purchasing,purchasing spend,"
             "spend with,spent with,spending with,purchases",
+            # Money that reached us: the payments received, not the sales invoiced. Not bare
+            # "cash", which is also a payment method.
+            "payments": "money in,cash in,money received,cash received,money came in,"
+            "cash came in,incoming payments,incoming money",
+            # Bare "spent": the customers' purchases from us, or ours from suppliers; settled
+            # only by a per-customer threshold ("customers who spent over 10k").
+            "spend": "spent,spend,spends,spending",
         },
     ),
     **_entries(
@@ -137,7 +145,16 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     ),
     **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
     **_entries("unit", {"days": "days,day"}),
+    # "invoice count": the number of the records just named. Not bare "count", which also
+    # asks for a stock count ("count BLT-2139 again").
+    **_entries("count_noun", {"count": "count"}),
+    # "how many parcels did ups take": what a carrier named in the request carried.
+    **_entries("carried", {"shipments": "take,took,taken,carry,carried,carries,handle,handled"}),
+    # "ordered more than 3 times": the threshold counts records; only read with a threshold.
+    **_entries("times", {"count": "times"}),
     **_entries("rank_count", {"highest": "busiest", "lowest": "quietest"}),
+    # Speed ranks a duration from the bottom: the fewest days.
+    **_entries("rank_speed", {"lowest": "fastest,quickest"}),
     **_entries(
         "rank_price",
         {
@@ -208,6 +225,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "": "did,do,does,we,our,us,in,on,so far,to date,overall,altogether,in total,"
             "was,were,had,has,have,is,are,give away,gave away,given,give,raise,raised,issued,"
             "sent,sent out,send out,use,used,place,placed,get,gets,got,there,been,make,made,"
+            "write,wrote,written,people,ppl,"
             "come,came,stuff,things,gave,give,given,to us,supply,supplies,supplied",
         },
     ),
@@ -252,7 +270,8 @@ CONDITION_SUBJECT = "customers"
 
 EVENT_DATED = frozenset(
     {("orders", "delivered"), ("orders", "shipped"), ("invoices", "paid"),
-     ("returns", "refunded"), ("returns", "received"), ("purchase_orders", "received")}
+     ("returns", "refunded"), ("returns", "received"), ("purchase_orders", "received"),
+     ("shipments", "late")}
 )  # fmt: skip
 """Statuses reached on a date of their own, which a period on the subject's date would miss."""
 
@@ -366,6 +385,10 @@ def _data_values(
             fits = [sku for sku, forms in names if all(_forms(w) & forms for w in words)]
             if len(words) == 1 and not _names_products(words[0], [heads[sku] for sku in fits]):
                 continue
+            if fits and extra and words is left and not _in_categories(session, fits, categories):
+                # "cheapest 3 brake discs": "3 discs" fits clutch discs "3-piece", none of them
+                # brakes; both filters together would answer "none match".
+                continue
             if fits and len(fits) <= 40 and (len(words) > 1 or len(fits) <= 6):
                 found["products"] = fits
                 if words is not left:
@@ -373,6 +396,13 @@ def _data_values(
                 left = []
                 break
     return found, left
+
+
+def _in_categories(session: Session, skus: list[str], categories: list[str]) -> bool:
+    """Whether any of ``skus`` lies in one of the named ``categories`` (folded as stored)."""
+    wanted = {normalise(c) for c in categories}
+    stored = session.scalars(select(m.Product.category).where(m.Product.sku.in_(skus)))
+    return any(normalise(str(c)) in wanted for c in stored)
 
 
 def _names_products(word: str, heads: list[set[str]]) -> bool:
@@ -426,8 +456,12 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             return f"words the structured reading cannot place: {sorted(set(left))[:5]}"
         if "products" in values and request.skus:
             return "a product named twice"
+    threshold = _threshold(request)
+    if isinstance(threshold, str):
+        return threshold
     for kind in ("invoices", "orders", "pos", "rmas", "shipments", "trackings", "amounts",
-                 "quantities", "percent", "delta", "method", "min_amount",
+                 "quantities", "percent", "delta", "method",
+                 *(() if threshold is not None else ("min_amount",)),
                  "days"):  # fmt: skip
         if request.count(kind):
             return f"{kind} in the request: not an aggregate question"
@@ -454,6 +488,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     group_from_which = False
     dims_unmarked: list[tuple[str, bool]] = []
     figure_named = False
+    times = False
+    speed = False
     per_record: list[str] = []
     """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
     seq = tokens.tokens
@@ -498,6 +534,18 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         elif role == "figure":
             verbs.append(value)
             figure_named = True
+        elif role == "carried":
+            if "carrier" not in values:
+                return f"{request.residual[position]!r} with no carrier that took the shipments"
+            verbs.append(value)
+        elif role == "count_noun":
+            if index == 0 or seq[index - 1][1] != "subject":
+                return "'count' not after the records it counts"
+            measures.append(value)
+        elif role == "times":
+            if threshold is None:
+                return "'times' without a number of times"
+            times = True
         elif role == "rank":
             ranks.append(value)
         elif role == "status":
@@ -509,6 +557,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         elif role == "rank_price":
             ranks.append(value)
             measures.append("price")
+        elif role == "rank_speed":
+            ranks.append(value)
+            speed = True
         elif role == "rank_count":
             ranks.append(value)  # "busiest day": the most orders, not the most revenue
             measures.append("count")
@@ -548,6 +599,17 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "how much has dobes bought": one customer named, so "bought" is what they did (the
         # orders), not a condition picking customers who ordered.
         conditions, verbs = [], [*verbs, "orders"]
+    if threshold is not None:
+        # "customers who spent over 10k", "how many customers ordered more than 3 times": one
+        # figure per customer, kept where it exceeds the number.
+        per_customer = _per_customer(
+            subjects, group, conditions, verbs, measures, times=times, figure=figure_named
+        )
+        if isinstance(per_customer, str):
+            return per_customer
+        subjects, group, conditions, verbs, measures = per_customer
+    elif "spend" in verbs:
+        return "'spent' reads as customers' purchases or ours"
     # --- the subject
     subject_set = set(subjects) | set(verbs)
     if "customers" in subject_set and (conditions or subject_set == {"customers"}):
@@ -556,6 +618,15 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         )
         subject_set.discard("orders")
     implied_by_measure = {MEASURE_SUBJECT[m] for m in measures if m in MEASURE_SUBJECT}
+    qualified = _customers_qualify(subject_set, conditions, statuses, request)
+    if qualified is not None:
+        subject_set = {qualified}  # "payments from uk customers": the payments, by country
+    if figure_named and not conditions and not ranks and group is None:
+        # "spend with suppliers", "sales to customers": the money figure's own counterpart,
+        # named without a condition, is every counterpart; the figure is the subject.
+        for figure, party in _COUNTERPART.items():
+            if subject_set == {figure, party} and figure in verbs:
+                subject_set = {figure}
     if subject_set == {"customers"} and not conditions and len(implied_by_measure) == 1:
         subject_set = implied_by_measure  # "days our customers take to pay": the invoices'
     if "below_cost" in statuses:
@@ -608,6 +679,24 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         return "a customer's discount reads as their agreed rate or as the discount given"
     if per_record and ("average" not in measures or set(per_record) != {subject}):
         return f"'per {per_record[0]}' asks for a ratio the reading does not compute"
+    if (
+        not measures
+        and not verbs
+        and group is not None
+        and not ranks
+        and subject in AMOUNT_LISTS
+        and subject != "products"
+        and "value" in spec.measures
+    ):
+        # "credit notes per month": no figure named, so each group's sum, which the answer
+        # states beside its number of records (a count alone would drop the amounts).
+        measure = "value"
+    if speed and not measure.startswith("days_"):
+        # "fastest carrier": with no duration named, a carrier's speed is its transit time;
+        # anything else ("fastest product") has no duration the reading can rank.
+        if measures or subject != "shipments" or group != "carrier":
+            return "'fastest' with no duration to rank"
+        measure = "days_in_transit"
     if lines and measure not in LINE_MEASURES:
         return "order lines are summed, not counted, by the structured reading"
     if not measures and verbs and not figure_named and group is None and not ranks and not implied:
@@ -635,7 +724,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if subject == "products" and group == "product":
         group = None  # "which products ...": list them
     if subject == "purchase_orders" and group == "customer":
-        group = "buyer"  # "who raised the most POs": the person, not a customer
+        # "who raised the most POs": the person, not a customer; but "who did we raise POs
+        # with": the counterpart of the orders, the supplier.
+        group = "supplier" if _WHO_WITH.search(request.norm) else "buyer"
     if subject == "products" and ranks and group is None and measure != "price":
         return "products are ranked by price only"
     listed_prices = False
@@ -715,6 +806,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             ranks[0] == "lowest"
             and group is not None
             and group not in ("month", "weekday", "country", "status")
+            and not measure.startswith("days_")  # a group with no records has no duration
         ):
             # Customers or products that sold nothing are no group at all: the bottom of a
             # grouped list is not the slowest seller.
@@ -778,6 +870,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             return "several warehouses"
         args["warehouse"] = request.warehouses[0]
     args |= values
+    if threshold is not None:
+        if group != "customer" or ranks or list_rows or args["measure"] not in ("count", "value"):
+            return "an amount to exceed with no per-customer figure to compare it with"
+        args["above"] = threshold
     if args.get("category", "") is None:
         del args["category"]
     if measure == "count" and "orders" in verbs and (args.get("products") or args.get("category")):
@@ -811,6 +907,8 @@ def _record(request: Request) -> QueryArgs | str:
 
 _LAPSE_PERIOD = re.compile(r"^(?:since|in the last|in the past|last|past|for)\b.*\d|^since\b")
 """A period measured back from today ("since march", "last 3 months"), as a lapse is stated."""
+_WHO_WITH = re.compile(r"\bwho\b.*\bwith\b")
+""""Who ... with": the other party of the records, not the person who made them."""
 _WHICH_ANY = re.compile(r"\b(?:anything|anyone|anybody|any)\b")
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
@@ -818,7 +916,7 @@ _SIZE_RANK = re.compile(
 )
 _AFTER_SUPERLATIVE = re.compile(
     r"\b(?:cheapest|least expensive|lowest priced|most expensive|priciest|dearest|highest "
-    r"priced)\s+(?!\d)(\w+)"
+    r"priced)\s+(?!\d+\b)(\w+)"
 )
 # ("may" is left out: it is the month far more often than the modal in these requests.)
 _MODAL = re.compile(r"\b(?:can|could|will|would|should|might)\b(?! you\b)|\bgoing to\b")
@@ -897,3 +995,86 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
     if wanted == {"value"} or (wanted == {"value", "count"} and False):
         return "value" if "value" in spec.measures else None
     return None
+
+
+_COUNTERPART = {"orders": "customers", "payments": "customers", "purchase_orders": "suppliers"}
+"""The other party every record of a money figure has: naming it alone adds no condition."""
+
+
+def _customers_qualify(
+    subject_set: set[str], conditions: list[str], statuses: list[str], request: Request
+) -> str | None:
+    """Return the records' subject when "customers" only says whose they are, else ``None``.
+
+    "payments from uk customers", "sales to dutch customers", "overdue from swiss custs": the
+    nationality picks customers, and the records of those customers are what is summed or
+    counted (the query filters them by the customer's country). Only with a country named:
+    without one, "customers" next to another subject may be what is counted ("how many
+    customers paid"), which the counted-noun guard then catches anyway. Customer conditions
+    ("owe us", "ordered") keep customers as the subject.
+    """
+    if not request.countries or conditions or "customers" not in subject_set:
+        return None
+    others = subject_set - {"customers"}
+    if not others:
+        # No other noun: a status may name the records ("overdue": invoices).
+        others = {STATUS_SUBJECT[s] for s in statuses if s in STATUS_SUBJECT} - {"customers"}
+    if len(others) != 1:
+        return None
+    subject = next(iter(others))
+    return subject if SUBJECTS[subject].customer_column is not None else None
+
+
+_AT_LEAST = re.compile(r"\bat least\b")
+
+
+def _threshold(request: Request) -> Decimal | str | None:
+    """Return the number a per-customer figure must exceed ("over 10k", "more than 3"), if any.
+
+    "at least" is left to the model: the query keeps figures strictly above the number.
+    """
+    if request.min_amount is None:
+        return None
+    if _AT_LEAST.search(request.norm):
+        return "'at least' an amount: the reading compares strictly"
+    return request.min_amount
+
+
+def _per_customer(
+    subjects: list[str],
+    group: str | None,
+    conditions: list[str],
+    verbs: list[str],
+    measures: list[str],
+    *,
+    times: bool,
+    figure: bool,
+) -> tuple[list[str], str, list[str], list[str], list[str]] | str:
+    """Read a threshold as a figure per customer: (subjects, group, conditions, verbs, measures).
+
+    The customers are the groups, their records the subject: "ordered more than 3 times"
+    counts orders per customer, "spent over 10k" sums their order value; "how many customers"
+    then asks for the number of customers kept, which the answer states as its groups. Any
+    other use of the number (an order over 5k, a customer with a figure the reading cannot
+    tell) declines.
+    """
+    if "customers" not in subjects and group != "customer":
+        return "an amount to exceed with no per-customer figure"
+    if group not in (None, "customer"):
+        return "two groupings"
+    subjects = [s for s in subjects if s != "customers"]
+    if conditions == ["ordered"]:
+        conditions, verbs = [], [*verbs, "orders"]  # "ordered more than 3 times": their orders
+    if conditions:
+        return f"customer conditions {conditions} with an amount to exceed"
+    verbs = ["orders" if v == "spend" else v for v in verbs]
+    wanted = [m for m in measures if m != "count"]  # "how many customers": the groups kept
+    if times:
+        if wanted:
+            return "a number of times with another figure"
+        return subjects, "customer", conditions, verbs, ["count"]
+    if not figure or set(wanted) - {"value"}:
+        # "customers with orders over 5k": each order, or their total? A money figure named
+        # ("spent", "revenue") says it is the total.
+        return "an amount to exceed without a money figure it applies to"
+    return subjects, "customer", conditions, verbs, ["value"]

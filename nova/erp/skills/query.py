@@ -512,6 +512,11 @@ class QueryArgs(SkillArgs):
         default=None, description="Warehouse (stock, stock movements, purchase orders)"
     )
     created_by: Name | None = Field(default=None, description="Who raised it (purchase orders)")
+    above: Decimal | None = Field(
+        default=None,
+        description="Only groups whose figure is strictly above this (euros for money); "
+        "needs group_by ('customers who spent over 10k': order value per customer above 10000)",
+    )
     customer_condition: CustomerCondition | None = Field(
         default=None,
         description="customers only: ordered / not_ordered in the period, new in the period, "
@@ -536,6 +541,8 @@ class QueryArgs(SkillArgs):
                 f"{self.subject} have no status {self.status!r}; they have "
                 + (", ".join(spec.statuses) or "none")
             )
+        if self.above is not None and self.group_by is None:
+            raise ValueError("above keeps groups whose figure exceeds it: it needs group_by")
         if self.customer_condition and self.subject != "customers":
             raise ValueError("customer_condition applies to subject customers only")
         if self.created_by and self.subject != "purchase_orders":
@@ -789,6 +796,11 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         stmt = stmt.where(*conditions)
     if group is not None:
         stmt = stmt.group_by(group)
+        if args.above is not None:
+            # HAVING on the figure itself, in its stored unit (money is summed in cents).
+            raw_above = args.above * 100 if measure.kind == "money" else args.above
+            stmt = stmt.having(value_expr > raw_above)
+            reading.append(f"only those above {_fmt(args.above, measure.kind)}")
         if args.rank == "highest":
             stmt = stmt.order_by(value_expr.desc(), group)
         elif args.rank == "lowest":
