@@ -73,7 +73,10 @@ def _revenue(database: ErpDatabase, start: date, end: date, customer_id: int | N
         return int(session.scalar(stmt) or 0)
 
 
-def test_a_customer_filter_is_named_in_the_first_line(erp_db: ErpDatabase) -> None:
+def _customer_month_sales(
+    erp_db: ErpDatabase,
+) -> tuple[m.Customer, date, date, SkillResult[Any]]:
+    """The sales summary of the busiest customer's busiest month, filtered to that customer."""
     customer, start, end = _busiest_month_customer(erp_db)
     result = run(
         erp_db,
@@ -83,6 +86,11 @@ def test_a_customer_filter_is_named_in_the_first_line(erp_db: ErpDatabase) -> No
         group_by="none",
         customer=customer.number,
     )
+    return customer, start, end, result
+
+
+def test_a_customer_filter_is_named_in_the_first_line(erp_db: ErpDatabase) -> None:
+    customer, _start, _end, result = _customer_month_sales(erp_db)
     line = first_line(result)
     assert customer.name in line and customer.number in line, line
     assert [(f.kind, f.value) for f in result.filters] == [
@@ -91,15 +99,7 @@ def test_a_customer_filter_is_named_in_the_first_line(erp_db: ErpDatabase) -> No
 
 
 def test_filtered_sales_shares_are_of_all_sales_in_the_period(erp_db: ErpDatabase) -> None:
-    customer, start, end = _busiest_month_customer(erp_db)
-    result = run(
-        erp_db,
-        "erp_sales_summary",
-        date_from=start.isoformat(),
-        date_to=end.isoformat(),
-        group_by="none",
-        customer=customer.number,
-    )
+    customer, start, end, result = _customer_month_sales(erp_db)
     own = _revenue(erp_db, start, end, customer.id)
     everyone = _revenue(erp_db, start, end, None)
     assert own < everyone
