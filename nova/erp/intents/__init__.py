@@ -387,11 +387,8 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
 
 
 STOCK_SKILL = "erp_stock_level"
-_NOT_STOCK_LEVEL_FILTERS = (
-    "number", "date_from", "date_to", "customer", "supplier", "country", "category", "status",
-    "carrier", "created_by", "customer_condition",
-)  # fmt: skip
-"""Query filters the stock skill has no argument for: a plan with any of them stays a query."""
+_STOCK_LEVEL_READS = frozenset({"subject", "measure", "products", "warehouse"})
+"""The query arguments a stock level carries over; any other one set keeps the plan a query."""
 
 
 def _one_product_stock(plan: QueryArgs, allowed: set[str]) -> Plan | None:
@@ -399,17 +396,20 @@ def _one_product_stock(plan: QueryArgs, allowed: set[str]) -> Plan | None:
 
     The query skill sums units on hand, one figure; for one product the stock skill states the
     same units with what is reserved, available and on order, which is what "how many do we
-    have" means to someone about to sell or reorder it.
+    have" means to someone about to sell or reorder it. Any other argument (a period, a
+    grouping, a ranking, a limit, a filter) is one the stock skill cannot apply: derived from
+    ``QueryArgs``' fields, so an argument added to the query later is covered too.
     """
     if (
         STOCK_SKILL not in allowed
         or plan.subject != "stock"
         or plan.measure != "on_hand"
-        or plan.group_by is not None
-        or plan.rank is not None
-        or plan.list_rows
         or len(plan.products) != 1
-        or any(getattr(plan, name) is not None for name in _NOT_STOCK_LEVEL_FILTERS)
+        or any(
+            getattr(plan, name) != field.get_default(call_default_factory=True)
+            for name, field in QueryArgs.model_fields.items()
+            if name not in _STOCK_LEVEL_READS
+        )
     ):
         return None
     args = StockLevelArgs(product=plan.products[0], warehouse=plan.warehouse)
