@@ -12,12 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage
-from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from graphs.nova import build_nova_graph
 from nodes.model_free import Findings, answer_without_model
 from nodes.route_context import elliptical, next_thread_route
 from nova.catalog import default_catalog
@@ -25,43 +22,32 @@ from nova.erp import models as m
 from nova.erp.db import ErpDatabase
 from nova.ledger.routing import RoutingLedger
 from nova.models import ModelUnavailable
-from nova.state import MemoryHit, NovaContext, NovaState
-from nova.testing import ScriptedModels, route_to
+from nova.state import MemoryHit, NovaState
+from nova.testing import route_to
+from tests.thread_helpers import scripted_graph, turn
 
 pytest_plugins = ("tests.erp_fixtures",)
-
-
-def _graph() -> Any:
-    return build_nova_graph(model_factory=ScriptedModels()).compile(checkpointer=InMemorySaver())
-
-
-def _turn(graph: Any, text: str, thread: str, **context: Any) -> dict[str, Any]:
-    return graph.invoke(
-        {"messages": [HumanMessage(text)]},
-        {"configurable": {"thread_id": thread}},
-        context=NovaContext(**context),
-    )
 
 
 # --- the thread's project ------------------------------------------------------------------
 
 
 def test_a_thread_keeps_its_project_unless_a_run_names_another() -> None:
-    graph = _graph()
-    first = _turn(graph, "What is 2 + 2?", "t-project", project="parts-shop", agent="calculator")
+    graph = scripted_graph()
+    first = turn(graph, "What is 2 + 2?", "t-project", project="parts-shop", agent="calculator")
     assert first["route"]["method"] == "explicit"
     values = graph.get_state({"configurable": {"thread_id": "t-project"}}).values
     assert values["project"] == "parts-shop"
 
-    _turn(graph, "and 3 + 3?", "t-project", agent="calculator")
+    turn(graph, "and 3 + 3?", "t-project", agent="calculator")
     values = graph.get_state({"configurable": {"thread_id": "t-project"}}).values
     assert values["project"] == "parts-shop"
 
-    _turn(graph, "and 4 + 4?", "t-project", project="personal", agent="calculator")
+    turn(graph, "and 4 + 4?", "t-project", project="personal", agent="calculator")
     values = graph.get_state({"configurable": {"thread_id": "t-project"}}).values
     assert values["project"] == "personal"
 
-    _turn(graph, "What is 5 + 5?", "t-other", agent="calculator")
+    turn(graph, "What is 5 + 5?", "t-other", agent="calculator")
     values = graph.get_state({"configurable": {"thread_id": "t-other"}}).values
     assert values["project"] == "personal"  # NOVA_DEFAULT_PROJECT for a new thread
 
@@ -188,22 +174,22 @@ def test_a_follow_up_keeps_the_route_and_the_fast_path_inherits_the_customer(
 
         oldest_first, oldest_second = oldest(first), oldest(second)
 
-    graph = _graph()
+    graph = scripted_graph()
     thread = "t-followup"
-    opening = _turn(graph, f"Which invoices are overdue for {first}?", thread, project="parts-shop")
+    opening = turn(graph, f"Which invoices are overdue for {first}?", thread, project="parts-shop")
     agent = opening["route"]["agent"]
     assert agent.startswith("erp_")
     assert opening["agent_run"]["outcome"] == "fast_path"
     assert len(opening["messages"][-1].additional_kwargs["erp"]["rows"]) == counts[first]
 
-    followup = _turn(graph, "and the oldest one?", thread)
+    followup = turn(graph, "and the oldest one?", thread)
     assert followup["route"]["method"] == "followup"
     assert followup["route"]["agent"] == agent
     assert followup["agent_run"]["outcome"] == "fast_path"
     rows = followup["messages"][-1].additional_kwargs["erp"]["rows"]
     assert [row["id"] for row in rows] == [oldest_first]
 
-    swapped = _turn(graph, f"same for {second}", thread)
+    swapped = turn(graph, f"same for {second}", thread)
     assert swapped["route"]["method"] == "followup"
     rows = swapped["messages"][-1].additional_kwargs["erp"]["rows"]
     assert [row["id"] for row in rows] == [oldest_second]
@@ -211,7 +197,7 @@ def test_a_follow_up_keeps_the_route_and_the_fast_path_inherits_the_customer(
     records = RoutingLedger().list(method="followup")
     assert {record.thread_id for record in records} == {thread}
 
-    fresh = _turn(graph, "what's 19% VAT on 200", thread)
+    fresh = turn(graph, "what's 19% VAT on 200", thread)
     assert fresh["route"]["method"] == "semantic"
     assert fresh["route"]["agent"] == "calculator"
     state = graph.get_state({"configurable": {"thread_id": thread}}).values
@@ -241,13 +227,13 @@ def test_naming_the_customer_nova_asked_about_answers_the_earlier_question(
             ).all()
         ]
 
-    graph = _graph()
+    graph = scripted_graph()
     thread = "t-which-customer"
-    asked = _turn(graph, f"Which invoices are overdue for {head}?", thread, project="parts-shop")
+    asked = turn(graph, f"Which invoices are overdue for {head}?", thread, project="parts-shop")
     assert asked["agent_run"]["outcome"] == "clarify"
     assert asked["answer"].endswith("?") and chosen in asked["answer"]
 
-    answered = _turn(graph, chosen, thread)
+    answered = turn(graph, chosen, thread)
     assert answered["route"]["method"] == "followup"
     assert "answers the question Nova asked" in answered["route"]["reason"]
     assert answered["agent_run"]["outcome"] == "fast_path"
@@ -259,9 +245,9 @@ def test_naming_the_customer_nova_asked_about_answers_the_earlier_question(
 def test_route_log_lists_follow_up_decisions(erp_db: ErpDatabase) -> None:
     from nova.cli import app
 
-    graph = _graph()
-    _turn(graph, "Which invoices are overdue?", "t-log", project="parts-shop")
-    _turn(graph, "and the oldest one?", "t-log")
+    graph = scripted_graph()
+    turn(graph, "Which invoices are overdue?", "t-log", project="parts-shop")
+    turn(graph, "and the oldest one?", "t-log")
     result = CliRunner().invoke(app, ["route", "log"])
     assert result.exit_code == 0, result.output
     assert "followup" in result.output
@@ -276,8 +262,8 @@ def test_route_log_lists_follow_up_decisions(erp_db: ErpDatabase) -> None:
 
 
 def test_who_is_our_accountant_is_answered_from_memory_not_the_erp(erp_db: ErpDatabase) -> None:
-    graph = _graph()
-    result = _turn(graph, "Who is our accountant?", "t-accountant", project="personal")
+    graph = scripted_graph()
+    result = turn(graph, "Who is our accountant?", "t-accountant", project="personal")
     route = result["route"]
     assert not route["agent"].startswith("erp_"), route
     assert route["method"] == "memory"

@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
-from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import select
 
-from graphs.nova import build_nova_graph
 from memory.store import default_memory_store
 from nodes.model_free import note_to_save, save_without_model
 from nodes.route_context import OfferedOption, offered_options, picked_option
@@ -23,8 +21,8 @@ from nova.erp import models as m
 from nova.erp.db import ErpDatabase
 from nova.erp.followup import asks_about_record_shown, plan_followup
 from nova.erp.intents import Decline, Plan
-from nova.state import NovaContext, NovaState
-from nova.testing import ScriptedModels
+from nova.state import NovaState
+from tests.thread_helpers import scripted_graph, turn
 
 pytest_plugins = ("tests.erp_fixtures",)
 
@@ -35,18 +33,6 @@ OPTIONS = [
     OfferedOption("Winkler Maschinenbau AG", "20071"),
     OfferedOption("Winkler Metallbau KG", "20114"),
 ]
-
-
-def _graph() -> Any:
-    return build_nova_graph(model_factory=ScriptedModels()).compile(checkpointer=InMemorySaver())
-
-
-def _turn(graph: Any, text: str, thread: str, **context: Any) -> dict[str, Any]:
-    return graph.invoke(
-        {"messages": [HumanMessage(text)]},
-        {"configurable": {"thread_id": thread}},
-        context=NovaContext(**context),
-    )
 
 
 # --- a reply that picks one of the options Nova offered ------------------------------------
@@ -116,15 +102,15 @@ def test_picking_an_option_by_number_later_in_a_thread_answers_the_question(
         )
         expected = _overdue_of(session, chosen_name)
 
-    graph = _graph()
+    graph = scripted_graph()
     thread = "t-pick-by-number"
-    opening = _turn(graph, f"Which invoices are overdue for {other}?", thread, project="parts-shop")
+    opening = turn(graph, f"Which invoices are overdue for {other}?", thread, project="parts-shop")
     assert opening["agent_run"]["outcome"] == "fast_path"
-    asked = _turn(graph, f"same for {head}", thread)
+    asked = turn(graph, f"same for {head}", thread)
     assert asked["agent_run"]["outcome"] == "clarify"
     assert chosen_number in asked["answer"]
 
-    answered = _turn(graph, chosen_number, thread)
+    answered = turn(graph, chosen_number, thread)
     assert answered["route"]["method"] == "followup"
     assert f"picks {chosen_name}" in answered["route"]["reason"]
     assert answered["agent_run"]["outcome"] == "fast_path"
@@ -147,13 +133,13 @@ def test_who_is_the_customer_after_one_invoice_is_about_that_invoice(erp_db: Erp
         assert not asks_about_record_shown([f"Show me invoice {number}", "top customers"], session)
         assert not asks_about_record_shown(["open invoices", "who is the customer?"], session)
 
-    graph = _graph()
+    graph = scripted_graph()
     thread = "t-record-field"
-    shown = _turn(graph, f"Show me invoice {number}", thread, project="parts-shop")
+    shown = turn(graph, f"Show me invoice {number}", thread, project="parts-shop")
     agent = shown["route"]["agent"]
     assert shown["agent_run"]["outcome"] == "fast_path"
 
-    asked = _turn(graph, "who is the customer?", thread)
+    asked = turn(graph, "who is the customer?", thread)
     assert asked["route"]["method"] == "followup"
     assert asked["route"]["agent"] == agent
     assert asked["agent_run"]["outcome"] == "fast_path"
@@ -219,8 +205,8 @@ def test_an_explicit_remember_request_gives_its_note(request_text: str, note: st
 
 
 def test_remember_is_saved_and_recalled_without_a_model() -> None:
-    graph = _graph()
-    saved = _turn(
+    graph = scripted_graph()
+    saved = turn(
         graph,
         "remember: my dentist is Dr. Brandt in Mannheim",
         "t-remember",
