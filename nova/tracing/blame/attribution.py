@@ -160,18 +160,27 @@ def blame(
         outcome[position] = result
         return result
 
-    found = _earliest(len(candidates), passes) if candidates else None
-    if found is not None:
-        step = candidates[found][0]
+    def blame(
+        step: Step, method: Literal["counterfactual", "first_fault"], evidence: str
+    ) -> BlameResult:
         return BlameResult(
             False,
             step.ref(),
             tuple(s.ref() for s in consumers_of(run, step)),
+            method,
+            evidence,
+            tuple(trials),
+            all_refs,
+        )
+
+    found = _earliest(len(candidates), passes) if candidates else None
+    if found is not None:
+        step = candidates[found][0]
+        return blame(
+            step,
             "counterfactual",
             f"correcting {step.key} ({candidates[found][1][0].source}) makes the run pass; "
             f"correcting any earlier candidate does not ({verdict.reason})",
-            tuple(trials),
-            all_refs,
         )
     if partial:
         # Several faults: no one correction passes. The earliest step whose correction
@@ -179,16 +188,12 @@ def blame(
         first = min(partial)
         step = candidates[first][0]
         correction, fixed = partial[first]
-        return BlameResult(
-            False,
-            step.ref(),
-            tuple(s.ref() for s in consumers_of(run, step)),
+        return blame(
+            step,
             "first_fault",
             f"correcting {step.key} ({correction.source}) fixes {', '.join(sorted(fixed))} "
             "and breaks nothing, but the run still fails (a later fault); no earlier "
             f"candidate fixes any of it ({verdict.reason})",
-            tuple(trials),
-            all_refs,
         )
     failed = tuple(
         f"{c.get('name', '?')} ({c.get('judges') or 'agent'}): {c.get('detail', '')}"
