@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -105,6 +106,8 @@ class ScriptedChatModel(GenericFakeChatModel):
 
     _received: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _bound_tools: list[list[str]] = PrivateAttr(default_factory=list)
+    _script_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    """One script, several threads (a server's workers): each call takes the next turn alone."""
 
     @classmethod
     def from_script(cls, turns: Iterable[AIMessage | str], **kwargs: Any) -> ScriptedChatModel:
@@ -154,7 +157,8 @@ class ScriptedChatModel(GenericFakeChatModel):
         if self.latency_s:
             time.sleep(self.latency_s)
         try:
-            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            with self._script_lock:  # a generator cannot be advanced by two threads at once
+                return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
         except StopIteration:
             raise ScriptExhausted(
                 f"Scripted model called {len(self._received)} times; its script ran out"
