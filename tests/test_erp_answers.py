@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, select, text
 
 from nova.erp import models as m
 from nova.erp.db import ErpDatabase, business_date
@@ -266,3 +267,49 @@ def test_one_products_units_are_its_stock_level_not_a_sum(full_erp: ErpDatabase)
         category = session.scalars(select(m.Product.category)).first()
         whole = plan_request(f"units of {category} in ulm", session, READ_SKILLS)
         assert not isinstance(whole, Plan) or whole.args.model_dump().get("product") is None
+
+
+def test_customers_listed_for_owing_show_what_each_owes(full_erp: ErpDatabase) -> None:
+    # "customers that still owe money" without the amounts would hide the answer: each row
+    # carries the net balance the condition selected it by (checked here in plain SQL).
+    result = run(
+        full_erp, "erp_query", subject="customers", customer_condition="owing", list_rows=True
+    )
+    assert result.rows
+    with full_erp.read_session() as session:
+        for row in result.rows[:10]:
+            net = session.execute(
+                text(
+                    "SELECT (SELECT COALESCE(SUM(total_cents - paid_cents), 0) FROM invoices"
+                    "        WHERE customer_id = c.id AND status = 'open')"
+                    " - (SELECT COALESCE(SUM(amount_cents), 0) FROM payments"
+                    "    WHERE customer_id = c.id AND invoice_id IS NULL)"
+                    " - (SELECT COALESCE(SUM(amount_cents), 0) FROM credit_notes"
+                    "    WHERE customer_id = c.id AND invoice_id IN"
+                    "      (SELECT id FROM invoices WHERE status = 'open'))"
+                    " FROM customers c WHERE c.number = :number"
+                ),
+                {"number": row.id},
+            ).scalar_one()
+            assert row.amount == Decimal(net) / 100
+    assert "owing €" in render_text(result)
+
+
+def test_a_rolling_window_grouped_by_month_counts_whole_months(full_erp: ErpDatabase) -> None:
+    # "orders per month, last 6 months" (2024-12-31 .. 2025-06-30 when today is 30 June):
+    # six calendar groups, not a one-day December stub and six more.
+    with full_erp.read_session() as session:
+        today = business_date(session)
+    start = today - relativedelta(months=6) + timedelta(days=1)
+    result = run(
+        full_erp, "erp_query", subject="orders", measure="count", group_by="month",
+        date_from=start.isoformat(), date_to=today.isoformat(),
+    )  # fmt: skip
+    assert len(result.rows) == 6
+    assert "whole months" in render_text(result)
+    # A window that starts mid-month on purpose is kept as asked.
+    since = run(
+        full_erp, "erp_query", subject="orders", measure="count", group_by="month",
+        date_from=today.replace(month=3, day=15).isoformat(), date_to=today.isoformat(),
+    )  # fmt: skip
+    assert "whole months" not in render_text(since)

@@ -659,6 +659,8 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         reading.append(spec.default_filter[0])
     if args.date_from or args.date_to:
         if spec.date_column is not None:
+            if args.group_by == "month":
+                args = _whole_months(args, reading)
             if args.date_from:
                 conditions.append(spec.date_column >= args.date_from)
             if args.date_to:
@@ -900,6 +902,29 @@ _MONTH_KEY = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 
+def _whole_months(args: QueryArgs, reading: list[str]) -> QueryArgs:
+    """Start a rolling window of whole months at a month's first day when grouping by month.
+
+    "orders per month, last 6 months" ends today and so starts the day after the same day six
+    months ago (2024-12-31 .. 2025-06-30): grouped by month that is seven groups, the first a
+    one-day stub. The owner means six calendar months, the last one as far as it goes; the
+    reading says so. A window that starts on any other day ("since 15 March") is left as asked.
+    """
+    start, end = args.date_from, args.date_to
+    if start is None or end is None or start.day == 1:
+        return args
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if months < 1:
+        return args
+    year, month = divmod(start.year * 12 + start.month - 1 + months, 12)
+    same_day = min(start.day - 1, calendar.monthrange(year, month + 1)[1])
+    if same_day != end.day or months > 120:
+        return args  # not an N-month window ending on `end`
+    first = date(start.year + (start.month // 12), start.month % 12 + 1, 1)
+    reading.append(f"whole months {first:%B %Y} to {end:%B %Y}")
+    return args.model_copy(update={"date_from": first})
+
+
 def _month_name(key: str) -> str | None:
     if not _MONTH_KEY.fullmatch(key):
         return None
@@ -922,6 +947,50 @@ def _span(start: date | None, end: date | None) -> str:
     return f"up to {end.isoformat()}" if end else ""
 
 
+def _open_cents() -> Any:
+    """Per customer (correlated): what its open invoices still owe, in cents."""
+    return (
+        select(func.coalesce(func.sum(INV.total_cents - INV.paid_cents), 0))
+        .where(INV.customer_id == m.Customer.id, INV.status == "open")
+        .scalar_subquery()
+    )
+
+
+def _net_balance_cents() -> Any:
+    """Return, per customer (correlated), what it really owes in cents.
+
+    Open invoices less unapplied payments and credit notes raised against still-open invoices.
+    """
+    customer = m.Customer
+    unapplied = (
+        select(func.coalesce(func.sum(PAY.amount_cents), 0))
+        .where(PAY.customer_id == customer.id, PAY.invoice_id.is_(None))
+        .scalar_subquery()
+    )
+    credits = (
+        select(func.coalesce(func.sum(m.CreditNote.amount_cents), 0))
+        .where(
+            m.CreditNote.customer_id == customer.id,
+            m.CreditNote.invoice_id.in_(select(INV.id).where(INV.status == "open")),
+        )
+        .scalar_subquery()
+    )
+    return _open_cents() - unapplied - credits
+
+
+def _condition_amount(args: QueryArgs) -> Any | None:
+    """Return the figure a money condition on customers is about, to show on each one.
+
+    "customers who owe us money" without what each owes would hide the answer.
+    """
+    match args.customer_condition:
+        case "owing":
+            return _net_balance_cents()
+        case "over_credit_limit":
+            return _open_cents()
+    return None
+
+
 def _customer_condition(args: QueryArgs, today: date) -> Expr:
     customer = m.Customer
     placed = [SO.customer_id == customer.id, SO.status != "cancelled"]
@@ -929,11 +998,6 @@ def _customer_condition(args: QueryArgs, today: date) -> Expr:
         placed.append(SO.order_date >= args.date_from)
     if args.date_to:
         placed.append(SO.order_date <= args.date_to)
-    open_cents = (
-        select(func.coalesce(func.sum(INV.total_cents - INV.paid_cents), 0))
-        .where(INV.customer_id == customer.id, INV.status == "open")
-        .scalar_subquery()
-    )
     match args.customer_condition:
         case "ordered":
             return exists(select(SO.id).where(*placed))
@@ -946,22 +1010,9 @@ def _customer_condition(args: QueryArgs, today: date) -> Expr:
                 new.append(customer.created_on <= args.date_to)
             return and_(*new) if new else literal(True)
         case "over_credit_limit":
-            return open_cents > customer.credit_limit_cents
+            return _open_cents() > customer.credit_limit_cents
         case "owing":
-            unapplied = (
-                select(func.coalesce(func.sum(PAY.amount_cents), 0))
-                .where(PAY.customer_id == customer.id, PAY.invoice_id.is_(None))
-                .scalar_subquery()
-            )
-            credits = (
-                select(func.coalesce(func.sum(m.CreditNote.amount_cents), 0))
-                .where(
-                    m.CreditNote.customer_id == customer.id,
-                    m.CreditNote.invoice_id.in_(select(INV.id).where(INV.status == "open")),
-                )
-                .scalar_subquery()
-            )
-            return open_cents - unapplied - credits > 0
+            return _net_balance_cents() > 0
     raise AssertionError(args.customer_condition)
 
 
@@ -1062,12 +1113,14 @@ def _list(
         "payments": PAY.amount_cents,
         "credit_notes": m.CreditNote.amount_cents,
         "returns": literal(None),
-        "customers": literal(None),
+        "customers": _condition_amount(args) if args.customer_condition else None,
         "shipments": literal(None),
         "products": m.Product.unit_price_cents,
         "suppliers": literal(None),
         "purchase_orders": PO.total_cents,
     }[args.subject]
+    if amount is None:
+        amount = literal(None)
     order: Any = {"shipments": SO.number, "returns": SO.number}.get(args.subject, literal(None))
     if args.subject in ("payments", "credit_notes"):
         # Which invoice a payment or credit went against: the question people ask of one.
@@ -1121,12 +1174,20 @@ def _list(
         for r in raw[:limit]
     ]  # fmt: skip
     where = f" ({'; '.join(reading)})" if reading else ""
-    amounts = [r.amount for r in rows if r.amount is not None]  # products carry a price
-    worth = (
-        f", worth €{sum(amounts, Decimal(0)):,.2f}"
-        if amounts and total <= limit and args.subject != "products"
-        else ""
-    )
+    # Summed over every match, also those past the rows shown (products carry a price).
+    amounts = [_money(r[3]) for r in raw if r[3] is not None]
+    worth = ""
+    if amounts and args.subject != "products":
+        summed = f"€{sum(amounts, Decimal(0)):,.2f}"
+        # A customer is not "worth" what it owes: its figure is the balance the condition
+        # is about, summed over the customers listed.
+        worth = (
+            f", worth {summed}"
+            if args.subject != "customers"
+            else f", owing {summed} in all"
+            if args.customer_condition == "owing"
+            else f", with {summed} open in all"
+        )
     headline = f"{total:,} {spec.noun if total != 1 else spec.noun[:-1]}{where}{worth}:"
     if args.number and len(rows) == 1:
         row = rows[0]
