@@ -43,6 +43,19 @@ TODAY = date(2025, 6, 30)
         ("orders on the 26th", date(2025, 6, 26), date(2025, 6, 26)),
         ("orders on the 31st", date(2025, 5, 31), date(2025, 5, 31)),
         ("avg invoice value 2024", date(2024, 1, 1), date(2024, 12, 31)),
+        # Days of one month, and a day typed without its year that comes round again soon.
+        ("open invoices due 1-6 july", date(2025, 7, 1), date(2025, 7, 6)),
+        ("due between the 1st and 6th of july", date(2025, 7, 1), date(2025, 7, 6)),
+        ("orders march 3-10 2024", date(2024, 3, 3), date(2024, 3, 10)),
+        ("orders 3-10 march", date(2025, 3, 3), date(2025, 3, 10)),
+        ("due 6 july", date(2025, 7, 6), date(2025, 7, 6)),
+        ("paid on 1 december", date(2024, 12, 1), date(2024, 12, 1)),
+        ("orders since 6 july", date(2024, 7, 6), TODAY),
+        # Weekdays (TODAY is a Monday): the latest one; "next" looks ahead.
+        ("payments on friday", date(2025, 6, 27), date(2025, 6, 27)),
+        ("orders last monday", date(2025, 6, 23), date(2025, 6, 23)),
+        ("orders on monday", TODAY, TODAY),
+        ("due next friday", date(2025, 7, 4), date(2025, 7, 4)),
     ],
 )
 def test_periods(text: str, start: date, end: date) -> None:
@@ -57,6 +70,11 @@ def test_due_dates_look_ahead_when_not_clamped() -> None:
     assert clamped is not None and clamped.end == TODAY
     july = find_period("due in July", TODAY, clamp=False)
     assert july is not None and not july.anchored
+
+
+@pytest.mark.parametrize("text", ["top 5 customers", "orders with 10-20 units", "3-4 items"])
+def test_number_ranges_without_a_month_are_no_period(text: str) -> None:
+    assert find_period(text, TODAY) is None
 
 
 def test_no_period_and_may_the_verb() -> None:

@@ -412,6 +412,28 @@ def parse_date(text: str, today: date) -> date:
     return parsed.date()
 
 
+NEAR_FUTURE = timedelta(days=92)
+"""How far ahead a day typed without a year may lie ("due 6 july" on 30 June is next week's)."""
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def nearest(day: date, typed: str, today: date) -> date:
+    """Return the occurrence of a day typed without a year that the owner most likely means.
+
+    dateparser takes the past one ("6 july" on 30 June 2025 is 6 July 2024); a day that comes
+    round again within ``NEAR_FUTURE`` is the coming one, since an ERP's due dates and
+    deliveries lie ahead. A day typed with its year is kept as read.
+    """
+    if day >= today or re.search(r"\b(?:19|20)\d{2}\b", typed):
+        return day
+    try:
+        ahead = day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day
+    return ahead if ahead - today <= NEAR_FUTURE else day
+
+
 def _quarter(year: int, quarter: int) -> tuple[date, date]:
     first = date(year, 3 * quarter - 2, 1)
     return first, first + relativedelta(months=3) - timedelta(days=1)
@@ -442,7 +464,9 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
     next_month = today.replace(day=1) + relativedelta(months=1)
 
     def between(m: re.Match[str]) -> tuple[date, date]:
-        return parse_date(m.group("a"), today), parse_date(m.group("b"), today)
+        start = nearest(parse_date(m.group("a"), today), m.group("a"), today)
+        end = nearest(parse_date(m.group("b"), today), m.group("b"), today)
+        return start, end
 
     def since(m: re.Match[str]) -> tuple[date, date]:
         return parse_date(m.group("a"), today), today
@@ -454,7 +478,35 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         return parse_date(m.group("a"), today) + timedelta(days=1), today
 
     def on_day(m: re.Match[str]) -> tuple[date, date]:
-        day = parse_date(m.group("a"), today)
+        day = nearest(parse_date(m.group("a"), today), m.group("a"), today)
+        return day, day
+
+    def days_of_month(m: re.Match[str]) -> tuple[date, date]:
+        # "1-6 july", "between the 1st and 6th of july", "july 1-6": days of one month.
+        name = (m.group("mm") or m.group("mm2")).lower()
+        number = _MONTHS.get(name) or _MONTHS[name[:3]]
+        typed_year = m.group("yy") or m.group("yy2")
+        year = int(typed_year) if typed_year else today.year
+        first, last = int(m.group("d1") or m.group("e1")), int(m.group("d2") or m.group("e2"))
+        if not 1 <= first <= last <= calendar.monthrange(year, number)[1]:
+            raise PeriodError(f"I couldn't read the days {m.group(0)!r}; e.g. '1-6 July'")
+        start, end = date(year, number, first), date(year, number, last)
+        if not typed_year and start > today + NEAR_FUTURE:
+            start, end = start.replace(year=year - 1), end.replace(year=year - 1)
+        return start, end
+
+    def weekday(m: re.Match[str]) -> tuple[date, date]:
+        # "on friday", "last friday": the latest one before today ("on monday" on a Monday
+        # is today); "next friday": the coming one.
+        index = _WEEKDAYS.index(m.group("wd").lower())
+        if (m.group("rel") or "").lower() == "next":
+            ahead = (index - today.weekday() - 1) % 7 + 1
+            day = today + timedelta(days=ahead)
+        else:
+            back = (today.weekday() - index) % 7
+            if back == 0 and (m.group("rel") or "").lower() == "last":
+                back = 7
+            day = today - timedelta(days=back)
         return day, day
 
     def last_n(m: re.Match[str]) -> tuple[date, date]:
@@ -540,6 +592,17 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             ),
             between,
         ),
+        (
+            re.compile(
+                r"\b(?:(?:between|from)\s+)?(?:the\s+)?(?P<d1>[12]?\d|3[01])(?:st|nd|rd|th)?"
+                r"\s*(?:-|–|to|until|and)\s*(?:the\s+)?(?P<d2>[12]?\d|3[01])(?:st|nd|rd|th)?"
+                rf"\s+(?:of\s+)?(?P<mm>{_MONTH})(?:\s+(?P<yy>20\d{{2}}))?\b"
+                rf"|\b(?P<mm2>{_MONTH})\s+(?P<e1>[12]?\d|3[01])(?:st|nd|rd|th)?\s*(?:-|–|to)\s*"
+                r"(?P<e2>[12]?\d|3[01])(?:st|nd|rd|th)?(?:\s+(?P<yy2>20\d{2}))?\b",
+                flags,
+            ),
+            days_of_month,
+        ),
         (re.compile(rf"\b(?:since|starting|from)\s+(?P<a>{DATE_TEXT})\b", flags), since),
         (re.compile(rf"\bbefore\s+(?P<a>{DATE_TEXT})\b", flags), before),
         (re.compile(rf"\bafter\s+(?P<a>{DATE_TEXT})\b", flags), after),
@@ -611,6 +674,13 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         ),
         (re.compile(rf"\b(?:on\s+)?(?P<a>{DATE_TEXT})\b", flags), on_day),
         (
+            re.compile(
+                rf"\b(?:on\s+)?(?:(?P<rel>last|next|this\s+past)\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b",
+                flags,
+            ),
+            weekday,
+        ),
+        (
             re.compile(r"\bon\s+the\s+(?P<d>[1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b", flags),
             day_of_month,
         ),
@@ -653,7 +723,10 @@ def find_period(text: str, today: date, *, clamp: bool = True) -> Period | None:
     * ``this month``, ``last month``; ``March``, ``in March 2025``: calendar months; a
       month without a year is the latest one that has begun.
     * ``this week`` (Monday to today), ``last week`` (the Monday to Sunday before it).
-    * a single date (``2025-03-03``, ``3 March``, ``yesterday``, ``today``): that day.
+    * a single date (``2025-03-03``, ``3 March``, ``yesterday``, ``today``): that day; typed
+      without a year, the coming one when it is at most ``NEAR_FUTURE`` ahead ("due 6 july").
+    * days of one month: ``1-6 July``, ``between the 1st and 6th of July``, ``July 1-6``.
+    * a weekday: ``on friday`` / ``last friday`` is the latest one; ``next friday`` ahead.
 
     * ``this week`` / ``next week`` (Monday to Sunday), ``this month`` / ``next month``,
       ``tomorrow``: for due dates, which lie ahead.
