@@ -6,7 +6,8 @@ margin and markup, growth, hours at a rate, unit conversions, plain arithmetic) 
 answers — with the reading it used, so the owner can check the interpretation — or declines
 with ``{}``, and the agent (with a model) takes over. It never guesses: a request with a word
 the reader cannot place goes to the model, and a currency conversion without a rate is
-asked back (outcome ``clarify``), since no one, model or not, should guess the rate.
+asked back (outcome ``clarify``), since no one, model or not, should guess the rate; so is VAT
+on an amount with no VAT rate ("net of 238 gross").
 """
 
 from __future__ import annotations

@@ -1,15 +1,20 @@
 """Model-free arithmetic for the calculator agent: the requests it can read exactly.
 
 ``calculate(text)`` reads one request the way the calculator agent's description scopes it —
-VAT added or taken out, discounts and Skonto, "P% of N", margin and markup, growth between
-two figures, hours at a rate, unit conversions, and plain arithmetic — and returns the
-result with the reading it used ("19% VAT taken out of 595.00 gross"). It answers only when
+VAT added or taken out, discounts and Skonto, "P% of N", margin and markup (and back: the
+most a cost can be for a selling price), the change between an earlier and a later figure
+(from/to, was/now, last/this year), sums, averages and equal splits, hours at a rate, yearly
+interest, unit conversions, plain arithmetic with "P% of N" terms, and VAT added on top of
+any of these that has one total — and returns the result with the reading it used ("19% VAT
+taken out of 595.00 gross"). A number's role comes from the words beside it ("sell at 129",
+"25 eur cost"), never from its position alone. It answers only when
 the whole request is accounted for: every number has a role and every other word is one
 the reading explains or a filler word. Anything else (a currency exchange, a word it cannot
 place, two numbers too many) returns ``None`` and the request goes to the model, because a
 confident wrong figure is worse than "I need a model for this". A currency conversion
 converts at the rate the request states; without one, ``missing_rate`` gives the question
-that asks for it (the calculator knows no exchange rates).
+that asks for it (the calculator knows no exchange rates), and VAT on an amount with no rate
+("net of 238 gross") asks which rate, never assumes 19%.
 
 Money is computed in ``Decimal`` and rounded half up to cents; unit conversions use pint.
 """
@@ -76,6 +81,8 @@ class Calculation:
     """What Nova computed, in words (shown so the owner can check the interpretation)."""
     lines: tuple[str, ...]
     """The results, one per line (``"Net: 500.00"``)."""
+    total: Decimal | None = None
+    """The one figure a later step can build on (VAT added to it), where there is one."""
 
     @property
     def text(self) -> str:
@@ -142,7 +149,7 @@ def _vat(text: str, tokens: list[Token], words: list[str]) -> Calculation | None
     if pair is None or not _VAT & set(words):
         return None
     percent, number = pair
-    if not _explained(words, _VAT | _GROSS | _NET | {"add", "plus", "on", "rate"}):
+    if not _explained(words, _VAT | _GROSS | _NET | {"add", "plus", "on", "rate", "at"}):
         return None
     rate, amount = percent.value / 100, number.value
     if _GROSS & set(words) and not ({"add", "plus", "on"} & set(words) and not _NET & set(words)):
@@ -194,22 +201,49 @@ def _percent_of(text: str, tokens: list[Token], words: list[str]) -> Calculation
     return Calculation(
         reading=f"{tokens[0].value}% of {money(tokens[1].value)}",
         lines=(f"{tokens[0].value}% of {money(tokens[1].value)} = {money(value)}",),
+        total=value,
     )
 
 
 def _role(text: str, before: int, after: int) -> str | None:
-    """Return ``cost`` or ``price`` from the words just before a number (``buy 42.80``)."""
+    """Return ``cost`` or ``price`` from the words in ``text[before:after]`` (``buy 42.80``).
+
+    "price" alone names the selling price, but not beside a buying word ("buy price").
+    """
     words = set(re.findall(r"[a-z]+", text[before:after].lower()))
-    cost, price = bool(words & _BUY), bool(words & _SELL)
+    cost = bool(words & _BUY)
+    price = bool(words & _SELL) or ("price" in words and not cost)
     return "cost" if cost and not price else "price" if price and not cost else None
+
+
+def _number_role(text: str, tokens: list[Token], index: int) -> str | None:
+    """Return the role (``cost``/``price``) of ``tokens[index]`` from the words around it.
+
+    The three words just before it (since the previous number) name it ("sell at 129"); the
+    words after it count only up to a percentage or the end ("25 eur cost, 40% markup"), since
+    the words before another figure are that figure's. Two sides naming different roles: none.
+    """
+    token = tokens[index]
+    start = tokens[index - 1].end if index else 0
+    before_words = re.findall(r"[a-z]+", text[start : token.start].lower())[-3:]
+    before = _role(" ".join(before_words), 0, len(" ".join(before_words)))
+    after = None
+    following = tokens[index + 1] if index + 1 < len(tokens) else None
+    if following is None or following.percent:
+        end = following.start if following else len(text)
+        after_words = re.findall(r"[a-z]+", text[token.end : end].lower())[:3]
+        after = _role(" ".join(after_words), 0, len(" ".join(after_words)))
+    if before and after and before != after:
+        return None
+    return before or after
 
 
 def _margin(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
     if len(tokens) != 2 or any(t.percent for t in tokens) or not _MARGIN & set(words):
         return None
-    if not _explained(words, _MARGIN | _BUY | _SELL | {"percent", "in", "profit"}):
+    if not _explained(words, _MARGIN | _BUY | _SELL | {"percent", "in", "profit", "on", "at"}):
         return None
-    roles = [_role(text, 0, tokens[0].start), _role(text, tokens[0].end, tokens[1].start)]
+    roles = [_number_role(text, tokens, 0), _number_role(text, tokens, 1)]
     if sorted(map(str, roles)) != ["cost", "price"]:
         return None  # which figure is the cost is not said: a model's call
     cost, price = (
@@ -232,34 +266,77 @@ def _margin(text: str, tokens: list[Token], words: list[str]) -> Calculation | N
 
 
 def _price_for_margin(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """Margin or markup to reach: the selling price from a cost, or the most a cost can be."""
     pair = _rate_and_amount(tokens)
-    if pair is None or not _BUY & set(words):
+    if pair is None or not (_BUY | _SELL) & set(words):
         return None
     percent, number = pair
-    if not _explained(words, _MARGIN | _BUY | _SELL | {"target", "want", "wanted"}):
+    allowed = _MARGIN | _BUY | _SELL | {"target", "want", "wanted", "on", "at", "max", "maximum"}
+    if not _explained(words, allowed):
         return None
     kind = {"margin"} & set(words) or {"markup", "mark"} & set(words)
     if len(kind) != 1 or ("margin" in words and ({"markup", "mark"} & set(words))):
         return None
-    rate, cost = percent.value / 100, number.value
-    if "margin" in words:
-        if rate >= 1:
-            return None
-        price, basis = cost / (1 - rate), "margin on the selling price"
-    else:
-        price, basis = cost * (1 + rate), "markup on the cost"
+    role = _number_role(text, tokens, tokens.index(number))
+    if role is None and _BUY & set(words) and not _SELL & set(words):
+        role = "cost"  # "25 with a 40% markup, buy price": only a cost is named
+    if role is None:
+        return None
+    rate, amount = percent.value / 100, number.value
+    if "margin" in words and rate >= 1:
+        return None
+    basis = "margin on the selling price" if "margin" in words else "markup on the cost"
+    if role == "cost":
+        price = amount / (1 - rate) if "margin" in words else amount * (1 + rate)
+        return Calculation(
+            reading=f"cost {money(amount)} with a {percent.value}% {basis}",
+            lines=(f"Selling price: {money(price)}", f"Profit: {money(price - amount)}"),
+            total=price,
+        )
+    cost = amount * (1 - rate) if "margin" in words else amount / (1 + rate)
     return Calculation(
-        reading=f"cost {money(cost)} with a {percent.value}% {basis}",
-        lines=(f"Selling price: {money(price)}", f"Profit: {money(price - cost)}"),
+        reading=f"selling price {money(amount)} with a {percent.value}% {basis}: "
+        "the most the cost can be",
+        lines=(f"Max cost: {money(cost)}", f"Profit: {money(amount - cost)}"),
+        total=cost,
     )
 
 
+def _skeleton(text: str, tokens: list[Token]) -> str:
+    """Return ``text`` lower-cased with each number as ``#`` (a percentage as ``#%``)."""
+    pieces, last = [], 0
+    for token in tokens:
+        pieces.append(text[last : token.start].lower())
+        pieces.append("#%" if token.percent else "#")
+        last = token.end
+    pieces.append(text[last:].lower())
+    return "".join(pieces)
+
+
+_PERIOD = r"(?:yr|year|month|quarter|week)"
+_OLD_THEN_NEW = (
+    re.compile(r"\bfrom\s+#\s+(?:up\s+|down\s+)?to\s+#"),
+    re.compile(r"\bwas\s+#\s*[,;]?\s*(?:and\s+|but\s+)?(?:is\s+)?now\s+(?:is\s+)?#"),
+    re.compile(rf"#\s+last\s+{_PERIOD}\s*[,;]?\s*(?:and\s+)?#\s+this\s+{_PERIOD}"),
+    re.compile(rf"\blast\s+{_PERIOD}\s+#\s*[,;]?\s*(?:and\s+)?this\s+{_PERIOD}\s+#"),
+)
+"""Where the earlier figure is said to be the earlier one: from/to, was/now, last/this year."""
+_GROWTH_ASKED = {"growth", "change", "changed", "increase", "decrease", "rise", "up", "down"}
+
+
 def _growth(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
-    if len(tokens) != 2 or any(t.percent for t in tokens) or not _GROWTH & set(words):
+    if len(tokens) != 2 or any(t.percent for t in tokens):
         return None
-    if "from" not in words or "to" not in words:
+    skeleton = _skeleton(text, tokens)
+    shapes = [i for i, shape in enumerate(_OLD_THEN_NEW) if shape.search(skeleton)]
+    if len(shapes) != 1:
         return None
-    if not _explained(words, _GROWTH | {"percent", "in", "the", "between"}):
+    if shapes[0] != 0 and not (_GROWTH_ASKED & set(words) or "%" in skeleton.replace("#%", "")):
+        return None  # "was 80 now 92" says the figures, not that the change is asked
+    allowed = _GROWTH | _GROWTH_ASKED | {"percent", "percentage", "in", "between", "went", "by"}
+    allowed |= {"was", "now", "last", "this", "yr", "year", "month", "quarter", "week"}
+    allowed |= {"revenue", "turnover", "sales", "yoy", "rose", "increased", "decreased"}
+    if not _explained(words, allowed):
         return None
     old, new = tokens[0].value, tokens[1].value
     if old == 0:
@@ -267,6 +344,119 @@ def _growth(text: str, tokens: list[Token], words: list[str]) -> Calculation | N
     return Calculation(
         reading=f"change from {money(old)} to {money(new)}, relative to {money(old)}",
         lines=(f"Change: {money(new - old)}", f"Growth: {pct((new - old) / old * 100)}"),
+    )
+
+
+_COUNTS = dict(
+    zip(
+        "two three four five six seven eight nine ten eleven twelve".split(),
+        range(2, 13),
+        strict=True,
+    )
+)
+_SPLIT = re.compile(
+    r"\s*(?:split|divide|share)\s+#\s+(?:(?:into|in|between|among)\s+)?"
+    rf"(?P<count>#|{'|'.join(_COUNTS)})\s+(?:equal\s+)?(?:ways|parts|people|persons|shares)"
+    r"(?:\s+(?:evenly|equally))?\s*[?.!]*\s*"
+)
+
+
+def _split(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """Split an amount N ways: "split 1250 three ways", "divide 900 into 4 parts"."""
+    if any(t.percent for t in tokens):
+        return None
+    match = _SPLIT.fullmatch(_skeleton(text, tokens))
+    if match is None:
+        return None
+    amount = tokens[0].value
+    if match["count"] == "#":
+        if len(tokens) != 2 or tokens[1].value != tokens[1].value.to_integral_value():
+            return None
+        count = int(tokens[1].value)
+    else:
+        if len(tokens) != 1:
+            return None
+        count = _COUNTS[match["count"]]
+    if count < 2:
+        return None
+    each = (amount / count).quantize(CENT, rounding=ROUND_HALF_UP)
+    lines = [f"Each: {money(each)}"]
+    if each * count != amount:
+        lines.append(f"Rounding: {count} × {money(each)} = {money(each * count)}")
+    return Calculation(
+        reading=f"{money(amount)} split into {count} equal parts", lines=tuple(lines)
+    )
+
+
+_LIST = re.compile(
+    r"\s*(?:(?:what'?s|what\s+is|calculate|give\s+me)\s+)?(?:the\s+)?"
+    r"(?P<op>avg|average|mean|sum|total)\s+(?:of\s+)?"
+    r"(?P<items>#(?:\s*(?:,\s*and|,|;|and)\s*#)+)\s*[?.!]*\s*"
+)
+
+
+def _list(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """Sum or average a list: "avg of 120, 95, 130", "sum of 120, 95 and 130"."""
+    if len(tokens) < 2 or any(t.percent for t in tokens):
+        return None
+    match = _LIST.fullmatch(_skeleton(text, tokens))
+    if match is None:
+        return None
+    if "," in match["items"] and any("," in text[t.start : t.end] for t in tokens):
+        return None  # "120,95, 130": a decimal comma or a list comma, not said
+    values = [t.value for t in tokens]
+    total = sum(values, Decimal(0))
+    listed = ", ".join(money(v) for v in values)
+    if match["op"] in {"sum", "total"}:
+        return Calculation(
+            reading=f"the sum of {listed}", lines=(f"Sum: {money(total)}",), total=total
+        )
+    mean = total / len(values)
+    return Calculation(
+        reading=f"the average (mean) of {listed}",
+        lines=(f"Average: {money(mean)}", f"Sum: {money(total)} over {len(values)} figures"),
+        total=mean,
+    )
+
+
+_INTEREST_WORDS = {"interest", "on", "for", "over", "at", "years", "year", "yrs", "yr"}
+_INTEREST_WORDS |= {"per", "pa", "p", "annum", "yearly", "annual", "annually", "a"}
+_INTEREST_WORDS |= {"compound", "compounded", "simple", "invested", "invest", "deposit", "loan"}
+
+
+def _interest(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """Yearly interest on an amount for whole years: compound yearly, simple shown too."""
+    rates = [t for t in tokens if t.percent]
+    amounts = [t for t in tokens if not t.percent]
+    if len(rates) != 1 or len(amounts) != 2 or "interest" not in words:
+        return None
+    if not _explained(words, _INTEREST_WORDS):
+        return None
+    periods = [t for t in amounts if re.match(r"\s*(?:years?|yrs?)\b", text[t.end :].lower())]
+    if len(periods) != 1:
+        return None
+    years = periods[0].value
+    principal = next(t for t in amounts if t is not periods[0]).value
+    if years != years.to_integral_value() or not 0 < years <= 100 or principal <= 0:
+        return None
+    simple_only, compound_only = "simple" in words, bool({"compound", "compounded"} & set(words))
+    if simple_only and compound_only:
+        return None
+    rate = rates[0].value / 100
+    compound = principal * (1 + rate) ** int(years)
+    simple = principal * (1 + rate * years)
+    head = f"{rates[0].value}% a year on {money(principal)} for {years.normalize():f} years"
+    compound_line = f"Compound (yearly): {money(compound)}, interest {money(compound - principal)}"
+    simple_line = f"Simple: {money(simple)}, interest {money(simple - principal)}"
+    if simple_only:
+        return Calculation(reading=f"{head}, simple interest", lines=(simple_line,), total=simple)
+    if compound_only:
+        return Calculation(
+            reading=f"{head}, compounded yearly", lines=(compound_line,), total=compound
+        )
+    return Calculation(
+        reading=f"{head}, compounded yearly (simple interest, not compounded, below it)",
+        lines=(compound_line, simple_line),
     )
 
 
@@ -323,6 +513,7 @@ def _hours_at_rate(text: str, tokens: list[Token], words: list[str]) -> Calculat
     return Calculation(
         reading=f"{hours.normalize():f} hours at {money(rate)} per hour",
         lines=(f"Total: {money(hours * rate)}",),
+        total=hours * rate,
     )
 
 
@@ -357,6 +548,8 @@ def missing_rate(text: str) -> str | None:
     a rate the owner gives, so it is asked for instead of guessed or sent to a model
     that would have to guess it too.
     """
+    if (question := _missing_vat_rate(text)) is not None:
+        return question
     match = _CONVERSION.fullmatch(text)
     if match is None or len(_tokens(text)) != 1:
         return None
@@ -368,6 +561,25 @@ def missing_rate(text: str) -> str | None:
         f"I have no exchange rate for {source} to {target}, and I do not look rates up. "
         f"What rate should I use? Say it like: {match['num']} {source} in {target} at "
         f"<{target} per {source}>."
+    )
+
+
+def _missing_vat_rate(text: str) -> str | None:
+    """Return the question for VAT on one amount with no rate ("net of 238 gross").
+
+    Which rate applies (19%, 7%, another country's) is the owner's to say, not assumed.
+    """
+    tokens = _tokens(text)
+    if len(tokens) != 1 or tokens[0].percent or _NOT_ARITHMETIC.search(text):
+        return None
+    words = _words(text, tokens)
+    said = set(words)
+    named = said & {"vat", "mwst", "ust", "tax"} or (said & _GROSS and said & _NET)
+    if not named or not _explained(words, _VAT | _GROSS | _NET | {"add", "plus", "on", "rate"}):
+        return None
+    return (
+        "Which VAT rate should I use? I do not assume one. Say it with the rate, like: "
+        f"{text.strip().rstrip('?').strip()} at <rate>% VAT."
     )
 
 
@@ -455,22 +667,38 @@ _ARITHMETIC_WORDS = {
 
 
 def _arithmetic(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
-    if not tokens or any(t.percent for t in tokens):
+    """Plain arithmetic; "P% of N" is one term in it ("7% of 250 plus 19% of 250")."""
+    if not tokens or not _explained(words, set(_ARITHMETIC_WORDS) | {"by"}):
         return None
-    if not _explained(words, set(_ARITHMETIC_WORDS) | {"by"}):
-        return None
-    expression, last = [], 0
-    for token in tokens:
+    expression: list[str] = []
+    terms: list[tuple[Decimal, Decimal]] = []
+    last, index = 0, 0
+    while index < len(tokens):
+        token = tokens[index]
         expression.append(text[last : token.start])
-        expression.append(str(token.value))
-        last = token.end
+        if token.percent:
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            if following is None or following.percent:
+                return None
+            if text[token.end : following.start].strip().lower() != "of":
+                return None
+            expression.append(f" @{len(terms)} ")
+            terms.append((token.value, following.value))
+            last, index = following.end, index + 2
+        else:
+            expression.append(str(token.value))
+            last, index = token.end, index + 1
     expression.append(text[last:])
     source = " ".join(expression).lower()
     for word, symbol in _ARITHMETIC_WORDS.items():
         source = re.sub(rf"\b{word}\b(\s+by)?", f" {symbol} ", source)
     source = re.sub(r"[a-z€$?=']+", " ", source)
-    if not re.fullmatch(r"[\d.\s+\-*/()]+", source) or not re.search(r"[+\-*/]", source):
-        return None
+    if not re.fullmatch(r"[\d.\s+\-*/()@]+", source) or not re.search(r"[+\-*/]", source):
+        return None  # one "P% of N" alone is _percent_of's
+    shown = " ".join(source.split())
+    for number, (rate, amount) in enumerate(terms):
+        shown = shown.replace(f"@{number}", f"{rate}% of {amount}", 1)
+        source = source.replace(f"@{number}", f"({rate * amount / 100})", 1)
     from simpleeval import SimpleEval
 
     try:
@@ -478,8 +706,9 @@ def _arithmetic(text: str, tokens: list[Token], words: list[str]) -> Calculation
         result = Decimal(str(value))
     except Exception:  # a malformed expression is not this reader's to fix
         return None
-    shown = " ".join(source.split())
-    return Calculation(reading=f"the expression {shown}", lines=(f"{shown} = {money(result)}",))
+    return Calculation(
+        reading=f"the expression {shown}", lines=(f"{shown} = {money(result)}",), total=result
+    )
 
 
 READERS: tuple[Callable[[str, list[Token], list[str]], Calculation | None], ...] = (
@@ -489,6 +718,9 @@ READERS: tuple[Callable[[str, list[Token], list[str]], Calculation | None], ...]
     _margin,
     _price_for_margin,
     _growth,
+    _split,
+    _list,
+    _interest,
     _hours_at_rate,
     _convert,
     _exchange,
@@ -503,18 +735,50 @@ _NOT_ARITHMETIC = re.compile(
 )
 
 
+_PLUS_VAT = re.compile(
+    r"(?P<base>.*\d.*?)[\s,;]*(?:plus|\+|add|and|with)\s+(?P<rate>\d+(?:[.,]\d+)?)\s*"
+    r"(?:%|percent|pct)\s*(?:vat|mwst|ust|sales\s+tax|tax)\s*[?.!]*\s*",
+    flags=re.IGNORECASE,
+)
+"""A calculation with VAT added on top: "95 eur/h for 14.5 hrs plus 19% vat"."""
+
+
+def _plus_vat(text: str) -> Calculation | None:
+    match = _PLUS_VAT.fullmatch(text)
+    if match is None or _PLUS_VAT.fullmatch(match["base"]):
+        return None  # VAT on VAT is not a reading
+    base = calculate(match["base"])
+    if base is None or base.total is None:
+        return None
+    rate = parse_number(match["rate"])
+    vat = base.total * rate / 100
+    return Calculation(
+        reading=f"{base.reading}, plus {rate}% VAT on it",
+        lines=(
+            *base.lines,
+            f"Net: {money(base.total)}",
+            f"VAT {rate}%: {money(vat)}",
+            f"Gross: {money(base.total + vat)}",
+        ),
+        total=base.total + vat,
+    )
+
+
 def calculate(text: str) -> Calculation | None:
     """Return the model-free answer to ``text``, or ``None`` when it cannot be read exactly.
 
-    Every reader that accepts the request must agree; two different readings decline.
+    Every reader that accepts the request must agree; two different readings decline. A
+    digit that is not part of a number this module reads ("120,95,130") declines too.
     """
     if _NOT_ARITHMETIC.search(text):
         return None
     tokens = _tokens(text)
-    if not tokens:
+    if not tokens or re.search(r"\d", _skeleton(text, tokens).replace("#", " ")):
         return None
     words = _words(text, tokens)
     readings = [r for reader in READERS if (r := reader(text, tokens, words)) is not None]
+    if (composed := _plus_vat(text)) is not None:
+        readings.append(composed)
     if not readings or any(r.lines != readings[0].lines for r in readings[1:]):
         return None
     return readings[0]

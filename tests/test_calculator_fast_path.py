@@ -133,3 +133,120 @@ def test_the_chat_subgraph_asks_for_the_rate() -> None:
     )
     assert values["agent_run"]["outcome"] == "clarify"
     assert "What rate should I use?" in values["messages"][-1].content
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        # Expected values computed by hand, independently of nova.calc.
+        # Change between an earlier and a later figure (from/to, was/now, last/this year).
+        ("price went from 18.34 to 19.07 whats that in %", ["Change: 0.73", "Growth: 3.98%"]),
+        ("price was 80 now 92, how many % up", ["Growth: 15.00%"]),
+        ("turnover was 1200, now 1500 - change?", ["Change: 300.00", "Growth: 25.00%"]),
+        ("revenue 41k last yr 48k this yr growth?", ["Growth: 17.07%"]),
+        ("sales 80k last year, 72k this year, how much down", ["Growth: -10.00%"]),
+        # Margin or markup the other way round: the most a cost can be for a selling price.
+        ("sell at 129 and want 35% margin, max buy price?", ["Max cost: 83.85"]),  # 129 x 0.65
+        ("sell for 59.90 with 30% margin, max cost?", ["Max cost: 41.93"]),  # 59.90 x 0.7
+        ("selling price 50, markup 25%, what's the cost", ["Max cost: 40.00"]),  # 50 / 1.25
+        ("markup 40% on 25 eur cost", ["Selling price: 35.00"]),  # 25 x 1.4
+        # Cost and price named by "cost" and a bare "price".
+        ("if cost is 18 and price 29 what's the margin", ["Margin: 37.93%", "Markup: 61.11%"]),
+        ("purchase price 12 selling price 20 margin", ["Margin: 40.00%", "Markup: 66.67%"]),
+        # Lists and splits.
+        ("avg of 120, 95, 130", ["Average: 115.00"]),
+        ("average of 40, 50 and 66", ["Average: 52.00"]),
+        ("sum of 120, 95 and 130", ["Sum: 345.00"]),
+        ("split 1250 three ways", ["Each: 416.67", "3 × 416.67 = 1,250.01"]),
+        ("divide 900 into 4 parts", ["Each: 225.00"]),
+        # VAT added on top of another calculation.
+        ("95 eur/h for 14.5 hrs plus 19% vat", ["VAT 19%: 261.73", "Gross: 1,639.23"]),
+        ("12 hours at 80 per hour plus 19% vat", ["Net: 960.00", "Gross: 1,142.40"]),
+        ("2 x 150 plus 7% vat", ["VAT 7%: 21.00", "Gross: 321.00"]),
+        # "P% of N" as a term of plain arithmetic.
+        ("7% of 250 plus 19% of 250", ["= 65.00"]),
+        ("3% of 1200 minus 50", ["= -14.00"]),
+        # Interest: compound yearly, with the simple figure beside it; or the one named.
+        (
+            "2.5% interest on 10000 for 3 years",
+            ["Compound (yearly): 10,768.91, interest 768.91", "Simple: 10,750.00"],
+        ),
+        ("3% simple interest on 5000 for 4 years", ["Simple: 5,600.00, interest 600.00"]),
+        # The rate said after a VAT question ("net of 238 gross" asks for it).
+        ("net of 238 gross at 19% VAT", ["Net: 200.00", "VAT 19%: 38.00"]),
+    ],
+)
+def test_reads_roles_lists_and_compositions(request_text: str, expected: list[str]) -> None:
+    result = calculate(request_text)
+    assert result is not None, request_text
+    for line in expected:
+        assert line in result.text, result.text
+    assert result.reading
+
+
+def test_interest_names_the_reading_it_used() -> None:
+    result = calculate("2.5% interest on 10000 for 3 years")
+    assert result is not None
+    assert "compounded yearly" in result.reading
+    simple = calculate("3% simple interest on 5000 for 4 years")
+    assert simple is not None
+    assert "Compound" not in simple.text
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "price was 80 now 92",  # the figures, but not what is asked about them
+        "from 18.34 to 19.07 and 20 in %",  # a third figure with no role
+        "want 35% margin, max buy price?",  # no selling price given
+        "50 and 25% markup, cost and sell price?",  # which figure is which is not said
+        "what selling price on 80 cost with 25% margin",  # 80 named both ways
+        "if cost is 18 and 29 what's the margin",  # the second figure has no role
+        "price 18 and price 29 margin",
+        "avg of 120,95,130",  # decimal commas or list commas: not said
+        "avg of 120,95, 130",
+        "avg of 120, 95, 130 for march",
+        "split 1250 three ways minus fees",
+        "95 eur/h for 14.5 hrs plus 19%",  # 19% of what, and why: not said
+        "7% of 250 plus 19%",
+        "2.5% interest on 10000 for 3 months",  # monthly periods: not read
+        "2.5% interest on 10000",  # no period
+        "2.5% simple compound interest on 10000 for 3 years",
+        "net of 238 gross",  # no VAT rate: asked for, never assumed
+        "vat on 238?",
+    ],
+)
+def test_declines_near_requests_it_cannot_read_exactly(request_text: str) -> None:
+    assert calculate(request_text) is None
+
+
+@pytest.mark.parametrize("request_text", ["net of 238 gross", "vat on 238?", "238 excl. mwst"])
+def test_vat_without_a_rate_asks_for_one(request_text: str) -> None:
+    question = missing_rate(request_text)
+    assert question is not None
+    assert "Which VAT rate should I use?" in question
+    assert re.findall(r"\d+", question) == re.findall(r"\d+", request_text)  # no rate made up
+
+
+@pytest.mark.parametrize("request_text", ["net of 238 gross for Baker", "238 net", "238 gross"])
+def test_asks_for_a_vat_rate_only_where_vat_is_asked(request_text: str) -> None:
+    assert missing_rate(request_text) is None
+    assert calculate(request_text) is None
+
+
+def test_the_chat_subgraph_asks_for_the_vat_rate() -> None:
+    graph = build_chat_graph().compile(checkpointer=InMemorySaver())
+    values = graph.invoke(
+        {  # type: ignore[call-overload]  # a plain-dict input, as the server sends it
+            "messages": [("user", "net of 238 gross")],
+            "request": "net of 238 gross",
+            "route": route_to("calculator", "chat"),
+        },
+        {"configurable": {"thread_id": "calc-vat-rate"}},
+    )
+    assert values["agent_run"]["outcome"] == "clarify"
+    assert "Which VAT rate should I use?" in values["messages"][-1].content
+
+
+def test_vat_is_not_added_twice() -> None:
+    assert calculate("2 x 150 plus 7% vat plus 19% vat") is None
