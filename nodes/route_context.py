@@ -535,6 +535,8 @@ def memory_decision(
             return None
         if mention == "none":
             classifier = f"the request names nothing of the ERP for {agent} to look up"
+        elif mention == "unknown":
+            classifier = f"the request names someone the ERP does not hold for {agent}"
         elif best["score"] > decision["confidence"]:
             classifier = f"the classifier is less sure of {agent} ({decision['confidence']:.2f})"
         elif mention is None and best["score"] > decision.get("similarity", 1.0):

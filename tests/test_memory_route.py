@@ -14,9 +14,12 @@ import pytest
 
 from nodes.route_context import STRONG_MEMORY_SCORE, memory_decision
 from nova.catalog import default_catalog
-from nova.erp.followup import ErpMention
+from nova.erp.db import ErpDatabase
+from nova.erp.followup import ErpMention, erp_mention
 from nova.state import MemoryHit, RouteCandidate, RouteDecision
 from nova.testing import route_to
+
+pytest_plugins = ("tests.erp_fixtures",)
 
 MEMORY_AGENTS = ("memory_curator", "project_briefing")
 
@@ -160,3 +163,35 @@ def test_a_question_closer_to_a_memory_than_to_any_example_goes_to_memory() -> N
     erp = route_to("erp_returns", "erp", confidence=0.99)
     erp["similarity"] = 0.40
     assert _decide(erp, "return rate this year?", _hit(0.6), mention="word") is None
+
+
+def test_a_name_the_erp_does_not_hold_goes_to_the_memory_that_does() -> None:
+    # "kessler landtechnik": the ERP knows other Kesslers, memory knows this one's contact.
+    moved = _decide(
+        route_to("erp_customers", "erp", confidence=0.99),
+        "who's our contact at kessler landtechnik now",
+        _hit(0.75),
+        mention="unknown",
+    )
+    assert moved is not None and moved["method"] == "memory"
+    assert "names someone the ERP does not hold" in moved["reason"]
+
+
+def test_only_a_name_continued_by_other_records_words_is_unknown_to_the_erp(
+    full_erp: ErpDatabase,
+) -> None:
+    with full_erp.read_session() as session:
+        grade = {text: erp_mention(text, session) for text in _NAMES}
+    assert grade == _NAMES
+
+
+_NAMES: dict[str, ErpMention] = {
+    # "landtechnik" belongs to other customers' names, to none of the Kesslers'.
+    "who's our contact at kessler landtechnik now": "unknown",
+    "kessler automotive contact": "entity",
+    "kessler balance": "entity",
+    "hochreiter landtechnik phone": "entity",
+    "dobes baumaschinen email": "entity",
+    "invoices of kessler landtechnik in may": "entity",  # a period: the ERP has things to read
+    "who is our accountant": "none",
+}

@@ -45,6 +45,9 @@ from nova.erp.intents import (
     plan_request,
 )
 from nova.erp.intents.rules import _superlative
+from nova.erp.models import Customer, Supplier
+from nova.erp.resolve import normalise
+from nova.erp.skills.common import name_index
 
 __all__ = [
     "ANAPHORIC_WORDS",
@@ -304,11 +307,51 @@ def names_erp_content(text: str, session: Session) -> bool:
     SKU, period, amount…) or a word of the ERP rules' vocabulary; a request with neither
     ("Who is our accountant?") gives an ERP skill nothing to query.
     """
-    return erp_mention(text, session) != "none"
+    return erp_mention(text, session) not in ("none", "unknown")
 
 
-ErpMention = Literal["entity", "word", "none"]
-"""What a request names of the ERP: an entity, only words of its vocabulary, or nothing."""
+ErpMention = Literal["entity", "word", "none", "unknown"]
+"""What a request names of the ERP: an entity, only words of its vocabulary, nothing, or
+a name the ERP does not hold ("kessler landtechnik" when it knows only other Kesslers)."""
+
+
+def _names_another_entity(request: Request, session: Session) -> bool:
+    """Whether the request's only ERP entities are names the ERP holds only in part.
+
+    "our contact at kessler landtechnik": "kessler" fits three customers, but the next word
+    is a word of *other* customers' names ("Hochreiter Landtechnik GmbH") and of none of
+    those three: the request names a business the ERP does not know, and a lookup would
+    answer about the wrong one.
+    """
+    if request.kinds() - {"customer", "supplier"}:
+        return False
+    words = request.norm.split()
+    mentions = [(m, Customer) for m in request.customers] + [
+        (m, Supplier) for m in request.suppliers
+    ]
+    if not mentions:
+        return False
+    for mention, model in mentions:
+        index = name_index(session, model)
+        named = mention.text.split()
+        after = next(
+            (
+                words[i + len(named)]
+                for i in range(len(words) - len(named))
+                if words[i : i + len(named)] == named
+            ),
+            None,
+        )
+        own = {word for c in mention.candidates for word in normalise(c.name).split()}
+        if (
+            after is None
+            or after in own
+            or after not in index.words
+            or after in ALL_RULE_WORDS | GLOBAL_WORDS
+            or after not in request.residual
+        ):
+            return False
+    return True
 
 
 def erp_mention(text: str, session: Session) -> ErpMention:
@@ -324,5 +367,5 @@ def erp_mention(text: str, session: Session) -> ErpMention:
     except (NotForFastPath, Unclear):
         return "entity"  # it has a period or a date, even if an unreadable one
     if request.kinds():
-        return "entity"
+        return "unknown" if _names_another_entity(request, session) else "entity"
     return "word" if (set(request.residual) - GLOBAL_WORDS) & ALL_RULE_WORDS else "none"
