@@ -563,16 +563,18 @@ def _b_lead(rq: Request, s: Session) -> dict[str, Any]:
     fast = _flag(rq, r"\b(shortest|fastest|quickest|best|least)\b")
     if slow and fast:
         raise NotForFastPath("both ends of the lead times asked for")
+    actual = bool(_flag(rq, r"\b(actual|actually|really|in practice)\b"))
+    if quoted and actual:
+        raise NotForFastPath("both the quoted and the actual lead time asked for")
     if slow or fast:
-        if quoted:
-            args["order"] = "longest_quoted" if slow else "shortest_quoted"
-            rq.reading = "Ranked by the quoted lead time."
-        else:
+        if actual:
             args["order"] = "slowest_actual" if slow else "fastest_actual"
             rq.reading = "Ranked by the actual average lead time of received POs."
-        if not supplier and "limit" not in args and ONE_OF.search(rq.norm) is None:
-            if not re.search(r"\bsuppliers\b", rq.norm):
-                args["limit"] = 1
+        else:  # the supplier's lead time on record is the one it quotes
+            args["order"] = "longest_quoted" if slow else "shortest_quoted"
+            rq.reading = "Ranked by the quoted lead time (ask for actual ones to rank by POs)."
+        if not supplier and not re.search(r"\bsuppliers\b", rq.norm):
+            args["top"] = args.pop("limit", 1)  # "which supplier": the first, with ties
     elif quoted and threshold is None and not supplier:
         rq.reading = "Quoted and actual lead times side by side."
     return args
@@ -586,6 +588,9 @@ def _b_supplier_contact(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_pos(rq: Request, s: Session) -> dict[str, Any]:
+    if re.search(r"\b(how much|total|value|worth|sum)\b", rq.norm) and not rq.pos:
+        # A figure, not a list: the structured reading sums purchase orders.
+        raise NotForFastPath("a purchase order value is a figure, not the order list")
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
     if rq.pos:
         args["po_number"] = rq.pos[0]
@@ -1010,6 +1015,7 @@ RULES: tuple[Rule, ...] = (
         | _W({"under", "less", "shorter", "below", "within", "week", "weeks", "longest"})
         | _W({"shortest", "slowest", "fastest", "quickest", "quoted", "quote", "quotes"})
         | _W({"stated", "promised", "say", "says", "which", "who", "has", "have", "avg", "mean"})
+        | _W({"actual", "actually", "really", "practice"})
         # A threshold's number ("over 2 weeks"): the builder must apply it, or it declines.
         | _W(str(n) for n in range(1, 100)),
         _b_lead,

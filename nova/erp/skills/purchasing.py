@@ -66,6 +66,12 @@ class SupplierLeadTimesArgs(SkillArgs):
         description="Sort by the actual average lead time from received POs (fastest or "
         "slowest first) or by the quoted lead time (shortest or longest first)",
     )
+    top: int | None = Field(
+        default=None,
+        ge=1,
+        le=50,
+        description="Only the first N suppliers in this order, with any tied with the last",
+    )
     limit: Limit = 50
 
 
@@ -157,6 +163,14 @@ def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillR
                 row.id,
             )
         )
+    if args.top is not None and len(rows) > args.top:
+        quoted = args.order in ("shortest_quoted", "longest_quoted")
+
+        def key(row: LeadTimeRow) -> Decimal | int | None:
+            return row.quoted_days if quoted else row.avg_actual_days
+
+        last = key(rows[args.top - 1])
+        rows = rows[: args.top] + [r for r in rows[args.top :] if key(r) == last]
     facts = [Fact(key="count", label="Suppliers", value=len(rows), kind="int")]
     facts.append(Fact(key="ordered_by", label="Order", value=_LEAD_ORDERS[args.order]))
     chosen = [
