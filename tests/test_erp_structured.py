@@ -431,3 +431,123 @@ def test_fastest_carrier_ranks_transit_days_from_the_bottom(full_erp: ErpDatabas
     assert f"Top: {carrier} (" in answer_text.splitlines()[0]
     # "fastest" of anything without a duration the reading knows declines.
     assert isinstance(plan(full_erp, "fastest product"), Decline)
+
+
+# --- purchasing and suppliers ---------------------------------------------------------------
+
+
+def _shared_head_supplier(database: ErpDatabase) -> tuple[int, str, str]:
+    """A supplier whose first name word another supplier shares: (id, head, clipped word)."""
+    rows = sql(database, "select id, name from suppliers order by id")
+    heads: dict[str, list[tuple[int, str]]] = {}
+    for supplier_id, name in rows:
+        heads.setdefault(name.split()[0].lower(), []).append((supplier_id, name))
+    for head, named in heads.items():
+        if len(named) > 1:
+            supplier_id, name = named[0]
+            second = name.split()[1].lower()
+            assert all(n.split()[1].lower() != second for _, n in named[1:])
+            return supplier_id, head, second[:6]
+    pytest.skip("no two suppliers share a first word")
+
+
+def test_open_purchase_orders_of_a_supplier_by_a_clipped_name(full_erp: ErpDatabase) -> None:
+    supplier_id, head, clipped = _shared_head_supplier(full_erp)
+    for request_text in (
+        f"what have we got on order from {head} {clipped}",
+        f"is anything due in from {head} {clipped}",
+    ):
+        decision, answer_text, result = answer(full_erp, request_text)
+        assert (
+            decision.skill == "erp_purchase_orders"
+            and decision.args.model_dump()["status"] == "open"
+        )
+        assert decision.reading and "Open purchase orders" in decision.reading
+        ((count, cents),) = sql(
+            full_erp,
+            "select count(*), coalesce(sum(total_cents), 0) from purchase_orders "
+            f"where status = 'ordered' and supplier_id = {supplier_id}",
+        )
+        assert result.total_rows == count
+        assert f"€{cents / 100:,.2f}" in answer_text.splitlines()[0] or count == 0
+    # The head alone still names two suppliers: asked back, not guessed.
+    assert not isinstance(plan(full_erp, f"what have we got on order from {head}"), Plan)
+    # A due date in a period cannot be applied (the period filters the order date).
+    assert isinstance(plan(full_erp, "what is due in from suppliers this week"), Decline)
+
+
+def test_open_order_value_of_a_supplier_is_a_figure_matching_sql(full_erp: ErpDatabase) -> None:
+    supplier_id, head, clipped = _shared_head_supplier(full_erp)
+    decision, answer_text, _ = answer(
+        full_erp, f"how much have we got on order with {head} {clipped}"
+    )
+    assert decision.skill == "erp_query"
+    ((cents,),) = sql(
+        full_erp,
+        "select coalesce(sum(total_cents), 0) from purchase_orders "
+        f"where status = 'ordered' and supplier_id = {supplier_id}",
+    )
+    assert f"€{cents / 100:,.2f}" in answer_text.splitlines()[0] and "open" in answer_text
+    # The list of open orders is not the figure asked for; "suppliers" is no subject here.
+    assert isinstance(plan(full_erp, "how much have we got on order with suppliers"), Decline)
+
+
+def test_who_we_buy_a_product_from_reads_its_supplier(full_erp: ErpDatabase) -> None:
+    ((sku, supplier),) = sql(
+        full_erp,
+        "select p.sku, s.name from products p join suppliers s on s.id = p.supplier_id "
+        "order by p.sku limit 1",
+    )
+    decision, answer_text, _ = answer(full_erp, f"who do we buy {sku} from")
+    assert decision.skill == "erp_find_product" and decision.reading
+    assert f"supplier {supplier}" in answer_text
+    # "who do we buy from": the suppliers, never the people who raised the orders.
+    decision, _, _ = answer(full_erp, "who do we buy the most from")
+    assert decision.args.model_dump()["group_by"] == "supplier"
+    # A condition on the purchase the record cannot apply declines.
+    assert isinstance(plan(full_erp, f"who do we buy {sku} from cheapest"), Decline)
+
+
+def test_lead_time_filters_and_rankings_match_sql(full_erp: ErpDatabase) -> None:
+    decision, answer_text, result = answer(full_erp, "suppliers with lead time over 2 weeks")
+    assert decision.args.model_dump()["min_quoted_days"] == 14
+    expected = {
+        number
+        for (number,) in sql(full_erp, "select number from suppliers where lead_time_days > 14")
+    }
+    assert {row.id for row in result.rows} == expected
+    decision, answer_text, result = answer(full_erp, "avg lead time of our italian suppliers")
+    assert decision.args.model_dump()["country"] == "IT"
+    ((quoted,),) = sql(full_erp, "select avg(lead_time_days) from suppliers where country = 'IT'")
+    assert f"{Decimal(str(quoted)).quantize(Decimal('0.1'))} days quoted" in answer_text
+    decision, _, result = answer(full_erp, "which supplier has the shortest quoted lead time")
+    assert decision.args.model_dump()["order"] == "shortest_quoted"
+    shortest = {
+        number
+        for (number,) in sql(
+            full_erp,
+            "select number from suppliers "
+            "where lead_time_days = (select min(lead_time_days) from suppliers)",
+        )
+    }
+    assert {row.id for row in result.rows} == shortest  # ties with the first are kept
+    decision, _, result = answer(full_erp, "which supplier actually takes longest to deliver")
+    assert decision.args.model_dump()["order"] == "slowest_actual"
+    assert isinstance(
+        plan(full_erp, "which supplier actually quotes the longest lead time"), Decline
+    )
+    # A number the reading cannot place, or a grouping it cannot make, declines.
+    assert isinstance(plan(full_erp, "lead times of 5 suppliers"), Decline)
+    assert isinstance(plan(full_erp, "lead time over 2 weeks by country"), Decline)
+    assert isinstance(plan(full_erp, "how reliable are italian suppliers lead times"), Decline)
+
+
+def test_supplier_contact_is_read_from_its_record(full_erp: ErpDatabase) -> None:
+    ((name, email, phone),) = sql(
+        full_erp, "select name, email, phone from suppliers order by id limit 1"
+    )
+    decision, answer_text, _ = answer(full_erp, f"email for {name.lower()}")
+    assert decision.skill == "erp_supplier_lead_times" and decision.reading
+    assert email in answer_text and phone in answer_text
+    # Suppliers have no address on record.
+    assert isinstance(plan(full_erp, f"address of {name.lower()}"), Decline)

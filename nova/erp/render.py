@@ -400,8 +400,16 @@ def _headline_of(result: SkillResult[Any]) -> str:
                 f"{r['avg_actual_days']} "
                 f"days over {r['received_pos']} received POs, {r['late_pos']} of them late "
                 f"({r['on_time_pct']} on time)."
+                + (f" Contact: {r['email']}, phone {r['phone']}." if r.get("email") else "")
             )
-        return f"Lead times of {_s(count, 'supplier')}, fastest first:"
+        chosen = f" {facts['filters']}" if "filters" in facts else ""
+        averages = ""
+        if "avg_quoted_days" in facts:
+            averages = f"; on average {facts['avg_quoted_days']} days quoted"
+            if "avg_actual_days" in facts:
+                averages += f", {facts['avg_actual_days']} days actual (received POs)"
+        order = facts.get("ordered_by", "fastest actual average first")
+        return f"Lead times of {_s(count, 'supplier')}{chosen}{averages}, {order}:"
     if skill == "erp_purchase_orders":
         if _detailed(result):
             r = first

@@ -278,6 +278,7 @@ class NameIndex:
                 continue
             best = float(row.max())
             candidates: list[Named] = []
+            clipped: set[str] = set()
             if best >= self.SPAN_CUTOFF:
                 candidates = [
                     self.entities[i]
@@ -291,10 +292,18 @@ class NameIndex:
                 candidates = [
                     e for e in self.entities if fuzz.ratio(span_text, e.head) >= self.SPAN_CUTOFF
                 ]
-                # "Hoffmann Kfz": the next words narrow several Hoffmanns down.
+                # "Hoffmann Kfz": the next words narrow several Hoffmanns down; a clipped word
+                # ("eifel filter" for Eifel Filtertechnik) narrows when it begins a name word.
                 following = end
                 while len(candidates) > 1 and following < len(words):
-                    narrowed = [c for c in candidates if words[following] in c.core.split()]
+                    word = words[following]
+                    narrowed = [c for c in candidates if word in c.core.split()]
+                    if not narrowed and len(word) >= 4:
+                        narrowed = [
+                            c for c in candidates if any(w.startswith(word) for w in c.core.split())
+                        ]
+                        if narrowed:
+                            clipped.add(word)
                     if not narrowed:
                         break
                     candidates = narrowed
@@ -312,7 +321,7 @@ class NameIndex:
             # Words right after the span that belong to the name ("Hoffmann Kfz") are explained too.
             position = end
             while position < len(words):
-                if words[position] in name_words:
+                if words[position] in name_words or words[position] in clipped:
                     consumed.add(position)
                     position += 1
                 elif (  # "Baker and Sons" for "Baker & Sons Ltd": the "&" spelled out

@@ -526,17 +526,71 @@ def _b_top_products(rq: Request, s: Session) -> dict[str, Any]:
     return args
 
 
+_LEAD_THRESHOLD = (
+    r"\b(?P<op>over|more than|longer than|above|at least|under|less than|shorter than|below"
+    r"|within)\s+(?P<n>\d{1,3})\s*(?P<unit>days?|weeks?)\b"
+)
+
+
 def _b_lead(rq: Request, s: Session) -> dict[str, Any]:
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = {**_limit(rq)}
     supplier = _supplier(rq, s)
     if supplier:
         args["supplier"] = supplier
     if rq.categories:
         args["category"] = rq.categories[0]
+    if rq.countries:
+        args["country"] = rq.countries[0]
+    quoted = bool(_flag(rq, r"\b(quoted|quote|quotes|stated|promised|say|says)\b"))
+    _flag(rq, r"\b(average|avg|mean)\b")  # the answer states the average lead times
+    threshold = _flag(rq, _LEAD_THRESHOLD)
+    if threshold is None and rq.days is not None:  # "more than 10 days" (read as days)
+        threshold = re.search(r"(?P<op>over|more than|longer than|at least)\s+(?P<n>\d+)", rq.norm)
+    if threshold is not None:
+        days = int(threshold.group("n"))
+        if (threshold.groupdict().get("unit") or "day").startswith("week"):
+            days *= 7
+        if threshold.group("op") in ("over", "more than", "longer than", "above"):
+            args["min_quoted_days"] = days
+        elif threshold.group("op") == "at least":
+            args["min_quoted_days"] = days - 1
+        elif threshold.group("op") == "within":
+            args["max_quoted_days"] = days + 1
+        else:
+            args["max_quoted_days"] = days
+        rq.reading = f"Filtered on the quoted lead time ({days} days)."
+    slow = _flag(rq, r"\b(longest|slowest|worst|most)\b")
+    fast = _flag(rq, r"\b(shortest|fastest|quickest|best|least)\b")
+    if slow and fast:
+        raise NotForFastPath("both ends of the lead times asked for")
+    actual = bool(_flag(rq, r"\b(actual|actually|really|in practice)\b"))
+    if quoted and actual:
+        raise NotForFastPath("both the quoted and the actual lead time asked for")
+    if slow or fast:
+        if actual:
+            args["order"] = "slowest_actual" if slow else "fastest_actual"
+            rq.reading = "Ranked by the actual average lead time of received POs."
+        else:  # the supplier's lead time on record is the one it quotes
+            args["order"] = "longest_quoted" if slow else "shortest_quoted"
+            rq.reading = "Ranked by the quoted lead time (ask for actual ones to rank by POs)."
+        if not supplier and not re.search(r"\bsuppliers\b", rq.norm):
+            args["top"] = args.pop("limit", 1)  # "which supplier": the first, with ties
+    elif quoted and threshold is None and not supplier:
+        rq.reading = "Quoted and actual lead times side by side."
     return args
 
 
+def _b_supplier_contact(rq: Request, s: Session) -> dict[str, Any]:
+    if re.search(r"\baddress\b", rq.norm) and not re.search(r"\be ?mail address\b", rq.norm):
+        raise NotForFastPath("supplier records hold an email and a phone number, no address")
+    rq.reading = "The supplier's record: email and phone, with its lead times."
+    return {"supplier": _supplier(rq, s)}
+
+
 def _b_pos(rq: Request, s: Session) -> dict[str, Any]:
+    if re.search(r"\b(how much|total|value|worth|sum)\b", rq.norm) and not rq.pos:
+        # A figure, not a list: the structured reading sums purchase orders.
+        raise NotForFastPath("a purchase order value is a figure, not the order list")
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
     if rq.pos:
         args["po_number"] = rq.pos[0]
@@ -545,12 +599,15 @@ def _b_pos(rq: Request, s: Session) -> dict[str, Any]:
         args["supplier"] = supplier
     if _flag(rq, r"\b(overdue|late)\b"):
         args["status"] = "overdue"
-    elif _flag(rq, r"\b(open|outstanding|pending|on order)\b"):
+    elif _flag(rq, r"\b(open|outstanding|pending|on order|due in|coming in|expected in)\b"):
         args["status"] = "open"
+        rq.reading = "Open purchase orders (not yet received), with their expected dates."
     elif _flag(rq, r"\breceived\b"):
         args["status"] = "received"
     if args.get("status") in ("received", "overdue") and rq.period is not None:
         raise NotForFastPath("the period filters the order date, not the receipt or due date")
+    if rq.period is not None and re.search(r"\b(due|expected|coming|arriv\w*)\b", rq.norm):
+        raise NotForFastPath("the period filters the order date, not the expected date")
     if rq.skus:
         args["product"] = rq.skus[0]
     return args
@@ -596,6 +653,11 @@ BELOW_COST = (
 
 
 def _b_product(rq: Request, s: Session) -> dict[str, Any]:
+    return {"query": rq.skus[0]}
+
+
+def _b_product_supplier(rq: Request, s: Session) -> dict[str, Any]:
+    rq.reading = "The product's supplier, from its product record."
     return {"query": rq.skus[0]}
 
 
@@ -942,20 +1004,44 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "supplier lead times",
         "erp_supplier_lead_times",
-        _t(r"\b(lead times?|leadtime|how long does .* (take|deliver)|delivery times?)\b"),
-        _W({"supplier", "categories"}),
+        _t(
+            r"\b(lead times?|leadtime|how long does .* (take|deliver)|delivery times?"
+            r"|takes? (the )?(longest|shortest) to deliver|deliver(s)? (the )?(fastest|slowest))\b"
+        ),
+        _W({"supplier", "categories", "countries", "days", "limit"}),
         _W(),
-        LEAD_WORDS | _W({"of", "our", "all"}),
+        LEAD_WORDS
+        | _W({"of", "our", "all", "with", "over", "more", "than", "longer", "above", "least"})
+        | _W({"under", "less", "shorter", "below", "within", "week", "weeks", "longest"})
+        | _W({"shortest", "slowest", "fastest", "quickest", "quoted", "quote", "quotes"})
+        | _W({"stated", "promised", "say", "says", "which", "who", "has", "have", "avg", "mean"})
+        | _W({"actual", "actually", "really", "practice"})
+        # A threshold's number ("over 2 weeks"): the builder must apply it, or it declines.
+        | _W(str(n) for n in range(1, 100)),
         _b_lead,
         1,
     ),
     Rule(
+        # The supplier's record: its contact details beside its lead times.
+        "supplier contact",
+        "erp_supplier_lead_times",
+        _t(r"\b(e ?mail|mail|phone|telephone|phone number|contact|contact details)\b"),
+        _W({"supplier"}),
+        _W({"supplier"}),
+        _W("e email mail phone telephone number contact details supplier address".split()),
+        _b_supplier_contact,
+        2,
+    ),
+    Rule(
         "purchase orders",
         "erp_purchase_orders",
-        _t(r"\b(purchase orders?|pos?|on order from suppliers?|supplier orders?)\b"),
+        _t(
+            r"\b(purchase orders?|pos?|on order|supplier orders?|due in|coming in from"
+            r"|expected in from)\b"
+        ),
         _W({"pos", "supplier", "period", "skus", "limit"}),
         _W(),
-        PO_WORDS,
+        PO_WORDS | _W({"anything", "in", "with", "coming", "when"}),
         _b_pos,
         1,
     ),
@@ -986,6 +1072,18 @@ RULES: tuple[Rule, ...] = (
         PRODUCT_WORDS
         | _W({"who", "sells", "supplies", "supplier", "which", "for", "makes", "made", "about"}),
         _b_product,
+    ),
+    Rule(
+        # The product's supplier: "who do we buy the wiper blade from" (its record names it),
+        # not the customers who bought it from us.
+        "product supplier",
+        "erp_find_product",
+        _t(r"\b(who|where) do (we|you|i) (usually )?(buy|get|order|source|purchase) .+ from\W*$"),
+        _W({"skus"}),
+        _W({"skus"}),
+        _W({"who", "where", "buy", "get", "order", "source", "purchase", "usually", "from"}),
+        _b_product_supplier,
+        1,
     ),
     Rule(
         "shipments",

@@ -922,8 +922,8 @@ def _record(request: Request) -> QueryArgs | str:
 
 _LAPSE_PERIOD = re.compile(r"^(?:since|in the last|in the past|last|past|for)\b.*\d|^since\b")
 """A period measured back from today ("since march", "last 3 months"), as a lapse is stated."""
-_WHO_WITH = re.compile(r"\bwho\b.*\bwith\b")
-""""Who ... with": the other party of the records, not the person who made them."""
+_WHO_WITH = re.compile(r"\bwho\b.*\b(?:with|from)\b")
+""""Who ... with", "who do we buy from": the other party, not the person who made them."""
 _WHICH_ANY = re.compile(r"\b(?:anything|anyone|anybody|any)\b")
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"

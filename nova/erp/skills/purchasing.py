@@ -25,6 +25,7 @@ from nova.erp.results import (
 from nova.erp.skills.common import (
     PRODUCT_HELP,
     SUPPLIER_HELP,
+    Country,
     Limit,
     Name,
     NotFound,
@@ -43,12 +44,33 @@ from nova.erp.skills.common import (
 # --- purchasing -------------------------------------------------------------------------
 
 
+LeadOrder = Literal["fastest_actual", "slowest_actual", "shortest_quoted", "longest_quoted"]
+
+
 class SupplierLeadTimesArgs(SkillArgs):
     """Arguments of ``erp_supplier_lead_times``."""
 
     supplier: Name | None = Field(default=None, description=SUPPLIER_HELP + "; omit for all")
     category: Name | None = Field(
         default=None, description="Only suppliers of this category, e.g. Filters"
+    )
+    country: Country | None = Field(default=None, description="Only suppliers in this country")
+    min_quoted_days: int | None = Field(
+        default=None, ge=0, description="Only suppliers quoting a lead time over this many days"
+    )
+    max_quoted_days: int | None = Field(
+        default=None, ge=0, description="Only suppliers quoting a lead time under this many days"
+    )
+    order: LeadOrder = Field(
+        default="fastest_actual",
+        description="Sort by the actual average lead time from received POs (fastest or "
+        "slowest first) or by the quoted lead time (shortest or longest first)",
+    )
+    top: int | None = Field(
+        default=None,
+        ge=1,
+        le=50,
+        description="Only the first N suppliers in this order, with any tied with the last",
     )
     limit: Limit = 50
 
@@ -63,6 +85,17 @@ class LeadTimeRow(Row):
     received_pos: int = column("POs received", "int")
     late_pos: int = column("Late POs", "int")
     on_time_pct: Decimal | None = column("On time %", "pct")
+    country: str | None = column("Country", default=None)
+    email: str | None = column("Email", default=None)
+    phone: str | None = column("Phone", default=None)
+
+
+_LEAD_ORDERS = {
+    "fastest_actual": "fastest actual average first",
+    "slowest_actual": "slowest actual average first",
+    "shortest_quoted": "shortest quoted lead time first",
+    "longest_quoted": "longest quoted lead time first",
+}
 
 
 def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillResult[LeadTimeRow]:
@@ -75,6 +108,12 @@ def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillR
         conditions.append(
             m.Supplier.id.in_(select(m.Product.supplier_id).where(m.Product.category == category))
         )
+    if args.country:
+        conditions.append(m.Supplier.country == args.country)
+    if args.min_quoted_days is not None:
+        conditions.append(m.Supplier.lead_time_days > args.min_quoted_days)
+    if args.max_quoted_days is not None:
+        conditions.append(m.Supplier.lead_time_days < args.max_quoted_days)
     suppliers = list(
         session.scalars(select(m.Supplier).where(*conditions).order_by(m.Supplier.number))
     )
@@ -94,6 +133,7 @@ def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillR
         if arrived is not None:  # received POs always have a date; the column allows none
             stats[supplier_id].append(((arrived - ordered).days, arrived > expected))
     rows = []
+    ids = {supplier.number: supplier.id for supplier in suppliers}
     for supplier in suppliers:
         own = stats.get(supplier.id, [])
         late = sum(1 for _, was_late in own if was_late)
@@ -106,9 +146,62 @@ def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillR
                 received_pos=len(own),
                 late_pos=late,
                 on_time_pct=percent(len(own) - late, len(own)) if own else None,
+                country=supplier.country,
+                email=supplier.email,
+                phone=supplier.phone,
             )
         )
-    rows.sort(key=lambda row: (row.avg_actual_days is None, row.avg_actual_days or 0, row.id))
+    if args.order in ("shortest_quoted", "longest_quoted"):
+        sign = 1 if args.order == "shortest_quoted" else -1
+        rows.sort(key=lambda row: (sign * row.quoted_days, row.id))
+    else:
+        sign = 1 if args.order == "fastest_actual" else -1
+        rows.sort(
+            key=lambda row: (
+                row.avg_actual_days is None,
+                sign * (row.avg_actual_days or 0),
+                row.id,
+            )
+        )
+    if args.top is not None and len(rows) > args.top:
+        quoted = args.order in ("shortest_quoted", "longest_quoted")
+
+        def key(row: LeadTimeRow) -> Decimal | int | None:
+            return row.quoted_days if quoted else row.avg_actual_days
+
+        last = key(rows[args.top - 1])
+        rows = rows[: args.top] + [r for r in rows[args.top :] if key(r) == last]
+    facts = [Fact(key="count", label="Suppliers", value=len(rows), kind="int")]
+    facts.append(Fact(key="ordered_by", label="Order", value=_LEAD_ORDERS[args.order]))
+    chosen = [
+        f"in {args.country}" if args.country else "",
+        f"quoting over {args.min_quoted_days} days" if args.min_quoted_days is not None else "",
+        f"quoting under {args.max_quoted_days} days" if args.max_quoted_days is not None else "",
+        f"supplying {args.category}" if args.category else "",
+    ]
+    if any(chosen):
+        facts.append(
+            Fact(key="filters", label="Suppliers", value=", ".join(c for c in chosen if c))
+        )
+    if rows:
+        facts.append(
+            Fact(
+                key="avg_quoted_days",
+                label="Average quoted lead time (days)",
+                value=one_place(Decimal(sum(row.quoted_days for row in rows)) / len(rows)),
+                kind="days",
+            )
+        )
+        measured = [days for row in rows for days, _ in stats.get(ids[row.id], [])]
+        if measured:
+            facts.append(
+                Fact(
+                    key="avg_actual_days",
+                    label="Average actual lead time over received POs (days)",
+                    value=one_place(Decimal(sum(measured)) / len(measured)),
+                    kind="days",
+                )
+            )
     return SkillResult[LeadTimeRow](
         skill="erp_supplier_lead_times",
         focus="record" if args.supplier else "list",
@@ -116,7 +209,7 @@ def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillR
         as_of=business_date(session),
         rows=rows[: args.limit],
         total_rows=len(rows),
-        facts=[Fact(key="count", label="Suppliers", value=len(rows), kind="int")],
+        facts=facts,
         row_type=LeadTimeRow,
     )
 
