@@ -167,7 +167,8 @@ def fact_mentioned(fact: Fact, text: str) -> bool:
     ``€1,234.50`` and ``1234.5`` all state 1234.50), also written with fewer decimals
     (``39.8%`` states 39.85, ``€1,235`` states 1234.50; not below 10); zero is also stated
     by "no", "none", "nothing" or "zero". Dates and texts match as written (texts ignoring
-    case and runs of spaces), or as a date or id token of the text.
+    case, runs of spaces and underscores: a stored code such as ``in_transit`` is stated
+    by "in transit"), or as a date or id token of the text.
     """
     if fact.type == "number":
         try:
@@ -186,8 +187,9 @@ def fact_mentioned(fact: Fact, text: str) -> bool:
         return any(m.kind == "date" and m.text == fact.value for m in mentions(text)) or (
             fact.value in text
         )
-    wanted_text = " ".join(fact.value.split()).casefold()
-    return wanted_text in " ".join(text.split()).casefold() or any(
+    # A stored code reads as words in an answer: "in_transit" is stated by "in transit".
+    wanted_text = " ".join(fact.value.replace("_", " ").split()).casefold()
+    return wanted_text in " ".join(text.replace("_", " ").split()).casefold() or any(
         m.kind == "id" and m.text == fact.value for m in mentions(text)
     )
 

@@ -86,6 +86,9 @@ def test_digits_inside_an_id_or_a_date_do_not_state_a_number() -> None:
     assert not fact_mentioned(Fact(type="number", value="18"), "due 2025-04-18")
     assert fact_mentioned(Fact(type="text", value="INV-2024-00165"), "- INV-2024-00165: due")
     assert fact_mentioned(Fact(type="text", value="Nordwind GmbH"), "NORDWIND  GmbH owes")
+    # A stored code is stated by its words, and still not by different words.
+    assert fact_mentioned(Fact(type="text", value="in_transit"), "shipped 27 June, in transit")
+    assert not fact_mentioned(Fact(type="text", value="in_transit"), "delivered 28 June")
 
 
 def test_rows_must_match_when_the_reading_gives_them() -> None:
