@@ -18,9 +18,10 @@ glossary_manager) runs the generic agent ⇄ tools loop.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal, cast
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
@@ -41,13 +42,16 @@ from nodes.translation import (
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.glossary import Glossary, GlossaryEntry, MaskedText, ProtectedSpan
 from nova.ledger.failures import FailureLedger
+from nova.messages import message_text
 from nova.models import ModelFactory, ModelUnavailable, default_model_factory
 from nova.settings import get_settings
 from nova.state import AgentLoopState, AgentOutcome, AgentRun, NovaContext
 from tools.language import (
     DetectedLanguage,
+    SplitRequest,
     default_target,
     language_name,
+    named_languages,
     parse_target_languages,
     split_request,
 )
@@ -186,6 +190,25 @@ def _analysis(source: DetectedLanguage | None, jobs: list[TranslationJob]) -> st
     return "\n".join(lines)
 
 
+def _earlier_text(state: TranslationState, split: SplitRequest) -> SplitRequest | None:
+    """Carry the thread's last supplied text into a follow-up that names none.
+
+    "now polish" after "translate to french: …" asks for the same text in another language:
+    a follow-up (the route's own method) keeps this turn's instruction and takes the text of
+    the latest earlier request that supplied one (``None``: no such turn; the owner is asked
+    for the text).
+    """
+    route = state.get("route")
+    if route is None or route.get("method") != "followup":
+        return None
+    earlier = [m for m in state.get("messages", []) if isinstance(m, HumanMessage)][:-1]
+    for message in reversed(earlier):
+        supplied = split_request(message_text(message)).text
+        if supplied:
+            return replace(split, text=supplied)
+    return None
+
+
 def make_prepare_node(
     catalog: Catalog[AgentSpec],
     model_factory: ModelFactory,
@@ -203,6 +226,9 @@ def make_prepare_node(
         spec = catalog[TRANSLATOR]
         request = state.get("request") or ""
         split = split_request(request)
+        carried = not split.text and _earlier_text(state, split)
+        if carried:
+            split = carried
         reset: dict[str, object] = {
             "translated_chunks": None,
             "translation_task": None,
@@ -223,9 +249,11 @@ def make_prepare_node(
         project = state.get("project") or context.project or get_settings().default_project
         glossary = _load_glossary(project, context.user_id)
         source = detect_source(split.text, glossary)
-        targets = parse_target_languages(split.instruction) or [
-            default_target(source.code if source else None)
-        ]
+        targets = (
+            parse_target_languages(split.instruction)
+            or (named_languages(split.instruction) if carried else [])
+            or [default_target(source.code if source else None)]
+        )
         jobs = [
             prepare_translation(split.text, target, glossary, source=source, max_chars=max_chars)
             for target in targets

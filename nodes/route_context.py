@@ -100,9 +100,21 @@ MAX_TOPIC_FOLLOWUPS = 6
 """Follow-ups kept per topic: older ones hardly change the parameters, and the fast path
 re-reads them all."""
 
-_OPENERS = ("and", "or", "but", "also", "plus", "then", "so", "same", "what about", "how about")
-"""Coordinating conjunctions and "what/how about": a turn opening with one continues the
-previous one."""
+_OPENERS = (
+    "and",
+    "or",
+    "but",
+    "also",
+    "plus",
+    "then",
+    "so",
+    "now",
+    "same",
+    "what about",
+    "how about",
+)
+"""Coordinating conjunctions, "now" ("now polish", "now for march") and "what/how about": a
+turn opening with one continues the previous one."""
 
 _PRO_FORMS = frozenset(
     "one ones it its that those them they their theirs same too instead either another".split()

@@ -91,6 +91,7 @@ def test_cli_ask_says_when_the_thread_to_continue_holds_nothing() -> None:
         ("what about last month?", True),
         ("same for Nordwind", True),
         ("How about Kessler?", True),
+        ("now polish", True),
         ("Which invoices are overdue for Baker & Sons?", False),
         ("what's 19% VAT on 200", False),
         ("translate this into French: Your order has shipped today, thanks", False),
@@ -358,3 +359,18 @@ def test_find_context_reads_language_glossary_terms_and_the_named_customer(
     assert set(findings.glossary_terms) == {"Bremsscheibe", "Werkstatt"}
     assert findings.customers == (f"{name} ({number})",)
     assert findings.problems == ()
+
+
+def test_a_translation_follow_up_takes_the_earlier_text_into_the_language_it_names() -> None:
+    # "now polish" names only a language: the same text, another target. Without a model
+    # the answer shows what was prepared for the earlier text (source, target, kept tokens).
+    graph = scripted_graph()
+    turn(graph, "translate to french: Ihre Bestellung SO-4919 wurde heute versendet.", "tr-1")
+    state = turn(graph, "now polish", "tr-1")
+    assert state["route"]["method"] == "followup" and state["route"]["agent"] == "translator"
+    answer = state["messages"][-1].content
+    assert "Target: Polish (pl)" in answer and "SO-4919" in answer
+    assert "Which text should I translate" not in answer
+    # A new thread with the same words has no text to carry: it is asked for one.
+    alone = turn(graph, "now translate it to polish", "tr-2")
+    assert "Target: Polish" not in alone["messages"][-1].content

@@ -184,6 +184,15 @@ def parse_target_languages(instruction: str) -> list[str]:
     return ordered
 
 
+def named_languages(fragment: str) -> list[str]:
+    """Return the codes of the languages a short follow-up names by themselves ("now polish").
+
+    Only for a turn that continues a translation: there a bare language name can only be the
+    next target; in a request of its own "polish" may well be the verb.
+    """
+    return list(dict.fromkeys(_codes_in(fragment)))
+
+
 def parse_target_language(instruction: str) -> str | None:
     """Return the first target language code a request names, or ``None``."""
     codes = parse_target_languages(instruction)
