@@ -33,10 +33,18 @@ the request's grammar, not from its topic or from phrases seen in any dataset:
   but they seek information (``DialogueAct.seeks_information``), so a blame detector can
   tell them from requests to act.
 
-Everything else (an imperative, a statement, a verbless fragment) is ``other``: without a
-part-of-speech lexicon an imperative cannot be told from a noun phrase, so neither counts
-as asking. The word classes below are closed grammatical classes of English (complete
-lists from any grammar), not vocabulary chosen for a dataset.
+* **Verbless fragments**: a short request (at most ``MAX_FRAGMENT_WORDS`` words, one
+  clause) in which no word can be a verb by itself and whose first content word cannot be
+  a verb at all ("accountant email", "nordwind phone no") is a terse lookup, ``fragment``.
+  The lexicon is lemminflect's (every English word's possible parts of speech), so
+  "email the accountant" (a verb first) stays an imperative. A fragment may be answered
+  from memory (``asks``) but is not counted as seeking information for blame: "weekly
+  sales report" is also a fragment, and there it names a job to run; the route node only
+  lets memory take one that memory answers better than the classifier's pick.
+
+Everything else (an imperative, a statement) is ``other``. The word classes below are
+closed grammatical classes of English (complete lists from any grammar), not vocabulary
+chosen for a dataset.
 """
 
 from __future__ import annotations
@@ -47,7 +55,10 @@ from typing import Literal
 
 __all__ = ["DialogueAct", "dialogue_act", "only_asks"]
 
-Act = Literal["question", "indirect_request", "information_request", "other"]
+Act = Literal["question", "indirect_request", "information_request", "fragment", "other"]
+
+MAX_FRAGMENT_WORDS = 5
+"""Longer verbless requests are rare; past this a missing verb is more likely a typo."""
 
 _INTERROGATIVES = frozenset("what which who whom whose when where why how".split())
 """Interrogative pronouns, determiners and adverbs."""
@@ -100,8 +111,8 @@ class DialogueAct:
 
     @property
     def asks(self) -> bool:
-        """Whether the request is a question."""
-        return self.act == "question"
+        """Whether memory may answer the request: a question, or a terse verbless lookup."""
+        return self.act in ("question", "fragment")
 
     @property
     def seeks_information(self) -> bool:
@@ -174,7 +185,26 @@ def dialogue_act(text: str) -> DialogueAct:
         imperative = imperative or DialogueAct(act, why)
     if text.rstrip().endswith("?"):
         return DialogueAct("question", "ends with a question mark")
+    if imperative is None and len(clauses) == 1 and _verbless(_WORD.findall(clauses[0])):
+        return DialogueAct("fragment", "a verbless fragment (a terse lookup)")
     return imperative or DialogueAct("other", "no interrogative clause and no question mark")
+
+
+def _verbless(words: list[str]) -> bool:
+    """Whether ``words`` form a short fragment with no verb (see the module docstring)."""
+    from lemminflect import getAllLemmas  # a tenth of a second: only requests memory may answer
+
+    lowered = [w.lower() for w in words]
+    content = [w for w in lowered if w not in _CLOSED]
+    if not 2 <= len(lowered) <= MAX_FRAGMENT_WORDS or not content:
+        return False
+    if any(_base(word) in _BE | _DO_HAVE | _MODALS for word in lowered):
+        return False  # "do the month end close": an auxiliary is a verb too
+    readings = [getAllLemmas(word) for word in content]
+    if "VERB" in readings[0]:
+        return False  # "email the accountant", "list overdue invoices": an imperative
+    # A word that is only ever a verb ("send", "remind") makes a clause of the fragment.
+    return not any(set(r) == {"VERB"} for r in readings)
 
 
 def only_asks(text: str) -> bool:

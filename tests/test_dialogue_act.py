@@ -32,12 +32,13 @@ def test_questions_ask(text: str) -> None:
         "do the month end close",
         "Book a hotel room in Hamburg for two nights",
         "remember: acme now wants deliveries on thursdays, not tuesdays",
-        "accountant email",
+        "email the accountant",
+        "send reminders",
         # Quoted text is carried content, not the ask.
         "tweet 'erp-product 5.0 is out! is it?' from the company account",
     ],
 )
-def test_commands_statements_and_fragments_do_not_ask(text: str) -> None:
+def test_commands_and_statements_do_not_ask(text: str) -> None:
     assert dialogue_act(text).act == "other", dialogue_act(text)
 
 
@@ -97,3 +98,25 @@ def test_an_imperative_for_information_with_a_question_mark_stays_a_question() -
     # The question mark read it as a question before imperatives were read: unchanged.
     assert dialogue_act("Remind me what we decided about the restocking fee?").act == "question"
     assert dialogue_act("Who is our accountant?").seeks_information
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        # No word can be a verb, the first cannot be one: a terse lookup.
+        ("accountant email", True),
+        ("nordwind phone no", True),
+        ("monthly tax prepayment amount", True),
+        # A first word that can be a verb reads as an imperative; one word is no fragment.
+        ("list overdue invoices", False),
+        ("invoice reminders", False),
+        ("accountant", False),
+        # Too long to be a lookup without a verb.
+        ("accountant email and phone number and office address", False),
+    ],
+)
+def test_a_verbless_fragment_is_a_lookup_memory_may_answer(text: str, fragment: bool) -> None:
+    act = dialogue_act(text)
+    assert (act.act == "fragment") is fragment, act
+    assert act.asks is fragment
+    assert not act.seeks_information  # blame does not count "weekly sales report" as asking
