@@ -672,6 +672,34 @@ def data_owner_scope(
     return owner if owner is not None and owner != project else None
 
 
+def named_project(
+    request: str,
+    projects: Projects,
+    *,
+    default_project: str,
+    is_erp_name: Callable[[str], bool],
+) -> tuple[str, str] | None:
+    """Return the project a new, unscoped thread's first request names, and the name used.
+
+    "signcraft trustpilot rating?" is about the SignCraft marketplace, whatever the default
+    project is (``Project.own_names``: protected glossary terms and brand words). Nothing is
+    returned when the request names several projects, or names one by a single word that is
+    also an ERP customer or supplier (``is_erp_name``: "rheintal" is the Rheintal ERP
+    product and the supplier Rheintal Bearings), or names only the default project.
+    """
+    found = [
+        (project.id, name)
+        for project in projects
+        if project.id != default_project and (name := project.named_in(request))
+    ]
+    if len(found) != 1:
+        return None
+    project_id, name = found[0]
+    if " " not in name and is_erp_name(name):
+        return None
+    return project_id, name
+
+
 def scope_line(decision: RouteDecision | None) -> str | None:
     """Return the answer's line saying why the turn runs in its project (``None``: no move)."""
     scope = decision.get("scope") if decision else None

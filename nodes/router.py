@@ -35,6 +35,7 @@ from nodes.route_context import (
     followup_decision,
     memory_decision,
     memory_readers,
+    named_project,
     next_thread_route,
     offered_options,
     only_pro_forms,
@@ -52,6 +53,7 @@ from nodes.routing.model import (
     decide_abstain,
 )
 from nodes.routing.text import instruction_text
+from nodes.supervisor import is_erp_name
 from nodes.text_route import textless_decision
 from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.errors import InvalidRequest
@@ -872,6 +874,22 @@ def make_route_node(
                     owner=context.user_id,
                 ),
             }
+        if (
+            owner is None
+            and context.project is None
+            and not earlier_turns
+            and turn_project != settings.default_project
+        ):
+            # intake scoped this new thread by the project its request names: say so.
+            named = named_project(
+                request,
+                projects,
+                default_project=settings.default_project,
+                is_erp_name=is_erp_name,
+            )
+            if named is not None and named[0] == turn_project:
+                decision["scope"] = f"{turn_project}, because the request names it ({named[1]!r})"
+                decision["reason"] += f"; scoped to {decision['scope']}"
         project_id = update.get("project") or state.get("project")
         try:
             get_ledger().append(

@@ -32,7 +32,9 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
 
     The project is the one the run names (``context.project``); a run that names none
     continues in the thread's project (kept in the checkpointed state from the thread's
-    earlier turns), and a new thread starts in ``NOVA_DEFAULT_PROJECT``.
+    earlier turns), and a new thread starts in the project its request names by name
+    ("signcraft trustpilot rating?", ``nodes.route_context.named_project``), else in
+    ``NOVA_DEFAULT_PROJECT``.
     """
     humans = [m for m in state.get("messages", []) if isinstance(m, HumanMessage)]
     request = message_text(humans[-1]).strip() if humans else ""
@@ -42,7 +44,7 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
             '{"messages": [{"role": "user", "content": "Which invoices are overdue?"}]}'
         )
     context = runtime.context or NovaContext()
-    project = context.project or state.get("project") or get_settings().default_project
+    project = context.project or state.get("project") or _project_named(request)
     load_projects().get(project)  # an unknown project fails here, naming the known ones
     # Routing follows the owner's instruction, never the text it carries.
     instruction = split_instruction(request).instruction if defences_on() else request
@@ -55,6 +57,34 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
         "agent_steps": 0,
         "memories": [],
     }
+
+
+def _project_named(request: str) -> str:
+    """Return the project a new thread's unscoped first request names, else the default."""
+    from nodes.route_context import named_project
+
+    default = get_settings().default_project
+    named = named_project(
+        request, load_projects(), default_project=default, is_erp_name=is_erp_name
+    )
+    return named[0] if named else default
+
+
+def is_erp_name(word: str) -> bool:
+    """Whether ``word`` names an ERP customer or supplier (``False`` without an ERP)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nova.erp import models as m
+    from nova.erp.db import get_erp_database
+    from nova.erp.skills.common import name_index
+
+    try:
+        with get_erp_database().read_session() as session:
+            return any(
+                name_index(session, model).lookup(word) for model in (m.Customer, m.Supplier)
+            )
+    except SQLAlchemyError:
+        return False
 
 
 def unroutable_reply(route: RouteDecision | None, project_id: str | None) -> AIMessage | None:

@@ -12,6 +12,7 @@ file that defines it, that fills its memory on first use.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,37 @@ class Project(BaseModel):
     def holds(self, data: str) -> bool:
         """Return whether this project declares the business data ``data`` (e.g. ``erp``)."""
         return data in self.data
+
+    @functools.cached_property
+    def own_names(self) -> tuple[str, ...]:
+        """The names a request calls this project by, lower case, longest first.
+
+        Its protected glossary terms ("Rheintal ERP", "SignCraft") and the words of those
+        and of its display name that no English dictionary holds ("rheintal", "signcraft"):
+        brand names. "Parts shop" or "Client work" are ordinary words and name nothing.
+        """
+        from lemminflect import getAllLemmas
+
+        phrases = [
+            g.term.lower()
+            for g in self.glossary
+            if g.protected and re.search(r"[^\W\d_]{4,}", g.term)  # not a code prefix ("BRK-")
+        ]
+        words = {
+            word
+            for text in (self.name, *phrases)
+            for word in re.findall(r"[^\W\d_]{4,}", text.lower())
+            if not getAllLemmas(word)
+        }
+        return tuple(sorted({*phrases, *words}, key=lambda n: (-len(n), n)))
+
+    def named_in(self, text: str) -> str | None:
+        """Return the name of this project that ``text`` mentions, or ``None``."""
+        lowered = text.lower()
+        return next(
+            (n for n in self.own_names if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", lowered)),
+            None,
+        )
 
     def load_seeds(self) -> tuple[SeedMemory, ...]:
         """Read this project's seed memories (none when it names no seed file).

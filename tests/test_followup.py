@@ -374,3 +374,42 @@ def test_a_translation_follow_up_takes_the_earlier_text_into_the_language_it_nam
     # A new thread with the same words has no text to carry: it is asked for one.
     alone = turn(graph, "now translate it to polish", "tr-2")
     assert "Target: Polish" not in alone["messages"][-1].content
+
+
+def test_a_new_thread_is_scoped_to_the_project_its_request_names() -> None:
+    graph = scripted_graph()
+    state = turn(graph, "signcraft trustpilot rating?", "named-1")
+    assert state["project"] == "sign-marketplace"
+    assert "because the request names it ('signcraft')" in state["route"]["scope"]
+    # A run that names its project, and a thread's later turns, keep theirs.
+    named = turn(graph, "signcraft trustpilot rating?", "named-2", project="parts-shop")
+    assert named["project"] == "parts-shop"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("signcraft trustpilot rating?", ("sign-marketplace", "signcraft")),
+        ("rheintal erp release date", ("erp-product", "rheintal erp")),
+        ("hoffmann portal deadline", ("client-work", "hoffmann portal")),
+        # One word that is also an ERP supplier or customer names no project by itself.
+        ("pro tier rheintal - price per user?", None),
+        ("how much is the hoffmann invoice", None),
+        # Ordinary words of a project's name ("Parts shop") name nothing; two projects neither.
+        ("parts shop opening hours", None),
+        ("signcraft vs rheintal erp revenue", None),
+    ],
+)
+def test_a_project_is_named_by_its_brand_not_by_ordinary_words(
+    text: str, expected: tuple[str, str] | None
+) -> None:
+    from nodes.route_context import named_project
+    from nova.projects import load_projects
+
+    found = named_project(
+        text,
+        load_projects(),
+        default_project="personal",
+        is_erp_name=lambda word: word in {"rheintal", "hoffmann"},
+    )
+    assert found == expected
