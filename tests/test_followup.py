@@ -378,12 +378,16 @@ def test_a_translation_follow_up_takes_the_earlier_text_into_the_language_it_nam
 
 def test_a_new_thread_is_scoped_to_the_project_its_request_names() -> None:
     graph = scripted_graph()
+
+    def project_of(thread: str) -> str:
+        return graph.get_state({"configurable": {"thread_id": thread}}).values["project"]
+
     state = turn(graph, "signcraft trustpilot rating?", "named-1")
-    assert state["project"] == "sign-marketplace"
+    assert project_of("named-1") == "sign-marketplace"
     assert "because the request names it ('signcraft')" in state["route"]["scope"]
-    # A run that names its project, and a thread's later turns, keep theirs.
-    named = turn(graph, "signcraft trustpilot rating?", "named-2", project="parts-shop")
-    assert named["project"] == "parts-shop"
+    # A run that names its project keeps it.
+    turn(graph, "signcraft trustpilot rating?", "named-2", project="parts-shop")
+    assert project_of("named-2") == "parts-shop"
 
 
 @pytest.mark.parametrize(
