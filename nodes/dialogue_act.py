@@ -53,7 +53,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DialogueAct", "dialogue_act", "only_asks"]
+__all__ = ["DialogueAct", "dialogue_act", "function_word", "only_asks"]
 
 Act = Literal["question", "indirect_request", "information_request", "fragment", "other"]
 
@@ -188,6 +188,11 @@ def dialogue_act(text: str) -> DialogueAct:
     if imperative is None and len(clauses) == 1 and _verbless(_WORD.findall(clauses[0])):
         return DialogueAct("fragment", "a verbless fragment (a terse lookup)")
     return imperative or DialogueAct("other", "no interrogative clause and no question mark")
+
+
+def function_word(word: str) -> bool:
+    """Whether ``word`` is a closed-class word of English ("with", "the", "whats", "it")."""
+    return _base(word) in _CLOSED
 
 
 def _verbless(words: list[str]) -> bool:

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
-from nodes.dialogue_act import dialogue_act
+from nodes.dialogue_act import dialogue_act, function_word
 from nova.catalog import AgentSpec, Catalog
 from nova.messages import message_text
 from nova.route_types import RouteMethod
@@ -247,6 +247,67 @@ def elliptical(text: str, *, answers_question: bool = False) -> str | None:
     if pro_forms:
         return f"refers back with {pro_forms[0]!r}"
     return None
+
+
+_DANGLING = frozenset("it that them they their those him her".split())
+"""Pro-forms that need something named before them ("send it to him", "remind them")."""
+
+
+def dangling_reference_decision(
+    decision: RouteDecision, request: str, *, earlier_turns: bool, fallback_agent: str
+) -> RouteDecision | None:
+    """Ask what a thread's first request refers to when it only points back with a pro-form.
+
+    "remind them again", "whats the price on that", "send it to him" open a conversation but
+    refer to something named before it; the classifier would happily route them (to the
+    reminders pipeline, pricing…) and the agent would guess. Nothing is asked when the
+    thread has earlier turns (``followup_decision`` reads those), when the request carries
+    a figure, a quoted or pasted text, or a name (a word no English dictionary holds), or
+    when it went to the fallback agent ("how is it going": small talk needs no referent).
+    """
+    if earlier_turns or decision["agent"] in (None, fallback_agent):
+        return None
+    why = elliptical(request)
+    if why is None or not why.startswith("refers back with"):
+        return None
+    words = [word.lower() for word in _WORD.findall(request)]
+    if re.search(r"\d|[:\"“„«]", request):
+        return None
+    from lemminflect import getAllLemmas
+
+    readings = [{} if function_word(word) else getAllLemmas(word) for word in words]
+    if any(not r and not function_word(w) for w, r in zip(words, readings, strict=True)):
+        return None  # a name the request brings along is what it is about
+    # A pro-form after a noun may have its antecedent there ("customers that still owe",
+    # "anyone over their limit", "returns - which carrier shipped those"): only one with
+    # no noun before it points outside the request.
+    pro_forms = [
+        word
+        for i, word in enumerate(words)
+        if word in _DANGLING and not any("NOUN" in r for r in readings[:i])
+    ]
+    if not pro_forms:
+        return None
+    return RouteDecision(
+        id=decision["id"],
+        agent=None,
+        subgraph=None,
+        confidence=decision["confidence"],
+        margin=decision["margin"],
+        candidates=decision["candidates"],
+        method="clarify",
+        question=(
+            f"What does '{pro_forms[0]}' refer to? This conversation has no earlier turn to "
+            "go back to: name it (an order, an invoice, a customer, a text) and ask again."
+        ),
+        reason=(
+            f"the request refers back with {pro_forms[0]!r} and the thread has no earlier "
+            f"turn; classifier: {decision['reason']}"
+        ),
+        catalog_version=decision["catalog_version"],
+        router_version=decision["router_version"],
+        latency_ms=decision["latency_ms"],
+    )
 
 
 def previous_reply_asks(messages: Sequence[AnyMessage]) -> bool:

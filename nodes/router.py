@@ -30,6 +30,7 @@ from nodes.erp_route import PlanSkill, erp_plan_decision, planned_read_skill
 from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
     certain_decision,
+    dangling_reference_decision,
     data_owner_scope,
     enabled_decision,
     followup_decision,
@@ -833,6 +834,15 @@ def make_route_node(
                     allows=allows,
                 )
                 decision = moved or decision
+                decision = (
+                    dangling_reference_decision(
+                        decision,
+                        request,
+                        earlier_turns=earlier_turns,
+                        fallback_agent=config.fallback_agent,
+                    )
+                    or decision
+                )
             # A question is never the request to run a pipeline that acts, however the
             # classifier or the thread's topic read it.
             questioned = question_decision(

@@ -417,3 +417,42 @@ def test_a_project_is_named_by_its_brand_not_by_ordinary_words(
         is_erp_name=lambda word: word in {"rheintal", "hoffmann"},
     )
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        # A first turn that only points back: nothing earlier to point at.
+        ("remind them again", True),
+        ("how much is it with vat", True),
+        ("is that invoice paid", True),
+        # The antecedent is in the request, it names something, or it brings a figure.
+        ("anyone over their credit limit?", False),
+        ("blocked customers that still owe money", False),
+        ("any credit notes without a return behind them", False),
+        ("what does nordwind owe on it", False),
+        ("what's 19% VAT on it if it costs 200", False),
+        ("translate it to german: Hallo Welt", False),
+    ],
+)
+def test_a_first_turn_that_only_points_back_is_asked_what_it_means(text: str, asks: bool) -> None:
+    from nodes.route_context import dangling_reference_decision
+
+    routed = route_to("erp_pricing", "erp", confidence=0.9)
+    decision = dangling_reference_decision(
+        routed, text, earlier_turns=False, fallback_agent="general_chat"
+    )
+    assert (decision is not None) is asks
+    if decision is not None:
+        assert decision["method"] == "clarify" and decision["agent"] is None
+        assert "no earlier turn" in str(decision["question"])
+    # With earlier turns the follow-up logic reads it; small talk needs no referent.
+    assert (
+        dangling_reference_decision(routed, text, earlier_turns=True, fallback_agent="general_chat")
+        is None
+    )
+    chat = route_to("general_chat", "chat", confidence=0.9)
+    assert (
+        dangling_reference_decision(chat, text, earlier_turns=False, fallback_agent="general_chat")
+        is None
+    )
