@@ -40,7 +40,7 @@ OUT_JSONL = DATASETS / "erp_owner.jsonl"
 OUT_META = DATASETS / "erp_owner.meta.json"
 
 KINDS = {"number", "text", "date"}
-ID_RE = re.compile(r"^own-\d{3,}$")
+ID_RE = re.compile(r"^(?:own|tune)-\d{3,}$")  # tune-: dev-only probes (evals/discipline.py)
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

@@ -21,6 +21,11 @@ class Case:
     text: str
 
 
+def test_tuning_probes_are_always_dev() -> None:
+    assert {split_of(f"tune-{n:03d}") for n in range(200)} == {"dev"}
+    assert {split_of(f"own-{n:03d}") for n in range(200)} == {"dev", "test"}
+
+
 def test_split_is_a_function_of_the_id_alone() -> None:
     # Frozen: these assignments were recorded when the split was introduced; a change to the
     # salt or the hash would move cases between dev and test and invalidate every quoted figure.
