@@ -554,8 +554,10 @@ def memory_decision(
        action request ("pay my gym membership fee") is never answered from memory, however
        well a memory matches its words.
     3. **The classifier**: it abstained (no agent it is sure of), or its confidence in its
-       pick is below the memory's relevance, or (not for an ERP agent) the request's
-       similarity to its nearest catalog example (``decision["similarity"]``) is below it.
+       pick is below the memory's relevance, or (not for an ERP agent, nor for a verbless
+       fragment, whose form does not say whether it asks: "taglines for the app") the
+       request's similarity to its nearest catalog example (``decision["similarity"]``)
+       is below it.
     4. **The picked agent's data**: an ERP agent keeps a request that names an ERP entity
        (customer, document, SKU, period…) in a project that holds the ERP data: only the
        ERP can look that up, whatever memory says. A request that names nothing of the
@@ -612,7 +614,11 @@ def memory_decision(
             classifier = f"the request names someone the ERP does not hold for {agent}"
         elif best["score"] > decision["confidence"]:
             classifier = f"the classifier is less sure of {agent} ({decision['confidence']:.2f})"
-        elif mention is None and best["score"] > decision.get("similarity", 1.0):
+        elif (
+            mention is None
+            and act.act != "fragment"
+            and best["score"] > decision.get("similarity", 1.0)
+        ):
             # Both are the request's similarity to a stored text: the memory is closer to it
             # than any agent's example is, so the catalog knows such requests less well.
             # (Not for an ERP agent: its data, not its examples, is what memory competes with.)

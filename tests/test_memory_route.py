@@ -195,3 +195,14 @@ _NAMES: dict[str, ErpMention] = {
     "invoices of kessler landtechnik in may": "entity",  # a period: the ERP has things to read
     "who is our accountant": "none",
 }
+
+
+def test_a_verbless_fragment_moves_to_memory_only_when_memory_is_surer() -> None:
+    # "taglines for the 5.0 warehouse app" has no verb, like "accountant email": its form
+    # does not say whether it asks, so being nearer a memory than any example is not enough.
+    brainstorm = route_to("brainstormer", "chat", confidence=0.77)
+    brainstorm["similarity"] = 0.43
+    assert _decide(brainstorm, "taglines for the 5.0 warehouse app", _hit(0.63)) is None
+    unsure = route_to("email_drafter", "chat", confidence=0.4)
+    moved = _decide(unsure, "accountant email", _hit(0.7))
+    assert moved is not None and "verbless fragment" in moved["reason"]
