@@ -551,3 +551,45 @@ def test_supplier_contact_is_read_from_its_record(full_erp: ErpDatabase) -> None
     assert email in answer_text and phone in answer_text
     # Suppliers have no address on record.
     assert isinstance(plan(full_erp, f"address of {name.lower()}"), Decline)
+
+
+def test_stock_worth_at_cost_is_the_stock_value_and_at_cost_fits_nothing_else(
+    full_erp: ErpDatabase,
+) -> None:
+    decision, _, result = answer(full_erp, "whats the stock in ulm worth at cost")
+    assert decision.args.measure == "stock_value" and decision.args.warehouse == "ULM"
+    ((cents,),) = sql(
+        full_erp,
+        "select sum(s.on_hand * p.cost_cents) from stock_levels s join products p"
+        " on p.id = s.product_id where s.warehouse = 'ULM'",
+    )
+    assert next(f.value for f in result.facts if f.key == "value") == Decimal(cents) / 100
+    assert isinstance(plan(full_erp, "revenue at cost last month"), Decline)
+
+
+def test_deliveries_that_arrived_in_a_period_are_dated_by_delivery(full_erp: ErpDatabase) -> None:
+    decision, text_, result = answer(full_erp, "how many deliveries arrived late in june")
+    assert decision.args.dated_by == "delivered" and decision.args.status == "late"
+    ((count,),) = sql(
+        full_erp,
+        "select count(*) from shipments where delivered_on between '2025-06-01' and"
+        " '2025-06-30' and delivered_on > expected_delivery",
+    )
+    assert result.total_rows == count
+    assert "delivered from 2025-06-01 to 2025-06-30" in text_.splitlines()[0]
+    # Without an arrival verb the period could date either: still declined.
+    assert isinstance(plan(full_erp, "late shipments in june"), Decline)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "skill"),
+    [
+        ("phone no for donau components", "erp_supplier_lead_times"),
+        ("did we issue a credit note for RMA-2025-0080", "erp_returns"),
+    ],
+)
+def test_owner_shorthand_and_verbs_are_read(
+    full_erp: ErpDatabase, request_text: str, skill: str
+) -> None:
+    decision = plan(full_erp, request_text)
+    assert isinstance(decision, Plan) and decision.skill == skill

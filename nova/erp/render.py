@@ -454,10 +454,12 @@ def _headline_of(result: SkillResult[Any]) -> str:
                 f"{r['expected_delivery']}, "
                 f"{state}{late}; shipping cost {r['cost']}."
             )
+        # The period dates the shipping unless the request dated the delivery.
+        dated = " delivered" if facts.get("dated_by") else ""
         if not rows:
-            return f"No shipments match{_period(facts)} (as of {result.as_of})."
+            return f"No shipments match{dated}{_period(facts)} (as of {result.as_of})."
         return (
-            f"{_s(count, 'shipment')}{_period(facts)}, {facts['late']} late, shipping cost "
+            f"{_s(count, 'shipment')}{dated}{_period(facts)}, {facts['late']} late, shipping cost "
             f"{facts['cost']} (as of {result.as_of}):"
         )
     if skill == "erp_returns":

@@ -289,6 +289,11 @@ _SHORTHAND_RE = re.compile(
     re.IGNORECASE,
 )
 """Shorthand typed on a phone ("q1 rev", "customer w most returns", "avg invoice amt")."""
+_NUMBER_ABBREVIATION_RE = re.compile(
+    r"\b(phone|tel|telephone|fax|mobile)\s+(?:no|nr|#)(?=\W|$)",
+    re.IGNORECASE,
+)
+""""phone no", "tel nr": the noun's number, not the negation "no"."""
 # English contractions, with or without the apostrophe people skip when typing fast
 # ("isnt", "havent"). Spelled out, "not" is a condition word the guard must see applied,
 # and "we're" no longer leaves a stray "re" that no rule can place.
@@ -425,6 +430,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     # "90+ days" as "at least 90 days".
     text = _YEAR_RE.sub("year", _spelled_out(text))
     text = _SHORTHAND_RE.sub(lambda match: _SHORTHAND[match.group(0).lower()], text)
+    text = _NUMBER_ABBREVIATION_RE.sub(r"\1 number", text)
     text = _counts_in_digits(text)
     text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", text)
     text = _spelled(text, session)

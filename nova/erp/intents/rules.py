@@ -676,14 +676,19 @@ def _b_shipments(rq: Request, s: Session) -> dict[str, Any]:
     if one:
         # One shipment's record shows whether it was delivered, and when.
         _flag(rq, r"\b(delivered|arrived|shipped|late|delayed)\b")
+    # "arrived late in june", "delivered in may": the period dates the delivery. Without
+    # such a verb, "late shipments in june" could date either; that is not guessed.
+    arrival = not one and rq.period is not None and _flag(rq, r"\b(arrived|arriving|delivered)\b")
+    if arrival:
+        args["dated_by"] = "delivered"
     if _flag(rq, r"\bin transit\b|\bon (the|its) way\b|\bout for delivery\b"):
         args["status"] = "in_transit"
     elif _flag(rq, r"\b(late|delayed)\b"):
-        if rq.period is not None:
+        if rq.period is not None and not arrival:
             raise NotForFastPath("the period filters the shipping date, not the delivery date")
         args["status"] = "late"
     elif not one and _flag(rq, r"\bdelivered\b"):
-        if rq.period is not None:
+        if rq.period is not None and not arrival:
             raise NotForFastPath("the period filters the shipping date, not the delivery date")
         args["status"] = "delivered"
     carriers = {
@@ -1110,7 +1115,9 @@ RULES: tuple[Rule, ...] = (
         _W({"rmas", "invoices", "orders", "skus", "customer", "period", "limit"}),
         _W(),
         RETURN_WORDS
-        | _W({"issued", "for", "was", "been", "parts", "products", "as"})
+        | _W(
+            {"issued", "issue", "raise", "raised", "for", "was", "been", "parts", "products", "as"}
+        )
         | _W("wrong incorrect part item items damaged damage transit transport shipping".split())
         | _W("needed need required longer unneeded unwanted surplus twice duplicate".split())
         | _W("duplicated double ordered broken working defect defects failed due".split())

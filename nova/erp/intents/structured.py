@@ -146,6 +146,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     ),
     **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
     **_entries("unit", {"days": "days,day"}),
+    # "what is the stock worth at cost": the valuation basis, which only stock value uses.
+    **_entries("basis", {"cost": "at cost,at cost price,at purchase cost,valued at cost"}),
     # "invoice count": the number of the records just named. Not bare "count", which also
     # asks for a stock count ("count BLT-2139 again").
     **_entries("count_noun", {"count": "count"}),
@@ -505,6 +507,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     figure_named = False
     times = False
     speed = False
+    at_cost = False
     per_record: list[str] = []
     """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
     seq = tokens.tokens
@@ -569,6 +572,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             conditions.append(value)
         elif role == "unit":
             day_unit = True
+        elif role == "basis":
+            at_cost = True
         elif role == "rank_price":
             ranks.append(value)
             measures.append("price")
@@ -683,6 +688,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
         return f"measure unclear for {subject}: {sorted(set(measures))}"
+    if at_cost and measure != "stock_value":
+        return f"'at cost' for {measure}, a figure not valued at cost"
     if (
         measure == "discount"
         and (request.customers or request.customer_numbers)

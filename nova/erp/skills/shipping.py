@@ -39,7 +39,7 @@ ShipmentState = Literal["in_transit", "delivered", "late", "any"]
 
 
 class ShipmentStatusArgs(_Period):
-    """Arguments of ``erp_shipment_status`` (dates filter the shipping date)."""
+    """Arguments of ``erp_shipment_status`` (dates filter the shipping date by default)."""
 
     order_number: OrderNumber | None = Field(default=None, description="e.g. SO-4410")
     tracking_number: Annotated[str, Field(min_length=6, max_length=40)] | None = Field(
@@ -49,6 +49,10 @@ class ShipmentStatusArgs(_Period):
     customer: Name | None = Field(default=None, description=CUSTOMER_HELP)
     carrier: Name | None = Field(default=None, description="DHL, DPD, UPS, GLS or DB Schenker")
     status: ShipmentState = Field(default="any", description="in_transit, delivered, late or any")
+    dated_by: Literal["shipped", "delivered"] = Field(
+        default="shipped",
+        description="Which date the period filters: shipped (default) or delivered",
+    )
     limit: Limit = 20
 
 
@@ -75,7 +79,8 @@ def shipment_status(session: Session, args: ShipmentStatusArgs) -> SkillResult[S
     Returns carrier, tracking number, shipping and delivery dates, lateness and cost.
     """
     today = business_date(session)
-    conditions: list[Any] = _period_filter(m.Shipment.shipped_on, args.date_from, args.date_to)
+    dated = m.Shipment.delivered_on if args.dated_by == "delivered" else m.Shipment.shipped_on
+    conditions: list[Any] = _period_filter(dated, args.date_from, args.date_to)
     if args.order_number:
         conditions.append(m.SalesOrder.number == args.order_number)
     if args.tracking_number:
@@ -160,6 +165,11 @@ def shipment_status(session: Session, args: ShipmentStatusArgs) -> SkillResult[S
             Fact(key="late", label="Late", value=int(late_count), kind="int"),
             Fact(key="cost", label="Shipping cost", value=money(cost), kind="money"),
             *_period_facts(args.date_from, args.date_to),
+            *(
+                [Fact(key="dated_by", label="Dated by", value="delivery date")]
+                if args.dated_by == "delivered" and (args.date_from or args.date_to)
+                else []
+            ),
         ],
         row_type=ShipmentRow,
     )
