@@ -191,6 +191,36 @@ def _discount(text: str, tokens: list[Token], words: list[str]) -> Calculation |
     )
 
 
+def _successive_discounts(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """Read "1850 minus 8% then 3% skonto": discounts taken one after the other.
+
+    One amount, first, and two or more percentages, each taken off what the one before left
+    (8% then 3% is 10.76% off, not 11%). Only discount words, "then", "another" and "and"
+    may join them.
+    """
+    rates = [t for t in tokens if t.percent]
+    if len(rates) < 2 or tokens[0].percent or any(not t.percent for t in tokens[1:]):
+        return None
+    if not _DISCOUNT & set(words) - {"by"}:
+        return None
+    if not _explained(words, _DISCOUNT | {"then", "another", "further", "and", "on", "after"}):
+        return None
+    amount = remaining = tokens[0].value
+    lines = []
+    for rate in rates:
+        kind = (
+            "Skonto" if re.search(r"skonto", text[rate.end : rate.end + 12], re.I) else "Discount"
+        )
+        off = remaining * rate.value / 100
+        remaining -= off
+        lines.append(f"{kind} {rate.value}%: {money(off)}, leaves {money(remaining)}")
+    lines.append(f"After all: {money(remaining)} ({pct((amount - remaining) / amount * 100)} off)")
+    steps = " then ".join(f"{r.value}%" for r in rates)
+    return Calculation(
+        reading=f"{steps} taken off {money(amount)} one after the other", lines=tuple(lines)
+    )
+
+
 def _percent_of(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
     if len(tokens) != 2 or not (tokens[0].percent and not tokens[1].percent):
         return None
@@ -714,6 +744,7 @@ def _arithmetic(text: str, tokens: list[Token], words: list[str]) -> Calculation
 READERS: tuple[Callable[[str, list[Token], list[str]], Calculation | None], ...] = (
     _vat,
     _discount,
+    _successive_discounts,
     _percent_of,
     _margin,
     _price_for_margin,

@@ -250,3 +250,12 @@ def test_the_chat_subgraph_asks_for_the_vat_rate() -> None:
 
 def test_vat_is_not_added_twice() -> None:
     assert calculate("2 x 150 plus 7% vat plus 19% vat") is None
+
+
+def test_successive_discounts_are_taken_one_after_the_other() -> None:
+    result = calculate("1850 minus 8% then 3% skonto")
+    assert result is not None
+    assert result.lines[-1] == "After all: 1,650.94 (10.76% off)"  # not 11% of 1850
+    assert "Skonto 3%: 51.06" in result.lines[1]
+    # A VAT step is not a discount: declined rather than read as one.
+    assert calculate("1850 minus 8% then plus 19% vat") is None
