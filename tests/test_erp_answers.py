@@ -313,3 +313,39 @@ def test_a_rolling_window_grouped_by_month_counts_whole_months(full_erp: ErpData
         date_from=today.replace(month=3, day=15).isoformat(), date_to=today.isoformat(),
     )  # fmt: skip
     assert "whole months" not in render_text(since)
+
+
+def test_owing_customers_state_the_open_invoice_reading_too(full_erp: ErpDatabase) -> None:
+    # "owe" is the net balance or the open invoices: the list is the first, the headline
+    # also gives the second (checked in plain SQL), so either reading finds its figures.
+    result = run(
+        full_erp, "erp_query", subject="customers", customer_condition="owing",
+        country="CH", list_rows=True,
+    )  # fmt: skip
+    with full_erp.read_session() as session:
+        customers, cents = session.execute(
+            text(
+                "SELECT COUNT(DISTINCT c.id), SUM(i.total_cents - i.paid_cents) FROM customers c"
+                " JOIN invoices i ON i.customer_id = c.id AND i.status = 'open'"
+                " WHERE c.country = 'CH'"
+            )
+        ).one()
+    headline = render_text(result).splitlines()[0]
+    assert "on open invoices alone" in headline
+    assert f"{customers} customers, €{Decimal(cents) / 100:,.2f}" in render_text(result)
+
+
+def test_one_order_shown_lists_what_it_holds(full_erp: ErpDatabase) -> None:
+    with full_erp.read_session() as session:
+        number = session.scalars(select(m.Customer.number).order_by(m.Customer.id)).first()
+    result = run(full_erp, "erp_customer_orders", customer=number, limit=1)
+    shown = result.rows[0].id
+    with full_erp.read_session() as session:
+        skus = session.scalars(
+            select(m.Product.sku)
+            .join(m.SalesOrderLine, m.SalesOrderLine.product_id == m.Product.id)
+            .join(m.SalesOrder, m.SalesOrder.id == m.SalesOrderLine.order_id)
+            .where(m.SalesOrder.number == shown)
+        ).all()
+    headline = render_text(result).split("\n", 1)[0]
+    assert skus and all(sku in headline for sku in skus)

@@ -593,3 +593,10 @@ def test_owner_shorthand_and_verbs_are_read(
 ) -> None:
     decision = plan(full_erp, request_text)
     assert isinstance(decision, Plan) and decision.skill == skill
+
+
+def test_a_superlative_with_a_singular_category_asks_for_one_product(full_erp: ErpDatabase) -> None:
+    one = plan(full_erp, "lowest margin filter, in %")
+    assert isinstance(one, Plan) and one.args.limit == 1
+    many = plan(full_erp, "lowest margin filters")
+    assert isinstance(many, Plan) and many.args.limit != 1

@@ -365,13 +365,18 @@ def _headline_of(result: SkillResult[Any]) -> str:
     if skill == "erp_customer_orders":
         if not rows:
             return f"No sales orders match{_period(facts)}."
+        holds = (
+            f" The one shown, {rows[0]['id']}, holds {facts['contents']}."
+            if "contents" in facts
+            else ""
+        )
         cancelled = facts.get("cancelled", "0")
         if cancelled != "0" and result.rows and any(r.status != "cancelled" for r in result.rows):
             return (
                 f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']} "
-                f"({cancelled} cancelled; {facts['not_cancelled_total']} without them):"
+                f"({cancelled} cancelled; {facts['not_cancelled_total']} without them):{holds}"
             )
-        return f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']}:"
+        return f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']}:{holds}"
     if skill == "erp_sales_summary":
         share = (
             f" That is {facts['share_pct']} of all sales in the period ({facts['all_revenue']})."

@@ -51,12 +51,12 @@ from nova.erp.intents.rules import (
     CONDITION_WORDS,
     FIRST_ROW,
     GLOBAL_WORDS,
-    ONE_OF,
     RULES,
     SUPERLATIVES,
     Order,
     Rule,
     _superlative,
+    asks_for_one,
 )
 from nova.erp.intents.structured import VOCABULARY, grouping, plan_query
 from nova.erp.resolve import normalise
@@ -270,7 +270,7 @@ def _plan_rules(request: Request, session: Session, allowed: set[str]) -> Decisi
     if superlative is not None and FIRST_ROW.get(rule.skill) == superlative[0]:
         request.applied.update(superlative[1])  # the skill lists that end first
     if (
-        ONE_OF.search(request.norm)
+        asks_for_one(request.norm, request.categories)
         and request.limit is None
         and "limit" in _args_model(rule.skill).model_fields
     ):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -1204,12 +1204,30 @@ FIRST_ROW: dict[str, Order] = {
 }
 """Which end of the date order each list skill returns first."""
 
-ONE_OF = re.compile(
+_ONE_OF_SUPERLATIVE = (
     r"\b(?:oldest|earliest|newest|latest|most recent|last|biggest|largest|best|top|worst"
-    r"|highest|lowest)\s+(?:[\w-]+\s+){0,2}?(?:invoice|order|payment|shipment|return|product"
+    r"|highest|lowest)\s+(?:[\w-]+\s+){0,2}?"
+)
+ONE_OF = re.compile(
+    _ONE_OF_SUPERLATIVE + r"(?:invoice|order|payment|shipment|return|product"
     r"|customer|item|part|supplier|sku|po|debtor|seller)\b(?!s)"
 )
 """A superlative with a singular noun asks for one row ("the oldest unpaid invoice")."""
+
+
+def asks_for_one(norm: str, categories: Iterable[str] = ()) -> bool:
+    """Whether a superlative with a singular noun asks for one row.
+
+    The noun is a record's ("the oldest unpaid invoice") or, singular, a product category
+    the request names ("lowest margin filter": one filter, not the category's list).
+    """
+    if ONE_OF.search(norm):
+        return True
+    for category in categories:
+        singular = category.lower().removesuffix("s")
+        if re.search(_ONE_OF_SUPERLATIVE + rf"{re.escape(singular)}\b(?!s)", norm):
+            return True
+    return False
 
 
 def _superlative(norm: str) -> tuple[Order, tuple[str, ...]] | None:

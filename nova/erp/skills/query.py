@@ -732,7 +732,12 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
             raise SkillError(f"{spec.noun} have no number")
         conditions.append(spec.number_column == args.number.upper())
         reading.append(f"number {args.number.upper()}")
+    # "who owes us money" on the other reading: open invoices alone, before unapplied
+    # payments and credit notes; a list of owing customers states both.
+    open_reading: list[Any] | None = None
     if args.customer_condition:
+        if args.customer_condition == "owing":
+            open_reading = [*conditions, _open_cents() > 0]
         conditions.append(_customer_condition(args, today))
         reading.append(_condition_words(args))
     # --- grouping
@@ -786,7 +791,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
     )
     value_expr = measure.aggregate(dialect)
     if args.list_rows:
-        return _list(session, args, spec, base, joins, conditions, reading, today)
+        return _list(
+            session, args, spec, base, joins, conditions, reading, today, open_reading=open_reading
+        )
     columns = [group.label("grp") if group is not None else literal("all").label("grp")]
     total_expr = measure.total(dialect) if measure.total is not None else literal(None)
     stmt = select(
@@ -1106,6 +1113,8 @@ def _list(
     conditions: list[Any],
     reading: list[str],
     today: date,
+    *,
+    open_reading: list[Any] | None = None,
 ) -> SkillResult[Any]:
     amount: Any = {
         "orders": SO.total_cents,
@@ -1189,6 +1198,20 @@ def _list(
             else f", with {summed} open in all"
         )
     headline = f"{total:,} {spec.noun if total != 1 else spec.noun[:-1]}{where}{worth}:"
+    if open_reading is not None:
+        # Both readings of "owe": the list is the net balance; say what open invoices alone
+        # come to, so the owner sees which customers' debts are settled by money on account.
+        customers, cents = session.execute(
+            select(func.count(distinct(m.Customer.id)), func.sum(_open_cents()))
+            .select_from(base)
+            .where(*open_reading)
+        ).one()
+        open_total = _money(cents or 0)
+        if (customers, open_total) != (total, sum(amounts, Decimal(0))):
+            headline = headline.removesuffix(":") + (
+                f" (on open invoices alone, before unapplied payments and credit notes: "
+                f"{customers:,} customer{'' if customers == 1 else 's'}, €{open_total:,.2f}):"
+            )
     if args.number and len(rows) == 1:
         row = rows[0]
         applied = (

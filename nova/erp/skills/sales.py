@@ -235,6 +235,27 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
             base.order_by(m.SalesOrder.order_date.desc(), m.SalesOrder.id.desc()).limit(args.limit)
         )
     ]
+    # One order shown ("cooper's last order, what and when"): what it holds, too.
+    contents = (
+        [
+            Fact(
+                key="contents",
+                label=f"Lines of {rows[0].id}",
+                value="; ".join(
+                    f"{quantity} x {sku} {name}"
+                    for quantity, sku, name in session.execute(
+                        select(m.SalesOrderLine.quantity, m.Product.sku, m.Product.name)
+                        .join(m.Product, m.Product.id == m.SalesOrderLine.product_id)
+                        .join(m.SalesOrder, m.SalesOrder.id == m.SalesOrderLine.order_id)
+                        .where(m.SalesOrder.number == rows[0].id)
+                        .order_by(m.SalesOrderLine.id)
+                    )
+                ),
+            )
+        ]
+        if len(rows) == 1
+        else []
+    )
     return SkillResult[OrderRow](
         skill="erp_customer_orders",
         title="Sales orders",
@@ -242,6 +263,7 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
         rows=rows,
         total_rows=count,
         facts=[
+            *contents,
             Fact(key="count", label="Orders", value=count, kind="int"),
             Fact(key="total", label="Order value", value=money(total), kind="money"),
             Fact(key="cancelled", label="Cancelled orders", value=cancelled, kind="int"),
