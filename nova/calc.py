@@ -37,9 +37,37 @@ FILLER = frozenset(
     what whats what's is are the a an how much many please calculate compute work out tell me
     give i my me do we you can could would should be it its it's that this for of in at to and
     then with if there here price prices amount total value number result eur euro euros
-    usd dollars dollar € $ ? = get gets got need
+    usd dollars dollar € $ ? = get gets got need list pls plz
     """.split()
 )
+
+GERMAN_FILLER = frozenset(
+    """
+    was wie viel wieviel ist sind der die das den dem des ein eine einen ich wir mir mich
+    und oder dann noch nochmal von vom zu zum zur bei auf aus mit für fur im in an am um
+    bitte mal also kommt raus rechne rechnen ergibt macht es da
+    """.split()
+)
+"""German closed-class words (the owner types German as often as English): they carry no
+arithmetic meaning either. German words that do ("netto", "brutto", "mwst", "rabatt",
+"skonto", "ek", "vk") are in the readers' own word sets."""
+
+_GERMAN_TERMS = {
+    "von": "of", "prozent": "percent", "marge": "margin", "aufschlag": "markup",
+    "einkauf": "cost", "einkaufspreis": "cost", "verkaufspreis": "price", "preis": "price",
+    "zinsen": "interest", "zins": "interest", "jahre": "years", "jahr": "year",
+    "jahren": "years", "durchschnitt": "average", "summe": "sum", "gestiegen": "increase",
+    "gesunken": "decrease", "steigerung": "increase", "plus": "plus", "minus": "minus",
+    "abzüglich": "minus", "abzgl": "minus", "zzgl": "plus", "zuzüglich": "plus",
+    "inkl": "incl", "inklusive": "incl", "exkl": "excl", "stunden": "hours", "std": "hours",
+}  # fmt: skip
+"""German calculator words, read as the English ones the readers know (the owner types both)."""
+_GERMAN_TERM = re.compile(r"\b(" + "|".join(map(re.escape, _GERMAN_TERMS)) + r")\b", re.I)
+
+_DOT_THOUSANDS = re.compile(r"(?<![\w.,])\d{1,3}(?:\.\d{3})+(?![\w.,])")
+""""25.000": German for 25,000, or 25 with three decimals; read only when the request is
+German (a German word or a decimal comma), declined otherwise."""
+_GERMAN_CUE = re.compile(r"\d,\d{1,2}(?!\d)|\b(?:" + "|".join(sorted(GERMAN_FILLER)) + r")\b", re.I)
 
 _NUMBER = re.compile(
     r"(?<![\w.,])"
@@ -124,7 +152,7 @@ def _words(text: str, tokens: list[Token]) -> list[str]:
 
 
 def _explained(words: list[str], allowed: set[str]) -> bool:
-    return all(word in FILLER or word in allowed for word in words)
+    return all(word in FILLER or word in GERMAN_FILLER or word in allowed for word in words)
 
 
 _VAT = {"vat", "tax", "mwst", "ust", "sales"}
@@ -133,7 +161,7 @@ _NET = {"net", "netto", "excl", "excluding", "before", "without"}
 _DISCOUNT = {"off", "discount", "rabatt", "skonto", "less", "minus", "reduced", "by", "cash"}
 _MARGIN = {"margin", "markup", "mark", "up"}
 _BUY = {"buy", "bought", "cost", "costs", "purchase", "purchased", "ek"}
-_SELL = {"sell", "sold", "selling", "sale", "sales", "vk"}
+_SELL = {"sell", "sold", "selling", "sale", "sales", "vk", "charge"}
 _GROWTH = {"growth", "grow", "grew", "change", "increase", "decrease", "from", "rise", "fell"}
 
 
@@ -144,15 +172,40 @@ def _rate_and_amount(tokens: list[Token]) -> tuple[Token, Token] | None:
     return (rates[0], amounts[0]) if len(rates) == 1 and len(amounts) == 1 else None
 
 
+def _amount_label(text: str, number: Token) -> str | None:
+    """Return ``net`` or ``gross`` when the word right after (else before) a number says so."""
+    after = re.match(r"\s*(?:eur|euro|euros|€)?\s*([a-zä]+)", text[number.end :].lower())
+    before = re.search(r"([a-zä]+)\s*(?:eur|euro|euros|€)?\s*$", text[: number.start].lower())
+    for found in (after, before):
+        word = found.group(1) if found else ""
+        if word in _NET - {"before", "without"}:
+            return "net"
+        if word in _GROSS - {"contains", "included"}:
+            return "gross"
+    return None
+
+
 def _vat(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
     pair = _rate_and_amount(tokens)
     if pair is None or not _VAT & set(words):
         return None
     percent, number = pair
-    if not _explained(words, _VAT | _GROSS | _NET | {"add", "plus", "on", "rate", "at"}):
+    vat_words = {"add", "plus", "on", "rate", "at", "remove", "removed", "out", "extract", "from"}
+    if not _explained(words, _VAT | _GROSS | _NET | vat_words):
         return None
     rate, amount = percent.value / 100, number.value
-    if _GROSS & set(words) and not ({"add", "plus", "on"} & set(words) and not _NET & set(words)):
+    # The amount's own label decides first: "the gross for 845.50 net" gives a net amount,
+    # whatever else the sentence says; "1190 brutto" a gross one.
+    label = _amount_label(text, number)
+    if label is None and {"remove", "removed", "out", "extract"} & set(words):
+        label = "gross"  # "remove 19% vat from 59,50": the amount holds the VAT
+    taken_out = (
+        label == "gross"
+        if label is not None
+        else bool(_GROSS & set(words))
+        and not ({"add", "plus", "on"} & set(words) and not _NET & set(words))
+    )
+    if taken_out:
         net = amount / (1 + rate)
         return Calculation(
             reading=f"{percent.value}% VAT taken out of {money(amount)} gross",
@@ -218,6 +271,24 @@ def _successive_discounts(text: str, tokens: list[Token], words: list[str]) -> C
     steps = " then ".join(f"{r.value}%" for r in rates)
     return Calculation(
         reading=f"{steps} taken off {money(amount)} one after the other", lines=tuple(lines)
+    )
+
+
+def _share(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """Read "what's 1,850 as a percent of 23,400": the first figure as a share of the second."""
+    if len(tokens) != 2 or any(t.percent for t in tokens) or "percent" not in words:
+        return None
+    between = text[tokens[0].end : tokens[1].start].lower()
+    if not re.fullmatch(r"\s*(?:as\s+a\s+percent(?:age)?\s+)?of\s*", between):
+        return None
+    if not _explained(words, {"percent", "percentage", "as", "share", "sind", "is"}):
+        return None
+    part, whole = tokens[0].value, tokens[1].value
+    if whole == 0:
+        return None
+    return Calculation(
+        reading=f"{money(part)} as a share of {money(whole)}",
+        lines=(f"{money(part)} of {money(whole)} = {pct(part / whole * 100)}",),
     )
 
 
@@ -366,6 +437,8 @@ def _growth(text: str, tokens: list[Token], words: list[str]) -> Calculation | N
     allowed = _GROWTH | _GROWTH_ASKED | {"percent", "percentage", "in", "between", "went", "by"}
     allowed |= {"was", "now", "last", "this", "yr", "year", "month", "quarter", "week"}
     allowed |= {"revenue", "turnover", "sales", "yoy", "rose", "increased", "decreased"}
+    allowed |= {"up", "down", "drop", "dropped", "fall", "raised", "is", "umsatz", "letztes"}
+    allowed |= {"dieses"}
     if not _explained(words, allowed):
         return None
     old, new = tokens[0].value, tokens[1].value
@@ -745,6 +818,7 @@ READERS: tuple[Callable[[str, list[Token], list[str]], Calculation | None], ...]
     _vat,
     _discount,
     _successive_discounts,
+    _share,
     _percent_of,
     _margin,
     _price_for_margin,
@@ -803,6 +877,11 @@ def calculate(text: str) -> Calculation | None:
     """
     if _NOT_ARITHMETIC.search(text):
         return None
+    text = _GERMAN_TERM.sub(lambda m: _GERMAN_TERMS[m.group(1).lower()], text)
+    if _DOT_THOUSANDS.search(text):
+        if not _GERMAN_CUE.search(_DOT_THOUSANDS.sub(" ", text)):
+            return None  # "25.000" could be 25 or 25,000: not guessed
+        text = _DOT_THOUSANDS.sub(lambda m: m.group(0).replace(".", ""), text)
     tokens = _tokens(text)
     if not tokens or re.search(r"\d", _skeleton(text, tokens).replace("#", " ")):
         return None

@@ -259,3 +259,27 @@ def test_successive_discounts_are_taken_one_after_the_other() -> None:
     assert "Skonto 3%: 51.06" in result.lines[1]
     # A VAT step is not a discount: declined rather than read as one.
     assert calculate("1850 minus 8% then plus 19% vat") is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        # The amount's own label decides VAT's direction: this one is net, so VAT is added.
+        ("whats the gross for 845.50 net at 7 percent vat", "Gross: 904.69"),
+        ("remove 19 % vat from 59,50", "Net: 50.00"),
+        # German words the owner types, read as the English ones.
+        ("wieviel prozent sind 312 von 4.800", "6.50%"),
+        ("netto 1.387,34 plus 19% mwst was ist brutto", "Gross: 1,650.93"),
+        ("simple interest on 25.000 at 4,5% for 3 years", "interest 3,375.00"),
+        ("what's 1,850 as a percent of 23,400", "7.91%"),
+        ("cost is 220, need a 40% markup, what do i charge", "Selling price: 308.00"),
+    ],
+)
+def test_blind_owner_phrasings(request_text: str, expected: str) -> None:
+    result = calculate(request_text)
+    assert result is not None and any(expected in line for line in result.lines), result
+
+
+def test_a_dot_thousands_number_in_an_english_request_is_not_guessed() -> None:
+    # "25.000" is 25,000 in German and 25 with three decimals in English.
+    assert calculate("interest on 25.000 at 4.5% for 3 years") is None
