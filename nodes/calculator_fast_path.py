@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from nodes.erp_fast_path import CONFIDENT_METHODS
-from nova.calc import calculate, missing_rate
+from nova.calc import calculate, calculate_followup, missing_rate
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.projects import load_projects
 from nova.settings import get_settings
@@ -46,6 +46,13 @@ def make_calculator_fast_path_node(
             return {}
         request = state.get("request") or ""
         result = calculate(request)
+        topic = state.get("thread_route")
+        if result is None and route.get("method") == "followup" and topic:
+            # "and on an 85 eur one?" after "10% of 120": the same calculation, new figure.
+            earlier = [topic["anchor"], *topic["followups"]]
+            if earlier[-1] == request:
+                earlier = earlier[:-1]
+            result = calculate_followup([*earlier, request])
         if result is not None:
             text, outcome, detail = result.text, "fast_path", f"calculator: {result.reading}"
             extra = {CALC_KEY: result.reading}

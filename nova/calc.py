@@ -869,6 +869,57 @@ def _plus_vat(text: str) -> Calculation | None:
     )
 
 
+_FOLLOWUP_WORDS = frozenset(
+    "and on for what about with same how one instead then if it with at now just".split()
+)
+"""Words a calculation follow-up may carry besides its one new figure ("and on an 85 eur
+one?", "what about 40%", "same with 2,340")."""
+
+
+def substituted(earlier: str, followup: str) -> str | None:
+    """Return ``earlier`` with its one figure of the follow-up's kind replaced, or ``None``.
+
+    "19% vat on 120" then "and on 85?" is "19% vat on 85"; "markup 25% on 40 cost" then "and
+    40%?" is "markup 40% on 40 cost". The follow-up must carry one figure and nothing but
+    filler and follow-up words, and the earlier request exactly one figure of that kind
+    (an amount, or a percentage); anything else is not a substitution.
+    """
+    new = _tokens(followup)
+    if len(new) != 1 or re.search(r"\d", _skeleton(followup, new).replace("#", " ")):
+        return None
+    if not _explained(_words(followup, new), set(_FOLLOWUP_WORDS) | {"%"}):
+        return None
+    old = [t for t in _tokens(earlier) if t.percent == new[0].percent]
+    if len(old) != 1:
+        return None
+    replacement = followup[new[0].start : new[0].end]
+    return earlier[: old[0].start] + replacement + earlier[old[0].end :]
+
+
+def calculate_followup(turns: list[str]) -> Calculation | None:
+    """Answer the last of a thread's ``turns`` as a new figure in the calculation before it."""
+    if len(turns) < 2:
+        return None
+    base = turns[0]
+    for later in turns[1:-1]:
+        candidate = substituted(base, later)
+        if candidate is not None and calculate(candidate) is not None:
+            base = candidate
+        elif calculate(later) is not None:
+            base = later  # a turn that stated a calculation of its own starts again
+    candidate = substituted(base, turns[-1])
+    if candidate is None:
+        return None
+    result = calculate(candidate)
+    if result is None:
+        return None
+    return Calculation(
+        reading=f"{result.reading} (the earlier calculation with the new figure: {candidate!r})",
+        lines=result.lines,
+        total=result.total,
+    )
+
+
 def calculate(text: str) -> Calculation | None:
     """Return the model-free answer to ``text``, or ``None`` when it cannot be read exactly.
 

@@ -9,7 +9,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from graphs.chat import build_chat_graph
-from nova.calc import calculate, missing_rate
+from nova.calc import calculate, calculate_followup, missing_rate
 from nova.testing import route_to
 
 
@@ -283,3 +283,41 @@ def test_blind_owner_phrasings(request_text: str, expected: str) -> None:
 def test_a_dot_thousands_number_in_an_english_request_is_not_guessed() -> None:
     # "25.000" is 25,000 in German and 25 with three decimals in English.
     assert calculate("interest on 25.000 at 4.5% for 3 years") is None
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        (["19% vat on 120", "and on an 85 eur one"], "Gross: 101.15"),
+        (["markup 25% on 40 cost", "and 40%?"], "Selling price: 56.00"),
+        (["15% off 2340", "what about 1,200", "and 900?"], "After discount: 765.00"),
+    ],
+)
+def test_a_follow_up_gives_the_earlier_calculation_a_new_figure(
+    turns: list[str], expected: str
+) -> None:
+    result = calculate_followup(turns)
+    assert result is not None and expected in result.lines
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        ["15% off 2340", "and the customer?"],  # no figure
+        ["15% off 2340", "and 900 for acme"],  # a word the follow-up cannot carry
+        ["split 120 and 80 between us", "and 50?"],  # two amounts: which one is replaced?
+    ],
+)
+def test_a_follow_up_that_is_not_one_new_figure_is_not_calculated(turns: list[str]) -> None:
+    assert calculate_followup(turns) is None
+
+
+def test_the_graph_answers_a_calculation_follow_up_without_a_model() -> None:
+    from tests.thread_helpers import scripted_graph, turn
+
+    graph = scripted_graph()
+    turn(graph, "19% vat on 120", "calc-1")
+    state = turn(graph, "and on an 85 eur one", "calc-1")
+    assert state["route"]["method"] == "followup"
+    assert state["agent_run"]["outcome"] == "fast_path"
+    assert "Gross: 101.15" in state["messages"][-1].content
