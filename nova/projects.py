@@ -244,8 +244,15 @@ class Projects:
                 if project_id in self.removed
                 else ""
             )
+            from rapidfuzz import fuzz, process
+
+            close = process.extractOne(
+                project_id, list(self.projects), scorer=fuzz.ratio, score_cutoff=80
+            )
+            guess = f" (did you mean {close[0]!r}?)" if close and not hint else ""
             raise UnknownProjectError(
-                f"Unknown project {project_id!r}; defined projects: {known} (in {files}).{hint} "
+                f"Unknown project {project_id!r}{guess}; defined projects: {known} "
+                f"(in {files}).{hint} "
                 "Add one with `nova projects add ID`, or point NOVA_PROJECTS_FILE at your own "
                 "projects file."
             ) from None

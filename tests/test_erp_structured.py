@@ -600,3 +600,15 @@ def test_a_superlative_with_a_singular_category_asks_for_one_product(full_erp: E
     assert isinstance(one, Plan) and one.args.limit == 1
     many = plan(full_erp, "lowest margin filters")
     assert isinstance(many, Plan) and many.args.limit != 1
+
+
+def test_the_biggest_one_after_a_list_is_one_row(full_erp: ErpDatabase) -> None:
+    from nova.erp.followup import plan_followup
+
+    with full_erp.read_session() as session:
+        one = plan_followup(["open invoices for dobes", "the biggest one?"], session, ALL_SKILLS)
+        several = plan_followup(
+            ["open invoices for dobes", "the biggest ones?"], session, ALL_SKILLS
+        )
+    assert isinstance(one, Plan) and one.args.limit == 1
+    assert isinstance(several, Plan) and several.args.limit != 1

@@ -60,6 +60,14 @@ def test_settings_point_at_another_projects_file(
     assert projects.get("alpha-co").seeds == tmp_path / "alpha-seeds.yaml"
 
 
+def test_a_mistyped_project_is_suggested() -> None:
+    with pytest.raises(ProjectError, match="did you mean 'parts-shop'"):
+        load_projects().get("parts_shop")
+    with pytest.raises(ProjectError) as unknown:
+        load_projects().get("zzz")
+    assert "did you mean" not in str(unknown.value)
+
+
 def test_an_unknown_project_lists_the_known_ones() -> None:
     with pytest.raises(
         ProjectError, match=r"Unknown project 'shop'; defined projects: personal, erp-product"

@@ -837,6 +837,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         after = _AFTER_SUPERLATIVE.search(request.norm)
         if after is not None:
             singular = not after.group(1).endswith("s")  # "cheapest filter": the one
+        if re.search(r"\b(?:most|least|\w+est)\s+one\b", request.norm):
+            singular = True  # "open invoices for senn" then "the biggest one?": one row
         args["limit"] = request.limit or (1 if singular else 10)
     elif request.limit is not None:
         return "a limit without a ranking"
