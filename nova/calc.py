@@ -57,7 +57,8 @@ _GERMAN_TERMS = {
     "einkauf": "cost", "einkaufspreis": "cost", "verkaufspreis": "price", "preis": "price",
     "zinsen": "interest", "zins": "interest", "jahre": "years", "jahr": "year",
     "jahren": "years", "durchschnitt": "average", "summe": "sum", "gestiegen": "increase",
-    "gesunken": "decrease", "steigerung": "increase", "plus": "plus", "minus": "minus",
+    "gesunken": "decrease", "steigerung": "increase", "umsatz": "revenue",
+    "letztes": "last", "dieses": "this",
     "abzüglich": "minus", "abzgl": "minus", "zzgl": "plus", "zuzüglich": "plus",
     "inkl": "incl", "inklusive": "incl", "exkl": "excl", "stunden": "hours", "std": "hours",
 }  # fmt: skip
@@ -306,12 +307,12 @@ def _percent_of(text: str, tokens: list[Token], words: list[str]) -> Calculation
     )
 
 
-def _role(text: str, before: int, after: int) -> str | None:
-    """Return ``cost`` or ``price`` from the words in ``text[before:after]`` (``buy 42.80``).
+def _role(near: list[str]) -> str | None:
+    """Return ``cost`` or ``price`` from the words next to a number (``buy 42.80``).
 
     "price" alone names the selling price, but not beside a buying word ("buy price").
     """
-    words = set(re.findall(r"[a-z]+", text[before:after].lower()))
+    words = set(near)
     cost = bool(words & _BUY)
     price = bool(words & _SELL) or ("price" in words and not cost)
     return "cost" if cost and not price else "price" if price and not cost else None
@@ -326,14 +327,12 @@ def _number_role(text: str, tokens: list[Token], index: int) -> str | None:
     """
     token = tokens[index]
     start = tokens[index - 1].end if index else 0
-    before_words = re.findall(r"[a-z]+", text[start : token.start].lower())[-3:]
-    before = _role(" ".join(before_words), 0, len(" ".join(before_words)))
+    before = _role(re.findall(r"[a-z]+", text[start : token.start].lower())[-3:])
     after = None
     following = tokens[index + 1] if index + 1 < len(tokens) else None
     if following is None or following.percent:
         end = following.start if following else len(text)
-        after_words = re.findall(r"[a-z]+", text[token.end : end].lower())[:3]
-        after = _role(" ".join(after_words), 0, len(" ".join(after_words)))
+        after = _role(re.findall(r"[a-z]+", text[token.end : end].lower())[:3])
     if before and after and before != after:
         return None
     return before or after
@@ -437,8 +436,7 @@ def _growth(text: str, tokens: list[Token], words: list[str]) -> Calculation | N
     allowed = _GROWTH | _GROWTH_ASKED | {"percent", "percentage", "in", "between", "went", "by"}
     allowed |= {"was", "now", "last", "this", "yr", "year", "month", "quarter", "week"}
     allowed |= {"revenue", "turnover", "sales", "yoy", "rose", "increased", "decreased"}
-    allowed |= {"up", "down", "drop", "dropped", "fall", "raised", "is", "umsatz", "letztes"}
-    allowed |= {"dieses"}
+    allowed |= {"up", "down", "drop", "dropped", "fall", "raised", "is"}
     if not _explained(words, allowed):
         return None
     old, new = tokens[0].value, tokens[1].value
@@ -870,7 +868,7 @@ def _plus_vat(text: str) -> Calculation | None:
 
 
 _FOLLOWUP_WORDS = frozenset(
-    "and on for what about with same how one instead then if it with at now just".split()
+    "and on for what about with same how one instead then if it at now just".split()
 )
 """Words a calculation follow-up may carry besides its one new figure ("and on an 85 eur
 one?", "what about 40%", "same with 2,340")."""

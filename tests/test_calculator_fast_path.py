@@ -272,6 +272,7 @@ def test_successive_discounts_are_taken_one_after_the_other() -> None:
         ("netto 1.387,34 plus 19% mwst was ist brutto", "Gross: 1,650.93"),
         ("simple interest on 25.000 at 4,5% for 3 years", "interest 3,375.00"),
         ("what's 1,850 as a percent of 23,400", "7.91%"),
+        ("umsatz letztes jahr 412.300 dieses jahr 447.850 um wieviel prozent gestiegen", "8.62%"),
         ("cost is 220, need a 40% markup, what do i charge", "Selling price: 308.00"),
     ],
 )
