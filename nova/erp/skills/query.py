@@ -17,10 +17,11 @@ import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from dateutil.relativedelta import relativedelta
 from pydantic import Field, model_validator
 from sqlalchemy import Integer, and_, cast, distinct, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -921,13 +922,11 @@ def _whole_months(args: QueryArgs, reading: list[str]) -> QueryArgs:
     if start is None or end is None or start.day == 1:
         return args
     months = (end.year - start.year) * 12 + end.month - start.month
-    if months < 1:
+    # The window "last N months" reads as (nova.erp.resolve.find_period): N months back from
+    # `end`, plus a day. Any other span is left as asked.
+    if not 1 <= months <= 120 or start != end - relativedelta(months=months) + timedelta(days=1):
         return args
-    year, month = divmod(start.year * 12 + start.month - 1 + months, 12)
-    same_day = min(start.day - 1, calendar.monthrange(year, month + 1)[1])
-    if same_day != end.day or months > 120:
-        return args  # not an N-month window ending on `end`
-    first = date(start.year + (start.month // 12), start.month % 12 + 1, 1)
+    first = start + relativedelta(months=1, day=1)
     reading.append(f"whole months {first:%B %Y} to {end:%B %Y}")
     return args.model_copy(update={"date_from": first})
 
