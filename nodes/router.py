@@ -54,7 +54,6 @@ from nodes.routing.model import (
     decide_abstain,
 )
 from nodes.routing.text import instruction_text
-from nodes.supervisor import is_erp_name
 from nodes.text_route import textless_decision
 from nova.catalog import AgentSpec, Catalog, RoutableAgent, load_specs
 from nova.errors import InvalidRequest
@@ -596,6 +595,17 @@ def _against_erp(check: Callable[[Session], _T], about: str, unavailable: _T) ->
     except SQLAlchemyError as error:
         log.warning("Could not check %r against the ERP database: %s", about, error)
         return unavailable
+
+
+def is_erp_name(word: str) -> bool:
+    """Whether ``word`` names an ERP customer or supplier (``False`` without an ERP)."""
+    from nova.erp import models as m
+    from nova.erp.skills.common import name_index
+
+    def named(session: Session) -> bool:
+        return any(name_index(session, model).lookup(word) for model in (m.Customer, m.Supplier))
+
+    return _against_erp(named, word, False)
 
 
 def _erp_mention(text: str) -> ErpMention:

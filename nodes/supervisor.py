@@ -62,29 +62,13 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
 def _project_named(request: str) -> str:
     """Return the project a new thread's unscoped first request names, else the default."""
     from nodes.route_context import named_project
+    from nodes.router import is_erp_name
 
     default = get_settings().default_project
     named = named_project(
         request, load_projects(), default_project=default, is_erp_name=is_erp_name
     )
     return named[0] if named else default
-
-
-def is_erp_name(word: str) -> bool:
-    """Whether ``word`` names an ERP customer or supplier (``False`` without an ERP)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from nova.erp import models as m
-    from nova.erp.db import get_erp_database
-    from nova.erp.skills.common import name_index
-
-    try:
-        with get_erp_database().read_session() as session:
-            return any(
-                name_index(session, model).lookup(word) for model in (m.Customer, m.Supplier)
-            )
-    except SQLAlchemyError:
-        return False
 
 
 def unroutable_reply(route: RouteDecision | None, project_id: str | None) -> AIMessage | None:
