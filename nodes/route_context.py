@@ -288,25 +288,23 @@ def dangling_reference_decision(
     ]
     if not pro_forms:
         return None
+    # The classifier's reading stays (candidates, similarity, versions); only what is done
+    # with it changes, as in ``moved_decision``.
     return RouteDecision(
-        id=decision["id"],
-        agent=None,
-        subgraph=None,
-        confidence=decision["confidence"],
-        margin=decision["margin"],
-        candidates=decision["candidates"],
-        method="clarify",
-        question=(
-            f"What does '{pro_forms[0]}' refer to? This conversation has no earlier turn to "
-            "go back to: name it (an order, an invoice, a customer, a text) and ask again."
-        ),
-        reason=(
-            f"the request refers back with {pro_forms[0]!r} and the thread has no earlier "
-            f"turn; classifier: {decision['reason']}"
-        ),
-        catalog_version=decision["catalog_version"],
-        router_version=decision["router_version"],
-        latency_ms=decision["latency_ms"],
+        **{
+            **decision,
+            "agent": None,
+            "subgraph": None,
+            "method": "clarify",
+            "question": (
+                f"What does '{pro_forms[0]}' refer to? This conversation has no earlier turn "
+                "to go back to: name it (an order, an invoice, a customer, a text) and ask again."
+            ),
+            "reason": (
+                f"the request refers back with {pro_forms[0]!r} and the thread has no earlier "
+                f"turn; classifier: {decision['reason']}"
+            ),
+        }
     )
 
 
