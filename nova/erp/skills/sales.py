@@ -69,6 +69,18 @@ class OrderLineRow(Row):
     line_total: Decimal = column("Line total", "money")
 
 
+def _order_lines(session: Session, order_id: int) -> list[Any]:
+    """Return an order's lines with each product's SKU and name, in line order."""
+    return list(
+        session.execute(
+            select(m.SalesOrderLine, m.Product.sku, m.Product.name)
+            .join(m.Product, m.SalesOrderLine.product_id == m.Product.id)
+            .where(m.SalesOrderLine.order_id == order_id)
+            .order_by(m.SalesOrderLine.line_no)
+        ).all()
+    )
+
+
 def order_status(session: Session, args: OrderStatusArgs) -> SkillResult[OrderLineRow]:
     """Show a sales order: status, customer, lines, shipment (carrier, tracking) and invoice."""
     condition = (
@@ -85,12 +97,7 @@ def order_status(session: Session, args: OrderStatusArgs) -> SkillResult[OrderLi
         what = args.order_number or f"with customer reference {args.customer_reference!r}"
         raise NotFound(f"No sales order {what}; order numbers look like SO-4410")
     order, customer = found
-    lines = session.execute(
-        select(m.SalesOrderLine, m.Product.sku, m.Product.name)
-        .join(m.Product, m.SalesOrderLine.product_id == m.Product.id)
-        .where(m.SalesOrderLine.order_id == order.id)
-        .order_by(m.SalesOrderLine.line_no)
-    ).all()
+    lines = _order_lines(session, order.id)
     rows = [
         OrderLineRow(
             id=f"{order.number}/{line.line_no}",
@@ -220,6 +227,9 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
             func.count(), func.coalesce(func.sum(m.SalesOrder.total_cents), 0)
         )
     ).one()
+    shown = session.execute(
+        base.order_by(m.SalesOrder.order_date.desc(), m.SalesOrder.id.desc()).limit(args.limit)
+    ).all()
     rows = [
         OrderRow(
             id=order.number,
@@ -231,31 +241,16 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
             total=money(order.total_cents),
             customer_reference=order.customer_reference,
         )
-        for order, number, name, lines in session.execute(
-            base.order_by(m.SalesOrder.order_date.desc(), m.SalesOrder.id.desc()).limit(args.limit)
-        )
+        for order, number, name, lines in shown
     ]
     # One order shown ("cooper's last order, what and when"): what it holds, too.
-    contents = (
-        [
-            Fact(
-                key="contents",
-                label=f"Lines of {rows[0].id}",
-                value="; ".join(
-                    f"{quantity} x {sku} {name}"
-                    for quantity, sku, name in session.execute(
-                        select(m.SalesOrderLine.quantity, m.Product.sku, m.Product.name)
-                        .join(m.Product, m.Product.id == m.SalesOrderLine.product_id)
-                        .join(m.SalesOrder, m.SalesOrder.id == m.SalesOrderLine.order_id)
-                        .where(m.SalesOrder.number == rows[0].id)
-                        .order_by(m.SalesOrderLine.id)
-                    )
-                ),
-            )
-        ]
-        if len(rows) == 1
-        else []
-    )
+    contents = []
+    if len(shown) == 1:
+        order = shown[0][0]
+        holds = "; ".join(
+            f"{line.quantity} x {sku} {name}" for line, sku, name in _order_lines(session, order.id)
+        )
+        contents = [Fact(key="contents", label=f"Lines of {order.number}", value=holds)]
     return SkillResult[OrderRow](
         skill="erp_customer_orders",
         title="Sales orders",
