@@ -200,10 +200,11 @@ def rows_problem(reading: Reading, served: Served) -> str | None:
     ``rows`` counts the rows of the reading's SQL, so one row is either one record ("how
     much was INV-2024-01289") or one aggregate ("how many orders today": ``COUNT(*)``). One
     row therefore fits a result of one row, or any result whose headline (the answer's first
-    line, where the fast path states its totals) states every fact of the reading: "3 sales
-    orders …, worth €3,897.90" answers the count, a list of six payments does not answer
-    "the last payment". Otherwise the result must have that many rows, counting either the
-    rows shown (a top 5) or all that matched (a list cut at its limit); 0 means none match.
+    line after the reading line, where the fast path states its totals) states every fact of
+    the reading: "3 sales orders …, worth €3,897.90" answers the count, a list of six
+    payments does not answer "the last payment". Otherwise the result must have that many
+    rows, counting either the rows shown (a top 5) or all that matched (a list cut at its
+    limit); 0 means none match.
     """
     if reading.rows is None:
         return None
@@ -211,7 +212,10 @@ def rows_problem(reading: Reading, served: Served) -> str | None:
     if reading.rows in counts:
         return None
     if reading.rows == 1 and served.text:
-        headline = served.text.splitlines()[0]
+        text = served.text
+        if served.reading and text.startswith(served.reading):
+            text = text[len(served.reading) :].lstrip()  # the reading line comes first
+        headline = text.splitlines()[0] if text else ""
         if reading.facts and all(fact_mentioned(f, headline) for f in reading.facts):
             return None
     return f"{served.rows if served.rows is not None else 'no'} rows, expected {reading.rows}"
@@ -246,6 +250,8 @@ class Served:
     """Rows the result holds (``row_count``: a top 5 holds 5 of all that matched)."""
     latency_ms: float = 0.0
     detail: str = ""
+    reading: str = ""
+    """How the fast path read the request, which the answer states before its headline."""
 
 
 @dataclass(slots=True)
@@ -477,6 +483,7 @@ def serve(text: str, graph: Any, *, project: str = PROJECT) -> Served:
         payload.get("row_count") if payload else None,
         latency,
         run.get("detail", ""),
+        used.get("reading", ""),
     )
 
 

@@ -342,6 +342,8 @@ def _headline_of(result: SkillResult[Any]) -> str:
             f"{facts['customer_number']}), "
             f"ordered {facts['order_date']}: status {facts['status']}, total {facts['total']}."
         )
+        if facts.get("customer_reference", "–") != "–":
+            text += f" Customer reference {facts['customer_reference']}."
         if "shipment" in facts:
             delivered = (
                 f", delivered {facts['delivered_on']}"

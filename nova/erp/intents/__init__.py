@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
+from nova.erp.intents.latest import latest_record
 from nova.erp.intents.parsing import (
     ERP_WORDS,
     MONEY_RE,
@@ -58,7 +59,7 @@ from nova.erp.intents.rules import (
     _superlative,
     asks_for_one,
 )
-from nova.erp.intents.structured import VOCABULARY, grouping, plan_query
+from nova.erp.intents.structured import MODAL, VOCABULARY, grouping, plan_query
 from nova.erp.resolve import normalise
 from nova.erp.results import Row, columns_of
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
@@ -202,6 +203,14 @@ def _plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> 
 
     """
     allowed = set(allowed)
+    if _SUBSET_QUESTION.search(request.norm):
+        # "how many orders last week and how many of them got cancelled": one skill answers
+        # one of the two questions (the cancelled ones), which reads as the answer to both.
+        latest = latest_record(request, session, RECORD_QUESTION_WORDS)
+        answer = _plan_rules(latest.request, session, allowed) if latest else None
+        if latest is not None and isinstance(answer, Plan):
+            return replace(answer, reading=latest.reading)
+        return Decline("a second question about part of the first; the skills answer one")
     decision = _plan_rules(replace(request, applied=set(request.applied)), session, allowed)
     if not isinstance(decision, Decline):
         return decision
@@ -213,6 +222,11 @@ def _plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> 
         answer = _plan_rules(question, session, allowed)
         if isinstance(answer, Plan):
             return answer
+    latest = latest_record(request, session, RECORD_QUESTION_WORDS)
+    if latest is not None:
+        answer = _plan_rules(latest.request, session, allowed)
+        if isinstance(answer, Plan):
+            return replace(answer, reading=latest.reading)
     if isinstance(structured, Decline):
         # Both readings' reasons, so a log or an evaluation says what each could not place.
         return Decline(f"{decision.reason}; structured reading: {structured.reason}")
@@ -419,6 +433,12 @@ def _one_product_stock(plan: QueryArgs, allowed: set[str]) -> Plan | None:
 QUERY_SKILL = "erp_query"
 
 
+_SUBSET_QUESTION = re.compile(
+    r"\b(?:and|but)\s+(?:how many|how much|what|which|who)\s+"
+    r"(?:of them|of those|of these|of it|are|were|is|was|did|got|have|has|had)\b"
+)
+"""A second question about part of what the first one counted ("... and how many of them")."""
+
 _RECORD_KINDS = frozenset({"invoices", "orders", "pos", "rmas", "shipments"})
 _DATE_FIELDS = frozenset({"due", "issued"})
 """Date fields every invoice row shows, asked with "when"."""
@@ -441,6 +461,8 @@ def _record_question(request: Request) -> Request | None:
 # A share ("how much of our sales is ..."), a count of an order's lines, or a strict
 # "below" the reorder point: the skills answer something close but not that.
 _SHARE = re.compile(r"\bhow much of\b|\bshare\b|\bpercentage\b|\bproportion\b")
+_SHARE_SIGN = re.compile(r"\bwhat\s*%|%\s*of\b|\bpercent\s+of\b|\bwhat percent\b")
+"""A share asked with the percent sign ("what % of sales"), not a percentage given ("10% off")."""
 
 
 _PENDING = re.compile(
@@ -580,8 +602,11 @@ _DUE_DATES = frozenset({"erp_invoice_lookup"})
 def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
     """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
     counted = counted_noun(request.norm)
-    if _SHARE.search(request.norm):
+    if _SHARE.search(request.norm) or _SHARE_SIGN.search(request.text.lower()):
         return "a share of a total is not computed by the fast path"
+    if skill not in WRITE_SKILLS and MODAL.search(request.norm):
+        # "how many orders will we get in july": a forecast, which no record holds.
+        return "a question about what could or will happen, not what the records hold"
     if skill != "erp_reorder_candidates" and skill not in WRITE_SKILLS:
         if _PENDING.search(request.norm):
             # "what's left to ship", "how many days does X have to pay": what is still to

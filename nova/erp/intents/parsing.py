@@ -280,7 +280,8 @@ _YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)
 _SHORTHAND = {
     "rev": "revenue", "revs": "revenue", "amt": "amount", "amts": "amounts",
     "w": "with", "w/": "with", "r": "are", "u": "you", "mth": "month", "mths": "months",
-    "prod": "product", "prods": "products",
+    "prod": "product", "prods": "products", "wk": "week", "wks": "weeks",
+    "n": "and",
 }  # fmt: skip
 _SHORTHAND_RE = re.compile(
     r"(?<![\w-])(?:"
@@ -418,6 +419,17 @@ def _spelled(text: str, session: Session) -> str:
     return _WORD.sub(fix, text)
 
 
+def _fuller(mention: r.Mention, other: r.Mention) -> bool:
+    """Whether ``mention`` names its row more fully than ``other``: more words, or exactly."""
+    if len(mention.consumed) != len(other.consumed):
+        return len(mention.consumed) > len(other.consumed)
+
+    def exact(found: r.Mention) -> bool:
+        return any(found.text in (c.core, c.head) for c in found.candidates)
+
+    return exact(mention) and not exact(other)
+
+
 def parse_request(text: str, session: Session, *, today: date | None = None) -> Request:
     """Find every entity in ``text`` that can be checked against the ERP.
 
@@ -548,10 +560,16 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     consumed: set[int] = set()
     for mention in [*customers, *suppliers]:
         consumed |= mention.consumed
-    request.customers = customers
-    # A span naming both a customer and a supplier counts as the customer.
+    # A span naming both a customer and a supplier counts as the one it names more fully
+    # ("brenner hydraulics" is the supplier Brenner Hydraulics, not the customer Renner
+    # Autohaus that "brenner" is one letter from); on a tie, as the customer.
     request.suppliers = [
-        s for s in suppliers if not any(c.consumed & s.consumed for c in customers)
+        s
+        for s in suppliers
+        if not any(c.consumed & s.consumed and not _fuller(s, c) for c in customers)
+    ]
+    request.customers = [
+        c for c in customers if not any(c.consumed & s.consumed for s in request.suppliers)
     ]
     words = norm_masked.split()
     _described_products(request, session, words, consumed, frozenset(aliases))

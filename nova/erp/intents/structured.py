@@ -36,13 +36,24 @@ from nova.erp.intents.request import Request
 from nova.erp.intents.rules import GLOBAL_WORDS
 from nova.erp.resolve import NameIndex, normalise
 from nova.erp.skills import name_index
-from nova.erp.skills.query import AMOUNT_LISTS, LIST_SUBJECTS, SUBJECTS, QueryArgs
+from nova.erp.skills.query import (
+    AMOUNT_LISTS,
+    LIST_SUBJECTS,
+    NOT,
+    SUBJECTS,
+    QueryArgs,
+    status_filter,
+)
 
 # --- the vocabulary -------------------------------------------------------------------------
 # Each entry: phrase -> (role, value). Roles: subject, measure, verb (subject with a default
 # measure), dim (a dimension named after by/per/each/which), rank, status (subject-specific,
 # checked against the schema), condition (customers), op (by/per/which: grouping markers),
 # filler (words that only carry the sentence, consumed without meaning).
+
+
+NEGATION = "not_status"
+"""The word ``_negations`` puts for a "not" that negates the status after it."""
 
 
 def _entries(role: str, table: dict[str, str]) -> dict[tuple[str, ...], tuple[str, str]]:
@@ -146,6 +157,10 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     ),
     **_entries("op", {"group": "by,per,each,for each,for every,broken down by,split by"}),
     **_entries("unit", {"days": "days,day"}),
+    # A "not" before a status ("orders not shipped yet"), marked by ``_negations``.
+    **_entries("negate", {"": NEGATION}),
+    # "largest credit note we ever issued": every record, whatever its date (no period).
+    **_entries("all_time", {"": "ever,of all time,all time,since we started,since the start"}),
     # "what is the stock worth at cost": the valuation basis, which only stock value uses.
     **_entries("basis", {"cost": "at cost,at cost price,at purchase cost,valued at cost"}),
     # "invoice count": the number of the records just named. Not bare "count", which also
@@ -460,12 +475,14 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     """Read ``request`` as one ``erp_query`` plan, or say why not (a decline reason)."""
     if request.payments or request.credit_notes:
         return _record(request)
-    if _MODAL.search(request.norm):
+    if MODAL.search(request.norm):
         return "a question about what could or will happen, not what the records hold"
     since = (
         _since(request) if re.search(r"\bnot\b", request.norm) and request.period is None else None
     )
-    tokens = _read(request.residual)
+    residual, negated = _contrasted(request.residual)
+    residual = _negations(residual)
+    tokens = _read(residual)
     values: dict[str, Any] = {}
     if tokens.unknown:
         values, left = _data_values(tokens.unknown, request.categories, session)
@@ -508,12 +525,19 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     times = False
     speed = False
     at_cost = False
+    all_time = False
+    group_per = False
     per_record: list[str] = []
     """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
     seq = tokens.tokens
     for index, (position, role, value) in enumerate(seq):
+        negated_next = index > 0 and seq[index - 1][1] == "negate"
+        if role == "negate":
+            if index + 1 == len(seq) or seq[index + 1][1] not in ("status", "verb"):
+                return "'not' before nothing the reading can negate"
+            continue
         if role == "unsure":
-            return f"{request.residual[position]!r} reads as {value}"
+            return f"{residual[position]!r} reads as {value}"
         if role == "op":
             if value == "who":  # "who returns the most": customers, ranked
                 if group not in (None, "customer"):
@@ -530,23 +554,33 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
                     return "two groupings"
                 group = value
                 group_from_which = after_which
-                singular = after_which and not request.residual[position].endswith("s")
+                group_per = after_group and _says_per(residual, marker_at)
+                singular = after_which and not residual[position].endswith("s")
                 marker = None
                 continue
-            dims_unmarked.append((value, request.residual[position].endswith("s")))
+            if value == "customer" and position > 0 and residual[position - 1] in ("a", "an"):
+                # "biggest open invoice of a swiss customer": the records of some customer
+                # (the country filters them), not customers ranked.
+                marker = None
+                continue
+            dims_unmarked.append((value, residual[position].endswith("s")))
             marker = None
             continue
-        if marker == "group" and role != "filler" and _says_per(request.residual, marker_at):
+        if marker == "group" and role != "filler" and _says_per(residual, marker_at):
             # "shipping cost per order": an average over records, never a grouping; any
             # other word after "per"/"each" is a grouping the reading cannot honour.
             if role != "subject":
-                return f"'per' before {request.residual[position]!r}: no grouping it can apply"
+                return f"'per' before {residual[position]!r}: no grouping it can apply"
             per_record.append(value)
         marker = None if role not in ("filler",) else marker
         if role == "subject":
             subjects.append(value)
         elif role == "measure":
             measures.append(value)
+        elif role == "verb" and negated_next:
+            if value != "shipments":
+                return f"'not' before {residual[position]!r}: no status it negates"
+            statuses.append(NOT + "shipped")  # "orders not shipped yet"
         elif role == "verb":
             verbs.append(value)
         elif role == "figure":
@@ -554,7 +588,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             figure_named = True
         elif role == "carried":
             if "carrier" not in values:
-                return f"{request.residual[position]!r} with no carrier that took the shipments"
+                return f"{residual[position]!r} with no carrier that took the shipments"
             verbs.append(value)
         elif role == "count_noun":
             if index == 0 or seq[index - 1][1] != "subject":
@@ -567,13 +601,17 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         elif role == "rank":
             ranks.append(value)
         elif role == "status":
-            statuses.append(value)
+            statuses.append(NOT + value if negated_next else value)
         elif role == "condition":
             conditions.append(value)
         elif role == "unit":
             day_unit = True
         elif role == "basis":
             at_cost = True
+        elif role == "all_time":
+            if request.period is not None:
+                return "'ever' with a period"
+            all_time = True
         elif role == "rank_price":
             ranks.append(value)
             measures.append("price")
@@ -584,8 +622,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             ranks.append(value)  # "busiest day": the most orders, not the most revenue
             measures.append("count")
         if role == "subject" and group is None:
-            singular = not request.residual[position].endswith("s")
-    if marker == "group" and _says_per(request.residual, marker_at):
+            singular = not residual[position].endswith("s")
+    if marker == "group" and _says_per(residual, marker_at):
         return "'per' at the end: nothing it groups by"
     lines = "order_lines" in subjects or "order_lines" in per_record
     subjects = ["orders" if s == "order_lines" else s for s in subjects]
@@ -684,10 +722,21 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         return f"subject unclear: {sorted(subject_set) or 'none'}"
     subject = subject_set.pop()
     spec = SUBJECTS[subject]
+    if all_time and spec.date_column is None:
+        # "did we ever sell below cost" asks about past sales, not today's prices.
+        return f"'ever' of {subject}, which have no date: the reading would give today's state"
     # --- the measure
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
         return f"measure unclear for {subject}: {sorted(set(measures))}"
+    if group_per and "average" in measures:
+        # "avg per customer": the mean over the customers, or each customer's own mean.
+        return f"an average per {group} reads as the mean over them or each one's mean"
+    if negated is not None and (
+        not (measures or figure_named) or _MEASURE_CLASS.get(measure, measure) == negated
+    ):
+        # "top customers by orders, not value": the measure named must be another one.
+        return f"'not {negated}' without another figure named, or with that figure"
     if at_cost and measure != "stock_value":
         return f"'at cost' for {measure}, a figure not valued at cost"
     if (
@@ -791,10 +840,19 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if "ambiguous_paid" in statuses:
         return "'been paid' reads as fully or partly paid"
     for word in statuses:
-        mapped = STATUS_OF_SUBJECT.get((subject, word), word)
+        base = word.removeprefix(NOT)
+        mapped = STATUS_OF_SUBJECT.get((subject, base), base)
         if not mapped:
+            if base != word:
+                return f"'not {base}' of {subject}: all of them are"
             continue  # "payments received": every payment is received
-        if mapped not in spec.statuses:
+        if base != word:
+            if mapped not in _NEGATABLE:
+                # "invoices not overdue": the open ones not yet due, or every one including
+                # the paid; "not late": not yet late, or on time.
+                return f"'not {base}' reads two ways"
+            mapped = NOT + mapped  # "orders not shipped yet": every one that has not been
+        if status_filter(spec, mapped) is None:
             return f"{subject} cannot be filtered as {word!r}"
         if status is not None and status != mapped:
             return "two statuses"
@@ -943,10 +1001,76 @@ _AFTER_SUPERLATIVE = re.compile(
     r"priced)\s+(?!\d+\b)(\w+)"
 )
 # ("may" is left out: it is the month far more often than the modal in these requests.)
-_MODAL = re.compile(r"\b(?:can|could|will|would|should|might)\b(?! you\b)|\bgoing to\b")
+MODAL = re.compile(r"\b(?:can|could|will|would|should|might)\b(?! you\b)|\bgoing to\b")
 _SPAN = re.compile(
     r"\b(?:in|for|within)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,3})\s+(day|week|month|year)s?\b"
 )
+
+
+_NEGATED_MEASURES = {
+    **dict.fromkeys("count number numbers".split(), "count"),
+    **dict.fromkeys("units pieces qty quantity pcs".split(), "units"),
+    **dict.fromkeys(
+        "value values euros euro eur amount amounts money total totals sales revenue".split(),
+        "value",
+    ),
+}
+"""A figure a request rules out ("by count, not value"), by the class of measure it names."""
+_MEASURE_CLASS = {"open_amount": "value", "stock_value": "value"}
+"""Measures that report the same kind of figure as another one ("value")."""
+_CONTRAST_LINKS = frozenset({"by", "the", "in", "of"})
+
+
+_NEGATABLE = frozenset({"shipped", "delivered", "paid", "received", "refunded", "blocked"})
+"""Statuses a record reaches once, in its life, so that "not" one of them is plain: the
+records that have not reached it yet (a refinement such as "overdue" is not one)."""
+_NEGATION_FILLER = frozenset({"yet", "been", "even", "already", "be"})
+
+
+def _negations(words: list[str]) -> list[str]:
+    """Mark each "not" (with "yet", "been" ...) right before a status or "shipped".
+
+    "orders not shipped yet", "invoices that haven't been paid": the status's complement
+    (``nova.erp.skills.query.NOT``). A "not" that starts a phrase of its own ("not due",
+    "not ordered") is left to that phrase; any other "not" stays, and declines.
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "not" and not any(
+            tuple(words[index : index + size]) in VOCABULARY for size in range(2, _LONGEST + 1)
+        ):
+            end = index + 1
+            while end < len(words) and words[end] in _NEGATION_FILLER:
+                end += 1
+            following = VOCABULARY.get((words[end],)) if end < len(words) else None
+            if following is not None and (
+                following[0] == "status" or following == ("verb", "shipments")
+            ):
+                out.append(NEGATION)
+                index = end
+                continue
+        out.append(word)
+        index += 1
+    return out
+
+
+def _contrasted(words: list[str]) -> tuple[list[str], str | None]:
+    """Drop a ruled-out figure ("not value", "not by sales") and return its measure class.
+
+    Only a figure directly after "not" counts: "orders not shipped" keeps its "not", which
+    no reading places, so it still declines.
+    """
+    for index, word in enumerate(words):
+        if word != "not":
+            continue
+        end = index + 1
+        while end < len(words) and words[end] in _CONTRAST_LINKS:
+            end += 1
+        if end < len(words) and words[end] in _NEGATED_MEASURES:
+            return [*words[:index], *words[end + 1 :]], _NEGATED_MEASURES[words[end]]
+    return words, None
 
 
 def _since(request: Request) -> date | None:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from dateutil.relativedelta import relativedelta
 from pydantic import Field, model_validator
-from sqlalchemy import Integer, and_, cast, distinct, exists, func, literal, or_, select
+from sqlalchemy import Integer, and_, cast, distinct, exists, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -537,7 +537,7 @@ class QueryArgs(SkillArgs):
                 f"{self.subject} cannot be grouped by {self.group_by}; by "
                 + ", ".join(sorted(spec.dimensions))
             )
-        if self.status is not None and self.status not in spec.statuses:
+        if self.status is not None and status_filter(spec, self.status) is None:
             raise ValueError(
                 f"{self.subject} have no status {self.status!r}; they have "
                 + (", ".join(spec.statuses) or "none")
@@ -572,6 +572,21 @@ class QueryArgs(SkillArgs):
         ):
             raise ValueError(f"{self.subject} have no date to filter on")
         return self
+
+
+NOT = "not_"
+"""Prefix of a status negated ("not_shipped"): every record that has not reached it."""
+
+
+def status_filter(spec: SubjectSpec, status: str) -> Callable[[date], Expr] | None:
+    """Return the filter of ``status`` on ``spec``, a negated one included, or ``None``."""
+    if status in spec.statuses:
+        return spec.statuses[status]
+    base = status.removeprefix(NOT)
+    if base == status or base not in spec.statuses:
+        return None
+    positive = spec.statuses[base]
+    return lambda today: not_(positive(today))
 
 
 class QueryRow(Row):
@@ -653,8 +668,14 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         conditions.append(INV.status == "open")  # only open invoices have anything open
         reading.append("open invoices")
     elif args.status is not None:
-        conditions.append(spec.statuses[args.status](today))
-        reading.append(_STATUS_WORDS.get(args.status, args.status))
+        condition = status_filter(spec, args.status)
+        assert condition is not None  # validated by QueryArgs
+        conditions.append(condition(today))
+        reading.append(_STATUS_WORDS.get(args.status, args.status.replace("_", " ")))
+        if args.status.startswith(NOT) and spec.default_filter is not None:
+            # "orders not shipped yet": the open ones; a cancelled order is not waiting to ship.
+            conditions.append(spec.default_filter[1]())
+            reading.append(spec.default_filter[0])
     elif spec.default_filter is not None:
         conditions.append(spec.default_filter[1]())
         reading.append(spec.default_filter[0])

@@ -1,0 +1,182 @@
+"""Readings added for blind owner requests: the newest record, "ever", "not <status>",
+"by X, not Y", and the guards that keep near requests declining.
+
+Each answer is checked against plain SQL written here, on the standard sample (``full_erp``,
+business date 2025-06-30); each reading has a near request that must still decline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from nova.erp.db import ErpDatabase
+from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.render import render_text
+from nova.erp.skills import READ_SKILLS
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+
+def plan(database: ErpDatabase, request: str) -> Any:
+    with database.read_session() as session:
+        return plan_request(request, session, list(READ_SKILLS))
+
+
+def answer(database: ErpDatabase, request: str) -> tuple[Plan, str]:
+    decision = plan(database, request)
+    assert isinstance(decision, Plan), decision
+    with database.read_session() as session:
+        result = READ_SKILLS[decision.skill].run(session, decision.args)
+    return decision, render_text(result)
+
+
+def sql(database: ErpDatabase, query: str) -> list[Any]:
+    with database.read_session() as session:
+        return list(session.execute(text(query)).all())
+
+
+def test_a_customers_latest_order_is_that_record_with_its_fields(full_erp: ErpDatabase) -> None:
+    # The customer with the most orders, named by its first word as the owner types it.
+    (name, number) = sql(
+        full_erp,
+        "select c.name, o.number from sales_orders o join customers c on c.id = o.customer_id "
+        "where c.id = (select customer_id from sales_orders group by customer_id "
+        "order by count(*) desc, customer_id limit 1) "
+        "order by o.order_date desc, o.id desc limit 1",
+    )[0]
+    decision, shown = answer(full_erp, f"whats the ref on {name}'s latest order")
+    assert decision.skill == "erp_order_status"
+    assert decision.args.order_number == number
+    assert decision.reading is not None and number in decision.reading
+    assert number in shown
+
+
+def test_the_last_purchase_of_a_product_is_its_newest_po_line(full_erp: ErpDatabase) -> None:
+    (sku, po, cost) = sql(
+        full_erp,
+        "select p.sku, po.number, l.unit_cost_cents from purchase_order_lines l "
+        "join purchase_orders po on po.id = l.purchase_order_id "
+        "join products p on p.id = l.product_id "
+        "order by po.order_date desc, po.id desc limit 1",
+    )[0]
+    newest = sql(
+        full_erp,
+        "select po.number from purchase_order_lines l join purchase_orders po "
+        "on po.id = l.purchase_order_id join products p on p.id = l.product_id "
+        f"where p.sku = '{sku}' order by po.order_date desc, po.id desc limit 1",
+    )[0][0]
+    assert newest == po
+    decision, shown = answer(full_erp, f"what did we last pay for {sku} and who from")
+    assert decision.skill == "erp_purchase_orders" and decision.args.po_number == po
+    assert f"{cost / 100:.2f}" in shown
+
+
+def test_when_we_last_sold_a_product_leaves_cancelled_orders_out(full_erp: ErpDatabase) -> None:
+    (sku,) = sql(
+        full_erp,
+        "select p.sku from sales_order_lines l join products p on p.id = l.product_id "
+        "join sales_orders o on o.id = l.order_id where o.status = 'cancelled' limit 1",
+    )[0]
+    expected = sql(
+        full_erp,
+        "select o.number from sales_order_lines l join sales_orders o on o.id = l.order_id "
+        f"join products p on p.id = l.product_id where p.sku = '{sku}' "
+        "and o.status <> 'cancelled' order by o.order_date desc, o.id desc limit 1",
+    )[0][0]
+    decision = plan(full_erp, f"when did we last sell {sku}")
+    assert isinstance(decision, Plan) and decision.args.order_number == expected
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "when did we last sell",  # sell what?
+        "the last order",  # the newest of all is rarely what is meant
+        "last order from suter garage and what else did they buy this year",
+    ],
+)
+def test_a_newest_record_without_its_owner_or_with_other_questions_declines(
+    full_erp: ErpDatabase, request_text: str
+) -> None:
+    decision = plan(full_erp, request_text)
+    assert not (isinstance(decision, Plan) and decision.reading and "latest" in decision.reading), (
+        decision
+    )
+
+
+def test_ever_reads_all_records_but_not_todays_state(full_erp: ErpDatabase) -> None:
+    (number, amount) = sql(
+        full_erp, "select number, amount_cents from credit_notes order by amount_cents desc limit 1"
+    )[0]
+    decision, shown = answer(full_erp, "largest credit note we ever issued")
+    assert decision.args.date_from is None and decision.args.date_to is None
+    assert number in shown and f"{amount / 100:,.2f}" in shown
+    # Products have no date: "ever" would answer with today's prices.
+    assert isinstance(plan(full_erp, "did we ever sell below cost"), Decline)
+    assert isinstance(plan(full_erp, "orders ever last month"), Decline)
+
+
+def test_not_shipped_is_the_open_orders_without_cancelled_ones(full_erp: ErpDatabase) -> None:
+    decision, shown = answer(full_erp, "orders not shipped yet")
+    assert decision.args.status == "not_shipped"
+    (count,) = sql(
+        full_erp,
+        "select count(*) from sales_orders where status not in ('shipped', 'delivered') "
+        "and status <> 'cancelled'",
+    )[0]
+    assert shown.startswith(f"{count} orders") or f"{count} order" in shown.splitlines()[0]
+    decision, _ = answer(full_erp, "orders not yet delivered")
+    assert decision.args.status == "not_delivered"
+    # A "not" before something that is no status stays unplaced.
+    assert isinstance(plan(full_erp, "orders not from germany"), Decline)
+
+
+def test_a_ruled_out_measure_keeps_the_named_one(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "top 5 customers this yr by number of orders not value")
+    assert isinstance(decision, Plan)
+    assert decision.args.measure == "count" and decision.args.limit == 5
+    # The figure ruled out is the only one named: nothing is left to compute.
+    assert isinstance(plan(full_erp, "top customers by value not value"), Decline)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "how many orders last wk and how many of them got cancelled",
+        "what % of sales this yr came from germany",
+        "how many orders will we get in july",
+        "sales to dutch customers - per customer avg, not total, last yr",
+    ],
+)
+def test_requests_the_skills_would_answer_only_in_part_decline(
+    full_erp: ErpDatabase, request_text: str
+) -> None:
+    assert isinstance(plan(full_erp, request_text), Decline)
+
+
+def test_a_record_of_some_customer_is_ranked_by_itself(full_erp: ErpDatabase) -> None:
+    (number,) = sql(
+        full_erp,
+        "select i.number from invoices i join customers c on c.id = i.customer_id "
+        "where i.status = 'open' and c.country = 'CH' "
+        "order by i.total_cents - i.paid_cents desc limit 1",
+    )[0]
+    decision, shown = answer(full_erp, "biggest open invoice of a swiss customer")
+    assert decision.args.group_by is None and decision.args.limit == 1
+    assert number in shown
+
+
+def test_a_supplier_named_in_full_wins_over_a_customer_a_letter_away(
+    full_erp: ErpDatabase,
+) -> None:
+    # The sample holds the supplier Brenner Hydraulics and the customer Renner Autohaus.
+    assert sql(full_erp, "select 1 from suppliers where name = 'Brenner Hydraulics'")
+    assert sql(full_erp, "select 1 from customers where name like 'Renner %'")
+    decision = plan(full_erp, "last po to brenner hydraulics")
+    assert isinstance(decision, Plan) and decision.skill == "erp_purchase_orders"
+    assert decision.reading is not None and "Brenner Hydraulics" in decision.reading
+    # A supplier has no balance the ERP keeps: not Renner's balance either.
+    assert isinstance(plan(full_erp, "brenner balance"), Decline)
