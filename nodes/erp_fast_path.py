@@ -29,6 +29,10 @@ e.g. ``build_agent_subgraph("erp", fast_path=make_erp_fast_path_node(catalog=cat
   when every parameter is explicit, and still pause for human approval
   (``nova.erp.approval``); the answer then reports the outcome (``additional_kwargs
   ["erp_write"]``).
+* A comparison ("nordwind vs winkler sales this yr", "june vs may revenue") that the
+  reader declines as one request is read as two (``nova.erp.intents.compare``): each side
+  planned in full, both run, one answer with both figures, the difference and the % change
+  (``nova.erp.compare``); a side that does not plan declines the whole.
 * A request that reads two ways ("best selling parts": by revenue or by units) is answered
   with the reading used as the answer's first line (``Plan.reading``).
 * Never calls a model.
@@ -47,9 +51,11 @@ from langgraph.runtime import Runtime
 from nodes.route_context import scope_line
 from nova.catalog import AgentSpec, Catalog, default_catalog
 from nova.erp.approval import approve_and_apply
+from nova.erp.compare import run_comparison
 from nova.erp.db import ErpDatabase, get_erp_database
 from nova.erp.followup import plan_followup
 from nova.erp.intents import Clarify, Decline, Plan, answers_one_record, plan_request
+from nova.erp.intents.compare import COMPARE_SKILL, Comparison, plan_comparison
 from nova.erp.render import PAYLOAD_KEY, WRITE_KEY, render_erp_answer, render_text
 from nova.erp.results import SkillResult
 from nova.erp.skills import READ_SKILLS, ErpNotReady, SkillError, require_data
@@ -118,6 +124,41 @@ def _reply(
 ) -> dict[str, Any]:
     message = AIMessage(content=text, name=spec.name, additional_kwargs=extra)
     return {"messages": [message], "answer": text, "agent_run": _run(spec, outcome, detail)}
+
+
+def _compared(
+    spec: AgentSpec, comparison: Comparison, read: SkillResult[Any] | SkillError | None
+) -> dict[str, Any]:
+    """Reply with a comparison's composite answer (or the error one side's skill raised)."""
+    used = {
+        "skill": COMPARE_SKILL,
+        "args": {
+            "contrast": comparison.kind,
+            "sides": [
+                {"label": side.label, "skill": side.plan.skill,
+                 "args": side.plan.args.model_dump(mode="json")}
+                for side in comparison.sides
+            ],
+        },
+        "rule": "comparison",
+    }  # fmt: skip
+    detail = f"{COMPARE_SKILL} {json.dumps(used['args'], sort_keys=True)}"
+    if isinstance(read, SkillError):
+        return _reply(
+            spec,
+            str(read),
+            "clarify",
+            f"{detail} -> {type(read).__name__}",
+            **{FAST_PATH_KEY: used, CLARIFY_KEY: {"skill": COMPARE_SKILL}},
+        )
+    assert read is not None  # the comparison ran in the planning session
+    return _reply(
+        spec,
+        render_text(read),
+        "fast_path",
+        detail,
+        **{PAYLOAD_KEY: read.payload(), FAST_PATH_KEY: used},
+    )
 
 
 def make_erp_fast_path_node(
@@ -200,11 +241,23 @@ def make_erp_fast_path_node(
             return _reply(spec, f"{error}{ref}", "error", f"ErpNotReady: {db.display_url}")
         topic = state.get("thread_route")
         read: SkillResult[Any] | SkillError | None = None
+        compared: Comparison | None = None
         with db.read_session() as session:
             if route.get("method") == "followup" and topic:
                 decision = plan_followup([topic["anchor"], *topic["followups"]], session, skills)
             else:
                 decision = plan_request(text, session, skills)
+                if isinstance(decision, Decline):
+                    reading = plan_comparison(text, session, skills)
+                    if isinstance(reading, Comparison):
+                        try:
+                            read = run_comparison(session, reading)
+                        except SkillError as error:
+                            read = error
+                        if read is not None:
+                            compared = reading
+                    else:
+                        decision = Decline(f"{decision.reason}; comparison: {reading.reason}")
             if isinstance(decision, Plan) and not decision.writes:
                 # In the session that planned it: the facts the plan read (business date,
                 # name indexes) are not read again.
@@ -212,6 +265,8 @@ def make_erp_fast_path_node(
                     read = READ_SKILLS[decision.skill].run(session, decision.args)
                 except SkillError as error:
                     read = error
+        if compared is not None:
+            return _compared(spec, compared, read)
         if isinstance(decision, Decline):
             log.debug("fast path declined %r: %s", text, decision.reason)
             return {}

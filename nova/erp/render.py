@@ -72,6 +72,7 @@ def _row(result: SkillResult[Any], index: int) -> dict[str, str]:
 # Fields listed per row in text answers (the table shows every column).
 LINE_FIELDS: dict[str, tuple[str, ...]] = {
     "erp_query": ("value", "count", "order", "name", "on", "amount", "price", "carrier"),
+    "erp_compare": ("value", "count"),
     "erp_find_customer": ("name", "city", "country", "email", "phone"),
     "erp_find_product": ("name", "unit_price", "available", "supplier"),
     "erp_invoice_lookup": ("customer", "issue_date", "due_date", "total", "outstanding", "status"),
@@ -215,8 +216,8 @@ def _headline_of(result: SkillResult[Any]) -> str:
     first = rows[0] if rows else {}
     skill = result.skill
     count = fmt(result.total_rows, "int")
-    if skill == "erp_query":
-        # The query states its own reading (what was counted, left out, the period) first.
+    if skill in ("erp_query", "erp_compare"):
+        # The query (and a comparison of two plans) states its own reading first.
         return str(facts["reading"])
     if skill == "erp_find_customer":
         if _detailed(result):
@@ -528,6 +529,8 @@ def render_text(result: SkillResult[Any]) -> str:
         lines += [_line(result, i) for i in range(len(result.rows))]
         if result.total_rows > len(result.rows):
             lines.append(f"(Showing {len(result.rows)} of {result.total_rows}.)")
+    if result.has_fact("readings"):
+        lines.append(str(result.fact("readings")))  # how each figure of a comparison was read
     if result.rows:
         lines.append("Sources: " + ", ".join(result.row_ids))
     return "\n".join(lines)
