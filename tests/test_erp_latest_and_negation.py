@@ -180,3 +180,58 @@ def test_a_supplier_named_in_full_wins_over_a_customer_a_letter_away(
     assert decision.reading is not None and "Brenner Hydraulics" in decision.reading
     # A supplier has no balance the ERP keeps: not Renner's balance either.
     assert isinstance(plan(full_erp, "brenner balance"), Decline)
+
+
+def test_a_german_request_is_read_as_english_and_says_so(full_erp: ErpDatabase) -> None:
+    decision, shown = answer(full_erp, "umsatz letzter monat")
+    assert decision.reading is not None and "revenue last month" in decision.reading
+    (cents,) = sql(
+        full_erp,
+        "select sum(l.line_total_cents) from sales_order_lines l join sales_orders o "
+        "on o.id = l.order_id where o.status <> 'cancelled' "
+        "and o.order_date between '2025-05-01' and '2025-05-31'",
+    )[0]
+    assert f"{cents / 100:,.2f}" in shown
+    decision, _ = answer(full_erp, "wie viele aufträge sind noch nicht raus")
+    assert decision.args.status == "not_shipped" and decision.args.measure == "count"
+    # A word neither table nor dictionary explains stays as typed, and the reader declines.
+    assert isinstance(plan(full_erp, "umsatz mit quatschwort letzter monat"), Decline)
+
+
+def test_english_requests_are_not_translated(full_erp: ErpDatabase) -> None:
+    # "was" and "die" are German words too; an English request keeps them.
+    for request_text in ("what was our revenue last month", "sales was up?"):
+        decision = plan(full_erp, request_text)
+        assert not (
+            isinstance(decision, Plan) and decision.reading and "German" in decision.reading
+        )
+
+
+def test_margin_of_several_products_lists_each_one(full_erp: ErpDatabase) -> None:
+    decision, shown = answer(full_erp, "margin on oil filters")
+    assert decision.args.list_rows
+    rows = sql(
+        full_erp,
+        "select sku, round((unit_price_cents - cost_cents) * 100.0 / unit_price_cents, 1) "
+        "from products where name like 'Oil Filter%'",
+    )
+    assert len(rows) == len(decision.args.products)
+    for sku, margin in rows:
+        assert f"{sku}:" in shown and f"{margin:.1f}%" in shown
+
+
+def test_customers_with_open_invoices_are_listed_with_what_is_open(full_erp: ErpDatabase) -> None:
+    decision, shown = answer(full_erp, "customers in switzerland with open invoices")
+    assert decision.args.subject == "customers"
+    assert decision.args.customer_condition == "open_invoices"
+    rows = sql(
+        full_erp,
+        "select c.name, sum(i.total_cents - i.paid_cents) from invoices i join customers c "
+        "on c.id = i.customer_id where i.status = 'open' and c.country = 'CH' "
+        "group by c.id having sum(i.total_cents - i.paid_cents) > 0",
+    )
+    assert shown.splitlines()[0].startswith(f"{len(rows)} customers")
+    for name, cents in rows:
+        assert name in shown and f"{cents / 100:,.2f}" in shown
+    # Customers picked by another status of their records: no reading kept, so it declines.
+    assert isinstance(plan(full_erp, "swiss customers with overdue invoices"), Decline)

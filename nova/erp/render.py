@@ -71,7 +71,7 @@ def _row(result: SkillResult[Any], index: int) -> dict[str, str]:
 
 # Fields listed per row in text answers (the table shows every column).
 LINE_FIELDS: dict[str, tuple[str, ...]] = {
-    "erp_query": ("value", "count", "order", "name", "on", "amount", "price", "carrier"),
+    "erp_query": ("value", "count", "order", "name", "on", "amount", "price", "margin", "carrier"),
     "erp_compare": ("value", "count"),
     "erp_find_customer": ("name", "city", "country", "email", "phone"),
     "erp_find_product": ("name", "unit_price", "available", "supplier"),
@@ -112,6 +112,7 @@ _LABELS = {
     "days_overdue": "days overdue",
     "days_late": "days late",
     "margin_pct": "margin",
+    "margin": "margin on list price",
     "share_pct": "share",
     "on_order": "on order",
     "reorder_point": "reorder point",

@@ -135,6 +135,15 @@ def plan_request(
         return Decline(str(error))
     except Unclear as error:
         return Clarify(str(error))
+    decision = _plan_request(request, session, allowed)
+    if request.german is not None and isinstance(decision, Plan):
+        # The owner sees what the German was read as, before any figure.
+        read = f"Read from German as “{request.text}”."
+        return replace(decision, reading=f"{read} {decision.reading}" if decision.reading else read)
+    return decision
+
+
+def _plan_request(request: Request, session: Session, allowed: set[str]) -> Decision:
     if request.product_choices:
         ranked = _structured(request, session, allowed)
         if isinstance(ranked, Plan):

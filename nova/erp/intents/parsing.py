@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from nova.erp import models as m
 from nova.erp import resolve as r
 from nova.erp.db import business_date, per_session
+from nova.erp.intents.german import dictionary_gloss, to_english
 from nova.erp.intents.request import (
     NotForFastPath,
     Request,
@@ -438,6 +439,10 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
 
     """
     today = today or business_date(session)
+    german = to_english(
+        text, _known_words(session) | frozenset(r.COUNTRIES), english_words(), dictionary_gloss()
+    )
+    typed, text = text, german or text
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
     # "90+ days" as "at least 90 days".
     text = _YEAR_RE.sub("year", _spelled_out(text))
@@ -447,6 +452,8 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", text)
     text = _spelled(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))
+    if german is not None:
+        request.german = typed
     spans: list[tuple[int, int]] = []
 
     def take(

@@ -53,6 +53,8 @@ class Request:
     """Products a description fits when it fits several (SKU, name): a question to ask."""
     reading: str | None = None
     """How a request that reads two ways was read ("Ranked by revenue"); shown with the answer."""
+    german: str | None = None
+    """The request as typed when it was German and ``text`` is its English reading."""
     applied: set[str] = field(default_factory=set)
     """Condition words a filter, a ranking or an entity actually used (see ``CONDITION_WORDS``)."""
 

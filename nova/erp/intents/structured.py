@@ -676,6 +676,13 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         )
         subject_set.discard("orders")
     implied_by_measure = {MEASURE_SUBJECT[m] for m in measures if m in MEASURE_SUBJECT}
+    if not ranks and _customers_first_with(seq, residual) and subject_set - {"customers"}:
+        # "customers in switzerland with open invoices": the customers are what is asked for,
+        # the invoices only pick them; customers with an open invoice is the one such
+        # reading kept.
+        if subject_set != {"customers", "invoices"} or set(statuses) - {"open"} or conditions:
+            return "customers picked by their records: only open invoices are read"
+        subject_set, statuses, conditions = {"customers"}, [], ["open_invoices"]
     qualified = _customers_qualify(subject_set, conditions, statuses, request)
     if qualified is not None:
         subject_set = {qualified}  # "payments from uk customers": the payments, by country
@@ -801,8 +808,14 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if subject == "products" and ranks and group is None and measure != "price":
         return "products are ranked by price only"
     listed_prices = False
-    if subject == "products" and measure == "price" and "average" not in measures and not ranks:
-        measure = "count"  # "the price of the golf brake pads": each one's, listed
+    if (
+        subject == "products"
+        and (measure == "price" or (measure == "margin_pct" and values.get("products")))
+        and "average" not in measures
+        and not ranks
+    ):
+        # "the price of the golf brake pads", "margin on oil filters": each one's, listed
+        measure = "count"
         listed_prices = True
     list_rows = listed_prices
     if not measures and group is None and not ranks and not verbs:
@@ -1147,6 +1160,21 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
 
 _COUNTERPART = {"orders": "customers", "payments": "customers", "purchase_orders": "suppliers"}
 """The other party every record of a money figure has: naming it alone adds no condition."""
+
+
+def _customers_first_with(seq: list[tuple[int, str, str]], residual: list[str]) -> bool:
+    """Whether customers are the first thing named and "with" follows ("customers ... with")."""
+    first = next(
+        (
+            (position, value)
+            for position, role, value in seq
+            if role == "subject" or (role == "dim" and value == "customer")
+        ),
+        None,
+    )
+    if first is None or first[1] not in ("customers", "customer"):
+        return False
+    return "with" in residual[first[0] + 1 :]
 
 
 def _customers_qualify(

@@ -83,7 +83,9 @@ Dimension = Literal[
     "month", "weekday", "country", "customer", "category", "product", "carrier", "reason",
     "supplier", "status", "method", "warehouse", "buyer",
 ]  # fmt: skip
-CustomerCondition = Literal["ordered", "not_ordered", "new", "over_credit_limit", "owing"]
+CustomerCondition = Literal[
+    "ordered", "not_ordered", "new", "over_credit_limit", "owing", "open_invoices"
+]
 
 
 # --- the declared schema ------------------------------------------------------------------
@@ -521,7 +523,7 @@ class QueryArgs(SkillArgs):
     customer_condition: CustomerCondition | None = Field(
         default=None,
         description="customers only: ordered / not_ordered in the period, new in the period, "
-        "over_credit_limit, owing (positive open balance)",
+        "over_credit_limit, owing (positive open balance), open_invoices (any open invoice)",
     )
 
     @model_validator(mode="after")
@@ -1013,7 +1015,7 @@ def _condition_amount(args: QueryArgs) -> Any | None:
     match args.customer_condition:
         case "owing":
             return _net_balance_cents()
-        case "over_credit_limit":
+        case "over_credit_limit" | "open_invoices":
             return _open_cents()
     return None
 
@@ -1040,6 +1042,8 @@ def _customer_condition(args: QueryArgs, today: date) -> Expr:
             return _open_cents() > customer.credit_limit_cents
         case "owing":
             return _net_balance_cents() > 0
+        case "open_invoices":
+            return _open_cents() > 0
     raise AssertionError(args.customer_condition)
 
 
@@ -1054,6 +1058,8 @@ def _condition_words(args: QueryArgs) -> str:
             return f"whose account was opened {span}"
         case "over_credit_limit":
             return "whose open invoices exceed their credit limit"
+        case "open_invoices":
+            return "with open invoices (the amount still open on them, before any money on account)"
         case "owing":
             return (
                 "owing us money on the net balance (open invoices less unapplied payments and "
@@ -1122,6 +1128,27 @@ class ListedRow(Row):
     price: Decimal | None = column("List price", "money", default=None)
     carrier: str | None = column("Carrier", default=None)
     """Shipments only: whom to chase about a late or missing parcel."""
+    margin: Decimal | None = column("Margin %", "pct", default=None)
+    """Products only: (list price - cost) / list price, so a list of parts shows both."""
+
+
+class ProductListedRow(ListedRow):
+    """A product in a listing: its name, not a customer's, beside its SKU."""
+
+    name: str = column("Product")
+
+
+class SupplierListedRow(ListedRow):
+    """A purchase order or supplier in a listing, named by its supplier."""
+
+    name: str = column("Supplier")
+
+
+_LISTED_ROWS: dict[str, type[ListedRow]] = {
+    "products": ProductListedRow,
+    "suppliers": SupplierListedRow,
+    "purchase_orders": SupplierListedRow,
+}
 
 
 def _list(
@@ -1174,7 +1201,12 @@ def _list(
         joins = [*joins, (m.Customer, m.Customer.id == spec.customer_column)]
     seen: list[Any] = []
     carrier: Any = SHP.carrier if args.subject == "shipments" else literal(None)
-    stmt = select(number, name, on, amount, order, carrier).select_from(base)
+    margin: Any = (
+        (m.Product.unit_price_cents - m.Product.cost_cents) * 100.0 / m.Product.unit_price_cents
+        if args.subject == "products"
+        else literal(None)
+    )
+    stmt = select(number, name, on, amount, order, carrier, margin).select_from(base)
     for entity, condition, *how in joins:
         if any(entity is e for e in seen):
             continue
@@ -1193,9 +1225,11 @@ def _list(
     raw = session.execute(stmt).all()
     total = len(raw)
     limit = args.limit or 50
+    row_type = _LISTED_ROWS.get(args.subject, ListedRow)
     rows = [
-        ListedRow(
+        row_type(
             id=str(r[0]), name=str(r[1]), on=r[2], order=r[4], carrier=r[5],
+            margin=Decimal(str(r[6])).quantize(Decimal("0.1")) if r[6] is not None else None,
             **{"price" if args.subject == "products" else "amount": (
                 _money(r[3]) if r[3] is not None else None
             )},
@@ -1253,7 +1287,7 @@ def _list(
         rows=rows,
         total_rows=total,
         facts=[Fact(key="reading", label="Reading", value=headline)],
-        row_type=ListedRow,
+        row_type=row_type,
     )
 
 
