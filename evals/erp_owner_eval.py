@@ -37,7 +37,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -405,6 +405,10 @@ def owner_graph(
         with database.read_session() as session:
             return planned_read_skill(text, session)
 
+    def agent_reads(text: str, tools: Collection[str]) -> bool:
+        with database.read_session() as session:
+            return planned_read_skill(text, session, tools) is not None
+
     def stand_in(state: NovaState) -> dict[str, Any]:
         return {}
 
@@ -417,6 +421,7 @@ def owner_graph(
         catalog=agents,
         erp_mention=mention,
         erp_plan=plan,
+        erp_agent_reads=agent_reads,
     )
     builder.add_node("route", with_unroutable_reply(route))
     builder.add_node("erp", make_erp_fast_path_node(database=database, catalog=agents))

@@ -20,7 +20,7 @@ Only read skills count: a write the classifier did not route to the ERP is left 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from nodes.route_context import moved_decision
@@ -36,12 +36,26 @@ PlanSkill = Callable[[str], str | None]
 """Returns the read skill the ERP fast path would answer a request with (``None``: it would not)."""
 
 
-def planned_read_skill(text: str, session: Session) -> str | None:
-    """Return the read skill the fast path plans ``text`` with (any read skill), or ``None``."""
+AgentReads = Callable[[str, Collection[str]], bool]
+"""Whether the fast path answers a request with these tools (an agent's own skills)."""
+
+
+def planned_read_skill(
+    text: str, session: Session, tools: Collection[str] | None = None
+) -> str | None:
+    """Return the read skill the fast path plans ``text`` with, or ``None``.
+
+    Args:
+        text: The request.
+        session: ERP database session.
+        tools: The skills it may use (default: every read skill).
+
+    """
     from nova.erp.intents import Plan, plan_request
     from nova.erp.skills import READ_SKILLS
 
-    decision = plan_request(text, session, READ_SKILLS)
+    allowed = READ_SKILLS if tools is None else [t for t in tools if t in READ_SKILLS]
+    decision = plan_request(text, session, allowed)
     return decision.skill if isinstance(decision, Plan) else None
 
 
@@ -52,6 +66,7 @@ def erp_plan_decision(
     *,
     plan_skill: PlanSkill,
     allows: Callable[[str], bool],
+    agent_reads: AgentReads | None = None,
 ) -> RouteDecision | None:
     """Route ``request`` to the ERP agent whose skill reads it, when the classifier did not.
 
@@ -61,24 +76,34 @@ def erp_plan_decision(
         catalog: The graph's agents.
         plan_skill: The fast path's reading of a request (the read skill it plans, or ``None``).
         allows: Whether the turn's project enables an agent.
+        agent_reads: Whether the fast path answers a request with an agent's own skills.
+            Given, an ERP agent the classifier picked whose skills cannot answer the request
+            gives way to the ERP agent whose skill reads it in full ("top hydraulics product
+            this yr" sent to purchasing, a ranking the reporting agent's skill reads).
 
     Returns:
         The decision moved to the ERP agent that owns the planned skill (the one the
         classifier ranks highest, among those the project enables), method ``erp_plan``;
-        ``None`` when the classifier already chose an ERP agent, or the reader declines.
+        ``None`` when the classifier's ERP agent reads it (or no reader is given for that
+        check), or the reader declines.
 
     """
     agent = decision["agent"]
-    if (
+    picked_erp = (
         decision["method"] == "semantic"
         and agent is not None
         and agent in catalog
         and catalog[agent].subgraph == ERP_SUBGRAPH
-    ):
+    )
+    if picked_erp and agent_reads is None:
         return None
     skill = plan_skill(request)
     if skill is None:
         return None
+    if picked_erp:
+        assert agent is not None and agent_reads is not None  # checked above
+        if skill in catalog[agent].tools or agent_reads(request, catalog[agent].tools):
+            return None  # the agent the classifier picked answers it itself
     owners = [
         spec.name
         for spec in catalog

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
@@ -26,7 +26,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
-from nodes.erp_route import PlanSkill, erp_plan_decision, planned_read_skill
+from nodes.erp_route import AgentReads, PlanSkill, erp_plan_decision, planned_read_skill
 from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
     certain_decision,
@@ -635,6 +635,14 @@ def _erp_plan_skill(text: str) -> str | None:
     return _against_erp(lambda session: planned_read_skill(text, session), text, None)
 
 
+def _erp_agent_reads(text: str, tools: Collection[str]) -> bool:
+    """Whether the ERP fast path answers ``text`` with ``tools`` (one agent's skills)."""
+    return (
+        _against_erp(lambda session: planned_read_skill(text, session, tools), text, None)
+        is not None
+    )
+
+
 def _asks_about_erp_record(turns: Sequence[str]) -> bool:
     """Whether the last of ``turns`` asks about a field of the one ERP record named before."""
     from nova.erp.followup import asks_about_record_shown
@@ -650,6 +658,7 @@ def make_route_node(
     catalog: Catalog[AgentSpec] | None = None,
     erp_mention: Callable[[str], ErpMention] | None = None,
     erp_plan: PlanSkill | None = None,
+    erp_agent_reads: AgentReads | None = None,
     memory: Callable[[], MemoryStore] | None = None,
 ) -> RuntimeNode[NovaState, dict[str, Any]]:
     """Build the supervisor's ``route`` node.
@@ -685,6 +694,10 @@ def make_route_node(
             with, or ``None``), asked when the classifier does not pick an ERP agent in a
             project that holds the ERP data (``nodes.erp_route``); default: the fast path's
             reader against the configured ERP database.
+        erp_agent_reads: Whether the fast path answers a request with one ERP agent's skills,
+            asked when the classifier picks an ERP agent that may not (``nodes.erp_route``);
+            default: the fast path's reader against the configured ERP database, when
+            ``erp_plan`` is not given either.
         memory: Returns the memory store, to recall in the project a turn is scoped to;
             the store configured by settings by default.
 
@@ -816,6 +829,8 @@ def make_route_node(
                             agents,
                             plan_skill=erp_plan or _erp_plan_skill,
                             allows=allows,
+                            agent_reads=erp_agent_reads
+                            or (_erp_agent_reads if erp_plan is None else None),
                         )
                         or decision
                     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,43 @@ def test_the_classifier_ranks_the_agents_that_own_the_skill() -> None:
     )
     assert moved is not None and moved["agent"] == last
     assert moved["confidence"] == pytest.approx(0.2)  # the classifier's own score, not 1
+
+
+def test_an_erp_pick_whose_skills_cannot_answer_gives_way_to_the_one_that_can(
+    full_erp: ErpDatabase,
+) -> None:
+    catalog = default_catalog()
+
+    def plan(text: str) -> str | None:
+        with full_erp.read_session() as session:
+            return planned_read_skill(text, session)
+
+    def agent_reads(text: str, tools: Collection[str]) -> bool:
+        with full_erp.read_session() as session:
+            return planned_read_skill(text, session, tools) is not None
+
+    request = "top hydraulics product this yr"
+    skill = plan(request)
+    assert skill is not None and skill not in catalog["erp_purchasing"].tools
+    picked = route_to("erp_purchasing", "erp", confidence=0.6)
+    moved = erp_plan_decision(
+        picked, request, catalog, plan_skill=plan, allows=lambda a: True, agent_reads=agent_reads
+    )
+    assert moved is not None and moved["method"] == "erp_plan"
+    assert skill in catalog[str(moved["agent"])].tools
+    # The agent picked reads it with its own skills: the classifier's pick stands.
+    own = route_to("erp_invoices", "erp", confidence=0.6)
+    assert (
+        erp_plan_decision(
+            own,
+            "open invoices for nordwind",
+            catalog,
+            plan_skill=plan,
+            allows=lambda a: True,
+            agent_reads=agent_reads,
+        )
+        is None
+    )
 
 
 def test_an_erp_pick_a_decline_or_no_enabled_owner_leaves_the_decision() -> None:
