@@ -235,3 +235,23 @@ def test_customers_with_open_invoices_are_listed_with_what_is_open(full_erp: Erp
         assert name in shown and f"{cents / 100:,.2f}" in shown
     # Customers picked by another status of their records: no reading kept, so it declines.
     assert isinstance(plan(full_erp, "swiss customers with overdue invoices"), Decline)
+
+
+def test_an_order_named_by_the_customers_reference_is_that_order(full_erp: ErpDatabase) -> None:
+    (reference, number, name) = sql(
+        full_erp,
+        "select o.customer_reference, o.number, c.name from sales_orders o "
+        "join customers c on c.id = o.customer_id where o.customer_reference is not null "
+        "and (select count(*) from sales_orders x "
+        "where x.customer_reference = o.customer_reference) = 1 limit 1",
+    )[0]
+    decision, shown = answer(
+        full_erp, f"customer says their ref is {reference}, which order is that + has it shipped"
+    )
+    assert decision.skill == "erp_order_status" and decision.args.order_number == number
+    assert decision.reading == f"Customer reference {reference} is order {number} of {name}."
+    assert reference in shown
+    # Another customer named beside it: not that customer's order, so no answer about it.
+    other = sql(full_erp, f"select name from customers where name <> '{name}' limit 1")[0][0]
+    decision = plan(full_erp, f"{other} ref {reference}")
+    assert not (isinstance(decision, Plan) and decision.reading and reference in decision.reading)

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
-from nova.erp.intents.latest import latest_record
+from nova.erp.intents.latest import latest_record, referenced_order
 from nova.erp.intents.parsing import (
     ERP_WORDS,
     MONEY_RE,
@@ -231,11 +231,12 @@ def _plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> 
         answer = _plan_rules(question, session, allowed)
         if isinstance(answer, Plan):
             return answer
-    latest = latest_record(request, session, RECORD_QUESTION_WORDS)
-    if latest is not None:
-        answer = _plan_rules(latest.request, session, allowed)
-        if isinstance(answer, Plan):
-            return replace(answer, reading=latest.reading)
+    for pointed in (latest_record, referenced_order):
+        found = pointed(request, session, RECORD_QUESTION_WORDS)
+        if found is not None:
+            answer = _plan_rules(found.request, session, allowed)
+            if isinstance(answer, Plan):
+                return replace(answer, reading=found.reading)
     if isinstance(structured, Decline):
         # Both readings' reasons, so a log or an evaluation says what each could not place.
         return Decline(f"{decision.reason}; structured reading: {structured.reason}")

@@ -1,4 +1,6 @@
-"""The newest record a request points to without its number: "suter garage's last order".
+"""A record a request points to without its number: the newest one, or one by its reference.
+
+"suter garage's last order"; "senn says their ref is SE-86082, which order is that".
 
 "last order from suter garage, when and how much", "last po to brenner hydraulics", "when did
 we last sell CLT-9837", "what did we last pay for FLT-2215": each asks about one record the
@@ -22,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
@@ -211,3 +213,47 @@ _DATE_NAMES = {
     "issue_date": "issue date",
     "requested_on": "request date",
 }
+
+
+_REFERENCE_WORDS = frozenset("says say said saying their customer ref reference which".split())
+"""Words of a question that names an order by the customer's reference."""
+
+
+def referenced_order(
+    request: Request, session: Session, field_words: dict[str, frozenset[str]]
+) -> Latest | None:
+    """Return ``request`` with the order whose customer reference it names, or ``None``.
+
+    Only when the reference is the one thing named (besides, perhaps, the customer, who must
+    be the order's) and every other word asks about the order's own fields.
+    """
+    if len(request.references) != 1 or request.kinds() - {"references", "customer"}:
+        return None
+    if not set(request.residual) <= field_words["orders"] | _REFERENCE_WORDS | GLOBAL_WORDS:
+        return None
+    reference = request.references[0]
+    query = (
+        select(m.SalesOrder.number, m.Customer.number, m.Customer.name)
+        .join(m.Customer, m.Customer.id == m.SalesOrder.customer_id)
+        .where(func.lower(m.SalesOrder.customer_reference) == reference.lower())
+    )
+    rows = session.execute(query.limit(2)).all()
+    if len(rows) != 1:
+        return None  # none, or two orders share it: the lists and the model say which
+    number, customer_number, customer_name = rows[0]
+    if request.count("customer"):
+        named = [c.resolved.number for c in request.customers if c.resolved is not None]
+        if [*named, *request.customer_numbers] != [customer_number]:
+            return None  # "winkler's ref ..." of another customer's order, or a name unclear
+    changed = replace(
+        request,
+        text=str(number),
+        norm=normalise(str(number)),
+        orders=[str(number)],
+        references=[],
+        customers=[],
+        customer_numbers=[],
+        residual=[],
+        applied=set(),
+    )
+    return Latest(changed, f"Customer reference {reference} is order {number} of {customer_name}.")

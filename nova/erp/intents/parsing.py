@@ -420,6 +420,14 @@ def _spelled(text: str, session: Session) -> str:
     return _WORD.sub(fix, text)
 
 
+REFERENCE_RE = re.compile(
+    r"\b(?:customer\s+|their\s+|order\s+)?(?:ref|reference)(?:\s+(?:no|number|nr))?\.?\s*"
+    r"(?:is\s+|:\s*|#\s*)?(?P<ref>[A-Za-z]{1,5}-\d{2,}|\d{4,})\b",
+    re.IGNORECASE,
+)
+"""A customer's own reference for an order, named as such ("their ref is SE-86082")."""
+
+
 def _fuller(mention: r.Mention, other: r.Mention) -> bool:
     """Whether ``mention`` names its row more fully than ``other``: more words, or exactly."""
     if len(mention.consumed) != len(other.consumed):
@@ -481,6 +489,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         request.quantities.append((int(match.group("q").replace(",", "")), sku))
         # Only the quantity is taken here; the SKU itself is found with the others below.
         spans.append((match.start(), match.start("sku")))
+    take(REFERENCE_RE, lambda mt: mt.group("ref").upper(), request.references)
     take(r.SKU_RE, r.canonical_sku, request.skus)
     take(r.ORDER_RE, r.canonical_order, request.orders)
     for match in ORDER_BARE_RE.finditer(text):

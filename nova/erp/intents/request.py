@@ -27,6 +27,8 @@ class Request:
     rmas: list[str] = field(default_factory=list)
     shipments: list[str] = field(default_factory=list)
     trackings: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    """Customers' own order references ("their ref is SE-86082")."""
     payments: list[str] = field(default_factory=list)
     credit_notes: list[str] = field(default_factory=list)
     skus: list[str] = field(default_factory=list)
@@ -78,6 +80,7 @@ class Request:
                 "rmas",
                 "shipments",
                 "trackings",
+                "references",
                 "payments",
                 "credit_notes",
                 "skus",
