@@ -837,7 +837,13 @@ class _Builder:
         )
         add(
             f"What did {self.short(customer)} order last month?",
-            {"customer": customer.number, "date_from": "2025-05-01", "date_to": "2025-05-31"},
+            # "What did X order": the products too, so each order's lines are shown.
+            {
+                "customer": customer.number,
+                "date_from": "2025-05-01",
+                "date_to": "2025-05-31",
+                "with_lines": True,
+            },
             [
                 o
                 for o in d.orders

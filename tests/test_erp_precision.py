@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from nova.catalog import default_catalog
 from nova.erp.db import ErpDatabase
@@ -296,7 +297,25 @@ def test_an_order_list_states_its_value_without_cancelled_orders(full_erp: ErpDa
     assert "(2 cancelled; €7,533.06 without them)" in headline
 
 
-def test_what_was_ordered_is_not_answered_with_a_list_of_orders(full_erp: ErpDatabase) -> None:
-    decision = plan(full_erp, "what did senn order on the 26th")
-    assert isinstance(decision, Decline) and "the products" in decision.reason
-    assert isinstance(plan(full_erp, "orders from senn on the 26th"), Plan)
+def test_what_was_ordered_is_answered_with_what_each_order_holds(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "what did senn order this year")
+    assert isinstance(decision, Plan) and decision.skill == "erp_customer_orders"
+    assert decision.args.with_lines
+    shown = render_text(run(full_erp, decision))
+    with full_erp.read_session() as session:
+        lines = session.execute(
+            text(
+                "select o.number, p.sku, l.quantity from sales_order_lines l "
+                "join sales_orders o on o.id = l.order_id join products p on p.id = l.product_id "
+                "join customers c on c.id = o.customer_id where c.name like 'Senn%' "
+                "and o.order_date between '2025-01-01' and '2025-06-30' "
+                "order by o.order_date desc, o.id desc"
+            )
+        ).all()
+    assert lines
+    for number, sku, quantity in lines[:5]:
+        row = next(line for line in shown.splitlines() if line.startswith(f"- {number}:"))
+        assert f"{quantity} x {sku}" in row
+    # A plain list of orders does not spell out their lines.
+    listed = plan(full_erp, "orders from senn this year")
+    assert isinstance(listed, Plan) and not listed.args.with_lines

@@ -83,7 +83,7 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
     "erp_reorder_candidates": ("name", "available", "reorder_point", "on_order", "supplier"),
     "erp_stock_movements": ("moved_on", "warehouse", "quantity", "kind", "reference", "created_by"),
     "erp_order_status": ("sku", "name", "quantity", "line_total"),
-    "erp_customer_orders": ("order_date", "customer", "status", "total"),
+    "erp_customer_orders": ("order_date", "customer", "status", "total", "holds"),
     "erp_sales_summary": ("label", "orders", "units", "revenue", "share_pct"),
     "erp_top_customers": ("rank", "name", "orders", "revenue", "share_pct"),
     "erp_top_products": ("rank", "name", "units", "revenue"),
@@ -135,6 +135,7 @@ _LABELS = {
     "line_total": "line total",
     "overdue_amount": "overdue",
     "created_by": "by",
+    "holds": "items",
 }
 
 

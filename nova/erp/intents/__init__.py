@@ -633,7 +633,7 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
         # invoices or returns (25 of 133 shown), not the customers or products asked for.
         noun = listed.group("noun") or listed.group("first")
         return f"{skill} lists documents, not the {noun} asked for"
-    if skill in ("erp_customer_orders", QUERY_SKILL) and _WHAT_BOUGHT.search(request.norm):
+    if skill == QUERY_SKILL and _WHAT_BOUGHT.search(request.norm):
         # "what did senn order on the 26th": the products, which a list of orders (number,
         # date, value) does not show.
         return "what was ordered is the products; the order list shows orders and values"

@@ -478,6 +478,13 @@ def _b_customer_orders(rq: Request, s: Session) -> dict[str, Any]:
             args["status"] = status
     if rq.skus:
         args["product"] = rq.skus[0]
+    if re.search(
+        r"\bwhat\s+(?:did|does|do|has|have|had)\s+(?:\w+\s+){0,3}?"
+        r"(?:order|orders|ordered|buy|buys|bought|get|got)\b",
+        rq.norm,
+    ):
+        # "what did zobel order this month": the products, so each order's lines are shown.
+        args["with_lines"] = True
     return args
 
 

@@ -174,7 +174,15 @@ class CustomerOrdersArgs(_Period):
         default="any", description="open, shipped, delivered, cancelled or any"
     )
     product: Name | None = Field(default=None, description="Only orders containing this SKU")
+    with_lines: bool = Field(
+        default=False,
+        description="Also state what each order shown holds (its lines): 'what did X order'",
+    )
     limit: Limit = 20
+
+
+LINES_SHOWN = 10
+"""Most orders whose lines an answer states (the newest); more would bury the list."""
 
 
 class OrderRow(Row):
@@ -188,6 +196,15 @@ class OrderRow(Row):
     lines: int = column("Lines", "int")
     total: Decimal = column("Total", "money")
     customer_reference: str | None = column("Their ref.")
+    holds: str | None = column("Items", default=None)
+    """What the order holds, when asked ("what did X order")."""
+
+
+def _holds(session: Session, order_id: int) -> str:
+    """Return an order's lines as "quantity x SKU name", in line order."""
+    return "; ".join(
+        f"{line.quantity} x {sku} {name}" for line, sku, name in _order_lines(session, order_id)
+    )
 
 
 def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[OrderRow]:
@@ -247,10 +264,16 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
     contents = []
     if len(shown) == 1:
         order = shown[0][0]
-        holds = "; ".join(
-            f"{line.quantity} x {sku} {name}" for line, sku, name in _order_lines(session, order.id)
-        )
+        holds = _holds(session, order.id)
         contents = [Fact(key="contents", label=f"Lines of {order.number}", value=holds)]
+    elif args.with_lines:
+        # "what did zobel order this month": each order's lines (the newest LINES_SHOWN).
+        rows = [
+            row.model_copy(update={"holds": _holds(session, order.id)})
+            if index < LINES_SHOWN
+            else row
+            for index, (row, (order, *_rest)) in enumerate(zip(rows, shown, strict=True))
+        ]
     return SkillResult[OrderRow](
         skill="erp_customer_orders",
         title="Sales orders",
