@@ -307,6 +307,27 @@ def _percent_of(text: str, tokens: list[Token], words: list[str]) -> Calculation
     )
 
 
+def _percent_on(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """"19% on 1286.40": the percentage of the amount, and the amount with it added.
+
+    Without a word saying which ("vat", "discount", "of"), "on" reads as a surcharge (VAT,
+    a fee) or as the share alone; the answer states both figures, so either reading finds
+    its number.
+    """
+    if len(tokens) != 2 or not (tokens[0].percent and not tokens[1].percent):
+        return None
+    between = text[tokens[0].end : tokens[1].start].strip().lower()
+    if between != "on" or not _explained(words, {"on"}):
+        return None
+    rate, amount = tokens[0].value, tokens[1].value
+    part = amount * rate / 100
+    return Calculation(
+        reading=f"{rate}% on {money(amount)}: the {rate}% and the amount with it added",
+        lines=(f"{rate}% of {money(amount)}: {money(part)}", f"With it: {money(amount + part)}"),
+        total=amount + part,
+    )
+
+
 def _role(near: list[str]) -> str | None:
     """Return ``cost`` or ``price`` from the words next to a number (``buy 42.80``).
 
@@ -818,6 +839,7 @@ READERS: tuple[Callable[[str, list[Token], list[str]], Calculation | None], ...]
     _successive_discounts,
     _share,
     _percent_of,
+    _percent_on,
     _margin,
     _price_for_margin,
     _growth,
@@ -887,11 +909,41 @@ def substituted(earlier: str, followup: str) -> str | None:
         return None
     if not _explained(_words(followup, new), set(_FOLLOWUP_WORDS) | {"%"}):
         return None
-    old = [t for t in _tokens(earlier) if t.percent == new[0].percent]
+    earlier_tokens = _tokens(earlier)
+    old = [t for t in earlier_tokens if t.percent == new[0].percent]
+    if not new[0].percent and (rate := _bare_rate(new[0], earlier_tokens)) is not None:
+        # "19% on 1286.40" then "and at 7": a bare 7 beside an earlier rate and amount is the
+        # rate (its size is the rate's, far from the amount's); it replaces the percentage.
+        old, new = [rate], [Token(new[0].value, True, new[0].start, new[0].end)]
     if len(old) != 1:
         return None
     replacement = followup[new[0].start : new[0].end]
+    if new[0].percent and not replacement.rstrip().endswith("%"):
+        replacement += "%"  # a bare number read as the rate
     return earlier[: old[0].start] + replacement + earlier[old[0].end :]
+
+
+_RATE_SIZE_RATIO = Decimal(10)
+"""How much nearer in size a bare follow-up number must be to the earlier rate than to the
+earlier amount to be read as the rate (7 after "19% on 1286.40": 2.7× from 19, 184× from
+1286.40)."""
+
+
+def _bare_rate(number: Token, earlier: list[Token]) -> Token | None:
+    """Return the earlier percentage a bare follow-up number replaces, or ``None``."""
+    rates = [t for t in earlier if t.percent]
+    amounts = [t for t in earlier if not t.percent]
+    if len(rates) != 1 or len(amounts) != 1 or not 0 < number.value <= 100:
+        return None
+    if rates[0].value <= 0 or amounts[0].value <= 0:
+        return None
+
+    def distance(a: Decimal, b: Decimal) -> Decimal:
+        return max(a, b) / min(a, b)
+
+    to_rate = distance(number.value, rates[0].value)
+    to_amount = distance(number.value, amounts[0].value)
+    return rates[0] if to_amount >= to_rate * _RATE_SIZE_RATIO else None
 
 
 def calculate_followup(turns: list[str]) -> Calculation | None:

@@ -292,6 +292,10 @@ def test_a_dot_thousands_number_in_an_english_request_is_not_guessed() -> None:
         (["19% vat on 120", "and on an 85 eur one"], "Gross: 101.15"),
         (["markup 25% on 40 cost", "and 40%?"], "Selling price: 56.00"),
         (["15% off 2340", "what about 1,200", "and 900?"], "After discount: 765.00"),
+        # A bare number the size of the earlier rate, far from the amount, is the new rate:
+        # 1286.40 x 7% = 90.048; 120 x 19% stays 19% when the follow-up is 30 (an amount).
+        (["19% on 1286.40?", "and at 7"], "7% of 1,286.40: 90.05"),
+        (["19% vat on 120", "and at 30?"], "Gross: 35.70"),
     ],
 )
 def test_a_follow_up_gives_the_earlier_calculation_a_new_figure(
@@ -322,3 +326,12 @@ def test_the_graph_answers_a_calculation_follow_up_without_a_model() -> None:
     assert state["route"]["method"] == "followup"
     assert state["agent_run"]["outcome"] == "fast_path"
     assert "Gross: 101.15" in state["messages"][-1].content
+
+
+def test_a_percentage_on_an_amount_states_the_part_and_the_total() -> None:
+    # 1286.40 x 0.19 = 244.416; 1286.40 + 244.416 = 1530.816 (by hand)
+    result = calculate("19% on 1286.40?")
+    assert result is not None
+    assert result.lines == ("19% of 1,286.40: 244.42", "With it: 1,530.82")
+    # Another word beside it says what the percentage is: not this reading.
+    assert calculate("19% on 1286.40 for acme") is None

@@ -255,3 +255,44 @@ def test_an_order_named_by_the_customers_reference_is_that_order(full_erp: ErpDa
     other = sql(full_erp, f"select name from customers where name <> '{name}' limit 1")[0][0]
     decision = plan(full_erp, f"{other} ref {reference}")
     assert not (isinstance(decision, Plan) and decision.reading and reference in decision.reading)
+
+
+def test_oldest_lists_dated_records_earliest_first(full_erp: ErpDatabase) -> None:
+    (number,) = sql(
+        full_erp,
+        "select number from purchase_orders where status <> 'received' "
+        "order by order_date, number limit 1",
+    )[0]
+    decision, shown = answer(full_erp, "oldest PO still not delivered?")
+    assert decision.args.oldest_first and decision.args.limit == 1
+    assert decision.args.status == "not_received"
+    assert number in shown.splitlines()[1]
+    # Customers have no date of their own to be oldest by here: declined.
+    assert isinstance(plan(full_erp, "oldest customer"), Decline)
+
+
+def test_a_negated_multiword_status_is_read(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "orders that havent gone out yet")
+    assert isinstance(decision, Plan) and decision.args.status == "not_shipped"
+
+
+def test_what_a_customer_pays_for_a_part_is_their_price(full_erp: ErpDatabase) -> None:
+    (sku, price, discount) = sql(
+        full_erp,
+        "select p.sku, p.unit_price_cents, c.discount_pct from products p, customers c "
+        "where c.name like 'Acme%' and c.discount_pct > 0 and p.active = 1 limit 1",
+    )[0]
+    decision, shown = answer(full_erp, f"what does acme pay for {sku}")
+    assert decision.skill == "erp_price_list" and decision.args.customer is not None
+    assert f"{price * (100 - discount) / 10000:,.2f}" in shown
+
+
+def test_german_payment_terms_and_tracking_words_are_read(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "zahlungsziel und kreditlimit von müller metallbau?")
+    assert isinstance(decision, Plan) and decision.skill == "erp_find_customer"
+    (order,) = sql(
+        full_erp,
+        "select o.number from shipments s join sales_orders o on o.id = s.order_id limit 1",
+    )[0]
+    decision = plan(full_erp, f"sendungsnummer für {order}?")
+    assert isinstance(decision, Plan) and decision.skill == "erp_shipment_status"

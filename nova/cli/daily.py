@@ -32,11 +32,15 @@ def eval_daily(
     langsmith: LangSmithOption = False,
 ) -> None:
     """Run evals/daily (requests as the owner types them) on a fresh data dir; print figures."""
-    from evals.daily_eval import DATASET, run_suite
+    from evals.daily_eval import DATASET, load_cases, run_suite
     from nova.settings import get_settings
 
     if split not in ("dev", "test", "all"):
         raise fail(f"--split {split!r}: use dev, test or all")
+    try:
+        load_cases()
+    except ValueError as error:  # a hand-edited line: say which, in one line
+        raise fail(f"bad line in the daily set: {' '.join(str(error).split())[:240]}") from None
     upload = eval_langsmith.begin(langsmith, "daily")
     chosen: tuple[Literal["inprocess", "sdk"], ...]
     match path:

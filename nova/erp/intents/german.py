@@ -128,7 +128,12 @@ _TERMS: dict[str, str] = {
     "produkt": "product", "stück": "units", "stuck": "units", "menge": "quantity",
     "wert": "value", "summe": "total", "betrag": "amount", "durchschnitt": "average",
     "durchschnittlich": "average", "schnitt": "average", "anzahl": "number of",
-    "kreditlimit": "credit limit", "limit": "limit", "schuldet": "owes", "schulden": "owe",
+    "kreditlimit": "credit limit", "limit": "limit", "zahlungsziel": "payment terms",
+    "zahlungsbedingungen": "payment terms", "sendungsnummer": "tracking number",
+    "trackingnummer": "tracking number", "paketnummer": "tracking number",
+    "spediteur": "carrier", "paketdienst": "carrier", "lieferdatum": "delivery date",
+    "ansprechpartner": "contact", "telefonnummer": "phone number", "adresse": "address",
+    "schuldet": "owes", "schulden": "owe",
     "lieferzeit": "lead time", "lieferzeiten": "lead times", "land": "country",
     "brutto": "gross", "netto": "net", "prozent": "percent", "euro": "euros", "eur": "euros",
 }  # fmt: skip

@@ -253,7 +253,7 @@ PRODUCT_WORDS = _W(
 )
 CUSTOMER_WORDS = _W(
     """customer customers card account details contact person phone number email mail address
-    billing vat id tax payment terms who find look up record data""".split()
+    billing vat id tax payment terms who find look up record data credit limit""".split()
 )
 BALANCE_WORDS = _W(
     """balance owe owes owed owing outstanding credit limit limits left available remaining
@@ -898,7 +898,7 @@ RULES: tuple[Rule, ...] = (
         "erp_find_customer",
         _t(
             r"\b(customer|contact|phone|email|mail|address|vat|payment terms|terms|customer "
-            r"number|card|details|find|look up|who is|based|located)\b"
+            r"number|card|details|find|look up|who is|based|located|credit limit)\b"
         ),
         _W({"customer"}),
         _W({"customer"}),
@@ -1062,7 +1062,7 @@ RULES: tuple[Rule, ...] = (
         "erp_price_list",
         _t(
             r"\b(price|prices|price list|cost|costs|margin|margins|sell (it )?for|charge|dealer "
-            r"price|at a loss|loss making|profitable|profitability)\b"
+            r"price|at a loss|loss making|profitable|profitability|pays? for)\b"
         ),
         _W({"skus", "categories", "customer", "percent", "limit"}),
         _W(),

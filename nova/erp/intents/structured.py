@@ -171,6 +171,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     # "ordered more than 3 times": the threshold counts records; only read with a threshold.
     **_entries("times", {"count": "times"}),
     **_entries("rank_count", {"highest": "busiest", "lowest": "quietest"}),
+    # "oldest unpaid invoice": the records by their own date, the earliest first.
+    **_entries("age", {"oldest": "oldest,earliest"}),
     # Speed ranks a duration from the bottom: the fewest days.
     **_entries("rank_speed", {"lowest": "fastest,quickest"}),
     **_entries(
@@ -295,6 +297,7 @@ EVENT_DATED = frozenset(
 
 STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
     ("purchase_orders", "on_order"): "open",
+    ("purchase_orders", "delivered"): "received",  # a supplier's delivery is our receipt
     ("purchase_orders", "open"): "open",
     ("stock_movements", "received"): "receipt",
     ("stock_movements", "receipt"): "receipt",
@@ -526,6 +529,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     speed = False
     at_cost = False
     all_time = False
+    oldest = False
     group_per = False
     per_record: list[str] = []
     """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
@@ -608,6 +612,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             day_unit = True
         elif role == "basis":
             at_cost = True
+        elif role == "age":
+            oldest = True
         elif role == "all_time":
             if request.period is not None:
                 return "'ever' with a period"
@@ -911,8 +917,16 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if re.search(r"\b(?:most|least|\w+est)\s+one\b", request.norm):
             singular = True  # "open invoices for senn" then "the biggest one?": one row
         args["limit"] = request.limit or (1 if singular else 10)
+    elif oldest:
+        if not list_rows or spec.date_column is None:
+            return "'oldest' of something that is not a list of dated records"
+        # "oldest PO still not delivered": the records, the earliest first; one when singular.
+        args["oldest_first"] = True
+        args["limit"] = request.limit or (1 if singular else None)
     elif request.limit is not None:
         return "a limit without a ranking"
+    if oldest and ranks:
+        return "'oldest' with a ranking by size"
     if status:
         args["status"] = status
     if condition:
@@ -1057,11 +1071,18 @@ def _negations(words: list[str]) -> list[str]:
             end = index + 1
             while end < len(words) and words[end] in _NEGATION_FILLER:
                 end += 1
-            following = VOCABULARY.get((words[end],)) if end < len(words) else None
+            following = next(
+                (
+                    VOCABULARY[phrase]
+                    for size in range(min(_LONGEST, len(words) - end), 0, -1)
+                    if (phrase := tuple(words[end : end + size])) in VOCABULARY
+                ),
+                None,
+            )
             if following is not None and (
                 following[0] == "status" or following == ("verb", "shipments")
             ):
-                out.append(NEGATION)
+                out.append(NEGATION)  # "haven't gone out", "not yet delivered"
                 index = end
                 continue
         out.append(word)

@@ -499,6 +499,9 @@ class QueryArgs(SkillArgs):
         default=None, description="Most groups to show; ties with the last one are kept"
     )
     list_rows: bool = Field(default=False, description="List the matching records, not a figure")
+    oldest_first: bool = Field(
+        default=False, description="List the records oldest first (default: newest first)"
+    )
     number: Name | None = Field(
         default=None, description="One record by its number (PAY-2025-01157, CN-2025-0041)"
     )
@@ -563,6 +566,8 @@ class QueryArgs(SkillArgs):
             raise ValueError("supplier applies to purchase orders and stock only")
         if self.rank and self.list_rows and self.subject not in AMOUNT_LISTS:
             raise ValueError("a ranked list orders amounts of " + ", ".join(sorted(AMOUNT_LISTS)))
+        if self.oldest_first and (not self.list_rows or self.rank or spec.date_column is None):
+            raise ValueError("oldest_first orders a list of dated records, without a rank")
         if self.list_rows and (self.subject not in LIST_SUBJECTS or self.group_by):
             raise ValueError("list_rows lists records of " + ", ".join(sorted(LIST_SUBJECTS)))
         if self.date_from and self.date_to and self.date_from > self.date_to:
@@ -1220,6 +1225,9 @@ def _list(
         what = "price" if args.subject == "products" else "amount"
         first = "highest" if args.rank == "highest" else "lowest"
         reading.append(f"{first} {what} first")
+    elif args.oldest_first:
+        stmt = stmt.order_by(on.asc(), number)
+        reading.append("oldest first")
     else:
         stmt = stmt.order_by(on.desc(), number)
     raw = session.execute(stmt).all()
