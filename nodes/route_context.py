@@ -48,7 +48,9 @@ the thread: no process-wide state.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -67,6 +69,8 @@ if TYPE_CHECKING:
     from nodes.router import Router
     from nova.erp.followup import ErpMention
     from nova.projects import Projects
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_FOLLOWUP_WORDS",
@@ -725,16 +729,52 @@ def data_owner_scope(
     Returns:
         The owner of the ERP data (``data_owner``) when the run names no project, the
         thread is new, its project is the default one and the route goes to an ERP agent
-        (an agent of the ``erp`` subgraph); ``None`` otherwise.
+        (an agent of the ``erp`` subgraph) or a pipeline working on ERP data alone;
+        ``None`` otherwise.
 
     """
     agent = decision["agent"]
     if named_project is not None or earlier_turns or project != default_project:
         return None
-    if agent is None or agent not in catalog or catalog[agent].subgraph != "erp":
+    if agent is None or agent not in catalog:
+        return None
+    if not (catalog[agent].subgraph == "erp" or erp_pipeline(catalog, agent)):
         return None
     owner = data_owner(projects, ERP_DATA, default_project)
     return owner if owner is not None and owner != project else None
+
+
+_ERP_PIPELINES: dict[str, frozenset[str]] = {}
+_ERP_PIPELINES_LOCK = threading.Lock()
+
+
+def erp_pipeline(catalog: Catalog[AgentSpec], agent: str) -> bool:
+    """Whether ``agent`` runs a pipeline whose steps read and write the ERP only.
+
+    The weekly sales report, the reminder run and the month-end close work on the shop's
+    ERP data alone; the morning briefing also reads every project's memory, so it is not one.
+    """
+    with _ERP_PIPELINES_LOCK:
+        if catalog.version not in _ERP_PIPELINES:
+            _ERP_PIPELINES[catalog.version] = _erp_pipelines(catalog)
+        return agent in _ERP_PIPELINES[catalog.version]
+
+
+def _erp_pipelines(catalog: Catalog[AgentSpec]) -> frozenset[str]:
+    from graphs.pipeline import shipped_pipelines
+
+    try:
+        pipelines = shipped_pipelines(catalog)
+    except Exception as error:  # a broken pipeline file must not stop routing
+        log.warning("Could not load the shipped pipelines to check their data: %s", error)
+        return frozenset()
+    found = set()
+    for name in catalog.names:
+        spec = pipelines.for_agent(name) if catalog[name].subgraph == "pipeline" else None
+        skills = [step.skill for step in spec.steps if step.skill] if spec is not None else []
+        if skills and all(skill.startswith("erp_") for skill in skills):
+            found.add(name)
+    return frozenset(found)
 
 
 def named_project(

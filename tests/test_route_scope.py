@@ -198,3 +198,15 @@ def test_the_cli_route_line_names_the_project_the_route_chose() -> None:
     scoped = {**decision("erp_invoices"), "scope": "shop, because no project was named"}
     assert "project shop, because no project was named" in _route_line(dict(scoped), None)
     assert "project" not in _route_line(dict(decision("erp_invoices")), None)
+
+
+def test_a_pipeline_on_erp_data_alone_counts_as_an_erp_turn() -> None:
+    from nodes.route_context import erp_pipeline
+    from nova.catalog import default_catalog
+
+    catalog = default_catalog()
+    for name in ("month_end_close", "weekly_sales_report", "invoice_reminders"):
+        assert erp_pipeline(catalog, name), name
+    # The morning briefing also reads every project's memory; the others no ERP at all.
+    for name in ("daily_briefing", "listing_sync", "content_pipeline", "erp_invoices"):
+        assert not erp_pipeline(catalog, name), name
