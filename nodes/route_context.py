@@ -488,14 +488,19 @@ def followup_decision(
     started = time.perf_counter()
     bare, anchored = router.route_batch([request, f"{previous['anchor']} {request}"])
     agent = previous["agent"]
-    if _top_agent(anchored) != agent or anchored["method"] not in ("semantic",):
+    # "and uk?" after a sales question names only a record (a country) and says nothing
+    # else: it has no topic of its own for any reading to give it, so it keeps the thread's.
+    only_names = names_only is not None and names_only(request)
+    if (
+        _top_agent(anchored) != agent or anchored["method"] not in ("semantic",)
+    ) and not only_names:
         return None  # with the topic's context the classifier reads it otherwise
     bare_sure = bare["method"] == "semantic" and bare["agent"] != agent
     if (
         bare_sure
         and bare["confidence"] > anchored["confidence"]
         and not asks_of_record
-        and not (names_only is not None and names_only(request))
+        and not only_names
     ):
         return None  # the turn carries a topic of its own
     bare_note = (

@@ -206,6 +206,20 @@ def test_a_follow_up_keeps_the_route_and_the_fast_path_inherits_the_customer(
     assert state["project"] == "parts-shop"
 
 
+def test_a_follow_up_naming_only_a_record_keeps_the_threads_agent(erp_db: ErpDatabase) -> None:
+    # "and uk?" alone reads like a localisation request; after a sales question it only
+    # swaps the country, which the thread's ERP agent answers without a model.
+    graph = scripted_graph()
+    thread = "t-country"
+    opening = turn(graph, "how much did we sell to france in h1", thread, project="parts-shop")
+    agent = opening["route"]["agent"]
+    assert agent.startswith("erp_")
+    followup = turn(graph, "and uk?", thread)
+    assert followup["route"]["method"] == "followup"
+    assert followup["route"]["agent"] == agent
+    assert followup["agent_run"]["outcome"] == "fast_path"
+
+
 def test_naming_the_customer_nova_asked_about_answers_the_earlier_question(
     erp_db: ErpDatabase,
 ) -> None:
