@@ -113,7 +113,9 @@ def test_declines_for_agents_without_erp_skills_and_below_the_floor(erp_db: ErpD
         "Show me invoice INV-2025-00412 and INV-2025-00413",
         "Show invoices for Nordwind GmbH and Baker & Sons",
         "Which invoices are due?",
-        "invoices due in July",
+        # December without a year: the one six months back or the one five months ahead.
+        # ("due in July" on 30 June is the coming July: tests/test_erp_record_filters.py.)
+        "invoices due in December",
     ],
 )
 def test_declines_vague_multi_part_and_unreadable_requests(erp_db: ErpDatabase, text: str) -> None:

@@ -391,7 +391,7 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     plan = plan_query(replace(request, residual=list(request.residual)), session)
     if isinstance(plan, str):
         return Decline(plan)
-    guard = _unanswerable(request, session, QUERY_SKILL)
+    guard = _unanswerable(request, session, QUERY_SKILL, due_dates=plan.date_basis == "due")
     if guard is not None:
         return Decline(guard)
     counted = counted_noun(request.norm)
@@ -609,8 +609,13 @@ _DUE_DATES = frozenset({"erp_invoice_lookup"})
 """Skills that apply a period after "due" to due dates, which lie ahead ("due next week")."""
 
 
-def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
-    """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``."""
+def _unanswerable(
+    request: Request, session: Session, skill: str, *, due_dates: bool = False
+) -> str | None:
+    """Say why ``skill`` would answer a different question than ``request`` asks, or ``None``.
+
+    ``due_dates``: the plan applies the period to due dates, which may lie ahead.
+    """
     counted = counted_noun(request.norm)
     if _SHARE.search(request.norm) or _SHARE_SIGN.search(request.text.lower()):
         return "a share of a total is not computed by the fast path"
@@ -663,7 +668,7 @@ def _unanswerable(request: Request, session: Session, skill: str) -> str | None:
         and period.start is not None
         and period.start > request.today
         and skill not in _EXPECTED_DATES
-        and not (skill in _DUE_DATES and request.due_period is not None)
+        and not ((skill in _DUE_DATES or due_dates) and request.due_period is not None)
     ):
         # "what will nordwind order next month": records hold what happened; a list of the
         # month's orders (none yet) would answer a forecast with "no orders".

@@ -8,7 +8,10 @@ nouns, measures, dimensions, rankings, statuses, customer conditions), general b
 English as an owner types it, never phrases of any dataset. Words the vocabulary does not
 know may still name stored values: a carrier ("dhl"), the person who raised purchase orders
 ("eleni"), or products by description ("oil filters": every product whose name has all the
-words, plurals folded; the answer lists them).
+words, plurals folded; the answer lists them). A few words refine any plan: an amount after
+the records is each record's own ("orders over 2k"), a plural weekday filters their date
+("payments on saturdays"), "due" moves the period to invoices' due dates ("what's due in
+july"), "second"/"third" pass over ranked groups and "apart from X" leaves a customer out.
 
 The guard is the same as the rules': every word that carries meaning must be consumed by
 one slot of the plan, every entity found must be applied, and a slot the schema cannot
@@ -34,7 +37,7 @@ from nova.erp import models as m
 from nova.erp.intents.parsing import english_words
 from nova.erp.intents.request import Request
 from nova.erp.intents.rules import GLOBAL_WORDS
-from nova.erp.resolve import NameIndex, normalise
+from nova.erp.resolve import Named, NameIndex, normalise
 from nova.erp.skills import name_index
 from nova.erp.skills.query import (
     AMOUNT_LISTS,
@@ -173,6 +176,39 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries("rank_count", {"highest": "busiest", "lowest": "quietest"}),
     # "oldest unpaid invoice": the records by their own date, the earliest first.
     **_entries("age", {"oldest": "oldest,earliest"}),
+    # "second biggest customer": the ranked groups to pass over; only right before a ranking.
+    **_entries("ordinal", {"1": "second,2nd", "2": "third,3rd"}),
+    # "payments on saturdays": the records dated on that weekday (0 = Sunday), any week. Only
+    # plurals: a bare "saturday" may be one date ("what came in on saturday").
+    **_entries(
+        "on_days",
+        {
+            "1": "mondays",
+            "2": "tuesdays",
+            "3": "wednesdays",
+            "4": "thursdays",
+            "5": "fridays",
+            "6": "saturdays",
+            "0": "sundays",
+            "0,6": "weekends,on a weekend,on weekends,at weekends,on the weekend",
+        },
+    ),
+    # "what's due in july", "invoices falling due next week": the period is the due date.
+    **_entries(
+        "due",
+        {
+            "": "due,falling due,fall due,falls due,fell due,coming due,come due,comes due,"
+            "become due,becoming due,due for payment"
+        },
+    ),
+    # "biggest customer apart from putz": a customer named after these is left out.
+    **_entries(
+        "exclude",
+        {
+            "": "apart from,excluding,except,except for,other than,besides,leaving out,"
+            "not counting,not including,without counting"
+        },
+    ),
     # Speed ranks a duration from the bottom: the fewest days.
     **_entries("rank_speed", {"lowest": "fastest,quickest"}),
     **_entries(
@@ -198,6 +234,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "paid": "paid,settled",
             "ambiguous_paid": "been paid,has been paid,have been paid",
             "overdue": "overdue,past due",
+            "partly_paid": "partly paid,part paid,partially paid,paid in part,short paid",
             "not_due": "not due,not yet due,not due yet,but not due,but not yet due,"
             "but not due yet",
             "unapplied": "unapplied,unallocated,unmatched,on account",
@@ -283,6 +320,7 @@ STATUS_SUBJECT: dict[str, str] = {
     "blocked": "customers",
     "overdue": "invoices",
     "not_due": "invoices",
+    "partly_paid": "invoices",
 }
 CONDITION_SUBJECT = "customers"
 """Customer conditions ("over their credit limit") make the subject customers."""
@@ -308,6 +346,7 @@ STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
     ("invoices", "open"): "open",
     ("invoices", "overdue"): "overdue",
     ("invoices", "not_due"): "not_due",
+    ("invoices", "partly_paid"): "partly_paid",
     ("payments", "received"): "",
 }
 """Status words that name a different schema status for some subjects."""
@@ -531,6 +570,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     all_time = False
     oldest = False
     group_per = False
+    weekdays: set[int] = set()
+    due = False
+    due_span: tuple[date, date] | str | None = None
+    skip = 0
+    exclude = False
     per_record: list[str] = []
     """Subjects named after "per"/"each" ("per order"): a denominator, not a grouping."""
     seq = tokens.tokens
@@ -585,6 +629,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             if value != "shipments":
                 return f"'not' before {residual[position]!r}: no status it negates"
             statuses.append(NOT + "shipped")  # "orders not shipped yet"
+        elif role == "verb" and value == "payments" and residual[position] in ("came", "come"):
+            # "orders that came in on sundays": the records named arrived; money only when
+            # nothing else is named ("how much came in").
+            if not subjects:
+                verbs.append(value)
         elif role == "verb":
             verbs.append(value)
         elif role == "figure":
@@ -627,6 +676,16 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         elif role == "rank_count":
             ranks.append(value)  # "busiest day": the most orders, not the most revenue
             measures.append("count")
+        elif role == "ordinal":
+            if index + 1 == len(seq) or not seq[index + 1][1].startswith("rank"):
+                return f"{residual[position]!r} not before a ranking"
+            skip = int(value)
+        elif role == "on_days":
+            weekdays |= {int(day) for day in value.split(",")}
+        elif role == "due":
+            due = True
+        elif role == "exclude":
+            exclude = True
         if role == "subject" and group is None:
             singular = not residual[position].endswith("s")
     if marker == "group" and _says_per(residual, marker_at):
@@ -663,6 +722,15 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "how much has dobes bought": one customer named, so "bought" is what they did (the
         # orders), not a condition picking customers who ordered.
         conditions, verbs = [], [*verbs, "orders"]
+    amount_above = None
+    if threshold is not None and _record_threshold(
+        subjects, group, conditions, request, times=times, figure=figure_named or "spend" in verbs
+    ):
+        # "orders over 2k last month": each order's own total, not a figure per customer.
+        noun = _noun_after_amount(request)
+        if noun is not None:
+            return f"'{noun}' after the number: a count of them, not an amount of money"
+        amount_above, threshold = threshold, None
     if threshold is not None:
         # "customers who spent over 10k", "how many customers ordered more than 3 times": one
         # figure per customer, kept where it exceeds the number.
@@ -718,6 +786,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             subject_set = {STATUS_SUBJECT[s] for s in statuses if s in STATUS_SUBJECT}
         if not subject_set and conditions:
             subject_set = {CONDITION_SUBJECT}
+        if not subject_set and due:
+            subject_set = {"invoices"}  # "what's due in july": money owed on invoices
         if not subject_set and request.categories and (not measures or "price" in measures):
             subject_set = {"products"}  # "list all filters", "cheapest brake disc"
         named = values.get("products") or request.skus
@@ -738,6 +808,18 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if all_time and spec.date_column is None:
         # "did we ever sell below cost" asks about past sales, not today's prices.
         return f"'ever' of {subject}, which have no date: the reading would give today's state"
+    if subject == "invoices" and "on_hand" in measures:
+        # "partly paid invoices - what's left on them": what is still owed on them.
+        measures = ["open_amount" if m_ == "on_hand" else m_ for m_ in measures]
+    both = _COUNT_AND_AMOUNT.search(request.norm) is not None and subject in AMOUNT_LISTS
+    if both and set(measures) - {"count"} and "count" in measures:
+        # "how many and what's left on them": the number and the amount of the same records,
+        # both stated by the list's headline (an open invoice's amount is what it still owes).
+        amount = set(measures) - {"count"}
+        owed = subject == "invoices" and bool(set(statuses) & _OWED_STATUSES)
+        if amount not in ({"value"}, {"open_amount"}) or (amount == {"open_amount"}) != owed:
+            return f"a count and {sorted(amount)} of {subject}: not both in one answer"
+        measures = ["count"]
     # --- the measure
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
@@ -829,12 +911,16 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             pass  # the stock on hand
         elif subject == "stock_movements":
             measure = "units"
-        elif (subjects or conditions or statuses or subject == "products") and (
+        elif (subjects or conditions or statuses or due or subject == "products") and (
             subject in LIST_SUBJECTS
         ):
             list_rows = True
         else:
             return "nothing to compute"
+    if measures == ["count"] and group is None and not ranks and subject != "products" and both:
+        # "how many and what's still open on them": both figures, which the list's headline
+        # states (the number of records and what they come to).
+        list_rows = True
     if (
         _WHICH_ANY.search(request.norm)
         and not list_rows
@@ -856,6 +942,22 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         list_rows = True  # "biggest unpaid invoice": the records, largest amount first
     # --- status and conditions
     status: str | None = None
+    if "partly_paid" in statuses:
+        # "partly paid invoices still open": partly paid ones are open by definition.
+        statuses = [s_ for s_ in statuses if s_ != "open"]
+    if due:
+        if subject != "invoices":
+            return f"'due' of {subject}, which have no due date"
+        due_span = _due_span(request)
+        if isinstance(due_span, str):
+            return due_span
+        if not statuses:
+            if due_span[1] < request.today:
+                # "what fell due in may": the ones still open, or every one due then?
+                return "due in a past period with no status: still open, or all that fell due"
+            statuses = ["open"]  # "what's due next week": a paid invoice is no longer due
+    elif request.due_period is not None:
+        return "'due' in a phrase of its own and a period: the period may be the due date"
     if "ambiguous_paid" in statuses:
         return "'been paid' reads as fully or partly paid"
     for word in statuses:
@@ -883,13 +985,13 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         condition = conditions[0]
     if subject == "customers" and "open_amount" in measures:
         condition, measure = "owing", "count"
-    if (subject, status) in EVENT_DATED and request.period is not None:
+    if (subject, status) in EVENT_DATED and request.period is not None and not due:
         # "orders delivered last month": the period would filter the order date instead.
         return f"{status} {subject} over a period: the period is not the {status} date"
     if (
         subject == "invoices"
-        and status in ("open", "overdue", "not_due")
-        and (measure == "value" or (group and not measures))
+        and status in ("open", "overdue", "not_due", "partly_paid")
+        and (measure == "value" or (group and not measures) or (due and not measures))
     ):
         measure = "open_amount"  # "how much is overdue", "overdue by customer": what is owed
     args: dict[str, Any] = {
@@ -940,7 +1042,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "haven't bought anything this year" does not: it includes customers who never
         # ordered. Which one a calendar period means, the request does not say.
         return "'not ordered' in a calendar period: lapsed customers, or all without an order"
-    if request.period is not None:
+    if due and isinstance(due_span, tuple):
+        args["date_from"], args["date_to"] = due_span
+        args["date_basis"] = "due"
+    elif request.period is not None:
         args["date_from"] = request.period.start
         args["date_to"] = request.period.end
     elif condition == "not_ordered":
@@ -948,9 +1053,30 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if since is None:
             return "no period for 'not ordered'"
         args["date_from"], args["date_to"] = since, request.today
+    if weekdays:
+        if spec.date_column is None:
+            return f"{subject} have no date whose weekday to filter on"
+        args["weekdays"] = sorted(weekdays)
+    if amount_above is not None:
+        if (
+            spec.amount_column is None
+            or group == "customer"
+            or measure not in ("count", "value", "open_amount")
+        ):
+            return f"an amount to exceed that {subject} carry no amount of their own for"
+        args["amount_above"] = amount_above
+    if skip:
+        if "rank" not in args or group is None or list_rows:
+            return "'second' or 'third' of records, not of ranked groups"
+        args["skip"] = skip
     if (request.customers or request.customer_numbers) and spec.customer_column is None:
         return f"{subject} are not recorded per customer"
-    if request.customers or request.customer_numbers:
+    if exclude:
+        excluded = _excluded_customer(request)
+        if isinstance(excluded, str):
+            return excluded
+        args["exclude_customer"] = excluded.number
+    elif request.customers or request.customer_numbers:
         if request.count("customer") > 1:
             return "several customers"
         if request.customer_numbers:
@@ -1018,6 +1144,12 @@ _LAPSE_PERIOD = re.compile(r"^(?:since|in the last|in the past|last|past|for)\b.
 """A period measured back from today ("since march", "last 3 months"), as a lapse is stated."""
 _WHO_WITH = re.compile(r"\bwho\b.*\b(?:with|from)\b")
 """"Who ... with", "who do we buy from": the other party, not the person who made them."""
+_COUNT_AND_AMOUNT = re.compile(
+    r"\bhow many\b(?:\s+\w+){0,3}\s+and\s+(?:what|whats|what is|how much)\b"
+)
+"""A count and a second figure asked together ("how many and what's left on them")."""
+_OWED_STATUSES = frozenset({"open", "overdue", "not_due", "partly_paid"})
+"""Invoice statuses whose listed amount is what is still owed."""
 _WHICH_ANY = re.compile(r"\b(?:anything|anyone|anybody|any)\b")
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
@@ -1275,3 +1407,95 @@ def _per_customer(
         # ("spent", "revenue") says it is the total.
         return "an amount to exceed without a money figure it applies to"
     return subjects, "customer", conditions, verbs, ["value"]
+
+
+_AMOUNT_SUBJECTS = frozenset({"orders", "invoices", "payments", "credit_notes", "purchase_orders"})
+"""Subjects whose records carry an amount of their own ("orders over 2k")."""
+
+
+def _record_threshold(
+    subjects: list[str],
+    group: str | None,
+    conditions: list[str],
+    request: Request,
+    *,
+    times: bool,
+    figure: bool,
+) -> bool:
+    """Whether an amount to exceed is each record's own amount ("invoices over 1000").
+
+    The records must be the first thing named and the only records named; customers may
+    appear only as whose records they are, picked by a country ("orders for customers in
+    austria over 1000"). A money figure ("spent over 10k"), "times", a customer condition or
+    a grouping by customer keeps the per-customer reading.
+    """
+    if times or figure or conditions or group == "customer" or not subjects:
+        return False
+    head = subjects[0]
+    if head not in _AMOUNT_SUBJECTS or set(subjects) - {head, "customers"}:
+        return False
+    return "customers" not in subjects or bool(request.countries)
+
+
+_NOUN_AFTER = re.compile(
+    r"\b(?:over|above|more than|greater than|exceeding|bigger than|larger than)\s+"
+    r"(?:€\s*)?[\d.,]+\s*k?\s+([a-z]+)"
+)
+
+
+def _noun_after_amount(request: Request) -> str | None:
+    """Return a counted noun right after the threshold ("more than 5 lines"), if there is one."""
+    match = _NOUN_AFTER.search(request.text.lower())
+    if match is None:
+        return None
+    word = match.group(1)
+    role = VOCABULARY.get((word,), ("", ""))[0]
+    return word if role in ("subject", "dim", "measure", "times", "unit") else None
+
+
+_EXCLUDING = re.compile(
+    r"\b(?:apart from|excluding|except(?: for)?|other than|besides|leaving out|not counting|"
+    r"not including|without counting)\s+(?P<rest>.+)$"
+)
+
+
+def _excluded_customer(request: Request) -> Named | str:
+    """Return the one customer named after "excluding" ("apart from putz"), or why not."""
+    if request.customer_numbers or len(request.customers) != 1:
+        return "a customer to leave out must be the one customer named"
+    match = _EXCLUDING.search(request.norm)
+    mention = request.customers[0]
+    if match is None or mention.resolved is None:
+        return "the customer to leave out is unclear"
+    after = match.group("rest").split()
+    if not set(normalise(mention.text).split()) <= set(after):
+        return "the customer named is not the one left out"
+    return mention.resolved
+
+
+_NEAR_MONTH = 62
+"""Days ahead within which a month named without a year is the coming one, for due dates."""
+
+
+def _due_span(request: Request) -> tuple[date, date] | str:
+    """Return the due-date span a request names ("due in july", "falling due next week").
+
+    A month named without a year is the latest one that has begun for what has happened;
+    a due date may lie ahead, so for due dates it is the nearer of that month and the same
+    month a year on, when that one begins within two months ("due in july" on 30 June: this
+    July), or the month that has begun when it ended at most two months ago. Any other
+    period without a year is ambiguous and declines.
+    """
+    period = request.due_period
+    if period is None or period.start is None or period.end is None:
+        return "'due' with no period: the reading would list every open invoice"
+    start, end = period.start, period.end
+    if period.anchored:
+        return start, end
+    whole_month = start.day == 1 and end == start + relativedelta(months=1, days=-1)
+    ahead = start + relativedelta(years=1)
+    if whole_month and 0 < (ahead - request.today).days <= _NEAR_MONTH:
+        return ahead, ahead + relativedelta(months=1, days=-1)
+    if whole_month and (request.today - end).days <= _NEAR_MONTH:
+        return start, end  # the current month, or one just past: the nearer one
+    return f"{period.text!r} without a year is ambiguous for due dates"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from dateutil.relativedelta import relativedelta
 from pydantic import Field, model_validator
@@ -123,6 +123,10 @@ class SubjectSpec:
     """What is left out unless a status is asked for (cancelled orders), with its wording."""
     customer_column: Any | None = None
     number_column: Any | None = None
+    amount_column: Any | None = None
+    """Each record's own amount, which ``amount_above`` compares ("orders over 2k")."""
+    due_column: Any | None = None
+    """A second date the period may apply to (``date_basis="due"``): invoices' due date."""
 
 
 def _cents(expr: Any) -> Expr:
@@ -203,6 +207,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         ("cancelled orders excluded", lambda: SO.status != "cancelled"),
         SO.customer_id,
         SO.number,
+        amount_column=SO.total_cents,
     ),
     "invoices": SubjectSpec(
         "invoices",
@@ -233,10 +238,16 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "paid": lambda today: INV.status == "paid",
             "overdue": lambda today: and_(INV.status == "open", INV.due_date < today),
             "not_due": lambda today: and_(INV.status == "open", INV.due_date >= today),
+            # Some money received, some still owed.
+            "partly_paid": lambda today: and_(
+                INV.status == "open", INV.paid_cents > 0, INV.paid_cents < INV.total_cents
+            ),
         },
         None,
         INV.customer_id,
         INV.number,
+        amount_column=INV.total_cents,
+        due_column=INV.due_date,
     ),
     "payments": SubjectSpec(
         "payments",
@@ -261,6 +272,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         None,
         PAY.customer_id,
         PAY.number,
+        amount_column=PAY.amount_cents,
     ),
     "returns": SubjectSpec(
         "returns",
@@ -347,6 +359,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         None,
         None,
         PO.number,
+        amount_column=PO.total_cents,
     ),
     "customers": SubjectSpec(
         "customers",
@@ -457,6 +470,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         None,
         m.CreditNote.customer_id,
         m.CreditNote.number,
+        amount_column=m.CreditNote.amount_cents,
     ),
 }
 """Every subject ``erp_query`` knows, with what it can compute, group by and filter on."""
@@ -523,6 +537,30 @@ class QueryArgs(SkillArgs):
         description="Only groups whose figure is strictly above this (euros for money); "
         "needs group_by ('customers who spent over 10k': order value per customer above 10000)",
     )
+    amount_above: Decimal | None = Field(
+        default=None,
+        description="Only records whose own amount (order, invoice or PO total, payment, "
+        "credit note) is strictly above this, in euros ('orders over 2k')",
+    )
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default=[],
+        description="Only records dated on these weekdays, 0 = Sunday … 6 = Saturday "
+        "('payments on saturdays': [6])",
+    )
+    date_basis: Literal["due"] | None = Field(
+        default=None,
+        description="'due': the period and weekdays apply to the due date (invoices), "
+        "not the issue date",
+    )
+    skip: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="Ranked groups to pass over first ('second biggest customer': 1)",
+    )
+    exclude_customer: Name | None = Field(
+        default=None, description="Leave out this customer's records ('apart from Dobes')"
+    )
     customer_condition: CustomerCondition | None = Field(
         default=None,
         description="customers only: ordered / not_ordered in the period, new in the period, "
@@ -547,6 +585,16 @@ class QueryArgs(SkillArgs):
                 f"{self.subject} have no status {self.status!r}; they have "
                 + (", ".join(spec.statuses) or "none")
             )
+        if self.amount_above is not None and spec.amount_column is None:
+            raise ValueError(f"{self.subject} have no amount of their own to compare")
+        if self.weekdays and spec.date_column is None:
+            raise ValueError(f"{self.subject} have no date whose weekday to filter on")
+        if self.date_basis == "due" and spec.due_column is None:
+            raise ValueError(f"{self.subject} have no due date")
+        if self.skip and (self.rank is None or self.group_by is None):
+            raise ValueError("skip passes over ranked groups: it needs rank and group_by")
+        if self.exclude_customer is not None and spec.customer_column is None:
+            raise ValueError(f"{self.subject} are not recorded per customer")
         if self.above is not None and self.group_by is None:
             raise ValueError("above keeps groups whose figure exceeds it: it needs group_by")
         if self.customer_condition and self.subject != "customers":
@@ -641,6 +689,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         if all(entity is not e for e, _ in joins):
             joins.append((entity, on))
 
+    date_column, date_label = spec.date_column, spec.date_label
+    if args.date_basis == "due":
+        date_column, date_label = spec.due_column, "due date"
     base: Any = spec.entity
     # --- how each subject reaches customers, products and lines
     if args.subject == "orders" and line_grain:
@@ -687,20 +738,33 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         conditions.append(spec.default_filter[1]())
         reading.append(spec.default_filter[0])
     if args.date_from or args.date_to:
-        if spec.date_column is not None:
+        if date_column is not None:
             if args.group_by == "month":
                 args = _whole_months(args, reading)
             if args.date_from:
-                conditions.append(spec.date_column >= args.date_from)
+                conditions.append(date_column >= args.date_from)
             if args.date_to:
-                conditions.append(spec.date_column <= args.date_to)
-            reading.append(f"{spec.date_label} {_span(args.date_from, args.date_to)}")
+                conditions.append(date_column <= args.date_to)
+            reading.append(f"{date_label} {_span(args.date_from, args.date_to)}")
+    if args.weekdays:
+        days = sorted(set(args.weekdays))
+        conditions.append(dialect.weekday(date_column).in_(days))
+        named = " or ".join(f"{_WEEKDAYS[d]}s" for d in days)
+        reading.append(f"{date_label} on {named}")
+    if args.amount_above is not None:
+        amount_column: Any = spec.amount_column  # validated by QueryArgs
+        conditions.append(amount_column > args.amount_above * 100)
+        reading.append(f"{spec.noun} over €{args.amount_above:,.2f} each")
     if args.customer:
         if spec.customer_column is None:
             raise SkillError(f"{spec.noun} are not recorded per customer")
         customer = resolve_customer(session, args.customer)
         conditions.append(spec.customer_column == customer.id)
         reading.append(f"customer {customer.name} ({customer.number})")
+    if args.exclude_customer:
+        left_out = resolve_customer(session, args.exclude_customer)
+        conditions.append(spec.customer_column != left_out.id)
+        reading.append(f"leaving out {left_out.name} ({left_out.number})")
     if args.country:
         if args.subject == "shipments":
             conditions.append(SHP.destination_country == args.country)
@@ -774,10 +838,10 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
     if args.group_by is not None:
         match args.group_by:
             case "month" | "weekday":
-                if spec.date_column is None:
+                if date_column is None:
                     raise SkillError(f"{spec.noun} have no date to group by")
                 group = (dialect.month if args.group_by == "month" else dialect.weekday)(
-                    spec.date_column
+                    date_column
                 )
             case "country":
                 if args.subject == "shipments":
@@ -873,6 +937,19 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
     single = rows[0] if group is None and rows else None
     if group is None:
         rows = []  # one figure: the headline and the facts carry it
+    if args.skip and group is not None:
+        ranked_first = rows[: args.skip]
+        rows = rows[args.skip :]
+        if rows and ranked_first and rows[0].value == ranked_first[-1].value:
+            # "second biggest" when the first two tie: which one is second is not in the data.
+            raise SkillError(
+                f"{ranked_first[-1].id} and {rows[0].id} tie at "
+                f"{_fmt(rows[0].value, measure.kind)}: no one is ranked {args.skip + 1}"
+            )
+        reading.append(
+            "passing over the first "
+            + ", ".join(f"{r.id} ({_fmt(r.value, measure.kind)})" for r in ranked_first)
+        )
     total_rows = len(rows)
     if args.limit is not None and group is not None and len(rows) > args.limit:
         cut = rows[args.limit - 1].value
@@ -930,6 +1007,7 @@ _STATUS_WORDS = {
     "sale": "sales bookings",
     "return": "return bookings",
     "blocked": "blocked",
+    "partly_paid": "partly paid (open, some money received)",
     "below_cost": "list price below cost",
     "inactive": "inactive",
 }
@@ -1190,9 +1268,11 @@ def _list(
         order = invoice.c.number
     if args.subject == "returns":
         joins = [*joins, (SO, SO.id == RET.order_id)]
-    if args.subject == "invoices" and args.status in ("open", "overdue", "not_due"):
+    if args.subject == "invoices" and args.status in ("open", "overdue", "not_due", "partly_paid"):
         amount = INV.total_cents - INV.paid_cents  # what is still owed on each
     on = spec.date_column if spec.date_column is not None else m.Customer.created_on
+    if args.date_basis == "due" and spec.due_column is not None:
+        on = spec.due_column  # "what's due in july": the dates that put them in the list
     number: Any = spec.number_column
     name: Any = m.Customer.name
     if args.subject == "products":
