@@ -612,10 +612,15 @@ def memory_decision(
     best = strong[0]
     if method == "semantic":
         assert agent is not None  # checked above
-        mention = erp_mention(request) if catalog[agent].subgraph == "erp" else None
-        if mention == "entity" and erp_data:
+        erp_agent = catalog[agent].subgraph == "erp"
+        mention = erp_mention(request) if erp_agent and erp_data else None
+        if mention == "entity":
             return None
-        if mention == "none":
+        if erp_agent and not erp_data:
+            # "pro tier rheintal - price per user?" in the ERP product's project: there is no
+            # ERP data there for the agent to look up, whatever the request names.
+            classifier = f"the project holds no ERP data for {agent} to look up"
+        elif mention == "none":
             classifier = f"the request names nothing of the ERP for {agent} to look up"
         elif mention == "unknown":
             classifier = f"the request names someone the ERP does not hold for {agent}"
@@ -788,14 +793,19 @@ def named_project(
     *,
     default_project: str,
     is_erp_name: Callable[[str], bool],
+    erp_reads: Callable[[str], bool] | None = None,
 ) -> tuple[str, str] | None:
     """Return the project a new, unscoped thread's first request names, and the name used.
 
     "signcraft trustpilot rating?" is about the SignCraft marketplace, whatever the default
     project is (``Project.own_names``: protected glossary terms and brand words). Nothing is
-    returned when the request names several projects, or names one by a single word that is
-    also an ERP customer or supplier (``is_erp_name``: "rheintal" is the Rheintal ERP
-    product and the supplier Rheintal Bearings), or names only the default project.
+    returned when the request names several projects, or names only the default project.
+
+    A single word that is also an ERP customer or supplier (``is_erp_name``: "rheintal" is
+    the Rheintal ERP product and the supplier Rheintal Bearings) names the project only when
+    the ERP cannot read the request (``erp_reads``: the fast path neither answers it nor asks
+    which record is meant): "open pos with rheintal" is the supplier's, "rheintal mrr in
+    may?" the product's. Without ``erp_reads`` such a word names no project.
     """
     found = [
         (project.id, name)
@@ -805,7 +815,7 @@ def named_project(
     if len(found) != 1:
         return None
     project_id, name = found[0]
-    if " " not in name and is_erp_name(name):
+    if " " not in name and is_erp_name(name) and (erp_reads is None or erp_reads(request)):
         return None
     return project_id, name
 

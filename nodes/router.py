@@ -635,6 +635,17 @@ def _erp_plan_skill(text: str) -> str | None:
     return _against_erp(lambda session: planned_read_skill(text, session), text, None)
 
 
+def erp_reads(text: str) -> bool:
+    """Whether the ERP fast path answers ``text`` or asks which record it means."""
+    from nova.erp.intents import Clarify, Plan, plan_request
+    from nova.erp.skills import READ_SKILLS
+
+    def reads(session: Session) -> bool:
+        return isinstance(plan_request(text, session, READ_SKILLS), Plan | Clarify)
+
+    return _against_erp(reads, text, False)
+
+
 def _erp_agent_reads(text: str, tools: Collection[str]) -> bool:
     """Whether the ERP fast path answers ``text`` with ``tools`` (one agent's skills)."""
     return (
@@ -921,6 +932,7 @@ def make_route_node(
                 projects,
                 default_project=settings.default_project,
                 is_erp_name=is_erp_name,
+                erp_reads=erp_reads,
             )
             if named is not None and named[0] == turn_project:
                 decision["scope"] = f"{turn_project}, because the request names it ({named[1]!r})"

@@ -62,11 +62,15 @@ def intake(state: NovaState, runtime: Runtime[NovaContext]) -> dict[str, object]
 def _project_named(request: str) -> str:
     """Return the project a new thread's unscoped first request names, else the default."""
     from nodes.route_context import named_project
-    from nodes.router import is_erp_name
+    from nodes.router import erp_reads, is_erp_name
 
     default = get_settings().default_project
     named = named_project(
-        request, load_projects(), default_project=default, is_erp_name=is_erp_name
+        request,
+        load_projects(),
+        default_project=default,
+        is_erp_name=is_erp_name,
+        erp_reads=erp_reads,
     )
     return named[0] if named else default
 

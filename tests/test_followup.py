@@ -434,6 +434,40 @@ def test_a_project_is_named_by_its_brand_not_by_ordinary_words(
 
 
 @pytest.mark.parametrize(
+    ("text", "erp_reads", "expected"),
+    [
+        # The ERP cannot read it: the brand word names the product's project.
+        ("pro tier rheintal - price per user?", False, ("erp-product", "rheintal")),
+        ("rheintal mrr in may?", False, ("erp-product", "rheintal")),
+        # The ERP reads it (the supplier's purchase orders) or asks which record: no project.
+        ("open pos with rheintal", True, None),
+        ("how much is the hoffmann invoice", True, None),
+    ],
+)
+def test_a_brand_word_the_erp_also_holds_names_the_project_when_the_erp_cannot_read_it(
+    text: str, erp_reads: bool, expected: tuple[str, str] | None
+) -> None:
+    from nodes.route_context import named_project
+    from nova.projects import load_projects
+
+    found = named_project(
+        text,
+        load_projects(),
+        default_project="personal",
+        is_erp_name=lambda word: word in {"rheintal", "hoffmann"},
+        erp_reads=lambda request: erp_reads,
+    )
+    assert found == expected
+
+
+def test_the_erp_reads_a_suppliers_request_but_not_a_product_question(erp_db: ErpDatabase) -> None:
+    from nodes.router import erp_reads
+
+    assert erp_reads("open pos with rheintal")
+    assert not erp_reads("rheintal mrr in may?")
+
+
+@pytest.mark.parametrize(
     ("text", "asks"),
     [
         # A first turn that only points back: nothing earlier to point at.

@@ -97,6 +97,18 @@ def test_an_erp_entity_keeps_the_erp_route_where_the_project_holds_the_erp() -> 
     assert moved is not None and moved["method"] == "memory"
 
 
+def test_an_erp_agent_in_a_project_without_the_erp_gives_way_to_memory() -> None:
+    # "pro tier rheintal - price per user?" in the ERP product's project: the pricing agent
+    # is sure of its words, but that project holds no ERP data to look anything up in.
+    sure = route_to("erp_pricing", "erp", confidence=0.95)
+    text = "pro tier rheintal - price per user?"
+    moved = _decide(sure, text, _hit(0.7), mention="entity", erp_data=False)
+    assert moved is not None and moved["method"] == "memory"
+    assert "holds no ERP data for erp_pricing" in moved["reason"]
+    # A weak memory still moves nothing.
+    assert _decide(sure, text, _hit(STRONG_MEMORY_SCORE - 0.01), erp_data=False) is None
+
+
 def test_erp_words_alone_leave_it_to_the_classifier_against_the_memory() -> None:
     text = "returns still waiting to be processed?"
     sure = route_to("erp_returns", "erp", confidence=1.0)
