@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from nova.catalog import default_catalog
 from nova.erp.db import ErpDatabase
 from nova.erp.intents import Decline, Plan, plan_request
 from nova.erp.render import render_text
@@ -296,3 +297,30 @@ def test_german_payment_terms_and_tracking_words_are_read(full_erp: ErpDatabase)
     )[0]
     decision = plan(full_erp, f"sendungsnummer für {order}?")
     assert isinstance(decision, Plan) and decision.skill == "erp_shipment_status"
+
+
+def test_purchase_orders_are_found_by_the_products_on_their_lines(full_erp: ErpDatabase) -> None:
+    (sku,) = sql(
+        full_erp,
+        "select p.sku from purchase_order_lines l join purchase_orders po "
+        "on po.id = l.purchase_order_id join products p on p.id = l.product_id "
+        "where po.status = 'ordered' limit 1",
+    )[0]
+    expected = sql(
+        full_erp,
+        "select distinct po.number, po.total_cents from purchase_order_lines l "
+        "join purchase_orders po on po.id = l.purchase_order_id "
+        f"join products p on p.id = l.product_id where p.sku = '{sku}' and po.status = 'ordered'",
+    )
+    # With the stock agent's skills (no purchase-order list), the general query answers it.
+    tools = default_catalog()["erp_inventory"].tools
+    with full_erp.read_session() as session:
+        decision = plan_request(f"anything on order for {sku}", session, tools)
+        assert isinstance(decision, Plan) and decision.args.subject == "purchase_orders"
+        shown = render_text(READ_SKILLS[decision.skill].run(session, decision.args))
+    total = sum(cents for _, cents in expected) / 100
+    # Each purchase order once, its own total once (not once per line).
+    assert shown.splitlines()[0].startswith(f"{len(expected)} purchase order")
+    assert f"€{total:,.2f}" in shown.splitlines()[0]
+    for number, _cents in expected:
+        assert number in shown

@@ -629,6 +629,15 @@ class QueryArgs(SkillArgs):
         return self
 
 
+def _po_holds(product_condition: Any) -> Expr:
+    """Purchase orders with at least one line for a product that meets ``product_condition``."""
+    return exists(
+        select(POL.id)
+        .join(m.Product, m.Product.id == POL.product_id)
+        .where(POL.purchase_order_id == PO.id, product_condition)
+    )
+
+
 NOT = "not_"
 """Prefix of a status negated ("not_shipped"): every record that has not reached it."""
 
@@ -790,13 +799,21 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         reading.append(f"supplier {supplier.name}")
     if args.category:
         category = resolve_category(session, args.category)
-        need_product()
-        conditions.append(m.Product.category == category)
+        if args.subject == "purchase_orders":
+            conditions.append(_po_holds(m.Product.category == category))
+        else:
+            need_product()
+            conditions.append(m.Product.category == category)
         reading.append(f"category {category}")
     if args.products:
         products = [resolve_product(session, ref) for ref in args.products]
-        need_product()
-        conditions.append(m.Product.id.in_([p.id for p in products]))
+        if args.subject == "purchase_orders":
+            # Purchase orders with such a line; joining the lines would count each PO and
+            # sum its total once per line.
+            conditions.append(_po_holds(m.Product.id.in_([p.id for p in products])))
+        else:
+            need_product()
+            conditions.append(m.Product.id.in_([p.id for p in products]))
         if len(products) > 3:
             reading.append(f"{len(products)} products: " + ", ".join(p.sku for p in products))
         else:
