@@ -308,7 +308,7 @@ def _percent_of(text: str, tokens: list[Token], words: list[str]) -> Calculation
 
 
 def _percent_on(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
-    """"19% on 1286.40": the percentage of the amount, and the amount with it added.
+    """Read "19% on 1286.40": the percentage of the amount, and the amount with it added.
 
     Without a word saying which ("vat", "discount", "of"), "on" reads as a surcharge (VAT,
     a fee) or as the share alone; the answer states both figures, so either reading finds

@@ -71,7 +71,18 @@ def _row(result: SkillResult[Any], index: int) -> dict[str, str]:
 
 # Fields listed per row in text answers (the table shows every column).
 LINE_FIELDS: dict[str, tuple[str, ...]] = {
-    "erp_query": ("value", "count", "order", "name", "on", "amount", "price", "margin", "carrier"),
+    "erp_query": (
+        "value",
+        "count",
+        "order",
+        "name",
+        "on",
+        "amount",
+        "price",
+        "margin",
+        "carrier",
+        "items",
+    ),
     "erp_compare": ("value", "count"),
     "erp_find_customer": ("name", "city", "country", "email", "phone"),
     "erp_find_product": ("name", "unit_price", "available", "supplier"),

@@ -629,6 +629,26 @@ class QueryArgs(SkillArgs):
         return self
 
 
+def _with_po_items(session: Session, args: QueryArgs, rows: list[Any]) -> list[Any]:
+    """Say on each purchase order how many of the products asked about it holds."""
+    picked: list[Any] = []
+    if args.products:
+        picked.append(m.Product.sku.in_([resolve_product(session, p).sku for p in args.products]))
+    if args.category:
+        picked.append(m.Product.category == resolve_category(session, args.category))
+    lines = session.execute(
+        select(PO.number, POL.quantity, POL.quantity_received, m.Product.sku)
+        .join(POL, POL.purchase_order_id == PO.id)
+        .join(m.Product, m.Product.id == POL.product_id)
+        .where(PO.number.in_([row.id for row in rows]), *picked)
+        .order_by(PO.number, POL.line_no)
+    ).all()
+    items: dict[str, list[str]] = {}
+    for number, quantity, received, sku in lines:
+        items.setdefault(number, []).append(f"{quantity} x {sku} ({received} received)")
+    return [row.model_copy(update={"items": "; ".join(items.get(row.id, []))}) for row in rows]
+
+
 def _po_holds(product_condition: Any) -> Expr:
     """Purchase orders with at least one line for a product that meets ``product_condition``."""
     return exists(
@@ -1230,6 +1250,8 @@ class ListedRow(Row):
     """Shipments only: whom to chase about a late or missing parcel."""
     margin: Decimal | None = column("Margin %", "pct", default=None)
     """Products only: (list price - cost) / list price, so a list of parts shows both."""
+    items: str | None = column("Items", default=None)
+    """Purchase orders picked by product: how many of those products each one holds."""
 
 
 class ProductListedRow(ListedRow):
@@ -1331,16 +1353,18 @@ def _list(
     total = len(raw)
     limit = args.limit or 50
     row_type = _LISTED_ROWS.get(args.subject, ListedRow)
+    products = args.subject == "products"  # a product's figure is its list price
     rows = [
         row_type(
             id=str(r[0]), name=str(r[1]), on=r[2], order=r[4], carrier=r[5],
             margin=Decimal(str(r[6])).quantize(Decimal("0.1")) if r[6] is not None else None,
-            **{"price" if args.subject == "products" else "amount": (
-                _money(r[3]) if r[3] is not None else None
-            )},
+            price=_money(r[3]) if products and r[3] is not None else None,
+            amount=_money(r[3]) if not products and r[3] is not None else None,
         )
         for r in raw[:limit]
     ]  # fmt: skip
+    if args.subject == "purchase_orders" and (args.products or args.category) and rows:
+        rows = _with_po_items(session, args, rows)
     where = f" ({'; '.join(reading)})" if reading else ""
     # Summed over every match, also those past the rows shown (products carry a price).
     amounts = [_money(r[3]) for r in raw if r[3] is not None]
