@@ -220,6 +220,28 @@ def test_a_follow_up_naming_only_a_record_keeps_the_threads_agent(erp_db: ErpDat
     assert followup["agent_run"]["outcome"] == "fast_path"
 
 
+def test_the_biggest_one_of_a_listed_set_is_that_record(erp_db: ErpDatabase) -> None:
+    from sqlalchemy import text
+
+    with erp_db.read_session() as session:
+        name, number = session.execute(
+            text(
+                "select s.name, po.number from purchase_orders po join suppliers s "
+                "on s.id = po.supplier_id where po.status = 'ordered' and s.id = ("
+                "select supplier_id from purchase_orders where status = 'ordered' "
+                "group by supplier_id order by count(*) desc limit 1) "
+                "order by po.total_cents desc limit 1"
+            )
+        ).one()
+    graph = scripted_graph()
+    thread = "t-biggest"
+    turn(graph, f"what have we got on order from {name}", thread, project="parts-shop")
+    biggest = turn(graph, "the biggest one?", thread)
+    assert biggest["route"]["method"] == "followup"
+    rows = biggest["messages"][-1].additional_kwargs["erp"]["rows"]
+    assert [row["id"] for row in rows] == [number]
+
+
 def test_naming_the_customer_nova_asked_about_answers_the_earlier_question(
     erp_db: ErpDatabase,
 ) -> None:

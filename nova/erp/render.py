@@ -147,17 +147,20 @@ _LABELS = {
     "overdue_amount": "overdue",
     "created_by": "by",
     "holds": "items",
+    "on": "on",
 }
 
 
 def _line(result: SkillResult[Any], index: int) -> str:
     values = _row(result, index)
+    # A row type may name a field for what it holds ("Invoice" on a payment's "order").
+    columns = {c["key"]: str(c["label"]).lower() for c in columns_of(result.row_type)}
     shown = []
     for key in LINE_FIELDS.get(result.skill, ()):
         value = values.get(key)
         if value is None or value == "–":
             continue
-        label = _LABELS.get(key, key.replace("_", " "))
+        label = _LABELS.get(key) or columns.get(key) or key.replace("_", " ")
         shown.append(
             value
             if key in ("name", "customer", "label", "supplier", "status")

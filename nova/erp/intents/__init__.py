@@ -584,7 +584,9 @@ def counted_noun(norm: str) -> str | None:
 
 _WHAT_BOUGHT = re.compile(
     r"\bwhat\s+(?:did|does|do|has|have|had)\s+(?:\w+\s+){0,3}?"
-    r"(?:order|orders|ordered|buy|buys|bought|purchase|purchased|get|got)\b"
+    # "what have we got on order": the status "on order", not a purchase.
+    r"(?<!\bon\s)(?:order|orders|ordered|buy|buys|bought|purchase|purchased|get|got)\b"
+    r"(?!\s+on\s+order\b)"
 )
 """A question about what was ordered: the products ("what did senn order", "what has X bought")."""
 DOCUMENT_LISTS = frozenset(

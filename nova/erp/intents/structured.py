@@ -868,8 +868,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if not measures and verbs and not figure_named and group is None and not ranks and not implied:
         # "what did we buy last week": a figure (value? units? which products?) that only
         # the verb suggests; answering the total would pick one reading without evidence.
-        # With the records named ("shipments that went out today") they are listed.
-        if not subjects or subject not in LIST_SUBJECTS:
+        # With the records named ("shipments that went out today") they are listed, and so
+        # are payments ("what came in on friday"): money received holds nothing else to ask
+        # about, and the list states both how many and how much.
+        if subject not in LIST_SUBJECTS or not (subjects or subject == "payments"):
             return f"no figure named for {subject}: the verb alone does not say what to compute"
         verbs, measure = [], "count"
     if subject == "stock" and group is None and len(values.get("products", request.skus)) > 1:
@@ -911,9 +913,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             pass  # the stock on hand
         elif subject == "stock_movements":
             measure = "units"
-        elif (subjects or conditions or statuses or due or subject == "products") and (
-            subject in LIST_SUBJECTS
-        ):
+        elif (
+            subjects or conditions or statuses or due or subject in ("products", "payments")
+        ) and (subject in LIST_SUBJECTS):
             list_rows = True
         else:
             return "nothing to compute"
@@ -932,7 +934,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         return "'any' asks which records; the reading would give one figure"
     if ranks and group is None:
         if not (
-            (subjects or subject == "products")
+            (subjects or subject == "products" or _ONE_OF_THEM.search(request.norm))
             and subject in AMOUNT_LISTS
             and measure in ("count", "value", "price")
         ):
@@ -1016,7 +1018,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         after = _AFTER_SUPERLATIVE.search(request.norm)
         if after is not None:
             singular = not after.group(1).endswith("s")  # "cheapest filter": the one
-        if re.search(r"\b(?:most|least|\w+est)\s+one\b", request.norm):
+        if _ONE_OF_THEM.search(request.norm):
             singular = True  # "open invoices for senn" then "the biggest one?": one row
         args["limit"] = request.limit or (1 if singular else 10)
     elif oldest:
@@ -1142,6 +1144,8 @@ def _record(request: Request) -> QueryArgs | str:
 
 _LAPSE_PERIOD = re.compile(r"^(?:since|in the last|in the past|last|past|for)\b.*\d|^since\b")
 """A period measured back from today ("since march", "last 3 months"), as a lapse is stated."""
+_ONE_OF_THEM = re.compile(r"\b(?:most|least|\w+est)\s+one\b")
+""""the biggest one": one of the records the request (or the thread before it) is about."""
 _WHO_WITH = re.compile(r"\bwho\b.*\b(?:with|from)\b")
 """"Who ... with", "who do we buy from": the other party, not the person who made them."""
 _COUNT_AND_AMOUNT = re.compile(

@@ -1260,6 +1260,12 @@ class ProductListedRow(ListedRow):
     name: str = column("Product")
 
 
+class PaymentListedRow(ListedRow):
+    """A payment or credit note in a listing, with the invoice it went against."""
+
+    order: str | None = column("Invoice", default=None)
+
+
 class SupplierListedRow(ListedRow):
     """A purchase order or supplier in a listing, named by its supplier."""
 
@@ -1270,6 +1276,8 @@ _LISTED_ROWS: dict[str, type[ListedRow]] = {
     "products": ProductListedRow,
     "suppliers": SupplierListedRow,
     "purchase_orders": SupplierListedRow,
+    "payments": PaymentListedRow,
+    "credit_notes": PaymentListedRow,
 }
 
 
