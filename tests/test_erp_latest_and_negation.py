@@ -324,3 +324,46 @@ def test_purchase_orders_are_found_by_the_products_on_their_lines(full_erp: ErpD
     assert f"€{total:,.2f}" in shown.splitlines()[0]
     for number, _cents in expected:
         assert number in shown
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        # An action: a list of what it is about would read as done.
+        "reorder everything under reorder point in ulm",
+        "refund RMA-2025-0094 for drewes",
+        # A second condition on the same records.
+        "biggest customer this yr that also has something overdue",
+    ],
+)
+def test_actions_and_also_conditions_are_not_answered_by_a_lookup(
+    full_erp: ErpDatabase, request_text: str
+) -> None:
+    assert not isinstance(plan(full_erp, request_text), Plan)
+
+
+def test_unpaid_and_open_invoices_are_listed_and_filtered_by_what_is_owed(
+    full_erp: ErpDatabase,
+) -> None:
+    from nova.erp.skills import QueryArgs
+
+    (count, owed) = sql(
+        full_erp,
+        "select count(*), sum(total_cents - paid_cents) from invoices where status = 'open' "
+        "and total_cents - paid_cents > 200000",
+    )[0]
+    args = QueryArgs(subject="invoices", status="open", amount_above=2000, list_rows=True)
+    with full_erp.read_session() as session:
+        shown = render_text(READ_SKILLS["erp_query"].run(session, args))
+    assert shown.splitlines()[0].startswith(f"{count} invoices")
+    assert f"€{owed / 100:,.2f}" in shown.splitlines()[0]
+    _decision, shown = answer(full_erp, "orders not delivered yet")
+    statuses = {
+        s
+        for (s,) in sql(
+            full_erp,
+            "select distinct status from sales_orders where status in ('open', 'shipped')",
+        )
+    }
+    for status in statuses:
+        assert f", {status}," in shown  # each order says where it stands

@@ -77,6 +77,7 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
         "order",
         "name",
         "on",
+        "status",
         "amount",
         "price",
         "margin",

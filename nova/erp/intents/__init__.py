@@ -136,11 +136,35 @@ def plan_request(
     except Unclear as error:
         return Clarify(str(error))
     decision = _plan_request(request, session, allowed)
+    if isinstance(decision, Plan) and decision.skill in READ_SKILLS:
+        why = _not_a_lookup(request.norm)
+        if why is not None:
+            return Decline(why)
     if request.german is not None and isinstance(decision, Plan):
         # The owner sees what the German was read as, before any figure.
         read = f"Read from German as “{request.text}”."
         return replace(decision, reading=f"{read} {decision.reading}" if decision.reading else read)
     return decision
+
+
+_ACTION = re.compile(
+    r"^(?:please |pls |can you |could you )?(?:reorder|refund|cancel|book|create|raise|adjust|"
+    r"block|unblock|delete|remove|change|update|write off|send(?! me\b)|chase|remind)\b"
+)
+"""A request that opens with an action ("reorder everything under reorder point in ulm"):
+a read skill would only list what the action is about, which reads as done."""
+_ALSO_CONDITION = re.compile(r"\b(?:that|who|which|and)\s+(?:\w+\s+)?also\b")
+"""A second condition on the same records ("biggest customer that also has something
+overdue"), which one reading applies as if it were the first."""
+
+
+def _not_a_lookup(norm: str) -> str | None:
+    """Say why a read skill must not answer ``norm`` (an action, a second condition)."""
+    if _ACTION.search(norm):
+        return "the request asks for an action; the read skills only look things up"
+    if _ALSO_CONDITION.search(norm):
+        return "'also' adds a condition on the same records that the reading does not apply"
+    return None
 
 
 def _plan_request(request: Request, session: Session, allowed: set[str]) -> Decision:

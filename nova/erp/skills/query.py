@@ -658,6 +658,9 @@ def _po_holds(product_condition: Any) -> Expr:
     )
 
 
+OWED_STATUSES = frozenset({"open", "overdue", "not_due", "not_paid", "partly_paid"})
+"""Invoice statuses whose amount that matters is what is still owed (total less paid)."""
+
 NOT = "not_"
 """Prefix of a status negated ("not_shipped"): every record that has not reached it."""
 
@@ -782,8 +785,13 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         reading.append(f"{date_label} on {named}")
     if args.amount_above is not None:
         amount_column: Any = spec.amount_column  # validated by QueryArgs
+        if args.subject == "invoices" and args.status in OWED_STATUSES:
+            # "open invoices over 2k": what is still owed on each, as the list shows it.
+            amount_column = INV.total_cents - INV.paid_cents
+            reading.append(f"{spec.noun} with over €{args.amount_above:,.2f} still open each")
+        else:
+            reading.append(f"{spec.noun} over €{args.amount_above:,.2f} each")
         conditions.append(amount_column > args.amount_above * 100)
-        reading.append(f"{spec.noun} over €{args.amount_above:,.2f} each")
     if args.customer:
         if spec.customer_column is None:
             raise SkillError(f"{spec.noun} are not recorded per customer")
@@ -1252,6 +1260,8 @@ class ListedRow(Row):
     """Products only: (list price - cost) / list price, so a list of parts shows both."""
     items: str | None = column("Items", default=None)
     """Purchase orders picked by product: how many of those products each one holds."""
+    status: str | None = column("Status", default=None)
+    """The record's own status ("orders not delivered yet": open or shipped)."""
 
 
 class ProductListedRow(ListedRow):
@@ -1315,7 +1325,7 @@ def _list(
         order = invoice.c.number
     if args.subject == "returns":
         joins = [*joins, (SO, SO.id == RET.order_id)]
-    if args.subject == "invoices" and args.status in ("open", "overdue", "not_due", "partly_paid"):
+    if args.subject == "invoices" and args.status in OWED_STATUSES:
         amount = INV.total_cents - INV.paid_cents  # what is still owed on each
     on = spec.date_column if spec.date_column is not None else m.Customer.created_on
     if args.date_basis == "due" and spec.due_column is not None:
@@ -1338,7 +1348,12 @@ def _list(
         if args.subject == "products"
         else literal(None)
     )
-    stmt = select(number, name, on, amount, order, carrier, margin).select_from(base)
+    status: Any = (
+        spec.entity.status
+        if args.subject in ("orders", "invoices", "returns", "shipments", "purchase_orders")
+        else literal(None)
+    )
+    stmt = select(number, name, on, amount, order, carrier, margin, status).select_from(base)
     for entity, condition, *how in joins:
         if any(entity is e for e in seen):
             continue
@@ -1368,6 +1383,7 @@ def _list(
             margin=Decimal(str(r[6])).quantize(Decimal("0.1")) if r[6] is not None else None,
             price=_money(r[3]) if products and r[3] is not None else None,
             amount=_money(r[3]) if not products and r[3] is not None else None,
+            status=r[7],
         )
         for r in raw[:limit]
     ]  # fmt: skip
