@@ -17,7 +17,10 @@ SLICE = (
     "erp-neighbour-invoice-00073",  # the user's invoice put back into the tool call
     "erp-other-customer-20004",  # the customer the user named put back (customer number)
     "pipeline-letter-amount-20001",  # a letter's amount, upstream of the summary's join
-    "route-misroute-no-document-20001",  # a misroute without a document number
+    # A misroute without a document number. (Three of the six such scenarios no longer
+    # change the outcome: the route node sends a request the ERP reader reads in full to the
+    # ERP agent whose skill reads it, whatever agent was picked.)
+    "route-misroute-no-document-20004",
     "chat-stale-memory-late-payer",  # an outdated memory: no check sees it, feedback does
     "erp-clean-invoice-00073",  # fault-free agent answer
     "erp-clean-balance-20001",  # fault-free balance by customer number (a former false alarm)
@@ -75,7 +78,7 @@ def test_a_slice_on_the_served_graph_meets_the_measured_floors() -> None:
     # The owner's correction names the steps no check sees.
     named = {o.scenario: o.conditions["feedback"].blamed for o in report.outcomes if o.faulty}
     assert named["erp-neighbour-invoice-00073"] == "turn 1: erp/agent#1"
-    assert named["route-misroute-no-document-20001"] == "turn 1: route#1"
+    assert named["route-misroute-no-document-20004"] == "turn 1: route#1"
     assert named["chat-stale-memory-late-payer"] == "turn 1: recall#1"
     # A pipeline step run by a catalog agent is that agent's.
     letter = next(o for o in report.outcomes if o.scenario == "pipeline-letter-amount-20001")

@@ -277,7 +277,7 @@ def _known_words(session: Session) -> frozenset[str]:
 
 _AT_LEAST_RE = re.compile(r"(?<![\w.,])(?P<n>\d{1,4})\s*\+\s*(?P<unit>days?|weeks?|months?)\b")
 """A lower bound written with a plus sign: "90+ days"."""
-_YEAR_RE = re.compile(r"(?<![\w-])yr(?![\w-])", re.IGNORECASE)
+_YEAR_RE = re.compile(r"(?<![\w-])yrs?(?![\w-])", re.IGNORECASE)
 _SHORTHAND = {
     "rev": "revenue", "revs": "revenue", "amt": "amount", "amts": "amounts",
     "w": "with", "w/": "with", "r": "are", "u": "you", "mth": "month", "mths": "months",
@@ -428,6 +428,26 @@ REFERENCE_RE = re.compile(
 """A customer's own reference for an order, named as such ("their ref is SE-86082")."""
 
 
+def _warehouse_cities(session: Session) -> dict[str, str]:
+    """Return each warehouse's city (lower case) by which the owner names it, with its code.
+
+    Only a city that is not also a warehouse code ("ulm" is both) and holds one warehouse.
+    """
+
+    def load() -> dict[str, str]:
+        rows = session.execute(select(m.Warehouse.city, m.Warehouse.code)).all()
+        cities: dict[str, list[str]] = {}
+        for city, code in rows:
+            cities.setdefault(str(city).lower(), []).append(str(code))
+        return {
+            city: codes[0]
+            for city, codes in cities.items()
+            if len(codes) == 1 and city != codes[0].lower()
+        }
+
+    return per_session(session, "warehouse_cities", load)
+
+
 def _fuller(mention: r.Mention, other: r.Mention) -> bool:
     """Whether ``mention`` names its row more fully than ``other``: more words, or exactly."""
     if len(mention.consumed) != len(other.consumed):
@@ -557,6 +577,12 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         if code not in request.warehouses:
             request.warehouses.append(code)
         spans.append(match.span())
+    for city, code in _warehouse_cities(session).items():
+        # "stock in augsburg": the warehouse in that city (MAIN), as the owner calls it.
+        for match in re.finditer(rf"\b{re.escape(city)}\b", _mask(text, spans), re.IGNORECASE):
+            if code not in request.warehouses:
+                request.warehouses.append(code)
+            spans.append(match.span())
     if re.search(r"\b(pay|pays|paid|paying|payment|payments)\b", request.norm):
         for match in METHOD_RE.finditer(_mask(text, spans)):
             request.method = METHODS[match.group(1).lower()]

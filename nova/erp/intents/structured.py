@@ -120,7 +120,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "purchase_orders": "bought from suppliers,we buy,we bought,we purchase,we purchased,"
             "purchasing,we order from,we ordered from",
             "shipments": "ship,shipped,went out,gone out,go out,dispatched",
-            "returns": "returned",
+            "returns": "returned,came back,comes back,come back,sent back,send back",
             "credit_notes": "credited,refunded in total",
         },
     ),
@@ -205,7 +205,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries(
         "exclude",
         {
-            "": "apart from,excluding,except,except for,other than,besides,leaving out,"
+            "": "apart from,excluding,except,except for,other than,besides,leaving out,leave out,"
             "not counting,not including,without counting"
         },
     ),
