@@ -126,6 +126,19 @@ def _reply(
     return {"messages": [message], "answer": text, "agent_run": _run(spec, outcome, detail)}
 
 
+def _skill_error(
+    spec: AgentSpec, error: SkillError, detail: str, used: dict[str, Any], skill: str
+) -> dict[str, Any]:
+    """Reply with what a skill could not do (a name it could not settle): a question back."""
+    return _reply(
+        spec,
+        str(error),
+        "clarify",
+        f"{detail} -> {type(error).__name__}",
+        **{FAST_PATH_KEY: used, CLARIFY_KEY: {"skill": skill}},
+    )
+
+
 def _compared(
     spec: AgentSpec, comparison: Comparison, read: SkillResult[Any] | SkillError | None
 ) -> dict[str, Any]:
@@ -144,13 +157,7 @@ def _compared(
     }  # fmt: skip
     detail = f"{COMPARE_SKILL} {json.dumps(used['args'], sort_keys=True)}"
     if isinstance(read, SkillError):
-        return _reply(
-            spec,
-            str(read),
-            "clarify",
-            f"{detail} -> {type(read).__name__}",
-            **{FAST_PATH_KEY: used, CLARIFY_KEY: {"skill": COMPARE_SKILL}},
-        )
+        return _skill_error(spec, read, detail, used, COMPARE_SKILL)
     assert read is not None  # the comparison ran in the planning session
     return _reply(
         spec,
@@ -319,13 +326,7 @@ def make_erp_fast_path_node(
                 **{WRITE_KEY: outcome.model_dump(mode="json"), FAST_PATH_KEY: used},
             )
         if isinstance(read, SkillError):
-            return _reply(
-                spec,
-                str(read),
-                "clarify",
-                f"{detail} -> {type(read).__name__}",
-                **{FAST_PATH_KEY: used, CLARIFY_KEY: {"skill": decision.skill}},
-            )
+            return _skill_error(spec, read, detail, used, decision.skill)
         assert read is not None  # a read plan ran in the planning session above
         text = render_text(read)
         if decision.reading:

@@ -1,4 +1,5 @@
-"""Helpers of the ERP tests that are not fixtures: the small sample's size, a write graph."""
+"""Helpers of the ERP tests that are not fixtures: the small sample's size, a write graph,
+planning and answering a request with every read skill, and plain SQL (the oracle)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode, tools_condition
+from sqlalchemy import text
 
+from nova.erp.db import ErpDatabase
+from nova.erp.intents import Plan, plan_request
+from nova.erp.render import render_text
 from nova.erp.seed import SeedConfig
+from nova.erp.skills import READ_SKILLS
 from nova.testing import ScriptedChatModel
 
 SMALL = SeedConfig(customers=40, products=60, suppliers=6, orders=600, years=1)
@@ -36,3 +42,24 @@ def agent_graph(model: ScriptedChatModel, tools: list[Any], checkpointer: Any = 
     builder.add_conditional_edges("agent", tools_condition)
     builder.add_edge("tools", "agent")
     return builder.compile(checkpointer=checkpointer or InMemorySaver())
+
+
+def plan_read(database: ErpDatabase, request: str) -> Any:
+    """Return the fast path's decision on ``request`` with every read skill."""
+    with database.read_session() as session:
+        return plan_request(request, session, list(READ_SKILLS))
+
+
+def answer_read(database: ErpDatabase, request: str) -> tuple[Plan, str]:
+    """Return the plan of ``request`` (it must be one) and its rendered answer."""
+    decision = plan_read(database, request)
+    assert isinstance(decision, Plan), decision
+    with database.read_session() as session:
+        result = READ_SKILLS[decision.skill].run(session, decision.args)
+    return decision, render_text(result)
+
+
+def sql_rows(database: ErpDatabase, query: str) -> list[Any]:
+    """Return the rows of a plain SQL query: the oracle the answers are checked against."""
+    with database.read_session() as session:
+        return list(session.execute(text(query)).all())

@@ -8,37 +8,20 @@ business date 2025-06-30); each reading has a near request that must still decli
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from nova.erp.db import ErpDatabase
-from nova.erp.intents import Decline, Plan, plan_request
-from nova.erp.render import render_text
+from nova.erp.intents import Decline, Plan
 from nova.erp.seed import seed_database
 from nova.erp.skills import READ_SKILLS, QueryArgs
 from tests.erp_helpers import SMALL
+from tests.erp_helpers import answer_read as answer
+from tests.erp_helpers import plan_read as plan
+from tests.erp_helpers import sql_rows as sql
 
 pytest_plugins = ("tests.erp_fixtures",)
-
-
-def plan(database: ErpDatabase, request: str) -> Any:
-    with database.read_session() as session:
-        return plan_request(request, session, list(READ_SKILLS))
-
-
-def answer(database: ErpDatabase, request: str) -> tuple[Plan, str]:
-    decision = plan(database, request)
-    assert isinstance(decision, Plan), decision
-    with database.read_session() as session:
-        result = READ_SKILLS[decision.skill].run(session, decision.args)
-    return decision, render_text(result)
-
-
-def sql(database: ErpDatabase, query: str) -> list[Any]:
-    with database.read_session() as session:
-        return list(session.execute(text(query)).all())
 
 
 def euros(cents: int) -> str:
