@@ -22,7 +22,6 @@ Two facts decide it, neither tuned on any dataset:
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -31,12 +30,10 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from nodes.dialogue_act import only_asks
-from nodes.route_context import certain_decision, moved_decision
+from nodes.route_context import certain_decision, moved_decision, routing_pipelines
 from nova.catalog import AgentSpec, Catalog
 from nova.route_types import RouteMethod
 from nova.state import MemoryHit, RouteDecision, ThreadRoute
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "PIPELINE_RESULT_KEY",
@@ -79,14 +76,9 @@ _acting: dict[str, dict[str, str | None]] = {}
 
 def _acting_by_agent(catalog: Catalog[AgentSpec]) -> dict[str, str | None]:
     """Return, for each pipeline-group agent, why it acts (``None``: a read-only report)."""
-    from graphs.pipeline import shipped_pipelines
     from nodes.pipeline_params import side_effects
 
-    try:
-        pipelines = shipped_pipelines(catalog)
-    except Exception as error:  # a broken pipeline file must not stop routing
-        log.warning("Could not load the shipped pipelines to check them: %s", error)
-        pipelines = None
+    pipelines = routing_pipelines(catalog)
     found: dict[str, str | None] = {}
     for name in catalog.names:
         if catalog[name].subgraph != "pipeline":

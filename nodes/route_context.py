@@ -68,6 +68,7 @@ from nova.state import MemoryHit, RouteCandidate, RouteDecision, ThreadRoute
 if TYPE_CHECKING:
     from nodes.router import Router
     from nova.erp.followup import ErpMention
+    from nova.pipelines import Pipelines
     from nova.projects import Projects
 
 log = logging.getLogger(__name__)
@@ -754,8 +755,26 @@ def data_owner_scope(
     return owner if owner is not None and owner != project else None
 
 
-_ERP_PIPELINES: dict[str, frozenset[str]] = {}
-_ERP_PIPELINES_LOCK = threading.Lock()
+_PIPELINES: dict[str, Pipelines | None] = {}
+_PIPELINES_LOCK = threading.Lock()
+
+
+def routing_pipelines(catalog: Catalog[AgentSpec]) -> Pipelines | None:
+    """Return the shipped pipelines, loaded once per catalog version, for routing checks.
+
+    ``None`` when they cannot be loaded: a broken pipeline file must not stop routing, so
+    each check then treats the pipelines as unknown (and says so in the log).
+    """
+    with _PIPELINES_LOCK:
+        if catalog.version not in _PIPELINES:
+            from graphs.pipeline import shipped_pipelines
+
+            try:
+                _PIPELINES[catalog.version] = shipped_pipelines(catalog)
+            except Exception as error:
+                log.warning("Could not load the shipped pipelines to check them: %s", error)
+                _PIPELINES[catalog.version] = None
+        return _PIPELINES[catalog.version]
 
 
 def erp_pipeline(catalog: Catalog[AgentSpec], agent: str) -> bool:
@@ -764,27 +783,12 @@ def erp_pipeline(catalog: Catalog[AgentSpec], agent: str) -> bool:
     The weekly sales report, the reminder run and the month-end close work on the shop's
     ERP data alone; the morning briefing also reads every project's memory, so it is not one.
     """
-    with _ERP_PIPELINES_LOCK:
-        if catalog.version not in _ERP_PIPELINES:
-            _ERP_PIPELINES[catalog.version] = _erp_pipelines(catalog)
-        return agent in _ERP_PIPELINES[catalog.version]
-
-
-def _erp_pipelines(catalog: Catalog[AgentSpec]) -> frozenset[str]:
-    from graphs.pipeline import shipped_pipelines
-
-    try:
-        pipelines = shipped_pipelines(catalog)
-    except Exception as error:  # a broken pipeline file must not stop routing
-        log.warning("Could not load the shipped pipelines to check their data: %s", error)
-        return frozenset()
-    found = set()
-    for name in catalog.names:
-        spec = pipelines.for_agent(name) if catalog[name].subgraph == "pipeline" else None
-        skills = [step.skill for step in spec.steps if step.skill] if spec is not None else []
-        if skills and all(skill.startswith("erp_") for skill in skills):
-            found.add(name)
-    return frozenset(found)
+    pipelines = routing_pipelines(catalog)
+    if pipelines is None or agent not in catalog or catalog[agent].subgraph != "pipeline":
+        return False
+    spec = pipelines.for_agent(agent)
+    skills = [step.skill for step in spec.steps if step.skill] if spec is not None else []
+    return bool(skills) and all(skill.startswith("erp_") for skill in skills)
 
 
 def named_project(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import re
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
-from nova.erp.intents.latest import latest_record, referenced_order
+from nova.erp.intents.latest import Latest, latest_record, referenced_order
 from nova.erp.intents.parsing import (
     ERP_WORDS,
     MONEY_RE,
@@ -239,11 +239,9 @@ def _plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> 
     if _SUBSET_QUESTION.search(request.norm):
         # "how many orders last week and how many of them got cancelled": one skill answers
         # one of the two questions (the cancelled ones), which reads as the answer to both.
-        latest = latest_record(request, session, RECORD_QUESTION_WORDS)
-        answer = _plan_rules(latest.request, session, allowed) if latest else None
-        if latest is not None and isinstance(answer, Plan):
-            return replace(answer, reading=latest.reading)
-        return Decline("a second question about part of the first; the skills answer one")
+        return _pointed_plan(request, session, allowed, (latest_record,)) or Decline(
+            "a second question about part of the first; the skills answer one"
+        )
     decision = _plan_rules(replace(request, applied=set(request.applied)), session, allowed)
     if not isinstance(decision, Decline):
         return decision
@@ -255,16 +253,33 @@ def _plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> 
         answer = _plan_rules(question, session, allowed)
         if isinstance(answer, Plan):
             return answer
-    for pointed in (latest_record, referenced_order):
-        found = pointed(request, session, RECORD_QUESTION_WORDS)
-        if found is not None:
-            answer = _plan_rules(found.request, session, allowed)
-            if isinstance(answer, Plan):
-                return replace(answer, reading=found.reading)
+    pointed = _pointed_plan(request, session, allowed, (latest_record, referenced_order))
+    if pointed is not None:
+        return pointed
     if isinstance(structured, Decline):
         # Both readings' reasons, so a log or an evaluation says what each could not place.
         return Decline(f"{decision.reason}; structured reading: {structured.reason}")
     return decision
+
+
+def _pointed_plan(
+    request: Request,
+    session: Session,
+    allowed: set[str],
+    readers: Iterable[Callable[[Request, Session, dict[str, frozenset[str]]], Latest | None]],
+) -> Plan | None:
+    """Plan the one record ``request`` points to without its number, saying how it was found.
+
+    ``readers`` find it (``latest_record``: a customer's last order; ``referenced_order``:
+    an order by the customer's reference); the record's own lookup answers it.
+    """
+    for reader in readers:
+        found = reader(request, session, RECORD_QUESTION_WORDS)
+        if found is not None:
+            answer = _plan_rules(found.request, session, allowed)
+            if isinstance(answer, Plan):
+                return replace(answer, reading=found.reading)
+    return None
 
 
 def _plan_rules(request: Request, session: Session, allowed: set[str]) -> Decision:

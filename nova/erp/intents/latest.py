@@ -120,6 +120,8 @@ def latest_record(
     """
     if any(getattr(request, kind.field) for kind in _KINDS.values()) or request.shipments:
         return None
+    if request.references:
+        return None  # an order named by its reference is that order (``referenced_order``)
     if request.unknown_name or request.product_choices or request.categories:
         return None
     if request.countries or request.warehouses or request.amounts or request.limit:
@@ -191,21 +193,31 @@ def latest_record(
     if found is None:
         return None  # none at all: the list readings say so with their filters
     record, when = found
-    changed = replace(
+    reading = f"The latest {kind.noun}{owner}, by its {_DATE_NAMES[kind.dated]}: {record} ({when})."
+    return Latest(_naming(request, kind.field, record), reading)
+
+
+def _naming(request: Request, field: str, number: str) -> Request:
+    """Return ``request`` as if it had named only the record ``number`` (in ``field``).
+
+    What found the record (its customer, supplier, product, period, reference, the words
+    that pointed to it) is spent; the record's own lookup answers every field asked.
+    """
+    named = replace(
         request,
-        text=record,
-        norm=normalise(record),
+        text=number,
+        norm=normalise(number),
         customers=[],
         customer_numbers=[],
         suppliers=[],
         skus=[],
+        references=[],
         period=None,
         residual=[],
         applied=set(),
     )
-    setattr(changed, kind.field, [record])
-    reading = f"The latest {kind.noun}{owner}, by its {_DATE_NAMES[kind.dated]}: {record} ({when})."
-    return Latest(changed, reading)
+    setattr(named, field, [number])
+    return named
 
 
 _DATE_NAMES = {
@@ -245,15 +257,7 @@ def referenced_order(
         named = [c.resolved.number for c in request.customers if c.resolved is not None]
         if [*named, *request.customer_numbers] != [customer_number]:
             return None  # "winkler's ref ..." of another customer's order, or a name unclear
-    changed = replace(
-        request,
-        text=str(number),
-        norm=normalise(str(number)),
-        orders=[str(number)],
-        references=[],
-        customers=[],
-        customer_numbers=[],
-        residual=[],
-        applied=set(),
+    return Latest(
+        _naming(request, "orders", str(number)),
+        f"Customer reference {reference} is order {number} of {customer_name}.",
     )
-    return Latest(changed, f"Customer reference {reference} is order {number} of {customer_name}.")

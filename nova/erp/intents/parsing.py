@@ -269,10 +269,18 @@ def _folded_products(
 
 
 def _known_words(session: Session) -> frozenset[str]:
-    names = frozenset().union(
-        *(name_index(session, model).words for model in (m.Customer, m.Supplier, m.Product))
-    )
-    return names | frozenset(" ".join(_categories(session)).split())
+    """Return the words of names, categories and countries: words no reading may change.
+
+    Computed once per session: the German reading and the typo correction both ask.
+    """
+
+    def compute() -> frozenset[str]:
+        names = frozenset().union(
+            *(name_index(session, model).words for model in (m.Customer, m.Supplier, m.Product))
+        )
+        return names | frozenset(" ".join(_categories(session)).split()) | frozenset(r.COUNTRIES)
+
+    return per_session(session, "known_words", compute)
 
 
 _AT_LEAST_RE = re.compile(r"(?<![\w.,])(?P<n>\d{1,4})\s*\+\s*(?P<unit>days?|weeks?|months?)\b")
@@ -396,7 +404,7 @@ def _spelled(text: str, session: Session) -> str:
     reservation), never as another word ("stuck", "filled": stock, billed).
     """
     vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
-    known = vocabulary | _known_words(session) | frozenset(r.COUNTRIES) | _structured_words()
+    known = vocabulary | _known_words(session) | _structured_words()
     english = english_words()
     targets = sorted(vocabulary - CONDITION_WORDS)
 
@@ -467,9 +475,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
 
     """
     today = today or business_date(session)
-    german = to_english(
-        text, _known_words(session) | frozenset(r.COUNTRIES), english_words(), dictionary_gloss()
-    )
+    german = to_english(text, _known_words(session), english_words(), dictionary_gloss())
     typed, text = text, german or text
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
     # "90+ days" as "at least 90 days".
