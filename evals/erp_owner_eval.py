@@ -381,7 +381,7 @@ def owner_graph(
     from sqlalchemy.pool import StaticPool
 
     from nodes.erp_fast_path import make_erp_fast_path_node
-    from nodes.erp_route import planned_read_skill
+    from nodes.erp_route import owning_read_skill, planned_read_skill
     from nodes.router import make_route_node, nova_router
     from nodes.supervisor import SUBGRAPHS, dispatch, intake, with_unroutable_reply
     from nova.catalog import default_catalog
@@ -403,7 +403,7 @@ def owner_graph(
 
     def plan(text: str) -> str | None:
         with database.read_session() as session:
-            return planned_read_skill(text, session)
+            return owning_read_skill(text, session)
 
     def agent_reads(text: str, tools: Collection[str]) -> bool:
         with database.read_session() as session:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 ERP_SUBGRAPH = "erp"
+SHARED_QUERY = "erp_query"
+"""The general query skill every ERP agent has; it says nothing about whose request it is."""
 
 PlanSkill = Callable[[str], str | None]
 """Returns the read skill the ERP fast path would answer a request with (``None``: it would not)."""
@@ -57,6 +59,26 @@ def planned_read_skill(
     allowed = READ_SKILLS if tools is None else [t for t in tools if t in READ_SKILLS]
     decision = plan_request(text, session, allowed)
     return decision.skill if isinstance(decision, Plan) else None
+
+
+def owning_read_skill(text: str, session: Session) -> str | None:
+    """Return the read skill whose agent owns what ``text`` asks, or ``None``.
+
+    Like ``planned_read_skill`` over every read skill, except that a plan with the shared
+    ``erp_query`` (every ERP agent has it) names the dedicated skill about the same records
+    (``nova.erp.skills.query.home_skill``): "sales to france in h1" is the reporting agent's,
+    "what came in on friday" (payments) the payments agent's.
+    """
+    from nova.erp.intents import Plan, plan_request
+    from nova.erp.skills import READ_SKILLS
+    from nova.erp.skills.query import QueryArgs, home_skill
+
+    decision = plan_request(text, session, READ_SKILLS)
+    if not isinstance(decision, Plan):
+        return None
+    if decision.skill == SHARED_QUERY and isinstance(decision.args, QueryArgs):
+        return home_skill(decision.args) or SHARED_QUERY
+    return decision.skill
 
 
 def erp_plan_decision(
@@ -102,8 +124,9 @@ def erp_plan_decision(
         return None
     if picked_erp:
         assert agent is not None and agent_reads is not None  # checked above
-        if skill in catalog[agent].tools or agent_reads(request, catalog[agent].tools):
-            return None  # the agent the classifier picked answers it itself
+        own_tools = [tool for tool in catalog[agent].tools if tool != SHARED_QUERY]
+        if skill in catalog[agent].tools or agent_reads(request, own_tools):
+            return None  # the agent the classifier picked answers it with its own skills
     owners = [
         spec.name
         for spec in catalog
@@ -120,5 +143,5 @@ def erp_plan_decision(
         method="erp_plan",
         # The evidence is the reader's full reading, not the classifier's score for it.
         confidence=scores.get(target, 0.0),
-        reason=f"the ERP fast path reads it in full as {skill}, a skill of {target}",
+        reason=f"the ERP fast path reads it in full; its records are {target}'s ({skill})",
     )

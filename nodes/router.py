@@ -26,7 +26,13 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
-from nodes.erp_route import AgentReads, PlanSkill, erp_plan_decision, planned_read_skill
+from nodes.erp_route import (
+    AgentReads,
+    PlanSkill,
+    erp_plan_decision,
+    owning_read_skill,
+    planned_read_skill,
+)
 from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
     certain_decision,
@@ -630,9 +636,9 @@ def _names_only_erp_records(text: str) -> bool:
 
 
 def _erp_plan_skill(text: str) -> str | None:
-    """Return the read skill the ERP fast path answers ``text`` with, or ``None``."""
+    """Return the read skill whose agent owns what ``text`` asks (``None``: not read)."""
     # Without the ERP database nothing is read: the classifier's decision stands.
-    return _against_erp(lambda session: planned_read_skill(text, session), text, None)
+    return _against_erp(lambda session: owning_read_skill(text, session), text, None)
 
 
 def erp_reads(text: str) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evals.erp_owner_eval import owner_graph, serve
-from nodes.erp_route import erp_plan_decision, planned_read_skill
+from nodes.erp_route import erp_plan_decision, owning_read_skill, planned_read_skill
 from nova.catalog import default_catalog
 from nova.erp.db import ErpDatabase
 from nova.state import RouteCandidate, RouteDecision
@@ -43,7 +43,8 @@ def test_an_abstention_the_reader_plans_goes_to_the_agent_owning_the_skill() -> 
     assert moved["method"] == "erp_plan"
     assert moved["subgraph"] == "erp"
     assert "erp_customer_balance" in catalog[str(moved["agent"])].tools
-    assert moved["reason"].startswith("the ERP fast path reads it in full as erp_customer_balance")
+    assert moved["reason"].startswith("the ERP fast path reads it in full")
+    assert "(erp_customer_balance)" in moved["reason"]
     assert "classifier: test" in moved["reason"]  # the classifier's reading is kept beside it
     assert "question" not in moved  # the abstention's question is not asked any more
 
@@ -137,3 +138,40 @@ def test_owner_shorthand_the_classifier_misses_is_answered_from_the_erp(
     assert "Peltier" in served.text
     # A request the reader declines keeps the classifier's decision.
     assert serve("write a haiku about brake pads", graph).outcome == "not-erp"
+
+
+def test_a_shared_query_goes_to_the_agent_whose_records_it_asks_about(
+    full_erp: ErpDatabase,
+) -> None:
+    """Every ERP agent has erp_query: the subject of the query says whose request it is."""
+    from nova.erp.skills import READ_SKILLS
+    from nova.erp.skills.query import HOME_SKILLS, SALES_SKILL
+
+    catalog = default_catalog()
+    assert set(HOME_SKILLS.values()) | {SALES_SKILL} <= set(READ_SKILLS)
+
+    def plan(text: str) -> str | None:
+        with full_erp.read_session() as session:
+            return owning_read_skill(text, session)
+
+    def agent_reads(text: str, tools: Collection[str]) -> bool:
+        with full_erp.read_session() as session:
+            return planned_read_skill(text, session, tools) is not None
+
+    # Sales to a country: a query over orders' value, the reporting agent's domain, even
+    # though the payments agent the classifier picked could run the same query.
+    request = "how much did we sell to france in h1"
+    assert plan(request) == SALES_SKILL
+    moved = erp_plan_decision(
+        route_to("erp_payments", "erp", confidence=0.44),
+        request,
+        catalog,
+        plan_skill=plan,
+        allows=lambda a: True,
+        agent_reads=agent_reads,
+    )
+    assert moved is not None and moved["agent"] == "erp_reporting"
+    # Payments received on a day are the payments agent's own records.
+    assert plan("what came in on friday") == "erp_payment_history"
+    # Orders listed as they are belong to the order agent and to reporting alike.
+    assert plan("how many orders from austria last month") == "erp_query"

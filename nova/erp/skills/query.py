@@ -492,6 +492,36 @@ AMOUNT_LISTS = frozenset(
 )
 """Listed subjects with an amount, which a ranking ("biggest unpaid invoice") orders by."""
 
+HOME_SKILLS: dict[str, str] = {
+    "invoices": "erp_overdue_invoices", "payments": "erp_payment_history",
+    "returns": "erp_returns", "credit_notes": "erp_returns",
+    "shipments": "erp_shipment_status", "purchase_orders": "erp_purchase_orders",
+    "suppliers": "erp_supplier_lead_times", "customers": "erp_customer_balance",
+    "stock": "erp_stock_level", "stock_movements": "erp_stock_movements",
+    "products": "erp_price_list",
+}  # fmt: skip
+"""For each subject, the dedicated read skill about the same records. Every ERP agent has
+``erp_query``; the agent holding this skill is the one whose domain the records are, so a
+routing decision made from a query names that agent (``home_skill``)."""
+
+SALES_SKILL = "erp_sales_summary"
+"""Sales figures (order value, units, profit, or orders counted per customer, product, month
+…) are the reporting agent's domain."""
+
+
+def home_skill(args: QueryArgs) -> str | None:
+    """Return the dedicated read skill about what ``args`` asks (see ``HOME_SKILLS``).
+
+    ``None`` for orders counted or listed as they are: those are both the order agent's
+    records and the reporting agent's sales, so the query itself names no single home.
+    """
+    if args.subject == "orders":
+        if args.measure != "count" or args.group_by not in (None, "status"):
+            return SALES_SKILL
+        return None
+    return HOME_SKILLS[args.subject]
+
+
 DIMENSION_LABELS: dict[str, str] = {
     "month": "month", "weekday": "weekday", "country": "customer country",
     "customer": "customer", "category": "category", "product": "product",
@@ -1445,6 +1475,8 @@ def _list(
 
 
 __all__ = [
+    "HOME_SKILLS",
+    "SALES_SKILL",
     "SUBJECTS",
     "CustomerCondition",
     "Dimension",
@@ -1453,5 +1485,6 @@ __all__ = [
     "QueryRow",
     "Subject",
     "SubjectSpec",
+    "home_skill",
     "run_query",
 ]
