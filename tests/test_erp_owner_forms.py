@@ -144,3 +144,31 @@ def test_a_hedged_question_gets_the_exact_figure(full_erp: ErpDatabase) -> None:
     assert isinstance(hedged, Plan), hedged
     assert isinstance(plain, Plan), plain
     assert (hedged.skill, hedged.args) == (plain.skill, plain.args)
+
+
+@pytest.mark.parametrize(
+    ("idiom", "plain"),
+    [
+        ("which returns did we turn down this month", "which returns were rejected this month"),
+        ("stock adjustments this morning", "stock adjustments today"),
+        ("senn landmaschinen - who do i call there", "senn landmaschinen contact phone"),
+        ("whos our best customer in austria", "who is our best customer in austria"),
+        # German modal particles colour the sentence; they ask for nothing.
+        ("wie viele BRK-4950 sind in ulm noch frei?", "how many BRK-4950 are available in ulm"),
+        ("was verkaufen wir eigentlich unter EK?", "what do we sell under cost"),
+    ],
+)
+def test_an_everyday_idiom_reads_as_the_plain_words(
+    full_erp: ErpDatabase, idiom: str, plain: str
+) -> None:
+    said, written = plan(full_erp, idiom), plan(full_erp, plain)
+    assert isinstance(written, Plan), written
+    assert isinstance(said, Plan), said
+    assert (said.skill, said.args) == (written.skill, written.args)
+
+
+def test_who_asks_for_the_customers_not_their_overdue_invoices(full_erp: ErpDatabase) -> None:
+    # One customer may hold several overdue invoices: a list of invoices is not "who".
+    decision = plan(full_erp, "whos more than 60 days late")
+    assert isinstance(decision, Decline), decision
+    assert "'who' asks for the people" in decision.reason

@@ -644,7 +644,7 @@ _WHICH_LISTED = re.compile(
 
 _EXPECTED_DATES = frozenset({"erp_purchase_orders", "erp_shipment_status"})
 """Skills whose records carry dates still to come (an expected delivery)."""
-_RECORD_LISTS_OF_PEOPLE = frozenset({"erp_payment_history"})
+_RECORD_LISTS_OF_PEOPLE = frozenset({"erp_payment_history", "erp_overdue_invoices"})
 """Lists with one row per record, several of which may share a customer."""
 _DUE_DATES = frozenset({"erp_invoice_lookup"})
 """Skills that apply a period after "due" to due dates, which lie ahead ("due next week")."""

@@ -75,6 +75,8 @@ _FUNCTION_WORDS: dict[str, str] = {
     "und": "and", "oder": "or", "aber": "but", "als": "than", "gegen": "against",
     "vs": "vs", "gegenüber": "compared to",
     # negation, degree, time
+    # modal particles: they colour the sentence, they ask for nothing ("check mal")
+    "mal": "actually", "eigentlich": "actually", "denn": "actually", "doch": "actually",
     "nicht": "not", "kein": "no", "keine": "no", "keinen": "no", "nur": "only",
     "noch": "still", "schon": "already", "bereits": "already", "alle": "all", "jetzt": "now",
     "aktuell": "currently", "heute": "today", "gestern": "yesterday", "morgen": "tomorrow",
@@ -133,7 +135,11 @@ _TERMS: dict[str, str] = {
     "trackingnummer": "tracking number", "paketnummer": "tracking number",
     "spediteur": "carrier", "paketdienst": "carrier", "lieferdatum": "delivery date",
     "ansprechpartner": "contact", "telefonnummer": "phone number", "adresse": "address",
-    "schuldet": "owes", "schulden": "owe",
+    "schuldet": "owes", "schulden": "owe", "knapp": "low", "frei": "available",
+    "verfügbar": "available", "verfugbar": "available", "verkaufen": "sell",
+    "verkaufe": "sell", "kaufen": "buy", "eingegangen": "received", "kam": "came",
+    "kamen": "came", "rein": "in", "herein": "in", "nachbestellt": "reordered",
+    "beide": "both", "beiden": "both",
     "lieferzeit": "lead time", "lieferzeiten": "lead times", "land": "country",
     "brutto": "gross", "netto": "net", "prozent": "percent", "euro": "euros", "eur": "euros",
 }  # fmt: skip

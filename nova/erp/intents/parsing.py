@@ -316,6 +316,20 @@ _CONTRACTION_RE = re.compile(
 _CONTRACTED = {"can": "can not", "won": "will not", "re": " are", "ve": " have", "ll": " will"}
 
 
+_PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), words)
+    for pattern, words in (
+        (r"\bwhos\b", "who is"),
+        (r"\b(?:turn(?:ed|s)?|turning) (?:down|away)\b", "rejected"),
+        (r"\bthis (?:morning|afternoon|evening)\b|\btonight\b", "today"),
+        (r"\bwho (?:do|should|can|would) (?:i|we) (?:call|ring|phone|talk to|speak to)\b",
+         "contact phone"),
+    )
+)  # fmt: skip
+"""Everyday English idioms for what the readers know by one word ("turned down": rejected,
+"this morning": today, "who do i call": the contact person and phone)."""
+
+
 def _spelled_out(text: str) -> str:
     """Spell out contractions: ``isnt`` → ``is not``, ``we're`` → ``we are``."""
     text = _NOT_RE.sub(lambda m: f"{m.group(1)} not", text)
@@ -480,6 +494,8 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
     # "90+ days" as "at least 90 days".
     text = _YEAR_RE.sub("year", _spelled_out(text))
+    for pattern, words in _PARAPHRASES:
+        text = pattern.sub(words, text)
     text = _SHORTHAND_RE.sub(lambda match: _SHORTHAND[match.group(0).lower()], text)
     text = _NUMBER_ABBREVIATION_RE.sub(r"\1 number", text)
     text = _counts_in_digits(text)

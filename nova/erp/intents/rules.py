@@ -32,7 +32,7 @@ GLOBAL_WORDS = frozenset(
     bring provide let info information details detail overview number numbers currently
     current right now s t quick quickly again also too our entire full whole kindly
     everything e g ie eg across system anything something actually really rn atm
-    currently roughly approximately approx ballpark""".split()
+    currently roughly approximately approx ballpark even""".split()
 )
 """Words any rule accepts (they carry no meaning a skill could miss).
 
