@@ -172,3 +172,39 @@ def test_who_asks_for_the_customers_not_their_overdue_invoices(full_erp: ErpData
     decision = plan(full_erp, "whos more than 60 days late")
     assert isinstance(decision, Decline), decision
     assert "'who' asks for the people" in decision.reason
+
+
+def test_a_customer_reference_is_never_read_as_every_order(full_erp: ErpDatabase) -> None:
+    # The reference names one order; a reading that drops it would list all of them.
+    decision = plan(full_erp, "which order has cust ref ME-45115")
+    assert isinstance(decision, Plan), decision
+    assert decision.skill == "erp_order_status"
+    assert "Customer reference ME-45115 is order" in (decision.reading or "")
+    assert isinstance(plan(full_erp, "orders with ref ME-45115"), Decline)
+
+
+def test_orders_with_a_supplier_are_purchase_orders(full_erp: ErpDatabase) -> None:
+    for text in (
+        "orders from elbe bremsentechnik this year",
+        "bestellungen bei elbe bremsentechnik",
+    ):
+        decision = plan(full_erp, text)
+        assert isinstance(decision, Plan), (text, decision)
+        assert decision.args.subject == "purchase_orders"
+        assert decision.args.supplier is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["stock value augsburg warehouse", "warehouse augsburg stock value", "stock in augsburg"],
+)
+def test_a_warehouse_named_by_its_city_with_the_noun(full_erp: ErpDatabase, text: str) -> None:
+    decision = plan(full_erp, text)
+    assert isinstance(decision, Plan), decision
+    assert decision.args.warehouse == "MAIN"
+
+
+def test_german_country_names_read_as_the_country_filter(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "lieferanten aus italien")
+    assert isinstance(decision, Plan), decision
+    assert (decision.args.subject, decision.args.country) == ("suppliers", "IT")

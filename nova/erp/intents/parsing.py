@@ -290,7 +290,7 @@ _SHORTHAND = {
     "rev": "revenue", "revs": "revenue", "amt": "amount", "amts": "amounts",
     "w": "with", "w/": "with", "r": "are", "u": "you", "mth": "month", "mths": "months",
     "prod": "product", "prods": "products", "wk": "week", "wks": "weeks",
-    "n": "and",
+    "n": "and", "cust": "customer", "custs": "customers",
 }  # fmt: skip
 _SHORTHAND_RE = re.compile(
     r"(?<![\w-])(?:"
@@ -601,7 +601,9 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         spans.append(match.span())
     for city, code in _warehouse_cities(session).items():
         # "stock in augsburg": the warehouse in that city (MAIN), as the owner calls it.
-        for match in re.finditer(rf"\b{re.escape(city)}\b", _mask(text, spans), re.IGNORECASE):
+        # "augsburg warehouse", "warehouse augsburg": the noun belongs to the city's name.
+        named = rf"\b(?:warehouse\s+)?{re.escape(city)}(?:\s+warehouse)?\b"
+        for match in re.finditer(named, _mask(text, spans), re.IGNORECASE):
             if code not in request.warehouses:
                 request.warehouses.append(code)
             spans.append(match.span())

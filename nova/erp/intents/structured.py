@@ -535,7 +535,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     threshold = _threshold(request)
     if isinstance(threshold, str):
         return threshold
-    for kind in ("invoices", "orders", "pos", "rmas", "shipments", "trackings", "amounts",
+    for kind in ("invoices", "orders", "pos", "rmas", "shipments", "trackings", "references",
+                 "amounts",
                  "quantities", "percent", "delta", "method",
                  *(() if threshold is not None else ("min_amount",)),
                  "days"):  # fmt: skip
@@ -801,6 +802,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             subject_set, implied = {"orders"}, True
     if "adjustment" in statuses and not subject_set - {"stock"}:
         subject_set = {"stock_movements"}
+    if subject_set == {"orders"} and request.suppliers and not request.customers:
+        # "orders from elbe bremsentechnik": orders placed with a supplier are our purchase
+        # orders; a sales order has a customer, never a supplier.
+        subject_set = {"purchase_orders"}
     if len(subject_set) != 1:
         return f"subject unclear: {sorted(subject_set) or 'none'}"
     subject = subject_set.pop()
