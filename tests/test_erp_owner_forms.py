@@ -208,3 +208,28 @@ def test_german_country_names_read_as_the_country_filter(full_erp: ErpDatabase) 
     decision = plan(full_erp, "lieferanten aus italien")
     assert isinstance(decision, Plan), decision
     assert (decision.args.subject, decision.args.country) == ("suppliers", "IT")
+
+
+@pytest.mark.parametrize(
+    ("idiom", "plain"),
+    [
+        (
+            "drewes automotive sent something back, whats the status",
+            "returns from drewes automotive",
+        ),
+        ("returns still waiting to be processed?", "pending returns"),
+        ("FLT-4920 do we even make money on that one?", "FLT-4920 margin"),
+        ("what arrived from suppliers today", "what was received from suppliers today"),
+    ],
+)
+def test_more_everyday_idioms(full_erp: ErpDatabase, idiom: str, plain: str) -> None:
+    said, written = plan(full_erp, idiom), plan(full_erp, plain)
+    assert isinstance(written, Plan), written
+    assert isinstance(said, Plan), said
+    assert (said.skill, said.args) == (written.skill, written.args)
+
+
+def test_who_sent_it_asks_about_one_record_not_a_ranking(full_erp: ErpDatabase) -> None:
+    # Read as "who sent the most payments", it named a customer by payment count.
+    decision = plan(full_erp, "biggest payment since easter, who sent it")
+    assert not isinstance(decision, Plan) or decision.args.group_by is None, decision

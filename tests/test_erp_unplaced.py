@@ -73,13 +73,23 @@ def test_unplaced_words_lists_what_the_rule_ignored(full_erp: ErpDatabase) -> No
 
 
 def test_reorder_answer_states_both_comparisons(full_erp: ErpDatabase) -> None:
-    decision = plan(full_erp, "what is below the reorder point", "erp_inventory")
+    # "needs reordering": the replenishment trigger, with the literal count beside it.
+    decision = plan(full_erp, "what needs reordering", "erp_inventory")
     assert isinstance(decision, Plan) and decision.skill == "erp_reorder_candidates"
     result = run(full_erp, decision)
     headline = render_text(result).splitlines()[0]
     assert "available stock (on hand less reserved) at or below" in headline
     strictly = next(f.value for f in result.facts if f.key == "on_hand_below")
     assert f"compared by stock on hand, {strictly} strictly below it" in headline
+    # "below the reorder point" taken literally: on hand strictly below, trigger count beside.
+    literal = plan(full_erp, "what is below the reorder point", "erp_inventory")
+    assert isinstance(literal, Plan) and args(literal).strictly_below
+    below = run(full_erp, literal)
+    assert below.total_rows == strictly
+    line = render_text(below).splitlines()[0]
+    assert "stock on hand strictly below the reorder point" in line
+    assert f"({result.total_rows} with available stock" in line
+    assert isinstance(plan(full_erp, "reorder candidates ulm", "erp_inventory"), Plan)
 
 
 def test_a_count_of_other_records_than_the_plan_counts_declines(full_erp: ErpDatabase) -> None:

@@ -332,6 +332,22 @@ def _headline_of(result: SkillResult[Any]) -> str:
             if not rows:
                 return f"Nothing is out of stock as of {result.as_of}."
             return f"{_s(count, 'item')} with nothing available as of {result.as_of}:"
+        if result.title == "Below reorder point":
+            trigger = facts.get("available_at_or_below")
+            also = (
+                f" ({trigger} with available stock, on hand less reserved, at or below it)"
+                if trigger is not None
+                else ""
+            )
+            if not rows:
+                return (
+                    "Nothing has its stock on hand strictly below its reorder point in any "
+                    f"warehouse as of {result.as_of}{also}."
+                )
+            return (
+                f"{_s(count, 'item')} with stock on hand strictly below the reorder point, per "
+                f"warehouse, as of {result.as_of}{also}:"
+            )
         strict = facts.get("on_hand_below")
         other = (
             f" (compared by stock on hand, {strict} strictly below it)"

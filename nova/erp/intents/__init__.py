@@ -148,7 +148,8 @@ def plan_request(
 
 
 _ACTION = re.compile(
-    r"^(?:please |pls |can you |could you )?(?:reorder|refund|cancel|book|create|raise|adjust|"
+    r"^(?:please |pls |can you |could you )?(?:reorder(?! (?:candidates?|points?|levels?|list|"
+    r"report|suggestions?)\b)|refund|cancel|book|create|raise|adjust|"
     r"block|unblock|delete|remove|change|update|write off|send(?! me\b)|chase|remind)\b"
 )
 """A request that opens with an action ("reorder everything under reorder point in ulm"):

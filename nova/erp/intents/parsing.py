@@ -322,6 +322,14 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bwhos\b", "who is"),
         (r"\b(?:turn(?:ed|s)?|turning) (?:down|away)\b", "rejected"),
         (r"\bthis (?:morning|afternoon|evening)\b|\btonight\b", "today"),
+        (r"\b(?:sent|send|sends|sending|brought|bring|brings) (?:something |stuff |a part |"
+         r"parts |it |them )?back\b", "returned"),
+        (r"\b(?:still )?(?:waiting|waits|left) to be (?:processed|handled|dealt with)\b",
+         "pending"),
+        (r"\b(?:make|makes|making|made) (?:any |some )?money (?:on|with)\b", "margin on"),
+        (r"\b(?:arrive|arrived|came in|come in) from (?=suppliers?\b)", "received from "),
+        (r"\bstock corrections?\b", "stock adjustments"),
+        (r"\b(?:that|this) one\b", "it"),
         (r"\bwho (?:do|should|can|would) (?:i|we) (?:call|ring|phone|talk to|speak to)\b",
          "contact phone"),
     )

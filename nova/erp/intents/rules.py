@@ -405,6 +405,12 @@ def _b_reorder(rq: Request, s: Session) -> dict[str, Any]:
         args["warehouse"] = rq.warehouses[0]
     if _flag(rq, r"\b(out of stock|zero stock|nothing available|empty|sold out)\b"):
         args["out_of_stock_only"] = True
+    elif re.search(r"\b(?:below|under|beneath|less than)\b", rq.norm) and not re.search(
+        r"\b(?:at or below|at or under|or below|or under|at most|not above)\b", rq.norm
+    ):
+        # "below the reorder point" taken literally: on hand strictly below it. "Reorder",
+        # "running low" and "at or below" keep the replenishment trigger.
+        args["strictly_below"] = True
     return args
 
 

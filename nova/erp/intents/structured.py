@@ -589,6 +589,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             return f"{residual[position]!r} reads as {value}"
         if role == "op":
             if value == "who":  # "who returns the most": customers, ranked
+                if _WHO_OF_ONE.search(" ".join(residual[position:])):
+                    # "biggest payment since easter, who sent it": the party of one record,
+                    # not the customers ranked by how many they sent.
+                    return "'who … it' asks about one record's party, not a ranking of them"
                 if group not in (None, "customer"):
                     return "two groupings"
                 group, marker, singular = "customer", None, True
@@ -1152,6 +1156,7 @@ _LAPSE_PERIOD = re.compile(r"^(?:since|in the last|in the past|last|past|for)\b.
 _ONE_OF_THEM = re.compile(r"\b(?:most|least|\w+est)\s+one\b")
 """"the biggest one": one of the records the request (or the thread before it) is about."""
 _WHO_WITH = re.compile(r"\bwho\b.*\b(?:with|from)\b")
+_WHO_OF_ONE = re.compile(r"^who(?:\s+\w+){1,2}\s+(?:it|that one|this one)\b")
 """"Who ... with", "who do we buy from": the other party, not the person who made them."""
 _COUNT_AND_AMOUNT = re.compile(
     r"\bhow many\b(?:\s+\w+){0,3}\s+and\s+(?:what|whats|what is|how much)\b"

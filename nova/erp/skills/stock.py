@@ -241,6 +241,13 @@ class ReorderCandidatesArgs(SkillArgs):
     category: Name | None = Field(default=None, description="Only this category, e.g. Filters")
     warehouse: Name | None = Field(default=None, description="MAIN or ULM; omit for both")
     out_of_stock_only: bool = Field(default=False, description="Only items with nothing available")
+    strictly_below: bool = Field(
+        default=False,
+        description=(
+            "Stock on hand strictly below the reorder point (the literal 'below'), instead of "
+            "the replenishment trigger: available stock at or below it"
+        ),
+    )
     limit: Limit = 25
 
 
@@ -266,26 +273,29 @@ def reorder_candidates(session: Session, args: ReorderCandidatesArgs) -> SkillRe
         scope.append(m.Product.category == resolve_category(session, args.category))
     if args.warehouse:
         scope.append(m.StockLevel.warehouse == resolve_warehouse(session, args.warehouse))
-    conditions = [
-        *scope,
-        available <= 0 if args.out_of_stock_only else available <= m.Product.reorder_point,
-    ]
+    trigger = available <= m.Product.reorder_point
+    literal = m.StockLevel.on_hand < m.Product.reorder_point
+    if args.out_of_stock_only:
+        chosen = available <= 0
+    else:
+        chosen = literal if args.strictly_below else trigger
     stmt = (
         select(m.StockLevel, m.Product, m.Supplier.name)
         .join(m.Product, m.StockLevel.product_id == m.Product.id)
         .outerjoin(m.Supplier, m.Product.supplier_id == m.Supplier.id)
-        .where(*conditions)
+        .where(*scope, chosen)
         .order_by(available - m.Product.reorder_point, m.Product.sku, m.StockLevel.warehouse)
     )
     found = list(session.execute(stmt))
-    # The other reading of "below the reorder point": stock on hand strictly below it. The
-    # list keeps the replenishment trigger (available at or below the point); the answer
-    # states how many the literal reading would give, so the owner sees both comparisons.
-    strictly_below = session.scalar(
+    # "Below the reorder point" reads two ways: the replenishment trigger (available at or
+    # below the point) or the literal comparison (on hand strictly below it). The list holds
+    # the reading asked for; the answer states how many the other gives, so the owner sees
+    # both comparisons.
+    other = session.scalar(
         select(func.count())
         .select_from(m.StockLevel)
         .join(m.Product, m.StockLevel.product_id == m.Product.id)
-        .where(*scope, m.StockLevel.on_hand < m.Product.reorder_point)
+        .where(*scope, trigger if args.strictly_below else literal)
     )
     on_order = _on_order(session, sorted({product.id for _, product, _ in found}))
     rows = []
@@ -306,16 +316,26 @@ def reorder_candidates(session: Session, args: ReorderCandidatesArgs) -> SkillRe
         )
     return SkillResult[ReorderRow](
         skill="erp_reorder_candidates",
-        title="Out of stock" if args.out_of_stock_only else "Reorder candidates",
+        title=(
+            "Out of stock"
+            if args.out_of_stock_only
+            else "Below reorder point"
+            if args.strictly_below
+            else "Reorder candidates"
+        ),
         as_of=business_date(session),
         rows=rows,
         total_rows=len(found),
         facts=[
             Fact(key="count", label="Items", value=len(found), kind="int"),
             Fact(
-                key="on_hand_below",
-                label="On hand strictly below the reorder point",
-                value=int(strictly_below or 0),
+                key="available_at_or_below" if args.strictly_below else "on_hand_below",
+                label=(
+                    "Available at or below the reorder point"
+                    if args.strictly_below
+                    else "On hand strictly below the reorder point"
+                ),
+                value=int(other or 0),
                 kind="int",
             ),
         ],
