@@ -502,8 +502,8 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
     # "90+ days" as "at least 90 days".
     text = _YEAR_RE.sub("year", _spelled_out(text))
-    for pattern, words in _PARAPHRASES:
-        text = pattern.sub(words, text)
+    for idiom, plain in _PARAPHRASES:
+        text = idiom.sub(plain, text)
     text = _SHORTHAND_RE.sub(lambda match: _SHORTHAND[match.group(0).lower()], text)
     text = _NUMBER_ABBREVIATION_RE.sub(r"\1 number", text)
     text = _counts_in_digits(text)
