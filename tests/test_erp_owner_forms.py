@@ -233,3 +233,23 @@ def test_who_sent_it_asks_about_one_record_not_a_ranking(full_erp: ErpDatabase) 
     # Read as "who sent the most payments", it named a customer by payment count.
     decision = plan(full_erp, "biggest payment since easter, who sent it")
     assert not isinstance(decision, Plan) or decision.args.group_by is None, decision
+
+
+def test_a_customers_singular_record_asks_for_one(full_erp: ErpDatabase) -> None:
+    from nova.catalog import default_catalog
+    from nova.erp.intents import answers_one_record
+
+    shipping = default_catalog()["erp_shipping"].tools
+    with full_erp.read_session() as session:
+        decision = plan_request("where's hecker's shipment", session, shipping)
+        assert isinstance(decision, Plan) and decision.one_record
+        assert not answers_one_record(decision, 27)  # a list of 27 does not say which one
+        # The latest order is one record, named by its number: nothing left to pick.
+        latest = plan_request("whats the ref on meyer autohaus's latest order", session, shipping)
+        assert isinstance(latest, Plan) and not latest.one_record
+
+
+def test_money_that_came_in_says_how_it_was_read(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "what came in on saturday")
+    assert isinstance(decision, Plan) and decision.args.subject == "payments"
+    assert decision.reading == "Read “came in” as payments received."

@@ -202,6 +202,15 @@ _ONE_RECORD = re.compile(
 """A definite singular record ("the delivery to weber", "their invoice", "my parcel yet")."""
 
 
+_OWNERS_RECORD = re.compile(
+    r"\b[^\W\d_][\w-]*['’]s\s+(?:last\s+|latest\s+|recent\s+|current\s+)?"
+    r"(?:invoice|order|delivery|parcel|shipment|payment|return|purchase order|po)"
+    r"(?=\s*(?:$|[?.!,;]|now\b|today\b))",
+    re.IGNORECASE,
+)
+"""A customer's singular record, ending the clause ("where's hecker's shipment")."""
+
+
 def asks_for_one_record(request: Request, plan: Plan) -> bool:
     """Whether ``request`` asks about one record that it does not name by number.
 
@@ -213,7 +222,12 @@ def asks_for_one_record(request: Request, plan: Plan) -> bool:
         return False
     if getattr(plan.args, "limit", None) == 1:
         return False
-    return _ONE_RECORD.search(request.norm) is not None
+    if any(value for name, value in plan.args if name.endswith("_number")):
+        return False  # the plan names the record ("their latest order": SO-4933)
+    return (
+        _ONE_RECORD.search(request.norm) is not None
+        or _OWNERS_RECORD.search(request.text) is not None
+    )
 
 
 def answers_one_record(plan: Plan, total_rows: int) -> bool:
@@ -447,7 +461,15 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     one_product = _one_product_stock(plan, allowed)
     if one_product is not None:
         return one_product
-    return Plan(QUERY_SKILL, plan, "structured query")
+    reading = None
+    if plan.subject == "payments" and _CAME_IN.search(request.norm):
+        # Orders and goods come in too; most owners mean money, and the answer says so.
+        reading = "Read “came in” as payments received."
+    return Plan(QUERY_SKILL, plan, "structured query", reading)
+
+
+_CAME_IN = re.compile(r"\b(?:came|come|coming) in\b(?!.*\b(?:payments?|money|cash)\b)")
+"""Money that came in, said without naming it ("what came in on saturday")."""
 
 
 STOCK_SKILL = "erp_stock_level"
