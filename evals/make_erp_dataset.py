@@ -683,7 +683,12 @@ class _Builder:
             )
 
         low = [(lv, p) for lv, p in levels if lv.on_hand - lv.reserved <= p.reorder_point]
-        add("Which products are below their reorder point?", {}, low)
+        # "below" taken literally: stock on hand strictly below the point.
+        add(
+            "Which products are below their reorder point?",
+            {"strictly_below": True},
+            [(lv, p) for lv, p in levels if lv.on_hand < p.reorder_point],
+        )
         add("low stock list pls", {}, low)
         add(
             "What needs reordering in the Ulm warehouse?",

@@ -198,7 +198,7 @@ def test_cli_renderer_draws_the_rows_as_a_table(erp_db: ErpDatabase) -> None:
     console = Console(record=True, width=160)
     console.print(render_erp_answer(values["messages"][-1]))
     output = console.export_text()
-    assert "Reorder candidates" in output and "Reorder point" in output
+    assert "Below reorder point" in output and "Reorder point" in output
     for row_id in values["messages"][-1].additional_kwargs["erp"]["row_ids"][:3]:
         assert row_id in output
     console.print(render_erp_answer(AIMessage("plain text answer")))

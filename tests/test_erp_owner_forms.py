@@ -253,3 +253,20 @@ def test_money_that_came_in_says_how_it_was_read(full_erp: ErpDatabase) -> None:
     decision = plan(full_erp, "what came in on saturday")
     assert isinstance(decision, Plan) and decision.args.subject == "payments"
     assert decision.reading == "Read “came in” as payments received."
+
+
+@pytest.mark.parametrize(
+    ("said", "plain"),
+    [
+        # The description confirms the product the SKU names; it is not a second product.
+        ("who suplies the CLT-1749 clutch disc", "who supplies CLT-1749"),
+        ("was kostet HYD-6213 im VK und was zahlen wir im EK?", "HYD-6213 price and cost"),
+    ],
+)
+def test_a_sku_with_its_own_description_or_german_price_words(
+    full_erp: ErpDatabase, said: str, plain: str
+) -> None:
+    a, b = plan(full_erp, said), plan(full_erp, plain)
+    assert isinstance(b, Plan), b
+    assert isinstance(a, Plan), a
+    assert (a.skill, a.args) == (b.skill, b.args)

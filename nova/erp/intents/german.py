@@ -124,6 +124,7 @@ _TERMS: dict[str, str] = {
     "bestände": "stock", "lagerwert": "stock value", "auf lager": "in stock",
     "reserviert": "reserved", "meldebestand": "reorder point", "nachbestellen": "reorder",
     "einkaufspreis": "cost", "einkaufspreise": "cost", "ek": "cost", "verkaufspreis": "price",
+    "vk": "price", "kostet": "costs", "kosten": "cost", "zahlen": "pay", "zahlt": "pays",
     "preis": "price", "preise": "prices", "marge": "margin", "margen": "margins",
     "rohertrag": "gross profit", "gewinn": "profit", "rabatt": "discount",
     "rabatte": "discounts", "artikel": "products", "teile": "parts", "produkte": "products",

@@ -219,7 +219,10 @@ def _described_products(
             wanted.add(_fold(words[end]))
             end += 1
         distinctive = [w for w in run if w not in categories and _fold(w) not in categories]
-        if len(run) >= 2 and distinctive:
+        if any(wanted <= tokens for sku, _n, tokens in folded if sku in request.skus):
+            # "the CLT-1749 clutch disc": the words describe the product named by its SKU.
+            consumed.update(range(position, end))
+        elif len(run) >= 2 and distinctive:
             fits = [(sku, name) for sku, name, tokens in folded if wanted <= tokens]
             if len(fits) == 1:
                 request.skus.append(fits[0][0])
@@ -330,6 +333,8 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:arrive|arrived|came in|come in) from (?=suppliers?\b)", "received from "),
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
+        (r"\blately\b", "recently"),
+        (r"\b(should|would|could|must)ve\b", r"\1 have"),
         (r"\bwho (?:do|should|can|would) (?:i|we) (?:call|ring|phone|talk to|speak to)\b",
          "contact phone"),
     )
