@@ -552,6 +552,7 @@ def memory_decision(
     erp_data: bool = True,
     allows: Callable[[str], bool] | None = None,
     min_score: float = STRONG_MEMORY_SCORE,
+    erp_reads: Callable[[str], bool] | None = None,
 ) -> RouteDecision | None:
     """Route a question that recalled memory answers to an agent that answers from memory.
 
@@ -586,6 +587,10 @@ def memory_decision(
         erp_data: Whether the turn's project holds the ERP data.
         allows: Whether the turn's project enables an agent (default: all).
         min_score: Recall relevance of a strong hit.
+        erp_reads: Whether the ERP fast path reads a request (a plan or a question back).
+            Given, an ERP agent's request that names the ERP's words but that no ERP skill
+            reads ("brake prices going up when and by how much?": a price change the owner
+            decided, not a record) goes to memory when memory holds it strongly.
 
     Returns:
         A decision with method ``memory``, or ``None`` to keep ``decision``.
@@ -615,9 +620,12 @@ def memory_decision(
         assert agent is not None  # checked above
         erp_agent = catalog[agent].subgraph == "erp"
         mention = erp_mention(request) if erp_agent and erp_data else None
-        if mention == "entity":
+        unread = erp_agent and erp_data and erp_reads is not None and not erp_reads(request)
+        if mention == "entity" and not unread:
             return None
-        if erp_agent and not erp_data:
+        if unread:
+            classifier = f"no ERP skill of {agent} reads it, and memory holds it"
+        elif erp_agent and not erp_data:
             # "pro tier rheintal - price per user?" in the ERP product's project: there is no
             # ERP data there for the agent to look up, whatever the request names.
             classifier = f"the project holds no ERP data for {agent} to look up"

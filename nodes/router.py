@@ -874,6 +874,9 @@ def make_route_node(
                     erp_mention=erp_mention or _erp_mention,
                     erp_data=project.holds("erp"),
                     allows=allows,
+                    erp_reads=(
+                        erp_reads if erp_plan is None else (lambda t: erp_plan(t) is not None)
+                    ),
                 )
                 decision = moved or decision
                 decision = (

@@ -218,3 +218,40 @@ def test_a_verbless_fragment_moves_to_memory_only_when_memory_is_surer() -> None
     unsure = route_to("email_drafter", "chat", confidence=0.4)
     moved = _decide(unsure, "accountant email", _hit(0.7))
     assert moved is not None and "verbless fragment" in moved["reason"]
+
+
+def test_an_erp_request_no_skill_reads_goes_to_the_memory_that_holds_it() -> None:
+    decision = route_to("erp_pricing", "erp", confidence=0.99)
+    text = "brake prices going up when and by how much?"
+
+    def moved_with(reads: bool) -> RouteDecision | None:
+        return memory_decision(
+            decision,
+            text,
+            _hit(0.68, kind="decision"),
+            default_catalog(),
+            fallback_agent="general_chat",
+            erp_mention=_mention("entity"),
+            memory_agents=MEMORY_AGENTS,
+            erp_reads=lambda request: reads,
+        )
+
+    # The ERP reads it: the entity keeps the ERP route, however strong the memory.
+    assert moved_with(True) is None
+    moved = moved_with(False)
+    assert moved is not None and moved["method"] == "memory"
+    assert "no ERP skill of erp_pricing reads it" in moved["reason"]
+    # A weak memory moves nothing, read or not.
+    assert (
+        memory_decision(
+            decision,
+            text,
+            _hit(STRONG_MEMORY_SCORE - 0.01),
+            default_catalog(),
+            fallback_agent="general_chat",
+            erp_mention=_mention("entity"),
+            memory_agents=MEMORY_AGENTS,
+            erp_reads=lambda request: False,
+        )
+        is None
+    )
