@@ -553,6 +553,7 @@ def memory_decision(
     allows: Callable[[str], bool] | None = None,
     min_score: float = STRONG_MEMORY_SCORE,
     erp_reads: Callable[[str], bool] | None = None,
+    calculates: Callable[[str], bool] | None = None,
 ) -> RouteDecision | None:
     """Route a question that recalled memory answers to an agent that answers from memory.
 
@@ -591,6 +592,10 @@ def memory_decision(
             Given, an ERP agent's request that names the ERP's words but that no ERP skill
             reads ("brake prices going up when and by how much?": a price change the owner
             decided, not a record) goes to memory when memory holds it strongly.
+        calculates: Whether the calculator computes a request from its own figures. Given,
+            a pick with the calculator tool keeps such a request ("if mrr goes from 58k up 3%
+            every month, where are we after 12 months"): the figures are in the request, and
+            a memory about the same subject does not compute them.
 
     Returns:
         A decision with method ``memory``, or ``None`` to keep ``decision``.
@@ -618,6 +623,8 @@ def memory_decision(
     best = strong[0]
     if method == "semantic":
         assert agent is not None  # checked above
+        if calculates is not None and "calculator" in catalog[agent].tools and calculates(request):
+            return None
         erp_agent = catalog[agent].subgraph == "erp"
         mention = erp_mention(request) if erp_agent and erp_data else None
         unread = erp_agent and erp_data and erp_reads is not None and not erp_reads(request)

@@ -652,6 +652,13 @@ def erp_reads(text: str) -> bool:
     return _against_erp(reads, text, False)
 
 
+def _calculates(text: str) -> bool:
+    """Whether the calculator's fast path computes ``text`` from the figures it states."""
+    from nova.calc import calculate
+
+    return calculate(text) is not None
+
+
 def _erp_agent_reads(text: str, tools: Collection[str]) -> bool:
     """Whether the ERP fast path answers ``text`` with ``tools`` (one agent's skills)."""
     return (
@@ -877,6 +884,7 @@ def make_route_node(
                     erp_reads=(
                         erp_reads if erp_plan is None else (lambda t: erp_plan(t) is not None)
                     ),
+                    calculates=_calculates,
                 )
                 decision = moved or decision
                 decision = (

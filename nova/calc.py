@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -152,7 +153,7 @@ def _words(text: str, tokens: list[Token]) -> list[str]:
     return re.findall(r"[a-zäöüß€$]+(?:'[a-z]+)?", " ".join(pieces).lower())
 
 
-def _explained(words: list[str], allowed: set[str]) -> bool:
+def _explained(words: list[str], allowed: AbstractSet[str]) -> bool:
     return all(word in FILLER or word in GERMAN_FILLER or word in allowed for word in words)
 
 
@@ -466,6 +467,84 @@ def _growth(text: str, tokens: list[Token], words: list[str]) -> Calculation | N
     return Calculation(
         reading=f"change from {money(old)} to {money(new)}, relative to {money(old)}",
         lines=(f"Change: {money(new - old)}", f"Growth: {pct((new - old) / old * 100)}"),
+    )
+
+
+_UNIT = r"(?P<unit>day|week|month|quarter|year|yr)"
+_PERIODIC_RATE = re.compile(
+    rf"#%\s+(?:a|an|per|every|each|each and every)\s+{_UNIT}\b"
+    r"|#%\s+(?P<adverb>daily|weekly|monthly|quarterly|yearly|annually)\b"
+)
+_PERIOD_COUNT = re.compile(
+    r"\b(?:after|for|over|in|within)\s+#\s+(?P<units>days?|weeks?|months?|quarters?|years?|yrs?)\b"
+)
+_ADVERB_UNIT = {
+    "daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter",
+    "yearly": "year", "annually": "year",
+}  # fmt: skip
+_DOWN = frozenset(
+    """down falls falling fell drops dropping dropped declines declining shrinks shrinking
+    decrease decreases decreasing loses losing""".split()
+)
+_UP = frozenset(
+    """up grows growing grow rises rising rise increases increasing increase gains gaining
+    compound compounds compounding compounded""".split()
+)
+_COMPOUND_WORDS = (
+    _UP
+    | _DOWN
+    | set(
+        """goes go going from where will after for over within every each per a an end by day
+        days week weeks month months quarter quarters year years yr yrs daily weekly monthly
+        quarterly yearly annually starting start at land be we are so then""".split()
+    )
+)
+
+
+def _compound_growth(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
+    """Grow (or shrink) a starting figure by a rate each period, for whole periods.
+
+    "if mrr goes from 58k up 3% every month, where are we after 12 months": 58,000 × 1.03¹².
+    The rate's period and the count's period must be the same unit. Words before the first
+    number only name what grows ("mrr", "users"): they do not change the arithmetic.
+    """
+    rates = [t for t in tokens if t.percent]
+    amounts = [t for t in tokens if not t.percent]
+    if len(rates) != 1 or len(amounts) != 2:
+        return None
+    skeleton = _skeleton(text, tokens).lower()
+    rate_match, count_match = _PERIODIC_RATE.search(skeleton), _PERIOD_COUNT.search(skeleton)
+    if rate_match is None or count_match is None:
+        return None
+    unit = rate_match["unit"] or _ADVERB_UNIT[rate_match["adverb"]]
+    unit = "year" if unit == "yr" else unit
+    counted = count_match["units"].rstrip("s")
+    if (counted if counted != "yr" else "year") != unit:
+        return None  # "3% a month for 2 years": the periods differ; not converted here
+    # The count is the number inside the "after N months" phrase; the other is the start.
+    count_index = skeleton[: count_match.start()].count("#") - skeleton[
+        : count_match.start()
+    ].count("#%")
+    if not 0 <= count_index < 2:
+        return None
+    periods, start = amounts[count_index].value, amounts[1 - count_index].value
+    if periods != periods.to_integral_value() or not 0 < periods <= 600 or start <= 0:
+        return None
+    named = set(_words(text[: tokens[0].start], []))
+    down, up = bool(_DOWN & set(words)), bool(_UP & set(words))
+    if down == up or not _explained([w for w in words if w not in named], _COMPOUND_WORDS):
+        return None
+    rate = rates[0].value / 100 * (-1 if down else 1)
+    end = start * (1 + rate) ** int(periods)
+    sign = "down" if down else "up"
+    head = (
+        f"{money(start)} {sign} {rates[0].value.normalize():f}% each {unit}, compounded, "
+        f"after {periods.normalize():f} {unit}s"
+    )
+    return Calculation(
+        reading=head,
+        lines=(f"End value: {money(end)}", f"Change: {money(end - start)}"),
+        total=end,
     )
 
 
@@ -843,6 +922,7 @@ READERS: tuple[Callable[[str, list[Token], list[str]], Calculation | None], ...]
     _margin,
     _price_for_margin,
     _growth,
+    _compound_growth,
     _split,
     _list,
     _interest,

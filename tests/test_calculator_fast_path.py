@@ -335,3 +335,30 @@ def test_a_percentage_on_an_amount_states_the_part_and_the_total() -> None:
     assert result.lines == ("19% of 1,286.40: 244.42", "With it: 1,530.82")
     # Another word beside it says what the percentage is: not this reading.
     assert calculate("19% on 1286.40 for acme") is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "end"),
+    [
+        ("if mrr goes from 58k up 3% every month, where are we after 12 months", "82,694.13"),
+        ("users 1200 falling 2% a week for 10 weeks", "980.49"),
+        ("10000 up 5% yearly after 3 years", "11,576.25"),
+    ],
+)
+def test_compound_growth_over_whole_periods(request_text: str, end: str) -> None:
+    result = calculate(request_text)
+    assert result is not None
+    assert f"End value: {end}" in result.lines
+    assert "compounded" in result.reading
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "58k up 3% a month for 2 years",  # the rate's period and the count's differ
+        "58000 up 3% and 12 months",  # no period to the rate
+        "58k up and down 3% every month for 12 months",  # which way
+    ],
+)
+def test_compound_growth_declines_what_it_cannot_read_exactly(request_text: str) -> None:
+    assert calculate(request_text) is None

@@ -255,3 +255,24 @@ def test_an_erp_request_no_skill_reads_goes_to_the_memory_that_holds_it() -> Non
         )
         is None
     )
+
+
+def test_a_calculation_from_the_requests_own_figures_stays_with_the_calculator() -> None:
+    decision = route_to("calculator", "chat", confidence=0.82)
+    text = "if mrr goes from 58k up 3% every month, where are we after 12 months"
+
+    def moved_with(computes: bool) -> RouteDecision | None:
+        return memory_decision(
+            decision,
+            text,
+            _hit(0.9),
+            default_catalog(),
+            fallback_agent="general_chat",
+            erp_mention=_mention("none"),
+            memory_agents=MEMORY_AGENTS,
+            calculates=lambda request: computes,
+        )
+
+    assert moved_with(True) is None
+    moved = moved_with(False)
+    assert moved is not None and moved["method"] == "memory"
