@@ -270,3 +270,25 @@ def test_a_sku_with_its_own_description_or_german_price_words(
     assert isinstance(b, Plan), b
     assert isinstance(a, Plan), a
     assert (a.skill, a.args) == (b.skill, b.args)
+
+
+def test_a_word_of_product_names_is_not_a_misspelt_customer(full_erp: ErpDatabase) -> None:
+    # "water" is one letter from the customer Walter; here it names the pump.
+    decision = plan(full_erp, "sku for the sprinter water pump")
+    assert isinstance(decision, Plan), decision
+    assert decision.args.query == "ENG-5906"
+
+
+@pytest.mark.parametrize(
+    ("said", "plain"),
+    [
+        ("show inv INV-2025-00118", "show INV-2025-00118"),
+        ("inv 2024-1061 how much left", "INV-2024-01061 how much left"),
+        ("which 5 products made the most gross profit ytd", "top 5 products by gross profit ytd"),
+    ],
+)
+def test_shorthand_for_invoices_and_which_n(full_erp: ErpDatabase, said: str, plain: str) -> None:
+    a, b = plan(full_erp, said), plan(full_erp, plain)
+    assert isinstance(b, Plan), b
+    assert isinstance(a, Plan), a
+    assert (a.skill, a.args) == (b.skill, b.args)

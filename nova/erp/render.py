@@ -107,7 +107,7 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
         "late_pos",
     ),
     "erp_purchase_orders": ("supplier", "order_date", "expected_date", "status", "total"),
-    "erp_price_list": ("name", "list_price", "cost", "margin_pct", "customer_price"),
+    "erp_price_list": ("name", "list_price", "cost", "margin", "margin_pct", "customer_price"),
     "erp_shipment_status": ("order", "customer", "carrier", "shipped_on", "status", "days_late"),
     "erp_returns": (
         "customer",
@@ -477,8 +477,7 @@ def _headline_of(result: SkillResult[Any]) -> str:
             net = f"; their price {r['customer_price']}" if r["customer_price"] != "–" else ""
             return (
                 f"{r['id']} {r['name']}{who}: list price {r['list_price']}, cost {r['cost']}, "
-                "margin "
-                f"{r['margin_pct']}{net}."
+                f"margin {r['margin']} ({r['margin_pct']}){net}."
             )
         if not rows:
             return "No products match."

@@ -293,7 +293,7 @@ _SHORTHAND = {
     "rev": "revenue", "revs": "revenue", "amt": "amount", "amts": "amounts",
     "w": "with", "w/": "with", "r": "are", "u": "you", "mth": "month", "mths": "months",
     "prod": "product", "prods": "products", "wk": "week", "wks": "weeks",
-    "n": "and", "cust": "customer", "custs": "customers",
+    "n": "and", "cust": "customer", "custs": "customers", "invs": "invoices",
 }  # fmt: skip
 _SHORTHAND_RE = re.compile(
     r"(?<![\w-])(?:"
@@ -334,6 +334,10 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
         (r"\blately\b", "recently"),
+        (r"\binv\b(?![\s-]*\d)", "invoice"),  # "inv 2024-1061" stays the invoice number's prefix
+        # "which 5 products made the most profit": the top 5 of a ranking the sentence names
+        (r"\b(?:which|what) (\d{1,2}) (?=[a-z]+s\b.*\b(?:most|least|best|worst|biggest|"
+         r"highest|lowest|largest|smallest)\b)", r"top \1 "),
         (r"\b(should|would|could|must)ve\b", r"\1 have"),
         (r"\bwho (?:do|should|can|would) (?:i|we) (?:call|ring|phone|talk to|speak to)\b",
          "contact phone"),
@@ -634,8 +638,28 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     aliases = _categories(session)
     ignore = ERP_WORDS | GLOBAL_WORDS | frozenset(aliases) | frozenset(r.COUNTRIES)
     # Names first: "Delta Hydraulics" is a supplier even though "hydraulics" is a category.
-    customers = name_index(session, m.Customer).find_in_text(norm_masked, ignore=ignore)
-    suppliers = name_index(session, m.Supplier).find_in_text(norm_masked, ignore=ignore)
+    _folded, product_words = _folded_products(name_index(session, m.Product))
+
+    def misspelt_product_word(mention: r.Mention) -> bool:
+        # "the sprinter water pump": "water" is one letter from the customer Walter, but it
+        # is a word of product names typed as it is, not a name typed wrong.
+        typed = mention.text.split()
+        return (
+            len(typed) == 1
+            and _fold(typed[0]) in product_words
+            and not any(typed[0] in c.core.split() for c in mention.candidates)
+        )
+
+    customers = [
+        mention
+        for mention in name_index(session, m.Customer).find_in_text(norm_masked, ignore=ignore)
+        if not misspelt_product_word(mention)
+    ]
+    suppliers = [
+        mention
+        for mention in name_index(session, m.Supplier).find_in_text(norm_masked, ignore=ignore)
+        if not misspelt_product_word(mention)
+    ]
     consumed: set[int] = set()
     for mention in [*customers, *suppliers]:
         consumed |= mention.consumed

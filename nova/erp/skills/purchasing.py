@@ -371,6 +371,8 @@ class PriceRow(Row):
     category: str = column("Category")
     list_price: Decimal = column("List price", "money")
     cost: Decimal = column("Cost", "money")
+    margin: Decimal = column("Margin", "money")
+    """List price less cost, in euros: "the margin on X" is read as either, so both are shown."""
     margin_pct: Decimal = column("Margin %", "pct")
     customer_price: Decimal | None = column("Customer price", "money")
 
@@ -404,6 +406,7 @@ def price_list(session: Session, args: PriceListArgs) -> SkillResult[PriceRow]:
                 category=product.category,
                 list_price=money(product.unit_price_cents),
                 cost=money(product.cost_cents),
+                margin=money(product.unit_price_cents - product.cost_cents),
                 margin_pct=margin,
                 customer_price=(
                     money(round(product.unit_price_cents * (100 - discount) / 100))
