@@ -252,6 +252,19 @@ def test_a_table_leaves_out_columns_no_row_fills(erp_db: ErpDatabase) -> None:
     assert "Name" not in headers and "Group" in headers
 
 
+def test_one_record_with_many_fields_is_drawn_a_field_per_line(erp_db: ErpDatabase) -> None:
+    with erp_db.read_session() as session:
+        number = session.scalars(select(m.Customer.number).order_by(m.Customer.number)).first()
+    result = run(erp_db, "erp_customer_balance", customer=number)
+    assert len(result.rows) == 1
+    table = render_table(result.payload())
+    assert [str(column.header) for column in table.columns] == ["Field", "Value"]
+    assert table.row_count > 5  # one line per field, not a column each
+    # Several records keep a column per field.
+    many = run(erp_db, "erp_query", subject="stock", measure="on_hand", group_by="warehouse")
+    assert "Field" not in [str(c.header) for c in render_table(many.payload()).columns]
+
+
 def test_one_products_units_are_its_stock_level_not_a_sum(full_erp: ErpDatabase) -> None:
     from nova.erp.intents import plan_request
 

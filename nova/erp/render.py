@@ -581,6 +581,10 @@ def render_tool_text(result: SkillResult[Any]) -> str:
     )
 
 
+_WIDE = 5
+"""More fields than this in a one-record result are drawn one per line."""
+
+
 def render_table(payload: ErpPayload) -> Table:
     """Draw a result payload as a Rich table (money right-aligned; facts in the caption)."""
     table = Table(title=payload["title"], title_justify="left", show_lines=False)
@@ -591,11 +595,22 @@ def render_table(payload: ErpPayload) -> Table:
         if column["key"] == "id"
         or any(row.get(column["key"]) is not None for row in payload["rows"])
     ]
-    for column in columns:
-        numeric = column["kind"] in ("money", "pct", "days", "int", "qty")
-        table.add_column(column["label"], justify="right" if numeric else "left", overflow="fold")
-    for row in payload["rows"]:
-        table.add_row(*(fmt(row.get(c["key"]), c["kind"]) for c in columns))
+    if len(payload["rows"]) == 1 and len(columns) > _WIDE:
+        # One record with many fields (a balance, a shipment): a column per field folds
+        # each heading and value into slivers on a terminal; a field per line reads.
+        table.add_column("Field")
+        table.add_column("Value", overflow="fold")
+        row = payload["rows"][0]
+        for column in columns:
+            table.add_row(column["label"], fmt(row.get(column["key"]), column["kind"]))
+    else:
+        for column in columns:
+            numeric = column["kind"] in ("money", "pct", "days", "int", "qty")
+            table.add_column(
+                column["label"], justify="right" if numeric else "left", overflow="fold"
+            )
+        for row in payload["rows"]:
+            table.add_row(*(fmt(row.get(c["key"]), c["kind"]) for c in columns))
     facts = [f"{f['label']}: {fmt(f['value'], f['kind'])}" for f in payload["facts"]]
     caption = [f"as of {payload['as_of']}"]
     if payload["total_rows"] > payload["row_count"]:

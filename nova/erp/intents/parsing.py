@@ -467,6 +467,18 @@ REFERENCE_RE = re.compile(
 """A customer's own reference for an order, named as such ("their ref is SE-86082")."""
 
 
+def _destination(text: str, session: Session) -> str:
+    """Write "going to ulm" as "for ulm": a warehouse the goods go to, not a future tense."""
+    cities = _warehouse_cities(session)
+    places = sorted({*cities, *(code.lower() for code in cities.values()), "main", "ulm"})
+    pattern = (
+        r"\b(?:going|headed|heading|bound|due)\s+(?:to|for|into)\s+(?=(?:the\s+)?(?:"
+        + "|".join(map(re.escape, places))
+        + r")\b)"
+    )
+    return re.sub(pattern, "for ", text, flags=re.IGNORECASE)
+
+
 def _warehouse_cities(session: Session) -> dict[str, str]:
     """Return each warehouse's city (lower case) by which the owner names it, with its code.
 
@@ -518,6 +530,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     text = _counts_in_digits(text)
     text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", text)
     text = _spelled(text, session)
+    text = _destination(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))
     if german is not None:
         request.german = typed
