@@ -274,6 +274,8 @@ def split_period_values(values: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- scanning a request ------------------------------------------------------------------------
 
+_WEEKS_RE = re.compile(r"\b(?P<n>\d{1,3})\s*(?:weeks?|wks?)\b", re.IGNORECASE)
+"""A span of whole weeks, which day-count parameters take as days."""
 _NUMBER_RE = re.compile(r"(?<![\w.,/-])(?P<n>\d+(?:[.,]\d+)?)(?![\w/-]|[.,]\d)")
 _REFERENCES = (r.INVOICE_RE, r.ORDER_RE, r.PO_RE, r.RMA_RE, r.SHIPMENT_RE, r.PAYMENT_RE)
 
@@ -376,6 +378,12 @@ def scan_request(
             thousand = 1000 if match.group("ka") or match.group("kb") else 1
             amount = float(parse_number(number) * thousand)
             add(*match.span(), Stated("amount", match.group(0).strip(), amount, ("amount",)))
+    for match in _WEEKS_RE.finditer(text):
+        if not _overlaps(match.span(), spans):
+            # "more than 3 weeks late": a day-count parameter takes it in days.
+            days = int(match.group("n")) * 7
+            context = (*_context(text, *match.span()), "days")
+            add(*match.span(), Stated("number", match.group(0), days, context))
     for match in PERCENT_RE.finditer(text):
         if not _overlaps(match.span(), spans):
             context = (*_context(text, *match.span()), "percent")

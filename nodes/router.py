@@ -35,8 +35,10 @@ from nodes.erp_route import (
 )
 from nodes.question_route import answer_decision, awaiting_answer, question_decision
 from nodes.route_context import (
+    ERP_DATA,
     certain_decision,
     dangling_reference_decision,
+    data_owner,
     data_owner_scope,
     enabled_decision,
     followup_decision,
@@ -845,14 +847,30 @@ def make_route_node(
                 # Only the classifier's own decision is weighed against memory (not a model's
                 # tie-break, a follow-up or an agent the caller named).
                 decision = enabled_decision(decision, agents, allows) or decision
-                if project.holds("erp"):
+                # A new thread that names no project may be an ERP lookup the classifier
+                # misses ("welche lieferanten haben wir in polen?"): the reader decides, with
+                # the agents of the project that owns the ERP data (data_owner_scope then
+                # scopes the thread there).
+                erp_owner = (
+                    data_owner(projects, ERP_DATA, settings.default_project)
+                    if context.project is None
+                    and not earlier_turns
+                    and turn_project == settings.default_project
+                    and not project.holds("erp")
+                    else None
+                )
+                if project.holds("erp") or erp_owner is not None:
                     decision = (
                         erp_plan_decision(
                             decision,
                             request,
                             agents,
                             plan_skill=erp_plan or _erp_plan_skill,
-                            allows=allows,
+                            allows=(
+                                projects.get(erp_owner).allows_agent
+                                if erp_owner is not None
+                                else allows
+                            ),
                             agent_reads=erp_agent_reads
                             or (_erp_agent_reads if erp_plan is None else None),
                         )

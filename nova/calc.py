@@ -475,6 +475,9 @@ _PERIODIC_RATE = re.compile(
     rf"#%\s+(?:a|an|per|every|each|each and every)\s+{_UNIT}\b"
     r"|#%\s+(?P<adverb>daily|weekly|monthly|quarterly|yearly|annually)\b"
 )
+_COMPOUNDING = re.compile(
+    r"\bcompound(?:ed|ing|s)?\s+(?P<adverb>daily|weekly|monthly|quarterly|yearly|annually)\b"
+)
 _PERIOD_COUNT = re.compile(
     r"\b(?:after|for|over|in|within)\s+#\s+(?P<units>days?|weeks?|months?|quarters?|years?|yrs?)\b"
 )
@@ -513,10 +516,14 @@ def _compound_growth(text: str, tokens: list[Token], words: list[str]) -> Calcul
     if len(rates) != 1 or len(amounts) != 2:
         return None
     skeleton = _skeleton(text, tokens).lower()
-    rate_match, count_match = _PERIODIC_RATE.search(skeleton), _PERIOD_COUNT.search(skeleton)
+    # The period is said with the rate ("3% a month") or with the compounding ("at 2.5% for
+    # 3 yrs compounding yearly").
+    rate_match = _PERIODIC_RATE.search(skeleton) or _COMPOUNDING.search(skeleton)
+    count_match = _PERIOD_COUNT.search(skeleton)
     if rate_match is None or count_match is None:
         return None
-    unit = rate_match["unit"] or _ADVERB_UNIT[rate_match["adverb"]]
+    groups = rate_match.groupdict()
+    unit = groups.get("unit") or _ADVERB_UNIT[groups["adverb"]]
     unit = "year" if unit == "yr" else unit
     counted = count_match["units"].rstrip("s")
     if (counted if counted != "yr" else "year") != unit:

@@ -362,3 +362,10 @@ def test_compound_growth_over_whole_periods(request_text: str, end: str) -> None
 )
 def test_compound_growth_declines_what_it_cannot_read_exactly(request_text: str) -> None:
     assert calculate(request_text) is None
+
+
+def test_compounding_said_after_the_rate() -> None:
+    result = calculate("5000 at 2.5% for 3 yrs compounding yearly, what do i end up with")
+    assert result is not None and "End value: 5,384.45" in result.lines
+    # A yearly rate compounded monthly is not a monthly rate: not guessed.
+    assert calculate("5000 at 2.5% for 3 years compounded monthly") is None

@@ -292,3 +292,20 @@ def test_shorthand_for_invoices_and_which_n(full_erp: ErpDatabase, said: str, pl
     assert isinstance(b, Plan), b
     assert isinstance(a, Plan), a
     assert (a.skill, a.args) == (b.skill, b.args)
+
+
+@pytest.mark.parametrize(
+    ("said", "plain"),
+    [
+        ("open POs going to ulm?", "open POs for ulm"),
+        ("welche lieferanten haben wir in polen?", "which suppliers are in poland"),
+        ("durchschnittlicher auftragswert im juni?", "average order value in june"),
+    ],
+)
+def test_destinations_supplier_lists_and_german_terms(
+    full_erp: ErpDatabase, said: str, plain: str
+) -> None:
+    a, b = plan(full_erp, said), plan(full_erp, plain)
+    assert isinstance(b, Plan), b
+    assert isinstance(a, Plan), a
+    assert (a.skill, a.args) == (b.skill, b.args)

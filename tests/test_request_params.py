@@ -455,3 +455,12 @@ def test_cli_run_reads_the_request_and_shows_each_parameters_source(
     assert result["params"]["min_days_overdue"] == 30
     assert result["param_sources"]["min_days_overdue"] == "request"
     assert _drafted(result["text"]) == _overdue_customers(erp_url, more_than=30)
+
+
+def test_weeks_fill_a_day_count_in_days() -> None:
+    # "more than 3 weeks late" was refused: no parameter took the bare 3.
+    spec = shipped_pipelines()["invoice_reminders"]
+    request = "kick off dunning for stuff more than 3 weeks late, show me the letters first"
+    extraction = extract_params(request, fields_from_pipeline(spec), today=AS_OF)
+    assert extraction.values["min_days_overdue"] == 21
+    assert extraction.unplaced == []

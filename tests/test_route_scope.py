@@ -210,3 +210,42 @@ def test_a_pipeline_on_erp_data_alone_counts_as_an_erp_turn() -> None:
     # The morning briefing also reads every project's memory; the others no ERP at all.
     for name in ("daily_briefing", "listing_sync", "content_pipeline", "erp_invoices"):
         assert not erp_pipeline(catalog, name), name
+
+
+def test_an_unscoped_request_the_erp_reader_plans_goes_to_the_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new thread naming no project: the ERP reader, not the classifier, says it is ERP."""
+    from nodes.router import nova_router
+    from nova.catalog import default_catalog
+
+    path = tmp_path / "projects.yaml"
+    path.write_text(
+        PROJECTS.replace("    data: [erp]\n  - id: shop", "  - id: shop", 1), encoding="utf-8"
+    )
+    monkeypatch.setenv("NOVA_PROJECTS_FILE", str(path))
+    monkeypatch.setenv("NOVA_DEFAULT_PROJECT", "personal")
+    get_settings.cache_clear()
+    try:
+        assert not load_projects().get("personal").holds("erp")
+        german = "welche lieferanten haben wir in polen?"
+        node = make_route_node(
+            router=nova_router,
+            ledger=RoutingLedger(f"sqlite:///{tmp_path / 'ledger.sqlite'}"),
+            catalog=default_catalog(),
+            memory=lambda: FakeMemory(),  # type: ignore[arg-type, return-value]
+            erp_plan=lambda text: "erp_supplier_lead_times" if text == german else None,
+        )
+
+        def route(request: str, **context: Any) -> dict[str, Any]:
+            state = {"request": request, "project": "personal", "messages": [HumanMessage(request)]}
+            return run_route(node, state, NovaContext(**context))
+
+        out = route(german)
+        assert (out["route"]["agent"], out["route"]["method"]) == ("erp_purchasing", "erp_plan")
+        assert out["project"] == "shop"
+        # A run that names its project keeps it; a request the reader does not plan is not moved.
+        assert route(german, project="personal")["route"]["method"] != "erp_plan"
+        assert route("what is the capital of france")["route"]["method"] != "erp_plan"
+    finally:
+        get_settings.cache_clear()

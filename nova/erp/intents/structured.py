@@ -704,6 +704,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             subjects.append("customers")
         elif group == "product":
             subjects.append("products")
+        elif group == "supplier":
+            subjects.append("suppliers")  # "which suppliers are in italy": the suppliers
         else:
             return f"'which {group}' with nothing to rank it by"
         group = None
