@@ -309,3 +309,28 @@ def test_destinations_supplier_lists_and_german_terms(
     assert isinstance(b, Plan), b
     assert isinstance(a, Plan), a
     assert (a.skill, a.args) == (b.skill, b.args)
+
+
+def test_the_highest_price_is_never_a_price_list_sorted_by_sku(full_erp: ErpDatabase) -> None:
+    # "highest" was marked applied by the margin sort's check even when no margin was asked.
+    decision = plan(full_erp, "which product has the highest price")
+    assert isinstance(decision, Plan), decision
+    assert decision.skill != "erp_price_list" or decision.args.order != "sku"
+    assert getattr(decision.args, "rank", None) == "highest"
+
+
+@pytest.mark.parametrize(
+    ("said", "plain"),
+    [
+        ("tracking no for SO-4933", "tracking number for SO-4933"),
+        ("where is SH-103833", "shipment SH-103833"),
+        ("total inventory value both warehouses", "total inventory value"),
+        ("partly paid invoices - which ones", "partly paid invoices"),
+        ("most expensive brake disc", "highest price brake disc"),
+    ],
+)
+def test_record_numbers_and_owner_phrasings(full_erp: ErpDatabase, said: str, plain: str) -> None:
+    a, b = plan(full_erp, said), plan(full_erp, plain)
+    assert isinstance(b, Plan), b
+    assert isinstance(a, Plan), a
+    assert (a.skill, a.args) == (b.skill, b.args)

@@ -302,7 +302,7 @@ def test_an_order_list_states_its_value_without_cancelled_orders(full_erp: ErpDa
     decision = plan(full_erp, "orders from dobes this year")
     assert isinstance(decision, Plan) and decision.skill == "erp_customer_orders"
     headline = render_text(run(full_erp, decision)).splitlines()[0]
-    assert "(2 cancelled; €7,533.06 without them)" in headline
+    assert "(2 cancelled; without them " in headline and "worth €7,533.06)" in headline
 
 
 def test_what_was_ordered_is_answered_with_what_each_order_holds(full_erp: ErpDatabase) -> None:

@@ -23,7 +23,7 @@ pytest_plugins = ("tests.erp_fixtures",)
     [
         ("how reliable are the lead times of Eifel Filtertechnik", "erp_purchasing", "reliable"),
         ("payments from Nordwind usually by card", "erp_payments", "usually"),
-        ("stock of BRK-2210 both warehouses", "erp_inventory", "both"),
+        ("stock of BRK-2210 in the usual warehouse", "erp_inventory", "usual"),
     ],
 )
 def test_a_qualifier_the_rule_does_not_apply_declines(

@@ -410,7 +410,9 @@ def _headline_of(result: SkillResult[Any]) -> str:
         if cancelled != "0" and result.rows and any(r.status != "cancelled" for r in result.rows):
             return (
                 f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']} "
-                f"({cancelled} cancelled; {facts['not_cancelled_total']} without them):{holds}"
+                f"({cancelled} cancelled; without them "
+                f"{_s(facts['not_cancelled'], 'order')}, worth {facts['not_cancelled_total']})"
+                f":{holds}"
             )
         return f"{_s(count, 'sales order')}{_period(facts)}, worth {facts['total']}:{holds}"
     if skill == "erp_sales_summary":

@@ -303,7 +303,8 @@ _SHORTHAND_RE = re.compile(
 )
 """Shorthand typed on a phone ("q1 rev", "customer w most returns", "avg invoice amt")."""
 _NUMBER_ABBREVIATION_RE = re.compile(
-    r"\b(phone|tel|telephone|fax|mobile)\s+(?:no|nr|#)(?=\W|$)",
+    r"\b(phone|tel|telephone|fax|mobile|tracking|account|vat|reference|ref)\s+(?:no|nr|#)"
+    r"(?=\W|$)",
     re.IGNORECASE,
 )
 """"phone no", "tel nr": the noun's number, not the negation "no"."""
@@ -334,6 +335,10 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
         (r"\blately\b", "recently"),
+        (r"\bmost expensive\b", "highest price"),
+        (r"\bleast expensive\b", "lowest price"),
+        # Both warehouses are all of them: the figure over the whole stock.
+        (r"\b(?:in |across |for |over )?(?:both|all) (?:warehouses|lagers?|locations)\b", ""),
         (r"\binv\b(?![\s-]*\d)", "invoice"),  # "inv 2024-1061" stays the invoice number's prefix
         # "which 5 products made the most profit": the top 5 of a ranking the sentence names
         (r"\b(?:which|what) (\d{1,2}) (?=[a-z]+s\b.*\b(?:most|least|best|worst|biggest|"

@@ -32,7 +32,7 @@ GLOBAL_WORDS = frozenset(
     bring provide let info information details detail overview number numbers currently
     current right now s t quick quickly again also too our entire full whole kindly
     everything e g ie eg across system anything something actually really rn atm
-    currently roughly approximately approx ballpark even""".split()
+    currently roughly approximately approx ballpark even ones""".split()
 )
 """Words any rule accepts (they carry no meaning a skill could miss).
 
@@ -646,12 +646,13 @@ def _b_prices(rq: Request, s: Session) -> dict[str, Any]:
     low = r"\b(worst|lowest|smallest|thinnest|poorest|weakest|least profitable)"
     high = r"\b(best|highest|biggest|largest|top|most profitable)"
     margin = r"( \w+)?( margins?| profitability)?\b"
-    if _flag(rq, low + margin) and re.search(r"\b(margins?|profitable|profitability)\b", rq.norm):
+    # The margin word is checked first: ``_flag`` marks the superlative applied, which it is
+    # only when the list is sorted by margin ("the highest price" is not).
+    about_margin = re.search(r"\b(margins?|profitable|profitability)\b", rq.norm) is not None
+    if about_margin and _flag(rq, low + margin):
         args["order"] = "lowest_margin"
         rq.reading = "Sorted by margin % on the list price (price less cost), lowest first."
-    elif _flag(rq, high + margin) and re.search(
-        r"\b(margins?|profitable|profitability)\b", rq.norm
-    ):
+    elif about_margin and _flag(rq, high + margin):
         args["order"] = "highest_margin"
         rq.reading = "Sorted by margin % on the list price (price less cost), highest first."
     return args
@@ -1108,7 +1109,7 @@ RULES: tuple[Rule, ...] = (
         "erp_shipment_status",
         _t(
             r"\b(shipments?|shipped|ship|shipping|tracking|track|carrier|parcel|package|deliver|delivered"
-            r"|delivery|deliveries|in transit|went out|dispatched)\b"
+            r"|delivery|deliveries|in transit|went out|dispatched|sh \d{6})\b"
         ),
         _W({"orders", "trackings", "shipments", "customer", "period", "limit"}),
         _W(),

@@ -286,6 +286,12 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
             Fact(key="total", label="Order value", value=money(total), kind="money"),
             Fact(key="cancelled", label="Cancelled orders", value=cancelled, kind="int"),
             Fact(
+                key="not_cancelled",
+                label="Orders without cancelled ones",
+                value=count - cancelled,
+                kind="int",
+            ),
+            Fact(
                 key="not_cancelled_total",
                 label="Order value without cancelled orders",
                 value=money(total - cancelled_total),
