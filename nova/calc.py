@@ -459,7 +459,9 @@ def _growth(text: str, tokens: list[Token], words: list[str]) -> Calculation | N
     allowed |= {"was", "now", "last", "this", "yr", "year", "month", "quarter", "week"}
     allowed |= {"revenue", "turnover", "sales", "yoy", "rose", "increased", "decreased"}
     allowed |= {"up", "down", "drop", "dropped", "fall", "raised", "is"}
-    if not _explained(words, allowed):
+    # Words before the first figure only name what changed ("mrr went from 58k to 64.5k").
+    named = set(_words(text[: tokens[0].start], []))
+    if not _explained([w for w in words if w not in named], allowed):
         return None
     old, new = tokens[0].value, tokens[1].value
     if old == 0:

@@ -369,3 +369,8 @@ def test_compounding_said_after_the_rate() -> None:
     assert result is not None and "End value: 5,384.45" in result.lines
     # A yearly rate compounded monthly is not a monthly rate: not guessed.
     assert calculate("5000 at 2.5% for 3 years compounded monthly") is None
+
+
+def test_growth_with_what_grew_named_first() -> None:
+    result = calculate("mrr went from 58k to 64.5k, growth in %?")
+    assert result is not None and "Growth: 11.21%" in result.lines

@@ -334,3 +334,22 @@ def test_record_numbers_and_owner_phrasings(full_erp: ErpDatabase, said: str, pl
     assert isinstance(b, Plan), b
     assert isinstance(a, Plan), a
     assert (a.skill, a.args) == (b.skill, b.args)
+
+
+def test_a_follow_up_naming_may_is_the_month(full_erp: ErpDatabase) -> None:
+    from nova.erp.followup import plan_followup
+
+    with full_erp.read_session() as session:
+        decision = plan_followup(
+            ["which orders got cancelled in june", "and may?"], session, list(READ_SKILLS)
+        )
+    assert isinstance(decision, Plan), decision
+    assert (decision.args.date_from, decision.args.date_to) == (date(2025, 5, 1), date(2025, 5, 31))
+    # The modal keeps declining a month nobody named.
+    assert not isinstance(plan(full_erp, "orders from march to may i ask"), Plan)
+
+
+def test_german_stock_value_at_cost(full_erp: ErpDatabase) -> None:
+    a, b = plan(full_erp, "lagerwert ulm zu EK?"), plan(full_erp, "stock value ulm at cost")
+    assert isinstance(a, Plan) and isinstance(b, Plan)
+    assert a.args == b.args

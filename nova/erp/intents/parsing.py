@@ -335,6 +335,9 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
         (r"\blately\b", "recently"),
+        # "and may?": a follow-up naming the month, not the modal (which has a subject).
+        (r"^(\s*(?:and|what about|how about|now|same for|same in)\s+)may(?=\s*[?.!]*\s*$)",
+         r"\1in may"),
         (r"\bmost expensive\b", "highest price"),
         (r"\bleast expensive\b", "lowest price"),
         # Both warehouses are all of them: the figure over the whole stock.
