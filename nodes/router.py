@@ -654,6 +654,18 @@ def erp_reads(text: str) -> bool:
     return _against_erp(reads, text, False)
 
 
+def _has_model(
+    agent: str | None,
+    catalog: Catalog[AgentSpec],
+    model_factory: ModelFactory | None,
+    run_model: str | None,
+) -> bool:
+    """Whether ``agent`` has a language model for this run (``model_factory`` gives one)."""
+    if agent is None or agent not in catalog or model_factory is None:
+        return False
+    return not isinstance(model_factory(catalog[agent], run_model), ModelUnavailable)
+
+
 def _calculates(text: str) -> bool:
     """Whether the calculator's fast path computes ``text`` from the figures it states."""
     from nova.calc import calculate
@@ -899,8 +911,14 @@ def make_route_node(
                     erp_mention=erp_mention or _erp_mention,
                     erp_data=project.holds("erp"),
                     allows=allows,
+                    # With a model the ERP agent answers what its fast path cannot read (its
+                    # tools query the data); without one, memory is what can answer.
                     erp_reads=(
-                        erp_reads if erp_plan is None else (lambda t: erp_plan(t) is not None)
+                        None
+                        if _has_model(decision["agent"], agents, model_factory, context.model)
+                        else erp_reads
+                        if erp_plan is None
+                        else (lambda t: erp_plan(t) is not None)
                     ),
                     calculates=_calculates,
                 )
