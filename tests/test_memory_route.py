@@ -276,3 +276,16 @@ def test_a_calculation_from_the_requests_own_figures_stays_with_the_calculator()
     assert moved_with(True) is None
     moved = moved_with(False)
     assert moved is not None and moved["method"] == "memory"
+
+
+def test_memory_takes_an_unread_erp_request_only_from_an_agent_without_a_model() -> None:
+    from nodes.router import _has_model
+    from nova.models import ModelUnavailable
+    from nova.testing import ScriptedChatModel
+
+    catalog = default_catalog()
+    assert not _has_model(
+        "erp_pricing", catalog, lambda spec, run: ModelUnavailable(spec.name, "none"), None
+    )
+    assert _has_model("erp_pricing", catalog, lambda spec, run: ScriptedChatModel(), None)
+    assert not _has_model("erp_pricing", catalog, None, None)
