@@ -25,6 +25,14 @@ def plan(database: ErpDatabase, text: str) -> Any:
         return plan_request(text, session, list(READ_SKILLS))
 
 
+def assert_read_alike(database: ErpDatabase, said: str, plain: str) -> None:
+    """Plan ``said`` (as the owner types it) exactly as ``plain`` (words the readers know)."""
+    typed, written = plan(database, said), plan(database, plain)
+    assert isinstance(written, Plan), written
+    assert isinstance(typed, Plan), typed
+    assert (typed.skill, typed.args) == (written.skill, written.args)
+
+
 @pytest.mark.parametrize(
     ("words", "digits"),
     [
@@ -36,10 +44,7 @@ def plan(database: ErpDatabase, text: str) -> Any:
 def test_a_count_in_words_reads_as_its_digits(
     full_erp: ErpDatabase, words: str, digits: str
 ) -> None:
-    spelled, written = plan(full_erp, words), plan(full_erp, digits)
-    assert isinstance(written, Plan), written
-    assert isinstance(spelled, Plan), spelled
-    assert (spelled.skill, spelled.args) == (written.skill, written.args)
+    assert_read_alike(full_erp, words, digits)
 
 
 @pytest.mark.parametrize(
@@ -161,10 +166,7 @@ def test_a_hedged_question_gets_the_exact_figure(full_erp: ErpDatabase) -> None:
 def test_an_everyday_idiom_reads_as_the_plain_words(
     full_erp: ErpDatabase, idiom: str, plain: str
 ) -> None:
-    said, written = plan(full_erp, idiom), plan(full_erp, plain)
-    assert isinstance(written, Plan), written
-    assert isinstance(said, Plan), said
-    assert (said.skill, said.args) == (written.skill, written.args)
+    assert_read_alike(full_erp, idiom, plain)
 
 
 def test_who_asks_for_the_customers_not_their_overdue_invoices(full_erp: ErpDatabase) -> None:
@@ -223,10 +225,7 @@ def test_german_country_names_read_as_the_country_filter(full_erp: ErpDatabase) 
     ],
 )
 def test_more_everyday_idioms(full_erp: ErpDatabase, idiom: str, plain: str) -> None:
-    said, written = plan(full_erp, idiom), plan(full_erp, plain)
-    assert isinstance(written, Plan), written
-    assert isinstance(said, Plan), said
-    assert (said.skill, said.args) == (written.skill, written.args)
+    assert_read_alike(full_erp, idiom, plain)
 
 
 def test_who_sent_it_asks_about_one_record_not_a_ranking(full_erp: ErpDatabase) -> None:
@@ -266,10 +265,7 @@ def test_money_that_came_in_says_how_it_was_read(full_erp: ErpDatabase) -> None:
 def test_a_sku_with_its_own_description_or_german_price_words(
     full_erp: ErpDatabase, said: str, plain: str
 ) -> None:
-    a, b = plan(full_erp, said), plan(full_erp, plain)
-    assert isinstance(b, Plan), b
-    assert isinstance(a, Plan), a
-    assert (a.skill, a.args) == (b.skill, b.args)
+    assert_read_alike(full_erp, said, plain)
 
 
 def test_a_word_of_product_names_is_not_a_misspelt_customer(full_erp: ErpDatabase) -> None:
@@ -288,10 +284,7 @@ def test_a_word_of_product_names_is_not_a_misspelt_customer(full_erp: ErpDatabas
     ],
 )
 def test_shorthand_for_invoices_and_which_n(full_erp: ErpDatabase, said: str, plain: str) -> None:
-    a, b = plan(full_erp, said), plan(full_erp, plain)
-    assert isinstance(b, Plan), b
-    assert isinstance(a, Plan), a
-    assert (a.skill, a.args) == (b.skill, b.args)
+    assert_read_alike(full_erp, said, plain)
 
 
 @pytest.mark.parametrize(
@@ -305,10 +298,7 @@ def test_shorthand_for_invoices_and_which_n(full_erp: ErpDatabase, said: str, pl
 def test_destinations_supplier_lists_and_german_terms(
     full_erp: ErpDatabase, said: str, plain: str
 ) -> None:
-    a, b = plan(full_erp, said), plan(full_erp, plain)
-    assert isinstance(b, Plan), b
-    assert isinstance(a, Plan), a
-    assert (a.skill, a.args) == (b.skill, b.args)
+    assert_read_alike(full_erp, said, plain)
 
 
 def test_the_highest_price_is_never_a_price_list_sorted_by_sku(full_erp: ErpDatabase) -> None:
@@ -330,10 +320,7 @@ def test_the_highest_price_is_never_a_price_list_sorted_by_sku(full_erp: ErpData
     ],
 )
 def test_record_numbers_and_owner_phrasings(full_erp: ErpDatabase, said: str, plain: str) -> None:
-    a, b = plan(full_erp, said), plan(full_erp, plain)
-    assert isinstance(b, Plan), b
-    assert isinstance(a, Plan), a
-    assert (a.skill, a.args) == (b.skill, b.args)
+    assert_read_alike(full_erp, said, plain)
 
 
 def test_a_follow_up_naming_may_is_the_month(full_erp: ErpDatabase) -> None:
@@ -350,6 +337,4 @@ def test_a_follow_up_naming_may_is_the_month(full_erp: ErpDatabase) -> None:
 
 
 def test_german_stock_value_at_cost(full_erp: ErpDatabase) -> None:
-    a, b = plan(full_erp, "lagerwert ulm zu EK?"), plan(full_erp, "stock value ulm at cost")
-    assert isinstance(a, Plan) and isinstance(b, Plan)
-    assert a.args == b.args
+    assert_read_alike(full_erp, "lagerwert ulm zu EK?", "stock value ulm at cost")

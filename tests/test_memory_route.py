@@ -42,6 +42,8 @@ def _decide(
     mention: ErpMention = "none",
     erp_data: bool = True,
     allows: Callable[[str], bool] | None = None,
+    erp_reads: Callable[[str], bool] | None = None,
+    calculates: Callable[[str], bool] | None = None,
 ) -> RouteDecision | None:
     return memory_decision(
         decision,
@@ -53,6 +55,8 @@ def _decide(
         memory_agents=MEMORY_AGENTS,
         erp_data=erp_data,
         allows=allows,
+        erp_reads=erp_reads,
+        calculates=calculates,
     )
 
 
@@ -224,17 +228,9 @@ def test_an_erp_request_no_skill_reads_goes_to_the_memory_that_holds_it() -> Non
     decision = route_to("erp_pricing", "erp", confidence=0.99)
     text = "brake prices going up when and by how much?"
 
-    def moved_with(reads: bool) -> RouteDecision | None:
-        return memory_decision(
-            decision,
-            text,
-            _hit(0.68, kind="decision"),
-            default_catalog(),
-            fallback_agent="general_chat",
-            erp_mention=_mention("entity"),
-            memory_agents=MEMORY_AGENTS,
-            erp_reads=lambda request: reads,
-        )
+    def moved_with(reads: bool, score: float = 0.68) -> RouteDecision | None:
+        hits = _hit(score, kind="decision")
+        return _decide(decision, text, hits, mention="entity", erp_reads=lambda r: reads)
 
     # The ERP reads it: the entity keeps the ERP route, however strong the memory.
     assert moved_with(True) is None
@@ -242,39 +238,14 @@ def test_an_erp_request_no_skill_reads_goes_to_the_memory_that_holds_it() -> Non
     assert moved is not None and moved["method"] == "memory"
     assert "no ERP skill of erp_pricing reads it" in moved["reason"]
     # A weak memory moves nothing, read or not.
-    assert (
-        memory_decision(
-            decision,
-            text,
-            _hit(STRONG_MEMORY_SCORE - 0.01),
-            default_catalog(),
-            fallback_agent="general_chat",
-            erp_mention=_mention("entity"),
-            memory_agents=MEMORY_AGENTS,
-            erp_reads=lambda request: False,
-        )
-        is None
-    )
+    assert moved_with(False, score=STRONG_MEMORY_SCORE - 0.01) is None
 
 
 def test_a_calculation_from_the_requests_own_figures_stays_with_the_calculator() -> None:
     decision = route_to("calculator", "chat", confidence=0.82)
     text = "if mrr goes from 58k up 3% every month, where are we after 12 months"
-
-    def moved_with(computes: bool) -> RouteDecision | None:
-        return memory_decision(
-            decision,
-            text,
-            _hit(0.9),
-            default_catalog(),
-            fallback_agent="general_chat",
-            erp_mention=_mention("none"),
-            memory_agents=MEMORY_AGENTS,
-            calculates=lambda request: computes,
-        )
-
-    assert moved_with(True) is None
-    moved = moved_with(False)
+    assert _decide(decision, text, _hit(0.9), calculates=lambda r: True) is None
+    moved = _decide(decision, text, _hit(0.9), calculates=lambda r: False)
     assert moved is not None and moved["method"] == "memory"
 
 
