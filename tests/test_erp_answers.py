@@ -362,3 +362,16 @@ def test_one_order_shown_lists_what_it_holds(full_erp: ErpDatabase) -> None:
         ).all()
     headline = render_text(result).split("\n", 1)[0]
     assert skus and all(sku in headline for sku in skus)
+
+
+def test_one_invoice_states_the_payments_booked_against_it(erp_db: ErpDatabase) -> None:
+    with erp_db.read_session() as session:
+        number, paid_on, cents = session.execute(
+            select(m.Invoice.number, m.Payment.paid_on, m.Payment.amount_cents)
+            .join(m.Payment, m.Payment.invoice_id == m.Invoice.id)
+            .order_by(m.Invoice.number)
+        ).first()
+    result = run(erp_db, "erp_invoice_lookup", invoice_number=number)
+    headline = render_text(result).splitlines()[0]
+    # "when was it paid": the date and amount of each payment, not only the paid total.
+    assert f"on {paid_on.isoformat()}, €{cents / 100:,.2f}" in headline

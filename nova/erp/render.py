@@ -272,12 +272,13 @@ def _headline_of(result: SkillResult[Any]) -> str:
         if _detailed(result):
             r = first
             order = f", order {r['order']}" if r["order"] != "–" else ""
+            paid_by = f" Payments: {facts['payments']}." if "payments" in facts else ""
             return (
                 f"Invoice {r['id']} to {r['customer']} (customer {r['customer_number']}{order}): "
                 "issued "
                 f"{r['issue_date']}, due {r['due_date']}; total {r['total']}, paid {r['paid']}, "
                 "outstanding "
-                f"{r['outstanding']}, {_invoice_phrase(r)} (as of {result.as_of})."
+                f"{r['outstanding']}, {_invoice_phrase(r)} (as of {result.as_of}).{paid_by}"
             )
         if not rows:
             return f"No invoices match{_period(facts)}."

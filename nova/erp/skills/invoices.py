@@ -224,6 +224,20 @@ def invoice_lookup(session: Session, args: InvoiceLookupArgs) -> SkillResult[Inv
         raise NotFound(
             f"No invoice {args.invoice_number}; check the number (they look like INV-2025-00412)"
         )
+    if args.invoice_number:
+        # "when was INV-… paid": the payments booked against it, each with its date.
+        payments = session.execute(
+            select(m.Payment.number, m.Payment.paid_on, m.Payment.amount_cents)
+            .join(m.Invoice, m.Payment.invoice_id == m.Invoice.id)
+            .where(m.Invoice.number == args.invoice_number)
+            .order_by(m.Payment.paid_on, m.Payment.number)
+        ).all()
+        if payments:
+            shown = "; ".join(
+                f"{number} on {paid_on.isoformat()}, €{money(cents):,.2f}"
+                for number, paid_on, cents in payments
+            )
+            result.facts.append(Fact(key="payments", label="Payments", value=shown, kind="text"))
     if args.order_number and not result.rows:
         if (
             session.scalar(select(m.SalesOrder.id).where(m.SalesOrder.number == args.order_number))
