@@ -46,7 +46,7 @@ GERMAN_FILLER = frozenset(
     """
     was wie viel wieviel ist sind der die das den dem des ein eine einen ich wir mir mich
     und oder dann noch nochmal von vom zu zum zur bei auf aus mit für fur im in an am um
-    bitte mal also kommt raus rechne rechnen ergibt macht es da
+    bitte mal also kommt raus rechne rechnen ergibt macht es da zahlt zahlen kunde
     """.split()
 )
 """German closed-class words (the owner types German as often as English): they carry no
@@ -189,7 +189,8 @@ def _amount_label(text: str, number: Token) -> str | None:
 
 def _vat(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
     pair = _rate_and_amount(tokens)
-    if pair is None or not _VAT & set(words):
+    # Gross and net named together ("brutto 2.499 inkl 19%, wie viel netto?") is VAT too.
+    if pair is None or not (_VAT & set(words) or (_GROSS & set(words) and _NET & set(words))):
         return None
     percent, number = pair
     vat_words = {"add", "plus", "on", "rate", "at", "remove", "removed", "out", "extract", "from"}

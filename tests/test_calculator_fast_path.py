@@ -374,3 +374,17 @@ def test_compounding_said_after_the_rate() -> None:
 def test_growth_with_what_grew_named_first() -> None:
     result = calculate("mrr went from 58k to 64.5k, growth in %?")
     assert result is not None and "Growth: 11.21%" in result.lines
+
+
+@pytest.mark.parametrize(
+    ("request_text", "line"),
+    [
+        # Gross and net named together is a VAT question, without the word "VAT".
+        ("brutto 2.499 inkl 19% – wie viel netto?", "Net: 2,100.00"),
+        ("3% skonto auf 4.380,00 – was zahlt der kunde?", "After Skonto: 4,248.60"),
+    ],
+)
+def test_german_vat_and_skonto_as_the_owner_types_them(request_text: str, line: str) -> None:
+    result = calculate(request_text)
+    assert result is not None and line in result.lines
+    assert calculate("100 incl 19% tip") is None  # "incl" alone says nothing of VAT
