@@ -159,9 +159,13 @@ def _compared(
     if isinstance(read, SkillError):
         return _skill_error(spec, read, detail, used, COMPARE_SKILL)
     assert read is not None  # the comparison ran in the planning session
+    text = render_text(read)
+    if comparison.reading:
+        used["reading"] = comparison.reading
+        text = f"{comparison.reading}\n\n{text}"
     return _reply(
         spec,
-        render_text(read),
+        text,
         "fast_path",
         detail,
         **{PAYLOAD_KEY: read.payload(), FAST_PATH_KEY: used},

@@ -30,6 +30,8 @@ from nova.state import RouteDecision
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from nova.erp.intents import Plan
+
 ERP_SUBGRAPH = "erp"
 SHARED_QUERY = "erp_query"
 """The general query skill every ERP agent has; it says nothing about whose request it is."""
@@ -53,12 +55,27 @@ def planned_read_skill(
         tools: The skills it may use (default: every read skill).
 
     """
-    from nova.erp.intents import Plan, plan_request
     from nova.erp.skills import READ_SKILLS
 
-    allowed = READ_SKILLS if tools is None else [t for t in tools if t in READ_SKILLS]
+    allowed = list(READ_SKILLS) if tools is None else [t for t in tools if t in READ_SKILLS]
+    plan = _read_plan(text, session, allowed)
+    return plan.skill if plan is not None else None
+
+
+def _read_plan(text: str, session: Session, allowed: Collection[str]) -> Plan | None:
+    """Return the plan the fast path reads ``text`` with: its own, or a comparison's side.
+
+    A comparison ("units in main vs ulm") is two plans of one skill that differ only in what
+    is contrasted; the first side says whose question it is.
+    """
+    from nova.erp.intents import Plan, plan_request
+    from nova.erp.intents.compare import Comparison, plan_comparison
+
     decision = plan_request(text, session, allowed)
-    return decision.skill if isinstance(decision, Plan) else None
+    if isinstance(decision, Plan):
+        return decision
+    compared = plan_comparison(text, session, allowed)
+    return compared.sides[0].plan if isinstance(compared, Comparison) else None
 
 
 def owning_read_skill(text: str, session: Session) -> str | None:
@@ -69,12 +86,11 @@ def owning_read_skill(text: str, session: Session) -> str | None:
     (``nova.erp.skills.query.home_skill``): "sales to france in h1" is the reporting agent's,
     "what came in on friday" (payments) the payments agent's.
     """
-    from nova.erp.intents import Plan, plan_request
     from nova.erp.skills import READ_SKILLS
     from nova.erp.skills.query import QueryArgs, home_skill
 
-    decision = plan_request(text, session, READ_SKILLS)
-    if not isinstance(decision, Plan):
+    decision = _read_plan(text, session, list(READ_SKILLS))
+    if decision is None:
         return None
     if decision.skill == SHARED_QUERY and isinstance(decision.args, QueryArgs):
         return home_skill(decision.args) or SHARED_QUERY

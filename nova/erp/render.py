@@ -93,7 +93,15 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
     "erp_payment_history": ("paid_on", "customer", "invoice", "amount", "method"),
     "erp_stock_level": ("warehouse", "on_hand", "reserved", "available", "reorder_point"),
     "erp_reorder_candidates": ("name", "available", "reorder_point", "on_order", "supplier"),
-    "erp_stock_movements": ("moved_on", "warehouse", "quantity", "kind", "reference", "created_by"),
+    "erp_stock_movements": (
+        "sku",
+        "moved_on",
+        "warehouse",
+        "quantity",
+        "kind",
+        "reference",
+        "created_by",
+    ),
     "erp_order_status": ("sku", "name", "quantity", "line_total"),
     "erp_customer_orders": ("order_date", "customer", "status", "total", "holds"),
     "erp_sales_summary": ("label", "orders", "units", "revenue", "share_pct"),
@@ -106,7 +114,14 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
         "received_pos",
         "late_pos",
     ),
-    "erp_purchase_orders": ("supplier", "order_date", "expected_date", "status", "total"),
+    "erp_purchase_orders": (
+        "supplier",
+        "product_quantity",
+        "order_date",
+        "expected_date",
+        "status",
+        "total",
+    ),
     "erp_price_list": ("name", "list_price", "cost", "margin", "margin_pct", "customer_price"),
     "erp_shipment_status": ("order", "customer", "carrier", "shipped_on", "status", "days_late"),
     "erp_returns": (
@@ -164,7 +179,7 @@ def _line(result: SkillResult[Any], index: int) -> str:
         label = _LABELS.get(key) or columns.get(key) or key.replace("_", " ")
         shown.append(
             value
-            if key in ("name", "customer", "label", "supplier", "status")
+            if key in ("name", "customer", "label", "supplier", "status", "product_quantity", "sku")
             else f"{label} {value}"
         )
     return f"- {result.rows[index].id}: " + ", ".join(shown)
@@ -252,9 +267,18 @@ def _headline_of(result: SkillResult[Any]) -> str:
     if skill == "erp_customer_balance" and result.focus == "list":
         if not rows:
             return f"No customer owes anything (as of {result.as_of})."
+        ranked_by = str(facts["ranked_by"])
+        basis = (
+            " (open invoices less unapplied payments and credit notes)"
+            if ranked_by == "net balance"
+            else ""
+        )
+        # "Who owes us the most": the answer is the first one, so the headline names it.
+        top = first[ranked_by.replace(" ", "_")]
         return (
-            f"{_s(count, 'customer')} owe money, {facts['total']} in total {facts['ranked_by']}"
-            f" (open invoices less unapplied payments and credit notes), as of {result.as_of}:"
+            f"{first['name']} (customer {first['id']}) owes the most: {ranked_by} {top}. "
+            f"{_s(count, 'customer')} owe money, {facts['total']} in total {ranked_by}"
+            f"{basis}, as of {result.as_of}:"
         )
     if skill == "erp_customer_balance":
         r = first

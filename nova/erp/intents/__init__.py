@@ -64,7 +64,7 @@ from nova.erp.resolve import normalise
 from nova.erp.results import Row, columns_of
 from nova.erp.skills import READ_SKILLS, AmbiguousName, SkillArgs
 from nova.erp.skills.query import QueryArgs
-from nova.erp.skills.stock import StockLevelArgs
+from nova.erp.skills.stock import StockLevelArgs, StockMovementsArgs
 from nova.erp.writes import WRITE_SKILLS
 
 
@@ -461,6 +461,9 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     one_product = _one_product_stock(plan, allowed)
     if one_product is not None:
         return one_product
+    movements = _movement_list(plan, request, allowed)
+    if movements is not None:
+        return movements
     reading = None
     if plan.subject == "payments" and _CAME_IN.search(request.norm):
         # Orders and goods come in too; most owners mean money, and the answer says so.
@@ -473,6 +476,7 @@ _CAME_IN = re.compile(r"\b(?:came|come|coming) in\b(?!.*\b(?:payments?|money|cas
 
 
 STOCK_SKILL = "erp_stock_level"
+MOVEMENTS_SKILL = "erp_stock_movements"
 _STOCK_LEVEL_READS = frozenset({"subject", "measure", "products", "warehouse"})
 """The query arguments a stock level carries over; any other one set keeps the plan a query."""
 
@@ -500,6 +504,47 @@ def _one_product_stock(plan: QueryArgs, allowed: set[str]) -> Plan | None:
         return None
     args = StockLevelArgs(product=plan.products[0], warehouse=plan.warehouse)
     return Plan(STOCK_SKILL, args, "stock level")
+
+
+_MOVEMENT_LIST_READS = frozenset({"subject", "measure", "status", "date_from", "date_to",
+                                  "warehouse", "products"})  # fmt: skip
+_MOVEMENT_KINDS = ("adjustment", "receipt", "sale", "return")
+_FIGURE_WORDS = re.compile(
+    r"\b(?:how many|how much|net|total|totals|sum|count|units|qty|quantity|pieces|pcs)\b"
+)
+
+
+def _movement_list(plan: QueryArgs, request: Request, allowed: set[str]) -> Plan | None:
+    """Read "stock adjustments this month" as the bookings themselves, not their net units.
+
+    With no figure asked for, the owner wants to see which products were adjusted and by how
+    much; the query would only sum them. The movements skill lists them, one line each.
+    """
+    if (
+        MOVEMENTS_SKILL not in allowed
+        or plan.subject != "stock_movements"
+        or plan.measure != "units"
+        or plan.date_from is None
+        or plan.status not in (None, *_MOVEMENT_KINDS)
+        or len(plan.products) > 1
+        or _FIGURE_WORDS.search(request.norm)
+        or any(
+            getattr(plan, name) != field.get_default(call_default_factory=True)
+            for name, field in QueryArgs.model_fields.items()
+            if name not in _MOVEMENT_LIST_READS
+        )
+    ):
+        return None
+    args = StockMovementsArgs.model_validate(
+        {
+            "product": plan.products[0] if plan.products else None,
+            "warehouse": plan.warehouse,
+            "kind": plan.status,
+            "date_from": plan.date_from,
+            "date_to": plan.date_to,
+        }
+    )
+    return Plan(MOVEMENTS_SKILL, args, "stock movements")
 
 
 QUERY_SKILL = "erp_query"

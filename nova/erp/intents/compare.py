@@ -92,6 +92,8 @@ class Comparison:
     kind: str
     sides: tuple[Side, Side]
     base: int
+    reading: str | None = None
+    """How the request was read where it left something unsaid (the figure compared)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +208,9 @@ def _span(
                 words[start : start + length],
                 words[:start] + words[start + length :],
             )
-            variants = [span, ["in", *span]] if kind in _BARE_READS else [span]
+            # A bare word reads as a period or warehouse after "in"; one already there stays.
+            after_in = start > 0 and _bare(words[start - 1]) == "in"
+            variants = [span, ["in", *span]] if kind in _BARE_READS and not after_in else [span]
             for variant in variants:
                 request = _parse(variant, session, today)
                 if request is None or not _pure(request, kind):
@@ -282,6 +286,31 @@ def _differs(a: Plan, b: Plan, kind: str) -> str | None:
     return None
 
 
+_SALES_BY_DEFAULT = frozenset({"period", "customer", "categories", "countries", "skus"})
+"""Kinds whose comparison, with no figure named, is of sales (warehouses hold stock, and
+suppliers are bought from: neither has an obvious default figure)."""
+_NO_FIGURE = ("subject unclear: none", "nothing to compute")
+
+
+def _names_no_figure(decline: Decline) -> bool:
+    """Whether a side declined only because it names nothing to compute."""
+    return any(reason in decline.reason for reason in _NO_FIGURE)
+
+
+def _plan_sides(
+    texts: tuple[str, str], session: Session, allowed: list[str], today: date
+) -> list[Plan] | Decline:
+    """Plan each side's own request with the reader, or say why a side does not plan."""
+    plans: list[Plan] = []
+    for side in texts:
+        decision = plan_request(side, session, allowed, today=today)
+        if not isinstance(decision, Plan) or decision.writes:
+            reason = decision.reason if isinstance(decision, Decline) else "no read plan"
+            return Decline(f"side {side!r} does not plan: {reason}")
+        plans.append(decision)
+    return plans
+
+
 def plan_comparison(
     text: str, session: Session, tools: Iterable[str], *, today: date | None = None
 ) -> Comparison | Decline:
@@ -315,13 +344,16 @@ def plan_comparison(
         " ".join(left[: a.start] + a.words + left[a.end :] + right[: b.start] + right[b.end :]),
         " ".join(left[: a.start] + left[a.end :] + right[: b.start] + b.words + right[b.end :]),
     )
-    plans: list[Plan] = []
-    for side in texts:
-        decision = plan_request(side, session, allowed, today=today)
-        if not isinstance(decision, Plan) or decision.writes:
-            reason = decision.reason if isinstance(decision, Decline) else "no read plan"
-            return Decline(f"side {side!r} does not plan: {reason}")
-        plans.append(decision)
+    plans = _plan_sides(texts, session, allowed, today)
+    reading = None
+    if isinstance(plans, Decline) and kind in _SALES_BY_DEFAULT and _names_no_figure(plans):
+        # "nordwind this year vs last year", "austria vs switzerland": two customers, periods
+        # or markets with no figure named are compared on sales, which the answer names.
+        texts = (f"sales {texts[0]}", f"sales {texts[1]}")
+        plans = _plan_sides(texts, session, allowed, today)
+        reading = "No figure was named: compared on sales."
+    if isinstance(plans, Decline):
+        return plans
     problem = _differs(plans[0], plans[1], kind)
     if problem is not None:
         return Decline(problem)
@@ -334,7 +366,7 @@ def plan_comparison(
         Side(a.label, texts[0], plans[0]),
         Side(b.label, texts[1], plans[1]),
     )
-    return Comparison(kind, sides, base)
+    return Comparison(kind, sides, base, reading)
 
 
 __all__ = ["COMPARE_SKILL", "FIGURE_SKILLS", "Comparison", "Side", "plan_comparison"]

@@ -335,6 +335,7 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
         (r"\blately\b", "recently"),
+        (r"\breorder (?:pt|pnt)s?\b", "reorder point"),
         # "and may?": a follow-up naming the month, not the modal (which has a subject).
         (r"^(\s*(?:and|what about|how about|now|same for|same in)\s+)may(?=\s*[?.!]*\s*$)",
          r"\1in may"),
@@ -518,6 +519,45 @@ def _fuller(mention: r.Mention, other: r.Mention) -> bool:
     return exact(mention) and not exact(other)
 
 
+_LONE_NUMBER_RE = re.compile(r"(?<![\w.,€$£#/+-])(?P<n>\d{4})(?![\w.,%/-])(?!\s*(?:x|×)\b)")
+_NOT_AN_ORDER_BEFORE = frozenset(
+    "over above under below than top about around approx approximately worth least most max "
+    "min by to from exceeding past last first next only limit".split()
+)
+"""Words after which a number is an amount, a count or a limit, never an order number."""
+_UNIT_AFTER = re.compile(
+    r"\s*(?:units?|pcs|pieces?|stk|stück|items?|parts?|eur|euros?|€|k|days?|weeks?|months?|"
+    r"years?|customers?|products?|orders?|invoices?|times)\b",
+    re.IGNORECASE,
+)
+
+
+def _lone_order_number(
+    text: str, spans: list[tuple[int, int]], session: Session, request: Request
+) -> None:
+    """Take a bare four-digit number as the sales order it names ("is 4900 late").
+
+    Only one such number, standing alone (not an amount after "over" or "than", not a count
+    before a unit, not a year), and only when that order exists: otherwise it stays an
+    unexplained word and the request is declined.
+    """
+    found = [
+        match
+        for match in _LONE_NUMBER_RE.finditer(text)
+        if not any(a < match.end() and match.start() < b for a, b in spans)
+        and not 1990 <= int(match.group("n")) <= 2100
+        and not _UNIT_AFTER.match(text, match.end())
+        and (text[: match.start()].split()[-1:] or [""])[0].lower() not in _NOT_AN_ORDER_BEFORE
+    ]
+    if len(found) != 1:
+        return
+    number = f"SO-{int(found[0].group('n'))}"
+    if session.scalar(select(m.SalesOrder.id).where(m.SalesOrder.number == number)) is None:
+        return
+    request.orders.append(number)
+    spans.append(found[0].span())
+
+
 def parse_request(text: str, session: Session, *, today: date | None = None) -> Request:
     """Find every entity in ``text`` that can be checked against the ERP.
 
@@ -578,6 +618,8 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
             request.orders.append(f"SO-{int(match.group('n'))}")
             label = match.start("label") if match.group("label") else match.start("n")
             spans.append((label, match.end("n")))
+    if not request.orders:
+        _lone_order_number(text, spans, session, request)
     take(r.CUSTOMER_NUMBER_RE, lambda mt: mt.group(1), request.customer_numbers)
     take(r.TRACKING_RE, lambda mt: mt.group(1), request.trackings)
     try:

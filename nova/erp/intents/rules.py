@@ -352,6 +352,9 @@ def _b_debtors(rq: Request, s: Session) -> dict[str, Any]:
     return args
 
 
+_YES_NO_PAID = re.compile(r"^(?:did|has|have)\b.*\b(?:pay|paid)\b")
+"""A yes/no question whether someone paid ("did gierschner pay?", "has winkler paid")."""
+
 RANK_MOST = r"\b(most|biggest|largest|highest|top|greatest)\b"
 """Words that rank from the top; a rule for a ranking must find one."""
 
@@ -367,6 +370,18 @@ def _b_payments(rq: Request, s: Session) -> dict[str, Any]:
         args["customer"] = customer
     if rq.invoices:
         args["invoice_number"] = rq.invoices[0]
+    elif (
+        customer
+        and rq.period is None
+        and _YES_NO_PAID.search(rq.norm)
+        and not re.search(
+            r"\b(any|anything|ever|last|latest|recent|recently|invoices?|bills?)\b", rq.norm
+        )
+    ):
+        # "did gierschner pay?": pay what? Their open invoices (a balance question) or any
+        # payment ever (the history): with no invoice (not even "his invoice"), period or
+        # "anything", it reads both ways.
+        raise NotForFastPath("'did they pay' names no invoice, period or payment")
     if rq.method:
         args["method"] = rq.method
     if rq.min_amount is not None:

@@ -94,6 +94,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             # Not the bare verb: "count BLT-2139 again" asks for a stock count (a write).
             "count": "how many,number of,count of,no of",
             "value": "how much,total,totals,value,sum,worth,amount",
+            # "avg order size": the mean value; a bare "order size" is one order's, not a total.
+            "size": "size,sizes",
             "average": "average,avg,mean,on average,typical",
             "units": "units,pieces,quantity,qty,pcs,tins,cans,bottles,boxes,packs,sets",
             "discount": "discount,discounts,discount given",
@@ -800,6 +802,18 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         named = values.get("products") or request.skus
         if not subject_set and named and set(measures) <= {"count", "units", "on_hand"}:
             subject_set = {"stock"}  # "how many brake discs do we have": what is on hand
+        if (
+            not subject_set
+            and request.warehouses
+            and measures
+            and set(measures)
+            <= {
+                "units",
+                "on_hand",
+                "reserved",
+            }
+        ):
+            subject_set = {"stock"}  # "units in ulm": what a warehouse holds, in units
         if not subject_set and request.suppliers:
             subject_set = {"purchase_orders"}
         if not subject_set and group in DIMENSION_SUBJECT:
@@ -1032,6 +1046,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if _ONE_OF_THEM.search(request.norm):
             singular = True  # "open invoices for senn" then "the biggest one?": one row
         args["limit"] = request.limit or (1 if singular else 10)
+        other = _OTHER_RANKING.get(subject)
+        if group is not None and measure == "count" and not measures and not figure_named and other:
+            # "top 5 customers by credit notes", "most returned product": by how many, or by
+            # how much? The count ranks; the answer states the other ranking beside it.
+            args["also_measure"] = other
     elif oldest:
         if not list_rows or spec.date_column is None:
             return "'oldest' of something that is not a list of dated records"
@@ -1153,6 +1172,14 @@ def _record(request: Request) -> QueryArgs | str:
     return QueryArgs.model_validate(args)
 
 
+_OTHER_RANKING = {
+    "returns": "units",
+    "credit_notes": "value",
+    "invoices": "value",
+    "payments": "value",
+    "purchase_orders": "value",
+}
+"""The second figure a ranking by number of records may have meant, per subject."""
 _LAPSE_PERIOD = re.compile(r"^(?:since|in the last|in the past|last|past|for)\b.*\d|^since\b")
 """A period measured back from today ("since march", "last 3 months"), as a lapse is stated."""
 _ONE_OF_THEM = re.compile(r"\b(?:most|least|\w+est)\s+one\b")
@@ -1273,6 +1300,10 @@ def _since(request: Request) -> date | None:
 def _measure(subject: str, measures: set[str], verbs: list[str], request: Request) -> str | None:
     spec = SUBJECTS[subject]
     wanted = set(measures)
+    if "size" in wanted:
+        if "average" not in wanted:
+            return None
+        wanted = (wanted - {"size"}) | {"value"}
     if "average" in wanted:
         wanted.discard("average")
         wanted.discard("value")
@@ -1310,7 +1341,9 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
     for specific in ("days_to_pay", "days_to_ship", "days_in_transit", "discount", "profit",
                      "reserved", "units", "open_amount"):  # fmt: skip
         if specific in wanted:
-            if len(wanted - {specific, "value", "count" if specific == "units" else ""}) > 0:
+            # "units" only names the unit of a reservation ("reserved units in ulm").
+            also = {"units": "count", "reserved": "units"}.get(specific, "")
+            if len(wanted - {specific, "value", also}) > 0:
                 return None
             if specific == "open_amount" and subject == "customers":
                 return "count"

@@ -242,6 +242,8 @@ class PurchaseOrderRow(Row):
     lines: int = column("Lines", "int")
     total: Decimal = column("Total", "money")
     days_late: int | None = column("Days late", "days")
+    product_quantity: str | None = column("Of the product")
+    """With a product asked about: how many of it the PO orders, and how many arrived."""
 
 
 def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[PurchaseOrderRow]:
@@ -262,8 +264,8 @@ def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[P
         conditions += [m.PurchaseOrder.status == "ordered", m.PurchaseOrder.expected_date < today]
     elif args.status != "any":
         conditions.append(m.PurchaseOrder.status == args.status)
-    if args.product:
-        product = resolve_product(session, args.product)
+    product = resolve_product(session, args.product) if args.product else None
+    if product is not None:
         conditions.append(
             m.PurchaseOrder.id.in_(
                 select(m.PurchaseOrderLine.purchase_order_id).where(
@@ -287,6 +289,21 @@ def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[P
             func.count(), func.coalesce(func.sum(m.PurchaseOrder.total_cents), 0)
         )
     ).one()
+    # "Is the needle bearing on order?": how many of it each PO brings, not only the PO.
+    quantities: dict[int, tuple[int, int]] = {}
+    if product is not None:
+        quantities = {
+            po_id: (int(ordered or 0), int(received or 0))
+            for po_id, ordered, received in session.execute(
+                select(
+                    m.PurchaseOrderLine.purchase_order_id,
+                    func.sum(m.PurchaseOrderLine.quantity),
+                    func.sum(m.PurchaseOrderLine.quantity_received),
+                )
+                .where(m.PurchaseOrderLine.product_id == product.id)
+                .group_by(m.PurchaseOrderLine.purchase_order_id)
+            )
+        }
     rows = []
     for po, supplier, n_lines in session.execute(
         base.order_by(m.PurchaseOrder.order_date.desc(), m.PurchaseOrder.number.desc()).limit(
@@ -307,6 +324,12 @@ def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[P
                 lines=n_lines,
                 total=money(po.total_cents),
                 days_late=late,
+                product_quantity=(
+                    f"{quantities[po.id][0]} x {product.sku}"
+                    + (f" ({quantities[po.id][1]} received)" if quantities[po.id][1] else "")
+                    if product is not None and po.id in quantities
+                    else None
+                ),
             )
         )
     if args.po_number and not rows:

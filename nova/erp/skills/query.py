@@ -542,6 +542,11 @@ class QueryArgs(SkillArgs):
     limit: Limit | None = Field(
         default=None, description="Most groups to show; ties with the last one are kept"
     )
+    also_measure: Measure | None = Field(
+        default=None,
+        description="A second figure to rank the groups by, stated beside the first when the "
+        "request names none ('top customers by credit notes': by number, and by amount)",
+    )
     list_rows: bool = Field(default=False, description="List the matching records, not a figure")
     oldest_first: bool = Field(
         default=False, description="List the records oldest first (default: newest first)"
@@ -621,6 +626,13 @@ class QueryArgs(SkillArgs):
             raise ValueError(f"{self.subject} have no date whose weekday to filter on")
         if self.date_basis == "due" and spec.due_column is None:
             raise ValueError(f"{self.subject} have no due date")
+        if self.also_measure is not None and (
+            self.also_measure not in spec.measures or self.rank is None or self.group_by is None
+        ):
+            raise ValueError(
+                "also_measure ranks the groups a second way: it needs rank, "
+                "group_by and a measure of the subject"
+            )
         if self.skip and (self.rank is None or self.group_by is None):
             raise ValueError("skip passes over ranked groups: it needs rank and group_by")
         if self.exclude_customer is not None and spec.customer_column is None:
@@ -1038,6 +1050,8 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         if args.rank:
             label += f", {args.rank} first"
     headline = _headline(spec, args, measure, [single] if single else rows, reading, total_rows)
+    if args.also_measure is not None and rows:
+        headline += _ranked_also(session, args, rows)
     if group is not None and not args.rank and args.measure in ADDITIVE and rows:
         overall = sum((r.value or 0 for r in rows), Decimal(0) if measure.kind == "money" else 0)
         headline = headline.removesuffix(".") + f"; {_fmt(overall, measure.kind)} in total."
@@ -1240,6 +1254,32 @@ def _fmt(value: Decimal | int | None, kind: Kind) -> str:
     if kind == "days":
         return f"{value} days"
     return f"{value:,}"
+
+
+def _ranked_also(session: Session, args: QueryArgs, rows: list[QueryRow]) -> str:
+    """Say how the groups rank by the other figure the request may have meant.
+
+    "Top 5 customers by credit notes" names no figure: by number and by amount are both
+    fair readings. The answer ranks by one and states the other's ranking when it differs,
+    so the owner never acts on a reading he did not mean without seeing the other.
+    """
+    assert args.also_measure is not None
+    other = run_query(
+        session,
+        args.model_copy(update={"measure": args.also_measure, "also_measure": None}),
+    )
+    label = (
+        "amount"
+        if args.also_measure == "value"
+        else SUBJECTS[args.subject].measures[args.also_measure].label
+    )
+    kind = SUBJECTS[args.subject].measures[args.also_measure].kind
+    if [r.id for r in other.rows] == [r.id for r in rows]:
+        return f" Ranked by {label}, the order is the same."
+    ranked = ", ".join(
+        f"{r.id}{f' ({r.name})' if r.name else ''} {_fmt(r.value, kind)}" for r in other.rows
+    )
+    return f" Ranked by {label} instead: {ranked}."
 
 
 def _headline(

@@ -1,0 +1,220 @@
+"""Requests with a second fair reading, or a figure left unsaid, answered so both are seen.
+
+Each test pins one mechanism against plain SQL on the standard sample (``full_erp``, anchor
+2025-06-30), with a near request that must still be read (or declined) as before:
+
+* a ranking by number of records that names no figure also states the ranking by amount
+  (or by units, for returns) when it differs;
+* a comparison that names no figure compares sales, and warehouses compare their units;
+* "avg order size" is the mean order value, a bare "order size" is not read;
+* "stock adjustments this month" lists the bookings with their products;
+* "is X on order?" states how many of X each purchase order brings;
+* "did X pay?" with no invoice, period or "anything" declines (pay what?);
+* a bare four-digit number is the sales order it names, never an amount or a year;
+* "who owes us the most" names the top debtor first.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from nova.erp.compare import run_comparison
+from nova.erp.db import ErpDatabase
+from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.intents.compare import Comparison, plan_comparison
+from nova.erp.render import render_text
+from nova.erp.skills import READ_SKILLS
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+ALL_SKILLS = list(READ_SKILLS)
+
+
+def plan(database: ErpDatabase, request: str) -> Any:
+    with database.read_session() as session:
+        return plan_request(request, session, ALL_SKILLS)
+
+
+def answer(database: ErpDatabase, request: str) -> tuple[Plan, str]:
+    decision = plan(database, request)
+    assert isinstance(decision, Plan), decision
+    with database.read_session() as session:
+        result = READ_SKILLS[decision.skill].run(session, decision.args)
+    return decision, render_text(result)
+
+
+def rows(database: ErpDatabase, sql: str, **bound: Any) -> list[Any]:
+    with database.read_session() as session:
+        return list(session.execute(text(sql), bound))
+
+
+def euros(cents: int) -> str:
+    return f"€{Decimal(cents) / 100:,.2f}"
+
+
+def test_a_ranking_by_number_states_the_ranking_by_amount(full_erp: ErpDatabase) -> None:
+    decision, said = answer(full_erp, "top 5 customers by credit notes ytd")
+    assert decision.args.measure == "count"
+    by_amount = rows(
+        full_erp,
+        """select c.name, sum(cn.amount_cents) as cents from credit_notes cn
+           join customers c on c.id = cn.customer_id
+           where cn.issue_date between '2025-01-01' and '2025-06-30'
+           group by c.id order by cents desc limit 5""",
+    )
+    assert "Ranked by amount instead: " in said
+    for name, cents in by_amount:
+        assert f"{name} {euros(cents)}" in said
+
+
+def test_a_ranking_of_returns_states_the_units_returned(full_erp: ErpDatabase) -> None:
+    _, said = answer(full_erp, "most returned product ytd")
+    ((sku, units),) = rows(
+        full_erp,
+        """select p.sku, sum(r.quantity) as units from returns r
+           join products p on p.id = r.product_id
+           where r.requested_on between '2025-01-01' and '2025-06-30'
+           group by p.id order by units desc limit 1""",
+    )
+    assert "Ranked by units returned instead: " in said
+    assert sku in said and f" {units}." in said
+
+
+def test_a_ranking_whose_figure_is_named_states_no_second_one(full_erp: ErpDatabase) -> None:
+    for request in ("top 5 customers by number of orders this yr", "most returned product by qty"):
+        decision = plan(full_erp, request)
+        assert isinstance(decision, Plan), decision
+        assert decision.args.also_measure is None
+
+
+def test_a_comparison_naming_no_figure_compares_sales(full_erp: ErpDatabase) -> None:
+    with full_erp.read_session() as session:
+        reading = plan_comparison("nordwind this year vs last year", session, ALL_SKILLS)
+        assert isinstance(reading, Comparison), reading
+        assert reading.reading == "No figure was named: compared on sales."
+        result = run_comparison(session, reading)
+    assert result is not None
+    said = render_text(result)
+    for start, end in (("2025-01-01", "2025-06-30"), ("2024-01-01", "2024-12-31")):
+        ((cents,),) = rows(
+            full_erp,
+            """select coalesce(sum(l.line_total_cents), 0) from sales_order_lines l
+               join sales_orders o on o.id = l.order_id join customers c on c.id = o.customer_id
+               where o.status != 'cancelled' and c.number = '20001'
+               and o.order_date between :start and :end""",
+            start=start,
+            end=end,
+        )
+        assert euros(cents) in said
+
+
+def test_two_warehouses_compare_their_units(full_erp: ErpDatabase) -> None:
+    with full_erp.read_session() as session:
+        reading = plan_comparison("units in main vs ulm", session, ALL_SKILLS)
+        assert isinstance(reading, Comparison), reading
+        assert [side.plan.args.warehouse for side in reading.sides] == ["MAIN", "ULM"]
+        assert {side.plan.args.measure for side in reading.sides} == {"on_hand"}
+        result = run_comparison(session, reading)
+    assert result is not None
+    said = render_text(result)
+    for warehouse, units in rows(
+        full_erp, "select warehouse, sum(on_hand) from stock_levels group by warehouse"
+    ):
+        assert f"{units:,}" in said, warehouse
+    # With no warehouse and no product, "units" alone is still nothing to compute.
+    assert isinstance(plan(full_erp, "units"), Decline)
+
+
+def test_an_average_size_is_the_mean_value_and_a_bare_size_is_not_read(
+    full_erp: ErpDatabase,
+) -> None:
+    decision = plan(full_erp, "avg invoice size this yr")
+    assert isinstance(decision, Plan), decision
+    assert (decision.args.subject, decision.args.measure) == ("invoices", "average_value")
+    for request in ("order size", "biggest order size"):
+        assert isinstance(plan(full_erp, request), Decline), request
+
+
+def test_adjustments_in_a_period_are_listed_with_their_products(full_erp: ErpDatabase) -> None:
+    decision, said = answer(full_erp, "stock adjustments this month")
+    assert decision.skill == "erp_stock_movements"
+    booked = rows(
+        full_erp,
+        """select p.sku, m.quantity from stock_movements m join products p on p.id = m.product_id
+           where m.kind = 'adjustment' and m.moved_on between '2025-06-01' and '2025-06-30'""",
+    )
+    assert booked
+    assert f"{len(booked)} stock movements" in said
+    for sku, quantity in booked:
+        assert sku in said and f"quantity {quantity}" in said
+    # A figure asked for stays the query's net units.
+    figure = plan(full_erp, "how many units were adjusted this month")
+    assert not (isinstance(figure, Plan) and figure.skill == "erp_stock_movements")
+
+
+def test_a_product_on_order_states_how_many_each_po_brings(full_erp: ErpDatabase) -> None:
+    decision, said = answer(full_erp, "is the needle bearing 6204-2rs man tgx on order?")
+    assert decision.skill == "erp_purchase_orders"
+    on_order = rows(
+        full_erp,
+        """select po.number, sum(l.quantity) from purchase_order_lines l
+           join purchase_orders po on po.id = l.purchase_order_id
+           join products p on p.id = l.product_id
+           where p.sku = 'BRG-8391' and po.status = 'ordered' group by po.id""",
+    )
+    assert on_order
+    for number, quantity in on_order:
+        line = next(line for line in said.splitlines() if line.startswith(f"- {number}:"))
+        assert f"{quantity} x BRG-8391" in line
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["did gierschner pay?", "has petz paid"],
+)
+def test_did_they_pay_with_nothing_named_declines(full_erp: ErpDatabase, request_text: str) -> None:
+    decision = plan(full_erp, request_text)
+    assert isinstance(decision, Decline), decision
+
+
+def test_did_they_pay_anything_in_a_period_is_still_answered(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "did petz pay anything this year")
+    assert isinstance(decision, Plan), decision
+    assert decision.skill == "erp_payment_history"
+
+
+def test_a_bare_four_digit_number_is_the_order_it_names(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "tracking no for 4912")
+    assert isinstance(decision, Plan), decision
+    assert decision.args.order_number == "SO-4912"
+    # An amount, a quantity and a year keep their meaning.
+    over = plan(full_erp, "orders over 1500")
+    assert isinstance(over, Plan) and over.args.amount_above == Decimal(1500)
+    year = plan(full_erp, "sales 2024")
+    assert isinstance(year, Plan), year
+    assert "SO-2024" not in str(year.args)
+    # A number that is no order stays unexplained.
+    assert isinstance(plan(full_erp, "tracking no for 9999"), Decline)
+
+
+def test_who_owes_the_most_names_the_top_debtor_first(full_erp: ErpDatabase) -> None:
+    _, said = answer(full_erp, "who owes us the most")
+    headline = said.splitlines()[0]
+    ((name, number),) = rows(
+        full_erp,
+        """select c.name, c.number from customers c
+           join invoices i on i.customer_id = c.id and i.status = 'open'
+           group by c.id
+           order by sum(i.total_cents - i.paid_cents)
+             - coalesce((select sum(p.amount_cents) from payments p
+                         where p.customer_id = c.id and p.invoice_id is null), 0)
+             - coalesce((select sum(cn.amount_cents) from credit_notes cn
+                         join invoices j on j.id = cn.invoice_id
+                         where cn.customer_id = c.id and j.status = 'open'), 0) desc
+           limit 1""",
+    )
+    assert headline.startswith(f"{name} (customer {number}) owes the most: net balance €")
