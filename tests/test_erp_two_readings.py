@@ -218,3 +218,24 @@ def test_who_owes_the_most_names_the_top_debtor_first(full_erp: ErpDatabase) -> 
            limit 1""",
     )
     assert headline.startswith(f"{name} (customer {number}) owes the most: net balance €")
+
+
+def test_a_payment_method_filters_a_figure_of_payments(full_erp: ErpDatabase) -> None:
+    decision, said = answer(full_erp, "how much came in by sepa this month")
+    assert decision.args.method == "sepa_debit"
+    ((cents, count),) = rows(
+        full_erp,
+        """select sum(amount_cents), count(*) from payments where method = 'sepa_debit'
+           and paid_on between '2025-06-01' and '2025-06-30'""",
+    )
+    assert f"{euros(cents)} over {count} payments" in said
+    # Grouped by method, or a method of something that is not a payment: not read so.
+    grouped = plan(full_erp, "payments by method this yr")
+    assert isinstance(grouped, Plan) and grouped.args.method is None
+    assert isinstance(plan(full_erp, "orders paid by paypal last month"), Decline)
+
+
+def test_reject_as_a_verb_is_the_rejected_status(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "how many returns did we reject last month")
+    assert isinstance(decision, Plan), decision
+    assert decision.args.status == "rejected"

@@ -324,7 +324,7 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), words)
     for pattern, words in (
         (r"\bwhos\b", "who is"),
-        (r"\b(?:turn(?:ed|s)?|turning) (?:down|away)\b", "rejected"),
+        (r"\b(?:turn(?:ed|s)?|turning) (?:down|away)\b|\breject(?:s|ing)?\b", "rejected"),
         (r"\bthis (?:morning|afternoon|evening)\b|\btonight\b", "today"),
         (r"\b(?:sent|send|sends|sending|brought|bring|brings) (?:something |stuff |a part |"
          r"parts |it |them )?back\b", "returned"),
@@ -687,7 +687,10 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
             if code not in request.warehouses:
                 request.warehouses.append(code)
             spans.append(match.span())
-    if re.search(r"\b(pay|pays|paid|paying|payment|payments)\b", request.norm):
+    if re.search(
+        r"\b(pay|pays|paid|paying|payment|payments|came in|come in|comes in|received|money)\b",
+        request.norm,
+    ):
         for match in METHOD_RE.finditer(_mask(text, spans)):
             request.method = METHODS[match.group(1).lower()]
             spans.append(match.span())

@@ -539,7 +539,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         return threshold
     for kind in ("invoices", "orders", "pos", "rmas", "shipments", "trackings", "references",
                  "amounts",
-                 "quantities", "percent", "delta", "method",
+                 "quantities", "percent", "delta",
                  *(() if threshold is not None else ("min_amount",)),
                  "days"):  # fmt: skip
         if request.count(kind):
@@ -1136,6 +1136,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if len(request.warehouses) > 1:
             return "several warehouses"
         args["warehouse"] = request.warehouses[0]
+    if request.method:
+        if subject != "payments" or group == "method":
+            return f"a payment method for {subject}, which are not paid by one"
+        args["method"] = request.method  # "paypal payments in june", "came in by sepa"
     args |= values
     if threshold is not None:
         if group != "customer" or ranks or list_rows or args["measure"] not in ("count", "value"):

@@ -563,6 +563,9 @@ class QueryArgs(SkillArgs):
     products: list[Name] = Field(default=[], description="SKUs (any of them)")
     status: str | None = Field(default=None, description="A status the subject declares")
     carrier: Name | None = None
+    method: Literal["bank_transfer", "sepa_debit", "card", "paypal", "cash"] | None = Field(
+        default=None, description="How the payments were made (payments only)"
+    )
     warehouse: Literal["MAIN", "ULM"] | None = Field(
         default=None, description="Warehouse (stock, stock movements, purchase orders)"
     )
@@ -643,6 +646,8 @@ class QueryArgs(SkillArgs):
             raise ValueError("customer_condition applies to subject customers only")
         if self.created_by and self.subject != "purchase_orders":
             raise ValueError("created_by applies to purchase orders only")
+        if self.method and self.subject != "payments":
+            raise ValueError("method applies to payments only")
         if self.carrier and self.subject != "shipments":
             raise ValueError("carrier applies to shipments only")
         if self.warehouse and self.subject not in ("stock", "stock_movements", "purchase_orders"):
@@ -897,6 +902,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
             )
         conditions.append(SHP.carrier == carrier)
         reading.append(f"carrier {carrier}")
+    if args.method:
+        conditions.append(PAY.method == args.method)
+        reading.append(f"paid by {args.method.replace('_', ' ')}")
     if args.created_by:
         people = [str(p) for p in session.scalars(select(PO.created_by).distinct()) if p]
         wanted = args.created_by.casefold()
