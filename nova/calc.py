@@ -735,6 +735,12 @@ _CONVERSION = re.compile(
     flags=re.IGNORECASE,
 )
 """"N <unit> in|to|into|as <unit>" (optionally "convert …", "what is …")."""
+_CONVERSION_ASKED_FIRST = re.compile(
+    r"\s*how\s+(?:many|much)\s+(?P<dst>[a-zA-Z/°µ² ]+?)\s+(?:is|are|in|make|makes)\s+"
+    r"(?P<num>[\d.,]+)\s*(?P<src>[a-zA-Z/°µ² ]+?)\s*\??\s*",
+    flags=re.IGNORECASE,
+)
+""""how many <unit> is N <unit>": the unit asked for named first ("how many km is 120 miles")."""
 
 _CURRENCY_CODES = """
     EUR USD GBP CHF JPY CNY PLN CZK HUF SEK NOK DKK RON BGN TRY CAD AUD NZD INR BRL MXN ZAR
@@ -824,7 +830,7 @@ def _exchange(text: str, tokens: list[Token], words: list[str]) -> Calculation |
 
 
 def _convert(text: str, tokens: list[Token], words: list[str]) -> Calculation | None:
-    match = _CONVERSION.fullmatch(text)
+    match = _CONVERSION.fullmatch(text) or _CONVERSION_ASKED_FIRST.fullmatch(text)
     if match is None or len(tokens) != 1 or re.search(r"[€$£¥]", match["src"] + match["dst"]):
         return None
     import pint
@@ -835,7 +841,9 @@ def _convert(text: str, tokens: list[Token], words: list[str]) -> Calculation | 
         target = source.to(_unit(match["dst"]))
     except (pint.errors.PintError, InvalidOperation, AttributeError, TypeError, ValueError):
         return None  # not a unit pint knows (currencies are not): a model's job
-    magnitude = Decimal(str(round(float(target.magnitude), 4))).normalize()
+    # About six significant digits: 6.2137 miles, 193.12 km (not 193.1213).
+    places = 4 if abs(target.magnitude) < 100 else 2
+    magnitude = Decimal(str(round(float(target.magnitude), places))).normalize()
     return Calculation(
         reading=f"unit conversion {match['num']} {match['src'].strip()} → {match['dst'].strip()}",
         lines=(f"{match['num']} {match['src'].strip()} = {magnitude:f} {match['dst'].strip()}",),

@@ -27,6 +27,8 @@ from nova.testing import route_to
         ("2 hours and 30 minutes at 90 per hour", ["Total: 225.00"]),
         ("(12 + 8) * 3 - 4", ["= 56.00"]),
         ("10 km in miles", ["6.2137"]),
+        ("how many km is 120 miles", ["193.12 km"]),
+        ("how many litres in 5 gallons", ["18.9271 litres"]),
     ],
 )
 def test_reads_exact_requests(request_text: str, expected: list[str]) -> None:
