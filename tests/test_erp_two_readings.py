@@ -239,3 +239,36 @@ def test_reject_as_a_verb_is_the_rejected_status(full_erp: ErpDatabase) -> None:
     decision = plan(full_erp, "how many returns did we reject last month")
     assert isinstance(decision, Plan), decision
     assert decision.args.status == "rejected"
+
+
+def test_which_warehouse_has_more_shows_both_top_first(full_erp: ErpDatabase) -> None:
+    decision, said = answer(full_erp, "which warehouse has more brake stuff")
+    assert (decision.args.subject, decision.args.group_by) == ("stock", "warehouse")
+    ranked = rows(
+        full_erp,
+        """select s.warehouse, sum(s.on_hand) as units from stock_levels s
+           join products p on p.id = s.product_id where p.category = 'Brakes'
+           group by s.warehouse order by units desc""",
+    )
+    assert said.index(f"- {ranked[0][0]}:") < said.index(f"- {ranked[1][0]}:")
+    for warehouse, units in ranked:
+        assert f"- {warehouse}: value {units}" in said
+    # "more ... than" is a comparison or a threshold, not the top.
+    threshold = plan(full_erp, "which customer bought more than 5 times")
+    assert isinstance(threshold, Plan) and threshold.args.rank is None
+
+
+def test_a_comparison_of_products_bought_names_no_figure_and_declines(
+    full_erp: ErpDatabase,
+) -> None:
+    with full_erp.read_session() as session:
+        # More pieces or more euros: the verb alone does not say.
+        products = plan_comparison(
+            "did the dutch buy more brakes or filters this yr", session, ALL_SKILLS
+        )
+        markets = plan_comparison(
+            "did we sell more to austria or switzerland this yr", session, ALL_SKILLS
+        )
+    assert isinstance(products, Decline), products
+    assert isinstance(markets, Comparison), markets
+    assert markets.reading == "No figure was named: compared on sales."

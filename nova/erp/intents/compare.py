@@ -290,10 +290,15 @@ _SALES_BY_DEFAULT = frozenset({"period", "customer", "categories", "countries", 
 """Kinds whose comparison, with no figure named, is of sales (warehouses hold stock, and
 suppliers are bought from: neither has an obvious default figure)."""
 _NO_FIGURE = ("subject unclear: none", "nothing to compute")
+_ONLY_A_VERB = "no figure named for orders"
+"""A side that only says "sell" or "buy": sales, unless products are compared ("did they buy
+more brakes or filters": more pieces, or more euros?)."""
 
 
-def _names_no_figure(decline: Decline) -> bool:
+def _names_no_figure(decline: Decline, kind: str) -> bool:
     """Whether a side declined only because it names nothing to compute."""
+    if _ONLY_A_VERB in decline.reason:
+        return kind not in ("categories", "skus")
     return any(reason in decline.reason for reason in _NO_FIGURE)
 
 
@@ -346,7 +351,7 @@ def plan_comparison(
     )
     plans = _plan_sides(texts, session, allowed, today)
     reading = None
-    if isinstance(plans, Decline) and kind in _SALES_BY_DEFAULT and _names_no_figure(plans):
+    if isinstance(plans, Decline) and kind in _SALES_BY_DEFAULT and _names_no_figure(plans, kind):
         # "nordwind this year vs last year", "austria vs switzerland": two customers, periods
         # or markets with no figure named are compared on sales, which the answer names.
         texts = (f"sales {texts[0]}", f"sales {texts[1]}")

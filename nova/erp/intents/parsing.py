@@ -335,6 +335,9 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
         (r"\blately\b", "recently"),
+        # "which warehouse has more brakes": with nothing to compare it to, the most.
+        (r"^((?:which|who)\b(?:(?!\b(?:than|or|vs|versus|compared)\b).)*?)\bmore\b"
+         r"(?!.*\b(?:than|or|vs|versus|compared)\b)", r"\1most"),
         (r"\breorder (?:pt|pnt)s?\b", "reorder point"),
         # "and may?": a follow-up naming the month, not the modal (which has a subject).
         (r"^(\s*(?:and|what about|how about|now|same for|same in)\s+)may(?=\s*[?.!]*\s*$)",

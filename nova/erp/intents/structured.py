@@ -797,6 +797,13 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             subject_set = {CONDITION_SUBJECT}
         if not subject_set and due:
             subject_set = {"invoices"}  # "what's due in july": money owed on invoices
+        if (
+            not subject_set
+            and group == "warehouse"
+            and (request.categories or values.get("products") or request.skus)
+            and set(measures) <= {"count", "units", "on_hand", "reserved"}
+        ):
+            subject_set = {"stock"}  # "which warehouse has the most brakes": units on hand
         if not subject_set and request.categories and (not measures or "price" in measures):
             subject_set = {"products"}  # "list all filters", "cheapest brake disc"
         named = values.get("products") or request.skus

@@ -1046,7 +1046,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
             + ", ".join(f"{r.id} ({_fmt(r.value, measure.kind)})" for r in ranked_first)
         )
     total_rows = len(rows)
-    if args.limit is not None and group is not None and len(rows) > args.limit:
+    # With only two groups ("which warehouse has more brakes"), the top one is half of a
+    # comparison: both are shown, the top first.
+    if args.limit is not None and group is not None and len(rows) > max(args.limit, 2):
         cut = rows[args.limit - 1].value
         keep = args.limit
         while keep < len(rows) and args.rank and rows[keep].value == cut:
