@@ -272,3 +272,57 @@ def test_a_comparison_of_products_bought_names_no_figure_and_declines(
     assert isinstance(products, Decline), products
     assert isinstance(markets, Comparison), markets
     assert markets.reading == "No figure was named: compared on sales."
+
+
+def test_late_purchase_orders_are_those_received_late_or_still_open_past_due(
+    full_erp: ErpDatabase,
+) -> None:
+    decision, said = answer(full_erp, "donau components how many pos late")
+    assert decision.args.status == "late"
+    ((count,),) = rows(
+        full_erp,
+        """select count(*) from purchase_orders po join suppliers s on s.id = po.supplier_id
+           where s.name = 'Donau Components' and (po.received_date > po.expected_date
+           or (po.status = 'ordered' and po.expected_date < '2025-06-30'))""",
+    )
+    assert count > 0
+    assert f"{count} purchase orders" in said
+    # "Overdue" stays the open ones past their expected date.
+    overdue = plan(full_erp, "overdue pos")
+    assert isinstance(overdue, Plan) and overdue.args.status == "overdue"
+
+
+def test_did_they_pay_an_invoice_is_the_invoice_and_its_payments(full_erp: ErpDatabase) -> None:
+    for request in ("did langer pay inv 2025-00907", "has langer paid INV-2025-00907"):
+        decision = plan(full_erp, request)
+        assert isinstance(decision, Plan), decision
+        assert decision.skill == "erp_invoice_lookup", request
+    # Without an invoice, a period and "anything" keep the payment history.
+    history = plan(full_erp, "did langer pay anything this year")
+    assert isinstance(history, Plan) and history.skill == "erp_payment_history"
+
+
+def test_who_buys_the_most_of_a_product_states_the_units_too(full_erp: ErpDatabase) -> None:
+    decision, said = answer(full_erp, "who buys the most needle bearings man tgx")
+    assert (decision.args.measure, decision.args.also_measure) == ("value", "units")
+    ((name, units),) = rows(
+        full_erp,
+        """select c.name, sum(l.quantity) as units from sales_order_lines l
+           join sales_orders o on o.id = l.order_id join customers c on c.id = o.customer_id
+           join products p on p.id = l.product_id
+           where p.sku = 'BRG-8391' and o.status != 'cancelled'
+           group by c.id order by units desc limit 1""",
+    )
+    assert f"{name} {units}" in said
+
+
+def test_a_ranking_of_customers_for_a_category_ranks_their_orders(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "top 3 customers for brakes this year")
+    assert isinstance(decision, Plan), decision
+    args = decision.args
+    assert (args.subject, args.group_by, args.category, args.limit) == (
+        "orders",
+        "customer",
+        "Brakes",
+        3,
+    )

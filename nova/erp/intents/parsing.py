@@ -522,6 +522,7 @@ def _fuller(mention: r.Mention, other: r.Mention) -> bool:
     return exact(mention) and not exact(other)
 
 
+_DID_PAY_RE = re.compile(r"^\s*did\b(?P<who>(?:\s+\S+){1,4}?\s+)pay\b", re.IGNORECASE)
 _LONE_NUMBER_RE = re.compile(r"(?<![\w.,€$£#/+-])(?P<n>\d{4})(?![\w.,%/-])(?!\s*(?:x|×)\b)")
 _NOT_AN_ORDER_BEFORE = frozenset(
     "over above under below than top about around approx approximately worth least most max "
@@ -576,6 +577,10 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     text = _YEAR_RE.sub("year", _spelled_out(text))
     for idiom, plain in _PARAPHRASES:
         text = idiom.sub(plain, text)
+    if r.INVOICE_RE.search(text):
+        # "did langer pay inv 2025-00907" asks what "has langer paid …" asks: the invoice's
+        # status and the payments booked against it, not every payment of the customer.
+        text = _DID_PAY_RE.sub(r"has\g<who>paid", text)
     text = _SHORTHAND_RE.sub(lambda match: _SHORTHAND[match.group(0).lower()], text)
     text = _NUMBER_ABBREVIATION_RE.sub(r"\1 number", text)
     text = _counts_in_digits(text)

@@ -625,14 +625,19 @@ def _b_pos(rq: Request, s: Session) -> dict[str, Any]:
     supplier = _supplier(rq, s)
     if supplier:
         args["supplier"] = supplier
-    if _flag(rq, r"\b(overdue|late)\b"):
+    if _flag(rq, r"\boverdue\b"):
         args["status"] = "overdue"
+    elif _flag(rq, r"\blate\b"):
+        # Received after the expected date, or still open past it (no period: the period
+        # would date the orders, not their lateness).
+        args["status"] = "late"
+        rq.reading = "Late: received after the expected date, or still open past it."
     elif _flag(rq, r"\b(open|outstanding|pending|on order|due in|coming in|expected in)\b"):
         args["status"] = "open"
         rq.reading = "Open purchase orders (not yet received), with their expected dates."
     elif _flag(rq, r"\breceived\b"):
         args["status"] = "received"
-    if args.get("status") in ("received", "overdue") and rq.period is not None:
+    if args.get("status") in ("received", "overdue", "late") and rq.period is not None:
         raise NotForFastPath("the period filters the order date, not the receipt or due date")
     if rq.period is not None and re.search(r"\b(due|expected|coming|arriv\w*)\b", rq.norm):
         raise NotForFastPath("the period filters the order date, not the expected date")

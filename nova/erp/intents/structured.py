@@ -804,7 +804,12 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             and set(measures) <= {"count", "units", "on_hand", "reserved"}
         ):
             subject_set = {"stock"}  # "which warehouse has the most brakes": units on hand
-        if not subject_set and request.categories and (not measures or "price" in measures):
+        if (
+            not subject_set
+            and request.categories
+            and (not measures or "price" in measures)
+            and (group is None or group in SUBJECTS["products"].dimensions)
+        ):
             subject_set = {"products"}  # "list all filters", "cheapest brake disc"
         named = values.get("products") or request.skus
         if not subject_set and named and set(measures) <= {"count", "units", "on_hand"}:
@@ -1058,6 +1063,18 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             # "top 5 customers by credit notes", "most returned product": by how many, or by
             # how much? The count ranks; the answer states the other ranking beside it.
             args["also_measure"] = other
+        if (
+            subject == "orders"
+            and group is not None
+            and group != "product"
+            and measure == "value"
+            and not measures
+            and not figure_named
+            and (values.get("products") or request.skus or request.categories)
+        ):
+            # "who buys the most needle bearings": the most euros, or the most pieces? The
+            # value ranks (as for any sales figure); the units ranking is stated beside it.
+            args["also_measure"] = "units"
     elif oldest:
         if not list_rows or spec.date_column is None:
             return "'oldest' of something that is not a list of dated records"

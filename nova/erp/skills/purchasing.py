@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from nova.erp import models as m
@@ -214,7 +214,7 @@ def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillR
     )
 
 
-PoStatus = Literal["open", "received", "overdue", "cancelled", "any"]
+PoStatus = Literal["open", "received", "overdue", "late", "cancelled", "any"]
 
 
 class PurchaseOrdersArgs(_Period):
@@ -223,7 +223,9 @@ class PurchaseOrdersArgs(_Period):
     po_number: PoNumber | None = Field(default=None, description="e.g. PO-2025-0193")
     supplier: Name | None = Field(default=None, description=SUPPLIER_HELP)
     status: PoStatus = Field(
-        default="any", description="open (not yet received), received, overdue, cancelled or any"
+        default="any",
+        description="open (not yet received), received, overdue (open past the expected date), "
+        "late (received after the expected date, or open past it), cancelled or any",
     )
     product: Name | None = Field(default=None, description="Only POs containing this SKU")
     limit: Limit = 20
@@ -262,6 +264,14 @@ def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[P
         conditions.append(m.PurchaseOrder.status == "ordered")
     elif args.status == "overdue":
         conditions += [m.PurchaseOrder.status == "ordered", m.PurchaseOrder.expected_date < today]
+    elif args.status == "late":
+        # Late is late whether it has arrived since or not: "how many POs were late".
+        conditions.append(
+            or_(
+                m.PurchaseOrder.received_date > m.PurchaseOrder.expected_date,
+                and_(m.PurchaseOrder.status == "ordered", m.PurchaseOrder.expected_date < today),
+            )
+        )
     elif args.status != "any":
         conditions.append(m.PurchaseOrder.status == args.status)
     product = resolve_product(session, args.product) if args.product else None

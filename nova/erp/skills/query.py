@@ -1284,11 +1284,13 @@ def _ranked_also(session: Session, args: QueryArgs, rows: list[QueryRow]) -> str
         else SUBJECTS[args.subject].measures[args.also_measure].label
     )
     kind = SUBJECTS[args.subject].measures[args.also_measure].kind
-    if [r.id for r in other.rows] == [r.id for r in rows]:
-        return f" Ranked by {label}, the order is the same."
+    same = [r.id for r in other.rows] == [r.id for r in rows]
     ranked = ", ".join(
-        f"{r.id}{f' ({r.name})' if r.name else ''} {_fmt(r.value, kind)}" for r in other.rows
+        f"{r.id}{f' ({r.name})' if r.name and not same else ''} {_fmt(r.value, kind)}"
+        for r in other.rows
     )
+    if same:
+        return f" Ranked by {label}, the order is the same: {ranked}."
     return f" Ranked by {label} instead: {ranked}."
 
 
