@@ -234,7 +234,9 @@ def _discount(text: str, tokens: list[Token], words: list[str]) -> Calculation |
     if pair is None or not _DISCOUNT & set(words) - {"by"}:
         return None
     percent, number = pair
-    if not _explained(words, _DISCOUNT | {"on", "take", "apply", "after"}):
+    # "2% skonto on 3,456.78 - what do they pay": what is left is what the customer pays.
+    paying = {"pay", "pays", "they", "customer", "client"}
+    if not _explained(words, _DISCOUNT | {"on", "take", "apply", "after"} | paying):
         return None
     rate, amount = percent.value / 100, number.value
     kind = "Skonto" if "skonto" in words else "discount"

@@ -390,3 +390,9 @@ def test_german_vat_and_skonto_as_the_owner_types_them(request_text: str, line: 
     result = calculate(request_text)
     assert result is not None and line in result.lines
     assert calculate("100 incl 19% tip") is None  # "incl" alone says nothing of VAT
+
+
+def test_what_the_customer_pays_after_skonto() -> None:
+    result = calculate("2% skonto on 3,456.78 - what do they pay")
+    assert result is not None
+    assert "Skonto 2%: 69.14" in result.text and "After Skonto: 3,387.64" in result.text

@@ -326,3 +326,25 @@ def test_a_ranking_of_customers_for_a_category_ranks_their_orders(full_erp: ErpD
         "Brakes",
         3,
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "plain"),
+    [
+        ("welche kunden sind aktuell gesperrt?", "which customers are blocked"),
+        ("wie viel ist im juni an zahlungen reingekommen?", "how much in payments came in in june"),
+        ("klausner landtechnik - contact person + email?", "klausner landtechnik contact"),
+        (
+            "any shipments still in transit that shouldve arrived by now?",
+            "shipments running late",
+        ),
+        ("open POs - how many and total value?", "how many open POs and whats the total"),
+    ],
+)
+def test_everyday_forms_read_as_the_plain_request(
+    full_erp: ErpDatabase, typed: str, plain: str
+) -> None:
+    said, written = plan(full_erp, typed), plan(full_erp, plain)
+    assert isinstance(written, Plan), written
+    assert isinstance(said, Plan), said
+    assert (said.skill, said.args) == (written.skill, written.args)

@@ -122,6 +122,8 @@ _TERMS: dict[str, str] = {
     "sendungen": "shipments", "versand": "shipping", "versandkosten": "shipping cost",
     "versendet": "shipped", "verschickt": "shipped", "geliefert": "delivered",
     "zugestellt": "delivered", "unterwegs": "in transit", "raus": "shipped",
+    "gesperrt": "blocked", "gesperrte": "blocked", "gesperrten": "blocked",
+    "reingekommen": "came in", "hereingekommen": "came in",
     "lager": "warehouse", "hauptlager": "main warehouse", "lagerbestand": "stock",
     "bestand": "stock",
     "bestände": "stock", "lagerwert": "stock value", "auf lager": "in stock",

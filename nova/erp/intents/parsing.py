@@ -335,6 +335,10 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
         (r"\blately\b", "recently"),
+        (r"\bcontact person\b", "contact"),
+        # "in transit that should've arrived by now": running late, a fact of the records.
+        (r"\b(?:that |which )?(?:should ?(?:ve|'ve| have)|were supposed to(?: have)?) "
+         r"(?:arrived|been delivered|been there|landed)(?: by now| already)?", "running late"),
         # "which warehouse has more brakes": with nothing to compare it to, the most.
         (r"^((?:which|who)\b(?:(?!\b(?:than|or|vs|versus|compared)\b).)*?)\bmore\b"
          r"(?!.*\b(?:than|or|vs|versus|compared)\b)", r"\1most"),

@@ -984,6 +984,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if "partly_paid" in statuses:
         # "partly paid invoices still open": partly paid ones are open by definition.
         statuses = [s_ for s_ in statuses if s_ != "open"]
+    if "running_late" in statuses:
+        # "in transit that should have arrived by now": running late ones are in transit.
+        statuses = [s_ for s_ in statuses if s_ != "in_transit"]
     if due:
         if subject != "invoices":
             return f"'due' of {subject}, which have no due date"
@@ -1216,7 +1219,8 @@ _WHO_WITH = re.compile(r"\bwho\b.*\b(?:with|from)\b")
 _WHO_OF_ONE = re.compile(r"^who(?:\s+\w+){1,2}\s+(?:it|that one|this one)\b")
 """"Who ... with", "who do we buy from": the other party, not the person who made them."""
 _COUNT_AND_AMOUNT = re.compile(
-    r"\bhow many\b(?:\s+\w+){0,3}\s+and\s+(?:what|whats|what is|how much)\b"
+    r"\bhow many\b(?:\s+\w+){0,3}\s+and\s+(?:what|whats|what is|how much|"
+    r"(?:the\s+)?total(?:\s+value)?|(?:the\s+)?value|worth)\b"
 )
 """A count and a second figure asked together ("how many and what's left on them")."""
 _OWED_STATUSES = frozenset({"open", "overdue", "not_due", "partly_paid"})
