@@ -348,3 +348,41 @@ def test_everyday_forms_read_as_the_plain_request(
     assert isinstance(written, Plan), written
     assert isinstance(said, Plan), said
     assert (said.skill, said.args) == (written.skill, written.args)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason"),
+    [
+        # An instruction to act: a list of the supplier's POs would read as done.
+        ("order the clutch discs from delta bearings now pls", "asks for an action"),
+        ("ship order 4912 today", "asks for an action"),
+        # "What's reserved" asks which stock is, not one figure over all of it.
+        ("what's reserved right now", "which records"),
+        # The period is when they arrived; the query would date the orders.
+        ("which po's came in last week", "arrived in a period"),
+    ],
+)
+def test_a_request_the_reading_would_change_declines(
+    full_erp: ErpDatabase, request_text: str, reason: str
+) -> None:
+    decision = plan(full_erp, request_text)
+    assert isinstance(decision, Decline), decision
+    assert reason in decision.reason
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["order 4921 status", "purchase orders from eifel filtertechnik", "email for delta hydraulics"],
+)
+def test_nouns_that_look_like_actions_are_still_read(
+    full_erp: ErpDatabase, request_text: str
+) -> None:
+    assert isinstance(plan(full_erp, request_text), Plan), request_text
+
+
+def test_a_comparison_per_group_declines(full_erp: ErpDatabase) -> None:
+    with full_erp.read_session() as session:
+        grouped = plan_comparison("sales per category q2 vs q1", session, ALL_SKILLS)
+        total = plan_comparison("sales q2 vs q1", session, ALL_SKILLS)
+    assert isinstance(grouped, Decline) and "per group" in grouped.reason
+    assert isinstance(total, Comparison)

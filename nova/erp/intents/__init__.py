@@ -150,7 +150,10 @@ def plan_request(
 _ACTION = re.compile(
     r"^(?:please |pls |can you |could you )?(?:reorder(?! (?:candidates?|points?|levels?|list|"
     r"report|suggestions?)\b)|refund|cancel|book|create|raise|adjust|"
-    r"block|unblock|delete|remove|change|update|write off|send(?! me\b)|chase|remind)\b"
+    r"block|unblock|delete|remove|change|update|write off|send(?! me\b)|chase|remind|approve|"
+    r"buy|purchase(?! orders?\b)|place|ship|"
+    # "order the clutch discs from delta": the verb, not "order 4921" or "order status".
+    r"order(?= (?:the|a|an|some|more|another|them|it|those|these|new|what|everything)\b))\b"
 )
 """A request that opens with an action ("reorder everything under reorder point in ulm"):
 a read skill would only list what the action is about, which reads as done."""

@@ -29,6 +29,8 @@ from nova.erp.intents import Decline, Plan, plan_request
 from nova.erp.intents.parsing import parse_request
 from nova.erp.intents.request import NotForFastPath, Request, Unclear
 from nova.erp.intents.rules import GLOBAL_WORDS
+from nova.erp.intents.structured import grouping
+from nova.erp.resolve import normalise
 
 COMPARE_SKILL = "erp_compare"
 """The name a composite answer of two plans is recorded under (no skill of its own)."""
@@ -334,6 +336,9 @@ def plan_comparison(
     asked = [w for w in words if _bare(w) in _COMPARATIVES or w.strip(_PUNCTUATION) == "%"]
     if len(asked) > 1:
         return Decline("several comparatives")
+    if grouping(normalise(text)) is not None:
+        # "sales per category q2 vs q1": the composite answer compares two totals.
+        return Decline("a comparison per group; the composite answer compares totals")
     split = _split(words)
     if split is None:
         return Decline("no one split word ('vs', 'or', 'than', 'compared to')")

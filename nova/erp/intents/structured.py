@@ -1027,6 +1027,14 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         condition = conditions[0]
     if subject == "customers" and "open_amount" in measures:
         condition, measure = "owing", "count"
+    if (
+        subject == "purchase_orders"
+        and request.period is not None
+        and re.search(r"\b(?:came|come|comes|arrived|arrive|arrives|received|delivered|got)\b",
+                      request.norm)
+    ):  # fmt: skip
+        # "which POs came in last week": the period is the arrival, the query's the order date.
+        return "purchase orders that arrived in a period: the period is not the order date"
     if (subject, status) in EVENT_DATED and request.period is not None and not due:
         # "orders delivered last month": the period would filter the order date instead.
         return f"{status} {subject} over a period: the period is not the {status} date"
@@ -1225,7 +1233,12 @@ _COUNT_AND_AMOUNT = re.compile(
 """A count and a second figure asked together ("how many and what's left on them")."""
 _OWED_STATUSES = frozenset({"open", "overdue", "not_due", "partly_paid"})
 """Invoice statuses whose listed amount is what is still owed."""
-_WHICH_ANY = re.compile(r"\b(?:anything|anyone|anybody|any)\b")
+_WHICH_ANY = re.compile(
+    r"\b(?:anything|anyone|anybody|any)\b"
+    # "what's reserved right now": which stock is, not one figure over all of it.
+    r"|^(?:what s|whats|what is|what are|what)\s+(?:reserved|on order|in transit|late|overdue|open|"
+    r"pending|due|outstanding)\b"
+)
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
     r"priciest|dearest|highest priced|lowest priced)\b"
