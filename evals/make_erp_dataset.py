@@ -526,6 +526,7 @@ class _Builder:
             args: dict[str, Any],
             rows: list[Any],
             extra: list[dict[str, str]] | None = None,
+            shown: int = 20,
         ) -> None:
             rows = sorted(rows, key=lambda p: (p.paid_on, p.number), reverse=True)
             self.add(
@@ -537,23 +538,25 @@ class _Builder:
                     "erp_payment_history",
                     args,
                     [num(len(rows)), num(money(sum(p.amount_cents for p in rows))), *(extra or [])],
-                    [p.number for p in rows][:20],
+                    [p.number for p in rows][:shown],
                 )
             )
 
         payers = [
             c for c in d.unique_heads if sum(1 for p in d.payments if p.customer_id == c.id) >= 3
         ]
-        for phrasing in (
-            "Show the payment history for {c}",
-            "When did {c} last pay us?",
-            "payments from {c}",
+        for phrasing, shown in (
+            ("Show the payment history for {c}", 20),
+            # "last pay": the latest payment (the headline still counts them all).
+            ("When did {c} last pay us?", 1),
+            ("payments from {c}", 20),
         ):
             customer = self.pick(payers)
             add(
                 phrasing.format(c=self.short(customer)),
-                {"customer": customer.number},
+                {"customer": customer.number, **({"limit": 1} if shown == 1 else {})},
                 [p for p in d.payments if p.customer_id == customer.id],
+                shown=shown,
             )
         june = (date(2025, 6, 1), self.today)
         customer = self.pick(

@@ -386,3 +386,38 @@ def test_a_comparison_per_group_declines(full_erp: ErpDatabase) -> None:
         total = plan_comparison("sales q2 vs q1", session, ALL_SKILLS)
     assert isinstance(grouped, Decline) and "per group" in grouped.reason
     assert isinstance(total, Comparison)
+
+
+@pytest.mark.parametrize(
+    ("typed", "plain"),
+    [
+        ("revenue mtd?", "revenue this month"),
+        ("ist die rechnung 2025-00457 bezahlt?", "is INV-2025-00457 paid"),
+        ("invoice 2025-00457 paid?", "INV-2025-00457 paid?"),
+        ("top5 customers this year", "top 5 customers this year"),
+        ("when did dobes last pay", "dobes last payment"),
+        ("wann hat dobes zuletzt bezahlt", "dobes last payment"),
+    ],
+)
+def test_abbreviations_and_short_forms_read_as_the_plain_request(
+    full_erp: ErpDatabase, typed: str, plain: str
+) -> None:
+    said, written = plan(full_erp, typed), plan(full_erp, plain)
+    assert isinstance(written, Plan), written
+    assert isinstance(said, Plan), said
+    assert (said.skill, said.args) == (written.skill, written.args)
+
+
+def test_what_we_last_paid_for_a_part_stays_our_purchase_price(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "what did we last pay for FLT-2215 and who from")
+    assert isinstance(decision, Plan) and decision.skill == "erp_purchase_orders", decision
+
+
+def test_a_count_after_a_bottom_ranking_is_its_limit(full_erp: ErpDatabase) -> None:
+    decision = plan(full_erp, "smallest 3 invoices this year")
+    assert isinstance(decision, Plan), decision
+    assert (decision.args.rank, decision.args.limit) == ("lowest", 3)
+    # "last 5 months" stays a period.
+    period = plan(full_erp, "sales in the last 5 months")
+    assert isinstance(period, Plan), period
+    assert getattr(period.args, "limit", None) in (None, 20, 25)

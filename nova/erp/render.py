@@ -323,6 +323,8 @@ def _headline_of(result: SkillResult[Any]) -> str:
         if not rows:
             return f"No payments match{_period(facts)}."
         text = f"{_s(count, 'payment')}{_period(facts)}, {facts['total']} in total."
+        if "latest" in facts:
+            text += f" The latest: {facts['latest']}."
         if "avg_days_to_pay" in facts:
             text += (
                 f" On average paid {facts['avg_days_to_pay']} days after the invoice date "

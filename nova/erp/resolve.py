@@ -659,14 +659,18 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             fixed(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
         ),
         (
-            re.compile(r"\bthis\s+quarter\b", flags),
+            re.compile(r"\b(?:this\s+quarter|quarter[-\s]to[-\s]date|qtd)\b", flags),
             fixed(*_quarter(today.year, this_quarter)),
         ),
         (
             re.compile(r"\b(?:last|previous)\s+quarter\b", flags),
             fixed(*_quarter(last_quarter_year, last_quarter)),
         ),
-        (re.compile(r"\bthis\s+month\b", flags), fixed(*_month(today.year, today.month))),
+        (
+            # "mtd": month to date, which ends today like the month itself in the data.
+            re.compile(r"\b(?:this\s+month|month[-\s]to[-\s]date|mtd)\b", flags),
+            fixed(*_month(today.year, today.month)),
+        ),
         (re.compile(r"\bnext\s+month\b", flags), fixed(*_month(next_month.year, next_month.month))),
         (
             re.compile(r"\b(?:last|previous)\s+month\b", flags),

@@ -50,7 +50,8 @@ DAYS_RE = re.compile(
     re.IGNORECASE,
 )
 LIMIT_RE = re.compile(
-    r"\b(?:top|last|latest|first|best|recent|newest)\s+(?P<n>\d{1,3})\b(?!\s*(?:days?|weeks?|months?|years?)\b)",
+    r"\b(?:top|last|latest|first|best|recent|newest|bottom|worst|weakest|lowest|smallest|"
+    r"biggest|largest|highest)\s+(?P<n>\d{1,3})\b(?!\s*(?:days?|weeks?|months?|years?)\b)",
     re.IGNORECASE,
 )
 PERCENT_RE = re.compile(r"(?P<n>\d{1,3}(?:\.\d)?)\s*%")
@@ -335,6 +336,13 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
         (r"\blately\b", "recently"),
+        (r"\b(top|bottom)(\d{1,3})\b", r"\1 \2"),  # "top5"
+        # "when did dobes last pay": the latest payment, not every one.
+        # ("what did we last pay for FLT-2215" is our purchase price: not after "we".)
+        (r"(?<!\bwe )\blast (?:pay|paid)\b|(?<!\bwe )\b(?:pay|paid) last\b", "last payment"),
+        # "invoice 2025-00457", "rechnung 2025-00457": the number without its INV- prefix.
+        (r"\b(invoices?|rechnung|rechnungen|bills?)\s+(?:no\.?\s*|nr\.?\s*|number\s+|#\s*)?"
+         r"(20\d\d-\d{3,5})\b", r"\1 INV-\2"),
         (r"\bcontact person\b", "contact"),
         # "in transit that should've arrived by now": running late, a fact of the records.
         (r"\b(?:that |which )?(?:should ?(?:ve|'ve| have)|were supposed to(?: have)?) "

@@ -225,7 +225,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
         "rank",
         {
             "highest": "most,best,highest,top,biggest,largest,main,greatest,most common",
-            "lowest": "least,worst,lowest,fewest,smallest,weakest,slowest",
+            "lowest": "least,worst,lowest,fewest,smallest,weakest,slowest,bottom",
         },
     ),
     **_entries(

@@ -396,6 +396,16 @@ def payment_history(session: Session, args: PaymentHistoryArgs) -> SkillResult[P
         Fact(key="total", label="Received", value=money(total), kind="money"),
         *_period_facts(args.date_from, args.date_to),
     ]
+    if args.limit == 1 and rows and count > 1 and not args.largest_first:
+        # "When did dobes last pay": the one shown is the latest, which the headline says.
+        latest = rows[0]
+        facts.append(
+            Fact(
+                key="latest",
+                label="Latest payment",
+                value=f"{latest.id} on {latest.paid_on}, €{latest.amount:,.2f}",
+            )
+        )
     if delays:
         facts += [
             Fact(
