@@ -421,3 +421,25 @@ def test_a_count_after_a_bottom_ranking_is_its_limit(full_erp: ErpDatabase) -> N
     period = plan(full_erp, "sales in the last 5 months")
     assert isinstance(period, Plan), period
     assert getattr(period.args, "limit", None) in (None, 20, 25)
+
+
+def test_the_same_period_last_year_is_the_left_period_a_year_earlier(
+    full_erp: ErpDatabase,
+) -> None:
+    with full_erp.read_session() as session:
+        reading = plan_comparison("senn ytd vs same time last yr", session, ALL_SKILLS)
+        assert isinstance(reading, Comparison), reading
+        result = run_comparison(session, reading)
+    assert result is not None
+    said = render_text(result)
+    for start, end in (("2025-01-01", "2025-06-30"), ("2024-01-01", "2024-06-30")):
+        ((cents,),) = rows(
+            full_erp,
+            """select coalesce(sum(l.line_total_cents), 0) from sales_order_lines l
+               join sales_orders o on o.id = l.order_id join customers c on c.id = o.customer_id
+               where o.status != 'cancelled' and c.name like 'Senn%'
+               and o.order_date between :start and :end""",
+            start=start,
+            end=end,
+        )
+        assert euros(cents) in said

@@ -242,8 +242,32 @@ def _year_months(text: str, today: date) -> str:
     return _MONTH_OF_YEAR.sub(dated, text)
 
 
+_SAME_PERIOD = re.compile(
+    r"^(?:the\s+)?same\s+(?:period|time|days|dates|stretch)\s+(?:of\s+|in\s+)?"
+    r"(?:last|previous|the\s+previous)\s+(?:year|yr)$"
+)
+"""The left side's period a year earlier ("sales since easter vs same period last yr")."""
+
+
+def _year_earlier(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
 def _elided(left: list[str], right: list[str], session: Session, today: date) -> list[str]:
-    """Complete "this year than last": the right side's bare "last" takes the left's unit."""
+    """Complete "this year than last": the right side's bare "last" takes the left's unit.
+
+    "… vs same period last year" takes the left side's period, a year earlier, as dates.
+    """
+    if _SAME_PERIOD.match(" ".join(_bare(w) for w in right)):
+        request = _parse(left, session, today)
+        period = request.period if request else None
+        if period is None or period.start is None or period.end is None:
+            return right
+        start, end = _year_earlier(period.start), _year_earlier(period.end)
+        return ["from", start.isoformat(), "to", end.isoformat()]
     if [_bare(w) for w in right] != ["last"]:
         return right
     request = _parse(left, session, today)
