@@ -50,6 +50,14 @@ def plan_read(database: ErpDatabase, request: str) -> Any:
         return plan_request(request, session, list(READ_SKILLS))
 
 
+def assert_read_alike(database: ErpDatabase, said: str, plain: str) -> None:
+    """Plan ``said`` (as the owner types it) exactly as ``plain`` (words the readers know)."""
+    typed, written = plan_read(database, said), plan_read(database, plain)
+    assert isinstance(written, Plan), written
+    assert isinstance(typed, Plan), typed
+    assert (typed.skill, typed.args) == (written.skill, written.args)
+
+
 def answer_read(database: ErpDatabase, request: str) -> tuple[Plan, str]:
     """Return the plan of ``request`` (it must be one) and its rendered answer."""
     decision = plan_read(database, request)

@@ -16,6 +16,7 @@ from nova.erp.db import ErpDatabase
 from nova.erp.intents import Decline, Plan, plan_request
 from nova.erp.resolve import find_period
 from nova.erp.skills import READ_SKILLS
+from tests.erp_helpers import assert_read_alike
 
 pytest_plugins = ("tests.erp_fixtures",)
 
@@ -23,14 +24,6 @@ pytest_plugins = ("tests.erp_fixtures",)
 def plan(database: ErpDatabase, text: str) -> Any:
     with database.read_session() as session:
         return plan_request(text, session, list(READ_SKILLS))
-
-
-def assert_read_alike(database: ErpDatabase, said: str, plain: str) -> None:
-    """Plan ``said`` (as the owner types it) exactly as ``plain`` (words the readers know)."""
-    typed, written = plan(database, said), plan(database, plain)
-    assert isinstance(written, Plan), written
-    assert isinstance(typed, Plan), typed
-    assert (typed.skill, typed.args) == (written.skill, written.args)
 
 
 @pytest.mark.parametrize(

@@ -24,27 +24,19 @@ from sqlalchemy import text
 
 from nova.erp.compare import run_comparison
 from nova.erp.db import ErpDatabase
-from nova.erp.intents import Decline, Plan, plan_request
+from nova.erp.intents import Decline, Plan
 from nova.erp.intents.compare import Comparison, plan_comparison
 from nova.erp.render import render_text
 from nova.erp.skills import READ_SKILLS
+from tests.erp_helpers import answer_read, assert_read_alike, plan_read
 
 pytest_plugins = ("tests.erp_fixtures",)
 
 ALL_SKILLS = list(READ_SKILLS)
 
 
-def plan(database: ErpDatabase, request: str) -> Any:
-    with database.read_session() as session:
-        return plan_request(request, session, ALL_SKILLS)
-
-
-def answer(database: ErpDatabase, request: str) -> tuple[Plan, str]:
-    decision = plan(database, request)
-    assert isinstance(decision, Plan), decision
-    with database.read_session() as session:
-        result = READ_SKILLS[decision.skill].run(session, decision.args)
-    return decision, render_text(result)
+plan = plan_read
+answer = answer_read
 
 
 def rows(database: ErpDatabase, sql: str, **bound: Any) -> list[Any]:
@@ -339,15 +331,18 @@ def test_a_ranking_of_customers_for_a_category_ranks_their_orders(full_erp: ErpD
             "shipments running late",
         ),
         ("open POs - how many and total value?", "how many open POs and whats the total"),
+        ("revenue mtd?", "revenue this month"),
+        ("ist die rechnung 2025-00457 bezahlt?", "is INV-2025-00457 paid"),
+        ("invoice 2025-00457 paid?", "INV-2025-00457 paid?"),
+        ("top5 customers this year", "top 5 customers this year"),
+        ("when did dobes last pay", "dobes last payment"),
+        ("wann hat dobes zuletzt bezahlt", "dobes last payment"),
     ],
 )
 def test_everyday_forms_read_as_the_plain_request(
     full_erp: ErpDatabase, typed: str, plain: str
 ) -> None:
-    said, written = plan(full_erp, typed), plan(full_erp, plain)
-    assert isinstance(written, Plan), written
-    assert isinstance(said, Plan), said
-    assert (said.skill, said.args) == (written.skill, written.args)
+    assert_read_alike(full_erp, typed, plain)
 
 
 @pytest.mark.parametrize(
@@ -386,26 +381,6 @@ def test_a_comparison_per_group_declines(full_erp: ErpDatabase) -> None:
         total = plan_comparison("sales q2 vs q1", session, ALL_SKILLS)
     assert isinstance(grouped, Decline) and "per group" in grouped.reason
     assert isinstance(total, Comparison)
-
-
-@pytest.mark.parametrize(
-    ("typed", "plain"),
-    [
-        ("revenue mtd?", "revenue this month"),
-        ("ist die rechnung 2025-00457 bezahlt?", "is INV-2025-00457 paid"),
-        ("invoice 2025-00457 paid?", "INV-2025-00457 paid?"),
-        ("top5 customers this year", "top 5 customers this year"),
-        ("when did dobes last pay", "dobes last payment"),
-        ("wann hat dobes zuletzt bezahlt", "dobes last payment"),
-    ],
-)
-def test_abbreviations_and_short_forms_read_as_the_plain_request(
-    full_erp: ErpDatabase, typed: str, plain: str
-) -> None:
-    said, written = plan(full_erp, typed), plan(full_erp, plain)
-    assert isinstance(written, Plan), written
-    assert isinstance(said, Plan), said
-    assert (said.skill, said.args) == (written.skill, written.args)
 
 
 def test_what_we_last_paid_for_a_part_stays_our_purchase_price(full_erp: ErpDatabase) -> None:
