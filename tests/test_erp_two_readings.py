@@ -418,3 +418,26 @@ def test_the_same_period_last_year_is_the_left_period_a_year_earlier(
             end=end,
         )
         assert euros(cents) in said
+
+
+@pytest.mark.parametrize(
+    ("request_text", "subject", "group"),
+    [
+        # Suppliers are paid by us: the spending is ours, on purchase orders.
+        ("top 3 suppliers by what we spent ytd", "purchase_orders", "supplier"),
+        # What customers spend with us is our sales.
+        ("which customers spent the most this year", "orders", "customer"),
+    ],
+)
+def test_spending_is_read_by_who_spends(
+    full_erp: ErpDatabase, request_text: str, subject: str, group: str
+) -> None:
+    decision = plan(full_erp, request_text)
+    assert isinstance(decision, Plan), decision
+    assert (decision.args.subject, decision.args.measure, decision.args.group_by) == (
+        subject,
+        "value",
+        group,
+    )
+    # With nobody named, "spent" still reads both ways.
+    assert isinstance(plan(full_erp, "where did we spend the most last yr"), Decline)

@@ -749,6 +749,28 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if isinstance(per_customer, str):
             return per_customer
         subjects, group, conditions, verbs, measures = per_customer
+    elif (
+        "spend" in verbs
+        and (group == "supplier" or request.suppliers)
+        and not (request.customers or request.customer_numbers or group == "customer")
+    ):
+        # "top 3 suppliers by what we spent", "po spend per supplier": suppliers are paid by
+        # us, so the spending is ours, on purchase orders.
+        verbs = [v for v in verbs if v != "spend"]
+        subjects = [*subjects, "purchase_orders"]
+        figure_named = True
+        measures = [*measures, "value"]
+    elif (
+        "spend" in verbs
+        and (group == "customer" or "customers" in subjects)
+        and not re.search(r"\bwe\b", request.norm)
+    ):
+        # "which customers spent the most": what customers spend with us is our sales.
+        verbs = [v for v in verbs if v != "spend"]
+        subjects = [s_ for s_ in subjects if s_ != "customers"] + ["orders"]
+        group = group or "customer"
+        figure_named = True
+        measures = [*measures, "value"]
     elif "spend" in verbs:
         return "'spent' reads as customers' purchases or ours"
     # --- the subject
