@@ -353,6 +353,7 @@ def test_everyday_forms_read_as_the_plain_request(
         ("ship order 4912 today", "asks for an action"),
         # "What's reserved" asks which stock is, not one figure over all of it.
         ("what's reserved right now", "which records"),
+        ("what stock is reserved", "which records"),
         # The period is when they arrived; the query would date the orders.
         ("which po's came in last week", "arrived in a period"),
     ],

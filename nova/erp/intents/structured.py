@@ -1258,8 +1258,8 @@ _OWED_STATUSES = frozenset({"open", "overdue", "not_due", "partly_paid"})
 _WHICH_ANY = re.compile(
     r"\b(?:anything|anyone|anybody|any)\b"
     # "what's reserved right now": which stock is, not one figure over all of it.
-    r"|^(?:what s|whats|what is|what are|what)\s+(?:reserved|on order|in transit|late|overdue|open|"
-    r"pending|due|outstanding)\b"
+    r"|^(?:what s|whats|what is|what are|what)\s+(?:\w+\s+(?:is|are)\s+)?"
+    r"(?:reserved|on order|in transit|late|overdue|open|pending|due|outstanding)\b"
 )
 _SIZE_RANK = re.compile(
     r"\b(?:biggest|largest|highest|smallest|lowest|cheapest|least expensive|most expensive|"
