@@ -8,6 +8,7 @@ owner's own requests fails here rather than only in a report.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,19 @@ def test_a_dev_slice_passes_at_its_measured_floor() -> None:
     assert summary["cases"] == 20
     # Measured 0.80 on 2026-12-03 (the floor was 0.45 before); one case (0.05) of slack.
     assert summary["pass_rate"] >= 0.75, summary["failures"]
+
+
+def test_the_sdk_path_serves_the_checkout_graphs_from_its_own_folder(tmp_path: Path) -> None:
+    """The dev server keeps its threads beside its config: the evaluation's, not the checkout's."""
+    import json
+
+    from evals.daily_eval import ROOT, isolated_dev_config
+
+    config = isolated_dev_config(tmp_path / "dev-server")
+    assert config.parent == tmp_path / "dev-server"
+    written = json.loads(config.read_text())
+    served = json.loads((ROOT / "langgraph.json").read_text())
+    assert set(written["graphs"]) == set(served["graphs"])
+    for target in written["graphs"].values():
+        path, _, attribute = target.partition(":")
+        assert Path(path).is_file() and attribute, target
