@@ -167,6 +167,12 @@ _LABELS = {
 }
 
 
+_SELF_EXPLAINING = frozenset(
+    {"name", "customer", "label", "supplier", "status", "product_quantity", "sku"}
+)
+"""Fields a line states bare: the value says what it is ("Eifel Filtertechnik", "BLT-9051")."""
+
+
 def _line(result: SkillResult[Any], index: int) -> str:
     values = _row(result, index)
     # A row type may name a field for what it holds ("Invoice" on a payment's "order").
@@ -177,11 +183,7 @@ def _line(result: SkillResult[Any], index: int) -> str:
         if value is None or value == "–":
             continue
         label = _LABELS.get(key) or columns.get(key) or key.replace("_", " ")
-        shown.append(
-            value
-            if key in ("name", "customer", "label", "supplier", "status", "product_quantity", "sku")
-            else f"{label} {value}"
-        )
+        shown.append(value if key in _SELF_EXPLAINING else f"{label} {value}")
     return f"- {result.rows[index].id}: " + ", ".join(shown)
 
 

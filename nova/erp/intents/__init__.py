@@ -484,25 +484,32 @@ _STOCK_LEVEL_READS = frozenset({"subject", "measure", "products", "warehouse"})
 """The query arguments a stock level carries over; any other one set keeps the plan a query."""
 
 
+def _sets_beyond(plan: QueryArgs, reads: frozenset[str]) -> bool:
+    """Whether ``plan`` sets an argument outside ``reads`` (one another skill cannot apply).
+
+    Derived from ``QueryArgs``' fields, so an argument added to the query later is covered too.
+    """
+    return any(
+        getattr(plan, name) != field.get_default(call_default_factory=True)
+        for name, field in QueryArgs.model_fields.items()
+        if name not in reads
+    )
+
+
 def _one_product_stock(plan: QueryArgs, allowed: set[str]) -> Plan | None:
     """Read one product's units ("LUB-7939 in ulm") with the stock skill instead.
 
     The query skill sums units on hand, one figure; for one product the stock skill states the
     same units with what is reserved, available and on order, which is what "how many do we
     have" means to someone about to sell or reorder it. Any other argument (a period, a
-    grouping, a ranking, a limit, a filter) is one the stock skill cannot apply: derived from
-    ``QueryArgs``' fields, so an argument added to the query later is covered too.
+    grouping, a ranking, a limit, a filter) is one the stock skill cannot apply.
     """
     if (
         STOCK_SKILL not in allowed
         or plan.subject != "stock"
         or plan.measure != "on_hand"
         or len(plan.products) != 1
-        or any(
-            getattr(plan, name) != field.get_default(call_default_factory=True)
-            for name, field in QueryArgs.model_fields.items()
-            if name not in _STOCK_LEVEL_READS
-        )
+        or _sets_beyond(plan, _STOCK_LEVEL_READS)
     ):
         return None
     args = StockLevelArgs(product=plan.products[0], warehouse=plan.warehouse)
@@ -531,11 +538,7 @@ def _movement_list(plan: QueryArgs, request: Request, allowed: set[str]) -> Plan
         or plan.status not in (None, *_MOVEMENT_KINDS)
         or len(plan.products) > 1
         or _FIGURE_WORDS.search(request.norm)
-        or any(
-            getattr(plan, name) != field.get_default(call_default_factory=True)
-            for name, field in QueryArgs.model_fields.items()
-            if name not in _MOVEMENT_LIST_READS
-        )
+        or _sets_beyond(plan, _MOVEMENT_LIST_READS)
     ):
         return None
     args = StockMovementsArgs.model_validate(

@@ -261,17 +261,16 @@ def _elided(left: list[str], right: list[str], session: Session, today: date) ->
 
     "… vs same period last year" takes the left side's period, a year earlier, as dates.
     """
-    if _SAME_PERIOD.match(" ".join(_bare(w) for w in right)):
-        request = _parse(left, session, today)
-        period = request.period if request else None
+    same_period = _SAME_PERIOD.match(" ".join(_bare(w) for w in right)) is not None
+    if not same_period and [_bare(w) for w in right] != ["last"]:
+        return right
+    request = _parse(left, session, today)
+    period = request.period if request else None
+    if same_period:
         if period is None or period.start is None or period.end is None:
             return right
         start, end = _year_earlier(period.start), _year_earlier(period.end)
         return ["from", start.isoformat(), "to", end.isoformat()]
-    if [_bare(w) for w in right] != ["last"]:
-        return right
-    request = _parse(left, session, today)
-    period = request.period if request else None
     words = period.text.lower().split() if period else []
     if len(words) == 2 and words[0] == "this":
         return ["last", words[1]]

@@ -749,30 +749,19 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if isinstance(per_customer, str):
             return per_customer
         subjects, group, conditions, verbs, measures = per_customer
-    elif (
-        "spend" in verbs
-        and (group == "supplier" or request.suppliers)
-        and not (request.customers or request.customer_numbers or group == "customer")
-    ):
-        # "top 3 suppliers by what we spent", "po spend per supplier": suppliers are paid by
-        # us, so the spending is ours, on purchase orders.
-        verbs = [v for v in verbs if v != "spend"]
-        subjects = [*subjects, "purchase_orders"]
-        figure_named = True
-        measures = [*measures, "value"]
-    elif (
-        "spend" in verbs
-        and (group == "customer" or "customers" in subjects)
-        and not re.search(r"\bwe\b", request.norm)
-    ):
-        # "which customers spent the most": what customers spend with us is our sales.
-        verbs = [v for v in verbs if v != "spend"]
-        subjects = [s_ for s_ in subjects if s_ != "customers"] + ["orders"]
-        group = group or "customer"
-        figure_named = True
-        measures = [*measures, "value"]
     elif "spend" in verbs:
-        return "'spent' reads as customers' purchases or ours"
+        spent_on = _spender(group, subjects, request)
+        if spent_on is None:
+            return "'spent' reads as customers' purchases or ours"
+        # The money spent is the value of the spender's records: our purchase orders with a
+        # supplier, a customer's orders with us (then grouped by customer, not counted).
+        verbs = [v for v in verbs if v != "spend"]
+        if spent_on == "orders":
+            subjects = [s_ for s_ in subjects if s_ != "customers"]
+            group = group or "customer"
+        subjects = [*subjects, spent_on]
+        figure_named = True
+        measures = [*measures, "value"]
     # --- the subject
     subject_set = set(subjects) | set(verbs)
     if "customers" in subject_set and (conditions or subject_set == {"customers"}):
@@ -836,17 +825,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         named = values.get("products") or request.skus
         if not subject_set and named and set(measures) <= {"count", "units", "on_hand"}:
             subject_set = {"stock"}  # "how many brake discs do we have": what is on hand
-        if (
-            not subject_set
-            and request.warehouses
-            and measures
-            and set(measures)
-            <= {
-                "units",
-                "on_hand",
-                "reserved",
-            }
-        ):
+        in_units = set(measures) <= {"units", "on_hand", "reserved"}
+        if not subject_set and request.warehouses and measures and in_units:
             subject_set = {"stock"}  # "units in ulm": what a warehouse holds, in units
         if not subject_set and request.suppliers:
             subject_set = {"purchase_orders"}
@@ -1231,6 +1211,21 @@ def _record(request: Request) -> QueryArgs | str:
     subject = "payments" if request.payments else "credit_notes"
     args: dict[str, Any] = {"subject": subject, "list_rows": True, "number": numbers[0]}
     return QueryArgs.model_validate(args)
+
+
+def _spender(group: str | None, subjects: list[str], request: Request) -> str | None:
+    """Return whose records "spent" sums, or ``None`` when the request does not say.
+
+    "top 3 suppliers by what we spent", "po spend per supplier": suppliers are paid by us, so
+    the spending is ours, on purchase orders. "which customers spent the most" (with no "we"):
+    what customers spend with us is our sales.
+    """
+    customers_named = bool(request.customers or request.customer_numbers)
+    if (group == "supplier" or request.suppliers) and not (customers_named or group == "customer"):
+        return "purchase_orders"
+    if (group == "customer" or "customers" in subjects) and not re.search(r"\bwe\b", request.norm):
+        return "orders"
+    return None
 
 
 _OTHER_RANKING = {
