@@ -20,6 +20,7 @@ Only read skills count: a write the classifier did not route to the ERP is left 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ from nova.state import RouteDecision
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from nova.erp.intents import Plan
+    from nova.erp.intents import Clarify, Plan
 
 ERP_SUBGRAPH = "erp"
 SHARED_QUERY = "erp_query"
@@ -55,24 +56,33 @@ def planned_read_skill(
         tools: The skills it may use (default: every read skill).
 
     """
+    from nova.erp.intents import Plan
     from nova.erp.skills import READ_SKILLS
 
     allowed = list(READ_SKILLS) if tools is None else [t for t in tools if t in READ_SKILLS]
     plan = _read_plan(text, session, allowed)
-    return plan.skill if plan is not None else None
+    return plan.skill if isinstance(plan, Plan) else None
 
 
-def _read_plan(text: str, session: Session, allowed: Collection[str]) -> Plan | None:
+_WHICH_NAME = re.compile(r"^Which (?:customer|supplier|product) do you mean\b")
+"""The reader's question when a name fits several records: the rest of the request was read."""
+
+
+def _read_plan(text: str, session: Session, allowed: Collection[str]) -> Plan | Clarify | None:
     """Return the plan the fast path reads ``text`` with: its own, or a comparison's side.
 
     A comparison ("units in main vs ulm") is two plans of one skill that differ only in what
-    is contrasted; the first side says whose question it is.
+    is contrasted; the first side says whose question it is. A request read in full but for
+    a name that fits several records ("offene rechnungen von müller?") returns the question
+    the fast path would ask, with the skill it would answer with once the name is settled.
     """
-    from nova.erp.intents import Plan, plan_request
+    from nova.erp.intents import Clarify, Plan, plan_request
     from nova.erp.intents.compare import Comparison, plan_comparison
 
     decision = plan_request(text, session, allowed)
     if isinstance(decision, Plan):
+        return decision
+    if isinstance(decision, Clarify) and decision.skill and _WHICH_NAME.match(decision.question):
         return decision
     compared = plan_comparison(text, session, allowed)
     return compared.sides[0].plan if isinstance(compared, Comparison) else None
@@ -86,12 +96,15 @@ def owning_read_skill(text: str, session: Session) -> str | None:
     (``nova.erp.skills.query.home_skill``): "sales to france in h1" is the reporting agent's,
     "what came in on friday" (payments) the payments agent's.
     """
+    from nova.erp.intents import Plan
     from nova.erp.skills import READ_SKILLS
     from nova.erp.skills.query import QueryArgs, home_skill
 
     decision = _read_plan(text, session, list(READ_SKILLS))
-    if decision is None:
+    if decision is None or decision.skill is None:
         return None
+    if not isinstance(decision, Plan):
+        return decision.skill  # "which müller?": asked by the agent whose skill it reads with
     if decision.skill == SHARED_QUERY and isinstance(decision.args, QueryArgs):
         return home_skill(decision.args) or SHARED_QUERY
     return decision.skill
@@ -151,7 +164,11 @@ def erp_plan_decision(
     if not owners:
         return None
     scores = {c["agent"]: c["score"] for c in decision["candidates"]}
-    target = max(owners, key=lambda name: scores.get(name, 0.0))
+    # The agent whose own skill it is (listed first after the shared query: invoice lookup
+    # is erp_invoices', which payments and returns also carry), then the classifier's pick.
+    target = min(
+        owners, key=lambda name: (catalog[name].tools.index(skill), -scores.get(name, 0.0))
+    )
     return moved_decision(
         decision,
         catalog,

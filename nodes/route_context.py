@@ -122,7 +122,8 @@ _OPENERS = (
 turn opening with one continues the previous one."""
 
 _PRO_FORMS = frozenset(
-    "one ones it its that those them they their theirs same too instead either another".split()
+    "one ones it its that those them they their theirs same too instead either another"
+    " he she him her his".split()
 )
 """Pro-forms that stand for something named in an earlier turn."""
 
@@ -254,8 +255,13 @@ def elliptical(text: str, *, answers_question: bool = False) -> str | None:
     return None
 
 
-_DANGLING = frozenset("it that them they their those him her".split())
+_DANGLING = frozenset("it that them they their those he she him her his".split())
 """Pro-forms that need something named before them ("send it to him", "remind them")."""
+_DEFINITE_RECORD = re.compile(
+    r"\b(?:the|that|this)\s+(?:order|invoice|delivery|shipment|parcel|payment|return|po|quote)\b"
+)
+"""One record named as already known ("status of the order?"): which one, a first turn
+with no number or name does not say."""
 
 
 def dangling_reference_decision(
@@ -273,9 +279,12 @@ def dangling_reference_decision(
     if earlier_turns or decision["agent"] in (None, fallback_agent):
         return None
     why = elliptical(request)
-    if why is None or not why.startswith("refers back with"):
-        return None
     words = [word.lower() for word in _WORD.findall(request)]
+    record = _DEFINITE_RECORD.search(request.lower())
+    if (why is None or not why.startswith("refers back with")) and (
+        record is None or len(words) > MAX_FOLLOWUP_WORDS
+    ):
+        return None
     if re.search(r"\d|[:\"“„«]", request):
         return None
     from lemminflect import getAllLemmas
@@ -292,7 +301,9 @@ def dangling_reference_decision(
         if word in _DANGLING and not any("NOUN" in r for r in readings[:i])
     ]
     if not pro_forms:
-        return None
+        if record is None:
+            return None
+        pro_forms = [record.group(0)]
     # The classifier's reading stays (candidates, similarity, versions); only what is done
     # with it changes, as in ``moved_decision``.
     return RouteDecision(
@@ -554,6 +565,7 @@ def memory_decision(
     min_score: float = STRONG_MEMORY_SCORE,
     erp_reads: Callable[[str], bool] | None = None,
     calculates: Callable[[str], bool] | None = None,
+    erp_dated: Callable[[str], bool] | None = None,
 ) -> RouteDecision | None:
     """Route a question that recalled memory answers to an agent that answers from memory.
 
@@ -596,6 +608,10 @@ def memory_decision(
             a pick with the calculator tool keeps such a request ("if mrr goes from 58k up 3%
             every month, where are we after 12 months"): the figures are in the request, and
             a memory about the same subject does not compute them.
+        erp_dated: Whether a request names a period or date of the ERP's records. Given, an
+            ERP agent keeps such a request even when no ERP skill reads it ("any stock
+            corrections since last monday?"): it asks what happened then, which the records
+            hold and a standing memory ("stock counts happen twice a year") does not.
 
     Returns:
         A decision with method ``memory``, or ``None`` to keep ``decision``.
@@ -628,6 +644,8 @@ def memory_decision(
         erp_agent = catalog[agent].subgraph == "erp"
         mention = erp_mention(request) if erp_agent and erp_data else None
         unread = erp_agent and erp_data and erp_reads is not None and not erp_reads(request)
+        if unread and erp_dated is not None and erp_dated(request):
+            return None  # records of a period: the ERP agent's, read or not
         if mention == "entity" and not unread:
             return None
         if unread:

@@ -654,6 +654,20 @@ def erp_reads(text: str) -> bool:
     return _against_erp(reads, text, False)
 
 
+def erp_dated(text: str) -> bool:
+    """Whether ``text`` names a period or date the ERP's records are dated by."""
+    from nova.erp.intents import NotForFastPath, Unclear, parse_request
+
+    def dated(session: Session) -> bool:
+        try:
+            request = parse_request(text, session)
+        except (NotForFastPath, Unclear):
+            return False
+        return request.period is not None or request.due_period is not None
+
+    return _against_erp(dated, text, False)
+
+
 def _has_model(
     agent: str | None,
     catalog: Catalog[AgentSpec],
@@ -921,6 +935,7 @@ def make_route_node(
                         else (lambda t: erp_plan(t) is not None)
                     ),
                     calculates=_calculates,
+                    erp_dated=erp_dated,
                 )
                 decision = moved or decision
                 decision = (

@@ -38,7 +38,7 @@ FILLER = frozenset(
     what whats what's is are the a an how much many please calculate compute work out tell me
     give i my me do we you can could would should be it its it's that this for of in at to and
     then with if there here price prices amount total value number result eur euro euros
-    usd dollars dollar € $ ? = get gets got need list pls plz
+    usd dollars dollar € $ ? = get gets got need list pls plz asks asked wants
     """.split()
 )
 
@@ -46,7 +46,7 @@ GERMAN_FILLER = frozenset(
     """
     was wie viel wieviel ist sind der die das den dem des ein eine einen ich wir mir mich
     und oder dann noch nochmal von vom zu zum zur bei auf aus mit für fur im in an am um
-    bitte mal also kommt raus rechne rechnen ergibt macht es da zahlt zahlen kunde
+    bitte mal also kommt raus rechne rechnen ergibt macht es da zahlt zahlen kunde fragt
     """.split()
 )
 """German closed-class words (the owner types German as often as English): they carry no
@@ -162,8 +162,8 @@ _GROSS = {"gross", "incl", "including", "inclusive", "inkl", "brutto", "included
 _NET = {"net", "netto", "excl", "excluding", "before", "without"}
 _DISCOUNT = {"off", "discount", "rabatt", "skonto", "less", "minus", "reduced", "by", "cash"}
 _MARGIN = {"margin", "markup", "mark", "up"}
-_BUY = {"buy", "bought", "cost", "costs", "purchase", "purchased", "ek"}
-_SELL = {"sell", "sold", "selling", "sale", "sales", "vk", "charge"}
+_BUY = {"buy", "buying", "bought", "cost", "costs", "purchase", "purchased", "ek"}
+_SELL = {"sell", "sells", "sold", "selling", "sale", "sales", "vk", "charge"}
 _GROWTH = {"growth", "grow", "grew", "change", "increase", "decrease", "from", "rise", "fell"}
 
 
@@ -236,7 +236,11 @@ def _discount(text: str, tokens: list[Token], words: list[str]) -> Calculation |
     percent, number = pair
     # "2% skonto on 3,456.78 - what do they pay": what is left is what the customer pays.
     paying = {"pay", "pays", "they", "customer", "client"}
-    if not _explained(words, _DISCOUNT | {"on", "take", "apply", "after"} | paying):
+    # What is left after it ("was bleibt übrig"), and the document it is taken off.
+    left = {"left", "remains", "remaining", "bleibt", "übrig", "ubrig", "rest"}
+    documents = {"order", "invoice", "quote", "bill", "rechnung", "auftrag", "angebot"}
+    allowed = _DISCOUNT | {"on", "take", "apply", "after"} | paying | left | documents
+    if not _explained(words, allowed):
         return None
     rate, amount = percent.value / 100, number.value
     kind = "Skonto" if "skonto" in words else "discount"

@@ -29,6 +29,11 @@ from nova.testing import route_to
         ("10 km in miles", ["6.2137"]),
         ("how many km is 120 miles", ["193.12 km"]),
         ("how many litres in 5 gallons", ["18.9271 litres"]),
+        # The document discounted, who asks, and what is left: words without arithmetic.
+        ("customer wants 5% off the 1,200 invoice", ["After discount: 1,140.00"]),
+        ("10% rabatt auf 2.500 €, was bleibt übrig?", ["After discount: 2,250.00"]),
+        ("kunde fragt: 119,00 brutto, was ist das netto bei 19%?", ["Net: 100.00"]),
+        ("buying at 60, selling at 75, margin?", ["Margin: 20.00%", "Markup: 25.00%"]),
     ],
 )
 def test_reads_exact_requests(request_text: str, expected: list[str]) -> None:
@@ -44,6 +49,7 @@ def test_reads_exact_requests(request_text: str, expected: list[str]) -> None:
     [
         "250 eur in usd?",  # no exchange rates: a model (or the owner) must say which
         "15% off 2340 for Baker & Sons",  # a customer's price is erp_pricing's question
+        "15% off 2340 per month",  # per month: a figure the discount reader does not place
         "what's 19% of our revenue last month",  # figures from the ERP, not given
         "margin on 42 and 69",  # which one is the cost is not said
         "what markup for a 30% margin",  # no cost given

@@ -82,6 +82,8 @@ def test_a_lapse_measured_back_from_today_is_still_answered(
         ("hydraulics rev last 2 weeks", "hydraulics revenue last 2 weeks"),
         ("avg invoice amt this year", "avg invoice amount this year"),
         ("customer w most returns", "customer with most returns"),
+        ("open invoices frm dobes", "open invoices from dobes"),
+        ("cust no for zobel", "customer number for zobel"),
     ],
 )
 def test_phone_shorthand_reads_as_the_word(full_erp: ErpDatabase, short: str, spelled: str) -> None:
@@ -89,6 +91,12 @@ def test_phone_shorthand_reads_as_the_word(full_erp: ErpDatabase, short: str, sp
     assert isinstance(written, Plan), written
     assert isinstance(typed, Plan), typed
     assert (typed.skill, typed.args) == (written.skill, written.args)
+
+
+def test_a_number_abbreviation_is_not_read_before_a_negation(full_erp: ErpDatabase) -> None:
+    # "customer no longer ordering": the negation, not the customer's number.
+    decision = plan(full_erp, "which customer no longer orders")
+    assert not (isinstance(decision, Plan) and decision.skill == "erp_find_customer")
 
 
 def test_sales_of_customers_are_not_answered_with_a_count_of_them(full_erp: ErpDatabase) -> None:
@@ -154,6 +162,18 @@ def test_a_hedged_question_gets_the_exact_figure(full_erp: ErpDatabase) -> None:
         # German modal particles colour the sentence; they ask for nothing.
         ("wie viele BRK-4950 sind in ulm noch frei?", "how many BRK-4950 are available in ulm"),
         ("was verkaufen wir eigentlich unter EK?", "what do we sell under cost"),
+        ("returns waiting for a decision", "open returns"),
+        ("which returns are still awaiting approval", "open returns"),
+        ("POs past their expected date", "overdue POs"),
+        ("any parcels that shouldve arrived by now but havent?", "any parcels running late"),
+        ("which orders are still open, not shipped yet?", "which orders havent shipped yet"),
+        # Goods still to come are dated by the date the supplier gave.
+        ("whats coming in from suppliers this week", "which POs are due this week"),
+        ("POs arriving next week", "POs due next week"),
+        ("payments we couldn't match to an invoice this yr", "unapplied payments this year"),
+        ("anything we're selling under what we pay for it?", "anything we're selling below cost?"),
+        # A thread size is named by its diameter: "m14" is the "M14x1.5" of the name.
+        ("stock lock nut box m14 mercedes", "stock FST-8303"),
     ],
 )
 def test_an_everyday_idiom_reads_as_the_plain_words(

@@ -269,7 +269,8 @@ def test_run_together_sizes_are_read_as_product_names_write_them(full_erp: ErpDa
 
 def test_a_markup_is_not_read_as_a_margin(full_erp: ErpDatabase) -> None:
     # A markup is on cost ((price - cost) / cost), a margin on price: different figures.
-    assert isinstance(plan(full_erp, "markup on the hydraulic hose 3/8 for deutz"), Decline)
+    decision = plan(full_erp, "markup on the hydraulic hose 3/8 for deutz")
+    assert isinstance(decision, Plan) and decision.args.measure == "markup_pct"
 
 
 def test_invoices_due_are_the_open_ones(full_erp: ErpDatabase) -> None:

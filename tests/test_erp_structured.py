@@ -471,8 +471,9 @@ def test_open_purchase_orders_of_a_supplier_by_a_clipped_name(full_erp: ErpDatab
         assert f"€{cents / 100:,.2f}" in answer_text.splitlines()[0] or count == 0
     # The head alone still names two suppliers: asked back, not guessed.
     assert not isinstance(plan(full_erp, f"what have we got on order from {head}"), Plan)
-    # A due date in a period cannot be applied (the period filters the order date).
-    assert isinstance(plan(full_erp, "what is due in from suppliers this week"), Decline)
+    # Due in a period: the period is the date the goods are expected, not the order date.
+    due = plan(full_erp, "what is due in from suppliers this week")
+    assert isinstance(due, Plan) and due.args.date_basis == "due"
 
 
 def test_open_order_value_of_a_supplier_is_a_figure_matching_sql(full_erp: ErpDatabase) -> None:
@@ -611,3 +612,56 @@ def test_the_biggest_one_after_a_list_is_one_row(full_erp: ErpDatabase) -> None:
         )
     assert isinstance(one, Plan) and one.args.limit == 1
     assert isinstance(several, Plan) and several.args.limit != 1
+
+
+def test_purchase_orders_due_in_a_span_are_the_open_ones_expected_then(
+    full_erp: ErpDatabase,
+) -> None:
+    decision, text_, result = answer(full_erp, "which POs are due in this week")
+    assert (decision.args.subject, decision.args.date_basis) == ("purchase_orders", "due")
+    expected = sql(
+        full_erp,
+        "select number from purchase_orders where status = 'ordered'"
+        " and expected_date between '2025-06-30' and '2025-07-06'",
+    )
+    assert expected and result.total_rows == len(expected)
+    assert all(number in text_ for (number,) in expected)
+    assert "expected date 2025-06-30 to 2025-07-06" in text_.splitlines()[0]
+    # A past span: still open, or every one that was expected then? Not said.
+    assert isinstance(plan(full_erp, "POs due last week"), Decline)
+
+
+def test_po_spend_is_our_spending_on_purchase_orders(full_erp: ErpDatabase) -> None:
+    decision, text_, _ = answer(full_erp, "po spend q2")
+    assert (decision.args.subject, decision.args.measure) == ("purchase_orders", "value")
+    ((cents,),) = sql(
+        full_erp,
+        "select sum(total_cents) from purchase_orders"
+        " where order_date between '2025-04-01' and '2025-06-30'",
+    )
+    assert f"€{cents / 100:,.2f}" in text_
+
+
+def test_the_weakest_category_is_ranked_only_when_every_category_sold(
+    full_erp: ErpDatabase,
+) -> None:
+    decision, text_, _ = answer(full_erp, "weakest category this year by sales?")
+    assert (decision.args.group_by, decision.args.rank) == ("category", "lowest")
+    ((category, cents),) = sql(
+        full_erp,
+        """select p.category, sum(l.line_total_cents) as cents from sales_orders o
+           join sales_order_lines l on l.order_id = o.id join products p on p.id = l.product_id
+           where o.status <> 'cancelled' and o.order_date between '2025-01-01' and '2025-06-30'
+           group by p.category order by cents asc limit 1""",
+    )
+    assert f"Top: {category} (€{cents / 100:,.2f})" in text_
+    # One day: some categories sold nothing and would be missing from the bottom, not last.
+    ((sold,),) = sql(
+        full_erp,
+        """select count(distinct p.category) from sales_orders o
+           join sales_order_lines l on l.order_id = o.id join products p on p.id = l.product_id
+           where o.status <> 'cancelled' and o.order_date = '2025-06-27'""",
+    )
+    ((every,),) = sql(full_erp, "select count(distinct category) from products")
+    assert sold < every
+    assert isinstance(plan(full_erp, "weakest category on 27 june"), Decline)

@@ -44,6 +44,7 @@ def _decide(
     allows: Callable[[str], bool] | None = None,
     erp_reads: Callable[[str], bool] | None = None,
     calculates: Callable[[str], bool] | None = None,
+    erp_dated: Callable[[str], bool] | None = None,
 ) -> RouteDecision | None:
     return memory_decision(
         decision,
@@ -57,6 +58,7 @@ def _decide(
         allows=allows,
         erp_reads=erp_reads,
         calculates=calculates,
+        erp_dated=erp_dated,
     )
 
 
@@ -239,6 +241,36 @@ def test_an_erp_request_no_skill_reads_goes_to_the_memory_that_holds_it() -> Non
     assert "no ERP skill of erp_pricing reads it" in moved["reason"]
     # A weak memory moves nothing, read or not.
     assert moved_with(False, score=STRONG_MEMORY_SCORE - 0.01) is None
+
+
+def test_an_unread_erp_request_about_a_period_stays_with_the_erp() -> None:
+    # "any stock corrections since last monday?" asks what the records hold for a span;
+    # a standing memory ("stock counts happen twice a year") is no answer to it.
+    decision = route_to("erp_inventory", "erp", confidence=1.0)
+    text = "any stock corrections since last monday?"
+
+    def moved_with(dated: bool) -> RouteDecision | None:
+        return _decide(
+            decision,
+            text,
+            _hit(0.54),
+            mention="entity",
+            erp_reads=lambda r: False,
+            erp_dated=lambda r: dated,
+        )
+
+    assert moved_with(True) is None
+    undated = moved_with(False)
+    assert undated is not None and undated["method"] == "memory"
+
+
+def test_erp_dated_reads_the_period_from_the_request(erp_db: ErpDatabase) -> None:
+    from nodes.router import erp_dated
+
+    assert erp_dated("any stock corrections since last monday?")
+    assert erp_dated("which day in june had the most orders")
+    assert not erp_dated("brake prices going up when and by how much?")
+    assert not erp_dated("cutoff for same day shipping?")
 
 
 def test_a_calculation_from_the_requests_own_figures_stays_with_the_calculator() -> None:

@@ -257,6 +257,15 @@ def _split_units(norm: str, session: Session) -> str:
     return " ".join(split(word) for word in norm.split())
 
 
+_THREAD_SIZE = re.compile(r"^([a-z]\d+)x\d")
+"""A metric thread with its pitch ("m14x1.5"): owners name it by the diameter alone ("m14")."""
+
+
+def _name_words(name: str) -> set[str]:
+    words = {_fold(w) for w in name.split()}
+    return words | {match.group(1) for w in words if (match := _THREAD_SIZE.match(w))}
+
+
 @functools.lru_cache(maxsize=4)
 def _folded_products(
     index: r.NameIndex,
@@ -266,7 +275,7 @@ def _folded_products(
     Cached per index object: ``name_index`` returns the same one until products change.
     """
     folded = [
-        (e.number, e.name, {_fold(w) for w in name.split()})
+        (e.number, e.name, _name_words(name))
         for e, name in zip(index.entities, index.normalised, strict=True)
     ]
     return folded, frozenset(w for _s, _n, tokens in folded for w in tokens)
@@ -295,6 +304,7 @@ _SHORTHAND = {
     "w": "with", "w/": "with", "r": "are", "u": "you", "mth": "month", "mths": "months",
     "prod": "product", "prods": "products", "wk": "week", "wks": "weeks",
     "n": "and", "cust": "customer", "custs": "customers", "invs": "invoices",
+    "frm": "from", "abt": "about", "shld": "should", "shd": "should",
 }  # fmt: skip
 _SHORTHAND_RE = re.compile(
     r"(?<![\w-])(?:"
@@ -304,11 +314,12 @@ _SHORTHAND_RE = re.compile(
 )
 """Shorthand typed on a phone ("q1 rev", "customer w most returns", "avg invoice amt")."""
 _NUMBER_ABBREVIATION_RE = re.compile(
-    r"\b(phone|tel|telephone|fax|mobile|tracking|account|vat|reference|ref)\s+(?:no|nr|#)"
-    r"(?=\W|$)",
+    r"\b(phone|tel|telephone|fax|mobile|tracking|account|vat|reference|ref|customer|supplier)"
+    r"\s+(?:no|nr|#)"
+    r"(?=\W|$)(?!\s+(?:longer|more|orders?|sales|payments?|invoices?)\b)",
     re.IGNORECASE,
 )
-""""phone no", "tel nr": the noun's number, not the negation "no"."""
+""""phone no", "cust no": the noun's number, not the negation ("customer no longer active")."""
 # English contractions, with or without the apostrophe people skip when typing fast
 # ("isnt", "havent"). Spelled out, "not" is a condition word the guard must see applied,
 # and "we're" no longer leaves a stray "re" that no rule can place.
@@ -332,7 +343,19 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:still )?(?:waiting|waits|left) to be (?:processed|handled|dealt with)\b",
          "pending"),
         (r"\b(?:make|makes|making|made) (?:any |some )?money (?:on|with)\b", "margin on"),
+        # "payments we couldn't match to an invoice": the unapplied ones.
+        (r"\b(?:but |that |which )?(?:we )?(?:(?:is|are|was|were|could|can|have|has|did) )?"
+         r"(?:not|never) (?:be |been )?(?:matched|match|linked|applied|allocated|assigned)"
+         r"(?: up)? (?:to|with|against) (?:an?|any|its|their|the) invoices?\b", "unapplied"),
+        # "selling for less than we pay": priced below what it costs us.
+        (r"\b(?:for |at )?(?:less than|under|below) (?:what )?we (?:pay|paid)"
+         r"(?: for (?:it|them))?\b", "below cost"),
         (r"\b(?:arrive|arrived|came in|come in) from (?=suppliers?\b)", "received from "),
+        # Goods still to come: the date the supplier gave, not a forecast ("should arrive").
+        (r"\b(?:coming in|arriving|landing|due in) from (?=suppliers?\b)", "expected from "),
+        (r"\b(?:should|supposed to|due to|meant to) (?:arrive|come in|land|be delivered)\b",
+         "expected"),
+        (r"\barriving\b", "expected"),
         (r"\bstock corrections?\b", "stock adjustments"),
         (r"\b(?:that|this) one\b", "it"),
         (r"\blately\b", "recently"),
@@ -345,8 +368,11 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"(20\d\d-\d{3,5})\b", r"\1 INV-\2"),
         (r"\bcontact person\b", "contact"),
         # "in transit that should've arrived by now": running late, a fact of the records.
+        # ("... but haven't", "... but are still on the road": the same fact, said again.)
         (r"\b(?:that |which )?(?:should ?(?:ve|'ve| have)|were supposed to(?: have)?) "
-         r"(?:arrived|been delivered|been there|landed)(?: by now| already)?", "running late"),
+         r"(?:arrived|been delivered|been there|landed)(?: by now| already)?"
+         r"(?:,? (?:but|and) (?:(?:still )?(?:(?:have|has) )?not(?: arrived| come| yet)*"
+         r"|(?:are|is) still (?:on the (?:road|way)|in transit)))?", "running late"),
         # "which warehouse has more brakes": with nothing to compare it to, the most.
         (r"^((?:which|who)\b(?:(?!\b(?:than|or|vs|versus|compared)\b).)*?)\bmore\b"
          r"(?!.*\b(?:than|or|vs|versus|compared)\b)", r"\1most"),
@@ -650,8 +676,9 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
         raise Unclear(str(error)) from None
     if request.period is not None:
         spans.append(request.period.span)
-        if re.search(r"\bdue\b", request.norm):
-            # Due dates lie ahead too: "due this week" runs to Sunday, not to today.
+        if re.search(r"\b(?:due|expected)\b", request.norm):
+            # Due dates lie ahead too: "due this week" runs to Sunday, not to today; so do the
+            # dates goods are expected ("POs expected this week").
             request.due_period = r.find_period(_mask(text, spans[:-1]), today, clamp=False)
     if _BARE_MAY.search(_mask(text, spans)):
         # "may" is a word every rule ignores (the modal), so a month the period reader did not

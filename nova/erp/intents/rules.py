@@ -625,8 +625,12 @@ def _b_pos(rq: Request, s: Session) -> dict[str, Any]:
     supplier = _supplier(rq, s)
     if supplier:
         args["supplier"] = supplier
-    if _flag(rq, r"\boverdue\b"):
-        args["status"] = "overdue"
+    if _flag(
+        rq,
+        r"\b(overdue|past (?:their|the|its) (?:expected|due)(?: delivery)? dates?"
+        r"(?:,? (?:and )?(?:still )?not (?:in|received|arrived)(?: yet)?)?)\b",
+    ):
+        args["status"] = "overdue"  # still open past the expected date
     elif _flag(rq, r"\blate\b"):
         # Received after the expected date, or still open past it (no period: the period
         # would date the orders, not their lateness).
@@ -770,8 +774,12 @@ def _b_returns(rq: Request, s: Session) -> dict[str, Any]:
     if reasons:
         args["reason"] = reasons[0]
         _flag(rq, r"\b(because|due to|as)\b")  # the reason's marker, now applied
-    if _flag(rq, r"\b(open|pending|waiting|inspection)\b"):
-        args["status"] = "open"
+    if _flag(
+        rq,
+        r"\b((?:pending|waiting|awaiting)(?: for)?(?: an?| our)? (?:decision|approval)|open|pending"
+        r"|waiting|awaiting|inspection|undecided)\b",
+    ):
+        args["status"] = "open"  # requested, not yet decided
     elif _flag(rq, r"\brejected\b"):
         args["status"] = "rejected"
     elif _flag(rq, r"\b(refunded|refunds?|credit notes?|credited)\b") and not (
@@ -1155,7 +1163,8 @@ RULES: tuple[Rule, ...] = (
         | _W("wrong incorrect part item items damaged damage transit transport shipping".split())
         | _W("needed need required longer unneeded unwanted surplus twice duplicate".split())
         | _W("duplicated double ordered broken working defect defects failed due".split())
-        | _W("because anymore not with why reason reasons".split()),
+        | _W("because anymore not with why reason reasons".split())
+        | _W("awaiting decision approval undecided".split()),
         _b_returns,
         1,
         implies=_W("returned reason reasons why".split()),

@@ -107,8 +107,9 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "days_in_transit": "delivery time,delivery times,transit time,days in transit",
             "on_hand": "on hand,in stock,stock level,stock levels,left,remaining,in the warehouse",
             "price": "price,prices,priced,list price,list prices,pricing",
-            # Not "markup": a markup is on cost ((price - cost) / cost), a margin on price.
-            "margin_pct": "margin,margins",
+            "margin_pct": "margin,margins,gross margin,gross margins",
+            # A markup is on cost ((price - cost) / cost), a margin on price.
+            "markup_pct": "markup,markups,mark up,mark-up",
             "shipping_cost": "shipping cost,shipping costs,freight,freight cost,freight costs,"
             "postage",
         },
@@ -200,7 +201,9 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
         "due",
         {
             "": "due,falling due,fall due,falls due,fell due,coming due,come due,comes due,"
-            "become due,becoming due,due for payment"
+            "become due,becoming due,due for payment,"
+            # A purchase order's expected date is when it falls due to arrive.
+            "expected,expected in,expected to arrive"
         },
     ),
     # "biggest customer apart from putz": a customer named after these is left out.
@@ -291,6 +294,12 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
 }
 """Every word or phrase the structured reading understands, with its role."""
 
+_LIST_PRICE = re.compile(r"\blist (?:price|prices)\b|\bcatalog(?:ue)? price")
+"""A margin "on list prices": the products' own, whatever period is named."""
+_PERCENT = re.compile(r"%|\bpercent\b|\bper cent\b|\bpct\b|\bprozent\b|\bin percentage\b")
+
+_RATE_RANK = re.compile(r"\b(?:best|highest|worst|lowest|thinnest|fattest)(?: gross)? margins?\b")
+
 MEASURE_SUBJECT: dict[str, str] = {
     "open_amount": "invoices",
     "days_to_pay": "invoices",
@@ -302,6 +311,7 @@ MEASURE_SUBJECT: dict[str, str] = {
     "on_hand": "stock",
     "price": "products",
     "margin_pct": "products",
+    "markup_pct": "products",
     "shipping_cost": "shipments",
 }
 """The subject a measure belongs to when the request names none ("receivables")."""
@@ -588,6 +598,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
                 return "'not' before nothing the reading can negate"
             continue
         if role == "unsure":
+            if value == "revenue or profit" and any(
+                r_ == "measure" and v_ in ("profit", "margin_pct") for _p, r_, v_ in seq
+            ):
+                continue  # "what margin do we make on hochreiter": the figure is named
             return f"{residual[position]!r} reads as {value}"
         if role == "op":
             if value == "who":  # "who returns the most": customers, ranked
@@ -697,6 +711,21 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             singular = not residual[position].endswith("s")
     if marker == "group" and _says_per(residual, marker_at):
         return "'per' at the end: nothing it groups by"
+    realised_pct = False
+    if (
+        "margin_pct" in measures
+        and (request.period is not None or all_time)
+        and not _LIST_PRICE.search(request.norm)
+    ):
+        # "margin on filters this year", "gross margin last month": a margin over a period is
+        # earned on what was sold in it (net line amounts less cost); a product's list margin
+        # has no date. Euros unless a percentage is asked; the answer states both.
+        # "best margin" is a rate ("the best margin on sales"); "the most margin" is euros.
+        realised_pct = (
+            _PERCENT.search(request.text.lower()) is not None
+            or _RATE_RANK.search(request.norm) is not None
+        )
+        measures = ["profit" if m_ == "margin_pct" else m_ for m_ in measures]
     lines = "order_lines" in subjects or "order_lines" in per_record
     subjects = ["orders" if s == "order_lines" else s for s in subjects]
     per_record = ["orders" if s == "order_lines" else s for s in per_record]
@@ -840,6 +869,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "orders from elbe bremsentechnik": orders placed with a supplier are our purchase
         # orders; a sales order has a customer, never a supplier.
         subject_set = {"purchase_orders"}
+    if due and subject_set == {"suppliers"}:
+        subject_set = {"purchase_orders"}  # "what's expected from suppliers": their orders
     if len(subject_set) != 1:
         return f"subject unclear: {sorted(subject_set) or 'none'}"
     subject = subject_set.pop()
@@ -863,6 +894,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
         return f"measure unclear for {subject}: {sorted(set(measures))}"
+    if realised_pct and measure == "profit":
+        measure = "margin_pct"  # the orders' own: earned on net sales, as a percentage
     if group_per and "average" in measures:
         # "avg per customer": the mean over the customers, or each customer's own mean.
         return f"an average per {group} reads as the mean over them or each one's mean"
@@ -986,11 +1019,14 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if "partly_paid" in statuses:
         # "partly paid invoices still open": partly paid ones are open by definition.
         statuses = [s_ for s_ in statuses if s_ != "open"]
+    if subject == "orders" and NOT + "shipped" in statuses and "open" in statuses:
+        # "open orders not shipped yet": an open order is one not shipped; one status, said twice.
+        statuses = [s_ for s_ in statuses if s_ != "open"]
     if "running_late" in statuses:
         # "in transit that should have arrived by now": running late ones are in transit.
         statuses = [s_ for s_ in statuses if s_ != "in_transit"]
     if due:
-        if subject != "invoices":
+        if SUBJECTS[subject].due_column is None:
             return f"'due' of {subject}, which have no due date"
         due_span = _due_span(request)
         if isinstance(due_span, str):
@@ -1060,6 +1096,12 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             and group is not None
             and group not in ("month", "weekday", "country", "status")
             and not measure.startswith("days_")  # a group with no records has no duration
+            and not (
+                group == "category"
+                and subject == "orders"
+                and not (request.customers or request.customer_numbers or values)
+                and _every_category_sold(session, request)
+            )
         ):
             # Customers or products that sold nothing are no group at all: the bottom of a
             # grouped list is not the slowest seller.
@@ -1213,6 +1255,27 @@ def _record(request: Request) -> QueryArgs | str:
     return QueryArgs.model_validate(args)
 
 
+def _every_category_sold(session: Session, request: Request) -> bool:
+    """Whether every product category sold something in the request's period.
+
+    The bottom of a ranking by sales is only the weakest category when no category sold
+    nothing at all (a category without sales is no group in the ranking, so it would be left
+    out rather than come last). With a sale in each, "weakest category this year" is sound.
+    """
+    sold = (
+        select(m.Product.category)
+        .join(m.SalesOrderLine, m.SalesOrderLine.product_id == m.Product.id)
+        .join(m.SalesOrder, m.SalesOrder.id == m.SalesOrderLine.order_id)
+        .where(m.SalesOrder.status != "cancelled")
+    )
+    if request.period is not None and request.period.start is not None:
+        sold = sold.where(m.SalesOrder.order_date >= request.period.start)
+    if request.period is not None and request.period.end is not None:
+        sold = sold.where(m.SalesOrder.order_date <= request.period.end)
+    every = set(session.scalars(select(m.Product.category).distinct()))
+    return every <= set(session.scalars(sold.distinct()))
+
+
 def _spender(group: str | None, subjects: list[str], request: Request) -> str | None:
     """Return whose records "spent" sums, or ``None`` when the request does not say.
 
@@ -1221,7 +1284,12 @@ def _spender(group: str | None, subjects: list[str], request: Request) -> str | 
     what customers spend with us is our sales.
     """
     customers_named = bool(request.customers or request.customer_numbers)
-    if (group == "supplier" or request.suppliers) and not (customers_named or group == "customer"):
+    if (
+        group == "supplier"
+        or request.suppliers
+        or "purchase_orders" in subjects  # "po spend q2": the purchase orders named
+        or re.search(r"\bon purchasing\b", request.norm)
+    ) and not (customers_named or group == "customer"):
         return "purchase_orders"
     if (group == "customer" or "customers" in subjects) and not re.search(r"\bwe\b", request.norm):
         return "orders"
@@ -1378,7 +1446,7 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
             return "average_value"  # "average shipping cost"
         if "count" in wanted:
             return None  # "how many orders per customer on average": an average of counts
-        if wanted in ({"margin_pct"}, {"price"}) and subject == "products":
+        if wanted in ({"margin_pct"}, {"markup_pct"}, {"price"}) and subject == "products":
             return wanted.pop()  # "average margin", "average price"
         if wanted:
             return None
@@ -1396,7 +1464,7 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
             return "stock_value"  # "what is our stock worth"
         if wanted <= {"value"}:
             return "on_hand"  # "how much stock", "total stock": units
-    if subject == "products" and wanted in ({"price"}, {"margin_pct"}):
+    if subject == "products" and wanted in ({"price"}, {"margin_pct"}, {"markup_pct"}):
         return wanted.pop()
     if subject == "products" and "price" in wanted and wanted <= {"price", "count"}:
         return "count"

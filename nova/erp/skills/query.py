@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from dateutil.relativedelta import relativedelta
@@ -78,6 +78,7 @@ Measure = Literal[
     "stock_value",
     "price",
     "margin_pct",
+    "markup_pct",
 ]
 Dimension = Literal[
     "month", "weekday", "country", "customer", "category", "product", "carrier", "reason",
@@ -127,6 +128,8 @@ class SubjectSpec:
     """Each record's own amount, which ``amount_above`` compares ("orders over 2k")."""
     due_column: Any | None = None
     """A second date the period may apply to (``date_basis="due"``): invoices' due date."""
+    due_label: str = "due date"
+    """How the answer names ``due_column`` (a purchase order's is its expected date)."""
 
 
 def _cents(expr: Any) -> Expr:
@@ -194,6 +197,18 @@ SUBJECTS: dict[str, SubjectSpec] = {
                 "gross profit (net line amounts less units × current product cost)",
                 "money",
                 lambda d: _cents(SOL.line_total_cents - SOL.quantity * m.Product.cost_cents),
+                "line",
+            ),
+            # What was earned on what was sold, as a share of it; a product's list margin
+            # ("margin on BRK-2897") is the products' measure of the same name.
+            "margin_pct": MeasureSpec(
+                "gross margin % of net sales (net line amounts less units × current product cost)",
+                "pct",
+                lambda d: (
+                    func.sum(SOL.line_total_cents - SOL.quantity * m.Product.cost_cents)
+                    * 100.0
+                    / func.nullif(func.sum(SOL.line_total_cents), 0)
+                ),
                 "line",
             ),
         },
@@ -360,6 +375,9 @@ SUBJECTS: dict[str, SubjectSpec] = {
         None,
         PO.number,
         amount_column=PO.total_cents,
+        # "POs due in this week": when the supplier said the goods would arrive.
+        due_column=PO.expected_date,
+        due_label="expected date",
     ),
     "customers": SubjectSpec(
         "customers",
@@ -442,6 +460,16 @@ SUBJECTS: dict[str, SubjectSpec] = {
                     (m.Product.unit_price_cents - m.Product.cost_cents)
                     * 100.0
                     / m.Product.unit_price_cents
+                ),
+            ),
+            # A markup is on cost, a margin on price: 50% markup is a 33.3% margin.
+            "markup_pct": MeasureSpec(
+                "average markup on cost",
+                "pct",
+                lambda d: func.avg(
+                    (m.Product.unit_price_cents - m.Product.cost_cents)
+                    * 100.0
+                    / func.nullif(m.Product.cost_cents, 0)
                 ),
             ),
         },
@@ -750,8 +778,12 @@ def _figure(kind: Kind, raw: Any) -> Decimal | int | None:
     return int(raw)
 
 
-def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
-    """Compute a measure of one subject, optionally grouped, ranked and filtered (the schema)."""
+def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> SkillResult[QueryRow]:
+    """Compute a measure of one subject, optionally grouped, ranked and filtered (the schema).
+
+    ``beside``: also state the figures a total is read beside (margin with profit); off for
+    the queries that compute those figures.
+    """
     spec = SUBJECTS[args.subject]
     today = business_date(session)
     measure = spec.measures[args.measure]
@@ -770,7 +802,7 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
 
     date_column, date_label = spec.date_column, spec.date_label
     if args.date_basis == "due":
-        date_column, date_label = spec.due_column, "due date"
+        date_column, date_label = spec.due_column, spec.due_label
     base: Any = spec.entity
     # --- how each subject reaches customers, products and lines
     if args.subject == "orders" and line_grain:
@@ -795,7 +827,9 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
         else:
             raise SkillError(f"{spec.noun} are not recorded per product")
 
-    if args.measure in ("profit", "stock_value"):
+    if args.measure in ("profit", "stock_value") or (
+        args.subject == "orders" and args.measure == "margin_pct"
+    ):
         need_product()
     if args.warehouse:
         conditions.append(spec.entity.warehouse == args.warehouse)
@@ -1062,6 +1096,8 @@ def run_query(session: Session, args: QueryArgs) -> SkillResult[QueryRow]:
     headline = _headline(spec, args, measure, [single] if single else rows, reading, total_rows)
     if args.also_measure is not None and rows:
         headline += _ranked_also(session, args, rows)
+    if beside and single is not None and single.count and args.subject == "orders":
+        headline += _margin_beside(session, args)
     if group is not None and not args.rank and args.measure in ADDITIVE and rows:
         overall = sum((r.value or 0 for r in rows), Decimal(0) if measure.kind == "money" else 0)
         headline = headline.removesuffix(".") + f"; {_fmt(overall, measure.kind)} in total."
@@ -1260,10 +1296,39 @@ def _fmt(value: Decimal | int | None, kind: Kind) -> str:
     if kind == "money":
         return f"€{value:,.2f}"
     if kind == "pct":
-        return f"{value}%"
+        # Three significant figures in a sentence ("31.3%", "4.27%"); the table keeps cents.
+        number = Decimal(value)
+        shown = number.quantize(Decimal("0.1"), ROUND_HALF_UP) if abs(number) >= 10 else number
+        return f"{shown}%"
     if kind == "days":
         return f"{value} days"
     return f"{value:,}"
+
+
+def _margin_beside(session: Session, args: QueryArgs) -> str:
+    """State gross profit and margin % together: "margin last month" may mean either.
+
+    The euros and the share of net sales are two faces of one figure; an owner who asked for
+    one reads the other at no cost, and neither answer is wrong for him.
+    """
+    if args.measure not in ("profit", "margin_pct"):
+        return ""
+    figures: dict[str, Decimal] = {}
+    for measure in ("profit", "margin_pct", "value"):
+        result = run_query(session, args.model_copy(update={"measure": measure}), beside=False)
+        value = next((f.value for f in result.facts if f.key == "value"), None)
+        if not isinstance(value, (Decimal, int)):
+            return ""  # no sales in the span: nothing to relate the figure to
+        figures[measure] = Decimal(value)
+    if args.measure == "profit":
+        return (
+            f" That is a gross margin of {_fmt(figures['margin_pct'], 'pct')} on net sales of "
+            f"{_fmt(figures['value'], 'money')}."
+        )
+    return (
+        f" Gross profit {_fmt(figures['profit'], 'money')} on net sales of "
+        f"{_fmt(figures['value'], 'money')}."
+    )
 
 
 def _ranked_also(session: Session, args: QueryArgs, rows: list[QueryRow]) -> str:
