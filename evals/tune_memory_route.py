@@ -38,7 +38,14 @@ import yaml
 from evals.discipline import Split, split_of
 from memory.store import MemoryStore, default_memory_store
 from nodes.recall import MIN_RECALL_SCORE
-from nodes.route_context import MEMORY_ANSWER_KINDS, memory_decision
+from nodes.route_context import (
+    LEADING_MEMORY_MARGIN,
+    LEADING_MEMORY_SCORE,
+    MEMORY_ANSWER_KINDS,
+    STRONG_MEMORY_SCORE,
+    leading_memory,
+    memory_decision,
+)
 from nova.catalog import default_catalog
 from nova.erp.db import get_erp_database
 from nova.erp.followup import erp_mention, names_erp_content
@@ -59,16 +66,16 @@ def main() -> None:
     queries = [q for q in every if split_of(f"seed:{q['project']}:{q['query']}") == "dev"]
     print(f"tuning on the dev split only: {len(queries)} of {len(every)} seed paraphrases")
     answers: list[tuple[float, bool]] = []
+    leading: list[bool] = []  # the top memory leads the rest (``leading_memory``)
     for query in queries:
-        hits = [
-            h
-            for h in store.search(query["project"], query["query"], k=5)
-            if h["kind"] in MEMORY_ANSWER_KINDS
-        ]
+        recalled = store.search(query["project"], query["query"], k=5)
+        hits = [h for h in recalled if h["kind"] in MEMORY_ANSWER_KINDS]
         if hits:
             answers.append((hits[0]["score"], query["match"] in hits[0]["text"]))
         else:
             answers.append((0.0, False))
+        lead = [h for h in leading_memory(recalled) if h["kind"] in MEMORY_ANSWER_KINDS]
+        leading.append(bool(lead))
     catalog = default_catalog()
     erp_free: list[float] = []
     examples = [
@@ -98,6 +105,17 @@ def main() -> None:
         recall = sum(above) / len(answers)
         moved = sum(score >= threshold for score in erp_free)
         print(f"{threshold:9.2f}  {precision:16.3f}  {recall:13.3f}  {moved:18d}")
+    # When the classifier abstains: strong, or leading the others (LEADING_MEMORY_*).
+    taken = [
+        correct
+        for (score, correct), leads in zip(answers, leading, strict=True)
+        if score >= STRONG_MEMORY_SCORE or leads
+    ]
+    print(
+        f"abstained: ≥ {STRONG_MEMORY_SCORE} or leading by {LEADING_MEMORY_MARGIN} from "
+        f"{LEADING_MEMORY_SCORE}: precision {sum(taken) / max(1, len(taken)):.3f}, "
+        f"recall {sum(taken) / len(answers):.3f}"
+    )
 
 
 def _routed(decision: RouteDecision) -> str | None:

@@ -264,7 +264,7 @@ def make_agent_node(
             )
             text = answer_without_model(spec, state, model, findings)
             detail = model.reason
-            if answering_memories(state.get("memories") or []):
+            if answering_memories(state.get("memories") or [], state.get("route")):
                 detail += "; answered with the recalled memories"
             return {
                 "messages": [AIMessage(content=text, name=spec.name)],

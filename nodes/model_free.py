@@ -212,7 +212,7 @@ def answer_without_model(
 
     """
     memories = state.get("memories") or []
-    answering = answering_memories(memories)
+    answering = answering_memories(memories, state.get("route"))
     parts: list[str] = []
     if answering:
         # An ERP agent's question is about data that changes: a remembered claim ("Nordwind

@@ -56,6 +56,11 @@ TODAY = date(2025, 6, 30)
         ("orders last monday", date(2025, 6, 23), date(2025, 6, 23)),
         ("orders on monday", TODAY, TODAY),
         ("due next friday", date(2025, 7, 4), date(2025, 7, 4)),
+        # "since" a day or the last week/month: from its start up to today.
+        ("credit notes since friday", date(2025, 6, 27), TODAY),
+        ("stock corrections since last monday", date(2025, 6, 23), TODAY),
+        ("orders since last week", date(2025, 6, 23), TODAY),
+        ("orders since last month", date(2025, 5, 1), TODAY),
     ],
 )
 def test_periods(text: str, start: date, end: date) -> None:

@@ -243,6 +243,31 @@ def test_an_erp_request_no_skill_reads_goes_to_the_memory_that_holds_it() -> Non
     assert moved_with(False, score=STRONG_MEMORY_SCORE - 0.01) is None
 
 
+def test_a_memory_that_clearly_leads_answers_only_where_the_classifier_abstained() -> None:
+    from nodes.route_context import LEADING_MEMORY_MARGIN, LEADING_MEMORY_SCORE
+
+    def hits(top: float, runner_up: float) -> list[MemoryHit]:
+        return [
+            MemoryHit(id="m1", text="On holiday 1 to 14 August in Lisbon.", kind="fact", score=top),
+            MemoryHit(id="m2", text="Dates are written day first.", kind="preference",
+                      score=runner_up),
+        ]  # fmt: skip
+
+    abstained = route_to(None, None, method="clarify", confidence=0.05)
+    below = STRONG_MEMORY_SCORE - 0.01
+    moved = _decide(abstained, "when am i off in august", hits(below, 0.29))
+    assert moved is not None and moved["method"] == "memory"
+    assert "ahead of the next" in moved["reason"]
+    # Not ahead enough, or too weak: asked back as before.
+    close = below - LEADING_MEMORY_MARGIN / 2
+    assert _decide(abstained, "when am i off in august", hits(below, close)) is None
+    weak = LEADING_MEMORY_SCORE - 0.01
+    assert _decide(abstained, "when am i off in august", hits(weak, 0.1)) is None
+    # A classifier pick is only moved by a strong memory, leading or not.
+    picked = route_to("daily_planner", "chat", confidence=0.3)
+    assert _decide(picked, "when am i off in august", hits(below, 0.1)) is None
+
+
 def test_an_unread_erp_request_about_a_period_stays_with_the_erp() -> None:
     # "any stock corrections since last monday?" asks what the records hold for a span;
     # a standing memory ("stock counts happen twice a year") is no answer to it.

@@ -586,6 +586,19 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
     def since_month(m: re.Match[str]) -> tuple[date, date]:
         return month_or_year(m)[0], today
 
+    def since_weekday(m: re.Match[str]) -> tuple[date, date]:
+        # "since friday", "since last monday": from that day (as "on friday" reads it) to today.
+        return weekday(m)[0], today
+
+    def since_last(m: re.Match[str]) -> tuple[date, date]:
+        # "since last week": from the start of that week (month, quarter) to today.
+        unit = m.group("unit").lower()
+        if unit == "week":
+            return monday - timedelta(days=7), today
+        if unit == "month":
+            return last_month_start, today
+        return _quarter(last_quarter_year, last_quarter)[0], today
+
     def before_year(m: re.Match[str]) -> tuple[None, date]:
         return None, year(m)[0] - timedelta(days=1)
 
@@ -620,6 +633,21 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         # "before june" is left unread: since the records began, or since January?
         (re.compile(rf"\bsince\s+{_MONTH_OR_YEAR}\b", flags), since_month),
         (re.compile(r"\bsince\s+easter\b", flags), since_easter),
+        (
+            re.compile(
+                rf"\bsince\s+(?:(?P<rel>last|this\s+past)\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b",
+                flags,
+            ),
+            since_weekday,
+        ),
+        (
+            re.compile(
+                r"\bsince\s+(?:the\s+start\s+of\s+)?(?:last|previous)\s+"
+                r"(?P<unit>week|month|quarter)\b",
+                flags,
+            ),
+            since_last,
+        ),
         (re.compile(r"\bbefore\s+(?P<y>20\d{2})\b", flags), before_year),
         (re.compile(rf"\bafter\s+{_MONTH_OR_YEAR}\b", flags), after_month),
         (

@@ -87,7 +87,9 @@ METHODS = {
     "transfer": "bank_transfer",
     "wire": "bank_transfer",
     "sepa": "sepa_debit",
+    "sepa_debit": "sepa_debit",
     "direct debit": "sepa_debit",
+    "bank_transfer": "bank_transfer",
     "card": "card",
     "credit card": "card",
     "paypal": "paypal",
@@ -343,6 +345,24 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:still )?(?:waiting|waits|left) to be (?:processed|handled|dealt with)\b",
          "pending"),
         (r"\b(?:make|makes|making|made) (?:any |some )?money (?:on|with)\b", "margin on"),
+        # Before the typo reader, which knows no "debit" ("debt" is a word it does know).
+        (r"\bsepa(?: direct)? debits?\b|\bdirect debits\b", "sepa"),
+        # "per lastschrift" (German "per"): paid by that method, not a grouping.
+        (r"\bper (?=(?:sepa|bank transfer|transfer|card|credit card|paypal|cash)\b)", "by "),
+        (r"\b(have|has|did) not left the (?:building|warehouse|house|yard|shop)\b",
+         r"\1 not shipped"),
+        # Colour words that add nothing to what is asked: "orders still sitting open", "the
+        # single biggest unpaid invoice".
+        (r"\bsitting (?=open\b|unpaid\b|in stock\b)", ""),
+        (r"\bsingle (?=biggest\b|largest\b|highest\b|most expensive\b)", ""),
+        # "top seller in june": the product that sold the most ("best seller" is read already).
+        # (Not "who is our top seller": a person, whom the records do not hold.)
+        (r"(?<!\bwho is our )(?<!\bwho is the )\b(top|biggest|number one|no 1|#1)[ -]?seller\b",
+         r"\1 selling product"),
+        (r"\b(top|biggest)[ -]?sellers\b", r"\1 selling products"),
+        # "credit notes that went out", "invoices sent out in may": issued (not shipped).
+        (r"\b(credit notes?|invoices?) (?:that |which )?(?:went|go|gone|goes|were sent|was sent|"
+         r"got sent|have gone|has gone) out\b", r"\1 issued"),
         # "payments we couldn't match to an invoice": the unapplied ones.
         (r"\b(?:but |that |which )?(?:we )?(?:(?:is|are|was|were|could|can|have|has|did) )?"
          r"(?:not|never) (?:be |been )?(?:matched|match|linked|applied|allocated|assigned)"
@@ -529,6 +549,31 @@ def _destination(text: str, session: Session) -> str:
     return re.sub(pattern, "for ", text, flags=re.IGNORECASE)
 
 
+def _carrier_cost(text: str, session: Session) -> str:
+    """Write "what did schenker cost us" as "shipping cost with schenker": the carrier's bill."""
+    names = per_session(
+        session,
+        "carrier_words",
+        lambda: sorted(
+            {
+                word
+                for carrier in session.scalars(select(m.Shipment.carrier).distinct())
+                for word in (carrier.lower(), carrier.lower().split()[-1])
+            },
+            key=len,
+            reverse=True,
+        ),
+    )
+    if not names:
+        return text
+    pattern = (
+        r"\bwhat (?:did|does|do|has|have) (?P<carrier>"
+        + "|".join(map(re.escape, names))
+        + r") (?:cost|charge|charged|billed)(?: us)?\b"
+    )
+    return re.sub(pattern, r"shipping cost with \g<carrier>", text, flags=re.IGNORECASE)
+
+
 def _warehouse_cities(session: Session) -> dict[str, str]:
     """Return each warehouse's city (lower case) by which the owner names it, with its code.
 
@@ -625,6 +670,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", text)
     text = _spelled(text, session)
     text = _destination(text, session)
+    text = _carrier_cost(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))
     if german is not None:
         request.german = typed

@@ -1001,6 +1001,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         and group is None
         and not ranks
         and not (values.get("products") or request.skus)
+        # "any stock adjustments last week?": the bookings of a period are listed one by one.
+        and not (subject == "stock_movements" and not measures and request.period is not None)
     ):
         # "anything reserved in main?": which records, not one figure over all of them.
         return "'any' asks which records; the reading would give one figure"

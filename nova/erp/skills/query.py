@@ -1401,6 +1401,8 @@ class ListedRow(Row):
     on: date | None = column("Date", "date")
     amount: Decimal | None = column("Amount", "money", default=None)
     price: Decimal | None = column("List price", "money", default=None)
+    cost: Decimal | None = column("Cost", "money", default=None)
+    """Products only: what a unit costs us, the other side of the margin."""
     carrier: str | None = column("Carrier", default=None)
     """Shipments only: whom to chase about a late or missing parcel."""
     margin: Decimal | None = column("Margin %", "pct", default=None)
@@ -1500,7 +1502,8 @@ def _list(
         if args.subject in ("orders", "invoices", "returns", "shipments", "purchase_orders")
         else literal(None)
     )
-    stmt = select(number, name, on, amount, order, carrier, margin, status).select_from(base)
+    cost: Any = m.Product.cost_cents if args.subject == "products" else literal(None)
+    stmt = select(number, name, on, amount, order, carrier, margin, status, cost).select_from(base)
     for entity, condition, *how in joins:
         if any(entity is e for e in seen):
             continue
@@ -1529,6 +1532,7 @@ def _list(
             id=str(r[0]), name=str(r[1]), on=r[2], order=r[4], carrier=r[5],
             margin=Decimal(str(r[6])).quantize(Decimal("0.1")) if r[6] is not None else None,
             price=_money(r[3]) if products and r[3] is not None else None,
+            cost=_money(r[8]) if r[8] is not None else None,
             amount=_money(r[3]) if not products and r[3] is not None else None,
             status=r[7],
         )
