@@ -600,6 +600,11 @@ def test_a_superlative_with_a_singular_category_asks_for_one_product(full_erp: E
     assert isinstance(one, Plan) and one.args.limit == 1
     many = plan(full_erp, "lowest margin filters")
     assert isinstance(many, Plan) and many.args.limit != 1
+    # The noun first: "product with the highest margin" is one product as well.
+    first = plan(full_erp, "product w the highest margin %")
+    assert isinstance(first, Plan) and first.args.limit == 1
+    several = plan(full_erp, "products with the highest margin")
+    assert isinstance(several, Plan) and several.args.limit != 1
 
 
 def test_the_biggest_one_after_a_list_is_one_row(full_erp: ErpDatabase) -> None:
@@ -665,3 +670,22 @@ def test_the_weakest_category_is_ranked_only_when_every_category_sold(
     ((every,),) = sql(full_erp, "select count(distinct category) from products")
     assert sold < every
     assert isinstance(plan(full_erp, "weakest category on 27 june"), Decline)
+
+
+def test_a_named_customer_and_a_condition_is_answered_yes_or_no(full_erp: ErpDatabase) -> None:
+    over = sql(
+        full_erp,
+        """select c.name from customers c join invoices i on i.customer_id = c.id
+           where i.status = 'open' and c.name like 'Winkler Maschinenbau%'
+           group by c.id having sum(i.total_cents - i.paid_cents) > c.credit_limit_cents""",
+    )
+    _, text_, _ = answer(full_erp, "winkler maschinenbau over credit limit?")
+    assert text_.startswith("Yes: " if over else "No: ")
+    _, text_, _ = answer(full_erp, "nordwind gmbh over credit limit?")
+    ((owed, limit),) = sql(
+        full_erp,
+        """select coalesce(sum(i.total_cents - i.paid_cents), 0), c.credit_limit_cents
+           from customers c left join invoices i on i.customer_id = c.id and i.status = 'open'
+           where c.name = 'Nordwind GmbH' group by c.id""",
+    )
+    assert text_.startswith("Yes: " if owed > limit else "No: ")

@@ -162,6 +162,19 @@ def test_last_month_reports_that_month_against_the_month_before(as_of: date) -> 
     assert "May 2025" in result["text"]
 
 
+def test_the_month_named_is_the_month_closed(as_of: date) -> None:
+    # "the june close" on 30 June: June, not the default last completed month (May).
+    result = _runner().run("month_end_close", request="kick off the june month-end close").result
+    assert result["status"] == "completed", result["text"]
+    assert (result["params"]["month"]["start"], result["params"]["month"]["end"]) == (
+        "2025-06-01",
+        "2025-06-30",
+    )
+    assert result["text"].startswith("# Month-end close, June 2025")
+    default = _runner().run("month_end_close", request="start the month-end close").result
+    assert default["text"].startswith("# Month-end close, May 2025")
+
+
 def test_into_french_sets_the_language_parameters() -> None:
     request = 'Translate this listing into French: "Leuchtreklame SGN-1042 aus Acryl, 120 x 40 cm."'
     spec = shipped_pipelines()["listing_sync"]

@@ -80,6 +80,7 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
         "status",
         "amount",
         "price",
+        "cost",
         "margin",
         "carrier",
         "items",

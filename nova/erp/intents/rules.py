@@ -1256,6 +1256,13 @@ ONE_OF = re.compile(
     r"|customer|item|part|supplier|sku|po|debtor|seller)\b(?!s)"
 )
 """A superlative with a singular noun asks for one row ("the oldest unpaid invoice")."""
+ONE_WITH = re.compile(
+    r"\b(?:invoice|order|payment|shipment|return|product|customer|item|part|supplier|sku|po)"
+    r"\s+(?:with|has|had|having|that has|which has)\s+(?:the\s+)?(?:oldest|newest|latest"
+    r"|biggest|largest|best|worst|highest|lowest|most|least|smallest)\b"
+)
+"""The singular noun first ("product with the highest margin", "which customer has the most
+orders"): one row as well."""
 
 
 def asks_for_one(norm: str, categories: Iterable[str] = ()) -> bool:
@@ -1264,7 +1271,7 @@ def asks_for_one(norm: str, categories: Iterable[str] = ()) -> bool:
     The noun is a record's ("the oldest unpaid invoice") or, singular, a product category
     the request names ("lowest margin filter": one filter, not the category's list).
     """
-    if ONE_OF.search(norm):
+    if ONE_OF.search(norm) or ONE_WITH.search(norm):
         return True
     for category in categories:
         singular = category.lower().removesuffix("s")

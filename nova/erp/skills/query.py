@@ -1584,6 +1584,10 @@ def _list(
         )
     elif not rows:
         headline = f"No {spec.noun} match{where}."
+    if args.subject == "customers" and args.customer_condition and args.customer:
+        # "winkler maschinenbau over credit limit?": one named customer and a condition is
+        # a yes-or-no question; the answer says which before the record that shows it.
+        headline = f"{'Yes' if rows else 'No'}: {headline[0].lower()}{headline[1:]}"
     return SkillResult[ListedRow](
         skill="erp_query",
         title=f"{spec.noun[0].upper()}{spec.noun[1:]}",
