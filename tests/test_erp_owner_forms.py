@@ -181,6 +181,22 @@ def test_a_hedged_question_gets_the_exact_figure(full_erp: ErpDatabase) -> None:
         ("what did schenker cost us in june", "shipping cost db schenker in june"),
         ("how much came in by sepa debit in june", "how much came in by sepa in june"),
         ("zahlungseingänge per lastschrift im juni", "payments received by sepa in june"),
+        # "as of today" is the records' current state, not a period of one day.
+        ("total open receivables as of today?", "total open receivables?"),
+        ("top 5 suppliers by purchase volume h1", "top 5 suppliers by po value h1"),
+        ("10 items with the most money tied up in stock", "top 10 items by stock value"),
+        ("what did we spend on freight in june", "shipping cost in june"),
+        ("june cash in split by payment method", "june money in by payment method"),
+        (
+            "anything still in transit that should have arrived already?",
+            "any shipments running late",
+        ),
+        ("which deliveries landed late last week", "which deliveries arrived late last week"),
+        ("new customers added last week?", "new customers last week?"),
+        ("what went out the door today and with which carriers", "what went out today by carrier"),
+        ("total value of supplier orders still outstanding?", "total value of open POs"),
+        ("welche aufträge kamen am wochenende rein?", "which orders came in over the weekend"),
+        ("was hat uns db schenker letzte woche gekostet?", "shipping cost db schenker last week"),
         # A thread size is named by its diameter: "m14" is the "M14x1.5" of the name.
         ("stock lock nut box m14 mercedes", "stock FST-8303"),
     ],

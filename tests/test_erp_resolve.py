@@ -61,6 +61,10 @@ TODAY = date(2025, 6, 30)
         ("stock corrections since last monday", date(2025, 6, 23), TODAY),
         ("orders since last week", date(2025, 6, 23), TODAY),
         ("orders since last month", date(2025, 5, 1), TODAY),
+        # One weekend named as such: the latest Saturday and Sunday ("on weekends": every one).
+        ("orders over the weekend", date(2025, 6, 28), date(2025, 6, 29)),
+        ("payments at the weekend", date(2025, 6, 28), date(2025, 6, 29)),
+        ("orders last weekend", date(2025, 6, 28), date(2025, 6, 29)),
     ],
 )
 def test_periods(text: str, start: date, end: date) -> None:

@@ -681,6 +681,12 @@ def test_a_named_customer_and_a_condition_is_answered_yes_or_no(full_erp: ErpDat
     )
     _, text_, _ = answer(full_erp, "winkler maschinenbau over credit limit?")
     assert text_.startswith("Yes: " if over else "No: ")
+    if over:
+        ((limit_cents,),) = sql(
+            full_erp,
+            "select credit_limit_cents from customers where name like 'Winkler Maschinenbau%'",
+        )
+        assert f"credit limit €{limit_cents / 100:,.2f}" in text_  # the limit it exceeds
     _, text_, _ = answer(full_erp, "nordwind gmbh over credit limit?")
     ((owed, limit),) = sql(
         full_erp,

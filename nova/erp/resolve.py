@@ -586,6 +586,14 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
     def since_month(m: re.Match[str]) -> tuple[date, date]:
         return month_or_year(m)[0], today
 
+    def weekend(m: re.Match[str]) -> tuple[date, date]:
+        # "over the weekend": the latest Saturday and Sunday up to today ("last weekend" on a
+        # Saturday or Sunday: the one before).
+        saturday = today - timedelta(days=(today.weekday() - 5) % 7)
+        if (m.group("rel") or "").lower() in ("last", "previous") and today.weekday() >= 5:
+            saturday -= timedelta(days=7)
+        return saturday, min(saturday + timedelta(days=1), today)
+
     def since_weekday(m: re.Match[str]) -> tuple[date, date]:
         # "since friday", "since last monday": from that day (as "on friday" reads it) to today.
         return weekday(m)[0], today
@@ -633,6 +641,15 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         # "before june" is left unread: since the records began, or since January?
         (re.compile(rf"\bsince\s+{_MONTH_OR_YEAR}\b", flags), since_month),
         (re.compile(r"\bsince\s+easter\b", flags), since_easter),
+        # One weekend, named as such ("over the weekend"); "on weekends" is every weekend.
+        (
+            re.compile(
+                r"\b(?:(?:on|over|at|during|from)\s+)?(?:the\s+|(?P<rel>last|previous|past)\s+)"
+                r"weekend\b(?!s)",
+                flags,
+            ),
+            weekend,
+        ),
         (
             re.compile(
                 rf"\bsince\s+(?:(?P<rel>last|this\s+past)\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b",

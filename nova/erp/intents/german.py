@@ -94,6 +94,7 @@ _FUNCTION_WORDS: dict[str, str] = {
     "letzter": "last", "letztes": "last", "erste": "first", "ersten": "first",
     "monat": "month", "monate": "months", "monaten": "months", "jahr": "year", "jahre": "years",
     "jahren": "years", "woche": "week", "wochen": "weeks", "tag": "day", "tage": "days",
+    "wochenende": "the weekend", "gekostet": "cost", "kostet": "costs",
     "tagen": "days", "quartal": "quarter",
     # months and weekdays
     "januar": "january", "jänner": "january", "februar": "february", "märz": "march",

@@ -345,6 +345,18 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:still )?(?:waiting|waits|left) to be (?:processed|handled|dealt with)\b",
          "pending"),
         (r"\b(?:make|makes|making|made) (?:any |some )?money (?:on|with)\b", "margin on"),
+        # The records' current state is what every figure without a period reads.
+        (r"\bas (?:of|at) (?:today|now|right now|the moment|this moment|date)\b", ""),
+        (r"\b(?:purchase|purchasing|buying) (?:volume|spend|value)\b", "po value"),
+        (r"\bmoney (?:tied up|sitting|locked up|bound up) in (?:stock|inventory)\b", "stock value"),
+        (r"\b(?:spend|spent|spending|pay|paid) (?:on|for) (?:freight|shipping|postage|carriage)\b",
+         "shipping cost"),
+        (r"\bsplit (?:up )?(?:by|per)\b", "by"),
+        # "cash in" is the money received, not the cash payment method.
+        (r"\bcash in\b(?! (?:hand|the till|the register))", "money in"),
+        # "10 items with the most …": the top ten of that ranking.
+        (r"^(?:the )?(\d{1,3}) (?=[a-z]+ (?:with|by|that have|having) the (?:most|highest|biggest"
+         r"|largest|lowest|least|smallest)\b)", r"top \1 "),
         # Before the typo reader, which knows no "debit" ("debt" is a word it does know).
         (r"\bsepa(?: direct)? debits?\b|\bdirect debits\b", "sepa"),
         # "per lastschrift" (German "per"): paid by that method, not a grouping.
@@ -353,7 +365,13 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"\1 not shipped"),
         # Colour words that add nothing to what is asked: "orders still sitting open", "the
         # single biggest unpaid invoice".
-        (r"\bsitting (?=open\b|unpaid\b|in stock\b)", ""),
+        (r"\bsitting (?=open\b|unpaid\b|in stock\b|in payments\b|on account\b)", ""),
+        (r"\blanded\b", "arrived"),
+        (r"\bout the door\b", "out"),
+        (r"\b(?:and )?with which carriers?\b", "by carrier"),
+        # "new customers added last week": the customers created then.
+        (r"\b(?:new )?(customers?|accounts?) (?:that |which |we )?(?:were |was |got )?(?:added|"
+         r"set up|created|opened|onboarded)\b", r"new \1"),
         (r"\bsingle (?=biggest\b|largest\b|highest\b|most expensive\b)", ""),
         # "top seller in june": the product that sold the most ("best seller" is read already).
         # (Not "who is our top seller": a person, whom the records do not hold.)
@@ -389,8 +407,11 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bcontact person\b", "contact"),
         # "in transit that should've arrived by now": running late, a fact of the records.
         # ("... but haven't", "... but are still on the road": the same fact, said again.)
+        # (Not "it should have arrived friday": that names the day, a question about one.)
         (r"\b(?:that |which )?(?:should ?(?:ve|'ve| have)|were supposed to(?: have)?) "
          r"(?:arrived|been delivered|been there|landed)(?: by now| already)?"
+         r"(?! (?:on |by |last |this |next )?(?:monday|tuesday|wednesday|thursday|friday|saturday"
+         r"|sunday|yesterday|today|\d))"
          r"(?:,? (?:but|and) (?:(?:still )?(?:(?:have|has) )?not(?: arrived| come| yet)*"
          r"|(?:are|is) still (?:on the (?:road|way)|in transit)))?", "running late"),
         # "which warehouse has more brakes": with nothing to compare it to, the most.
@@ -566,12 +587,14 @@ def _carrier_cost(text: str, session: Session) -> str:
     )
     if not names:
         return text
+    # ("was hat uns db schenker letzte woche gekostet" reads "what has us db schenker last week
+    # cost": a period may come between the carrier and the verb.)
     pattern = (
-        r"\bwhat (?:did|does|do|has|have) (?P<carrier>"
+        r"\bwhat (?:did|does|do|has|have) (?:us )?(?P<carrier>"
         + "|".join(map(re.escape, names))
-        + r") (?:cost|charge|charged|billed)(?: us)?\b"
+        + r")(?P<between>(?: [\w-]+){0,3}?) (?:cost|charge|charged|billed)(?: us)?\b"
     )
-    return re.sub(pattern, r"shipping cost with \g<carrier>", text, flags=re.IGNORECASE)
+    return re.sub(pattern, r"shipping cost with \g<carrier>\g<between>", text, flags=re.IGNORECASE)
 
 
 def _warehouse_cities(session: Session) -> dict[str, str]:

@@ -193,7 +193,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "5": "fridays",
             "6": "saturdays",
             "0": "sundays",
-            "0,6": "weekends,on a weekend,on weekends,at weekends,on the weekend",
+            # Not "the weekend": that is one weekend, a period (``find_period``).
+            "0,6": "weekends,on a weekend,on weekends,at weekends",
         },
     ),
     # "what's due in july", "invoices falling due next week": the period is the due date.
@@ -333,6 +334,8 @@ STATUS_SUBJECT: dict[str, str] = {
     "overdue": "invoices",
     "not_due": "invoices",
     "partly_paid": "invoices",
+    "in_transit": "shipments",  # "anything still in transit?": parcels on their way
+    "running_late": "shipments",
 }
 CONDITION_SUBJECT = "customers"
 """Customer conditions ("over their credit limit") make the subject customers."""
@@ -890,6 +893,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if amount not in ({"value"}, {"open_amount"}) or (amount == {"open_amount"}) != owed:
             return f"a count and {sorted(amount)} of {subject}: not both in one answer"
         measures = ["count"]
+    if subject == "purchase_orders" and "open_amount" in measures:
+        # "value of supplier orders still outstanding": the open ones, by their value.
+        measures = ["value" if m_ == "open_amount" else m_ for m_ in measures]
+        statuses = [*statuses, "open"] if "open" not in statuses else statuses
     # --- the measure
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:

@@ -1403,6 +1403,8 @@ class ListedRow(Row):
     price: Decimal | None = column("List price", "money", default=None)
     cost: Decimal | None = column("Cost", "money", default=None)
     """Products only: what a unit costs us, the other side of the margin."""
+    credit_limit: Decimal | None = column("Credit limit", "money", default=None)
+    """Customers over their credit limit: the limit their open amount exceeds."""
     carrier: str | None = column("Carrier", default=None)
     """Shipments only: whom to chase about a late or missing parcel."""
     margin: Decimal | None = column("Margin %", "pct", default=None)
@@ -1503,7 +1505,14 @@ def _list(
         else literal(None)
     )
     cost: Any = m.Product.cost_cents if args.subject == "products" else literal(None)
-    stmt = select(number, name, on, amount, order, carrier, margin, status, cost).select_from(base)
+    credit_limit: Any = (
+        m.Customer.credit_limit_cents
+        if args.subject == "customers" and args.customer_condition == "over_credit_limit"
+        else literal(None)
+    )
+    stmt = select(
+        number, name, on, amount, order, carrier, margin, status, cost, credit_limit
+    ).select_from(base)
     for entity, condition, *how in joins:
         if any(entity is e for e in seen):
             continue
@@ -1533,6 +1542,7 @@ def _list(
             margin=Decimal(str(r[6])).quantize(Decimal("0.1")) if r[6] is not None else None,
             price=_money(r[3]) if products and r[3] is not None else None,
             cost=_money(r[8]) if r[8] is not None else None,
+            credit_limit=_money(r[9]) if r[9] is not None else None,
             amount=_money(r[3]) if not products and r[3] is not None else None,
             status=r[7],
         )
