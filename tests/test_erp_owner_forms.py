@@ -197,6 +197,13 @@ def test_a_hedged_question_gets_the_exact_figure(full_erp: ErpDatabase) -> None:
         ("total value of supplier orders still outstanding?", "total value of open POs"),
         ("welche aufträge kamen am wochenende rein?", "which orders came in over the weekend"),
         ("was hat uns db schenker letzte woche gekostet?", "shipping cost db schenker last week"),
+        ("CLT-1749 keeps coming back?? how many returns are open on it", "open returns CLT-1749"),
+        (
+            "whats falling due this week on our side, invoices i mean",
+            "invoices falling due this week",
+        ),
+        ("hat dobes letzte woche was storniert?", "which orders did dobes cancel last week"),
+        ("INV-2025-00831 overdue already?", "INV-2025-00831 status"),
         # A thread size is named by its diameter: "m14" is the "M14x1.5" of the name.
         ("stock lock nut box m14 mercedes", "stock FST-8303"),
     ],

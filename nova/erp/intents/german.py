@@ -122,6 +122,7 @@ _TERMS: dict[str, str] = {
     "überfällig": "overdue", "überfällige": "overdue", "überfälligen": "overdue",
     "uberfallig": "overdue", "uberfallige": "overdue", "uberfalligen": "overdue",
     "fällig": "due", "fallig": "due", "storniert": "cancelled", "stornierte": "cancelled",
+    "bar": "cash",
     "stornos": "cancellations", "gutschrift": "credit note", "gutschriften": "credit notes",
     "retoure": "return", "retouren": "returns", "rücksendung": "return",
     "rücksendungen": "returns", "reklamation": "return", "reklamationen": "returns",

@@ -367,6 +367,11 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # single biggest unpaid invoice".
         (r"\bsitting (?=open\b|unpaid\b|in stock\b|in payments\b|on account\b)", ""),
         (r"\blanded\b", "arrived"),
+        (r"\b(?:keeps?|kept) (?:coming|being sent|getting sent) back\b|\bcoming back\b",
+         "returned"),
+        # Asides that narrow nothing: "falling due this week on our side, invoices i mean".
+        (r"\bon (?:our|the customer|the customers|the customer s|their) side\b", ""),
+        (r"\bi mean\b", ""),
         (r"\bout the door\b", "out"),
         (r"\b(?:and )?with which carriers?\b", "by carrier"),
         # "new customers added last week": the customers created then.

@@ -176,7 +176,7 @@ def _group_by(request: Request) -> str:
 INVOICE_WORDS = _W(
     """invoice invoices inv bill bills status due date paid payed been open outstanding amount
     total value owed owing issued issue unpaid left yet settled pending still when was were
-    state""".split()
+    state overdue late already""".split()
 )
 OVERDUE_WORDS = _W(
     """overdue invoice invoices bills past due late unpaid outstanding open days day old older

@@ -228,7 +228,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
     **_entries(
         "rank",
         {
-            "highest": "most,best,highest,top,biggest,largest,main,greatest,most common",
+            "highest": "most,best,highest,top,biggest,largest,main,greatest,most common,strongest",
             "lowest": "least,worst,lowest,fewest,smallest,weakest,slowest,bottom",
         },
     ),
@@ -335,6 +335,7 @@ STATUS_SUBJECT: dict[str, str] = {
     "not_due": "invoices",
     "partly_paid": "invoices",
     "in_transit": "shipments",  # "anything still in transit?": parcels on their way
+    "cancelled": "orders",  # "did dobes cancel anything last week": their orders
     "running_late": "shipments",
 }
 CONDITION_SUBJECT = "customers"
