@@ -201,7 +201,7 @@ def make_erp_fast_path_node(
         scope = scope_line(state.get("route"))
         if reply and scope:
             # The route moved the turn to the project that owns the ERP data: say so.
-            text = f"{reply['answer']}\n{scope}"
+            text = f"{reply['answer']}\n\n{scope}"  # a paragraph of its own, also after a question
             message = reply["messages"][0]
             reply["messages"] = [message.model_copy(update={"content": text})]
             reply["answer"] = text
