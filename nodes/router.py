@@ -83,6 +83,7 @@ if TYPE_CHECKING:
 
     from memory.store import MemoryStore
     from nova.erp.followup import ErpMention
+    from nova.erp.intents.request import Request
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -623,16 +624,27 @@ def _erp_mention(text: str) -> ErpMention:
     return _against_erp(lambda session: erp_mention(text, session), text, "entity")
 
 
+def _parsed(text: str, session: Session) -> Request | None:
+    """Return the ERP reader's parse of ``text`` (``None``: a date or period it cannot read)."""
+    from nova.erp.intents import NotForFastPath, Unclear, parse_request
+
+    try:
+        return parse_request(text, session)
+    except (NotForFastPath, Unclear):
+        return None
+
+
 def _names_only_erp_records(text: str) -> bool:
     """Whether ``text`` names ERP records and nothing else but function words and pro-forms."""
-    from nova.erp.intents import GLOBAL_WORDS, NotForFastPath, Unclear, parse_request
+    from nova.erp.intents import GLOBAL_WORDS
 
     def names_only(session: Session) -> bool:
-        try:
-            request = parse_request(text, session)
-        except (NotForFastPath, Unclear):
-            return False
-        return bool(request.kinds()) and only_pro_forms(set(request.residual) - GLOBAL_WORDS)
+        request = _parsed(text, session)
+        return (
+            request is not None
+            and bool(request.kinds())
+            and only_pro_forms(set(request.residual) - GLOBAL_WORDS)
+        )
 
     return _against_erp(names_only, text, False)
 
@@ -656,14 +668,12 @@ def erp_reads(text: str) -> bool:
 
 def erp_dated(text: str) -> bool:
     """Whether ``text`` names a period or date the ERP's records are dated by."""
-    from nova.erp.intents import NotForFastPath, Unclear, parse_request
 
     def dated(session: Session) -> bool:
-        try:
-            request = parse_request(text, session)
-        except (NotForFastPath, Unclear):
-            return False
-        return request.period is not None or request.due_period is not None
+        request = _parsed(text, session)
+        return request is not None and (
+            request.period is not None or request.due_period is not None
+        )
 
     return _against_erp(dated, text, False)
 

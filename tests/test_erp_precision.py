@@ -328,3 +328,14 @@ def test_what_was_ordered_is_answered_with_what_each_order_holds(full_erp: ErpDa
     # A plain list of orders does not spell out their lines.
     listed = plan(full_erp, "orders from senn this year")
     assert isinstance(listed, Plan) and not listed.args.with_lines
+
+
+def test_a_person_or_a_customers_cost_is_not_read_as_a_price_list(full_erp: ErpDatabase) -> None:
+    # "who is our best seller" asks for a person; "what did dobes cost us" for a figure the
+    # request does not name. Neither is a product ranking or a customer's price list.
+    assert isinstance(plan(full_erp, "who is our best seller"), Decline)
+    assert isinstance(plan(full_erp, "what did dobes cost us"), Decline)
+    best = plan(full_erp, "best seller last month")
+    assert isinstance(best, Plan) and best.skill == "erp_top_products"
+    prices = plan(full_erp, "what does dobes pay for BRK-2897")
+    assert isinstance(prices, Plan) and prices.skill == "erp_price_list"

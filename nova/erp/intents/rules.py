@@ -541,6 +541,9 @@ def _b_customers_in(rq: Request, s: Session) -> dict[str, Any]:
 
 
 def _b_top_products(rq: Request, s: Session) -> dict[str, Any]:
+    if re.search(r"\bwho\b", rq.norm) and re.search(r"\bsellers?\b", rq.norm):
+        # "who is our best seller": a person (a sales rep), whom the records do not hold.
+        raise NotForFastPath("'who … seller' asks for a person, not a product")
     args: dict[str, Any] = {**_dates(rq), **_limit(rq)}
     if _flag(rq, r"\b(units|volume|quantity|quantities|pieces|most sold|how many)\b"):
         args["by"] = "units"
@@ -658,6 +661,10 @@ def _b_prices(rq: Request, s: Session) -> dict[str, Any]:
         args["category"] = rq.categories[0]
     customer = _customer(rq, s)
     if customer:
+        if not (rq.skus or rq.categories) and re.search(r"\bcosts? us\b", rq.norm):
+            # "what did dobes cost us": a customer costs us nothing on a price list (bad
+            # debts? their discounts? returns?); which one, the request does not say.
+            raise NotForFastPath("what a customer 'cost us' is not a price")
         args["customer"] = customer
         # A customer's price is the list price less their discount: their net price.
         _flag(rq, r"\b(discount|discounted|net)\b")
