@@ -339,3 +339,18 @@ def test_a_person_or_a_customers_cost_is_not_read_as_a_price_list(full_erp: ErpD
     assert isinstance(best, Plan) and best.skill == "erp_top_products"
     prices = plan(full_erp, "what does dobes pay for BRK-2897")
     assert isinstance(prices, Plan) and prices.skill == "erp_price_list"
+
+
+def test_a_margin_ranking_is_by_the_exact_margin_not_the_rounded_one(
+    full_erp: ErpDatabase,
+) -> None:
+    from tests.erp_helpers import answer_read, sql_rows
+
+    # Shown margins are rounded to 0.1%; two products can share one, but only one is first.
+    ((sku,),) = sql_rows(
+        full_erp,
+        """select sku from products where active = 1
+           order by 1.0 * (unit_price_cents - cost_cents) / unit_price_cents desc limit 1""",
+    )
+    _, said = answer_read(full_erp, "product w the highest margin %")
+    assert said.splitlines()[1].startswith(f"- {sku}:")

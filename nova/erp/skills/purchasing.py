@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import Field
@@ -428,10 +429,15 @@ def price_list(session: Session, args: PriceListArgs) -> SkillResult[PriceRow]:
         ]
     products = list(session.scalars(select(m.Product).where(*conditions).order_by(m.Product.sku)))
     rows = []
+    exact: dict[str, Fraction] = {}  # the ranking's key: shown margins are rounded, ties are not
     for product in products:
         margin = percent(product.unit_price_cents - product.cost_cents, product.unit_price_cents)
         if args.max_margin_pct is not None and margin >= args.max_margin_pct:
             continue
+        if product.unit_price_cents:
+            exact[product.sku] = Fraction(
+                product.unit_price_cents - product.cost_cents, product.unit_price_cents
+            )
         rows.append(
             PriceRow(
                 id=product.sku,
@@ -449,7 +455,10 @@ def price_list(session: Session, args: PriceListArgs) -> SkillResult[PriceRow]:
             )
         )
     if args.order != "sku":
-        rows.sort(key=lambda row: row.margin_pct, reverse=args.order == "highest_margin")
+        rows.sort(
+            key=lambda row: exact.get(row.id, Fraction(row.margin_pct)),
+            reverse=args.order == "highest_margin",
+        )
     facts.insert(0, Fact(key="count", label="Products", value=len(rows), kind="int"))
     return SkillResult[PriceRow](
         skill="erp_price_list",
