@@ -74,8 +74,7 @@ def main() -> None:
             answers.append((hits[0]["score"], query["match"] in hits[0]["text"]))
         else:
             answers.append((0.0, False))
-        lead = [h for h in leading_memory(recalled) if h["kind"] in MEMORY_ANSWER_KINDS]
-        leading.append(bool(lead))
+        leading.append(bool(leading_memory(recalled)))
     catalog = default_catalog()
     erp_free: list[float] = []
     examples = [

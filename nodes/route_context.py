@@ -143,7 +143,7 @@ def answering_memories(
     ]
     if strong or route is None or route.get("method") != "memory":
         return strong
-    return [hit for hit in leading_memory(memories) if hit["kind"] in MEMORY_ANSWER_KINDS]
+    return leading_memory(memories)
 
 
 def moved_decision(
@@ -237,8 +237,16 @@ prints both): the top memory at 0.45 or more is right for 95.2% of the questions
 
 
 def leading_memory(memories: Sequence[MemoryHit]) -> list[MemoryHit]:
-    """Return the top memory when it clearly leads the rest (see ``LEADING_MEMORY_SCORE``)."""
-    if not memories or memories[0]["score"] < LEADING_MEMORY_SCORE:
+    """Return the top memory when it states an answer and clearly leads the rest.
+
+    See ``LEADING_MEMORY_SCORE``; like a strong memory, only a fact, decision or preference
+    answers (``MEMORY_ANSWER_KINDS``).
+    """
+    if (
+        not memories
+        or memories[0]["score"] < LEADING_MEMORY_SCORE
+        or memories[0]["kind"] not in MEMORY_ANSWER_KINDS
+    ):
         return []
     runner_up = memories[1]["score"] if len(memories) > 1 else 0.0
     return [memories[0]] if memories[0]["score"] - runner_up >= LEADING_MEMORY_MARGIN else []
@@ -660,7 +668,7 @@ def memory_decision(
     if not strong and method != "semantic":
         # The classifier abstained, so the alternative is asking back: a memory that clearly
         # leads the others answers at a lower relevance ("when am i off in august").
-        strong = [hit for hit in leading_memory(memories) if hit["kind"] in MEMORY_ANSWER_KINDS]
+        strong = leading_memory(memories)
     if not strong:
         return None
     act = dialogue_act(request)

@@ -577,29 +577,33 @@ def _destination(text: str, session: Session) -> str:
 
 def _carrier_cost(text: str, session: Session) -> str:
     """Write "what did schenker cost us" as "shipping cost with schenker": the carrier's bill."""
-    names = per_session(
-        session,
-        "carrier_words",
-        lambda: sorted(
-            {
-                word
-                for carrier in session.scalars(select(m.Shipment.carrier).distinct())
-                for word in (carrier.lower(), carrier.lower().split()[-1])
-            },
-            key=len,
-            reverse=True,
-        ),
+    pattern = per_session(session, "carrier_cost", lambda: _carrier_cost_pattern(session))
+    if pattern is None:
+        return text
+    return pattern.sub(r"shipping cost with \g<carrier>\g<between>", text)
+
+
+def _carrier_cost_pattern(session: Session) -> re.Pattern[str] | None:
+    """Compile "what did <carrier> cost us" over the carriers the shipments name."""
+    names = sorted(
+        {
+            word
+            for carrier in session.scalars(select(m.Shipment.carrier).distinct())
+            for word in (carrier.lower(), carrier.lower().split()[-1])
+        },
+        key=len,
+        reverse=True,
     )
     if not names:
-        return text
+        return None
     # ("was hat uns db schenker letzte woche gekostet" reads "what has us db schenker last week
     # cost": a period may come between the carrier and the verb.)
-    pattern = (
+    return re.compile(
         r"\bwhat (?:did|does|do|has|have) (?:us )?(?P<carrier>"
         + "|".join(map(re.escape, names))
-        + r")(?P<between>(?: [\w-]+){0,3}?) (?:cost|charge|charged|billed)(?: us)?\b"
+        + r")(?P<between>(?: [\w-]+){0,3}?) (?:cost|charge|charged|billed)(?: us)?\b",
+        re.IGNORECASE,
     )
-    return re.sub(pattern, r"shipping cost with \g<carrier>\g<between>", text, flags=re.IGNORECASE)
 
 
 def _warehouse_cities(session: Session) -> dict[str, str]:

@@ -1097,7 +1097,7 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
     if args.also_measure is not None and rows:
         headline += _ranked_also(session, args, rows)
     if beside and single is not None and single.count and args.subject == "orders":
-        headline += _margin_beside(session, args)
+        headline += _margin_beside(session, args, single.value)
     if group is not None and not args.rank and args.measure in ADDITIVE and rows:
         overall = sum((r.value or 0 for r in rows), Decimal(0) if measure.kind == "money" else 0)
         headline = headline.removesuffix(".") + f"; {_fmt(overall, measure.kind)} in total."
@@ -1305,16 +1305,17 @@ def _fmt(value: Decimal | int | None, kind: Kind) -> str:
     return f"{value:,}"
 
 
-def _margin_beside(session: Session, args: QueryArgs) -> str:
+def _margin_beside(session: Session, args: QueryArgs, computed: Decimal | int | None) -> str:
     """State gross profit and margin % together: "margin last month" may mean either.
 
     The euros and the share of net sales are two faces of one figure; an owner who asked for
-    one reads the other at no cost, and neither answer is wrong for him.
+    one reads the other at no cost, and neither answer is wrong for him. ``computed`` is the
+    figure the query already has (``args.measure``); the other two are read here.
     """
-    if args.measure not in ("profit", "margin_pct"):
+    if args.measure not in ("profit", "margin_pct") or computed is None:
         return ""
-    figures: dict[str, Decimal] = {}
-    for measure in ("profit", "margin_pct", "value"):
+    figures: dict[str, Decimal] = {args.measure: Decimal(computed)}
+    for measure in {"profit", "margin_pct", "value"} - {args.measure}:
         result = run_query(session, args.model_copy(update={"measure": measure}), beside=False)
         value = next((f.value for f in result.facts if f.key == "value"), None)
         if not isinstance(value, (Decimal, int)):
