@@ -174,6 +174,9 @@ def dialogue_act(text: str) -> DialogueAct:
     # Quoted text is what the request carries (a tweet, a sentence to translate), not its ask.
     text = _QUOTED.sub(" ", text)
     clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
+    # "frau schulz's email? want to send her the june stuff": a clause asked with its own
+    # question mark, before the reason for asking.
+    asked_first = bool(re.match(r"[^.!?;:\n]+\?(?=\s|$)", text.strip()))
     imperative: DialogueAct | None = None
     for clause in clauses:
         found = _clause_act(_WORD.findall(clause))
@@ -185,6 +188,8 @@ def dialogue_act(text: str) -> DialogueAct:
         imperative = imperative or DialogueAct(act, why)
     if text.rstrip().endswith("?"):
         return DialogueAct("question", "ends with a question mark")
+    if asked_first:
+        return DialogueAct("question", "its first clause ends with a question mark")
     if imperative is None and len(clauses) == 1 and _verbless(_WORD.findall(clauses[0])):
         return DialogueAct("fragment", "a verbless fragment (a terse lookup)")
     return imperative or DialogueAct("other", "no interrogative clause and no question mark")

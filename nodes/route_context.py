@@ -236,6 +236,47 @@ prints both): the top memory at 0.45 or more is right for 95.2% of the questions
 60.6% of them; with the leading ones below 0.45 as well, 96.2% and 75.8%."""
 
 
+_CONTACT_ASKED: dict[str, re.Pattern[str]] = {
+    "email address": re.compile(r"\b(?:e-?mail|mail)(?:\s+(?:address|adress|addy))?\b", re.I),
+    "phone number": re.compile(
+        r"\b(?:phone|telephone|mobile|cell)(?:\s+(?:number|no|nr))?\b", re.I
+    ),
+}
+"""A contact detail a request names ("accountant email", "frau schulz's email?")."""
+_CONTACT_VALUE: dict[str, re.Pattern[str]] = {
+    "email address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
+    "phone number": re.compile(r"\+?\d[\d ()/-]{6,}\d"),
+}
+"""What such a detail looks like in a stored memory."""
+_DRAFTING = re.compile(
+    r"\b(?:write|draft|compose|reply|respond|formulate|word|rewrite|translate|summari[sz]e)\b"
+    r"|\b(?:e-?mail|mail|text|call|ring)\s+(?:him|her|them|to|the|a|an)\b",
+    re.I,
+)
+"""Words of a request to write or to contact someone, not to look a detail up."""
+
+
+def memory_with_contact(
+    request: str, memories: Sequence[MemoryHit]
+) -> tuple[str, MemoryHit] | None:
+    """Return the detail a request asks for and the memory that states it, or ``None``.
+
+    "accountant email" names an email address and no writing: a lookup. When a recalled
+    memory (of an answering kind, at the memory-answer relevance) holds a value of that
+    shape (an address with an @, a phone number), it is the answer, however strongly the
+    words "email" and "send" pull the classifier toward the email drafter.
+    """
+    if _DRAFTING.search(request):
+        return None
+    for detail, asked in _CONTACT_ASKED.items():
+        if not asked.search(request):
+            continue
+        for hit in memories:
+            if hit["kind"] in MEMORY_ANSWER_KINDS and _CONTACT_VALUE[detail].search(hit["text"]):
+                return detail, hit
+    return None
+
+
 def leading_memory(memories: Sequence[MemoryHit]) -> list[MemoryHit]:
     """Return the top memory when it states an answer and clearly leads the rest.
 
@@ -686,7 +727,11 @@ def memory_decision(
             return None  # records of a period: the ERP agent's, read or not
         if mention == "entity" and not unread:
             return None
-        if unread:
+        contact = None if erp_agent else memory_with_contact(request, strong)
+        if contact is not None:
+            detail, best = contact
+            classifier = f"the request asks for an {detail}, which the memory states"
+        elif unread:
             classifier = f"no ERP skill of {agent} reads it, and memory holds it"
         elif erp_agent and not erp_data:
             # "pro tier rheintal - price per user?" in the ERP product's project: there is no

@@ -19,6 +19,8 @@ from nodes.dialogue_act import dialogue_act
         "Did they confirm the meeting",
         "tax prepayment dates + amount?",
         "How much is 15% of 2340",
+        # A first clause asked with its own question mark, then the reason for asking.
+        "frau schulz's email? want to send her the june stuff",
     ],
 )
 def test_questions_ask(text: str) -> None:

@@ -266,7 +266,7 @@ def test_german_country_names_read_as_the_country_filter(full_erp: ErpDatabase) 
         ),
         ("returns still waiting to be processed?", "pending returns"),
         ("FLT-4920 do we even make money on that one?", "FLT-4920 margin"),
-        ("what arrived from suppliers today", "what was received from suppliers today"),
+        ("what arrived from suppliers today", "which purchase orders came in today"),
     ],
 )
 def test_more_everyday_idioms(full_erp: ErpDatabase, idiom: str, plain: str) -> None:

@@ -317,3 +317,46 @@ def test_memory_takes_an_unread_erp_request_only_from_an_agent_without_a_model()
     )
     assert _has_model("erp_pricing", catalog, lambda spec, run: ScriptedChatModel(), None)
     assert not _has_model("erp_pricing", catalog, None, None)
+
+
+def _contact_hits() -> list[MemoryHit]:
+    return [
+        MemoryHit(
+            id="pref",
+            text="The owner prefers email over phone for anything that needs a written record.",
+            kind="preference",
+            score=0.57,
+        ),
+        MemoryHit(
+            id="acct",
+            text="The owner's accountant is Frau Schulz, schulz@kanzlei-schulz.de.",
+            kind="fact",
+            score=0.49,
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text", ["accountant email", "frau schulz's email? want to send her the june stuff"]
+)
+def test_a_contact_detail_memory_states_is_looked_up_not_drafted(text: str) -> None:
+    # The classifier is sure of the drafter ("email", "send"), but the request names an
+    # address and no writing, and a recalled memory states one: it is the answer.
+    moved = _decide(route_to("email_drafter", "chat", confidence=0.99), text, _contact_hits())
+    assert moved is not None and moved["agent"] == "memory_curator"
+    assert "[mem:acct]" in moved["reason"] and "email address" in moved["reason"]
+
+
+@pytest.mark.parametrize(
+    ("text", "hits"),
+    [
+        # Writing asked for: the drafter keeps it.
+        ("write an email to my accountant about the q2 documents", _contact_hits()),
+        # No memory holds an address: nothing to look up.
+        ("accountant email", _contact_hits()[:1]),
+    ],
+)
+def test_a_contact_request_stays_with_the_drafter_otherwise(
+    text: str, hits: list[MemoryHit]
+) -> None:
+    assert _decide(route_to("email_drafter", "chat", confidence=0.99), text, hits) is None

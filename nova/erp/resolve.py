@@ -547,6 +547,12 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             start = start.replace(year=year)
         return start, date(year, 12, 31) if second else date(year, 6, 30)
 
+    def current_half(m: re.Match[str]) -> tuple[date, date]:
+        # "this half year", "the half-year": the half that today falls in.
+        if today.month <= 6:
+            return date(today.year, 1, 1), date(today.year, 6, 30)
+        return date(today.year, 7, 1), date(today.year, 12, 31)
+
     def month(m: re.Match[str]) -> tuple[date, date]:
         name = m.group("m").lower()
         number = _MONTHS.get(name) or _MONTHS[name[:3]]
@@ -555,6 +561,15 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         start, end = _month(year, number)
         if not given and start > today:
             start, end = _month(year - 1, number)
+        return start, end
+
+    def last_named_month(m: re.Match[str]) -> tuple[date, date]:
+        # "last march": the latest March that has ended ("last june" in June: a year ago).
+        name = m.group("m").lower()
+        number = _MONTHS.get(name) or _MONTHS[name[:3]]
+        start, end = _month(today.year, number)
+        if end >= today:
+            start, end = _month(today.year - 1, number)
         return start, end
 
     def year(m: re.Match[str]) -> tuple[date, date]:
@@ -683,6 +698,14 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             ),
             half,
         ),
+        (
+            re.compile(
+                r"\b(?:(?:in|for|during|over)\s+)?(?:this|the|the\s+current|current)\s+"
+                r"half(?:[\s-]+year)?\b(?!\s+(?:of|ago)\b)",
+                flags,
+            ),
+            current_half,
+        ),
         # Before "this year"/"last year", which a quarter may be named within ("q1 last year").
         (
             re.compile(
@@ -742,6 +765,14 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
             re.compile(r"\bon\s+the\s+(?P<d>[1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b", flags),
             day_of_month,
         ),
+        (
+            re.compile(
+                rf"\b(?:in\s+|for\s+|during\s+)?(?:last|this\s+past)\s+(?P<m>{_MONTH})\b"
+                rf"(?!\s+20\d\d)",
+                flags,
+            ),
+            last_named_month,
+        ),
         # "May" alone is too often the verb: it needs "in/for/during" or a year.
         (
             re.compile(
@@ -758,7 +789,10 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         (
             re.compile(
                 r"(?<![\w.,€-])(?<!over )(?<!above )(?<!than )(?<!least )(?<!exceeding )"
-                r"(?P<y>20\d{2})\s*[?!.]*\s*$",
+                # ... or followed only by words that cannot be a unit ("2024 total", "2025 +
+                # total", "2024 gesamt").
+                r"(?P<y>20\d{2})(?:\s*(?:[+&,]|and|in total|total|totals|gesamt|insgesamt|"
+                r"overall|pls|please|bitte|only))*\s*[?!.]*\s*$",
                 flags,
             ),
             year,

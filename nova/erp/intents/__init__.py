@@ -254,7 +254,9 @@ def _plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> 
 
     """
     allowed = set(allowed)
-    if _SUBSET_QUESTION.search(request.norm):
+    if _COUNT_AND_RANKING.search(request.norm):
+        return Decline("a count and a ranking asked together; the skills answer one")
+    if _SUBSET_QUESTION.search(request.norm) and not _LIMIT_USED.search(request.norm):
         # "how many orders last week and how many of them got cancelled": one skill answers
         # one of the two questions (the cancelled ones), which reads as the answer to both.
         return _pointed_plan(request, session, allowed, (latest_record,)) or Decline(
@@ -561,6 +563,15 @@ _SUBSET_QUESTION = re.compile(
     r"(?:of them|of those|of these|of it|are|were|is|was|did|got|have|has|had)\b"
 )
 """A second question about part of what the first one counted ("... and how many of them")."""
+_COUNT_AND_RANKING = re.compile(
+    r"\bhow many\b.*\b(?:and|plus)\s+(?:what|whats|which|who)(?:\s+is|\s+s|\s+was|\s+are)?\s+"
+    r"(?:the\s+|our\s+)?(?:main|top|most|biggest|commonest|usual|typical)\b"
+)
+"""A count and a ranking asked together ("how many returns and what's the main reason")."""
+_LIMIT_USED = re.compile(
+    r"\blimit\b.*\band how much (?:of it )?(?:is |has been |they have )?(?:used|left|available)\b"
+)
+""""credit limit and how much of it is used": the balance states both, so it is one question."""
 
 _RECORD_KINDS = frozenset({"invoices", "orders", "pos", "rmas", "shipments"})
 _DATE_FIELDS = frozenset({"due", "issued"})
@@ -584,7 +595,11 @@ def _record_question(request: Request) -> Request | None:
 # A share ("how much of our sales is ..."), a count of an order's lines, or a strict
 # "below" the reorder point: the skills answer something close but not that.
 _SHARE = re.compile(r"\bhow much of\b|\bshare\b|\bpercentage\b|\bproportion\b")
-_SHARE_SIGN = re.compile(r"\bwhat\s*%|%\s*of\b|\bpercent\s+of\b|\bwhat percent\b")
+_SHARE_SIGN = re.compile(
+    r"\bwhat\s*%|%\s*of\b|\bpercent\s+of\b|\bwhat percent\b"
+    # "late most often, in %": a share; "lowest margin, in %" is a rate already.
+    r"|^(?!.*\b(?:margin|margins|markup|discount|rate|growth)\b).*\b(?:in|as)\s+(?:a\s+)?(?:%|percent\b)"
+)
 """A share asked with the percent sign ("what % of sales"), not a percentage given ("10% off")."""
 
 

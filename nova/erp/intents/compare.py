@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -135,6 +135,24 @@ def _split(words: list[str]) -> tuple[list[str], list[str]] | None:
     return (left, right) if left and right else None
 
 
+def calendar_name(start: date | None, end: date | None) -> str | None:
+    """Name a span that is one calendar unit ("2024", "H1 2025", "Q2 2025", "May 2025")."""
+    if start is None or end is None or start.day != 1 or start.year != end.year:
+        return None
+    if (end + timedelta(days=1)).day != 1:
+        return None  # not a month's last day
+    months = end.month - start.month + 1
+    if months == 12:
+        return str(start.year)
+    if months == 6 and start.month in (1, 7):
+        return f"H{1 if start.month == 1 else 2} {start.year}"
+    if months == 3 and start.month % 3 == 1:
+        return f"Q{start.month // 3 + 1} {start.year}"
+    if months == 1:
+        return f"{start:%B %Y}"
+    return None
+
+
 def _values(request: Request, kind: str) -> tuple[tuple[object, ...], str] | None:
     """Return the contrastable ``kind``'s value in ``request`` and its label (``None``: absent)."""
     if kind == "period":
@@ -144,7 +162,7 @@ def _values(request: Request, kind: str) -> tuple[tuple[object, ...], str] | Non
         span = (
             period.start.isoformat()
             if period.start == period.end and period.start
-            else f"{period.start}..{period.end}"
+            else calendar_name(period.start, period.end) or f"{period.start}..{period.end}"
         )
         return (period.start, period.end), span
     if kind in ("customer", "supplier"):

@@ -348,7 +348,8 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # The records' current state is what every figure without a period reads.
         (r"\bas (?:of|at) (?:today|now|right now|the moment|this moment|date)\b", ""),
         (r"\b(?:purchase|purchasing|buying) (?:volume|spend|value)\b", "po value"),
-        (r"\bmoney (?:tied up|sitting|locked up|bound up) in (?:stock|inventory)\b", "stock value"),
+        (r"\bmoney (?:is |do we have |have we got |we have |we ve got )?(?:tied up|sitting|"
+         r"locked up|bound up) in (?:stock|inventory)\b", "stock value"),
         (r"\b(?:spend|spent|spending|pay|paid) (?:on|for) (?:freight|shipping|postage|carriage)\b",
          "shipping cost"),
         (r"\bsplit (?:up )?(?:by|per)\b", "by"),
@@ -366,6 +367,22 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # Colour words that add nothing to what is asked: "orders still sitting open", "the
         # single biggest unpaid invoice".
         (r"\bsitting (?=open\b|unpaid\b|in stock\b|in payments\b|on account\b)", ""),
+        # "how many new customers did we win": the new customers; the verb adds nothing.
+        (r"\b(new (?:customers?|accounts?|clients?)) (?:did |have |has )?(?:we )?(?:win|won|"
+         r"gain|gained|acquire|acquired|land|landed|sign|signed|get|got|bring in|brought in)\b",
+         r"\1"),
+        # "who sent us the most money", "did peltier send money": money received, payments.
+        (r"\b(?:sent|send|sends|wired|transferred)(?: us)?( the most| the least| any| some|"
+         r" more| the)? money\b", r"\1 money in"),
+        # "which categories brought in the most revenue": the revenue itself.
+        (r"\b(?:brought|brings|bring|bringing)(?: in)? (?=(?:us )?(?:the )?(?:most |least |more |"
+         r"less )?(?:revenue|sales|turnover|money)\b)", ""),
+        # Present-tense asides and a German "please" narrow nothing.
+        (r"\bat (?:the|this) (?:moment|minute)\b|\bat present\b|\bbitte\b", ""),
+        # "the biggest order ever": every record is read when no period is named. (Not "did we
+        # ever sell below cost": a question about past sales, not a ranking.)
+        (r"\b(biggest|largest|highest|most|smallest|lowest|best|worst|oldest)\b(.{0,60}?) ever\b"
+         r"(?! since\b)", r"\1\2"),
         (r"\blanded\b", "arrived"),
         (r"\b(?:keeps?|kept) (?:coming|being sent|getting sent) back\b|\bcoming back\b",
          "returned"),
@@ -378,6 +395,7 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:new )?(customers?|accounts?) (?:that |which |we )?(?:were |was |got )?(?:added|"
          r"set up|created|opened|onboarded)\b", r"new \1"),
         (r"\bsingle (?=biggest\b|largest\b|highest\b|most expensive\b)", ""),
+        (r"\b(biggest|largest|highest|smallest|most expensive) single\b", r"\1"),
         # "top seller in june": the product that sold the most ("best seller" is read already).
         # (Not "who is our top seller": a person, whom the records do not hold.)
         (r"(?<!\bwho is our )(?<!\bwho is the )\b(top|biggest|number one|no 1|#1)[ -]?seller\b",
@@ -393,6 +411,10 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "selling for less than we pay": priced below what it costs us.
         (r"\b(?:for |at )?(?:less than|under|below) (?:what )?we (?:pay|paid)"
          r"(?: for (?:it|them))?\b", "below cost"),
+        # "what came in from suppliers last week": the deliveries, our purchase orders
+        # received then (the units booked in are "goods received").
+        (r"\b(what|which|anything|everything|stuff)(?: has| have)? "
+         r"(?:arrived|came in|come in|arrive) from suppliers?\b", r"\1 purchase orders came in"),
         (r"\b(?:arrive|arrived|came in|come in) from (?=suppliers?\b)", "received from "),
         # Goods still to come: the date the supplier gave, not a forecast ("should arrive").
         (r"\b(?:coming in|arriving|landing|due in) from (?=suppliers?\b)", "expected from "),
@@ -441,6 +463,20 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )  # fmt: skip
 """Everyday English idioms for what the readers know by one word ("turned down": rejected,
 "this morning": today, "who do i call": the contact person and phone)."""
+
+
+_COUNTRY_NEGATIONS = (("outside", "of"), ("outside",), ("not", "in"), ("other", "than"), ("non",))
+"""Words before a country that leave it out ("outside germany", "non german")."""
+
+
+def _country_negation(words: list[str], position: int, consumed: set[int]) -> set[int]:
+    """Return the positions of a negation right before the country at ``position``, if any."""
+    for negation in _COUNTRY_NEGATIONS:
+        start = position - len(negation)
+        span = set(range(start, position))
+        if start >= 0 and tuple(words[start:position]) == negation and not consumed & span:
+            return span
+    return set()
 
 
 def _spelled_out(text: str) -> str:
@@ -890,9 +926,11 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
             span = set(range(position, position + size))
             phrase = " ".join(words[position : position + size])
             if phrase in r.COUNTRIES and not consumed & span:
-                if r.COUNTRIES[phrase] not in request.countries:
-                    request.countries.append(r.COUNTRIES[phrase])
-                consumed |= span
+                negation = _country_negation(words, position, consumed)
+                found = request.countries_excluded if negation else request.countries
+                if r.COUNTRIES[phrase] not in found:
+                    found.append(r.COUNTRIES[phrase])
+                consumed |= span | negation
     request.residual += [word for index, word in enumerate(words) if index not in consumed]
     # "for Zyxel Motors": a name-shaped phrase that matched nothing is worth a clear answer.
     unknown = set(request.residual) - GLOBAL_WORDS - ALL_RULE_WORDS

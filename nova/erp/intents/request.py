@@ -38,6 +38,8 @@ class Request:
     categories: list[str] = field(default_factory=list)
     warehouses: list[str] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
+    countries_excluded: list[str] = field(default_factory=list)
+    """Countries left out ("outside germany", "non-german customers")."""
     amounts: list[Decimal] = field(default_factory=list)
     min_amount: Decimal | None = None
     days: int | None = None
@@ -87,6 +89,7 @@ class Request:
                 "categories",
                 "warehouses",
                 "countries",
+                "countries_excluded",
                 "amounts",
                 "quantities",
             )

@@ -257,7 +257,8 @@ CUSTOMER_WORDS = _W(
 )
 BALANCE_WORDS = _W(
     """balance owe owes owed owing outstanding credit limit limits left available remaining
-    over exceeded above account open invoices invoice debt current money total how much""".split()
+    over exceeded above account open invoices invoice debt current money total how much
+    used vs versus now what they it""".split()
 )
 SHIPMENT_WORDS = _W(
     """shipment shipments shipped ship shipping tracking track number carrier parcel parcels
@@ -594,8 +595,10 @@ def _b_lead(rq: Request, s: Session) -> dict[str, Any]:
     fast = _flag(rq, r"\b(shortest|fastest|quickest|best|least)\b")
     if slow and fast:
         raise NotForFastPath("both ends of the lead times asked for")
-    actual = bool(_flag(rq, r"\b(actual|actually|really|in practice)\b"))
-    if quoted and actual:
+    actual = bool(_flag(rq, r"\b(actual|actually|really|real|in practice)\b"))
+    if quoted and actual and (slow or fast or not supplier):
+        # One supplier's row states both ("real lead time vs what they promise"); a ranking
+        # or a list sorts by one of them.
         raise NotForFastPath("both the quoted and the actual lead time asked for")
     if slow or fast:
         if actual:
@@ -899,14 +902,15 @@ RULES: tuple[Rule, ...] = (
         "erp_customer_balance",
         _t(
             r"\b(balance|owe|owes|owed|owing|credit limit|credit left|credit does|over "
-            r"(their|its|the) (credit )?limit|outstanding)\b"
+            r"(their|its|his|her|the) (credit )?limit|outstanding)\b"
         ),
         _W({"customer"}),
         _W({"customer"}),
         BALANCE_WORDS | _W({"their", "does", "do", "on", "us", "have"}),
         _b_balance,
         1,
-        implies=_W("above open outstanding owed owing overdue".split()),
+        # "credit limit vs what they owe", "how much is used": the balance states both.
+        implies=_W("above open outstanding owed owing overdue used vs versus".split()),
     ),
     Rule(
         "who owes the most",
@@ -1069,11 +1073,27 @@ RULES: tuple[Rule, ...] = (
         | _W({"under", "less", "shorter", "below", "within", "week", "weeks", "longest"})
         | _W({"shortest", "slowest", "fastest", "quickest", "quoted", "quote", "quotes"})
         | _W({"stated", "promised", "say", "says", "which", "who", "has", "have", "avg", "mean"})
-        | _W({"actual", "actually", "really", "practice"})
+        | _W({"actual", "actually", "really", "practice", "real", "vs", "versus", "promise"})
+        | _W({"promises", "what", "whats", "they", "it", "order", "receipt", "to", "from"})
         # A threshold's number ("over 2 weeks"): the builder must apply it, or it declines.
         | _W(str(n) for n in range(1, 100)),
         _b_lead,
         1,
+        # A supplier's row states its quoted and its actual lead time (order to receipt).
+        implies=_W("promise promises promised vs versus receipt deliver delivers real".split()),
+    ),
+    Rule(
+        # One supplier's punctuality: its row counts the POs received late and the share
+        # on time. (Without a supplier named, "on time" may be about shipments to customers.)
+        "supplier punctuality",
+        "erp_supplier_lead_times",
+        _t(r"\b(on time|punctual|punctuality|deliver(s|ed)? late|late deliver(y|ies))\b"),
+        _W({"supplier"}),
+        _W({"supplier"}),
+        LEAD_WORDS | _W("on time punctual punctuality late how is are they does do".split()),
+        _b_lead,
+        1,
+        implies=_W("deliver delivers delivered late".split()),
     ),
     Rule(
         # The supplier's record: its contact details beside its lead times.

@@ -92,8 +92,9 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
         "measure",
         {
             # Not the bare verb: "count BLT-2139 again" asks for a stock count (a write).
-            "count": "how many,number of,count of,no of",
-            "value": "how much,total,totals,value,sum,worth,amount",
+            # "late most often", "how often": the number of records.
+            "count": "how many,number of,count of,no of,often,how often",
+            "value": "how much,total,totals,value,sum,worth,amount,money",
             # "avg order size": the mean value; a bare "order size" is one order's, not a total.
             "size": "size,sizes",
             "average": "average,avg,mean,on average,typical",
@@ -247,10 +248,13 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "rejected": "rejected,refused,declined,turned down",
             "refunded": "refunded",
             "late": "late,delayed",
+            # Goods received with fewer units than ordered (not "short paid", read above).
+            "short": "short,came in short,received short,short delivered,short delivery,"
+            "short deliveries,short shipped,short shipment,short shipments,delivered short",
             "running_late": "running late,late right now,currently late,overdue deliveries",
             "in_transit": "in transit,on the way",
-            "delivered": "delivered",
-            "received": "received",
+            "delivered": "delivered,arrived",
+            "received": "received,receive",
             "on_order": "on order",
             "adjustment": "adjustment,adjustments,stock adjustments,corrections",
             "receipt": "receipts,goods receipts,goods in,goods received,received from suppliers",
@@ -335,6 +339,7 @@ STATUS_SUBJECT: dict[str, str] = {
     "not_due": "invoices",
     "partly_paid": "invoices",
     "in_transit": "shipments",  # "anything still in transit?": parcels on their way
+    "short": "purchase_orders",  # "any short deliveries": suppliers' deliveries to us
     "cancelled": "orders",  # "did dobes cancel anything last week": their orders
     "running_late": "shipments",
 }
@@ -358,6 +363,7 @@ STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
     ("stock_movements", "adjustment"): "adjustment",
     ("returns", "open"): "open",
     ("shipments", "late"): "late",
+    ("purchase_orders", "late"): "late",
     ("shipments", "running_late"): "running_late",
     ("invoices", "open"): "open",
     ("invoices", "overdue"): "overdue",
@@ -783,6 +789,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             return per_customer
         subjects, group, conditions, verbs, measures = per_customer
     elif "spend" in verbs:
+        if "count" in measures:
+            # "how many orders and total spend": two figures, which one reading cannot give.
+            return "a count and the money spent asked together"
         spent_on = _spender(group, subjects, request)
         if spent_on is None:
             return "'spent' reads as customers' purchases or ours"
@@ -863,6 +872,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             subject_set = {"stock"}  # "units in ulm": what a warehouse holds, in units
         if not subject_set and request.suppliers:
             subject_set = {"purchase_orders"}
+        if not subject_set and group == "supplier" and "late" in statuses:
+            subject_set = {"purchase_orders"}  # "which supplier was late most often": our POs
         if not subject_set and group in DIMENSION_SUBJECT:
             subject_set = {DIMENSION_SUBJECT[group]}
         if not subject_set and group is not None and ranks:
@@ -1048,6 +1059,23 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             statuses = ["open"]  # "what's due next week": a paid invoice is no longer due
     elif request.due_period is not None:
         return "'due' in a phrase of its own and a period: the period may be the due date"
+    if (
+        ranks
+        and re.search(r"\b(?:most|least) often\b", request.norm)
+        and ({"late", "running_late", "short"} & set(statuses))
+    ):
+        # "which carrier is late most often": the most late parcels, or the largest share of
+        # its parcels late? The carrier with the most parcels leads the first.
+        return "'late most often' ranks by the number late or by the share late"
+    for arrival in ("late", "short"):
+        if subject == "purchase_orders" and {arrival} < set(statuses) <= {
+            arrival,
+            "delivered",
+            "received",
+        }:
+            # "POs that arrived late", "received POs that came in short": the late or short
+            # ones are among those that came in.
+            statuses = [arrival]
     if "ambiguous_paid" in statuses:
         return "'been paid' reads as fully or partly paid"
     for word in statuses:
@@ -1058,6 +1086,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
                 return f"'not {base}' of {subject}: all of them are"
             continue  # "payments received": every payment is received
         if base != word:
+            if base == "delivered" and re.search(r"\bnot (?:yet )?arrived\b", request.norm):
+                # "not arrived yet": still open, or due and missing? The expected date is
+                # what the owner wants to see, which the list of records does not give.
+                return "'not arrived' reads as open or as late"
             if mapped not in _NEGATABLE:
                 # "invoices not overdue": the open ones not yet due, or every one including
                 # the paid; "not late": not yet late, or on time.
@@ -1075,15 +1107,22 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         condition = conditions[0]
     if subject == "customers" and "open_amount" in measures:
         condition, measure = "owing", "count"
-    if (
+    arrived = (
         subject == "purchase_orders"
         and request.period is not None
         and re.search(r"\b(?:came|come|comes|arrived|arrive|arrives|received|delivered|got)\b",
                       request.norm)
-    ):  # fmt: skip
-        # "which POs came in last week": the period is the arrival, the query's the order date.
-        return "purchase orders that arrived in a period: the period is not the order date"
-    if (subject, status) in EVENT_DATED and request.period is not None and not due:
+    )  # fmt: skip
+    if arrived and re.search(r"\b(?:ordered|placed|raised|order date|sent out)\b", request.norm):
+        # "POs ordered in may that arrived late": which of the two dates is the period's?
+        return "purchase orders ordered and arrived: the period may be either date"
+    if arrived:
+        # "which POs came in last week": the period is the day the goods arrived.
+        if status not in (None, "received", "late", "short"):
+            return f"{status} purchase orders that arrived in a period"
+        if status is None:
+            status = "received"
+    elif (subject, status) in EVENT_DATED and request.period is not None and not due:
         # "orders delivered last month": the period would filter the order date instead.
         return f"{status} {subject} over a period: the period is not the {status} date"
     if (
@@ -1169,6 +1208,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     elif request.period is not None:
         args["date_from"] = request.period.start
         args["date_to"] = request.period.end
+        if arrived:
+            args["date_basis"] = "received"
     elif condition == "not_ordered":
         # "haven't ordered in 6 months": a negation over the months up to today.
         if since is None:
@@ -1211,6 +1252,10 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if len(request.suppliers) > 1 or request.suppliers[0].resolved is None:
             return "supplier unclear"
         args["supplier"] = request.suppliers[0].resolved.number
+    if request.countries_excluded:
+        if request.countries or len(request.countries_excluded) > 1:
+            return "several countries"
+        args["country"], args["country_excluded"] = request.countries_excluded[0], True
     if request.countries:
         if len(request.countries) > 1:
             return "several countries"
@@ -1301,7 +1346,10 @@ def _spender(group: str | None, subjects: list[str], request: Request) -> str | 
         or re.search(r"\bon purchasing\b", request.norm)
     ) and not (customers_named or group == "customer"):
         return "purchase_orders"
-    if (group == "customer" or "customers" in subjects) and not re.search(r"\bwe\b", request.norm):
+    if (group == "customer" or "customers" in subjects or customers_named) and not re.search(
+        r"\bwe\b", request.norm
+    ):
+        # "nordwind spend per month": a customer named spends with us (its orders).
         return "orders"
     return None
 
@@ -1466,11 +1514,13 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
             return None
         return "value"
     if subject == "stock":
+        if "units" not in wanted and re.search(r"\bmoney\b", request.norm):
+            return "stock_value"  # "how much money do we have in stock": its value at cost
         if wanted <= {"count", "units", "on_hand"} or (
             wanted <= {"count", "units", "on_hand", "value"} and wanted & {"units", "on_hand"}
         ):
             return "on_hand"  # "total units on hand"
-        if wanted <= {"value"} and re.search(r"\b(worth|value)\b", request.norm):
+        if wanted <= {"value"} and re.search(r"\b(worth|value|money)\b", request.norm):
             return "stock_value"  # "what is our stock worth"
         if wanted <= {"value"}:
             return "on_hand"  # "how much stock", "total stock": units

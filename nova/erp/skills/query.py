@@ -130,6 +130,9 @@ class SubjectSpec:
     """A second date the period may apply to (``date_basis="due"``): invoices' due date."""
     due_label: str = "due date"
     """How the answer names ``due_column`` (a purchase order's is its expected date)."""
+    arrival_column: Any | None = None
+    """A date the records arrived on (``date_basis="received"``): a purchase order's receipt."""
+    arrival_label: str = "received date"
 
 
 def _cents(expr: Any) -> Expr:
@@ -370,6 +373,21 @@ SUBJECTS: dict[str, SubjectSpec] = {
         {
             "open": lambda today: PO.status == "ordered",
             "received": lambda today: PO.status == "received",
+            # Received with fewer units than ordered on at least one line.
+            "short": lambda today: and_(
+                PO.status == "received",
+                exists(
+                    select(POL.id).where(
+                        POL.purchase_order_id == PO.id, POL.quantity_received < POL.quantity
+                    )
+                ),
+            ),
+            # As the purchase-order list counts it: received after the expected date, or
+            # still open past it.
+            "late": lambda today: or_(
+                PO.received_date > PO.expected_date,
+                and_(PO.status == "ordered", PO.expected_date < today),
+            ),
         },
         None,
         None,
@@ -378,6 +396,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         # "POs due in this week": when the supplier said the goods would arrive.
         due_column=PO.expected_date,
         due_label="expected date",
+        arrival_column=PO.received_date,
     ),
     "customers": SubjectSpec(
         "customers",
@@ -587,6 +606,9 @@ class QueryArgs(SkillArgs):
     customer: Name | None = Field(default=None, description=CUSTOMER_HELP)
     supplier: Name | None = Field(default=None, description=SUPPLIER_HELP)
     country: Country | None = Field(default=None, description="Customer (or destination) country")
+    country_excluded: bool = Field(
+        default=False, description="Every country but ``country`` ('outside germany')"
+    )
     category: Name | None = Field(default=None, description="Product category")
     products: list[Name] = Field(default=[], description="SKUs (any of them)")
     status: str | None = Field(default=None, description="A status the subject declares")
@@ -613,10 +635,10 @@ class QueryArgs(SkillArgs):
         description="Only records dated on these weekdays, 0 = Sunday … 6 = Saturday "
         "('payments on saturdays': [6])",
     )
-    date_basis: Literal["due"] | None = Field(
+    date_basis: Literal["due", "received"] | None = Field(
         default=None,
         description="'due': the period and weekdays apply to the due date (invoices), "
-        "not the issue date",
+        "not the issue date; 'received': to the date goods arrived (purchase orders)",
     )
     skip: int = Field(
         default=0,
@@ -657,6 +679,10 @@ class QueryArgs(SkillArgs):
             raise ValueError(f"{self.subject} have no date whose weekday to filter on")
         if self.date_basis == "due" and spec.due_column is None:
             raise ValueError(f"{self.subject} have no due date")
+        if self.country_excluded and self.country is None:
+            raise ValueError("country_excluded needs the country left out")
+        if self.date_basis == "received" and spec.arrival_column is None:
+            raise ValueError(f"{self.subject} have no received date")
         if self.also_measure is not None and (
             self.also_measure not in spec.measures or self.rank is None or self.group_by is None
         ):
@@ -705,21 +731,32 @@ class QueryArgs(SkillArgs):
 
 
 def _with_po_items(session: Session, args: QueryArgs, rows: list[Any]) -> list[Any]:
-    """Say on each purchase order how many of the products asked about it holds."""
+    """Say on each purchase order how many of the products asked about it holds.
+
+    Short deliveries ("which POs came in short") show the lines that came in short.
+    """
     picked: list[Any] = []
+    if args.status == "short":
+        picked.append(POL.quantity_received < POL.quantity)
     if args.products:
         picked.append(m.Product.sku.in_([resolve_product(session, p).sku for p in args.products]))
     if args.category:
         picked.append(m.Product.category == resolve_category(session, args.category))
     lines = session.execute(
-        select(PO.number, POL.quantity, POL.quantity_received, m.Product.sku)
+        select(
+            PO.number, POL.quantity, POL.quantity_received, m.Product.sku, PO.received_date,
+            PO.expected_date,
+        )
         .join(POL, POL.purchase_order_id == PO.id)
         .join(m.Product, m.Product.id == POL.product_id)
         .where(PO.number.in_([row.id for row in rows]), *picked)
         .order_by(PO.number, POL.line_no)
-    ).all()
+    ).all()  # fmt: skip
     items: dict[str, list[str]] = {}
-    for number, quantity, received, sku in lines:
+    for number, quantity, received, sku, received_on, expected in lines:
+        if number not in items and received_on is None:
+            # Goods still to come: when the supplier said they would arrive.
+            items[number] = [f"expected {expected.isoformat()}"]
         items.setdefault(number, []).append(f"{quantity} x {sku} ({received} received)")
     return [row.model_copy(update={"items": "; ".join(items.get(row.id, []))}) for row in rows]
 
@@ -803,6 +840,8 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
     date_column, date_label = spec.date_column, spec.date_label
     if args.date_basis == "due":
         date_column, date_label = spec.due_column, spec.due_label
+    elif args.date_basis == "received":
+        date_column, date_label = spec.arrival_column, spec.arrival_label
     base: Any = spec.entity
     # --- how each subject reaches customers, products and lines
     if args.subject == "orders" and line_grain:
@@ -842,7 +881,10 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
         condition = status_filter(spec, args.status)
         assert condition is not None  # validated by QueryArgs
         conditions.append(condition(today))
-        reading.append(_STATUS_WORDS.get(args.status, args.status.replace("_", " ")))
+        reading.append(
+            _STATUS_WORDS.get((args.subject, args.status))
+            or _STATUS_WORDS.get(args.status, args.status.replace("_", " "))
+        )
         if args.status.startswith(NOT) and spec.default_filter is not None:
             # "orders not shipped yet": the open ones; a cancelled order is not waiting to ship.
             conditions.append(spec.default_filter[1]())
@@ -884,16 +926,21 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
         conditions.append(spec.customer_column != left_out.id)
         reading.append(f"leaving out {left_out.name} ({left_out.number})")
     if args.country:
+        inside = "outside" if args.country_excluded else "in"
+
+        def in_country(column: Any) -> Expr:
+            return column != args.country if args.country_excluded else column == args.country
+
         if args.subject == "shipments":
-            conditions.append(SHP.destination_country == args.country)
-            reading.append(f"to {args.country}")
+            conditions.append(in_country(SHP.destination_country))
+            reading.append(f"{'not ' if args.country_excluded else ''}to {args.country}")
         elif args.subject == "suppliers":
-            conditions.append(m.Supplier.country == args.country)
-            reading.append(f"in {args.country}")
+            conditions.append(in_country(m.Supplier.country))
+            reading.append(f"{inside} {args.country}")
         elif spec.customer_column is not None:
             need_customer()
-            conditions.append(m.Customer.country == args.country)
-            reading.append(f"customers in {args.country}")
+            conditions.append(in_country(m.Customer.country))
+            reading.append(f"customers {inside} {args.country}")
         else:
             raise SkillError(f"{spec.noun} are not recorded per country")
     if args.supplier:
@@ -1098,6 +1145,8 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
         headline += _ranked_also(session, args, rows)
     if beside and single is not None and single.count and args.subject == "orders":
         headline += _margin_beside(session, args, single.value)
+    if beside and single is not None and single.count and args.measure == "count":
+        headline += _worth_beside(session, args)
     if group is not None and not args.rank and args.measure in ADDITIVE and rows:
         overall = sum((r.value or 0 for r in rows), Decimal(0) if measure.kind == "money" else 0)
         headline = headline.removesuffix(".") + f"; {_fmt(overall, measure.kind)} in total."
@@ -1121,7 +1170,9 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
     )
 
 
-_STATUS_WORDS = {
+_STATUS_WORDS: dict[str | tuple[str, str], str] = {
+    ("purchase_orders", "late"): "received after the expected date, or still open past it",
+    ("purchase_orders", "short"): "received short (fewer units than ordered on a line)",
     "cancelled": "cancelled only",
     "open": "open only",
     "paid": "paid only",
@@ -1305,6 +1356,24 @@ def _fmt(value: Decimal | int | None, kind: Kind) -> str:
     return f"{value:,}"
 
 
+def _worth_beside(session: Session, args: QueryArgs) -> str:
+    """State what the records counted come to ("8 invoices": "€4,348.36 still open on them").
+
+    A count of money records is read beside their amount: what is still owed for open
+    invoices, the total for any other subject with an amount of its own.
+    """
+    spec = SUBJECTS[args.subject]
+    owed = args.subject == "invoices" and args.status in OWED_STATUSES
+    measure = "open_amount" if owed else "value"
+    if spec.amount_column is None or measure not in spec.measures:
+        return ""
+    result = run_query(session, args.model_copy(update={"measure": measure}), beside=False)
+    value = next((fact.value for fact in result.facts if fact.key == "value"), None)
+    if not isinstance(value, Decimal):
+        return ""
+    return f" {'Still open on them' if owed else 'Together worth'}: {_fmt(value, 'money')}."
+
+
 def _margin_beside(session: Session, args: QueryArgs, computed: Decimal | int | None) -> str:
     """State gross profit and margin % together: "margin last month" may mean either.
 
@@ -1482,6 +1551,8 @@ def _list(
     on = spec.date_column if spec.date_column is not None else m.Customer.created_on
     if args.date_basis == "due" and spec.due_column is not None:
         on = spec.due_column  # "what's due in july": the dates that put them in the list
+    elif args.date_basis == "received" and spec.arrival_column is not None:
+        on = spec.arrival_column  # "which POs came in last week": the day each arrived
     number: Any = spec.number_column
     name: Any = m.Customer.name
     if args.subject == "products":
@@ -1549,7 +1620,10 @@ def _list(
         )
         for r in raw[:limit]
     ]  # fmt: skip
-    if args.subject == "purchase_orders" and (args.products or args.category) and rows:
+    # The lines of the orders asked about: the products named, the short ones, or every line
+    # of orders still to come (with the date they are expected).
+    shown_lines = args.products or args.category or args.status in ("short", "open", "late")
+    if args.subject == "purchase_orders" and shown_lines and rows:
         rows = _with_po_items(session, args, rows)
     where = f" ({'; '.join(reading)})" if reading else ""
     # Summed over every match, also those past the rows shown (products carry a price).
