@@ -267,6 +267,24 @@ def test_german_country_names_read_as_the_country_filter(full_erp: ErpDatabase) 
         ("returns still waiting to be processed?", "pending returns"),
         ("FLT-4920 do we even make money on that one?", "FLT-4920 margin"),
         ("what arrived from suppliers today", "which purchase orders came in today"),
+        # Who asks, and why, narrow nothing (a role, never a name: that is who is asked about).
+        ("bookkeeper asks what hecker owes us thats overdue", "hecker overdue invoices"),
+        ("total overdue rn? need it for the q-end list", "total overdue"),
+        ("who's the contact person at dobes? need to chase them", "contact person at dobes"),
+        ("top 3 customers in h1 by revenue, need it for the bank deck", "top 3 customers in h1"),
+        ("total cash received h1, for the adviser", "total cash received h1"),
+        ("how many shipments are on the road right now", "how many shipments in transit"),
+        ("what came in today money wise", "how much money came in today"),
+        ("what are we expecting in from suppliers this week", "POs expected this week"),
+        ("how much money is sitting in open purchase orders", "value of open purchase orders"),
+        ("what's due from customers this week", "invoices due this week"),
+        (
+            "did lindau metallbau's latest order go out?",
+            "has lindau metallbau's latest order shipped",
+        ),
+        ("how many new customers did we win this year", "how many new customers this year"),
+        ("biggest single order nordwind ever placed", "biggest order from nordwind"),
+        ("offene posten hecker bitte", "open invoices hecker"),
     ],
 )
 def test_more_everyday_idioms(full_erp: ErpDatabase, idiom: str, plain: str) -> None:

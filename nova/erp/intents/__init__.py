@@ -262,6 +262,12 @@ def _plan_parsed(request: Request, session: Session, allowed: Iterable[str]) -> 
         return _pointed_plan(request, session, allowed, (latest_record,)) or Decline(
             "a second question about part of the first; the skills answer one"
         )
+    if _NEWEST_RECORD_STATUS.search(request.norm):
+        # "has lindau's latest order shipped": the newest order's own status, not the newest
+        # of the shipped ones, which the customer-orders list filtered by status would give.
+        pointed = _pointed_plan(request, session, allowed, (latest_record,))
+        if pointed is not None:
+            return pointed
     decision = _plan_rules(replace(request, applied=set(request.applied)), session, allowed)
     if not isinstance(decision, Decline):
         return decision
@@ -568,6 +574,13 @@ _COUNT_AND_RANKING = re.compile(
     r"(?:the\s+|our\s+)?(?:main|top|most|biggest|commonest|usual|typical)\b"
 )
 """A count and a ranking asked together ("how many returns and what's the main reason")."""
+_NEWEST_RECORD_STATUS = re.compile(
+    r"\b(?:latest|last|most recent|newest)\s+(?:order|invoice|po|return)\b.*\b(?:shipped|"
+    r"delivered|arrived|received|paid|cancelled|canceled|refunded|go out|gone out|went out)\b"
+    r"|\b(?:shipped|delivered|arrived|paid|cancelled|canceled)\b.*\b(?:latest|last|most recent|"
+    r"newest)\s+(?:order|invoice|po|return)\b"
+)
+"""A status asked of the newest record ("has their last order shipped", "last invoice paid?")."""
 _LIMIT_USED = re.compile(
     r"\blimit\b.*\band how much (?:of it )?(?:is |has been |they have )?(?:used|left|available)\b"
 )
@@ -671,7 +684,8 @@ RECORD_QUESTION_WORDS: dict[str, frozenset[str]] = {
     kind: frozenset(f"{_ASKING} {words}".split())
     for kind, words in {
         "orders": "order sales shipped delivered cancelled canceled customer who whos placed "
-        "open items contents total value date dated gone left yet still",
+        "open items contents total value date dated gone left yet still ship out go went where "
+        "arrive arrived",
         "invoices": "invoice paid open due amount total customer who whos still yet date issued "
         "outstanding left remaining owed owing",
         "pos": "po purchase order supplier who whos expected arrive arriving arrived coming in "

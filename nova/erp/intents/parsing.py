@@ -366,7 +366,8 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"\1 not shipped"),
         # Colour words that add nothing to what is asked: "orders still sitting open", "the
         # single biggest unpaid invoice".
-        (r"\bsitting (?=open\b|unpaid\b|in stock\b|in payments\b|on account\b)", ""),
+        (r"\bsitting (?=open\b|unpaid\b|in stock\b|in payments\b|on account\b|in open\b|"
+         r"on open\b|in unpaid\b)", ""),
         # "how many new customers did we win": the new customers; the verb adds nothing.
         (r"\b(new (?:customers?|accounts?|clients?)) (?:did |have |has )?(?:we )?(?:win|won|"
          r"gain|gained|acquire|acquired|land|landed|sign|signed|get|got|bring in|brought in)\b",
@@ -383,6 +384,33 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # ever sell below cost": a question about past sales, not a ranking.)
         (r"\b(biggest|largest|highest|most|smallest|lowest|best|worst|oldest)\b(.{0,60}?) ever\b"
          r"(?! since\b)", r"\1\2"),
+        # The reason for asking, after the question, narrows nothing: "top 3 customers in h1,
+        # need it for the bank deck", "who's the contact at dobes? need to chase them".
+        (r"(?<=[,.;:?!–—-])\s*(?:i )?(?:need|want) (?:it|this|that|them|those|the figures?|the "
+         r"numbers?) for\b[^.?!;]*$", ""),
+        (r"(?<=[,.;:?!–—-])\s*(?:i )?(?:need|have|want|got|going) to (?:call|chase|ring|phone|"
+         r"email|mail|visit|see|remind|text|meet)\b[^.?!;]*$", ""),
+        # Who asks and for whom narrows nothing: "bookkeeper asks what dobes owes", "steuer-
+        # berater fragt: ...", "total cash received h1, for the adviser". Only roles, never a
+        # name: "nordwind asks what they owe" names the customer asked about.
+        (r"^(?:the |my |our |unser |unsere |die |der )?(?:bookkeeper|accountant|tax adviser|"
+         r"tax advisor|adviser|advisor|steuerberater|steuerberaterin|buchhalter|buchhalterin|"
+         r"buchhaltung|bank)\s+(?:asks|asked|wants to know|needs to know|fragt|will wissen)\b"
+         r"\s*:?\s*", ""),
+        (r",?\s*\b(?:for|für) (?:the |my |our |den |die |unsere |unseren )?(?:tax )?(?:adviser|"
+         r"advisor|accountant|bookkeeper|bank|steuerberater|buchhaltung)\b", ""),
+        # "what are we expecting in from suppliers": goods due to arrive, the expected date.
+        (r"\b(?:are we |we are |we re |were )?expecting(?: in)? from (?=suppliers?\b)",
+         "expected from "),
+        (r"\bmoney[- ]?wise\b", "money"),
+        (r"\bon the road\b|\ben route\b", "in transit"),
+        # "what winkler owes us thats overdue": the overdue part, said as a relative clause.
+        (r"\b(?:thats|(?:that|which) (?:s|is|are)) (?=overdue\b|past due\b)", ""),
+        # "under min stock": below the reorder point, the stock level that triggers a reorder.
+        (r"\b(?:min|minimum|min\.) (?:stock|stock level|qty|quantity)\b", "reorder point"),
+        (r"\bsepa lastschrift(?:en)?\b|\blastschrift(?:en)?\b", "sepa"),
+        # "what's due from customers": money owed on their invoices.
+        (r"\bdue from (?:customers|custs|clients)\b", "due on invoices"),
         (r"\blanded\b", "arrived"),
         (r"\b(?:keeps?|kept) (?:coming|being sent|getting sent) back\b|\bcoming back\b",
          "returned"),

@@ -895,7 +895,7 @@ RULES: tuple[Rule, ...] = (
         OVERDUE_WORDS,
         _b_overdue,
         1,
-        implies=_W("late open outstanding overdue unpaid oldest owed owing".split()),
+        implies=_W("late open outstanding overdue unpaid oldest owe owes owed owing".split()),
     ),
     Rule(
         "customer balance",
