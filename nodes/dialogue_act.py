@@ -53,7 +53,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DialogueAct", "dialogue_act", "function_word", "only_asks"]
+__all__ = ["DialogueAct", "carries_content", "dialogue_act", "function_word", "only_asks"]
 
 Act = Literal["question", "indirect_request", "information_request", "fragment", "other"]
 
@@ -193,6 +193,11 @@ def dialogue_act(text: str) -> DialogueAct:
     if imperative is None and len(clauses) == 1 and _verbless(_WORD.findall(clauses[0])):
         return DialogueAct("fragment", "a verbless fragment (a terse lookup)")
     return imperative or DialogueAct("other", "no interrogative clause and no question mark")
+
+
+def carries_content(text: str) -> bool:
+    """Whether ``text`` carries quoted content to work on (an email to translate, a tweet)."""
+    return _QUOTED.search(text) is not None
 
 
 def function_word(word: str) -> bool:

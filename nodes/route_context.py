@@ -48,6 +48,7 @@ the thread: no process-wide state.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -59,7 +60,7 @@ from typing import TYPE_CHECKING
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
-from nodes.dialogue_act import dialogue_act, function_word
+from nodes.dialogue_act import carries_content, dialogue_act, function_word
 from nova.catalog import AgentSpec, Catalog
 from nova.messages import message_text
 from nova.route_types import RouteMethod
@@ -254,6 +255,25 @@ _DRAFTING = re.compile(
     re.I,
 )
 """Words of a request to write or to contact someone, not to look a detail up."""
+
+
+TASK_AGENT_QUESTION_SHARE = 0.2
+"""An agent at most this share of whose catalog examples are questions carries out tasks
+(drafting, extracting, running a pipeline): a question routed to it ("who's answering the
+seller mails these days?" to the email drafter) is one its examples do not cover. Its
+examples' own form says so; no list of agents is kept. (Measured shares: the email drafter,
+content and weekly-report pipelines 0%, the reminders pipeline 10%, the translator 15%; the
+daily planner 30%, the ERP agents 50-75%.)"""
+
+
+@functools.cache
+def _question_share(examples: tuple[str, ...]) -> float:
+    return sum(dialogue_act(e).act == "question" for e in examples) / max(1, len(examples))
+
+
+def task_agent(spec: AgentSpec) -> bool:
+    """Whether ``spec`` carries out tasks rather than answering questions (see above)."""
+    return _question_share(tuple(spec.examples)) < TASK_AGENT_QUESTION_SHARE
 
 
 def memory_with_contact(
@@ -641,6 +661,7 @@ def memory_decision(
     erp_reads: Callable[[str], bool] | None = None,
     calculates: Callable[[str], bool] | None = None,
     erp_dated: Callable[[str], bool] | None = None,
+    carries_text: bool = False,
 ) -> RouteDecision | None:
     """Route a question that recalled memory answers to an agent that answers from memory.
 
@@ -683,6 +704,8 @@ def memory_decision(
             a pick with the calculator tool keeps such a request ("if mrr goes from 58k up 3%
             every month, where are we after 12 months"): the figures are in the request, and
             a memory about the same subject does not compute them.
+        carries_text: The request carried text to work on (cut out of ``request``): "what
+            does it say in english: '…'" asks a task of that text, not a stored fact.
         erp_dated: Whether a request names a period or date of the ERP's records. Given, an
             ERP agent keeps such a request even when no ERP skill reads it ("any stock
             corrections since last monday?"): it asks what happened then, which the records
@@ -706,13 +729,24 @@ def memory_decision(
     strong = [
         hit for hit in memories if hit["score"] >= min_score and hit["kind"] in MEMORY_ANSWER_KINDS
     ]
-    if not strong and method != "semantic":
-        # The classifier abstained, so the alternative is asking back: a memory that clearly
-        # leads the others answers at a lower relevance ("when am i off in august").
+    act = dialogue_act(request)
+    # A question sent to an agent that carries out tasks: its examples do not cover it.
+    asked_of_task = (
+        method == "semantic"
+        and agent is not None
+        and act.act == "question"
+        and not carries_text  # "what does it say in english: '…'": a task on that text
+        and not carries_content(request)
+        and catalog[agent].subgraph != "erp"
+        and task_agent(catalog[agent])
+    )
+    if not strong and (method != "semantic" or asked_of_task):
+        # The classifier abstained (the alternative is asking back), or picked a task agent
+        # for a question: a memory that clearly leads the others answers at a lower
+        # relevance ("when am i off in august").
         strong = leading_memory(memories)
     if not strong:
         return None
-    act = dialogue_act(request)
     if not act.asks:
         return None
     best = strong[0]
@@ -731,6 +765,11 @@ def memory_decision(
         if contact is not None:
             detail, best = contact
             classifier = f"the request asks for an {detail}, which the memory states"
+        elif asked_of_task:
+            share = _question_share(tuple(catalog[agent].examples))
+            classifier = (
+                f"a question, and {agent} carries out tasks ({share:.0%} of its examples ask)"
+            )
         elif unread:
             classifier = f"no ERP skill of {agent} reads it, and memory holds it"
         elif erp_agent and not erp_data:

@@ -26,6 +26,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
+from nodes.dialogue_act import carries_content
 from nodes.erp_route import (
     AgentReads,
     PlanSkill,
@@ -925,11 +926,13 @@ def make_route_node(
                     )
                     or decision
                 )
+                whole = state.get("request") or request
                 moved = memory_decision(
                     decision,
                     request,
                     memories,
                     agents,
+                    carries_text=whole != request or carries_content(whole),
                     fallback_agent=config.fallback_agent,
                     memory_agents=config.memory_agents,
                     erp_mention=erp_mention or _erp_mention,

@@ -360,3 +360,26 @@ def test_a_contact_request_stays_with_the_drafter_otherwise(
     text: str, hits: list[MemoryHit]
 ) -> None:
     assert _decide(route_to("email_drafter", "chat", confidence=0.99), text, hits) is None
+
+
+def test_a_question_sent_to_an_agent_that_carries_out_tasks_goes_to_a_leading_memory() -> None:
+    # The email drafter's examples are all tasks; a "who" question is none of them, and the
+    # memory that answers it leads the others (below the strong relevance).
+    from nodes.route_context import task_agent
+
+    catalog = default_catalog()
+    assert task_agent(catalog["email_drafter"]) and not task_agent(catalog["erp_invoices"])
+    hits = [
+        MemoryHit(id="mails", text="Jana answers the seller mails.", kind="fact", score=0.40),
+        MemoryHit(id="other", text="Sellers pay a 12% fee.", kind="fact", score=0.30),
+    ]
+    text = "who's answering the seller mails these days?"
+    moved = _decide(route_to("email_drafter", "chat", confidence=0.9), text, hits)
+    assert moved is not None and moved["agent"] == "memory_curator"
+    assert "carries out tasks" in moved["reason"]
+    # A task asked as a question about carried text stays with the task agent.
+    carried = 'what does it say in english: "Dzień dobry, zamówienie PO-2025-0125 jest opóźnione"'
+    assert _decide(route_to("translator", "chat", confidence=0.9), carried, hits) is None
+    # A command is not a question, however well a memory matches it.
+    command = "draft a note to the seller mails team"
+    assert _decide(route_to("email_drafter", "chat", confidence=0.9), command, hits) is None

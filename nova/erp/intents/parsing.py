@@ -372,9 +372,12 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(new (?:customers?|accounts?|clients?)) (?:did |have |has )?(?:we )?(?:win|won|"
          r"gain|gained|acquire|acquired|land|landed|sign|signed|get|got|bring in|brought in)\b",
          r"\1"),
-        # "who sent us the most money", "did peltier send money": money received, payments.
-        (r"\b(?:sent|send|sends|wired|transferred)(?: us)?( the most| the least| any| some|"
-         r" more| the)? money\b", r"\1 money in"),
+        # "who sent us the most money": money received, ranked; "did peltier send money": did
+        # they pay anything (the payments, listed).
+        (r"\b(?:sent|send|sends|wired|transferred)(?: us)?( the most| the least| more) money\b",
+         r"\1 money in"),
+        (r"\b(?:sent|send|sends|wired|transferred)(?: us)?(?: any| some| the)? money\b",
+         "pay anything"),
         # "which categories brought in the most revenue": the revenue itself.
         (r"\b(?:brought|brings|bring|bringing)(?: in)? (?=(?:us )?(?:the )?(?:most |least |more |"
          r"less )?(?:revenue|sales|turnover|money)\b)", ""),
