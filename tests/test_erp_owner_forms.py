@@ -285,6 +285,8 @@ def test_german_country_names_read_as_the_country_filter(full_erp: ErpDatabase) 
         ("how many new customers did we win this year", "how many new customers this year"),
         ("biggest single order nordwind ever placed", "biggest order from nordwind"),
         ("offene posten hecker bitte", "open invoices hecker"),
+        ("did peltier send money last week", "did peltier pay anything last week"),
+        ("goods received into main last month, units", "goods received in main last month, units"),
     ],
 )
 def test_more_everyday_idioms(full_erp: ErpDatabase, idiom: str, plain: str) -> None:

@@ -138,3 +138,17 @@ def test_a_credit_limit_beside_what_is_owed_is_the_balance(full_erp: ErpDatabase
     assert f"€{limit / 100:,.2f}" in answer
     asked = plan_read(full_erp, "is winkler over his limit")  # two Winklers: which one?
     assert isinstance(asked, Clarify)
+
+
+def test_the_bottom_of_a_ranking_over_those_that_ordered_reads(full_erp: ErpDatabase) -> None:
+    # Those with no orders are no group: "that ordered something" says they are not wanted.
+    plan, answer = answer_read(full_erp, "bottom 3 customers by revenue ytd that ordered something")
+    rows = sql_rows(
+        full_erp,
+        "select c.name from sales_orders o join customers c on c.id = o.customer_id "
+        "where o.status <> 'cancelled' and o.order_date between '2025-01-01' and '2025-06-30' "
+        "group by c.id order by sum(o.total_cents) asc limit 3",
+    )
+    assert plan.args.rank == "lowest"
+    assert all(name in answer for (name,) in rows)
+    assert isinstance(plan_read(full_erp, "bottom 3 customers by revenue ytd"), Decline)

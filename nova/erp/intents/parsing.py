@@ -407,6 +407,9 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          "expected from "),
         (r"\bmoney[- ]?wise\b", "money"),
         (r"\bon the road\b|\ben route\b", "in transit"),
+        # "goods received into main": booked in to that warehouse.
+        (r"\b(received|booked|put|taken|came) into (?=(?:the )?(?:main|ulm|augsburg|"
+         r"warehouse|stock)\b)", r"\1 in "),
         # "what winkler owes us thats overdue": the overdue part, said as a relative clause.
         (r"\b(?:thats|(?:that|which) (?:s|is|are)) (?=overdue\b|past due\b)", ""),
         # "under min stock": below the reorder point, the stock level that triggers a reorder.

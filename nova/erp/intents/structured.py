@@ -1101,6 +1101,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             return "two statuses"
         status = mapped
     condition: str | None = None
+    if subject == "orders" and set(conditions) == {"ordered"} and _ONLY_ACTIVE.search(request.norm):
+        conditions = []  # "customers by revenue that ordered something": every group has orders
     if conditions:
         if subject != "customers" or len(set(conditions)) > 1:
             return f"conditions {conditions} do not apply to {subject}"
@@ -1151,6 +1153,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
                 and not (request.customers or request.customer_numbers or values)
                 and _every_category_sold(session, request)
             )
+            and not _ONLY_ACTIVE.search(request.norm)
         ):
             # Customers or products that sold nothing are no group at all: the bottom of a
             # grouped list is not the slowest seller.
@@ -1329,6 +1332,15 @@ def _every_category_sold(session: Session, request: Request) -> bool:
         sold = sold.where(m.SalesOrder.order_date <= request.period.end)
     every = set(session.scalars(select(m.Product.category).distinct()))
     return every <= set(session.scalars(sold.distinct()))
+
+
+_ONLY_ACTIVE = re.compile(
+    r"\b(?:that|which|who|ones that|only ones that|only those that|of those that)\s+"
+    r"(?:actually\s+|really\s+)?(?:sold|ordered|bought)\s+(?:at all|something|anything)\b"
+    r"|\bonly (?:the )?ones that (?:actually )?(?:sold|ordered|bought)\b"
+)
+"""The bottom of a ranking over those with records at all ("bottom 5 customers by revenue
+ytd that ordered something"): the groups the query has are exactly those."""
 
 
 def _spender(group: str | None, subjects: list[str], request: Request) -> str | None:
