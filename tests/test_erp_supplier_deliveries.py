@@ -152,3 +152,21 @@ def test_the_bottom_of_a_ranking_over_those_that_ordered_reads(full_erp: ErpData
     assert plan.args.rank == "lowest"
     assert all(name in answer for (name,) in rows)
     assert isinstance(plan_read(full_erp, "bottom 3 customers by revenue ytd"), Decline)
+
+
+def test_express_parcels_and_what_a_parcel_cost(full_erp: ErpDatabase) -> None:
+    plan, answer = answer_read(full_erp, "how many express shipments in june")
+    (count,) = sql_rows(
+        full_erp,
+        "select count(*) from shipments where service = 'express' "
+        "and shipped_on between '2025-06-01' and '2025-06-30'",
+    )[0]
+    assert plan.args.status == "express" and f"{count} shipments" in answer
+    assert_read_alike(full_erp, "ups avg cost per parcel", "ups average shipping cost per parcel")
+    plan, answer = answer_read(full_erp, "which carrier was cheapest per parcel in june")
+    (carrier,) = sql_rows(
+        full_erp,
+        "select carrier from shipments where shipped_on between '2025-06-01' and '2025-06-30' "
+        "group by carrier order by avg(cost_cents) asc limit 1",
+    )[0]
+    assert plan.args.rank == "lowest" and f"Top: {carrier}" in answer

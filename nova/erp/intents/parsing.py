@@ -407,6 +407,13 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          "expected from "),
         (r"\bmoney[- ]?wise\b", "money"),
         (r"\bon the road\b|\ben route\b", "in transit"),
+        # "ups avg cost per parcel", "cheapest per parcel": what shipping a parcel cost us.
+        (r"(?<!shipping )(?<!freight )(?<!delivery )\b(?:the )?cost (?=per (?:parcel|shipment|"
+         r"package|delivery|consignment)s?\b)", "shipping cost "),
+        (r"\bcheapest (?=per (?:parcel|shipment|package|delivery|consignment)s?\b)",
+         "lowest average shipping cost "),
+        (r"\b(shipments?|parcels?|deliveries|packages?)\b(.{0,40}?)\bcost(?:ed)? us\b",
+         r"\1\2 shipping cost"),
         # "goods received into main": booked in to that warehouse.
         (r"\b(received|booked|put|taken|came) into (?=(?:the )?(?:main|ulm|augsburg|"
          r"warehouse|stock)\b)", r"\1 in "),

@@ -253,6 +253,9 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "short deliveries,short shipped,short shipment,short shipments,delivered short",
             "running_late": "running late,late right now,currently late,overdue deliveries",
             "in_transit": "in transit,on the way",
+            "express": "express,by express,sent express,went express,express service",
+            "standard_service": "standard shipping,standard delivery,standard service,"
+            "standard shipments,sent standard",
             "delivered": "delivered,arrived",
             "received": "received,receive",
             "on_order": "on order",
@@ -339,6 +342,8 @@ STATUS_SUBJECT: dict[str, str] = {
     "not_due": "invoices",
     "partly_paid": "invoices",
     "in_transit": "shipments",  # "anything still in transit?": parcels on their way
+    "express": "shipments",  # "how many went express in june": parcels sent express
+    "standard_service": "shipments",
     "short": "purchase_orders",  # "any short deliveries": suppliers' deliveries to us
     "cancelled": "orders",  # "did dobes cancel anything last week": their orders
     "running_late": "shipments",
@@ -1145,7 +1150,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         if (
             ranks[0] == "lowest"
             and group is not None
-            and group not in ("month", "weekday", "country", "status")
+            # (A carrier is known only by the parcels it took: each one has records.)
+            and group not in ("month", "weekday", "country", "status", "carrier")
             and not measure.startswith("days_")  # a group with no records has no duration
             and not (
                 group == "category"

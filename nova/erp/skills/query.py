@@ -349,6 +349,9 @@ SUBJECTS: dict[str, SubjectSpec] = {
             "running_late": lambda today: and_(
                 SHP.status == "in_transit", SHP.expected_delivery < today
             ),
+            # The service level booked with the carrier.
+            "express": lambda today: SHP.service == "express",
+            "standard_service": lambda today: SHP.service == "standard",
         },
         None,
         SO.customer_id,
@@ -1183,6 +1186,8 @@ _STATUS_WORDS: dict[str | tuple[str, str], str] = {
     "rejected": "rejected only",
     "refunded": "refunded only",
     "in_transit": "in transit",
+    "express": "sent express",
+    "standard_service": "sent standard (not express)",
     "late": "delivered late or still under way past the expected day",
     "running_late": "in transit past their expected delivery",
     "delivered": "delivered",
