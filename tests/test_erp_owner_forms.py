@@ -286,6 +286,9 @@ def test_german_country_names_read_as_the_country_filter(full_erp: ErpDatabase) 
         ("biggest single order nordwind ever placed", "biggest order from nordwind"),
         ("offene posten hecker bitte", "open invoices hecker"),
         ("did peltier send money last week", "did peltier pay anything last week"),
+        ("how long does dobes take to pay on avg", "avg days to pay dobes"),
+        ("total overdue all customers", "total overdue"),
+        ("who did we spend the most with on purchasing h1", "top supplier by po value h1"),
         ("goods received into main last month, units", "goods received in main last month, units"),
     ],
 )

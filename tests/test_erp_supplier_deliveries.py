@@ -170,3 +170,15 @@ def test_express_parcels_and_what_a_parcel_cost(full_erp: ErpDatabase) -> None:
         "group by carrier order by avg(cost_cents) asc limit 1",
     )[0]
     assert plan.args.rank == "lowest" and f"Top: {carrier}" in answer
+
+
+def test_what_a_customer_has_open_is_its_open_invoices(full_erp: ErpDatabase) -> None:
+    plan, answer = answer_read(full_erp, "hecker anything open")
+    numbers = sql_rows(
+        full_erp,
+        "select i.number from invoices i join customers c on c.id = i.customer_id "
+        "where c.name = 'Hecker Kfz-Teile KG' and i.status = 'open'",
+    )
+    assert plan.reading == "Read “open” as open invoices."
+    assert f"{len(numbers)} invoices" in answer
+    assert all(number in answer for (number,) in numbers[:5])

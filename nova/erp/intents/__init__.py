@@ -479,9 +479,16 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
     if plan.subject == "payments" and _CAME_IN.search(request.norm):
         # Orders and goods come in too; most owners mean money, and the answer says so.
         reading = "Read “came in” as payments received."
+    elif (
+        plan.subject == "invoices"
+        and plan.status == "open"
+        and not _INVOICE_NAMED.search(request.norm)
+    ):
+        reading = "Read “open” as open invoices."  # "hecker – anything open?"
     return Plan(QUERY_SKILL, plan, "structured query", reading)
 
 
+_INVOICE_NAMED = re.compile(r"\b(?:invoices?|inv|invs|bills?|posten|receivables?|owe[sd]?|owing)\b")
 _CAME_IN = re.compile(r"\b(?:came|come|coming) in\b(?!.*\b(?:payments?|money|cash)\b)")
 """Money that came in, said without naming it ("what came in on saturday")."""
 

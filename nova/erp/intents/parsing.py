@@ -407,6 +407,12 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          "expected from "),
         (r"\bmoney[- ]?wise\b", "money"),
         (r"\bon the road\b|\ben route\b", "in transit"),
+        # "how long does dobes take to pay": a duration in days, which the readers measure.
+        (r"\bhow long (?=(?:do|does|did|do they|does it) (?:\w+ ){0,4}(?:take|need) to pay\b)",
+         "how many days "),
+        # "total overdue all customers": every customer is the default scope of a total.
+        (r"\b(overdue|owed|outstanding|receivables|revenue|sales|turnover)\s+(?:for\s+|of\s+|"
+         r"across\s+|over\s+|from\s+)?all (?:our )?(?:customers|custs|clients)\b", r"\1"),
         # "ups avg cost per parcel", "cheapest per parcel": what shipping a parcel cost us.
         (r"(?<!shipping )(?<!freight )(?<!delivery )\b(?:the )?cost (?=per (?:parcel|shipment|"
          r"package|delivery|consignment)s?\b)", "shipping cost "),
@@ -443,6 +449,8 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"\1 selling product"),
         (r"\b(top|biggest)[ -]?sellers\b", r"\1 selling products"),
         # "credit notes that went out", "invoices sent out in may": issued (not shipped).
+        (r"\b(invoices?) (?:that |which |we )?(?:written|wrote|created|raised|made)\b",
+         r"\1 issued"),
         (r"\b(credit notes?|invoices?) (?:that |which )?(?:went|go|gone|goes|were sent|was sent|"
          r"got sent|have gone|has gone) out\b", r"\1 issued"),
         # "payments we couldn't match to an invoice": the unapplied ones.

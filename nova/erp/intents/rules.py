@@ -910,7 +910,7 @@ RULES: tuple[Rule, ...] = (
         _b_balance,
         1,
         # "credit limit vs what they owe", "how much is used": the balance states both.
-        implies=_W("above open outstanding owed owing overdue used vs versus".split()),
+        implies=_W("above open outstanding owed owing overdue used vs versus net".split()),
     ),
     Rule(
         "who owes the most",

@@ -875,6 +875,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         in_units = set(measures) <= {"units", "on_hand", "reserved"}
         if not subject_set and request.warehouses and measures and in_units:
             subject_set = {"stock"}  # "units in ulm": what a warehouse holds, in units
+        customer_named = bool(request.customers or request.customer_numbers)
+        if not subject_set and customer_named and statuses == ["open"] and not measures:
+            # "hecker – anything open?": what a customer has open with us is its open
+            # invoices ("offene Posten"); the answer says so.
+            subject_set = {"invoices"}
         if not subject_set and request.suppliers:
             subject_set = {"purchase_orders"}
         if not subject_set and group == "supplier" and "late" in statuses:
@@ -1357,12 +1362,14 @@ def _spender(group: str | None, subjects: list[str], request: Request) -> str | 
     what customers spend with us is our sales.
     """
     customers_named = bool(request.customers or request.customer_numbers)
+    # "who did we spend the most with on purchasing": "who" is the supplier then.
+    purchasing = re.search(r"\bon purchasing\b", request.norm) is not None
     if (
         group == "supplier"
         or request.suppliers
         or "purchase_orders" in subjects  # "po spend q2": the purchase orders named
-        or re.search(r"\bon purchasing\b", request.norm)
-    ) and not (customers_named or group == "customer"):
+        or purchasing
+    ) and not (customers_named or (group == "customer" and not purchasing)):
         return "purchase_orders"
     if (group == "customer" or "customers" in subjects or customers_named) and not re.search(
         r"\bwe\b", request.norm

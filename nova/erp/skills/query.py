@@ -1357,7 +1357,11 @@ def _fmt(value: Decimal | int | None, kind: Kind) -> str:
         shown = number.quantize(Decimal("0.1"), ROUND_HALF_UP) if abs(number) >= 10 else number
         return f"{shown}%"
     if kind == "days":
-        return f"{value} days"
+        # Three significant figures in a sentence, as for shares ("115.2 days", "3.04 days");
+        # the table keeps two places.
+        number = Decimal(value)
+        shown = number.quantize(Decimal("0.1"), ROUND_HALF_UP) if abs(number) >= 10 else number
+        return f"{shown} days"
     return f"{value:,}"
 
 
