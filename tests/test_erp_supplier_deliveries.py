@@ -182,3 +182,20 @@ def test_what_a_customer_has_open_is_its_open_invoices(full_erp: ErpDatabase) ->
     assert plan.reading == "Read “open” as open invoices."
     assert f"{len(numbers)} invoices" in answer
     assert all(number in answer for (number,) in numbers[:5])
+
+
+def test_credit_limits_are_averaged_or_ranked_with_the_ties_named(full_erp: ErpDatabase) -> None:
+    plan, answer = answer_read(full_erp, "avg credit limit of our customers")
+    (average,) = sql_rows(full_erp, "select avg(credit_limit_cents) from customers")[0]
+    assert plan.args.measure == "credit_limit"
+    assert f"€{average / 100:,.2f}" in answer
+    plan, answer = answer_read(full_erp, "customer with the highest credit limit")
+    top, tied = sql_rows(
+        full_erp,
+        "select max(credit_limit_cents), (select count(*) from customers where "
+        "credit_limit_cents = (select max(credit_limit_cents) from customers)) from customers",
+    )[0]
+    assert plan.args.rank == "highest"
+    assert f"{tied} share the highest limit, €{top / 100:,.2f}" in answer
+    # A sum of limits is no figure anyone extends.
+    assert isinstance(plan_read(full_erp, "total credit limit"), Decline)

@@ -111,6 +111,7 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "margin_pct": "margin,margins,gross margin,gross margins",
             # A markup is on cost ((price - cost) / cost), a margin on price.
             "markup_pct": "markup,markups,mark up,mark-up",
+            "credit_limit": "credit limit,credit limits,credit line,credit lines",
             "shipping_cost": "shipping cost,shipping costs,freight,freight cost,freight costs,"
             "postage",
         },
@@ -321,6 +322,7 @@ MEASURE_SUBJECT: dict[str, str] = {
     "margin_pct": "products",
     "markup_pct": "products",
     "shipping_cost": "shipments",
+    "credit_limit": "customers",
 }
 """The subject a measure belongs to when the request names none ("receivables")."""
 
@@ -1040,7 +1042,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             (subjects or subject == "products" or _ONE_OF_THEM.search(request.norm))
             and subject in AMOUNT_LISTS
             and measure in ("count", "value", "price")
-        ):
+        ) and not (subject == "customers" and measure == "credit_limit"):
             return "a ranking without anything to rank"
         if not _SIZE_RANK.search(request.norm):
             return "a ranking of records by no stated size ('top 5 invoices': by what?)"
@@ -1531,9 +1533,15 @@ def _measure(subject: str, measures: set[str], verbs: list[str], request: Reques
             return None  # "how many orders per customer on average": an average of counts
         if wanted in ({"margin_pct"}, {"markup_pct"}, {"price"}) and subject == "products":
             return wanted.pop()  # "average margin", "average price"
+        if wanted == {"credit_limit"} and subject == "customers":
+            return "credit_limit"  # "avg credit limit of our customers"
         if wanted:
             return None
         return "average_value" if "average_value" in spec.measures else None
+    if "credit_limit" in wanted:
+        # A customer's own limit, listed or ranked ("highest credit limit"); a sum of limits
+        # ("total credit limit") is no figure anyone extends.
+        return "credit_limit" if wanted == {"credit_limit"} and subject == "customers" else None
     if "shipping_cost" in wanted:
         if subject != "shipments" or wanted - {"shipping_cost", "value", "average"}:
             return None

@@ -79,6 +79,7 @@ Measure = Literal[
     "price",
     "margin_pct",
     "markup_pct",
+    "credit_limit",
 ]
 Dimension = Literal[
     "month", "weekday", "country", "customer", "category", "product", "carrier", "reason",
@@ -406,7 +407,13 @@ SUBJECTS: dict[str, SubjectSpec] = {
         m.Customer,
         None,
         "",
-        {"count": MeasureSpec("number of customers", "int", lambda d: func.count(m.Customer.id))},
+        {
+            "count": MeasureSpec("number of customers", "int", lambda d: func.count(m.Customer.id)),
+            # Listed or ranked, each customer's own limit; as one figure, their average.
+            "credit_limit": MeasureSpec(
+                "average credit limit", "money", lambda d: func.avg(m.Customer.credit_limit_cents)
+            ),
+        },
         frozenset({"country"}),
         {"blocked": lambda today: m.Customer.blocked.is_(True)},
         None,
@@ -716,7 +723,8 @@ class QueryArgs(SkillArgs):
             "products",
         ):
             raise ValueError("supplier applies to purchase orders and stock only")
-        if self.rank and self.list_rows and self.subject not in AMOUNT_LISTS:
+        ranked_limits = self.subject == "customers" and self.measure == "credit_limit"
+        if self.rank and self.list_rows and self.subject not in AMOUNT_LISTS and not ranked_limits:
             raise ValueError("a ranked list orders amounts of " + ", ".join(sorted(AMOUNT_LISTS)))
         if self.oldest_first and (not self.list_rows or self.rank or spec.date_column is None):
             raise ValueError("oldest_first orders a list of dated records, without a rank")
@@ -1539,7 +1547,13 @@ def _list(
         "payments": PAY.amount_cents,
         "credit_notes": m.CreditNote.amount_cents,
         "returns": literal(None),
-        "customers": _condition_amount(args) if args.customer_condition else None,
+        "customers": (
+            m.Customer.credit_limit_cents
+            if args.measure == "credit_limit"
+            else _condition_amount(args)
+            if args.customer_condition
+            else None
+        ),
         "shipments": literal(None),
         "products": m.Product.unit_price_cents,
         "suppliers": literal(None),
@@ -1588,7 +1602,8 @@ def _list(
     cost: Any = m.Product.cost_cents if args.subject == "products" else literal(None)
     credit_limit: Any = (
         m.Customer.credit_limit_cents
-        if args.subject == "customers" and args.customer_condition == "over_credit_limit"
+        if args.subject == "customers"
+        and (args.customer_condition == "over_credit_limit" or args.measure == "credit_limit")
         else literal(None)
     )
     stmt = select(
@@ -1604,7 +1619,13 @@ def _list(
         stmt = stmt.order_by(number)
     elif args.rank is not None:
         stmt = stmt.order_by(amount.desc() if args.rank == "highest" else amount.asc(), number)
-        what = "price" if args.subject == "products" else "amount"
+        what = (
+            "price"
+            if args.subject == "products"
+            else "credit limit"
+            if args.measure == "credit_limit"
+            else "amount"
+        )
         first = "highest" if args.rank == "highest" else "lowest"
         reading.append(f"{first} {what} first")
     elif args.oldest_first:
@@ -1638,7 +1659,14 @@ def _list(
     # Summed over every match, also those past the rows shown (products carry a price).
     amounts = [_money(r[3]) for r in raw if r[3] is not None]
     worth = ""
-    if amounts and args.subject != "products":
+    if args.measure == "credit_limit" and args.rank and amounts:
+        # "who has the highest credit limit": every customer tied at the top is named, not
+        # the first of them by number.
+        top = amounts[0]
+        tied = sum(1 for a in amounts if a == top)
+        if tied > len(rows):
+            worth = f"; {tied:,} share the {args.rank} limit, {f'€{top:,.2f}'}"
+    elif amounts and args.subject != "products":
         summed = f"€{sum(amounts, Decimal(0)):,.2f}"
         # A customer is not "worth" what it owes: its figure is the balance the condition
         # is about, summed over the customers listed.
