@@ -26,7 +26,6 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from memory.embeddings import encode
-from nodes.dialogue_act import carries_content
 from nodes.erp_route import (
     AgentReads,
     PlanSkill,
@@ -932,7 +931,9 @@ def make_route_node(
                     request,
                     memories,
                     agents,
-                    carries_text=whole != request or carries_content(whole),
+                    # The carried text was cut out of ``request``; quotes left in it are
+                    # checked there.
+                    carries_text=whole != request,
                     fallback_agent=config.fallback_agent,
                     memory_agents=config.memory_agents,
                     erp_mention=erp_mention or _erp_mention,

@@ -448,6 +448,12 @@ def _quarter(year: int, quarter: int) -> tuple[date, date]:
     return first, first + relativedelta(months=3) - timedelta(days=1)
 
 
+def _month_number(name: str) -> int:
+    """Return the number of a month named in full or abbreviated ("march", "mar", "sept")."""
+    name = name.lower()
+    return _MONTHS.get(name) or _MONTHS[name[:3]]
+
+
 def _month(year: int, month: int) -> tuple[date, date]:
     first = date(year, month, 1)
     return first, first + relativedelta(months=1) - timedelta(days=1)
@@ -492,8 +498,7 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
 
     def days_of_month(m: re.Match[str]) -> tuple[date, date]:
         # "1-6 july", "between the 1st and 6th of july", "july 1-6": days of one month.
-        name = (m.group("mm") or m.group("mm2")).lower()
-        number = _MONTHS.get(name) or _MONTHS[name[:3]]
+        number = _month_number(m.group("mm") or m.group("mm2"))
         typed_year = m.group("yy") or m.group("yy2")
         year = int(typed_year) if typed_year else today.year
         first, last = int(m.group("d1") or m.group("e1")), int(m.group("d2") or m.group("e2"))
@@ -554,8 +559,7 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         return date(today.year, 7, 1), date(today.year, 12, 31)
 
     def month(m: re.Match[str]) -> tuple[date, date]:
-        name = m.group("m").lower()
-        number = _MONTHS.get(name) or _MONTHS[name[:3]]
+        number = _month_number(m.group("m"))
         given = m.groupdict().get("y")
         year = int(given) if given else today.year
         start, end = _month(year, number)
@@ -565,8 +569,7 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
 
     def last_named_month(m: re.Match[str]) -> tuple[date, date]:
         # "last march": the latest March that has ended ("last june" in June: a year ago).
-        name = m.group("m").lower()
-        number = _MONTHS.get(name) or _MONTHS[name[:3]]
+        number = _month_number(m.group("m"))
         start, end = _month(today.year, number)
         if end >= today:
             start, end = _month(today.year - 1, number)

@@ -489,6 +489,7 @@ def _structured(request: Request, session: Session, allowed: set[str]) -> Decisi
 
 
 _INVOICE_NAMED = re.compile(r"\b(?:invoices?|inv|invs|bills?|posten|receivables?|owe[sd]?|owing)\b")
+"""Words that already say the open records are invoices (no reading line needed)."""
 _CAME_IN = re.compile(r"\b(?:came|come|coming) in\b(?!.*\b(?:payments?|money|cash)\b)")
 """Money that came in, said without naming it ("what came in on saturday")."""
 

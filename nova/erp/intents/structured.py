@@ -1079,15 +1079,15 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "which carrier is late most often": the most late parcels, or the largest share of
         # its parcels late? The carrier with the most parcels leads the first.
         return "'late most often' ranks by the number late or by the share late"
-    for arrival in ("late", "short"):
-        if subject == "purchase_orders" and {arrival} < set(statuses) <= {
-            arrival,
-            "delivered",
-            "received",
-        }:
-            # "POs that arrived late", "received POs that came in short": the late or short
-            # ones are among those that came in.
-            statuses = [arrival]
+    arrival = set(statuses) - {"delivered", "received"}
+    if (
+        subject == "purchase_orders"
+        and arrival in ({"late"}, {"short"})
+        and arrival != set(statuses)
+    ):
+        # "POs that arrived late", "received POs that came in short": the late or short ones
+        # are among those that came in.
+        statuses = list(arrival)
     if "ambiguous_paid" in statuses:
         return "'been paid' reads as fully or partly paid"
     for word in statuses:

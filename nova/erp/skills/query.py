@@ -1384,11 +1384,16 @@ def _worth_beside(session: Session, args: QueryArgs) -> str:
     measure = "open_amount" if owed else "value"
     if spec.amount_column is None or measure not in spec.measures:
         return ""
-    result = run_query(session, args.model_copy(update={"measure": measure}), beside=False)
-    value = next((fact.value for fact in result.facts if fact.key == "value"), None)
+    value = _figure_with(session, args, measure)
     if not isinstance(value, Decimal):
         return ""
     return f" {'Still open on them' if owed else 'Together worth'}: {_fmt(value, 'money')}."
+
+
+def _figure_with(session: Session, args: QueryArgs, measure: str) -> object:
+    """Return the one figure ``args`` gives with ``measure`` instead of its own."""
+    result = run_query(session, args.model_copy(update={"measure": measure}), beside=False)
+    return next((fact.value for fact in result.facts if fact.key == "value"), None)
 
 
 def _margin_beside(session: Session, args: QueryArgs, computed: Decimal | int | None) -> str:
@@ -1402,8 +1407,7 @@ def _margin_beside(session: Session, args: QueryArgs, computed: Decimal | int | 
         return ""
     figures: dict[str, Decimal] = {args.measure: Decimal(computed)}
     for measure in {"profit", "margin_pct", "value"} - {args.measure}:
-        result = run_query(session, args.model_copy(update={"measure": measure}), beside=False)
-        value = next((f.value for f in result.facts if f.key == "value"), None)
+        value = _figure_with(session, args, measure)
         if not isinstance(value, (Decimal, int)):
             return ""  # no sales in the span: nothing to relate the figure to
         figures[measure] = Decimal(value)
@@ -1660,12 +1664,12 @@ def _list(
     amounts = [_money(r[3]) for r in raw if r[3] is not None]
     worth = ""
     if args.measure == "credit_limit" and args.rank and amounts:
-        # "who has the highest credit limit": every customer tied at the top is named, not
-        # the first of them by number.
+        # "who has the highest credit limit": how many customers tie at the top is said, not
+        # only the first of them by number.
         top = amounts[0]
         tied = sum(1 for a in amounts if a == top)
         if tied > len(rows):
-            worth = f"; {tied:,} share the {args.rank} limit, {f'€{top:,.2f}'}"
+            worth = f"; {tied:,} share the {args.rank} limit, €{top:,.2f}"
     elif amounts and args.subject != "products":
         summed = f"€{sum(amounts, Decimal(0)):,.2f}"
         # A customer is not "worth" what it owes: its figure is the balance the condition
