@@ -29,9 +29,10 @@ the request's grammar, not from its topic or from phrases seen in any dataset:
     speaker, then a possessive *our*/*my*: a thing that exists, not one to be made, as
     "draft me a letter" would be).
 
-  These are ``information_request``: not questions (the memory route keeps to questions),
-  but they seek information (``DialogueAct.seeks_information``), so a blame detector can
-  tell them from requests to act.
+  These are ``information_request``: not questions, but they seek information
+  (``DialogueAct.seeks_information``): the memory route answers them from memory as it
+  answers questions ("remind me how long customers have to send parts back"), and a blame
+  detector can tell them from requests to act.
 
 * **Verbless fragments**: a short request (at most ``MAX_FRAGMENT_WORDS`` words, one
   clause) in which no word can be a verb by itself and whose first content word cannot be

@@ -734,7 +734,7 @@ def memory_decision(
     asked_of_task = (
         method == "semantic"
         and agent is not None
-        and act.act == "question"
+        and act.seeks_information  # "remind me how long …" asks as much as "how long …?"
         and not carries_text  # "what does it say in english: '…'": a task on that text
         and not carries_content(request)
         and catalog[agent].subgraph != "erp"
@@ -747,7 +747,7 @@ def memory_decision(
         strong = leading_memory(memories)
     if not strong:
         return None
-    if not act.asks:
+    if not (act.asks or act.seeks_information):
         return None
     best = strong[0]
     if method == "semantic":

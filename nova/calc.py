@@ -38,7 +38,8 @@ FILLER = frozenset(
     what whats what's is are the a an how much many please calculate compute work out tell me
     give i my me do we you can could would should be it its it's that this for of in at to and
     then with if there here price prices amount total value number result eur euro euros
-    usd dollars dollar € $ ? = get gets got need list pls plz asks asked wants
+    usd dollars dollar € $ ? = get gets got need list pls plz asks asked wants he she
+    quick one
     """.split()
 )
 
@@ -250,6 +251,7 @@ def _discount(text: str, tokens: list[Token], words: list[str]) -> Calculation |
             f"{kind.capitalize()} {percent.value}%: {money(amount * rate)}",
             f"After {kind}: {money(amount * (1 - rate))}",
         ),
+        total=(amount * (1 - rate)).quantize(CENT, rounding=ROUND_HALF_UP),
     )
 
 
@@ -279,7 +281,9 @@ def _successive_discounts(text: str, tokens: list[Token], words: list[str]) -> C
     lines.append(f"After all: {money(remaining)} ({pct((amount - remaining) / amount * 100)} off)")
     steps = " then ".join(f"{r.value}%" for r in rates)
     return Calculation(
-        reading=f"{steps} taken off {money(amount)} one after the other", lines=tuple(lines)
+        reading=f"{steps} taken off {money(amount)} one after the other",
+        lines=tuple(lines),
+        total=remaining.quantize(CENT, rounding=ROUND_HALF_UP),
     )
 
 
@@ -966,7 +970,10 @@ _NOT_ARITHMETIC = re.compile(
 
 _PLUS_VAT = re.compile(
     r"(?P<base>.*\d.*?)[\s,;]*(?:plus|\+|add|and|with)\s+(?P<rate>\d+(?:[.,]\d+)?)\s*"
-    r"(?:%|percent|pct)\s*(?:vat|mwst|ust|sales\s+tax|tax)\s*[?.!]*\s*",
+    r"(?:%|percent|pct)\s*(?:vat|mwst|ust|sales\s+tax|tax)\s*[?.!]*"
+    # a closing question that only names the result: "- what's the gross", ", total?"
+    r"(?:\s*[-–,;:]?\s*(?:(?:what(?:'s|s| is)?|so)\s+)?(?:the\s+)?"
+    r"(?:gross|total|final(?:\s+price)?|end\s+price)\s*[?.!]*)?\s*",
     flags=re.IGNORECASE,
 )
 """A calculation with VAT added on top: "95 eur/h for 14.5 hrs plus 19% vat"."""

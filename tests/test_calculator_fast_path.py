@@ -171,6 +171,12 @@ def test_the_chat_subgraph_asks_for_the_rate() -> None:
         ("95 eur/h for 14.5 hrs plus 19% vat", ["VAT 19%: 261.73", "Gross: 1,639.23"]),
         ("12 hours at 80 per hour plus 19% vat", ["Net: 960.00", "Gross: 1,142.40"]),
         ("2 x 150 plus 7% vat", ["VAT 7%: 21.00", "Gross: 321.00"]),
+        # A discount, then VAT on what it leaves; a closing question naming the result.
+        (
+            "list price 189.90, he gets 8% off, plus 19% vat - what's the gross",
+            ["After discount: 174.71", "Gross: 207.90"],
+        ),
+        ("100 minus 10% then 5% plus 19% vat", ["After all: 85.50 (14.50% off)", "Gross: 101.75"]),
         # "P% of N" as a term of plain arithmetic.
         ("7% of 250 plus 19% of 250", ["= 65.00"]),
         ("3% of 1200 minus 50", ["= -14.00"]),
@@ -265,8 +271,11 @@ def test_successive_discounts_are_taken_one_after_the_other() -> None:
     assert result is not None
     assert result.lines[-1] == "After all: 1,650.94 (10.76% off)"  # not 11% of 1850
     assert "Skonto 3%: 51.06" in result.lines[1]
-    # A VAT step is not a discount: declined rather than read as one.
-    assert calculate("1850 minus 8% then plus 19% vat") is None
+    # A VAT step is not a discount: VAT is added to what the discount leaves, never taken off.
+    with_vat = calculate("1850 minus 8% then plus 19% vat")
+    assert with_vat is not None
+    assert with_vat.lines[-1] == "Gross: 2,025.38"  # 1,702.00 net + 19%
+    assert not any("Discount 19%" in line for line in with_vat.lines)
 
 
 @pytest.mark.parametrize(

@@ -383,3 +383,23 @@ def test_a_question_sent_to_an_agent_that_carries_out_tasks_goes_to_a_leading_me
     # A command is not a question, however well a memory matches it.
     command = "draft a note to the seller mails team"
     assert _decide(route_to("email_drafter", "chat", confidence=0.9), command, hits) is None
+
+
+def test_an_imperative_that_asks_for_a_stored_fact_goes_to_memory_like_a_question() -> None:
+    # "remind me how long …" asks what "how long …?" asks; the reminder pipeline it resembles
+    # would act (draft payment reminders), which nothing in the request asks for.
+    hits = [
+        MemoryHit(
+            id="returns",
+            text="Customers can send parts back within 30 days in the original packaging.",
+            kind="fact",
+            score=0.45,
+        ),
+        MemoryHit(id="other", text="Reminders go out at 14 days overdue.", kind="fact", score=0.3),
+    ]
+    text = "remind me how long customers have to send parts back"
+    moved = _decide(route_to("invoice_reminders", "pipeline", confidence=0.43), text, hits)
+    assert moved is not None and moved["agent"] == "memory_curator"
+    # Asked to act, the same pipeline keeps the request.
+    command = "send payment reminders to customers 30 days overdue"
+    assert _decide(route_to("invoice_reminders", "pipeline", confidence=0.9), command, hits) is None

@@ -35,6 +35,7 @@ _UNIT_WORDS = frozenset(
 SALES_READING = {
     "revenue": "revenue = order lines of non-cancelled orders, by order date",
     "units": "units = quantities on order lines of non-cancelled orders, by order date",
+    "average_order_value": "average order value = revenue / number of non-cancelled orders",
 }
 """How the sales summary's figures are computed (``nova.erp.skills.sales``)."""
 
@@ -61,6 +62,17 @@ def _asks_units(text: str) -> bool:
     return any(f" {phrase} " in norm for phrase in _UNIT_WORDS)
 
 
+_AVERAGE_ORDER = re.compile(r"\b(?:average|avg|mean)\b(?:\s+\w+)?\s+orders?\b|\baov\b")
+"""What asks for the average order value, which the sales summary states beside revenue."""
+
+
+def _sales_figure(text: str) -> str:
+    """Which of the sales summary's figures a side asks for: revenue unless it says otherwise."""
+    if _AVERAGE_ORDER.search(normalise(text)):
+        return "average_order_value"
+    return "units" if _asks_units(text) else "revenue"
+
+
 def _figure(side: Side, result: SkillResult[Any]) -> _Figure | None:
     """Return the one figure ``result`` states for ``side`` and how it was read, or ``None``."""
     first_line = render_text(result).splitlines()[0]
@@ -77,11 +89,11 @@ def _figure(side: Side, result: SkillResult[Any]) -> _Figure | None:
             first_line,
         )
     if result.skill == "erp_sales_summary":
-        key = "units" if _asks_units(side.text) else "revenue"
+        key = _sales_figure(side.text)
         fact = next(f for f in result.facts if f.key == key)
         orders = result.fact("orders")
         return _Figure(
-            key,
+            key.replace("_", " "),
             fact.value,
             fact.kind,
             orders if isinstance(orders, int) else None,

@@ -83,7 +83,10 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
         "cost",
         "credit_limit",
         "margin",
+        "on_hand",
+        "stock_value",
         "carrier",
+        "days_late",
         "items",
     ),
     "erp_compare": ("value", "count"),
@@ -93,7 +96,14 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
     "erp_overdue_invoices": ("customer", "due_date", "outstanding", "days_overdue"),
     "erp_customer_balance": ("name", "net_balance", "outstanding", "overdue_amount"),
     "erp_payment_history": ("paid_on", "customer", "invoice", "amount", "method"),
-    "erp_stock_level": ("warehouse", "on_hand", "reserved", "available", "reorder_point"),
+    "erp_stock_level": (
+        "warehouse",
+        "on_hand",
+        "reserved",
+        "available",
+        "reorder_point",
+        "incoming",
+    ),
     "erp_reorder_candidates": ("name", "available", "reorder_point", "on_order", "supplier"),
     "erp_stock_movements": (
         "sku",
@@ -343,7 +353,8 @@ def _headline_of(result: SkillResult[Any]) -> str:
                 f"{r['id']} {r['name']} ({r['category']}): price {r['unit_price']}, cost "
                 f"{r['cost']}, "
                 f"margin {r['margin_pct']}; {r['on_hand']} on hand, {r['available']} available; "
-                f"supplier {r['supplier']}."
+                f"supplier {r['supplier']}"
+                + (f" (lead time {r['lead_time']})." if r.get("lead_time") else ".")
             )
         return f"{_s(count, 'product')} match:"
     if skill == "erp_stock_level":

@@ -659,6 +659,11 @@ def _rules(today: date) -> tuple[tuple[re.Pattern[str], object], ...]:
         # "before june" is left unread: since the records began, or since January?
         (re.compile(rf"\bsince\s+{_MONTH_OR_YEAR}\b", flags), since_month),
         (re.compile(r"\bsince\s+easter\b", flags), since_easter),
+        # "since new year", "since the turn of the year": since January 1st of this year.
+        (
+            re.compile(r"\bsince\s+(?:the\s+)?(?:new\s+year|turn\s+of\s+the\s+year)\b", flags),
+            lambda m: (date(today.year, 1, 1), today),
+        ),
         # One weekend, named as such ("over the weekend"); "on weekends" is every weekend.
         (
             re.compile(

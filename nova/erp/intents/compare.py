@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
 from nova.erp.db import business_date
 from nova.erp.intents import Decline, Plan, plan_request
-from nova.erp.intents.parsing import parse_request
+from nova.erp.intents.german import dictionary_gloss, to_english
+from nova.erp.intents.parsing import english_words, known_words, parse_request
 from nova.erp.intents.request import NotForFastPath, Request, Unclear
 from nova.erp.intents.rules import GLOBAL_WORDS
 from nova.erp.intents.structured import grouping
@@ -370,7 +371,21 @@ def plan_comparison(
 
     """
     today = today or business_date(session)
-    allowed = list(tools)
+    german = to_english(text, known_words(session), english_words(), dictionary_gloss())
+    if german is not None:
+        # "umsatz q2 vs q1": read in English as a whole, so both sides carry one reading
+        # (each side read from German alone would name its own translation).
+        compared = _plan_comparison(german, session, list(tools), today)
+        if isinstance(compared, Decline):
+            return compared
+        said = f"Read from German as “{german}”."
+        return replace(compared, reading=f"{said} {compared.reading or ''}".strip())
+    return _plan_comparison(text, session, list(tools), today)
+
+
+def _plan_comparison(
+    text: str, session: Session, allowed: list[str], today: date
+) -> Comparison | Decline:
     words = _year_months(text, today).split()
     if len(words) > 24:
         return Decline("too long to read as a comparison")

@@ -89,7 +89,10 @@ _FUNCTION_WORDS: dict[str, str] = {
     "gestern": "yesterday", "morgen": "tomorrow",
     "insgesamt": "in total", "gesamt": "total", "mehr": "more", "weniger": "less",
     "meisten": "most", "meiste": "most", "größte": "biggest", "größten": "biggest",
-    "grosste": "biggest", "beste": "best", "besten": "best", "schlechteste": "worst",
+    "grosste": "biggest", "größter": "biggest", "grosster": "biggest", "beste": "best",
+    "besten": "best", "bester": "best", "schlechteste": "worst", "schlechtester": "worst",
+    "höchster": "highest", "niedrigster": "lowest", "ältester": "oldest", "neuester": "latest",
+    "kleinste": "smallest", "kleinsten": "smallest", "kleinster": "smallest",
     "schlechtesten": "worst", "höchste": "highest", "höchsten": "highest",
     "niedrigste": "lowest", "niedrigsten": "lowest", "ältesten": "oldest", "älteste": "oldest",
     "neueste": "latest", "neuesten": "latest", "letzte": "last", "letzten": "last",
@@ -163,7 +166,10 @@ _TERMS: dict[str, str] = {
     "lief": "sold", "liefen": "sold", "wartet": "waits", "warten": "wait",
     "auftragswert": "order value", "auftragswerte": "order values",
     "durchschnittlicher": "average", "durchschnittliche": "average", "fakturiert": "invoiced",
-    "abgerechnet": "invoiced",
+    "abgerechnet": "invoiced", "wareneingang": "goods received",
+    "wareneingänge": "goods received", "wareneingange": "goods received",
+    "einkauf": "purchasing", "einkäufe": "purchases", "neukunden": "new customers",
+    "neue": "new", "neuen": "new",
     # countries and their adjectives, as the country filter knows them in English
     "deutschland": "germany", "österreich": "austria", "osterreich": "austria",
     "schweiz": "switzerland", "frankreich": "france", "niederlande": "netherlands",
@@ -242,8 +248,10 @@ def to_english(
     """
     lowered = text.casefold()
     words = _WORD.findall(lowered)
-    if not words or not reads_as_german(words, known, english):
+    if not words:
         return None
+    if not reads_as_german(words, known, english):
+        return _german_terms(lowered, known, english)
     for phrase, meaning in sorted(_PHRASES.items(), key=lambda item: -len(item[0])):
         lowered = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", meaning, lowered)
 
@@ -261,6 +269,31 @@ def to_english(
         return " ".join(fitting[:2]) if fitting else typed
 
     return _WORD.sub(word, lowered)
+
+
+def _german_terms(lowered: str, known: frozenset[str], english: frozenset[str]) -> str | None:
+    """Read the German business words of an English request ("who got the most gutschriften").
+
+    The owner drops German ERP words into English sentences. Only a word of the tables
+    that is no English word, no name and unmistakably German (an umlaut,
+    or six letters or more: not "re", "bar" or "rein") is read; ``None`` when there is none.
+    """
+    changed = False
+
+    def word(match: re.Match[str]) -> str:
+        nonlocal changed
+        typed = match.group(0)
+        german = any(ch in "äöüß" for ch in typed) or len(typed) >= 6
+        if not german or typed in known or typed in english:
+            return typed
+        meaning = _table_word(typed)
+        if meaning is None:
+            return typed
+        changed = True
+        return meaning
+
+    read = _WORD.sub(word, lowered)
+    return read if changed else None
 
 
 @functools.cache

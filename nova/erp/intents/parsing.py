@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
 from sqlalchemy import select
@@ -162,6 +163,9 @@ def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 
 def _fold(word: str) -> str:
+    """Read a plural as its singular, as product names are compared ("boxes", "hoses")."""
+    if len(word) > 4 and word.endswith("es") and re.search(r"(?:x|z|ch|sh|ss)$", word[:-2]):
+        return word[:-2]
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
@@ -283,7 +287,7 @@ def _folded_products(
     return folded, frozenset(w for _s, _n, tokens in folded for w in tokens)
 
 
-def _known_words(session: Session) -> frozenset[str]:
+def known_words(session: Session) -> frozenset[str]:
     """Return the words of names, categories and countries: words no reading may change.
 
     Computed once per session: the German reading and the typo correction both ask.
@@ -338,6 +342,9 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), words)
     for pattern, words in (
         (r"\bwhos\b", "who is"),
+        (r"\b(?:show(?:ed|s)?|turn(?:ed|s)?) up\b", "arrived"),
+        # "past its date": overdue, as the owner says it of an invoice, PO or parcel.
+        (r"\bpast (?:its|their|the) (?:due |expected |delivery )?date\b", "overdue"),
         (r"\b(?:turn(?:ed|s)?|turning) (?:down|away)\b|\breject(?:s|ing)?\b", "rejected"),
         (r"\bthis (?:morning|afternoon|evening)\b|\btonight\b", "today"),
         (r"\b(?:sent|send|sends|sending|brought|bring|brings) (?:something |stuff |a part |"
@@ -400,6 +407,10 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"tax advisor|adviser|advisor|steuerberater|steuerberaterin|buchhalter|buchhalterin|"
          r"buchhaltung|bank)\s+(?:asks|asked|wants to know|needs to know|fragt|will wissen)\b"
          r"\s*:?\s*", ""),
+        # "customer on the phone about his order ref AM-46031": who is calling narrows nothing.
+        (r"^(?:i have |i've got |got |have )?(?:a |the |some )?(?:customer|client|supplier|"
+         r"guy|lady|someone|somebody)\s+(?:is\s+)?on the (?:phone|line)\s*(?:about|re|regarding|"
+         r"asking about|asking)?\s*:?\s*", ""),
         (r",?\s*\b(?:for|für) (?:the |my |our |den |die |unsere |unseren )?(?:tax )?(?:adviser|"
          r"advisor|accountant|bookkeeper|bank|steuerberater|buchhaltung)\b", ""),
         # "what are we expecting in from suppliers": goods due to arrive, the expected date.
@@ -484,7 +495,7 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "in transit that should've arrived by now": running late, a fact of the records.
         # ("... but haven't", "... but are still on the road": the same fact, said again.)
         # (Not "it should have arrived friday": that names the day, a question about one.)
-        (r"\b(?:that |which )?(?:should ?(?:ve|'ve| have)|were supposed to(?: have)?) "
+        (r"\b(?:that |which )?(?:(?:should|shld) ?(?:ve|'ve| have| of)|were supposed to(?: have)?) "
          r"(?:arrived|been delivered|been there|landed)(?: by now| already)?"
          r"(?! (?:on |by |last |this |next )?(?:monday|tuesday|wednesday|thursday|friday|saturday"
          r"|sunday|yesterday|today|\d))"
@@ -616,7 +627,7 @@ def _spelled(text: str, session: Session) -> str:
     reservation), never as another word ("stuck", "filled": stock, billed).
     """
     vocabulary = GLOBAL_WORDS | ALL_RULE_WORDS | ERP_WORDS
-    known = vocabulary | _known_words(session) | _structured_words()
+    known = vocabulary | known_words(session) | _structured_words()
     english = english_words()
     targets = sorted(vocabulary - CONDITION_WORDS)
 
@@ -646,6 +657,55 @@ REFERENCE_RE = re.compile(
     re.IGNORECASE,
 )
 """A customer's own reference for an order, named as such ("their ref is SE-86082")."""
+
+
+_YEARLESS_KINDS: dict[str, tuple[str, Any, int]] = {
+    "inv": ("INV", m.Invoice.number, 5), "invoice": ("INV", m.Invoice.number, 5),
+    "rechnung": ("INV", m.Invoice.number, 5), "po": ("PO", m.PurchaseOrder.number, 4),
+    "rma": ("RMA", m.Return.number, 4), "return": ("RMA", m.Return.number, 4),
+    "retoure": ("RMA", m.Return.number, 4), "cn": ("CN", m.CreditNote.number, 4),
+    "gutschrift": ("CN", m.CreditNote.number, 4),
+    "credit note": ("CN", m.CreditNote.number, 4),
+}  # fmt: skip
+"""Documents numbered per year (``PO-2025-0120``), by the word that names them."""
+_YEARLESS_RE = re.compile(
+    r"\b(?P<kind>" + "|".join(sorted(_YEARLESS_KINDS, key=len, reverse=True)) + r")"
+    r"\s*(?:no\.?|nr\.?|number|#)?\s*(?P<n>\d{1,5})\b(?![-./,]\d)"
+    r"(?!\s*(?:x|×|pcs|pieces|units|pc|€|eur|euros?|%|days?|weeks?)\b)",
+    re.IGNORECASE,
+)
+_STATED_YEAR = re.compile(r"\b(?:(?P<rel>this|last)\s+year|(?:from|of|in)\s+(?P<y>20\d\d))\b", re.I)
+
+
+def _yearless_numbers(text: str, session: Session, today: date) -> str:
+    """Spell "po 120" or "rechnung 1061" with its year, as stored ("PO-2025-0120").
+
+    The owner drops the year of a document number. The year the request states ("from this
+    year", "of 2024") picks it; otherwise the number must exist in one year only, and when it
+    exists in several the owner is asked which (``Unclear``), never given one of them.
+    """
+
+    def spell(match: re.Match[str]) -> str:
+        prefix, column, width = _YEARLESS_KINDS[match.group("kind").lower()]
+        suffix = f"-{int(match.group('n')):0{width}d}"
+        years = sorted(
+            number
+            for (number,) in session.execute(
+                select(column).where(column.like(f"{prefix}-%{suffix}"))
+            )
+            if re.fullmatch(rf"{prefix}-\d{{4}}{suffix}", number)
+        )
+        stated = _STATED_YEAR.search(text)
+        if stated is not None:
+            year = (
+                int(stated["y"]) if stated["y"] else today.year - (stated["rel"].lower() == "last")
+            )
+            years = [number for number in years if number.startswith(f"{prefix}-{year}-")]
+        if len(years) > 1:
+            raise Unclear(f"Which do you mean: {' or '.join(years)}?")
+        return years[0] if years else match.group(0)
+
+    return _YEARLESS_RE.sub(spell, text)
 
 
 def _destination(text: str, session: Session) -> str:
@@ -770,7 +830,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
 
     """
     today = today or business_date(session)
-    german = to_english(text, _known_words(session), english_words(), dictionary_gloss())
+    german = to_english(text, known_words(session), english_words(), dictionary_gloss())
     typed, text = text, german or text
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
     # "90+ days" as "at least 90 days".
@@ -786,6 +846,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     text = _counts_in_digits(text)
     text = _AT_LEAST_RE.sub(r"at least \g<n> \g<unit>", text)
     text = _spelled(text, session)
+    text = _yearless_numbers(text, session, today)
     text = _destination(text, session)
     text = _carrier_cost(text, session)
     request = Request(text=text, today=today, norm=r.normalise(text))

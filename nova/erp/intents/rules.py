@@ -241,12 +241,15 @@ PO_WORDS = _W(
     sent placed lines line items what s the arrive arrival expected we got have on from
     supplier suppliers outstanding past expected delivery date dates due""".split()
 )
+_LEAD_TIME_ASKED = _W("how long take takes they it and lead time".split())
+"""How long a product's supplier takes, which the product's record states beside its name."""
 PRICE_WORDS = _W(
     """price prices pricing cost costs costing margin margins sell selling charge charged list
     dealer net buy pay pays purchase what much does do we for the discount discounted their
     versus vs products product items below under less than gross loss making negative at
     beneath purchasing paid own landed unit worst lowest smallest thinnest poorest weakest best
-    highest biggest largest top most least profitable profitability""".split()
+    highest biggest largest top most least profitable profitability after they he she wants
+    """.split()
 )
 PRODUCT_WORDS = _W(
     """product products item items details sku skus look up search find part parts""".split()
@@ -419,7 +422,9 @@ def _b_reorder(rq: Request, s: Session) -> dict[str, Any]:
         args["category"] = rq.categories[0]
     if rq.warehouses:
         args["warehouse"] = rq.warehouses[0]
-    if _flag(rq, r"\b(out of stock|zero stock|nothing available|empty|sold out)\b"):
+    if _flag(
+        rq, r"\b(out of stock|zero stock|stock at zero|at zero|nothing available|empty|sold out)\b"
+    ):
         args["out_of_stock_only"] = True
     elif re.search(r"\b(?:below|under|beneath|less than)\b", rq.norm) and not re.search(
         r"\b(?:at or below|at or under|or below|or under|at most|not above)\b", rq.norm
@@ -978,8 +983,10 @@ RULES: tuple[Rule, ...] = (
         "reorder candidates",
         "erp_reorder_candidates",
         _t(
-            r"\b(reorder|reordering|low stock|running low|below (the |their |its )?reorder|out of "
-            r"stock|needs? (re)?ordering|short on|replenish)\b"
+            r"\b(reorder|reordering|low stock|running low|getting low|low on stock|below (the |"
+            r"their |its )?reorder|out of stock|needs? (re)?ordering|short on|replenish|at zero "
+            r"stock|zero stock|stock at zero|(?:items?|parts?|products?|skus?|ones) (?:that )?"
+            r"(?:are |is )?(?:low|at zero))\b"
         ),
         _W({"categories", "warehouses", "limit", "period"}),
         _W(),
@@ -1124,7 +1131,8 @@ RULES: tuple[Rule, ...] = (
         "erp_price_list",
         _t(
             r"\b(price|prices|price list|cost|costs|margin|margins|sell (it )?for|charge|dealer "
-            r"price|at a loss|loss making|profitable|profitability|pays? for)\b"
+            r"price|at a loss|loss making|profitable|profitability|pays? for|(?:they|he|she) "
+            r"pays?(?: (?:after|with) (?:their|his|her) discount)?)\b"
         ),
         _W({"skus", "categories", "customer", "percent", "limit"}),
         _W(),
@@ -1132,7 +1140,9 @@ RULES: tuple[Rule, ...] = (
         _b_prices,
         # The list shows the price we sell at and the cost we pay: "what do we sell it for",
         # "what does Acme pay" (their net price) ask for shown fields.
-        implies=_W("margin margins sell selling sold charge charged pay pays".split()),
+        # A customer's price is the one after their discount ("what do they pay after their
+        # discount"); who wants it names the customer whose price it is.
+        implies=_W("margin margins sell selling sold charge charged pay pays after wants".split()),
     ),
     Rule(
         "product details",
@@ -1144,20 +1154,27 @@ RULES: tuple[Rule, ...] = (
         _W({"skus"}),
         _W({"skus"}),
         PRODUCT_WORDS
-        | _W({"who", "sells", "supplies", "supplier", "which", "for", "makes", "made", "about"}),
+        | _W({"who", "sells", "supplies", "supplier", "which", "for", "makes", "made", "about"})
+        | _LEAD_TIME_ASKED,
         _b_product,
+        implies=_LEAD_TIME_ASKED,
     ),
     Rule(
         # The product's supplier: "who do we buy the wiper blade from" (its record names it),
         # not the customers who bought it from us.
         "product supplier",
         "erp_find_product",
-        _t(r"\b(who|where) do (we|you|i) (usually )?(buy|get|order|source|purchase) .+ from\W*$"),
+        _t(
+            r"\b(who|where) do (we|you|i) (usually )?(buy|get|order|source|purchase) .+ from"
+            r"(?:\W*$|\W+and how long do(?:es)? (?:they|it) take\W*$)"
+        ),
         _W({"skus"}),
         _W({"skus"}),
-        _W({"who", "where", "buy", "get", "order", "source", "purchase", "usually", "from"}),
+        _W({"who", "where", "buy", "get", "order", "source", "purchase", "usually", "from"})
+        | _LEAD_TIME_ASKED,
         _b_product_supplier,
         1,
+        implies=_LEAD_TIME_ASKED,
     ),
     Rule(
         "shipments",

@@ -266,6 +266,11 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "losing money,negative margin,priced below cost,priced under cost,below purchase cost,"
             "under purchase cost",
             "inactive": "inactive,discontinued",
+            "unsold": "not sold,has not sold,have not sold,did not sell,does not sell,not selling,"
+            "not sold at all,has not sold at all,have not sold at all,did not sell at all,"
+            "no sales,zero sales,nothing sold,dead stock,dead stuff,dead items,dead parts,"
+            "shelf warmers,shelf warmer,"
+            "has not moved,have not moved,not moving,not moved",
             "blocked": "blocked,on stop,on hold",
         },
     ),
@@ -297,7 +302,8 @@ VOCABULARY: dict[tuple[str, ...], tuple[str, str]] = {
             "was,were,had,has,have,is,are,give away,gave away,given,give,raise,raised,issued,"
             "sent,sent out,send out,use,used,place,placed,get,gets,got,there,been,make,made,"
             "write,wrote,written,people,ppl,"
-            "come,came,stuff,things,gave,give,given,to us,supply,supplies,supplied",
+            "come,came,stuff,things,gave,give,given,to us,supply,supplies,supplied,sitting in,"
+            "tied up in",
         },
     ),
 }
@@ -339,6 +345,7 @@ STATUS_SUBJECT: dict[str, str] = {
     "receipt": "stock_movements",
     "adjustment": "stock_movements",
     "below_cost": "products",
+    "unsold": "products",
     "blocked": "customers",
     "overdue": "invoices",
     "not_due": "invoices",
@@ -371,6 +378,8 @@ STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
     ("returns", "open"): "open",
     ("shipments", "late"): "late",
     ("purchase_orders", "late"): "late",
+    ("purchase_orders", "running_late"): "running_late",
+    ("purchase_orders", "overdue"): "running_late",  # an overdue PO: open past its date
     ("shipments", "running_late"): "running_late",
     ("invoices", "open"): "open",
     ("invoices", "overdue"): "overdue",
@@ -549,7 +558,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if MODAL.search(request.norm):
         return "a question about what could or will happen, not what the records hold"
     since = (
-        _since(request) if re.search(r"\bnot\b", request.norm) and request.period is None else None
+        _since(request)
+        if re.search(r"\b(?:not|nothing|no|never)\b", request.norm) and request.period is None
+        else None
     )
     residual, negated = _contrasted(request.residual)
     residual = _negations(residual)
@@ -898,6 +909,14 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         subject_set = {"purchase_orders"}
     if due and subject_set == {"suppliers"}:
         subject_set = {"purchase_orders"}  # "what's expected from suppliers": their orders
+    if subject_set == {"shipments", "suppliers"}:
+        # "supplier deliveries", "deliveries from suppliers": our shipments go to customers;
+        # what a supplier delivers is a purchase order coming in.
+        subject_set = {"purchase_orders", "suppliers"}
+    if subject_set == {"purchase_orders", "suppliers"} and group is None and not ranks:
+        # "what did we buy from suppliers in h1": the suppliers are whom the purchase orders
+        # went to, not a second subject (a ranking of suppliers groups by them instead).
+        subject_set = {"purchase_orders"}
     if len(subject_set) != 1:
         return f"subject unclear: {sorted(subject_set) or 'none'}"
     subject = subject_set.pop()
@@ -921,6 +940,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "value of supplier orders still outstanding": the open ones, by their value.
         measures = ["value" if m_ == "open_amount" else m_ for m_ in measures]
         statuses = [*statuses, "open"] if "open" not in statuses else statuses
+    if subject == "products" and "unsold" in statuses and {"value", "on_hand"} & set(measures):
+        # "how much money sits in what hasn't sold": their stock, at cost (products have no
+        # value of their own; the answer names the measure).
+        subject, spec = "stock", SUBJECTS["stock"]
+        measures = ["stock_value" if m_ == "value" else m_ for m_ in measures]
     # --- the measure
     measure = _measure(subject, set(measures), ["sales"] if implied else verbs, request)
     if measure is None:
@@ -1088,6 +1112,13 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         # "POs that arrived late", "received POs that came in short": the late or short ones
         # are among those that came in.
         statuses = list(arrival)
+    if subject == "purchase_orders" and set(statuses) in (
+        {"open", "late"},
+        {"open", "overdue"},
+        {"open", "running_late"},
+    ):
+        # "open POs already late", "POs running late": still to come, past the expected date.
+        statuses = ["running_late"]
     if "ambiguous_paid" in statuses:
         return "'been paid' reads as fully or partly paid"
     for word in statuses:
@@ -1124,8 +1155,8 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     arrived = (
         subject == "purchase_orders"
         and request.period is not None
-        and re.search(r"\b(?:came|come|comes|arrived|arrive|arrives|received|delivered|got)\b",
-                      request.norm)
+        and re.search(r"\b(?:came|come|comes|arrived|arrive|arrives|received|delivered|got|"
+                      r"deliveries|delivery)\b", request.norm)
     )  # fmt: skip
     if arrived and re.search(r"\b(?:ordered|placed|raised|order date|sent out)\b", request.norm):
         # "POs ordered in may that arrived late": which of the two dates is the period's?
@@ -1226,10 +1257,11 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         args["date_to"] = request.period.end
         if arrived:
             args["date_basis"] = "received"
-    elif condition == "not_ordered":
-        # "haven't ordered in 6 months": a negation over the months up to today.
+    elif condition == "not_ordered" or status == "unsold":
+        # "haven't ordered in 6 months", "nothing sold in 6 months": a negation over the
+        # months up to today.
         if since is None:
-            return "no period for 'not ordered'"
+            return f"no period for {'not ordered' if condition else 'not sold'}"
         args["date_from"], args["date_to"] = since, request.today
     if weekdays:
         if spec.date_column is None:
@@ -1396,11 +1428,17 @@ _ONE_OF_THEM = re.compile(r"\b(?:most|least|\w+est)\s+one\b")
 _WHO_WITH = re.compile(r"\bwho\b.*\b(?:with|from)\b")
 _WHO_OF_ONE = re.compile(r"^who(?:\s+\w+){1,2}\s+(?:it|that one|this one)\b")
 """"Who ... with", "who do we buy from": the other party, not the person who made them."""
+_COUNT_WORDS = r"(?:how many|count|number of)"
+_AMOUNT_WORDS = r"(?:how much|what(?:s| is)? left|total(?: value)?|value|worth|amount)"
 _COUNT_AND_AMOUNT = re.compile(
-    r"\bhow many\b(?:\s+\w+){0,3}\s+and\s+(?:what|whats|what is|how much|"
-    r"(?:the\s+)?total(?:\s+value)?|(?:the\s+)?value|worth)\b"
+    r"\bhow many\b(?:\s+\w+){0,3}\s+and\s+(?:what|whats|what is)\b"
+    rf"|\b{_COUNT_WORDS}\b.*\band\b.*\b{_AMOUNT_WORDS}\b"
+    rf"|\b{_AMOUNT_WORDS}\b.*\band\b.*\b{_COUNT_WORDS}\b"
+    rf"|\b{_COUNT_WORDS}\b[^.;?]*[,:][^.;?]*\b{_AMOUNT_WORDS}\b"
 )
-"""A count and a second figure asked together ("how many and what's left on them")."""
+"""A count and a second figure asked together ("how many and what's left on them", "how
+many did we send out and for how much", "credit notes in june, count and total"): a count of
+money records states their amount too, so one answer holds both."""
 _OWED_STATUSES = frozenset({"open", "overdue", "not_due", "partly_paid"})
 """Invoice statuses whose listed amount is what is still owed."""
 _WHICH_ANY = re.compile(
@@ -1420,8 +1458,10 @@ _AFTER_SUPERLATIVE = re.compile(
 # ("may" is left out: it is the month far more often than the modal in these requests.)
 MODAL = re.compile(r"\b(?:can|could|will|would|should|might)\b(?! you\b)|\bgoing to\b")
 _SPAN = re.compile(
-    r"\b(?:in|for|within)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,3})\s+(day|week|month|year)s?\b"
+    r"\b(?:in|for|within)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,3}|a(?:\s+(?:whole|full))?)\s+"
+    r"(day|week|month|year)s?\b"
 )
+"""A span back from today that a negation covers ("in 6 months", "for a whole year")."""
 
 
 _NEGATED_MEASURES = {
@@ -1501,14 +1541,18 @@ def _since(request: Request) -> date | None:
     match = _SPAN.search(request.norm)
     if match is None:
         return None
-    n, unit = int(match.group(1)), match.group(2)
+    count, unit = match.group(1), match.group(2)
+    n = int(count) if count.isdigit() else 1
     delta = {
         "day": relativedelta(days=n), "week": relativedelta(weeks=n),
         "month": relativedelta(months=n), "year": relativedelta(years=n),
     }[unit]  # fmt: skip
-    for word in ("in", "for", "within", "the", "last", "past", match.group(1), unit, f"{unit}s"):
-        if word in request.residual:
-            request.residual.remove(word)
+    # The span's words leave the residual from its end, where such a span is said ("sitting
+    # in the dead stuff, nothing sold in 6 months": the second "in", not the first).
+    words = request.residual
+    for word in ("in", "for", "within", "the", "last", "past", *count.split(), unit, f"{unit}s"):
+        if word in words:
+            del words[len(words) - 1 - words[::-1].index(word)]
     return request.today - delta
 
 

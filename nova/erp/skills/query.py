@@ -140,6 +140,27 @@ def _cents(expr: Any) -> Expr:
     return func.coalesce(func.sum(expr), 0)
 
 
+UNSOLD = "unsold"
+"""Products with no sale in the period: no line on a sales order that was not cancelled."""
+
+
+def _sold(date_from: date | None, date_to: date | None) -> Expr:
+    """Whether the product (``Product.id``) is on a not-cancelled order dated in the span."""
+    placed = [
+        m.SalesOrderLine.product_id == m.Product.id,
+        m.SalesOrder.status != "cancelled",
+    ]
+    if date_from is not None:
+        placed.append(m.SalesOrder.order_date >= date_from)
+    if date_to is not None:
+        placed.append(m.SalesOrder.order_date <= date_to)
+    return exists(
+        select(m.SalesOrderLine.id)
+        .join(m.SalesOrder, m.SalesOrder.id == m.SalesOrderLine.order_id)
+        .where(*placed)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     """Date arithmetic, which SQLite and PostgreSQL spell differently."""
@@ -392,6 +413,8 @@ SUBJECTS: dict[str, SubjectSpec] = {
                 PO.received_date > PO.expected_date,
                 and_(PO.status == "ordered", PO.expected_date < today),
             ),
+            # Late and still to come: what the owner chases a supplier about.
+            "running_late": lambda today: and_(PO.status == "ordered", PO.expected_date < today),
         },
         None,
         None,
@@ -459,6 +482,8 @@ SUBJECTS: dict[str, SubjectSpec] = {
             ),
         },
         frozenset({"product", "category", "warehouse", "supplier"}),
+        # Without a period, "never sold"; a request's period replaces it (``run_query``).
+        {UNSOLD: lambda today: not_(_sold(None, today))},
     ),
     "suppliers": SubjectSpec(
         "suppliers",
@@ -506,6 +531,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         {
             "below_cost": lambda today: m.Product.unit_price_cents < m.Product.cost_cents,
             "inactive": lambda today: m.Product.active.is_(False),
+            UNSOLD: lambda today: not_(_sold(None, today)),
         },
         None,
         None,
@@ -736,6 +762,7 @@ class QueryArgs(SkillArgs):
             (self.date_from or self.date_to)
             and spec.date_column is None
             and self.customer_condition not in ("ordered", "not_ordered", "new")
+            and self.status != UNSOLD
         ):
             raise ValueError(f"{self.subject} have no date to filter on")
         return self
@@ -764,12 +791,22 @@ def _with_po_items(session: Session, args: QueryArgs, rows: list[Any]) -> list[A
         .order_by(PO.number, POL.line_no)
     ).all()  # fmt: skip
     items: dict[str, list[str]] = {}
+    late: dict[str, int] = {}
+    today = business_date(session)
     for number, quantity, received, sku, received_on, expected in lines:
         if number not in items and received_on is None:
             # Goods still to come: when the supplier said they would arrive.
             items[number] = [f"expected {expected.isoformat()}"]
+        if args.status in ("late", "running_late"):
+            # How late each one is (or was): what a supplier is held to.
+            late[number] = ((received_on or today) - expected).days
         items.setdefault(number, []).append(f"{quantity} x {sku} ({received} received)")
-    return [row.model_copy(update={"items": "; ".join(items.get(row.id, []))}) for row in rows]
+    return [
+        row.model_copy(
+            update={"items": "; ".join(items.get(row.id, [])), "days_late": late.get(row.id)}
+        )
+        for row in rows
+    ]
 
 
 def _po_holds(product_condition: Any) -> Expr:
@@ -888,6 +925,12 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
     if args.measure == "open_amount" and args.status is None:
         conditions.append(INV.status == "open")  # only open invoices have anything open
         reading.append("open invoices")
+    elif args.status == UNSOLD:
+        # "dead stock since new year": the products with no sale in the period asked about.
+        need_product()
+        conditions.append(not_(_sold(args.date_from, args.date_to)))
+        span = f"dated {_span(args.date_from, args.date_to)}" if args.date_from else "ever"
+        reading.append(f"with no sale {span} on an order that was not cancelled")
     elif args.status is not None:
         condition = status_filter(spec, args.status)
         assert condition is not None  # validated by QueryArgs
@@ -1067,7 +1110,12 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
             case "buyer":
                 group = PO.created_by
     count_expr = (
-        func.count(distinct(spec.entity.id)) if hasattr(spec.entity, "id") else func.count()
+        # Stock is held per product and warehouse; the owner counts products.
+        func.count(distinct(m.StockLevel.product_id))
+        if args.subject == "stock"
+        else func.count(distinct(spec.entity.id))
+        if hasattr(spec.entity, "id")
+        else func.count()
     )
     value_expr = measure.aggregate(dialect)
     if args.list_rows:
@@ -1158,6 +1206,10 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
         headline += _margin_beside(session, args, single.value)
     if beside and single is not None and single.count and args.measure == "count":
         headline += _worth_beside(session, args)
+    if beside and single is not None and single.count and args.measure == "stock_value":
+        units = _figure_with(session, args, "on_hand")
+        if isinstance(units, int | Decimal):
+            headline += f" Units on hand: {_fmt(units, 'qty')}."
     if group is not None and not args.rank and args.measure in ADDITIVE and rows:
         overall = sum((r.value or 0 for r in rows), Decimal(0) if measure.kind == "money" else 0)
         headline = headline.removesuffix(".") + f"; {_fmt(overall, measure.kind)} in total."
@@ -1183,6 +1235,7 @@ def run_query(session: Session, args: QueryArgs, *, beside: bool = True) -> Skil
 
 _STATUS_WORDS: dict[str | tuple[str, str], str] = {
     ("purchase_orders", "late"): "received after the expected date, or still open past it",
+    ("purchase_orders", "running_late"): "still open past the expected date",
     ("purchase_orders", "short"): "received short (fewer units than ordered on a line)",
     "cancelled": "cancelled only",
     "open": "open only",
@@ -1463,7 +1516,8 @@ def _headline(
         row = rows[0] if rows else None
         if row is None or (row.count == 0 and measure.kind in ("days", "pct")):
             return f"No {spec.noun} match{where}."
-        counted = f" over {row.count:,} {spec.noun}" if args.measure != "count" else f" {spec.noun}"
+        noun = "products" if args.subject == "stock" else spec.noun
+        counted = f" over {row.count:,} {noun}" if args.measure != "count" else f" {noun}"
         return f"{_cap(measure.label)}{where}: {_fmt(row.value, measure.kind)}{counted}."
     if not rows:
         return f"No {spec.noun} match{where}."
@@ -1510,6 +1564,10 @@ class ProductListedRow(ListedRow):
     """A product in a listing: its name, not a customer's, beside its SKU."""
 
     name: str = column("Product")
+    on_hand: int | None = column("On hand", "qty", default=None)
+    """Unsold products only: the units lying in stock (both warehouses)."""
+    stock_value: Decimal | None = column("Stock value at cost", "money", default=None)
+    """Unsold products only: those units at the product's current cost."""
 
 
 class PaymentListedRow(ListedRow):
@@ -1522,6 +1580,8 @@ class SupplierListedRow(ListedRow):
     """A purchase order or supplier in a listing, named by its supplier."""
 
     name: str = column("Supplier")
+    days_late: int | None = column("Days late", "int", default=None)
+    """Late purchase orders only: days past the expected date (so far, if still open)."""
 
 
 _LISTED_ROWS: dict[str, type[ListedRow]] = {
@@ -1610,16 +1670,30 @@ def _list(
         and (args.customer_condition == "over_credit_limit" or args.measure == "credit_limit")
         else literal(None)
     )
+    # Products that did not sell: what lies in stock of each, and its worth at cost.
+    unsold = args.subject == "products" and args.status == UNSOLD
+    held: Any = (
+        select(func.coalesce(func.sum(m.StockLevel.on_hand), 0))
+        .where(m.StockLevel.product_id == m.Product.id)
+        .scalar_subquery()
+        if unsold
+        else literal(None)
+    )
+    held_value: Any = held * m.Product.cost_cents if unsold else literal(None)
     stmt = select(
-        number, name, on, amount, order, carrier, margin, status, cost, credit_limit
-    ).select_from(base)
+        number, name, on, amount, order, carrier, margin, status, cost, credit_limit, held,
+        held_value,
+    ).select_from(base)  # fmt: skip
     for entity, condition, *how in joins:
         if any(entity is e for e in seen):
             continue
         seen.append(entity)
         stmt = stmt.join(entity, condition, isouter=bool(how))
     stmt = stmt.where(*conditions).distinct()
-    if args.subject in ("products", "suppliers") and args.rank is None:
+    if unsold and args.rank is None:
+        stmt = stmt.order_by(held_value.desc(), number)
+        reading.append("most stock value first")
+    elif args.subject in ("products", "suppliers") and args.rank is None:
         stmt = stmt.order_by(number)
     elif args.rank is not None:
         stmt = stmt.order_by(amount.desc() if args.rank == "highest" else amount.asc(), number)
@@ -1651,12 +1725,23 @@ def _list(
             credit_limit=_money(r[9]) if r[9] is not None else None,
             amount=_money(r[3]) if not products and r[3] is not None else None,
             status=r[7],
+            **({"on_hand": r[10], "stock_value": _money(r[11])} if unsold else {}),
         )
         for r in raw[:limit]
     ]  # fmt: skip
     # The lines of the orders asked about: the products named, the short ones, or every line
     # of orders still to come (with the date they are expected).
-    shown_lines = args.products or args.category or args.status in ("short", "open", "late")
+    shown_lines = (
+        args.products
+        or args.category
+        or args.status
+        in (
+            "short",
+            "open",
+            "late",
+            "running_late",
+        )
+    )
     if args.subject == "purchase_orders" and shown_lines and rows:
         rows = _with_po_items(session, args, rows)
     where = f" ({'; '.join(reading)})" if reading else ""
@@ -1670,6 +1755,9 @@ def _list(
         tied = sum(1 for a in amounts if a == top)
         if tied > len(rows):
             worth = f"; {tied:,} share the {args.rank} limit, €{top:,.2f}"
+    elif unsold:
+        units = sum(int(r[10] or 0) for r in raw)
+        worth = f", holding {units:,} units worth €{sum(_money(r[11]) for r in raw):,.2f} at cost"
     elif amounts and args.subject != "products":
         summed = f"€{sum(amounts, Decimal(0)):,.2f}"
         # A customer is not "worth" what it owes: its figure is the balance the condition

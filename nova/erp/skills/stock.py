@@ -59,6 +59,33 @@ class ProductRow(Row):
     on_hand: int = column("On hand", "qty")
     available: int = column("Available", "qty")
     supplier: str | None = column("Supplier")
+    lead_time: str | None = column("Supplier's lead time", default=None)
+    """What the supplier quotes, and what its received orders took on average ("how long
+    do they take" is asked of a product's supplier as often as its name)."""
+
+
+def _lead_times(session: Session, supplier_ids: set[int]) -> dict[int, str]:
+    """Describe each supplier's quoted lead time beside the average its received POs took."""
+    took: dict[int, list[int]] = {}
+    for supplier_id, ordered, arrived in session.execute(
+        select(
+            m.PurchaseOrder.supplier_id, m.PurchaseOrder.order_date, m.PurchaseOrder.received_date
+        ).where(m.PurchaseOrder.status == "received", m.PurchaseOrder.supplier_id.in_(supplier_ids))
+    ):
+        if arrived is not None:
+            took.setdefault(supplier_id, []).append((arrived - ordered).days)
+    described = {}
+    for supplier_id, days in session.execute(
+        select(m.Supplier.id, m.Supplier.lead_time_days).where(m.Supplier.id.in_(supplier_ids))
+    ):
+        text = f"quoted {days} days"
+        if took.get(supplier_id):
+            spans = took[supplier_id]
+            text += (
+                f", {sum(spans) / len(spans):.1f} days on average over {len(spans)} received orders"
+            )
+        described[supplier_id] = text
+    return described
 
 
 def _stock_totals(session: Session, product_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -111,6 +138,7 @@ def find_product(session: Session, args: FindProductArgs) -> SkillResult[Product
         )
     shown = products[: args.limit]
     stock = _stock_totals(session, [p.id for p, _ in shown])
+    lead_times = _lead_times(session, {p.supplier_id for p, _ in shown if p.supplier_id})
     rows = [
         ProductRow(
             id=product.sku,
@@ -124,6 +152,7 @@ def find_product(session: Session, args: FindProductArgs) -> SkillResult[Product
             on_hand=stock.get(product.id, (0, 0))[0],
             available=stock.get(product.id, (0, 0))[0] - stock.get(product.id, (0, 0))[1],
             supplier=supplier,
+            lead_time=lead_times.get(product.supplier_id) if product.supplier_id else None,
         )
         for product, supplier in shown
     ]
@@ -167,6 +196,35 @@ class StockRow(Row):
     reserved: int = column("Reserved", "qty")
     available: int = column("Available", "qty")
     reorder_point: int = column("Reorder point", "qty")
+    incoming: str | None = column("Incoming")
+    """The open purchase orders for this product and warehouse ("PO-2025-0125: 280 from
+    Donau Components, expected 2025-07-03"): "on order" answers "when does it come in" only
+    with the orders that say when and from whom."""
+
+
+def _incoming(session: Session, product_ids: list[int]) -> dict[tuple[int, str], str]:
+    """Describe the open purchase orders of each product and warehouse, earliest expected first."""
+    rows = session.execute(
+        select(
+            m.PurchaseOrderLine.product_id,
+            m.PurchaseOrder.warehouse,
+            m.PurchaseOrder.number,
+            m.PurchaseOrderLine.quantity - m.PurchaseOrderLine.quantity_received,
+            m.Supplier.name,
+            m.PurchaseOrder.expected_date,
+        )
+        .join(m.PurchaseOrder, m.PurchaseOrderLine.purchase_order_id == m.PurchaseOrder.id)
+        .join(m.Supplier, m.PurchaseOrder.supplier_id == m.Supplier.id)
+        .where(m.PurchaseOrder.status == "ordered", m.PurchaseOrderLine.product_id.in_(product_ids))
+        .order_by(m.PurchaseOrder.expected_date, m.PurchaseOrder.number)
+    )
+    orders: dict[tuple[int, str], list[str]] = {}
+    for product_id, warehouse, number, quantity, supplier, expected in rows:
+        if quantity > 0:
+            orders.setdefault((product_id, warehouse), []).append(
+                f"{number}: {quantity} from {supplier}, expected {expected.isoformat()}"
+            )
+    return {key: "; ".join(texts) for key, texts in orders.items()}
 
 
 def _on_order(session: Session, product_ids: list[int]) -> dict[tuple[int, str], int]:
@@ -199,6 +257,7 @@ def stock_level(session: Session, args: StockLevelArgs) -> SkillResult[StockRow]
         .order_by(m.Product.sku, m.StockLevel.warehouse)
     )
     pairs = list(session.execute(stmt))
+    incoming = _incoming(session, sorted({product.id for _, product in pairs}))
     rows = [
         StockRow(
             id=f"{product.sku}@{level.warehouse}",
@@ -209,6 +268,7 @@ def stock_level(session: Session, args: StockLevelArgs) -> SkillResult[StockRow]
             reserved=level.reserved,
             available=level.on_hand - level.reserved,
             reorder_point=product.reorder_point,
+            incoming=incoming.get((product.id, level.warehouse)),
         )
         for level, product in pairs
     ]
