@@ -172,3 +172,30 @@ def test_the_node_answers_a_comparison_and_declines_a_broken_one(full_erp: ErpDa
     q2 = revenue(full_erp, "2025-04-01", "2025-06-30")
     assert change(q2, q1) in answered["answer"].splitlines()[0]
     assert ask("brakes vs filters last month", "b").get("agent_run") is None
+
+
+def test_payments_and_the_average_order_value_are_compared_as_figures(
+    full_erp: ErpDatabase,
+) -> None:
+    _, answer = compared(full_erp, "payments in june vs may")
+    with full_erp.read_session() as session:
+        june, may = (
+            Decimal(
+                session.execute(
+                    text("select sum(amount_cents) from payments where paid_on between :a and :b"),
+                    {"a": start, "b": end},
+                ).scalar_one()
+            )
+            / 100
+            for start, end in (("2025-06-01", "2025-06-30"), ("2025-05-01", "2025-05-31"))
+        )
+    assert answer.startswith("Payments received: June 2025")
+    assert f"€{june:,.2f}" in answer and f"€{may:,.2f}" in answer
+    _, answer = compared(full_erp, "average order value h1 2025 vs h1 2024")
+    assert answer.startswith("Average order value: H1 2025")
+
+
+def test_a_german_comparison_is_read_in_english_as_a_whole(full_erp: ErpDatabase) -> None:
+    reading, answer = compared(full_erp, "umsatz q2 vs q1")
+    assert reading.reading is not None and reading.reading.startswith("Read from German")
+    assert euros(revenue(full_erp, "2025-04-01", "2025-06-30"))[1:] in answer

@@ -88,6 +88,17 @@ def _figure(side: Side, result: SkillResult[Any]) -> _Figure | None:
             records if isinstance(records, int) else None,
             first_line,
         )
+    if result.skill == "erp_payment_history":
+        # "payments june vs may": the money received, over the payments it came in.
+        total = next(f for f in result.facts if f.key == "total")
+        count = result.fact("count")
+        return _Figure(
+            "payments received",
+            total.value,
+            total.kind,
+            count if isinstance(count, int) else None,
+            f"payments received = sum of payments by payment date. {first_line}",
+        )
     if result.skill == "erp_sales_summary":
         key = _sales_figure(side.text)
         fact = next(f for f in result.facts if f.key == key)

@@ -57,7 +57,7 @@ _MONTH_OF_YEAR = re.compile(
 )
 """A month named within a year relative to today ("april last yr", "this june")."""
 
-FIGURE_SKILLS = frozenset({"erp_query", "erp_sales_summary"})
+FIGURE_SKILLS = frozenset({"erp_query", "erp_sales_summary", "erp_payment_history"})
 """Skills whose plan can state one figure; the query only when it neither groups nor lists."""
 
 CONTRAST_FIELDS: dict[str, frozenset[str]] = {

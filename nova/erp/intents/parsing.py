@@ -46,8 +46,9 @@ MIN_AMOUNT_RE = re.compile(
     re.IGNORECASE,
 )
 DAYS_RE = re.compile(
-    r"\b(?:more than|over|older than|at least|longer "
-    r"than|>)\s*(?P<n>\d{1,4})\s*days?\b(?:\s+(?:overdue|late|past due|old))?",
+    # ">" has no word boundary before it ("overdue >30 days"): it stands outside the \b group.
+    r"(?:\b(?:more than|over|older than|at least|longer "
+    r"than)|>)\s*(?P<n>\d{1,4})\s*days?\b(?:\s+(?:overdue|late|past due|old))?",
     re.IGNORECASE,
 )
 LIMIT_RE = re.compile(
@@ -342,6 +343,11 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), words)
     for pattern, words in (
         (r"\bwhos\b", "who is"),
+        # Comparison signs as typed before a figure ("orders > 2000 eur", "overdue >30 days").
+        (r"\s*>=\s*(?=[€\d])", " at least "),
+        (r"\s*<=\s*(?=[€\d])", " at most "),
+        (r"\s*>\s*(?=[€\d])", " more than "),
+        (r"\s*<\s*(?=[€\d])", " less than "),
         (r"\b(?:show(?:ed|s)?|turn(?:ed|s)?) up\b", "arrived"),
         # "past its date": overdue, as the owner says it of an invoice, PO or parcel.
         (r"\bpast (?:its|their|the) (?:due |expected |delivery )?date\b", "overdue"),

@@ -1307,6 +1307,12 @@ ONE_WITH = re.compile(
 )
 """The singular noun first ("product with the highest margin", "which customer has the most
 orders"): one row as well."""
+ONE_BY_VERB = re.compile(
+    r"\b(?:last|latest|most recently)\s+(?:ordered|bought|order|buy)\b"
+    r"|\b(?:order|ordered|buy|bought)\s+last\b(?!\s+(?:week|month|year|quarter|\d))"
+)
+"""The latest one said with the verb ("what did reicher order last", "what has she last
+ordered"): the latest order, one row as "their last order" is."""
 
 
 def asks_for_one(norm: str, categories: Iterable[str] = ()) -> bool:
@@ -1315,7 +1321,7 @@ def asks_for_one(norm: str, categories: Iterable[str] = ()) -> bool:
     The noun is a record's ("the oldest unpaid invoice") or, singular, a product category
     the request names ("lowest margin filter": one filter, not the category's list).
     """
-    if ONE_OF.search(norm) or ONE_WITH.search(norm):
+    if ONE_OF.search(norm) or ONE_WITH.search(norm) or ONE_BY_VERB.search(norm):
         return True
     for category in categories:
         singular = category.lower().removesuffix("s")

@@ -207,6 +207,11 @@ def _holds(session: Session, order_id: int) -> str:
     )
 
 
+_TIES_SHOWN_UP_TO = 5
+"""A short list ("the last order", "last 3 orders") also shows orders dated the same day as
+its last one: which of them is "the last" the records cannot say."""
+
+
 def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[OrderRow]:
     """List sales orders by customer, period, status or product, newest first, with their value."""
     conditions: list[Any] = _period_filter(m.SalesOrder.order_date, args.date_from, args.date_to)
@@ -247,6 +252,13 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
     shown = session.execute(
         base.order_by(m.SalesOrder.order_date.desc(), m.SalesOrder.id.desc()).limit(args.limit)
     ).all()
+    if args.limit <= _TIES_SHOWN_UP_TO and len(shown) == args.limit:
+        # "their last order" when two were placed that day: both are the last one.
+        boundary, seen = shown[-1][0].order_date, {order.id for order, *_ in shown}
+        tied = session.execute(
+            base.where(m.SalesOrder.order_date == boundary).order_by(m.SalesOrder.id.desc())
+        ).all()
+        shown = [*shown, *(row for row in tied if row[0].id not in seen)]
     rows = [
         OrderRow(
             id=order.number,
@@ -266,7 +278,7 @@ def customer_orders(session: Session, args: CustomerOrdersArgs) -> SkillResult[O
         order = shown[0][0]
         holds = _holds(session, order.id)
         contents = [Fact(key="contents", label=f"Lines of {order.number}", value=holds)]
-    elif args.with_lines:
+    elif args.with_lines or len(shown) > args.limit:
         # "what did zobel order this month": each order's lines (the newest LINES_SHOWN).
         rows = [
             row.model_copy(update={"holds": _holds(session, order.id)})

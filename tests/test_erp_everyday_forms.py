@@ -1,0 +1,65 @@
+"""Everyday forms of requests the readers already answer, checked against plain SQL.
+
+"What did reicher order last" asks for the latest order as "reicher's last order" does (and
+when two were placed that day, both are the last one); comparison signs typed before a figure
+("overdue >30 days", "orders > 2000 eur") read as the words; "shld have arrived by now" is a
+parcel running late; a customer on the phone about an order names nothing to filter on.
+Figures come from the standard sample (``full_erp``, business date 2025-06-30).
+"""
+
+from __future__ import annotations
+
+from nova.erp.db import ErpDatabase
+from tests.erp_helpers import answer_read, assert_read_alike, plan_read, sql_rows
+
+pytest_plugins = ("tests.erp_fixtures",)
+
+
+def test_the_last_order_said_with_the_verb_is_the_latest_one(full_erp: ErpDatabase) -> None:
+    for said in ("what did reicher order last", "what has reicher last ordered"):
+        plan, answer = answer_read(full_erp, said)
+        assert plan.args.limit == 1, said
+    ((number,),) = sql_rows(
+        full_erp,
+        "select o.number from sales_orders o join customers c on c.id = o.customer_id "
+        "where c.name like 'Reicher%' order by o.order_date desc, o.id desc limit 1",
+    )
+    assert number in answer
+    # "Last week" is a period, not the latest order.
+    assert plan_read(full_erp, "what did reicher order last week").args.limit != 1
+
+
+def test_orders_placed_the_same_day_as_the_last_one_are_shown_with_it(
+    full_erp: ErpDatabase,
+) -> None:
+    rows = sql_rows(
+        full_erp,
+        "select c.name, o.order_date, count(*) from sales_orders o "
+        "join customers c on c.id = o.customer_id "
+        "where o.order_date = (select max(order_date) from sales_orders o2 "
+        "where o2.customer_id = o.customer_id) group by c.id having count(*) > 1 limit 1",
+    )
+    assert rows, "the sample has a customer with two orders on its latest day"
+    name, day, count = rows[0]
+    _, answer = answer_read(full_erp, f"last order from {name}")
+    assert answer.count(f"ordered {day}") == count
+
+
+def test_comparison_signs_read_as_the_words(full_erp: ErpDatabase) -> None:
+    assert_read_alike(full_erp, "overdue >30 days", "more than 30 days overdue")
+    assert_read_alike(full_erp, "orders > 2000 eur last month", "orders over 2000 eur last month")
+
+
+def test_a_parcel_that_shld_have_arrived_is_running_late(full_erp: ErpDatabase) -> None:
+    said = "any parcels that shld have arrived by now but are still on the road?"
+    assert_read_alike(full_erp, said, "shipments running late")
+
+
+def test_who_is_calling_narrows_nothing(full_erp: ErpDatabase) -> None:
+    plan, answer = answer_read(
+        full_erp, "customer on the phone about his order ref AM-46031, where is it"
+    )
+    ((number,),) = sql_rows(
+        full_erp, "select number from sales_orders where customer_reference = 'AM-46031'"
+    )
+    assert plan.args.order_number == number and number in answer
