@@ -63,3 +63,31 @@ def test_who_is_calling_narrows_nothing(full_erp: ErpDatabase) -> None:
         full_erp, "select number from sales_orders where customer_reference = 'AM-46031'"
     )
     assert plan.args.order_number == number and number in answer
+
+
+def test_a_late_parcel_is_listed_with_its_tracking_number(full_erp: ErpDatabase) -> None:
+    _, answer = answer_read(full_erp, "any parcels that shouldve arrived by now but havent?")
+    late = sql_rows(
+        full_erp,
+        "select number, tracking_number from shipments where status = 'in_transit' "
+        "and expected_delivery < '2025-06-30'",
+    )
+    assert late
+    for number, tracking in late:
+        assert f"{number}:" in answer and f"tracking {tracking}" in answer
+
+
+def test_a_product_out_of_the_range_says_so(full_erp: ErpDatabase) -> None:
+    ((sku,),) = sql_rows(full_erp, "select sku from products where active = 0 limit 1")
+    _, answer = answer_read(full_erp, f"is {sku} still in the range")
+    assert "inactive" in answer
+    ((active,),) = sql_rows(full_erp, "select sku from products where active = 1 limit 1")
+    _, answer = answer_read(full_erp, f"is {active} still in the range")
+    assert "inactive" not in answer
+
+
+def test_orders_with_suppliers_are_purchase_orders(full_erp: ErpDatabase) -> None:
+    plan, answer = answer_read(full_erp, "welche bestellungen bei lieferanten sind noch offen?")
+    assert plan.args.subject == "purchase_orders" and plan.args.status == "open"
+    open_pos = sql_rows(full_erp, "select number from purchase_orders where status = 'ordered'")
+    assert f"{len(open_pos)} purchase orders" in answer

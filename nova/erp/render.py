@@ -86,12 +86,13 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
         "on_hand",
         "stock_value",
         "carrier",
+        "tracking",
         "days_late",
         "items",
     ),
     "erp_compare": ("value", "count"),
     "erp_find_customer": ("name", "city", "country", "email", "phone"),
-    "erp_find_product": ("name", "unit_price", "available", "supplier"),
+    "erp_find_product": ("name", "status", "unit_price", "available", "supplier"),
     "erp_invoice_lookup": ("customer", "issue_date", "due_date", "total", "outstanding", "status"),
     "erp_overdue_invoices": ("customer", "due_date", "outstanding", "days_overdue"),
     "erp_customer_balance": ("name", "net_balance", "outstanding", "overdue_amount"),
@@ -349,8 +350,11 @@ def _headline_of(result: SkillResult[Any]) -> str:
     if skill == "erp_find_product":
         if _detailed(result):
             r = first
+            inactive = (
+                " (inactive: no longer in the range)" if r.get("status") == "inactive" else ""
+            )
             return (
-                f"{r['id']} {r['name']} ({r['category']}): price {r['unit_price']}, cost "
+                f"{r['id']} {r['name']}{inactive} ({r['category']}): price {r['unit_price']}, cost "
                 f"{r['cost']}, "
                 f"margin {r['margin_pct']}; {r['on_hand']} on hand, {r['available']} available; "
                 f"supplier {r['supplier']}"

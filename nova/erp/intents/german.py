@@ -49,7 +49,7 @@ _PHRASES: dict[str, str] = {
     "bis jetzt": "so far", "bisher": "so far", "seit jahresbeginn": "this year",
     "zum einkaufspreis": "at cost", "zu einkaufspreisen": "at cost", "zu ek": "at cost",
     "zum ek": "at cost", "zu vk": "at list price", "zum vk": "at list price",
-    "nach stück": "by units",
+    "wie lange": "how long", "nach stück": "by units",
     "nach menge": "by units", "nach wert": "by value", "nach umsatz": "by revenue",
     "im mai": "in may", "seit mai": "since may", "bis mai": "until may",
     "pro monat": "per month", "pro kunde": "per customer", "je kunde": "per customer",
@@ -168,7 +168,8 @@ _TERMS: dict[str, str] = {
     "durchschnittlicher": "average", "durchschnittliche": "average", "fakturiert": "invoiced",
     "abgerechnet": "invoiced", "wareneingang": "goods received",
     "wareneingänge": "goods received", "wareneingange": "goods received",
-    "einkauf": "purchasing", "einkäufe": "purchases", "neukunden": "new customers",
+    "liefert": "supplies", "liefern": "supply", "dauert": "takes", "einkauf": "purchasing",
+    "einkäufe": "purchases", "neukunden": "new customers",
     "neue": "new", "neuen": "new",
     # countries and their adjectives, as the country filter knows them in English
     "deutschland": "germany", "österreich": "austria", "osterreich": "austria",

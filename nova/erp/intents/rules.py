@@ -1142,7 +1142,11 @@ RULES: tuple[Rule, ...] = (
         # "what does Acme pay" (their net price) ask for shown fields.
         # A customer's price is the one after their discount ("what do they pay after their
         # discount"); who wants it names the customer whose price it is.
-        implies=_W("margin margins sell selling sold charge charged pay pays after wants".split()),
+        # The list shows both sides of "buy price vs sell price".
+        implies=_W(
+            "margin margins sell selling sold charge charged pay pays after wants buy vs "
+            "versus".split()
+        ),
     ),
     Rule(
         "product details",

@@ -23,7 +23,19 @@ from typing import Annotated, Any, Literal
 
 from dateutil.relativedelta import relativedelta
 from pydantic import Field, model_validator
-from sqlalchemy import Integer, and_, cast, distinct, exists, func, literal, not_, or_, select
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -1552,6 +1564,8 @@ class ListedRow(Row):
     """Customers over their credit limit: the limit their open amount exceeds."""
     carrier: str | None = column("Carrier", default=None)
     """Shipments only: whom to chase about a late or missing parcel."""
+    tracking: str | None = column("Tracking", default=None)
+    """Shipments only: the number the carrier knows the parcel by."""
     margin: Decimal | None = column("Margin %", "pct", default=None)
     """Products only: (list price - cost) / list price, so a list of parts shows both."""
     items: str | None = column("Items", default=None)
@@ -1653,6 +1667,8 @@ def _list(
         joins = [*joins, (m.Customer, m.Customer.id == spec.customer_column)]
     seen: list[Any] = []
     carrier: Any = SHP.carrier if args.subject == "shipments" else literal(None)
+    # A parcel is chased with the carrier by its tracking number.
+    tracking: Any = SHP.tracking_number if args.subject == "shipments" else literal(None)
     margin: Any = (
         (m.Product.unit_price_cents - m.Product.cost_cents) * 100.0 / m.Product.unit_price_cents
         if args.subject == "products"
@@ -1661,6 +1677,9 @@ def _list(
     status: Any = (
         spec.entity.status
         if args.subject in ("orders", "invoices", "returns", "shipments", "purchase_orders")
+        # A product out of the range says so ("is the v-belt still in the range?").
+        else case((m.Product.active.is_(False), "inactive"), else_=None)
+        if args.subject == "products"
         else literal(None)
     )
     cost: Any = m.Product.cost_cents if args.subject == "products" else literal(None)
@@ -1682,7 +1701,7 @@ def _list(
     held_value: Any = held * m.Product.cost_cents if unsold else literal(None)
     stmt = select(
         number, name, on, amount, order, carrier, margin, status, cost, credit_limit, held,
-        held_value,
+        held_value, tracking,
     ).select_from(base)  # fmt: skip
     for entity, condition, *how in joins:
         if any(entity is e for e in seen):
@@ -1725,6 +1744,7 @@ def _list(
             credit_limit=_money(r[9]) if r[9] is not None else None,
             amount=_money(r[3]) if not products and r[3] is not None else None,
             status=r[7],
+            tracking=r[12],
             **({"on_hand": r[10], "stock_value": _money(r[11])} if unsold else {}),
         )
         for r in raw[:limit]

@@ -59,6 +59,8 @@ class ProductRow(Row):
     on_hand: int = column("On hand", "qty")
     available: int = column("Available", "qty")
     supplier: str | None = column("Supplier")
+    status: str | None = column("Status", default=None)
+    """"inactive" for a product no longer in the range; nothing for an active one."""
     lead_time: str | None = column("Supplier's lead time", default=None)
     """What the supplier quotes, and what its received orders took on average ("how long
     do they take" is asked of a product's supplier as often as its name)."""
@@ -153,6 +155,7 @@ def find_product(session: Session, args: FindProductArgs) -> SkillResult[Product
             available=stock.get(product.id, (0, 0))[0] - stock.get(product.id, (0, 0))[1],
             supplier=supplier,
             lead_time=lead_times.get(product.supplier_id) if product.supplier_id else None,
+            status=None if product.active else "inactive",
         )
         for product, supplier in shown
     ]
