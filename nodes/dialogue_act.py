@@ -148,6 +148,33 @@ def _clause_act(words: list[str]) -> tuple[Act, str] | None:
     return _imperative_for_information(words)
 
 
+_ASKING = frozenset("asks asked asking wonders wondered wondering".split())
+"""Verbs that report a question ("the seller asks when we pay out")."""
+
+
+def _reported_question(clauses: list[str]) -> DialogueAct | None:
+    """Find a question someone else asked, passed on: "neon seller at the fair asks when …".
+
+    Only a request that asks nothing else: a clause opening with a word that can be a verb
+    ("draft a reply, he asks when we pay out") is a task about the question, not the question.
+    """
+    from lemminflect import getAllLemmas
+
+    found: DialogueAct | None = None
+    for clause in clauses:
+        words = _WORD.findall(clause)
+        lowered = [w.lower() for w in words]
+        if lowered and lowered[0] not in _CLOSED and "VERB" in getAllLemmas(lowered[0]):
+            if not (len(lowered) > 1 and lowered[1] in _ASKING):
+                return None  # "draft a reply …" (but "customer asks …" is no command)
+        for index, word in enumerate(lowered[:-1]):
+            following = _base(lowered[index + 1])
+            if word in _ASKING and (following in _INTERROGATIVES or following in ("whether", "if")):
+                why = f"passes on a question ({words[index]} {words[index + 1]} …)"
+                found = found or DialogueAct("information_request", why)
+    return found
+
+
 def _imperative_for_information(words: list[str]) -> tuple[Act, str] | None:
     lowered = [w.lower() for w in words]
     if lowered and lowered[0] == "please":
@@ -193,7 +220,12 @@ def dialogue_act(text: str) -> DialogueAct:
         return DialogueAct("question", "its first clause ends with a question mark")
     if imperative is None and len(clauses) == 1 and _verbless(_WORD.findall(clauses[0])):
         return DialogueAct("fragment", "a verbless fragment (a terse lookup)")
-    return imperative or DialogueAct("other", "no interrogative clause and no question mark")
+    reported = None if imperative else _reported_question(clauses)
+    return (
+        imperative
+        or reported
+        or DialogueAct("other", "no interrogative clause and no question mark")
+    )
 
 
 def carries_content(text: str) -> bool:

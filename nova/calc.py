@@ -39,7 +39,7 @@ FILLER = frozenset(
     give i my me do we you can could would should be it its it's that this for of in at to and
     then with if there here price prices amount total value number result eur euro euros
     usd dollars dollar € $ ? = get gets got need list pls plz asks asked wants he she
-    quick one
+    quick one n & we'd
     """.split()
 )
 

@@ -122,3 +122,28 @@ def test_a_verbless_fragment_is_a_lookup_memory_may_answer(text: str, fragment: 
     assert (act.act == "fragment") is fragment, act
     assert act.asks is fragment
     assert not act.seeks_information  # blame does not count "weekly sales report" as asking
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "neon seller at the fair asks when signcraft pays out",
+        "reseller at the fair asks what commission we pay",
+        "the customer asks if we can ship to them",
+    ],
+)
+def test_a_question_passed_on_seeks_information(text: str) -> None:
+    act = dialogue_act(text)
+    assert act.act == "information_request" and act.seeks_information, act
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "draft a reply, he asks when we pay out",
+        "draft a reply he asks when we pay out",
+        "customer asks when we pay out, write him back",
+    ],
+)
+def test_a_task_about_a_passed_on_question_is_no_question(text: str) -> None:
+    assert not dialogue_act(text).seeks_information

@@ -91,3 +91,34 @@ def test_orders_with_suppliers_are_purchase_orders(full_erp: ErpDatabase) -> Non
     assert plan.args.subject == "purchase_orders" and plan.args.status == "open"
     open_pos = sql_rows(full_erp, "select number from purchase_orders where status = 'ordered'")
     assert f"{len(open_pos)} purchase orders" in answer
+
+
+def test_a_state_asked_about_today_is_the_state_as_of_today(full_erp: ErpDatabase) -> None:
+    # "this morning" dates nothing: the overdue invoices as of today, not those issued today.
+    ((count, cents),) = sql_rows(
+        full_erp,
+        "select count(*), sum(total_cents - paid_cents) from invoices "
+        "where status = 'open' and due_date < '2025-06-30'",
+    )
+    _, answer = answer_read(full_erp, "total overdue this morning")
+    assert f"€{cents / 100:,.2f} over {count} invoices" in answer
+    # Records dated today keep the day: "invoices issued today that are open".
+    plan = plan_read(full_erp, "invoices issued today that are open")
+    assert "2025-06-30" in str(plan.args)
+
+
+def test_whats_on_order_from_a_supplier_lists_what_each_po_brings(
+    full_erp: ErpDatabase,
+) -> None:
+    rows = sql_rows(
+        full_erp,
+        "select po.number, l.quantity - l.quantity_received, p.sku from purchase_orders po "
+        "join suppliers s on s.id = po.supplier_id "
+        "join purchase_order_lines l on l.purchase_order_id = po.id "
+        "join products p on p.id = l.product_id "
+        "where s.name = 'Eifel Filtertechnik' and po.status = 'ordered'",
+    )
+    assert rows
+    _, answer = answer_read(full_erp, "evrything on order from eifel filter")
+    for number, quantity, sku in rows:
+        assert number in answer and f"{quantity} x {sku}" in answer

@@ -130,6 +130,7 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
     "erp_purchase_orders": (
         "supplier",
         "product_quantity",
+        "items",
         "order_date",
         "expected_date",
         "status",

@@ -368,6 +368,16 @@ EVENT_DATED = frozenset(
 )  # fmt: skip
 """Statuses reached on a date of their own, which a period on the subject's date would miss."""
 
+_STANDING_STATES = frozenset(
+    {"open", "overdue", "not_due", "partly_paid", "running_late", "in_transit", "blocked"}
+)
+"""Statuses a record is in, as of a day, rather than events dated on it."""
+_EVENT_WORDS = re.compile(
+    r"\b(?:issued|sent|created|raised|ordered|placed|came in|received|booked|written|new|"
+    r"shipped|dispatched|invoiced|dated)\b"
+)
+"""Words that date the records themselves ("invoices issued today that are open")."""
+
 STATUS_OF_SUBJECT: dict[tuple[str, str], str] = {
     ("purchase_orders", "on_order"): "open",
     ("purchase_orders", "delivered"): "received",  # a supplier's delivery is our receipt
@@ -1156,6 +1166,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         condition = conditions[0]
     if subject == "customers" and "open_amount" in measures:
         condition, measure = "owing", "count"
+    period = request.period
     arrived = (
         subject == "purchase_orders"
         and request.period is not None
@@ -1171,7 +1182,16 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
             return f"{status} purchase orders that arrived in a period"
         if status is None:
             status = "received"
-    elif (subject, status) in EVENT_DATED and request.period is not None and not due:
+    elif (
+        status in _STANDING_STATES
+        and request.period is not None
+        and request.period.start == request.period.end == request.today
+        and not _EVENT_WORDS.search(request.norm)
+    ):
+        # "total overdue this morning", "what's open right now today": the state as of today,
+        # not the records dated today (which would read €0.00 over none).
+        period = None
+    elif (subject, status) in EVENT_DATED and period is not None and not due:
         # "orders delivered last month": the period would filter the order date instead.
         return f"{status} {subject} over a period: the period is not the {status} date"
     if (
@@ -1244,11 +1264,7 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         args["status"] = status
     if condition:
         args["customer_condition"] = condition
-    if (
-        condition == "not_ordered"
-        and request.period is not None
-        and not _LAPSE_PERIOD.search(request.period.text)
-    ):
+    if condition == "not_ordered" and period is not None and not _LAPSE_PERIOD.search(period.text):
         # "haven't ordered since january" presupposes an earlier order (lapsed customers);
         # "haven't bought anything this year" does not: it includes customers who never
         # ordered. Which one a calendar period means, the request does not say.
@@ -1256,9 +1272,9 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
     if due and isinstance(due_span, tuple):
         args["date_from"], args["date_to"] = due_span
         args["date_basis"] = "due"
-    elif request.period is not None:
-        args["date_from"] = request.period.start
-        args["date_to"] = request.period.end
+    elif period is not None:
+        args["date_from"] = period.start
+        args["date_to"] = period.end
         if arrived:
             args["date_basis"] = "received"
     elif condition == "not_ordered" or status == "unsold":

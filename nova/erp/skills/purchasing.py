@@ -247,6 +247,8 @@ class PurchaseOrderRow(Row):
     days_late: int | None = column("Days late", "days")
     product_quantity: str | None = column("Of the product")
     """With a product asked about: how many of it the PO orders, and how many arrived."""
+    items: str | None = column("Items", default=None)
+    """Open POs with no product asked about: what each brings ("what's on order from X")."""
 
 
 def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[PurchaseOrderRow]:
@@ -315,12 +317,27 @@ def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[P
                 .group_by(m.PurchaseOrderLine.purchase_order_id)
             )
         }
-    rows = []
-    for po, supplier, n_lines in session.execute(
+    shown = session.execute(
         base.order_by(m.PurchaseOrder.order_date.desc(), m.PurchaseOrder.number.desc()).limit(
             args.limit
         )
-    ):
+    ).all()
+    # Goods still to come, no product asked about: what each order brings.
+    items: dict[int, list[str]] = {}
+    if product is None and args.status in ("open", "overdue"):
+        for po_id, quantity, sku in session.execute(
+            select(
+                m.PurchaseOrderLine.purchase_order_id,
+                m.PurchaseOrderLine.quantity - m.PurchaseOrderLine.quantity_received,
+                m.Product.sku,
+            )
+            .join(m.Product, m.Product.id == m.PurchaseOrderLine.product_id)
+            .where(m.PurchaseOrderLine.purchase_order_id.in_([po.id for po, *_ in shown]))
+            .order_by(m.PurchaseOrderLine.line_no)
+        ):
+            items.setdefault(po_id, []).append(f"{quantity} x {sku}")
+    rows = []
+    for po, supplier, n_lines in shown:
         arrived = po.received_date or (today if po.status == "ordered" else None)
         late = (arrived - po.expected_date).days if arrived and arrived > po.expected_date else None
         rows.append(
@@ -341,6 +358,7 @@ def purchase_orders(session: Session, args: PurchaseOrdersArgs) -> SkillResult[P
                     if product is not None and po.id in quantities
                     else None
                 ),
+                items="; ".join(items[po.id]) if po.id in items else None,
             )
         )
     if args.po_number and not rows:
