@@ -124,3 +124,15 @@ def test_whats_on_order_from_a_supplier_lists_what_each_po_brings(
     _, answer = answer_read(full_erp, "evrything on order from eifel filter")
     for number, quantity, sku in rows:
         assert number in answer and f"{quantity} x {sku}" in answer
+
+
+def test_numbers_said_in_words_read_as_digits(full_erp: ErpDatabase) -> None:
+    # Voice typing: "ninety days", a document number said digit by digit or as a compound.
+    assert_read_alike(full_erp, "overdue more than ninety days", "overdue more than 90 days")
+    for said, typed in (("po one two eight", "po 128"), ("cn seventy one", "cn 71")):
+        spoken, written = plan_read(full_erp, said), plan_read(full_erp, typed)
+        assert type(spoken) is type(written) and str(spoken) == str(written), said
+    # A lone small number stays a word ("which one", "the last two"): only compounds change.
+    from nova.erp.intents.parsing import _numbers_in_digits
+
+    assert _numbers_in_digits("which one is the last two") == "which one is the last two"

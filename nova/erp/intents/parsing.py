@@ -545,6 +545,26 @@ def _country_negation(words: list[str], position: int, consumed: set[int]) -> se
     return set()
 
 
+_DIGIT_RUN = re.compile(
+    r"\b(?P<kind>po|inv|invoice|rechnung|rma|return|cn|so|order|sh|pay|payment)\s+"
+    r"(?P<run>\d(?:\s+\d){1,5})\b",
+    re.IGNORECASE,
+)
+
+
+def _numbers_in_digits(text: str) -> str:
+    """Write numbers said in words in digits ("cn seventy one": cn 71; "po one two eight": po 128).
+
+    Voice typing spells numbers out. ``text2num`` converts compound numbers and leaves a lone
+    small one as a word ("which one", "the last two"), which the limit reader knows; a
+    document number said digit by digit is joined after the word that names its kind.
+    """
+    from text_to_num import alpha2digit
+
+    text = alpha2digit(text, "en", threshold=1000)
+    return _DIGIT_RUN.sub(lambda m: f"{m['kind']} {m['run'].replace(' ', '')}", text)
+
+
 def _spelled_out(text: str) -> str:
     """Spell out contractions: ``isnt`` → ``is not``, ``we're`` → ``we are``."""
     text = _NOT_RE.sub(lambda m: f"{m.group(1)} not", text)
@@ -840,7 +860,7 @@ def parse_request(text: str, session: Session, *, today: date | None = None) -> 
     typed, text = text, german or text
     # "yr" is the common short form of "year" ("this yr", "last yr"); spell it out, and
     # "90+ days" as "at least 90 days".
-    text = _YEAR_RE.sub("year", _spelled_out(text))
+    text = _YEAR_RE.sub("year", _spelled_out(_numbers_in_digits(text)))
     for idiom, plain in _PARAPHRASES:
         text = idiom.sub(plain, text)
     if r.INVOICE_RE.search(text):
