@@ -199,3 +199,9 @@ def test_a_german_comparison_is_read_in_english_as_a_whole(full_erp: ErpDatabase
     reading, answer = compared(full_erp, "umsatz q2 vs q1")
     assert reading.reading is not None and reading.reading.startswith("Read from German")
     assert euros(revenue(full_erp, "2025-04-01", "2025-06-30"))[1:] in answer
+
+
+def test_against_splits_a_comparison_as_vs_does(full_erp: ErpDatabase) -> None:
+    _, against = compared(full_erp, "h1 against h1 last year")
+    _, versus = compared(full_erp, "h1 vs h1 last year")
+    assert against == versus

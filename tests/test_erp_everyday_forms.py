@@ -136,3 +136,15 @@ def test_numbers_said_in_words_read_as_digits(full_erp: ErpDatabase) -> None:
     from nova.erp.intents.parsing import _numbers_in_digits
 
     assert _numbers_in_digits("which one is the last two") == "which one is the last two"
+
+
+def test_homophones_and_contractions_the_next_word_settles(full_erp: ErpDatabase) -> None:
+    assert_read_alike(full_erp, "who is over there credit limit", "who is over their credit limit")
+    assert_read_alike(
+        full_erp, "anything in transit thats running late", "shipments in transit running late"
+    )
+    assert_read_alike(
+        full_erp,
+        "thermostat t6 standard.. are we loosing money on it",
+        "thermostat t6 standard.. are we losing money on it",
+    )

@@ -36,7 +36,7 @@ from nova.erp.resolve import normalise
 COMPARE_SKILL = "erp_compare"
 """The name a composite answer of two plans is recorded under (no skill of its own)."""
 
-_SPLIT_WORDS = frozenset({"vs", "vs.", "v", "v.", "versus", "or", "than"})
+_SPLIT_WORDS = frozenset({"vs", "vs.", "v", "v.", "versus", "or", "than", "against"})
 _SPLIT_PAIRS = frozenset({("compared", "to"), ("compared", "with")})
 _COMPARATIVES = frozenset(
     {"more", "less", "fewer", "higher", "lower", "bigger", "smaller", "larger"}

@@ -343,6 +343,11 @@ _PARAPHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), words)
     for pattern, words in (
         (r"\bwhos\b", "who is"),
+        (r"\bthats\b", "that is"),
+        # Homophones and a common misspelling, where the next word leaves no doubt.
+        (r"\bthere (?=(?:credit|limit|limits|invoices?|orders?|account|balance|terms|discount)\b)",
+         "their "),
+        (r"\bloosing\b", "losing"),
         # Comparison signs as typed before a figure ("orders > 2000 eur", "overdue >30 days").
         (r"\s*>=\s*(?=[€\d])", " at least "),
         (r"\s*<=\s*(?=[€\d])", " at most "),

@@ -1161,7 +1161,8 @@ RULES: tuple[Rule, ...] = (
         | _W({"who", "sells", "supplies", "supplier", "which", "for", "makes", "made", "about"})
         | _LEAD_TIME_ASKED,
         _b_product,
-        implies=_LEAD_TIME_ASKED,
+        # "which supplier sells it": the product's supplier, on its record.
+        implies=_LEAD_TIME_ASKED | _W({"sells"}),
     ),
     Rule(
         # The product's supplier: "who do we buy the wiper blade from" (its record names it),

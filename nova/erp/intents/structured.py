@@ -919,7 +919,12 @@ def plan_query(request: Request, session: Session) -> QueryArgs | str:
         subject_set = {"purchase_orders"}
     if due and subject_set == {"suppliers"}:
         subject_set = {"purchase_orders"}  # "what's expected from suppliers": their orders
-    if subject_set == {"orders", "suppliers"} and group is None and not ranks:
+    if (
+        subject_set == {"orders", "suppliers"}
+        and "orders" in subjects  # the noun: "which supplier sells X" is the product's supplier
+        and group is None
+        and not ranks
+    ):
         # "orders with suppliers still open" ("bestellungen bei lieferanten"): our purchase
         # orders; a sales order has a customer, never a supplier.
         subject_set = {"purchase_orders"}
