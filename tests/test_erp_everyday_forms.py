@@ -71,12 +71,12 @@ def test_a_late_parcel_is_listed_with_its_tracking_number(full_erp: ErpDatabase)
     _, answer = answer_read(full_erp, "any parcels that shouldve arrived by now but havent?")
     late = sql_rows(
         full_erp,
-        "select number, tracking_number from shipments where status = 'in_transit' "
-        "and expected_delivery < '2025-06-30'",
+        "select number, tracking_number, expected_delivery from shipments "
+        "where status = 'in_transit' and expected_delivery < '2025-06-30'",
     )
     assert late
-    for number, tracking in late:
-        assert f"{number}:" in answer and f"tracking {tracking}" in answer
+    for number, tracking, expected in late:
+        assert f"{number}:" in answer and f"tracking {tracking}, expected {expected}" in answer
 
 
 def test_a_product_out_of_the_range_says_so(full_erp: ErpDatabase) -> None:

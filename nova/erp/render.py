@@ -87,6 +87,7 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
         "stock_value",
         "carrier",
         "tracking",
+        "expected",
         "days_late",
         "items",
     ),

@@ -1566,6 +1566,8 @@ class ListedRow(Row):
     """Shipments only: whom to chase about a late or missing parcel."""
     tracking: str | None = column("Tracking", default=None)
     """Shipments only: the number the carrier knows the parcel by."""
+    expected: date | None = column("Expected", "date", default=None)
+    """Shipments in transit or late only: the day the parcel was expected."""
     margin: Decimal | None = column("Margin %", "pct", default=None)
     """Products only: (list price - cost) / list price, so a list of parts shows both."""
     items: str | None = column("Items", default=None)
@@ -1669,6 +1671,12 @@ def _list(
     carrier: Any = SHP.carrier if args.subject == "shipments" else literal(None)
     # A parcel is chased with the carrier by its tracking number.
     tracking: Any = SHP.tracking_number if args.subject == "shipments" else literal(None)
+    # A parcel in transit is late against the day it was expected.
+    expected: Any = (
+        SHP.expected_delivery
+        if args.subject == "shipments" and args.status in ("running_late", "late", "in_transit")
+        else literal(None)
+    )
     margin: Any = (
         (m.Product.unit_price_cents - m.Product.cost_cents) * 100.0 / m.Product.unit_price_cents
         if args.subject == "products"
@@ -1701,7 +1709,7 @@ def _list(
     held_value: Any = held * m.Product.cost_cents if unsold else literal(None)
     stmt = select(
         number, name, on, amount, order, carrier, margin, status, cost, credit_limit, held,
-        held_value, tracking,
+        held_value, tracking, expected,
     ).select_from(base)  # fmt: skip
     for entity, condition, *how in joins:
         if any(entity is e for e in seen):
@@ -1745,6 +1753,7 @@ def _list(
             amount=_money(r[3]) if not products and r[3] is not None else None,
             status=r[7],
             tracking=r[12],
+            expected=r[13],
             **({"on_hand": r[10], "stock_value": _money(r[11])} if unsold else {}),
         )
         for r in raw[:limit]
