@@ -129,7 +129,11 @@ def test_whats_on_order_from_a_supplier_lists_what_each_po_brings(
 def test_numbers_said_in_words_read_as_digits(full_erp: ErpDatabase) -> None:
     # Voice typing: "ninety days", a document number said digit by digit or as a compound.
     assert_read_alike(full_erp, "overdue more than ninety days", "overdue more than 90 days")
-    for said, typed in (("po one two eight", "po 128"), ("cn seventy one", "cn 71")):
+    for said, typed in (
+        ("po one two eight", "po 128"),
+        ("po one two oh", "po 120"),
+        ("cn seventy one", "cn 71"),
+    ):
         spoken, written = plan_read(full_erp, said), plan_read(full_erp, typed)
         assert type(spoken) is type(written) and str(spoken) == str(written), said
     # A lone small number stays a word ("which one", "the last two"): only compounds change.

@@ -552,9 +552,10 @@ def _country_negation(words: list[str], position: int, consumed: set[int]) -> se
 
 _DIGIT_RUN = re.compile(
     r"\b(?P<kind>po|inv|invoice|rechnung|rma|return|cn|so|order|sh|pay|payment)\s+"
-    r"(?P<run>\d(?:\s+\d){1,5})\b",
+    r"(?P<run>(?:\d|oh)(?:\s+(?:\d|oh)){1,5})\b",
     re.IGNORECASE,
 )
+"""A document number said digit by digit, "oh" for zero ("po one two oh")."""
 
 
 def _numbers_in_digits(text: str) -> str:
@@ -567,7 +568,12 @@ def _numbers_in_digits(text: str) -> str:
     from text_to_num import alpha2digit
 
     text = alpha2digit(text, "en", threshold=1000)
-    return _DIGIT_RUN.sub(lambda m: f"{m['kind']} {m['run'].replace(' ', '')}", text)
+
+    def joined(match: re.Match[str]) -> str:
+        digits = re.sub(r"oh", "0", match["run"], flags=re.IGNORECASE).replace(" ", "")
+        return f"{match['kind']} {digits}"
+
+    return _DIGIT_RUN.sub(joined, text)
 
 
 def _spelled_out(text: str) -> str:
