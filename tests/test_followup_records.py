@@ -227,3 +227,24 @@ def test_a_note_carried_in_a_document_is_not_saved_without_a_model() -> None:
         project="personal",
     )
     assert save_without_model(spec, state, owner=None) is None
+
+
+def test_the_other_warehouse_is_the_one_not_asked_about_before(full_erp: ErpDatabase) -> None:
+    # Dropping "other" as a pro-form would answer the first question again.
+    tools = list(default_catalog()["erp_inventory"].tools)
+    with full_erp.read_session() as session:
+        codes = sorted(session.scalars(select(m.Warehouse.code)))
+        assert len(codes) == 2
+        first, second = codes
+        decision = plan_followup(
+            [f"stock of FST-8357 in {first}", "what about the other warehouse"], session, tools
+        )
+        assert isinstance(decision, Plan)
+        assert decision.args.warehouse == second
+        # "The other" of something the earlier turns cannot swap is not guessed.
+        customer = plan_followup(
+            ["open invoices nordwind", "and the other customer?"],
+            session,
+            list(default_catalog()["erp_invoices"].tools),
+        )
+        assert isinstance(customer, Decline)

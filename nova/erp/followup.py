@@ -25,6 +25,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nova.erp.intents import (
@@ -45,7 +46,7 @@ from nova.erp.intents import (
     plan_request,
 )
 from nova.erp.intents.rules import _superlative
-from nova.erp.models import Customer, Supplier
+from nova.erp.models import Customer, Supplier, Warehouse
 from nova.erp.resolve import normalise
 from nova.erp.skills.common import name_index
 
@@ -172,6 +173,10 @@ def _plan_turns(
     merged = parsed[0]
     order: Order | None = None
     for later in parsed[1:]:
+        other = _the_other(merged, later, session)
+        if isinstance(other, Decline):
+            return other
+        later = other
         superlative = _superlative(later.norm)
         if superlative is not None:
             order, words = superlative
@@ -189,6 +194,26 @@ def _plan_turns(
         f"{decision.rule} (follow-up: the {order} one)",
         decision.reading,
     )
+
+
+_THE_OTHER = re.compile(r"\b(?:the )?other\b(?! than\b)")
+_WAREHOUSE_WORDS = re.compile(r"\b(?:warehouse|warehouses|lager|site|location|one)\b")
+
+
+def _the_other(earlier: Request, later: Request, session: Session) -> Request | Decline:
+    """Read "the other warehouse" as the one warehouse the earlier turns did not name.
+
+    "Other" is a pro-form the merge would drop, which would answer the earlier question
+    again: the other of two warehouses is named here; any other "other" declines.
+    """
+    if not _THE_OTHER.search(later.norm) or later.kinds():
+        return later
+    codes = set(session.scalars(select(Warehouse.code)))
+    if _WAREHOUSE_WORDS.search(later.norm) and len(earlier.warehouses) == 1:
+        rest = sorted(codes - set(earlier.warehouses))
+        if len(rest) == 1:
+            return replace(later, warehouses=rest)
+    return Decline("'the other …' in a follow-up names nothing the earlier turns can swap")
 
 
 REFERRING_PRO_FORMS = frozenset("it its this that".split())

@@ -659,7 +659,11 @@ class QueryArgs(SkillArgs):
     )
     category: Name | None = Field(default=None, description="Product category")
     products: list[Name] = Field(default=[], description="SKUs (any of them)")
-    status: str | None = Field(default=None, description="A status the subject declares")
+    status: str | None = Field(
+        default=None,
+        description="A status the subject declares ('unsold' for products and stock: no sale "
+        "dated in the period)",
+    )
     carrier: Name | None = None
     method: Literal["bank_transfer", "sepa_debit", "card", "paypal", "cash"] | None = Field(
         default=None, description="How the payments were made (payments only)"
