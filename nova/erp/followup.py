@@ -208,8 +208,8 @@ def _the_other(earlier: Request, later: Request, session: Session) -> Request | 
     """
     if not _THE_OTHER.search(later.norm) or later.kinds():
         return later
-    codes = set(session.scalars(select(Warehouse.code)))
     if _WAREHOUSE_WORDS.search(later.norm) and len(earlier.warehouses) == 1:
+        codes = set(session.scalars(select(Warehouse.code)))
         rest = sorted(codes - set(earlier.warehouses))
         if len(rest) == 1:
             return replace(later, warehouses=rest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -99,6 +100,28 @@ _LEAD_ORDERS = {
 }
 
 
+def received_lead_times(
+    session: Session, supplier_ids: Iterable[int]
+) -> dict[int, list[tuple[int, bool]]]:
+    """Return each supplier's received POs as (days from order to receipt, arrived late)."""
+    received = session.execute(
+        select(
+            m.PurchaseOrder.supplier_id,
+            m.PurchaseOrder.order_date,
+            m.PurchaseOrder.expected_date,
+            m.PurchaseOrder.received_date,
+        ).where(
+            m.PurchaseOrder.status == "received",
+            m.PurchaseOrder.supplier_id.in_(list(supplier_ids)),
+        )
+    ).all()
+    stats: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    for supplier_id, ordered, expected, arrived in received:
+        if arrived is not None:  # received POs always have a date; the column allows none
+            stats[supplier_id].append(((arrived - ordered).days, arrived > expected))
+    return stats
+
+
 def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillResult[LeadTimeRow]:
     """Compare suppliers' quoted lead times with actual ones from received POs, fastest first."""
     conditions: list[Any] = []
@@ -118,21 +141,7 @@ def supplier_lead_times(session: Session, args: SupplierLeadTimesArgs) -> SkillR
     suppliers = list(
         session.scalars(select(m.Supplier).where(*conditions).order_by(m.Supplier.number))
     )
-    received = session.execute(
-        select(
-            m.PurchaseOrder.supplier_id,
-            m.PurchaseOrder.order_date,
-            m.PurchaseOrder.expected_date,
-            m.PurchaseOrder.received_date,
-        ).where(
-            m.PurchaseOrder.status == "received",
-            m.PurchaseOrder.supplier_id.in_([s.id for s in suppliers]),
-        )
-    ).all()
-    stats: dict[int, list[tuple[int, bool]]] = defaultdict(list)
-    for supplier_id, ordered, expected, arrived in received:
-        if arrived is not None:  # received POs always have a date; the column allows none
-            stats[supplier_id].append(((arrived - ordered).days, arrived > expected))
+    stats = received_lead_times(session, [s.id for s in suppliers])
     rows = []
     ids = {supplier.number: supplier.id for supplier in suppliers}
     for supplier in suppliers:

@@ -19,6 +19,7 @@ from nova.erp.results import (
     SkillResult,
     column,
     money,
+    one_place,
     percent,
 )
 from nova.erp.skills.common import (
@@ -35,6 +36,7 @@ from nova.erp.skills.common import (
     resolve_product,
     resolve_warehouse,
 )
+from nova.erp.skills.purchasing import received_lead_times
 
 # --- products and stock -----------------------------------------------------------------
 
@@ -67,25 +69,19 @@ class ProductRow(Row):
 
 
 def _lead_times(session: Session, supplier_ids: set[int]) -> dict[int, str]:
-    """Describe each supplier's quoted lead time beside the average its received POs took."""
-    took: dict[int, list[int]] = {}
-    for supplier_id, ordered, arrived in session.execute(
-        select(
-            m.PurchaseOrder.supplier_id, m.PurchaseOrder.order_date, m.PurchaseOrder.received_date
-        ).where(m.PurchaseOrder.status == "received", m.PurchaseOrder.supplier_id.in_(supplier_ids))
-    ):
-        if arrived is not None:
-            took.setdefault(supplier_id, []).append((arrived - ordered).days)
+    """Describe each supplier's quoted lead time beside the average its received POs took.
+
+    The average is the one ``erp_supplier_lead_times`` states, computed the same way.
+    """
+    took = received_lead_times(session, supplier_ids)
     described = {}
     for supplier_id, days in session.execute(
         select(m.Supplier.id, m.Supplier.lead_time_days).where(m.Supplier.id.in_(supplier_ids))
     ):
         text = f"quoted {days} days"
-        if took.get(supplier_id):
-            spans = took[supplier_id]
-            text += (
-                f", {sum(spans) / len(spans):.1f} days on average over {len(spans)} received orders"
-            )
+        if spans := took.get(supplier_id):
+            average = one_place(sum(span for span, _late in spans) / len(spans))
+            text += f", {average} days on average over {len(spans)} received orders"
         described[supplier_id] = text
     return described
 
@@ -205,8 +201,13 @@ class StockRow(Row):
     with the orders that say when and from whom."""
 
 
-def _incoming(session: Session, product_ids: list[int]) -> dict[tuple[int, str], str]:
-    """Describe the open purchase orders of each product and warehouse, earliest expected first."""
+_OpenLine = tuple[int, str, str, int, str, date]
+"""An open purchase-order line: product id, warehouse, PO number, units still to come,
+supplier, expected date."""
+
+
+def _open_po_lines(session: Session, product_ids: list[int]) -> list[_OpenLine]:
+    """Return the lines of open purchase orders for these products, earliest expected first."""
     rows = session.execute(
         select(
             m.PurchaseOrderLine.product_id,
@@ -221,8 +222,24 @@ def _incoming(session: Session, product_ids: list[int]) -> dict[tuple[int, str],
         .where(m.PurchaseOrder.status == "ordered", m.PurchaseOrderLine.product_id.in_(product_ids))
         .order_by(m.PurchaseOrder.expected_date, m.PurchaseOrder.number)
     )
+    return [
+        (product_id, warehouse, number, int(quantity), supplier, expected)
+        for product_id, warehouse, number, quantity, supplier, expected in rows
+    ]
+
+
+def _on_order_of(lines: list[_OpenLine]) -> dict[tuple[int, str], int]:
+    """Units still to come per product and warehouse."""
+    totals: dict[tuple[int, str], int] = {}
+    for product_id, warehouse, _number, quantity, _supplier, _expected in lines:
+        totals[product_id, warehouse] = totals.get((product_id, warehouse), 0) + quantity
+    return totals
+
+
+def _incoming_of(lines: list[_OpenLine]) -> dict[tuple[int, str], str]:
+    """Describe the open purchase orders of each product and warehouse, earliest expected first."""
     orders: dict[tuple[int, str], list[str]] = {}
-    for product_id, warehouse, number, quantity, supplier, expected in rows:
+    for product_id, warehouse, number, quantity, supplier, expected in lines:
         if quantity > 0:
             orders.setdefault((product_id, warehouse), []).append(
                 f"{number}: {quantity} from {supplier}, expected {expected.isoformat()}"
@@ -231,17 +248,7 @@ def _incoming(session: Session, product_ids: list[int]) -> dict[tuple[int, str],
 
 
 def _on_order(session: Session, product_ids: list[int]) -> dict[tuple[int, str], int]:
-    rows = session.execute(
-        select(
-            m.PurchaseOrderLine.product_id,
-            m.PurchaseOrder.warehouse,
-            func.sum(m.PurchaseOrderLine.quantity - m.PurchaseOrderLine.quantity_received),
-        )
-        .join(m.PurchaseOrder, m.PurchaseOrderLine.purchase_order_id == m.PurchaseOrder.id)
-        .where(m.PurchaseOrder.status == "ordered", m.PurchaseOrderLine.product_id.in_(product_ids))
-        .group_by(m.PurchaseOrderLine.product_id, m.PurchaseOrder.warehouse)
-    )
-    return {(pid, code): int(quantity or 0) for pid, code, quantity in rows}
+    return _on_order_of(_open_po_lines(session, product_ids))
 
 
 def stock_level(session: Session, args: StockLevelArgs) -> SkillResult[StockRow]:
@@ -260,7 +267,9 @@ def stock_level(session: Session, args: StockLevelArgs) -> SkillResult[StockRow]
         .order_by(m.Product.sku, m.StockLevel.warehouse)
     )
     pairs = list(session.execute(stmt))
-    incoming = _incoming(session, sorted({product.id for _, product in pairs}))
+    # One read of the open PO lines gives both what is on order and which orders bring it.
+    open_lines = _open_po_lines(session, sorted({product.id for _, product in pairs}))
+    incoming = _incoming_of(open_lines)
     rows = [
         StockRow(
             id=f"{product.sku}@{level.warehouse}",
@@ -275,7 +284,7 @@ def stock_level(session: Session, args: StockLevelArgs) -> SkillResult[StockRow]
         )
         for level, product in pairs
     ]
-    on_order = _on_order(session, sorted({product.id for _, product in pairs}))
+    on_order = _on_order_of(open_lines)
     facts = [
         Fact(key="on_hand", label="On hand", value=sum(r.on_hand for r in rows), kind="qty"),
         Fact(key="reserved", label="Reserved", value=sum(r.reserved for r in rows), kind="qty"),
